@@ -1,0 +1,124 @@
+# hgq - one non-recursive Makefile.
+#
+#   make              build the library, the programs and the unit tests
+#   make check        install missing dependencies, build, run every test
+#   make asan=1 check the same under AddressSanitizer + UBSan (own build dir)
+#   make bench        benchmarks (never part of check)
+#   make install      PREFIX=/usr/local DESTDIR=
+#
+# Build outputs go to $(B) (build/ or build/asan/), so that a sanitizer
+# build never mixes its objects with a normal one.
+
+CC	?= cc
+CFLAGS	?= -O2 -g
+STD	= -std=c11
+WARN	= -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+	  -Wpointer-arith -Wvla
+CPPFLAGS += -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -Ilib -Icmd
+PKGS	= yaml-0.1 zlib
+LIBS	= $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lyaml -lz) \
+	  -lm -pthread
+CHECK_LIBS = $(shell pkg-config --libs check 2>/dev/null || echo -lcheck -lsubunit -lrt -lm)
+PREFIX	?= /usr/local
+MANDIR	?= $(PREFIX)/share/man
+
+B	= build
+ifeq ($(asan),1)
+B	= build/asan
+CFLAGS	+= -fsanitize=address,undefined -fno-omit-frame-pointer \
+	   -fno-sanitize-recover=undefined
+LDFLAGS	+= -fsanitize=address,undefined
+endif
+ifeq ($(werror),1)
+WARN	+= -Werror
+endif
+ALL_CFLAGS = $(STD) $(WARN) $(CFLAGS) -pthread -MMD -MP
+
+PROGS	= hgq-train hgq-prune hgq-ebops hgq-sim hgq-emit-verilog
+LIB_SRC	= $(sort $(wildcard lib/*.c))
+LIB_OBJ	= $(LIB_SRC:%.c=$(B)/%.o)
+CLI_OBJ	= $(B)/cmd/cli.o
+PROG_SRC = $(sort $(wildcard $(PROGS:%=cmd/%.c)))
+PROG_BIN = $(PROG_SRC:cmd/%.c=$(B)/bin/%)
+UNIT_SRC = $(sort $(wildcard tests/unit/check_*.c))
+UNIT_OBJ = $(UNIT_SRC:%.c=$(B)/%.o)
+HELPER_SRC = $(sort $(wildcard tests/helpers/*.c))
+HELPER_BIN = $(HELPER_SRC:tests/helpers/%.c=$(B)/bin/%)
+BENCH_SRC = $(sort $(wildcard bench/*.c))
+BENCH_BIN = $(BENCH_SRC:bench/%.c=$(B)/bench/%)
+DEPS	= $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(PROG_SRC:cmd/%.c=$(B)/cmd/%.d) \
+	  $(UNIT_OBJ:.o=.d) $(HELPER_SRC:tests/helpers/%.c=$(B)/tests/helpers/%.d)
+
+.PHONY: all check check-unit check-cli deps bench install clean lint-man
+
+all: $(B)/lib/libhgq.a $(PROG_BIN) $(B)/tests/unit/check_hgq $(HELPER_BIN)
+
+$(B)/%.o: %.c
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -c -o $@ $<
+
+$(B)/lib/libhgq.a: $(LIB_OBJ)
+	@mkdir -p $(@D)
+	rm -f $@
+	$(AR) rcs $@ $(LIB_OBJ)
+
+$(B)/bin/%: $(B)/cmd/%.o $(CLI_OBJ) $(B)/lib/libhgq.a
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) -o $@ $< $(CLI_OBJ) $(B)/lib/libhgq.a $(LIBS)
+
+$(B)/bin/%: $(B)/tests/helpers/%.o $(B)/lib/libhgq.a
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) -o $@ $< $(B)/lib/libhgq.a $(LIBS)
+
+$(B)/bench/%: $(B)/bench/%.o $(B)/lib/libhgq.a
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) -o $@ $< $(B)/lib/libhgq.a $(LIBS)
+
+# The unit runner calls one <name>_suite() per tests/unit/check_<name>.c;
+# the list is generated so that adding a suite is adding a file.
+$(B)/tests/unit/suites.h: $(UNIT_SRC) Makefile
+	@mkdir -p $(@D)
+	for f in $(filter-out tests/unit/check_main.c,$(UNIT_SRC)); do \
+	    n=$${f#tests/unit/check_}; echo "SUITE($${n%.c})"; done > $@.tmp
+	mv $@.tmp $@
+
+$(UNIT_OBJ): $(B)/tests/unit/suites.h
+$(UNIT_OBJ): CPPFLAGS += -I$(B)/tests/unit -Itests/unit
+
+$(B)/tests/unit/check_hgq: $(UNIT_OBJ) $(B)/lib/libhgq.a
+	$(CC) $(LDFLAGS) -o $@ $(UNIT_OBJ) $(B)/lib/libhgq.a $(CHECK_LIBS) $(LIBS)
+
+deps:
+	@sh scripts/deps.sh
+
+# check: unit tests (Check's summary line), then the CLI tests, whose
+# harness ends with "N passed, N failed".
+check: deps
+	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory check-unit check-cli
+
+check-unit:
+	cd tests/unit && CK_DEFAULT_TIMEOUT=120 ../../$(B)/tests/unit/check_hgq
+
+check-cli:
+	@HGQ_BIN="$(CURDIR)/$(B)/bin" sh tests/cli/run.sh
+
+bench: $(B)/lib/libhgq.a $(PROG_BIN) $(BENCH_BIN)
+	@for b in $(BENCH_BIN); do echo "== $$b"; $$b || exit 1; done
+
+install: all
+	mkdir -p $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(MANDIR)/man1 \
+	    $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man7
+	cp $(PROG_BIN) $(DESTDIR)$(PREFIX)/bin/
+	for p in man/*.1; do [ -f "$$p" ] && cp "$$p" $(DESTDIR)$(MANDIR)/man1/; done; true
+	for p in man/*.5; do [ -f "$$p" ] && cp "$$p" $(DESTDIR)$(MANDIR)/man5/; done; true
+	for p in man/*.7; do [ -f "$$p" ] && cp "$$p" $(DESTDIR)$(MANDIR)/man7/; done; true
+
+lint-man:
+	@if command -v mandoc >/dev/null; then mandoc -Tlint -W warning man/*.[157]; \
+	else echo "lint-man: mandoc not installed"; fi
+
+clean:
+	rm -rf build
+
+-include $(DEPS)

@@ -1,0 +1,341 @@
+/*
+ * cli.c - shared command-line glue (see cli.h).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <math.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+
+static const char *progname = "hgq";
+static int verbosity;
+static int fail_code = 1;
+
+/* pending temporary output files, removed on failure or fatal signal */
+#define MAX_PENDING 8
+static struct pending {
+	FILE	*f;
+	char	*tmp;
+} pending[MAX_PENDING];
+static volatile sig_atomic_t n_pending;
+
+static void
+log_to_stderr(int level, const char *msg, void *arg)
+{
+	(void)arg;
+	if (level == 0 && verbosity < 0)
+		return;
+	fprintf(stderr, "%s: %s%s\n", progname, level > 0 ? "warning: " : "",
+	    msg);
+}
+
+static void
+remove_pending(void)
+{
+	for (int j = 0; j < MAX_PENDING; j++)
+		if (pending[j].tmp != NULL)
+			unlink(pending[j].tmp);
+}
+
+static int
+open_tmp(const char *tmp)
+{
+	return open(tmp, O_WRONLY | O_CREAT | O_EXCL, 0666);
+}
+
+static void
+on_fatal_signal(int sig)
+{
+	remove_pending();		/* unlink is async-signal-safe */
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
+void
+cli_setprogname(const char *argv0)
+{
+	const char *s = strrchr(argv0, '/');
+
+	progname = s != NULL ? s + 1 : argv0;
+	hgq_set_log(log_to_stderr, NULL);
+}
+
+const char *
+cli_progname(void)
+{
+	return progname;
+}
+
+void
+cli_setverbosity(int v)
+{
+	verbosity = v;
+	hgq_set_log(log_to_stderr, NULL);
+}
+
+int
+cli_verbosity(void)
+{
+	return verbosity;
+}
+
+static void
+vmsg(const char *fmt, va_list ap)
+{
+	int saved = errno;
+	size_t len = strlen(fmt);
+
+	fprintf(stderr, "%s: ", progname);
+	vfprintf(stderr, fmt, ap);
+	if (len > 0 && fmt[len - 1] == ':')
+		fprintf(stderr, " %s", strerror(saved));
+	fputc('\n', stderr);
+}
+
+void
+die(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vmsg(fmt, ap);
+	va_end(ap);
+	remove_pending();
+	exit(fail_code);
+}
+
+void
+cli_set_fail_code(int code)
+{
+	fail_code = code;
+}
+
+void
+warnx(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vmsg(fmt, ap);
+	va_end(ap);
+}
+
+void
+cli_usage(const char *usage)
+{
+	fputs(usage, stderr);
+	fprintf(stderr, "Try '%s --help' for more information.\n", progname);
+	exit(2);
+}
+
+void
+cli_help(const char *text)
+{
+	fputs(text, stdout);
+	if (fflush(stdout) != 0 || ferror(stdout))
+		exit(1);
+	exit(0);
+}
+
+void
+cli_version(void)
+{
+	printf("%s %s\n", progname, HGQ_VERSION);
+	if (fflush(stdout) != 0 || ferror(stdout))
+		exit(1);
+	exit(0);
+}
+
+long
+cli_parse_long(const char *s, const char *opt, long min, long max)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno != 0 || end == s || *end != '\0' || v < min || v > max) {
+		fprintf(stderr, "%s: %s: bad value '%s' (want an integer in "
+		    "[%ld, %ld])\n", progname, opt, s, min, max);
+		exit(2);
+	}
+	return v;
+}
+
+double
+cli_parse_double(const char *s, const char *opt, double min, double max)
+{
+	char *end;
+	double v;
+
+	errno = 0;
+	v = strtod(s, &end);
+	if (errno != 0 || end == s || *end != '\0' || !isfinite(v) ||
+	    v < min || v > max) {
+		fprintf(stderr, "%s: %s: bad value '%s' (want a number in "
+		    "[%g, %g])\n", progname, opt, s, min, max);
+		exit(2);
+	}
+	return v;
+}
+
+const char *
+cli_name(const char *path)
+{
+	return path == NULL || strcmp(path, "-") == 0 ? "standard input" : path;
+}
+
+FILE *
+cli_open_in(const char *path)
+{
+	FILE *f;
+
+	if (path == NULL || strcmp(path, "-") == 0)
+		return stdin;
+	if ((f = fopen(path, "rb")) == NULL)
+		die("cannot open '%s':", path);
+	return f;
+}
+
+void
+cli_close_in(FILE *f, const char *path)
+{
+	if (f == stdin)
+		return;
+	if (fclose(f) != 0)
+		die("cannot close '%s':", path);
+}
+
+struct hgq_model *
+cli_read_model(const char *path)
+{
+	struct hgq_err err = HGQ_ERR_INIT;
+	struct hgq_model *m = NULL;
+	int rc;
+
+	rc = hgq_model_read_file(path, &m, &err);
+	if (rc == HGQ_EOF)
+		die("cannot read model '%s': empty input", cli_name(path));
+	if (rc != HGQ_OK)
+		die("cannot read model '%s': %s", cli_name(path), err.msg);
+	return m;
+}
+
+FILE *
+cli_open_out(const char *path, int binary)
+{
+	static int handlers;
+	char *tmp;
+	FILE *f;
+	int fd, slot;
+
+	if (path == NULL || strcmp(path, "-") == 0) {
+		if (binary && isatty(STDOUT_FILENO)) {
+			fprintf(stderr, "%s: refusing to write a binary model "
+			    "to a terminal (use -o or redirect)\n", progname);
+			exit(2);
+		}
+		return stdout;
+	}
+	for (slot = 0; slot < MAX_PENDING; slot++)
+		if (pending[slot].tmp == NULL)
+			break;
+	if (slot == MAX_PENDING)
+		die("too many open outputs");
+	if ((tmp = malloc(strlen(path) + 32)) == NULL)
+		die("out of memory");
+	sprintf(tmp, "%s.tmp.%ld", path, (long)getpid());
+	if ((fd = open_tmp(tmp)) < 0 || (f = fdopen(fd, "wb")) == NULL) {
+		int e = errno;
+
+		if (fd >= 0)
+			close(fd);
+		free(tmp);
+		errno = e;
+		die("cannot create '%s':", path);
+	}
+	if (!handlers) {
+		signal(SIGTERM, on_fatal_signal);
+		signal(SIGHUP, on_fatal_signal);
+		if (signal(SIGINT, on_fatal_signal) == SIG_IGN)
+			signal(SIGINT, SIG_IGN);
+		handlers = 1;
+	}
+	pending[slot].f = f;
+	pending[slot].tmp = tmp;
+	n_pending++;
+	return f;
+}
+
+static int
+find_pending(FILE *f)
+{
+	for (int j = 0; j < MAX_PENDING; j++)
+		if (pending[j].f == f && pending[j].tmp != NULL)
+			return j;
+	return -1;
+}
+
+void
+cli_commit_out(FILE *f, const char *path)
+{
+	int slot;
+
+	if (f == stdout) {
+		if (fflush(stdout) != 0 || ferror(stdout))
+			die("cannot write standard output:");
+		if (fclose(stdout) != 0)
+			die("cannot close standard output:");
+		return;
+	}
+	if ((slot = find_pending(f)) < 0)
+		die("internal error: output '%s' is not open", path);
+	if (fflush(f) != 0 || ferror(f) || fsync(fileno(f)) != 0) {
+		int e = errno;
+
+		fclose(f);
+		errno = e;
+		die("cannot write '%s':", path);
+	}
+	pending[slot].f = NULL;
+	if (fclose(f) != 0)
+		die("cannot write '%s':", path);
+	if (rename(pending[slot].tmp, path) != 0)
+		die("cannot rename to '%s':", path);
+	free(pending[slot].tmp);
+	pending[slot].tmp = NULL;
+	n_pending--;
+}
+
+void
+cli_abort_out(FILE *f)
+{
+	int slot;
+
+	if (f == stdout || (slot = find_pending(f)) < 0)
+		return;
+	fclose(f);
+	unlink(pending[slot].tmp);
+	free(pending[slot].tmp);
+	pending[slot].tmp = NULL;
+	pending[slot].f = NULL;
+	n_pending--;
+}
+
+void
+cli_write_model(const char *path, const struct hgq_model *m, unsigned flags)
+{
+	struct hgq_err err = HGQ_ERR_INIT;
+	FILE *f = cli_open_out(path, 1);
+
+	if (hgq_model_write(f, m, flags, &err) != HGQ_OK)
+		die("cannot write model to '%s': %s", cli_name(path), err.msg);
+	cli_commit_out(f, path == NULL ? "-" : path);
+}

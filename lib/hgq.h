@@ -1,0 +1,1204 @@
+/*
+ * hgq.h - the one public header of libhgq.
+ *
+ * How to use this library:
+ *
+ *  1. Every fallible call returns HGQ_OK (0) or a negative enum hgq_status
+ *     and, on failure, fills a caller-owned struct hgq_err with a one-line
+ *     message (no program name, no newline).  On success err is untouched.
+ *  2. A model (struct hgq_model) is plain data: a chain of layers that
+ *     alternates quantizer, dense, quantizer, ..., dense, quantizer.  It is
+ *     created by hgq_model_new(), filled by hgq_model_read() or by the
+ *     trainer, and released by hgq_model_free().
+ *  3. The fixed-point semantics (rounding, overflow, zero width) live in
+ *     quant.c only: hgq_quant_mant() (integers) and hgq_fq_f64()/hgq_fq_f32()
+ *     (floats) give identical numbers.  Everything bit-exact calls them.
+ *  4. hgq_model_read() reads exactly one model from a stream without
+ *     seeking; hgq_model_write() writes it canonically (formats/hgqm.md).
+ *  5. Data files (npy, CSV, IDX) are read by hgq_table_load() or streamed
+ *     with hgq_reader_open()/hgq_reader_read().
+ *  6. The library never exits and never prints; diagnostics go through
+ *     the optional log callback (hgq_set_log).
+ */
+#ifndef HGQ_H
+#define HGQ_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#define HGQ_VERSION "0.1.0"
+
+/* ------------------------------------------------------------------ */
+/* Status and errors                                                   */
+/* ------------------------------------------------------------------ */
+
+enum hgq_status {
+	HGQ_OK		=  0,
+	HGQ_EOF		=  1,	/* clean end of stream (readers only) */
+	HGQ_ENOMEM	= -1,
+	HGQ_EIO		= -2,	/* errno is meaningful */
+	HGQ_EFORMAT	= -3,	/* not an hgq model / data file, or malformed */
+	HGQ_EVERSION	= -4,	/* major version we do not read */
+	HGQ_ECHECKSUM	= -5,
+	HGQ_EINVAL	= -6,	/* bad arguments, shapes or values */
+	HGQ_EUNSUPP	= -7,	/* required chunk or feature we do not know */
+	HGQ_ERANGE	= -8,	/* a value or an accumulator exceeds a limit */
+};
+
+struct hgq_err {
+	int	code;
+	char	msg[256];
+};
+#define HGQ_ERR_INIT { 0, "" }
+
+/*
+ * hgq_errf - fill err with code and a printf-style message; returns code,
+ * so that "return hgq_errf(err, HGQ_EFORMAT, ...);" reads naturally.
+ * err may be NULL.
+ */
+int	hgq_errf(struct hgq_err *err, int code, const char *fmt, ...)
+	    __attribute__((format(printf, 3, 4)));
+
+/*
+ * Log callback: level 0 = progress/info, 1 = warning.  The default is no
+ * logging.  The programs install a callback that prints to stderr.
+ */
+typedef void (*hgq_log_fn)(int level, const char *msg, void *arg);
+void	hgq_set_log(hgq_log_fn fn, void *arg);
+void	hgq_log(int level, const char *fmt, ...)
+	    __attribute__((format(printf, 2, 3)));
+
+/* checked allocation helpers: NULL on overflow or failure */
+void	*hgq_calloc(size_t n, size_t size);
+void	*hgq_reallocarray(void *p, size_t n, size_t size);
+
+/* ------------------------------------------------------------------ */
+/* Fixed-point semantics (quant.c) - the only place they are defined   */
+/* ------------------------------------------------------------------ */
+
+/*
+ * A fixed-point format is (k, i, f): k in {0,1} the sign bit, i the integer
+ * bits without the sign, f the fractional bits; i and f may be negative.
+ * The width is w = k+i+f; w <= 0 means the element is pruned and always 0.
+ * A value is represented by its integer mantissa m: value = m * 2^-f.
+ *
+ * Rounding of v = x*2^f:  RND floor(v + 1/2) (ties towards +inf),
+ *                         TRN floor(v).
+ * Overflow of the mantissa m (after rounding), with w = k+i+f > 0:
+ *   WRAP     keep the low w bits; two's complement if k = 1, else unsigned
+ *   SAT      clip to [-k*2^(i+f), 2^(i+f) - 1]
+ *   SAT_SYM  clip to [-k*(2^(i+f) - 1), 2^(i+f) - 1]
+ * (Saturating before rounding, as the reference does, gives the same
+ * numbers because the bounds lie on the grid.)
+ */
+enum hgq_round		{ HGQ_RND = 0, HGQ_TRN = 1 };
+enum hgq_overflow	{ HGQ_WRAP = 0, HGQ_SAT = 1, HGQ_SAT_SYM = 2 };
+
+/* Limits on formats, shared by the model format and every reader. */
+#define HGQ_MAX_IF	62	/* |i| <= 62 and |f| <= 62 */
+#define HGQ_MAX_WIDTH	32	/* k+i+f <= 32 for activation elements */
+#define HGQ_MAX_WF	62	/* |weight f| <= 62 */
+
+struct hgq_fmt {
+	int8_t	k, i, f;
+};
+
+static inline int
+hgq_fmt_width(int k, int i, int f)
+{
+	int w = k + i + f;
+
+	return w > 0 ? w : 0;
+}
+
+/*
+ * hgq_quant_mant - requantize the mantissa m (value m*2^-from_f) to the
+ * format (k, i, f) with the given rounding and overflow modes; returns the
+ * new mantissa (value result*2^-f).  Exact for every input: shifts of 63 or
+ * more bits are handled.  |m| < 2^62 is required (callers check bounds).
+ */
+int64_t	hgq_quant_mant(int64_t m, int from_f, int k, int i, int f,
+	    int round, int overflow);
+
+/* hgq_round_mant - the rounding step alone (no overflow), from from_f to f */
+int64_t	hgq_round_mant(int64_t m, int from_f, int f, int round);
+
+/* hgq_overflow_mant - the overflow step alone, on a mantissa already at f */
+int64_t	hgq_overflow_mant(int64_t m, int k, int i, int f, int overflow);
+
+/*
+ * hgq_quant_f64 - quantize a finite double to a mantissa, with the same
+ * semantics as hgq_quant_mant() applied to the exact value of x.  This is
+ * how raw inputs enter the bit-exact world.  Exact for every finite x.
+ */
+int64_t	hgq_quant_f64(double x, int k, int i, int f, int round, int overflow);
+
+/*
+ * Float path (fake quantization).  hgq_fq_f64 returns the value (not the
+ * mantissa) of quantizing x, identical to hgq_quant_f64(...)*2^-f.
+ * hgq_fq_f32 is the training form: rounding only, no overflow (WRAP never
+ * applies in training), f an integer, exact whenever the result is
+ * representable as a float.
+ */
+double	hgq_fq_f64(double x, int k, int i, int f, int round, int overflow);
+float	hgq_fq_f32(float x, int f, int round);
+
+/*
+ * hgq_fq_f32s - the training kernel's inline form of hgq_fq_f32 with the
+ * scale 2^f and its inverse precomputed (both exact powers of two).  Ties
+ * are decided on v - floor(v), which is exact, instead of floor(v + 0.5),
+ * which rounds wrongly once |v| >= 2^23.
+ */
+static inline float
+hgq_fq_f32s(float x, float scale, float inv_scale, int round)
+{
+	float v = x * scale;
+	float r = __builtin_floorf(v);
+
+	if (round == HGQ_RND && v - r >= 0.5f)
+		r += 1.0f;
+	return r * inv_scale;
+}
+
+/*
+ * A prepared requantization from a fixed source position from_f to one
+ * format: what hgq_quant_mant(m, from_f, k, i, f, round, overflow) does,
+ * with every shift, constant and bound computed once by hgq_qop_init(),
+ * for the simulator's inner loops.  hgq_qop_apply() equals
+ * hgq_quant_mant() for every |m| < 2^62 (tested over the whole sweep).
+ * lo and hi are the format's mantissa range; "raw" below is the rounded
+ * value before overflow, so that callers can count overflows.
+ */
+struct hgq_qop {
+	int64_t	 add;		/* rounding constant added before >> */
+	int64_t	 lo, hi;	/* mantissa range of the format */
+	uint8_t	 rshift;	/* right shift, 0..63 */
+	uint8_t	 lshift;	/* left shift, 0..62 (from_f < f) */
+	uint8_t	 zero;		/* width <= 0: always 0 */
+	uint8_t	 wrap;		/* WRAP (else saturate to [lo, hi]) */
+	uint8_t	 sign;		/* k */
+	uint8_t	 width;		/* k+i+f when > 0 */
+};
+
+void	hgq_qop_init(struct hgq_qop *q, int from_f, int k, int i, int f,
+	    int round, int overflow);
+
+/* the rounded mantissa before overflow (0 when the width is 0) */
+static inline int64_t
+hgq_qop_round(const struct hgq_qop *q, int64_t m)
+{
+	/* >> of a negative int64_t is an arithmetic shift with GCC and
+	   Clang (documented); quant.c checks it at compile time */
+	return (int64_t)((uint64_t)((m + q->add) >> q->rshift) << q->lshift);
+}
+
+/* overflow of a rounded mantissa r */
+static inline int64_t
+hgq_qop_overflow(const struct hgq_qop *q, int64_t r)
+{
+	if (q->zero)
+		return 0;
+	if (q->wrap) {
+		if (q->width >= 63)
+			return r;
+		if (q->sign)
+			return (int64_t)((uint64_t)r << (64 - q->width)) >>
+			    (64 - q->width);
+		return (int64_t)((uint64_t)r & (((uint64_t)1 << q->width) - 1));
+	}
+	return r < q->lo ? q->lo : r > q->hi ? q->hi : r;
+}
+
+static inline int64_t
+hgq_qop_apply(const struct hgq_qop *q, int64_t m)
+{
+	return hgq_qop_overflow(q, hgq_qop_round(q, m));
+}
+
+/* round half to even of a float bit-width parameter (how f is taken) */
+int	hgq_round_bits(float fparam);
+
+/*
+ * hgq_span - number of bits from the most to the least significant
+ * non-zero bit of |m| (0 for m = 0).  The weight "bits" of exact EBOPs.
+ */
+int	hgq_span(int64_t m);
+
+/*
+ * hgq_fmt_from_range - the minimal (k, i) at fractional bits f that holds
+ * every mantissa in [mn, mx] (calibration): k = (mn < 0); i the smallest
+ * integer with mx < 2^(i+f) and -k*2^(i+f) <= mn.  A range of [0, 0] gives
+ * k = 0, i = -f: width 0.
+ */
+void	hgq_fmt_from_range(int64_t mn, int64_t mx, int f, int *k, int *i);
+
+/* ------------------------------------------------------------------ */
+/* The model (model.c)                                                 */
+/* ------------------------------------------------------------------ */
+
+/*
+ * Limits of a model, enforced by hgq_model_validate() and by the reader
+ * before it allocates anything (formats/hgqm.md, "Limits").
+ */
+#define HGQ_MAX_LAYERS		256		/* layers in the chain */
+#define HGQ_MAX_N		(1u << 24)	/* n_raw, n_in, n_out */
+#define HGQ_MAX_WEIGHTS		(1u << 26)	/* n_in*n_out of a dense */
+#define HGQ_MAX_TENSORS		64		/* float tensors per layer */
+#define HGQ_MAX_META		1024		/* metadata entries */
+#define HGQ_MAX_META_KEY	256		/* bytes of a metadata key */
+#define HGQ_MAX_META_VALUE	(1u << 24)	/* bytes of a metadata value */
+#define HGQ_MAX_CHUNKS		64		/* chunks in a file */
+
+/* Layer kinds: stable numeric IDs, also used in the file format. */
+enum hgq_layer_kind {
+	HGQ_LAYER_QUANT		= 1,
+	HGQ_LAYER_DENSE		= 2,
+	/* reserved for later: 3 conv1d, 4 conv2d, 5 max-pool, 6 avg-pool,
+	   7 flatten, 8 add */
+};
+
+enum hgq_act	{ HGQ_ACT_LINEAR = 0, HGQ_ACT_RELU = 1 };
+enum hgq_gran	{ HGQ_GRAN_ELEMENT = 0, HGQ_GRAN_CHANNEL = 1, HGQ_GRAN_LAYER = 2 };
+enum hgq_norm	{ HGQ_NORM_NONE = 0, HGQ_NORM_SCALE = 1, HGQ_NORM_STANDARD = 2 };
+enum hgq_task	{ HGQ_TASK_CLASSIFY = 0, HGQ_TASK_REGRESS = 1 };
+
+/*
+ * Roles of float training tensors: stable numeric IDs (format too).
+ * Adam moments of a tensor with role R have roles R | HGQ_ROLE_M1 and
+ * R | HGQ_ROLE_M2 (SGD momentum uses M1).
+ */
+enum hgq_role {
+	HGQ_ROLE_WEIGHT		= 1,	/* dense: n_in*n_out, [i*n_out + j] */
+	HGQ_ROLE_BIAS		= 2,	/* dense: n_out */
+	HGQ_ROLE_WEIGHT_FBITS	= 3,	/* dense: by weight granularity */
+	HGQ_ROLE_BIAS_FBITS	= 4,	/* dense: by bias granularity */
+	HGQ_ROLE_ACT_FBITS	= 5,	/* quantizer: by granularity */
+	HGQ_ROLE_ACT_ISTATE	= 6,	/* quantizer: n, tracked integer bits */
+	HGQ_ROLE_ACT_KSTATE	= 7,	/* quantizer: n, 1 if negative seen */
+	HGQ_ROLE_BN_MEAN	= 8,	/* dense with batchnorm: n_out */
+	HGQ_ROLE_BN_VAR		= 9,
+	HGQ_ROLE_BN_GAMMA	= 10,
+	HGQ_ROLE_BN_BETA	= 11,
+	HGQ_ROLE_M1		= 0x100,
+	HGQ_ROLE_M2		= 0x200,
+};
+
+struct hgq_tensor {
+	uint32_t	 role;		/* enum hgq_role, possibly | M1/M2 */
+	uint32_t	 n;		/* number of floats */
+	float		*data;
+};
+
+struct hgq_layer {
+	uint32_t	 kind;		/* enum hgq_layer_kind */
+	uint32_t	 n_in, n_out;	/* a quantizer has n_in == n_out */
+
+	/* HGQ_LAYER_QUANT */
+	uint8_t		 round;		/* enum hgq_round */
+	uint8_t		 overflow;	/* enum hgq_overflow */
+	uint8_t		 gran;		/* granularity of the f parameter */
+	uint8_t		 trainable;	/* f is trained (else fixed) */
+	int8_t		*k, *i, *f;	/* n_out each: the exact format;
+					   NULL until calibrated */
+	double		*cal_min, *cal_max;	/* n_out: calibration range
+					   seen (values), or NULL */
+
+	/* HGQ_LAYER_DENSE: y_j = act(sum_i x_i*w_ij + b_j) */
+	uint8_t		 act;		/* enum hgq_act */
+	uint8_t		 bn;		/* batchnorm fused in training */
+	uint8_t		 w_gran, b_gran;
+	int32_t		*w_m;		/* n_in*n_out mantissas, [i*n_out+j] */
+	int8_t		*w_f;		/* n_in*n_out fractional bits */
+	int32_t		*b_m;		/* n_out */
+	int8_t		*b_f;		/* n_out */
+
+	/* float training state (any layer); n_tensors = 0 when absent */
+	uint32_t	 n_tensors;
+	struct hgq_tensor *tensors;
+};
+
+/* free-form metadata: UTF-8 key and value, no NUL inside */
+struct hgq_meta {
+	char	*key;
+	char	*value;
+};
+
+/* an optional chunk this library does not know, copied through */
+struct hgq_chunk {
+	char		 id[4];
+	uint32_t	 flags;
+	uint64_t	 len;
+	uint8_t		*data;		/* stored bytes, as read */
+};
+
+/* training progress, so that a run can resume (optional) */
+struct hgq_train_state {
+	uint32_t	 epoch;		/* epochs completed */
+	uint64_t	 step;		/* optimizer steps taken */
+	uint64_t	 rng[4];	/* random generator state */
+	double		 lr_scale;	/* reserved; 1.0 */
+};
+
+struct hgq_model {
+	uint32_t	 task;		/* enum hgq_task */
+	uint32_t	 n_raw;		/* columns of the raw input */
+	uint32_t	*index_map;	/* layers[0].n_in: raw column of each
+					   element of the first quantizer */
+	uint32_t	 norm;		/* enum hgq_norm */
+	double		*norm_offset;	/* n_raw: x' = (x - offset) * scale */
+	double		*norm_scale;	/* n_raw */
+
+	uint32_t	 n_layers;
+	struct hgq_layer *layers;
+
+	int		 calibrated;	/* every quantizer has k, i, f and
+					   every dense layer w_m/b_m */
+	int		 has_train;	/* train is meaningful */
+	struct hgq_train_state train;
+
+	uint32_t	 n_meta;
+	struct hgq_meta	*meta;
+
+	uint32_t	 n_extra;
+	struct hgq_chunk *extra;
+
+	/*
+	 * Flags hgq_model_write() ORs into its own: hgq_model_read() sets
+	 * HGQ_WRITE_COMPRESS when the file's known chunks were deflated, so
+	 * that read -> write reproduces the file byte for byte.  Set it to
+	 * 0 to write a read model uncompressed.  hgq_model_new() sets 0.
+	 */
+	unsigned	 write_flags;
+};
+
+/*
+ * hgq_model_new - an empty model (no layers, n_raw = 0) with calloc'ed
+ * fields; NULL on allocation failure.  hgq_model_free releases the model
+ * and everything it points to (NULL is fine).
+ */
+struct hgq_model *hgq_model_new(void);
+void	hgq_model_free(struct hgq_model *m);
+
+/*
+ * hgq_model_add_layer - append a zeroed layer of the given kind and shape;
+ * returns it or NULL (ENOMEM).  Arrays are not allocated: use
+ * hgq_layer_alloc_fixed() for k/i/f (quantizer) or w_m/w_f/b_m/b_f (dense).
+ */
+struct hgq_layer *hgq_model_add_layer(struct hgq_model *m, uint32_t kind,
+	    uint32_t n_in, uint32_t n_out);
+int	hgq_layer_alloc_fixed(struct hgq_layer *l, struct hgq_err *err);
+
+/*
+ * hgq_model_set_input - set n_raw, an identity index_map (the first layer
+ * must exist) and normalisation "none".
+ */
+int	hgq_model_set_input(struct hgq_model *m, uint32_t n_raw,
+	    struct hgq_err *err);
+
+/* hgq_layer_tensor - the tensor with a role, or NULL */
+struct hgq_tensor *hgq_layer_tensor(const struct hgq_layer *l, uint32_t role);
+/* hgq_layer_add_tensor - add (or replace) a zeroed tensor of n floats */
+struct hgq_tensor *hgq_layer_add_tensor(struct hgq_layer *l, uint32_t role,
+	    uint32_t n, struct hgq_err *err);
+
+/* metadata: set replaces a key's value; get returns NULL if absent */
+int	hgq_meta_set(struct hgq_model *m, const char *key, const char *value,
+	    struct hgq_err *err);
+const char *hgq_meta_get(const struct hgq_model *m, const char *key);
+
+/*
+ * hgq_model_validate - check the structural invariants of the model
+ * (alternating chain, shapes that join, index_map within n_raw, k/i/f and
+ * mantissas within the limits of hgq.h when calibrated).  Every reader
+ * calls it; so should anything that builds a model by hand.
+ */
+int	hgq_model_validate(const struct hgq_model *m, struct hgq_err *err);
+
+/* hgq_model_copy - deep copy; NULL on allocation failure */
+struct hgq_model *hgq_model_copy(const struct hgq_model *m);
+
+/* number of outputs (the last quantizer's n), inputs of the first layer */
+uint32_t hgq_model_n_out(const struct hgq_model *m);
+
+/* ------------------------------------------------------------------ */
+/* The HGQM file format (format.c) - spec in formats/hgqm.md           */
+/* ------------------------------------------------------------------ */
+
+/*
+ * hgq_model_read - read exactly one model from f, never reading past its
+ * last byte and never seeking.  On success *out owns a new model.
+ * Returns HGQ_OK, HGQ_EOF (stream empty before the first byte), or
+ * EFORMAT / EVERSION / ECHECKSUM / EUNSUPP / EIO / ENOMEM / ERANGE.
+ */
+int	hgq_model_read(FILE *f, struct hgq_model **out, struct hgq_err *err);
+
+/* hgq_model_read_file - the same from a path ("-" = stdin) */
+int	hgq_model_read_file(const char *path, struct hgq_model **out,
+	    struct hgq_err *err);
+
+/*
+ * hgq_model_write - write m canonically (deterministic bytes; a model read
+ * and written again is byte-identical).  Validates first.  flags:
+ * HGQ_WRITE_COMPRESS deflates the tensor chunks; HGQ_WRITE_NO_TRAIN omits
+ * the float training state.
+ */
+#define HGQ_WRITE_COMPRESS	0x1
+#define HGQ_WRITE_NO_TRAIN	0x2
+int	hgq_model_write(FILE *f, const struct hgq_model *m, unsigned flags,
+	    struct hgq_err *err);
+
+/*
+ * hgq_model_save - write m to path atomically: a temporary file in the
+ * same folder, fsync, rename.  On failure nothing is left under path or
+ * under the temporary name.  The previous file at path stays intact until
+ * the rename.
+ */
+int	hgq_model_save(const char *path, const struct hgq_model *m,
+	    unsigned flags, struct hgq_err *err);
+
+/* ------------------------------------------------------------------ */
+/* Model inspection (dump.c)                                           */
+/* ------------------------------------------------------------------ */
+
+/* hgq_model_dump_json - the whole model as JSON (DESIGN.md "JSON dump") */
+int	hgq_model_dump_json(FILE *out, const struct hgq_model *m,
+	    struct hgq_err *err);
+
+/* ------------------------------------------------------------------ */
+/* Data files (data.c): npy, CSV, IDX (optionally gzip)               */
+/* ------------------------------------------------------------------ */
+
+enum hgq_data_kind {
+	HGQ_DATA_AUTO = 0,	/* by magic bytes, then by file name */
+	HGQ_DATA_NPY, HGQ_DATA_CSV, HGQ_DATA_IDX,
+};
+
+struct hgq_data_opts {
+	int	kind;		/* enum hgq_data_kind */
+	int	label_col;	/* CSV: column holding the label; -1: none */
+	int	header;		/* CSV: -1 auto (non-numeric first row),
+				   0 none, 1 skip first row */
+};
+void	hgq_data_opts_init(struct hgq_data_opts *o);
+
+/* A whole table in memory: n_rows x n_cols doubles, row-major. */
+struct hgq_table {
+	size_t	 n_rows, n_cols;
+	double	*x;
+	double	*y;		/* CSV with label_col: n_rows labels, or NULL */
+};
+
+/*
+ * hgq_table_load - load a whole data file.  A 1-D npy or an IDX with one
+ * dimension gives n_cols = 1; an IDX of rank > 2 is flattened per item.
+ * Errors name the file and the row/field: NaN or Inf, ragged rows,
+ * non-numeric field, unsupported dtype or byte order, truncation.
+ */
+int	hgq_table_load(const char *path, const struct hgq_data_opts *o,
+	    struct hgq_table *t, struct hgq_err *err);
+void	hgq_table_release(struct hgq_table *t);
+
+/* Streaming: for bounded-memory processing of big inputs. */
+struct hgq_reader;
+int	hgq_reader_open(struct hgq_reader **r, const char *path,
+	    const struct hgq_data_opts *o, struct hgq_err *err);
+size_t	hgq_reader_cols(const struct hgq_reader *r);
+/* rows read so far (for messages) */
+size_t	hgq_reader_row(const struct hgq_reader *r);
+/*
+ * hgq_reader_read - read up to max_rows rows into x (max_rows*cols) and,
+ * when the reader has a label column, y (max_rows; may be NULL otherwise).
+ * *n_read = 0 and HGQ_OK at the end of the data.
+ */
+int	hgq_reader_read(struct hgq_reader *r, double *x, double *y,
+	    size_t max_rows, size_t *n_read, struct hgq_err *err);
+void	hgq_reader_close(struct hgq_reader *r);
+
+/*
+ * hgq_labels_check - labels must be integers in [0, n_classes); names the
+ * file and the first bad row.
+ */
+int	hgq_labels_check(const double *y, size_t n, uint32_t n_classes,
+	    const char *name, struct hgq_err *err);
+
+/* hgq_npy_write - write a 2-D (or 1-D when cols == 0) float64 npy */
+int	hgq_npy_write_f64(FILE *f, const double *x, size_t rows, size_t cols,
+	    struct hgq_err *err);
+int	hgq_npy_write_i64(FILE *f, const int64_t *x, size_t rows, size_t cols,
+	    struct hgq_err *err);
+
+/* ------------------------------------------------------------------ */
+/* Training configuration (config.c; the only file that includes yaml.h) */
+/* ------------------------------------------------------------------ */
+
+#define HGQ_MAX_CONF_LAYERS	64
+#define HGQ_MAX_SCHED		64
+
+enum hgq_interp		{ HGQ_INTERP_CONST = 0, HGQ_INTERP_LINEAR = 1,
+			  HGQ_INTERP_LOG = 2 };
+enum hgq_loss		{ HGQ_LOSS_XENT = 0, HGQ_LOSS_MSE = 1 };
+enum hgq_optim		{ HGQ_OPT_ADAM = 0, HGQ_OPT_SGD = 1 };
+enum hgq_lr_sched	{ HGQ_LR_CONST = 0, HGQ_LR_COSINE = 1,
+			  HGQ_LR_COSINE_RESTARTS = 2 };
+
+struct hgq_qconf {
+	double	 init_f;	/* initial fractional bits */
+	int	 gran;		/* enum hgq_gran */
+	int	 trainable;	/* 1: f is trained */
+	int	 round;		/* enum hgq_round */
+	int	 overflow;	/* enum hgq_overflow */
+};
+
+struct hgq_layer_conf {
+	uint32_t kind;		/* enum hgq_layer_kind ("type"; dense only) */
+	uint32_t units;
+	int	 act;		/* enum hgq_act */
+	int	 bn;		/* batchnorm fused */
+};
+
+struct hgq_sched_point {
+	double	 epoch;
+	double	 value;
+	int	 interp;	/* how to go from this point to the next */
+};
+
+struct hgq_config {
+	uint64_t seed;			/* [42] */
+	struct {
+		char	*train_x, *train_y, *test_x, *test_y;	/* paths */
+		double	 val_split;	/* [0.1], in [0, 1) */
+		int	 normalize;	/* enum hgq_norm [none] */
+		double	 scale;		/* [1.0] */
+		int	 label_col;	/* CSV label column [-1] */
+	} data;
+	struct {
+		struct hgq_qconf input;	/* input quantizer */
+		uint32_t n_layers;
+		struct hgq_layer_conf layers[HGQ_MAX_CONF_LAYERS];
+	} model;
+	struct hgq_qconf q_weight, q_bias, q_act;
+	struct {
+		uint32_t epochs;	/* [30] */
+		uint32_t batch_size;	/* [256] */
+		int	 loss;		/* [cross_entropy] */
+		int	 optimizer;	/* [adam] */
+		double	 lr;		/* [0.003] */
+		double	 momentum;	/* SGD [0.9] */
+		double	 beta1, beta2, eps;	/* Adam [0.9 0.999 1e-7] */
+		int	 lr_sched;	/* [const] */
+		double	 lr_period;	/* epochs [10] */
+		double	 lr_decay;	/* [1.0] */
+		double	 min_lr;	/* [0] */
+		uint32_t n_beta;
+		struct hgq_sched_point beta[HGQ_MAX_SCHED];
+		double	 gamma;		/* [0] */
+		uint32_t threads;	/* [0 = all cores] */
+	} train;
+	struct {
+		char	*pareto_dir;	/* NULL: none */
+		char	*log;		/* NULL: none */
+	} output;
+	char	*path;			/* the file read */
+	char	*text;			/* its whole text (for metadata) */
+};
+
+/*
+ * hgq_config_init - the defaults documented above (no allocation; beta is
+ * one constant point of value 0; model.n_layers = 0, i.e. not given).
+ */
+void	hgq_config_init(struct hgq_config *c);
+/*
+ * hgq_config_load - initialize c (hgq_config_init) and fill it from the
+ * YAML file path ("-" is stdin); keys absent from the file keep their
+ * defaults, so command-line flags are applied afterwards.  c must not own
+ * strings (release a loaded config first).  On success c owns copies of
+ * the strings, path and the whole text; free them with
+ * hgq_config_release.  On failure c holds the defaults and owns nothing.
+ * Schema errors (unknown or duplicate key, wrong type, out of range,
+ * missing data.train_x) are HGQ_EINVAL and YAML syntax errors
+ * HGQ_EFORMAT, both as "PATH:LINE:COL: message" (1-based, at the key for
+ * unknown/duplicate keys, at the value otherwise); an unreadable file is
+ * HGQ_EIO; also HGQ_ENOMEM.
+ */
+int	hgq_config_load(struct hgq_config *c, const char *path,
+	    struct hgq_err *err);
+/* hgq_config_release - free c's strings and set them to NULL (twice ok) */
+void	hgq_config_release(struct hgq_config *c);
+/*
+ * hgq_sched_value - value of a schedule at a (fractional) epoch: the first
+ * value before the first point, the last at or after the last point, and
+ * between p[k] and p[k+1] as p[k].interp says: constant p[k].value,
+ * linear, or log (geometric; linear if an end is not > 0).  n == 0 gives 0.
+ * Points must be in increasing epoch order (hgq_config_load checks).
+ */
+double	hgq_sched_value(const struct hgq_sched_point *p, uint32_t n,
+	    double epoch);
+
+/* ------------------------------------------------------------------ */
+/* Bit-exact integer inference (sim.c)                                 */
+/* ------------------------------------------------------------------ */
+
+/*
+ * An engine is a calibrated model prepared for integer inference: every
+ * dense layer's weights are aligned to one fractional position per output
+ * and the worst-case accumulator is proven to fit (int32 when it can,
+ * int64 otherwise; HGQ_ERANGE when even int64 cannot hold it).
+ */
+struct hgq_engine;
+
+/* per-quantizer counts of values outside the calibrated range */
+struct hgq_ovf_stats {
+	uint32_t	 n_quant;	/* number of quantizer layers */
+	uint64_t	*count;		/* n_quant counters, caller-zeroed */
+};
+
+int	hgq_engine_new(struct hgq_engine **e, const struct hgq_model *m,
+	    struct hgq_err *err);
+void	hgq_engine_free(struct hgq_engine *e);
+uint32_t hgq_engine_n_in(const struct hgq_engine *e);	/* = model n_raw */
+uint32_t hgq_engine_n_out(const struct hgq_engine *e);
+/* fractional bits of output element j: value = mantissa * 2^-f */
+int	hgq_engine_out_f(const struct hgq_engine *e, uint32_t j);
+
+/*
+ * hgq_engine_run - n samples of raw inputs x (n*n_raw, row-major) to the
+ * output mantissas out (n*n_out).  Inputs must be finite (the callers'
+ * readers check).  st may be NULL.  threads <= 1 runs on the calling
+ * thread only.  Returns HGQ_OK or HGQ_ENOMEM.
+ */
+int	hgq_engine_run(const struct hgq_engine *e, const double *x, size_t n,
+	    int64_t *out, struct hgq_ovf_stats *st, int threads);
+
+/*
+ * hgq_engine_quant_input - the first quantizer's mantissas (n*n0) of raw
+ * inputs: normalisation then quantization (the packed input of the RTL).
+ */
+void	hgq_engine_quant_input(const struct hgq_engine *e, const double *x,
+	    size_t n, int64_t *q);
+
+/*
+ * The packed bit layout of the RTL ports (DESIGN.md "The RTL ports"):
+ * element j of quantizer q with width w_j = k+i+f > 0 occupies w_j bits
+ * starting at sum_{j'<j} w_j', element 0 at the least significant bits,
+ * holding its mantissa in two's complement (k = 1) or unsigned (k = 0);
+ * zero-width elements take no bits.  hgq_packed_width is the total width;
+ * hgq_pack_hex writes it as (width+3)/4 hex digits, most significant first,
+ * and a NUL (buf needs (width+3)/4 + 1 bytes; width 0 gives "").
+ */
+uint64_t hgq_packed_width(const struct hgq_layer *q);
+void	hgq_pack_hex(const struct hgq_layer *q, const int64_t *mant,
+	    char *buf);
+
+/*
+ * hgq_calibrate - set the exact k and i of every quantizer element from
+ * data (hgq-algorithm.md 8.2): the model must carry its fixed part except
+ * the quantizers' k and i (f, round, overflow, weight and bias mantissas
+ * set; k and i arrays allocated, contents ignored).  Layer by layer, the
+ * n samples x (n*n_raw raw inputs) are propagated exactly with rounding
+ * only (no overflow) and each element gets the smallest (k, i) that holds
+ * every value it took: k = 1 iff a value was negative; an element that was
+ * always 0 gets width 0 (k = 0, i = -f).  Sets cal_min/cal_max and
+ * m->calibrated.  HGQ_ERANGE when a value or accumulator exceeds the
+ * limits of hgq.h (the message names the layer and element).
+ */
+int	hgq_calibrate(struct hgq_model *m, const double *x, size_t n,
+	    int threads, struct hgq_err *err);
+
+/* ------------------------------------------------------------------ */
+/* Exact EBOPs (ebops.c)                                               */
+/* ------------------------------------------------------------------ */
+
+/*
+ * Liveness.  An element of a quantizer is *live* when it can change an
+ * output: its width k+i+f is > 0 and either it belongs to the last
+ * quantizer or it has a non-zero weight to a live element of the next
+ * quantizer.  Everything else computes nothing: a dead element of an
+ * earlier quantizer is what hgq_prune() removes, a dead output element
+ * (width <= 0) always outputs 0.  One sweep from the outputs back to the
+ * inputs decides every element.
+ *
+ * hgq_model_live - live[l] gets, for every quantizer layer l, n_out flags
+ * (1 live, 0 dead); live[l] is NULL for dense layers.  live must have
+ * room for m->n_layers pointers; the flag arrays are allocated and
+ * released by hgq_model_live_release(live, m->n_layers).  The model must
+ * be valid and calibrated (HGQ_EINVAL otherwise); HGQ_ENOMEM.
+ */
+int	hgq_model_live(const struct hgq_model *m, uint8_t **live,
+	    struct hgq_err *err);
+void	hgq_model_live_release(uint8_t **live, uint32_t n_layers);
+
+/*
+ * hgq_ebops_layer - exact EBOPs of dense layer l of a calibrated model:
+ * the sum of bits(a_i) * span(w_ij) over the multiplications of the layer
+ * that can reach an output, i.e. whose output element j is live (above),
+ * with bits(a_i) = k+i+f (0 when <= 0) of element i of the quantizer
+ * before the layer and span() as hgq_span().  A multiplication into a
+ * dead element is not counted: the hardware does not contain it and
+ * hgq_prune() removes it, so EBOPs are the same before and after pruning.
+ * In a model without dead elements this is the plain sum over every i, j.
+ * Non-dense layers and models that are not calibrated give 0;
+ * HGQ_EBOPS_ENOMEM when the liveness analysis cannot allocate its flags.
+ * hgq_ebops_total sums every dense layer (HGQ_EBOPS_ENOMEM likewise).
+ */
+#define HGQ_EBOPS_ENOMEM	UINT64_MAX
+uint64_t hgq_ebops_layer(const struct hgq_model *m, uint32_t l);
+uint64_t hgq_ebops_total(const struct hgq_model *m);
+
+/*
+ * The report of hgq-ebops.  Per dense layer (layer index l in the chain,
+ * named "dense_<n>" with n counting dense layers from 1):
+ *
+ *   weights         n_in * n_out
+ *   nonzero         weights that compute: w_ij != 0, input i of width
+ *                   > 0, output j live (the multiplications EBOPs count)
+ *   pruned          weights - nonzero
+ *   act_pruned      input elements of width <= 0
+ *   inputs_pruned   input elements that are dead (hgq_prune removes them)
+ *   outputs_pruned  output elements that are dead (removed by hgq_prune;
+ *                   for the last layer: width 0, weights cleared)
+ *   span_hist[s]    counted weights whose span is s (1..32); [0] = pruned
+ *   width_hist[w]   live input elements of width w (1..32);
+ *                   [0] = inputs_pruned
+ *   uniform8        64 * nonzero: the EBOPs of the same multiplications
+ *                   with 8-bit activations and 8-bit weight spans
+ *   lut_estimate    round(0.7 * ebops) (HGQ_LUT_PER_EBOP_X10 / 10): HGQ2
+ *                   models mapped with da4ml reach LUT/EBOPs of 0.67 to
+ *                   0.77 (rtl-notes.md 4.3); hgq-emit-verilog reports
+ *                   its own exact adder estimate
+ */
+#define HGQ_EBOPS_NBINS		33	/* histogram bins 0..32 */
+#define HGQ_LUT_PER_EBOP_X10	7	/* LUT estimate = 0.7 * EBOPs */
+
+struct hgq_ebops_stats {
+	uint32_t	 index;		/* layer index in the chain */
+	uint32_t	 n_in, n_out;
+	uint64_t	 ebops;
+	uint64_t	 weights, nonzero, pruned;
+	uint32_t	 act_pruned, inputs_pruned, outputs_pruned;
+	uint64_t	 span_hist[HGQ_EBOPS_NBINS];
+	uint64_t	 width_hist[HGQ_EBOPS_NBINS];
+	uint64_t	 uniform8;
+	uint64_t	 lut_estimate;
+};
+
+struct hgq_ebops_report {
+	uint64_t	 total;		/* sum of the layers' ebops */
+	uint64_t	 weights, nonzero, pruned;	/* sums */
+	uint64_t	 uniform8;	/* sum */
+	uint64_t	 lut_estimate;	/* of total (not the sum of the
+					   rounded per-layer estimates) */
+	uint32_t	 n_dense;
+	struct hgq_ebops_stats *layer;	/* n_dense, owned by the report */
+};
+
+/*
+ * hgq_ebops_report - fill r for a valid model.  HGQ_EINVAL with the
+ * message "model was never calibrated" when it is not calibrated (exact
+ * EBOPs need the calibrated k, i, f); HGQ_ENOMEM.  On success release r
+ * with hgq_ebops_report_release (also fine on a zeroed report).
+ */
+int	hgq_ebops_report(const struct hgq_model *m, struct hgq_ebops_report *r,
+	    struct hgq_err *err);
+void	hgq_ebops_report_release(struct hgq_ebops_report *r);
+
+/*
+ * hgq_ebops_write - print a report: HGQ_EBOPS_TEXT an aligned table with
+ * a total line and the two histograms; HGQ_EBOPS_TSV one row per layer
+ * under a '#' header, histograms as comma-separated counts; HGQ_EBOPS_JSON
+ * {"total_ebops": N, "layers": [{"name": ..., "index": ..., ...}], ...}
+ * (DESIGN.md "Reports").  HGQ_EIO on a write error.
+ */
+enum hgq_ebops_style	{ HGQ_EBOPS_TEXT = 0, HGQ_EBOPS_TSV = 1,
+			  HGQ_EBOPS_JSON = 2 };
+int	hgq_ebops_write(FILE *f, const struct hgq_ebops_report *r, int style,
+	    struct hgq_err *err);
+
+/* ------------------------------------------------------------------ */
+/* Pruning (prune.c)                                                   */
+/* ------------------------------------------------------------------ */
+
+/*
+ * What hgq_prune did to one dense layer (layer index in the chain).
+ * inputs_removed = n_in - new_in and neurons_removed = n_out - new_out;
+ * outputs_cleared counts output elements of width 0 of the last layer
+ * whose weights and bias were set to 0 (they are kept); zero_weights is
+ * the number of zero mantissas left in the pruned layer.
+ */
+struct hgq_prune_stats {
+	uint32_t	 index;
+	uint32_t	 n_in, n_out;
+	uint32_t	 new_in, new_out;
+	uint32_t	 inputs_removed, neurons_removed, outputs_cleared;
+	uint64_t	 zero_weights;
+};
+
+struct hgq_prune_report {
+	uint32_t	 n_dense;
+	struct hgq_prune_stats *layer;	/* n_dense, owned by the report */
+	uint32_t	 passes;	/* passes that changed something */
+	int		 changed;	/* anything removed or cleared */
+};
+
+/*
+ * hgq_prune - remove from a calibrated model everything that computes
+ * nothing, keeping the function exactly (for every input, in or out of
+ * the calibrated range, the engine gives the same outputs):
+ *   - dead elements (see hgq_model_live) of every quantizer but the
+ *     last, with the dense column that feeds them (weights and bias), the
+ *     dense row they feed and their calibration range; a removed element
+ *     of the first quantizer leaves m->index_map, while n_raw and the
+ *     normalisation stay, so the model still reads full-width raw inputs;
+ *   - the weights and bias of dead output elements are cleared (output
+ *     elements are never removed).
+ * Passes repeat until nothing changes.  Exact EBOPs do not change, and
+ * pruning a pruned model changes nothing (the written bytes are equal).
+ * The float training state (every layer tensor and m->has_train) is
+ * dropped since it no longer matches; the metadata entry "pruned" gets
+ * "<old shapes> -> <new shapes>" (e.g. "784-64-10 -> 412-57-10") unless
+ * the model already has one and nothing changed.  Zero weights inside a
+ * kept layer stay (the dense format stores nothing for them) and are
+ * counted in the report.
+ *
+ * r may be NULL; otherwise it is filled (release with
+ * hgq_prune_report_release, also fine on a zeroed report).
+ * Returns HGQ_OK; HGQ_EINVAL when the model is invalid, was never
+ * calibrated, or prunes to nothing ("model prunes to nothing: every
+ * input is unused": its outputs do not depend on its inputs, and a
+ * quantizer without elements is not a valid model) - m is unchanged
+ * then; HGQ_ENOMEM, after which m is valid and still computes the same
+ * function but may be only partly pruned.
+ */
+int	hgq_prune(struct hgq_model *m, struct hgq_prune_report *r,
+	    struct hgq_err *err);
+void	hgq_prune_report_release(struct hgq_prune_report *r);
+
+/* ------------------------------------------------------------------ */
+/* Training (train.c, kernels.c)                                       */
+/* ------------------------------------------------------------------ */
+
+/*
+ * Float training kernels (kernels.c), llm.c style: flat row-major arrays,
+ * outputs first, no allocation, no errors; shapes are the caller's job.
+ * B is the batch, C the inputs, OC the outputs of a layer.  Each kernel
+ * has a plain-C reference twin (_ref) used by the tests; the optimized
+ * ones may run an AVX2/FMA variant chosen at run time (hgq_kernel_isa).
+ * Results of the AVX2 variant differ from the plain C ones in the last
+ * bits (fused multiply-add), never in the quantization semantics.
+ */
+enum hgq_isa	{ HGQ_ISA_AUTO = 0, HGQ_ISA_C = 1, HGQ_ISA_AVX2 = 2 };
+/*
+ * hgq_kernel_isa - select the kernel variants (HGQ_ISA_AUTO: the best the
+ * CPU has); returns the variant now in use.  For tests and benchmarks;
+ * call it before training starts, never during.
+ */
+int	hgq_kernel_isa(int isa);
+
+/*
+ * hgq_fq_forward - fake quantization of x (B,C) with per-column scale
+ * 2^F[c] and inv_scale 2^-F[c] (hgq_fq_f32s semantics, rounding only)
+ * into q (B,C); qmin/qmax (C) are lowered/raised to the extremes of q.
+ */
+void	hgq_fq_forward(float *restrict q, float *restrict qmin,
+	    float *restrict qmax, const float *restrict x,
+	    const float *restrict scale, const float *restrict inv_scale,
+	    size_t B, size_t C, int round);
+void	hgq_fq_forward_ref(float *q, float *qmin, float *qmax,
+	    const float *x, const float *scale, const float *inv_scale,
+	    size_t B, size_t C, int round);
+
+/*
+ * hgq_fq_backward - the f surrogate without its ln2 factor: dfs[c] +=
+ * sum_b dq[b,c] * (x[b,c] - q[b,c]).  (dq/dx = 1 needs no kernel.)
+ */
+void	hgq_fq_backward(float *restrict dfs, const float *restrict dq,
+	    const float *restrict x, const float *restrict q, size_t B,
+	    size_t C);
+void	hgq_fq_backward_ref(float *dfs, const float *dq, const float *x,
+	    const float *q, size_t B, size_t C);
+
+/*
+ * hgq_matmul_forward - out (B,OC) = inp (B,C) . w (C,OC) + bias (OC);
+ * bias may be NULL.
+ */
+void	hgq_matmul_forward(float *restrict out, const float *restrict inp,
+	    const float *restrict w, const float *restrict bias, size_t B,
+	    size_t C, size_t OC);
+void	hgq_matmul_forward_ref(float *out, const float *inp, const float *w,
+	    const float *bias, size_t B, size_t C, size_t OC);
+
+/*
+ * hgq_matmul_backward - given dout (B,OC): dinp (B,C) = dout . w^T, with
+ * the weights passed transposed as wt (OC,C); dw (C,OC) = inp^T . dout
+ * (overwritten, not accumulated); db (OC) = sum over b of dout.  dinp and
+ * db may be NULL (not wanted).
+ */
+void	hgq_matmul_backward(float *restrict dinp, float *restrict dw,
+	    float *restrict db, const float *restrict dout,
+	    const float *restrict inp, const float *restrict wt, size_t B,
+	    size_t C, size_t OC);
+void	hgq_matmul_backward_ref(float *dinp, float *dw, float *db,
+	    const float *dout, const float *inp, const float *wt, size_t B,
+	    size_t C, size_t OC);
+
+/* relu in place (n values); backward: d[j] = 0 where act[j] <= 0 */
+void	hgq_relu_forward(float *x, size_t n);
+void	hgq_relu_backward(float *restrict d, const float *restrict act,
+	    size_t n);
+
+/*
+ * hgq_xent_forward_backward - softmax cross-entropy of logits (B,OC)
+ * against labels (B); writes dlogits = (softmax - onehot) * dscale;
+ * returns the sum over the batch of the loss (natural log) and adds to
+ * *n_correct the rows whose argmax (lowest index on ties) is the label.
+ */
+double	hgq_xent_forward_backward(float *restrict dlogits,
+	    const float *restrict logits, const int32_t *restrict labels,
+	    size_t B, size_t OC, float dscale, size_t *n_correct);
+/*
+ * hgq_mse_forward_backward - mean over the OC outputs of (q - y)^2 per
+ * row, summed over the rows; dq = 2 (q - y) / OC * dscale.
+ */
+double	hgq_mse_forward_backward(float *restrict dq, const float *restrict q,
+	    const float *restrict y, size_t B, size_t OC, float dscale);
+
+/*
+ * hgq_wquant - quantize weights: wq[e] = RND(w[e] * 2^F) * 2^-F with
+ * F = hgq_round_bits(f[g(e)]), where g maps an element of the (R,OC)
+ * array to its parameter by granularity (element e, channel e % OC,
+ * layer 0); bits[e] = the bit length of |mantissa| (v1 training bits:
+ * floor(log2|wq|) + 1 + F, 0 for wq = 0).  hgq_wquant_transpose also
+ * writes wt (OC,R) = wq^T.
+ */
+void	hgq_wquant(float *restrict wq, float *restrict bits,
+	    const float *restrict w, const float *restrict f, size_t R,
+	    size_t OC, int gran);
+void	hgq_wquant_transpose(float *restrict wt, const float *restrict wq,
+	    size_t R, size_t OC);
+
+/*
+ * hgq_ebops_dense - differentiable EBOPs of a dense layer (hgq-algorithm
+ * 0): returns sum_ij abits[i] * wbits[i,j]; adds beta * d/dF to dfa (C)
+ * and dfw (C,OC): dfa[i] += beta * sum_j wbits[i,j] when abits[i] > 0,
+ * dfw[i,j] += beta * abits[i] when wbits[i,j] > 0.  Either may be NULL.
+ */
+double	hgq_ebops_dense(float *restrict dfa, float *restrict dfw,
+	    const float *restrict abits, const float *restrict wbits,
+	    size_t C, size_t OC, float beta);
+
+/*
+ * Optimizer steps over n parameters with gradient g, then clip to
+ * [lo, hi].  Adam (t = 1-based step): m, v moments; lr_t = lr *
+ * sqrt(1 - b2^t) / (1 - b1^t); p -= lr_t * m / (sqrt(v) + eps).  SGD with
+ * momentum: v = mom * v - lr * g; p += v.
+ */
+void	hgq_adam_update(float *restrict p, float *restrict m,
+	    float *restrict v, const float *restrict g, size_t n, double lr,
+	    double b1, double b2, double eps, uint64_t t, float lo, float hi);
+void	hgq_sgd_update(float *restrict p, float *restrict v,
+	    const float *restrict g, size_t n, double lr, double mom,
+	    float lo, float hi);
+
+/* schedules: learning rate at a (0-based) epoch */
+double	hgq_lr_value(const struct hgq_config *c, uint32_t epoch);
+
+/*
+ * Random numbers: xoshiro256** seeded through splitmix64.  state[4] is
+ * what a model stores in train.rng.
+ */
+void	hgq_rng_seed(uint64_t state[4], uint64_t seed);
+uint64_t hgq_rng_next(uint64_t state[4]);
+/* uniform double in [0, 1) (53 bits) and an unbiased integer in [0, n) */
+double	hgq_rng_uniform(uint64_t state[4]);
+uint64_t hgq_rng_below(uint64_t state[4], uint64_t n);
+
+/*
+ * The trainer: a model's float state unpacked into flat arrays, worker
+ * threads and their buffers.  hgq_trainer_new reads m's training tensors
+ * (m must come from hgq_train_model_new or a model file with them) and
+ * keeps a pointer to m and c, which must outlive it.  Parameters are one
+ * flat vector in model order: per dense layer W, b, W fbits, b fbits
+ * (and batchnorm gamma), per trainable quantizer its fbits.
+ */
+struct hgq_trainer;
+int	hgq_trainer_new(struct hgq_trainer **out, struct hgq_model *m,
+	    const struct hgq_config *c, int threads, struct hgq_err *err);
+void	hgq_trainer_free(struct hgq_trainer *t);
+size_t	hgq_trainer_n_params(const struct hgq_trainer *t);
+/* the flat parameter vector: borrowed, valid until hgq_trainer_free */
+float	*hgq_trainer_params(struct hgq_trainer *t);
+int	hgq_trainer_threads(const struct hgq_trainer *t);
+
+/* what one step saw */
+struct hgq_step_stats {
+	double		 loss;		/* task loss, summed over the rows */
+	size_t		 n_correct;	/* classification */
+	double		 ebops;		/* differentiable EBOPs (per sample) */
+};
+
+/*
+ * hgq_trainer_step - one step on n rows: rows idx[0..n) of x (normalised
+ * inputs, n_in floats a row) and of y (labels, or n_out targets a row);
+ * idx NULL means rows 0..n-1.  The loss is the batch mean of the task
+ * loss + beta * EBOPs + gamma * sum of the bit parameters.  grad (may be
+ * NULL) receives its gradient in parameter order; with update the
+ * optimizer then takes a step at learning rate lr (and the activation
+ * i/k states and batchnorm moving statistics advance).  HGQ_EINVAL for
+ * n = 0 or more rows than the trainer was sized for (it grows).
+ */
+int	hgq_trainer_step(struct hgq_trainer *t, const float *x, const float *y,
+	    const uint32_t *idx, size_t n, double beta, double lr, int update,
+	    float *grad, struct hgq_step_stats *st, struct hgq_err *err);
+
+/* hgq_trainer_sync - write the float state back into the model tensors */
+void	hgq_trainer_sync(struct hgq_trainer *t);
+
+/*
+ * Training data (train.c): the configured files, loaded, checked and
+ * split.  Raw values stay in double (for calibration and the bit-exact
+ * evaluation); the training copy is normalised and converted to float.
+ * Errors name the file and the config key: labels out of range, feature
+ * counts that differ, an empty training or validation split.
+ */
+struct hgq_train_data {
+	uint32_t	 n_raw;		/* features */
+	uint32_t	 n_out;		/* classes or regression targets */
+	int		 task;		/* enum hgq_task */
+	size_t		 n_train, n_val, n_test;
+	double		*x_train;	/* n_train*n_raw, raw */
+	double		*x_val;		/* n_val*n_raw, raw */
+	double		*x_test;	/* n_test*n_raw or NULL */
+	float		*y_train;	/* n_train*(classify: 1, else n_out) */
+	float		*y_val;
+	float		*y_test;	/* or NULL */
+};
+
+/*
+ * hgq_train_data_load - load data.train_x/train_y (and test_x/test_y when
+ * set) per the config: the last val_split of the training rows become the
+ * validation split; limit (0 = none) keeps only the first limit rows of
+ * the training file.  Release with hgq_train_data_release.
+ */
+int	hgq_train_data_load(struct hgq_train_data *d,
+	    const struct hgq_config *c, size_t limit, struct hgq_err *err);
+void	hgq_train_data_release(struct hgq_train_data *d);
+
+/*
+ * hgq_train_model_new - a fresh, seeded, untrained model for the config
+ * and data: layers, normalisation fitted on the training split, float
+ * training state (weights, bit parameters, optimizer moments), metadata
+ * "tool" and "config".  *out is owned by the caller (hgq_model_free).
+ */
+int	hgq_train_model_new(struct hgq_model **out,
+	    const struct hgq_config *c, const struct hgq_train_data *d,
+	    struct hgq_err *err);
+
+/*
+ * hgq_train_model_check - can model m (read with --resume) continue a run
+ * of config c on data d?  Same shapes, modes, optimizer state and input
+ * width; the message says what differs.
+ */
+int	hgq_train_model_check(const struct hgq_model *m,
+	    const struct hgq_config *c, const struct hgq_train_data *d,
+	    struct hgq_err *err);
+
+/* what the epoch callback is told */
+struct hgq_train_epoch {
+	uint32_t	 epoch;		/* epochs completed (1-based) */
+	uint32_t	 epochs;	/* planned in all */
+	double		 loss;		/* mean task loss over the epoch */
+	double		 train_acc;	/* float forward (classification) */
+	double		 val_metric;	/* exact: accuracy, or MSE */
+	uint64_t	 ebops;		/* exact, after calibration */
+	double		 ebops_train;	/* differentiable estimate */
+	double		 beta, lr;
+	double		 seconds;	/* training steps only */
+	double		 samples_per_s;
+	const struct hgq_model *model;	/* calibrated; borrowed */
+};
+
+struct hgq_train_params {
+	int		 threads;	/* 0: the number of online CPUs */
+	/*
+	 * Called after each epoch with the calibrated model of that epoch;
+	 * a non-zero return stops training with that status (err filled by
+	 * the callback through the pointer it was given).
+	 */
+	int		(*on_epoch)(const struct hgq_train_epoch *ep, void *arg,
+			    struct hgq_err *err);
+	/* progress within an epoch: steps done of n_steps (may be NULL) */
+	void		(*on_step)(uint64_t done, uint64_t n_steps, void *arg);
+	/* polled after every step: non-zero stops after that step */
+	int		(*should_stop)(void *arg);
+	void		*arg;
+};
+void	hgq_train_params_init(struct hgq_train_params *p);
+
+/* the outcome of hgq_train beyond its status */
+struct hgq_train_result {
+	int		 interrupted;	/* should_stop said so */
+	int		 diverged;	/* a NaN/Inf loss: m is the last good */
+	uint32_t	 epochs_done;
+	double		 test_metric;	/* exact, when test data: else NaN */
+	uint64_t	 ebops;		/* exact EBOPs of the returned model */
+};
+
+/*
+ * hgq_train - train m (from hgq_train_model_new, or read back to resume:
+ * m->train says where it stopped) for config c on data d until epoch
+ * c->train.epochs.  After every epoch m holds the float state, its exact
+ * fixed-point part, calibrated on the training split, and metadata
+ * "metrics" (the per-epoch TSV so far), "epoch", "val_accuracy" (or
+ * "val_mse") and "ebops"; then on_epoch is called.  On interruption m
+ * gets the state of the last step, calibrated, and result->interrupted
+ * is set (HGQ_OK).  On divergence m keeps the last good epoch and the
+ * status is HGQ_ERANGE.  Same config, seed, data and thread count give
+ * byte-identical models.
+ */
+int	hgq_train(struct hgq_model *m, const struct hgq_config *c,
+	    const struct hgq_train_data *d, const struct hgq_train_params *p,
+	    struct hgq_train_result *res, struct hgq_err *err);
+
+/*
+ * hgq_train_export - from m's float state, build its exact fixed part
+ * (quantizer f, round, overflow; dense mantissas, batchnorm fused with the
+ * moving statistics) and calibrate it on x (n raw rows).
+ */
+int	hgq_train_export(struct hgq_model *m, const double *x, size_t n,
+	    int threads, struct hgq_err *err);
+
+/*
+ * hgq_eval_exact - run the calibrated model on n raw rows x with the
+ * bit-exact engine: accuracy against labels y (classification; argmax of
+ * the exact output values, lowest index on ties) or the MSE against
+ * targets y (n*n_out, regression) into *metric.
+ */
+int	hgq_eval_exact(const struct hgq_model *m, const double *x,
+	    const float *y, size_t n, int threads, double *metric,
+	    struct hgq_err *err);
+
+/*
+ * Pareto front of (metric, EBOPs): metric higher-is-better (accuracy;
+ * pass -MSE for regression), EBOPs lower-is-better.
+ * hgq_pareto_add: is the new point dominated by (or equal to) a stored
+ * one?  Then returns 0 and changes nothing.  Otherwise it removes every
+ * point the new one dominates (>= on both), appending their tags to
+ * removed (*n_removed of them; removed has room for p->n), stores the
+ * new point and returns 1.
+ */
+struct hgq_pareto_point {
+	double		 metric;
+	uint64_t	 ebops;
+	uint32_t	 epoch;
+	char		*tag;		/* owned: the file name */
+};
+struct hgq_pareto {
+	size_t		 n;
+	struct hgq_pareto_point *pts;
+};
+int	hgq_pareto_add(struct hgq_pareto *p, double metric, uint64_t ebops,
+	    uint32_t epoch, const char *tag, char **removed,
+	    size_t *n_removed, struct hgq_err *err);
+void	hgq_pareto_release(struct hgq_pareto *p);
+
+#endif /* HGQ_H */
