@@ -1,0 +1,1036 @@
+/*
+ * config.c - the YAML training config (DESIGN.md "Training config").
+ *
+ * The whole file is read into memory (it is kept in c->text as model
+ * metadata), loaded into a libyaml document - a tree of nodes, each with
+ * its position - and walked with a declarative schema.  Every key is
+ * declared once, in a table, with its type, its destination (an offset
+ * into struct hgq_config, or into the item of a sequence) and its range;
+ * the walker does all checking.  Every problem is reported as
+ * "PATH:LINE:COL: message" at the node it is about: the key for unknown
+ * and duplicate keys, the value for wrong types and ranges, the mapping
+ * for missing keys.  libyaml's marks are 0-based; messages are 1-based.
+ *
+ * This is the only file that includes yaml.h.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <yaml.h>
+
+#include "hgq.h"
+
+#define MAX_TEXT	(16u << 20)	/* a config is small; refuse more */
+#define SHOW_MAX	40		/* bytes of a value shown in messages */
+#define WHERE_MAX	96		/* "model.layers[12]" and the like */
+
+/* Kinds of schema entries. */
+enum ktype {
+	K_MAP,		/* nested mapping of sub keys; base moves by off */
+	K_SEQ,		/* sequence of mappings (struct seq) */
+	K_SCHED,	/* a schedule: one number, or a K_SEQ of points */
+	K_STR,		/* char *, owned by the config */
+	K_U64,		/* uint64_t, any non-negative integer */
+	K_U32,		/* uint32_t in [lo, hi] */
+	K_INT,		/* int in [lo, hi] */
+	K_DBL,		/* finite double in lo..hi (see the flags) */
+	K_BOOL,		/* int, 0 or 1 */
+	K_ENUM,		/* int: the index of the name in names[] */
+	K_KIND,		/* uint32_t enum hgq_layer_kind; dense only so far */
+};
+
+#define F_REQ		0x1	/* the key must be present */
+#define F_LO_OPEN	0x2	/* lo itself is out of range */
+#define F_HI_OPEN	0x4	/* hi itself is out of range */
+#define F_NONZERO	0x8	/* 0 is out of range */
+
+struct seq;
+
+struct key {
+	const char		*name;
+	enum ktype		 type;
+	size_t			 off;	/* of the destination from the base */
+	unsigned		 flags;
+	double			 lo, hi;
+	const char *const	*names;	/* K_ENUM: NULL-terminated */
+	const struct key	*sub;	/* K_MAP: NULL-terminated */
+	const struct seq	*seq;	/* K_SEQ, K_SCHED */
+};
+
+/* A sequence of mappings stored as a counted array of structs. */
+struct seq {
+	size_t			 n_off;		/* uint32_t count */
+	size_t			 item_off;	/* the first item */
+	size_t			 item_size;
+	uint32_t		 max;		/* items (and at least one) */
+	const struct key	*item;		/* keys of an item */
+};
+
+struct walk {
+	yaml_document_t		*doc;
+	const char		*path;
+	struct hgq_err		*err;
+};
+
+/*
+ * The schema.  Enum names are listed in the order of the enum values
+ * (checked below), so the value of a name is its index.
+ */
+static const char *const gran_names[] = { "element", "channel", "layer",
+	NULL };
+static const char *const round_names[] = { "RND", "TRN", NULL };
+static const char *const ovf_names[] = { "WRAP", "SAT", "SAT_SYM", NULL };
+static const char *const norm_names[] = { "none", "scale", "standard",
+	NULL };
+static const char *const act_names[] = { "linear", "relu", NULL };
+static const char *const loss_names[] = { "cross_entropy", "mse", NULL };
+static const char *const optim_names[] = { "adam", "sgd", NULL };
+static const char *const lrs_names[] = { "constant", "cosine",
+	"cosine_restarts", NULL };
+static const char *const interp_names[] = { "constant", "linear", "log",
+	NULL };
+
+_Static_assert(HGQ_GRAN_LAYER == 2 && HGQ_TRN == 1 && HGQ_SAT_SYM == 2 &&
+    HGQ_NORM_STANDARD == 2 && HGQ_ACT_RELU == 1 && HGQ_LOSS_MSE == 1 &&
+    HGQ_OPT_SGD == 1 && HGQ_LR_COSINE_RESTARTS == 2 &&
+    HGQ_INTERP_LOG == 2, "enum order differs from the name tables");
+
+#define KEY(n, t, o)	.name = (n), .type = (t), .off = (o)
+#define CF(m)		offsetof(struct hgq_config, m)
+#define QF(m)		offsetof(struct hgq_qconf, m)
+#define LF(m)		offsetof(struct hgq_layer_conf, m)
+#define SF(m)		offsetof(struct hgq_sched_point, m)
+#define ANY		.lo = -INFINITY, .hi = INFINITY
+#define NONNEG		.lo = 0, .hi = INFINITY
+#define POSITIVE	.lo = 0, .hi = INFINITY, .flags = F_LO_OPEN
+#define UNIT_OPEN	.lo = 0, .hi = 1, .flags = F_HI_OPEN
+
+static const struct key qconf_keys[] = {
+	{ KEY("init_f", K_DBL, QF(init_f)), .lo = -24, .hi = 24 },
+	{ KEY("granularity", K_ENUM, QF(gran)), .names = gran_names },
+	{ KEY("trainable", K_BOOL, QF(trainable)) },
+	{ KEY("round", K_ENUM, QF(round)), .names = round_names },
+	{ KEY("overflow", K_ENUM, QF(overflow)), .names = ovf_names },
+	{ NULL }
+};
+
+static const struct key layer_keys[] = {
+	{ KEY("type", K_KIND, LF(kind)), .flags = F_REQ },
+	{ KEY("units", K_U32, LF(units)), .lo = 1, .hi = 65535,
+	  .flags = F_REQ },
+	{ KEY("activation", K_ENUM, LF(act)), .names = act_names },
+	{ KEY("batchnorm", K_BOOL, LF(bn)) },
+	{ NULL }
+};
+
+static const struct key point_keys[] = {
+	{ KEY("epoch", K_DBL, SF(epoch)), NONNEG, .flags = F_REQ },
+	{ KEY("value", K_DBL, SF(value)), NONNEG, .flags = F_REQ },
+	{ KEY("interp", K_ENUM, SF(interp)), .names = interp_names },
+	{ NULL }
+};
+
+static const struct seq layers_seq = {
+	CF(model.n_layers), CF(model.layers), sizeof(struct hgq_layer_conf),
+	HGQ_MAX_CONF_LAYERS, layer_keys
+};
+
+static const struct seq beta_seq = {
+	CF(train.n_beta), CF(train.beta), sizeof(struct hgq_sched_point),
+	HGQ_MAX_SCHED, point_keys
+};
+
+static const struct key data_keys[] = {
+	{ KEY("train_x", K_STR, CF(data.train_x)), .flags = F_REQ },
+	{ KEY("train_y", K_STR, CF(data.train_y)) },
+	{ KEY("test_x", K_STR, CF(data.test_x)) },
+	{ KEY("test_y", K_STR, CF(data.test_y)) },
+	{ KEY("val_split", K_DBL, CF(data.val_split)), UNIT_OPEN },
+	{ KEY("normalize", K_ENUM, CF(data.normalize)), .names = norm_names },
+	{ KEY("scale", K_DBL, CF(data.scale)), ANY, .flags = F_NONZERO },
+	{ KEY("label_col", K_INT, CF(data.label_col)), .lo = -1,
+	  .hi = INT_MAX },
+	{ NULL }
+};
+
+static const struct key model_keys[] = {
+	{ KEY("input", K_MAP, CF(model.input)), .sub = qconf_keys },
+	{ KEY("layers", K_SEQ, 0), .seq = &layers_seq },
+	{ NULL }
+};
+
+static const struct key quant_keys[] = {
+	{ KEY("weight", K_MAP, CF(q_weight)), .sub = qconf_keys },
+	{ KEY("bias", K_MAP, CF(q_bias)), .sub = qconf_keys },
+	{ KEY("activation", K_MAP, CF(q_act)), .sub = qconf_keys },
+	{ NULL }
+};
+
+static const struct key optim_keys[] = {
+	{ KEY("name", K_ENUM, CF(train.optimizer)), .names = optim_names },
+	{ KEY("lr", K_DBL, CF(train.lr)), POSITIVE },
+	{ KEY("momentum", K_DBL, CF(train.momentum)), UNIT_OPEN },
+	{ KEY("beta1", K_DBL, CF(train.beta1)), UNIT_OPEN },
+	{ KEY("beta2", K_DBL, CF(train.beta2)), UNIT_OPEN },
+	{ KEY("eps", K_DBL, CF(train.eps)), POSITIVE },
+	{ NULL }
+};
+
+static const struct key lrs_keys[] = {
+	{ KEY("type", K_ENUM, CF(train.lr_sched)), .names = lrs_names },
+	{ KEY("period", K_DBL, CF(train.lr_period)), POSITIVE },
+	{ KEY("decay", K_DBL, CF(train.lr_decay)), .lo = 0, .hi = 1,
+	  .flags = F_LO_OPEN },
+	{ KEY("min_lr", K_DBL, CF(train.min_lr)), NONNEG },
+	{ NULL }
+};
+
+static const struct key train_keys[] = {
+	{ KEY("epochs", K_U32, CF(train.epochs)), .lo = 1, .hi = 1e7 },
+	{ KEY("batch_size", K_U32, CF(train.batch_size)), .lo = 1,
+	  .hi = 1e7 },
+	{ KEY("loss", K_ENUM, CF(train.loss)), .names = loss_names },
+	{ KEY("optimizer", K_MAP, 0), .sub = optim_keys },
+	{ KEY("lr_schedule", K_MAP, 0), .sub = lrs_keys },
+	{ KEY("beta", K_SCHED, 0), NONNEG, .seq = &beta_seq },
+	{ KEY("gamma", K_DBL, CF(train.gamma)), NONNEG },
+	{ KEY("threads", K_U32, CF(train.threads)), .lo = 0, .hi = 256 },
+	{ NULL }
+};
+
+static const struct key output_keys[] = {
+	{ KEY("pareto_dir", K_STR, CF(output.pareto_dir)) },
+	{ KEY("log", K_STR, CF(output.log)) },
+	{ NULL }
+};
+
+static const struct key top_keys[] = {
+	{ KEY("seed", K_U64, CF(seed)) },
+	{ KEY("data", K_MAP, 0), .sub = data_keys, .flags = F_REQ },
+	{ KEY("model", K_MAP, 0), .sub = model_keys },
+	{ KEY("quantizers", K_MAP, 0), .sub = quant_keys },
+	{ KEY("train", K_MAP, 0), .sub = train_keys },
+	{ KEY("output", K_MAP, 0), .sub = output_keys },
+	{ NULL }
+};
+
+static void
+qconf_init(struct hgq_qconf *q)
+{
+	q->init_f = 2;
+	q->gran = HGQ_GRAN_ELEMENT;
+	q->trainable = 1;
+	q->round = HGQ_RND;
+	q->overflow = HGQ_WRAP;
+}
+
+void
+hgq_config_init(struct hgq_config *c)
+{
+	/* zero padding too, so that two configs compare with memcmp */
+	memset(c, 0, sizeof(*c));
+	c->seed = 42;
+	c->data.val_split = 0.1;
+	c->data.normalize = HGQ_NORM_NONE;
+	c->data.scale = 1.0;
+	c->data.label_col = -1;
+	qconf_init(&c->model.input);
+	qconf_init(&c->q_weight);
+	qconf_init(&c->q_bias);
+	qconf_init(&c->q_act);
+	c->train.epochs = 30;
+	c->train.batch_size = 256;
+	c->train.loss = HGQ_LOSS_XENT;
+	c->train.optimizer = HGQ_OPT_ADAM;
+	c->train.lr = 0.003;
+	c->train.momentum = 0.9;
+	c->train.beta1 = 0.9;
+	c->train.beta2 = 0.999;
+	c->train.eps = 1e-7;
+	c->train.lr_sched = HGQ_LR_CONST;
+	c->train.lr_period = 10;
+	c->train.lr_decay = 1.0;
+	c->train.min_lr = 0;
+	/* beta: one constant point, 0 */
+	c->train.n_beta = 1;
+	c->train.beta[0].epoch = 0;
+	c->train.beta[0].value = 0;
+	c->train.beta[0].interp = HGQ_INTERP_CONST;
+	c->train.gamma = 0;
+	c->train.threads = 0;
+}
+
+void
+hgq_config_release(struct hgq_config *c)
+{
+	char **s[] = {
+		&c->data.train_x, &c->data.train_y, &c->data.test_x,
+		&c->data.test_y, &c->output.pareto_dir, &c->output.log,
+		&c->path, &c->text,
+	};
+
+	for (size_t j = 0; j < sizeof(s) / sizeof(s[0]); j++) {
+		free(*s[j]);
+		*s[j] = NULL;
+	}
+}
+
+/*
+ * Messages.
+ */
+
+/* copy a value for a one-line message: control bytes become '?' */
+static void
+text_show(const unsigned char *s, size_t len, char *buf, size_t size)
+{
+	size_t n = len, j;
+
+	if (n > SHOW_MAX) {
+		n = SHOW_MAX;
+		/* do not cut a UTF-8 sequence in two */
+		while (n > 0 && (s[n] & 0xc0) == 0x80)
+			n--;
+	}
+	if (n + 4 > size)
+		n = size > 4 ? size - 4 : 0;
+	for (j = 0; j < n; j++)
+		buf[j] = s[j] < 0x20 || s[j] == 0x7f ? '?' : (char)s[j];
+	if (n < len) {
+		memcpy(buf + j, "...", 3);
+		j += 3;
+	}
+	buf[j] = '\0';
+}
+
+/* what a node is, for "expected X, got Y" */
+static const char *
+node_show(const yaml_node_t *n, char *buf, size_t size)
+{
+	char tmp[SHOW_MAX + 4];
+
+	switch (n->type) {
+	case YAML_MAPPING_NODE:
+		return "a mapping";
+	case YAML_SEQUENCE_NODE:
+		return "a sequence";
+	case YAML_SCALAR_NODE:
+		if (n->data.scalar.length == 0)
+			return "an empty value";
+		text_show(n->data.scalar.value, n->data.scalar.length, tmp,
+		    sizeof(tmp));
+		snprintf(buf, size, "'%s'", tmp);
+		return buf;
+	default:
+		return "nothing";
+	}
+}
+
+static int
+node_err(const struct walk *w, const yaml_node_t *at, int code,
+    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+/* fill w->err with "PATH:LINE:COL: message" at the node; returns code */
+static int
+node_err(const struct walk *w, const yaml_node_t *at, int code,
+    const char *fmt, ...)
+{
+	char msg[224];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	return hgq_errf(w->err, code, "%s:%zu:%zu: %s", w->path,
+	    at->start_mark.line + 1, at->start_mark.column + 1, msg);
+}
+
+/* "in data", "in model.layers[0]", or "at top level" */
+static const char *
+where_show(const char *where, char *buf, size_t size)
+{
+	if (where[0] == '\0')
+		return "at top level";
+	snprintf(buf, size, "in %s", where);
+	return buf;
+}
+
+/*
+ * Values.
+ */
+
+static yaml_node_t *
+node_get(const struct walk *w, int index)
+{
+	return yaml_document_get_node(w->doc, index);
+}
+
+/* the text of a scalar node, or an error naming what is wanted instead */
+static int
+scalar_get(const struct walk *w, const struct key *k, const yaml_node_t *n,
+    const char *want, const char **text)
+{
+	char shown[SHOW_MAX + 8];
+
+	if (n->type != YAML_SCALAR_NODE)
+		return node_err(w, n, HGQ_EINVAL, "expected %s for '%s', "
+		    "got %s", want, k->name,
+		    node_show(n, shown, sizeof(shown)));
+	*text = (const char *)n->data.scalar.value;
+	if (strlen(*text) != n->data.scalar.length)
+		return node_err(w, n, HGQ_EINVAL, "NUL byte in the value of "
+		    "'%s'", k->name);
+	return HGQ_OK;
+}
+
+/* a whole decimal integer: 0, ERANGE, or -1 if s is not one */
+static int
+text_ll(const char *s, long long *v)
+{
+	char *end;
+
+	if (*s != '-' && *s != '+' && (*s < '0' || *s > '9'))
+		return -1;
+	errno = 0;
+	*v = strtoll(s, &end, 10);
+	if (end == s || *end != '\0')
+		return -1;
+	return errno == ERANGE ? ERANGE : 0;
+}
+
+/* a whole number (maybe infinite): 0, or -1 if s is not one */
+static int
+text_dbl(const char *s, double *v)
+{
+	char *end;
+
+	/* strtod would skip leading white space */
+	if (*s == '\0' || *s == ' ' || (*s >= '\t' && *s <= '\r'))
+		return -1;
+	*v = strtod(s, &end);
+	return end == s || *end != '\0' ? -1 : 0;
+}
+
+/* v against the key's range; the message shows the text as written */
+static int
+range_check(const struct walk *w, const struct key *k, const yaml_node_t *n,
+    const char *text, double v)
+{
+	char shown[SHOW_MAX + 8];
+	int lo_ok, hi_ok;
+
+	text_show((const unsigned char *)text, strlen(text), shown,
+	    sizeof(shown));
+	if ((k->flags & F_NONZERO) && v == 0)
+		return node_err(w, n, HGQ_EINVAL, "%s: %s must be non-zero",
+		    k->name, shown);
+	lo_ok = k->flags & F_LO_OPEN ? v > k->lo : v >= k->lo;
+	hi_ok = k->flags & F_HI_OPEN ? v < k->hi : v <= k->hi;
+	if (lo_ok && hi_ok)
+		return HGQ_OK;
+	if (isinf(k->hi))
+		return node_err(w, n, HGQ_EINVAL, "%s: %s must be %s %.15g",
+		    k->name, shown, k->flags & F_LO_OPEN ? ">" : ">=", k->lo);
+	return node_err(w, n, HGQ_EINVAL, "%s: %s out of range "
+	    "%c%.15g, %.15g%c", k->name, shown,
+	    k->flags & F_LO_OPEN ? '(' : '[', k->lo, k->hi,
+	    k->flags & F_HI_OPEN ? ')' : ']');
+}
+
+/* K_U32 and K_INT: an integer in [lo, hi] */
+static int
+int_get(const struct walk *w, const struct key *k, const yaml_node_t *n,
+    long long *v)
+{
+	char shown[SHOW_MAX + 8];
+	const char *text;
+	double d;
+	int rc;
+
+	if ((rc = scalar_get(w, k, n, "an integer", &text)) != HGQ_OK)
+		return rc;
+	rc = text_ll(text, v);
+	if (rc == -1) {
+		node_show(n, shown, sizeof(shown));
+		if (text_dbl(text, &d) == 0)
+			return node_err(w, n, HGQ_EINVAL, "expected an integer "
+			    "for '%s', got %s", k->name, shown);
+		return node_err(w, n, HGQ_EINVAL, "expected a number for '%s', "
+		    "got %s", k->name, shown);
+	}
+	/* out of long long: report it against the range like any other */
+	d = rc == ERANGE ? (*v < 0 ? -INFINITY : INFINITY) : (double)*v;
+	return range_check(w, k, n, text, d);
+}
+
+static int
+u64_get(const struct walk *w, const struct key *k, const yaml_node_t *n,
+    uint64_t *v)
+{
+	char shown[SHOW_MAX + 8];
+	const char *text;
+	char *end;
+	double d;
+	int rc;
+
+	if ((rc = scalar_get(w, k, n, "an integer", &text)) != HGQ_OK)
+		return rc;
+	node_show(n, shown, sizeof(shown));
+	if (*text >= '0' && *text <= '9') {
+		errno = 0;
+		*v = strtoull(text, &end, 10);
+		if (*end == '\0' && errno != ERANGE)
+			return HGQ_OK;
+		if (*end == '\0') {
+			text_show((const unsigned char *)text, strlen(text),
+			    shown, sizeof(shown));
+			return node_err(w, n, HGQ_EINVAL, "%s: %s out of range "
+			    "[0, %llu]", k->name, shown,
+			    (unsigned long long)UINT64_MAX);
+		}
+	}
+	if (text_dbl(text, &d) == 0)
+		return node_err(w, n, HGQ_EINVAL, "expected a non-negative "
+		    "integer for '%s', got %s", k->name, shown);
+	return node_err(w, n, HGQ_EINVAL, "expected a number for '%s', got %s",
+	    k->name, shown);
+}
+
+static int
+dbl_get(const struct walk *w, const struct key *k, const yaml_node_t *n,
+    double *v)
+{
+	char shown[SHOW_MAX + 8];
+	const char *text;
+	int rc;
+
+	if ((rc = scalar_get(w, k, n, "a number", &text)) != HGQ_OK)
+		return rc;
+	if (text_dbl(text, v) != 0)
+		return node_err(w, n, HGQ_EINVAL, "expected a number for '%s', "
+		    "got %s", k->name, node_show(n, shown, sizeof(shown)));
+	if (!isfinite(*v))
+		return node_err(w, n, HGQ_EINVAL, "expected a finite number "
+		    "for '%s', got %s", k->name,
+		    node_show(n, shown, sizeof(shown)));
+	return range_check(w, k, n, text, *v);
+}
+
+static int
+bool_get(const struct walk *w, const struct key *k, const yaml_node_t *n,
+    int *v)
+{
+	char shown[SHOW_MAX + 8];
+	const char *text;
+	int rc;
+
+	if ((rc = scalar_get(w, k, n, "true or false", &text)) != HGQ_OK)
+		return rc;
+	if (strcmp(text, "true") == 0 || strcmp(text, "yes") == 0)
+		*v = 1;
+	else if (strcmp(text, "false") == 0 || strcmp(text, "no") == 0)
+		*v = 0;
+	else
+		return node_err(w, n, HGQ_EINVAL, "expected true or false for "
+		    "'%s', got %s", k->name,
+		    node_show(n, shown, sizeof(shown)));
+	return HGQ_OK;
+}
+
+static int
+enum_get(const struct walk *w, const struct key *k, const yaml_node_t *n,
+    int *v)
+{
+	char want[128], shown[SHOW_MAX + 8];
+	const char *text;
+	size_t len;
+	int rc, j;
+
+	/* "one of a|b|c" */
+	len = (size_t)snprintf(want, sizeof(want), "one of");
+	for (j = 0; k->names[j] != NULL && len < sizeof(want); j++)
+		len += (size_t)snprintf(want + len, sizeof(want) - len, "%c%s",
+		    j == 0 ? ' ' : '|', k->names[j]);
+	if ((rc = scalar_get(w, k, n, want, &text)) != HGQ_OK)
+		return rc;
+	for (j = 0; k->names[j] != NULL; j++) {
+		if (strcmp(text, k->names[j]) == 0) {
+			*v = j;
+			return HGQ_OK;
+		}
+	}
+	return node_err(w, n, HGQ_EINVAL, "expected %s for '%s', got %s", want,
+	    k->name, node_show(n, shown, sizeof(shown)));
+}
+
+static int
+str_get(const struct walk *w, const struct key *k, const yaml_node_t *n,
+    char **v)
+{
+	char shown[SHOW_MAX + 8];
+	const char *text;
+	char *s;
+	int rc;
+
+	if ((rc = scalar_get(w, k, n, "a string", &text)) != HGQ_OK)
+		return rc;
+	/* an empty or null value is not a path; quote "~" to mean a file */
+	if (text[0] == '\0' || (n->data.scalar.style == YAML_PLAIN_SCALAR_STYLE
+	    && (strcmp(text, "~") == 0 || strcmp(text, "null") == 0 ||
+	    strcmp(text, "Null") == 0 || strcmp(text, "NULL") == 0)))
+		return node_err(w, n, HGQ_EINVAL, "expected a string for '%s', "
+		    "got %s", k->name, node_show(n, shown, sizeof(shown)));
+	if ((s = strdup(text)) == NULL)
+		return node_err(w, n, HGQ_ENOMEM, "out of memory");
+	free(*v);
+	*v = s;
+	return HGQ_OK;
+}
+
+static int
+kind_get(const struct walk *w, const struct key *k, const yaml_node_t *n,
+    uint32_t *v)
+{
+	char shown[SHOW_MAX + 8];
+	const char *text;
+	int rc;
+
+	if ((rc = scalar_get(w, k, n, "a layer type", &text)) != HGQ_OK)
+		return rc;
+	if (strcmp(text, "dense") != 0) {
+		text_show(n->data.scalar.value, n->data.scalar.length, shown,
+		    sizeof(shown));
+		return node_err(w, n, HGQ_EINVAL, "layer type '%s' not "
+		    "supported yet", shown);
+	}
+	*v = HGQ_LAYER_DENSE;
+	return HGQ_OK;
+}
+
+/*
+ * Structure.
+ */
+
+static int walk_map(const struct walk *w, const yaml_node_t *map,
+    const struct key *keys, char *base, const char *where);
+
+/* the value node of key name in a mapping, or NULL */
+static yaml_node_t *
+map_lookup(const struct walk *w, const yaml_node_t *map, const char *name)
+{
+	const yaml_node_pair_t *p;
+	yaml_node_t *kn;
+
+	for (p = map->data.mapping.pairs.start;
+	    p < map->data.mapping.pairs.top; p++) {
+		kn = node_get(w, p->key);
+		if (kn->type == YAML_SCALAR_NODE &&
+		    strcmp((const char *)kn->data.scalar.value, name) == 0)
+			return node_get(w, p->value);
+	}
+	return NULL;
+}
+
+/* n must be a mapping or a sequence (type); label names it */
+static int
+type_check(const struct walk *w, const yaml_node_t *n, yaml_node_type_t type,
+    const char *label)
+{
+	char shown[SHOW_MAX + 8];
+
+	if (n->type == type)
+		return HGQ_OK;
+	return node_err(w, n, HGQ_EINVAL, "expected %s for '%s', got %s",
+	    type == YAML_MAPPING_NODE ? "a mapping" : "a sequence", label,
+	    node_show(n, shown, sizeof(shown)));
+}
+
+/* a sequence of mappings into a counted array (struct seq) */
+static int
+walk_seq(const struct walk *w, const struct key *k, const yaml_node_t *n,
+    char *base, const char *where)
+{
+	const struct seq *sq = k->seq;
+	const yaml_node_item_t *items = n->data.sequence.items.start;
+	size_t n_items = (size_t)(n->data.sequence.items.top - items);
+	char label[WHERE_MAX], sub[WHERE_MAX];
+	const yaml_node_t *item;
+	char *dst;
+	int rc;
+
+	if (n_items == 0 || n_items > sq->max)
+		return node_err(w, n, HGQ_EINVAL, "expected 1 to %u items in "
+		    "'%s', got %zu", (unsigned)sq->max, k->name, n_items);
+	for (size_t j = 0; j < n_items; j++) {
+		item = node_get(w, items[j]);
+		snprintf(label, sizeof(label), "%s[%zu]", k->name, j);
+		snprintf(sub, sizeof(sub), "%s[%zu]", where, j);
+		if ((rc = type_check(w, item, YAML_MAPPING_NODE, label))
+		    != HGQ_OK)
+			return rc;
+		/* an item's defaults are all zero */
+		dst = base + sq->item_off + j * sq->item_size;
+		memset(dst, 0, sq->item_size);
+		if ((rc = walk_map(w, item, sq->item, dst, sub)) != HGQ_OK)
+			return rc;
+	}
+	*(uint32_t *)(base + sq->n_off) = (uint32_t)n_items;
+	return HGQ_OK;
+}
+
+/*
+ * A schedule: one number (a constant) or a sequence of points whose
+ * epochs increase strictly; log interpolation needs positive values at
+ * both ends of its segment.
+ */
+static int
+walk_sched(const struct walk *w, const struct key *k, const yaml_node_t *n,
+    char *base, const char *where)
+{
+	const struct seq *sq = k->seq;
+	struct hgq_sched_point *p = (struct hgq_sched_point *)(base +
+	    sq->item_off);
+	const yaml_node_item_t *items;
+	const yaml_node_t *at;
+	char shown[SHOW_MAX + 8];
+	uint32_t n_points;
+	double v;
+	int rc;
+
+	if (n->type == YAML_SCALAR_NODE) {
+		if ((rc = dbl_get(w, k, n, &v)) != HGQ_OK)
+			return rc;
+		memset(p, 0, sizeof(*p));
+		p->value = v;
+		*(uint32_t *)(base + sq->n_off) = 1;
+		return HGQ_OK;
+	}
+	if (n->type != YAML_SEQUENCE_NODE)
+		return node_err(w, n, HGQ_EINVAL, "expected a number or a "
+		    "sequence for '%s', got %s", k->name,
+		    node_show(n, shown, sizeof(shown)));
+	if ((rc = walk_seq(w, k, n, base, where)) != HGQ_OK)
+		return rc;
+	n_points = *(uint32_t *)(base + sq->n_off);
+	items = n->data.sequence.items.start;
+	for (uint32_t j = 1; j < n_points; j++) {
+		if (p[j].epoch > p[j - 1].epoch)
+			continue;
+		at = map_lookup(w, node_get(w, items[j]), "epoch");
+		return node_err(w, at, HGQ_EINVAL, "epochs of '%s' must "
+		    "increase: %.15g after %.15g", k->name, p[j].epoch,
+		    p[j - 1].epoch);
+	}
+	for (uint32_t j = 0; j + 1 < n_points; j++) {
+		if (p[j].interp != HGQ_INTERP_LOG)
+			continue;
+		for (uint32_t e = j; e <= j + 1; e++) {
+			if (p[e].value > 0)
+				continue;
+			at = map_lookup(w, node_get(w, items[e]), "value");
+			return node_err(w, at, HGQ_EINVAL, "log interpolation "
+			    "in '%s' needs values > 0, got %.15g", k->name,
+			    p[e].value);
+		}
+	}
+	return HGQ_OK;
+}
+
+static int
+walk_value(const struct walk *w, const struct key *k, const yaml_node_t *n,
+    char *base, const char *where)
+{
+	char *dst = base + k->off;
+	long long ll;
+	int rc;
+
+	switch (k->type) {
+	case K_MAP:
+		if ((rc = type_check(w, n, YAML_MAPPING_NODE, k->name))
+		    != HGQ_OK)
+			return rc;
+		return walk_map(w, n, k->sub, dst, where);
+	case K_SEQ:
+		if ((rc = type_check(w, n, YAML_SEQUENCE_NODE, k->name))
+		    != HGQ_OK)
+			return rc;
+		return walk_seq(w, k, n, dst, where);
+	case K_SCHED:
+		return walk_sched(w, k, n, dst, where);
+	case K_STR:
+		return str_get(w, k, n, (char **)(void *)dst);
+	case K_U64:
+		return u64_get(w, k, n, (uint64_t *)(void *)dst);
+	case K_U32:
+		if ((rc = int_get(w, k, n, &ll)) == HGQ_OK)
+			*(uint32_t *)(void *)dst = (uint32_t)ll;
+		return rc;
+	case K_INT:
+		if ((rc = int_get(w, k, n, &ll)) == HGQ_OK)
+			*(int *)(void *)dst = (int)ll;
+		return rc;
+	case K_DBL:
+		return dbl_get(w, k, n, (double *)(void *)dst);
+	case K_BOOL:
+		return bool_get(w, k, n, (int *)(void *)dst);
+	case K_ENUM:
+		return enum_get(w, k, n, (int *)(void *)dst);
+	case K_KIND:
+		return kind_get(w, k, n, (uint32_t *)(void *)dst);
+	}
+	return node_err(w, n, HGQ_EINVAL, "internal: bad schema for '%s'",
+	    k->name);
+}
+
+/*
+ * walk_map - check and store every pair of a mapping against keys.
+ * base is where the keys' offsets start; where names the mapping in
+ * messages ("" at top level, "train.optimizer", "model.layers[2]").
+ */
+static int
+walk_map(const struct walk *w, const yaml_node_t *map, const struct key *keys,
+    char *base, const char *where)
+{
+	const yaml_node_pair_t *start = map->data.mapping.pairs.start;
+	const yaml_node_pair_t *top = map->data.mapping.pairs.top;
+	char shown[SHOW_MAX + 8], in[WHERE_MAX + 8], sub[WHERE_MAX];
+	const yaml_node_t *kn, *prev;
+	const struct key *k;
+	const char *name;
+	uint64_t seen = 0;
+	int rc;
+
+	for (const yaml_node_pair_t *p = start; p < top; p++) {
+		kn = node_get(w, p->key);
+		if (kn->type != YAML_SCALAR_NODE)
+			return node_err(w, kn, HGQ_EINVAL, "expected a key %s, "
+			    "got %s", where_show(where, in, sizeof(in)),
+			    node_show(kn, shown, sizeof(shown)));
+		name = (const char *)kn->data.scalar.value;
+		text_show(kn->data.scalar.value, kn->data.scalar.length,
+		    shown, sizeof(shown));
+		for (const yaml_node_pair_t *q = start; q < p; q++) {
+			prev = node_get(w, q->key);
+			if (prev->data.scalar.length == kn->data.scalar.length
+			    && memcmp(prev->data.scalar.value,
+			    kn->data.scalar.value, kn->data.scalar.length) == 0)
+				return node_err(w, kn, HGQ_EINVAL, "duplicate "
+				    "key '%s' %s", shown,
+				    where_show(where, in, sizeof(in)));
+		}
+		for (k = keys; k->name != NULL; k++)
+			if (strlen(name) == kn->data.scalar.length &&
+			    strcmp(name, k->name) == 0)
+				break;
+		if (k->name == NULL)
+			return node_err(w, kn, HGQ_EINVAL, "unknown key "
+			    "'%s' %s", shown,
+			    where_show(where, in, sizeof(in)));
+		seen |= (uint64_t)1 << (k - keys);
+		snprintf(sub, sizeof(sub), "%s%s%s", where,
+		    where[0] == '\0' ? "" : ".", k->name);
+		rc = walk_value(w, k, node_get(w, p->value), base, sub);
+		if (rc != HGQ_OK)
+			return rc;
+	}
+	for (k = keys; k->name != NULL; k++)
+		if ((k->flags & F_REQ) && !(seen & (uint64_t)1 << (k - keys)))
+			return node_err(w, map, HGQ_EINVAL, "missing required "
+			    "key '%s' %s", k->name,
+			    where_show(where, in, sizeof(in)));
+	return HGQ_OK;
+}
+
+/*
+ * Files and the parser.
+ */
+
+/* the whole file, NUL-terminated; path "-" is stdin */
+static int
+text_read(const char *path, char **out, size_t *out_len, struct hgq_err *err)
+{
+	FILE *f;
+	char *buf = NULL, *nb;
+	size_t len = 0, cap = 0, got;
+	int rc = HGQ_OK, saved;
+
+	f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
+	if (f == NULL)
+		return hgq_errf(err, HGQ_EIO, "cannot open '%s': %s", path,
+		    strerror(errno));
+	for (;;) {
+		if (cap - len < 2) {
+			cap = cap == 0 ? 8192 : cap * 2;
+			if ((nb = realloc(buf, cap)) == NULL) {
+				rc = hgq_errf(err, HGQ_ENOMEM, "%s: out of "
+				    "memory", path);
+				goto out;
+			}
+			buf = nb;
+		}
+		got = fread(buf + len, 1, cap - len - 1, f);
+		len += got;
+		if (len > MAX_TEXT) {
+			rc = hgq_errf(err, HGQ_EINVAL, "%s: config larger than "
+			    "%u bytes", path, MAX_TEXT);
+			goto out;
+		}
+		if (got == 0) {
+			if (ferror(f)) {
+				saved = errno;
+				rc = hgq_errf(err, HGQ_EIO, "cannot read '%s': "
+				    "%s", path, strerror(saved));
+				goto out;
+			}
+			break;
+		}
+	}
+	buf[len] = '\0';
+	*out = buf;
+	*out_len = len;
+	buf = NULL;
+out:
+	free(buf);
+	if (f != stdin)
+		fclose(f);
+	return rc;
+}
+
+/* a libyaml failure as "PATH:LINE:COL: problem context" */
+static int
+yaml_fail(const yaml_parser_t *p, const char *path, const char *text,
+    size_t len, struct hgq_err *err)
+{
+	size_t line, col;
+
+	if (p->error == YAML_MEMORY_ERROR)
+		return hgq_errf(err, HGQ_ENOMEM, "%s: out of memory", path);
+	if (p->error == YAML_READER_ERROR) {
+		/* reader errors carry a byte offset, not a mark */
+		line = 1;
+		col = 1;
+		for (size_t j = 0; j < p->problem_offset && j < len; j++) {
+			if (text[j] == '\n') {
+				line++;
+				col = 1;
+			} else
+				col++;
+		}
+	} else {
+		line = p->problem_mark.line + 1;
+		col = p->problem_mark.column + 1;
+	}
+	return hgq_errf(err, HGQ_EFORMAT, "%s:%zu:%zu: %s%s%s", path, line, col,
+	    p->problem != NULL ? p->problem : "invalid YAML",
+	    p->context != NULL ? " " : "",
+	    p->context != NULL ? p->context : "");
+}
+
+int
+hgq_config_load(struct hgq_config *c, const char *path, struct hgq_err *err)
+{
+	yaml_parser_t parser;
+	yaml_document_t doc, extra;
+	const yaml_node_t *root;
+	struct walk w;
+	size_t len = 0;
+	int have_parser = 0, have_doc = 0, rc;
+
+	hgq_config_init(c);
+	if ((rc = text_read(path, &c->text, &len, err)) != HGQ_OK)
+		goto out;
+	if ((c->path = strdup(path)) == NULL ||
+	    !yaml_parser_initialize(&parser)) {
+		rc = hgq_errf(err, HGQ_ENOMEM, "%s: out of memory", path);
+		goto out;
+	}
+	have_parser = 1;
+	yaml_parser_set_input_string(&parser, (const unsigned char *)c->text,
+	    len);
+	/* on failure, yaml_parser_load leaves no document to delete */
+	if (!yaml_parser_load(&parser, &doc)) {
+		rc = yaml_fail(&parser, path, c->text, len, err);
+		goto out;
+	}
+	have_doc = 1;
+	w.doc = &doc;
+	w.path = path;
+	w.err = err;
+	root = yaml_document_get_root_node(&doc);
+	if (root == NULL) {
+		rc = hgq_errf(err, HGQ_EINVAL, "%s:1:1: expected a mapping at "
+		    "top level, got an empty document", path);
+		goto out;
+	}
+	if (root->type != YAML_MAPPING_NODE) {
+		char shown[SHOW_MAX + 8];
+
+		rc = node_err(&w, root, HGQ_EINVAL, "expected a mapping at top "
+		    "level, got %s", node_show(root, shown, sizeof(shown)));
+		goto out;
+	}
+	if ((rc = walk_map(&w, root, top_keys, (char *)c, "")) != HGQ_OK)
+		goto out;
+	if (!yaml_parser_load(&parser, &extra)) {
+		rc = yaml_fail(&parser, path, c->text, len, err);
+		goto out;
+	}
+	root = yaml_document_get_root_node(&extra);
+	if (root != NULL)
+		rc = node_err(&w, root, HGQ_EINVAL, "more than one YAML "
+		    "document");
+	yaml_document_delete(&extra);
+out:
+	if (have_doc)
+		yaml_document_delete(&doc);
+	if (have_parser)
+		yaml_parser_delete(&parser);
+	if (rc != HGQ_OK) {
+		hgq_config_release(c);
+		hgq_config_init(c);
+	}
+	return rc;
+}
+
+/*
+ * hgq_sched_value - piecewise schedule.  Before the first point: its
+ * value; at or after the last: the last value.  Inside [p[k], p[k+1]):
+ * constant p[k].value, or linear in the epoch, or geometric (linear in
+ * the log of the value) - which falls back to linear if an end is not
+ * positive, as only hand-made schedules can have.
+ */
+double
+hgq_sched_value(const struct hgq_sched_point *p, uint32_t n, double epoch)
+{
+	double t, v0, v1;
+	uint32_t k;
+
+	if (n == 0)
+		return 0;
+	if (!(epoch > p[0].epoch))	/* NaN too */
+		return p[0].value;
+	if (epoch >= p[n - 1].epoch)
+		return p[n - 1].value;
+	/* here p[0].epoch < epoch < p[n-1].epoch */
+	for (k = 0; k + 2 < n && epoch >= p[k + 1].epoch; k++)
+		;
+	v0 = p[k].value;
+	v1 = p[k + 1].value;
+	t = (epoch - p[k].epoch) / (p[k + 1].epoch - p[k].epoch);
+	switch (p[k].interp) {
+	case HGQ_INTERP_LINEAR:
+		return v0 + t * (v1 - v0);
+	case HGQ_INTERP_LOG:
+		if (v0 > 0 && v1 > 0)
+			return exp(log(v0) + t * (log(v1) - log(v0)));
+		return v0 + t * (v1 - v0);
+	default:
+		return v0;
+	}
+}

@@ -1,0 +1,720 @@
+/*
+ * check_config.c - the YAML training config: the example, the defaults,
+ * every class of error with its exact message and position, flow and
+ * block styles, and the schedule interpolation.
+ */
+#include <check.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "hgq.h"
+
+#define EXAMPLE	"../../examples/fmnist.yaml"
+#define FM	"/usr/share/datasets/fashion-mnist/"
+
+/* write text to a new temporary file; path receives its name */
+static void
+cfg_write(const char *text, char *path, size_t size)
+{
+	size_t len = strlen(text);
+	int fd;
+
+	snprintf(path, size, "/tmp/check-config-XXXXXX");
+	fd = mkstemp(path);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(write(fd, text, len), (ssize_t)len);
+	ck_assert_int_eq(close(fd), 0);
+}
+
+/* load text as a config file; path receives the name used */
+static int
+cfg_load_text(struct hgq_config *c, const char *text, char *path,
+    size_t size, struct hgq_err *err)
+{
+	int rc;
+
+	cfg_write(text, path, size);
+	rc = hgq_config_load(c, path, err);
+	unlink(path);
+	return rc;
+}
+
+static void
+qconf_check(const struct hgq_qconf *q, double init_f, int gran,
+    int trainable, int round, int overflow)
+{
+	ck_assert_double_eq(q->init_f, init_f);
+	ck_assert_int_eq(q->gran, gran);
+	ck_assert_int_eq(q->trainable, trainable);
+	ck_assert_int_eq(q->round, round);
+	ck_assert_int_eq(q->overflow, overflow);
+}
+
+/* everything but the data paths, output, layers, path and text */
+static void
+defaults_check(const struct hgq_config *c)
+{
+	ck_assert_uint_eq(c->seed, 42);
+	ck_assert_double_eq(c->data.val_split, 0.1);
+	ck_assert_int_eq(c->data.normalize, HGQ_NORM_NONE);
+	ck_assert_double_eq(c->data.scale, 1.0);
+	ck_assert_int_eq(c->data.label_col, -1);
+	qconf_check(&c->model.input, 2, HGQ_GRAN_ELEMENT, 1, HGQ_RND,
+	    HGQ_WRAP);
+	qconf_check(&c->q_weight, 2, HGQ_GRAN_ELEMENT, 1, HGQ_RND, HGQ_WRAP);
+	qconf_check(&c->q_bias, 2, HGQ_GRAN_ELEMENT, 1, HGQ_RND, HGQ_WRAP);
+	qconf_check(&c->q_act, 2, HGQ_GRAN_ELEMENT, 1, HGQ_RND, HGQ_WRAP);
+	ck_assert_uint_eq(c->train.epochs, 30);
+	ck_assert_uint_eq(c->train.batch_size, 256);
+	ck_assert_int_eq(c->train.loss, HGQ_LOSS_XENT);
+	ck_assert_int_eq(c->train.optimizer, HGQ_OPT_ADAM);
+	ck_assert_double_eq(c->train.lr, 0.003);
+	ck_assert_double_eq(c->train.momentum, 0.9);
+	ck_assert_double_eq(c->train.beta1, 0.9);
+	ck_assert_double_eq(c->train.beta2, 0.999);
+	ck_assert_double_eq(c->train.eps, 1e-7);
+	ck_assert_int_eq(c->train.lr_sched, HGQ_LR_CONST);
+	ck_assert_double_eq(c->train.lr_period, 10);
+	ck_assert_double_eq(c->train.lr_decay, 1.0);
+	ck_assert_double_eq(c->train.min_lr, 0);
+	ck_assert_uint_eq(c->train.n_beta, 1);
+	ck_assert_double_eq(c->train.beta[0].epoch, 0);
+	ck_assert_double_eq(c->train.beta[0].value, 0);
+	ck_assert_int_eq(c->train.beta[0].interp, HGQ_INTERP_CONST);
+	ck_assert_double_eq(c->train.gamma, 0);
+	ck_assert_uint_eq(c->train.threads, 0);
+}
+
+START_TEST(test_example)
+{
+	struct hgq_config c;
+	struct hgq_err err = HGQ_ERR_INIT;
+	const struct hgq_layer_conf *l = c.model.layers;
+
+	ck_assert_int_eq(hgq_config_load(&c, EXAMPLE, &err), HGQ_OK);
+	ck_assert_uint_eq(c.seed, 42);
+	ck_assert_str_eq(c.data.train_x, FM "train-images-idx3-ubyte.gz");
+	ck_assert_str_eq(c.data.train_y, FM "train-labels-idx1-ubyte.gz");
+	ck_assert_str_eq(c.data.test_x, FM "t10k-images-idx3-ubyte.gz");
+	ck_assert_str_eq(c.data.test_y, FM "t10k-labels-idx1-ubyte.gz");
+	ck_assert_double_eq(c.data.val_split, 0.1);
+	ck_assert_int_eq(c.data.normalize, HGQ_NORM_SCALE);
+	ck_assert_double_eq(c.data.scale, 0.00390625);
+	ck_assert_int_eq(c.data.label_col, -1);
+	qconf_check(&c.model.input, 4, HGQ_GRAN_ELEMENT, 1, HGQ_RND,
+	    HGQ_WRAP);
+	ck_assert_uint_eq(c.model.n_layers, 3);
+	ck_assert_uint_eq(l[0].kind, HGQ_LAYER_DENSE);
+	ck_assert_uint_eq(l[0].units, 64);
+	ck_assert_int_eq(l[0].act, HGQ_ACT_RELU);
+	ck_assert_int_eq(l[0].bn, 0);
+	ck_assert_uint_eq(l[1].kind, HGQ_LAYER_DENSE);
+	ck_assert_uint_eq(l[1].units, 32);
+	ck_assert_int_eq(l[1].act, HGQ_ACT_RELU);
+	ck_assert_int_eq(l[1].bn, 0);
+	ck_assert_uint_eq(l[2].kind, HGQ_LAYER_DENSE);
+	ck_assert_uint_eq(l[2].units, 10);
+	ck_assert_int_eq(l[2].act, HGQ_ACT_LINEAR);
+	ck_assert_int_eq(l[2].bn, 0);
+	qconf_check(&c.q_weight, 2, HGQ_GRAN_ELEMENT, 1, HGQ_RND, HGQ_WRAP);
+	qconf_check(&c.q_bias, 2, HGQ_GRAN_ELEMENT, 1, HGQ_RND, HGQ_WRAP);
+	qconf_check(&c.q_act, 2, HGQ_GRAN_ELEMENT, 1, HGQ_RND, HGQ_WRAP);
+	ck_assert_uint_eq(c.train.epochs, 30);
+	ck_assert_uint_eq(c.train.batch_size, 256);
+	ck_assert_int_eq(c.train.loss, HGQ_LOSS_XENT);
+	ck_assert_int_eq(c.train.optimizer, HGQ_OPT_ADAM);
+	ck_assert_double_eq(c.train.lr, 0.003);
+	ck_assert_int_eq(c.train.lr_sched, HGQ_LR_COSINE_RESTARTS);
+	ck_assert_double_eq(c.train.lr_period, 10);
+	ck_assert_double_eq(c.train.lr_decay, 0.98);
+	ck_assert_double_eq(c.train.min_lr, 1e-6);
+	ck_assert_uint_eq(c.train.n_beta, 2);
+	ck_assert_double_eq(c.train.beta[0].epoch, 0);
+	ck_assert_double_eq(c.train.beta[0].value, 1e-7);
+	ck_assert_int_eq(c.train.beta[0].interp, HGQ_INTERP_LOG);
+	ck_assert_double_eq(c.train.beta[1].epoch, 30);
+	ck_assert_double_eq(c.train.beta[1].value, 1e-5);
+	ck_assert_int_eq(c.train.beta[1].interp, HGQ_INTERP_CONST);
+	ck_assert_double_eq(c.train.gamma, 2e-6);
+	ck_assert_uint_eq(c.train.threads, 0);
+	ck_assert_str_eq(c.output.pareto_dir, "runs/fmnist/pareto");
+	ck_assert_str_eq(c.output.log, "runs/fmnist/train.tsv");
+	ck_assert_str_eq(c.path, EXAMPLE);
+	ck_assert_ptr_nonnull(c.text);
+	ck_assert_ptr_nonnull(strstr(c.text, "\nseed: 42\n"));
+	ck_assert_int_eq(c.text[strlen(c.text) - 1], '\n');
+	ck_assert_int_eq(err.code, 0);
+	hgq_config_release(&c);
+	ck_assert_ptr_null(c.data.train_x);
+	ck_assert_ptr_null(c.text);
+	ck_assert_ptr_null(c.path);
+	hgq_config_release(&c);		/* twice is fine */
+}
+END_TEST
+
+START_TEST(test_defaults)
+{
+	struct hgq_config c;
+	struct hgq_err err = HGQ_ERR_INIT;
+	char path[64];
+	const char *text = "data: { train_x: x.npy }\n";
+
+	hgq_config_init(&c);
+	defaults_check(&c);
+	ck_assert_ptr_null(c.data.train_x);
+	ck_assert_ptr_null(c.output.log);
+	ck_assert_uint_eq(c.model.n_layers, 0);
+
+	ck_assert_int_eq(cfg_load_text(&c, text, path, sizeof(path), &err),
+	    HGQ_OK);
+	defaults_check(&c);
+	ck_assert_str_eq(c.data.train_x, "x.npy");
+	ck_assert_ptr_null(c.data.train_y);
+	ck_assert_ptr_null(c.data.test_x);
+	ck_assert_ptr_null(c.data.test_y);
+	ck_assert_ptr_null(c.output.pareto_dir);
+	ck_assert_ptr_null(c.output.log);
+	ck_assert_uint_eq(c.model.n_layers, 0);
+	ck_assert_str_eq(c.path, path);
+	ck_assert_str_eq(c.text, text);
+	hgq_config_release(&c);
+}
+END_TEST
+
+/* keys the example leaves out, and the other enum values */
+START_TEST(test_values)
+{
+	struct hgq_config c;
+	struct hgq_err err = HGQ_ERR_INIT;
+	char path[64];
+	const char *text =
+	    "seed: 18446744073709551615\n"
+	    "data:\n"
+	    "  train_x: \"t.csv\"\n"
+	    "  label_col: 7\n"
+	    "  normalize: standard\n"
+	    "  scale: -2.5\n"
+	    "  val_split: 0\n"
+	    "model:\n"
+	    "  input: { init_f: -24, granularity: layer, trainable: no,\n"
+	    "           round: TRN, overflow: SAT_SYM }\n"
+	    "  layers:\n"
+	    "    - type: dense\n"
+	    "      units: 65535\n"
+	    "      activation: linear\n"
+	    "      batchnorm: yes\n"
+	    "quantizers:\n"
+	    "  weight: { granularity: channel, trainable: false }\n"
+	    "  activation: { overflow: SAT, init_f: 24 }\n"
+	    "train:\n"
+	    "  epochs: 10000000\n"
+	    "  batch_size: 1\n"
+	    "  loss: mse\n"
+	    "  optimizer: { name: sgd, lr: 1e-2, momentum: 0, beta1: 0.5,\n"
+	    "               beta2: 0.25, eps: 1.0e-8 }\n"
+	    "  lr_schedule: { type: cosine, period: 2.5, decay: 1, "
+	    "min_lr: 0 }\n"
+	    "  beta: 3.0e-6\n"
+	    "  gamma: 0\n"
+	    "  threads: 256\n";
+
+	ck_assert_int_eq(cfg_load_text(&c, text, path, sizeof(path), &err),
+	    HGQ_OK);
+	ck_assert_uint_eq(c.seed, UINT64_MAX);
+	ck_assert_str_eq(c.data.train_x, "t.csv");
+	ck_assert_int_eq(c.data.label_col, 7);
+	ck_assert_int_eq(c.data.normalize, HGQ_NORM_STANDARD);
+	ck_assert_double_eq(c.data.scale, -2.5);
+	ck_assert_double_eq(c.data.val_split, 0);
+	qconf_check(&c.model.input, -24, HGQ_GRAN_LAYER, 0, HGQ_TRN,
+	    HGQ_SAT_SYM);
+	ck_assert_uint_eq(c.model.n_layers, 1);
+	ck_assert_uint_eq(c.model.layers[0].kind, HGQ_LAYER_DENSE);
+	ck_assert_uint_eq(c.model.layers[0].units, 65535);
+	ck_assert_int_eq(c.model.layers[0].act, HGQ_ACT_LINEAR);
+	ck_assert_int_eq(c.model.layers[0].bn, 1);
+	qconf_check(&c.q_weight, 2, HGQ_GRAN_CHANNEL, 0, HGQ_RND, HGQ_WRAP);
+	qconf_check(&c.q_bias, 2, HGQ_GRAN_ELEMENT, 1, HGQ_RND, HGQ_WRAP);
+	qconf_check(&c.q_act, 24, HGQ_GRAN_ELEMENT, 1, HGQ_RND, HGQ_SAT);
+	ck_assert_uint_eq(c.train.epochs, 10000000);
+	ck_assert_uint_eq(c.train.batch_size, 1);
+	ck_assert_int_eq(c.train.loss, HGQ_LOSS_MSE);
+	ck_assert_int_eq(c.train.optimizer, HGQ_OPT_SGD);
+	ck_assert_double_eq(c.train.lr, 1e-2);
+	ck_assert_double_eq(c.train.momentum, 0);
+	ck_assert_double_eq(c.train.beta1, 0.5);
+	ck_assert_double_eq(c.train.beta2, 0.25);
+	ck_assert_double_eq(c.train.eps, 1e-8);
+	ck_assert_int_eq(c.train.lr_sched, HGQ_LR_COSINE);
+	ck_assert_double_eq(c.train.lr_period, 2.5);
+	ck_assert_double_eq(c.train.lr_decay, 1);
+	ck_assert_double_eq(c.train.min_lr, 0);
+	/* a single number is a constant schedule */
+	ck_assert_uint_eq(c.train.n_beta, 1);
+	ck_assert_double_eq(c.train.beta[0].epoch, 0);
+	ck_assert_double_eq(c.train.beta[0].value, 3e-6);
+	ck_assert_int_eq(c.train.beta[0].interp, HGQ_INTERP_CONST);
+	ck_assert_double_eq(c.train.gamma, 0);
+	ck_assert_uint_eq(c.train.threads, 256);
+	hgq_config_release(&c);
+}
+END_TEST
+
+/* the same config in flow and in block style gives the same struct */
+START_TEST(test_flow_block)
+{
+	static const char *const flow =
+	    "{ seed: 7, data: { train_x: a, test_x: b, normalize: scale },\n"
+	    "  model: { input: { init_f: 3 }, layers: [ { type: dense,\n"
+	    "    units: 5, activation: relu, batchnorm: true },\n"
+	    "    { type: dense, units: 2 } ] },\n"
+	    "  quantizers: { bias: { init_f: 1, granularity: layer } },\n"
+	    "  train: { epochs: 4, optimizer: { lr: 0.5 },\n"
+	    "    beta: [ { epoch: 0, value: 1, interp: linear },\n"
+	    "            { epoch: 2.5, value: 3 } ] },\n"
+	    "  output: { log: l.tsv } }\n";
+	static const char *const block =
+	    "seed: 7\n"
+	    "data:\n"
+	    "  train_x: a\n"
+	    "  test_x: b\n"
+	    "  normalize: scale\n"
+	    "model:\n"
+	    "  input:\n"
+	    "    init_f: 3\n"
+	    "  layers:\n"
+	    "  - type: dense\n"
+	    "    units: 5\n"
+	    "    activation: relu\n"
+	    "    batchnorm: true\n"
+	    "  - type: dense\n"
+	    "    units: 2\n"
+	    "quantizers:\n"
+	    "  bias:\n"
+	    "    init_f: 1\n"
+	    "    granularity: layer\n"
+	    "train:\n"
+	    "  epochs: 4\n"
+	    "  optimizer:\n"
+	    "    lr: 0.5\n"
+	    "  beta:\n"
+	    "  - epoch: 0\n"
+	    "    value: 1\n"
+	    "    interp: linear\n"
+	    "  - epoch: 2.5\n"
+	    "    value: 3\n"
+	    "output:\n"
+	    "  log: l.tsv\n";
+	struct hgq_config a, b;
+	struct hgq_err err = HGQ_ERR_INIT;
+	char path[64];
+
+	ck_assert_int_eq(cfg_load_text(&a, flow, path, sizeof(path), &err),
+	    HGQ_OK);
+	ck_assert_int_eq(cfg_load_text(&b, block, path, sizeof(path), &err),
+	    HGQ_OK);
+	ck_assert_str_eq(a.data.train_x, "a");
+	ck_assert_str_eq(b.data.train_x, "a");
+	ck_assert_str_eq(a.data.test_x, "b");
+	ck_assert_str_eq(b.data.test_x, "b");
+	ck_assert_str_eq(a.output.log, "l.tsv");
+	ck_assert_str_eq(b.output.log, "l.tsv");
+	ck_assert_uint_eq(a.model.n_layers, 2);
+	ck_assert_int_eq(a.model.layers[0].bn, 1);
+	ck_assert_uint_eq(a.train.n_beta, 2);
+	ck_assert_double_eq(a.train.beta[1].epoch, 2.5);
+	ck_assert_int_eq(a.q_bias.gran, HGQ_GRAN_LAYER);
+	/* release clears the pointers; everything else must be equal */
+	hgq_config_release(&a);
+	hgq_config_release(&b);
+	ck_assert_mem_eq(&a, &b, sizeof(a));
+}
+END_TEST
+
+/*
+ * Errors: the text of a file and the message after "PATH:".  D is a
+ * valid first line, so the case can focus on one key.
+ */
+#define D	"data: {train_x: a}\n"
+
+static const struct {
+	const char	*text;
+	int		 code;
+	const char	*msg;
+} bad[] = {
+	/* unknown keys, at every level */
+	{ D "train:\n  epochs: 3\n  treshold: 1\n", HGQ_EINVAL,
+	  "4:3: unknown key 'treshold' in train" },
+	{ D "tain: {}\n", HGQ_EINVAL, "2:1: unknown key 'tain' at top level" },
+	{ D "train: {optimizer: {name: adam, lrr: 1}}\n", HGQ_EINVAL,
+	  "2:33: unknown key 'lrr' in train.optimizer" },
+	{ D "model:\n  layers:\n  - {type: dense, units: 2, act: relu}\n",
+	  HGQ_EINVAL, "4:29: unknown key 'act' in model.layers[0]" },
+	{ D "train: {beta: [{epoch: 0, value: 1}, {epoch: 1, valu: 2}]}\n",
+	  HGQ_EINVAL, "2:49: unknown key 'valu' in train.beta[1]" },
+	/* duplicates */
+	{ D "train: {epochs: 3, epochs: 4}\n", HGQ_EINVAL,
+	  "2:20: duplicate key 'epochs' in train" },
+	{ D "seed: 1\nseed: 2\n", HGQ_EINVAL,
+	  "3:1: duplicate key 'seed' at top level" },
+	/* missing keys */
+	{ "seed: 1\n", HGQ_EINVAL,
+	  "1:1: missing required key 'data' at top level" },
+	{ "data: {train_y: b}\n", HGQ_EINVAL,
+	  "1:7: missing required key 'train_x' in data" },
+	{ D "model:\n  layers:\n    - {type: dense}\n", HGQ_EINVAL,
+	  "4:7: missing required key 'units' in model.layers[0]" },
+	{ D "model:\n  layers:\n    - units: 3\n", HGQ_EINVAL,
+	  "4:7: missing required key 'type' in model.layers[0]" },
+	{ D "train: {beta: [{value: 1}]}\n", HGQ_EINVAL,
+	  "2:16: missing required key 'epoch' in train.beta[0]" },
+	/* wrong types */
+	{ D "train:\n  epochs: ten\n", HGQ_EINVAL,
+	  "3:11: expected a number for 'epochs', got 'ten'" },
+	{ D "train:\n  epochs: 2.5\n", HGQ_EINVAL,
+	  "3:11: expected an integer for 'epochs', got '2.5'" },
+	{ D "train:\n  epochs: 1e3\n", HGQ_EINVAL,
+	  "3:11: expected an integer for 'epochs', got '1e3'" },
+	{ D "train: {epochs: {a: 1}}\n", HGQ_EINVAL,
+	  "2:17: expected an integer for 'epochs', got a mapping" },
+	{ "data: [a, b]\n", HGQ_EINVAL,
+	  "1:7: expected a mapping for 'data', got a sequence" },
+	{ "data:\n", HGQ_EINVAL,
+	  "1:6: expected a mapping for 'data', got an empty value" },
+	{ D "train: {lr: 0.1}\n", HGQ_EINVAL,
+	  "2:9: unknown key 'lr' in train" },
+	{ D "train: {optimizer: {lr: 0.1x}}\n", HGQ_EINVAL,
+	  "2:25: expected a number for 'lr', got '0.1x'" },
+	{ D "train: {optimizer: {lr: ' 0.1'}}\n", HGQ_EINVAL,
+	  "2:25: expected a number for 'lr', got ' 0.1'" },
+	{ D "train: {optimizer: {lr: inf}}\n", HGQ_EINVAL,
+	  "2:25: expected a finite number for 'lr', got 'inf'" },
+	{ D "train: {optimizer: {lr: nan}}\n", HGQ_EINVAL,
+	  "2:25: expected a finite number for 'lr', got 'nan'" },
+	{ D "train: {optimizer: {lr: [1]}}\n", HGQ_EINVAL,
+	  "2:25: expected a number for 'lr', got a sequence" },
+	{ D "train: {optimizer: {lr: \"1\\0\"}}\n", HGQ_EINVAL,
+	  "2:25: NUL byte in the value of 'lr'" },
+	{ D "output: {log: [a]}\n", HGQ_EINVAL,
+	  "2:15: expected a string for 'log', got a sequence" },
+	{ D "output: {log: ~}\n", HGQ_EINVAL,
+	  "2:15: expected a string for 'log', got '~'" },
+	{ "data: {train_x: }\n", HGQ_EINVAL,
+	  "1:17: expected a string for 'train_x', got an empty value" },
+	{ D "data2: 1\n", HGQ_EINVAL,
+	  "2:1: unknown key 'data2' at top level" },
+	{ D "quantizers: {weight: {trainable: maybe}}\n", HGQ_EINVAL,
+	  "2:34: expected true or false for 'trainable', got 'maybe'" },
+	{ D "quantizers: {bias: {granularity: row}}\n", HGQ_EINVAL,
+	  "2:34: expected one of element|channel|layer for 'granularity', "
+	  "got 'row'" },
+	{ D "quantizers: {activation: {round: rnd}}\n", HGQ_EINVAL,
+	  "2:34: expected one of RND|TRN for 'round', got 'rnd'" },
+	{ D "quantizers: {activation: {overflow: CLIP}}\n", HGQ_EINVAL,
+	  "2:37: expected one of WRAP|SAT|SAT_SYM for 'overflow', got 'CLIP'" },
+	{ "data: {train_x: a, normalize: scaled}\n", HGQ_EINVAL,
+	  "1:31: expected one of none|scale|standard for 'normalize', "
+	  "got 'scaled'" },
+	{ D "train: {loss: hinge}\n", HGQ_EINVAL,
+	  "2:15: expected one of cross_entropy|mse for 'loss', got 'hinge'" },
+	{ D "train: {optimizer: {name: rmsprop}}\n", HGQ_EINVAL,
+	  "2:27: expected one of adam|sgd for 'name', got 'rmsprop'" },
+	{ D "train: {lr_schedule: {type: step}}\n", HGQ_EINVAL,
+	  "2:29: expected one of constant|cosine|cosine_restarts for 'type', "
+	  "got 'step'" },
+	{ D "train: {beta: {epoch: 0}}\n", HGQ_EINVAL,
+	  "2:15: expected a number or a sequence for 'beta', got a mapping" },
+	{ D "train: {beta: [{epoch: 0, value: 1, interp: cubic}]}\n",
+	  HGQ_EINVAL, "2:45: expected one of constant|linear|log for "
+	  "'interp', got 'cubic'" },
+	{ D "model: {layers: [3]}\n", HGQ_EINVAL,
+	  "2:18: expected a mapping for 'layers[0]', got '3'" },
+	{ D "model: {layers: {type: dense}}\n", HGQ_EINVAL,
+	  "2:17: expected a sequence for 'layers', got a mapping" },
+	{ D "model:\n  layers:\n    - {type: conv2d, units: 3}\n",
+	  HGQ_EINVAL, "4:14: layer type 'conv2d' not supported yet" },
+	{ D "model: {layers: [{type: [dense], units: 3}]}\n", HGQ_EINVAL,
+	  "2:25: expected a layer type for 'type', got a sequence" },
+	{ D "seed: -1\n", HGQ_EINVAL,
+	  "2:7: expected a non-negative integer for 'seed', got '-1'" },
+	{ D "seed: 4.5\n", HGQ_EINVAL,
+	  "2:7: expected a non-negative integer for 'seed', got '4.5'" },
+	{ D "seed: 12ab\n", HGQ_EINVAL,
+	  "2:7: expected a number for 'seed', got '12ab'" },
+	{ D "? [a]\n: 1\n", HGQ_EINVAL,
+	  "2:3: expected a key at top level, got a sequence" },
+	{ "- a\n", HGQ_EINVAL,
+	  "1:1: expected a mapping at top level, got a sequence" },
+	{ "", HGQ_EINVAL,
+	  "1:1: expected a mapping at top level, got an empty document" },
+	{ "# only a comment\n", HGQ_EINVAL,
+	  "1:1: expected a mapping at top level, got an empty document" },
+	{ D "---\nseed: 1\n", HGQ_EINVAL, "3:1: more than one YAML document" },
+	/* out of range */
+	{ "data:\n  train_x: a\n  val_split: 1.5\n", HGQ_EINVAL,
+	  "3:14: val_split: 1.5 out of range [0, 1)" },
+	{ "data: {train_x: a, val_split: 1}\n", HGQ_EINVAL,
+	  "1:31: val_split: 1 out of range [0, 1)" },
+	{ "data: {train_x: a, val_split: -0.01}\n", HGQ_EINVAL,
+	  "1:31: val_split: -0.01 out of range [0, 1)" },
+	{ "data: {train_x: a, scale: 0.0}\n", HGQ_EINVAL,
+	  "1:27: scale: 0.0 must be non-zero" },
+	{ "data: {train_x: a, label_col: -2}\n", HGQ_EINVAL,
+	  "1:31: label_col: -2 out of range [-1, 2147483647]" },
+	{ "data: {train_x: a, label_col: 99999999999999999999}\n",
+	  HGQ_EINVAL, "1:31: label_col: 99999999999999999999 out of range "
+	  "[-1, 2147483647]" },
+	{ D "seed: 18446744073709551616\n", HGQ_EINVAL,
+	  "2:7: seed: 18446744073709551616 out of range "
+	  "[0, 18446744073709551615]" },
+	{ D "model: {input: {init_f: 24.5}}\n", HGQ_EINVAL,
+	  "2:25: init_f: 24.5 out of range [-24, 24]" },
+	{ D "model: {layers: [{type: dense, units: 0}]}\n", HGQ_EINVAL,
+	  "2:39: units: 0 out of range [1, 65535]" },
+	{ D "model: {layers: [{type: dense, units: 65536}]}\n", HGQ_EINVAL,
+	  "2:39: units: 65536 out of range [1, 65535]" },
+	{ D "model: {layers: []}\n", HGQ_EINVAL,
+	  "2:17: expected 1 to 64 items in 'layers', got 0" },
+	{ D "train: {epochs: 0}\n", HGQ_EINVAL,
+	  "2:17: epochs: 0 out of range [1, 10000000]" },
+	{ D "train: {batch_size: 10000001}\n", HGQ_EINVAL,
+	  "2:21: batch_size: 10000001 out of range [1, 10000000]" },
+	{ D "train: {threads: 257}\n", HGQ_EINVAL,
+	  "2:18: threads: 257 out of range [0, 256]" },
+	{ D "train: {threads: -1}\n", HGQ_EINVAL,
+	  "2:18: threads: -1 out of range [0, 256]" },
+	{ D "train: {gamma: -1e-9}\n", HGQ_EINVAL,
+	  "2:16: gamma: -1e-9 must be >= 0" },
+	{ D "train: {optimizer: {lr: 0}}\n", HGQ_EINVAL,
+	  "2:25: lr: 0 must be > 0" },
+	{ D "train: {optimizer: {eps: -1}}\n", HGQ_EINVAL,
+	  "2:26: eps: -1 must be > 0" },
+	{ D "train: {optimizer: {momentum: 1}}\n", HGQ_EINVAL,
+	  "2:31: momentum: 1 out of range [0, 1)" },
+	{ D "train: {optimizer: {beta1: 1.0}}\n", HGQ_EINVAL,
+	  "2:28: beta1: 1.0 out of range [0, 1)" },
+	{ D "train: {optimizer: {beta2: -0.5}}\n", HGQ_EINVAL,
+	  "2:28: beta2: -0.5 out of range [0, 1)" },
+	{ D "train: {lr_schedule: {period: 0}}\n", HGQ_EINVAL,
+	  "2:31: period: 0 must be > 0" },
+	{ D "train: {lr_schedule: {decay: 0}}\n", HGQ_EINVAL,
+	  "2:30: decay: 0 out of range (0, 1]" },
+	{ D "train: {lr_schedule: {decay: 1.01}}\n", HGQ_EINVAL,
+	  "2:30: decay: 1.01 out of range (0, 1]" },
+	{ D "train: {lr_schedule: {min_lr: -1}}\n", HGQ_EINVAL,
+	  "2:31: min_lr: -1 must be >= 0" },
+	{ D "train: {beta: -1}\n", HGQ_EINVAL, "2:15: beta: -1 must be >= 0" },
+	{ D "train: {beta: []}\n", HGQ_EINVAL,
+	  "2:15: expected 1 to 64 items in 'beta', got 0" },
+	{ D "train: {beta: [{epoch: -1, value: 1}]}\n", HGQ_EINVAL,
+	  "2:24: epoch: -1 must be >= 0" },
+	{ D "train: {beta: [{epoch: 5, value: 1}, {epoch: 5, value: 2}]}\n",
+	  HGQ_EINVAL, "2:46: epochs of 'beta' must increase: 5 after 5" },
+	{ D "train: {beta: [{epoch: 0, value: 0, interp: log},\n"
+	  "  {epoch: 10, value: 1}]}\n", HGQ_EINVAL,
+	  "2:34: log interpolation in 'beta' needs values > 0, got 0" },
+	{ D "train: {beta: [{epoch: 0, value: 1, interp: log},\n"
+	  "  {epoch: 10, value: 0}]}\n", HGQ_EINVAL,
+	  "3:22: log interpolation in 'beta' needs values > 0, got 0" },
+	/* YAML syntax */
+	{ "data: {train_x: a\n", HGQ_EFORMAT,
+	  "2:1: did not find expected ',' or '}' while parsing a flow "
+	  "mapping" },
+	{ "data:\n\ttrain_x: a\n", HGQ_EFORMAT,
+	  "2:1: found character that cannot start any token while "
+	  "scanning for the next token" },
+	{ "data: *x\n", HGQ_EFORMAT, "1:7: found undefined alias" },
+	{ "data: {train_x: \xff}\n", HGQ_EFORMAT,
+	  "1:17: invalid leading UTF-8 octet" },
+	{ "a: 1\n b: 2\n", HGQ_EFORMAT,
+	  "2:3: mapping values are not allowed in this context" },
+};
+
+START_TEST(test_errors)
+{
+	struct hgq_config c;
+	struct hgq_err err = HGQ_ERR_INIT;
+	char path[64], want[512];
+
+	ck_assert_int_eq(cfg_load_text(&c, bad[_i].text, path, sizeof(path),
+	    &err), bad[_i].code);
+	ck_assert_int_eq(err.code, bad[_i].code);
+	snprintf(want, sizeof(want), "%s:%s", path, bad[_i].msg);
+	ck_assert_str_eq(err.msg, want);
+	/* a failed load leaves the defaults and owns nothing */
+	defaults_check(&c);
+	ck_assert_ptr_null(c.text);
+	ck_assert_ptr_null(c.path);
+	ck_assert_ptr_null(c.data.train_x);
+	ck_assert_uint_eq(c.model.n_layers, 0);
+}
+END_TEST
+
+START_TEST(test_too_many)
+{
+	struct hgq_config c;
+	struct hgq_err err = HGQ_ERR_INIT;
+	char path[64], want[256], *text;
+	size_t len = 0, size = 64 * 1024;
+
+	text = malloc(size);
+	ck_assert_ptr_nonnull(text);
+	len += (size_t)snprintf(text + len, size - len, D "model:\n"
+	    "  layers:\n");
+	for (int j = 0; j < HGQ_MAX_CONF_LAYERS; j++)
+		len += (size_t)snprintf(text + len, size - len,
+		    "  - {type: dense, units: %d}\n", j + 1);
+	ck_assert_int_eq(cfg_load_text(&c, text, path, sizeof(path), &err),
+	    HGQ_OK);
+	ck_assert_uint_eq(c.model.n_layers, HGQ_MAX_CONF_LAYERS);
+	ck_assert_uint_eq(c.model.layers[HGQ_MAX_CONF_LAYERS - 1].units,
+	    HGQ_MAX_CONF_LAYERS);
+	hgq_config_release(&c);
+
+	snprintf(text + len, size - len, "  - {type: dense, units: 1}\n");
+	ck_assert_int_eq(cfg_load_text(&c, text, path, sizeof(path), &err),
+	    HGQ_EINVAL);
+	snprintf(want, sizeof(want), "%s:4:3: expected 1 to 64 items in "
+	    "'layers', got 65", path);
+	ck_assert_str_eq(err.msg, want);
+	free(text);
+}
+END_TEST
+
+START_TEST(test_io)
+{
+	struct hgq_config c;
+	struct hgq_err err = HGQ_ERR_INIT;
+
+	ck_assert_int_eq(hgq_config_load(&c, "/nonexistent/c.yaml", &err),
+	    HGQ_EIO);
+	ck_assert_str_eq(err.msg, "cannot open '/nonexistent/c.yaml': "
+	    "No such file or directory");
+	ck_assert_int_eq(hgq_config_load(&c, "/", &err), HGQ_EIO);
+	ck_assert_str_eq(err.msg, "cannot read '/': Is a directory");
+	ck_assert_ptr_null(c.text);
+	ck_assert_int_eq(hgq_config_load(&c, "/nonexistent", NULL), HGQ_EIO);
+}
+END_TEST
+
+/* "-" reads stdin (this test runs in its own process) */
+START_TEST(test_stdin)
+{
+	struct hgq_config c;
+	struct hgq_err err = HGQ_ERR_INIT;
+	char path[64];
+
+	cfg_write(D "train: {epochs: 7}\n", path, sizeof(path));
+	ck_assert_ptr_nonnull(freopen(path, "r", stdin));
+	unlink(path);
+	ck_assert_int_eq(hgq_config_load(&c, "-", &err), HGQ_OK);
+	ck_assert_uint_eq(c.train.epochs, 7);
+	ck_assert_str_eq(c.path, "-");
+	hgq_config_release(&c);
+
+	cfg_write(D "train: {epochs: x}\n", path, sizeof(path));
+	ck_assert_ptr_nonnull(freopen(path, "r", stdin));
+	unlink(path);
+	ck_assert_int_eq(hgq_config_load(&c, "-", &err), HGQ_EINVAL);
+	ck_assert_str_eq(err.msg, "-:2:17: expected a number for 'epochs', "
+	    "got 'x'");
+}
+END_TEST
+
+START_TEST(test_long_value)
+{
+	struct hgq_config c;
+	struct hgq_err err = HGQ_ERR_INIT;
+	char path[64], want[256];
+
+	/* long values are cut, control characters hidden */
+	ck_assert_int_eq(cfg_load_text(&c, D "train: {loss: \"0123456789"
+	    "0123456789012345678901234567890123456789\"}\n", path,
+	    sizeof(path), &err), HGQ_EINVAL);
+	snprintf(want, sizeof(want), "%s:2:15: expected one of "
+	    "cross_entropy|mse for 'loss', got '012345678901234567890123456"
+	    "7890123456789...'", path);
+	ck_assert_str_eq(err.msg, want);
+	ck_assert_int_eq(cfg_load_text(&c, D "train: {loss: \"a\\tb\\nc\"}\n",
+	    path, sizeof(path), &err), HGQ_EINVAL);
+	snprintf(want, sizeof(want), "%s:2:15: expected one of "
+	    "cross_entropy|mse for 'loss', got 'a?b?c'", path);
+	ck_assert_str_eq(err.msg, want);
+}
+END_TEST
+
+START_TEST(test_sched)
+{
+	static const struct hgq_sched_point p[] = {
+		{ 0, 1, HGQ_INTERP_CONST },
+		{ 10, 2, HGQ_INTERP_LINEAR },
+		{ 20, 4, HGQ_INTERP_LOG },
+		{ 30, 16, HGQ_INTERP_CONST },
+	};
+	static const struct hgq_sched_point ramp[] = {
+		{ 0, 1e-7, HGQ_INTERP_LOG },
+		{ 30, 1e-5, HGQ_INTERP_CONST },
+	};
+	static const struct hgq_sched_point one = { 5, 0.25,
+	    HGQ_INTERP_LINEAR };
+
+	ck_assert_double_eq(hgq_sched_value(p, 0, 3), 0);
+	ck_assert_double_eq(hgq_sched_value(&one, 1, -1), 0.25);
+	ck_assert_double_eq(hgq_sched_value(&one, 1, 5), 0.25);
+	ck_assert_double_eq(hgq_sched_value(&one, 1, 50), 0.25);
+
+	/* before the first point, and on it */
+	ck_assert_double_eq(hgq_sched_value(p, 4, -3), 1);
+	ck_assert_double_eq(hgq_sched_value(p, 4, 0), 1);
+	/* constant segment */
+	ck_assert_double_eq(hgq_sched_value(p, 4, 5), 1);
+	ck_assert_double_eq(hgq_sched_value(p, 4, 9.999), 1);
+	/* linear segment */
+	ck_assert_double_eq(hgq_sched_value(p, 4, 10), 2);
+	ck_assert_double_eq(hgq_sched_value(p, 4, 12.5), 2.5);
+	ck_assert_double_eq(hgq_sched_value(p, 4, 15), 3);
+	/* log segment: geometric between 4 and 16 */
+	ck_assert_double_eq(hgq_sched_value(p, 4, 20), 4);
+	ck_assert_double_eq_tol(hgq_sched_value(p, 4, 25), 8, 1e-12);
+	ck_assert_double_eq_tol(hgq_sched_value(p, 4, 22.5), sqrt(32),
+	    1e-12);
+	/* at and after the last point */
+	ck_assert_double_eq(hgq_sched_value(p, 4, 30), 16);
+	ck_assert_double_eq(hgq_sched_value(p, 4, 1e9), 16);
+	ck_assert_double_eq(hgq_sched_value(p, 4, NAN), 1);
+
+	/* the example's beta ramp */
+	ck_assert_double_eq(hgq_sched_value(ramp, 2, 0), 1e-7);
+	ck_assert_double_eq_tol(hgq_sched_value(ramp, 2, 15), 1e-6, 1e-18);
+	ck_assert_double_eq_tol(hgq_sched_value(ramp, 2, 7.5), 1e-6 /
+	    sqrt(10), 1e-18);
+	ck_assert_double_eq(hgq_sched_value(ramp, 2, 30), 1e-5);
+	ck_assert_double_eq(hgq_sched_value(ramp, 2, 31), 1e-5);
+}
+END_TEST
+
+Suite	*config_suite(void);
+
+Suite *
+config_suite(void)
+{
+	Suite *s = suite_create("config");
+	TCase *tc = tcase_create("config");
+
+	tcase_add_test(tc, test_example);
+	tcase_add_test(tc, test_defaults);
+	tcase_add_test(tc, test_values);
+	tcase_add_test(tc, test_flow_block);
+	tcase_add_loop_test(tc, test_errors, 0,
+	    (int)(sizeof(bad) / sizeof(bad[0])));
+	tcase_add_test(tc, test_too_many);
+	tcase_add_test(tc, test_io);
+	tcase_add_test(tc, test_stdin);
+	tcase_add_test(tc, test_long_value);
+	tcase_add_test(tc, test_sched);
+	suite_add_tcase(s, tc);
+	return s;
+}
