@@ -1,0 +1,584 @@
+/*
+ * hgq-sim - bit-exact integer inference of a calibrated model: what the
+ * FPGA computes, bit for bit.  Reads inputs in chunks, so memory does not
+ * grow with the number of rows.
+ */
+#include <getopt.h>
+#include <math.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "hgq.h"
+
+#define CHUNK_ROWS	8192
+
+static const char usage_text[] =
+    "usage: hgq-sim [--raw] -i INPUTS [-l LABELS] [-o OUT] [-t THREADS]\n"
+    "               [--compare REF] [--report text|json] [--vectors FILE]\n"
+    "               [MODEL | -]\n";
+
+static const char help_text[] =
+    "\n"
+    "Bit-exact integer inference of a calibrated hgq model.\n"
+    "\n"
+    "  -i, --input FILE      raw inputs: .npy, CSV or IDX (.gz too)\n"
+    "  -l, --labels FILE     labels (class indices; regression targets)\n"
+    "  -o, --output FILE     outputs: .npy (float64 values, or int64\n"
+    "                        mantissas with --raw), TSV otherwise\n"
+    "      --raw             integer mantissas instead of values\n"
+    "      --compare REF     compare the outputs with REF (same layout as\n"
+    "                        -o); exit 1 if any row differs, 2 on trouble\n"
+    "      --report FORMAT   text or json summary on standard output\n"
+    "      --vectors FILE    packed RTL test vectors: one line per row,\n"
+    "                        input and output ports in hex\n"
+    "  -t, --threads N       worker threads [number of CPUs]\n"
+    "  -h, --help            this help\n"
+    "  -V, --version         the version\n"
+    "\n"
+    "Without -o, --compare or --report the outputs go to standard output\n"
+    "as TSV.\n";
+
+struct opts {
+	const char	*model;
+	const char	*input;
+	const char	*labels;
+	const char	*output;
+	const char	*compare;
+	const char	*vectors;
+	int		 report;	/* 0 none, 1 text, 2 json */
+	bool		 raw;
+	int		 threads;
+};
+
+static void
+parse_args(int argc, char **argv, struct opts *o)
+{
+	static const struct option longopts[] = {
+		{ "compare",	required_argument,	NULL, 'C' },
+		{ "help",	no_argument,		NULL, 'h' },
+		{ "input",	required_argument,	NULL, 'i' },
+		{ "labels",	required_argument,	NULL, 'l' },
+		{ "output",	required_argument,	NULL, 'o' },
+		{ "raw",	no_argument,		NULL, 'R' },
+		{ "report",	required_argument,	NULL, 'r' },
+		{ "threads",	required_argument,	NULL, 't' },
+		{ "vectors",	required_argument,	NULL, 'v' },
+		{ "version",	no_argument,		NULL, 'V' },
+		{ NULL,		0,			NULL, 0 }
+	};
+	static char help[sizeof(usage_text) + sizeof(help_text)];
+	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	int ch;
+
+	memset(o, 0, sizeof(*o));
+	o->threads = ncpu > 0 ? (int)ncpu : 1;
+	while ((ch = getopt_long(argc, argv, "hi:l:o:t:V", longopts, NULL))
+	    != -1) {
+		switch (ch) {
+		case 'C':
+			o->compare = optarg;
+			break;
+		case 'h':
+			snprintf(help, sizeof(help), "%s%s", usage_text,
+			    help_text);
+			cli_help(help);
+			/* NOTREACHED */
+		case 'i':
+			o->input = optarg;
+			break;
+		case 'l':
+			o->labels = optarg;
+			break;
+		case 'o':
+			o->output = optarg;
+			break;
+		case 'R':
+			o->raw = true;
+			break;
+		case 'r':
+			if (strcmp(optarg, "text") == 0)
+				o->report = 1;
+			else if (strcmp(optarg, "json") == 0)
+				o->report = 2;
+			else
+				cli_usage(usage_text);
+			break;
+		case 't':
+			o->threads = (int)cli_parse_long(optarg, "--threads", 1,
+			    64);
+			break;
+		case 'V':
+			cli_version();
+			/* NOTREACHED */
+		case 'v':
+			o->vectors = optarg;
+			break;
+		default:
+			cli_usage(usage_text);
+			/* NOTREACHED */
+		}
+	}
+	argc -= optind;
+	argv += optind;
+	if (argc > 1 || o->input == NULL)
+		cli_usage(usage_text);
+	o->model = argc == 1 ? argv[0] : "-";
+}
+
+static bool
+is_npy(const char *path)
+{
+	size_t n = strlen(path);
+
+	return n >= 4 && strcmp(path + n - 4, ".npy") == 0;
+}
+
+/* an output stream of rows: npy (header first, rows counted) or TSV */
+struct sink {
+	FILE		*f;
+	const char	*path;
+	bool		 npy;
+	bool		 raw;
+	uint32_t	 cols;
+	/* npy rows are counted first, so the data goes to a buffer */
+	double		*vals;
+	int64_t		*mants;
+	size_t		 n, cap;
+};
+
+static void
+sink_rows(struct sink *s, const int64_t *out, const double *val, size_t n)
+{
+	size_t need = (s->n + n) * s->cols;
+
+	if (s->npy) {
+		if (need > s->cap) {
+			size_t cap = s->cap ? s->cap : 4096;
+
+			while (cap < need)
+				cap *= 2;
+			if (s->raw)
+				s->mants = hgq_reallocarray(s->mants, cap,
+				    sizeof(int64_t));
+			else
+				s->vals = hgq_reallocarray(s->vals, cap,
+				    sizeof(double));
+			if (s->raw ? s->mants == NULL : s->vals == NULL)
+				die("out of memory");
+			s->cap = cap;
+		}
+		if (s->raw)
+			memcpy(s->mants + s->n * s->cols, out,
+			    n * s->cols * sizeof(int64_t));
+		else
+			memcpy(s->vals + s->n * s->cols, val,
+			    n * s->cols * sizeof(double));
+		s->n += n;
+		return;
+	}
+	for (size_t r = 0; r < n; r++) {
+		for (uint32_t j = 0; j < s->cols; j++) {
+			if (s->raw)
+				fprintf(s->f, "%s%lld", j ? "\t" : "",
+				    (long long)out[r * s->cols + j]);
+			else
+				fprintf(s->f, "%s%.17g", j ? "\t" : "",
+				    val[r * s->cols + j]);
+		}
+		fputc('\n', s->f);
+	}
+	if (ferror(s->f))
+		die("cannot write '%s':", cli_name(s->path));
+}
+
+static void
+sink_open(struct sink *s, const char *path, bool raw, uint32_t cols)
+{
+	memset(s, 0, sizeof(*s));
+	s->path = path;
+	s->npy = path != NULL && is_npy(path);
+	s->raw = raw;
+	s->cols = cols;
+	s->f = cli_open_out(path, s->npy);
+	if (!s->npy) {
+		fputc('#', s->f);
+		for (uint32_t j = 0; j < cols; j++)
+			fprintf(s->f, "%sy%u", j ? "\t" : "", j);
+		fputc('\n', s->f);
+	}
+}
+
+static void
+sink_close(struct sink *s)
+{
+	struct hgq_err err = HGQ_ERR_INIT;
+	int rc = HGQ_OK;
+
+	if (s->npy) {
+		if (s->raw)
+			rc = hgq_npy_write_i64(s->f, s->mants, s->n, s->cols,
+			    &err);
+		else
+			rc = hgq_npy_write_f64(s->f, s->vals, s->n, s->cols,
+			    &err);
+		if (rc != HGQ_OK)
+			die("cannot write '%s': %s", s->path, err.msg);
+	}
+	cli_commit_out(s->f, s->path == NULL ? "-" : s->path);
+	free(s->vals);
+	free(s->mants);
+}
+
+/* what the whole run found */
+struct tally {
+	size_t		 n;
+	uint32_t	 n_out;
+	int		 classify;
+	bool		 labelled;
+	uint64_t	*confusion;	/* n_out x n_out: [label][pred] */
+	double		 sq_err;	/* regression */
+	uint64_t	*ovf;
+	uint32_t	 n_quant;
+	double		 seconds;	/* in the engine */
+	size_t		 n_diff;	/* --compare */
+};
+
+static double
+now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+/* argmax of exact values; ties go to the lowest index */
+static uint32_t
+argmax(const double *v, uint32_t n)
+{
+	uint32_t best = 0;
+
+	for (uint32_t j = 1; j < n; j++)
+		if (v[j] > v[best])
+			best = j;
+	return best;
+}
+
+static void
+report_text(const struct tally *t)
+{
+	printf("samples\t%zu\n", t->n);
+	if (t->labelled && t->classify) {
+		uint64_t right = 0;
+
+		for (uint32_t c = 0; c < t->n_out; c++)
+			right += t->confusion[(size_t)c * t->n_out + c];
+		printf("accuracy\t%.6f\n", t->n ? (double)right / t->n : 0.0);
+		printf("\n# class\tn\taccuracy\n");
+		for (uint32_t c = 0; c < t->n_out; c++) {
+			uint64_t nc = 0;
+
+			for (uint32_t p = 0; p < t->n_out; p++)
+				nc += t->confusion[(size_t)c * t->n_out + p];
+			printf("%u\t%llu\t%.6f\n", c, (unsigned long long)nc,
+			    nc ? (double)t->confusion[(size_t)c * t->n_out +
+			    c] / nc : 0.0);
+		}
+		printf("\n# confusion (rows: label, columns: prediction)\n");
+		for (uint32_t c = 0; c < t->n_out; c++) {
+			for (uint32_t p = 0; p < t->n_out; p++)
+				printf("%s%llu", p ? "\t" : "",
+				    (unsigned long long)t->confusion[
+				    (size_t)c * t->n_out + p]);
+			putchar('\n');
+		}
+		putchar('\n');
+	} else if (t->labelled) {
+		printf("mse\t%.9g\n", t->n ? t->sq_err / t->n / t->n_out : 0.0);
+	}
+	printf("# layer\toverflows\n");
+	for (uint32_t q = 0; q < t->n_quant; q++)
+		printf("quantizer_%u\t%llu\n", 2 * q,
+		    (unsigned long long)t->ovf[q]);
+	printf("samples_per_s\t%.0f\n", t->seconds > 0 ? t->n / t->seconds :
+	    0.0);
+}
+
+static void
+report_json(const struct tally *t)
+{
+	uint64_t total = 0;
+
+	printf("{\"n\": %zu", t->n);
+	if (t->labelled && t->classify) {
+		uint64_t right = 0;
+
+		for (uint32_t c = 0; c < t->n_out; c++)
+			right += t->confusion[(size_t)c * t->n_out + c];
+		printf(", \"accuracy\": %.17g", t->n ? (double)right / t->n :
+		    0.0);
+		printf(", \"confusion\": [");
+		for (uint32_t c = 0; c < t->n_out; c++) {
+			printf("%s[", c ? ", " : "");
+			for (uint32_t p = 0; p < t->n_out; p++)
+				printf("%s%llu", p ? ", " : "",
+				    (unsigned long long)t->confusion[
+				    (size_t)c * t->n_out + p]);
+			putchar(']');
+		}
+		putchar(']');
+	} else if (t->labelled) {
+		printf(", \"mse\": %.17g", t->n ? t->sq_err / t->n / t->n_out :
+		    0.0);
+	}
+	for (uint32_t q = 0; q < t->n_quant; q++)
+		total += t->ovf[q];
+	printf(", \"overflows\": {\"total\": %llu, \"layers\": [",
+	    (unsigned long long)total);
+	for (uint32_t q = 0; q < t->n_quant; q++)
+		printf("%s{\"layer\": %u, \"count\": %llu}", q ? ", " : "",
+		    2 * q, (unsigned long long)t->ovf[q]);
+	printf("]}, \"samples_per_s\": %.0f}\n", t->seconds > 0 ?
+	    t->n / t->seconds : 0.0);
+}
+
+static struct hgq_reader *
+open_reader(const char *path)
+{
+	struct hgq_data_opts dopt;
+	struct hgq_err err = HGQ_ERR_INIT;
+	struct hgq_reader *r;
+
+	hgq_data_opts_init(&dopt);
+	if (hgq_reader_open(&r, path, &dopt, &err) != HGQ_OK)
+		die("%s", err.msg);
+	return r;
+}
+
+/* read exactly want rows (fewer only at the end) from r */
+static size_t
+read_rows(struct hgq_reader *r, double *x, size_t want)
+{
+	struct hgq_err err = HGQ_ERR_INIT;
+	size_t got = 0, n;
+
+	while (got < want) {
+		if (hgq_reader_read(r, x + got * hgq_reader_cols(r), NULL,
+		    want - got, &n, &err) != HGQ_OK)
+			die("%s", err.msg);
+		if (n == 0)
+			break;
+		got += n;
+	}
+	return got;
+}
+
+int
+main(int argc, char **argv)
+{
+	struct opts o;
+	struct hgq_err err = HGQ_ERR_INIT;
+	struct hgq_model *m;
+	struct hgq_engine *e;
+	struct hgq_reader *rx, *ry = NULL, *rc = NULL;
+	struct sink sink;
+	struct tally t;
+	struct hgq_ovf_stats st;
+	const struct hgq_layer *qin, *qout;
+	FILE *vec = NULL;
+	double *x, *y = NULL, *ref = NULL, *val;
+	int64_t *out, *qx = NULL;
+	char *hin = NULL, *hout = NULL;
+	uint32_t n_raw, n_out, label_cols = 0;
+	bool want_outputs;
+
+	cli_setprogname(argv[0]);
+	parse_args(argc, argv, &o);
+	if (o.compare != NULL)
+		cli_set_fail_code(2);	/* cmp(1): 1 means "different" */
+
+	m = cli_read_model(o.model);
+	if (hgq_engine_new(&e, m, &err) != HGQ_OK)
+		die("model '%s': %s", cli_name(o.model), err.msg);
+	n_raw = hgq_engine_n_in(e);
+	n_out = hgq_engine_n_out(e);
+	qin = &m->layers[0];
+	qout = &m->layers[m->n_layers - 1];
+
+	rx = open_reader(o.input);
+	if (hgq_reader_cols(rx) != n_raw)
+		die("%s: %zu columns, the model takes %u", o.input,
+		    hgq_reader_cols(rx), n_raw);
+	memset(&t, 0, sizeof(t));
+	t.n_out = n_out;
+	t.classify = m->task == HGQ_TASK_CLASSIFY;
+	t.n_quant = m->n_layers / 2 + 1;
+	if ((t.ovf = calloc(t.n_quant, sizeof(uint64_t))) == NULL ||
+	    (t.confusion = calloc((size_t)n_out * n_out, sizeof(uint64_t)))
+	    == NULL)
+		die("out of memory");
+	st.n_quant = t.n_quant;
+	st.count = t.ovf;
+	if (o.labels != NULL) {
+		ry = open_reader(o.labels);
+		label_cols = t.classify ? 1 : n_out;
+		if (hgq_reader_cols(ry) != label_cols)
+			die("%s: %zu columns, expected %u", o.labels,
+			    hgq_reader_cols(ry), label_cols);
+		t.labelled = true;
+	}
+	if (o.compare != NULL) {
+		rc = open_reader(o.compare);
+		if (hgq_reader_cols(rc) != n_out)
+			die("%s: %zu columns, the model has %u outputs",
+			    o.compare, hgq_reader_cols(rc), n_out);
+	}
+	x = calloc((size_t)CHUNK_ROWS * n_raw, sizeof(double));
+	out = calloc((size_t)CHUNK_ROWS * n_out, sizeof(int64_t));
+	val = calloc((size_t)CHUNK_ROWS * n_out, sizeof(double));
+	if (ry != NULL)
+		y = calloc((size_t)CHUNK_ROWS * label_cols, sizeof(double));
+	if (rc != NULL)
+		ref = calloc((size_t)CHUNK_ROWS * n_out, sizeof(double));
+	if (x == NULL || out == NULL || val == NULL ||
+	    (ry != NULL && y == NULL) || (rc != NULL && ref == NULL))
+		die("out of memory");
+	if (o.vectors != NULL) {
+		vec = cli_open_out(o.vectors, 0);
+		qx = calloc((size_t)CHUNK_ROWS * qin->n_out + 1,
+		    sizeof(int64_t));
+		hin = malloc(hgq_packed_width(qin) / 4 + 2);
+		hout = malloc(hgq_packed_width(qout) / 4 + 2);
+		if (qx == NULL || hin == NULL || hout == NULL)
+			die("out of memory");
+	}
+
+	want_outputs = o.output != NULL ||
+	    (o.compare == NULL && o.report == 0);
+	if (want_outputs)
+		sink_open(&sink, o.output, o.raw, n_out);
+
+	for (;;) {
+		size_t n = read_rows(rx, x, CHUNK_ROWS);
+		double t0;
+
+		if (n == 0)
+			break;
+		t0 = now();
+		if (hgq_engine_run(e, x, n, out, &st, o.threads) != HGQ_OK)
+			die("out of memory");
+		t.seconds += now() - t0;
+		for (size_t r = 0; r < n; r++)
+			for (uint32_t j = 0; j < n_out; j++)
+				val[r * n_out + j] = ldexp((double)out[r *
+				    n_out + j], -hgq_engine_out_f(e, j));
+		if (ry != NULL) {
+			if (read_rows(ry, y, n) != n)
+				die("%s: %zu labels for more input rows",
+				    o.labels, hgq_reader_row(ry));
+			for (size_t r = 0; r < n; r++) {
+				if (t.classify && (y[r] != floor(y[r]) ||
+				    y[r] < 0 || y[r] >= n_out))
+					die("%s: row %zu: label %.17g is not a "
+					    "class in [0, %u)", o.labels,
+					    t.n + r + 1, y[r], n_out);
+				if (t.classify) {
+					uint32_t p = argmax(val + r * n_out,
+					    n_out);
+
+					t.confusion[(size_t)y[r] * n_out +
+					    p]++;
+					continue;
+				}
+				for (uint32_t j = 0; j < n_out; j++) {
+					double d = val[r * n_out + j] -
+					    y[r * n_out + j];
+
+					t.sq_err += d * d;
+				}
+			}
+		}
+		if (rc != NULL) {
+			if (read_rows(rc, ref, n) != n)
+				die("%s: fewer rows than the input", o.compare);
+			for (size_t r = 0; r < n; r++) {
+				bool diff = false;
+
+				for (uint32_t j = 0; j < n_out; j++) {
+					double got = o.raw ?
+					    (double)out[r * n_out + j] :
+					    val[r * n_out + j];
+
+					diff |= got != ref[r * n_out + j];
+				}
+				if (diff && t.n_diff++ < 5) {
+					fprintf(stderr, "%s: row %zu differs:",
+					    cli_progname(), t.n + r + 1);
+					for (uint32_t j = 0; j < n_out; j++)
+						fprintf(stderr, " %.17g/%.17g",
+						    o.raw ? (double)out[r *
+						    n_out + j] : val[r * n_out +
+						    j], ref[r * n_out + j]);
+					fputc('\n', stderr);
+				}
+			}
+		}
+		if (want_outputs)
+			sink_rows(&sink, out, val, n);
+		if (vec != NULL) {
+			hgq_engine_quant_input(e, x, n, qx);
+			for (size_t r = 0; r < n; r++) {
+				hgq_pack_hex(qin, qx + r * qin->n_out, hin);
+				hgq_pack_hex(qout, out + r * n_out, hout);
+				fprintf(vec, "%s %s\n", hin, hout);
+			}
+			if (ferror(vec))
+				die("cannot write '%s':", o.vectors);
+		}
+		t.n += n;
+	}
+	if (ry != NULL && read_rows(ry, y, 1) != 0)
+		die("%s: more labels than input rows (%zu)", o.labels, t.n);
+	if (rc != NULL && read_rows(rc, ref, 1) != 0)
+		die("%s: more rows than the input (%zu)", o.compare, t.n);
+	if (want_outputs)
+		sink_close(&sink);
+	if (vec != NULL)
+		cli_commit_out(vec, o.vectors);
+	if (o.report == 1)
+		report_text(&t);
+	else if (o.report == 2)
+		report_json(&t);
+	if (o.report != 0 && o.output == NULL)
+		cli_commit_out(stdout, "-");
+	else if (o.report != 0 && (fflush(stdout) != 0 || ferror(stdout)))
+		die("cannot write standard output:");
+	if (t.n_diff > 0) {
+		fprintf(stderr, "%s: %zu of %zu rows differ\n", cli_progname(),
+		    t.n_diff, t.n);
+		return 1;
+	}
+	hgq_reader_close(rx);
+	if (ry != NULL)
+		hgq_reader_close(ry);
+	if (rc != NULL)
+		hgq_reader_close(rc);
+	hgq_engine_free(e);
+	hgq_model_free(m);
+	free(x);
+	free(y);
+	free(ref);
+	free(out);
+	free(val);
+	free(qx);
+	free(hin);
+	free(hout);
+	free(t.ovf);
+	free(t.confusion);
+	return 0;
+}

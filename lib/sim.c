@@ -1,0 +1,788 @@
+/*
+ * sim.c - bit-exact integer inference of a calibrated model (what the
+ * FPGA computes), and the calibration that gives every activation element
+ * its exact integer bits and sign.
+ *
+ * A dense layer computes y_j = sum_i a_i * w_ij + b_j exactly.  a_i is a
+ * mantissa at f_a[i], w_ij at w_f[ij]; the layer picks one accumulator
+ * position F (the finest fraction among its terms and its outputs), shifts
+ * every weight left once, at preparation, to W'_ij = w_ij * 2^(F - f_a[i]
+ * - w_f[ij]), and proves from the input formats that no partial sum can
+ * leave int32 (fast path) or int64 (wide path); otherwise the model is
+ * refused with HGQ_ERANGE.  The next quantizer then maps the accumulator
+ * from F to its format through the prepared hgq_qop (quant.c).
+ */
+#include <math.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "hgq.h"
+
+#define CHUNK	256		/* samples per block of work */
+
+/* one dense layer prepared for integer accumulation */
+struct dense_prep {
+	uint32_t	 n_in, n_out;
+	int		 relu;
+	int		 F;		/* fraction of the accumulator */
+	int		 wide;		/* int64 accumulators needed */
+	size_t		 stride;	/* n_out rounded up to 8 */
+	int32_t		*w32;		/* n_in*stride aligned weights, or */
+	int32_t		*b32;		/* stride biases (int32 path) */
+	int64_t		*w64;
+	int64_t		*bias;		/* n_out aligned biases */
+	uint8_t		*live;		/* n_in: input element has width > 0 */
+};
+
+struct hgq_engine {
+	uint32_t	 n_raw, n0;
+	uint32_t	*index_map;	/* n0 */
+	double		*off, *scale;	/* n0, per first-quantizer element */
+	double		*scale2f;	/* n0: 2^f of each input element */
+	struct hgq_qop	*in_q;		/* n0: overflow of each input element */
+	int8_t		*in_k, *in_i, *in_f;
+	uint8_t		 in_round, in_ovf;
+	uint32_t	 n_dense;
+	struct dense_prep *d;		/* n_dense */
+	struct hgq_qop	**qo;		/* n_dense arrays of n_out */
+	uint32_t	 n_out;
+	int8_t		*out_f;
+	uint32_t	 max_n;		/* widest layer */
+};
+
+static void
+dense_release(struct dense_prep *d)
+{
+	free(d->w32);
+	free(d->b32);
+	free(d->w64);
+	free(d->bias);
+	free(d->live);
+	memset(d, 0, sizeof(*d));
+}
+
+/* the largest |mantissa| of a format (0 for width 0) */
+static uint64_t
+fmt_absmax(int k, int i, int f)
+{
+	int b = i + f;
+
+	if (k + i + f <= 0)
+		return 0;
+	if (b >= 62)
+		return (uint64_t)1 << 62;
+	return k ? (uint64_t)1 << b : ((uint64_t)1 << b) - 1;
+}
+
+/*
+ * dense_prepare - align layer dl (index li in the model) whose inputs have
+ * the formats of quantizer qin and whose outputs go to fractions fout.
+ */
+static int
+dense_prepare(struct dense_prep *d, const struct hgq_layer *qin,
+    const struct hgq_layer *dl, const int8_t *fout, uint32_t li,
+    struct hgq_err *err)
+{
+	uint32_t ni = dl->n_in, no = dl->n_out;
+	size_t nw = (size_t)ni * no;
+	unsigned __int128 worst = 0;
+	int F = INT32_MIN;
+
+	memset(d, 0, sizeof(*d));
+	d->n_in = ni;
+	d->n_out = no;
+	d->relu = dl->act == HGQ_ACT_RELU;
+	if ((d->live = calloc(ni ? ni : 1, 1)) == NULL ||
+	    (d->bias = calloc(no ? no : 1, sizeof(int64_t))) == NULL ||
+	    (d->w64 = calloc(nw ? nw : 1, sizeof(int64_t))) == NULL)
+		goto nomem;
+	for (uint32_t i = 0; i < ni; i++)
+		d->live[i] = qin->k[i] + qin->i[i] + qin->f[i] > 0;
+	/* F: the finest fraction among the live terms, biases and outputs */
+	for (uint32_t i = 0; i < ni; i++)
+		for (uint32_t j = 0; d->live[i] && j < no; j++)
+			if (dl->w_m[(size_t)i * no + j] != 0 &&
+			    qin->f[i] + dl->w_f[(size_t)i * no + j] > F)
+				F = qin->f[i] + dl->w_f[(size_t)i * no + j];
+	for (uint32_t j = 0; j < no; j++) {
+		if (dl->b_m[j] != 0 && dl->b_f[j] > F)
+			F = dl->b_f[j];
+		if (fout[j] > F)
+			F = fout[j];
+	}
+	if (F == INT32_MIN)
+		F = 0;
+	d->F = F;
+	/* aligned weights and the worst |partial sum| of every output */
+	for (uint32_t j = 0; j < no; j++) {
+		unsigned __int128 sum = 0;
+		int s = F - dl->b_f[j];
+
+		if (dl->b_m[j] != 0) {
+			if (s > 62 || (uint64_t)llabs(dl->b_m[j]) >
+			    (((uint64_t)1 << 62) >> s))
+				goto range;
+			d->bias[j] = (int64_t)dl->b_m[j] * ((int64_t)1 << s);
+			sum = (uint64_t)llabs(d->bias[j]);
+		}
+		for (uint32_t i = 0; i < ni; i++) {
+			size_t at = (size_t)i * no + j;
+			int64_t w = dl->w_m[at];
+
+			if (!d->live[i] || w == 0)
+				continue;
+			s = F - qin->f[i] - dl->w_f[at];
+			if (s > 62 || (uint64_t)llabs(w) >
+			    (((uint64_t)1 << 62) >> s))
+				goto range;
+			d->w64[at] = w * ((int64_t)1 << s);
+			sum += (unsigned __int128)(uint64_t)llabs(d->w64[at]) *
+			    fmt_absmax(qin->k[i], qin->i[i], qin->f[i]);
+		}
+		if (sum > worst)
+			worst = sum;
+	}
+	if (worst >= (unsigned __int128)1 << 62)
+		goto range;
+	if (worst < (unsigned __int128)1 << 31) {
+		/* every partial sum fits int32: the fast path */
+		d->stride = ((size_t)no + 7) & ~(size_t)7;
+		if ((d->w32 = calloc(ni * d->stride + 8, sizeof(int32_t)))
+		    == NULL || (d->b32 = calloc(d->stride, sizeof(int32_t)))
+		    == NULL)
+			goto nomem;
+		for (uint32_t i = 0; i < ni; i++)
+			for (uint32_t j = 0; j < no; j++)
+				d->w32[i * d->stride + j] =
+				    (int32_t)d->w64[(size_t)i * no + j];
+		for (uint32_t j = 0; j < no; j++)
+			d->b32[j] = (int32_t)d->bias[j];
+		free(d->w64);
+		d->w64 = NULL;
+	} else {
+		d->wide = 1;
+	}
+	return HGQ_OK;
+range:
+	dense_release(d);
+	return hgq_errf(err, HGQ_ERANGE, "layer %u: the accumulator would "
+	    "need more than 62 bits (weights or activations too wide)", li);
+nomem:
+	dense_release(d);
+	return hgq_errf(err, HGQ_ENOMEM, "out of memory");
+}
+
+/*
+ * dense_acc32 - one sample, int32 path: acc (n_out, padded to a multiple
+ * of 8) = bias + sum_i a_i * W'_i.  The outputs go in blocks of 8 whose
+ * accumulators stay in registers across the whole sum (the weight rows
+ * are padded to the block, so the inner loop has a constant trip count
+ * and becomes one vector multiply-add); no branch on the data.
+ * target_clones adds an AVX2 version chosen when the program loads.
+ */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && \
+    !defined(__SANITIZE_ADDRESS__)
+__attribute__((target_clones("avx2", "default"), optimize("O3")))
+#endif
+static void
+dense_acc32(const struct dense_prep *d, const int64_t *restrict a,
+    int32_t *restrict acc)
+{
+	size_t stride = d->stride;
+
+	for (size_t j0 = 0; j0 < stride; j0 += 8) {
+		int32_t blk[8];
+
+		for (int jj = 0; jj < 8; jj++)
+			blk[jj] = d->b32[j0 + jj];
+		for (uint32_t i = 0; i < d->n_in; i++) {
+			const int32_t *restrict row = d->w32 + i * stride + j0;
+			int32_t ai = (int32_t)a[i];
+
+			for (int jj = 0; jj < 8; jj++)
+				blk[jj] += ai * row[jj];
+		}
+		for (int jj = 0; jj < 8; jj++)
+			acc[j0 + jj] = blk[jj];
+	}
+}
+
+/* one sample, int64 path: acc (n_out) = bias + sum_i a_i * W'_i */
+static void
+dense_acc64(const struct dense_prep *d, const int64_t *restrict a,
+    int64_t *restrict acc)
+{
+	uint32_t no = d->n_out;
+
+	for (uint32_t j = 0; j < no; j++)
+		acc[j] = d->bias[j];
+	for (uint32_t i = 0; i < d->n_in; i++) {
+		const int64_t *restrict row = d->w64 + (size_t)i * no;
+		int64_t ai = a[i];
+
+		if (ai == 0)
+			continue;
+		for (uint32_t j = 0; j < no; j++)
+			acc[j] += ai * row[j];
+	}
+}
+
+/*
+ * dense_quant - one sample through dense layer d and the quantizer ops
+ * qo that follow it: dst (n_out) gets the output mantissas; overflows
+ * are added to *count.  acc and tmp32 are scratch of n_out (padded).
+ */
+static void
+dense_quant(const struct dense_prep *d, const struct hgq_qop *qo,
+    const int64_t *a, int64_t *dst, int64_t *acc, int32_t *tmp32,
+    uint64_t *count)
+{
+	uint64_t c = 0;
+
+	if (!d->wide) {
+		dense_acc32(d, a, tmp32);
+		for (uint32_t j = 0; j < d->n_out; j++) {
+			int64_t v = tmp32[j], r, q;
+
+			if (d->relu && v < 0)
+				v = 0;
+			r = hgq_qop_round(&qo[j], v);
+			q = hgq_qop_overflow(&qo[j], r);
+			c += q != r;
+			dst[j] = q;
+		}
+	} else {
+		dense_acc64(d, a, acc);
+		for (uint32_t j = 0; j < d->n_out; j++) {
+			int64_t v = acc[j], r, q;
+
+			if (d->relu && v < 0)
+				v = 0;
+			r = hgq_qop_round(&qo[j], v);
+			q = hgq_qop_overflow(&qo[j], r);
+			c += q != r;
+			dst[j] = q;
+		}
+	}
+	*count += c;
+}
+
+/* accumulate one sample into acc (n_out), whichever path, then ReLU */
+static void
+dense_forward(const struct dense_prep *d, const int64_t *a, int64_t *acc,
+    int32_t *tmp32)
+{
+	if (d->wide) {
+		dense_acc64(d, a, acc);
+	} else {
+		dense_acc32(d, a, tmp32);
+		for (uint32_t j = 0; j < d->n_out; j++)
+			acc[j] = tmp32[j];
+	}
+	if (d->relu)
+		for (uint32_t j = 0; j < d->n_out; j++)
+			if (acc[j] < 0)
+				acc[j] = 0;
+}
+
+/* ---------------------------------------------------------------- */
+
+static int
+check_calibrated(const struct hgq_model *m, struct hgq_err *err)
+{
+	int rc;
+
+	if ((rc = hgq_model_validate(m, err)) != HGQ_OK)
+		return rc;
+	if (!m->calibrated)
+		return hgq_errf(err, HGQ_EINVAL, "the model was never "
+		    "calibrated (it has no exact fixed-point part)");
+	return HGQ_OK;
+}
+
+void
+hgq_engine_free(struct hgq_engine *e)
+{
+	if (e == NULL)
+		return;
+	for (uint32_t l = 0; l < e->n_dense; l++) {
+		dense_release(&e->d[l]);
+		free(e->qo[l]);
+	}
+	free(e->d);
+	free(e->qo);
+	free(e->index_map);
+	free(e->off);
+	free(e->scale);
+	free(e->scale2f);
+	free(e->in_q);
+	free(e->in_k);
+	free(e->in_i);
+	free(e->in_f);
+	free(e->out_f);
+	free(e);
+}
+
+int
+hgq_engine_new(struct hgq_engine **out, const struct hgq_model *m,
+    struct hgq_err *err)
+{
+	const struct hgq_layer *q0;
+	struct hgq_engine *e;
+	int rc;
+
+	*out = NULL;
+	if ((rc = check_calibrated(m, err)) != HGQ_OK)
+		return rc;
+	if ((e = calloc(1, sizeof(*e))) == NULL)
+		return hgq_errf(err, HGQ_ENOMEM, "out of memory");
+	q0 = &m->layers[0];
+	e->n_raw = m->n_raw;
+	e->n0 = q0->n_out;
+	e->n_dense = m->n_layers / 2;
+	e->in_round = q0->round;
+	e->in_ovf = q0->overflow;
+	e->max_n = e->n0;
+	if ((e->index_map = hgq_calloc(e->n0, sizeof(uint32_t))) == NULL ||
+	    (e->off = hgq_calloc(e->n0, sizeof(double))) == NULL ||
+	    (e->scale = hgq_calloc(e->n0, sizeof(double))) == NULL ||
+	    (e->scale2f = hgq_calloc(e->n0, sizeof(double))) == NULL ||
+	    (e->in_q = hgq_calloc(e->n0, sizeof(struct hgq_qop))) == NULL ||
+	    (e->in_k = hgq_calloc(e->n0, 1)) == NULL ||
+	    (e->in_i = hgq_calloc(e->n0, 1)) == NULL ||
+	    (e->in_f = hgq_calloc(e->n0, 1)) == NULL ||
+	    (e->d = hgq_calloc(e->n_dense, sizeof(*e->d))) == NULL ||
+	    (e->qo = hgq_calloc(e->n_dense, sizeof(*e->qo))) == NULL)
+		goto nomem;
+	for (uint32_t j = 0; j < e->n0; j++) {
+		uint32_t c = m->index_map[j];
+
+		e->index_map[j] = c;
+		e->off[j] = m->norm_offset != NULL ? m->norm_offset[c] : 0.0;
+		e->scale[j] = m->norm_scale != NULL ? m->norm_scale[c] : 1.0;
+		e->in_k[j] = q0->k[j];
+		e->in_i[j] = q0->i[j];
+		e->in_f[j] = q0->f[j];
+		e->scale2f[j] = ldexp(1.0, q0->f[j]);
+		hgq_qop_init(&e->in_q[j], q0->f[j], q0->k[j], q0->i[j],
+		    q0->f[j], q0->round, q0->overflow);
+	}
+	for (uint32_t l = 0; l < e->n_dense; l++) {
+		const struct hgq_layer *qin = &m->layers[2 * l];
+		const struct hgq_layer *dl = &m->layers[2 * l + 1];
+		const struct hgq_layer *qo = &m->layers[2 * l + 2];
+
+		rc = dense_prepare(&e->d[l], qin, dl, qo->f, 2 * l + 1, err);
+		if (rc != HGQ_OK) {
+			e->n_dense = l;
+			hgq_engine_free(e);
+			return rc;
+		}
+		if ((e->qo[l] = hgq_calloc(qo->n_out, sizeof(struct hgq_qop)))
+		    == NULL) {
+			e->n_dense = l + 1;
+			goto nomem;
+		}
+		for (uint32_t j = 0; j < qo->n_out; j++)
+			hgq_qop_init(&e->qo[l][j], e->d[l].F, qo->k[j],
+			    qo->i[j], qo->f[j], qo->round, qo->overflow);
+		if (dl->n_out > e->max_n)
+			e->max_n = dl->n_out;
+	}
+	e->n_out = hgq_model_n_out(m);
+	if ((e->out_f = hgq_calloc(e->n_out, 1)) == NULL)
+		goto nomem;
+	memcpy(e->out_f, m->layers[m->n_layers - 1].f, e->n_out);
+	*out = e;
+	return HGQ_OK;
+nomem:
+	hgq_engine_free(e);
+	return hgq_errf(err, HGQ_ENOMEM, "out of memory");
+}
+
+uint32_t
+hgq_engine_n_in(const struct hgq_engine *e)
+{
+	return e->n_raw;
+}
+
+uint32_t
+hgq_engine_n_out(const struct hgq_engine *e)
+{
+	return e->n_out;
+}
+
+int
+hgq_engine_out_f(const struct hgq_engine *e, uint32_t j)
+{
+	return e->out_f[j];
+}
+
+/*
+ * input_quant - normalise and quantise raw column value x for input
+ * element j.  The common case (|x * 2^f| < 2^52, not tiny) is done here
+ * with the same rounding rule as quant.c; everything else goes through
+ * hgq_quant_f64, the definition.  *raw gets the rounded value before
+ * overflow (for counting), or the result itself on the slow path.
+ */
+static int64_t
+input_quant(const struct hgq_engine *e, uint32_t j, double x, int *ovf)
+{
+	double xn = (x - e->off[j]) * e->scale[j];
+	double v = xn * e->scale2f[j];
+	int k = e->in_k[j], i = e->in_i[j], f = e->in_f[j];
+	int64_t r, q;
+
+	if (!(fabs(v) < 0x1p52) || (xn != 0 && fabs(xn) < 0x1p-960) ||
+	    k + i + f <= 0) {
+		q = hgq_quant_f64(xn, k, i, f, e->in_round, e->in_ovf);
+		*ovf = q != hgq_quant_f64(xn, 1, 61 - f, f, e->in_round,
+		    HGQ_SAT);
+		return q;
+	}
+	{
+		double fl = floor(v);
+
+		if (e->in_round == HGQ_RND && v - fl >= 0.5)
+			fl += 1.0;
+		r = (int64_t)fl;
+	}
+	q = hgq_qop_overflow(&e->in_q[j], r);
+	*ovf = q != r;
+	return q;
+}
+
+void
+hgq_engine_quant_input(const struct hgq_engine *e, const double *x,
+    size_t n, int64_t *q)
+{
+	int ovf;
+
+	for (size_t s = 0; s < n; s++)
+		for (uint32_t j = 0; j < e->n0; j++)
+			q[s * e->n0 + j] = input_quant(e, j,
+			    x[s * e->n_raw + e->index_map[j]], &ovf);
+}
+
+/* run samples [s0, s1) */
+static void
+run_range(const struct hgq_engine *e, const double *x, size_t s0, size_t s1,
+    int64_t *out, uint64_t *counts, int64_t *buf)
+{
+	int64_t *a = buf, *acc = buf + e->max_n;
+	int32_t *tmp32 = (int32_t *)(buf + 2 * (size_t)e->max_n);
+
+	for (size_t s = s0; s < s1; s++) {
+		const double *xs = x + s * e->n_raw;
+
+		for (uint32_t j = 0; j < e->n0; j++) {
+			int ovf;
+
+			a[j] = input_quant(e, j, xs[e->index_map[j]], &ovf);
+			counts[0] += ovf;
+		}
+		for (uint32_t l = 0; l < e->n_dense; l++)
+			dense_quant(&e->d[l], e->qo[l], a, l + 1 == e->n_dense ?
+			    out + s * e->n_out : a, acc, tmp32,
+			    &counts[l + 1]);
+	}
+}
+
+struct run_job {
+	const struct hgq_engine *e;
+	const double	*x;
+	size_t		 s0, s1;
+	int64_t		*out;
+	uint64_t	*counts;
+	int64_t		*buf;
+};
+
+static void *
+run_job_main(void *arg)
+{
+	struct run_job *j = arg;
+
+	run_range(j->e, j->x, j->s0, j->s1, j->out, j->counts, j->buf);
+	return NULL;
+}
+
+int
+hgq_engine_run(const struct hgq_engine *e, const double *x, size_t n,
+    int64_t *out, struct hgq_ovf_stats *st, int threads)
+{
+	struct run_job jobs[64];
+	pthread_t tid[64];
+	size_t per_buf = 3 * (size_t)e->max_n + 16;
+	uint32_t nq = e->n_dense + 1;
+	int64_t *bufs;
+	uint64_t *counts;
+	int t, nt;
+
+	if (threads < 1)
+		threads = 1;
+	if (threads > 64)
+		threads = 64;
+	/* a thread only pays for itself on a few chunks of work */
+	nt = n / CHUNK < (size_t)threads ? (int)(n / CHUNK) : threads;
+	if (nt < 1)
+		nt = 1;
+	bufs = calloc((size_t)nt * per_buf, sizeof(int64_t));
+	counts = calloc((size_t)nt * nq, sizeof(uint64_t));
+	if (bufs == NULL || counts == NULL) {
+		free(bufs);
+		free(counts);
+		return HGQ_ENOMEM;
+	}
+	for (t = 0; t < nt; t++) {
+		jobs[t].e = e;
+		jobs[t].x = x;
+		jobs[t].s0 = n * t / nt;
+		jobs[t].s1 = n * (t + 1) / nt;
+		jobs[t].out = out;
+		jobs[t].counts = counts + (size_t)t * nq;
+		jobs[t].buf = bufs + (size_t)t * per_buf;
+	}
+	for (t = 1; t < nt; t++)
+		if (pthread_create(&tid[t], NULL, run_job_main, &jobs[t]) != 0)
+			break;
+	run_job_main(&jobs[0]);
+	for (int u = 1; u < nt; u++) {
+		if (u < t)
+			pthread_join(tid[u], NULL);
+		else
+			run_job_main(&jobs[u]);	/* thread creation failed */
+	}
+	if (st != NULL)
+		for (t = 0; t < nt; t++)
+			for (uint32_t q = 0; q < nq && q < st->n_quant; q++)
+				st->count[q] += counts[(size_t)t * nq + q];
+	free(bufs);
+	free(counts);
+	return HGQ_OK;
+}
+
+/* ---------------------------------------------------------------- */
+/* Calibration                                                       */
+/* ---------------------------------------------------------------- */
+
+/* set k, i of quantizer q from the mantissa ranges mn/mx (n elements) */
+static int
+calib_set(struct hgq_layer *q, uint32_t li, const int64_t *mn,
+    const int64_t *mx, struct hgq_err *err)
+{
+	for (uint32_t j = 0; j < q->n_out; j++) {
+		int k, i;
+
+		hgq_fmt_from_range(mn[j], mx[j], q->f[j], &k, &i);
+		if (i < -HGQ_MAX_IF || i > HGQ_MAX_IF ||
+		    k + i + q->f[j] > HGQ_MAX_WIDTH)
+			return hgq_errf(err, HGQ_ERANGE, "layer %u element %u: "
+			    "calibrated format k=%d i=%d f=%d exceeds the "
+			    "limits (width <= %d, |i| <= %d)", li, j, k, i,
+			    q->f[j], HGQ_MAX_WIDTH, HGQ_MAX_IF);
+		q->k[j] = (int8_t)k;
+		q->i[j] = (int8_t)i;
+		if (q->cal_min != NULL) {
+			q->cal_min[j] = ldexp((double)mn[j], -q->f[j]);
+			q->cal_max[j] = ldexp((double)mx[j], -q->f[j]);
+		}
+	}
+	return HGQ_OK;
+}
+
+int
+hgq_calibrate(struct hgq_model *m, const double *x, size_t n, int threads,
+    struct hgq_err *err)
+{
+	struct hgq_layer *q0;
+	int64_t *cur = NULL, *next = NULL, *mn = NULL, *mx = NULL, *acc = NULL;
+	int32_t *tmp32 = NULL;
+	uint32_t max_n = 0;
+	int rc = HGQ_OK;
+
+	(void)threads;
+	m->calibrated = 0;
+	for (uint32_t l = 0; l < m->n_layers; l++) {
+		struct hgq_layer *L = &m->layers[l];
+
+		if (L->kind == HGQ_LAYER_QUANT && (L->k == NULL ||
+		    L->i == NULL || L->f == NULL))
+			return hgq_errf(err, HGQ_EINVAL, "layer %u: quantizer "
+			    "without a fixed-point part", l);
+		if (L->kind == HGQ_LAYER_DENSE && (L->w_m == NULL ||
+		    L->b_m == NULL))
+			return hgq_errf(err, HGQ_EINVAL, "layer %u: dense "
+			    "layer without quantized weights", l);
+		if (L->kind == HGQ_LAYER_QUANT) {
+			/* a provisional format so validation can pass */
+			for (uint32_t j = 0; j < L->n_out; j++) {
+				L->k[j] = 0;
+				L->i[j] = (int8_t)-L->f[j];
+			}
+			if (L->cal_min == NULL) {
+				L->cal_min = hgq_calloc(L->n_out,
+				    sizeof(double));
+				L->cal_max = hgq_calloc(L->n_out,
+				    sizeof(double));
+				if (L->cal_min == NULL || L->cal_max == NULL)
+					return hgq_errf(err, HGQ_ENOMEM,
+					    "out of memory");
+			}
+		}
+		if (L->n_out > max_n)
+			max_n = L->n_out;
+		if (L->n_in > max_n)
+			max_n = L->n_in;
+	}
+	m->calibrated = 1;
+	if ((rc = hgq_model_validate(m, err)) != HGQ_OK)
+		goto out;
+	q0 = &m->layers[0];
+	if ((cur = hgq_calloc(n * max_n, sizeof(int64_t))) == NULL ||
+	    (next = hgq_calloc(n * max_n, sizeof(int64_t))) == NULL ||
+	    (mn = hgq_calloc(max_n, sizeof(int64_t))) == NULL ||
+	    (mx = hgq_calloc(max_n, sizeof(int64_t))) == NULL ||
+	    (acc = hgq_calloc(max_n, sizeof(int64_t))) == NULL ||
+	    (tmp32 = hgq_calloc(max_n + 8, sizeof(int32_t))) == NULL) {
+		rc = hgq_errf(err, HGQ_ENOMEM, "out of memory");
+		goto out;
+	}
+
+	/* the input quantizer: round only, then take the range */
+	for (uint32_t j = 0; j < q0->n_out; j++) {
+		uint32_t c = m->index_map[j];
+		double off = m->norm_offset ? m->norm_offset[c] : 0.0;
+		double sc = m->norm_scale ? m->norm_scale[c] : 1.0;
+		int f = q0->f[j];
+
+		mn[j] = mx[j] = 0;
+		for (size_t s = 0; s < n; s++) {
+			double xn = (x[s * m->n_raw + c] - off) * sc;
+			int64_t r = hgq_quant_f64(xn, 1, 61 - f, f, q0->round,
+			    HGQ_SAT);
+
+			if (r >= ((int64_t)1 << 61) - 1 ||
+			    r <= -((int64_t)1 << 61)) {
+				rc = hgq_errf(err, HGQ_ERANGE, "layer 0 "
+				    "element %u: input value %g is out of "
+				    "range at f=%d", j, xn, f);
+				goto out;
+			}
+			mn[j] = r < mn[j] ? r : mn[j];
+			mx[j] = r > mx[j] ? r : mx[j];
+		}
+	}
+	if ((rc = calib_set(q0, 0, mn, mx, err)) != HGQ_OK)
+		goto out;
+	for (uint32_t j = 0; j < q0->n_out; j++) {
+		uint32_t c = m->index_map[j];
+		double off = m->norm_offset ? m->norm_offset[c] : 0.0;
+		double sc = m->norm_scale ? m->norm_scale[c] : 1.0;
+
+		for (size_t s = 0; s < n; s++)
+			cur[s * q0->n_out + j] = hgq_quant_f64(
+			    (x[s * m->n_raw + c] - off) * sc, q0->k[j],
+			    q0->i[j], q0->f[j], q0->round, q0->overflow);
+	}
+
+	/* every dense layer, then its output quantizer */
+	for (uint32_t l = 1; l + 1 < m->n_layers; l += 2) {
+		struct hgq_layer *qin = &m->layers[l - 1];
+		struct hgq_layer *dl = &m->layers[l];
+		struct hgq_layer *qo = &m->layers[l + 1];
+		struct dense_prep d;
+		struct hgq_qop *ops;
+		uint32_t no = dl->n_out;
+
+		rc = dense_prepare(&d, qin, dl, qo->f, l, err);
+		if (rc != HGQ_OK)
+			goto out;
+		if ((ops = hgq_calloc(no, sizeof(*ops))) == NULL) {
+			dense_release(&d);
+			rc = hgq_errf(err, HGQ_ENOMEM, "out of memory");
+			goto out;
+		}
+		/* pass 1: accumulate, round only, record the range */
+		for (uint32_t j = 0; j < no; j++) {
+			mn[j] = mx[j] = 0;
+			hgq_qop_init(&ops[j], d.F, 1, 61 - qo->f[j], qo->f[j],
+			    qo->round, HGQ_SAT);
+		}
+		for (size_t s = 0; s < n; s++) {
+			dense_forward(&d, cur + s * dl->n_in, acc, tmp32);
+			for (uint32_t j = 0; j < no; j++) {
+				int64_t r = hgq_qop_round(&ops[j], acc[j]);
+
+				next[s * no + j] = r;
+				mn[j] = r < mn[j] ? r : mn[j];
+				mx[j] = r > mx[j] ? r : mx[j];
+			}
+		}
+		dense_release(&d);
+		if ((rc = calib_set(qo, l + 1, mn, mx, err)) != HGQ_OK) {
+			free(ops);
+			goto out;
+		}
+		/* pass 2: the calibrated format holds every rounded value,
+		   so quantizing is the identity except for pruned elements */
+		for (uint32_t j = 0; j < no; j++)
+			hgq_qop_init(&ops[j], qo->f[j], qo->k[j], qo->i[j],
+			    qo->f[j], qo->round, qo->overflow);
+		for (size_t s = 0; s < n; s++)
+			for (uint32_t j = 0; j < no; j++)
+				cur[s * no + j] = hgq_qop_apply(&ops[j],
+				    next[s * no + j]);
+		free(ops);
+	}
+out:
+	if (rc != HGQ_OK)
+		m->calibrated = 0;
+	free(cur);
+	free(next);
+	free(mn);
+	free(mx);
+	free(acc);
+	free(tmp32);
+	return rc;
+}
+
+/* ---------------------------------------------------------------- */
+/* The packed port layout                                            */
+/* ---------------------------------------------------------------- */
+
+uint64_t
+hgq_packed_width(const struct hgq_layer *q)
+{
+	uint64_t w = 0;
+
+	for (uint32_t j = 0; j < q->n_out; j++)
+		w += hgq_fmt_width(q->k[j], q->i[j], q->f[j]);
+	return w;
+}
+
+void
+hgq_pack_hex(const struct hgq_layer *q, const int64_t *mant, char *buf)
+{
+	static const char hex[] = "0123456789abcdef";
+	uint64_t width = hgq_packed_width(q), pos = 0;
+	size_t nd = (size_t)((width + 3) / 4);
+
+	memset(buf, '0', nd);
+	buf[nd] = '\0';
+	for (uint32_t j = 0; j < q->n_out; j++) {
+		int w = hgq_fmt_width(q->k[j], q->i[j], q->f[j]);
+		uint64_t u = (uint64_t)mant[j];
+
+		for (int b = 0; b < w; b++, pos++) {
+			if ((u >> b) & 1) {
+				size_t d = nd - 1 - (size_t)(pos / 4);
+				int v = (buf[d] <= '9' ? buf[d] - '0' :
+				    buf[d] - 'a' + 10) | 1 << (pos % 4);
+
+				buf[d] = hex[v];
+			}
+		}
+	}
+}

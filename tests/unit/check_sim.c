@@ -1,0 +1,378 @@
+/*
+ * check_sim.c - the integer engine against an independent reference (the
+ * float path of quant.c in double arithmetic, exact for the small widths
+ * used here), and calibration.
+ */
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "hgq.h"
+#include "unit.h"
+
+static uint64_t rng_state;
+
+static uint64_t
+rnd(void)
+{
+	/* splitmix64: deterministic test data */
+	uint64_t z = (rng_state += 0x9e3779b97f4a7c15ULL);
+
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+	return z ^ (z >> 31);
+}
+
+static int
+rnd_int(int lo, int hi)
+{
+	return lo + (int)(rnd() % (uint64_t)(hi - lo + 1));
+}
+
+static double
+rnd_unit(void)
+{
+	return (double)(rnd() >> 11) * 0x1p-53;
+}
+
+static void
+random_quant(struct hgq_layer *q, int calibrated)
+{
+	q->round = (uint8_t)rnd_int(0, 1);
+	q->overflow = (uint8_t)rnd_int(0, 2);
+	ck_assert_int_eq(hgq_layer_alloc_fixed(q, NULL), HGQ_OK);
+	for (uint32_t j = 0; j < q->n_out; j++) {
+		q->f[j] = (int8_t)rnd_int(-2, 5);
+		q->k[j] = (int8_t)rnd_int(0, 1);
+		/* widths 0..8, sometimes below 0 */
+		q->i[j] = (int8_t)(rnd_int(-1, 8) - q->k[j] - q->f[j]);
+	}
+	(void)calibrated;
+}
+
+/* a random calibrated model: shape n[0] -> n[1] -> ... -> n[nl] */
+static struct hgq_model *
+random_model(const uint32_t *n, int nl)
+{
+	struct hgq_model *m = hgq_model_new();
+	struct hgq_layer *l;
+
+	ck_assert_ptr_nonnull(m);
+	l = hgq_model_add_layer(m, HGQ_LAYER_QUANT, n[0], n[0]);
+	random_quant(l, 1);
+	for (int d = 0; d < nl; d++) {
+		l = hgq_model_add_layer(m, HGQ_LAYER_DENSE, n[d], n[d + 1]);
+		l->act = d + 1 < nl ? (uint8_t)rnd_int(0, 1) : HGQ_ACT_LINEAR;
+		ck_assert_int_eq(hgq_layer_alloc_fixed(l, NULL), HGQ_OK);
+		for (size_t a = 0; a < (size_t)n[d] * n[d + 1]; a++) {
+			l->w_m[a] = rnd_int(0, 3) == 0 ? 0 : rnd_int(-60, 60);
+			l->w_f[a] = (int8_t)rnd_int(-2, 6);
+		}
+		for (uint32_t j = 0; j < n[d + 1]; j++) {
+			l->b_m[j] = rnd_int(-40, 40);
+			l->b_f[j] = (int8_t)rnd_int(-1, 6);
+		}
+		l = hgq_model_add_layer(m, HGQ_LAYER_QUANT, n[d + 1],
+		    n[d + 1]);
+		random_quant(l, 1);
+	}
+	ck_assert_int_eq(hgq_model_set_input(m, n[0], NULL), HGQ_OK);
+	m->calibrated = 1;
+	return m;
+}
+
+/* the reference: doubles (exact at these sizes) and the float path */
+static void
+reference(const struct hgq_model *m, const double *x, double *y)
+{
+	double a[64], t[64];
+	const struct hgq_layer *q = &m->layers[0];
+
+	for (uint32_t j = 0; j < q->n_out; j++) {
+		uint32_t c = m->index_map[j];
+		double xn = (x[c] - (m->norm_offset ? m->norm_offset[c] : 0))
+		    * (m->norm_scale ? m->norm_scale[c] : 1);
+
+		a[j] = hgq_fq_f64(xn, q->k[j], q->i[j], q->f[j], q->round,
+		    q->overflow);
+	}
+	for (uint32_t l = 1; l < m->n_layers; l += 2) {
+		const struct hgq_layer *d = &m->layers[l];
+
+		q = &m->layers[l + 1];
+		for (uint32_t j = 0; j < d->n_out; j++) {
+			double s = ldexp(d->b_m[j], -d->b_f[j]);
+
+			for (uint32_t i = 0; i < d->n_in; i++)
+				s += a[i] * ldexp(d->w_m[i * d->n_out + j],
+				    -d->w_f[i * d->n_out + j]);
+			if (d->act == HGQ_ACT_RELU && s < 0)
+				s = 0;
+			t[j] = hgq_fq_f64(s, q->k[j], q->i[j], q->f[j],
+			    q->round, q->overflow);
+		}
+		memcpy(a, t, sizeof(double) * d->n_out);
+	}
+	memcpy(y, a, sizeof(double) * q->n_out);
+}
+
+START_TEST(test_engine_matches_reference)
+{
+	static const uint32_t shapes[][4] = {
+		{ 3, 4, 2, 0 }, { 7, 5, 3, 2 }, { 16, 9, 0, 0 },
+		{ 1, 1, 0, 0 }, { 12, 16, 8, 4 },
+	};
+	static const int nls[] = { 2, 3, 1, 1, 3 };
+
+	rng_state = 1234;
+	for (int rep = 0; rep < 40; rep++) {
+		int si = rep % 5;
+		struct hgq_model *m = random_model(shapes[si], nls[si]);
+		struct hgq_err err = HGQ_ERR_INIT;
+		struct hgq_engine *e;
+		uint32_t n_raw = m->n_raw, n_out = hgq_model_n_out(m);
+		size_t n = 700;
+		double *x = malloc(n * n_raw * sizeof(double));
+		int64_t *out = malloc(n * n_out * sizeof(int64_t));
+		double y[64];
+
+		if (rep % 3 == 0) {
+			/* normalisation is part of the model */
+			m->norm = HGQ_NORM_STANDARD;
+			m->norm_offset = calloc(n_raw, sizeof(double));
+			m->norm_scale = calloc(n_raw, sizeof(double));
+			for (uint32_t c = 0; c < n_raw; c++) {
+				m->norm_offset[c] = rnd_int(-8, 8) * 0.25;
+				m->norm_scale[c] = rnd_int(1, 8) * 0.5;
+			}
+		}
+		for (size_t a = 0; a < n * n_raw; a++)
+			x[a] = (rnd_unit() - 0.4) * ldexp(1.0, rnd_int(-3, 5));
+		ck_assert_int_eq(hgq_engine_new(&e, m, &err), HGQ_OK);
+		ck_assert_int_eq(hgq_engine_run(e, x, n, out, NULL,
+		    rep % 2 + 1), HGQ_OK);
+		for (size_t s = 0; s < n; s++) {
+			reference(m, x + s * n_raw, y);
+			for (uint32_t j = 0; j < n_out; j++)
+				if (ldexp((double)out[s * n_out + j],
+				    -hgq_engine_out_f(e, j)) != y[j])
+					ck_abort_msg("model %d sample %zu out "
+					    "%u: engine %g reference %g", rep,
+					    s, j, ldexp((double)out[s * n_out +
+					    j], -hgq_engine_out_f(e, j)), y[j]);
+		}
+		hgq_engine_free(e);
+		hgq_model_free(m);
+		free(x);
+		free(out);
+	}
+}
+END_TEST
+
+START_TEST(test_engine_threads_agree)
+{
+	static const uint32_t shape[] = { 16, 32, 8 };
+	struct hgq_model *m;
+	struct hgq_engine *e;
+	size_t n = 5000;
+	double *x;
+	int64_t *o1, *o2;
+	uint64_t c1[3] = { 0 }, c2[3] = { 0 };
+	struct hgq_ovf_stats s1 = { 3, c1 }, s2 = { 3, c2 };
+
+	rng_state = 99;
+	m = random_model(shape, 2);
+	x = malloc(n * 16 * sizeof(double));
+	o1 = malloc(n * 8 * sizeof(int64_t));
+	o2 = malloc(n * 8 * sizeof(int64_t));
+	for (size_t a = 0; a < n * 16; a++)
+		x[a] = (rnd_unit() - 0.5) * 40;
+	ck_assert_int_eq(hgq_engine_new(&e, m, NULL), HGQ_OK);
+	ck_assert_int_eq(hgq_engine_run(e, x, n, o1, &s1, 1), HGQ_OK);
+	ck_assert_int_eq(hgq_engine_run(e, x, n, o2, &s2, 2), HGQ_OK);
+	ck_assert_mem_eq(o1, o2, n * 8 * sizeof(int64_t));
+	ck_assert_mem_eq(c1, c2, sizeof(c1));
+	ck_assert(c1[0] > 0);	/* inputs of +-20 overflow narrow formats */
+	hgq_engine_free(e);
+	hgq_model_free(m);
+	free(x);
+	free(o1);
+	free(o2);
+}
+END_TEST
+
+/* a hand-made case: 8-bit signed inputs, one output, known numbers */
+START_TEST(test_engine_hand)
+{
+	struct hgq_model *m = hgq_model_new();
+	struct hgq_layer *q0, *d, *q1;
+	struct hgq_engine *e;
+	struct hgq_err err = HGQ_ERR_INIT;
+	double x[2] = { 1.3, -0.6 };
+	int64_t out, in[2];
+
+	q0 = hgq_model_add_layer(m, HGQ_LAYER_QUANT, 2, 2);
+	d = hgq_model_add_layer(m, HGQ_LAYER_DENSE, 2, 1);
+	q1 = hgq_model_add_layer(m, HGQ_LAYER_QUANT, 1, 1);
+	hgq_layer_alloc_fixed(q0, NULL);
+	hgq_layer_alloc_fixed(d, NULL);
+	hgq_layer_alloc_fixed(q1, NULL);
+	/* inputs: k=1 i=3 f=4 RND SAT: 1.3 -> 21/16, -0.6 -> -10/16 */
+	for (int j = 0; j < 2; j++) {
+		q0->k[j] = 1;
+		q0->i[j] = 3;
+		q0->f[j] = 4;
+	}
+	q0->round = HGQ_RND;
+	q0->overflow = HGQ_SAT;
+	/* w = [0.75, -2], b = 0.125 */
+	d->w_m[0] = 3;
+	d->w_f[0] = 2;
+	d->w_m[1] = -1;
+	d->w_f[1] = -1;
+	d->b_m[0] = 1;
+	d->b_f[0] = 3;
+	d->act = HGQ_ACT_RELU;
+	/* y = 21/16*3/4 + 10/16*2 + 1/8 = 63/64 + 80/64 + 8/64 = 151/64;
+	   output k=0 i=1 f=2 TRN WRAP: floor(151/16) = 9 -> 9 & 7 = 1 */
+	q1->k[0] = 0;
+	q1->i[0] = 1;
+	q1->f[0] = 2;
+	q1->round = HGQ_TRN;
+	q1->overflow = HGQ_WRAP;
+	ck_assert_int_eq(hgq_model_set_input(m, 2, NULL), HGQ_OK);
+	m->calibrated = 1;
+	ck_assert_int_eq(hgq_engine_new(&e, m, &err), HGQ_OK);
+	hgq_engine_quant_input(e, x, 1, in);
+	ck_assert_int_eq(in[0], 21);
+	ck_assert_int_eq(in[1], -10);
+	ck_assert_int_eq(hgq_engine_run(e, x, 1, &out, NULL, 1), HGQ_OK);
+	ck_assert_int_eq(out, 1);
+	hgq_engine_free(e);
+	/* SAT instead: 9 clips to 7 */
+	q1->overflow = HGQ_SAT;
+	ck_assert_int_eq(hgq_engine_new(&e, m, &err), HGQ_OK);
+	ck_assert_int_eq(hgq_engine_run(e, x, 1, &out, NULL, 1), HGQ_OK);
+	ck_assert_int_eq(out, 7);
+	hgq_engine_free(e);
+	/* never calibrated: refused with a message */
+	m->calibrated = 0;
+	ck_assert_int_eq(hgq_engine_new(&e, m, &err), HGQ_EINVAL);
+	ck_assert_str_eq(err.msg, "the model was never calibrated (it has no "
+	    "exact fixed-point part)");
+	hgq_model_free(m);
+}
+END_TEST
+
+/* an accumulator beyond 62 bits is refused, not wrapped */
+START_TEST(test_engine_range)
+{
+	struct hgq_model *m = hgq_model_new();
+	struct hgq_layer *q0, *d, *q1;
+	struct hgq_engine *e;
+	struct hgq_err err = HGQ_ERR_INIT;
+
+	q0 = hgq_model_add_layer(m, HGQ_LAYER_QUANT, 1, 1);
+	d = hgq_model_add_layer(m, HGQ_LAYER_DENSE, 1, 1);
+	q1 = hgq_model_add_layer(m, HGQ_LAYER_QUANT, 1, 1);
+	hgq_layer_alloc_fixed(q0, NULL);
+	hgq_layer_alloc_fixed(d, NULL);
+	hgq_layer_alloc_fixed(q1, NULL);
+	q0->k[0] = 1;
+	q0->i[0] = 31;
+	q0->f[0] = -62 + 62;
+	d->w_m[0] = 0x7fffffff;
+	d->w_f[0] = -40;
+	d->b_f[0] = 0;
+	q1->k[0] = 1;
+	q1->i[0] = 10;
+	q1->f[0] = 0;
+	ck_assert_int_eq(hgq_model_set_input(m, 1, NULL), HGQ_OK);
+	m->calibrated = 1;
+	ck_assert_int_eq(hgq_engine_new(&e, m, &err), HGQ_ERANGE);
+	ck_assert_str_eq(err.msg, "layer 1: the accumulator would need more "
+	    "than 62 bits (weights or activations too wide)");
+	hgq_model_free(m);
+}
+END_TEST
+
+/* calibration: minimal formats, no overflow on the calibration data */
+START_TEST(test_calibrate)
+{
+	static const uint32_t shape[] = { 6, 10, 4 };
+	struct hgq_model *m;
+	struct hgq_engine *e;
+	struct hgq_err err = HGQ_ERR_INIT;
+	size_t n = 2000;
+	double *x;
+	int64_t *out;
+	uint64_t cnt[3] = { 0 };
+	struct hgq_ovf_stats st = { 3, cnt };
+
+	rng_state = 7;
+	m = random_model(shape, 2);
+	m->calibrated = 0;
+	/* column 5 is always 0: its element must end with width 0 */
+	x = malloc(n * 6 * sizeof(double));
+	out = malloc(n * 4 * sizeof(int64_t));
+	for (size_t s = 0; s < n; s++)
+		for (int c = 0; c < 6; c++)
+			x[s * 6 + c] = c == 5 ? 0.0 : (rnd_unit() - 0.3) * 10;
+	for (uint32_t j = 0; j < 6; j++)
+		m->layers[0].f[j] = 3;
+	ck_assert_int_eq(hgq_calibrate(m, x, n, 1, &err), HGQ_OK);
+	ck_assert_int_eq(m->calibrated, 1);
+	ck_assert_int_eq(m->layers[0].k[5] + m->layers[0].i[5] +
+	    m->layers[0].f[5], 0);
+	/* x in [-3, 7): k = 1, 7 * 8 = 56 < 64 -> i + f = 6 -> i = 3 */
+	for (int j = 0; j < 5; j++) {
+		ck_assert_int_eq(m->layers[0].k[j], 1);
+		ck_assert_int_eq(m->layers[0].i[j], 3);
+	}
+	ck_assert_int_eq(hgq_engine_new(&e, m, &err), HGQ_OK);
+	ck_assert_int_eq(hgq_engine_run(e, x, n, out, &st, 2), HGQ_OK);
+	ck_assert_int_eq(cnt[0], 0);
+	ck_assert_int_eq(cnt[1], 0);
+	ck_assert_int_eq(cnt[2], 0);
+	/* and the ranges are tight: one bit less would overflow somewhere */
+	for (uint32_t l = 0; l < m->n_layers; l += 2) {
+		struct hgq_layer *q = &m->layers[l];
+
+		for (uint32_t j = 0; j < q->n_out; j++) {
+			double lo = q->cal_min[j], hi = q->cal_max[j];
+			int b = q->i[j] + q->f[j];
+
+			if (q->k[j] + b <= 0) {
+				ck_assert(lo == 0 && hi == 0);
+				continue;
+			}
+			ck_assert(q->k[j] == (lo < 0));
+			ck_assert(ldexp(hi, q->f[j]) < ldexp(1, b));
+			ck_assert(-ldexp(lo, q->f[j]) <= ldexp(1, b));
+			ck_assert(ldexp(hi, q->f[j]) >= ldexp(1, b - 1) ||
+			    -ldexp(lo, q->f[j]) > ldexp(1, b - 1));
+		}
+	}
+	hgq_engine_free(e);
+	hgq_model_free(m);
+	free(x);
+	free(out);
+}
+END_TEST
+
+Suite *
+sim_suite(void)
+{
+	Suite *s = suite_create("sim");
+	TCase *tc = tcase_create("engine");
+
+	tcase_add_test(tc, test_engine_matches_reference);
+	tcase_add_test(tc, test_engine_threads_agree);
+	tcase_add_test(tc, test_engine_hand);
+	tcase_add_test(tc, test_engine_range);
+	tcase_add_test(tc, test_calibrate);
+	tcase_set_timeout(tc, 60);
+	suite_add_tcase(s, tc);
+	return s;
+}
