@@ -136,6 +136,19 @@ cli_usage(const char *usage)
 }
 
 void
+cli_usage_msg(const char *usage, const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "%s: ", progname);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	cli_usage(usage);
+}
+
+void
 cli_help(const char *text)
 {
 	fputs(text, stdout);

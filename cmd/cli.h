@@ -25,6 +25,9 @@ void	die(const char *fmt, ...) __attribute__((noreturn, format(printf, 1, 2)));
 void	warnx(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* usage line(s) to stderr, exit 2 */
 void	cli_usage(const char *usage) __attribute__((noreturn));
+/* "progname: message" and the usage lines to stderr, exit 2 */
+void	cli_usage_msg(const char *usage, const char *fmt, ...)
+	    __attribute__((noreturn, format(printf, 2, 3)));
 /* usage and options to stdout, exit 0 */
 void	cli_help(const char *text) __attribute__((noreturn));
 void	cli_version(void) __attribute__((noreturn));

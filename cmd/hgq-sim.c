@@ -19,7 +19,7 @@
 
 static const char usage_text[] =
     "usage: hgq-sim [--raw] -i INPUTS [-l LABELS] [-o OUT] [-t THREADS]\n"
-    "               [--compare REF] [--report text|json] [--vectors FILE]\n"
+    "               [--compare REF] [--report text | json] [--vectors FILE]\n"
     "               [MODEL | -]\n";
 
 static const char help_text[] =
@@ -106,7 +106,8 @@ parse_args(int argc, char **argv, struct opts *o)
 			else if (strcmp(optarg, "json") == 0)
 				o->report = 2;
 			else
-				cli_usage(usage_text);
+				cli_usage_msg(usage_text, "--report: want "
+				    "'text' or 'json', not '%s'", optarg);
 			break;
 		case 't':
 			o->threads = (int)cli_parse_long(optarg, "--threads", 1,
@@ -125,8 +126,10 @@ parse_args(int argc, char **argv, struct opts *o)
 	}
 	argc -= optind;
 	argv += optind;
-	if (argc > 1 || o->input == NULL)
-		cli_usage(usage_text);
+	if (argc > 1)
+		cli_usage_msg(usage_text, "one model at most");
+	if (o->input == NULL)
+		cli_usage_msg(usage_text, "the inputs (-i FILE) are required");
 	o->model = argc == 1 ? argv[0] : "-";
 }
 
@@ -193,7 +196,8 @@ sink_rows(struct sink *s, const int64_t *out, const double *val, size_t n)
 		fputc('\n', s->f);
 	}
 	if (ferror(s->f))
-		die("cannot write '%s':", cli_name(s->path));
+		die("cannot write %s%s%s:", s->path ? "'" : "",
+		    s->path ? s->path : "standard output", s->path ? "'" : "");
 }
 
 static void

@@ -173,18 +173,17 @@ hgq_fq_f32s(float x, float scale, float inv_scale, int round)
 struct hgq_qop {
 	int64_t	 add;		/* rounding constant added before >> */
 	int64_t	 lo, hi;	/* mantissa range of the format */
+	uint64_t mask;		/* WRAP: the low width bits (0: width 0) */
+	uint64_t sbit;		/* WRAP and k = 1: the sign bit, else 0 */
 	uint8_t	 rshift;	/* right shift, 0..63 */
 	uint8_t	 lshift;	/* left shift, 0..62 (from_f < f) */
-	uint8_t	 zero;		/* width <= 0: always 0 */
 	uint8_t	 wrap;		/* WRAP (else saturate to [lo, hi]) */
-	uint8_t	 sign;		/* k */
-	uint8_t	 width;		/* k+i+f when > 0 */
 };
 
 void	hgq_qop_init(struct hgq_qop *q, int from_f, int k, int i, int f,
 	    int round, int overflow);
 
-/* the rounded mantissa before overflow (0 when the width is 0) */
+/* the rounded mantissa before overflow */
 static inline int64_t
 hgq_qop_round(const struct hgq_qop *q, int64_t m)
 {
@@ -193,20 +192,17 @@ hgq_qop_round(const struct hgq_qop *q, int64_t m)
 	return (int64_t)((uint64_t)((m + q->add) >> q->rshift) << q->lshift);
 }
 
-/* overflow of a rounded mantissa r */
+/*
+ * overflow of a rounded mantissa r: WRAP keeps the low bits and extends
+ * the sign with (low ^ sbit) - sbit; SAT clips.  A zero-width format has
+ * mask 0 (WRAP) or lo = hi = 0 (SAT), so it gives 0 without a branch.
+ */
 static inline int64_t
 hgq_qop_overflow(const struct hgq_qop *q, int64_t r)
 {
-	if (q->zero)
-		return 0;
-	if (q->wrap) {
-		if (q->width >= 63)
-			return r;
-		if (q->sign)
-			return (int64_t)((uint64_t)r << (64 - q->width)) >>
-			    (64 - q->width);
-		return (int64_t)((uint64_t)r & (((uint64_t)1 << q->width) - 1));
-	}
+	if (q->wrap)
+		return (int64_t)((((uint64_t)r & q->mask) ^ q->sbit) -
+		    q->sbit);
 	return r < q->lo ? q->lo : r > q->hi ? q->hi : r;
 }
 
@@ -1200,5 +1196,111 @@ int	hgq_pareto_add(struct hgq_pareto *p, double metric, uint64_t ebops,
 	    uint32_t epoch, const char *tag, char **removed,
 	    size_t *n_removed, struct hgq_err *err);
 void	hgq_pareto_release(struct hgq_pareto *p);
+
+/* ------------------------------------------------------------------ */
+/* Adder graphs and Verilog (cmvm.c, ir.c, verilog.c)                  */
+/* ------------------------------------------------------------------ */
+
+/*
+ * An interval of fixed-point values: the mantissa m lies in [lo, hi] and
+ * the value is m * 2^e.  |lo|, |hi| < 2^62.  Every value of an adder graph
+ * and of the IR carries one, and its hardware width follows from it.
+ */
+struct hgq_ival {
+	int64_t		 lo, hi;
+	int32_t		 e;
+};
+
+/*
+ * hgq_ival_width - bits that hold every integer of [lo, hi]: two's
+ * complement when lo < 0 (*sgn = 1; sgn may be NULL), unsigned otherwise;
+ * [0, 0] needs 0 bits.
+ */
+int	hgq_ival_width(int64_t lo, int64_t hi, int *sgn);
+
+/*
+ * hgq_ival_add - *out = the interval of a + (-1)^sub * b * 2^shift, at
+ * the finer of the two LSBs.  HGQ_ERANGE when a bound reaches 2^62.
+ */
+int	hgq_ival_add(struct hgq_ival *out, const struct hgq_ival *a,
+	    const struct hgq_ival *b, int shift, int sub);
+
+/*
+ * hgq_add_span - the width of the carry chain that computes
+ * out = a +- b * 2^shift (out from hgq_ival_add): the result's bits from
+ * the lowest position where both operands can hold bits; the *low bits
+ * below pass through as wires (0 when there is no such split).  0 means
+ * a pure concatenation.  The LUT estimate is the sum of these.
+ */
+int	hgq_add_span(const struct hgq_ival *a, const struct hgq_ival *b,
+	    int shift, int sub, const struct hgq_ival *out, int *low);
+
+/*
+ * CMVM: y_j = sum_i x_i * w_ij for a constant matrix W, as a shared adder
+ * graph (rtl-notes.md 1): canonical signed digits, greedy extraction of
+ * digit pairs that occur at least twice, latency-balanced trees for the
+ * rest.  Every node carries its exact interval.
+ */
+enum hgq_cmvm_method {
+	HGQ_CMVM_WMC	= 0,	/* score = count x overlapping bits */
+	HGQ_CMVM_MC	= 1,	/* score = count */
+	HGQ_CMVM_NONE	= 2,	/* no sharing: one tree per column */
+};
+
+struct hgq_cmvm_params {
+	int		 max_extra_depth; /* adder levels allowed above the
+					     minimal tree [2]; < 0: no limit */
+	int		 method;	/* enum hgq_cmvm_method [WMC] */
+};
+void	hgq_cmvm_params_init(struct hgq_cmvm_params *p);
+
+/* node j >= n_in: a + (-1)^sub * b * 2^shift; nodes < n_in: the inputs */
+struct hgq_cmvm_node {
+	int32_t		 a, b;		/* -1 for inputs */
+	int32_t		 shift;
+	uint8_t		 sub;
+	int32_t		 depth;		/* adder levels (inputs: given) */
+	struct hgq_ival	 v;
+};
+
+/* y_j = (-1)^neg * node * 2^shift; node = -1: y_j = 0 */
+struct hgq_cmvm_out {
+	int32_t		 node;
+	int32_t		 shift;
+	uint8_t		 neg;
+};
+
+struct hgq_cmvm {
+	uint32_t	 n_in, n_out;
+	uint32_t	 n_nodes;	/* n_in inputs, then the adders */
+	uint32_t	 n_adders;	/* n_nodes - n_in */
+	struct hgq_cmvm_node *nodes;	/* topological order */
+	struct hgq_cmvm_out *out;	/* n_out */
+	int		 depth;		/* deepest output */
+	int		 min_depth;	/* deepest output without sharing */
+	uint64_t	 cost;		/* sum of hgq_add_span: LUT estimate */
+};
+
+/*
+ * hgq_cmvm_solve - solve y = x W.  x: n_in input intervals (an input of
+ * [0, 0] is ignored); x_depth: their adder depths (NULL: all 0); w_m, w_f:
+ * n_in*n_out weights m * 2^-f, row-major [i*n_out + j] (w_f NULL: all 0).
+ * On success *out owns a new solution (free with hgq_cmvm_free).  Returns
+ * HGQ_OK, HGQ_EINVAL (bad interval), HGQ_ERANGE (a sum reaches 2^62, or
+ * the graph outgrows 2^24 nodes) or HGQ_ENOMEM.
+ */
+int	hgq_cmvm_solve(struct hgq_cmvm **out, const struct hgq_ival *x,
+	    const int32_t *x_depth, uint32_t n_in, uint32_t n_out,
+	    const int32_t *w_m, const int8_t *w_f,
+	    const struct hgq_cmvm_params *p, struct hgq_err *err);
+void	hgq_cmvm_free(struct hgq_cmvm *s);
+
+/*
+ * hgq_cmvm_eval - evaluate the graph on input mantissas x (n_in, within
+ * their intervals): y[j] is output j's mantissa at exponent y_e[j].  buf
+ * is scratch of n_nodes values.
+ */
+void	hgq_cmvm_eval(const struct hgq_cmvm *s, const int64_t *x,
+	    int64_t *buf, int64_t *y, int32_t *y_e);
 
 #endif /* HGQ_H */

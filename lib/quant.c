@@ -213,10 +213,7 @@ hgq_qop_init(struct hgq_qop *q, int from_f, int k, int i, int f, int round,
 {
 	int s = from_f - f, w = k + i + f, b = i + f;
 
-	q->zero = w <= 0;
 	q->wrap = overflow == HGQ_WRAP;
-	q->sign = k != 0;
-	q->width = w > 0 ? (w > 64 ? 64 : w) : 0;
 	q->rshift = 0;
 	q->lshift = 0;
 	q->add = 0;
@@ -228,9 +225,16 @@ hgq_qop_init(struct hgq_qop *q, int from_f, int k, int i, int f, int round,
 	} else if (s < 0) {
 		q->lshift = -s > 62 ? 62 : -s;
 	}
+	q->mask = 0;
+	q->sbit = 0;
 	if (w <= 0) {
 		q->lo = q->hi = 0;
-	} else if (b >= 62) {
+		return;
+	}
+	q->mask = w >= 64 ? ~(uint64_t)0 : ((uint64_t)1 << w) - 1;
+	if (k && w <= 63)
+		q->sbit = (uint64_t)1 << (w - 1);
+	if (b >= 62) {
 		q->hi = INT64_MAX;
 		q->lo = k ? INT64_MIN : 0;
 	} else {

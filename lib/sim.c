@@ -41,6 +41,7 @@ struct hgq_engine {
 	uint32_t	*index_map;	/* n0 */
 	double		*off, *scale;	/* n0, per first-quantizer element */
 	double		*scale2f;	/* n0: 2^f of each input element */
+	double		*sc2f;		/* n0: scale * 2^f (exact product) */
 	struct hgq_qop	*in_q;		/* n0: overflow of each input element */
 	int8_t		*in_k, *in_i, *in_f;
 	uint8_t		 in_round, in_ovf;
@@ -317,6 +318,7 @@ hgq_engine_free(struct hgq_engine *e)
 	free(e->off);
 	free(e->scale);
 	free(e->scale2f);
+	free(e->sc2f);
 	free(e->in_q);
 	free(e->in_k);
 	free(e->in_i);
@@ -349,6 +351,7 @@ hgq_engine_new(struct hgq_engine **out, const struct hgq_model *m,
 	    (e->off = hgq_calloc(e->n0, sizeof(double))) == NULL ||
 	    (e->scale = hgq_calloc(e->n0, sizeof(double))) == NULL ||
 	    (e->scale2f = hgq_calloc(e->n0, sizeof(double))) == NULL ||
+	    (e->sc2f = hgq_calloc(e->n0, sizeof(double))) == NULL ||
 	    (e->in_q = hgq_calloc(e->n0, sizeof(struct hgq_qop))) == NULL ||
 	    (e->in_k = hgq_calloc(e->n0, 1)) == NULL ||
 	    (e->in_i = hgq_calloc(e->n0, 1)) == NULL ||
@@ -366,6 +369,7 @@ hgq_engine_new(struct hgq_engine **out, const struct hgq_model *m,
 		e->in_i[j] = q0->i[j];
 		e->in_f[j] = q0->f[j];
 		e->scale2f[j] = ldexp(1.0, q0->f[j]);
+		e->sc2f[j] = ldexp(e->scale[j], q0->f[j]);
 		hgq_qop_init(&e->in_q[j], q0->f[j], q0->k[j], q0->i[j],
 		    q0->f[j], q0->round, q0->overflow);
 	}
@@ -422,33 +426,35 @@ hgq_engine_out_f(const struct hgq_engine *e, uint32_t j)
 
 /*
  * input_quant - normalise and quantise raw column value x for input
- * element j.  The common case (|x * 2^f| < 2^52, not tiny) is done here
- * with the same rounding rule as quant.c; everything else goes through
- * hgq_quant_f64, the definition.  *raw gets the rounded value before
- * overflow (for counting), or the result itself on the slow path.
+ * element j: xn = (x - offset) * scale, then xn * 2^f is rounded and
+ * overflowed.  Because scaling by 2^f is exact, (x - offset) * (scale *
+ * 2^f) is the same number, so the common case takes one multiply and an
+ * integer floor (|v| < 2^52: the conversion is exact).  Values that are
+ * huge, or so tiny that the product could be subnormal, go through
+ * hgq_quant_f64, the definition.  *ovf tells whether overflow changed the
+ * rounded value.
  */
 static int64_t
 input_quant(const struct hgq_engine *e, uint32_t j, double x, int *ovf)
 {
-	double xn = (x - e->off[j]) * e->scale[j];
-	double v = xn * e->scale2f[j];
-	int k = e->in_k[j], i = e->in_i[j], f = e->in_f[j];
+	double d = x - e->off[j];
+	double v = d * e->sc2f[j];
 	int64_t r, q;
 
-	if (!(fabs(v) < 0x1p52) || (xn != 0 && fabs(xn) < 0x1p-960) ||
-	    k + i + f <= 0) {
+	if (!(fabs(v) < 0x1p52) || (fabs(v) < 0x1p-898 && d != 0)) {
+		double xn = d * e->scale[j];
+		int k = e->in_k[j], i = e->in_i[j], f = e->in_f[j];
+
 		q = hgq_quant_f64(xn, k, i, f, e->in_round, e->in_ovf);
 		*ovf = q != hgq_quant_f64(xn, 1, 61 - f, f, e->in_round,
 		    HGQ_SAT);
 		return q;
 	}
-	{
-		double fl = floor(v);
-
-		if (e->in_round == HGQ_RND && v - fl >= 0.5)
-			fl += 1.0;
-		r = (int64_t)fl;
-	}
+	r = (int64_t)v;			/* towards zero ... */
+	if ((double)r > v)
+		r--;			/* ... now floor(v) */
+	if (e->in_round == HGQ_RND && v - (double)r >= 0.5)
+		r++;
 	q = hgq_qop_overflow(&e->in_q[j], r);
 	*ovf = q != r;
 	return q;
@@ -467,6 +473,10 @@ hgq_engine_quant_input(const struct hgq_engine *e, const double *x,
 }
 
 /* run samples [s0, s1) */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && \
+    !defined(__SANITIZE_ADDRESS__)
+__attribute__((target_clones("avx2", "default")))
+#endif
 static void
 run_range(const struct hgq_engine *e, const double *x, size_t s0, size_t s1,
     int64_t *out, uint64_t *counts, int64_t *buf)

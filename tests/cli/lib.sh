@@ -31,6 +31,9 @@ must_fail() {
 	"$@" >"$T/.out" 2>"$T/.err"
 	got=$?
 	prog=$(basename "$1")
+	if [ "$prog" = sh ] && [ "$2" = -c ]; then
+		prog=${3%% *}		# sh -c 'prog ...': the first word
+	fi
 	if [ "$got" -ne "$want" ]; then
 		echo "not ok $n - $what (exit $got, wanted $want)"
 		sed 's/^/#   /' "$T/.err" | head -n 5

@@ -361,6 +361,63 @@ START_TEST(test_calibrate)
 }
 END_TEST
 
+
+/* the engine's fast input path equals hgq_quant_f64 on awkward values */
+START_TEST(test_input_edges)
+{
+	static const double xs[] = { 0.0, -0.0, 0.5, -0.5, 0.75, -0.75,
+	    1e-310, -1e-310, 0x1p-1000, -0x1p-1000, 1e300, -1e300,
+	    0x1p52, -0x1p52, 0x1p53 + 2, 4503599627370495.5, 3.0, -3.0,
+	    0.1, -0.1, 123.456, -987.654, 0x1p-898, -0x1p-899 };
+	static const double scales[] = { 1.0, 0.00390625, 3.0, 1e-300 };
+	struct hgq_model *m = hgq_model_new();
+	struct hgq_layer *q0, *d, *q1;
+	struct hgq_engine *e;
+	struct hgq_err err = HGQ_ERR_INIT;
+	int64_t got;
+
+	q0 = hgq_model_add_layer(m, HGQ_LAYER_QUANT, 1, 1);
+	d = hgq_model_add_layer(m, HGQ_LAYER_DENSE, 1, 1);
+	q1 = hgq_model_add_layer(m, HGQ_LAYER_QUANT, 1, 1);
+	hgq_layer_alloc_fixed(q0, NULL);
+	hgq_layer_alloc_fixed(d, NULL);
+	hgq_layer_alloc_fixed(q1, NULL);
+	ck_assert_int_eq(hgq_model_set_input(m, 1, NULL), HGQ_OK);
+	m->norm = HGQ_NORM_STANDARD;
+	m->norm_offset = calloc(1, sizeof(double));
+	m->norm_scale = calloc(1, sizeof(double));
+	m->calibrated = 1;
+	for (int k = 0; k <= 1; k++)
+	for (int f = -3; f <= 12; f += 5)
+	for (int w = 0; w <= 20; w += 4)
+	for (int r = 0; r < 2; r++)
+	for (int o = 0; o < 3; o++)
+	for (size_t sc = 0; sc < 4; sc++) {
+		q0->k[0] = (int8_t)k;
+		q0->f[0] = (int8_t)f;
+		q0->i[0] = (int8_t)(w - k - f);
+		q0->round = (uint8_t)r;
+		q0->overflow = (uint8_t)o;
+		m->norm_offset[0] = sc == 2 ? 0.25 : 0.0;
+		m->norm_scale[0] = scales[sc];
+		ck_assert_int_eq(hgq_engine_new(&e, m, &err), HGQ_OK);
+		for (size_t a = 0; a < sizeof(xs) / sizeof(xs[0]); a++) {
+			double xn = (xs[a] - m->norm_offset[0]) * scales[sc];
+			int64_t want = hgq_quant_f64(xn, k, w - k - f, f, r, o);
+
+			hgq_engine_quant_input(e, &xs[a], 1, &got);
+			if (got != want)
+				ck_abort_msg("x=%a k=%d f=%d w=%d r=%d o=%d "
+				    "scale=%g: %lld vs %lld", xs[a], k, f, w, r,
+				    o, scales[sc], (long long)got,
+				    (long long)want);
+		}
+		hgq_engine_free(e);
+	}
+	hgq_model_free(m);
+}
+END_TEST
+
 Suite *
 sim_suite(void)
 {
@@ -372,6 +429,7 @@ sim_suite(void)
 	tcase_add_test(tc, test_engine_hand);
 	tcase_add_test(tc, test_engine_range);
 	tcase_add_test(tc, test_calibrate);
+	tcase_add_test(tc, test_input_edges);
 	tcase_set_timeout(tc, 60);
 	suite_add_tcase(s, tc);
 	return s;
