@@ -1,43 +1,483 @@
 /*
- * ebops.c - exact EBOPs of a calibrated model (DESIGN.md "EBOPs"):
- * for every multiplication a_i * w_ij of a dense layer, the bits of the
- * input element (k+i+f of the quantizer before the layer) times the span
- * of the non-zero bits of the weight mantissa.
+ * ebops.c - exact EBOPs of a calibrated model (DESIGN.md "EBOPs"): for
+ * every multiplication a_i * w_ij of a dense layer, the bits of the input
+ * element (k+i+f of the quantizer before the layer) times the span of the
+ * non-zero bits of the weight mantissa - counted only when the product
+ * can reach an output (the liveness analysis below), so that pruning,
+ * which removes exactly what cannot, leaves EBOPs unchanged.
+ *
+ * Also the per-layer report of hgq-ebops (counts, histograms, a LUT
+ * estimate) and its three printed forms: text table, TSV and JSON.
  */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
 #include "hgq.h"
+
+/* ------------------------------------------------------------------ */
+/* Liveness                                                            */
+/* ------------------------------------------------------------------ */
+
+void
+hgq_model_live_release(uint8_t **live, uint32_t n_layers)
+{
+	if (live == NULL)
+		return;
+	for (uint32_t l = 0; l < n_layers; l++) {
+		free(live[l]);
+		live[l] = NULL;
+	}
+}
+
+/*
+ * live_sweep - decide the elements of quantizer q from the flags of the
+ * quantizer after dense layer d (next): element i is live when its width
+ * is > 0 and row i of d has a non-zero weight in a live column.
+ */
+static void
+live_sweep(uint8_t *flags, const struct hgq_layer *q,
+    const struct hgq_layer *d, const uint8_t *next)
+{
+	for (uint32_t i = 0; i < q->n_out; i++) {
+		const int32_t *row = d->w_m + (size_t)i * d->n_out;
+		uint8_t any = 0;
+
+		if (hgq_fmt_width(q->k[i], q->i[i], q->f[i]) > 0)
+			for (uint32_t j = 0; j < d->n_out && !any; j++)
+				any = row[j] != 0 && next[j];
+		flags[i] = any;
+	}
+}
+
+int
+hgq_model_live(const struct hgq_model *m, uint8_t **live, struct hgq_err *err)
+{
+	const struct hgq_layer *last;
+	uint32_t nl = m->n_layers;
+	int rc;
+
+	for (uint32_t l = 0; l < nl; l++)
+		live[l] = NULL;
+	if ((rc = hgq_model_validate(m, err)) != HGQ_OK)
+		return rc;
+	if (!m->calibrated)
+		return hgq_errf(err, HGQ_EINVAL, "model was never calibrated");
+	for (uint32_t l = 0; l < nl; l += 2) {
+		live[l] = hgq_calloc(m->layers[l].n_out, 1);
+		if (live[l] == NULL) {
+			hgq_model_live_release(live, nl);
+			return hgq_errf(err, HGQ_ENOMEM, "out of memory");
+		}
+	}
+	/* the outputs: live unless their width is 0; then backwards */
+	last = &m->layers[nl - 1];
+	for (uint32_t j = 0; j < last->n_out; j++)
+		live[nl - 1][j] = hgq_fmt_width(last->k[j], last->i[j],
+		    last->f[j]) > 0;
+	for (uint32_t l = nl - 1; l >= 2; l -= 2)
+		live_sweep(live[l - 2], &m->layers[l - 2], &m->layers[l - 1],
+		    live[l]);
+	return HGQ_OK;
+}
+
+/* ------------------------------------------------------------------ */
+/* EBOPs                                                               */
+/* ------------------------------------------------------------------ */
+
+/*
+ * layer_stats - every count of dense layer d (index l) whose input
+ * quantizer is q, with the liveness flags of its inputs and outputs.
+ */
+static void
+layer_stats(struct hgq_ebops_stats *s, const struct hgq_layer *q,
+    const struct hgq_layer *d, uint32_t l, const uint8_t *live_in,
+    const uint8_t *live_out)
+{
+	memset(s, 0, sizeof(*s));
+	s->index = l;
+	s->n_in = d->n_in;
+	s->n_out = d->n_out;
+	s->weights = (uint64_t)d->n_in * d->n_out;
+	for (uint32_t i = 0; i < d->n_in; i++) {
+		const int32_t *row = d->w_m + (size_t)i * d->n_out;
+		int bits = hgq_fmt_width(q->k[i], q->i[i], q->f[i]);
+
+		if (bits == 0)
+			s->act_pruned++;
+		if (!live_in[i]) {
+			s->inputs_pruned++;
+			continue;
+		}
+		/* validation keeps widths <= HGQ_MAX_WIDTH < NBINS */
+		s->width_hist[bits < HGQ_EBOPS_NBINS ? bits :
+		    HGQ_EBOPS_NBINS - 1]++;
+		for (uint32_t j = 0; j < d->n_out; j++) {
+			int span;
+
+			if (row[j] == 0 || !live_out[j])
+				continue;
+			span = hgq_span(row[j]);	/* <= 32 for int32 */
+			s->nonzero++;
+			s->span_hist[span]++;
+			s->ebops += (uint64_t)bits * (uint64_t)span;
+		}
+	}
+	for (uint32_t j = 0; j < d->n_out; j++)
+		s->outputs_pruned += !live_out[j];
+	s->pruned = s->weights - s->nonzero;
+	s->span_hist[0] = s->pruned;
+	s->width_hist[0] = s->inputs_pruned;
+	s->uniform8 = 64 * s->nonzero;
+	s->lut_estimate = (s->ebops * HGQ_LUT_PER_EBOP_X10 + 5) / 10;
+}
 
 uint64_t
 hgq_ebops_layer(const struct hgq_model *m, uint32_t l)
 {
-	const struct hgq_layer *d, *q;
-	uint64_t sum = 0;
+	struct hgq_ebops_stats *s;
+	uint8_t **live;
+	uint64_t e;
+	int rc;
 
-	if (l == 0 || l >= m->n_layers || !m->calibrated)
+	if (l == 0 || l >= m->n_layers || !m->calibrated ||
+	    m->layers[l].kind != HGQ_LAYER_DENSE)
 		return 0;
-	d = &m->layers[l];
-	q = &m->layers[l - 1];
-	if (d->kind != HGQ_LAYER_DENSE || q->kind != HGQ_LAYER_QUANT)
-		return 0;
-	for (uint32_t i = 0; i < d->n_in; i++) {
-		const int32_t *w = d->w_m + (size_t)i * d->n_out;
-		uint64_t bits = hgq_fmt_width(q->k[i], q->i[i], q->f[i]);
-		uint64_t spans = 0;
-
-		if (bits == 0)
-			continue;
-		for (uint32_t j = 0; j < d->n_out; j++)
-			spans += hgq_span(w[j]);
-		sum += bits * spans;
+	live = hgq_calloc(m->n_layers, sizeof(*live));
+	s = malloc(sizeof(*s));
+	if (live == NULL || s == NULL) {
+		free(live);
+		free(s);
+		return HGQ_EBOPS_ENOMEM;
 	}
-	return sum;
+	rc = hgq_model_live(m, live, NULL);
+	if (rc == HGQ_OK) {
+		layer_stats(s, &m->layers[l - 1], &m->layers[l], l,
+		    live[l - 1], live[l + 1]);
+		e = s->ebops;
+	} else
+		e = rc == HGQ_ENOMEM ? HGQ_EBOPS_ENOMEM : 0;
+	hgq_model_live_release(live, m->n_layers);
+	free(live);
+	free(s);
+	return e;
 }
 
 uint64_t
 hgq_ebops_total(const struct hgq_model *m)
 {
-	uint64_t sum = 0;
+	struct hgq_ebops_report r;
+	struct hgq_err err = HGQ_ERR_INIT;
+	uint64_t e;
+	int rc;
 
-	for (uint32_t l = 0; l < m->n_layers; l++)
-		sum += hgq_ebops_layer(m, l);
-	return sum;
+	if (!m->calibrated)
+		return 0;
+	rc = hgq_ebops_report(m, &r, &err);
+	if (rc != HGQ_OK)
+		return rc == HGQ_ENOMEM ? HGQ_EBOPS_ENOMEM : 0;
+	e = r.total;
+	hgq_ebops_report_release(&r);
+	return e;
+}
+
+int
+hgq_ebops_report(const struct hgq_model *m, struct hgq_ebops_report *r,
+    struct hgq_err *err)
+{
+	uint8_t **live;
+	int rc;
+
+	memset(r, 0, sizeof(*r));
+	if ((rc = hgq_model_validate(m, err)) != HGQ_OK)
+		return rc;
+	if (!m->calibrated)
+		return hgq_errf(err, HGQ_EINVAL, "model was never calibrated");
+	r->n_dense = m->n_layers / 2;
+	r->layer = hgq_calloc(r->n_dense, sizeof(*r->layer));
+	live = hgq_calloc(m->n_layers, sizeof(*live));
+	if (r->layer == NULL || live == NULL) {
+		free(live);
+		hgq_ebops_report_release(r);
+		return hgq_errf(err, HGQ_ENOMEM, "out of memory");
+	}
+	if ((rc = hgq_model_live(m, live, err)) != HGQ_OK) {
+		free(live);
+		hgq_ebops_report_release(r);
+		return rc;
+	}
+	for (uint32_t n = 0; n < r->n_dense; n++) {
+		uint32_t l = 2 * n + 1;
+		struct hgq_ebops_stats *s = &r->layer[n];
+
+		layer_stats(s, &m->layers[l - 1], &m->layers[l], l,
+		    live[l - 1], live[l + 1]);
+		r->total += s->ebops;
+		r->weights += s->weights;
+		r->nonzero += s->nonzero;
+		r->pruned += s->pruned;
+		r->uniform8 += s->uniform8;
+	}
+	r->lut_estimate = (r->total * HGQ_LUT_PER_EBOP_X10 + 5) / 10;
+	hgq_model_live_release(live, m->n_layers);
+	free(live);
+	return HGQ_OK;
+}
+
+void
+hgq_ebops_report_release(struct hgq_ebops_report *r)
+{
+	if (r == NULL)
+		return;
+	free(r->layer);
+	memset(r, 0, sizeof(*r));
+}
+
+/* ------------------------------------------------------------------ */
+/* Printing                                                            */
+/* ------------------------------------------------------------------ */
+
+/* bins 0..n-1 hold every non-zero count (at least one bin) */
+static int
+hist_len(const uint64_t *h)
+{
+	int n = HGQ_EBOPS_NBINS;
+
+	while (n > 1 && h[n - 1] == 0)
+		n--;
+	return n;
+}
+
+/* h[0..n) as "a<sep>b<sep>c" */
+static void
+put_hist(FILE *f, const uint64_t *h, int n, const char *sep)
+{
+	for (int b = 0; b < n; b++)
+		fprintf(f, "%s%" PRIu64, b > 0 ? sep : "", h[b]);
+}
+
+static void
+write_json(FILE *f, const struct hgq_ebops_report *r)
+{
+	fprintf(f, "{\n");
+	fprintf(f, "  \"total_ebops\": %" PRIu64 ",\n", r->total);
+	fprintf(f, "  \"lut_estimate\": %" PRIu64 ",\n", r->lut_estimate);
+	fprintf(f, "  \"uniform8_ebops\": %" PRIu64 ",\n", r->uniform8);
+	fprintf(f, "  \"weights\": %" PRIu64 ",\n", r->weights);
+	fprintf(f, "  \"nonzero_weights\": %" PRIu64 ",\n", r->nonzero);
+	fprintf(f, "  \"pruned\": %" PRIu64 ",\n", r->pruned);
+	fprintf(f, "  \"layers\": [");
+	for (uint32_t n = 0; n < r->n_dense; n++) {
+		const struct hgq_ebops_stats *s = &r->layer[n];
+
+		fprintf(f, "%s\n    {\"name\": \"dense_%" PRIu32 "\", "
+		    "\"index\": %" PRIu32 ", \"n_in\": %" PRIu32 ", "
+		    "\"n_out\": %" PRIu32 ", \"ebops\": %" PRIu64 ", "
+		    "\"weights\": %" PRIu64 ", \"nonzero_weights\": %" PRIu64
+		    ", \"pruned\": %" PRIu64 ", \"act_pruned\": %" PRIu32 ", "
+		    "\"inputs_pruned\": %" PRIu32 ", \"outputs_pruned\": %"
+		    PRIu32 ", \"span_hist\": [", n > 0 ? "," : "", n + 1,
+		    s->index, s->n_in, s->n_out, s->ebops, s->weights,
+		    s->nonzero, s->pruned, s->act_pruned, s->inputs_pruned,
+		    s->outputs_pruned);
+		put_hist(f, s->span_hist, hist_len(s->span_hist), ", ");
+		fprintf(f, "], \"width_hist\": [");
+		put_hist(f, s->width_hist, hist_len(s->width_hist), ", ");
+		fprintf(f, "], \"uniform8_ebops\": %" PRIu64 ", "
+		    "\"lut_estimate\": %" PRIu64 "}", s->uniform8,
+		    s->lut_estimate);
+	}
+	fprintf(f, "\n  ]\n}\n");
+}
+
+static void
+write_tsv(FILE *f, const struct hgq_ebops_report *r)
+{
+	fprintf(f, "#layer\tindex\tn_in\tn_out\tebops\tweights\tnonzero"
+	    "\tpruned\tact_pruned\tinputs_pruned\toutputs_pruned\tuniform8"
+	    "\tlut_estimate\tspan_hist\twidth_hist\n");
+	for (uint32_t n = 0; n < r->n_dense; n++) {
+		const struct hgq_ebops_stats *s = &r->layer[n];
+
+		fprintf(f, "dense_%" PRIu32 "\t%" PRIu32 "\t%" PRIu32 "\t%"
+		    PRIu32 "\t%" PRIu64 "\t%" PRIu64 "\t%" PRIu64 "\t%" PRIu64
+		    "\t%" PRIu32 "\t%" PRIu32 "\t%" PRIu32 "\t%" PRIu64 "\t%"
+		    PRIu64 "\t", n + 1, s->index, s->n_in, s->n_out,
+		    s->ebops, s->weights, s->nonzero, s->pruned,
+		    s->act_pruned, s->inputs_pruned, s->outputs_pruned,
+		    s->uniform8, s->lut_estimate);
+		put_hist(f, s->span_hist, hist_len(s->span_hist), ",");
+		fputc('\t', f);
+		put_hist(f, s->width_hist, hist_len(s->width_hist), ",");
+		fputc('\n', f);
+	}
+}
+
+/*
+ * The text table: every cell is formatted first so that the columns can
+ * be as wide as their widest cell (the name left-aligned, numbers right).
+ */
+#define TXT_COLS	11
+#define TXT_CELL	32
+
+static const char *const txt_head[TXT_COLS] = {
+	"layer", "shape", "ebops", "weights", "nonzero", "pruned",
+	"act_pruned", "in_pruned", "out_pruned", "uniform8", "lut_est",
+};
+
+static void
+txt_row(char (*row)[TXT_CELL], const char *name, const char *shape,
+    const uint64_t *v)
+{
+	snprintf(row[0], TXT_CELL, "%s", name);
+	snprintf(row[1], TXT_CELL, "%s", shape);
+	for (int c = 2; c < TXT_COLS; c++)
+		snprintf(row[c], TXT_CELL, "%" PRIu64, v[c - 2]);
+}
+
+static void
+txt_print(FILE *f, char (*cells)[TXT_COLS][TXT_CELL], uint32_t n_rows,
+    const int *wd)
+{
+	for (uint32_t r = 0; r < n_rows; r++) {
+		for (int c = 0; c < TXT_COLS; c++) {
+			if (c == 0)
+				fprintf(f, "%-*s", wd[c], cells[r][c]);
+			else
+				fprintf(f, "  %*s", wd[c], cells[r][c]);
+		}
+		fputc('\n', f);
+	}
+}
+
+/* one histogram per layer, aligned under the bin numbers */
+static void
+txt_hist(FILE *f, const struct hgq_ebops_report *r, int which,
+    int name_wd)
+{
+	int n_bins = 1, wd = 1;
+
+	for (uint32_t n = 0; n < r->n_dense; n++) {
+		const uint64_t *h = which ? r->layer[n].width_hist :
+		    r->layer[n].span_hist;
+		int len = hist_len(h);
+
+		if (len > n_bins)
+			n_bins = len;
+		for (int b = 0; b < len; b++) {
+			int d = snprintf(NULL, 0, "%" PRIu64, h[b]);
+
+			if (d > wd)
+				wd = d;
+		}
+	}
+	if (wd < 2)
+		wd = 2;
+	fprintf(f, "\n%s\n", which ?
+	    "activation widths (live inputs by k+i+f; 0 = pruned inputs):" :
+	    "weight spans (counted weights by bit span; 0 = pruned weights):");
+	fprintf(f, "%-*s", name_wd, "bits");
+	for (int b = 0; b < n_bins; b++)
+		fprintf(f, " %*d", wd, b);
+	fputc('\n', f);
+	for (uint32_t n = 0; n < r->n_dense; n++) {
+		const uint64_t *h = which ? r->layer[n].width_hist :
+		    r->layer[n].span_hist;
+		char name[TXT_CELL];
+
+		snprintf(name, sizeof(name), "dense_%" PRIu32, n + 1);
+		fprintf(f, "%-*s", name_wd, name);
+		for (int b = 0; b < n_bins; b++)
+			fprintf(f, " %*" PRIu64, wd, h[b]);
+		fputc('\n', f);
+	}
+}
+
+static int
+write_text(FILE *f, const struct hgq_ebops_report *r, struct hgq_err *err)
+{
+	char (*cells)[TXT_COLS][TXT_CELL];
+	uint32_t n_rows = r->n_dense + 2;
+	int wd[TXT_COLS] = { 0 };
+	char name[TXT_CELL], shape[TXT_CELL];
+	uint64_t v[TXT_COLS - 2];
+
+	cells = hgq_calloc(n_rows, sizeof(*cells));
+	if (cells == NULL)
+		return hgq_errf(err, HGQ_ENOMEM, "out of memory");
+	for (int c = 0; c < TXT_COLS; c++)
+		snprintf(cells[0][c], TXT_CELL, "%s", txt_head[c]);
+	for (uint32_t n = 0; n < r->n_dense; n++) {
+		const struct hgq_ebops_stats *s = &r->layer[n];
+
+		snprintf(name, sizeof(name), "dense_%" PRIu32, n + 1);
+		snprintf(shape, sizeof(shape), "%" PRIu32 "x%" PRIu32,
+		    s->n_in, s->n_out);
+		v[0] = s->ebops;
+		v[1] = s->weights;
+		v[2] = s->nonzero;
+		v[3] = s->pruned;
+		v[4] = s->act_pruned;
+		v[5] = s->inputs_pruned;
+		v[6] = s->outputs_pruned;
+		v[7] = s->uniform8;
+		v[8] = s->lut_estimate;
+		txt_row(cells[n + 1], name, shape, v);
+	}
+	memset(v, 0, sizeof(v));
+	for (uint32_t n = 0; n < r->n_dense; n++) {
+		v[4] += r->layer[n].act_pruned;
+		v[5] += r->layer[n].inputs_pruned;
+		v[6] += r->layer[n].outputs_pruned;
+	}
+	v[0] = r->total;
+	v[1] = r->weights;
+	v[2] = r->nonzero;
+	v[3] = r->pruned;
+	v[7] = r->uniform8;
+	v[8] = r->lut_estimate;
+	txt_row(cells[n_rows - 1], "total", "", v);
+	for (uint32_t row = 0; row < n_rows; row++)
+		for (int c = 0; c < TXT_COLS; c++) {
+			int len = (int)strlen(cells[row][c]);
+
+			if (len > wd[c])
+				wd[c] = len;
+		}
+	txt_print(f, cells, n_rows, wd);
+	txt_hist(f, r, 0, wd[0]);
+	txt_hist(f, r, 1, wd[0]);
+	fprintf(f, "\nlut_est = round(0.7 * ebops), see hgq-ebops(1)\n");
+	free(cells);
+	return HGQ_OK;
+}
+
+int
+hgq_ebops_write(FILE *f, const struct hgq_ebops_report *r, int style,
+    struct hgq_err *err)
+{
+	int rc = HGQ_OK;
+
+	switch (style) {
+	case HGQ_EBOPS_TEXT:
+		rc = write_text(f, r, err);
+		break;
+	case HGQ_EBOPS_TSV:
+		write_tsv(f, r);
+		break;
+	case HGQ_EBOPS_JSON:
+		write_json(f, r);
+		break;
+	default:
+		return hgq_errf(err, HGQ_EINVAL, "unknown report style %d",
+		    style);
+	}
+	if (rc == HGQ_OK && ferror(f))
+		return hgq_errf(err, HGQ_EIO, "write error: %s",
+		    strerror(errno));
+	return rc;
 }

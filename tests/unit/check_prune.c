@@ -1,0 +1,597 @@
+/*
+ * check_prune.c - hgq_prune keeps the function bit for bit (the engine's
+ * outputs of the original and the pruned model are identical on
+ * thousands of random inputs, inside and far outside the calibrated
+ * range), keeps EBOPs, is idempotent to the byte, and refuses a model
+ * that prunes to nothing without touching it.
+ */
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "hgq.h"
+#include "unit.h"
+
+static uint64_t rng_state;
+
+static uint64_t
+rnd(void)
+{
+	/* splitmix64: deterministic test data */
+	uint64_t z = (rng_state += 0x9e3779b97f4a7c15ULL);
+
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+	return z ^ (z >> 31);
+}
+
+static int
+rnd_int(int lo, int hi)
+{
+	return lo + (int)(rnd() % (uint64_t)(hi - lo + 1));
+}
+
+static double
+rnd_unit(void)
+{
+	return (double)(rnd() >> 11) * 0x1p-53;
+}
+
+/* ------------------------------------------------------------------ */
+/* Models                                                              */
+/* ------------------------------------------------------------------ */
+
+/* random quantizer formats: about a quarter of the elements pruned */
+static void
+random_quant(struct hgq_layer *q)
+{
+	q->round = (uint8_t)rnd_int(0, 1);
+	q->overflow = (uint8_t)rnd_int(0, 2);
+	for (uint32_t e = 0; e < q->n_out; e++) {
+		int k = rnd_int(0, 1), f = rnd_int(-2, 5);
+		int w = rnd_int(0, 3) == 0 ? rnd_int(-1, 0) : rnd_int(1, 8);
+
+		q->k[e] = (int8_t)k;
+		q->f[e] = (int8_t)f;
+		q->i[e] = (int8_t)(w - k - f);
+	}
+}
+
+/* random weights: zeros, sometimes whole zero rows and columns */
+static void
+random_dense(struct hgq_layer *d, int last)
+{
+	uint32_t ni = d->n_in, no = d->n_out;
+	int zr = rnd_int(0, 2) == 0 ? rnd_int(0, (int)ni - 1) : -1;
+	int zc = rnd_int(0, 2) == 0 ? rnd_int(0, (int)no - 1) : -1;
+
+	d->act = last ? HGQ_ACT_LINEAR : (uint8_t)rnd_int(0, 1);
+	for (uint32_t i = 0; i < ni; i++)
+		for (uint32_t j = 0; j < no; j++) {
+			size_t at = (size_t)i * no + j;
+
+			d->w_m[at] = rnd_int(0, 2) == 0 ? 0 : rnd_int(-60, 60);
+			if ((int)i == zr || (int)j == zc)
+				d->w_m[at] = 0;
+			d->w_f[at] = (int8_t)rnd_int(-2, 6);
+		}
+	for (uint32_t j = 0; j < no; j++) {
+		d->b_m[j] = rnd_int(0, 3) == 0 ? 0 : rnd_int(-40, 40);
+		d->b_f[j] = (int8_t)rnd_int(-1, 6);
+	}
+}
+
+/*
+ * a random calibrated model n[0] -> ... -> n[nl], with extra raw columns,
+ * a random index map, normalisation, calibration ranges and a little
+ * training state (which pruning drops)
+ */
+static struct hgq_model *
+random_model(const uint32_t *n, int nl)
+{
+	struct hgq_model *m = hgq_model_new();
+	struct hgq_layer *l;
+	uint32_t n0 = n[0], n_raw = n0 + (uint32_t)rnd_int(0, 3), left = n0;
+
+	ck_assert_ptr_nonnull(m);
+	for (int d = 0; d <= nl; d++) {
+		if (d > 0) {
+			l = hgq_model_add_layer(m, HGQ_LAYER_DENSE, n[d - 1],
+			    n[d]);
+			ck_assert_int_eq(hgq_layer_alloc_fixed(l, NULL),
+			    HGQ_OK);
+			random_dense(l, d == nl);
+		}
+		l = hgq_model_add_layer(m, HGQ_LAYER_QUANT, n[d], n[d]);
+		ck_assert_int_eq(hgq_layer_alloc_fixed(l, NULL), HGQ_OK);
+		random_quant(l);
+		l->cal_min = calloc(n[d], sizeof(double));
+		l->cal_max = calloc(n[d], sizeof(double));
+		for (uint32_t e = 0; e < n[d]; e++) {
+			l->cal_min[e] = -(double)e;
+			l->cal_max[e] = (double)e + 0.5;
+		}
+		ck_assert_ptr_nonnull(hgq_layer_add_tensor(l,
+		    HGQ_ROLE_ACT_ISTATE, n[d], NULL));
+	}
+	ck_assert_int_eq(hgq_model_set_input(m, n_raw, NULL), HGQ_OK);
+	for (uint32_t c = 0, e = 0; c < n_raw && left > 0; c++)
+		if ((uint32_t)rnd_int(0, (int)(n_raw - c) - 1) < left) {
+			m->index_map[e++] = c;
+			left--;
+		}
+	if (rnd_int(0, 1)) {
+		m->norm = HGQ_NORM_STANDARD;
+		m->norm_offset = calloc(n_raw, sizeof(double));
+		m->norm_scale = calloc(n_raw, sizeof(double));
+		for (uint32_t c = 0; c < n_raw; c++) {
+			m->norm_offset[c] = rnd_int(-20, 20) / 8.0;
+			m->norm_scale[c] = rnd_int(1, 300) / 64.0;
+		}
+	}
+	m->has_train = 1;
+	m->train.epoch = 3;
+	m->calibrated = 1;
+	ck_assert_int_eq(hgq_model_validate(m, NULL), HGQ_OK);
+	return m;
+}
+
+/*
+ * random inputs: within a few units, far outside (up to 2^40), exact
+ * zeros, tiny values and points on a coarse grid (ties for RND)
+ */
+static double *
+random_inputs(size_t n, uint32_t n_raw)
+{
+	double *x = malloc(n * n_raw * sizeof(double));
+
+	ck_assert_ptr_nonnull(x);
+	for (size_t a = 0; a < n * n_raw; a++) {
+		switch (rnd_int(0, 5)) {
+		case 0:
+			x[a] = 0;
+			break;
+		case 1:
+			x[a] = ldexp(rnd_unit() - 0.5, rnd_int(6, 40));
+			break;
+		case 2:
+			x[a] = ldexp(rnd_int(-64, 64), -rnd_int(0, 6));
+			break;
+		case 3:
+			x[a] = ldexp(rnd_unit() - 0.5, -rnd_int(8, 30));
+			break;
+		default:
+			x[a] = (rnd_unit() - 0.5) * 8;
+		}
+	}
+	return x;
+}
+
+/* the engine's outputs (n * n_out mantissas) of m on x */
+static int64_t *
+run(const struct hgq_model *m, const double *x, size_t n)
+{
+	struct hgq_engine *e;
+	struct hgq_err err = HGQ_ERR_INIT;
+	int64_t *out;
+
+	ck_assert_msg(hgq_engine_new(&e, m, &err) == HGQ_OK, "%s", err.msg);
+	out = malloc(n * hgq_engine_n_out(e) * sizeof(int64_t));
+	ck_assert_ptr_nonnull(out);
+	ck_assert_int_eq(hgq_engine_run(e, x, n, out, NULL, 2), HGQ_OK);
+	hgq_engine_free(e);
+	return out;
+}
+
+/* the model's bytes as written */
+static char *
+bytes(const struct hgq_model *m, size_t *len)
+{
+	struct hgq_err err = HGQ_ERR_INIT;
+	char *buf = NULL;
+	FILE *f = open_memstream(&buf, len);
+
+	ck_assert_ptr_nonnull(f);
+	ck_assert_msg(hgq_model_write(f, m, 0, &err) == HGQ_OK, "%s", err.msg);
+	ck_assert_int_eq(fclose(f), 0);
+	return buf;
+}
+
+/*
+ * check_pruning - prune a copy of m and check everything the contract
+ * promises against m; returns 1 if the model pruned, 0 if it prunes to
+ * nothing (then the copy must be unchanged).
+ */
+static int
+check_pruning(const struct hgq_model *m, size_t n_rows)
+{
+	struct hgq_model *p = hgq_model_copy(m), *p2;
+	struct hgq_prune_report r, r2;
+	struct hgq_err err = HGQ_ERR_INIT;
+	uint64_t ebops = hgq_ebops_total(m);
+	double *x;
+	int64_t *y0, *y1;
+	char *b1, *b2;
+	size_t l1, l2;
+	int rc;
+
+	ck_assert_ptr_nonnull(p);
+	rc = hgq_prune(p, &r, &err);
+	if (rc != HGQ_OK) {
+		size_t l0;
+		char *b0 = bytes(m, &l0);
+
+		ck_assert_int_eq(rc, HGQ_EINVAL);
+		ck_assert_str_eq(err.msg, "model prunes to nothing: every "
+		    "input is unused");
+		ck_assert_ptr_null(r.layer);
+		b1 = bytes(p, &l1);
+		ck_assert_uint_eq(l0, l1);
+		ck_assert_mem_eq(b0, b1, l0);
+		free(b0);
+		free(b1);
+		hgq_model_free(p);
+		return 0;
+	}
+	ck_assert_int_eq(hgq_model_validate(p, NULL), HGQ_OK);
+
+	/* the same function on inputs of every kind */
+	x = random_inputs(n_rows, m->n_raw);
+	y0 = run(m, x, n_rows);
+	y1 = run(p, x, n_rows);
+	ck_assert_uint_eq(hgq_model_n_out(p), hgq_model_n_out(m));
+	ck_assert_int_eq(p->n_raw, m->n_raw);
+	ck_assert_mem_eq(y0, y1, n_rows * hgq_model_n_out(m) *
+	    sizeof(int64_t));
+	free(x);
+	free(y0);
+	free(y1);
+
+	/* EBOPs are unchanged; nothing dead is left */
+	ck_assert_uint_eq(hgq_ebops_total(p), ebops);
+	{
+		struct hgq_ebops_report er;
+
+		ck_assert_int_eq(hgq_ebops_report(p, &er, &err), HGQ_OK);
+		for (uint32_t d = 0; d < er.n_dense; d++) {
+			ck_assert_uint_eq(er.layer[d].inputs_pruned, 0);
+			if (d + 1 < er.n_dense)
+				ck_assert_uint_eq(er.layer[d].outputs_pruned,
+				    0);
+		}
+		hgq_ebops_report_release(&er);
+	}
+
+	/* the report matches the shapes */
+	ck_assert_uint_eq(r.n_dense, m->n_layers / 2);
+	for (uint32_t d = 0; d < r.n_dense; d++) {
+		const struct hgq_prune_stats *s = &r.layer[d];
+		const struct hgq_layer *dl = &p->layers[2 * d + 1];
+
+		ck_assert_uint_eq(s->n_in, m->layers[2 * d + 1].n_in);
+		ck_assert_uint_eq(s->n_out, m->layers[2 * d + 1].n_out);
+		ck_assert_uint_eq(s->new_in, dl->n_in);
+		ck_assert_uint_eq(s->new_out, dl->n_out);
+		ck_assert_uint_eq(s->inputs_removed, s->n_in - s->new_in);
+		ck_assert_uint_eq(s->neurons_removed, s->n_out - s->new_out);
+	}
+	ck_assert_int_eq(r.passes, r.changed ? 1 : 0);
+
+	/* the training state is gone, the metadata says what happened */
+	ck_assert_int_eq(p->has_train, 0);
+	for (uint32_t l = 0; l < p->n_layers; l++)
+		ck_assert_uint_eq(p->layers[l].n_tensors, 0);
+	ck_assert_ptr_nonnull(hgq_meta_get(p, "pruned"));
+
+	/* pruning again changes nothing, to the byte */
+	p2 = hgq_model_copy(p);
+	ck_assert_ptr_nonnull(p2);
+	ck_assert_int_eq(hgq_prune(p2, &r2, &err), HGQ_OK);
+	ck_assert_int_eq(r2.changed, 0);
+	ck_assert_int_eq(r2.passes, 0);
+	b1 = bytes(p, &l1);
+	b2 = bytes(p2, &l2);
+	ck_assert_uint_eq(l1, l2);
+	ck_assert_mem_eq(b1, b2, l1);
+	free(b1);
+	free(b2);
+	hgq_prune_report_release(&r2);
+	hgq_prune_report_release(&r);
+	hgq_model_free(p2);
+	hgq_model_free(p);
+	return 1;
+}
+
+START_TEST(test_random_models)
+{
+	int pruned = 0, nothing = 0, changed = 0;
+
+	rng_state = 4242;
+	for (int rep = 0; rep < 150; rep++) {
+		uint32_t n[6];
+		int nl = rnd_int(1, 4);
+		struct hgq_model *m;
+
+		for (int d = 0; d <= nl; d++)
+			n[d] = (uint32_t)rnd_int(1, 14);
+		m = random_model(n, nl);
+		if (check_pruning(m, 2000)) {
+			struct hgq_model *p = hgq_model_copy(m);
+			struct hgq_prune_report r;
+
+			pruned++;
+			ck_assert_int_eq(hgq_prune(p, &r, NULL), HGQ_OK);
+			changed += r.changed;
+			hgq_prune_report_release(&r);
+			hgq_model_free(p);
+		} else
+			nothing++;
+		hgq_model_free(m);
+	}
+	/* the generator exercises both outcomes */
+	ck_assert_int_gt(nothing, 0);
+	ck_assert_int_gt(changed, 0);
+	ck_assert_int_gt(pruned, 75);
+}
+END_TEST
+
+/*
+ * "Trained" models: random weights, quantizer k and i calibrated on
+ * data (so that neurons ReLU keeps at 0 get width 0), then inputs from
+ * inside and far outside the calibrated range.
+ */
+START_TEST(test_calibrated_models)
+{
+	int changed = 0;
+
+	rng_state = 99;
+	for (int rep = 0; rep < 40; rep++) {
+		uint32_t n[5];
+		int nl = rnd_int(2, 4);
+		struct hgq_model *m;
+		struct hgq_err err = HGQ_ERR_INIT;
+		struct hgq_prune_report r;
+		struct hgq_model *p;
+		size_t n_cal = 500;
+		double *x;
+
+		for (int d = 0; d <= nl; d++)
+			n[d] = (uint32_t)rnd_int(2, 16);
+		m = random_model(n, nl);
+		/* small weights, so that the ranges stay within 32 bits */
+		for (uint32_t l = 1; l < m->n_layers; l += 2)
+			for (uint32_t a = 0; a < m->layers[l].n_in *
+			    m->layers[l].n_out; a++)
+				m->layers[l].w_f[a] = (int8_t)rnd_int(4, 8);
+		x = malloc(n_cal * m->n_raw * sizeof(double));
+		for (size_t a = 0; a < n_cal * m->n_raw; a++)
+			x[a] = (rnd_unit() - 0.5) * 4;
+		ck_assert_msg(hgq_calibrate(m, x, n_cal, 1, &err) == HGQ_OK,
+		    "%s", err.msg);
+		free(x);
+		check_pruning(m, 3000);
+		p = hgq_model_copy(m);
+		if (hgq_prune(p, &r, NULL) == HGQ_OK)
+			changed += r.changed;
+		hgq_prune_report_release(&r);
+		hgq_model_free(p);
+		hgq_model_free(m);
+	}
+	ck_assert_int_gt(changed, 0);
+}
+END_TEST
+
+/* the hand example of check_ebops.c, pruned: shapes, maps, values */
+START_TEST(test_hand)
+{
+	static const uint32_t n[] = { 4, 3, 2 };
+	static const int w0[] = { 3, 0, 4, 2 }, w2[] = { 4, 5, 0 };
+	static const int32_t d1[4][3] = {
+		{ 1, 0, 2 }, { 5, 5, 5 }, { 0, 0, 3 }, { 0, 7, 0 },
+	};
+	static const int32_t d3[3][2] = { { 1, 3 }, { 0, 0 }, { 3, 3 } };
+	static const uint32_t map[] = { 1, 2, 4, 5 };
+	struct hgq_model *m = hgq_model_new();
+	struct hgq_prune_report r;
+	struct hgq_err err = HGQ_ERR_INIT;
+	const struct hgq_layer *l;
+
+	for (int d = 0; d <= 2; d++) {
+		struct hgq_layer *q;
+
+		if (d > 0) {
+			struct hgq_layer *dl = hgq_model_add_layer(m,
+			    HGQ_LAYER_DENSE, n[d - 1], n[d]);
+
+			ck_assert_int_eq(hgq_layer_alloc_fixed(dl, NULL),
+			    HGQ_OK);
+			dl->act = HGQ_ACT_RELU;
+			for (uint32_t j = 0; j < n[d]; j++) {
+				dl->b_m[j] = (int32_t)(10 * d + j);
+				dl->b_f[j] = 1;
+			}
+		}
+		q = hgq_model_add_layer(m, HGQ_LAYER_QUANT, n[d], n[d]);
+		ck_assert_int_eq(hgq_layer_alloc_fixed(q, NULL), HGQ_OK);
+		q->cal_min = calloc(n[d], sizeof(double));
+		q->cal_max = calloc(n[d], sizeof(double));
+		for (uint32_t e = 0; e < n[d]; e++) {
+			q->i[e] = (int8_t)(d == 0 ? w0[e] : d == 1 ? w2[e] : 3);
+			q->cal_max[e] = 100 * d + e;
+		}
+	}
+	for (uint32_t i = 0; i < 4; i++)
+		for (uint32_t j = 0; j < 3; j++)
+			m->layers[1].w_m[i * 3 + j] = d1[i][j];
+	for (uint32_t i = 0; i < 3; i++)
+		for (uint32_t j = 0; j < 2; j++)
+			m->layers[3].w_m[i * 2 + j] = d3[i][j];
+	ck_assert_int_eq(hgq_model_set_input(m, 7, NULL), HGQ_OK);
+	memcpy(m->index_map, map, sizeof(map));
+	m->calibrated = 1;
+	ck_assert_int_eq(hgq_meta_set(m, "tool", "test", NULL), HGQ_OK);
+
+	ck_assert_int_eq(hgq_prune(m, &r, &err), HGQ_OK);
+	ck_assert_int_eq(m->n_layers, 5);
+	ck_assert_int_eq(m->n_raw, 7);
+	ck_assert_int_eq(m->index_map[0], 1);
+	l = &m->layers[0];
+	ck_assert_int_eq(l->n_out, 1);
+	ck_assert_int_eq(l->i[0], 3);
+	l = &m->layers[1];
+	ck_assert_int_eq(l->n_in, 1);
+	ck_assert_int_eq(l->n_out, 1);
+	ck_assert_int_eq(l->w_m[0], 1);
+	ck_assert_int_eq(l->b_m[0], 10);
+	l = &m->layers[2];
+	ck_assert_int_eq(l->n_out, 1);
+	ck_assert_int_eq(l->i[0], 4);
+	ck_assert(l->cal_max[0] == 100);
+	l = &m->layers[3];
+	ck_assert_int_eq(l->n_in, 1);
+	ck_assert_int_eq(l->n_out, 2);
+	ck_assert_int_eq(l->w_m[0], 1);
+	ck_assert_int_eq(l->w_m[1], 3);
+	ck_assert_int_eq(l->b_m[0], 20);
+	ck_assert_int_eq(l->b_m[1], 21);
+	ck_assert_int_eq(m->layers[4].n_out, 2);
+	ck_assert(m->layers[4].cal_max[1] == 201);
+	ck_assert_str_eq(hgq_meta_get(m, "pruned"), "4-3-2 -> 1-1-2");
+	ck_assert_str_eq(hgq_meta_get(m, "tool"), "test");
+	ck_assert_uint_eq(hgq_ebops_total(m), 15);
+
+	ck_assert_int_eq(r.n_dense, 2);
+	ck_assert_int_eq(r.changed, 1);
+	ck_assert_int_eq(r.layer[0].inputs_removed, 3);
+	ck_assert_int_eq(r.layer[0].neurons_removed, 2);
+	ck_assert_int_eq(r.layer[0].zero_weights, 0);
+	ck_assert_int_eq(r.layer[1].index, 3);
+	ck_assert_int_eq(r.layer[1].inputs_removed, 2);
+	ck_assert_int_eq(r.layer[1].neurons_removed, 0);
+	ck_assert_int_eq(r.layer[1].outputs_cleared, 0);
+	hgq_prune_report_release(&r);
+
+	/* a zero-width output keeps its place; its weights are cleared */
+	m->layers[4].i[1] = 0;
+	ck_assert_int_eq(hgq_prune(m, &r, &err), HGQ_OK);
+	ck_assert_int_eq(r.changed, 1);
+	ck_assert_int_eq(r.layer[1].outputs_cleared, 1);
+	ck_assert_int_eq(r.layer[1].zero_weights, 1);
+	ck_assert_int_eq(m->layers[3].n_out, 2);
+	ck_assert_int_eq(m->layers[3].w_m[1], 0);
+	ck_assert_int_eq(m->layers[3].b_m[1], 0);
+	ck_assert_int_eq(m->layers[3].b_m[0], 20);
+	ck_assert_str_eq(hgq_meta_get(m, "pruned"), "1-1-2 -> 1-1-2");
+	hgq_prune_report_release(&r);
+	hgq_model_free(m);
+}
+END_TEST
+
+/* every input unused: refused with a clear message, m unchanged */
+START_TEST(test_nothing)
+{
+	static const uint32_t n[] = { 3, 4, 2 };
+	struct hgq_model *m, *p;
+	struct hgq_prune_report r;
+	struct hgq_err err = HGQ_ERR_INIT;
+	size_t l0, l1;
+	char *b0, *b1;
+
+	rng_state = 5;
+	m = random_model(n, 2);
+	for (uint32_t e = 0; e < 3; e++)
+		m->layers[0].i[e] = (int8_t)(-m->layers[0].k[e] -
+		    m->layers[0].f[e]);
+	p = hgq_model_copy(m);
+	ck_assert_int_eq(hgq_prune(p, &r, &err), HGQ_EINVAL);
+	ck_assert_str_eq(err.msg,
+	    "model prunes to nothing: every input is unused");
+	b0 = bytes(m, &l0);
+	b1 = bytes(p, &l1);
+	ck_assert_uint_eq(l0, l1);
+	ck_assert_mem_eq(b0, b1, l0);
+	free(b0);
+	free(b1);
+	hgq_model_free(p);
+
+	/* the same when the weights of the first layer are all zero */
+	rng_state = 6;
+	p = random_model(n, 2);
+	memset(p->layers[1].w_m, 0, 12 * sizeof(int32_t));
+	ck_assert_int_eq(hgq_prune(p, NULL, &err), HGQ_EINVAL);
+	hgq_model_free(p);
+	hgq_model_free(m);
+}
+END_TEST
+
+START_TEST(test_refusals)
+{
+	static const uint32_t n[] = { 3, 2 };
+	struct hgq_model *m;
+	struct hgq_prune_report r;
+	struct hgq_err err = HGQ_ERR_INIT;
+
+	rng_state = 8;
+	m = random_model(n, 1);
+	m->calibrated = 0;
+	ck_assert_int_eq(hgq_prune(m, &r, &err), HGQ_EINVAL);
+	ck_assert_str_eq(err.msg, "model was never calibrated");
+	m->calibrated = 1;
+	m->layers[1].n_in = 2;		/* shapes that do not join */
+	ck_assert_int_eq(hgq_prune(m, &r, &err), HGQ_EINVAL);
+	m->layers[1].n_in = 3;
+	hgq_prune_report_release(&r);
+	hgq_model_free(m);
+}
+END_TEST
+
+/* a model with nothing dead: only the training state goes */
+START_TEST(test_nothing_to_do)
+{
+	static const uint32_t n[] = { 3, 2 };
+	struct hgq_model *m;
+	struct hgq_prune_report r;
+
+	rng_state = 11;
+	m = random_model(n, 1);
+	for (uint32_t e = 0; e < 3; e++) {
+		m->layers[0].k[e] = 0;
+		m->layers[0].f[e] = 1;
+		m->layers[0].i[e] = 3;
+	}
+	for (uint32_t e = 0; e < 2; e++) {
+		m->layers[2].k[e] = 1;
+		m->layers[2].f[e] = 0;
+		m->layers[2].i[e] = 4;
+	}
+	for (uint32_t a = 0; a < 6; a++)
+		m->layers[1].w_m[a] = (int32_t)a - 2;
+	ck_assert_int_eq(hgq_prune(m, &r, NULL), HGQ_OK);
+	ck_assert_int_eq(r.changed, 0);
+	ck_assert_int_eq(r.passes, 0);
+	ck_assert_int_eq(r.layer[0].zero_weights, 1);
+	ck_assert_int_eq(m->has_train, 0);
+	ck_assert_str_eq(hgq_meta_get(m, "pruned"), "3-2 -> 3-2");
+	hgq_prune_report_release(&r);
+	hgq_model_free(m);
+}
+END_TEST
+
+Suite *
+prune_suite(void)
+{
+	Suite *s = suite_create("prune");
+	TCase *tc = tcase_create("core");
+
+	tcase_set_timeout(tc, 120);
+	tcase_add_test(tc, test_hand);
+	tcase_add_test(tc, test_random_models);
+	tcase_add_test(tc, test_calibrated_models);
+	tcase_add_test(tc, test_nothing);
+	tcase_add_test(tc, test_refusals);
+	tcase_add_test(tc, test_nothing_to_do);
+	suite_add_tcase(s, tc);
+	return s;
+}
