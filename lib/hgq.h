@@ -380,6 +380,9 @@ void	hgq_model_free(struct hgq_model *m);
  * hgq_model_add_layer - append a zeroed layer of the given kind and shape;
  * returns it or NULL (ENOMEM).  Arrays are not allocated: use
  * hgq_layer_alloc_fixed() for k/i/f (quantizer) or w_m/w_f/b_m/b_f (dense).
+ * m->layers may move: pointers to earlier layers become stale.
+ * hgq_layer_alloc_fixed (re)allocates those arrays zeroed (EINVAL for
+ * other kinds, ENOMEM).
  */
 struct hgq_layer *hgq_model_add_layer(struct hgq_model *m, uint32_t kind,
 	    uint32_t n_in, uint32_t n_out);
@@ -394,7 +397,11 @@ int	hgq_model_set_input(struct hgq_model *m, uint32_t n_raw,
 
 /* hgq_layer_tensor - the tensor with a role, or NULL */
 struct hgq_tensor *hgq_layer_tensor(const struct hgq_layer *l, uint32_t role);
-/* hgq_layer_add_tensor - add (or replace) a zeroed tensor of n floats */
+/*
+ * hgq_layer_add_tensor - add (or replace the data of) the tensor of a role:
+ * n zeroed floats, owned by the model.  NULL on ENOMEM (err may be NULL).
+ * l->tensors may move: earlier tensor pointers of the layer become stale.
+ */
 struct hgq_tensor *hgq_layer_add_tensor(struct hgq_layer *l, uint32_t role,
 	    uint32_t n, struct hgq_err *err);
 
@@ -407,14 +414,22 @@ const char *hgq_meta_get(const struct hgq_model *m, const char *key);
  * hgq_model_validate - check the structural invariants of the model
  * (alternating chain, shapes that join, index_map within n_raw, k/i/f and
  * mantissas within the limits of hgq.h when calibrated).  Every reader
- * calls it; so should anything that builds a model by hand.
+ * calls it; so should anything that builds a model by hand.  The full
+ * list is formats/hgqm.md section 4 and the HGQ_MAX_* limits above; in
+ * short: sizes 1..HGQ_MAX_N; calibrated => every quantizer has k/i/f and
+ * every dense w_m/w_f/b_m/b_f; cal_min and cal_max both or neither;
+ * norm != NONE => finite offsets and finite non-zero scales; tensors:
+ * known role for the layer kind (bn roles only when bn; M1/M2 only of
+ * trained roles), the size the role implies, each role once; unique
+ * UTF-8 metadata keys; extra chunks optional, with unknown unique ids.
+ * Returns HGQ_OK or HGQ_EINVAL with a message naming the layer/element.
  */
 int	hgq_model_validate(const struct hgq_model *m, struct hgq_err *err);
 
 /* hgq_model_copy - deep copy; NULL on allocation failure */
 struct hgq_model *hgq_model_copy(const struct hgq_model *m);
 
-/* number of outputs (the last quantizer's n), inputs of the first layer */
+/* number of outputs (the last quantizer's n); 0 without layers */
 uint32_t hgq_model_n_out(const struct hgq_model *m);
 
 /* ------------------------------------------------------------------ */
@@ -425,7 +440,9 @@ uint32_t hgq_model_n_out(const struct hgq_model *m);
  * hgq_model_read - read exactly one model from f, never reading past its
  * last byte and never seeking.  On success *out owns a new model.
  * Returns HGQ_OK, HGQ_EOF (stream empty before the first byte), or
- * EFORMAT / EVERSION / ECHECKSUM / EUNSUPP / EIO / ENOMEM / ERANGE.
+ * EFORMAT / EVERSION / ECHECKSUM / EUNSUPP / EIO / ENOMEM.  *out is NULL
+ * unless HGQ_OK.  Sets m->write_flags to HGQ_WRITE_COMPRESS when the
+ * file's chunks were deflated.  Unknown optional chunks go to m->extra.
  */
 int	hgq_model_read(FILE *f, struct hgq_model **out, struct hgq_err *err);
 
@@ -435,9 +452,12 @@ int	hgq_model_read_file(const char *path, struct hgq_model **out,
 
 /*
  * hgq_model_write - write m canonically (deterministic bytes; a model read
- * and written again is byte-identical).  Validates first.  flags:
- * HGQ_WRITE_COMPRESS deflates the tensor chunks; HGQ_WRITE_NO_TRAIN omits
- * the float training state.
+ * and written again is byte-identical).  Validates first.  flags, ORed
+ * with m->write_flags: HGQ_WRITE_COMPRESS deflates the FIXP, CALB and
+ * TRNS chunks; HGQ_WRITE_NO_TRAIN omits the float training state (TRNS).
+ * Flushes f but does not close it.  Returns HGQ_OK, HGQ_EINVAL (invalid
+ * model, or a chunk beyond the format's limits), HGQ_EIO or HGQ_ENOMEM;
+ * on failure part of the model may have been written.
  */
 #define HGQ_WRITE_COMPRESS	0x1
 #define HGQ_WRITE_NO_TRAIN	0x2
@@ -733,8 +753,8 @@ void	hgq_model_live_release(uint8_t **live, uint32_t n_layers);
  * dead element is not counted: the hardware does not contain it and
  * hgq_prune() removes it, so EBOPs are the same before and after pruning.
  * In a model without dead elements this is the plain sum over every i, j.
- * Non-dense layers and models that are not calibrated give 0;
- * HGQ_EBOPS_ENOMEM when the liveness analysis cannot allocate its flags.
+ * Non-dense layers, invalid models and models that are not calibrated
+ * give 0; HGQ_EBOPS_ENOMEM when the liveness analysis cannot allocate.
  * hgq_ebops_total sums every dense layer (HGQ_EBOPS_ENOMEM likewise).
  */
 #define HGQ_EBOPS_ENOMEM	UINT64_MAX
@@ -760,8 +780,8 @@ uint64_t hgq_ebops_total(const struct hgq_model *m);
  *                   with 8-bit activations and 8-bit weight spans
  *   lut_estimate    round(0.7 * ebops) (HGQ_LUT_PER_EBOP_X10 / 10): HGQ2
  *                   models mapped with da4ml reach LUT/EBOPs of 0.67 to
- *                   0.77 (rtl-notes.md 4.3); hgq-emit-verilog reports
- *                   its own exact adder estimate
+ *                   0.77 (published results, see hgq-ebops(1));
+ *                   hgq-emit-verilog reports its own adder estimate
  */
 #define HGQ_EBOPS_NBINS		33	/* histogram bins 0..32 */
 #define HGQ_LUT_PER_EBOP_X10	7	/* LUT estimate = 0.7 * EBOPs */
@@ -791,8 +811,9 @@ struct hgq_ebops_report {
 /*
  * hgq_ebops_report - fill r for a valid model.  HGQ_EINVAL with the
  * message "model was never calibrated" when it is not calibrated (exact
- * EBOPs need the calibrated k, i, f); HGQ_ENOMEM.  On success release r
- * with hgq_ebops_report_release (also fine on a zeroed report).
+ * EBOPs need the calibrated k, i, f); HGQ_EINVAL also for an invalid
+ * model; HGQ_ENOMEM.  On failure r is left empty; on success release it
+ * with hgq_ebops_report_release (also fine on an empty report).
  */
 int	hgq_ebops_report(const struct hgq_model *m, struct hgq_ebops_report *r,
 	    struct hgq_err *err);
@@ -853,11 +874,11 @@ struct hgq_prune_report {
  * dropped since it no longer matches; the metadata entry "pruned" gets
  * "<old shapes> -> <new shapes>" (e.g. "784-64-10 -> 412-57-10") unless
  * the model already has one and nothing changed.  Zero weights inside a
- * kept layer stay (the dense format stores nothing for them) and are
- * counted in the report.
+ * kept layer stay (a dense layer stores every weight; a zero costs
+ * nothing) and are counted in the report.
  *
- * r may be NULL; otherwise it is filled (release with
- * hgq_prune_report_release, also fine on a zeroed report).
+ * r may be NULL; otherwise it is filled on success and left empty on
+ * failure (release with hgq_prune_report_release, fine on either).
  * Returns HGQ_OK; HGQ_EINVAL when the model is invalid, was never
  * calibrated, or prunes to nothing ("model prunes to nothing: every
  * input is unused": its outputs do not depend on its inputs, and a
@@ -914,20 +935,20 @@ void	hgq_fq_backward_ref(float *dfs, const float *dq, const float *x,
 	    const float *q, size_t B, size_t C);
 
 /*
- * hgq_matmul_forward - out (B,OC) = inp (B,C) . w (C,OC) + bias (OC);
- * bias may be NULL.
+ * hgq_matmul_forward - out (B,OC) = inp (B,C) . w (C,OC) + bias (OC),
+ * then max(., 0) when relu; bias may be NULL.
  */
 void	hgq_matmul_forward(float *restrict out, const float *restrict inp,
 	    const float *restrict w, const float *restrict bias, size_t B,
-	    size_t C, size_t OC);
+	    size_t C, size_t OC, int relu);
 void	hgq_matmul_forward_ref(float *out, const float *inp, const float *w,
-	    const float *bias, size_t B, size_t C, size_t OC);
+	    const float *bias, size_t B, size_t C, size_t OC, int relu);
 
 /*
  * hgq_matmul_backward - given dout (B,OC): dinp (B,C) = dout . w^T, with
- * the weights passed transposed as wt (OC,C); dw (C,OC) = inp^T . dout
- * (overwritten, not accumulated); db (OC) = sum over b of dout.  dinp and
- * db may be NULL (not wanted).
+ * the weights passed transposed as wt (OC,C) (overwritten); dw (C,OC) +=
+ * inp^T . dout and db (OC) += sum over b of dout (accumulated, so that
+ * blocks of rows add up).  dinp and db may be NULL (not wanted).
  */
 void	hgq_matmul_backward(float *restrict dinp, float *restrict dw,
 	    float *restrict db, const float *restrict dout,
@@ -941,6 +962,16 @@ void	hgq_matmul_backward_ref(float *dinp, float *dw, float *db,
 void	hgq_relu_forward(float *x, size_t n);
 void	hgq_relu_backward(float *restrict d, const float *restrict act,
 	    size_t n);
+/*
+ * hgq_fq_relu_backward - hgq_fq_backward for a quantizer whose input x is
+ * a ReLU output, fused with the ReLU's backward: dfs[c] += sum_b d (x - q),
+ * then d[b,c] = 0 where x[b,c] <= 0.
+ */
+void	hgq_fq_relu_backward(float *restrict dfs, float *restrict d,
+	    const float *restrict x, const float *restrict q, size_t B,
+	    size_t C);
+void	hgq_fq_relu_backward_ref(float *dfs, float *d, const float *x,
+	    const float *q, size_t B, size_t C);
 
 /*
  * hgq_xent_forward_backward - softmax cross-entropy of logits (B,OC)
@@ -1302,5 +1333,157 @@ void	hgq_cmvm_free(struct hgq_cmvm *s);
  */
 void	hgq_cmvm_eval(const struct hgq_cmvm *s, const int64_t *x,
 	    int64_t *buf, int64_t *y, int32_t *y_e);
+
+/*
+ * The IR (ir.c): the network as flat SSA ops in topological order, each
+ * yielding one value with an exact interval v (so its width is known and
+ * nothing overflows).  Quantization in the IR is truncation only; RND
+ * becomes a constant add, SAT a clip, ReLU a sign mask (rtl-notes 2.1).
+ */
+enum hgq_ir_kind {
+	HGQ_IR_INPUT	= 0,	/* element a of the first quantizer */
+	HGQ_IR_CONST	= 1,	/* the constant v.lo (= v.hi) */
+	HGQ_IR_ADD	= 2,	/* a + (-1)^sub * b * 2^shift (values) */
+	HGQ_IR_RELU	= 3,	/* max(a, 0) */
+	HGQ_IR_QUANT	= 4,	/* floor(a * 2^shift * 2^f), then (wrap)
+				   the low k+i+f bits; v.e = -f */
+	HGQ_IR_SAT	= 5,	/* a (at 2^-f) clipped to the range of
+				   (k, i, f) for mode SAT or SAT_SYM */
+	HGQ_IR_DOT	= 6,	/* behavioral: sum of terms[a .. a+b) */
+};
+
+struct hgq_ir_op {
+	uint8_t		 kind;		/* enum hgq_ir_kind */
+	uint8_t		 sub;		/* ADD: subtract b */
+	uint8_t		 wrap;		/* QUANT: wrap to k+i+f bits */
+	uint8_t		 mode;		/* SAT: HGQ_SAT or HGQ_SAT_SYM */
+	int8_t		 k, i, f;	/* INPUT, QUANT, SAT: the format */
+	int32_t		 a, b;		/* operands (op ids) */
+	int32_t		 shift;
+	int32_t		 depth;		/* adder levels from the inputs */
+	int32_t		 layer;		/* dense layer (0-based); -1 inputs */
+	struct hgq_ival	 v;
+};
+
+/* a product term of a DOT op: src * w_m * 2^(w_e - src's v.e) */
+struct hgq_ir_term {
+	int32_t		 src;
+	int32_t		 w_m;
+	int32_t		 w_e;		/* exponent of the product's LSB */
+};
+
+struct hgq_ir_layer {
+	uint32_t	 n_adders;
+	uint64_t	 lut;		/* LUT estimate of its ops */
+	int32_t		 depth;		/* deepest op (from the inputs) */
+};
+
+struct hgq_ir {
+	uint32_t	 n_ops;
+	struct hgq_ir_op *ops;
+	uint32_t	 n_terms;
+	struct hgq_ir_term *terms;	/* DOT terms (behavioral only) */
+	uint32_t	 n_in;		/* first quantizer's elements */
+	int32_t		*in_op;		/* n_in: INPUT op, or -1 (unused) */
+	uint8_t		*in_w;		/* n_in: port widths (0: pruned) */
+	uint32_t	 n_out;		/* last quantizer's elements */
+	int32_t		*out_op;	/* n_out: op (at 2^-f), or -1: 0 */
+	uint8_t		*out_w;		/* n_out: port widths k+i+f */
+	uint8_t		*out_k;		/* n_out: signed port element */
+	uint32_t	 n_layers;	/* dense layers */
+	struct hgq_ir_layer *layers;
+	int		 behavioral;
+	uint32_t	 n_adders;	/* ADD ops (CMVM and constants) */
+	uint64_t	 lut;		/* sum of hgq_ir_op_cost */
+	int32_t		 depth;		/* adder depth of the deepest op */
+};
+
+/*
+ * hgq_ir_build - the IR of a calibrated model: one CMVM (hgq_cmvm_solve
+ * with par; NULL: defaults) per dense layer, or with behavioral one DOT op
+ * per output.  On success *out owns a new IR (free with hgq_ir_free).
+ * Returns HGQ_OK, HGQ_EINVAL (invalid or uncalibrated model), HGQ_EUNSUPP
+ * (a layer kind other than quantizer/dense), HGQ_ERANGE (a value needs
+ * more than 62 bits; the message names the layer) or HGQ_ENOMEM.
+ */
+int	hgq_ir_build(struct hgq_ir **out, const struct hgq_model *m,
+	    const struct hgq_cmvm_params *par, int behavioral,
+	    struct hgq_err *err);
+void	hgq_ir_free(struct hgq_ir *ir);
+
+/*
+ * hgq_ir_eval - run the IR on the first quantizer's mantissas inp (n_in,
+ * as hgq_engine_quant_input gives them): out gets the last quantizer's
+ * mantissas (n_out); buf is scratch of n_ops values (op j's mantissa, at
+ * 2^v.e, is left in buf[j]).
+ */
+void	hgq_ir_eval(const struct hgq_ir *ir, const int64_t *inp,
+	    int64_t *buf, int64_t *out);
+
+/* hgq_ir_op_cost - the LUT estimate of op j (adder span, ReLU, clip) */
+int	hgq_ir_op_cost(const struct hgq_ir *ir, uint32_t j);
+
+/*
+ * Verilog (verilog.c): one module with flat packed ports (DESIGN.md "The
+ * RTL ports"), one statement per op with explicit extension, no vendor
+ * primitives; combinational, or with a register every `pipeline` adder
+ * levels (and at the outputs) when pipeline > 0.
+ */
+struct hgq_verilog_opts {
+	const char	*top;		/* module name ["hgq_top"] */
+	int		 pipeline;	/* adder levels per stage; 0: none [0] */
+};
+void	hgq_verilog_opts_init(struct hgq_verilog_opts *o);
+
+struct hgq_rtl_info {
+	uint32_t	 adders;
+	uint64_t	 lut;		/* LUT estimate (sum of op costs) */
+	uint64_t	 ff;		/* flip-flops: bits crossing the cuts */
+	uint32_t	 latency;	/* cycles = register stages (0: comb.) */
+	int32_t		 depth;		/* max adder depth */
+	uint64_t	 inp_bits, out_bits;	/* port widths */
+};
+
+/* hgq_verilog_info - the figures of ir emitted with that pipelining */
+int	hgq_verilog_info(const struct hgq_ir *ir, int pipeline,
+	    struct hgq_rtl_info *info, struct hgq_err *err);
+
+/*
+ * hgq_verilog_write - the module.  HGQ_EINVAL for a bad module name or
+ * pipeline, HGQ_EIO when f has an error afterwards, HGQ_ENOMEM.
+ */
+int	hgq_verilog_write(FILE *f, const struct hgq_ir *ir,
+	    const struct hgq_verilog_opts *o, struct hgq_err *err);
+
+/*
+ * hgq_verilog_testbench - a self-checking testbench of the module of
+ * hgq_verilog_write (same opts): it $readmemh's n input vectors from
+ * inp_path and the expected outputs from exp_path (paths as written into
+ * the Verilog, relative to the simulator's folder or absolute), drives one
+ * vector per cycle (pipelined: compares LAT cycles later), prints
+ * "PASS <n>", or the first mismatches and "FAIL ..." and ends with
+ * $fatal (non-zero exit).
+ */
+int	hgq_verilog_testbench(FILE *f, const struct hgq_ir *ir,
+	    const struct hgq_verilog_opts *o, const char *inp_path,
+	    const char *exp_path, size_t n, struct hgq_err *err);
+
+/*
+ * hgq_verilog_vectors - the vector files of n raw samples x (n*n_raw): to
+ * inp the packed input mantissas (hgq_engine_quant_input), to exp the
+ * packed outputs of hgq_engine_run, one hex line per sample (hgq_pack_hex;
+ * "0" for an empty port).  e must be the engine of m.
+ */
+int	hgq_verilog_vectors(FILE *inp, FILE *exp, const struct hgq_model *m,
+	    const struct hgq_engine *e, const double *x, size_t n,
+	    struct hgq_err *err);
+
+/*
+ * hgq_verilog_report - the resource report: json (DESIGN.md "Reports":
+ * adders, lut_estimate, ff, latency_cycles, max_adder_depth, layers) or
+ * text (TSV lines).
+ */
+int	hgq_verilog_report(FILE *f, const struct hgq_ir *ir, int pipeline,
+	    int json, struct hgq_err *err);
 
 #endif /* HGQ_H */

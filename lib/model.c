@@ -1,0 +1,847 @@
+/*
+ * model.c - the model object: lifecycle, layers, float tensors, metadata,
+ * structural validation and deep copy.
+ *
+ * A model is plain data (hgq.h).  Every pointer in it is owned by the
+ * model and released by hgq_model_free(); the array lengths are implied
+ * by the shapes:
+ *
+ *   index_map                 layers[0].n_in
+ *   norm_offset, norm_scale   n_raw
+ *   quantizer k, i, f, cal_*  n_out (= n_in)
+ *   dense w_m, w_f            n_in * n_out, element [i*n_out + j]
+ *   dense b_m, b_f            n_out
+ *   tensor data               tensor n
+ *
+ * hgq_model_validate() is the single statement of the invariants; the
+ * reader (format.c) relies on it after decoding, the writer before
+ * encoding.
+ */
+#include <inttypes.h>
+#include <math.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "hgq.h"
+
+/* the IDs format.c gives its own chunks: an extra chunk may not use them */
+static const char *const known_ids[] = {
+	"INPT", "GRPH", "FIXP", "CALB", "TRNS", "META",
+};
+
+static void
+layer_release(struct hgq_layer *l)
+{
+	free(l->k);
+	free(l->i);
+	free(l->f);
+	free(l->cal_min);
+	free(l->cal_max);
+	free(l->w_m);
+	free(l->w_f);
+	free(l->b_m);
+	free(l->b_f);
+	for (uint32_t t = 0; t < l->n_tensors; t++)
+		free(l->tensors[t].data);
+	free(l->tensors);
+	memset(l, 0, sizeof(*l));
+}
+
+struct hgq_model *
+hgq_model_new(void)
+{
+	struct hgq_model *m;
+
+	m = calloc(1, sizeof(*m));
+	if (m == NULL)
+		return NULL;
+	m->task = HGQ_TASK_CLASSIFY;
+	m->norm = HGQ_NORM_NONE;
+	m->train.lr_scale = 1.0;
+	return m;
+}
+
+void
+hgq_model_free(struct hgq_model *m)
+{
+	if (m == NULL)
+		return;
+	free(m->index_map);
+	free(m->norm_offset);
+	free(m->norm_scale);
+	for (uint32_t j = 0; j < m->n_layers; j++)
+		layer_release(&m->layers[j]);
+	free(m->layers);
+	for (uint32_t j = 0; j < m->n_meta; j++) {
+		free(m->meta[j].key);
+		free(m->meta[j].value);
+	}
+	free(m->meta);
+	for (uint32_t j = 0; j < m->n_extra; j++)
+		free(m->extra[j].data);
+	free(m->extra);
+	free(m);
+}
+
+struct hgq_layer *
+hgq_model_add_layer(struct hgq_model *m, uint32_t kind, uint32_t n_in,
+    uint32_t n_out)
+{
+	struct hgq_layer *layers, *l;
+
+	if (m->n_layers == UINT32_MAX)
+		return NULL;
+	layers = hgq_reallocarray(m->layers, (size_t)m->n_layers + 1,
+	    sizeof(*layers));
+	if (layers == NULL)
+		return NULL;
+	m->layers = layers;
+	l = &layers[m->n_layers++];
+	memset(l, 0, sizeof(*l));
+	l->kind = kind;
+	l->n_in = n_in;
+	l->n_out = n_out;
+	return l;
+}
+
+/* n_in * n_out as size_t, or 0 with *ok = false on overflow */
+static size_t
+weight_count(const struct hgq_layer *l, bool *ok)
+{
+	uint64_t n = (uint64_t)l->n_in * l->n_out;	/* < 2^64 always */
+
+	*ok = n <= SIZE_MAX;
+	return *ok ? (size_t)n : 0;
+}
+
+int
+hgq_layer_alloc_fixed(struct hgq_layer *l, struct hgq_err *err)
+{
+	size_t nw;
+	bool ok;
+
+	switch (l->kind) {
+	case HGQ_LAYER_QUANT:
+		free(l->k);
+		free(l->i);
+		free(l->f);
+		l->k = hgq_calloc(l->n_out, 1);
+		l->i = hgq_calloc(l->n_out, 1);
+		l->f = hgq_calloc(l->n_out, 1);
+		if (l->k == NULL || l->i == NULL || l->f == NULL)
+			goto nomem;
+		return HGQ_OK;
+	case HGQ_LAYER_DENSE:
+		nw = weight_count(l, &ok);
+		if (!ok)
+			return hgq_errf(err, HGQ_EINVAL,
+			    "dense layer of %" PRIu32 "x%" PRIu32
+			    " is too large", l->n_in, l->n_out);
+		free(l->w_m);
+		free(l->w_f);
+		free(l->b_m);
+		free(l->b_f);
+		l->w_m = hgq_calloc(nw, sizeof(*l->w_m));
+		l->w_f = hgq_calloc(nw, sizeof(*l->w_f));
+		l->b_m = hgq_calloc(l->n_out, sizeof(*l->b_m));
+		l->b_f = hgq_calloc(l->n_out, sizeof(*l->b_f));
+		if (l->w_m == NULL || l->w_f == NULL || l->b_m == NULL ||
+		    l->b_f == NULL)
+			goto nomem;
+		return HGQ_OK;
+	default:
+		return hgq_errf(err, HGQ_EINVAL,
+		    "layer kind %" PRIu32 " has no fixed-point arrays",
+		    l->kind);
+	}
+nomem:
+	/* leave no half-allocated layer behind */
+	free(l->k);
+	free(l->i);
+	free(l->f);
+	free(l->w_m);
+	free(l->w_f);
+	free(l->b_m);
+	free(l->b_f);
+	l->k = l->i = l->f = l->w_f = l->b_f = NULL;
+	l->w_m = l->b_m = NULL;
+	return hgq_errf(err, HGQ_ENOMEM, "out of memory");
+}
+
+int
+hgq_model_set_input(struct hgq_model *m, uint32_t n_raw, struct hgq_err *err)
+{
+	uint32_t n, *map;
+
+	if (m->n_layers == 0)
+		return hgq_errf(err, HGQ_EINVAL,
+		    "set_input: the model has no layers yet");
+	n = m->layers[0].n_in;
+	if (n_raw < n)
+		return hgq_errf(err, HGQ_EINVAL, "set_input: %" PRIu32
+		    " raw columns cannot feed %" PRIu32 " inputs", n_raw, n);
+	map = hgq_calloc(n, sizeof(*map));
+	if (map == NULL)
+		return hgq_errf(err, HGQ_ENOMEM, "out of memory");
+	for (uint32_t j = 0; j < n; j++)
+		map[j] = j;
+	free(m->index_map);
+	free(m->norm_offset);
+	free(m->norm_scale);
+	m->index_map = map;
+	m->norm_offset = m->norm_scale = NULL;
+	m->n_raw = n_raw;
+	m->norm = HGQ_NORM_NONE;
+	return HGQ_OK;
+}
+
+struct hgq_tensor *
+hgq_layer_tensor(const struct hgq_layer *l, uint32_t role)
+{
+	for (uint32_t t = 0; t < l->n_tensors; t++)
+		if (l->tensors[t].role == role)
+			return &l->tensors[t];
+	return NULL;
+}
+
+struct hgq_tensor *
+hgq_layer_add_tensor(struct hgq_layer *l, uint32_t role, uint32_t n,
+    struct hgq_err *err)
+{
+	struct hgq_tensor *t, *ts;
+	float *data;
+
+	data = hgq_calloc(n, sizeof(*data));
+	if (data == NULL) {
+		hgq_errf(err, HGQ_ENOMEM, "out of memory");
+		return NULL;
+	}
+	t = hgq_layer_tensor(l, role);
+	if (t == NULL) {
+		ts = hgq_reallocarray(l->tensors, (size_t)l->n_tensors + 1,
+		    sizeof(*ts));
+		if (ts == NULL) {
+			free(data);
+			hgq_errf(err, HGQ_ENOMEM, "out of memory");
+			return NULL;
+		}
+		l->tensors = ts;
+		t = &ts[l->n_tensors++];
+		t->role = role;
+		t->data = NULL;
+	}
+	free(t->data);
+	t->data = data;
+	t->n = n;
+	return t;
+}
+
+/*
+ * utf8_check - true if s[0..n) is well-formed UTF-8 (no overlong forms,
+ * no surrogates, nothing above U+10FFFF) without NUL bytes.
+ */
+static bool
+utf8_check(const char *str, size_t n)
+{
+	const unsigned char *s = (const unsigned char *)str;
+	size_t j = 0;
+
+	while (j < n) {
+		unsigned c = s[j];
+		uint32_t cp;
+		size_t len;
+
+		if (c == 0)
+			return false;
+		if (c < 0x80) {
+			j++;
+			continue;
+		}
+		if (c >= 0xc2 && c <= 0xdf) {
+			len = 2;
+			cp = c & 0x1f;
+		} else if (c >= 0xe0 && c <= 0xef) {
+			len = 3;
+			cp = c & 0x0f;
+		} else if (c >= 0xf0 && c <= 0xf4) {
+			len = 4;
+			cp = c & 0x07;
+		} else
+			return false;
+		if (n - j < len)
+			return false;
+		for (size_t q = 1; q < len; q++) {
+			if ((s[j + q] & 0xc0) != 0x80)
+				return false;
+			cp = cp << 6 | (s[j + q] & 0x3f);
+		}
+		if ((len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
+		    (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff)
+			return false;
+		j += len;
+	}
+	return true;
+}
+
+/* checks shared by hgq_meta_set and validation; NULL when fine */
+static const char *
+meta_problem(const char *key, const char *value)
+{
+	size_t kl, vl;
+
+	if (key == NULL || value == NULL)
+		return "missing key or value";
+	kl = strlen(key);
+	vl = strlen(value);
+	if (kl == 0)
+		return "empty key";
+	if (kl > HGQ_MAX_META_KEY)
+		return "key longer than the limit";
+	if (vl > HGQ_MAX_META_VALUE)
+		return "value longer than the limit";
+	if (!utf8_check(key, kl))
+		return "key is not valid UTF-8";
+	if (!utf8_check(value, vl))
+		return "value is not valid UTF-8";
+	return NULL;
+}
+
+static char *
+dup_string(const char *s)
+{
+	size_t n = strlen(s) + 1;
+	char *d = malloc(n);
+
+	if (d != NULL)
+		memcpy(d, s, n);
+	return d;
+}
+
+int
+hgq_meta_set(struct hgq_model *m, const char *key, const char *value,
+    struct hgq_err *err)
+{
+	const char *why;
+	struct hgq_meta *mt;
+	char *k, *v;
+
+	if ((why = meta_problem(key, value)) != NULL)
+		return hgq_errf(err, HGQ_EINVAL, "metadata: %s", why);
+	v = dup_string(value);
+	if (v == NULL)
+		return hgq_errf(err, HGQ_ENOMEM, "out of memory");
+	for (uint32_t j = 0; j < m->n_meta; j++) {
+		if (strcmp(m->meta[j].key, key) == 0) {
+			free(m->meta[j].value);
+			m->meta[j].value = v;
+			return HGQ_OK;
+		}
+	}
+	if (m->n_meta >= HGQ_MAX_META) {
+		free(v);
+		return hgq_errf(err, HGQ_EINVAL,
+		    "metadata: more than %d entries", HGQ_MAX_META);
+	}
+	k = dup_string(key);
+	mt = hgq_reallocarray(m->meta, (size_t)m->n_meta + 1, sizeof(*mt));
+	if (k == NULL || mt == NULL) {
+		free(k);
+		free(v);
+		if (mt != NULL)
+			m->meta = mt;
+		return hgq_errf(err, HGQ_ENOMEM, "out of memory");
+	}
+	m->meta = mt;
+	mt[m->n_meta].key = k;
+	mt[m->n_meta].value = v;
+	m->n_meta++;
+	return HGQ_OK;
+}
+
+const char *
+hgq_meta_get(const struct hgq_model *m, const char *key)
+{
+	for (uint32_t j = 0; j < m->n_meta; j++)
+		if (strcmp(m->meta[j].key, key) == 0)
+			return m->meta[j].value;
+	return NULL;
+}
+
+/* ------------------------------------------------------------------ */
+/* Validation                                                          */
+/* ------------------------------------------------------------------ */
+
+/*
+ * tensor_size - the number of floats a tensor of role base (without the
+ * M1/M2 bits) must hold in layer l; 0 if the role does not belong to the
+ * layer (bn roles only with batchnorm).  *moments tells whether Adam/SGD
+ * moments of the role may exist.  Sizes are bounded by HGQ_MAX_WEIGHTS
+ * once the shapes are valid, so they fit in uint32_t.
+ */
+static uint32_t
+tensor_size(const struct hgq_layer *l, uint32_t base, bool *moments)
+{
+	uint32_t nw = l->n_in * l->n_out;	/* checked by the caller */
+
+	*moments = true;
+	if (l->kind == HGQ_LAYER_QUANT) {
+		switch (base) {
+		case HGQ_ROLE_ACT_FBITS:
+			return l->gran == HGQ_GRAN_LAYER ? 1 : l->n_out;
+		case HGQ_ROLE_ACT_ISTATE:
+		case HGQ_ROLE_ACT_KSTATE:
+			*moments = false;
+			return l->n_out;
+		}
+		return 0;
+	}
+	switch (base) {
+	case HGQ_ROLE_WEIGHT:
+		return nw;
+	case HGQ_ROLE_BIAS:
+		return l->n_out;
+	case HGQ_ROLE_WEIGHT_FBITS:
+		if (l->w_gran == HGQ_GRAN_ELEMENT)
+			return nw;
+		return l->w_gran == HGQ_GRAN_CHANNEL ? l->n_out : 1;
+	case HGQ_ROLE_BIAS_FBITS:
+		return l->b_gran == HGQ_GRAN_LAYER ? 1 : l->n_out;
+	case HGQ_ROLE_BN_MEAN:
+	case HGQ_ROLE_BN_VAR:
+		*moments = false;
+		return l->bn ? l->n_out : 0;
+	case HGQ_ROLE_BN_GAMMA:
+	case HGQ_ROLE_BN_BETA:
+		return l->bn ? l->n_out : 0;
+	}
+	return 0;
+}
+
+static int
+validate_tensors(const struct hgq_layer *l, uint32_t j, struct hgq_err *err)
+{
+	if (l->n_tensors > HGQ_MAX_TENSORS)
+		return hgq_errf(err, HGQ_EINVAL, "layer %" PRIu32 ": %" PRIu32
+		    " float tensors, more than %d", j, l->n_tensors,
+		    HGQ_MAX_TENSORS);
+	if (l->n_tensors > 0 && l->tensors == NULL)
+		return hgq_errf(err, HGQ_EINVAL,
+		    "layer %" PRIu32 ": tensor list missing", j);
+	for (uint32_t t = 0; t < l->n_tensors; t++) {
+		const struct hgq_tensor *ts = &l->tensors[t];
+		uint32_t base = ts->role & 0xff;
+		uint32_t mom = ts->role & ~(uint32_t)0xff;
+		uint32_t want;
+		bool moments;
+
+		want = tensor_size(l, base, &moments);
+		if (want == 0 || (mom != 0 && mom != HGQ_ROLE_M1 &&
+		    mom != HGQ_ROLE_M2) || (mom != 0 && !moments))
+			return hgq_errf(err, HGQ_EINVAL, "layer %" PRIu32
+			    ": tensor role 0x%" PRIx32 " does not belong to a"
+			    " %s layer", j, ts->role,
+			    l->kind == HGQ_LAYER_QUANT ? "quantizer" :
+			    l->bn ? "dense" : "dense (without batchnorm)");
+		if (ts->n != want)
+			return hgq_errf(err, HGQ_EINVAL, "layer %" PRIu32
+			    ": tensor role 0x%" PRIx32 " has %" PRIu32
+			    " floats, expected %" PRIu32, j, ts->role, ts->n,
+			    want);
+		if (ts->data == NULL)
+			return hgq_errf(err, HGQ_EINVAL, "layer %" PRIu32
+			    ": tensor role 0x%" PRIx32 " has no data", j,
+			    ts->role);
+		for (uint32_t u = 0; u < t; u++)
+			if (l->tensors[u].role == ts->role)
+				return hgq_errf(err, HGQ_EINVAL, "layer %"
+				    PRIu32 ": tensor role 0x%" PRIx32
+				    " appears twice", j, ts->role);
+	}
+	return HGQ_OK;
+}
+
+static int
+validate_quant(const struct hgq_model *m, const struct hgq_layer *l,
+    uint32_t j, struct hgq_err *err)
+{
+	if (l->n_in != l->n_out)
+		return hgq_errf(err, HGQ_EINVAL, "layer %" PRIu32
+		    ": quantizer has n_in %" PRIu32 " != n_out %" PRIu32, j,
+		    l->n_in, l->n_out);
+	if (j > 0 && m->layers[j - 1].n_out != l->n_in)
+		return hgq_errf(err, HGQ_EINVAL, "layer %" PRIu32
+		    ": quantizer n %" PRIu32 " does not match the %" PRIu32
+		    " outputs of layer %" PRIu32, j, l->n_in,
+		    m->layers[j - 1].n_out, j - 1);
+	if (l->round > HGQ_TRN || l->overflow > HGQ_SAT_SYM ||
+	    l->gran > HGQ_GRAN_LAYER || l->trainable > 1)
+		return hgq_errf(err, HGQ_EINVAL, "layer %" PRIu32
+		    ": quantizer mode out of range (round %u, overflow %u,"
+		    " granularity %u, trainable %u)", j, l->round,
+		    l->overflow, l->gran, l->trainable);
+	if ((l->cal_min == NULL) != (l->cal_max == NULL))
+		return hgq_errf(err, HGQ_EINVAL, "layer %" PRIu32
+		    ": calibration minimum without maximum or vice versa", j);
+	if (!m->calibrated)
+		return HGQ_OK;
+	if (l->k == NULL || l->i == NULL || l->f == NULL)
+		return hgq_errf(err, HGQ_EINVAL, "layer %" PRIu32
+		    ": calibrated model without quantizer k/i/f", j);
+	for (uint32_t e = 0; e < l->n_out; e++) {
+		int k = l->k[e], i = l->i[e], f = l->f[e];
+
+		if (k != 0 && k != 1)
+			return hgq_errf(err, HGQ_EINVAL, "layer %" PRIu32
+			    " element %" PRIu32 ": k = %d is not 0 or 1", j,
+			    e, k);
+		if (i < -HGQ_MAX_IF || i > HGQ_MAX_IF || f < -HGQ_MAX_IF ||
+		    f > HGQ_MAX_IF)
+			return hgq_errf(err, HGQ_EINVAL, "layer %" PRIu32
+			    " element %" PRIu32 ": i = %d, f = %d beyond"
+			    " +-%d", j, e, i, f, HGQ_MAX_IF);
+		if (k + i + f > HGQ_MAX_WIDTH)
+			return hgq_errf(err, HGQ_EINVAL, "layer %" PRIu32
+			    " element %" PRIu32 ": width %d exceeds %d", j,
+			    e, k + i + f, HGQ_MAX_WIDTH);
+	}
+	return HGQ_OK;
+}
+
+static int
+validate_dense(const struct hgq_model *m, const struct hgq_layer *l,
+    uint32_t j, struct hgq_err *err)
+{
+	uint64_t nw = (uint64_t)l->n_in * l->n_out;
+
+	if (m->layers[j - 1].n_out != l->n_in)
+		return hgq_errf(err, HGQ_EINVAL, "layer %" PRIu32
+		    ": dense n_in %" PRIu32 " does not match the quantizer"
+		    " n %" PRIu32 " before it", j, l->n_in,
+		    m->layers[j - 1].n_out);
+	if (nw > HGQ_MAX_WEIGHTS)
+		return hgq_errf(err, HGQ_EINVAL, "layer %" PRIu32
+		    ": %" PRIu64 " weights exceed the limit %u", j, nw,
+		    HGQ_MAX_WEIGHTS);
+	if (l->act > HGQ_ACT_RELU || l->bn > 1 ||
+	    l->w_gran > HGQ_GRAN_LAYER || l->b_gran > HGQ_GRAN_LAYER)
+		return hgq_errf(err, HGQ_EINVAL, "layer %" PRIu32
+		    ": dense mode out of range (activation %u, batchnorm %u,"
+		    " weight granularity %u, bias granularity %u)", j, l->act,
+		    l->bn, l->w_gran, l->b_gran);
+	if (!m->calibrated)
+		return HGQ_OK;
+	if (l->w_m == NULL || l->w_f == NULL || l->b_m == NULL ||
+	    l->b_f == NULL)
+		return hgq_errf(err, HGQ_EINVAL, "layer %" PRIu32
+		    ": calibrated model without dense mantissas", j);
+	for (uint64_t e = 0; e < nw; e++)
+		if (l->w_f[e] < -HGQ_MAX_WF || l->w_f[e] > HGQ_MAX_WF)
+			return hgq_errf(err, HGQ_EINVAL, "layer %" PRIu32
+			    " weight %" PRIu64 ": f = %d beyond +-%d", j, e,
+			    l->w_f[e], HGQ_MAX_WF);
+	for (uint32_t e = 0; e < l->n_out; e++)
+		if (l->b_f[e] < -HGQ_MAX_WF || l->b_f[e] > HGQ_MAX_WF)
+			return hgq_errf(err, HGQ_EINVAL, "layer %" PRIu32
+			    " bias %" PRIu32 ": f = %d beyond +-%d", j, e,
+			    l->b_f[e], HGQ_MAX_WF);
+	return HGQ_OK;
+}
+
+static int
+validate_input(const struct hgq_model *m, struct hgq_err *err)
+{
+	uint32_t n = m->layers[0].n_in;
+
+	if (m->task > HGQ_TASK_REGRESS)
+		return hgq_errf(err, HGQ_EINVAL, "task %" PRIu32
+		    " out of range", m->task);
+	if (m->norm > HGQ_NORM_STANDARD)
+		return hgq_errf(err, HGQ_EINVAL, "normalisation kind %" PRIu32
+		    " out of range", m->norm);
+	if (m->n_raw > HGQ_MAX_N)
+		return hgq_errf(err, HGQ_EINVAL, "%" PRIu32 " raw columns"
+		    " exceed the limit %u", m->n_raw, HGQ_MAX_N);
+	if (m->n_raw < n)
+		return hgq_errf(err, HGQ_EINVAL, "%" PRIu32 " raw columns"
+		    " cannot feed %" PRIu32 " inputs", m->n_raw, n);
+	if (m->index_map == NULL)
+		return hgq_errf(err, HGQ_EINVAL, "input index map missing");
+	for (uint32_t e = 0; e < n; e++) {
+		if (m->index_map[e] >= m->n_raw)
+			return hgq_errf(err, HGQ_EINVAL, "index map entry %"
+			    PRIu32 " = %" PRIu32 " is not below n_raw %"
+			    PRIu32, e, m->index_map[e], m->n_raw);
+		if (e > 0 && m->index_map[e] <= m->index_map[e - 1])
+			return hgq_errf(err, HGQ_EINVAL, "index map entry %"
+			    PRIu32 " = %" PRIu32 " is not above the one"
+			    " before", e, m->index_map[e]);
+	}
+	if (m->norm != HGQ_NORM_NONE &&
+	    (m->norm_offset == NULL || m->norm_scale == NULL))
+		return hgq_errf(err, HGQ_EINVAL,
+		    "normalisation without offsets and scales");
+	if ((m->norm_offset == NULL) != (m->norm_scale == NULL))
+		return hgq_errf(err, HGQ_EINVAL,
+		    "normalisation offsets without scales or vice versa");
+	if (m->norm_offset == NULL)
+		return HGQ_OK;
+	for (uint32_t c = 0; c < m->n_raw; c++) {
+		if (!isfinite(m->norm_offset[c]))
+			return hgq_errf(err, HGQ_EINVAL, "normalisation offset"
+			    " of column %" PRIu32 " is not finite", c);
+		if (!isfinite(m->norm_scale[c]) || m->norm_scale[c] == 0)
+			return hgq_errf(err, HGQ_EINVAL, "normalisation scale"
+			    " of column %" PRIu32 " is not finite and"
+			    " non-zero", c);
+		/* the file has no arrays for "none": they must not matter */
+		if (m->norm == HGQ_NORM_NONE && (m->norm_offset[c] != 0 ||
+		    m->norm_scale[c] != 1))
+			return hgq_errf(err, HGQ_EINVAL, "normalisation none"
+			    " with offset or scale of column %" PRIu32
+			    " other than 0 and 1", c);
+	}
+	return HGQ_OK;
+}
+
+static int
+validate_meta(const struct hgq_model *m, struct hgq_err *err)
+{
+	const char *why;
+
+	if (m->n_meta > HGQ_MAX_META)
+		return hgq_errf(err, HGQ_EINVAL, "%" PRIu32 " metadata"
+		    " entries exceed the limit %d", m->n_meta, HGQ_MAX_META);
+	if (m->n_meta > 0 && m->meta == NULL)
+		return hgq_errf(err, HGQ_EINVAL, "metadata list missing");
+	for (uint32_t j = 0; j < m->n_meta; j++) {
+		if ((why = meta_problem(m->meta[j].key, m->meta[j].value))
+		    != NULL)
+			return hgq_errf(err, HGQ_EINVAL, "metadata entry %"
+			    PRIu32 ": %s", j, why);
+		for (uint32_t u = 0; u < j; u++)
+			if (strcmp(m->meta[u].key, m->meta[j].key) == 0)
+				return hgq_errf(err, HGQ_EINVAL, "metadata"
+				    " key '%.64s' appears twice",
+				    m->meta[j].key);
+	}
+	return HGQ_OK;
+}
+
+static int
+validate_extra(const struct hgq_model *m, struct hgq_err *err)
+{
+	if (m->n_extra > HGQ_MAX_CHUNKS - 2)
+		return hgq_errf(err, HGQ_EINVAL, "%" PRIu32 " extra chunks"
+		    " exceed the limit %d", m->n_extra, HGQ_MAX_CHUNKS - 2);
+	if (m->n_extra > 0 && m->extra == NULL)
+		return hgq_errf(err, HGQ_EINVAL, "extra chunk list missing");
+	for (uint32_t j = 0; j < m->n_extra; j++) {
+		const struct hgq_chunk *c = &m->extra[j];
+
+		for (int b = 0; b < 4; b++)
+			if (c->id[b] < 0x21 || c->id[b] > 0x7e)
+				return hgq_errf(err, HGQ_EINVAL, "extra chunk %"
+				    PRIu32 ": id is not printable ASCII", j);
+		for (size_t q = 0; q < sizeof(known_ids) / sizeof(*known_ids);
+		    q++)
+			if (memcmp(c->id, known_ids[q], 4) == 0)
+				return hgq_errf(err, HGQ_EINVAL, "extra chunk"
+				    " %.4s: the id of a known chunk", c->id);
+		for (uint32_t u = 0; u < j; u++)
+			if (memcmp(m->extra[u].id, c->id, 4) == 0)
+				return hgq_errf(err, HGQ_EINVAL, "extra chunk"
+				    " %.4s appears twice", c->id);
+		/* bit 0 REQUIRED, bit 1 DEFLATE (hgqm.md) */
+		if ((c->flags & ~(uint32_t)2) != 0)
+			return hgq_errf(err, HGQ_EINVAL, "extra chunk %.4s:"
+			    " flags 0x%" PRIx32 " (only an optional chunk"
+			    " can be carried)", c->id, c->flags);
+		if (c->len > 0 && c->data == NULL)
+			return hgq_errf(err, HGQ_EINVAL, "extra chunk %.4s:"
+			    " no data", c->id);
+	}
+	return HGQ_OK;
+}
+
+int
+hgq_model_validate(const struct hgq_model *m, struct hgq_err *err)
+{
+	int rc;
+
+	if (m->n_layers < 3 || m->layers == NULL)
+		return hgq_errf(err, HGQ_EINVAL, "the model needs at least"
+		    " quantizer, dense, quantizer (has %" PRIu32 " layers)",
+		    m->n_layers);
+	if (m->n_layers > HGQ_MAX_LAYERS)
+		return hgq_errf(err, HGQ_EINVAL, "%" PRIu32 " layers exceed"
+		    " the limit %d", m->n_layers, HGQ_MAX_LAYERS);
+	if (m->n_layers % 2 == 0)
+		return hgq_errf(err, HGQ_EINVAL, "the chain must end with a"
+		    " quantizer (has %" PRIu32 " layers)", m->n_layers);
+	for (uint32_t j = 0; j < m->n_layers; j++) {
+		const struct hgq_layer *l = &m->layers[j];
+		uint32_t want = j % 2 == 0 ? HGQ_LAYER_QUANT : HGQ_LAYER_DENSE;
+
+		if (l->kind != want)
+			return hgq_errf(err, HGQ_EINVAL, "layer %" PRIu32
+			    ": kind %" PRIu32 " where a %s is expected", j,
+			    l->kind, want == HGQ_LAYER_QUANT ? "quantizer" :
+			    "dense layer");
+		if (l->n_in == 0 || l->n_out == 0 || l->n_in > HGQ_MAX_N ||
+		    l->n_out > HGQ_MAX_N)
+			return hgq_errf(err, HGQ_EINVAL, "layer %" PRIu32
+			    ": shape %" PRIu32 "x%" PRIu32 " outside 1..%u",
+			    j, l->n_in, l->n_out, HGQ_MAX_N);
+		rc = want == HGQ_LAYER_QUANT ? validate_quant(m, l, j, err) :
+		    validate_dense(m, l, j, err);
+		if (rc != HGQ_OK)
+			return rc;
+		if ((rc = validate_tensors(l, j, err)) != HGQ_OK)
+			return rc;
+	}
+	if ((rc = validate_input(m, err)) != HGQ_OK)
+		return rc;
+	if ((rc = validate_meta(m, err)) != HGQ_OK)
+		return rc;
+	return validate_extra(m, err);
+}
+
+/* ------------------------------------------------------------------ */
+/* Copy                                                                */
+/* ------------------------------------------------------------------ */
+
+/* copy n elements of size sz (NULL stays NULL); false on failure */
+static bool
+dup_array(void *dstp, const void *src, size_t n, size_t sz)
+{
+	void **dst = dstp;
+
+	*dst = NULL;
+	if (src == NULL)
+		return true;
+	if (sz != 0 && n > SIZE_MAX / sz)
+		return false;
+	*dst = hgq_calloc(n, sz);
+	if (*dst == NULL)
+		return false;
+	if (n > 0)
+		memcpy(*dst, src, n * sz);
+	return true;
+}
+
+static bool
+copy_layer(struct hgq_layer *d, const struct hgq_layer *s)
+{
+	size_t nw = (size_t)s->n_in * s->n_out;
+	bool ok = true;
+
+	*d = *s;
+	d->k = d->i = d->f = d->w_f = d->b_f = NULL;
+	d->w_m = d->b_m = NULL;
+	d->cal_min = d->cal_max = NULL;
+	d->tensors = NULL;
+	d->n_tensors = 0;
+	if (s->kind == HGQ_LAYER_QUANT) {
+		ok = dup_array(&d->k, s->k, s->n_out, 1) &&
+		    dup_array(&d->i, s->i, s->n_out, 1) &&
+		    dup_array(&d->f, s->f, s->n_out, 1) &&
+		    dup_array(&d->cal_min, s->cal_min, s->n_out,
+		    sizeof(double)) &&
+		    dup_array(&d->cal_max, s->cal_max, s->n_out,
+		    sizeof(double));
+	} else if (s->kind == HGQ_LAYER_DENSE) {
+		if ((uint64_t)s->n_in * s->n_out > SIZE_MAX)
+			return false;
+		ok = dup_array(&d->w_m, s->w_m, nw, sizeof(int32_t)) &&
+		    dup_array(&d->w_f, s->w_f, nw, 1) &&
+		    dup_array(&d->b_m, s->b_m, s->n_out, sizeof(int32_t)) &&
+		    dup_array(&d->b_f, s->b_f, s->n_out, 1);
+	}
+	if (!ok || s->n_tensors == 0 || s->tensors == NULL)
+		return ok;
+	d->tensors = hgq_calloc(s->n_tensors, sizeof(*d->tensors));
+	if (d->tensors == NULL)
+		return false;
+	d->n_tensors = s->n_tensors;
+	for (uint32_t t = 0; t < s->n_tensors; t++) {
+		d->tensors[t].role = s->tensors[t].role;
+		d->tensors[t].n = s->tensors[t].n;
+		if (!dup_array(&d->tensors[t].data, s->tensors[t].data,
+		    s->tensors[t].n, sizeof(float)))
+			return false;
+	}
+	return true;
+}
+
+struct hgq_model *
+hgq_model_copy(const struct hgq_model *s)
+{
+	struct hgq_model *d;
+
+	d = calloc(1, sizeof(*d));
+	if (d == NULL)
+		return NULL;
+	*d = *s;
+	d->index_map = NULL;
+	d->norm_offset = d->norm_scale = NULL;
+	d->layers = NULL;
+	d->n_layers = 0;
+	d->meta = NULL;
+	d->n_meta = 0;
+	d->extra = NULL;
+	d->n_extra = 0;
+	if (s->n_layers > 0 && !dup_array(&d->index_map, s->index_map,
+	    s->layers[0].n_in, sizeof(uint32_t)))
+		goto fail;
+	if (!dup_array(&d->norm_offset, s->norm_offset, s->n_raw,
+	    sizeof(double)) || !dup_array(&d->norm_scale, s->norm_scale,
+	    s->n_raw, sizeof(double)))
+		goto fail;
+	if (s->n_layers > 0) {
+		d->layers = hgq_calloc(s->n_layers, sizeof(*d->layers));
+		if (d->layers == NULL)
+			goto fail;
+		d->n_layers = s->n_layers;
+		for (uint32_t j = 0; j < s->n_layers; j++)
+			if (!copy_layer(&d->layers[j], &s->layers[j]))
+				goto fail;
+	}
+	if (s->n_meta > 0) {
+		d->meta = hgq_calloc(s->n_meta, sizeof(*d->meta));
+		if (d->meta == NULL)
+			goto fail;
+		d->n_meta = s->n_meta;
+		for (uint32_t j = 0; j < s->n_meta; j++) {
+			d->meta[j].key = dup_string(s->meta[j].key);
+			d->meta[j].value = dup_string(s->meta[j].value);
+			if (d->meta[j].key == NULL || d->meta[j].value == NULL)
+				goto fail;
+		}
+	}
+	if (s->n_extra > 0) {
+		d->extra = hgq_calloc(s->n_extra, sizeof(*d->extra));
+		if (d->extra == NULL)
+			goto fail;
+		d->n_extra = s->n_extra;
+		for (uint32_t j = 0; j < s->n_extra; j++) {
+			d->extra[j] = s->extra[j];
+			d->extra[j].data = NULL;
+			if (s->extra[j].len > SIZE_MAX ||
+			    !dup_array(&d->extra[j].data, s->extra[j].data,
+			    (size_t)s->extra[j].len, 1))
+				goto fail;
+		}
+	}
+	return d;
+fail:
+	hgq_model_free(d);
+	return NULL;
+}
+
+uint32_t
+hgq_model_n_out(const struct hgq_model *m)
+{
+	return m->n_layers == 0 ? 0 : m->layers[m->n_layers - 1].n_out;
+}

@@ -1,0 +1,467 @@
+/*
+ * mkfixture - write a small deterministic random model for the tests.
+ *
+ * usage: mkfixture [--compress] [--regress] [--train] [--uncalibrated]
+ *            [--max-width N] [--norm none|scale|standard] [--raw-extra N]
+ *            [--seed N] [--shape N,N,...] [-o FILE]
+ *
+ * --shape 4,3,2 gives quantizer(4) -> dense 4x3 -> quantizer(3) ->
+ * dense 3x2 -> quantizer(2).  Every quantizer element gets a random
+ * k in {0,1}, f in -2..6 and a width in -1..max-width (about one in six
+ * forced to 0), hence negative i and pruned elements; modes, activations
+ * and granularities are random.  --train adds a float tensor for every
+ * role (the first dense layer gets batchnorm for that), training progress,
+ * calibration ranges and metadata.  The same options and seed always give
+ * the same bytes.  Output goes to stdout or, atomically, to FILE.
+ *
+ * formats/examples/ was produced once with (see formats/hgqm.md):
+ *   mkfixture --seed 221 --shape 2,2,1 --max-width 6 -o tiny.hgqm
+ *   mkfixture --seed 221 --shape 2,2,1 --max-width 6 --train -o tiny-train.hgqm
+ *   mkfixture --seed 221 --shape 2,2,1 --max-width 6 --train --compress
+ *       -o tiny-deflate.hgqm
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "hgq.h"
+
+#define MAX_SHAPE	(HGQ_MAX_LAYERS / 2 + 1)
+
+struct opts {
+	uint64_t	 seed;
+	uint32_t	 shape[MAX_SHAPE];
+	int		 n_shape;
+	int		 max_width;
+	uint32_t	 raw_extra;
+	int		 norm;
+	bool		 regress, train, compress, uncal;
+	const char	*out;
+};
+
+static const char usage[] =
+    "usage: mkfixture [--compress] [--regress] [--train] [--uncalibrated]\n"
+    "           [--max-width N] [--norm none|scale|standard]"
+    " [--raw-extra N]\n"
+    "           [--seed N] [--shape N,N,...] [-o FILE]\n";
+
+/*
+ * Two random streams: one for the model itself, one for what --train
+ * adds, so that a model with --train has the same fixed-point part as
+ * the model without it.
+ */
+static uint64_t rng_model, rng_train;
+
+/* splitmix64: tiny, good enough, identical everywhere */
+static uint64_t
+rng_next(uint64_t *state)
+{
+	uint64_t z = (*state += 0x9e3779b97f4a7c15ULL);
+
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+	return z ^ (z >> 31);
+}
+
+/* uniform integer in [lo, hi] (the tiny bias of % does not matter) */
+static int
+rnd_in(uint64_t *state, int lo, int hi)
+{
+	return lo + (int)(rng_next(state) % (uint64_t)(hi - lo + 1));
+}
+
+static int
+rnd(int lo, int hi)
+{
+	return rnd_in(&rng_model, lo, hi);
+}
+
+static int
+rnd_t(int lo, int hi)
+{
+	return rnd_in(&rng_train, lo, hi);
+}
+
+/* a float with few significant bits, exact in binary and in %.17g */
+static float
+rnd_float(void)
+{
+	return (float)rnd_t(-512, 512) / 64.0f;
+}
+
+static void
+fail(const char *what, const struct hgq_err *err)
+{
+	fprintf(stderr, "mkfixture: %s%s%s\n", what, err ? ": " : "",
+	    err ? err->msg : "");
+	exit(1);
+}
+
+static unsigned long long
+parse_num(const char *s, const char *opt, unsigned long long max)
+{
+	unsigned long long v;
+	char *end;
+
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno != 0 || end == s || *end != '\0' || *s == '-' || v > max) {
+		fprintf(stderr, "mkfixture: %s: bad value '%s'\n", opt, s);
+		exit(2);
+	}
+	return v;
+}
+
+static void
+parse_shape(struct opts *o, const char *s)
+{
+	char buf[1024], *tok, *save = NULL;
+
+	if (strlen(s) >= sizeof(buf)) {
+		fprintf(stderr, "mkfixture: --shape: too long\n");
+		exit(2);
+	}
+	strcpy(buf, s);
+	o->n_shape = 0;
+	for (tok = strtok_r(buf, ",", &save); tok != NULL;
+	    tok = strtok_r(NULL, ",", &save)) {
+		if (o->n_shape == MAX_SHAPE) {
+			fprintf(stderr, "mkfixture: --shape: too many"
+			    " layers\n");
+			exit(2);
+		}
+		o->shape[o->n_shape] = (uint32_t)parse_num(tok, "--shape",
+		    4096);
+		if (o->shape[o->n_shape] == 0) {
+			fprintf(stderr, "mkfixture: --shape: sizes start"
+			    " at 1\n");
+			exit(2);
+		}
+		o->n_shape++;
+	}
+	if (o->n_shape < 2) {
+		fprintf(stderr, "mkfixture: --shape needs at least 2 sizes\n");
+		exit(2);
+	}
+}
+
+static void
+parse_args(struct opts *o, int argc, char **argv)
+{
+	static const struct option lo[] = {
+		{ "compress", no_argument, NULL, 'c' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "max-width", required_argument, NULL, 'w' },
+		{ "norm", required_argument, NULL, 'n' },
+		{ "raw-extra", required_argument, NULL, 'r' },
+		{ "regress", no_argument, NULL, 'R' },
+		{ "seed", required_argument, NULL, 's' },
+		{ "shape", required_argument, NULL, 'S' },
+		{ "train", no_argument, NULL, 't' },
+		{ "uncalibrated", no_argument, NULL, 'u' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int c;
+
+	memset(o, 0, sizeof(*o));
+	o->seed = 1;
+	o->shape[0] = 4;
+	o->shape[1] = 3;
+	o->shape[2] = 2;
+	o->n_shape = 3;
+	o->max_width = 8;
+	while ((c = getopt_long(argc, argv, "o:", lo, NULL)) != -1) {
+		switch (c) {
+		case 'c': o->compress = true; break;
+		case 'h': fputs(usage, stdout); exit(0);
+		case 'n':
+			if (strcmp(optarg, "none") == 0)
+				o->norm = HGQ_NORM_NONE;
+			else if (strcmp(optarg, "scale") == 0)
+				o->norm = HGQ_NORM_SCALE;
+			else if (strcmp(optarg, "standard") == 0)
+				o->norm = HGQ_NORM_STANDARD;
+			else {
+				fprintf(stderr, "mkfixture: --norm: bad value"
+				    " '%s'\n", optarg);
+				exit(2);
+			}
+			break;
+		case 'o': o->out = optarg; break;
+		case 'r':
+			o->raw_extra = (uint32_t)parse_num(optarg,
+			    "--raw-extra", 4096);
+			break;
+		case 'R': o->regress = true; break;
+		case 's': o->seed = parse_num(optarg, "--seed", UINT64_MAX);
+			break;
+		case 'S': parse_shape(o, optarg); break;
+		case 't': o->train = true; break;
+		case 'u': o->uncal = true; break;
+		case 'w':
+			o->max_width = (int)parse_num(optarg, "--max-width",
+			    HGQ_MAX_WIDTH);
+			break;
+		default:
+			fputs(usage, stderr);
+			exit(2);
+		}
+	}
+	if (optind != argc) {
+		fputs(usage, stderr);
+		exit(2);
+	}
+}
+
+static void
+add_tensor(struct hgq_layer *l, uint32_t role, uint32_t n)
+{
+	struct hgq_err err = HGQ_ERR_INIT;
+	struct hgq_tensor *t = hgq_layer_add_tensor(l, role, n, &err);
+
+	if (t == NULL)
+		fail("cannot add a tensor", &err);
+	for (uint32_t e = 0; e < n; e++)
+		t->data[e] = rnd_float();
+}
+
+/* a tensor and, when it is trained, its two optimizer moments */
+static void
+add_trained(struct hgq_layer *l, uint32_t role, uint32_t n)
+{
+	add_tensor(l, role, n);
+	add_tensor(l, role | HGQ_ROLE_M1, n);
+	add_tensor(l, role | HGQ_ROLE_M2, n);
+}
+
+static uint32_t
+by_gran(int gran, uint32_t element, uint32_t channel)
+{
+	return gran == HGQ_GRAN_ELEMENT ? element :
+	    gran == HGQ_GRAN_CHANNEL ? channel : 1;
+}
+
+static void
+fill_quant(struct hgq_layer *l, const struct opts *o)
+{
+	struct hgq_err err = HGQ_ERR_INIT;
+
+	l->round = (uint8_t)rnd(0, 1);
+	l->overflow = (uint8_t)rnd(0, 2);
+	l->gran = (uint8_t)rnd(0, 2);
+	l->trainable = (uint8_t)rnd(0, 1);
+	/* the values are drawn even when not stored, so that the modes of
+	   later layers do not depend on --uncalibrated */
+	if (hgq_layer_alloc_fixed(l, &err) != HGQ_OK)
+		fail("cannot allocate a quantizer", &err);
+	for (uint32_t e = 0; e < l->n_out; e++) {
+		int w = rnd(0, 5) == 0 ? 0 : rnd(-1, o->max_width);
+		int k = rnd(0, 1), f = rnd(-2, 6);
+
+		l->k[e] = (int8_t)k;
+		l->f[e] = (int8_t)f;
+		l->i[e] = (int8_t)(w - k - f);
+	}
+	if (o->uncal) {
+		free(l->k);
+		free(l->i);
+		free(l->f);
+		l->k = l->i = l->f = NULL;
+	}
+	if (!o->train)
+		return;
+	l->cal_min = calloc(l->n_out, sizeof(double));
+	l->cal_max = calloc(l->n_out, sizeof(double));
+	if (l->cal_min == NULL || l->cal_max == NULL)
+		fail("out of memory", NULL);
+	for (uint32_t e = 0; e < l->n_out; e++) {
+		l->cal_min[e] = rnd_t(-64, 0) / 8.0;
+		l->cal_max[e] = rnd_t(0, 64) / 8.0;
+	}
+	add_trained(l, HGQ_ROLE_ACT_FBITS, by_gran(l->gran, l->n_out,
+	    l->n_out));
+	add_tensor(l, HGQ_ROLE_ACT_ISTATE, l->n_out);
+	add_tensor(l, HGQ_ROLE_ACT_KSTATE, l->n_out);
+}
+
+static void
+fill_dense(struct hgq_layer *l, const struct opts *o, bool last, bool first)
+{
+	struct hgq_err err = HGQ_ERR_INIT;
+	uint32_t nw = l->n_in * l->n_out;
+
+	l->act = last ? HGQ_ACT_LINEAR : (uint8_t)(rnd(0, 3) != 0);
+	l->bn = o->train && first;
+	l->w_gran = (uint8_t)rnd(0, 2);
+	l->b_gran = (uint8_t)rnd(0, 2);
+	if (hgq_layer_alloc_fixed(l, &err) != HGQ_OK)
+		fail("cannot allocate a dense layer", &err);
+	for (uint32_t e = 0; e < nw; e++) {
+		int b = rnd(0, 6);
+
+		l->w_m[e] = rnd(0, 4) == 0 ? 0 : rnd(-(1 << b), 1 << b);
+		l->w_f[e] = (int8_t)rnd(-2, 6);
+	}
+	for (uint32_t e = 0; e < l->n_out; e++) {
+		l->b_m[e] = rnd(0, 3) == 0 ? 0 : rnd(-40, 40);
+		l->b_f[e] = (int8_t)rnd(-1, 5);
+	}
+	if (o->uncal) {
+		free(l->w_m);
+		free(l->w_f);
+		free(l->b_m);
+		free(l->b_f);
+		l->w_m = l->b_m = NULL;
+		l->w_f = l->b_f = NULL;
+	}
+	if (!o->train)
+		return;
+	add_trained(l, HGQ_ROLE_WEIGHT, nw);
+	add_trained(l, HGQ_ROLE_BIAS, l->n_out);
+	add_trained(l, HGQ_ROLE_WEIGHT_FBITS, by_gran(l->w_gran, nw,
+	    l->n_out));
+	add_trained(l, HGQ_ROLE_BIAS_FBITS, by_gran(l->b_gran, l->n_out,
+	    l->n_out));
+	if (!l->bn)
+		return;
+	add_tensor(l, HGQ_ROLE_BN_MEAN, l->n_out);
+	add_tensor(l, HGQ_ROLE_BN_VAR, l->n_out);
+	add_trained(l, HGQ_ROLE_BN_GAMMA, l->n_out);
+	add_trained(l, HGQ_ROLE_BN_BETA, l->n_out);
+}
+
+static void
+fill_input(struct hgq_model *m, const struct opts *o)
+{
+	struct hgq_err err = HGQ_ERR_INIT;
+	uint32_t n = m->layers[0].n_in, n_raw = n + o->raw_extra, left = n;
+
+	if (hgq_model_set_input(m, n_raw, &err) != HGQ_OK)
+		fail("cannot set the input", &err);
+	/* choose n of the n_raw columns, in order */
+	for (uint32_t c = 0, e = 0; c < n_raw && left > 0; c++) {
+		if ((uint64_t)rnd(0, (int)(n_raw - c) - 1) < left) {
+			m->index_map[e++] = c;
+			left--;
+		}
+	}
+	m->norm = (uint32_t)o->norm;
+	if (o->norm == HGQ_NORM_NONE)
+		return;
+	m->norm_offset = calloc(n_raw, sizeof(double));
+	m->norm_scale = calloc(n_raw, sizeof(double));
+	if (m->norm_offset == NULL || m->norm_scale == NULL)
+		fail("out of memory", NULL);
+	for (uint32_t c = 0; c < n_raw; c++) {
+		m->norm_offset[c] = o->norm == HGQ_NORM_SCALE ? 0.0 :
+		    rnd(-100, 100) / 10.0;
+		m->norm_scale[c] = rnd(1, 255) / 256.0;
+	}
+}
+
+static void
+fill_train(struct hgq_model *m, const struct opts *o)
+{
+	struct hgq_err err = HGQ_ERR_INIT;
+	char config[256];
+
+	m->has_train = 1;
+	m->train.epoch = (uint32_t)rnd_t(1, 50);
+	m->train.step = (uint64_t)m->train.epoch * 211;
+	for (int r = 0; r < 4; r++)
+		m->train.rng[r] = rng_next(&rng_train);
+	m->train.lr_scale = 1.0;
+	snprintf(config, sizeof(config), "seed: %llu\nmodel:\n"
+	    "  name: \"fixture\"\t# quoted, tabbed\n",
+	    (unsigned long long)o->seed);
+	if (hgq_meta_set(m, "tool", "mkfixture", &err) != HGQ_OK ||
+	    hgq_meta_set(m, "config", config, &err) != HGQ_OK ||
+	    hgq_meta_set(m, "metrics", "epoch\tloss\tebops\n0\t1.5\t310\n"
+	    "1\t0.75\t204\n", &err) != HGQ_OK ||
+	    hgq_meta_set(m, "note", "\xce\xb2 \xe2\x89\xa5 0, back\\slash,"
+	    " bell \x07.", &err) != HGQ_OK)
+		fail("cannot set metadata", &err);
+}
+
+static struct hgq_model *
+build(const struct opts *o)
+{
+	struct hgq_model *m = hgq_model_new();
+
+	if (m == NULL)
+		fail("out of memory", NULL);
+	rng_model = o->seed;
+	rng_train = o->seed ^ 0x5452414e53ULL;	/* "TRANS" */
+	for (int s = 0; s < o->n_shape; s++) {
+		struct hgq_layer *l;
+		uint32_t n = o->shape[s];
+
+		if (s > 0 && hgq_model_add_layer(m, HGQ_LAYER_DENSE,
+		    o->shape[s - 1], n) == NULL)
+			fail("out of memory", NULL);
+		if ((l = hgq_model_add_layer(m, HGQ_LAYER_QUANT, n, n)) == NULL)
+			fail("out of memory", NULL);
+	}
+	m->task = o->regress ? HGQ_TASK_REGRESS : HGQ_TASK_CLASSIFY;
+	m->calibrated = !o->uncal;
+	fill_input(m, o);
+	for (uint32_t j = 0; j < m->n_layers; j++) {
+		if (j % 2 == 0)
+			fill_quant(&m->layers[j], o);
+		else
+			fill_dense(&m->layers[j], o, j + 2 == m->n_layers,
+			    j == 1);
+	}
+	if (o->train)
+		fill_train(m, o);
+	return m;
+}
+
+int
+main(int argc, char **argv)
+{
+	struct hgq_err err = HGQ_ERR_INIT;
+	struct hgq_model *m;
+	struct opts o;
+	char *tmp = NULL;
+	FILE *f = stdout;
+	int rc;
+
+	parse_args(&o, argc, argv);
+	m = build(&o);
+	if (hgq_model_validate(m, &err) != HGQ_OK)
+		fail("generated an invalid model", &err);
+	if (o.out != NULL && strcmp(o.out, "-") != 0) {
+		size_t len = strlen(o.out) + 32;
+
+		if ((tmp = malloc(len)) == NULL)
+			fail("out of memory", NULL);
+		snprintf(tmp, len, "%s.tmp.%ld", o.out, (long)getpid());
+		if ((f = fopen(tmp, "wb")) == NULL) {
+			fprintf(stderr, "mkfixture: cannot create '%s': %s\n",
+			    tmp, strerror(errno));
+			return 1;
+		}
+	}
+	rc = hgq_model_write(f, m, o.compress ? HGQ_WRITE_COMPRESS : 0, &err);
+	if (rc == HGQ_OK && f != stdout && fclose(f) != 0)
+		rc = hgq_errf(&err, HGQ_EIO, "%s", strerror(errno));
+	if (rc == HGQ_OK && f == stdout && fflush(stdout) != 0)
+		rc = hgq_errf(&err, HGQ_EIO, "%s", strerror(errno));
+	if (rc == HGQ_OK && tmp != NULL && rename(tmp, o.out) != 0)
+		rc = hgq_errf(&err, HGQ_EIO, "cannot rename: %s",
+		    strerror(errno));
+	if (rc != HGQ_OK) {
+		if (tmp != NULL)
+			unlink(tmp);
+		fail("cannot write the model", &err);
+	}
+	free(tmp);
+	hgq_model_free(m);
+	return 0;
+}

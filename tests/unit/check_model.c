@@ -1,0 +1,570 @@
+/*
+ * check_model.c - the model object: lifecycle, tensors, metadata, deep
+ * copy, and hgq_model_validate() accepting good models and rejecting
+ * each broken invariant with its own message.
+ */
+#include "unit.h"
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "hgq.h"
+
+/*
+ * good_model - quantizer(3) -> dense 3x2 -> quantizer(2) -> dense 2x1 ->
+ * quantizer(1), 5 raw columns, calibrated, with tensors and metadata.
+ */
+static struct hgq_model *
+good_model(void)
+{
+	struct hgq_err err = HGQ_ERR_INIT;
+	struct hgq_model *m = hgq_model_new();
+	static const uint32_t sizes[] = { 3, 2, 1 };
+
+	ck_assert_ptr_nonnull(m);
+	for (int s = 0; s < 3; s++) {
+		if (s > 0)
+			ck_assert_ptr_nonnull(hgq_model_add_layer(m,
+			    HGQ_LAYER_DENSE, sizes[s - 1], sizes[s]));
+		ck_assert_ptr_nonnull(hgq_model_add_layer(m, HGQ_LAYER_QUANT,
+		    sizes[s], sizes[s]));
+	}
+	ck_assert_int_eq(hgq_model_set_input(m, 5, &err), HGQ_OK);
+	m->index_map[0] = 0;
+	m->index_map[1] = 2;
+	m->index_map[2] = 4;
+	for (uint32_t j = 0; j < m->n_layers; j++) {
+		struct hgq_layer *l = &m->layers[j];
+
+		ck_assert_int_eq(hgq_layer_alloc_fixed(l, &err), HGQ_OK);
+		if (l->kind == HGQ_LAYER_QUANT) {
+			for (uint32_t e = 0; e < l->n_out; e++) {
+				l->k[e] = (int8_t)(e % 2);
+				l->i[e] = (int8_t)(2 - (int)e);
+				l->f[e] = 3;
+			}
+			ck_assert_ptr_nonnull(hgq_layer_add_tensor(l,
+			    HGQ_ROLE_ACT_FBITS, l->n_out, &err));
+			ck_assert_ptr_nonnull(hgq_layer_add_tensor(l,
+			    HGQ_ROLE_ACT_ISTATE, l->n_out, &err));
+		} else {
+			for (uint32_t e = 0; e < l->n_in * l->n_out; e++) {
+				l->w_m[e] = (int32_t)e - 2;
+				l->w_f[e] = 2;
+			}
+			l->act = HGQ_ACT_RELU;
+			ck_assert_ptr_nonnull(hgq_layer_add_tensor(l,
+			    HGQ_ROLE_WEIGHT, l->n_in * l->n_out, &err));
+			ck_assert_ptr_nonnull(hgq_layer_add_tensor(l,
+			    HGQ_ROLE_WEIGHT | HGQ_ROLE_M1, l->n_in * l->n_out,
+			    &err));
+			ck_assert_ptr_nonnull(hgq_layer_add_tensor(l,
+			    HGQ_ROLE_BIAS_FBITS, l->n_out, &err));
+		}
+	}
+	m->calibrated = 1;
+	ck_assert_int_eq(hgq_meta_set(m, "tool", "check", &err), HGQ_OK);
+	ck_assert_int_eq(hgq_model_validate(m, &err), HGQ_OK);
+	return m;
+}
+
+START_TEST(test_lifecycle)
+{
+	struct hgq_err err = HGQ_ERR_INIT;
+	struct hgq_model *m = hgq_model_new();
+	struct hgq_layer *l;
+	struct hgq_tensor *t, *t2;
+
+	ck_assert_ptr_nonnull(m);
+	ck_assert_uint_eq(m->n_layers, 0);
+	ck_assert_uint_eq(m->norm, HGQ_NORM_NONE);
+	ck_assert_uint_eq(m->write_flags, 0);
+	ck_assert(m->train.lr_scale == 1.0);
+	ck_assert_uint_eq(hgq_model_n_out(m), 0);
+	ck_assert_int_eq(hgq_model_set_input(m, 3, &err), HGQ_EINVAL);
+	ck_assert_str_eq(err.msg, "set_input: the model has no layers yet");
+
+	l = hgq_model_add_layer(m, HGQ_LAYER_QUANT, 4, 4);
+	ck_assert_ptr_nonnull(l);
+	ck_assert_ptr_null(l->k);
+	ck_assert_int_eq(hgq_model_set_input(m, 3, &err), HGQ_EINVAL);
+	ck_assert_int_eq(hgq_model_set_input(m, 6, &err), HGQ_OK);
+	ck_assert_uint_eq(m->n_raw, 6);
+	for (uint32_t j = 0; j < 4; j++)
+		ck_assert_uint_eq(m->index_map[j], j);
+	ck_assert_int_eq(hgq_layer_alloc_fixed(l, &err), HGQ_OK);
+	ck_assert_ptr_nonnull(l->k);
+	ck_assert_int_eq(l->k[3], 0);
+
+	/* add, find, replace tensors */
+	t = hgq_layer_add_tensor(l, HGQ_ROLE_ACT_FBITS, 4, &err);
+	ck_assert_ptr_nonnull(t);
+	ck_assert(t->data[3] == 0.0f);
+	t->data[0] = 1.5f;
+	ck_assert_ptr_eq(hgq_layer_tensor(l, HGQ_ROLE_ACT_FBITS), t);
+	ck_assert_ptr_null(hgq_layer_tensor(l, HGQ_ROLE_ACT_ISTATE));
+	t2 = hgq_layer_add_tensor(l, HGQ_ROLE_ACT_FBITS, 1, &err);
+	ck_assert_ptr_nonnull(t2);
+	ck_assert_uint_eq(l->n_tensors, 1);
+	ck_assert_uint_eq(t2->n, 1);
+	ck_assert(t2->data[0] == 0.0f);
+
+	l = hgq_model_add_layer(m, HGQ_LAYER_DENSE, 4, 7);
+	ck_assert_int_eq(hgq_layer_alloc_fixed(l, &err), HGQ_OK);
+	ck_assert_ptr_nonnull(l->w_m);
+	ck_assert_int_eq(l->w_m[27], 0);
+	ck_assert_int_eq(l->b_f[6], 0);
+	ck_assert_ptr_nonnull(hgq_model_add_layer(m, HGQ_LAYER_QUANT, 7, 7));
+	ck_assert_uint_eq(hgq_model_n_out(m), 7);
+	l = hgq_model_add_layer(m, 5, 1, 1);
+	ck_assert_int_eq(hgq_layer_alloc_fixed(l, &err), HGQ_EINVAL);
+	ck_assert_str_eq(err.msg, "layer kind 5 has no fixed-point arrays");
+	hgq_model_free(m);
+	hgq_model_free(NULL);
+}
+END_TEST
+
+START_TEST(test_meta)
+{
+	struct hgq_err err = HGQ_ERR_INIT;
+	struct hgq_model *m = hgq_model_new();
+	char *big;
+
+	ck_assert_ptr_null(hgq_meta_get(m, "a"));
+	ck_assert_int_eq(hgq_meta_set(m, "a", "1", &err), HGQ_OK);
+	ck_assert_int_eq(hgq_meta_set(m, "b", "two\nlines", &err), HGQ_OK);
+	ck_assert_int_eq(hgq_meta_set(m, "a", "one", &err), HGQ_OK);
+	ck_assert_uint_eq(m->n_meta, 2);
+	ck_assert_str_eq(hgq_meta_get(m, "a"), "one");
+	ck_assert_str_eq(hgq_meta_get(m, "b"), "two\nlines");
+	ck_assert_str_eq(m->meta[0].key, "a");
+
+	ck_assert_int_eq(hgq_meta_set(m, "", "x", &err), HGQ_EINVAL);
+	ck_assert_str_eq(err.msg, "metadata: empty key");
+	ck_assert_int_eq(hgq_meta_set(m, "k", "bad \xc3\x28", &err),
+	    HGQ_EINVAL);
+	ck_assert_str_eq(err.msg, "metadata: value is not valid UTF-8");
+	/* overlong encoding, surrogate, beyond U+10FFFF, cut short */
+	ck_assert_int_eq(hgq_meta_set(m, "k", "\xc0\xaf", &err), HGQ_EINVAL);
+	ck_assert_int_eq(hgq_meta_set(m, "k", "\xed\xa0\x80", &err),
+	    HGQ_EINVAL);
+	ck_assert_int_eq(hgq_meta_set(m, "k", "\xf4\x90\x80\x80", &err),
+	    HGQ_EINVAL);
+	ck_assert_int_eq(hgq_meta_set(m, "k", "\xe2\x89", &err), HGQ_EINVAL);
+	ck_assert_int_eq(hgq_meta_set(m, "\xff", "v", &err), HGQ_EINVAL);
+	ck_assert_str_eq(err.msg, "metadata: key is not valid UTF-8");
+	ck_assert_int_eq(hgq_meta_set(m, "k", "\xf0\x9f\x98\x80 ok", &err),
+	    HGQ_OK);
+
+	big = malloc(HGQ_MAX_META_KEY + 2);
+	memset(big, 'x', HGQ_MAX_META_KEY + 1);
+	big[HGQ_MAX_META_KEY + 1] = '\0';
+	ck_assert_int_eq(hgq_meta_set(m, big, "v", &err), HGQ_EINVAL);
+	ck_assert_str_eq(err.msg, "metadata: key longer than the limit");
+	big[HGQ_MAX_META_KEY] = '\0';
+	ck_assert_int_eq(hgq_meta_set(m, big, "v", &err), HGQ_OK);
+	free(big);
+	ck_assert_uint_eq(m->n_meta, 4);
+	hgq_model_free(m);
+}
+END_TEST
+
+START_TEST(test_copy)
+{
+	struct hgq_model *m = good_model(), *c;
+	struct hgq_err err = HGQ_ERR_INIT;
+
+	m->norm = HGQ_NORM_STANDARD;
+	m->norm_offset = calloc(5, sizeof(double));
+	m->norm_scale = calloc(5, sizeof(double));
+	for (int j = 0; j < 5; j++) {
+		m->norm_offset[j] = j * 0.5;
+		m->norm_scale[j] = 1.0 / (j + 1);
+	}
+	m->layers[2].cal_min = calloc(2, sizeof(double));
+	m->layers[2].cal_max = calloc(2, sizeof(double));
+	m->layers[2].cal_max[1] = 7.25;
+	m->n_extra = 1;
+	m->extra = calloc(1, sizeof(*m->extra));
+	memcpy(m->extra[0].id, "XTRA", 4);
+	m->extra[0].len = 3;
+	m->extra[0].data = malloc(3);
+	memcpy(m->extra[0].data, "abc", 3);
+	m->has_train = 1;
+	m->train.step = 99;
+	m->write_flags = HGQ_WRITE_COMPRESS;
+	ck_assert_int_eq(hgq_model_validate(m, &err), HGQ_OK);
+
+	c = hgq_model_copy(m);
+	ck_assert_ptr_nonnull(c);
+	ck_assert_int_eq(hgq_model_validate(c, &err), HGQ_OK);
+	/* every pointer is new, every value the same */
+	ck_assert_ptr_ne(c->layers, m->layers);
+	ck_assert_ptr_ne(c->index_map, m->index_map);
+	ck_assert_mem_eq(c->index_map, m->index_map, 3 * sizeof(uint32_t));
+	ck_assert_ptr_ne(c->norm_scale, m->norm_scale);
+	ck_assert(c->norm_scale[3] == 0.25);
+	ck_assert(c->layers[2].cal_max[1] == 7.25);
+	ck_assert_ptr_ne(c->layers[1].w_m, m->layers[1].w_m);
+	ck_assert_mem_eq(c->layers[1].w_m, m->layers[1].w_m,
+	    6 * sizeof(int32_t));
+	ck_assert_ptr_ne(c->layers[1].tensors, m->layers[1].tensors);
+	ck_assert_ptr_ne(c->layers[1].tensors[0].data,
+	    m->layers[1].tensors[0].data);
+	ck_assert_uint_eq(c->layers[1].n_tensors, 3);
+	ck_assert_ptr_ne(c->meta[0].key, m->meta[0].key);
+	ck_assert_str_eq(c->meta[0].value, "check");
+	ck_assert_ptr_ne(c->extra[0].data, m->extra[0].data);
+	ck_assert_mem_eq(c->extra[0].data, "abc", 3);
+	ck_assert_uint_eq(c->train.step, 99);
+	ck_assert_uint_eq(c->write_flags, HGQ_WRITE_COMPRESS);
+	/* independent */
+	c->layers[0].k[0] = 1;
+	ck_assert_int_eq(m->layers[0].k[0], 0);
+	hgq_model_free(m);
+	ck_assert_uint_eq(hgq_model_n_out(c), 1);
+	hgq_model_free(c);
+}
+END_TEST
+
+START_TEST(test_validate_good)
+{
+	struct hgq_err err = HGQ_ERR_INIT;
+	struct hgq_model *m = good_model();
+	struct hgq_layer *q = &m->layers[0], *d = &m->layers[1];
+
+	/* the extremes of the limits are accepted */
+	q->k[0] = 1;
+	q->i[0] = 62;
+	q->f[0] = -31;			/* width 32 */
+	q->i[1] = -62;
+	q->f[1] = 62;
+	q->i[2] = 0;
+	q->f[2] = -62;			/* width -62: pruned */
+	d->w_f[0] = 62;
+	d->w_f[1] = -62;
+	d->b_f[1] = -62;
+	m->task = HGQ_TASK_REGRESS;
+	m->norm = HGQ_NORM_SCALE;
+	m->norm_offset = calloc(5, sizeof(double));
+	m->norm_scale = malloc(5 * sizeof(double));
+	for (int c = 0; c < 5; c++)
+		m->norm_scale[c] = -0.5;
+	ck_assert_int_eq(hgq_model_validate(m, &err), HGQ_OK);
+	ck_assert_int_eq(err.code, 0);	/* untouched on success */
+
+	/* an uncalibrated model needs no fixed-point arrays */
+	m->calibrated = 0;
+	for (uint32_t j = 0; j < m->n_layers; j++) {
+		free(m->layers[j].k);
+		m->layers[j].k = NULL;
+		free(m->layers[j].w_m);
+		m->layers[j].w_m = NULL;
+	}
+	ck_assert_int_eq(hgq_model_validate(m, &err), HGQ_OK);
+	hgq_model_free(m);
+}
+END_TEST
+
+/* one broken invariant: a mutation of good_model() and the message */
+struct breaker {
+	void		 (*fn)(struct hgq_model *);
+	const char	*msg;
+};
+
+static void b_no_layers(struct hgq_model *m) { m->n_layers = 0; }
+static void b_even(struct hgq_model *m) { m->n_layers = 4; }
+static void b_too_many(struct hgq_model *m) { m->n_layers = 257; }
+static void b_kind(struct hgq_model *m) { m->layers[2].kind = HGQ_LAYER_DENSE; }
+static void b_kind_dense(struct hgq_model *m) { m->layers[1].kind = 4; }
+static void b_zero(struct hgq_model *m) { m->layers[3].n_out = 0; }
+static void b_big_n(struct hgq_model *m) { m->layers[1].n_out = HGQ_MAX_N + 1; }
+static void b_quant_shape(struct hgq_model *m) { m->layers[4].n_in = 2; }
+static void b_dense_in(struct hgq_model *m) { m->layers[3].n_in = 3; }
+static void b_next_quant(struct hgq_model *m)
+{
+	m->layers[2].n_in = m->layers[2].n_out = 1;
+}
+static void b_weights(struct hgq_model *m)
+{
+	/* shapes only: drop what would be indexed by the new sizes */
+	m->calibrated = 0;
+	for (uint32_t t = 0; t < m->layers[0].n_tensors; t++)
+		free(m->layers[0].tensors[t].data);
+	m->layers[0].n_tensors = 0;
+	m->layers[0].n_in = m->layers[0].n_out = 8193;
+	m->layers[1].n_in = 8193;
+	m->layers[1].n_out = 8193;
+	m->layers[2].n_in = m->layers[2].n_out = 8193;
+}
+static void b_round(struct hgq_model *m) { m->layers[0].round = 2; }
+static void b_overflow(struct hgq_model *m) { m->layers[2].overflow = 3; }
+static void b_gran(struct hgq_model *m) { m->layers[4].gran = 3; }
+static void b_trainable(struct hgq_model *m) { m->layers[4].trainable = 2; }
+static void b_act(struct hgq_model *m) { m->layers[1].act = 2; }
+static void b_bn(struct hgq_model *m) { m->layers[1].bn = 2; }
+static void b_wgran(struct hgq_model *m) { m->layers[3].w_gran = 3; }
+static void b_k(struct hgq_model *m) { m->layers[2].k[1] = 2; }
+static void b_kneg(struct hgq_model *m) { m->layers[2].k[1] = -1; }
+static void b_i(struct hgq_model *m) { m->layers[0].i[2] = 63; }
+static void b_f(struct hgq_model *m) { m->layers[0].f[0] = -63; }
+static void b_width(struct hgq_model *m)
+{
+	m->layers[4].k[0] = 1;
+	m->layers[4].i[0] = 16;
+	m->layers[4].f[0] = 16;
+}
+static void b_no_k(struct hgq_model *m)
+{
+	free(m->layers[2].f);
+	m->layers[2].f = NULL;
+}
+static void b_no_wm(struct hgq_model *m)
+{
+	free(m->layers[3].b_m);
+	m->layers[3].b_m = NULL;
+}
+static void b_wf(struct hgq_model *m) { m->layers[1].w_f[5] = 63; }
+static void b_bf(struct hgq_model *m) { m->layers[3].b_f[0] = -63; }
+static void b_cal(struct hgq_model *m)
+{
+	m->layers[2].cal_min = calloc(2, sizeof(double));
+}
+static void b_task(struct hgq_model *m) { m->task = 2; }
+static void b_norm_kind(struct hgq_model *m) { m->norm = 3; }
+static void b_norm_missing(struct hgq_model *m) { m->norm = HGQ_NORM_STANDARD; }
+static void
+set_norm(struct hgq_model *m, double offset, double scale)
+{
+	m->norm = HGQ_NORM_STANDARD;
+	m->norm_offset = calloc(5, sizeof(double));
+	m->norm_scale = calloc(5, sizeof(double));
+	for (int c = 0; c < 5; c++)
+		m->norm_scale[c] = 1.0;
+	m->norm_offset[3] = offset;
+	m->norm_scale[3] = scale;
+}
+static void b_norm_nan(struct hgq_model *m) { set_norm(m, NAN, 1.0); }
+static void b_norm_inf(struct hgq_model *m) { set_norm(m, 0.0, INFINITY); }
+static void b_norm_zero(struct hgq_model *m) { set_norm(m, 0.0, 0.0); }
+static void b_norm_half(struct hgq_model *m)
+{
+	set_norm(m, 0.0, 1.0);
+	m->norm = HGQ_NORM_NONE;
+	free(m->norm_scale);
+	m->norm_scale = NULL;
+}
+static void
+b_norm_none(struct hgq_model *m)
+{
+	set_norm(m, 0.0, 1.0);
+	m->norm = HGQ_NORM_NONE;
+	m->norm_scale[4] = 0.5;
+}
+static void b_raw(struct hgq_model *m) { m->n_raw = 2; }
+static void b_raw_big(struct hgq_model *m) { m->n_raw = HGQ_MAX_N + 1; }
+static void b_map_order(struct hgq_model *m) { m->index_map[2] = 2; }
+static void b_map_range(struct hgq_model *m) { m->index_map[2] = 5; }
+static void
+b_map_missing(struct hgq_model *m)
+{
+	free(m->index_map);
+	m->index_map = NULL;
+}
+static void
+b_tensor_size(struct hgq_model *m)
+{
+	m->layers[1].tensors[0].n = 5;
+}
+static void b_tensor_role(struct hgq_model *m)
+{
+	m->layers[0].tensors[0].role = HGQ_ROLE_WEIGHT;
+}
+static void b_tensor_bn(struct hgq_model *m)
+{
+	m->layers[1].tensors[2].role = HGQ_ROLE_BN_GAMMA;
+}
+static void b_tensor_mom(struct hgq_model *m)
+{
+	m->layers[0].tensors[1].role = HGQ_ROLE_ACT_ISTATE | HGQ_ROLE_M2;
+}
+static void b_tensor_both(struct hgq_model *m)
+{
+	m->layers[1].tensors[1].role = HGQ_ROLE_WEIGHT | HGQ_ROLE_M1 |
+	    HGQ_ROLE_M2;
+}
+static void b_tensor_dup(struct hgq_model *m)
+{
+	m->layers[1].tensors[1].role = HGQ_ROLE_WEIGHT;
+}
+static void b_tensor_gran(struct hgq_model *m)
+{
+	m->layers[1].b_gran = HGQ_GRAN_LAYER;	/* fbits must become 1 */
+}
+static void b_tensor_many(struct hgq_model *m)
+{
+	m->layers[4].n_tensors = HGQ_MAX_TENSORS + 1;
+}
+static void
+b_meta_dup(struct hgq_model *m)
+{
+	hgq_meta_set(m, "x", "1", NULL);
+	free(m->meta[1].key);
+	m->meta[1].key = strdup("tool");
+}
+static void
+b_meta_utf8(struct hgq_model *m)
+{
+	free(m->meta[0].value);
+	m->meta[0].value = strdup("a\x80");
+}
+static void
+b_meta_empty(struct hgq_model *m)
+{
+	free(m->meta[0].key);
+	m->meta[0].key = strdup("");
+}
+static void b_meta_many(struct hgq_model *m) { m->n_meta = HGQ_MAX_META + 1; }
+static void
+add_extra(struct hgq_model *m, const char *id, uint32_t flags)
+{
+	struct hgq_chunk *x;
+
+	x = realloc(m->extra, (m->n_extra + 1) * sizeof(*x));
+	m->extra = x;
+	x += m->n_extra++;
+	memcpy(x->id, id, 4);
+	x->flags = flags;
+	x->len = 0;
+	x->data = NULL;
+}
+static void b_extra_known(struct hgq_model *m) { add_extra(m, "TRNS", 0); }
+static void b_extra_req(struct hgq_model *m) { add_extra(m, "ABCD", 1); }
+static void b_extra_flags(struct hgq_model *m) { add_extra(m, "ABCD", 4); }
+static void b_extra_id(struct hgq_model *m) { add_extra(m, "AB D", 0); }
+static void
+b_extra_dup(struct hgq_model *m)
+{
+	add_extra(m, "ABCD", 0);
+	add_extra(m, "ABCD", 2);
+}
+
+static const struct breaker breakers[] = {
+	{ b_no_layers, "the model needs at least quantizer, dense, quantizer"
+	    " (has 0 layers)" },
+	{ b_even, "the chain must end with a quantizer (has 4 layers)" },
+	{ b_too_many, "257 layers exceed the limit 256" },
+	{ b_kind, "layer 2: kind 2 where a quantizer is expected" },
+	{ b_kind_dense, "layer 1: kind 4 where a dense layer is expected" },
+	{ b_zero, "layer 3: shape 2x0 outside 1..16777216" },
+	{ b_big_n, "layer 1: shape 3x16777217 outside 1..16777216" },
+	{ b_quant_shape, "layer 4: quantizer has n_in 2 != n_out 1" },
+	{ b_dense_in, "layer 3: dense n_in 3 does not match the quantizer n 2"
+	    " before it" },
+	{ b_next_quant, "layer 2: quantizer n 1 does not match the 2 outputs"
+	    " of layer 1" },
+	{ b_weights, "layer 1: 67125249 weights exceed the limit 67108864" },
+	{ b_round, "layer 0: quantizer mode out of range (round 2, overflow 0,"
+	    " granularity 0, trainable 0)" },
+	{ b_overflow, "layer 2: quantizer mode out of range (round 0,"
+	    " overflow 3, granularity 0, trainable 0)" },
+	{ b_gran, "layer 4: quantizer mode out of range (round 0, overflow 0,"
+	    " granularity 3, trainable 0)" },
+	{ b_trainable, "layer 4: quantizer mode out of range (round 0,"
+	    " overflow 0, granularity 0, trainable 2)" },
+	{ b_act, "layer 1: dense mode out of range (activation 2, batchnorm 0,"
+	    " weight granularity 0, bias granularity 0)" },
+	{ b_bn, "layer 1: dense mode out of range (activation 1, batchnorm 2,"
+	    " weight granularity 0, bias granularity 0)" },
+	{ b_wgran, "layer 3: dense mode out of range (activation 1,"
+	    " batchnorm 0, weight granularity 3, bias granularity 0)" },
+	{ b_k, "layer 2 element 1: k = 2 is not 0 or 1" },
+	{ b_kneg, "layer 2 element 1: k = -1 is not 0 or 1" },
+	{ b_i, "layer 0 element 2: i = 63, f = 3 beyond +-62" },
+	{ b_f, "layer 0 element 0: i = 2, f = -63 beyond +-62" },
+	{ b_width, "layer 4 element 0: width 33 exceeds 32" },
+	{ b_no_k, "layer 2: calibrated model without quantizer k/i/f" },
+	{ b_no_wm, "layer 3: calibrated model without dense mantissas" },
+	{ b_wf, "layer 1 weight 5: f = 63 beyond +-62" },
+	{ b_bf, "layer 3 bias 0: f = -63 beyond +-62" },
+	{ b_cal, "layer 2: calibration minimum without maximum or vice"
+	    " versa" },
+	{ b_task, "task 2 out of range" },
+	{ b_norm_kind, "normalisation kind 3 out of range" },
+	{ b_norm_missing, "normalisation without offsets and scales" },
+	{ b_norm_half, "normalisation offsets without scales or vice versa" },
+	{ b_norm_nan, "normalisation offset of column 3 is not finite" },
+	{ b_norm_inf, "normalisation scale of column 3 is not finite and"
+	    " non-zero" },
+	{ b_norm_zero, "normalisation scale of column 3 is not finite and"
+	    " non-zero" },
+	{ b_norm_none, "normalisation none with offset or scale of column 4"
+	    " other than 0 and 1" },
+	{ b_raw, "2 raw columns cannot feed 3 inputs" },
+	{ b_raw_big, "16777217 raw columns exceed the limit 16777216" },
+	{ b_map_order, "index map entry 2 = 2 is not above the one before" },
+	{ b_map_range, "index map entry 2 = 5 is not below n_raw 5" },
+	{ b_map_missing, "input index map missing" },
+	{ b_tensor_size, "layer 1: tensor role 0x1 has 5 floats, expected 6" },
+	{ b_tensor_role, "layer 0: tensor role 0x1 does not belong to a"
+	    " quantizer layer" },
+	{ b_tensor_bn, "layer 1: tensor role 0xa does not belong to a dense"
+	    " (without batchnorm) layer" },
+	{ b_tensor_mom, "layer 0: tensor role 0x206 does not belong to a"
+	    " quantizer layer" },
+	{ b_tensor_both, "layer 1: tensor role 0x301 does not belong to a"
+	    " dense (without batchnorm) layer" },
+	{ b_tensor_dup, "layer 1: tensor role 0x1 appears twice" },
+	{ b_tensor_gran, "layer 1: tensor role 0x4 has 2 floats, expected 1" },
+	{ b_tensor_many, "layer 4: 65 float tensors, more than 64" },
+	{ b_meta_dup, "metadata key 'tool' appears twice" },
+	{ b_meta_utf8, "metadata entry 0: value is not valid UTF-8" },
+	{ b_meta_empty, "metadata entry 0: empty key" },
+	{ b_meta_many, "1025 metadata entries exceed the limit 1024" },
+	{ b_extra_known, "extra chunk TRNS: the id of a known chunk" },
+	{ b_extra_req, "extra chunk ABCD: flags 0x1 (only an optional chunk"
+	    " can be carried)" },
+	{ b_extra_flags, "extra chunk ABCD: flags 0x4 (only an optional chunk"
+	    " can be carried)" },
+	{ b_extra_id, "extra chunk 0: id is not printable ASCII" },
+	{ b_extra_dup, "extra chunk ABCD appears twice" },
+};
+
+START_TEST(test_validate_broken)
+{
+	for (size_t b = 0; b < sizeof(breakers) / sizeof(breakers[0]); b++) {
+		struct hgq_err err = HGQ_ERR_INIT;
+		struct hgq_model *m = good_model();
+		uint32_t n_layers = m->n_layers, n_meta = m->n_meta;
+		uint32_t n_tensors = m->layers[4].n_tensors;
+
+		breakers[b].fn(m);
+		ck_assert_int_eq(hgq_model_validate(m, &err), HGQ_EINVAL);
+		ck_assert_int_eq(err.code, HGQ_EINVAL);
+		ck_assert_str_eq(err.msg, breakers[b].msg);
+		/* undo the counts that would make hgq_model_free overrun */
+		m->n_layers = n_layers;
+		if (breakers[b].fn == b_meta_many)
+			m->n_meta = n_meta;
+		if (breakers[b].fn == b_tensor_many)
+			m->layers[4].n_tensors = n_tensors;
+		hgq_model_free(m);
+	}
+}
+END_TEST
+
+Suite *
+model_suite(void)
+{
+	Suite *s = suite_create("model");
+	TCase *tc = tcase_create("model");
+
+	tcase_add_test(tc, test_lifecycle);
+	tcase_add_test(tc, test_meta);
+	tcase_add_test(tc, test_copy);
+	tcase_add_test(tc, test_validate_good);
+	tcase_add_test(tc, test_validate_broken);
+	suite_add_tcase(s, tc);
+	return s;
+}
