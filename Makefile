@@ -49,7 +49,8 @@ BENCH_BIN = $(BENCH_SRC:bench/%.c=$(B)/bench/%)
 DEPS	= $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(PROG_SRC:cmd/%.c=$(B)/cmd/%.d) \
 	  $(UNIT_OBJ:.o=.d) $(HELPER_SRC:tests/helpers/%.c=$(B)/tests/helpers/%.d)
 
-.PHONY: all check check-unit check-cli deps bench install clean lint-man
+.PHONY: all check check-unit check-cli check-fuzz deps bench fuzz install \
+	clean lint-man
 
 all: $(B)/lib/libhgq.a $(PROG_BIN) $(B)/tests/unit/check_hgq $(HELPER_BIN)
 
@@ -105,6 +106,56 @@ check-cli:
 
 bench: $(B)/lib/libhgq.a $(PROG_BIN) $(BENCH_BIN)
 	@for b in $(BENCH_BIN); do echo "== $$b"; $$b || exit 1; done
+
+# Fuzzing (libFuzzer, clang): `make fuzz FUZZ_SECONDS=N` runs every
+# harness for N seconds on its seed corpus (tests/fuzz/corpus-NAME) plus
+# what earlier runs found (build/fuzz/corpus-NAME); check-fuzz replays the
+# seeds and the regression cases (tests/fuzz/regress-NAME) and fuzzes
+# each harness for a few seconds.
+FUZZ_CC	= clang
+FUZZ_SECONDS ?= 60
+FUZZ_SAN = -fsanitize=address,undefined -fno-sanitize-recover=undefined
+FUZZ_CFLAGS = -std=c11 -g -O1 $(FUZZ_SAN) -fsanitize=fuzzer-no-link
+FUZZ_NAMES = model data config
+FUZZ_LIB_OBJ = $(LIB_SRC:lib/%.c=build/fuzz/lib/%.o)
+FUZZ_BIN = $(FUZZ_NAMES:%=build/fuzz/fuzz_%)
+
+build/fuzz/lib/%.o: lib/%.c
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(CPPFLAGS) $(FUZZ_CFLAGS) -c -o $@ $<
+
+build/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_LIB_OBJ)
+	$(FUZZ_CC) $(CPPFLAGS) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< \
+	    $(FUZZ_LIB_OBJ) $(LIBS)
+
+.SECONDARY: $(FUZZ_LIB_OBJ)
+
+fuzz: $(FUZZ_BIN)
+	@for n in $(FUZZ_NAMES); do \
+	    mkdir -p build/fuzz/corpus-$$n; \
+	    echo "== fuzz_$$n for $(FUZZ_SECONDS) s"; \
+	    build/fuzz/fuzz_$$n -max_total_time=$(FUZZ_SECONDS) \
+	        -rss_limit_mb=2048 -timeout=10 -print_final_stats=1 \
+	        -artifact_prefix=build/fuzz/ \
+	        build/fuzz/corpus-$$n tests/fuzz/corpus-$$n || exit 1; \
+	done
+
+check-fuzz: $(FUZZ_BIN)
+	@for n in $(FUZZ_NAMES); do \
+	    for d in tests/fuzz/corpus-$$n tests/fuzz/regress-$$n; do \
+	        [ -d $$d ] || continue; \
+	        build/fuzz/fuzz_$$n -runs=0 -rss_limit_mb=2048 -timeout=10 \
+	            $$d/* >build/fuzz/replay-$$n.log 2>&1 || \
+	            { cat build/fuzz/replay-$$n.log; exit 1; }; \
+	    done; \
+	    mkdir -p build/fuzz/smoke-$$n; \
+	    build/fuzz/fuzz_$$n -max_total_time=3 -rss_limit_mb=2048 \
+	        -artifact_prefix=build/fuzz/ \
+	        -timeout=10 build/fuzz/smoke-$$n tests/fuzz/corpus-$$n \
+	        >build/fuzz/smoke-$$n.log 2>&1 || \
+	        { tail -n 40 build/fuzz/smoke-$$n.log; exit 1; }; \
+	    echo "fuzz_$$n: seeds, regressions and 3 s of fuzzing: clean"; \
+	done
 
 install: all
 	mkdir -p $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(MANDIR)/man1 \

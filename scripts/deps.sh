@@ -9,7 +9,8 @@ set -eu
 
 # build, verification, data, documentation and plots
 PKGS="gcc make pkg-config libyaml-dev zlib1g-dev check \
-iverilog verilator yosys dataset-fashion-mnist mandoc gnuplot-nox"
+iverilog verilator yosys dataset-fashion-mnist mandoc gnuplot-nox \
+clang libclang-rt-14-dev"
 
 missing=""
 for p in $PKGS; do
