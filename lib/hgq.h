@@ -485,6 +485,24 @@ int	hgq_model_dump_json(FILE *out, const struct hgq_model *m,
 /* Data files (data.c): npy, CSV, IDX (optionally gzip)               */
 /* ------------------------------------------------------------------ */
 
+/*
+ * Formats.  npy: versions 1.0-3.0; dtypes u1..u8, i1..i8, f2, f4, f8 and
+ * b1, little- or big-endian; C order only; shape (n,) is n x 1, (n, c) is
+ * n x c, other ranks are HGQ_EUNSUPP.  IDX: types 08 09 0B 0C 0D 0E; item
+ * i is row i, the other dimensions flattened.  CSV: numbers separated by
+ * ',' ';' or tab (chosen from the first line: tab, else ';', else ','),
+ * fields may be double-quoted, "\r\n" is fine, "# ..." lines are skipped,
+ * blank lines only at the end.  Any of them may be gzip-compressed (found
+ * by the magic 1f 8b).  Path "-" reads stdin.
+ * Nothing is silently dropped: NaN or Inf (in float data or a CSV field),
+ * truncated data and data after the last row are errors.
+ * Messages: CSV names the physical line (from 1, header and comments
+ * counted), "x.csv:7: field 3: not a number 'abc'"; npy and IDX name the
+ * 0-based row (numpy's index), "x.npy: row 17: NaN".
+ */
+/* at most this many columns in any data file (a row is then 128 MiB) */
+#define HGQ_DATA_MAX_COLS	(1u << 24)
+
 enum hgq_data_kind {
 	HGQ_DATA_AUTO = 0,	/* by magic bytes, then by file name */
 	HGQ_DATA_NPY, HGQ_DATA_CSV, HGQ_DATA_IDX,
@@ -492,53 +510,81 @@ enum hgq_data_kind {
 
 struct hgq_data_opts {
 	int	kind;		/* enum hgq_data_kind */
-	int	label_col;	/* CSV: column holding the label; -1: none */
-	int	header;		/* CSV: -1 auto (non-numeric first row),
-				   0 none, 1 skip first row */
+	int	label_col;	/* 0-based column holding the label (any
+				   kind; the other columns are x); -1: none */
+	int	header;		/* CSV: -1 auto (the first row that is not a
+				   comment is a header if a field is text),
+				   0 none, 1 line 1 is a header, skip it */
 };
+/* defaults: kind AUTO, label_col -1, header -1 */
 void	hgq_data_opts_init(struct hgq_data_opts *o);
 
-/* A whole table in memory: n_rows x n_cols doubles, row-major. */
+/*
+ * A whole table in memory: n_rows x n_cols doubles, row-major.  x and y
+ * are owned by the table and freed by hgq_table_release().
+ */
 struct hgq_table {
 	size_t	 n_rows, n_cols;
 	double	*x;
-	double	*y;		/* CSV with label_col: n_rows labels, or NULL */
+	double	*y;		/* with label_col: n_rows labels, or NULL */
 };
 
 /*
- * hgq_table_load - load a whole data file.  A 1-D npy or an IDX with one
- * dimension gives n_cols = 1; an IDX of rank > 2 is flattened per item.
- * Errors name the file and the row/field: NaN or Inf, ragged rows,
- * non-numeric field, unsupported dtype or byte order, truncation.
+ * hgq_table_load - load a whole data file (o NULL: defaults).  A 1-D npy
+ * or an IDX with one dimension gives n_cols = 1; an IDX of rank > 2 is
+ * flattened per item.  On failure t is zeroed.  Returns HGQ_OK, HGQ_EIO
+ * (open/read), HGQ_EFORMAT (malformed, truncated, ragged, not a number),
+ * HGQ_EVERSION (npy version), HGQ_EUNSUPP (dtype, byte order, Fortran
+ * order, rank), HGQ_EINVAL (NaN/Inf, bad label_col) or HGQ_ENOMEM.
+ * hgq_table_release frees x and y and zeroes t (twice is fine).
  */
 int	hgq_table_load(const char *path, const struct hgq_data_opts *o,
 	    struct hgq_table *t, struct hgq_err *err);
 void	hgq_table_release(struct hgq_table *t);
 
-/* Streaming: for bounded-memory processing of big inputs. */
+/*
+ * Streaming: for bounded-memory processing of big inputs.  The reader
+ * reads sequentially (pipes are fine) and holds a few hundred KiB
+ * whatever the file size.  hgq_reader_open reads the header (for CSV: up
+ * to the first data row) and returns the same codes as hgq_table_load;
+ * on success *r is a handle the caller closes with hgq_reader_close.
+ * Any error from hgq_reader_read poisons the reader: later calls return
+ * the same code and message.
+ */
 struct hgq_reader;
 int	hgq_reader_open(struct hgq_reader **r, const char *path,
 	    const struct hgq_data_opts *o, struct hgq_err *err);
+/* columns of x (the file's columns minus the label column) */
 size_t	hgq_reader_cols(const struct hgq_reader *r);
 /* rows read so far (for messages) */
 size_t	hgq_reader_row(const struct hgq_reader *r);
 /*
- * hgq_reader_read - read up to max_rows rows into x (max_rows*cols) and,
- * when the reader has a label column, y (max_rows; may be NULL otherwise).
- * *n_read = 0 and HGQ_OK at the end of the data.
+ * hgq_reader_read - read up to max_rows (> 0) rows into x (max_rows*cols)
+ * and, when the reader has a label column, y (max_rows; may be NULL
+ * otherwise).  Fewer rows than max_rows only at the end; *n_read = 0 and
+ * HGQ_OK at the end of the data (and on every call after it).
  */
 int	hgq_reader_read(struct hgq_reader *r, double *x, double *y,
 	    size_t max_rows, size_t *n_read, struct hgq_err *err);
-void	hgq_reader_close(struct hgq_reader *r);
+void	hgq_reader_close(struct hgq_reader *r);	/* NULL is fine */
 
 /*
- * hgq_labels_check - labels must be integers in [0, n_classes); names the
- * file and the first bad row.
+ * hgq_labels_check - labels must be integers in [0, n_classes); the
+ * message names the file and the first bad 0-based row:
+ * "NAME: row 3: label 12 out of range [0, 10)", "... not an integer".
+ * HGQ_OK or HGQ_EINVAL (also for n_classes == 0).
  */
 int	hgq_labels_check(const double *y, size_t n, uint32_t n_classes,
 	    const char *name, struct hgq_err *err);
 
-/* hgq_npy_write - write a 2-D (or 1-D when cols == 0) float64 npy */
+/*
+ * hgq_npy_write_f64/_i64 - write rows x cols values as an npy v1.0 file
+ * ('<f8' / '<i8', C order), shape (rows, cols), or (rows,) when cols == 0;
+ * the header is numpy's, padded with spaces and '\n' so that the data
+ * starts at a multiple of 64 bytes.  Every write is checked: HGQ_EIO
+ * (message "cannot write npy: <strerror>"); HGQ_EINVAL if too large.
+ * The caller flushes and closes f.
+ */
 int	hgq_npy_write_f64(FILE *f, const double *x, size_t rows, size_t cols,
 	    struct hgq_err *err);
 int	hgq_npy_write_i64(FILE *f, const int64_t *x, size_t rows, size_t cols,
@@ -1362,6 +1408,9 @@ struct hgq_ir_op {
 	int32_t		 shift;
 	int32_t		 depth;		/* adder levels from the inputs */
 	int32_t		 layer;		/* dense layer (0-based); -1 inputs */
+	int32_t		 w;		/* bits kept in hardware: the low w
+					   bits of the mantissa, all that the
+					   consumers read (<= the width of v) */
 	struct hgq_ival	 v;
 };
 
@@ -1420,8 +1469,21 @@ void	hgq_ir_free(struct hgq_ir *ir);
 void	hgq_ir_eval(const struct hgq_ir *ir, const int64_t *inp,
 	    int64_t *buf, int64_t *out);
 
-/* hgq_ir_op_cost - the LUT estimate of op j (adder span, ReLU, clip) */
+/*
+ * hgq_ir_op_cost - the LUT estimate of op j: for an adder, the bits of its
+ * carry chain where both operands hold variable bits (one LUT each for
+ * the XOR; a constant or zero operand bit needs none), for a clip one LUT
+ * per bit; 0 for wires, constants, and ReLU masks (merged into the LUTs
+ * of their consumers).  Calibrated against Yosys synth_xilinx.
+ */
 int	hgq_ir_op_cost(const struct hgq_ir *ir, uint32_t j);
+
+/*
+ * hgq_ir_add_split - how verilog.c builds ADD op j: bits [0, *low) pass
+ * through from the finer operand; bits [*low, op.w) are the carry chain,
+ * or a concatenation when the result is 0 (returns the chain's width).
+ */
+int	hgq_ir_add_split(const struct hgq_ir *ir, uint32_t j, int *low);
 
 /*
  * Verilog (verilog.c): one module with flat packed ports (DESIGN.md "The
