@@ -92,11 +92,19 @@ $(B)/tests/unit/check_hgq: $(UNIT_OBJ) $(B)/lib/libhgq.a
 deps:
 	@sh scripts/deps.sh
 
-# check: unit tests (Check's summary line), then the CLI tests, whose
-# harness ends with "N passed, N failed".
+# check: the fuzz smoke test, the unit tests (Check's summary line), then
+# the CLI tests, whose harness ends with "N passed, N failed".
+# (the fuzz smoke test runs in the plain build only: its harnesses carry
+# their own sanitizers)
+ifeq ($(asan),1)
+CHECK_FUZZ =
+else
+CHECK_FUZZ = check-fuzz
+endif
+
 check: deps
 	@$(MAKE) --no-print-directory all
-	@$(MAKE) --no-print-directory check-unit check-cli
+	@$(MAKE) --no-print-directory $(CHECK_FUZZ) check-unit check-cli
 
 check-unit:
 	cd tests/unit && CK_DEFAULT_TIMEOUT=120 ../../$(B)/tests/unit/check_hgq
