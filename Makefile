@@ -180,4 +180,6 @@ lint-man:
 clean:
 	rm -rf build
 
+include mk/demo.mk
+
 -include $(DEPS)
