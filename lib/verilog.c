@@ -1,0 +1,830 @@
+/*
+ * verilog.c - the IR as Verilog-2005, its self-checking testbench and
+ * vectors, and the resource report.
+ *
+ * The module (DESIGN.md, "The RTL ports"):
+ *
+ *   module TOP([input clk,] input [WI-1:0] model_inp,
+ *       output [WO-1:0] model_out);
+ *
+ * Element j of a port occupies its own width (k+i+f) from the sum of the
+ * widths before it, element 0 at the LSBs; pruned elements take no bits.
+ * Inside, one variable per IR value, sized from its interval (and cut to
+ * the bits its consumers read), and one blocking statement per op in
+ * topological order in a single always @* block (rtl-notes.md 2.2, 5):
+ *
+ *   - every operand is brought to the exact width of the statement by
+ *     explicit concatenation (sign bit replicated, or zeros), so that all
+ *     arithmetic is unsigned and of one width: no $signed, no <<<, no
+ *     implicit extension; the intervals prove that the low W bits are the
+ *     whole result;
+ *   - an adder covers only the bits where both operands can have bits; the
+ *     finer operand's low bits pass through as wires (hgq_add_span);
+ *   - ReLU masks with the inverted sign bit, truncation and wrap are bit
+ *     slices, saturation is a choice between the value and two constants
+ *     on tests of the bits above the format.
+ *
+ * Pipelining (--pipeline N): an adder at level L (1, 2, ...) belongs to
+ * stage (L-1)/N, the other ops to the stage of their operands; at the end
+ * of every stage each value still needed later is registered, and so are
+ * the outputs, so the latency is the number of stages and the flip-flops
+ * are the bits crossing the cuts.
+ */
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "hgq.h"
+
+/* ------------------------------------------------------------------ */
+/* A growing string                                                    */
+/* ------------------------------------------------------------------ */
+
+struct sbuf {
+	char	*p;
+	size_t	 n, cap;
+	int	 oom;
+};
+
+static void
+sb_printf(struct sbuf *b, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void
+sb_printf(struct sbuf *b, const char *fmt, ...)
+{
+	va_list ap;
+	int len;
+
+	if (b->oom)
+		return;
+	for (;;) {
+		size_t room = b->cap - b->n;
+
+		va_start(ap, fmt);
+		len = vsnprintf(b->p == NULL ? NULL : b->p + b->n, room, fmt,
+		    ap);
+		va_end(ap);
+		if (len < 0) {
+			b->oom = 1;
+			return;
+		}
+		if ((size_t)len < room) {
+			b->n += (size_t)len;
+			return;
+		}
+		{
+			size_t c = b->cap == 0 ? 256 : b->cap * 2;
+			char *q;
+
+			while (c < b->n + (size_t)len + 1)
+				c *= 2;
+			if ((q = realloc(b->p, c)) == NULL) {
+				b->oom = 1;
+				return;
+			}
+			b->p = q;
+			b->cap = c;
+		}
+	}
+}
+
+static void
+sb_reset(struct sbuf *b)
+{
+	b->n = 0;
+	if (b->p != NULL)
+		b->p[0] = '\0';
+}
+
+/* ------------------------------------------------------------------ */
+/* Schedule                                                            */
+/* ------------------------------------------------------------------ */
+
+struct sched {
+	int32_t		*stage;		/* n_ops: stage computing the op */
+	int32_t		*last;		/* n_ops: last stage reading it */
+	int32_t		 n_stages;	/* 0: combinational */
+	uint64_t	 ff;
+};
+
+/* the bits kept in hardware (op->w) and the sign of the value */
+static int
+op_width(const struct hgq_ir_op *op, int *sgn)
+{
+	hgq_ival_width(op->v.lo, op->v.hi, sgn);
+	return op->w;
+}
+
+static void
+sched_release(struct sched *s)
+{
+	free(s->stage);
+	free(s->last);
+	memset(s, 0, sizeof(*s));
+}
+
+static void
+note_use(struct sched *s, int32_t op, int32_t stage)
+{
+	if (op >= 0 && s->last[op] < stage)
+		s->last[op] = stage;
+}
+
+static int
+sched_build(struct sched *s, const struct hgq_ir *ir, int pipeline)
+{
+	memset(s, 0, sizeof(*s));
+	s->stage = hgq_calloc(ir->n_ops, sizeof(*s->stage));
+	s->last = hgq_calloc(ir->n_ops, sizeof(*s->last));
+	if (s->stage == NULL || s->last == NULL) {
+		sched_release(s);
+		return HGQ_ENOMEM;
+	}
+	if (pipeline <= 0)
+		return HGQ_OK;
+	for (uint32_t j = 0; j < ir->n_ops; j++) {
+		const struct hgq_ir_op *op = &ir->ops[j];
+		int32_t st = 0;
+
+		switch (op->kind) {
+		case HGQ_IR_INPUT:
+		case HGQ_IR_CONST:
+			break;
+		case HGQ_IR_ADD:
+		case HGQ_IR_DOT:
+			st = (op->depth - 1) / pipeline;
+			break;
+		default:
+			st = s->stage[op->a];
+		}
+		s->stage[j] = st;
+		s->last[j] = st;
+		if (st + 1 > s->n_stages)
+			s->n_stages = st + 1;
+	}
+	if (s->n_stages == 0)
+		s->n_stages = 1;
+	for (uint32_t j = 0; j < ir->n_ops; j++) {
+		const struct hgq_ir_op *op = &ir->ops[j];
+
+		if (op->kind == HGQ_IR_DOT) {
+			for (int32_t t = 0; t < op->b; t++)
+				note_use(s, ir->terms[op->a + t].src,
+				    s->stage[j]);
+		} else if (op->kind != HGQ_IR_INPUT) {
+			note_use(s, op->a, s->stage[j]);
+			note_use(s, op->b, s->stage[j]);
+		}
+	}
+	for (uint32_t j = 0; j < ir->n_out; j++)
+		note_use(s, ir->out_op[j], s->n_stages);
+	for (uint32_t j = 0; j < ir->n_ops; j++)
+		if (ir->ops[j].kind != HGQ_IR_CONST && s->last[j] > s->stage[j])
+			s->ff += (uint64_t)op_width(&ir->ops[j], NULL) *
+			    (uint64_t)(s->last[j] - s->stage[j]);
+	return HGQ_OK;
+}
+
+/* ------------------------------------------------------------------ */
+/* Expressions                                                         */
+/* ------------------------------------------------------------------ */
+
+/* the name of op j's value as seen from stage st */
+static void
+ref_name(struct sbuf *b, const struct sched *s, int32_t j, int32_t st)
+{
+	if (s->n_stages == 0 || st <= s->stage[j])
+		sb_printf(b, "v%d", j);
+	else
+		sb_printf(b, "r%d_%d", j, st);
+}
+
+/* a W-bit literal of the low W bits of v */
+static void
+literal(struct sbuf *b, int w, uint64_t v)
+{
+	if (w < 64)
+		v &= ((uint64_t)1 << w) - 1;
+	sb_printf(b, "%d'h%llx", w, (unsigned long long)v);
+}
+
+/*
+ * Bits [w-1:0] of (op j's mantissa * 2^sh) with its sign (or zeros)
+ * extended above, as a w-bit expression; sh < 0 drops low bits (floor).
+ */
+static void
+ext(struct sbuf *b, const struct hgq_ir *ir, const struct sched *s,
+    int32_t j, int32_t st, int sh, int w)
+{
+	const struct hgq_ir_op *op = &ir->ops[j];
+	int sgn, ws = op_width(op, &sgn);
+	int n_zero, k_lo, k_hi, n_ext, parts;
+
+	if (op->kind == HGQ_IR_CONST || ws == 0) {
+		int64_t c = op->kind == HGQ_IR_CONST ? op->v.lo : 0;
+
+		if (sh >= 64 || c == 0)
+			c = 0;
+		else if (sh >= 0)
+			c = (int64_t)((uint64_t)c << sh);
+		else
+			c = hgq_round_mant(c, -sh, 0, HGQ_TRN);
+		literal(b, w, (uint64_t)c);
+		return;
+	}
+	/* output bit t holds source bit t - sh */
+	n_zero = sh > 0 ? (sh < w ? sh : w) : 0;
+	k_lo = sh < 0 ? -sh : 0;
+	k_hi = w - sh < ws ? w - sh : ws;	/* exclusive */
+	if (k_hi < k_lo)
+		k_hi = k_lo;
+	n_ext = w - n_zero - (k_hi - k_lo);
+	parts = (n_ext > 0) + (k_hi > k_lo) + (n_zero > 0);
+	if (parts > 1)
+		sb_printf(b, "{");
+	if (n_ext > 0) {
+		if (sgn && n_ext > 1)
+			sb_printf(b, "{%d{", n_ext);
+		if (sgn) {
+			ref_name(b, s, j, st);
+			sb_printf(b, "[%d]", ws - 1);
+		} else {
+			sb_printf(b, "%d'h0", n_ext);
+		}
+		if (sgn && n_ext > 1)
+			sb_printf(b, "}}");
+		if (k_hi > k_lo || n_zero > 0)
+			sb_printf(b, ", ");
+	}
+	if (k_hi > k_lo) {
+		ref_name(b, s, j, st);
+		sb_printf(b, "[%d:%d]", k_hi - 1, k_lo);
+		if (n_zero > 0)
+			sb_printf(b, ", ");
+	}
+	if (n_zero > 0)
+		sb_printf(b, "%d'h0", n_zero);
+	if (parts > 1)
+		sb_printf(b, "}");
+}
+
+/* ------------------------------------------------------------------ */
+/* The module                                                          */
+/* ------------------------------------------------------------------ */
+
+void
+hgq_verilog_opts_init(struct hgq_verilog_opts *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->top = "hgq_top";
+	o->pipeline = 0;
+}
+
+static uint64_t
+port_width(const uint8_t *w, uint32_t n)
+{
+	uint64_t t = 0;
+
+	for (uint32_t j = 0; j < n; j++)
+		t += w[j];
+	return t;
+}
+
+/* Verilog-2005 (IEEE 1364 Annex B) and SystemVerilog keywords */
+static const char *const keywords[] = {
+	"accept_on", "alias", "always", "always_comb", "always_ff",
+	"always_latch", "and", "assert", "assign", "assume", "automatic",
+	"before", "begin", "bind", "bins", "binsof", "bit", "break", "buf",
+	"bufif0", "bufif1", "byte", "case", "casex", "casez", "cell",
+	"chandle", "checker", "class", "clocking", "cmos", "config", "const",
+	"constraint", "context", "continue", "cover", "covergroup",
+	"coverpoint", "cross", "deassign", "default", "defparam", "design",
+	"disable", "dist", "do", "edge", "else", "end", "endcase",
+	"endchecker", "endclass", "endclocking", "endconfig", "endfunction",
+	"endgenerate", "endgroup", "endinterface", "endmodule", "endpackage",
+	"endprimitive", "endprogram", "endproperty", "endsequence",
+	"endspecify", "endtable", "endtask", "enum", "event", "eventually",
+	"expect", "export", "extends", "extern", "final", "first_match",
+	"for", "force", "foreach", "forever", "fork", "forkjoin", "function",
+	"generate", "genvar", "global", "highz0", "highz1", "if", "iff",
+	"ifnone", "ignore_bins", "illegal_bins", "implements", "implies",
+	"import", "incdir", "include", "initial", "inout", "input", "inside",
+	"instance", "int", "integer", "interconnect", "interface",
+	"intersect", "join", "join_any", "join_none", "large", "let",
+	"liblist", "library", "local", "localparam", "logic", "longint",
+	"macromodule", "matches", "medium", "modport", "module", "nand",
+	"negedge", "nettype", "new", "nexttime", "nmos", "nor",
+	"noshowcancelled", "not", "notif0", "notif1", "null", "or", "output",
+	"package", "packed", "parameter", "pmos", "posedge", "primitive",
+	"priority", "program", "property", "protected", "pull0", "pull1",
+	"pulldown", "pullup", "pulsestyle_ondetect", "pulsestyle_onevent",
+	"pure", "rand", "randc", "randcase", "randsequence", "rcmos", "real",
+	"realtime", "ref", "reg", "reject_on", "release", "repeat",
+	"restrict", "return", "rnmos", "rpmos", "rtran", "rtranif0",
+	"rtranif1", "s_always", "s_eventually", "s_nexttime", "s_until",
+	"s_until_with", "scalared", "sequence", "shortint", "shortreal",
+	"showcancelled", "signed", "small", "soft", "solve", "specify",
+	"specparam", "static", "string", "strong", "strong0", "strong1",
+	"struct", "super", "supply0", "supply1", "sync_accept_on",
+	"sync_reject_on", "table", "tagged", "task", "this", "throughout",
+	"time", "timeprecision", "timeunit", "tran", "tranif0", "tranif1",
+	"tri", "tri0", "tri1", "triand", "trior", "trireg", "type", "typedef",
+	"union", "unique", "unique0", "unsigned", "until", "until_with",
+	"untyped", "use", "uwire", "var", "vectored", "virtual", "void",
+	"wait", "wait_order", "wand", "weak", "weak0", "weak1", "while",
+	"wildcard", "wire", "with", "within", "wor", "xnor", "xor",
+};
+
+int
+hgq_verilog_ident_ok(const char *s)
+{
+	const char *p;
+
+	if (s == NULL || *s == '\0' || strlen(s) > 200 ||
+	    !((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
+	    *s == '_'))
+		return 0;
+	for (p = s; *p != '\0'; p++)
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+		    (*p >= '0' && *p <= '9') || *p == '_'))
+			return 0;
+	for (size_t j = 0; j < sizeof(keywords) / sizeof(keywords[0]); j++)
+		if (strcmp(s, keywords[j]) == 0)
+			return 0;
+	/* the names the module uses inside */
+	if (strcmp(s, "model_inp") == 0 || strcmp(s, "model_out") == 0 ||
+	    strcmp(s, "clk") == 0)
+		return 0;
+	return 1;
+}
+
+int
+hgq_verilog_info(const struct hgq_ir *ir, int pipeline,
+    struct hgq_rtl_info *info, struct hgq_err *err)
+{
+	struct sched s;
+
+	if (sched_build(&s, ir, pipeline) != HGQ_OK)
+		return hgq_errf(err, HGQ_ENOMEM, "out of memory");
+	memset(info, 0, sizeof(*info));
+	info->adders = ir->n_adders;
+	info->lut = ir->lut;
+	info->ff = s.ff;
+	info->latency = (uint32_t)s.n_stages;
+	info->depth = ir->depth;
+	info->inp_bits = port_width(ir->in_w, ir->n_in);
+	info->out_bits = port_width(ir->out_w, ir->n_out);
+	sched_release(&s);
+	return HGQ_OK;
+}
+
+/* one op's statement(s) into b (declarations into d) */
+static void
+emit_op(struct sbuf *d, struct sbuf *b, const struct hgq_ir *ir,
+    const struct sched *s, uint32_t j, const uint64_t *in_off)
+{
+	const struct hgq_ir_op *op = &ir->ops[j];
+	int sgn, w = op_width(op, &sgn);
+	int32_t st = s->stage[j];
+
+	if (op->kind == HGQ_IR_CONST || w == 0)
+		return;
+	sb_printf(d, "reg [%d:0] v%u;\n", w - 1, j);
+	switch (op->kind) {
+	case HGQ_IR_INPUT:
+		sb_printf(b, "\tv%u = model_inp[%llu:%llu];\n", j,
+		    (unsigned long long)(in_off[op->a] + (uint64_t)w - 1),
+		    (unsigned long long)in_off[op->a]);
+		break;
+	case HGQ_IR_ADD: {
+		const struct hgq_ir_op *a = &ir->ops[op->a];
+		const struct hgq_ir_op *bb = &ir->ops[op->b];
+		int pa = a->v.e - op->v.e;
+		int pb = bb->v.e + op->shift - op->v.e;
+		int low, span = hgq_ir_add_split(ir, j, &low);
+
+		if (low > 0) {
+			/* the finer operand's low bits pass through */
+			sb_printf(b, "\tv%u[%d:0] = ", j, low - 1);
+			ext(b, ir, s, pa == 0 ? op->a : op->b, st, 0, low);
+			sb_printf(b, ";\n");
+		}
+		if (low >= w)
+			break;
+		sb_printf(b, "\tv%u[%d:%d] = ", j, w - 1, low);
+		if (span == 0) {
+			/* the coarse operand alone: a concatenation */
+			if (pa == 0)
+				ext(b, ir, s, op->b, st, pb - low, w - low);
+			else
+				ext(b, ir, s, op->a, st, pa - low, w - low);
+		} else {
+			ext(b, ir, s, op->a, st, pa - low, w - low);
+			sb_printf(b, op->sub ? " - " : " + ");
+			ext(b, ir, s, op->b, st, pb - low, w - low);
+		}
+		sb_printf(b, ";\n");
+		break;
+	}
+	case HGQ_IR_RELU: {
+		int wa = op_width(&ir->ops[op->a], NULL);
+
+		sb_printf(b, "\tv%u = ", j);
+		ext(b, ir, s, op->a, st, 0, w);
+		sb_printf(b, " & {%d{~", w);
+		ref_name(b, s, op->a, st);
+		sb_printf(b, "[%d]}};\n", wa - 1);
+		break;
+	}
+	case HGQ_IR_QUANT: {
+		const struct hgq_ir_op *a = &ir->ops[op->a];
+
+		sb_printf(b, "\tv%u = ", j);
+		ext(b, ir, s, op->a, st, a->v.e + op->shift + op->f, w);
+		sb_printf(b, ";\n");
+		break;
+	}
+	case HGQ_IR_SAT: {
+		const struct hgq_ir_op *a = &ir->ops[op->a];
+		int asg, wa = op_width(a, &asg);
+		int bits = op->i + op->f;
+		int64_t hi = ((int64_t)1 << bits) - 1;
+		int64_t lo = !op->k ? 0 : op->mode == HGQ_SAT_SYM ? -hi :
+		    -((int64_t)1 << bits);
+		bool over = a->v.hi > hi, under = a->v.lo < lo;
+		int top = asg ? wa - 2 : wa - 1;	/* magnitude bits */
+
+		if (over) {
+			/* a >= 2^bits: non-negative, a bit set at or above
+			   position bits */
+			sb_printf(d, "reg v%u_hi;\n", j);
+			sb_printf(b, "\tv%u_hi = ", j);
+			if (asg) {
+				sb_printf(b, "~");
+				ref_name(b, s, op->a, st);
+				sb_printf(b, "[%d] & ", wa - 1);
+			}
+			sb_printf(b, "(|");
+			ref_name(b, s, op->a, st);
+			sb_printf(b, "[%d:%d]);\n", top, bits);
+		}
+		if (under) {
+			sb_printf(d, "reg v%u_lo;\n", j);
+			sb_printf(b, "\tv%u_lo = ", j);
+			ref_name(b, s, op->a, st);
+			sb_printf(b, "[%d]", wa - 1);
+			if (op->k) {
+				/* a < -2^bits: bits [top:bits] not all ones;
+				   SAT_SYM also a == -2^bits: low bits 0 */
+				bool t1 = top >= bits;
+				bool t2 = op->mode == HGQ_SAT_SYM && bits > 0;
+
+				if (t1 || t2)
+					sb_printf(b, " & (");
+				if (t1) {
+					sb_printf(b, "~(&");
+					ref_name(b, s, op->a, st);
+					sb_printf(b, "[%d:%d])", top, bits);
+				}
+				if (t2) {
+					sb_printf(b, "%s~(|", t1 ? " | " : "");
+					ref_name(b, s, op->a, st);
+					sb_printf(b, "[%d:0])", bits - 1);
+				}
+				if (t1 || t2)
+					sb_printf(b, ")");
+			}
+			sb_printf(b, ";\n");
+		}
+		sb_printf(b, "\tv%u = ", j);
+		if (over) {
+			sb_printf(b, "v%u_hi ? ", j);
+			literal(b, w, (uint64_t)hi);
+			sb_printf(b, " : ");
+		}
+		if (under) {
+			sb_printf(b, "v%u_lo ? ", j);
+			literal(b, w, (uint64_t)lo);
+			sb_printf(b, " : ");
+		}
+		ext(b, ir, s, op->a, st, 0, w);
+		sb_printf(b, ";\n");
+		break;
+	}
+	case HGQ_IR_DOT:
+		/* behavioral: signed products written with *, all operands
+		   signed so that Verilog extends them to w bits */
+		sb_printf(b, "\tv%u = ", j);
+		for (int32_t t = 0; t < op->b; t++) {
+			const struct hgq_ir_term *tm = &ir->terms[op->a + t];
+			const struct hgq_ir_op *x = &ir->ops[tm->src];
+			int xs, wx = op_width(x, &xs);
+			int64_t c = (int64_t)tm->w_m *
+			    ((int64_t)1 << (tm->w_e - op->v.e));
+			int wc = hgq_ival_width(c < 0 ? c : -1, c > 0 ? c : 0,
+			    NULL);
+
+			sb_printf(b, "%s$signed(", t ? "\n\t    + " : "");
+			if (xs) {
+				ref_name(b, s, tm->src, st);
+			} else {
+				sb_printf(b, "{1'b0, ");
+				ref_name(b, s, tm->src, st);
+				sb_printf(b, "}");
+			}
+			(void)wx;
+			sb_printf(b, ") * %d'sh", wc);
+			sb_printf(b, "%llx", (unsigned long long)((uint64_t)c &
+			    (wc >= 64 ? ~(uint64_t)0 :
+			    (((uint64_t)1 << wc) - 1))));
+		}
+		sb_printf(b, ";\n");
+		break;
+	default:
+		break;
+	}
+}
+
+int
+hgq_verilog_write(FILE *f, const struct hgq_ir *ir,
+    const struct hgq_verilog_opts *o, struct hgq_err *err)
+{
+	struct sched s;
+	struct sbuf d = { 0 }, b = { 0 }, r = { 0 };
+	uint64_t wi = port_width(ir->in_w, ir->n_in);
+	uint64_t wo = port_width(ir->out_w, ir->n_out);
+	uint64_t *in_off = NULL, pos = 0;
+	const char *top = o->top != NULL ? o->top : "hgq_top";
+	int rc = HGQ_ENOMEM;
+
+	if (!hgq_verilog_ident_ok(top))
+		return hgq_errf(err, HGQ_EINVAL, "'%s' is not a Verilog "
+		    "module name", top);
+	if (o->pipeline < 0)
+		return hgq_errf(err, HGQ_EINVAL, "pipeline %d: not a number "
+		    "of adder levels", o->pipeline);
+	if (sched_build(&s, ir, o->pipeline) != HGQ_OK)
+		return hgq_errf(err, HGQ_ENOMEM, "out of memory");
+	if ((in_off = hgq_calloc(ir->n_in, sizeof(*in_off))) == NULL)
+		goto out;
+	for (uint32_t j = 0; j < ir->n_in; j++) {
+		in_off[j] = pos;
+		pos += ir->in_w[j];
+	}
+	for (uint32_t j = 0; j < ir->n_ops; j++) {
+		sb_reset(&r);
+		emit_op(&d, &r, ir, &s, j, in_off);
+		sb_printf(&b, "%s", r.p != NULL ? r.p : "");
+	}
+	/* registers */
+	sb_reset(&r);
+	for (uint32_t j = 0; s.n_stages > 0 && j < ir->n_ops; j++) {
+		int w = op_width(&ir->ops[j], NULL);
+
+		if (ir->ops[j].kind == HGQ_IR_CONST || w == 0)
+			continue;
+		for (int32_t st = s.stage[j] + 1; st <= s.last[j]; st++) {
+			sb_printf(&d, "reg [%d:0] r%u_%d;\n", w - 1, j, st);
+			sb_printf(&r, "\t");
+			ref_name(&r, &s, (int32_t)j, st);
+			sb_printf(&r, " <= ");
+			ref_name(&r, &s, (int32_t)j, st - 1);
+			sb_printf(&r, ";\n");
+		}
+	}
+	if (b.oom || d.oom || r.oom)
+		goto out;
+
+	fprintf(f, "// Generated by hgq-emit-verilog %s; do not edit.\n",
+	    HGQ_VERSION);
+	fprintf(f, "// %s: %u adders, LUT estimate %llu, adder depth %d.\n",
+	    ir->behavioral ? "behavioral (* operators)" : "adder graphs",
+	    ir->n_adders, (unsigned long long)ir->lut, ir->depth);
+	if (s.n_stages > 0)
+		fprintf(f, "// Pipelined: a register every %d adder levels; "
+		    "latency %d cycles, %llu flip-flops.\n", o->pipeline,
+		    s.n_stages, (unsigned long long)s.ff);
+	else
+		fprintf(f, "// Combinational: latency 0 cycles.\n");
+	fprintf(f, "// model_inp: %u elements in %llu bits; model_out: %u "
+	    "elements in %llu bits;\n// element 0 at the LSBs, each at its "
+	    "own width, pruned elements absent.\n", ir->n_in,
+	    (unsigned long long)wi, ir->n_out, (unsigned long long)wo);
+	fprintf(f, "/* verilator lint_off UNUSEDSIGNAL */\n"
+	    "/* verilator lint_off DECLFILENAME */\n");
+	fprintf(f, "module %s (\n", top);
+	if (s.n_stages > 0)
+		fprintf(f, "\tinput clk,\n");
+	fprintf(f, "\tinput [%llu:0] model_inp,\n\toutput [%llu:0] model_out\n"
+	    ");\n", (unsigned long long)(wi > 0 ? wi - 1 : 0),
+	    (unsigned long long)(wo > 0 ? wo - 1 : 0));
+	fputs(d.p != NULL ? d.p : "", f);
+	/* one block in topological order: each op is evaluated once per
+	   change of the inputs (continuous assigns in a deep graph make
+	   event-driven simulators re-evaluate on every glitch) */
+	if (b.n > 0)
+		fprintf(f, "always @* begin\n%send\n", b.p);
+	if (r.n > 0)
+		fprintf(f, "always @(posedge clk) begin\n%send\n", r.p);
+	/* the outputs */
+	pos = 0;
+	for (uint32_t j = 0; j < ir->n_out; j++) {
+		int w = ir->out_w[j];
+
+		if (w == 0)
+			continue;
+		sb_reset(&r);
+		if (ir->out_op[j] < 0)
+			literal(&r, w, 0);
+		else
+			ext(&r, ir, &s, ir->out_op[j], s.n_stages, 0, w);
+		if (r.oom)
+			goto out;
+		fprintf(f, "assign model_out[%llu:%llu] = %s;\n",
+		    (unsigned long long)(pos + (uint64_t)w - 1),
+		    (unsigned long long)pos, r.p);
+		pos += (uint64_t)w;
+	}
+	if (wo == 0)
+		fprintf(f, "assign model_out = 1'b0;\n");
+	fprintf(f, "endmodule\n/* verilator lint_on DECLFILENAME */\n"
+	    "/* verilator lint_on UNUSEDSIGNAL */\n");
+	rc = ferror(f) ? hgq_errf(err, HGQ_EIO, "write error") : HGQ_OK;
+	goto done;
+out:
+	rc = hgq_errf(err, HGQ_ENOMEM, "out of memory");
+done:
+	free(d.p);
+	free(b.p);
+	free(r.p);
+	free(in_off);
+	sched_release(&s);
+	return rc;
+}
+
+/* ------------------------------------------------------------------ */
+/* Testbench and vectors                                               */
+/* ------------------------------------------------------------------ */
+
+int
+hgq_verilog_testbench(FILE *f, const struct hgq_ir *ir,
+    const struct hgq_verilog_opts *o, const char *inp_path,
+    const char *exp_path, size_t n, struct hgq_err *err)
+{
+	struct hgq_rtl_info info;
+	uint64_t wi = port_width(ir->in_w, ir->n_in);
+	uint64_t wo = port_width(ir->out_w, ir->n_out);
+	const char *top = o->top != NULL ? o->top : "hgq_top";
+	int rc;
+
+	if (!hgq_verilog_ident_ok(top))
+		return hgq_errf(err, HGQ_EINVAL, "'%s' is not a Verilog "
+		    "module name", top);
+	if (strchr(inp_path, '"') != NULL || strchr(exp_path, '"') != NULL)
+		return hgq_errf(err, HGQ_EINVAL, "a vector file name holds "
+		    "a '\"'");
+	if (n == 0)
+		return hgq_errf(err, HGQ_EINVAL, "no vectors");
+	if ((rc = hgq_verilog_info(ir, o->pipeline, &info, err)) != HGQ_OK)
+		return rc;
+	wi = wi > 0 ? wi : 1;
+	wo = wo > 0 ? wo : 1;
+	fprintf(f, "// Generated by hgq-emit-verilog %s: self-checking "
+	    "testbench of %s.\n// Prints PASS <n>, or FAIL with the first "
+	    "mismatches (and exits non-zero).\n", HGQ_VERSION, top);
+	fprintf(f, "`timescale 1ns / 1ps\nmodule %s_tb;\n", top);
+	fprintf(f, "localparam N = %zu, LAT = %u;\n", n, info.latency);
+	fprintf(f, "reg [%llu:0] inp_mem [0:N-1];\nreg [%llu:0] exp_mem "
+	    "[0:N-1];\n", (unsigned long long)wi - 1,
+	    (unsigned long long)wo - 1);
+	fprintf(f, "reg [%llu:0] model_inp;\nwire [%llu:0] model_out;\n",
+	    (unsigned long long)wi - 1, (unsigned long long)wo - 1);
+	fprintf(f, "integer t, errors;\n");
+	if (info.latency > 0) {
+		fprintf(f, "reg clk;\n%s dut (.clk(clk), .model_inp(model_inp),"
+		    " .model_out(model_out));\n", top);
+	} else {
+		fprintf(f, "%s dut (.model_inp(model_inp), "
+		    ".model_out(model_out));\n", top);
+	}
+	fprintf(f, "task check;\ninput integer k;\nbegin\n"
+	    "\tif (model_out !== exp_mem[k]) begin\n"
+	    "\t\terrors = errors + 1;\n"
+	    "\t\tif (errors <= 10)\n"
+	    "\t\t\t$display(\"FAIL vector %%0d: got %%h, expected %%h\", k,"
+	    " model_out, exp_mem[k]);\n"
+	    "\tend\nend\nendtask\n");
+	fprintf(f, "initial begin\n\t$readmemh(\"%s\", inp_mem);\n"
+	    "\t$readmemh(\"%s\", exp_mem);\n\terrors = 0;\n", inp_path,
+	    exp_path);
+	if (info.latency > 0) {
+		/* one vector per cycle; output t appears LAT edges later */
+		fprintf(f, "\tclk = 0;\n"
+		    "\tfor (t = 0; t < N + LAT - 1; t = t + 1) begin\n"
+		    "\t\tif (t < N)\n\t\t\tmodel_inp = inp_mem[t];\n"
+		    "\t\t#5 clk = 1;\n\t\t#1;\n"
+		    "\t\tif (t >= LAT - 1)\n\t\t\tcheck(t - (LAT - 1));\n"
+		    "\t\t#4 clk = 0;\n\tend\n");
+	} else {
+		fprintf(f, "\tfor (t = 0; t < N; t = t + 1) begin\n"
+		    "\t\tmodel_inp = inp_mem[t];\n\t\t#1;\n\t\tcheck(t);\n"
+		    "\tend\n");
+	}
+	fprintf(f, "\tif (errors == 0) begin\n\t\t$display(\"PASS %%0d\", N);"
+	    "\n\t\t$finish;\n\tend\n"
+	    "\t$display(\"FAIL %%0d of %%0d vectors\", errors, N);\n"
+	    "\t$fatal(1, \"%%0d mismatches\", errors);\nend\nendmodule\n");
+	return ferror(f) ? hgq_errf(err, HGQ_EIO, "write error") : HGQ_OK;
+}
+
+int
+hgq_verilog_vectors(FILE *inp, FILE *exp, const struct hgq_model *m,
+    const struct hgq_engine *e, const double *x, size_t n,
+    struct hgq_err *err)
+{
+	const struct hgq_layer *q0 = &m->layers[0];
+	const struct hgq_layer *ql = &m->layers[m->n_layers - 1];
+	uint32_t n0 = q0->n_out, no = ql->n_out;
+	uint64_t wi = hgq_packed_width(q0), wo = hgq_packed_width(ql);
+	size_t chunk = 256;
+	int64_t *q = NULL, *y = NULL;
+	char *buf = NULL;
+	int rc = HGQ_ENOMEM;
+
+	if ((q = hgq_calloc(chunk * n0, sizeof(*q))) == NULL ||
+	    (y = hgq_calloc(chunk * no, sizeof(*y))) == NULL ||
+	    (buf = malloc((size_t)((wi > wo ? wi : wo) + 3) / 4 + 2)) == NULL)
+		goto fail;
+	for (size_t s0 = 0; s0 < n; s0 += chunk) {
+		size_t c = n - s0 < chunk ? n - s0 : chunk;
+
+		hgq_engine_quant_input(e, &x[s0 * hgq_engine_n_in(e)], c, q);
+		if (hgq_engine_run(e, &x[s0 * hgq_engine_n_in(e)], c, y, NULL,
+		    1) != HGQ_OK)
+			goto fail;
+		for (size_t t = 0; t < c; t++) {
+			hgq_pack_hex(q0, &q[t * n0], buf);
+			fprintf(inp, "%s\n", wi > 0 ? buf : "0");
+			hgq_pack_hex(ql, &y[t * no], buf);
+			fprintf(exp, "%s\n", wo > 0 ? buf : "0");
+		}
+	}
+	rc = ferror(inp) || ferror(exp) ?
+	    hgq_errf(err, HGQ_EIO, "write error") : HGQ_OK;
+	goto out;
+fail:
+	rc = hgq_errf(err, HGQ_ENOMEM, "out of memory");
+out:
+	free(q);
+	free(y);
+	free(buf);
+	return rc;
+}
+
+/* ------------------------------------------------------------------ */
+/* Report                                                              */
+/* ------------------------------------------------------------------ */
+
+int
+hgq_verilog_report(FILE *f, const struct hgq_ir *ir, int pipeline, int json,
+    struct hgq_err *err)
+{
+	struct hgq_rtl_info info;
+	int rc;
+
+	if ((rc = hgq_verilog_info(ir, pipeline, &info, err)) != HGQ_OK)
+		return rc;
+	if (json) {
+		fprintf(f, "{\"adders\": %u, \"lut_estimate\": %llu, \"ff\": "
+		    "%llu, \"latency_cycles\": %u, \"max_adder_depth\": %d, "
+		    "\"style\": \"%s\", \"pipeline\": %d, \"inp_bits\": %llu, "
+		    "\"out_bits\": %llu, \"layers\": [", info.adders,
+		    (unsigned long long)info.lut, (unsigned long long)info.ff,
+		    info.latency, info.depth, ir->behavioral ? "behavioral" :
+		    "adders", pipeline, (unsigned long long)info.inp_bits,
+		    (unsigned long long)info.out_bits);
+		for (uint32_t l = 0; l < ir->n_layers; l++)
+			fprintf(f, "%s{\"layer\": %u, \"adders\": %u, "
+			    "\"lut_estimate\": %llu, \"adder_depth\": %d}",
+			    l ? ", " : "", 2 * l + 1, ir->layers[l].n_adders,
+			    (unsigned long long)ir->layers[l].lut,
+			    ir->layers[l].depth);
+		fprintf(f, "]}\n");
+	} else {
+		fprintf(f, "adders\t%u\nlut_estimate\t%llu\nff\t%llu\n"
+		    "latency_cycles\t%u\nmax_adder_depth\t%d\n", info.adders,
+		    (unsigned long long)info.lut, (unsigned long long)info.ff,
+		    info.latency, info.depth);
+		fprintf(f, "# layer\tadders\tlut_estimate\tadder_depth\n");
+		for (uint32_t l = 0; l < ir->n_layers; l++)
+			fprintf(f, "%u\t%u\t%llu\t%d\n", 2 * l + 1,
+			    ir->layers[l].n_adders,
+			    (unsigned long long)ir->layers[l].lut,
+			    ir->layers[l].depth);
+	}
+	return ferror(f) ? hgq_errf(err, HGQ_EIO, "write error") : HGQ_OK;
+}

@@ -1,0 +1,25 @@
+#!/bin/sh
+# One small Yosys synthesis (synth_xilinx, flattened): its LUT count is
+# within 10 % of the LUT estimate of the report; scripts/synth-yosys.sh
+# prints the counts as JSON.
+. "$TESTS_DIR/lib.sh"
+
+if ! command -v yosys >/dev/null 2>&1; then
+	echo "ok 1 - # skip: yosys is not installed"
+	exit 0
+fi
+
+mkfixture --seed 8 --shape 10,12,4 --max-width 8 -o m.hgqm
+ok "emit" hgq-emit-verilog --report json -o net.v m.hgqm
+est=$(sed 's/^{"adders": [0-9]*, "lut_estimate": \([0-9]*\),.*/\1/' .out)
+ok "synthesize" sh "$ROOT/scripts/synth-yosys.sh" net.v
+check "JSON counts" grep -q '^{"lut": [0-9]*, "carry": [0-9]*, "ff": 0, ' .out
+lut=$(sed 's/^{"lut": \([0-9]*\),.*/\1/' .out)
+echo "# LUT estimate $est, Yosys $lut"
+check "a real design ($lut LUTs)" test "$lut" -ge 100
+check "estimate $est within 10 % of Yosys $lut" \
+    test $((est * 10)) -le $((lut * 11)) -a $((est * 10)) -ge $((lut * 9))
+sh "$ROOT/scripts/synth-yosys.sh" 2> usage.err
+check "synth-yosys.sh without a file: usage, exit 2" test $? -eq 2
+check "the usage line" grep -q '^usage: synth-yosys.sh' usage.err
+done_testing
