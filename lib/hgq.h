@@ -1307,7 +1307,7 @@ int	hgq_ival_add(struct hgq_ival *out, const struct hgq_ival *a,
  * out = a +- b * 2^shift (out from hgq_ival_add): the result's bits from
  * the lowest position where both operands can hold bits; the *low bits
  * below pass through as wires (0 when there is no such split).  0 means
- * a pure concatenation.  The LUT estimate is the sum of these.
+ * a pure concatenation.  (hgq_ir_op_cost refines this into LUTs.)
  */
 int	hgq_add_span(const struct hgq_ival *a, const struct hgq_ival *b,
 	    int shift, int sub, const struct hgq_ival *out, int *low);
@@ -1355,7 +1355,7 @@ struct hgq_cmvm {
 	struct hgq_cmvm_out *out;	/* n_out */
 	int		 depth;		/* deepest output */
 	int		 min_depth;	/* deepest output without sharing */
-	uint64_t	 cost;		/* sum of hgq_add_span: LUT estimate */
+	uint64_t	 cost;		/* adder bits: sum of hgq_add_span */
 };
 
 /*
@@ -1496,6 +1496,12 @@ struct hgq_verilog_opts {
 	int		 pipeline;	/* adder levels per stage; 0: none [0] */
 };
 void	hgq_verilog_opts_init(struct hgq_verilog_opts *o);
+
+/*
+ * hgq_verilog_ident_ok - 1 when s can name the module: a simple Verilog
+ * identifier, not a Verilog or SystemVerilog keyword, not a port name.
+ */
+int	hgq_verilog_ident_ok(const char *s);
 
 struct hgq_rtl_info {
 	uint32_t	 adders;

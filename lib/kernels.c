@@ -1,0 +1,1027 @@
+/*
+ * kernels.c - float forward/backward kernels for training (llm.c style).
+ *
+ * Every kernel works on flat row-major arrays, takes its outputs first
+ * and never allocates.  Three variants of the hot ones exist:
+ *
+ *   _ref     the formula written for clarity; the tests compare against it
+ *   _c       portable C, blocked so that -O2 does a decent job
+ *   _avx2    AVX2+FMA intrinsics, compiled with a target attribute and
+ *            chosen at run time when the CPU has them
+ *
+ * The public name dispatches to _c or _avx2 (hgq_kernel_isa).  No kernel
+ * uses fast-math: the fake quantization is hgq_fq_f32s() of hgq.h in every
+ * variant, so the quantized values are identical; only the order and the
+ * fusing of multiply-adds differ.
+ *
+ * Shapes: B batch rows, C inputs, OC outputs.  A dense layer's weights are
+ * w (C,OC), element [i*OC + j], as in the model.
+ */
+#include <math.h>
+#include <pthread.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "hgq.h"
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#define HAVE_AVX2_VARIANT 1
+#include <immintrin.h>
+#endif
+
+/*
+ * The variant in use: detected once (pthread_once, so that the first
+ * calls from several threads agree), overridden by hgq_kernel_isa().
+ */
+static int isa_best = HGQ_ISA_C;
+static int isa_in_use;
+static pthread_once_t isa_once = PTHREAD_ONCE_INIT;
+
+static void
+isa_detect(void)
+{
+#ifdef HAVE_AVX2_VARIANT
+	__builtin_cpu_init();
+	if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
+		isa_best = HGQ_ISA_AVX2;
+#endif
+	isa_in_use = isa_best;
+}
+
+int
+hgq_kernel_isa(int isa)
+{
+	pthread_once(&isa_once, isa_detect);
+	if (isa == HGQ_ISA_AUTO || isa > isa_best)
+		isa = isa_best;
+	isa_in_use = isa;
+	return isa_in_use;
+}
+
+static int
+use_avx2(void)
+{
+	pthread_once(&isa_once, isa_detect);
+	return isa_in_use == HGQ_ISA_AVX2;
+}
+
+/* ------------------------------------------------------------------ */
+/* Fake quantization                                                   */
+/* ------------------------------------------------------------------ */
+
+/*
+ * x (B,C) -> q (B,C); per column c the scale 2^F and 2^-F.
+ * q = floor(x*2^F + 1/2) * 2^-F (RND) or floor(x*2^F) * 2^-F (TRN), the
+ * tie decided on v - floor(v) (see hgq_fq_f32s).
+ */
+void
+hgq_fq_forward_ref(float *q, float *qmin, float *qmax, const float *x,
+    const float *scale, const float *inv_scale, size_t B, size_t C,
+    int round)
+{
+	for (size_t b = 0; b < B; b++)
+		for (size_t c = 0; c < C; c++) {
+			float v = hgq_fq_f32s(x[b * C + c], scale[c],
+			    inv_scale[c], round);
+
+			q[b * C + c] = v;
+			if (v < qmin[c])
+				qmin[c] = v;
+			if (v > qmax[c])
+				qmax[c] = v;
+		}
+}
+
+static void
+fq_forward_c(float *restrict q, float *restrict qmin, float *restrict qmax,
+    const float *restrict x, const float *restrict scale,
+    const float *restrict inv_scale, size_t B, size_t C, int round)
+{
+	for (size_t b = 0; b < B; b++) {
+		const float *xb = x + b * C;
+		float *qb = q + b * C;
+
+		for (size_t c = 0; c < C; c++) {
+			float v = hgq_fq_f32s(xb[c], scale[c], inv_scale[c],
+			    round);
+
+			qb[c] = v;
+			qmin[c] = v < qmin[c] ? v : qmin[c];
+			qmax[c] = v > qmax[c] ? v : qmax[c];
+		}
+	}
+}
+
+#ifdef HAVE_AVX2_VARIANT
+/*
+ * The same operations as hgq_fq_f32s, 8 columns at a time: v = x*s,
+ * r = floor(v), r += 1 where v - r >= 1/2 (RND), q = r * inv.  Every step
+ * is exact or identical to the scalar one, so the values are the same.
+ */
+__attribute__((target("avx2,fma")))
+static void
+fq_forward_avx2(float *restrict q, float *restrict qmin,
+    float *restrict qmax, const float *restrict x,
+    const float *restrict scale, const float *restrict inv_scale, size_t B,
+    size_t C, int round)
+{
+	const __m256 half = _mm256_set1_ps(0.5f), one = _mm256_set1_ps(1.0f);
+	const __m256 rnd = round == HGQ_RND ? one : _mm256_setzero_ps();
+	size_t c8 = C & ~(size_t)7;
+
+	for (size_t b = 0; b < B; b++) {
+		const float *xb = x + b * C;
+		float *qb = q + b * C;
+		size_t c;
+
+		for (c = 0; c < c8; c += 8) {
+			__m256 v = _mm256_mul_ps(_mm256_loadu_ps(xb + c),
+			    _mm256_loadu_ps(scale + c));
+			__m256 r = _mm256_floor_ps(v);
+			__m256 ge = _mm256_cmp_ps(_mm256_sub_ps(v, r), half,
+			    _CMP_GE_OQ);
+			__m256 o;
+
+			r = _mm256_add_ps(r, _mm256_and_ps(ge, rnd));
+			o = _mm256_mul_ps(r, _mm256_loadu_ps(inv_scale + c));
+			_mm256_storeu_ps(qb + c, o);
+			_mm256_storeu_ps(qmin + c, _mm256_min_ps(o,
+			    _mm256_loadu_ps(qmin + c)));
+			_mm256_storeu_ps(qmax + c, _mm256_max_ps(o,
+			    _mm256_loadu_ps(qmax + c)));
+		}
+		for (; c < C; c++) {
+			float v = hgq_fq_f32s(xb[c], scale[c], inv_scale[c],
+			    round);
+
+			qb[c] = v;
+			qmin[c] = v < qmin[c] ? v : qmin[c];
+			qmax[c] = v > qmax[c] ? v : qmax[c];
+		}
+	}
+}
+#endif
+
+void
+hgq_fq_forward(float *restrict q, float *restrict qmin,
+    float *restrict qmax, const float *restrict x,
+    const float *restrict scale, const float *restrict inv_scale, size_t B,
+    size_t C, int round)
+{
+#ifdef HAVE_AVX2_VARIANT
+	if (use_avx2()) {
+		fq_forward_avx2(q, qmin, qmax, x, scale, inv_scale, B, C,
+		    round);
+		return;
+	}
+#endif
+	fq_forward_c(q, qmin, qmax, x, scale, inv_scale, B, C, round);
+}
+
+/*
+ * dfs (C) += sum_b dq * (x - q): the surrogate dq/df = ln2 (x - q)
+ * (hgq-algorithm 4.1) without the ln2, which the caller applies once.
+ * Column sums run down the rows in order in every variant.
+ */
+void
+hgq_fq_backward_ref(float *dfs, const float *dq, const float *x,
+    const float *q, size_t B, size_t C)
+{
+	for (size_t c = 0; c < C; c++)
+		for (size_t b = 0; b < B; b++)
+			dfs[c] += dq[b * C + c] * (x[b * C + c] - q[b * C + c]);
+}
+
+static void
+fq_backward_c(float *restrict dfs, const float *restrict dq,
+    const float *restrict x, const float *restrict q, size_t B, size_t C)
+{
+	for (size_t b = 0; b < B; b++) {
+		const float *d = dq + b * C, *xb = x + b * C, *qb = q + b * C;
+
+		for (size_t c = 0; c < C; c++)
+			dfs[c] += d[c] * (xb[c] - qb[c]);
+	}
+}
+
+#ifdef HAVE_AVX2_VARIANT
+__attribute__((target("avx2,fma")))
+static void
+fq_backward_avx2(float *restrict dfs, const float *restrict dq,
+    const float *restrict x, const float *restrict q, size_t B, size_t C)
+{
+	size_t c8 = C & ~(size_t)7;
+
+	for (size_t b = 0; b < B; b++) {
+		const float *d = dq + b * C, *xb = x + b * C, *qb = q + b * C;
+		size_t c;
+
+		for (c = 0; c < c8; c += 8) {
+			__m256 e = _mm256_sub_ps(_mm256_loadu_ps(xb + c),
+			    _mm256_loadu_ps(qb + c));
+			__m256 s = _mm256_mul_ps(_mm256_loadu_ps(d + c), e);
+
+			_mm256_storeu_ps(dfs + c, _mm256_add_ps(
+			    _mm256_loadu_ps(dfs + c), s));
+		}
+		for (; c < C; c++)
+			dfs[c] += d[c] * (xb[c] - qb[c]);
+	}
+}
+#endif
+
+void
+hgq_fq_backward(float *restrict dfs, const float *restrict dq,
+    const float *restrict x, const float *restrict q, size_t B, size_t C)
+{
+#ifdef HAVE_AVX2_VARIANT
+	if (use_avx2()) {
+		fq_backward_avx2(dfs, dq, x, q, B, C);
+		return;
+	}
+#endif
+	fq_backward_c(dfs, dq, x, q, B, C);
+}
+
+/* ------------------------------------------------------------------ */
+/* Matrix products                                                     */
+/* ------------------------------------------------------------------ */
+
+/*
+ * All three products of a dense layer are one shape of GEMM,
+ *
+ *	D[m,n] = init[m,n] + sum_k A(m,k) * Bm[k*ldb + n]
+ *
+ * where A is addressed with two strides, A(m,k) = A[m*sa + k*ka], so that
+ * A can be read as it is or transposed without copying:
+ *
+ *	forward   out = inp . w      A = inp (sa C, ka 1),  Bm = w
+ *	dinp      dinp = dout . wt   A = dout (sa OC, ka 1), Bm = wt
+ *	dw        dw = inp^T . dout  A = inp (sa 1, ka C),  Bm = dout
+ *
+ * init is D itself (accumulate), the bias (broadcast down the rows) or
+ * zero; relu clamps the result at zero.  Bm and D rows are
+ * contiguous, so the inner loop runs along n (vectorisable) and each
+ * element of A is broadcast.
+ */
+struct gemm {
+	float		*D;
+	size_t		 ldd;
+	const float	*A;
+	size_t		 sa, ka;
+	const float	*Bm;
+	size_t		 ldb;
+	const float	*bias;		/* (N) or NULL */
+	size_t		 M, N, K;
+	int		 accum;		/* init is D itself (D +=) */
+	int		 relu;		/* D = max(D, 0) at the end */
+};
+
+/*
+ * Plain C: 4 rows of D at a time, so that each row of Bm read from cache
+ * serves four rows; the n loop is the inner one.
+ */
+static void
+gemm_c(const struct gemm *g)
+{
+	size_t m = 0;
+
+	for (; m + 4 <= g->M; m += 4) {
+		float *d0 = g->D + m * g->ldd, *d1 = d0 + g->ldd;
+		float *d2 = d1 + g->ldd, *d3 = d2 + g->ldd;
+		const float *a = g->A + m * g->sa;
+
+		if (!g->accum)
+			for (size_t n = 0; n < g->N; n++) {
+				float v = g->bias != NULL ? g->bias[n] : 0.0f;
+
+				d0[n] = d1[n] = d2[n] = d3[n] = v;
+			}
+		for (size_t k = 0; k < g->K; k++) {
+			const float *bk = g->Bm + k * g->ldb;
+			const float *ak = a + k * g->ka;
+			float a0 = ak[0], a1 = ak[g->sa];
+			float a2 = ak[2 * g->sa], a3 = ak[3 * g->sa];
+
+			for (size_t n = 0; n < g->N; n++) {
+				float bv = bk[n];
+
+				d0[n] += a0 * bv;
+				d1[n] += a1 * bv;
+				d2[n] += a2 * bv;
+				d3[n] += a3 * bv;
+			}
+		}
+		if (g->relu)
+			for (size_t n = 0; n < g->N; n++) {
+				d0[n] = d0[n] > 0.0f ? d0[n] : 0.0f;
+				d1[n] = d1[n] > 0.0f ? d1[n] : 0.0f;
+				d2[n] = d2[n] > 0.0f ? d2[n] : 0.0f;
+				d3[n] = d3[n] > 0.0f ? d3[n] : 0.0f;
+			}
+	}
+	for (; m < g->M; m++) {
+		float *d = g->D + m * g->ldd;
+		const float *a = g->A + m * g->sa;
+
+		if (!g->accum)
+			for (size_t n = 0; n < g->N; n++)
+				d[n] = g->bias != NULL ? g->bias[n] : 0.0f;
+		for (size_t k = 0; k < g->K; k++) {
+			const float *bk = g->Bm + k * g->ldb;
+			float av = a[k * g->ka];
+
+			for (size_t n = 0; n < g->N; n++)
+				d[n] += av * bk[n];
+		}
+		if (g->relu)
+			for (size_t n = 0; n < g->N; n++)
+				d[n] = d[n] > 0.0f ? d[n] : 0.0f;
+	}
+}
+
+#ifdef HAVE_AVX2_VARIANT
+/*
+ * AVX2 micro-kernels.  A tile of MR = 4 rows by 16 columns keeps its 8
+ * accumulators in registers for the whole k loop: per k, two loads of Bm,
+ * four broadcasts of A, eight FMAs.  Columns left over (N not a multiple
+ * of 16) go through an 8-wide tile with masked loads and stores.
+ */
+static const int32_t mask_table[16] = {
+	-1, -1, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0
+};
+
+__attribute__((target("avx2,fma")))
+static inline __m256i
+tail_mask(size_t cnt)
+{
+	return _mm256_loadu_si256((const __m256i *)(mask_table + 8 - cnt));
+}
+
+/* rows m..m+R-1 (R <= 4), columns n..n+15 */
+__attribute__((target("avx2,fma")))
+static void
+tile16_avx2(const struct gemm *g, size_t m, size_t n, size_t R)
+{
+	__m256 acc[4][2];
+	const float *a[4];
+	__m256 i0, i1;
+
+	if (g->bias != NULL) {
+		i0 = _mm256_loadu_ps(g->bias + n);
+		i1 = _mm256_loadu_ps(g->bias + n + 8);
+	} else {
+		i0 = i1 = _mm256_setzero_ps();
+	}
+	for (size_t r = 0; r < 4; r++) {
+		acc[r][0] = i0;
+		acc[r][1] = i1;
+		a[r] = g->A + (m + (r < R ? r : 0)) * g->sa;
+	}
+	if (g->accum)
+		for (size_t r = 0; r < R; r++) {
+			const float *d = g->D + (m + r) * g->ldd + n;
+
+			acc[r][0] = _mm256_loadu_ps(d);
+			acc[r][1] = _mm256_loadu_ps(d + 8);
+		}
+	if (R == 4) {
+		const float *bk = g->Bm + n;
+
+		for (size_t k = 0, ak = 0; k < g->K; k++, ak += g->ka,
+		    bk += g->ldb) {
+			__m256 b0 = _mm256_loadu_ps(bk);
+			__m256 b1 = _mm256_loadu_ps(bk + 8);
+			__m256 x;
+
+			x = _mm256_broadcast_ss(a[0] + ak);
+			acc[0][0] = _mm256_fmadd_ps(x, b0, acc[0][0]);
+			acc[0][1] = _mm256_fmadd_ps(x, b1, acc[0][1]);
+			x = _mm256_broadcast_ss(a[1] + ak);
+			acc[1][0] = _mm256_fmadd_ps(x, b0, acc[1][0]);
+			acc[1][1] = _mm256_fmadd_ps(x, b1, acc[1][1]);
+			x = _mm256_broadcast_ss(a[2] + ak);
+			acc[2][0] = _mm256_fmadd_ps(x, b0, acc[2][0]);
+			acc[2][1] = _mm256_fmadd_ps(x, b1, acc[2][1]);
+			x = _mm256_broadcast_ss(a[3] + ak);
+			acc[3][0] = _mm256_fmadd_ps(x, b0, acc[3][0]);
+			acc[3][1] = _mm256_fmadd_ps(x, b1, acc[3][1]);
+		}
+	} else {
+		const float *bk = g->Bm + n;
+
+		for (size_t k = 0, ak = 0; k < g->K; k++, ak += g->ka,
+		    bk += g->ldb) {
+			__m256 b0 = _mm256_loadu_ps(bk);
+			__m256 b1 = _mm256_loadu_ps(bk + 8);
+
+			for (size_t r = 0; r < R; r++) {
+				__m256 x = _mm256_broadcast_ss(a[r] + ak);
+
+				acc[r][0] = _mm256_fmadd_ps(x, b0, acc[r][0]);
+				acc[r][1] = _mm256_fmadd_ps(x, b1, acc[r][1]);
+			}
+		}
+	}
+	if (g->relu) {
+		__m256 z = _mm256_setzero_ps();
+
+		for (size_t r = 0; r < R; r++) {
+			acc[r][0] = _mm256_max_ps(acc[r][0], z);
+			acc[r][1] = _mm256_max_ps(acc[r][1], z);
+		}
+	}
+	for (size_t r = 0; r < R; r++) {
+		float *d = g->D + (m + r) * g->ldd + n;
+
+		_mm256_storeu_ps(d, acc[r][0]);
+		_mm256_storeu_ps(d + 8, acc[r][1]);
+	}
+}
+
+/* rows m..m+R-1 (R <= 4), columns n..n+cnt-1 (cnt <= 8), masked */
+__attribute__((target("avx2,fma")))
+static void
+tile8_avx2(const struct gemm *g, size_t m, size_t n, size_t R, size_t cnt)
+{
+	__m256i mask = tail_mask(cnt);
+	__m256 acc[4], i0;
+	const float *a[4];
+	const float *bk = g->Bm + n;
+
+	i0 = g->bias != NULL ? _mm256_maskload_ps(g->bias + n, mask) :
+	    _mm256_setzero_ps();
+	for (size_t r = 0; r < 4; r++) {
+		acc[r] = i0;
+		a[r] = g->A + (m + (r < R ? r : 0)) * g->sa;
+	}
+	if (g->accum)
+		for (size_t r = 0; r < R; r++)
+			acc[r] = _mm256_maskload_ps(g->D + (m + r) * g->ldd + n,
+			    mask);
+	for (size_t k = 0, ak = 0; k < g->K; k++, ak += g->ka, bk += g->ldb) {
+		__m256 b0 = _mm256_maskload_ps(bk, mask);
+
+		for (size_t r = 0; r < R; r++)
+			acc[r] = _mm256_fmadd_ps(_mm256_broadcast_ss(a[r] + ak),
+			    b0, acc[r]);
+	}
+	for (size_t r = 0; r < R; r++) {
+		if (g->relu)
+			acc[r] = _mm256_max_ps(acc[r], _mm256_setzero_ps());
+		_mm256_maskstore_ps(g->D + (m + r) * g->ldd + n, mask, acc[r]);
+	}
+}
+
+__attribute__((target("avx2,fma")))
+static void
+gemm_avx2(const struct gemm *g)
+{
+	for (size_t m = 0; m < g->M; m += 4) {
+		size_t R = g->M - m < 4 ? g->M - m : 4;
+		size_t n = 0;
+
+		for (; n + 16 <= g->N; n += 16)
+			tile16_avx2(g, m, n, R);
+		for (; n < g->N; n += 8)
+			tile8_avx2(g, m, n, R, g->N - n < 8 ? g->N - n : 8);
+	}
+}
+
+/* db (N) += column sums of d (B,N), rows in order as the C loop */
+__attribute__((target("avx2,fma")))
+static void
+colsum_avx2(float *restrict db, const float *restrict d, size_t B, size_t N)
+{
+	size_t n = 0;
+
+	for (; n + 8 <= N; n += 8) {
+		__m256 s = _mm256_loadu_ps(db + n);
+
+		for (size_t b = 0; b < B; b++)
+			s = _mm256_add_ps(s, _mm256_loadu_ps(d + b * N + n));
+		_mm256_storeu_ps(db + n, s);
+	}
+	for (; n < N; n++) {
+		float s = db[n];
+
+		for (size_t b = 0; b < B; b++)
+			s += d[b * N + n];
+		db[n] = s;
+	}
+}
+#endif
+
+static void
+gemm(const struct gemm *g)
+{
+	if (g->M == 0 || g->N == 0)
+		return;
+#ifdef HAVE_AVX2_VARIANT
+	if (use_avx2()) {
+		gemm_avx2(g);
+		return;
+	}
+#endif
+	gemm_c(g);
+}
+
+/* out (B,OC) = inp (B,C) . w (C,OC) + bias, then relu if asked */
+void
+hgq_matmul_forward_ref(float *out, const float *inp, const float *w,
+    const float *bias, size_t B, size_t C, size_t OC, int relu)
+{
+	for (size_t b = 0; b < B; b++)
+		for (size_t j = 0; j < OC; j++) {
+			float s = bias != NULL ? bias[j] : 0.0f;
+
+			for (size_t i = 0; i < C; i++)
+				s += inp[b * C + i] * w[i * OC + j];
+			out[b * OC + j] = relu && s < 0.0f ? 0.0f : s;
+		}
+}
+
+void
+hgq_matmul_forward(float *restrict out, const float *restrict inp,
+    const float *restrict w, const float *restrict bias, size_t B, size_t C,
+    size_t OC, int relu)
+{
+	struct gemm g = {
+		.D = out, .ldd = OC, .A = inp, .sa = C, .ka = 1,
+		.Bm = w, .ldb = OC, .bias = bias, .M = B, .N = OC, .K = C,
+		.relu = relu,
+	};
+
+	gemm(&g);
+}
+
+/*
+ * dout (B,OC); wt (OC,C) = w^T.  dinp (B,C) = dout . wt; dw (C,OC) +=
+ * inp^T . dout; db (OC) += column sums of dout.
+ */
+void
+hgq_matmul_backward_ref(float *dinp, float *dw, float *db, const float *dout,
+    const float *inp, const float *wt, size_t B, size_t C, size_t OC)
+{
+	if (dinp != NULL)
+		for (size_t b = 0; b < B; b++)
+			for (size_t i = 0; i < C; i++) {
+				float s = 0.0f;
+
+				for (size_t j = 0; j < OC; j++)
+					s += dout[b * OC + j] * wt[j * C + i];
+				dinp[b * C + i] = s;
+			}
+	for (size_t i = 0; i < C; i++)
+		for (size_t j = 0; j < OC; j++) {
+			float s = dw[i * OC + j];
+
+			for (size_t b = 0; b < B; b++)
+				s += inp[b * C + i] * dout[b * OC + j];
+			dw[i * OC + j] = s;
+		}
+	if (db != NULL)
+		for (size_t j = 0; j < OC; j++) {
+			float s = db[j];
+
+			for (size_t b = 0; b < B; b++)
+				s += dout[b * OC + j];
+			db[j] = s;
+		}
+}
+
+void
+hgq_matmul_backward(float *restrict dinp, float *restrict dw,
+    float *restrict db, const float *restrict dout,
+    const float *restrict inp, const float *restrict wt, size_t B, size_t C,
+    size_t OC)
+{
+	struct gemm gd = {
+		.D = dinp, .ldd = C, .A = dout, .sa = OC, .ka = 1,
+		.Bm = wt, .ldb = C, .bias = NULL, .M = B, .N = C, .K = OC,
+	};
+	struct gemm gw = {
+		.D = dw, .ldd = OC, .A = inp, .sa = 1, .ka = C,
+		.Bm = dout, .ldb = OC, .bias = NULL, .M = C, .N = OC, .K = B,
+		.accum = 1,
+	};
+
+	if (dinp != NULL)
+		gemm(&gd);
+	gemm(&gw);
+#ifdef HAVE_AVX2_VARIANT
+	if (db != NULL && use_avx2()) {
+		colsum_avx2(db, dout, B, OC);
+		return;
+	}
+#endif
+	if (db != NULL) {
+		for (size_t b = 0; b < B; b++) {
+			const float *d = dout + b * OC;
+
+			for (size_t j = 0; j < OC; j++)
+				db[j] += d[j];
+		}
+	}
+}
+
+/* ------------------------------------------------------------------ */
+/* Activations and losses                                              */
+/* ------------------------------------------------------------------ */
+
+/* written with fmaxf-like selects so that the compiler emits no branch */
+void
+hgq_relu_forward(float *x, size_t n)
+{
+	for (size_t j = 0; j < n; j++) {
+		float v = x[j];
+
+		x[j] = v > 0.0f ? v : 0.0f;
+	}
+}
+
+void
+hgq_relu_backward(float *restrict d, const float *restrict act, size_t n)
+{
+	for (size_t j = 0; j < n; j++)
+		d[j] = act[j] > 0.0f ? d[j] : 0.0f;
+}
+
+/*
+ * The quantizer after a ReLU, backward: dfs += d (x - q) as
+ * hgq_fq_backward, then d becomes the gradient before the ReLU (0 where
+ * x <= 0; x is the ReLU's output).
+ */
+void
+hgq_fq_relu_backward_ref(float *dfs, float *d, const float *x, const float *q,
+    size_t B, size_t C)
+{
+	hgq_fq_backward_ref(dfs, d, x, q, B, C);
+	hgq_relu_backward(d, x, B * C);
+}
+
+#ifdef HAVE_AVX2_VARIANT
+__attribute__((target("avx2,fma")))
+static void
+fq_relu_backward_avx2(float *restrict dfs, float *restrict d,
+    const float *restrict x, const float *restrict q, size_t B, size_t C)
+{
+	size_t c8 = C & ~(size_t)7;
+	const __m256 z = _mm256_setzero_ps();
+
+	for (size_t b = 0; b < B; b++) {
+		float *db = d + b * C;
+		const float *xb = x + b * C, *qb = q + b * C;
+		size_t c;
+
+		for (c = 0; c < c8; c += 8) {
+			__m256 xv = _mm256_loadu_ps(xb + c);
+			__m256 dv = _mm256_loadu_ps(db + c);
+			__m256 e = _mm256_sub_ps(xv, _mm256_loadu_ps(qb + c));
+
+			_mm256_storeu_ps(dfs + c, _mm256_add_ps(
+			    _mm256_loadu_ps(dfs + c), _mm256_mul_ps(dv, e)));
+			_mm256_storeu_ps(db + c, _mm256_and_ps(dv,
+			    _mm256_cmp_ps(xv, z, _CMP_GT_OQ)));
+		}
+		for (; c < C; c++) {
+			dfs[c] += db[c] * (xb[c] - qb[c]);
+			db[c] = xb[c] > 0.0f ? db[c] : 0.0f;
+		}
+	}
+}
+#endif
+
+void
+hgq_fq_relu_backward(float *restrict dfs, float *restrict d,
+    const float *restrict x, const float *restrict q, size_t B, size_t C)
+{
+#ifdef HAVE_AVX2_VARIANT
+	if (use_avx2()) {
+		fq_relu_backward_avx2(dfs, d, x, q, B, C);
+		return;
+	}
+#endif
+	fq_backward_c(dfs, d, x, q, B, C);
+	hgq_relu_backward(d, x, B * C);
+}
+
+/*
+ * Softmax cross-entropy on logits, per row: p = softmax(z), loss =
+ * -log p[y] = logsumexp(z) - z[y], dz = (p - onehot(y)) * dscale.
+ * The sum of exponentials is taken in double after subtracting the max.
+ */
+double
+hgq_xent_forward_backward(float *restrict dlogits,
+    const float *restrict logits, const int32_t *restrict labels, size_t B,
+    size_t OC, float dscale, size_t *n_correct)
+{
+	double loss = 0.0;
+
+	for (size_t b = 0; b < B; b++) {
+		const float *z = logits + b * OC;
+		float *dz = dlogits + b * OC;
+		size_t arg = 0;
+		double sum = 0.0;
+		float mx = z[0];
+
+		for (size_t j = 1; j < OC; j++)
+			if (z[j] > mx) {
+				mx = z[j];
+				arg = j;
+			}
+		for (size_t j = 0; j < OC; j++) {
+			float e = expf(z[j] - mx);
+
+			dz[j] = e;
+			sum += e;
+		}
+		for (size_t j = 0; j < OC; j++)
+			dz[j] = (float)(dz[j] / sum) * dscale;
+		dz[labels[b]] -= dscale;
+		loss += log(sum) - ((double)z[labels[b]] - mx);
+		if ((int32_t)arg == labels[b])
+			(*n_correct)++;
+	}
+	return loss;
+}
+
+double
+hgq_mse_forward_backward(float *restrict dq, const float *restrict q,
+    const float *restrict y, size_t B, size_t OC, float dscale)
+{
+	double loss = 0.0;
+	float k = 2.0f / (float)OC * dscale;
+
+	for (size_t b = 0; b < B; b++) {
+		double s = 0.0;
+
+		for (size_t j = 0; j < OC; j++) {
+			float e = q[b * OC + j] - y[b * OC + j];
+
+			s += (double)e * e;
+			dq[b * OC + j] = k * e;
+		}
+		loss += s / (double)OC;
+	}
+	return loss;
+}
+
+/* ------------------------------------------------------------------ */
+/* Weight quantization and EBOPs                                       */
+/* ------------------------------------------------------------------ */
+
+/* 2^e as a float, exact, for |e| <= 126 */
+static inline float
+pow2f(int e)
+{
+	union { uint32_t u; float f; } v;
+
+	v.u = (uint32_t)(e + 127) << 23;
+	return v.f;
+}
+
+/* bit length of a non-negative integer-valued float below 2^24 */
+static inline float
+bitlen(float a)
+{
+	union { float f; uint32_t u; } v;
+
+	if (a == 0.0f)
+		return 0.0f;
+	v.f = a;
+	return (float)((int)((v.u >> 23) & 0xff) - 126);
+}
+
+static void
+wquant_c(float *restrict wq, float *restrict bits, const float *restrict w,
+    const float *restrict f, size_t R, size_t OC, int gran)
+{
+	for (size_t i = 0; i < R; i++)
+		for (size_t j = 0; j < OC; j++) {
+			size_t e = i * OC + j;
+			size_t g = gran == HGQ_GRAN_ELEMENT ? e :
+			    gran == HGQ_GRAN_CHANNEL ? j : 0;
+			int F = hgq_round_bits(f[g]);
+			float s = pow2f(F), r, v, b;
+
+			/* |F| <= 23 (the parameter clip), so both exact */
+			v = w[e] * s;
+			r = floorf(v);
+			if (v - r >= 0.5f)
+				r += 1.0f;
+			wq[e] = r * pow2f(-F);
+			/* a diverged weight saturates at 25 bits */
+			b = bitlen(fabsf(r));
+			bits[e] = b < 25.0f ? b : 25.0f;
+		}
+}
+
+#ifdef HAVE_AVX2_VARIANT
+/*
+ * Per-element f, 8 weights at a time: F = round half even (the default
+ * rounding of vroundps, as nearbyintf), 2^F built in the exponent field,
+ * the RND of hgq_fq_f32s, the bit length from the exponent of |r|.
+ */
+__attribute__((target("avx2,fma")))
+static void
+wquant_avx2(float *restrict wq, float *restrict bits, const float *restrict w,
+    const float *restrict f, size_t n)
+{
+	const __m256 half = _mm256_set1_ps(0.5f), one = _mm256_set1_ps(1.0f);
+	const __m256 zero = _mm256_setzero_ps(), cap = _mm256_set1_ps(25.0f);
+	const __m256 absmask = _mm256_castsi256_ps(_mm256_set1_epi32(
+	    0x7fffffff));
+	const __m256i b127 = _mm256_set1_epi32(127);
+	const __m256i b126 = _mm256_set1_epi32(126);
+	size_t e = 0;
+
+	for (; e + 8 <= n; e += 8) {
+		__m256i F = _mm256_cvtps_epi32(_mm256_round_ps(
+		    _mm256_loadu_ps(f + e), _MM_FROUND_TO_NEAREST_INT |
+		    _MM_FROUND_NO_EXC));
+		__m256 s = _mm256_castsi256_ps(_mm256_slli_epi32(
+		    _mm256_add_epi32(F, b127), 23));
+		__m256 inv = _mm256_castsi256_ps(_mm256_slli_epi32(
+		    _mm256_sub_epi32(b127, F), 23));
+		__m256 v = _mm256_mul_ps(_mm256_loadu_ps(w + e), s);
+		__m256 r = _mm256_floor_ps(v);
+		__m256 a, bl;
+		__m256i ex;
+
+		r = _mm256_add_ps(r, _mm256_and_ps(_mm256_cmp_ps(
+		    _mm256_sub_ps(v, r), half, _CMP_GE_OQ), one));
+		_mm256_storeu_ps(wq + e, _mm256_mul_ps(r, inv));
+		a = _mm256_and_ps(r, absmask);
+		ex = _mm256_sub_epi32(_mm256_srli_epi32(_mm256_castps_si256(a),
+		    23), b126);
+		bl = _mm256_min_ps(_mm256_cvtepi32_ps(ex), cap);
+		bl = _mm256_and_ps(bl, _mm256_cmp_ps(a, zero, _CMP_NEQ_OQ));
+		_mm256_storeu_ps(bits + e, bl);
+	}
+	if (e < n)
+		wquant_c(wq + e, bits + e, w + e, f + e, 1, n - e,
+		    HGQ_GRAN_ELEMENT);
+}
+#endif
+
+void
+hgq_wquant(float *restrict wq, float *restrict bits, const float *restrict w,
+    const float *restrict f, size_t R, size_t OC, int gran)
+{
+#ifdef HAVE_AVX2_VARIANT
+	if (gran == HGQ_GRAN_ELEMENT && use_avx2()) {
+		wquant_avx2(wq, bits, w, f, R * OC);
+		return;
+	}
+#endif
+	wquant_c(wq, bits, w, f, R, OC, gran);
+}
+
+void
+hgq_wquant_transpose(float *restrict wt, const float *restrict wq, size_t R,
+    size_t OC)
+{
+	for (size_t i = 0; i < R; i++)
+		for (size_t j = 0; j < OC; j++)
+			wt[j * R + i] = wq[i * OC + j];
+}
+
+/*
+ * EBOPs of a dense layer in training (hgq-algorithm 0, 5.2): sum_ij
+ * abits_i * wbits_ij; d/dF_a[i] = sum_j wbits_ij where abits_i > 0 (relu'
+ * with the straight-through round), d/dF_w[ij] = abits_i where wbits_ij > 0.
+ */
+double
+hgq_ebops_dense(float *restrict dfa, float *restrict dfw,
+    const float *restrict abits, const float *restrict wbits, size_t C,
+    size_t OC, float beta)
+{
+	double total = 0.0;
+
+	for (size_t i = 0; i < C; i++) {
+		const float *wb = wbits + i * OC;
+		float a = abits[i], rs = 0.0f;
+
+		for (size_t j = 0; j < OC; j++)
+			rs += wb[j];
+		total += (double)a * rs;
+		if (dfa != NULL && a > 0.0f)
+			dfa[i] += beta * rs;
+		if (dfw != NULL && a > 0.0f) {
+			float *d = dfw + i * OC;
+			float ba = beta * a;
+
+			for (size_t j = 0; j < OC; j++)
+				if (wb[j] > 0.0f)
+					d[j] += ba;
+		}
+	}
+	return total;
+}
+
+/* ------------------------------------------------------------------ */
+/* Optimizers                                                          */
+/* ------------------------------------------------------------------ */
+
+void
+hgq_adam_update(float *restrict p, float *restrict m, float *restrict v,
+    const float *restrict g, size_t n, double lr, double b1, double b2,
+    double eps, uint64_t t, float lo, float hi)
+{
+	double lr_t = lr * sqrt(1.0 - pow(b2, (double)t)) /
+	    (1.0 - pow(b1, (double)t));
+	float fb1 = (float)b1, fb2 = (float)b2, flr = (float)lr_t;
+	float feps = (float)eps;
+
+	for (size_t j = 0; j < n; j++) {
+		float mj = fb1 * m[j] + (1.0f - fb1) * g[j];
+		float vj = fb2 * v[j] + (1.0f - fb2) * g[j] * g[j];
+		float pj = p[j] - flr * mj / (sqrtf(vj) + feps);
+
+		m[j] = mj;
+		v[j] = vj;
+		p[j] = pj < lo ? lo : pj > hi ? hi : pj;
+	}
+}
+
+void
+hgq_sgd_update(float *restrict p, float *restrict v, const float *restrict g,
+    size_t n, double lr, double mom, float lo, float hi)
+{
+	float flr = (float)lr, fm = (float)mom;
+
+	for (size_t j = 0; j < n; j++) {
+		float vj = fm * v[j] - flr * g[j];
+		float pj = p[j] + vj;
+
+		v[j] = vj;
+		p[j] = pj < lo ? lo : pj > hi ? hi : pj;
+	}
+}
+
+/* ------------------------------------------------------------------ */
+/* Random numbers: splitmix64 seeding, xoshiro256**                    */
+/* ------------------------------------------------------------------ */
+
+static uint64_t
+splitmix64(uint64_t *x)
+{
+	uint64_t z = (*x += 0x9e3779b97f4a7c15ULL);
+
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+	return z ^ (z >> 31);
+}
+
+void
+hgq_rng_seed(uint64_t state[4], uint64_t seed)
+{
+	uint64_t x = seed;
+
+	for (int j = 0; j < 4; j++)
+		state[j] = splitmix64(&x);
+}
+
+static inline uint64_t
+rotl(uint64_t x, int k)
+{
+	return (x << k) | (x >> (64 - k));
+}
+
+uint64_t
+hgq_rng_next(uint64_t s[4])
+{
+	uint64_t r = rotl(s[1] * 5, 7) * 9;
+	uint64_t t = s[1] << 17;
+
+	s[2] ^= s[0];
+	s[3] ^= s[1];
+	s[1] ^= s[2];
+	s[0] ^= s[3];
+	s[2] ^= t;
+	s[3] = rotl(s[3], 45);
+	return r;
+}
+
+double
+hgq_rng_uniform(uint64_t s[4])
+{
+	return (double)(hgq_rng_next(s) >> 11) * 0x1p-53;
+}
+
+/* rejection below 2^64 mod n: unbiased */
+uint64_t
+hgq_rng_below(uint64_t s[4], uint64_t n)
+{
+	uint64_t x, lim;
+
+	if (n <= 1)
+		return 0;
+	lim = -n % n;		/* 2^64 mod n */
+	do {
+		x = hgq_rng_next(s);
+	} while (x < lim);
+	return x % n;
+}

@@ -1,0 +1,1046 @@
+/*
+ * train.c - HGQ training: data for a config, a fresh model, the epoch
+ * loop around the trainer (train_step.c), export of the exact fixed-point
+ * part with calibration, bit-exact evaluation, schedules and the Pareto
+ * front bookkeeping.
+ *
+ * The model is the single store of the training state: after every epoch
+ * the trainer writes its float state back into the model's tensors, the
+ * fixed part is rebuilt from them and calibrated, and the callback sees
+ * that model.  A run that diverges therefore still holds the last good
+ * epoch, and a model written at any epoch resumes exactly: m->train has
+ * the completed epochs, the optimizer steps and the generator state at
+ * the start of the epoch in progress (whose shuffle it replays).
+ */
+#include <inttypes.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "hgq.h"
+
+#define BN_EPS		1e-3f		/* as in train_step.c */
+#define FBITS_LO	-23.0f
+#define FBITS_HI	23.0f
+#define I_UNSET		-32.0f
+#define EVAL_CHUNK	4096		/* rows per engine call */
+
+/* ------------------------------------------------------------------ */
+/* Schedules                                                           */
+/* ------------------------------------------------------------------ */
+
+/*
+ * Learning rate at epoch e (changes per epoch, hgq-algorithm 9.9):
+ *   constant         lr
+ *   cosine           min + (lr - min) (1 + cos(pi e / epochs)) / 2
+ *   cosine_restarts  cycle n = floor(e / period), t = its phase in [0,1):
+ *                    min + (lr - min) (1 + cos(pi t)) / 2 * decay^n
+ */
+double
+hgq_lr_value(const struct hgq_config *c, uint32_t epoch)
+{
+	double lr = c->train.lr, lo = c->train.min_lr, t, n;
+
+	switch (c->train.lr_sched) {
+	case HGQ_LR_COSINE:
+		t = (double)epoch / (double)(c->train.epochs ? c->train.epochs :
+		    1);
+		if (t > 1)
+			t = 1;
+		return lo + (lr - lo) * 0.5 * (1 + cos(M_PI * t));
+	case HGQ_LR_COSINE_RESTARTS:
+		n = floor((double)epoch / c->train.lr_period);
+		t = ((double)epoch - n * c->train.lr_period) /
+		    c->train.lr_period;
+		return lo + (lr - lo) * 0.5 * (1 + cos(M_PI * t)) *
+		    pow(c->train.lr_decay, n);
+	default:
+		return lr;
+	}
+}
+
+/* ------------------------------------------------------------------ */
+/* Data                                                                */
+/* ------------------------------------------------------------------ */
+
+void
+hgq_train_data_release(struct hgq_train_data *d)
+{
+	free(d->x_train);
+	free(d->x_val);
+	free(d->x_test);
+	free(d->y_train);
+	free(d->y_val);
+	free(d->y_test);
+	memset(d, 0, sizeof(*d));
+}
+
+/*
+ * Labels or targets of a table: from a separate file (key ykey) or from
+ * x's label column.  Returns a float copy of n rows (ycols each).
+ */
+static int
+load_targets(const char *cfg, const char *ypath, const char *ykey,
+    const char *xkey, const char *xpath, const struct hgq_table *tx,
+    size_t n, uint32_t n_out, int task, float **out, struct hgq_err *err)
+{
+	struct hgq_data_opts o;
+	struct hgq_table ty;
+	struct hgq_err e2 = HGQ_ERR_INIT;
+	const double *y;
+	size_t ycols;
+	float *f;
+	int rc = HGQ_OK;
+
+	memset(&ty, 0, sizeof(ty));
+	if (ypath != NULL) {
+		hgq_data_opts_init(&o);
+		if ((rc = hgq_table_load(ypath, &o, &ty, &e2)) != HGQ_OK)
+			return hgq_errf(err, rc, "%s: %s: %s", cfg, ykey,
+			    e2.msg);
+		if (ty.n_rows != tx->n_rows) {
+			rc = hgq_errf(err, HGQ_EINVAL, "%s: %s: '%s' has %zu "
+			    "rows, but %s has %zu", cfg, ykey, ypath,
+			    ty.n_rows, xkey, tx->n_rows);
+			goto out;
+		}
+		y = ty.x;
+		ycols = ty.n_cols;
+	} else if (tx->y != NULL) {
+		y = tx->y;
+		ycols = 1;
+		ykey = "data.label_col";
+		ypath = xpath;
+	} else {
+		return hgq_errf(err, HGQ_EINVAL, "%s: %s: no labels (set %s "
+		    "or data.label_col)", cfg, ykey, ykey);
+	}
+	if (task == HGQ_TASK_CLASSIFY) {
+		if (ycols != 1) {
+			rc = hgq_errf(err, HGQ_EINVAL, "%s: %s: labels must "
+			    "be one column, '%s' has %zu", cfg, ykey, ypath,
+			    ycols);
+			goto out;
+		}
+		if ((rc = hgq_labels_check(y, n, n_out, ypath, &e2)) !=
+		    HGQ_OK) {
+			rc = hgq_errf(err, rc, "%s: %s: %s (the model has %"
+			    PRIu32 " classes)", cfg, ykey, e2.msg, n_out);
+			goto out;
+		}
+	} else if (ycols != n_out) {
+		rc = hgq_errf(err, HGQ_EINVAL, "%s: %s: %zu target columns, "
+		    "but the model has %" PRIu32 " outputs", cfg, ykey, ycols,
+		    n_out);
+		goto out;
+	}
+	if ((f = hgq_calloc(n * ycols, sizeof(*f))) == NULL) {
+		rc = hgq_errf(err, HGQ_ENOMEM, "out of memory");
+		goto out;
+	}
+	for (size_t j = 0; j < n * ycols; j++)
+		f[j] = (float)y[j];
+	*out = f;
+out:
+	hgq_table_release(&ty);
+	return rc;
+}
+
+int
+hgq_train_data_load(struct hgq_train_data *d, const struct hgq_config *c,
+    size_t limit, struct hgq_err *err)
+{
+	const char *cfg = c->path != NULL ? c->path : "config";
+	struct hgq_data_opts o;
+	struct hgq_table tx, tt;
+	struct hgq_err e2 = HGQ_ERR_INIT;
+	float *y = NULL;
+	size_t n, ycols, nr;
+	int rc;
+
+	memset(d, 0, sizeof(*d));
+	memset(&tx, 0, sizeof(tx));
+	memset(&tt, 0, sizeof(tt));
+	if (c->model.n_layers == 0)
+		return hgq_errf(err, HGQ_EINVAL, "%s: model.layers: no layers",
+		    cfg);
+	if (c->data.train_x == NULL)
+		return hgq_errf(err, HGQ_EINVAL, "%s: data.train_x: missing",
+		    cfg);
+	d->n_out = c->model.layers[c->model.n_layers - 1].units;
+	d->task = c->train.loss == HGQ_LOSS_MSE ? HGQ_TASK_REGRESS :
+	    HGQ_TASK_CLASSIFY;
+	ycols = d->task == HGQ_TASK_CLASSIFY ? 1 : d->n_out;
+	hgq_data_opts_init(&o);
+	o.label_col = c->data.train_y == NULL ? c->data.label_col : -1;
+	if ((rc = hgq_table_load(c->data.train_x, &o, &tx, &e2)) != HGQ_OK)
+		return hgq_errf(err, rc, "%s: data.train_x: %s", cfg, e2.msg);
+	if (tx.n_cols == 0 || tx.n_cols > HGQ_MAX_N) {
+		rc = hgq_errf(err, HGQ_EINVAL, "%s: data.train_x: '%s' has %zu "
+		    "features", cfg, c->data.train_x, tx.n_cols);
+		goto fail;
+	}
+	d->n_raw = (uint32_t)tx.n_cols;
+	n = tx.n_rows;
+	if (limit > 0 && limit < n)
+		n = limit;
+	if ((rc = load_targets(cfg, c->data.train_y, "data.train_y",
+	    "data.train_x", c->data.train_x, &tx, n, d->n_out, d->task, &y,
+	    err)) != HGQ_OK)
+		goto fail;
+	d->n_val = (size_t)floor((double)n * c->data.val_split);
+	if (d->n_val == 0) {
+		rc = hgq_errf(err, HGQ_EINVAL, "%s: data.val_split: %g of %zu "
+		    "rows of '%s' is an empty validation split", cfg,
+		    c->data.val_split, n, c->data.train_x);
+		goto fail;
+	}
+	d->n_train = n - d->n_val;
+	if (d->n_train == 0) {
+		rc = hgq_errf(err, HGQ_EINVAL, "%s: data.val_split: %g of %zu "
+		    "rows of '%s' leaves no training rows", cfg,
+		    c->data.val_split, n, c->data.train_x);
+		goto fail;
+	}
+	nr = d->n_raw;
+	d->x_val = hgq_calloc(d->n_val * nr, sizeof(double));
+	d->y_val = hgq_calloc(d->n_val * ycols, sizeof(float));
+	if (d->x_val == NULL || d->y_val == NULL)
+		goto nomem;
+	memcpy(d->x_val, tx.x + d->n_train * nr, d->n_val * nr *
+	    sizeof(double));
+	memcpy(d->y_val, y + d->n_train * ycols, d->n_val * ycols *
+	    sizeof(float));
+	d->x_train = tx.x;		/* rows past n_train are ignored */
+	tx.x = NULL;
+	d->y_train = y;
+	y = NULL;
+	if (c->data.test_x != NULL) {
+		o.label_col = c->data.test_y == NULL ? c->data.label_col : -1;
+		if ((rc = hgq_table_load(c->data.test_x, &o, &tt, &e2)) !=
+		    HGQ_OK) {
+			rc = hgq_errf(err, rc, "%s: data.test_x: %s", cfg,
+			    e2.msg);
+			goto fail;
+		}
+		if (tt.n_cols != nr) {
+			rc = hgq_errf(err, HGQ_EINVAL, "%s: data.test_x: '%s' "
+			    "has %zu features, but data.train_x has %zu", cfg,
+			    c->data.test_x, tt.n_cols, (size_t)nr);
+			goto fail;
+		}
+		if ((rc = load_targets(cfg, c->data.test_y, "data.test_y",
+		    "data.test_x", c->data.test_x, &tt, tt.n_rows, d->n_out,
+		    d->task, &d->y_test, err)) != HGQ_OK)
+			goto fail;
+		d->n_test = tt.n_rows;
+		d->x_test = tt.x;
+		tt.x = NULL;
+	}
+	hgq_table_release(&tx);
+	hgq_table_release(&tt);
+	return HGQ_OK;
+nomem:
+	rc = hgq_errf(err, HGQ_ENOMEM, "out of memory");
+fail:
+	free(y);
+	hgq_table_release(&tx);
+	hgq_table_release(&tt);
+	hgq_train_data_release(d);
+	return rc;
+}
+
+/* ------------------------------------------------------------------ */
+/* A fresh model                                                       */
+/* ------------------------------------------------------------------ */
+
+static struct hgq_tensor *
+add_filled(struct hgq_layer *l, uint32_t role, size_t n, float v,
+    struct hgq_err *err)
+{
+	struct hgq_tensor *t = hgq_layer_add_tensor(l, role, (uint32_t)n, err);
+
+	if (t != NULL)
+		for (size_t j = 0; j < n; j++)
+			t->data[j] = v;
+	return t;
+}
+
+/* a parameter tensor and its optimizer moments */
+static struct hgq_tensor *
+add_param(struct hgq_layer *l, uint32_t role, size_t n, float v, int optim,
+    struct hgq_err *err)
+{
+	struct hgq_tensor *t = add_filled(l, role, n, v, err);
+
+	if (t == NULL || add_filled(l, role | HGQ_ROLE_M1, n, 0, err) == NULL ||
+	    (optim == HGQ_OPT_ADAM && add_filled(l, role | HGQ_ROLE_M2, n, 0,
+	    err) == NULL))
+		return NULL;
+	/* the moments may have moved the array: look it up again */
+	return hgq_layer_tensor(l, role);
+}
+
+static void
+set_quant(struct hgq_layer *l, const struct hgq_qconf *q)
+{
+	l->round = (uint8_t)q->round;
+	l->overflow = (uint8_t)q->overflow;
+	l->gran = (uint8_t)(q->gran == HGQ_GRAN_LAYER ? HGQ_GRAN_LAYER :
+	    HGQ_GRAN_ELEMENT);
+	l->trainable = q->trainable ? 1 : 0;
+}
+
+/* f = init - log2|w|, the minimum over the elements sharing it */
+static void
+init_wfbits(float *f, size_t nf, const float *w, size_t nw, size_t OC,
+    int gran, double init)
+{
+	for (size_t g = 0; g < nf; g++)
+		f[g] = FBITS_HI;
+	for (size_t e = 0; e < nw; e++) {
+		size_t g = gran == HGQ_GRAN_ELEMENT ? e :
+		    gran == HGQ_GRAN_CHANNEL ? e % OC : 0;
+		float a = fabsf(w[e]);
+		float v = a > 0 ? (float)init - log2f(a) : FBITS_HI;
+
+		if (v < f[g])
+			f[g] = v < FBITS_LO ? FBITS_LO : v;
+	}
+}
+
+static int
+quant_tensors(struct hgq_layer *l, const struct hgq_qconf *q, int optim,
+    struct hgq_err *err)
+{
+	size_t nf = l->gran == HGQ_GRAN_LAYER ? 1 : l->n_out;
+	float f0 = (float)q->init_f;
+
+	if (q->trainable) {
+		if (add_param(l, HGQ_ROLE_ACT_FBITS, nf, f0, optim, err) ==
+		    NULL)
+			return HGQ_ENOMEM;
+	} else if (add_filled(l, HGQ_ROLE_ACT_FBITS, nf, f0, err) == NULL) {
+		return HGQ_ENOMEM;
+	}
+	if (add_filled(l, HGQ_ROLE_ACT_ISTATE, l->n_out, I_UNSET, err) ==
+	    NULL || add_filled(l, HGQ_ROLE_ACT_KSTATE, l->n_out, 0, err) ==
+	    NULL)
+		return HGQ_ENOMEM;
+	return HGQ_OK;
+}
+
+int
+hgq_train_model_new(struct hgq_model **out, const struct hgq_config *c,
+    const struct hgq_train_data *d, struct hgq_err *err)
+{
+	struct hgq_model *m;
+	struct hgq_layer *l;
+	uint32_t n_prev = d->n_raw;
+	int optim = c->train.optimizer;
+	uint64_t rng[4];
+	int rc = HGQ_ENOMEM;
+
+	*out = NULL;
+	if ((m = hgq_model_new()) == NULL)
+		return hgq_errf(err, HGQ_ENOMEM, "out of memory");
+	m->task = d->task;
+	hgq_rng_seed(rng, c->seed);
+	if ((l = hgq_model_add_layer(m, HGQ_LAYER_QUANT, n_prev, n_prev)) ==
+	    NULL)
+		goto nomem;
+	set_quant(l, &c->model.input);
+	for (uint32_t k = 0; k < c->model.n_layers; k++) {
+		const struct hgq_layer_conf *lc = &c->model.layers[k];
+
+		if ((l = hgq_model_add_layer(m, HGQ_LAYER_DENSE, n_prev,
+		    lc->units)) == NULL)
+			goto nomem;
+		l->act = (uint8_t)lc->act;
+		l->bn = lc->bn ? 1 : 0;
+		l->w_gran = (uint8_t)c->q_weight.gran;
+		l->b_gran = (uint8_t)(c->q_bias.gran == HGQ_GRAN_LAYER ?
+		    HGQ_GRAN_LAYER : HGQ_GRAN_ELEMENT);
+		n_prev = lc->units;
+		if ((l = hgq_model_add_layer(m, HGQ_LAYER_QUANT, n_prev,
+		    n_prev)) == NULL)
+			goto nomem;
+		set_quant(l, &c->q_act);
+	}
+	if ((rc = hgq_model_set_input(m, d->n_raw, err)) != HGQ_OK)
+		goto fail;
+	/* tensors, in layer order; weights drawn from the generator */
+	for (uint32_t j = 0; j < m->n_layers; j++) {
+		struct hgq_tensor *w, *fw;
+		size_t nw, nfw, OC;
+		double lim;
+
+		l = &m->layers[j];
+		if (l->kind == HGQ_LAYER_QUANT) {
+			if ((rc = quant_tensors(l, j == 0 ? &c->model.input :
+			    &c->q_act, optim, err)) != HGQ_OK)
+				goto fail;
+			continue;
+		}
+		OC = l->n_out;
+		nw = (size_t)l->n_in * OC;
+		nfw = l->w_gran == HGQ_GRAN_ELEMENT ? nw :
+		    l->w_gran == HGQ_GRAN_CHANNEL ? OC : 1;
+		/* Glorot uniform, as Keras Dense */
+		lim = sqrt(6.0 / (double)(l->n_in + l->n_out));
+		if ((w = add_param(l, HGQ_ROLE_WEIGHT, nw, 0, optim, err)) ==
+		    NULL)
+			goto nomem;
+		for (size_t e = 0; e < nw; e++)
+			w->data[e] = (float)((2 * hgq_rng_uniform(rng) - 1) *
+			    lim);
+		if (add_param(l, HGQ_ROLE_BIAS, OC, 0, optim, err) == NULL ||
+		    (fw = add_param(l, HGQ_ROLE_WEIGHT_FBITS, nfw, 0, optim,
+		    err)) == NULL ||
+		    add_param(l, HGQ_ROLE_BIAS_FBITS, l->b_gran ==
+		    HGQ_GRAN_LAYER ? 1 : OC, (float)c->q_bias.init_f, optim,
+		    err) == NULL)
+			goto nomem;
+		w = hgq_layer_tensor(l, HGQ_ROLE_WEIGHT);
+		fw = hgq_layer_tensor(l, HGQ_ROLE_WEIGHT_FBITS);
+		init_wfbits(fw->data, nfw, w->data, nw, OC, l->w_gran,
+		    c->q_weight.init_f);
+		if (l->bn && (add_param(l, HGQ_ROLE_BN_GAMMA, OC, 1, optim,
+		    err) == NULL || add_filled(l, HGQ_ROLE_BN_MEAN, OC, 0,
+		    err) == NULL || add_filled(l, HGQ_ROLE_BN_VAR, OC, 1,
+		    err) == NULL))
+			goto nomem;
+	}
+	/* normalisation, fitted on the training split */
+	m->norm = (uint32_t)c->data.normalize;
+	m->norm_offset = hgq_calloc(d->n_raw, sizeof(double));
+	m->norm_scale = hgq_calloc(d->n_raw, sizeof(double));
+	if (m->norm_offset == NULL || m->norm_scale == NULL)
+		goto nomem;
+	for (uint32_t k = 0; k < d->n_raw; k++) {
+		m->norm_offset[k] = 0;
+		m->norm_scale[k] = c->data.normalize == HGQ_NORM_SCALE ?
+		    c->data.scale : 1.0;
+	}
+	if (c->data.normalize == HGQ_NORM_STANDARD) {
+		for (uint32_t k = 0; k < d->n_raw; k++) {
+			double s = 0, ss = 0, mu, sd;
+
+			for (size_t r = 0; r < d->n_train; r++)
+				s += d->x_train[r * d->n_raw + k];
+			mu = s / (double)d->n_train;
+			for (size_t r = 0; r < d->n_train; r++) {
+				double v = d->x_train[r * d->n_raw + k] - mu;
+
+				ss += v * v;
+			}
+			sd = sqrt(ss / (double)d->n_train);
+			m->norm_offset[k] = mu;
+			m->norm_scale[k] = sd > 0 ? 1.0 / sd : 1.0;
+		}
+	}
+	m->has_train = 1;
+	m->train.epoch = 0;
+	m->train.step = 0;
+	memcpy(m->train.rng, rng, sizeof(rng));
+	if ((rc = hgq_meta_set(m, "tool", "hgq-train " HGQ_VERSION, err)) !=
+	    HGQ_OK || (c->text != NULL && (rc = hgq_meta_set(m, "config",
+	    c->text, err)) != HGQ_OK))
+		goto fail;
+	*out = m;
+	return HGQ_OK;
+nomem:
+	rc = hgq_errf(err, HGQ_ENOMEM, "out of memory");
+fail:
+	hgq_model_free(m);
+	return rc;
+}
+
+int
+hgq_train_model_check(const struct hgq_model *m, const struct hgq_config *c,
+    const struct hgq_train_data *d, struct hgq_err *err)
+{
+	uint32_t n_prev = d->n_raw;
+
+	if (!m->has_train)
+		return hgq_errf(err, HGQ_EINVAL, "the model has no training "
+		    "state");
+	if (m->n_layers != 2 * c->model.n_layers + 1)
+		return hgq_errf(err, HGQ_EINVAL, "the model has %" PRIu32
+		    " layers, the config describes %" PRIu32, m->n_layers,
+		    2 * c->model.n_layers + 1);
+	if (m->n_raw != d->n_raw || m->layers[0].n_in != d->n_raw)
+		return hgq_errf(err, HGQ_EINVAL, "the model takes %" PRIu32
+		    " features, data.train_x of %s has %" PRIu32, m->n_raw,
+		    c->path != NULL ? c->path : "the config", d->n_raw);
+	if (m->task != (uint32_t)d->task)
+		return hgq_errf(err, HGQ_EINVAL, "the model's task does not "
+		    "match train.loss");
+	for (uint32_t k = 0; k < c->model.n_layers; k++) {
+		const struct hgq_layer_conf *lc = &c->model.layers[k];
+		const struct hgq_layer *l = &m->layers[2 * k + 1];
+
+		if (l->kind != HGQ_LAYER_DENSE || l->n_in != n_prev ||
+		    l->n_out != lc->units || l->act != lc->act ||
+		    l->bn != (lc->bn ? 1 : 0))
+			return hgq_errf(err, HGQ_EINVAL, "layer %" PRIu32
+			    " of the model differs from model.layers[%"
+			    PRIu32 "]", 2 * k + 1, k);
+		n_prev = lc->units;
+	}
+	for (uint32_t j = 0; j < m->n_layers; j += 2)
+		if (m->layers[j].kind != HGQ_LAYER_QUANT)
+			return hgq_errf(err, HGQ_EINVAL, "layer %" PRIu32
+			    " is not a quantizer", j);
+	return HGQ_OK;
+}
+
+/* ------------------------------------------------------------------ */
+/* The exact fixed-point part                                          */
+/* ------------------------------------------------------------------ */
+
+static const float *
+tensor_data(const struct hgq_layer *l, uint32_t role, size_t n)
+{
+	const struct hgq_tensor *t = hgq_layer_tensor(l, role);
+
+	return t != NULL && t->n == n ? t->data : NULL;
+}
+
+/* RND(v 2^F) as an int32 mantissa; 0 on overflow with *ok cleared */
+static int32_t
+mantissa(float v, int F, int *ok)
+{
+	double x = ldexp((double)v, F), r = floor(x);
+
+	if (x - r >= 0.5)
+		r += 1;
+	if (!(fabs(r) <= 2147483647.0)) {
+		*ok = 0;
+		return 0;
+	}
+	return (int32_t)r;
+}
+
+int
+hgq_train_export(struct hgq_model *m, const double *x, size_t n, int threads,
+    struct hgq_err *err)
+{
+	int rc;
+
+	m->calibrated = 0;
+	for (uint32_t j = 0; j < m->n_layers; j++) {
+		struct hgq_layer *l = &m->layers[j];
+		size_t OC = l->n_out, nw = (size_t)l->n_in * OC;
+
+		if ((l->kind == HGQ_LAYER_QUANT && l->k == NULL) ||
+		    (l->kind == HGQ_LAYER_DENSE && l->w_m == NULL))
+			if ((rc = hgq_layer_alloc_fixed(l, err)) != HGQ_OK)
+				return rc;
+		if (l->kind == HGQ_LAYER_QUANT) {
+			size_t nf = l->gran == HGQ_GRAN_LAYER ? 1 : OC;
+			const float *f = tensor_data(l, HGQ_ROLE_ACT_FBITS,
+			    nf);
+
+			if (f == NULL)
+				return hgq_errf(err, HGQ_EINVAL, "layer %"
+				    PRIu32 ": no f parameters", j);
+			for (size_t e = 0; e < OC; e++) {
+				l->f[e] = (int8_t)hgq_round_bits(f[nf == 1 ?
+				    0 : e]);
+				l->k[e] = 0;
+				l->i[e] = 0;
+			}
+		} else {
+			size_t nfw = l->w_gran == HGQ_GRAN_ELEMENT ? nw :
+			    l->w_gran == HGQ_GRAN_CHANNEL ? OC : 1;
+			size_t nfb = l->b_gran == HGQ_GRAN_LAYER ? 1 : OC;
+			const float *w = tensor_data(l, HGQ_ROLE_WEIGHT, nw);
+			const float *b = tensor_data(l, HGQ_ROLE_BIAS, OC);
+			const float *fw = tensor_data(l,
+			    HGQ_ROLE_WEIGHT_FBITS, nfw);
+			const float *fb = tensor_data(l, HGQ_ROLE_BIAS_FBITS,
+			    nfb);
+			const float *g = NULL, *mm = NULL, *mv = NULL;
+			int ok = 1;
+
+			if (w == NULL || b == NULL || fw == NULL || fb == NULL)
+				return hgq_errf(err, HGQ_EINVAL, "layer %"
+				    PRIu32 ": training tensors missing", j);
+			if (l->bn) {
+				g = tensor_data(l, HGQ_ROLE_BN_GAMMA, OC);
+				mm = tensor_data(l, HGQ_ROLE_BN_MEAN, OC);
+				mv = tensor_data(l, HGQ_ROLE_BN_VAR, OC);
+				if (g == NULL || mm == NULL || mv == NULL)
+					return hgq_errf(err, HGQ_EINVAL,
+					    "layer %" PRIu32 ": batchnorm "
+					    "tensors missing", j);
+			}
+			/* eval-mode fusion (7.1): K s and b - mean s */
+			for (size_t e = 0; e < nw; e++) {
+				size_t jj = e % OC;
+				size_t gi = l->w_gran == HGQ_GRAN_ELEMENT ? e :
+				    l->w_gran == HGQ_GRAN_CHANNEL ? jj : 0;
+				int F = hgq_round_bits(fw[gi]);
+				float v = w[e];
+
+				if (l->bn)
+					v *= g[jj] / sqrtf(mv[jj] + BN_EPS);
+				l->w_m[e] = mantissa(v, F, &ok);
+				l->w_f[e] = (int8_t)F;
+			}
+			for (size_t e = 0; e < OC; e++) {
+				int F = hgq_round_bits(fb[nfb == 1 ? 0 : e]);
+				float v = b[e];
+
+				if (l->bn)
+					v -= mm[e] * (g[e] / sqrtf(mv[e] +
+					    BN_EPS));
+				l->b_m[e] = mantissa(v, F, &ok);
+				l->b_f[e] = (int8_t)F;
+			}
+			if (!ok)
+				return hgq_errf(err, HGQ_ERANGE, "layer %"
+				    PRIu32 ": a weight or bias does not fit "
+				    "32 bits (the training diverged)", j);
+		}
+	}
+	return hgq_calibrate(m, x, n, threads, err);
+}
+
+/* exact values of the outputs of one row; argmax, lowest index on ties */
+int
+hgq_eval_exact(const struct hgq_model *m, const double *x, const float *y,
+    size_t n, int threads, double *metric, struct hgq_err *err)
+{
+	struct hgq_engine *e = NULL;
+	int64_t *out = NULL;
+	uint32_t no, nr;
+	double sum = 0;
+	int rc;
+
+	if ((rc = hgq_engine_new(&e, m, err)) != HGQ_OK)
+		return rc;
+	no = hgq_engine_n_out(e);
+	nr = hgq_engine_n_in(e);
+	if ((out = hgq_calloc((size_t)EVAL_CHUNK * no, sizeof(*out))) ==
+	    NULL) {
+		rc = hgq_errf(err, HGQ_ENOMEM, "out of memory");
+		goto out;
+	}
+	for (size_t r0 = 0; r0 < n; r0 += EVAL_CHUNK) {
+		size_t k = n - r0 < EVAL_CHUNK ? n - r0 : EVAL_CHUNK;
+
+		if ((rc = hgq_engine_run(e, x + r0 * nr, k, out, NULL,
+		    threads)) != HGQ_OK) {
+			hgq_errf(err, rc, "out of memory");
+			goto out;
+		}
+		for (size_t r = 0; r < k; r++) {
+			const int64_t *o = out + r * no;
+
+			if (m->task == HGQ_TASK_CLASSIFY) {
+				uint32_t best = 0;
+				double bv = ldexp((double)o[0],
+				    -hgq_engine_out_f(e, 0));
+
+				for (uint32_t j = 1; j < no; j++) {
+					double v = ldexp((double)o[j],
+					    -hgq_engine_out_f(e, j));
+
+					if (v > bv) {
+						bv = v;
+						best = j;
+					}
+				}
+				sum += (float)best == y[r0 + r];
+			} else {
+				for (uint32_t j = 0; j < no; j++) {
+					double v = ldexp((double)o[j],
+					    -hgq_engine_out_f(e, j));
+					double dv = v - y[(r0 + r) * no + j];
+
+					sum += dv * dv / no;
+				}
+			}
+		}
+	}
+	*metric = n > 0 ? sum / (double)n : 0;
+out:
+	free(out);
+	hgq_engine_free(e);
+	return rc;
+}
+
+/* ------------------------------------------------------------------ */
+/* Pareto front                                                        */
+/* ------------------------------------------------------------------ */
+
+int
+hgq_pareto_add(struct hgq_pareto *p, double metric, uint64_t ebops,
+    uint32_t epoch, const char *tag, char **removed, size_t *n_removed,
+    struct hgq_err *err)
+{
+	struct hgq_pareto_point *pts;
+	size_t k = 0;
+	char *dup;
+
+	*n_removed = 0;
+	for (size_t j = 0; j < p->n; j++)
+		if (p->pts[j].metric >= metric && p->pts[j].ebops <= ebops)
+			return 0;	/* dominated or equal */
+	if ((dup = strdup(tag)) == NULL)
+		return hgq_errf(err, HGQ_ENOMEM, "out of memory");
+	pts = hgq_reallocarray(p->pts, p->n + 1, sizeof(*pts));
+	if (pts == NULL) {
+		free(dup);
+		return hgq_errf(err, HGQ_ENOMEM, "out of memory");
+	}
+	p->pts = pts;
+	for (size_t j = 0; j < p->n; j++) {
+		if (metric >= pts[j].metric && ebops <= pts[j].ebops)
+			removed[(*n_removed)++] = pts[j].tag;
+		else
+			pts[k++] = pts[j];
+	}
+	pts[k].metric = metric;
+	pts[k].ebops = ebops;
+	pts[k].epoch = epoch;
+	pts[k].tag = dup;
+	p->n = k + 1;
+	return 1;
+}
+
+void
+hgq_pareto_release(struct hgq_pareto *p)
+{
+	for (size_t j = 0; j < p->n; j++)
+		free(p->pts[j].tag);
+	free(p->pts);
+	p->pts = NULL;
+	p->n = 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* The loop                                                            */
+/* ------------------------------------------------------------------ */
+
+void
+hgq_train_params_init(struct hgq_train_params *p)
+{
+	memset(p, 0, sizeof(*p));
+}
+
+static double
+now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* the normalised float copy of the raw training rows */
+static float *
+normalise(const struct hgq_model *m, const double *x, size_t n)
+{
+	size_t nr = m->n_raw;
+	float *f = hgq_calloc(n * nr, sizeof(*f));
+
+	if (f == NULL)
+		return NULL;
+	for (size_t r = 0; r < n; r++)
+		for (size_t k = 0; k < nr; k++) {
+			double v = x[r * nr + k];
+
+			if (m->norm_offset != NULL)
+				v = (v - m->norm_offset[k]) * m->norm_scale[k];
+			f[r * nr + k] = (float)v;
+		}
+	return f;
+}
+
+/* append a formatted row to a growing string */
+static int
+appendf(char **s, size_t *len, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static int
+appendf(char **s, size_t *len, const char *fmt, ...)
+{
+	char buf[512], *t;
+	va_list ap;
+	int k;
+
+	va_start(ap, fmt);
+	k = vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	if (k < 0 || (size_t)k >= sizeof(buf))
+		return HGQ_EINVAL;
+	if ((t = realloc(*s, *len + (size_t)k + 1)) == NULL)
+		return HGQ_ENOMEM;
+	memcpy(t + *len, buf, (size_t)k + 1);
+	*s = t;
+	*len += (size_t)k;
+	return HGQ_OK;
+}
+
+static int
+set_num(struct hgq_model *m, const char *key, const char *fmt, double v,
+    struct hgq_err *err)
+{
+	char buf[64];
+
+	snprintf(buf, sizeof(buf), fmt, v);
+	return hgq_meta_set(m, key, buf, err);
+}
+
+/* drop a metadata entry (the model is plain data) */
+static void
+meta_remove(struct hgq_model *m, const char *key)
+{
+	for (uint32_t j = 0; j < m->n_meta; j++)
+		if (strcmp(m->meta[j].key, key) == 0) {
+			free(m->meta[j].key);
+			free(m->meta[j].value);
+			memmove(&m->meta[j], &m->meta[j + 1],
+			    (m->n_meta - j - 1) * sizeof(m->meta[0]));
+			m->n_meta--;
+			return;
+		}
+}
+
+static int
+params_finite(struct hgq_trainer *t)
+{
+	const float *p = hgq_trainer_params(t);
+	size_t n = hgq_trainer_n_params(t);
+
+	for (size_t j = 0; j < n; j++)
+		if (!isfinite(p[j]))
+			return 0;
+	return 1;
+}
+
+int
+hgq_train(struct hgq_model *m, const struct hgq_config *c,
+    const struct hgq_train_data *d, const struct hgq_train_params *p,
+    struct hgq_train_result *res, struct hgq_err *err)
+{
+	struct hgq_trainer *t = NULL;
+	float *xf = NULL;
+	uint32_t *perm = NULL;
+	char *metrics = NULL;
+	size_t mlen = 0, bs = c->train.batch_size, spe, done;
+	uint64_t rng[4], rng_start[4];
+	uint32_t e, e0 = m->train.epoch;
+	double p_loss = 0, p_ebt = 0;
+	size_t p_correct = 0, p_seen = 0;
+	int classify = d->task == HGQ_TASK_CLASSIFY;
+	int threads, rc, good_epoch = m->calibrated;
+	const char *old;
+
+	memset(res, 0, sizeof(*res));
+	res->test_metric = NAN;
+	if (d->n_train == 0 || bs == 0)
+		return hgq_errf(err, HGQ_EINVAL, "no training rows");
+	if ((rc = hgq_trainer_new(&t, m, c, p->threads, err)) != HGQ_OK)
+		return rc;
+	threads = hgq_trainer_threads(t);
+	spe = (d->n_train + bs - 1) / bs;
+	if (m->train.step < (uint64_t)e0 * spe ||
+	    m->train.step - (uint64_t)e0 * spe >= spe) {
+		rc = hgq_errf(err, HGQ_EINVAL, "the model stopped at step %"
+		    PRIu64 " of epoch %" PRIu32 ", which does not fit %zu "
+		    "steps an epoch (a different batch size or data?)",
+		    m->train.step, e0 + 1, spe);
+		goto out;
+	}
+	done = (size_t)(m->train.step - (uint64_t)e0 * spe);
+	memcpy(rng, m->train.rng, sizeof(rng));
+	/* the config in force (a resumed run may extend the epochs) */
+	if (c->text != NULL && (rc = hgq_meta_set(m, "config", c->text,
+	    err)) != HGQ_OK)
+		goto out;
+	xf = normalise(m, d->x_train, d->n_train);
+	perm = hgq_calloc(d->n_train, sizeof(*perm));
+	if (xf == NULL || perm == NULL) {
+		rc = hgq_errf(err, HGQ_ENOMEM, "out of memory");
+		goto out;
+	}
+	if ((old = hgq_meta_get(m, "metrics")) != NULL) {
+		metrics = strdup(old);
+		mlen = metrics != NULL ? strlen(metrics) : 0;
+		rc = HGQ_OK;
+	} else {
+		rc = appendf(&metrics, &mlen, "# epoch\tloss\t%s\tebops\t"
+		    "ebops_train\tbeta\tlr\n", classify ?
+		    "train_acc\tval_acc" : "val_mse");
+	}
+	if (rc != HGQ_OK || metrics == NULL) {
+		rc = hgq_errf(err, HGQ_ENOMEM, "out of memory");
+		goto out;
+	}
+	res->epochs_done = e0;
+	/*
+	 * An interrupted epoch left its running sums in the model, so that
+	 * its metrics row comes out as in an uninterrupted run.
+	 */
+	if ((old = hgq_meta_get(m, "partial_epoch")) != NULL) {
+		if (done > 0 && sscanf(old, "%la %zu %zu %la", &p_loss,
+		    &p_correct, &p_seen, &p_ebt) != 4)
+			p_loss = p_ebt = 0, p_correct = p_seen = 0;
+		meta_remove(m, "partial_epoch");
+	}
+	for (e = e0; e < c->train.epochs; e++) {
+		struct hgq_train_epoch ep;
+		struct hgq_step_stats st;
+		double loss = p_loss, ebt = p_ebt, t0 = now(), metric;
+		size_t correct = p_correct, seen = p_seen;
+		double beta = hgq_sched_value(c->train.beta, c->train.n_beta,
+		    e);
+		double lr = hgq_lr_value(c, e);
+
+		/* this epoch's shuffle; the state before it is kept so that
+		   an interrupted epoch can be replayed */
+		memcpy(rng_start, rng, sizeof(rng));
+		for (size_t r = 0; r < d->n_train; r++)
+			perm[r] = (uint32_t)r;
+		for (size_t r = d->n_train - 1; r > 0; r--) {
+			size_t k = (size_t)hgq_rng_below(rng, r + 1);
+			uint32_t tmp = perm[r];
+
+			perm[r] = perm[k];
+			perm[k] = tmp;
+		}
+		for (size_t s = done; s < spe; s++) {
+			size_t r0 = s * bs;
+			size_t n = d->n_train - r0 < bs ? d->n_train - r0 : bs;
+			struct hgq_err e2 = HGQ_ERR_INIT;
+
+			rc = hgq_trainer_step(t, xf, d->y_train, perm + r0, n,
+			    beta, lr, 1, NULL, &st, &e2);
+			if (rc == HGQ_ERANGE)
+				goto diverged;
+			if (rc != HGQ_OK) {
+				rc = hgq_errf(err, rc, "%s", e2.msg);
+				goto out;
+			}
+			loss += st.loss;
+			correct += st.n_correct;
+			seen += n;
+			ebt = st.ebops;
+			if (p->on_step != NULL)
+				p->on_step(s + 1, spe, p->arg);
+			if (p->should_stop != NULL && p->should_stop(p->arg) &&
+			    s + 1 < spe) {
+				char buf[256];
+
+				snprintf(buf, sizeof(buf), "%a %zu %zu %a",
+				    loss, correct, seen, ebt);
+				if ((rc = hgq_meta_set(m, "partial_epoch",
+				    buf, err)) != HGQ_OK)
+					goto out;
+				hgq_trainer_sync(t);
+				m->train.epoch = e;
+				memcpy(m->train.rng, rng_start, sizeof(rng));
+				res->interrupted = 1;
+				rc = hgq_train_export(m, d->x_train,
+				    d->n_train, threads, err);
+				goto out;
+			}
+		}
+		done = 0;
+		p_loss = p_ebt = 0;
+		p_correct = p_seen = 0;
+		if (!params_finite(t))
+			goto diverged;
+		memset(&ep, 0, sizeof(ep));
+		ep.seconds = now() - t0;
+		hgq_trainer_sync(t);
+		m->train.epoch = e + 1;
+		memcpy(m->train.rng, rng, sizeof(rng));
+		if ((rc = hgq_train_export(m, d->x_train, d->n_train, threads,
+		    err)) != HGQ_OK)
+			goto out;
+		good_epoch = 1;
+		if ((rc = hgq_eval_exact(m, d->x_val, d->y_val, d->n_val,
+		    threads, &metric, err)) != HGQ_OK)
+			goto out;
+		ep.epoch = e + 1;
+		ep.epochs = c->train.epochs;
+		ep.loss = seen > 0 ? loss / (double)seen : NAN;
+		ep.train_acc = classify && seen > 0 ? (double)correct /
+		    (double)seen : NAN;
+		ep.val_metric = metric;
+		ep.ebops = hgq_ebops_total(m);
+		ep.ebops_train = ebt;
+		ep.beta = beta;
+		ep.lr = lr;
+		ep.samples_per_s = ep.seconds > 0 ? (double)seen /
+		    ep.seconds : 0;
+		ep.model = m;
+		if (classify)
+			rc = appendf(&metrics, &mlen, "%" PRIu32 "\t%.6f\t"
+			    "%.6f\t%.6f\t%" PRIu64 "\t%.1f\t%.6g\t%.6g\n",
+			    e + 1, ep.loss, ep.train_acc, metric, ep.ebops,
+			    ebt, beta, lr);
+		else
+			rc = appendf(&metrics, &mlen, "%" PRIu32 "\t%.6g\t"
+			    "%.6g\t%" PRIu64 "\t%.1f\t%.6g\t%.6g\n", e + 1,
+			    ep.loss, metric, ep.ebops, ebt, beta, lr);
+		if (rc != HGQ_OK || (rc = hgq_meta_set(m, "metrics", metrics,
+		    err)) != HGQ_OK || (rc = set_num(m, "epoch", "%.0f",
+		    e + 1, err)) != HGQ_OK || (rc = set_num(m, classify ?
+		    "val_accuracy" : "val_mse", "%.6f", metric, err)) !=
+		    HGQ_OK || (rc = set_num(m, "ebops", "%.0f",
+		    (double)ep.ebops, err)) != HGQ_OK) {
+			rc = hgq_errf(err, HGQ_ENOMEM, "out of memory");
+			goto out;
+		}
+		res->epochs_done = e + 1;
+		if (p->on_epoch != NULL && (rc = p->on_epoch(&ep, p->arg,
+		    err)) != HGQ_OK)
+			goto out;
+		if (p->should_stop != NULL && p->should_stop(p->arg) &&
+		    e + 1 < c->train.epochs) {
+			res->interrupted = 1;
+			goto out;
+		}
+	}
+	if (!m->calibrated && (rc = hgq_train_export(m, d->x_train,
+	    d->n_train, threads, err)) != HGQ_OK)
+		goto out;
+	if (d->x_test != NULL) {
+		if ((rc = hgq_eval_exact(m, d->x_test, d->y_test, d->n_test,
+		    threads, &res->test_metric, err)) != HGQ_OK ||
+		    (rc = set_num(m, classify ? "test_accuracy" : "test_mse",
+		    "%.6f", res->test_metric, err)) != HGQ_OK)
+			goto out;
+	}
+	res->ebops = hgq_ebops_total(m);
+	rc = HGQ_OK;
+	goto out;
+diverged:
+	res->diverged = 1;
+	{
+		/* m still holds the last good state: make it whole */
+		uint32_t last = m->train.epoch;
+
+		if (!good_epoch && hgq_train_export(m, d->x_train, d->n_train,
+		    threads, NULL) != HGQ_OK)
+			m->calibrated = 0;
+		rc = hgq_errf(err, HGQ_ERANGE, "training diverged in epoch %"
+		    PRIu32 " (the loss is not finite); keeping the model of "
+		    "epoch %" PRIu32, e + 1, last);
+	}
+out:
+	free(metrics);
+	free(perm);
+	free(xf);
+	hgq_trainer_free(t);
+	return rc;
+}

@@ -1,0 +1,1405 @@
+/*
+ * train_step.c - the trainer: one optimizer step of HGQ training on a
+ * batch, spread over a fixed pool of threads.
+ *
+ * The network is the model chain Q0 D0 Q1 D1 ... D(n-1) Qn: quantizer l
+ * feeds dense layer l, whose output (after ReLU) feeds quantizer l+1.
+ * A step is one parallel job with barriers between its phases:
+ *
+ *   A  quantize the weights (rows split over threads) and the biases;
+ *      per-element scales 2^F of every activation quantizer
+ *   B  forward and backward on the thread's rows of the batch (a fixed
+ *      partition); batchnorm layers meet at a barrier for the batch
+ *      statistics in the forward and once more in the backward
+ *   C  sum the threads' gradient buffers into thread 0's, each thread a
+ *      range of them, always in thread order
+ *   D  thread 0: activation integer-bit states, EBOPs and its gradient,
+ *      the gradient of every parameter
+ *   E  the optimizer update, each thread a range of the parameters
+ *
+ * Everything is summed in a fixed order, so the same thread count gives
+ * the same bits.  The maths (hgq-algorithm.md 0, 4, 5.2, 7.1):
+ *
+ *   forward    q = RND(x 2^F) 2^-F            F = round_half_even(f)
+ *              z = q . Wq + bq, relu; the next quantizer; loss on the last
+ *   backward   dq/dx = 1, dq/df = ln2 (x - q), summed over the elements
+ *              sharing f; the weights' f likewise with (w - wq) dL/dwq
+ *   EBOPs      sum_ij relu(i_a + F_a + k_a) * bitlen(mantissa of wq_ij),
+ *              its gradient to F only
+ *   batchnorm  z0 = q . K (float kernel); s = gamma / sqrt(var + eps);
+ *              Wq = Q(K s), bq = Q(b - mean s); the gradient flows
+ *              through the batch mean and variance as well
+ */
+#include <inttypes.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "hgq.h"
+
+#define FBITS_LO	-23.0f		/* the f parameter clip (3.1) */
+#define FBITS_HI	23.0f
+#define BN_EPS		1e-3f
+#define BN_MOMENTUM	0.99f
+#define I_DECAY		0.01f		/* integer-bit state decay per step */
+#define I_UNSET		-32.0f		/* before any data was seen */
+
+/* ------------------------------------------------------------------ */
+/* A fixed pool of threads with a spinning barrier                     */
+/* ------------------------------------------------------------------ */
+
+typedef void (*job_fn)(void *arg, int tid);
+
+struct pool {
+	int		 n;		/* threads, the caller included */
+	pthread_t	*th;
+	int		 started;	/* workers running */
+	atomic_uint	 gen;		/* job generation */
+	atomic_uint	 bgen;		/* barrier generation */
+	atomic_int	 arrived;
+	int		 quit;
+	job_fn		 fn;
+	void		*arg;
+	pthread_mutex_t	 mu;		/* job hand-over */
+	pthread_cond_t	 cv;
+	pthread_mutex_t	 bmu;		/* barrier sleepers */
+	pthread_cond_t	 bcv;
+};
+
+struct worker_arg {
+	struct pool	*p;
+	int		 tid;
+};
+
+static inline void
+cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	__builtin_ia32_pause();
+#endif
+}
+
+/*
+ * All n threads meet.  Spin first (a step takes about a millisecond and
+ * its phases much less), then sleep, so that a machine with more threads
+ * than cores (or other work) still makes progress.  The last to arrive
+ * opens the barrier and wakes the sleepers.
+ */
+static void
+pool_barrier(struct pool *p)
+{
+	unsigned g;
+
+	if (p->n <= 1)
+		return;
+	g = atomic_load(&p->bgen);
+	if (atomic_fetch_add(&p->arrived, 1) == p->n - 1) {
+		atomic_store(&p->arrived, 0);
+		pthread_mutex_lock(&p->bmu);
+		atomic_fetch_add(&p->bgen, 1);
+		pthread_cond_broadcast(&p->bcv);
+		pthread_mutex_unlock(&p->bmu);
+		return;
+	}
+	for (unsigned spins = 0; spins < 3000; spins++) {
+		if (atomic_load(&p->bgen) != g)
+			return;
+		cpu_relax();
+	}
+	pthread_mutex_lock(&p->bmu);
+	while (atomic_load(&p->bgen) == g)
+		pthread_cond_wait(&p->bcv, &p->bmu);
+	pthread_mutex_unlock(&p->bmu);
+}
+
+static void *
+worker_main(void *vp)
+{
+	struct worker_arg *wa = vp;
+	struct pool *p = wa->p;
+	int tid = wa->tid;
+	unsigned seen = 0;
+
+	free(wa);
+	for (;;) {
+		unsigned spins = 0;
+
+		while (atomic_load(&p->gen) == seen) {
+			if (++spins < 20000) {
+				cpu_relax();
+				continue;
+			}
+			/* idle for long (between epochs): sleep */
+			pthread_mutex_lock(&p->mu);
+			while (atomic_load(&p->gen) == seen)
+				pthread_cond_wait(&p->cv, &p->mu);
+			pthread_mutex_unlock(&p->mu);
+		}
+		seen = atomic_load(&p->gen);
+		if (p->quit)
+			break;
+		p->fn(p->arg, tid);
+		pool_barrier(p);
+	}
+	return NULL;
+}
+
+static int
+pool_init(struct pool *p, int n)
+{
+	memset(p, 0, sizeof(*p));
+	p->n = n;
+	atomic_init(&p->gen, 0);
+	atomic_init(&p->bgen, 0);
+	atomic_init(&p->arrived, 0);
+	pthread_mutex_init(&p->mu, NULL);
+	pthread_cond_init(&p->cv, NULL);
+	pthread_mutex_init(&p->bmu, NULL);
+	pthread_cond_init(&p->bcv, NULL);
+	if (n <= 1)
+		return HGQ_OK;
+	p->th = calloc((size_t)n, sizeof(*p->th));
+	if (p->th == NULL)
+		return HGQ_ENOMEM;
+	for (int t = 1; t < n; t++) {
+		struct worker_arg *wa = malloc(sizeof(*wa));
+
+		if (wa == NULL)
+			return HGQ_ENOMEM;
+		wa->p = p;
+		wa->tid = t;
+		if (pthread_create(&p->th[t], NULL, worker_main, wa) != 0) {
+			free(wa);
+			return HGQ_ENOMEM;
+		}
+		p->started = t;
+	}
+	return HGQ_OK;
+}
+
+/* run fn(arg, tid) on every thread; returns when all are done */
+static void
+pool_run(struct pool *p, job_fn fn, void *arg)
+{
+	p->fn = fn;
+	p->arg = arg;
+	if (p->n > 1) {
+		pthread_mutex_lock(&p->mu);
+		atomic_fetch_add(&p->gen, 1);
+		pthread_cond_broadcast(&p->cv);
+		pthread_mutex_unlock(&p->mu);
+	}
+	fn(arg, 0);
+	pool_barrier(p);
+}
+
+static void
+pool_release(struct pool *p)
+{
+	if (p->started > 0) {
+		p->quit = 1;
+		pthread_mutex_lock(&p->mu);
+		atomic_fetch_add(&p->gen, 1);
+		pthread_cond_broadcast(&p->cv);
+		pthread_mutex_unlock(&p->mu);
+		for (int t = 1; t <= p->started; t++)
+			pthread_join(p->th[t], NULL);
+	}
+	free(p->th);
+	pthread_mutex_destroy(&p->mu);
+	pthread_cond_destroy(&p->cv);
+	pthread_mutex_destroy(&p->bmu);
+	pthread_cond_destroy(&p->bcv);
+}
+
+/* ------------------------------------------------------------------ */
+/* The trainer                                                         */
+/* ------------------------------------------------------------------ */
+
+struct tquant {
+	struct hgq_layer *l;
+	uint32_t	 n;
+	int		 trainable, round, gran;
+	size_t		 off_f, n_f;	/* f parameters in P (trainable) */
+	float		*ffixed;	/* n_f, when not trainable */
+	float		*istate, *kstate;	/* n */
+	float		*scale, *inv, *abits;	/* n, per step */
+	float		*efa;		/* n: element gradient scratch */
+	size_t		 acc_dfs;	/* sum dq (x - q), in acc */
+	size_t		 mm;		/* offset of its qmin/qmax */
+};
+
+struct tdense {
+	struct hgq_layer *l;
+	uint32_t	 C, OC;
+	int		 relu, bn, w_gran, b_gran;
+	size_t		 off_w, off_b, off_fw, off_fb, off_g;
+	size_t		 n_fw, n_fb;
+	float		*wq, *wt, *wbits, *bq;	/* per step */
+	float		*wf, *bf;	/* the float kernel/bias quantized:
+					   W and b, or fused with BN */
+	float		*efw;		/* C*OC element gradient scratch */
+	/* batchnorm */
+	float		*mmean, *mvar;	/* moving statistics (OC) */
+	float		*kt;		/* float kernel transposed (OC,C) */
+	float		*s, *dmu, *dvar, *dgamma;	/* OC */
+	double		*mu, *var;	/* batch statistics (OC) */
+	float		*G, *gb;	/* batch gradient of Wq, bq (BN) */
+	size_t		 acc_gw, acc_gb, acc_gk0;
+	size_t		 bn_sum;	/* offset in a thread's bnsum */
+};
+
+struct tbuf {
+	float		**x, **q;	/* per quantizer: rows x n */
+	float		**z0;		/* per dense (BN only): rows x OC */
+	float		*d1, *d2, *d3;	/* gradients, rows x max width */
+	float		*acc;		/* reducible sums (n_acc) */
+	float		*qmin, *qmax;	/* n_mm */
+	double		*bnsum;		/* BN sum and sum of squares */
+	int32_t		*labels;
+	size_t		 r0, nr;	/* this step's rows */
+	double		 loss;
+	size_t		 correct;
+};
+
+struct region {
+	size_t		 off, n;
+	float		 lo, hi;
+};
+
+struct hgq_trainer {
+	struct hgq_model	*m;
+	const struct hgq_config	*c;
+	int			 T;
+	struct pool		 pool;
+	int			 pool_ok;
+	uint32_t		 nq, nd;
+	struct tquant		*q;
+	struct tdense		*d;
+	size_t			 n_params;
+	float			*P, *M1, *M2, *G;
+	struct region		*reg;
+	size_t			 n_reg;
+	size_t			 n_acc, n_mm, n_bnsum, max_w;
+	struct tbuf		*tb;
+	size_t			 cap;		/* rows per thread buffer */
+	size_t			 blk;		/* rows per block (0: all) */
+	uint64_t		 step;		/* optimizer steps taken */
+	int			 task, loss_kind, optimizer;
+	/* the step in progress */
+	const float		*x, *y;
+	const uint32_t		*idx;
+	size_t			 n;
+	double			 beta, lr;
+	int			 update, adapt_bn, bad;
+	double			 ebops, loss;
+	size_t			 correct;
+};
+
+static size_t
+fsize(int gran, size_t n_elem, size_t n_chan)
+{
+	return gran == HGQ_GRAN_ELEMENT ? n_elem :
+	    gran == HGQ_GRAN_CHANNEL ? n_chan : 1;
+}
+
+static float *
+falloc(size_t n)
+{
+	return hgq_calloc(n, sizeof(float));
+}
+
+static int
+add_region(struct hgq_trainer *t, size_t off, size_t n, float lo, float hi)
+{
+	struct region *r = hgq_reallocarray(t->reg, t->n_reg + 1,
+	    sizeof(*r));
+
+	if (r == NULL)
+		return HGQ_ENOMEM;
+	t->reg = r;
+	r[t->n_reg].off = off;
+	r[t->n_reg].n = n;
+	r[t->n_reg].lo = lo;
+	r[t->n_reg].hi = hi;
+	t->n_reg++;
+	return HGQ_OK;
+}
+
+static void
+tbuf_free(struct hgq_trainer *t, struct tbuf *b)
+{
+	if (b->x != NULL)
+		for (uint32_t l = 0; l < t->nq; l++) {
+			free(b->x[l]);
+			free(b->q[l]);
+		}
+	if (b->z0 != NULL)
+		for (uint32_t l = 0; l < t->nd; l++)
+			free(b->z0[l]);
+	free(b->x);
+	free(b->q);
+	free(b->z0);
+	free(b->d1);
+	free(b->d2);
+	free(b->d3);
+	free(b->acc);
+	free(b->qmin);
+	free(b->qmax);
+	free(b->bnsum);
+	free(b->labels);
+	memset(b, 0, sizeof(*b));
+}
+
+/* per-thread buffers for up to rows rows each */
+static int
+tbuf_alloc(struct hgq_trainer *t, struct tbuf *b, size_t rows)
+{
+	size_t r = rows ? rows : 1;
+
+	b->x = calloc(t->nq, sizeof(*b->x));
+	b->q = calloc(t->nq, sizeof(*b->q));
+	b->z0 = calloc(t->nd ? t->nd : 1, sizeof(*b->z0));
+	if (b->x == NULL || b->q == NULL || b->z0 == NULL)
+		return HGQ_ENOMEM;
+	for (uint32_t l = 0; l < t->nq; l++) {
+		/* the input rows are gathered into x[0] */
+		b->x[l] = falloc(r * t->q[l].n);
+		b->q[l] = falloc(r * t->q[l].n);
+		if (b->x[l] == NULL || b->q[l] == NULL)
+			return HGQ_ENOMEM;
+	}
+	for (uint32_t l = 0; l < t->nd; l++)
+		if (t->d[l].bn && (b->z0[l] = falloc(r * t->d[l].OC)) == NULL)
+			return HGQ_ENOMEM;
+	b->d1 = falloc(r * t->max_w);
+	b->d2 = falloc(r * t->max_w);
+	b->d3 = falloc(r * t->max_w);
+	b->acc = falloc(t->n_acc);
+	b->qmin = falloc(t->n_mm);
+	b->qmax = falloc(t->n_mm);
+	b->bnsum = hgq_calloc(t->n_bnsum ? t->n_bnsum : 1, sizeof(double));
+	b->labels = hgq_calloc(r, sizeof(int32_t));
+	if (b->d1 == NULL || b->d2 == NULL || b->d3 == NULL ||
+	    b->acc == NULL || b->qmin == NULL || b->qmax == NULL ||
+	    b->bnsum == NULL || b->labels == NULL)
+		return HGQ_ENOMEM;
+	return HGQ_OK;
+}
+
+static int
+grow(struct hgq_trainer *t, size_t n)
+{
+	size_t rows = (n + (size_t)t->T - 1) / (size_t)t->T;
+
+	if (t->blk > 0 && rows > t->blk)
+		rows = t->blk;
+
+	if (rows <= t->cap)
+		return HGQ_OK;
+	for (int k = 0; k < t->T; k++) {
+		tbuf_free(t, &t->tb[k]);
+		if (tbuf_alloc(t, &t->tb[k], rows) != HGQ_OK)
+			return HGQ_ENOMEM;
+	}
+	t->cap = rows;
+	return HGQ_OK;
+}
+
+void
+hgq_trainer_free(struct hgq_trainer *t)
+{
+	if (t == NULL)
+		return;
+	if (t->pool_ok)
+		pool_release(&t->pool);
+	if (t->tb != NULL)
+		for (int k = 0; k < t->T; k++)
+			tbuf_free(t, &t->tb[k]);
+	free(t->tb);
+	for (uint32_t l = 0; t->q != NULL && l < t->nq; l++) {
+		struct tquant *q = &t->q[l];
+
+		free(q->ffixed);
+		free(q->istate);
+		free(q->kstate);
+		free(q->scale);
+		free(q->inv);
+		free(q->abits);
+		free(q->efa);
+	}
+	for (uint32_t l = 0; t->d != NULL && l < t->nd; l++) {
+		struct tdense *d = &t->d[l];
+
+		free(d->wq);
+		free(d->wt);
+		free(d->wbits);
+		free(d->bq);
+		free(d->wf);
+		free(d->bf);
+		free(d->efw);
+		free(d->mmean);
+		free(d->mvar);
+		free(d->kt);
+		free(d->s);
+		free(d->dmu);
+		free(d->dvar);
+		free(d->dgamma);
+		free(d->mu);
+		free(d->var);
+		free(d->G);
+		free(d->gb);
+	}
+	free(t->q);
+	free(t->d);
+	free(t->P);
+	free(t->M1);
+	free(t->M2);
+	free(t->G);
+	free(t->reg);
+	free(t);
+}
+
+/* copy a model tensor of role into dst (n floats); missing: fill */
+static int
+load_tensor(const struct hgq_layer *l, uint32_t role, float *dst, size_t n,
+    int required, float fill, uint32_t li, struct hgq_err *err)
+{
+	const struct hgq_tensor *ts = hgq_layer_tensor(l, role);
+
+	if (ts == NULL) {
+		if (required)
+			return hgq_errf(err, HGQ_EINVAL, "layer %" PRIu32
+			    ": training tensor 0x%" PRIx32 " missing", li,
+			    role);
+		for (size_t j = 0; j < n; j++)
+			dst[j] = fill;
+		return HGQ_OK;
+	}
+	if (ts->n != n)
+		return hgq_errf(err, HGQ_EINVAL, "layer %" PRIu32
+		    ": training tensor 0x%" PRIx32 " has %" PRIu32
+		    " floats, expected %zu", li, role, ts->n, n);
+	memcpy(dst, ts->data, n * sizeof(float));
+	return HGQ_OK;
+}
+
+/*
+ * Lay out the flat parameter vector and every buffer from the model's
+ * layers, then copy the training tensors in.
+ */
+static int
+trainer_layout(struct hgq_trainer *t, struct hgq_err *err)
+{
+	struct hgq_model *m = t->m;
+	size_t off = 0, acc = 0, mm = 0, bns = 0;
+	int rc;
+
+	if (m->n_layers < 3 || m->n_layers % 2 == 0)
+		return hgq_errf(err, HGQ_EINVAL, "the model is not a chain "
+		    "quantizer, dense, ..., quantizer");
+	t->nd = m->n_layers / 2;
+	t->nq = t->nd + 1;
+	t->q = calloc(t->nq, sizeof(*t->q));
+	t->d = calloc(t->nd, sizeof(*t->d));
+	if (t->q == NULL || t->d == NULL)
+		return hgq_errf(err, HGQ_ENOMEM, "out of memory");
+	for (uint32_t j = 0; j < m->n_layers; j++) {
+		struct hgq_layer *l = &m->layers[j];
+
+		if (l->kind != (j % 2 == 0 ? HGQ_LAYER_QUANT :
+		    HGQ_LAYER_DENSE))
+			return hgq_errf(err, HGQ_EINVAL, "layer %" PRIu32
+			    ": not the expected %s", j, j % 2 == 0 ?
+			    "quantizer" : "dense layer");
+	}
+	/* parameters: dense W b FW FB (gamma); trainable quantizer FA */
+	for (uint32_t j = 0; j < m->n_layers; j++) {
+		struct hgq_layer *l = &m->layers[j];
+
+		if (j % 2 == 0) {
+			struct tquant *q = &t->q[j / 2];
+
+			q->l = l;
+			q->n = l->n_out;
+			q->trainable = l->trainable;
+			q->round = l->round;
+			q->gran = l->gran;
+			q->n_f = l->gran == HGQ_GRAN_LAYER ? 1 : q->n;
+			if (q->trainable) {
+				q->off_f = off;
+				if ((rc = add_region(t, off, q->n_f, FBITS_LO,
+				    FBITS_HI)) != HGQ_OK)
+					goto nomem;
+				off += q->n_f;
+			}
+			q->acc_dfs = acc;
+			acc += q->n;
+			q->mm = mm;
+			mm += q->n;
+			if (q->n > t->max_w)
+				t->max_w = q->n;
+		} else {
+			struct tdense *d = &t->d[j / 2];
+			size_t nw = (size_t)l->n_in * l->n_out;
+
+			d->l = l;
+			d->C = l->n_in;
+			d->OC = l->n_out;
+			d->relu = l->act == HGQ_ACT_RELU;
+			d->bn = l->bn;
+			d->w_gran = l->w_gran;
+			d->b_gran = l->b_gran;
+			d->n_fw = fsize(d->w_gran, nw, d->OC);
+			d->n_fb = fsize(d->b_gran, d->OC, d->OC);
+			d->off_w = off;
+			if ((rc = add_region(t, off, nw + d->OC, -INFINITY,
+			    INFINITY)) != HGQ_OK)
+				goto nomem;
+			off += nw;
+			d->off_b = off;
+			off += d->OC;
+			d->off_fw = off;
+			off += d->n_fw;
+			d->off_fb = off;
+			off += d->n_fb;
+			if ((rc = add_region(t, d->off_fw, d->n_fw + d->n_fb,
+			    FBITS_LO, FBITS_HI)) != HGQ_OK)
+				goto nomem;
+			if (d->bn) {
+				d->off_g = off;
+				if ((rc = add_region(t, off, d->OC, -INFINITY,
+				    INFINITY)) != HGQ_OK)
+					goto nomem;
+				off += d->OC;
+			}
+			d->acc_gw = acc;
+			acc += nw;
+			d->acc_gb = acc;
+			acc += d->OC;
+			if (d->bn) {
+				d->acc_gk0 = acc;
+				acc += nw;
+				d->bn_sum = bns;
+				bns += 2 * (size_t)d->OC;
+			}
+		}
+	}
+	t->n_params = off;
+	t->n_acc = acc;
+	t->n_mm = mm;
+	t->n_bnsum = bns;
+	t->P = falloc(off);
+	t->M1 = falloc(off);
+	t->M2 = falloc(off);
+	t->G = falloc(off);
+	if (t->P == NULL || t->M1 == NULL || t->M2 == NULL || t->G == NULL)
+		goto nomem;
+	for (uint32_t l = 0; l < t->nq; l++) {
+		struct tquant *q = &t->q[l];
+
+		q->istate = falloc(q->n);
+		q->kstate = falloc(q->n);
+		q->scale = falloc(q->n);
+		q->inv = falloc(q->n);
+		q->abits = falloc(q->n);
+		q->efa = falloc(q->n);
+		if (!q->trainable)
+			q->ffixed = falloc(q->n_f);
+		if (q->istate == NULL || q->kstate == NULL ||
+		    q->scale == NULL || q->inv == NULL || q->abits == NULL ||
+		    q->efa == NULL || (!q->trainable && q->ffixed == NULL))
+			goto nomem;
+	}
+	for (uint32_t l = 0; l < t->nd; l++) {
+		struct tdense *d = &t->d[l];
+		size_t nw = (size_t)d->C * d->OC;
+
+		d->wq = falloc(nw);
+		d->wt = falloc(nw);
+		d->wbits = falloc(nw);
+		d->bq = falloc(d->OC);
+		d->wf = falloc(nw);
+		d->bf = falloc(d->OC);
+		d->efw = falloc(nw);
+		if (d->wq == NULL || d->wt == NULL || d->wbits == NULL ||
+		    d->bq == NULL || d->wf == NULL || d->bf == NULL ||
+		    d->efw == NULL)
+			goto nomem;
+		if (d->bn) {
+			d->mmean = falloc(d->OC);
+			d->mvar = falloc(d->OC);
+			d->kt = falloc(nw);
+			d->s = falloc(d->OC);
+			d->dmu = falloc(d->OC);
+			d->dvar = falloc(d->OC);
+			d->dgamma = falloc(d->OC);
+			d->mu = hgq_calloc(d->OC, sizeof(double));
+			d->var = hgq_calloc(d->OC, sizeof(double));
+			d->G = falloc(nw);
+			d->gb = falloc(d->OC);
+			if (d->mmean == NULL || d->mvar == NULL ||
+			    d->kt == NULL || d->s == NULL || d->dmu == NULL ||
+			    d->dvar == NULL || d->dgamma == NULL ||
+			    d->mu == NULL || d->var == NULL || d->G == NULL ||
+			    d->gb == NULL)
+				goto nomem;
+		}
+		if (d->OC > t->max_w)
+			t->max_w = d->OC;
+		if (d->C > t->max_w)
+			t->max_w = d->C;
+	}
+	return HGQ_OK;
+nomem:
+	return hgq_errf(err, HGQ_ENOMEM, "out of memory");
+}
+
+/* read (dir 0) or write (dir 1) the float state from/to the model */
+static int
+trainer_io(struct hgq_trainer *t, int dir, struct hgq_err *err)
+{
+	int adam = t->optimizer == HGQ_OPT_ADAM;
+	int rc = HGQ_OK;
+
+#define IO(layer, role, ptr, n, req, fill, li) do { \
+		if (dir == 0) { \
+			rc = load_tensor(layer, role, ptr, n, req, fill, li, \
+			    err); \
+			if (rc != HGQ_OK) \
+				return rc; \
+		} else { \
+			struct hgq_tensor *ts_ = hgq_layer_tensor(layer, \
+			    role); \
+			if (ts_ == NULL) \
+				ts_ = hgq_layer_add_tensor(layer, role, \
+				    (uint32_t)(n), err); \
+			if (ts_ == NULL) \
+				return HGQ_ENOMEM; \
+			memcpy(ts_->data, ptr, (n) * sizeof(float)); \
+		} \
+	} while (0)
+#define IO_PARAM(layer, role, off, n, li) do { \
+		IO(layer, role, t->P + (off), n, 1, 0.0f, li); \
+		IO(layer, (role) | HGQ_ROLE_M1, t->M1 + (off), n, 0, 0.0f, \
+		    li); \
+		if (adam) \
+			IO(layer, (role) | HGQ_ROLE_M2, t->M2 + (off), n, 0, \
+			    0.0f, li); \
+	} while (0)
+
+	for (uint32_t l = 0; l < t->nq; l++) {
+		struct tquant *q = &t->q[l];
+		uint32_t li = 2 * l;
+
+		if (q->trainable)
+			IO_PARAM(q->l, HGQ_ROLE_ACT_FBITS, q->off_f, q->n_f,
+			    li);
+		else
+			IO(q->l, HGQ_ROLE_ACT_FBITS, q->ffixed, q->n_f, 1, 0,
+			    li);
+		IO(q->l, HGQ_ROLE_ACT_ISTATE, q->istate, q->n, 0, I_UNSET,
+		    li);
+		IO(q->l, HGQ_ROLE_ACT_KSTATE, q->kstate, q->n, 0, 0.0f, li);
+	}
+	for (uint32_t l = 0; l < t->nd; l++) {
+		struct tdense *d = &t->d[l];
+		uint32_t li = 2 * l + 1;
+		size_t nw = (size_t)d->C * d->OC;
+
+		IO_PARAM(d->l, HGQ_ROLE_WEIGHT, d->off_w, nw, li);
+		IO_PARAM(d->l, HGQ_ROLE_BIAS, d->off_b, d->OC, li);
+		IO_PARAM(d->l, HGQ_ROLE_WEIGHT_FBITS, d->off_fw, d->n_fw, li);
+		IO_PARAM(d->l, HGQ_ROLE_BIAS_FBITS, d->off_fb, d->n_fb, li);
+		if (d->bn) {
+			IO_PARAM(d->l, HGQ_ROLE_BN_GAMMA, d->off_g, d->OC, li);
+			IO(d->l, HGQ_ROLE_BN_MEAN, d->mmean, d->OC, 0, 0.0f,
+			    li);
+			IO(d->l, HGQ_ROLE_BN_VAR, d->mvar, d->OC, 0, 1.0f, li);
+		}
+	}
+#undef IO_PARAM
+#undef IO
+	return rc;
+}
+
+/*
+ * Rows per block: the activations of a block (x and q of every quantizer
+ * and three gradient buffers) fill about 512 KiB, the size of a core's
+ * L2 cache on current x86.  0 (one block) with batchnorm.
+ */
+static size_t
+block_rows(const struct hgq_trainer *t)
+{
+	size_t per_row = 3 * t->max_w, rows;
+
+	for (uint32_t l = 0; l < t->nd; l++)
+		if (t->d[l].bn)
+			return 0;
+	for (uint32_t l = 0; l < t->nq; l++)
+		per_row += 2 * (size_t)t->q[l].n;
+	rows = (128 * 1024) / per_row;
+	rows = rows < 16 ? 16 : rows > 1024 ? 1024 : rows;
+	return rows & ~(size_t)7;
+}
+
+int
+hgq_trainer_new(struct hgq_trainer **out, struct hgq_model *m,
+    const struct hgq_config *c, int threads, struct hgq_err *err)
+{
+	struct hgq_trainer *t;
+	int rc;
+
+	*out = NULL;
+	if ((t = calloc(1, sizeof(*t))) == NULL)
+		return hgq_errf(err, HGQ_ENOMEM, "out of memory");
+	if (threads <= 0) {
+		long n = sysconf(_SC_NPROCESSORS_ONLN);
+
+		threads = n > 0 ? (int)n : 1;
+	}
+	if (threads > 256)
+		threads = 256;
+	t->m = m;
+	t->c = c;
+	t->T = threads;
+	t->task = c->train.loss == HGQ_LOSS_MSE ? HGQ_TASK_REGRESS :
+	    HGQ_TASK_CLASSIFY;
+	t->loss_kind = c->train.loss;
+	t->optimizer = c->train.optimizer;
+	t->step = m->has_train ? m->train.step : 0;
+	if ((rc = trainer_layout(t, err)) != HGQ_OK ||
+	    (rc = trainer_io(t, 0, err)) != HGQ_OK)
+		goto fail;
+	t->blk = block_rows(t);
+	t->tb = calloc((size_t)threads, sizeof(*t->tb));
+	if (t->tb == NULL) {
+		rc = hgq_errf(err, HGQ_ENOMEM, "out of memory");
+		goto fail;
+	}
+	t->cap = 0;
+	for (int k = 0; k < threads; k++)
+		if (tbuf_alloc(t, &t->tb[k], 1) != HGQ_OK) {
+			rc = hgq_errf(err, HGQ_ENOMEM, "out of memory");
+			goto fail;
+		}
+	t->cap = 1;
+	if (pool_init(&t->pool, threads) != HGQ_OK) {
+		t->pool_ok = 1;
+		rc = hgq_errf(err, HGQ_ENOMEM, "cannot start %d threads",
+		    threads);
+		goto fail;
+	}
+	t->pool_ok = 1;
+	*out = t;
+	return HGQ_OK;
+fail:
+	hgq_trainer_free(t);
+	return rc;
+}
+
+size_t
+hgq_trainer_n_params(const struct hgq_trainer *t)
+{
+	return t->n_params;
+}
+
+float *
+hgq_trainer_params(struct hgq_trainer *t)
+{
+	return t->P;
+}
+
+int
+hgq_trainer_threads(const struct hgq_trainer *t)
+{
+	return t->T;
+}
+
+void
+hgq_trainer_sync(struct hgq_trainer *t)
+{
+	/* the tensors exist (trainer_io read them), so this cannot fail */
+	(void)trainer_io(t, 1, NULL);
+	t->m->has_train = 1;
+	t->m->train.step = t->step;
+}
+
+/* ------------------------------------------------------------------ */
+/* The step                                                            */
+/* ------------------------------------------------------------------ */
+
+static inline float
+pow2f(int e)
+{
+	union { uint32_t u; float f; } v;
+
+	v.u = (uint32_t)(e + 127) << 23;
+	return v.f;
+}
+
+static inline const float *
+qf_param(const struct hgq_trainer *t, const struct tquant *q)
+{
+	return q->trainable ? t->P + q->off_f : q->ffixed;
+}
+
+/* [lo, hi) of n items for thread tid */
+static void
+split(size_t n, int T, int tid, size_t *lo, size_t *hi)
+{
+	*lo = n * (size_t)tid / (size_t)T;
+	*hi = n * (size_t)(tid + 1) / (size_t)T;
+}
+
+/* quantize rows [r0, r1) of a float kernel kf into wq, wbits, wt */
+static void
+quant_rows(struct tdense *d, const float *kf, const float *fw, size_t r0,
+    size_t r1)
+{
+	size_t OC = d->OC;
+	const float *f = d->w_gran == HGQ_GRAN_ELEMENT ? fw + r0 * OC : fw;
+
+	if (r1 <= r0)
+		return;
+	hgq_wquant(d->wq + r0 * OC, d->wbits + r0 * OC, kf + r0 * OC, f,
+	    r1 - r0, OC, d->w_gran);
+	for (size_t i = r0; i < r1; i++)
+		for (size_t j = 0; j < OC; j++)
+			d->wt[j * d->C + i] = d->wq[i * OC + j];
+}
+
+static void
+quant_bias(struct tdense *d, const float *bf, const float *fb)
+{
+	for (size_t j = 0; j < d->OC; j++) {
+		int F = hgq_round_bits(fb[d->b_gran == HGQ_GRAN_LAYER ? 0 :
+		    j]);
+
+		d->bq[j] = hgq_fq_f32s(bf[j], pow2f(F), pow2f(-F), HGQ_RND);
+	}
+}
+
+/* phase A */
+static void
+phase_quantize(struct hgq_trainer *t, int tid)
+{
+	for (uint32_t l = 0; l < t->nd; l++) {
+		struct tdense *d = &t->d[l];
+		size_t r0, r1;
+
+		if (d->bn)
+			continue;	/* done in the forward (statistics) */
+		split(d->C, t->T, tid, &r0, &r1);
+		quant_rows(d, t->P + d->off_w, t->P + d->off_fw, r0, r1);
+		if (tid == 0) {
+			memcpy(d->bf, t->P + d->off_b, d->OC * sizeof(float));
+			quant_bias(d, d->bf, t->P + d->off_fb);
+		}
+	}
+	if (tid == (t->T > 1 ? 1 : 0))
+		for (uint32_t l = 0; l < t->nq; l++) {
+			struct tquant *q = &t->q[l];
+			const float *f = qf_param(t, q);
+
+			for (size_t e = 0; e < q->n; e++) {
+				int F = hgq_round_bits(f[q->n_f == 1 ? 0 : e]);
+
+				q->scale[e] = pow2f(F);
+				q->inv[e] = pow2f(-F);
+			}
+		}
+}
+
+/*
+ * Batchnorm, forward, thread 0 after every thread has summed z0: the
+ * batch statistics, the fused kernel and bias, their quantization.
+ */
+static void
+bn_forward_sync(struct hgq_trainer *t, struct tdense *d)
+{
+	size_t C = d->C, OC = d->OC, nw = C * OC;
+	const float *K = t->P + d->off_w, *b = t->P + d->off_b;
+	const float *gamma = t->P + d->off_g;
+	double B = (double)t->n;
+
+	for (size_t j = 0; j < OC; j++) {
+		double s1 = 0, s2 = 0, mu, var;
+
+		for (int k = 0; k < t->T; k++) {
+			s1 += t->tb[k].bnsum[d->bn_sum + j];
+			s2 += t->tb[k].bnsum[d->bn_sum + OC + j];
+		}
+		mu = s1 / B;
+		var = s2 / B - mu * mu;
+		if (var < 0)
+			var = 0;
+		d->mu[j] = mu;
+		d->var[j] = var;
+		d->s[j] = gamma[j] / sqrtf((float)var + BN_EPS);
+	}
+	for (size_t i = 0; i < C; i++)
+		for (size_t j = 0; j < OC; j++) {
+			d->wf[i * OC + j] = K[i * OC + j] * d->s[j];
+			d->kt[j * C + i] = K[i * OC + j];
+		}
+	for (size_t j = 0; j < OC; j++)
+		d->bf[j] = b[j] - (float)d->mu[j] * d->s[j];
+	if (t->adapt_bn) {
+		/*
+		 * v1 adapts the fused kernel's f at the first batch:
+		 * f = init_f - log2|w|, the minimum over shared elements.
+		 */
+		float *fw = t->P + d->off_fw;
+		float init = (float)t->c->q_weight.init_f;
+
+		for (size_t g = 0; g < d->n_fw; g++)
+			fw[g] = FBITS_HI;
+		for (size_t e = 0; e < nw; e++) {
+			size_t g = d->w_gran == HGQ_GRAN_ELEMENT ? e :
+			    d->w_gran == HGQ_GRAN_CHANNEL ? e % OC : 0;
+			float a = fabsf(d->wf[e]);
+			float v = a > 0 ? init - log2f(a) : FBITS_HI;
+
+			if (v < fw[g])
+				fw[g] = v < FBITS_LO ? FBITS_LO : v;
+		}
+	}
+	quant_rows(d, d->wf, t->P + d->off_fw, 0, C);
+	quant_bias(d, d->bf, t->P + d->off_fb);
+	if (t->update)
+		for (size_t j = 0; j < OC; j++) {
+			d->mmean[j] = BN_MOMENTUM * d->mmean[j] +
+			    (1 - BN_MOMENTUM) * (float)d->mu[j];
+			d->mvar[j] = BN_MOMENTUM * d->mvar[j] +
+			    (1 - BN_MOMENTUM) * (float)d->var[j];
+		}
+}
+
+/*
+ * Batchnorm, backward, thread 0: with G = dL/dWq and gb = dL/dbq summed
+ * over the batch, the gradients of s and of the statistics:
+ *   ds_j = sum_i G_ij K_ij - gb_j mu_j
+ *   dgamma_j = ds_j / sqrt(var_j + eps)
+ *   dvar_j = -1/2 ds_j s_j / (var_j + eps)
+ *   dmu_j = -gb_j s_j
+ */
+static void
+bn_backward_sync(struct hgq_trainer *t, struct tdense *d)
+{
+	size_t C = d->C, OC = d->OC, nw = C * OC;
+	const float *K = t->P + d->off_w;
+
+	memcpy(d->G, t->tb[0].acc + d->acc_gw, nw * sizeof(float));
+	memcpy(d->gb, t->tb[0].acc + d->acc_gb, OC * sizeof(float));
+	for (int k = 1; k < t->T; k++) {
+		const float *g = t->tb[k].acc + d->acc_gw;
+		const float *gb = t->tb[k].acc + d->acc_gb;
+
+		for (size_t e = 0; e < nw; e++)
+			d->G[e] += g[e];
+		for (size_t j = 0; j < OC; j++)
+			d->gb[j] += gb[j];
+	}
+	for (size_t j = 0; j < OC; j++) {
+		float ds = 0, ve = (float)d->var[j] + BN_EPS;
+
+		for (size_t i = 0; i < C; i++)
+			ds += d->G[i * OC + j] * K[i * OC + j];
+		ds -= d->gb[j] * (float)d->mu[j];
+		d->dgamma[j] = ds / sqrtf(ve);
+		d->dvar[j] = -0.5f * ds * d->s[j] / ve;
+		d->dmu[j] = -d->gb[j] * d->s[j];
+	}
+}
+
+/*
+ * Forward and backward of rows [r0, r0 + nr) of the batch, adding to the
+ * thread's sums.  With batchnorm, every thread calls this exactly once
+ * (possibly with nr = 0): the statistics need every row, and the threads
+ * meet at barriers inside.
+ */
+static void
+fwd_bwd_rows(struct hgq_trainer *t, struct tbuf *b, int tid, size_t r0,
+    size_t nr)
+{
+	size_t n0 = t->q[0].n;
+	float *dcur, *dnext;
+	float dscale = 1.0f / (float)t->n;
+	const uint32_t *idx = t->idx;
+
+	/* gather the rows */
+	for (size_t r = 0; r < nr; r++) {
+		size_t src = idx != NULL ? idx[r0 + r] : r0 + r;
+		const float *from = t->x + src * n0;
+		float *to = b->x[0] + r * n0;
+
+		for (size_t k = 0; k < n0; k++)
+			to[k] = from[k];
+	}
+	/* forward */
+	for (uint32_t l = 0; l < t->nd; l++) {
+		struct tquant *q = &t->q[l];
+		struct tdense *d = &t->d[l];
+
+		hgq_fq_forward(b->q[l], b->qmin + q->mm, b->qmax + q->mm,
+		    b->x[l], q->scale, q->inv, nr, q->n, q->round);
+		if (d->bn) {
+			double *s1 = b->bnsum + d->bn_sum, *s2 = s1 + d->OC;
+			float *z0 = b->z0[l];
+
+			hgq_matmul_forward(z0, b->q[l], t->P + d->off_w, NULL,
+			    nr, d->C, d->OC, 0);
+			for (size_t j = 0; j < d->OC; j++)
+				s1[j] = s2[j] = 0;
+			for (size_t r = 0; r < nr; r++)
+				for (size_t j = 0; j < d->OC; j++) {
+					double v = z0[r * d->OC + j];
+
+					s1[j] += v;
+					s2[j] += v * v;
+				}
+			pool_barrier(&t->pool);
+			if (tid == 0)
+				bn_forward_sync(t, d);
+			pool_barrier(&t->pool);
+		}
+		hgq_matmul_forward(b->x[l + 1], b->q[l], d->wq, d->bq, nr,
+		    d->C, d->OC, d->relu);
+	}
+	/* the output quantizer and the loss */
+	{
+		struct tquant *q = &t->q[t->nd];
+		size_t no = q->n;
+
+		hgq_fq_forward(b->q[t->nd], b->qmin + q->mm, b->qmax + q->mm,
+		    b->x[t->nd], q->scale, q->inv, nr, no, q->round);
+		dcur = b->d1;
+		if (t->loss_kind == HGQ_LOSS_MSE) {
+			for (size_t r = 0; r < nr; r++) {
+				size_t src = idx != NULL ? idx[r0 + r] : r0 + r;
+
+				memcpy(b->d2 + r * no, t->y + src * no,
+				    no * sizeof(float));
+			}
+			b->loss += hgq_mse_forward_backward(dcur, b->q[t->nd],
+			    b->d2, nr, no, dscale);
+		} else {
+			for (size_t r = 0; r < nr; r++) {
+				size_t src = idx != NULL ? idx[r0 + r] : r0 + r;
+
+				b->labels[r] = (int32_t)t->y[src];
+			}
+			b->loss += hgq_xent_forward_backward(dcur,
+			    b->q[t->nd], b->labels, nr, no, dscale,
+			    &b->correct);
+		}
+		if (t->d[t->nd - 1].relu)
+			hgq_fq_relu_backward(b->acc + q->acc_dfs, dcur,
+			    b->x[t->nd], b->q[t->nd], nr, no);
+		else
+			hgq_fq_backward(b->acc + q->acc_dfs, dcur, b->x[t->nd],
+			    b->q[t->nd], nr, no);
+	}
+	/* backward: dcur is the gradient of dense l's output (after the
+	   ReLU's mask) */
+	dnext = b->d2;
+	for (uint32_t l = t->nd; l-- > 0;) {
+		struct tquant *q = &t->q[l];
+		struct tdense *d = &t->d[l];
+		int want_dq = l > 0 || q->trainable;
+		float *tmp;
+
+		hgq_matmul_backward(want_dq ? dnext : NULL,
+		    b->acc + d->acc_gw, b->acc + d->acc_gb, dcur, b->q[l],
+		    d->wt, nr, d->C, d->OC);
+		if (d->bn) {
+			float *z0 = b->z0[l];
+			float invB = 1.0f / (float)t->n;
+
+			pool_barrier(&t->pool);
+			if (tid == 0)
+				bn_backward_sync(t, d);
+			pool_barrier(&t->pool);
+			/* dz0 = dmu / B + dvar 2 (z0 - mu) / B, in place */
+			for (size_t r = 0; r < nr; r++)
+				for (size_t j = 0; j < d->OC; j++) {
+					float *v = &z0[r * d->OC + j];
+
+					*v = d->dmu[j] * invB + d->dvar[j] *
+					    2.0f * (*v - (float)d->mu[j]) *
+					    invB;
+				}
+			hgq_matmul_backward(want_dq ? b->d3 : NULL,
+			    b->acc + d->acc_gk0, NULL, z0, b->q[l], d->kt, nr,
+			    d->C, d->OC);
+			if (want_dq)
+				for (size_t e = 0; e < nr * d->C; e++)
+					dnext[e] += b->d3[e];
+		}
+		if (!want_dq)
+			break;
+		if (l > 0 && t->d[l - 1].relu)
+			hgq_fq_relu_backward(b->acc + q->acc_dfs, dnext,
+			    b->x[l], b->q[l], nr, q->n);
+		else
+			hgq_fq_backward(b->acc + q->acc_dfs, dnext, b->x[l],
+			    b->q[l], nr, q->n);
+		tmp = dcur;
+		dcur = dnext;
+		dnext = tmp;
+	}
+}
+
+/*
+ * Phase B: this thread's rows, in blocks of t->blk rows so that the
+ * activations of a block stay in cache (weight gradients accumulate over
+ * the blocks); with batchnorm in one piece.
+ */
+static void
+phase_fwd_bwd(struct hgq_trainer *t, int tid)
+{
+	struct tbuf *b = &t->tb[tid];
+
+	memset(b->acc, 0, t->n_acc * sizeof(float));
+	for (size_t e = 0; e < t->n_mm; e++) {
+		b->qmin[e] = INFINITY;
+		b->qmax[e] = -INFINITY;
+	}
+	b->loss = 0;
+	b->correct = 0;
+	if (t->blk == 0) {
+		fwd_bwd_rows(t, b, tid, b->r0, b->nr);
+		return;
+	}
+	for (size_t r = 0; r < b->nr; r += t->blk)
+		fwd_bwd_rows(t, b, tid, b->r0 + r, b->nr - r < t->blk ?
+		    b->nr - r : t->blk);
+}
+
+/* phase C: acc of thread 0 += the others', a range per thread */
+static void
+phase_reduce(struct hgq_trainer *t, int tid)
+{
+	size_t lo, hi;
+	float *a0 = t->tb[0].acc;
+
+	split(t->n_acc, t->T, tid, &lo, &hi);
+	for (int k = 1; k < t->T; k++) {
+		const float *ak = t->tb[k].acc;
+
+		for (size_t e = lo; e < hi; e++)
+			a0[e] += ak[e];
+	}
+}
+
+/* sum element gradients e (n_elem) into parameters g by granularity */
+static void
+gran_reduce(float *g, const float *e, size_t n_elem, size_t OC, int gran)
+{
+	if (gran == HGQ_GRAN_ELEMENT) {
+		for (size_t k = 0; k < n_elem; k++)
+			g[k] = e[k];
+		return;
+	}
+	if (gran == HGQ_GRAN_CHANNEL) {
+		for (size_t j = 0; j < OC; j++)
+			g[j] = 0;
+		for (size_t k = 0; k < n_elem; k++)
+			g[k % OC] += e[k];
+		return;
+	}
+	g[0] = 0;
+	for (size_t k = 0; k < n_elem; k++)
+		g[0] += e[k];
+}
+
+/* phase D (thread 0): states, EBOPs, the gradient vector */
+static void
+phase_grads(struct hgq_trainer *t)
+{
+	const float ln2 = (float)M_LN2;
+	float gamma = (float)t->c->train.gamma;
+	float beta = (float)t->beta;
+	const float *acc = t->tb[0].acc;
+	double loss = 0, ebops = 0;
+	size_t correct = 0;
+
+	for (int k = 0; k < t->T; k++) {
+		loss += t->tb[k].loss;
+		correct += t->tb[k].correct;
+	}
+	t->loss = loss;
+	t->correct = correct;
+	t->bad = !isfinite(loss);
+	/* integer bits and sign of every activation element */
+	for (uint32_t l = 0; l < t->nq; l++) {
+		struct tquant *q = &t->q[l];
+		const float *f = qf_param(t, q);
+
+		for (size_t e = 0; e < q->n; e++) {
+			float mn = t->tb[0].qmin[q->mm + e];
+			float mx = t->tb[0].qmax[q->mm + e];
+			int F = hgq_round_bits(f[q->n_f == 1 ? 0 : e]);
+			float a, inew, k;
+
+			for (int th = 1; th < t->T; th++) {
+				float mn2 = t->tb[th].qmin[q->mm + e];
+				float mx2 = t->tb[th].qmax[q->mm + e];
+
+				mn = mn2 < mn ? mn2 : mn;
+				mx = mx2 > mx ? mx2 : mx;
+			}
+			if (t->update && t->n > 0) {
+				/* i = ceil(log2(max|q| + 2^-F)), decaying */
+				a = fabsf(mn) > fabsf(mx) ? fabsf(mn) :
+				    fabsf(mx);
+				inew = ceilf(log2f(a + pow2f(-F)));
+				q->istate[e] = q->istate[e] - I_DECAY > inew ?
+				    q->istate[e] - I_DECAY : inew;
+				k = q->kstate[e] - I_DECAY;
+				q->kstate[e] = mn < 0 ? 1.0f : k > 0 ? k : 0;
+			}
+			a = q->istate[e] + (float)F + (q->kstate[e] > 0);
+			q->abits[e] = a > 0 ? a : 0;
+			q->efa[e] = ln2 * acc[q->acc_dfs + e];
+		}
+	}
+	/* dense layers: weights, biases, their f; EBOPs */
+	for (uint32_t l = 0; l < t->nd; l++) {
+		struct tdense *d = &t->d[l];
+		struct tquant *q = &t->q[l];
+		size_t C = d->C, OC = d->OC, nw = C * OC;
+		const float *G = acc + d->acc_gw, *gb = acc + d->acc_gb;
+		const float *wf = d->bn ? d->wf : t->P + d->off_w;
+		float *gw = t->G + d->off_w, *gbias = t->G + d->off_b;
+
+		for (size_t e = 0; e < nw; e++)
+			d->efw[e] = ln2 * (wf[e] - d->wq[e]) * G[e];
+		if (d->bn) {
+			const float *gk0 = acc + d->acc_gk0;
+
+			for (size_t e = 0; e < nw; e++)
+				gw[e] = G[e] * d->s[e % OC] + gk0[e];
+			memcpy(t->G + d->off_g, d->dgamma, OC * sizeof(float));
+		} else {
+			memcpy(gw, G, nw * sizeof(float));
+		}
+		memcpy(gbias, gb, OC * sizeof(float));
+		ebops += hgq_ebops_dense(q->trainable ? q->efa : NULL,
+		    d->efw, q->abits, d->wbits, C, OC, beta);
+		gran_reduce(t->G + d->off_fw, d->efw, nw, OC, d->w_gran);
+		for (size_t j = 0; j < OC; j++)
+			d->efw[j] = ln2 * (d->bf[j] - d->bq[j]) * gb[j];
+		gran_reduce(t->G + d->off_fb, d->efw, OC, OC,
+		    d->b_gran == HGQ_GRAN_LAYER ? HGQ_GRAN_LAYER :
+		    HGQ_GRAN_ELEMENT);
+		/* fixed weight or bias precision: no gradient, no move */
+		for (size_t g = 0; g < d->n_fw; g++)
+			t->G[d->off_fw + g] = t->c->q_weight.trainable ?
+			    t->G[d->off_fw + g] + gamma : 0;
+		for (size_t g = 0; g < d->n_fb; g++)
+			t->G[d->off_fb + g] = t->c->q_bias.trainable ?
+			    t->G[d->off_fb + g] + gamma : 0;
+	}
+	for (uint32_t l = 0; l < t->nq; l++) {
+		struct tquant *q = &t->q[l];
+
+		if (!q->trainable)
+			continue;
+		gran_reduce(t->G + q->off_f, q->efa, q->n, q->n,
+		    q->n_f == 1 ? HGQ_GRAN_LAYER : HGQ_GRAN_ELEMENT);
+		for (size_t g = 0; g < q->n_f; g++)
+			t->G[q->off_f + g] += gamma;
+	}
+	t->ebops = ebops;
+}
+
+/* phase E: the optimizer, a range of the parameters per thread */
+static void
+phase_update(struct hgq_trainer *t, int tid)
+{
+	const struct hgq_config *c = t->c;
+	size_t lo, hi;
+
+	split(t->n_params, t->T, tid, &lo, &hi);
+	for (size_t r = 0; r < t->n_reg; r++) {
+		const struct region *g = &t->reg[r];
+		size_t a = g->off > lo ? g->off : lo;
+		size_t z = g->off + g->n < hi ? g->off + g->n : hi;
+
+		if (a >= z)
+			continue;
+		if (t->optimizer == HGQ_OPT_ADAM)
+			hgq_adam_update(t->P + a, t->M1 + a, t->M2 + a,
+			    t->G + a, z - a, t->lr, c->train.beta1,
+			    c->train.beta2, c->train.eps, t->step, g->lo,
+			    g->hi);
+		else
+			hgq_sgd_update(t->P + a, t->M1 + a, t->G + a, z - a,
+			    t->lr, c->train.momentum, g->lo, g->hi);
+	}
+}
+
+static void
+step_job(void *arg, int tid)
+{
+	struct hgq_trainer *t = arg;
+
+	phase_quantize(t, tid);
+	pool_barrier(&t->pool);
+	phase_fwd_bwd(t, tid);
+	pool_barrier(&t->pool);
+	phase_reduce(t, tid);
+	pool_barrier(&t->pool);
+	if (tid == 0) {
+		phase_grads(t);
+		if (t->update && !t->bad)
+			t->step++;
+	}
+	pool_barrier(&t->pool);
+	if (t->update && !t->bad)
+		phase_update(t, tid);
+}
+
+int
+hgq_trainer_step(struct hgq_trainer *t, const float *x, const float *y,
+    const uint32_t *idx, size_t n, double beta, double lr, int update,
+    float *grad, struct hgq_step_stats *st, struct hgq_err *err)
+{
+	if (n == 0)
+		return hgq_errf(err, HGQ_EINVAL, "a step needs rows");
+	if (grow(t, n) != HGQ_OK)
+		return hgq_errf(err, HGQ_ENOMEM, "out of memory");
+	t->x = x;
+	t->y = y;
+	t->idx = idx;
+	t->n = n;
+	t->beta = beta;
+	t->lr = lr;
+	t->update = update;
+	t->adapt_bn = update && t->step == 0;
+	for (int k = 0; k < t->T; k++) {
+		size_t lo, hi;
+
+		split(n, t->T, k, &lo, &hi);
+		t->tb[k].r0 = lo;
+		t->tb[k].nr = hi - lo;
+	}
+	pool_run(&t->pool, step_job, t);
+	if (grad != NULL)
+		memcpy(grad, t->G, t->n_params * sizeof(float));
+	if (st != NULL) {
+		st->loss = t->loss;
+		st->n_correct = t->correct;
+		st->ebops = t->ebops;
+	}
+	if (t->bad)
+		return hgq_errf(err, HGQ_ERANGE, "the loss is not finite "
+		    "(%g)", t->loss);
+	return HGQ_OK;
+}

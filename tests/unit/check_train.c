@@ -1,0 +1,930 @@
+/*
+ * check_train.c - the trainer: finite differences of the whole network's
+ * backward pass (with and without batchnorm, one and two threads),
+ * schedules, Pareto bookkeeping, export and calibration against a
+ * long-double evaluation of the quantized network, determinism, resume
+ * equals an uninterrupted run (at an epoch boundary and mid-epoch), data
+ * errors, and a short real Fashion-MNIST run.
+ */
+#include <check.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "hgq.h"
+#include "unit.h"
+
+#define FMNIST "/usr/share/datasets/fashion-mnist/"
+
+/* a config with the given widths; data set by the caller */
+static void
+small_config(struct hgq_config *c, const uint32_t *units, uint32_t n, int bn)
+{
+	hgq_config_init(c);
+	c->model.n_layers = n;
+	for (uint32_t k = 0; k < n; k++) {
+		c->model.layers[k].kind = HGQ_LAYER_DENSE;
+		c->model.layers[k].units = units[k];
+		c->model.layers[k].act = k + 1 < n ? HGQ_ACT_RELU :
+		    HGQ_ACT_LINEAR;
+		c->model.layers[k].bn = bn;
+	}
+	c->model.input.init_f = 6;
+	c->q_weight.init_f = 3;
+	c->q_bias.init_f = 6;
+	c->q_act.init_f = 5;
+	c->train.epochs = 3;
+	c->train.batch_size = 64;
+	c->train.lr = 0.01;
+	c->train.beta[0].value = 1e-5;
+	c->train.gamma = 1e-6;
+	c->train.threads = 2;
+}
+
+/*
+ * Synthetic classification: nf features uniform in [-1, 1] on a grid of
+ * 1/64, the label the argmax of a fixed linear map (nc classes).
+ */
+static void
+synth_data(struct hgq_train_data *d, size_t n_train, size_t n_val,
+    uint32_t nf, uint32_t nc, uint64_t seed)
+{
+	uint64_t rng[4];
+	size_t n = n_train + n_val;
+	double *x = calloc(n * nf, sizeof(double));
+	float *y = calloc(n, sizeof(float));
+
+	ck_assert(x != NULL && y != NULL);
+	memset(d, 0, sizeof(*d));
+	hgq_rng_seed(rng, seed);
+	for (size_t r = 0; r < n; r++) {
+		double best = -1e9;
+
+		for (uint32_t k = 0; k < nf; k++)
+			x[r * nf + k] = floor((2 * hgq_rng_uniform(rng) - 1) *
+			    64) / 64;
+		for (uint32_t j = 0; j < nc; j++) {
+			double s = 0;
+
+			for (uint32_t k = 0; k < nf; k++)
+				s += x[r * nf + k] * sin(1.0 + j * 7 + k * 3);
+			if (s > best) {
+				best = s;
+				y[r] = (float)j;
+			}
+		}
+	}
+	d->n_raw = nf;
+	d->n_out = nc;
+	d->task = HGQ_TASK_CLASSIFY;
+	d->n_train = n_train;
+	d->n_val = n_val;
+	d->x_train = x;
+	d->y_train = y;
+	d->x_val = calloc(n_val * nf, sizeof(double));
+	d->y_val = calloc(n_val, sizeof(float));
+	memcpy(d->x_val, x + n_train * nf, n_val * nf * sizeof(double));
+	memcpy(d->y_val, y + n_train, n_val * sizeof(float));
+}
+
+/* the model's bytes, for comparisons */
+static char *
+model_bytes(const struct hgq_model *m, size_t *len)
+{
+	char *buf = NULL;
+	FILE *f = open_memstream(&buf, len);
+	struct hgq_err err = HGQ_ERR_INIT;
+
+	ck_assert_ptr_nonnull(f);
+	ck_assert_msg(hgq_model_write(f, m, 0, &err) == HGQ_OK, "%s",
+	    err.msg);
+	fclose(f);
+	return buf;
+}
+
+static struct hgq_model *
+model_from_bytes(const char *buf, size_t len)
+{
+	FILE *f = fmemopen((void *)buf, len, "rb");
+	struct hgq_model *m = NULL;
+	struct hgq_err err = HGQ_ERR_INIT;
+
+	ck_assert_ptr_nonnull(f);
+	ck_assert_msg(hgq_model_read(f, &m, &err) == HGQ_OK, "%s", err.msg);
+	fclose(f);
+	return m;
+}
+
+/* ------------------------------------------------------------------ */
+/* Finite differences through the whole network                       */
+/* ------------------------------------------------------------------ */
+
+/* set every f parameter and state to fine precision: q(x) ~ x */
+static void
+fine_bits(struct hgq_model *m)
+{
+	for (uint32_t j = 0; j < m->n_layers; j++) {
+		struct hgq_layer *l = &m->layers[j];
+
+		for (uint32_t t = 0; t < l->n_tensors; t++) {
+			struct hgq_tensor *ts = &l->tensors[t];
+
+			if (ts->role == HGQ_ROLE_ACT_FBITS ||
+			    ts->role == HGQ_ROLE_WEIGHT_FBITS ||
+			    ts->role == HGQ_ROLE_BIAS_FBITS)
+				for (uint32_t k = 0; k < ts->n; k++)
+					ts->data[k] = 18;
+			if (ts->role == HGQ_ROLE_BIAS || ts->role ==
+			    HGQ_ROLE_BN_GAMMA)
+				for (uint32_t k = 0; k < ts->n; k++)
+					ts->data[k] += 0.05f * (float)(k % 3);
+		}
+	}
+}
+
+/* which flat parameters are weights, biases or gammas (not f) */
+static void
+param_kinds(const struct hgq_model *m, char *smooth, size_t n)
+{
+	size_t off = 0;
+
+	for (uint32_t j = 0; j < m->n_layers; j++) {
+		const struct hgq_layer *l = &m->layers[j];
+
+		if (l->kind == HGQ_LAYER_QUANT) {
+			if (l->trainable) {
+				size_t nf = l->gran == HGQ_GRAN_LAYER ? 1 :
+				    l->n_out;
+
+				memset(smooth + off, 0, nf);
+				off += nf;
+			}
+			continue;
+		}
+		{
+			size_t nw = (size_t)l->n_in * l->n_out;
+			size_t nfw = hgq_layer_tensor(l,
+			    HGQ_ROLE_WEIGHT_FBITS)->n;
+			size_t nfb = hgq_layer_tensor(l,
+			    HGQ_ROLE_BIAS_FBITS)->n;
+
+			memset(smooth + off, 1, nw + l->n_out);
+			off += nw + l->n_out;
+			memset(smooth + off, 0, nfw + nfb);
+			off += nfw + nfb;
+			if (l->bn) {
+				memset(smooth + off, 1, l->n_out);
+				off += l->n_out;
+			}
+		}
+	}
+	ck_assert_uint_eq(off, n);
+}
+
+static void
+grad_fd(int bn, int threads, int mse)
+{
+	static const uint32_t units[] = { 7, 5, 3 };
+	struct hgq_config c;
+	struct hgq_train_data d;
+	struct hgq_model *m;
+	struct hgq_trainer *t;
+	struct hgq_err err = HGQ_ERR_INIT;
+	struct hgq_step_stats st;
+	const size_t B = 24;
+	float *x, *y, *g, *p;
+	char *smooth;
+	size_t np, n_bad = 0, n_checked = 0;
+	const float h = 2e-3f;
+
+	small_config(&c, units, 3, bn);
+	if (mse)
+		c.train.loss = HGQ_LOSS_MSE;
+	synth_data(&d, B, 8, 6, 3, 11);
+	if (mse)
+		d.task = HGQ_TASK_REGRESS;
+	ck_assert_msg(hgq_train_model_new(&m, &c, &d, &err) == HGQ_OK, "%s",
+	    err.msg);
+	fine_bits(m);
+	ck_assert_msg(hgq_trainer_new(&t, m, &c, threads, &err) == HGQ_OK,
+	    "%s", err.msg);
+	x = calloc(B * 6, sizeof(float));
+	y = calloc(B * 3, sizeof(float));
+	for (size_t j = 0; j < B * 6; j++)
+		x[j] = (float)d.x_train[j];
+	for (size_t j = 0; j < B * 3; j++)
+		y[j] = mse ? (float)sin((double)j) : d.y_train[j / 3];
+	if (!mse)
+		for (size_t j = 0; j < B; j++)
+			y[j] = d.y_train[j];
+	np = hgq_trainer_n_params(t);
+	g = calloc(np, sizeof(float));
+	smooth = calloc(np, 1);
+	param_kinds(m, smooth, np);
+	ck_assert(hgq_trainer_step(t, x, y, NULL, B, 0, 0, 0, g, &st, &err) ==
+	    HGQ_OK);
+	p = hgq_trainer_params(t);
+	for (size_t j = 0; j < np; j++) {
+		double lp, lm, fd;
+		float save = p[j];
+
+		if (!smooth[j])
+			continue;
+		p[j] = save + h;
+		hgq_trainer_step(t, x, y, NULL, B, 0, 0, 0, NULL, &st, &err);
+		lp = st.loss / B;
+		p[j] = save - h;
+		hgq_trainer_step(t, x, y, NULL, B, 0, 0, 0, NULL, &st, &err);
+		lm = st.loss / B;
+		p[j] = save;
+		fd = (lp - lm) / (2.0 * h);
+		n_checked++;
+		/* a ReLU kink inside [-h, h] may spoil a few */
+		if (fabs(fd - g[j]) > 2e-3 + 2e-2 * fabs(fd))
+			n_bad++;
+	}
+	ck_assert_msg(n_checked > 50, "only %zu parameters", n_checked);
+	ck_assert_msg(n_bad * 50 <= n_checked, "%zu of %zu gradients differ "
+	    "from finite differences (bn %d threads %d mse %d)", n_bad,
+	    n_checked, bn, threads, mse);
+	free(x); free(y); free(g); free(smooth);
+	hgq_trainer_free(t);
+	hgq_model_free(m);
+	hgq_train_data_release(&d);
+}
+
+START_TEST(test_grad_fd_plain)
+{
+	grad_fd(0, 1, 0);
+	grad_fd(0, 2, 0);
+	grad_fd(0, 1, 1);
+	/* the portable kernels too */
+	hgq_kernel_isa(HGQ_ISA_C);
+	grad_fd(0, 2, 0);
+	grad_fd(1, 2, 0);
+	hgq_kernel_isa(HGQ_ISA_AUTO);
+}
+END_TEST
+
+START_TEST(test_grad_fd_bn)
+{
+	grad_fd(1, 1, 0);
+	grad_fd(1, 2, 0);
+}
+END_TEST
+
+/* the threads split the batch but the gradient is the same function */
+START_TEST(test_threads_same_gradient)
+{
+	static const uint32_t units[] = { 9, 4 };
+	struct hgq_config c;
+	struct hgq_train_data d;
+	struct hgq_model *m;
+	struct hgq_trainer *t1, *t2;
+	struct hgq_err err = HGQ_ERR_INIT;
+	float *x, *g1, *g2;
+	size_t np;
+
+	small_config(&c, units, 2, 0);
+	synth_data(&d, 100, 10, 5, 4, 3);
+	ck_assert(hgq_train_model_new(&m, &c, &d, &err) == HGQ_OK);
+	ck_assert(hgq_trainer_new(&t1, m, &c, 1, &err) == HGQ_OK);
+	ck_assert(hgq_trainer_new(&t2, m, &c, 3, &err) == HGQ_OK);
+	x = calloc(100 * 5, sizeof(float));
+	for (size_t j = 0; j < 500; j++)
+		x[j] = (float)d.x_train[j];
+	np = hgq_trainer_n_params(t1);
+	g1 = calloc(np, sizeof(float));
+	g2 = calloc(np, sizeof(float));
+	ck_assert(hgq_trainer_step(t1, x, d.y_train, NULL, 100, 1e-5, 0, 0,
+	    g1, NULL, &err) == HGQ_OK);
+	ck_assert(hgq_trainer_step(t2, x, d.y_train, NULL, 100, 1e-5, 0, 0,
+	    g2, NULL, &err) == HGQ_OK);
+	for (size_t j = 0; j < np; j++)
+		ck_assert_msg(fabsf(g1[j] - g2[j]) <= 1e-5f * (1 +
+		    fabsf(g1[j])), "param %zu: %g vs %g", j, g1[j], g2[j]);
+	free(x); free(g1); free(g2);
+	hgq_trainer_free(t1);
+	hgq_trainer_free(t2);
+	hgq_model_free(m);
+	hgq_train_data_release(&d);
+}
+END_TEST
+
+/* ------------------------------------------------------------------ */
+/* Schedules and the Pareto front                                      */
+/* ------------------------------------------------------------------ */
+
+START_TEST(test_schedules)
+{
+	struct hgq_config c;
+	struct hgq_sched_point b[2] = {
+		{ 0, 1e-7, HGQ_INTERP_LOG }, { 10, 1e-5, HGQ_INTERP_CONST },
+	};
+
+	hgq_config_init(&c);
+	c.train.lr = 0.01;
+	c.train.min_lr = 0.001;
+	c.train.epochs = 10;
+	ck_assert(hgq_lr_value(&c, 7) == 0.01);
+	c.train.lr_sched = HGQ_LR_COSINE;
+	ck_assert_double_eq_tol(hgq_lr_value(&c, 0), 0.01, 1e-12);
+	ck_assert_double_eq_tol(hgq_lr_value(&c, 5), 0.0055, 1e-12);
+	ck_assert_double_eq_tol(hgq_lr_value(&c, 10), 0.001, 1e-12);
+	ck_assert_double_eq_tol(hgq_lr_value(&c, 20), 0.001, 1e-12);
+	c.train.lr_sched = HGQ_LR_COSINE_RESTARTS;
+	c.train.lr_period = 4;
+	c.train.lr_decay = 0.5;
+	ck_assert_double_eq_tol(hgq_lr_value(&c, 0), 0.01, 1e-12);
+	ck_assert_double_eq_tol(hgq_lr_value(&c, 2), 0.0055, 1e-12);
+	/* a restart at epoch 4 with the amplitude halved */
+	ck_assert_double_eq_tol(hgq_lr_value(&c, 4), 0.001 + 0.009 * 0.5,
+	    1e-12);
+	ck_assert_double_eq_tol(hgq_lr_value(&c, 8), 0.001 + 0.009 * 0.25,
+	    1e-12);
+	/* beta: log ramp then constant */
+	ck_assert_double_eq_tol(hgq_sched_value(b, 2, 5), 1e-6, 1e-18);
+	ck_assert_double_eq_tol(hgq_sched_value(b, 2, 0), 1e-7, 1e-20);
+	ck_assert_double_eq_tol(hgq_sched_value(b, 2, 30), 1e-5, 1e-18);
+}
+END_TEST
+
+START_TEST(test_pareto)
+{
+	struct hgq_pareto p = { 0, NULL };
+	struct hgq_err err = HGQ_ERR_INIT;
+	char *rm[8];
+	size_t n_rm;
+
+	ck_assert_int_eq(hgq_pareto_add(&p, 0.80, 1000, 1, "a", rm, &n_rm,
+	    &err), 1);
+	ck_assert_uint_eq(n_rm, 0);
+	/* worse on both: dominated */
+	ck_assert_int_eq(hgq_pareto_add(&p, 0.79, 1200, 2, "b", rm, &n_rm,
+	    &err), 0);
+	/* equal: not kept */
+	ck_assert_int_eq(hgq_pareto_add(&p, 0.80, 1000, 3, "c", rm, &n_rm,
+	    &err), 0);
+	/* a trade-off: both kept */
+	ck_assert_int_eq(hgq_pareto_add(&p, 0.85, 2000, 4, "d", rm, &n_rm,
+	    &err), 1);
+	ck_assert_int_eq(hgq_pareto_add(&p, 0.70, 500, 5, "e", rm, &n_rm,
+	    &err), 1);
+	ck_assert_uint_eq(p.n, 3);
+	/* better than a and e at once, not than d */
+	ck_assert_int_eq(hgq_pareto_add(&p, 0.81, 400, 6, "f", rm, &n_rm,
+	    &err), 1);
+	ck_assert_uint_eq(n_rm, 2);
+	ck_assert(strcmp(rm[0], "a") == 0 && strcmp(rm[1], "e") == 0);
+	free(rm[0]);
+	free(rm[1]);
+	ck_assert_uint_eq(p.n, 2);
+	/* same accuracy, fewer EBOPs: replaces */
+	ck_assert_int_eq(hgq_pareto_add(&p, 0.85, 1999, 7, "g", rm, &n_rm,
+	    &err), 1);
+	ck_assert_uint_eq(n_rm, 1);
+	ck_assert(strcmp(rm[0], "d") == 0);
+	free(rm[0]);
+	for (size_t j = 0; j < p.n; j++)
+		for (size_t k = 0; k < p.n; k++)
+			ck_assert(j == k || !(p.pts[j].metric >=
+			    p.pts[k].metric && p.pts[j].ebops <=
+			    p.pts[k].ebops));
+	hgq_pareto_release(&p);
+}
+END_TEST
+
+/* ------------------------------------------------------------------ */
+/* Training, export, calibration, exactness                            */
+/* ------------------------------------------------------------------ */
+
+struct stopper {
+	int	 after;		/* stop once this many steps ran */
+	int	 steps;
+	int	 epochs;	/* epoch callbacks seen */
+};
+
+static void
+count_step(uint64_t done, uint64_t n, void *arg)
+{
+	struct stopper *s = arg;
+
+	(void)done;
+	(void)n;
+	s->steps++;
+}
+
+static int
+stop_now(void *arg)
+{
+	struct stopper *s = arg;
+
+	return s->after > 0 && s->steps >= s->after;
+}
+
+static int
+count_epoch(const struct hgq_train_epoch *ep, void *arg, struct hgq_err *err)
+{
+	struct stopper *s = arg;
+
+	(void)err;
+	ck_assert(ep->model->calibrated);
+	ck_assert(ep->ebops == hgq_ebops_total(ep->model));
+	s->epochs++;
+	return HGQ_OK;
+}
+
+static struct hgq_model *
+train_small(const struct hgq_config *c, const struct hgq_train_data *d,
+    struct hgq_model *resume, struct stopper *s, struct hgq_train_result *res)
+{
+	struct hgq_model *m = resume;
+	struct hgq_err err = HGQ_ERR_INIT;
+	struct hgq_train_params p;
+	int rc;
+
+	if (m == NULL)
+		ck_assert_msg(hgq_train_model_new(&m, c, d, &err) == HGQ_OK,
+		    "%s", err.msg);
+	hgq_train_params_init(&p);
+	p.threads = 2;
+	p.on_step = count_step;
+	p.should_stop = stop_now;
+	p.on_epoch = count_epoch;
+	p.arg = s;
+	rc = hgq_train(m, c, d, &p, res, &err);
+	ck_assert_msg(rc == HGQ_OK, "%s", err.msg);
+	return m;
+}
+
+START_TEST(test_determinism_and_resume)
+{
+	static const uint32_t units[] = { 12, 8, 4 };
+	struct hgq_config c;
+	struct hgq_train_data d;
+	struct hgq_train_result res;
+	struct stopper s = { 0, 0, 0 };
+	struct hgq_model *a, *b, *r;
+	char *ba, *bb, *br;
+	size_t la, lb, lr;
+
+	small_config(&c, units, 3, 0);
+	c.train.epochs = 4;
+	c.train.lr_sched = HGQ_LR_COSINE_RESTARTS;	/* not tied to epochs */
+	c.train.lr_period = 3;
+	c.train.lr_decay = 0.9;
+	synth_data(&d, 300, 60, 6, 4, 5);
+	/* twice the same run: the same bytes */
+	a = train_small(&c, &d, NULL, &s, &res);
+	ck_assert_int_eq(s.epochs, 4);
+	ck_assert(!res.interrupted && res.epochs_done == 4);
+	b = train_small(&c, &d, NULL, &s, &res);
+	ba = model_bytes(a, &la);
+	bb = model_bytes(b, &lb);
+	ck_assert(la == lb && memcmp(ba, bb, la) == 0);
+	free(bb);
+	hgq_model_free(b);
+	/* two epochs, written and read back, then two more */
+	c.train.epochs = 2;
+	b = train_small(&c, &d, NULL, &s, &res);
+	bb = model_bytes(b, &lb);
+	hgq_model_free(b);
+	r = model_from_bytes(bb, lb);
+	free(bb);
+	c.train.epochs = 4;
+	r = train_small(&c, &d, r, &s, &res);
+	br = model_bytes(r, &lr);
+	ck_assert_msg(la == lr && memcmp(ba, br, la) == 0,
+	    "resumed at an epoch boundary differs");
+	free(br);
+	hgq_model_free(r);
+	/* interrupted in the middle of epoch 2 (5 steps an epoch) */
+	s.steps = 0;
+	s.after = 7;
+	b = train_small(&c, &d, NULL, &s, &res);
+	ck_assert(res.interrupted);
+	ck_assert(b->calibrated);
+	ck_assert_uint_eq(b->train.epoch, 1);
+	ck_assert_uint_eq(b->train.step, 7);
+	bb = model_bytes(b, &lb);
+	hgq_model_free(b);
+	r = model_from_bytes(bb, lb);
+	free(bb);
+	s.after = 0;
+	r = train_small(&c, &d, r, &s, &res);
+	ck_assert(!res.interrupted);
+	br = model_bytes(r, &lr);
+	ck_assert_msg(la == lr && memcmp(ba, br, la) == 0,
+	    "resumed mid-epoch differs");
+	free(br);
+	free(ba);
+	hgq_model_free(r);
+	hgq_model_free(a);
+	hgq_train_data_release(&d);
+}
+END_TEST
+
+/*
+ * The exported model, evaluated in long double straight from its
+ * definition (DESIGN.md "JSON dump"), equals the engine on every row;
+ * calibration left no value outside its format on the calibration data;
+ * EBOPs by hand; the float training forward agrees with the exact one.
+ */
+static long double
+ld_quant(long double x, int k, int i, int f, int round)
+{
+	long double v = ldexpl(x, f), r = floorl(v);
+
+	if (round == HGQ_RND && v - r >= 0.5L)
+		r += 1;
+	if (k + i + f <= 0)
+		return 0;
+	/* calibration data never overflow: no WRAP needed, but check */
+	ck_assert_msg(r <= ldexpl(1, i + f) - 1 && r >= (k ?
+	    -ldexpl(1, i + f) : 0), "value %Lg outside k=%d i=%d f=%d", x,
+	    k, i, f);
+	return ldexpl(r, -f);
+}
+
+START_TEST(test_export_exact)
+{
+	static const uint32_t units[] = { 10, 6, 3 };
+	struct hgq_config c;
+	struct hgq_train_data d;
+	struct hgq_train_result res;
+	struct stopper s = { 0, 0, 0 };
+	struct hgq_model *m;
+	struct hgq_engine *e;
+	struct hgq_err err = HGQ_ERR_INIT;
+	int64_t *out;
+	uint64_t ebops = 0;
+	size_t n = 240, agree = 0, zero_elems = 0;
+	long double *a, *z;
+	double acc_exact;
+
+	small_config(&c, units, 3, 0);
+	c.data.normalize = HGQ_NORM_STANDARD;
+	c.train.epochs = 3;
+	c.train.beta[0].value = 3e-4;	/* prune something */
+	synth_data(&d, n, 60, 5, 3, 8);
+	/* a constant feature: its element must calibrate to width 0 */
+	for (size_t r = 0; r < n + 60; r++)
+		d.x_train[r * 5 + 4] = 0;
+	m = train_small(&c, &d, NULL, &s, &res);
+	ck_assert(m->calibrated);
+	ck_assert(hgq_engine_new(&e, m, &err) == HGQ_OK);
+	out = calloc(n * 3, sizeof(*out));
+	ck_assert(hgq_engine_run(e, d.x_train, n, out, NULL, 1) == HGQ_OK);
+	a = calloc(64, sizeof(*a));
+	z = calloc(64, sizeof(*z));
+	for (size_t r = 0; r < n; r++) {
+		uint32_t width = 5;
+
+		for (uint32_t k = 0; k < 5; k++) {
+			const struct hgq_layer *q = &m->layers[0];
+			long double v = ((long double)d.x_train[r * 5 + k] -
+			    m->norm_offset[k]) * m->norm_scale[k];
+
+			a[k] = ld_quant(v, q->k[k], q->i[k], q->f[k],
+			    q->round);
+		}
+		for (uint32_t l = 1; l < m->n_layers; l += 2) {
+			const struct hgq_layer *dl = &m->layers[l];
+			const struct hgq_layer *q = &m->layers[l + 1];
+
+			for (uint32_t j = 0; j < dl->n_out; j++) {
+				long double sum = ldexpl(dl->b_m[j],
+				    -dl->b_f[j]);
+
+				for (uint32_t i = 0; i < width; i++) {
+					size_t w = (size_t)i * dl->n_out + j;
+
+					sum += a[i] * ldexpl(dl->w_m[w],
+					    -dl->w_f[w]);
+				}
+				if (dl->act == HGQ_ACT_RELU && sum < 0)
+					sum = 0;
+				z[j] = ld_quant(sum, q->k[j], q->i[j], q->f[j],
+				    q->round);
+			}
+			width = dl->n_out;
+			memcpy(a, z, width * sizeof(*a));
+		}
+		for (uint32_t j = 0; j < 3; j++)
+			ck_assert_msg(a[j] == ldexpl(out[r * 3 + j],
+			    -hgq_engine_out_f(e, j)), "row %zu output %u", r,
+			    j);
+	}
+	/* the constant input is pruned by calibration */
+	ck_assert_int_eq(hgq_fmt_width(m->layers[0].k[4], m->layers[0].i[4],
+	    m->layers[0].f[4]), 0);
+	/* EBOPs by hand */
+	for (uint32_t l = 1; l < m->n_layers; l += 2) {
+		const struct hgq_layer *q = &m->layers[l - 1];
+		const struct hgq_layer *dl = &m->layers[l];
+
+		for (uint32_t i = 0; i < dl->n_in; i++) {
+			int bits = hgq_fmt_width(q->k[i], q->i[i], q->f[i]);
+
+			zero_elems += bits == 0;
+			for (uint32_t j = 0; j < dl->n_out; j++)
+				ebops += (uint64_t)bits * hgq_span(
+				    dl->w_m[(size_t)i * dl->n_out + j]);
+		}
+	}
+	ck_assert(ebops == hgq_ebops_total(m) && ebops == res.ebops);
+	ck_assert(zero_elems >= 1);
+	/* the float forward of training against the exact accuracy */
+	{
+		struct hgq_trainer *t;
+		struct hgq_step_stats st;
+		float *x = calloc(n * 5, sizeof(float));
+
+		ck_assert(hgq_eval_exact(m, d.x_train, d.y_train, n, 2,
+		    &acc_exact, &err) == HGQ_OK);
+		for (size_t r = 0; r < n; r++)
+			for (uint32_t k = 0; k < 5; k++)
+				x[r * 5 + k] = (float)((d.x_train[r * 5 + k] -
+				    m->norm_offset[k]) * m->norm_scale[k]);
+		ck_assert(hgq_trainer_new(&t, m, &c, 2, &err) == HGQ_OK);
+		ck_assert(hgq_trainer_step(t, x, d.y_train, NULL, n, 0, 0, 0,
+		    NULL, &st, &err) == HGQ_OK);
+		agree = st.n_correct;
+		ck_assert_msg(fabs((double)agree / n - acc_exact) <= 0.02,
+		    "float %g exact %g", (double)agree / n, acc_exact);
+		hgq_trainer_free(t);
+		free(x);
+	}
+	free(a);
+	free(z);
+	free(out);
+	hgq_engine_free(e);
+	hgq_model_free(m);
+	hgq_train_data_release(&d);
+}
+END_TEST
+
+/* batchnorm: trains, exports (fused with moving statistics), calibrates */
+START_TEST(test_batchnorm_train)
+{
+	static const uint32_t units[] = { 16, 8, 4 };
+	struct hgq_config c;
+	struct hgq_train_data d;
+	struct hgq_train_result res;
+	struct stopper s = { 0, 0, 0 };
+	struct hgq_model *m;
+
+	small_config(&c, units, 3, 1);
+	c.train.epochs = 6;
+	c.train.batch_size = 50;
+	synth_data(&d, 500, 100, 6, 4, 21);
+	m = train_small(&c, &d, NULL, &s, &res);
+	ck_assert(m->calibrated);
+	{
+		double acc = atof(hgq_meta_get(m, "val_accuracy"));
+
+		ck_assert_msg(acc > 0.6, "batchnorm accuracy %g", acc);
+	}
+	hgq_model_free(m);
+	hgq_train_data_release(&d);
+}
+END_TEST
+
+/* shared f parameters: per channel weights, per layer activations/bias */
+START_TEST(test_granularities)
+{
+	static const uint32_t units[] = { 10, 4 };
+	struct hgq_config c;
+	struct hgq_train_data d;
+	struct hgq_train_result res;
+	struct stopper s = { 0, 0, 0 };
+	struct hgq_model *m;
+	const struct hgq_layer *l;
+
+	small_config(&c, units, 2, 0);
+	c.q_weight.gran = HGQ_GRAN_CHANNEL;
+	c.q_bias.gran = HGQ_GRAN_LAYER;
+	c.q_act.gran = HGQ_GRAN_LAYER;
+	c.model.input.gran = HGQ_GRAN_LAYER;
+	c.train.optimizer = HGQ_OPT_SGD;
+	c.train.lr = 0.05;
+	c.train.epochs = 4;
+	synth_data(&d, 400, 100, 5, 4, 6);
+	m = train_small(&c, &d, NULL, &s, &res);
+	ck_assert(atof(hgq_meta_get(m, "val_accuracy")) > 0.5);
+	l = &m->layers[1];
+	ck_assert_uint_eq(hgq_layer_tensor(l, HGQ_ROLE_WEIGHT_FBITS)->n, 10);
+	ck_assert_uint_eq(hgq_layer_tensor(l, HGQ_ROLE_BIAS_FBITS)->n, 1);
+	ck_assert_ptr_null(hgq_layer_tensor(l, HGQ_ROLE_WEIGHT_FBITS |
+	    HGQ_ROLE_M2));			/* SGD: one moment */
+	ck_assert_ptr_nonnull(hgq_layer_tensor(l, HGQ_ROLE_WEIGHT_FBITS |
+	    HGQ_ROLE_M1));
+	for (uint32_t i = 1; i < l->n_in; i++)
+		for (uint32_t j = 0; j < l->n_out; j++)
+			ck_assert_int_eq(l->w_f[i * l->n_out + j], l->w_f[j]);
+	for (uint32_t j = 1; j < l->n_out; j++)
+		ck_assert_int_eq(l->b_f[j], l->b_f[0]);
+	l = &m->layers[2];
+	ck_assert_uint_eq(hgq_layer_tensor(l, HGQ_ROLE_ACT_FBITS)->n, 1);
+	for (uint32_t j = 1; j < l->n_out; j++)
+		ck_assert_int_eq(l->f[j], l->f[0]);
+	hgq_model_free(m);
+	hgq_train_data_release(&d);
+}
+END_TEST
+
+/* regression: MSE loss, exact MSE on the validation split */
+START_TEST(test_regression)
+{
+	static const uint32_t units[] = { 16, 2 };
+	struct hgq_config c;
+	struct hgq_train_data d;
+	struct hgq_train_result res;
+	struct stopper s = { 0, 0, 0 };
+	struct hgq_model *m;
+	double mse, var = 0;
+
+	small_config(&c, units, 2, 0);
+	c.train.loss = HGQ_LOSS_MSE;
+	c.train.epochs = 8;
+	c.train.beta[0].value = 1e-7;
+	synth_data(&d, 600, 150, 4, 2, 13);
+	d.task = HGQ_TASK_REGRESS;
+	free(d.y_train);
+	free(d.y_val);
+	d.y_train = calloc(750 * 2, sizeof(float));
+	for (size_t r = 0; r < 750; r++) {
+		const double *x = d.x_train + r * 4;
+
+		d.y_train[2 * r] = (float)(x[0] - 0.5 * x[1]);
+		d.y_train[2 * r + 1] = (float)fabs(x[2] + x[3]);
+	}
+	d.y_val = calloc(150 * 2, sizeof(float));
+	memcpy(d.y_val, d.y_train + 600 * 2, 150 * 2 * sizeof(float));
+	for (size_t j = 0; j < 300; j++)
+		var += (double)d.y_val[j] * d.y_val[j] / 300;
+	m = train_small(&c, &d, NULL, &s, &res);
+	ck_assert_uint_eq(m->task, HGQ_TASK_REGRESS);
+	ck_assert_ptr_null(hgq_meta_get(m, "val_accuracy"));
+	mse = atof(hgq_meta_get(m, "val_mse"));
+	ck_assert_msg(mse < 0.2 * var, "val mse %g, mean square %g", mse, var);
+	ck_assert(strstr(hgq_meta_get(m, "metrics"), "val_mse") != NULL);
+	hgq_model_free(m);
+	hgq_train_data_release(&d);
+}
+END_TEST
+
+/* a NaN in the data path: the run stops, keeping the last good model */
+START_TEST(test_divergence)
+{
+	static const uint32_t units[] = { 6, 3 };
+	struct hgq_config c;
+	struct hgq_train_data d;
+	struct hgq_train_params p;
+	struct hgq_train_result res;
+	struct hgq_err err = HGQ_ERR_INIT;
+	struct hgq_model *m;
+
+	small_config(&c, units, 2, 0);
+	c.train.lr = 1e30;	/* explodes at once */
+	c.train.optimizer = HGQ_OPT_SGD;
+	c.train.epochs = 3;
+	synth_data(&d, 200, 40, 4, 3, 2);
+	ck_assert(hgq_train_model_new(&m, &c, &d, &err) == HGQ_OK);
+	hgq_train_params_init(&p);
+	p.threads = 1;
+	ck_assert_int_eq(hgq_train(m, &c, &d, &p, &res, &err), HGQ_ERANGE);
+	ck_assert(res.diverged);
+	ck_assert_msg(strstr(err.msg, "diverged") != NULL, "%s", err.msg);
+	ck_assert(m->calibrated);		/* the initial model */
+	ck_assert_uint_eq(m->train.epoch, 0);
+	hgq_model_free(m);
+	hgq_train_data_release(&d);
+}
+END_TEST
+
+/* ------------------------------------------------------------------ */
+/* Config and data errors                                              */
+/* ------------------------------------------------------------------ */
+
+static void
+write_file(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+
+	ck_assert_ptr_nonnull(f);
+	fputs(text, f);
+	fclose(f);
+}
+
+START_TEST(test_data_errors)
+{
+	char dir[] = "/tmp/hgq-check-train-XXXXXX", p[256];
+	struct hgq_config c;
+	struct hgq_train_data d;
+	struct hgq_err err = HGQ_ERR_INIT;
+	static const uint32_t units[] = { 4, 3 };
+
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	snprintf(p, sizeof(p), "%s/x.csv", dir);
+	write_file(p, "1,2,0\n3,4,1\n5,6,2\n7,8,1\n9,1,0\n2,2,1\n3,3,5\n");
+	small_config(&c, units, 2, 0);
+	c.path = strdup("cfg.yaml");
+	c.data.train_x = strdup(p);
+	c.data.label_col = 2;
+	c.data.val_split = 0.5;
+	/* label 5 with 3 classes */
+	ck_assert(hgq_train_data_load(&d, &c, 0, &err) != HGQ_OK);
+	ck_assert_msg(strstr(err.msg, "cfg.yaml") && strstr(err.msg,
+	    "data.label_col") && strstr(err.msg, "x.csv") &&
+	    strstr(err.msg, "row"), "%s", err.msg);
+	/* fine once the bad row is cut off */
+	ck_assert_msg(hgq_train_data_load(&d, &c, 6, &err) == HGQ_OK, "%s",
+	    err.msg);
+	ck_assert_uint_eq(d.n_raw, 2);
+	ck_assert_uint_eq(d.n_train, 3);
+	ck_assert_uint_eq(d.n_val, 3);
+	hgq_train_data_release(&d);
+	/* an empty validation split */
+	c.data.val_split = 0.1;
+	ck_assert(hgq_train_data_load(&d, &c, 6, &err) != HGQ_OK);
+	ck_assert_msg(strstr(err.msg, "data.val_split") && strstr(err.msg,
+	    "empty validation"), "%s", err.msg);
+	/* test features that do not match */
+	c.data.val_split = 0.5;
+	snprintf(p, sizeof(p), "%s/t.csv", dir);
+	write_file(p, "1,2,3,0\n");
+	c.data.test_x = strdup(p);
+	ck_assert(hgq_train_data_load(&d, &c, 6, &err) != HGQ_OK);
+	ck_assert_msg(strstr(err.msg, "data.test_x") && strstr(err.msg,
+	    "features"), "%s", err.msg);
+	hgq_config_release(&c);
+	snprintf(p, sizeof(p), "rm -rf '%s'", dir);
+	ck_assert_int_eq(system(p), 0);
+}
+END_TEST
+
+/* a few thousand Fashion-MNIST images, a few epochs: > 75 % exact */
+START_TEST(test_fmnist_short)
+{
+	struct hgq_config c;
+	struct hgq_train_data d;
+	struct hgq_train_result res;
+	struct stopper s = { 0, 0, 0 };
+	struct hgq_err err = HGQ_ERR_INIT;
+	struct hgq_model *m;
+	static const uint32_t units[] = { 32, 10 };
+	double acc;
+
+	if (access(FMNIST "train-images-idx3-ubyte.gz", R_OK) != 0)
+		return;		/* the data package is not installed */
+	small_config(&c, units, 2, 0);
+	c.data.train_x = strdup(FMNIST "train-images-idx3-ubyte.gz");
+	c.data.train_y = strdup(FMNIST "train-labels-idx1-ubyte.gz");
+	c.data.normalize = HGQ_NORM_SCALE;
+	c.data.scale = 1.0 / 256;
+	c.data.val_split = 0.25;
+	c.model.input.init_f = 8;
+	c.model.input.trainable = 0;
+	c.train.epochs = 4;
+	c.train.batch_size = 64;
+	c.train.lr = 0.003;
+	c.train.beta[0].value = 1e-7;
+	ck_assert_msg(hgq_train_data_load(&d, &c, 4000, &err) == HGQ_OK, "%s",
+	    err.msg);
+	ck_assert_uint_eq(d.n_raw, 784);
+	m = train_small(&c, &d, NULL, &s, &res);
+	acc = atof(hgq_meta_get(m, "val_accuracy"));
+	ck_assert_msg(acc > 0.75, "validation accuracy %g", acc);
+	hgq_model_free(m);
+	hgq_train_data_release(&d);
+	hgq_config_release(&c);
+}
+END_TEST
+
+Suite *
+train_suite(void)
+{
+	Suite *s = suite_create("train");
+	TCase *tc = tcase_create("train");
+
+	tcase_set_timeout(tc, 120);
+	tcase_add_test(tc, test_grad_fd_plain);
+	tcase_add_test(tc, test_grad_fd_bn);
+	tcase_add_test(tc, test_threads_same_gradient);
+	tcase_add_test(tc, test_schedules);
+	tcase_add_test(tc, test_pareto);
+	tcase_add_test(tc, test_determinism_and_resume);
+	tcase_add_test(tc, test_export_exact);
+	tcase_add_test(tc, test_batchnorm_train);
+	tcase_add_test(tc, test_granularities);
+	tcase_add_test(tc, test_regression);
+	tcase_add_test(tc, test_divergence);
+	tcase_add_test(tc, test_data_errors);
+	tcase_add_test(tc, test_fmnist_short);
+	suite_add_tcase(s, tc);
+	return s;
+}
