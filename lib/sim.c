@@ -577,6 +577,181 @@ hgq_engine_run(const struct hgq_engine *e, const double *x, size_t n,
 /* Calibration                                                       */
 /* ---------------------------------------------------------------- */
 
+/*
+ * Calibration goes layer by layer over all n rows: the input quantizer
+ * first (from the raw data), then each dense layer from the activations
+ * of the one before, whose formats are known by then.  Rows are split
+ * over threads, each with its own range arrays, merged in a fixed order.
+ * Only hidden activations are kept (n x widest hidden layer); the first
+ * quantizer's values are recomputed from x when the first dense layer
+ * needs them, which costs less than storing n x inputs of them.
+ */
+#define CAL_MAX_THREADS	64
+
+struct cal_job {
+	const struct hgq_model *m;
+	const double	*x;
+	const int64_t	*cur;		/* activations in (n x n_in) */
+	int64_t		*next;		/* rounded outputs (n x n_out) */
+	const struct dense_prep *d;	/* NULL: the input quantizer */
+	const struct hgq_qop *ops;	/* rounding to the next quantizer */
+	const struct hgq_qop *in_q;	/* calibrated input quantizer ops */
+	size_t		 s0, s1;
+	int64_t		*mn, *mx;	/* this thread's ranges */
+	int64_t		*scratch;	/* 3 * max_n + 64 */
+	size_t		 row_off;	/* first-layer inputs in scratch */
+	int		 rc;		/* HGQ_ERANGE: a value out of reach */
+	uint32_t	 bad_j;
+	double		 bad_x;
+};
+
+/* R(x' * 2^f) of raw column value x for input element j, no overflow */
+static int
+cal_input_round(const struct hgq_model *m, uint32_t j, double x, int64_t *r)
+{
+	const struct hgq_layer *q0 = &m->layers[0];
+	uint32_t c = m->index_map[j];
+	double off = m->norm_offset != NULL ? m->norm_offset[c] : 0.0;
+	double sc = m->norm_scale != NULL ? m->norm_scale[c] : 1.0;
+	int f = q0->f[j];
+	double d = x - off, v = d * ldexp(sc, f);
+
+	if (fabs(v) < 0x1p52 && !(fabs(v) < 0x1p-898 && d != 0)) {
+		int64_t t = (int64_t)v;
+
+		if ((double)t > v)
+			t--;
+		if (q0->round == HGQ_RND && v - (double)t >= 0.5)
+			t++;
+		*r = t;
+		return HGQ_OK;
+	}
+	*r = hgq_quant_f64(d * sc, 1, 61 - f, f, q0->round, HGQ_SAT);
+	if (*r >= ((int64_t)1 << 61) - 1 || *r <= -((int64_t)1 << 61))
+		return HGQ_ERANGE;
+	return HGQ_OK;
+}
+
+static void
+cal_track(int64_t *mn, int64_t *mx, uint32_t j, int64_t r)
+{
+	if (r < mn[j])
+		mn[j] = r;
+	if (r > mx[j])
+		mx[j] = r;
+}
+
+static void *
+cal_job_main(void *arg)
+{
+	struct cal_job *jb = arg;
+	const struct hgq_model *m = jb->m;
+	const struct hgq_layer *q0 = &m->layers[0];
+	uint32_t n0 = q0->n_out;
+
+	for (size_t s = jb->s0; s < jb->s1 && jb->rc == HGQ_OK; s++) {
+		const double *xs = jb->x + s * m->n_raw;
+		const int64_t *a;
+
+		if (jb->d == NULL) {
+			/* the input quantizer: ranges of the rounded values */
+			for (uint32_t j = 0; j < n0; j++) {
+				int64_t r;
+
+				if (cal_input_round(m, j, xs[m->index_map[j]],
+				    &r) != HGQ_OK) {
+					jb->rc = HGQ_ERANGE;
+					jb->bad_j = j;
+					jb->bad_x = xs[m->index_map[j]];
+					break;
+				}
+				cal_track(jb->mn, jb->mx, j, r);
+			}
+			continue;
+		}
+		if (jb->cur == NULL) {
+			/* first dense layer: its inputs from the raw row */
+			int64_t *row = jb->scratch + jb->row_off;
+
+			for (uint32_t j = 0; j < n0; j++) {
+				int64_t r;
+
+				/* calibrated: in range, so no error here */
+				cal_input_round(m, j, xs[m->index_map[j]], &r);
+				row[j] = hgq_qop_overflow(&jb->in_q[j], r);
+			}
+			a = row;
+		} else {
+			a = jb->cur + s * jb->d->n_in;
+		}
+		{
+			const struct dense_prep *d = jb->d;
+			int64_t *acc = jb->scratch;
+			int32_t *tmp32 = (int32_t *)(jb->scratch + d->n_out + 8);
+			int64_t *dst = jb->next + s * d->n_out;
+
+			dense_forward(d, a, acc, tmp32);
+			for (uint32_t j = 0; j < d->n_out; j++) {
+				dst[j] = hgq_qop_round(&jb->ops[j], acc[j]);
+				cal_track(jb->mn, jb->mx, j, dst[j]);
+			}
+		}
+	}
+	return NULL;
+}
+
+/*
+ * cal_run - run one calibration stage over all rows on nt threads and
+ * merge the ranges into mn/mx (width entries).  Returns the first job's
+ * error, if any.
+ */
+static int
+cal_run(struct cal_job *proto, size_t n, int nt, uint32_t width,
+    int64_t *mn, int64_t *mx, int64_t *mem, size_t per_thread,
+    struct cal_job **bad)
+{
+	struct cal_job jobs[CAL_MAX_THREADS];
+	pthread_t tid[CAL_MAX_THREADS];
+	int t, started;
+
+	for (t = 0; t < nt; t++) {
+		int64_t *base = mem + (size_t)t * per_thread;
+
+		jobs[t] = *proto;
+		jobs[t].s0 = n * t / nt;
+		jobs[t].s1 = n * (t + 1) / nt;
+		jobs[t].mn = base;
+		jobs[t].mx = base + width;
+		jobs[t].scratch = base + 2 * (size_t)width;
+		for (uint32_t j = 0; j < width; j++)
+			jobs[t].mn[j] = jobs[t].mx[j] = 0;
+	}
+	for (started = 1; started < nt; started++)
+		if (pthread_create(&tid[started], NULL, cal_job_main,
+		    &jobs[started]) != 0)
+			break;
+	cal_job_main(&jobs[0]);
+	for (t = 1; t < nt; t++) {
+		if (t < started)
+			pthread_join(tid[t], NULL);
+		else
+			cal_job_main(&jobs[t]);
+	}
+	for (uint32_t j = 0; j < width; j++)
+		mn[j] = mx[j] = 0;
+	for (t = 0; t < nt; t++) {
+		if (jobs[t].rc != HGQ_OK) {
+			**bad = jobs[t];
+			return jobs[t].rc;
+		}
+		for (uint32_t j = 0; j < width; j++) {
+			cal_track(mn, mx, j, jobs[t].mn[j]);
+			cal_track(mn, mx, j, jobs[t].mx[j]);
+		}
+	}
+	return HGQ_OK;
+}
+
 /* set k, i of quantizer q from the mantissa ranges mn/mx (n elements) */
 static int
 calib_set(struct hgq_layer *q, uint32_t li, const int64_t *mn,
@@ -594,26 +769,23 @@ calib_set(struct hgq_layer *q, uint32_t li, const int64_t *mn,
 			    q->f[j], HGQ_MAX_WIDTH, HGQ_MAX_IF);
 		q->k[j] = (int8_t)k;
 		q->i[j] = (int8_t)i;
-		if (q->cal_min != NULL) {
-			q->cal_min[j] = ldexp((double)mn[j], -q->f[j]);
-			q->cal_max[j] = ldexp((double)mx[j], -q->f[j]);
-		}
+		q->cal_min[j] = ldexp((double)mn[j], -q->f[j]);
+		q->cal_max[j] = ldexp((double)mx[j], -q->f[j]);
 	}
 	return HGQ_OK;
 }
 
-int
-hgq_calibrate(struct hgq_model *m, const double *x, size_t n, int threads,
+/*
+ * cal_prepare - check the parts calibration needs and give every
+ * quantizer a provisional zero-width format so that the model validates.
+ * *max_n gets the widest layer, *max_hidden the widest quantizer after
+ * the first (the activations kept between layers).
+ */
+static int
+cal_prepare(struct hgq_model *m, uint32_t *max_n, uint32_t *max_hidden,
     struct hgq_err *err)
 {
-	struct hgq_layer *q0;
-	int64_t *cur = NULL, *next = NULL, *mn = NULL, *mx = NULL, *acc = NULL;
-	int32_t *tmp32 = NULL;
-	uint32_t max_n = 0;
-	int rc = HGQ_OK;
-
-	(void)threads;
-	m->calibrated = 0;
+	*max_n = *max_hidden = 0;
 	for (uint32_t l = 0; l < m->n_layers; l++) {
 		struct hgq_layer *L = &m->layers[l];
 
@@ -626,75 +798,87 @@ hgq_calibrate(struct hgq_model *m, const double *x, size_t n, int threads,
 			return hgq_errf(err, HGQ_EINVAL, "layer %u: dense "
 			    "layer without quantized weights", l);
 		if (L->kind == HGQ_LAYER_QUANT) {
-			/* a provisional format so validation can pass */
 			for (uint32_t j = 0; j < L->n_out; j++) {
 				L->k[j] = 0;
 				L->i[j] = (int8_t)-L->f[j];
 			}
-			if (L->cal_min == NULL) {
+			if (L->cal_min == NULL)
 				L->cal_min = hgq_calloc(L->n_out,
 				    sizeof(double));
+			if (L->cal_max == NULL)
 				L->cal_max = hgq_calloc(L->n_out,
 				    sizeof(double));
-				if (L->cal_min == NULL || L->cal_max == NULL)
-					return hgq_errf(err, HGQ_ENOMEM,
-					    "out of memory");
-			}
+			if (L->cal_min == NULL || L->cal_max == NULL)
+				return hgq_errf(err, HGQ_ENOMEM,
+				    "out of memory");
+			if (l > 0 && L->n_out > *max_hidden)
+				*max_hidden = L->n_out;
 		}
-		if (L->n_out > max_n)
-			max_n = L->n_out;
-		if (L->n_in > max_n)
-			max_n = L->n_in;
+		if (L->n_out > *max_n)
+			*max_n = L->n_out;
+		if (L->n_in > *max_n)
+			*max_n = L->n_in;
 	}
+	return HGQ_OK;
+}
+
+int
+hgq_calibrate(struct hgq_model *m, const double *x, size_t n, int threads,
+    struct hgq_err *err)
+{
+	struct hgq_qop *in_q = NULL, *ops = NULL;
+	int64_t *cur = NULL, *next = NULL, *mn = NULL, *mx = NULL;
+	int64_t *mem = NULL;
+	struct cal_job proto, badjob, *bad = &badjob;
+	uint32_t max_n, max_hidden, n0;
+	size_t per_thread;
+	int nt, rc;
+
+	m->calibrated = 0;
+	if ((rc = cal_prepare(m, &max_n, &max_hidden, err)) != HGQ_OK)
+		return rc;
 	m->calibrated = 1;
 	if ((rc = hgq_model_validate(m, err)) != HGQ_OK)
 		goto out;
-	q0 = &m->layers[0];
-	if ((cur = hgq_calloc(n * max_n, sizeof(int64_t))) == NULL ||
-	    (next = hgq_calloc(n * max_n, sizeof(int64_t))) == NULL ||
-	    (mn = hgq_calloc(max_n, sizeof(int64_t))) == NULL ||
+	n0 = m->layers[0].n_out;
+	nt = threads < 1 ? 1 : threads > CAL_MAX_THREADS ? CAL_MAX_THREADS :
+	    threads;
+	if ((size_t)nt > n / 64 + 1)
+		nt = (int)(n / 64 + 1);
+	/* per thread: ranges (2 x max_n) and scratch (3 x max_n + 64):
+	   acc (n_out), tmp32 (n_out + 8 int32) and the first-layer inputs
+	   from 2 x max_n + 32 on */
+	per_thread = 5 * (size_t)max_n + 64;
+	if ((mem = hgq_calloc((size_t)nt * per_thread, sizeof(int64_t)))
+	    == NULL || (mn = hgq_calloc(max_n, sizeof(int64_t))) == NULL ||
 	    (mx = hgq_calloc(max_n, sizeof(int64_t))) == NULL ||
-	    (acc = hgq_calloc(max_n, sizeof(int64_t))) == NULL ||
-	    (tmp32 = hgq_calloc(max_n + 8, sizeof(int32_t))) == NULL) {
+	    (in_q = hgq_calloc(n0, sizeof(*in_q))) == NULL ||
+	    (ops = hgq_calloc(max_n, sizeof(*ops))) == NULL ||
+	    (cur = hgq_calloc(n * max_hidden, sizeof(int64_t))) == NULL ||
+	    (next = hgq_calloc(n * max_hidden, sizeof(int64_t))) == NULL) {
 		rc = hgq_errf(err, HGQ_ENOMEM, "out of memory");
 		goto out;
 	}
 
-	/* the input quantizer: round only, then take the range */
-	for (uint32_t j = 0; j < q0->n_out; j++) {
-		uint32_t c = m->index_map[j];
-		double off = m->norm_offset ? m->norm_offset[c] : 0.0;
-		double sc = m->norm_scale ? m->norm_scale[c] : 1.0;
-		int f = q0->f[j];
-
-		mn[j] = mx[j] = 0;
-		for (size_t s = 0; s < n; s++) {
-			double xn = (x[s * m->n_raw + c] - off) * sc;
-			int64_t r = hgq_quant_f64(xn, 1, 61 - f, f, q0->round,
-			    HGQ_SAT);
-
-			if (r >= ((int64_t)1 << 61) - 1 ||
-			    r <= -((int64_t)1 << 61)) {
-				rc = hgq_errf(err, HGQ_ERANGE, "layer 0 "
-				    "element %u: input value %g is out of "
-				    "range at f=%d", j, xn, f);
-				goto out;
-			}
-			mn[j] = r < mn[j] ? r : mn[j];
-			mx[j] = r > mx[j] ? r : mx[j];
-		}
-	}
-	if ((rc = calib_set(q0, 0, mn, mx, err)) != HGQ_OK)
+	/* the input quantizer */
+	memset(&proto, 0, sizeof(proto));
+	proto.row_off = 2 * (size_t)max_n + 32;
+	proto.m = m;
+	proto.x = x;
+	rc = cal_run(&proto, n, nt, n0, mn, mx, mem, per_thread, &bad);
+	if (rc != HGQ_OK) {
+		rc = hgq_errf(err, HGQ_ERANGE, "layer 0 element %u: input "
+		    "value %g is out of range at f=%d", badjob.bad_j,
+		    badjob.bad_x, m->layers[0].f[badjob.bad_j]);
 		goto out;
-	for (uint32_t j = 0; j < q0->n_out; j++) {
-		uint32_t c = m->index_map[j];
-		double off = m->norm_offset ? m->norm_offset[c] : 0.0;
-		double sc = m->norm_scale ? m->norm_scale[c] : 1.0;
+	}
+	if ((rc = calib_set(&m->layers[0], 0, mn, mx, err)) != HGQ_OK)
+		goto out;
+	for (uint32_t j = 0; j < n0; j++) {
+		const struct hgq_layer *q0 = &m->layers[0];
 
-		for (size_t s = 0; s < n; s++)
-			cur[s * q0->n_out + j] = hgq_quant_f64(
-			    (x[s * m->n_raw + c] - off) * sc, q0->k[j],
-			    q0->i[j], q0->f[j], q0->round, q0->overflow);
+		hgq_qop_init(&in_q[j], q0->f[j], q0->k[j], q0->i[j], q0->f[j],
+		    q0->round, q0->overflow);
 	}
 
 	/* every dense layer, then its output quantizer */
@@ -703,58 +887,47 @@ hgq_calibrate(struct hgq_model *m, const double *x, size_t n, int threads,
 		struct hgq_layer *dl = &m->layers[l];
 		struct hgq_layer *qo = &m->layers[l + 1];
 		struct dense_prep d;
-		struct hgq_qop *ops;
 		uint32_t no = dl->n_out;
+		int64_t *swap;
 
-		rc = dense_prepare(&d, qin, dl, qo->f, l, err);
-		if (rc != HGQ_OK)
+		if ((rc = dense_prepare(&d, qin, dl, qo->f, l, err)) != HGQ_OK)
 			goto out;
-		if ((ops = hgq_calloc(no, sizeof(*ops))) == NULL) {
-			dense_release(&d);
-			rc = hgq_errf(err, HGQ_ENOMEM, "out of memory");
-			goto out;
-		}
-		/* pass 1: accumulate, round only, record the range */
-		for (uint32_t j = 0; j < no; j++) {
-			mn[j] = mx[j] = 0;
+		for (uint32_t j = 0; j < no; j++)
 			hgq_qop_init(&ops[j], d.F, 1, 61 - qo->f[j], qo->f[j],
 			    qo->round, HGQ_SAT);
-		}
-		for (size_t s = 0; s < n; s++) {
-			dense_forward(&d, cur + s * dl->n_in, acc, tmp32);
-			for (uint32_t j = 0; j < no; j++) {
-				int64_t r = hgq_qop_round(&ops[j], acc[j]);
-
-				next[s * no + j] = r;
-				mn[j] = r < mn[j] ? r : mn[j];
-				mx[j] = r > mx[j] ? r : mx[j];
-			}
-		}
+		proto.d = &d;
+		proto.ops = ops;
+		proto.in_q = in_q;
+		proto.cur = l == 1 ? NULL : cur;
+		proto.next = next;
+		rc = cal_run(&proto, n, nt, no, mn, mx, mem, per_thread, &bad);
 		dense_release(&d);
-		if ((rc = calib_set(qo, l + 1, mn, mx, err)) != HGQ_OK) {
-			free(ops);
+		if (rc == HGQ_OK)
+			rc = calib_set(qo, l + 1, mn, mx, err);
+		if (rc != HGQ_OK)
 			goto out;
+		/* the calibrated format holds every rounded value, so the
+		   quantizer is the identity except on zero-width elements */
+		for (uint32_t j = 0; j < no; j++) {
+			if (qo->k[j] + qo->i[j] + qo->f[j] > 0)
+				continue;
+			for (size_t s = 0; s < n; s++)
+				next[s * no + j] = 0;
 		}
-		/* pass 2: the calibrated format holds every rounded value,
-		   so quantizing is the identity except for pruned elements */
-		for (uint32_t j = 0; j < no; j++)
-			hgq_qop_init(&ops[j], qo->f[j], qo->k[j], qo->i[j],
-			    qo->f[j], qo->round, qo->overflow);
-		for (size_t s = 0; s < n; s++)
-			for (uint32_t j = 0; j < no; j++)
-				cur[s * no + j] = hgq_qop_apply(&ops[j],
-				    next[s * no + j]);
-		free(ops);
+		swap = cur;
+		cur = next;
+		next = swap;
 	}
 out:
 	if (rc != HGQ_OK)
 		m->calibrated = 0;
-	free(cur);
-	free(next);
+	free(mem);
 	free(mn);
 	free(mx);
-	free(acc);
-	free(tmp32);
+	free(in_q);
+	free(ops);
+	free(cur);
+	free(next);
 	return rc;
 }
 

@@ -212,9 +212,13 @@ START_TEST(test_engine_hand)
 	double x[2] = { 1.3, -0.6 };
 	int64_t out, in[2];
 
-	q0 = hgq_model_add_layer(m, HGQ_LAYER_QUANT, 2, 2);
-	d = hgq_model_add_layer(m, HGQ_LAYER_DENSE, 2, 1);
-	q1 = hgq_model_add_layer(m, HGQ_LAYER_QUANT, 1, 1);
+	/* (add every layer first: adding may move the layer array) */
+	hgq_model_add_layer(m, HGQ_LAYER_QUANT, 2, 2);
+	hgq_model_add_layer(m, HGQ_LAYER_DENSE, 2, 1);
+	hgq_model_add_layer(m, HGQ_LAYER_QUANT, 1, 1);
+	q0 = &m->layers[0];
+	d = &m->layers[1];
+	q1 = &m->layers[2];
 	hgq_layer_alloc_fixed(q0, NULL);
 	hgq_layer_alloc_fixed(d, NULL);
 	hgq_layer_alloc_fixed(q1, NULL);
@@ -273,9 +277,13 @@ START_TEST(test_engine_range)
 	struct hgq_engine *e;
 	struct hgq_err err = HGQ_ERR_INIT;
 
-	q0 = hgq_model_add_layer(m, HGQ_LAYER_QUANT, 1, 1);
-	d = hgq_model_add_layer(m, HGQ_LAYER_DENSE, 1, 1);
-	q1 = hgq_model_add_layer(m, HGQ_LAYER_QUANT, 1, 1);
+	/* (add every layer first: adding may move the layer array) */
+	hgq_model_add_layer(m, HGQ_LAYER_QUANT, 1, 1);
+	hgq_model_add_layer(m, HGQ_LAYER_DENSE, 1, 1);
+	hgq_model_add_layer(m, HGQ_LAYER_QUANT, 1, 1);
+	q0 = &m->layers[0];
+	d = &m->layers[1];
+	q1 = &m->layers[2];
 	hgq_layer_alloc_fixed(q0, NULL);
 	hgq_layer_alloc_fixed(d, NULL);
 	hgq_layer_alloc_fixed(q1, NULL);
@@ -376,9 +384,13 @@ START_TEST(test_input_edges)
 	struct hgq_err err = HGQ_ERR_INIT;
 	int64_t got;
 
-	q0 = hgq_model_add_layer(m, HGQ_LAYER_QUANT, 1, 1);
-	d = hgq_model_add_layer(m, HGQ_LAYER_DENSE, 1, 1);
-	q1 = hgq_model_add_layer(m, HGQ_LAYER_QUANT, 1, 1);
+	/* (add every layer first: adding may move the layer array) */
+	hgq_model_add_layer(m, HGQ_LAYER_QUANT, 1, 1);
+	hgq_model_add_layer(m, HGQ_LAYER_DENSE, 1, 1);
+	hgq_model_add_layer(m, HGQ_LAYER_QUANT, 1, 1);
+	q0 = &m->layers[0];
+	d = &m->layers[1];
+	q1 = &m->layers[2];
 	hgq_layer_alloc_fixed(q0, NULL);
 	hgq_layer_alloc_fixed(d, NULL);
 	hgq_layer_alloc_fixed(q1, NULL);
@@ -418,6 +430,49 @@ START_TEST(test_input_edges)
 }
 END_TEST
 
+/* calibration on shapes that widen (16 -> 64 -> 3 -> 40) and on one or
+   two threads gives the same formats, and no overflow on its data */
+START_TEST(test_calibrate_shapes_threads)
+{
+	static const uint32_t shape[] = { 16, 64, 3, 40 };
+	struct hgq_model *m1, *m2;
+	struct hgq_engine *e;
+	struct hgq_err err = HGQ_ERR_INIT;
+	size_t n = 3000;
+	double *x;
+	int64_t *out;
+	uint64_t cnt[4] = { 0 };
+	struct hgq_ovf_stats st = { 4, cnt };
+
+	rng_state = 11;
+	m1 = random_model(shape, 3);
+	m1->calibrated = 0;
+	m2 = hgq_model_copy(m1);
+	ck_assert_ptr_nonnull(m2);
+	x = malloc(n * 16 * sizeof(double));
+	out = malloc(n * 40 * sizeof(int64_t));
+	for (size_t a = 0; a < n * 16; a++)
+		x[a] = (rnd_unit() - 0.5) * 6;
+	ck_assert_int_eq(hgq_calibrate(m1, x, n, 1, &err), HGQ_OK);
+	ck_assert_int_eq(hgq_calibrate(m2, x, n, 2, &err), HGQ_OK);
+	for (uint32_t l = 0; l < m1->n_layers; l += 2) {
+		ck_assert_mem_eq(m1->layers[l].k, m2->layers[l].k,
+		    m1->layers[l].n_out);
+		ck_assert_mem_eq(m1->layers[l].i, m2->layers[l].i,
+		    m1->layers[l].n_out);
+	}
+	ck_assert_int_eq(hgq_engine_new(&e, m1, &err), HGQ_OK);
+	ck_assert_int_eq(hgq_engine_run(e, x, n, out, &st, 2), HGQ_OK);
+	for (int q = 0; q < 4; q++)
+		ck_assert_int_eq(cnt[q], 0);
+	hgq_engine_free(e);
+	hgq_model_free(m1);
+	hgq_model_free(m2);
+	free(x);
+	free(out);
+}
+END_TEST
+
 Suite *
 sim_suite(void)
 {
@@ -430,6 +485,7 @@ sim_suite(void)
 	tcase_add_test(tc, test_engine_range);
 	tcase_add_test(tc, test_calibrate);
 	tcase_add_test(tc, test_input_edges);
+	tcase_add_test(tc, test_calibrate_shapes_threads);
 	tcase_set_timeout(tc, 60);
 	suite_add_tcase(s, tc);
 	return s;
