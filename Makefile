@@ -49,8 +49,8 @@ BENCH_BIN = $(BENCH_SRC:bench/%.c=$(B)/bench/%)
 DEPS	= $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(PROG_SRC:cmd/%.c=$(B)/cmd/%.d) \
 	  $(UNIT_OBJ:.o=.d) $(HELPER_SRC:tests/helpers/%.c=$(B)/tests/helpers/%.d)
 
-.PHONY: all check check-unit check-cli check-fuzz deps bench fuzz install \
-	clean lint-man
+.PHONY: all check check-unit check-cli check-fuzz check-slow deps bench \
+	fuzz install clean lint-man
 
 all: $(B)/lib/libhgq.a $(PROG_BIN) $(B)/tests/unit/check_hgq $(HELPER_BIN)
 
@@ -111,6 +111,12 @@ check-unit:
 
 check-cli:
 	@HGQ_BIN="$(CURDIR)/$(B)/bin" sh tests/cli/run.sh
+
+# check-slow: the long runs (the full Fashion-MNIST training target)
+check-slow: all
+	@HGQ_SLOW=1 HGQ_BIN="$(CURDIR)/$(B)/bin" TESTS_DIR="$(CURDIR)/tests/cli" \
+	    ROOT="$(CURDIR)" PATH="$(CURDIR)/$(B)/bin:$$PATH" \
+	    sh tests/cli/t190-train-fmnist-slow.sh
 
 bench: $(B)/lib/libhgq.a $(PROG_BIN) $(BENCH_BIN)
 	@for b in $(BENCH_BIN); do echo "== $$b"; $$b || exit 1; done
