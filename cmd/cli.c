@@ -58,11 +58,30 @@ on_fatal_signal(int sig)
 	raise(sig);
 }
 
+/*
+ * keep_std_fds - started with standard input, output or error closed
+ * (prog >&-), the next open() would take that descriptor, and what we
+ * print would go into a file we opened: a model being written, say.  Fill
+ * a closed 0, 1 or 2 with /dev/null opened the other way round, so that
+ * reading standard input or writing standard output still fails (EBADF)
+ * and is reported, as it is with the descriptor closed.
+ */
+static void
+keep_std_fds(void)
+{
+	/* in order, so that open() returns fd itself; without /dev/null
+	   there is nothing better to do than carry on */
+	for (int fd = 0; fd <= 2; fd++)
+		if (fcntl(fd, F_GETFD) == -1 && errno == EBADF)
+			(void)open("/dev/null", fd == 0 ? O_WRONLY : O_RDONLY);
+}
+
 void
 cli_setprogname(const char *argv0)
 {
 	const char *s = strrchr(argv0, '/');
 
+	keep_std_fds();
 	progname = s != NULL ? s + 1 : argv0;
 	hgq_set_log(log_to_stderr, NULL);
 }
@@ -152,8 +171,7 @@ void
 cli_help(const char *text)
 {
 	fputs(text, stdout);
-	if (fflush(stdout) != 0 || ferror(stdout))
-		exit(1);
+	cli_commit_out(stdout, "-");
 	exit(0);
 }
 
@@ -161,8 +179,7 @@ void
 cli_version(void)
 {
 	printf("%s %s\n", progname, HGQ_VERSION);
-	if (fflush(stdout) != 0 || ferror(stdout))
-		exit(1);
+	cli_commit_out(stdout, "-");
 	exit(0);
 }
 
@@ -348,7 +365,11 @@ cli_write_model(const char *path, const struct hgq_model *m, unsigned flags)
 	struct hgq_err err = HGQ_ERR_INIT;
 	FILE *f = cli_open_out(path, 1);
 
-	if (hgq_model_write(f, m, flags, &err) != HGQ_OK)
-		die("cannot write model to '%s': %s", cli_name(path), err.msg);
+	if (hgq_model_write(f, m, flags, &err) != HGQ_OK) {
+		if (f == stdout)
+			die("cannot write model to standard output: %s",
+			    err.msg);
+		die("cannot write model to '%s': %s", path, err.msg);
+	}
 	cli_commit_out(f, path == NULL ? "-" : path);
 }

@@ -108,7 +108,9 @@ main(int argc, char **argv)
 	m = cli_read_model(o.in);
 	out = cli_open_out(NULL, 0);
 	if (o.mode == MODE_DUMP) {
-		if (hgq_model_dump_json(out, m, &err) != HGQ_OK)
+		if (hgq_model_dump_json(out, m, &err) == HGQ_EIO)
+			die("cannot write standard output: %s", err.msg);
+		else if (err.code != 0)
 			die("cannot dump model '%s': %s", cli_name(o.in),
 			    err.msg);
 	} else {
@@ -116,7 +118,7 @@ main(int argc, char **argv)
 			die("cannot compute the EBOPs of '%s': %s",
 			    cli_name(o.in), err.msg);
 		if (hgq_ebops_write(out, &r, style[o.mode], &err) != HGQ_OK)
-			die("cannot write the report: %s", err.msg);
+			die("cannot write standard output: %s", err.msg);
 		hgq_ebops_report_release(&r);
 	}
 	cli_commit_out(out, "-");

@@ -16,6 +16,7 @@
 #include "hgq.h"
 
 #define CHUNK_ROWS	8192
+#define CHUNK_BYTES	((size_t)64 << 20)	/* one buffer of a chunk */
 
 static const char usage_text[] =
     "usage: hgq-sim [--raw] -i INPUTS [-l LABELS] [-o OUT] [-t THREADS]\n"
@@ -217,8 +218,9 @@ sink_open(struct sink *s, const char *path, bool raw, uint32_t cols)
 	}
 }
 
+/* the npy's rows, counted at last, go out (still to the temporary file) */
 static void
-sink_close(struct sink *s)
+sink_finish(struct sink *s)
 {
 	struct hgq_err err = HGQ_ERR_INIT;
 	int rc = HGQ_OK;
@@ -233,9 +235,10 @@ sink_close(struct sink *s)
 		if (rc != HGQ_OK)
 			die("cannot write '%s': %s", s->path, err.msg);
 	}
-	cli_commit_out(s->f, s->path == NULL ? "-" : s->path);
 	free(s->vals);
 	free(s->mants);
+	s->vals = NULL;
+	s->mants = NULL;
 }
 
 /* what the whole run found */
@@ -364,6 +367,19 @@ open_reader(const char *path)
 	return r;
 }
 
+/*
+ * rows per chunk: CHUNK_ROWS, or fewer when rows are so wide (the format
+ * allows 2^24 inputs or outputs) that a buffer would pass CHUNK_BYTES
+ */
+static size_t
+chunk_rows(uint32_t n_raw, uint32_t n_out)
+{
+	size_t width = n_raw > n_out ? n_raw : n_out;
+	size_t rows = CHUNK_BYTES / sizeof(double) / (width ? width : 1);
+
+	return rows < 1 ? 1 : rows > CHUNK_ROWS ? CHUNK_ROWS : rows;
+}
+
 /* read exactly want rows (fewer only at the end) from r */
 static size_t
 read_rows(struct hgq_reader *r, double *x, size_t want)
@@ -399,6 +415,7 @@ main(int argc, char **argv)
 	int64_t *out, *qx = NULL;
 	char *hin = NULL, *hout = NULL;
 	uint32_t n_raw, n_out, label_cols = 0;
+	size_t rows;
 	bool want_outputs;
 
 	cli_setprogname(argv[0]);
@@ -422,9 +439,7 @@ main(int argc, char **argv)
 	t.n_out = n_out;
 	t.classify = m->task == HGQ_TASK_CLASSIFY;
 	t.n_quant = m->n_layers / 2 + 1;
-	if ((t.ovf = calloc(t.n_quant, sizeof(uint64_t))) == NULL ||
-	    (t.confusion = calloc((size_t)n_out * n_out, sizeof(uint64_t)))
-	    == NULL)
+	if ((t.ovf = calloc(t.n_quant, sizeof(uint64_t))) == NULL)
 		die("out of memory");
 	st.n_quant = t.n_quant;
 	st.count = t.ovf;
@@ -435,6 +450,11 @@ main(int argc, char **argv)
 			die("%s: %zu columns, expected %u", o.labels,
 			    hgq_reader_cols(ry), label_cols);
 		t.labelled = true;
+		/* n_out^2 counters: only when there is something to count */
+		if (t.classify && (t.confusion = hgq_calloc((size_t)n_out *
+		    n_out, sizeof(uint64_t))) == NULL)
+			die("out of memory for a %u x %u confusion matrix",
+			    n_out, n_out);
 	}
 	if (o.compare != NULL) {
 		rc = open_reader(o.compare);
@@ -442,19 +462,20 @@ main(int argc, char **argv)
 			die("%s: %zu columns, the model has %u outputs",
 			    o.compare, hgq_reader_cols(rc), n_out);
 	}
-	x = calloc((size_t)CHUNK_ROWS * n_raw, sizeof(double));
-	out = calloc((size_t)CHUNK_ROWS * n_out, sizeof(int64_t));
-	val = calloc((size_t)CHUNK_ROWS * n_out, sizeof(double));
+	rows = chunk_rows(n_raw, n_out);
+	x = calloc(rows * n_raw, sizeof(double));
+	out = calloc(rows * n_out, sizeof(int64_t));
+	val = calloc(rows * n_out, sizeof(double));
 	if (ry != NULL)
-		y = calloc((size_t)CHUNK_ROWS * label_cols, sizeof(double));
+		y = calloc(rows * label_cols, sizeof(double));
 	if (rc != NULL)
-		ref = calloc((size_t)CHUNK_ROWS * n_out, sizeof(double));
+		ref = calloc(rows * n_out, sizeof(double));
 	if (x == NULL || out == NULL || val == NULL ||
 	    (ry != NULL && y == NULL) || (rc != NULL && ref == NULL))
 		die("out of memory");
 	if (o.vectors != NULL) {
 		vec = cli_open_out(o.vectors, 0);
-		qx = calloc((size_t)CHUNK_ROWS * qin->n_out + 1,
+		qx = calloc(rows * qin->n_out + 1,
 		    sizeof(int64_t));
 		hin = malloc(hgq_packed_width(qin) / 4 + 2);
 		hout = malloc(hgq_packed_width(qout) / 4 + 2);
@@ -468,7 +489,7 @@ main(int argc, char **argv)
 		sink_open(&sink, o.output, o.raw, n_out);
 
 	for (;;) {
-		size_t n = read_rows(rx, x, CHUNK_ROWS);
+		size_t n = read_rows(rx, x, rows);
 		double t0;
 
 		if (n == 0)
@@ -550,10 +571,10 @@ main(int argc, char **argv)
 		die("%s: more labels than input rows (%zu)", o.labels, t.n);
 	if (rc != NULL && read_rows(rc, ref, 1) != 0)
 		die("%s: more rows than the input (%zu)", o.compare, t.n);
+	/* the report first: if standard output fails, die() removes the
+	   temporary files, and a failed run leaves no output file */
 	if (want_outputs)
-		sink_close(&sink);
-	if (vec != NULL)
-		cli_commit_out(vec, o.vectors);
+		sink_finish(&sink);
 	if (o.report == 1)
 		report_text(&t);
 	else if (o.report == 2)
@@ -562,11 +583,13 @@ main(int argc, char **argv)
 		cli_commit_out(stdout, "-");
 	else if (o.report != 0 && (fflush(stdout) != 0 || ferror(stdout)))
 		die("cannot write standard output:");
-	if (t.n_diff > 0) {
+	if (want_outputs)
+		cli_commit_out(sink.f, sink.path == NULL ? "-" : sink.path);
+	if (vec != NULL)
+		cli_commit_out(vec, o.vectors);
+	if (t.n_diff > 0)
 		fprintf(stderr, "%s: %zu of %zu rows differ\n", cli_progname(),
 		    t.n_diff, t.n);
-		return 1;
-	}
 	hgq_reader_close(rx);
 	if (ry != NULL)
 		hgq_reader_close(ry);
@@ -584,5 +607,5 @@ main(int argc, char **argv)
 	free(hout);
 	free(t.ovf);
 	free(t.confusion);
-	return 0;
+	return t.n_diff > 0;	/* cmp(1): 1 when any row differs */
 }

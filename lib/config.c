@@ -29,6 +29,7 @@
 
 #define MAX_TEXT	(16u << 20)	/* a config is small; refuse more */
 #define SHOW_MAX	40		/* bytes of a value shown in messages */
+#define MAX_DEPTH	32		/* nesting of collections (we use 4) */
 #define WHERE_MAX	96		/* "model.layers[12]" and the like */
 
 /* Kinds of schema entries. */
@@ -932,6 +933,46 @@ yaml_fail(const yaml_parser_t *p, const char *path, const char *text,
 	    p->context != NULL ? p->context : "");
 }
 
+/*
+ * depth_check - refuse collections nested deeper than MAX_DEPTH, from the
+ * parser's events, before the document is built.  libyaml's scanner looks
+ * at every open flow level for each token, so a file of a million '['
+ * would take hours to load; the events stop at the first level too deep.
+ * A syntax error found on the way is reported as yaml_parser_load would.
+ */
+static int
+depth_check(const char *path, const char *text, size_t len,
+    struct hgq_err *err)
+{
+	yaml_parser_t p;
+	yaml_event_t ev;
+	int depth = 0, rc = HGQ_OK, done = 0;
+
+	if (!yaml_parser_initialize(&p))
+		return hgq_errf(err, HGQ_ENOMEM, "%s: out of memory", path);
+	yaml_parser_set_input_string(&p, (const unsigned char *)text, len);
+	while (!done) {
+		if (!yaml_parser_parse(&p, &ev)) {
+			rc = yaml_fail(&p, path, text, len, err);
+			break;
+		}
+		if ((ev.type == YAML_SEQUENCE_START_EVENT ||
+		    ev.type == YAML_MAPPING_START_EVENT) &&
+		    ++depth > MAX_DEPTH)
+			rc = hgq_errf(err, HGQ_EFORMAT, "%s:%zu:%zu: nested "
+			    "deeper than %d levels", path,
+			    (size_t)ev.start_mark.line + 1,
+			    (size_t)ev.start_mark.column + 1, MAX_DEPTH);
+		if (ev.type == YAML_SEQUENCE_END_EVENT ||
+		    ev.type == YAML_MAPPING_END_EVENT)
+			depth--;
+		done = rc != HGQ_OK || ev.type == YAML_STREAM_END_EVENT;
+		yaml_event_delete(&ev);
+	}
+	yaml_parser_delete(&p);
+	return rc;
+}
+
 int
 hgq_config_load(struct hgq_config *c, const char *path, struct hgq_err *err)
 {
@@ -943,7 +984,8 @@ hgq_config_load(struct hgq_config *c, const char *path, struct hgq_err *err)
 	int have_parser = 0, have_doc = 0, rc;
 
 	hgq_config_init(c);
-	if ((rc = text_read(path, &c->text, &len, err)) != HGQ_OK)
+	if ((rc = text_read(path, &c->text, &len, err)) != HGQ_OK ||
+	    (rc = depth_check(path, c->text, len, err)) != HGQ_OK)
 		goto out;
 	if ((c->path = strdup(path)) == NULL ||
 	    !yaml_parser_initialize(&parser)) {

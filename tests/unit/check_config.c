@@ -646,6 +646,41 @@ START_TEST(test_long_value)
 }
 END_TEST
 
+/*
+ * deep nesting is refused where it gets too deep, fast: libyaml alone
+ * takes time quadratic in the depth (hours for a 16 MiB file of '[')
+ */
+START_TEST(test_deep)
+{
+	struct hgq_config c;
+	struct hgq_err err = HGQ_ERR_INIT;
+	size_t depth = 200000;
+	char *text = malloc(depth * 2 + 16), path[64], want[128];
+
+	ck_assert_ptr_nonnull(text);
+	strcpy(text, "seed: ");
+	memset(text + 6, '[', depth);
+	memset(text + 6 + depth, ']', depth);
+	strcpy(text + 6 + 2 * depth, "\n");
+	ck_assert_int_eq(cfg_load_text(&c, text, path, sizeof(path), &err),
+	    HGQ_EFORMAT);
+	snprintf(want, sizeof(want), "%s:1:38: nested deeper than 32 levels",
+	    path);
+	ck_assert_str_eq(err.msg, want);
+	/* 32 levels are fine for the parser (the schema has 4) */
+	strcpy(text, "seed: ");
+	memset(text + 6, '[', 31);
+	memset(text + 37, ']', 31);
+	strcpy(text + 68, "\n");
+	ck_assert_int_eq(cfg_load_text(&c, text, path, sizeof(path), &err),
+	    HGQ_EINVAL);
+	snprintf(want, sizeof(want), "%s:1:7: expected an integer for "
+	    "'seed', got a sequence", path);
+	ck_assert_str_eq(err.msg, want);
+	free(text);
+}
+END_TEST
+
 START_TEST(test_sched)
 {
 	static const struct hgq_sched_point p[] = {
@@ -714,6 +749,7 @@ config_suite(void)
 	tcase_add_test(tc, test_io);
 	tcase_add_test(tc, test_stdin);
 	tcase_add_test(tc, test_long_value);
+	tcase_add_test(tc, test_deep);
 	tcase_add_test(tc, test_sched);
 	suite_add_tcase(s, tc);
 	return s;

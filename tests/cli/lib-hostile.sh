@@ -1,0 +1,98 @@
+# lib-hostile.sh - helpers of the hostile-input tests (t8xx), sourced after
+# lib.sh.  The checks use shell built-ins only, since these scripts start
+# hundreds of programs and must stay fast on a busy machine.
+#
+#   refuses PROG "what" cmd...   cmd must exit 1 with exactly one line on
+#                                stderr, starting "PROG: ", containing
+#                                $want_name (if set) and matching the
+#                                glob $want_msg (if set); no file out.* and
+#                                no temporary file *.tmp.* may be left
+#   exits N PROG "what" cmd...   the same with exit status N (2: usage;
+#                                then stderr may have several lines)
+#   have PROG                    PROG is built (else an "ok # skip" line)
+
+want_name=
+want_msg=
+
+# problem_of N PROG: sets _why to why the last run (status $rc, stderr
+# $T/.err) fails, or to nothing; _left to the output files it left.
+# Under ASan, LeakSanitizer reports what a failing program still held
+# when die() called exit(); that report is not a second message (any
+# other sanitizer report is a failure).
+problem_of() {
+	_want=$1 _prog=$2 _l1='' _more='' _why='' _left='' _san=''
+	for _f in out.* ./*.tmp.*; do
+		[ -e "$_f" ] && _left="$_left $_f"
+	done
+	{
+		IFS= read -r _l1
+		while IFS= read -r _l2; do
+			case $_l2 in
+			'') ;;
+			=======*) _san=1; break ;;
+			*) _more=1 ;;
+			esac
+		done
+	} <"$T/.err"
+	if [ -n "$_san" ] && ! grep -q '^==[0-9]*==ERROR: LeakSanitizer' "$T/.err"; then
+		_why="a sanitizer report"
+		return
+	fi
+	if [ "$rc" -ne "$_want" ]; then
+		_why="exit $rc, wanted $_want"
+		return
+	fi
+	case $_l1 in
+	"$_prog: "*) ;;
+	*) _why="stderr does not start with '$_prog: '"; return ;;
+	esac
+	if [ -n "$_more" ] && [ "$_want" -ne 2 ]; then
+		_why="more than one line on stderr"
+		return
+	fi
+	if [ -n "$want_name" ]; then
+		case $_l1 in
+		*"$want_name"*) ;;
+		*) _why="the message does not name '$want_name'"; return ;;
+		esac
+	fi
+	if [ -n "$want_msg" ]; then
+		# shellcheck disable=SC2254
+		case $_l1 in
+		$want_msg) ;;
+		*) _why="the message does not match '$want_msg'"; return ;;
+		esac
+	fi
+	[ -z "$_left" ] || _why="left behind:$_left"
+}
+
+exits() {
+	_n=$1 _p=$2 _what=$3
+	shift 3
+	n=$((n + 1))
+	"$@" >"$T/.out" 2>"$T/.err" </dev/null
+	rc=$?
+	problem_of "$_n" "$_p"
+	if [ -z "$_why" ]; then
+		echo "ok $n - $_p: $_what"
+	else
+		echo "not ok $n - $_p: $_what ($_why)"
+		sed 's/^/#   /' "$T/.err" | head -n 3
+		n_fail=$((n_fail + 1))
+	fi
+	# shellcheck disable=SC2086
+	[ -z "$_left" ] || rm -f $_left
+}
+
+refuses() {
+	exits 1 "$@"
+}
+
+have() {
+	if command -v "$1" >/dev/null 2>&1; then
+		return 0
+	fi
+	n=$((n + 1))
+	echo "ok $n - # skip $1 is not built"
+	return 1
+}
