@@ -1355,9 +1355,22 @@ csv_open(struct hgq_reader *r, int header, struct hgq_err *err)
 	if (n > MAX_FIELDS)
 		return fail(r, err, HGQ_EFORMAT, "%s:%zu: too many columns "
 		    "(%zu, limit %u)", r->name, r->line_no, n, MAX_FIELDS);
-	/* auto: a header iff some field is text (not empty, not a number) */
-	for (size_t k = 0; header == -1 && k < n && !is_header; k++)
-		is_header = parse_number(r->fields[k], &v) == NUM_TEXT;
+	/*
+	 * auto: a header iff some field is text and none is a number, so
+	 * that a typo in the first data row ("1,2,3x") is reported as an
+	 * error rather than taken for a header and silently dropped
+	 */
+	if (header == -1) {
+		bool text = false, number = false;
+
+		for (size_t k = 0; k < n; k++) {
+			int kind = parse_number(r->fields[k], &v);
+
+			text |= kind == NUM_TEXT;
+			number |= kind == NUM_OK;
+		}
+		is_header = text && !number;
+	}
 	if ((rc = csv_set_cols(r, n, err)) != HGQ_OK)
 		return rc;
 	if (is_header) {

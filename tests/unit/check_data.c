@@ -568,6 +568,10 @@ START_TEST(csv_errors)
 		{ "", HGQ_EFORMAT, ": no data" },
 		{ "1,2\n3,\x01\x02zz\n", HGQ_EFORMAT,
 		    ":2: field 2: not a number '??zz'" },
+		/* a typo in the first row is not taken for a header */
+		{ "1,2,3x\n4,5,6\n", HGQ_EFORMAT,
+		    ":1: field 3: not a number '3x'" },
+		{ "1,2,3x\n", HGQ_EFORMAT, ":1: field 3: not a number '3x'" },
 	};
 
 	for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
