@@ -511,7 +511,7 @@ main(int argc, char **argv)
 				    y[r] < 0 || y[r] >= n_out))
 					die("%s: row %zu: label %.17g is not a "
 					    "class in [0, %u)", o.labels,
-					    t.n + r + 1, y[r], n_out);
+					    t.n + r, y[r], n_out);
 				if (t.classify) {
 					uint32_t p = argmax(val + r * n_out,
 					    n_out);
@@ -543,7 +543,7 @@ main(int argc, char **argv)
 				}
 				if (diff && t.n_diff++ < 5) {
 					fprintf(stderr, "%s: row %zu differs:",
-					    cli_progname(), t.n + r + 1);
+					    cli_progname(), t.n + r);
 					for (uint32_t j = 0; j < n_out; j++)
 						fprintf(stderr, " %.17g/%.17g",
 						    o.raw ? (double)out[r *

@@ -32,10 +32,10 @@ ok "npy mantissas" hgq-sim -i x.npy --raw -o r.npy m.hgqm
 ok "compare values: equal" hgq-sim -i x.npy --compare v.npy m.hgqm
 ok "compare mantissas: equal" hgq-sim --raw -i x.npy --compare r.npy m.hgqm
 ok "compare with the TSV" hgq-sim -i x.npy --compare a.tsv m.hgqm
-# change one value of row 17 of the TSV
+# change one value of row 16 (counted from 0, line 18) of the TSV
 awk 'NR == 18 { $1 = $1 + 1 } { print }' OFS='\t' a.tsv > bad.tsv
 must_fail 1 "compare: a changed row" hgq-sim -i x.npy --compare bad.tsv m.hgqm
-check "the first differing row is named" grep -q "row 17 differs" .err
+check "the first differing row is named" grep -q "row 16 differs" .err
 must_fail 2 "compare: trouble is 2" hgq-sim -i x.npy --compare nothere.npy m.hgqm
 
 ok "text report" hgq-sim -i x.npy -l y.npy --report text m.hgqm
