@@ -49,8 +49,8 @@ BENCH_BIN = $(BENCH_SRC:bench/%.c=$(B)/bench/%)
 DEPS	= $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(PROG_SRC:cmd/%.c=$(B)/cmd/%.d) \
 	  $(UNIT_OBJ:.o=.d) $(HELPER_SRC:tests/helpers/%.c=$(B)/tests/helpers/%.d)
 
-.PHONY: all check check-unit check-cli check-fuzz check-slow deps bench \
-	fuzz install clean lint-man
+.PHONY: all check check-unit check-cli check-fuzz check-slow \
+	check-valgrind deps bench fuzz install clean lint-man
 
 all: $(B)/lib/libhgq.a $(PROG_BIN) $(B)/tests/unit/check_hgq $(HELPER_BIN)
 
@@ -111,6 +111,10 @@ check-unit:
 
 check-cli:
 	@HGQ_BIN="$(CURDIR)/$(B)/bin" sh tests/cli/run.sh
+
+# check-valgrind: the programs under valgrind's memcheck on small models
+check-valgrind: all
+	@HGQ_BIN="$(CURDIR)/$(B)/bin" sh tests/valgrind.sh
 
 # check-slow: the long runs (the full Fashion-MNIST training target)
 check-slow: all

@@ -10,7 +10,7 @@ set -eu
 # build, verification, data, documentation and plots
 PKGS="gcc make pkg-config libyaml-dev zlib1g-dev check \
 iverilog verilator yosys dataset-fashion-mnist mandoc gnuplot-nox \
-clang libclang-rt-14-dev"
+clang libclang-rt-14-dev valgrind"
 
 missing=""
 for p in $PKGS; do
