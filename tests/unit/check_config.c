@@ -12,7 +12,7 @@
 
 #include "hgq.h"
 
-#define EXAMPLE	"../../examples/fmnist.yaml"
+#define EXAMPLE	"../data/config-design.yaml"	/* DESIGN.md's */
 #define FM	"/usr/share/datasets/fashion-mnist/"
 
 /* write text to a new temporary file; path receives its name */
@@ -152,6 +152,23 @@ START_TEST(test_example)
 	ck_assert_ptr_null(c.text);
 	ck_assert_ptr_null(c.path);
 	hgq_config_release(&c);		/* twice is fine */
+}
+END_TEST
+
+/* the shipped examples load (their values are the trainer's recipes) */
+START_TEST(test_shipped_examples)
+{
+	static const char *const paths[] = { "../../examples/fmnist.yaml",
+	    "../../examples/jsc.yaml" };
+	struct hgq_config c;
+	struct hgq_err err = HGQ_ERR_INIT;
+
+	for (size_t k = 0; k < sizeof(paths) / sizeof(paths[0]); k++) {
+		if (hgq_config_load(&c, paths[k], &err) != HGQ_OK)
+			ck_abort_msg("%s", err.msg);
+		ck_assert_uint_ge(c.model.n_layers, 1);
+		hgq_config_release(&c);
+	}
 }
 END_TEST
 
@@ -740,6 +757,7 @@ config_suite(void)
 	TCase *tc = tcase_create("config");
 
 	tcase_add_test(tc, test_example);
+	tcase_add_test(tc, test_shipped_examples);
 	tcase_add_test(tc, test_defaults);
 	tcase_add_test(tc, test_values);
 	tcase_add_test(tc, test_flow_block);
