@@ -239,7 +239,7 @@ bench_fmnist(int threads)
 	hgq_trainer_sync(t);
 	t0 = now();
 	cpus = cpu();
-	if (hgq_train_export(m, d.x_train, 54000, threads, &err) != HGQ_OK)
+	if (hgq_train_export(m, d.x_train, 54000, T, &err) != HGQ_OK)
 		die("export", &err);
 	printf("  export + calibration on 54000 rows: %.3f s wall, %.3f s "
 	    "CPU\n", now() - t0, cpu() - cpus);
@@ -248,7 +248,7 @@ bench_fmnist(int threads)
 
 		t0 = now();
 		if (hgq_eval_exact(m, d.x_train + 54000 * nf, y + 54000, 6000,
-		    threads, &acc, &err) != HGQ_OK)
+		    T, &acc, &err) != HGQ_OK)
 			die("eval", &err);
 		printf("  exact evaluation of 6000 rows: %.3f s (accuracy "
 		    "%.4f)\n", now() - t0, acc);

@@ -8,12 +8,13 @@
  * position F (the finest fraction among its terms and its outputs), shifts
  * every weight left once, at preparation, to W'_ij = w_ij * 2^(F - f_a[i]
  * - w_f[ij]), and proves from the input formats that no partial sum can
- * leave int32 (fast path) or int64 (wide path); otherwise the model is
+ * leave int32 (fast path) or int64 (wide paths); otherwise the model is
  * refused with HGQ_ERANGE.  The next quantizer then maps the accumulator
  * from F to its format through the prepared hgq_qop (quant.c).
  */
 #include <math.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,12 +23,19 @@
 
 #define CHUNK	256		/* samples per block of work */
 
+/*
+ * How a layer accumulates: PATH_32 when every partial sum fits int32;
+ * PATH_MID when the weights and inputs fit int32 but the sums need int64
+ * (the products widen, which vectorises); PATH_64 otherwise.
+ */
+enum { PATH_32, PATH_MID, PATH_64 };
+
 /* one dense layer prepared for integer accumulation */
 struct dense_prep {
 	uint32_t	 n_in, n_out;
 	int		 relu;
 	int		 F;		/* fraction of the accumulator */
-	int		 wide;		/* int64 accumulators needed */
+	int		 path;		/* PATH_32, PATH_MID or PATH_64 */
 	size_t		 stride;	/* n_out rounded up to 8 */
 	int32_t		*w32;		/* n_in*stride aligned weights, or */
 	int32_t		*b32;		/* stride biases (int32 path) */
@@ -96,7 +104,7 @@ dense_prepare(struct dense_prep *d, const struct hgq_layer *qin,
 	d->n_out = no;
 	d->relu = dl->act == HGQ_ACT_RELU;
 	if ((d->live = calloc(ni ? ni : 1, 1)) == NULL ||
-	    (d->bias = calloc(no ? no : 1, sizeof(int64_t))) == NULL ||
+	    (d->bias = calloc((size_t)no + 8, sizeof(int64_t))) == NULL ||
 	    (d->w64 = calloc(nw ? nw : 1, sizeof(int64_t))) == NULL)
 		goto nomem;
 	for (uint32_t i = 0; i < ni; i++)
@@ -147,8 +155,22 @@ dense_prepare(struct dense_prep *d, const struct hgq_layer *qin,
 	}
 	if (worst >= (unsigned __int128)1 << 62)
 		goto range;
+	d->path = PATH_64;
 	if (worst < (unsigned __int128)1 << 31) {
-		/* every partial sum fits int32: the fast path */
+		d->path = PATH_32;
+	} else {
+		bool fits = true;
+
+		for (uint32_t i = 0; i < ni; i++)
+			fits &= !d->live[i] || qin->i[i] + qin->f[i] <= 31;
+		for (size_t at = 0; at < nw; at++)
+			fits &= d->w64[at] >= INT32_MIN &&
+			    d->w64[at] <= INT32_MAX;
+		if (fits)
+			d->path = PATH_MID;
+	}
+	if (d->path != PATH_64) {
+		/* weights fit int32: padded rows for the blocked kernels */
 		d->stride = ((size_t)no + 7) & ~(size_t)7;
 		if ((d->w32 = calloc(ni * d->stride + 8, sizeof(int32_t)))
 		    == NULL || (d->b32 = calloc(d->stride, sizeof(int32_t)))
@@ -162,8 +184,6 @@ dense_prepare(struct dense_prep *d, const struct hgq_layer *qin,
 			d->b32[j] = (int32_t)d->bias[j];
 		free(d->w64);
 		d->w64 = NULL;
-	} else {
-		d->wide = 1;
 	}
 	return HGQ_OK;
 range:
@@ -210,6 +230,37 @@ dense_acc32(const struct dense_prep *d, const int64_t *restrict a,
 	}
 }
 
+/*
+ * dense_accmid - one sample, PATH_MID: as dense_acc32, but the products
+ * of int32 inputs and weights are widened and summed in int64.
+ */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && \
+    !defined(__SANITIZE_ADDRESS__)
+__attribute__((target_clones("avx2", "default"), optimize("O3")))
+#endif
+static void
+dense_accmid(const struct dense_prep *d, const int64_t *restrict a,
+    int64_t *restrict acc)
+{
+	size_t stride = d->stride;
+
+	for (size_t j0 = 0; j0 < stride; j0 += 8) {
+		int64_t blk[8];
+
+		for (int jj = 0; jj < 8; jj++)
+			blk[jj] = d->bias[j0 + jj];
+		for (uint32_t i = 0; i < d->n_in; i++) {
+			const int32_t *restrict row = d->w32 + i * stride + j0;
+			int64_t ai = (int32_t)a[i];
+
+			for (int jj = 0; jj < 8; jj++)
+				blk[jj] += ai * row[jj];
+		}
+		for (int jj = 0; jj < 8; jj++)
+			acc[j0 + jj] = blk[jj];
+	}
+}
+
 /* one sample, int64 path: acc (n_out) = bias + sum_i a_i * W'_i */
 static void
 dense_acc64(const struct dense_prep *d, const int64_t *restrict a,
@@ -242,7 +293,7 @@ dense_quant(const struct dense_prep *d, const struct hgq_qop *qo,
 {
 	uint64_t c = 0;
 
-	if (!d->wide) {
+	if (d->path == PATH_32) {
 		dense_acc32(d, a, tmp32);
 		for (uint32_t j = 0; j < d->n_out; j++) {
 			int64_t v = tmp32[j], r, q;
@@ -255,7 +306,10 @@ dense_quant(const struct dense_prep *d, const struct hgq_qop *qo,
 			dst[j] = q;
 		}
 	} else {
-		dense_acc64(d, a, acc);
+		if (d->path == PATH_MID)
+			dense_accmid(d, a, acc);
+		else
+			dense_acc64(d, a, acc);
 		for (uint32_t j = 0; j < d->n_out; j++) {
 			int64_t v = acc[j], r, q;
 
@@ -275,8 +329,10 @@ static void
 dense_forward(const struct dense_prep *d, const int64_t *a, int64_t *acc,
     int32_t *tmp32)
 {
-	if (d->wide) {
+	if (d->path == PATH_64) {
 		dense_acc64(d, a, acc);
+	} else if (d->path == PATH_MID) {
+		dense_accmid(d, a, acc);
 	} else {
 		dense_acc32(d, a, tmp32);
 		for (uint32_t j = 0; j < d->n_out; j++)
@@ -596,6 +652,7 @@ struct cal_job {
 	const struct dense_prep *d;	/* NULL: the input quantizer */
 	const struct hgq_qop *ops;	/* rounding to the next quantizer */
 	const struct hgq_qop *in_q;	/* calibrated input quantizer ops */
+	const double	*in_sc2f;	/* scale * 2^f per input element */
 	size_t		 s0, s1;
 	int64_t		*mn, *mx;	/* this thread's ranges */
 	int64_t		*scratch;	/* 3 * max_n + 64 */
@@ -605,16 +662,20 @@ struct cal_job {
 	double		 bad_x;
 };
 
-/* R(x' * 2^f) of raw column value x for input element j, no overflow */
+/*
+ * R(x' * 2^f) of raw column value x for input element j, no overflow;
+ * sc2f is scale * 2^f of the element (see input_quant for the method)
+ */
 static int
-cal_input_round(const struct hgq_model *m, uint32_t j, double x, int64_t *r)
+cal_input_round(const struct hgq_model *m, uint32_t j, double x,
+    double sc2f, int64_t *r)
 {
 	const struct hgq_layer *q0 = &m->layers[0];
 	uint32_t c = m->index_map[j];
 	double off = m->norm_offset != NULL ? m->norm_offset[c] : 0.0;
 	double sc = m->norm_scale != NULL ? m->norm_scale[c] : 1.0;
 	int f = q0->f[j];
-	double d = x - off, v = d * ldexp(sc, f);
+	double d = x - off, v = d * sc2f;
 
 	if (fabs(v) < 0x1p52 && !(fabs(v) < 0x1p-898 && d != 0)) {
 		int64_t t = (int64_t)v;
@@ -659,7 +720,7 @@ cal_job_main(void *arg)
 				int64_t r;
 
 				if (cal_input_round(m, j, xs[m->index_map[j]],
-				    &r) != HGQ_OK) {
+				    jb->in_sc2f[j], &r) != HGQ_OK) {
 					jb->rc = HGQ_ERANGE;
 					jb->bad_j = j;
 					jb->bad_x = xs[m->index_map[j]];
@@ -677,7 +738,8 @@ cal_job_main(void *arg)
 				int64_t r;
 
 				/* calibrated: in range, so no error here */
-				cal_input_round(m, j, xs[m->index_map[j]], &r);
+				cal_input_round(m, j, xs[m->index_map[j]],
+				    jb->in_sc2f[j], &r);
 				row[j] = hgq_qop_overflow(&jb->in_q[j], r);
 			}
 			a = row;
@@ -827,6 +889,7 @@ hgq_calibrate(struct hgq_model *m, const double *x, size_t n, int threads,
     struct hgq_err *err)
 {
 	struct hgq_qop *in_q = NULL, *ops = NULL;
+	double *sc2f = NULL;
 	int64_t *cur = NULL, *next = NULL, *mn = NULL, *mx = NULL;
 	int64_t *mem = NULL;
 	struct cal_job proto, badjob, *bad = &badjob;
@@ -853,6 +916,7 @@ hgq_calibrate(struct hgq_model *m, const double *x, size_t n, int threads,
 	    == NULL || (mn = hgq_calloc(max_n, sizeof(int64_t))) == NULL ||
 	    (mx = hgq_calloc(max_n, sizeof(int64_t))) == NULL ||
 	    (in_q = hgq_calloc(n0, sizeof(*in_q))) == NULL ||
+	    (sc2f = hgq_calloc(n0, sizeof(double))) == NULL ||
 	    (ops = hgq_calloc(max_n, sizeof(*ops))) == NULL ||
 	    (cur = hgq_calloc(n * max_hidden, sizeof(int64_t))) == NULL ||
 	    (next = hgq_calloc(n * max_hidden, sizeof(int64_t))) == NULL) {
@@ -861,7 +925,14 @@ hgq_calibrate(struct hgq_model *m, const double *x, size_t n, int threads,
 	}
 
 	/* the input quantizer */
+	for (uint32_t j = 0; j < n0; j++) {
+		uint32_t c = m->index_map[j];
+
+		sc2f[j] = ldexp(m->norm_scale != NULL ? m->norm_scale[c] : 1.0,
+		    m->layers[0].f[j]);
+	}
 	memset(&proto, 0, sizeof(proto));
+	proto.in_sc2f = sc2f;
 	proto.row_off = 2 * (size_t)max_n + 32;
 	proto.m = m;
 	proto.x = x;
@@ -925,6 +996,7 @@ out:
 	free(mn);
 	free(mx);
 	free(in_q);
+	free(sc2f);
 	free(ops);
 	free(cur);
 	free(next);

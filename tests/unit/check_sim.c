@@ -473,6 +473,54 @@ START_TEST(test_calibrate_shapes_threads)
 }
 END_TEST
 
+/*
+ * Big weights push the accumulators past int32: with equal weight
+ * fractions the aligned weights still fit int32 (the widening path),
+ * with spread fractions they do not (the int64 path).  Both must match
+ * the reference (exact in double: every sum stays below 2^53).
+ */
+START_TEST(test_engine_wide_paths)
+{
+	static const uint32_t shape[] = { 12, 9, 5 };
+
+	rng_state = 4321;
+	for (int rep = 0; rep < 12; rep++) {
+		struct hgq_model *m = random_model(shape, 2);
+		struct hgq_engine *e;
+		struct hgq_err err = HGQ_ERR_INIT;
+		size_t n = 400;
+		double x[400 * 12], y[8];
+		int64_t out[400 * 5];
+
+		for (uint32_t l = 1; l < m->n_layers; l += 2) {
+			struct hgq_layer *d = &m->layers[l];
+
+			for (size_t a = 0; a < (size_t)d->n_in * d->n_out;
+			    a++) {
+				d->w_m[a] = rnd_int(-(1 << 22), 1 << 22);
+				d->w_f[a] = (int8_t)(rep % 2 ? rnd_int(-2, 9) :
+				    4);
+			}
+		}
+		for (size_t a = 0; a < n * 12; a++)
+			x[a] = (rnd_unit() - 0.4) * 64;
+		ck_assert_int_eq(hgq_engine_new(&e, m, &err), HGQ_OK);
+		ck_assert_int_eq(hgq_engine_run(e, x, n, out, NULL, 1),
+		    HGQ_OK);
+		for (size_t r = 0; r < n; r++) {
+			reference(m, x + r * 12, y);
+			for (uint32_t j = 0; j < 5; j++)
+				if (ldexp((double)out[r * 5 + j],
+				    -hgq_engine_out_f(e, j)) != y[j])
+					ck_abort_msg("model %d row %zu out %u",
+					    rep, r, j);
+		}
+		hgq_engine_free(e);
+		hgq_model_free(m);
+	}
+}
+END_TEST
+
 Suite *
 sim_suite(void)
 {
@@ -486,6 +534,7 @@ sim_suite(void)
 	tcase_add_test(tc, test_calibrate);
 	tcase_add_test(tc, test_input_edges);
 	tcase_add_test(tc, test_calibrate_shapes_threads);
+	tcase_add_test(tc, test_engine_wide_paths);
 	tcase_set_timeout(tc, 60);
 	suite_add_tcase(s, tc);
 	return s;
