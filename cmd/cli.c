@@ -199,6 +199,22 @@ cli_parse_long(const char *s, const char *opt, long min, long max)
 	return v;
 }
 
+int
+cli_parse_choice(const char *usage, const char *opt, const char *arg,
+    const char *const *names)
+{
+	char want[128] = "";
+
+	for (int k = 0; names[k] != NULL; k++) {
+		if (strcmp(arg, names[k]) == 0)
+			return k;
+		snprintf(want + strlen(want), sizeof(want) - strlen(want),
+		    "%s'%s'", k == 0 ? "" : names[k + 1] == NULL ? " or " :
+		    ", ", names[k]);
+	}
+	cli_usage_msg(usage, "%s: want %s, not '%s'", opt, want, arg);
+}
+
 double
 cli_parse_double(const char *s, const char *opt, double min, double max)
 {

@@ -35,6 +35,12 @@ void	cli_version(void) __attribute__((noreturn));
 /* checked parsing: exit 2 with "option: bad value" when out of range */
 long	cli_parse_long(const char *s, const char *opt, long min, long max);
 double	cli_parse_double(const char *s, const char *opt, double min, double max);
+/*
+ * cli_parse_choice - the index of arg in the NULL-terminated names; any
+ * other word is a usage error ("--report: want 'text' or 'json', not 'x'")
+ */
+int	cli_parse_choice(const char *usage, const char *opt, const char *arg,
+	    const char *const *names);
 
 /* a file operand's name for messages ("-" is "standard input") */
 const char *cli_name(const char *path);

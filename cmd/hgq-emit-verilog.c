@@ -41,6 +41,9 @@ static const char help_text[] =
     "  -h, --help               this help\n"
     "  -V, --version            the version\n";
 
+static const char *const report_names[] = { "text", "json", NULL };
+static const char *const style_names[] = { "adders", "behavioral", NULL };
+
 struct opts {
 	const char	*model;
 	const char	*out;
@@ -103,23 +106,12 @@ parse_args(int argc, char **argv, struct opts *o)
 			o->report_file = optarg;
 			break;
 		case 'r':
-			if (strcmp(optarg, "text") == 0)
-				o->report = 1;
-			else if (strcmp(optarg, "json") == 0)
-				o->report = 2;
-			else
-				cli_usage_msg(usage_text, "--report: want "
-				    "'text' or 'json', not '%s'", optarg);
+			o->report = 1 + cli_parse_choice(usage_text, "--report",
+			    optarg, report_names);
 			break;
 		case 's':
-			if (strcmp(optarg, "adders") == 0)
-				o->behavioral = 0;
-			else if (strcmp(optarg, "behavioral") == 0)
-				o->behavioral = 1;
-			else
-				cli_usage_msg(usage_text, "--style: want "
-				    "'adders' or 'behavioral', not '%s'",
-				    optarg);
+			o->behavioral = cli_parse_choice(usage_text, "--style",
+			    optarg, style_names);
 			break;
 		case 'T':
 			o->tb = optarg;

@@ -44,6 +44,8 @@ static const char help_text[] =
     "Without -o, --compare or --report the outputs go to standard output\n"
     "as TSV.\n";
 
+static const char *const report_names[] = { "text", "json", NULL };
+
 struct opts {
 	const char	*model;
 	const char	*input;
@@ -102,13 +104,8 @@ parse_args(int argc, char **argv, struct opts *o)
 			o->raw = true;
 			break;
 		case 'r':
-			if (strcmp(optarg, "text") == 0)
-				o->report = 1;
-			else if (strcmp(optarg, "json") == 0)
-				o->report = 2;
-			else
-				cli_usage_msg(usage_text, "--report: want "
-				    "'text' or 'json', not '%s'", optarg);
+			o->report = 1 + cli_parse_choice(usage_text, "--report",
+			    optarg, report_names);
 			break;
 		case 't':
 			o->threads = (int)cli_parse_long(optarg, "--threads", 1,
