@@ -285,6 +285,10 @@ dense_acc64(const struct dense_prep *d, const int64_t *restrict a,
  * dense_quant - one sample through dense layer d and the quantizer ops
  * qo that follow it: dst (n_out) gets the output mantissas; overflows
  * are added to *count.  acc and tmp32 are scratch of n_out (padded).
+ * The ReLU-and-quantize loop is written out for the int32 and the int64
+ * accumulators: fused with the read of the accumulator it runs the whole
+ * simulation twice as fast as going through dense_forward's int64 copy
+ * (bench_sim, 16-64-32-32-5: 1.0 vs 2.0 million samples/s per thread).
  */
 static void
 dense_quant(const struct dense_prep *d, const struct hgq_qop *qo,
