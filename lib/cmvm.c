@@ -4,9 +4,21 @@
  * y_j = sum_i x_i * w_ij with W constant: every weight is written in
  * canonical signed digits (NAF), so that y_j is a sum of terms
  * +-x_i * 2^p.  Pairs of terms "x_a +- x_b * 2^s" that occur at least twice
- * (in one or several columns) are extracted greedily as new rows (common
- * sub-expressions), best score first; what is left of every column is
- * summed by a latency-balanced tree.  rtl-notes.md sections 1.3-1.6.
+ * (in one or several columns) are extracted as new rows (common
+ * sub-expressions); what is left of every column is summed by a
+ * latency-balanced tree.  rtl-notes.md sections 1.3-1.6.  The extraction
+ * has two stages:
+ *   - the greedy loop takes pairs that occur three times or more, best
+ *     score (the count, or count x overlapping bits) first;
+ *   - the tail takes pairs that occur twice: each saves one adder, and
+ *     which ones to take is a matching problem (a large independent set
+ *     of the conflict graph, then the fewest conflicts first).
+ * The whole is run a few times with different tie-breaking and the best
+ * result kept (hgq_cmvm_solve).  On random 64x64 8-bit matrices with 8-bit
+ * inputs (bench_cmvm), means of 20: 4,946 adders when every pair went to
+ * the greedy loop with WMC's score, ~4,870 with MC's; 4,814 with the
+ * tail's order for pairs of two, 4,783 with the independent set, 4,774
+ * for the best of two runs.
  *
  * Vocabulary:
  *   row     an operand: an input x_i or an extracted sub-expression; it
@@ -23,9 +35,9 @@
  * and a key involving a new row is largest when the row is created.  So:
  *   - rows keep their digits as bitsets over the columns, one per
  *     (position, sign); the count of any key is a few AND + popcount;
- *   - only keys with a count >= 2 at creation are stored; a new row's keys
- *     are counted over its own columns only (a local hash), never by
- *     rescanning the table;
+ *   - the greedy loop stores only keys with a count >= 3 at creation; a
+ *     new row's keys are counted over its own columns only (a local
+ *     hash), never by rescanning the table;
  *   - nothing is decremented: a queued score is an upper bound, and a
  *     popped key is recounted (cheap) and its extractable occurrences
  *     found (the set bits of the ANDs) before it is taken; if it fell, it
@@ -41,16 +53,19 @@
  * extracted only when the column stays within the allowed depth (the
  * minimal depth without sharing plus max_extra_depth).
  */
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "hgq.h"
 
 #define MAX_ROWS	((1u << 24) - 1)	/* rows fit a key's 24 bits */
 #define MAX_POS		8000			/* |digit position| */
 #define MAX_DEPTH	60			/* 2^depth fits the sums */
+#define HEAD_MIN	3			/* least count, greedy loop */
 #define IVAL_LIMIT	((int64_t)1 << 62)
 
 /* ------------------------------------------------------------------ */
@@ -294,26 +309,31 @@ struct column {
 	uint64_t	 sum2;	/* sum over live digits of 2^depth(row) */
 };
 
-/* a stored key; count is an upper bound of its occurrences */
+/* a key unpacked */
 struct key {
 	int32_t		 r0, r1, shift;
-	int32_t		 count;
-	uint32_t	 weight;
 	uint8_t		 sub;
 };
 
 /*
  * The priority queue: one bucket per score (count x weight, a small
- * integer, clamped to MAX_SCORE); ties go to the newest key.  New keys
- * arrive in increasing index order and are stacked on `fresh`; a key
- * queued again with a lower score goes to its bucket's max-heap.
+ * integer, clamped to MAX_SCORE); ties go to the newest key.  An entry
+ * holds the packed key itself (no table of keys to miss in the cache) and
+ * its creation number.  New keys arrive in increasing number and are
+ * stacked on `fresh`; a key queued again with a lower score goes to its
+ * bucket's max-heap.
  */
 #define MAX_SCORE	(1u << 20)
 
+struct qent {
+	uint64_t	 key;
+	uint32_t	 seq;		/* creation number (newer: larger) */
+};
+
 struct bucket {
-	uint32_t	*fresh;		/* increasing key index */
+	struct qent	*fresh;		/* increasing seq */
 	uint32_t	 n_fresh, cap_fresh;
-	uint32_t	*heap;		/* max-heap of key index */
+	struct qent	*heap;		/* max-heap by seq */
 	uint32_t	 n_heap, cap_heap;
 };
 
@@ -342,8 +362,7 @@ struct solver {
 	struct row		*rows;
 	uint32_t		 n_rows, cap_rows;
 
-	struct key		*keys;
-	uint32_t		 n_keys, cap_keys;
+	uint32_t		 n_keys;	/* keys created */
 	struct htab		 adders;	/* (a, b, shift, sub) -> row */
 
 	struct bucket		*bk;
@@ -353,7 +372,7 @@ struct solver {
 	struct lslot		*loc;		/* local counter */
 	size_t			 loc_mask;
 	uint32_t		 loc_gen;
-	uint64_t		*loc_keys;	/* keys counted twice or more */
+	uint64_t		*loc_keys;	/* keys counted often */
 	size_t			 n_loc, cap_loc;
 
 	struct occ		*occ;
@@ -377,6 +396,19 @@ pair_key(int32_t ru, int32_t pu, int su, int32_t rt, int32_t pt, int st)
 	if (ru > rt || (ru == rt && pu > pt))
 		return pack_key((uint32_t)rt, (uint32_t)ru, pu - pt, su != st);
 	return pack_key((uint32_t)ru, (uint32_t)rt, pt - pu, su != st);
+}
+
+/*
+ * Bits set in v.  Without -mpopcnt, __builtin_popcountll is a library call
+ * that costs more than this (the hottest instruction of the solver).
+ */
+static inline int
+popcount64(uint64_t v)
+{
+	v -= (v >> 1) & 0x5555555555555555ull;
+	v = (v & 0x3333333333333333ull) + ((v >> 2) & 0x3333333333333333ull);
+	v = (v + (v >> 4)) & 0x0f0f0f0f0f0f0f0full;
+	return (int)((v * 0x0101010101010101ull) >> 56);
 }
 
 static int
@@ -563,15 +595,19 @@ key_count(const struct solver *S, uint32_t r0, uint32_t r1, int32_t s,
 	int32_t lo = a->pbase > b->pbase - s ? a->pbase : b->pbase - s;
 	int32_t hi = a->pbase + a->npos < b->pbase + b->npos - s ?
 	    a->pbase + a->npos : b->pbase + b->npos - s;
+	size_t W = S->W, n2 = 2 * W;
+	const uint64_t *x, *y;
 	int32_t n = 0;
 
-	for (int32_t p = lo; p < hi; p++)
-		for (int neg = 0; neg < 2; neg++) {
-			const uint64_t *x = row_set(S, a, p, neg);
-			const uint64_t *y = row_set(S, b, p + s, neg ^ sub);
-
-			for (uint32_t w = 0; w < S->W; w++)
-				n += __builtin_popcountll(x[w] & y[w]);
+	if (lo >= hi)
+		return 0;
+	/* the bitsets of (p, +) and (p, -) follow each other, p rising */
+	x = &a->bits[(size_t)(lo - a->pbase) * n2];
+	y = &b->bits[(size_t)(lo + s - b->pbase) * n2];
+	for (int32_t p = lo; p < hi; p++, x += n2, y += n2)
+		for (size_t w = 0; w < W; w++) {
+			n += popcount64(x[w] & y[sub ? W + w : w]);
+			n += popcount64(x[W + w] & y[sub ? w : W + w]);
 		}
 	return n;
 }
@@ -580,17 +616,27 @@ key_count(const struct solver *S, uint32_t r0, uint32_t r1, int32_t s,
 /* Keys and the priority queue                                         */
 /* ------------------------------------------------------------------ */
 
-static inline uint32_t
-key_score(const struct key *k, int32_t count)
+static inline void
+unpack_key(uint64_t k, struct key *out)
 {
-	uint64_t sc = (uint64_t)count * k->weight;
+	out->r0 = (int32_t)(k >> 40);
+	out->r1 = (int32_t)((k >> 16) & 0xffffff);
+	out->shift = (int32_t)((k >> 1) & 0x7fff) - (1 << 14);
+	out->sub = (uint8_t)(k & 1);
+}
+
+static inline uint32_t
+key_score(const struct solver *S, const struct key *k, int32_t count)
+{
+	uint64_t sc = (uint64_t)count * key_weight(S, (uint32_t)k->r0,
+	    (uint32_t)k->r1, k->shift);
 
 	return sc > MAX_SCORE ? MAX_SCORE : (uint32_t)sc;
 }
 
-/* queue key idx with a score; fresh: idx is the newest key queued */
+/* queue a key with a score; fresh: it is the newest key queued */
 static int
-bk_push(struct solver *S, uint32_t score, uint32_t idx, bool fresh)
+bk_push(struct solver *S, uint32_t score, struct qent e, bool fresh)
 {
 	struct bucket *b;
 
@@ -613,7 +659,7 @@ bk_push(struct solver *S, uint32_t score, uint32_t idx, bool fresh)
 		if (grow32((void **)&b->fresh, &b->cap_fresh,
 		    (size_t)b->n_fresh + 1, sizeof(*b->fresh)) != 0)
 			return HGQ_ENOMEM;
-		b->fresh[b->n_fresh++] = idx;
+		b->fresh[b->n_fresh++] = e;
 		return HGQ_OK;
 	}
 	if (grow32((void **)&b->heap, &b->cap_heap, (size_t)b->n_heap + 1,
@@ -622,8 +668,8 @@ bk_push(struct solver *S, uint32_t score, uint32_t idx, bool fresh)
 	for (uint32_t j = b->n_heap++; ; ) {
 		uint32_t p = (j - 1) / 2;
 
-		if (j == 0 || b->heap[p] >= idx) {
-			b->heap[j] = idx;
+		if (j == 0 || b->heap[p].seq >= e.seq) {
+			b->heap[j] = e;
 			break;
 		}
 		b->heap[j] = b->heap[p];
@@ -632,12 +678,28 @@ bk_push(struct solver *S, uint32_t score, uint32_t idx, bool fresh)
 	return HGQ_OK;
 }
 
+/* queue a new key (the newest) */
+static int
+bk_push_new(struct solver *S, uint64_t key, int32_t count)
+{
+	struct qent e;
+	struct key k;
+
+	if (S->n_keys == UINT32_MAX)
+		return HGQ_ERANGE;
+	unpack_key(key, &k);
+	e.key = key;
+	e.seq = S->n_keys++;
+	return bk_push(S, key_score(S, &k, count), e, true);
+}
+
 /* the best queued key and its score; false when the queue is empty */
 static bool
-bk_pop(struct solver *S, uint32_t *idx, uint32_t *score)
+bk_pop(struct solver *S, struct qent *e, uint32_t *score)
 {
 	struct bucket *b;
-	uint32_t x, j, n;
+	struct qent x;
+	uint32_t j, n;
 
 	for (;;) {
 		if (S->top >= S->n_bk)
@@ -651,11 +713,11 @@ bk_pop(struct solver *S, uint32_t *idx, uint32_t *score)
 	}
 	*score = (uint32_t)S->top;
 	if (b->n_heap == 0 || (b->n_fresh > 0 &&
-	    b->fresh[b->n_fresh - 1] > b->heap[0])) {
-		*idx = b->fresh[--b->n_fresh];
+	    b->fresh[b->n_fresh - 1].seq > b->heap[0].seq)) {
+		*e = b->fresh[--b->n_fresh];
 		return true;
 	}
-	*idx = b->heap[0];
+	*e = b->heap[0];
 	n = --b->n_heap;
 	x = b->heap[n];
 	for (j = 0; ; ) {
@@ -663,9 +725,9 @@ bk_pop(struct solver *S, uint32_t *idx, uint32_t *score)
 
 		if (c >= n)
 			break;
-		if (c + 1 < n && b->heap[c + 1] > b->heap[c])
+		if (c + 1 < n && b->heap[c + 1].seq > b->heap[c].seq)
 			c++;
-		if (b->heap[c] <= x)
+		if (b->heap[c].seq <= x.seq)
 			break;
 		b->heap[j] = b->heap[c];
 		j = c;
@@ -675,63 +737,61 @@ bk_pop(struct solver *S, uint32_t *idx, uint32_t *score)
 	return true;
 }
 
-static int
-add_key(struct solver *S, uint64_t packed, int32_t count)
-{
-	struct key *k;
-
-	if (S->n_keys >= UINT32_MAX / 2)
-		return HGQ_ERANGE;
-	if (grow32((void **)&S->keys, &S->cap_keys, (size_t)S->n_keys + 1,
-	    sizeof(*S->keys)) != 0)
-		return HGQ_ENOMEM;
-	k = &S->keys[S->n_keys++];
-	k->r0 = (int32_t)(packed >> 40);
-	k->r1 = (int32_t)((packed >> 16) & 0xffffff);
-	k->shift = (int32_t)((packed >> 1) & 0x7fff) - (1 << 14);
-	k->sub = (uint8_t)(packed & 1);
-	k->count = count;
-	k->weight = key_weight(S, (uint32_t)k->r0, (uint32_t)k->r1, k->shift);
-	return HGQ_OK;
-}
-
 /* ------------------------------------------------------------------ */
 /* Counting                                                            */
 /* ------------------------------------------------------------------ */
 
-/* the initial keys: every pair of input rows, every shift and sign */
+/*
+ * The initial keys: every pair of input rows, every shift and sign.  The
+ * order in which keys are made breaks ties in the greedy loop; variant 0
+ * visits the row pairs in order, variant v > 0 with the rows shuffled by
+ * a generator seeded with v (see hgq_cmvm_solve).
+ */
 static int
-count_initial(struct solver *S)
+count_initial(struct solver *S, uint32_t variant)
 {
-	for (uint32_t r0 = 0; r0 < S->n_in; r0++) {
-		const struct row *a = &S->rows[r0];
+	uint32_t *perm = hgq_calloc((size_t)S->n_in + 1, sizeof(*perm));
+	uint64_t st = variant * 0x9e3779b97f4a7c15ull + 0x2545f4914f6cdd1dull;
+	int rc = HGQ_OK;
 
-		if (a->npos == 0)
+	if (perm == NULL)
+		return HGQ_ENOMEM;
+	for (uint32_t i = 0; i < S->n_in; i++)
+		perm[i] = i;
+	for (uint32_t i = S->n_in; variant > 0 && i > 1; i--) {
+		uint32_t j, t;
+
+		st ^= st << 13;
+		st ^= st >> 7;
+		st ^= st << 17;
+		j = (uint32_t)(st % i);
+		t = perm[i - 1];
+		perm[i - 1] = perm[j];
+		perm[j] = t;
+	}
+	for (uint32_t q0 = 0; q0 < S->n_in; q0++)
+	for (uint32_t q1 = q0; q1 < S->n_in; q1++) {
+		uint32_t r0 = perm[q0] < perm[q1] ? perm[q0] : perm[q1];
+		uint32_t r1 = perm[q0] < perm[q1] ? perm[q1] : perm[q0];
+		const struct row *a = &S->rows[r0], *b = &S->rows[r1];
+		int32_t smin, smax;
+
+		if (a->npos == 0 || b->npos == 0)
 			continue;
-		for (uint32_t r1 = r0; r1 < S->n_in; r1++) {
-			const struct row *b = &S->rows[r1];
-			int32_t smin, smax;
+		smin = r0 == r1 ? 1 : b->pbase - (a->pbase + a->npos - 1);
+		smax = b->pbase + b->npos - 1 - a->pbase;
+		for (int32_t sh = smin; sh <= smax; sh++)
+		for (int sub = 0; sub < 2; sub++) {
+			int32_t n = key_count(S, r0, r1, sh, sub);
 
-			if (b->npos == 0)
-				continue;
-			smin = b->pbase - (a->pbase + a->npos - 1);
-			smax = b->pbase + b->npos - 1 - a->pbase;
-			if (r0 == r1)
-				smin = 1;
-			for (int32_t sh = smin; sh <= smax; sh++)
-				for (int sub = 0; sub < 2; sub++) {
-					int32_t n = key_count(S, r0, r1, sh,
-					    sub);
-					int rc;
-
-					if (n >= 2 && (rc = add_key(S,
-					    pack_key(r0, r1, sh, sub), n)) !=
-					    HGQ_OK)
-						return rc;
-				}
+			if (n >= HEAD_MIN && (rc = bk_push_new(S,
+			    pack_key(r0, r1, sh, sub), n)) != HGQ_OK)
+				goto out;
 		}
 	}
-	return HGQ_OK;
+out:
+	free(perm);
+	return rc;
 }
 
 static struct lslot *
@@ -860,14 +920,13 @@ find_occ(struct solver *S, const struct key *k, int new_depth)
 /*
  * Count the keys of the new row n from its digits (the occurrences just
  * extracted): each pairs with every live digit of its column, its own
- * digits at lower positions included.  Keys seen twice or more are
- * stored and queued.
+ * digits at lower positions included.  S->loc_keys gets the keys counted
+ * min times or more (their counts stay in the local counter).
  */
 static int
-count_new(struct solver *S, uint32_t n)
+count_row_keys(struct solver *S, uint32_t n, int32_t min)
 {
 	size_t n_pairs = 0;
-	int rc;
 
 	for (size_t o = 0; o < S->n_occ; o++)
 		n_pairs += S->cols[S->occ[o].col].n;
@@ -886,7 +945,7 @@ count_new(struct solver *S, uint32_t n)
 				continue;
 			s = loc_slot(S, pair_key((int32_t)n, pos, sign,
 			    u->row, u->pos, u->sign));
-			if (s->count++ == 1) {
+			if (++s->count == min) {
 				if (grow((void **)&S->loc_keys, &S->cap_loc,
 				    S->n_loc + 1, sizeof(*S->loc_keys)) != 0)
 					return HGQ_ENOMEM;
@@ -894,14 +953,47 @@ count_new(struct solver *S, uint32_t n)
 			}
 		}
 	}
+	return HGQ_OK;
+}
+
+/* store and queue the keys of the new row n that the greedy loop takes */
+static int
+count_new(struct solver *S, uint32_t n)
+{
+	int rc;
+
+	if ((rc = count_row_keys(S, n, HEAD_MIN)) != HGQ_OK)
+		return rc;
 	for (size_t j = 0; j < S->n_loc; j++) {
 		struct lslot *s = loc_slot(S, S->loc_keys[j]);
 
-		if ((rc = add_key(S, s->key, s->count)) != HGQ_OK ||
-		    (rc = bk_push(S, key_score(&S->keys[S->n_keys - 1],
-		    s->count), S->n_keys - 1, true)) != HGQ_OK)
+		if ((rc = bk_push_new(S, s->key, s->count)) != HGQ_OK)
 			return rc;
 	}
+	return HGQ_OK;
+}
+
+/* the row of key k, with room for its digits at the occurrences in S->occ */
+static int
+new_key_row(struct solver *S, const struct key *k, uint32_t *n)
+{
+	uint32_t n0 = S->n_rows;
+	int32_t lo = INT32_MAX, hi = INT32_MIN;
+	int rc;
+
+	if ((rc = adder_row(S, (uint32_t)k->r0, (uint32_t)k->r1, k->shift,
+	    k->sub, n)) != HGQ_OK)
+		return rc;
+	if (*n != n0)
+		return HGQ_EINVAL;	/* a key is extracted only once */
+	for (size_t o = 0; o < S->n_occ; o++) {
+		if (S->occ[o].pos < lo)
+			lo = S->occ[o].pos;
+		if (S->occ[o].pos > hi)
+			hi = S->occ[o].pos;
+	}
+	if (row_alloc_bits(S, *n, lo, hi) != 0)
+		return HGQ_ENOMEM;
 	return HGQ_OK;
 }
 
@@ -910,23 +1002,11 @@ static int
 extract(struct solver *S, const struct key *kk)
 {
 	struct key k = *kk;
-	uint32_t n, n0 = S->n_rows;
-	int32_t lo = INT32_MAX, hi = INT32_MIN;
+	uint32_t n;
 	int rc;
 
-	if ((rc = adder_row(S, (uint32_t)k.r0, (uint32_t)k.r1, k.shift, k.sub,
-	    &n)) != HGQ_OK)
+	if ((rc = new_key_row(S, &k, &n)) != HGQ_OK)
 		return rc;
-	if (n != n0)
-		return HGQ_EINVAL;	/* a key is extracted only once */
-	for (size_t o = 0; o < S->n_occ; o++) {
-		if (S->occ[o].pos < lo)
-			lo = S->occ[o].pos;
-		if (S->occ[o].pos > hi)
-			hi = S->occ[o].pos;
-	}
-	if (row_alloc_bits(S, n, lo, hi) != 0)
-		return HGQ_ENOMEM;
 	for (size_t o = 0; o < S->n_occ; o++) {
 		const struct occ *oc = &S->occ[o];
 		int sb = k.sub ? -oc->sign : oc->sign;
@@ -951,45 +1031,1180 @@ extract(struct solver *S, const struct key *kk)
 static int
 cse(struct solver *S)
 {
-	uint32_t idx, score;
+	struct qent e;
+	uint32_t score;
 	int rc;
 
-	for (uint32_t j = 0; j < S->n_keys; j++)
-		if ((rc = bk_push(S, key_score(&S->keys[j], S->keys[j].count),
-		    j, true)) != HGQ_OK)
-			return rc;
-	while (bk_pop(S, &idx, &score)) {
-		struct key *k = &S->keys[idx];
+	while (bk_pop(S, &e, &score)) {
+		struct key k;
 		uint32_t cur;
 		int d0, d1, nd, v;
 
-		d0 = S->nodes[k->r0].depth;
-		d1 = S->nodes[k->r1].depth;
+		unpack_key(e.key, &k);
+		d0 = S->nodes[k.r0].depth;
+		d1 = S->nodes[k.r1].depth;
 		nd = (d0 > d1 ? d0 : d1) + 1;
 		if (nd > S->allowed || nd > MAX_DEPTH)
 			continue;
-		v = key_count(S, (uint32_t)k->r0, (uint32_t)k->r1, k->shift,
-		    k->sub);
-		if (v < 2)
+		v = key_count(S, (uint32_t)k.r0, (uint32_t)k.r1, k.shift,
+		    k.sub);
+		if (v < HEAD_MIN)
 			continue;
-		if ((cur = key_score(k, v)) < score) {
-			if ((rc = bk_push(S, cur, idx, false)) != HGQ_OK)
+		if ((cur = key_score(S, &k, v)) < score) {
+			if ((rc = bk_push(S, cur, e, false)) != HGQ_OK)
 				return rc;
 			continue;
 		}
-		if ((v = find_occ(S, k, nd)) < 0)
+		if ((v = find_occ(S, &k, nd)) < 0)
 			return HGQ_ENOMEM;
-		if (v < 2)
+		if (v < HEAD_MIN)
 			continue;
-		if ((cur = key_score(k, v)) < score) {
-			if ((rc = bk_push(S, cur, idx, false)) != HGQ_OK)
+		if ((cur = key_score(S, &k, v)) < score) {
+			if ((rc = bk_push(S, cur, e, false)) != HGQ_OK)
 				return rc;
 			continue;
 		}
-		if ((rc = extract(S, k)) != HGQ_OK)
+		if ((rc = extract(S, &k)) != HGQ_OK)
 			return rc;
 	}
 	return HGQ_OK;
+}
+
+/* ------------------------------------------------------------------ */
+/* The tail: keys that occur twice                                     */
+/* ------------------------------------------------------------------ */
+
+/*
+ * Once no key occurs three times, every extraction saves one adder and
+ * the only question is which pairs of occurrences to take.  A digit joins
+ * one pair only, so taking a key destroys the other pairs of its four
+ * digits: a matching problem.  The tail takes keys in the order of the
+ * minimum-degree heuristic for matchings.  The degree of a digit is the
+ * number of pairs of live keys (two pairs or more, not blocked) it is
+ * part of; the penalty of a key is the sum of (degree - 1) over the
+ * digits of its pairs, i.e. the pairs of other keys its extraction
+ * destroys.  The key of least penalty goes first; among equal penalties,
+ * the key of the newest rows.  Measured on random 64x64 8-bit matrices:
+ * 50 to 60 adders fewer than taking the newest key of count two, as the
+ * greedy loop does.  A large independent set of the conflicts, found
+ * first (tail_choose), does better still; this order then takes what it
+ * leaves, and the keys of the rows it makes.
+ *
+ * The tail keeps, for every digit, the list of live keys through it (its
+ * degree is the length), and for every live key its exact pair count and
+ * penalty.  Keys of older rows only lose pairs, so a key that is not live
+ * never comes back and needs no bookkeeping; the keys of a new row are
+ * counted when it is made.  After each extraction the penalties of the
+ * keys through every digit whose degree changed move by that change, and
+ * keys whose pairs changed are recounted.
+ */
+struct tkey {
+	uint64_t	 key;
+	int32_t		 count;		/* digit pairs now */
+	int32_t		 pen;		/* penalty (while live) */
+	uint32_t	 seen;		/* == T->round: listed */
+	uint32_t	 queued;	/* == T->flush: to be queued */
+	uint8_t		 blocked;	/* not extractable (depth) */
+	uint8_t		 fresh;		/* pairs changed: recount */
+};
+
+/* the tail's side of digit j of a column (parallel to column.d[j]) */
+struct tdig {
+	uint32_t	*adj;		/* live keys, one entry per pair */
+	uint32_t	 n_adj, cap_adj;	/* n_adj is the degree */
+	int32_t		 pend;		/* degree change since flush */
+	uint8_t		 listed;	/* in T->dd */
+};
+
+struct tcol {
+	struct tdig	*d;
+	uint32_t	 cap;
+};
+
+/* a queued key: one max-heap (by tk_order) per penalty */
+struct tent {
+	uint64_t	 order;
+	uint32_t	 idx;
+};
+
+struct theap {
+	struct tent	*h;
+	uint32_t	 n, cap;
+};
+
+/* a digit whose degree changed since the last flush */
+struct dref {
+	uint32_t	 col;
+	int32_t		 row, pos;
+};
+
+struct tail {
+	struct htab	 map;		/* key -> index in tk */
+	struct tkey	*tk;
+	uint32_t	 n_tk, cap_tk;
+	struct tcol	*tc;		/* n_out */
+	struct theap	*bk;		/* by penalty */
+	size_t		 n_bk, lo;	/* no key queued below lo */
+	uint32_t	 round, flush;
+	uint32_t	*list;		/* keys through one digit */
+	size_t		 n_list, cap_list;
+	uint32_t	*fresh;		/* keys to recount at flush */
+	size_t		 n_fresh, cap_fresh;
+	uint32_t	*queue;		/* keys to queue at the flush */
+	size_t		 n_queue, cap_queue;
+	struct dref	*dd;		/* digits whose degree changed */
+	size_t		 n_dd, cap_dd;
+	struct occ	*pairs;		/* the pairs of one key */
+	size_t		 n_pairs, cap_pairs;
+};
+
+static inline bool
+tk_live(const struct tkey *t)
+{
+	return t->count >= 2 && !t->blocked;
+}
+
+/* ties: the key of the newest rows (r1, then r0) first */
+static inline uint64_t
+tk_order(uint64_t k)
+{
+	return ((k >> 16 & 0xffffff) << 40) | ((k >> 40) << 16) |
+	    (k & 0xffff);
+}
+
+/* the index of key k in the table, added (with no pairs) when absent */
+static int
+tk_get(struct tail *T, uint64_t k, uint32_t *idx)
+{
+	struct hslot *s = htab_find(&T->map, k);
+	struct tkey *t;
+
+	if (s != NULL) {
+		*idx = s->val;
+		return HGQ_OK;
+	}
+	if (grow32((void **)&T->tk, &T->cap_tk, (size_t)T->n_tk + 1,
+	    sizeof(*T->tk)) != 0 || htab_put(&T->map, k, T->n_tk) != 0)
+		return HGQ_ENOMEM;
+	t = &T->tk[T->n_tk];
+	memset(t, 0, sizeof(*t));
+	t->key = k;
+	*idx = T->n_tk++;
+	return HGQ_OK;
+}
+
+static int
+tk_push(struct tail *T, uint32_t idx)
+{
+	uint32_t pen = (uint32_t)T->tk[idx].pen;
+	struct tent e;
+	struct theap *b;
+
+	if (pen >= T->n_bk) {
+		size_t n = T->n_bk == 0 ? 64 : T->n_bk;
+		struct theap *nb;
+
+		while (n <= pen)
+			n *= 2;
+		if ((nb = hgq_reallocarray(T->bk, n, sizeof(*nb))) == NULL)
+			return HGQ_ENOMEM;
+		memset(nb + T->n_bk, 0, (n - T->n_bk) * sizeof(*nb));
+		T->bk = nb;
+		T->n_bk = n;
+	}
+	b = &T->bk[pen];
+	if (grow32((void **)&b->h, &b->cap, (size_t)b->n + 1,
+	    sizeof(*b->h)) != 0)
+		return HGQ_ENOMEM;
+	e.order = tk_order(T->tk[idx].key);
+	e.idx = idx;
+	for (uint32_t j = b->n++; ; ) {
+		uint32_t p = (j - 1) / 2;
+
+		if (j == 0 || b->h[p].order >= e.order) {
+			b->h[j] = e;
+			break;
+		}
+		b->h[j] = b->h[p];
+		j = p;
+	}
+	if (pen < T->lo)
+		T->lo = pen;
+	return HGQ_OK;
+}
+
+/* the live key of least penalty (an entry is stale if the penalty moved) */
+static bool
+tk_pop(struct tail *T, uint32_t *idx)
+{
+	for (; T->lo < T->n_bk; T->lo++) {
+		struct theap *b = &T->bk[T->lo];
+
+		while (b->n > 0) {
+			struct tent top = b->h[0], x = b->h[--b->n];
+			const struct tkey *t = &T->tk[top.idx];
+			uint32_t j = 0;
+
+			for (;;) {
+				uint32_t c = 2 * j + 1;
+
+				if (c >= b->n)
+					break;
+				if (c + 1 < b->n &&
+				    b->h[c + 1].order > b->h[c].order)
+					c++;
+				if (b->h[c].order <= x.order)
+					break;
+				b->h[j] = b->h[c];
+				j = c;
+			}
+			if (b->n > 0)
+				b->h[j] = x;
+			if (tk_live(t) && (size_t)t->pen == T->lo) {
+				*idx = top.idx;
+				return true;
+			}
+		}
+	}
+	return false;
+}
+
+static inline int32_t
+col_find(const struct column *c, int32_t row, int32_t pos)
+{
+	for (uint32_t j = 0; j < c->n; j++)
+		if (c->d[j].row == row && c->d[j].pos == pos)
+			return (int32_t)j;
+	return -1;
+}
+
+/* every digit pair of key k now (r0's digit of each), into T->pairs */
+static int
+tk_pairs(const struct solver *S, struct tail *T, uint64_t key)
+{
+	struct key k;
+	const struct row *a, *b;
+	int32_t lo, hi;
+
+	unpack_key(key, &k);
+	a = &S->rows[k.r0];
+	b = &S->rows[k.r1];
+	lo = a->pbase > b->pbase - k.shift ? a->pbase : b->pbase - k.shift;
+	hi = a->pbase + a->npos < b->pbase + b->npos - k.shift ?
+	    a->pbase + a->npos : b->pbase + b->npos - k.shift;
+	T->n_pairs = 0;
+	for (int32_t p = lo; p < hi; p++)
+	for (int neg = 0; neg < 2; neg++) {
+		const uint64_t *x = row_set(S, a, p, neg);
+		const uint64_t *y = row_set(S, b, p + k.shift, neg ^ k.sub);
+
+		for (uint32_t w = 0; w < S->W; w++) {
+			uint64_t m = x[w] & y[w];
+
+			while (m != 0) {
+				if (grow((void **)&T->pairs, &T->cap_pairs,
+				    T->n_pairs + 1, sizeof(*T->pairs)) != 0)
+					return HGQ_ENOMEM;
+				T->pairs[T->n_pairs].col = w * 64 +
+				    (uint32_t)__builtin_ctzll(m);
+				T->pairs[T->n_pairs].pos = p;
+				T->pairs[T->n_pairs].sign =
+				    (int8_t)(neg ? -1 : 1);
+				T->n_pairs++;
+				m &= m - 1;
+			}
+		}
+	}
+	return HGQ_OK;
+}
+
+static int
+list_add(uint32_t **l, size_t *n, size_t *cap, uint32_t v)
+{
+	if (grow((void **)l, cap, *n + 1, sizeof(**l)) != 0)
+		return HGQ_ENOMEM;
+	(*l)[(*n)++] = v;
+	return HGQ_OK;
+}
+
+/* record that the degree of digit j of column col changed by delta */
+static int
+deg_changed(struct solver *S, struct tail *T, uint32_t col, int32_t j,
+    int delta)
+{
+	struct tdig *t = &T->tc[col].d[j];
+
+	t->pend += delta;
+	if (t->listed)
+		return HGQ_OK;
+	t->listed = 1;
+	if (grow((void **)&T->dd, &T->cap_dd, T->n_dd + 1,
+	    sizeof(*T->dd)) != 0)
+		return HGQ_ENOMEM;
+	T->dd[T->n_dd].col = col;
+	T->dd[T->n_dd].row = S->cols[col].d[j].row;
+	T->dd[T->n_dd].pos = S->cols[col].d[j].pos;
+	T->n_dd++;
+	return HGQ_OK;
+}
+
+/* key idx gains (add) or loses a pair through digit j of column col */
+static int
+adj_update(struct solver *S, struct tail *T, uint32_t col, int32_t j,
+    uint32_t idx, bool add)
+{
+	struct tdig *t = &T->tc[col].d[j];
+
+	if (add) {
+		if (grow32((void **)&t->adj, &t->cap_adj,
+		    (size_t)t->n_adj + 1, sizeof(*t->adj)) != 0)
+			return HGQ_ENOMEM;
+		t->adj[t->n_adj++] = idx;
+	} else {
+		for (uint32_t e = 0; e < t->n_adj; e++)
+			if (t->adj[e] == idx) {
+				t->adj[e] = t->adj[--t->n_adj];
+				break;
+			}
+	}
+	return deg_changed(S, T, col, j, add ? 1 : -1);
+}
+
+/* every pair of key idx enters (add) or leaves its digits' lists */
+static int
+tk_spread(struct solver *S, struct tail *T, uint32_t idx, bool add)
+{
+	struct key k;
+	int rc;
+
+	unpack_key(T->tk[idx].key, &k);
+	if ((rc = tk_pairs(S, T, T->tk[idx].key)) != HGQ_OK)
+		return rc;
+	for (size_t o = 0; o < T->n_pairs; o++) {
+		const struct occ *oc = &T->pairs[o];
+		const struct column *c = &S->cols[oc->col];
+
+		if ((rc = adj_update(S, T, oc->col, col_find(c, k.r0,
+		    oc->pos), idx, add)) != HGQ_OK ||
+		    (rc = adj_update(S, T, oc->col, col_find(c, k.r1,
+		    oc->pos + k.shift), idx, add)) != HGQ_OK)
+			return rc;
+	}
+	return HGQ_OK;
+}
+
+static int
+tk_mark_fresh(struct tail *T, uint32_t idx)
+{
+	if (T->tk[idx].fresh)
+		return HGQ_OK;
+	T->tk[idx].fresh = 1;
+	return list_add(&T->fresh, &T->n_fresh, &T->cap_fresh, idx);
+}
+
+static int
+tk_mark_queued(struct tail *T, uint32_t idx)
+{
+	if (T->tk[idx].queued == T->flush)
+		return HGQ_OK;
+	T->tk[idx].queued = T->flush;
+	return list_add(&T->queue, &T->n_queue, &T->cap_queue, idx);
+}
+
+/*
+ * The partner of digit d (row, pos, sign) in a pair of key k in column c,
+ * as d's first (r0) or second (r1) digit; -1 when there is none.
+ */
+static int32_t
+partner(const struct column *c, const struct key *k, const struct cdig *d,
+    bool first)
+{
+	int32_t row = first ? k->r1 : k->r0;
+	int32_t pos = first ? d->pos + k->shift : d->pos - k->shift;
+	int sign = k->sub ? -d->sign : d->sign;
+	int32_t j;
+
+	if (d->row != (first ? k->r0 : k->r1))
+		return -1;
+	j = col_find(c, row, pos);
+	return j >= 0 && c->d[j].sign == sign ? j : -1;
+}
+
+/* column.d[j] and its tail side leave column col (a swap with the last) */
+static void
+tail_drop(struct solver *S, struct tail *T, uint32_t col, int32_t j)
+{
+	struct column *c = &S->cols[col];
+	struct tdig *t = T->tc[col].d;
+	const struct cdig *d = &c->d[j];
+
+	free(t[j].adj);
+	remove_digit(S, (uint32_t)d->row, col, d->pos, d->sign);
+	t[j] = t[c->n];
+	memset(&t[c->n], 0, sizeof(t[c->n]));
+}
+
+/* remove a digit, keeping the counts, lists and penalties of live keys */
+static int
+tail_remove(struct solver *S, struct tail *T, uint32_t col, int32_t j)
+{
+	struct column *c = &S->cols[col];
+	const struct tdig *td = &T->tc[col].d[j];
+	struct cdig d = c->d[j];
+	int rc;
+
+	/* the live keys through the digit, once each */
+	T->round++;
+	T->n_list = 0;
+	for (uint32_t e = 0; e < td->n_adj; e++) {
+		struct tkey *t = &T->tk[td->adj[e]];
+
+		if (t->seen == T->round)
+			continue;
+		t->seen = T->round;
+		if ((rc = list_add(&T->list, &T->n_list, &T->cap_list,
+		    td->adj[e])) != HGQ_OK)
+			return rc;
+	}
+	/* each pair through the digit goes, from its partner's list too */
+	for (size_t l = 0; l < T->n_list; l++) {
+		uint32_t idx = T->list[l];
+		struct key k;
+
+		unpack_key(T->tk[idx].key, &k);
+		for (int first = 0; first < 2; first++) {
+			int32_t u = partner(c, &k, &d, first);
+
+			if (u < 0)
+				continue;
+			T->tk[idx].count--;
+			if ((rc = adj_update(S, T, col, u, idx, false)) !=
+			    HGQ_OK)
+				return rc;
+		}
+	}
+	tail_drop(S, T, col, j);
+	/* a key left with one pair leaves the lists of its digits */
+	for (size_t l = 0; l < T->n_list; l++) {
+		uint32_t idx = T->list[l];
+
+		if (tk_live(&T->tk[idx]))
+			rc = tk_mark_fresh(T, idx);
+		else
+			rc = tk_spread(S, T, idx, false);
+		if (rc != HGQ_OK)
+			return rc;
+	}
+	return HGQ_OK;
+}
+
+/* add a digit of a new row (with an empty list) */
+static int
+tail_add(struct solver *S, struct tail *T, uint32_t r, uint32_t col,
+    int32_t pos, int sign)
+{
+	struct tcol *tc = &T->tc[col];
+
+	if (add_digit(S, r, col, pos, sign) != 0 ||
+	    grow32((void **)&tc->d, &tc->cap, S->cols[col].n,
+	    sizeof(*tc->d)) != 0)
+		return HGQ_ENOMEM;
+	memset(&tc->d[S->cols[col].n - 1], 0, sizeof(*tc->d));
+	return HGQ_OK;
+}
+
+/* the keys of the new row n with two pairs or more become live */
+static int
+tail_new_row(struct solver *S, struct tail *T, uint32_t n)
+{
+	int rc;
+
+	if ((rc = count_row_keys(S, n, 2)) != HGQ_OK)
+		return rc;
+	for (size_t j = 0; j < S->n_loc; j++) {
+		struct lslot *s = loc_slot(S, S->loc_keys[j]);
+		uint32_t idx;
+
+		if ((rc = tk_get(T, s->key, &idx)) != HGQ_OK)
+			return rc;
+		T->tk[idx].count = s->count;
+		if ((rc = tk_spread(S, T, idx, true)) != HGQ_OK ||
+		    (rc = tk_mark_fresh(T, idx)) != HGQ_OK)
+			return rc;
+	}
+	return HGQ_OK;
+}
+
+/* the penalty of key idx from the degrees now */
+static int
+tk_penalty(struct solver *S, struct tail *T, uint32_t idx)
+{
+	struct key k;
+	int32_t pen = 0;
+	int rc;
+
+	unpack_key(T->tk[idx].key, &k);
+	if ((rc = tk_pairs(S, T, T->tk[idx].key)) != HGQ_OK)
+		return rc;
+	for (size_t o = 0; o < T->n_pairs; o++) {
+		const struct occ *oc = &T->pairs[o];
+		const struct column *c = &S->cols[oc->col];
+		const struct tdig *t = T->tc[oc->col].d;
+
+		pen += (int32_t)t[col_find(c, k.r0, oc->pos)].n_adj - 1;
+		pen += (int32_t)t[col_find(c, k.r1, oc->pos + k.shift)].n_adj -
+		    1;
+	}
+	T->tk[idx].pen = pen;
+	return HGQ_OK;
+}
+
+/*
+ * Bring the penalties up to date and queue what changed: a key through a
+ * digit whose degree changed moves by that change (twice through it, by
+ * twice), a key whose pairs changed is recounted.
+ */
+static int
+tail_flush(struct solver *S, struct tail *T)
+{
+	int rc;
+
+	T->flush++;
+	for (size_t e = 0; e < T->n_dd; e++) {
+		const struct dref *r = &T->dd[e];
+		int32_t j = col_find(&S->cols[r->col], r->row, r->pos);
+		struct tdig *t;
+		int32_t delta;
+
+		if (j < 0)
+			continue;	/* removed since */
+		t = &T->tc[r->col].d[j];
+		delta = t->pend;
+		t->pend = 0;
+		t->listed = 0;
+		if (delta == 0)
+			continue;
+		for (uint32_t a = 0; a < t->n_adj; a++) {
+			struct tkey *k = &T->tk[t->adj[a]];
+
+			if (k->fresh)
+				continue;
+			k->pen += delta;
+			if ((rc = tk_mark_queued(T, t->adj[a])) != HGQ_OK)
+				return rc;
+		}
+	}
+	T->n_dd = 0;
+	for (size_t e = 0; e < T->n_fresh; e++) {
+		uint32_t idx = T->fresh[e];
+
+		T->tk[idx].fresh = 0;
+		if (tk_live(&T->tk[idx]) &&
+		    ((rc = tk_penalty(S, T, idx)) != HGQ_OK ||
+		    (rc = tk_mark_queued(T, idx)) != HGQ_OK))
+			return rc;
+	}
+	T->n_fresh = 0;
+	for (size_t e = 0; e < T->n_queue; e++)
+		if (tk_live(&T->tk[T->queue[e]]) &&
+		    (rc = tk_push(T, T->queue[e])) != HGQ_OK)
+			return rc;
+	T->n_queue = 0;
+	return HGQ_OK;
+}
+
+/* the occurrences of key idx that can be extracted now, in S->occ */
+static int
+tail_occ(struct solver *S, const struct tail *T, uint32_t idx)
+{
+	struct key k;
+	int d0, d1, nd;
+
+	unpack_key(T->tk[idx].key, &k);
+	d0 = S->nodes[k.r0].depth;
+	d1 = S->nodes[k.r1].depth;
+	nd = (d0 > d1 ? d0 : d1) + 1;
+	if (nd > S->allowed || nd > MAX_DEPTH)
+		return 0;
+	return find_occ(S, &k, nd);
+}
+
+/* extract key idx at the occurrences in S->occ */
+static int
+tail_extract(struct solver *S, struct tail *T, uint32_t idx)
+{
+	struct key k;
+	uint32_t n;
+	int rc;
+
+	unpack_key(T->tk[idx].key, &k);
+	if ((rc = new_key_row(S, &k, &n)) != HGQ_OK)
+		return rc;
+	for (size_t o = 0; o < S->n_occ; o++) {
+		const struct occ *oc = &S->occ[o];
+		const struct column *c = &S->cols[oc->col];
+
+		if ((rc = tail_remove(S, T, oc->col, col_find(c, k.r0,
+		    oc->pos))) != HGQ_OK ||
+		    (rc = tail_remove(S, T, oc->col, col_find(c, k.r1,
+		    oc->pos + k.shift))) != HGQ_OK ||
+		    (rc = tail_add(S, T, n, oc->col, oc->pos, oc->sign)) !=
+		    HGQ_OK)
+			return rc;
+	}
+	if ((rc = tail_new_row(S, T, n)) != HGQ_OK)
+		return rc;
+	return tail_flush(S, T);
+}
+
+/* sort v[0, n) with scratch tmp of n; bytes equal in every v are skipped */
+static void
+radix_sort(uint64_t *v, uint64_t *tmp, size_t n)
+{
+	uint64_t *src = v, *dst = tmp, *t;
+	size_t cnt[256];
+
+	for (int sh = 0; sh < 64 && n > 0; sh += 8) {
+		size_t sum = 0;
+
+		memset(cnt, 0, sizeof(cnt));
+		for (size_t j = 0; j < n; j++)
+			cnt[src[j] >> sh & 255]++;
+		if (cnt[src[0] >> sh & 255] == n)
+			continue;
+		for (int b = 0; b < 256; b++) {
+			size_t c = cnt[b];
+
+			cnt[b] = sum;
+			sum += c;
+		}
+		for (size_t j = 0; j < n; j++)
+			dst[cnt[src[j] >> sh & 255]++] = src[j];
+		t = src;
+		src = dst;
+		dst = t;
+	}
+	if (src != v)
+		memcpy(v, src, n * sizeof(*v));
+}
+
+/* the keys with two pairs or more in the columns now, with their counts */
+static int
+tail_count(struct solver *S, struct tail *T)
+{
+	uint64_t *all, *tmp;
+	size_t n = 0, m = 0;
+	int rc = HGQ_OK;
+
+	for (uint32_t col = 0; col < S->n_out; col++)
+		n += (size_t)S->cols[col].n * (S->cols[col].n - 1) / 2;
+	all = hgq_calloc(n + 1, sizeof(*all));
+	tmp = hgq_calloc(n + 1, sizeof(*tmp));
+	if (all == NULL || tmp == NULL) {
+		rc = HGQ_ENOMEM;
+		goto out;
+	}
+	for (uint32_t col = 0; col < S->n_out; col++) {
+		const struct column *c = &S->cols[col];
+
+		for (uint32_t a = 0; a < c->n; a++)
+		for (uint32_t b = a + 1; b < c->n; b++)
+			all[m++] = pair_key(c->d[a].row, c->d[a].pos,
+			    c->d[a].sign, c->d[b].row, c->d[b].pos,
+			    c->d[b].sign);
+	}
+	radix_sort(all, tmp, n);
+	for (size_t j = 0, e; j < n; j = e) {
+		uint32_t idx;
+
+		for (e = j + 1; e < n && all[e] == all[j]; e++)
+			;
+		if (e - j < 2)
+			continue;
+		if ((rc = tk_get(T, all[j], &idx)) != HGQ_OK)
+			goto out;
+		T->tk[idx].count = (int32_t)(e - j);
+	}
+out:
+	free(all);
+	free(tmp);
+	return rc;
+}
+
+static void
+tail_release(struct solver *S, struct tail *T)
+{
+	free(T->map.s);
+	free(T->tk);
+	if (T->tc != NULL)
+		for (uint32_t col = 0; col < S->n_out; col++) {
+			for (uint32_t j = 0; T->tc[col].d != NULL &&
+			    j < S->cols[col].n; j++)
+				free(T->tc[col].d[j].adj);
+			free(T->tc[col].d);
+		}
+	free(T->tc);
+	if (T->bk != NULL)
+		for (size_t j = 0; j < T->n_bk; j++)
+			free(T->bk[j].h);
+	free(T->bk);
+	free(T->list);
+	free(T->fresh);
+	free(T->queue);
+	free(T->dd);
+	free(T->pairs);
+}
+
+/* ------------------------------------------------------------------ */
+/* The tail's choice as an independent set                             */
+/* ------------------------------------------------------------------ */
+
+/*
+ * The keys of the tail and their conflicts form a graph: two keys are
+ * neighbours when they share a digit, so the keys extracted are an
+ * independent set of it and each one saves an adder.  Before the greedy
+ * order takes over, the tail looks for a large independent set with the
+ * iterated local search of Andrade, Resende and Werneck ("Fast local
+ * search for the maximum independent set problem", J. Heuristics 2012):
+ * from a greedy start, (1,2)-swaps (one key out, two in) until none is
+ * left, then, many times over, one random key forced in (its neighbours
+ * out) followed by swaps, kept when the set did not shrink.  Those keys
+ * are extracted first; the greedy order then takes what they leave and
+ * the keys of the new rows.  Measured on random 64x64 8-bit matrices:
+ * some 30 adders fewer than the greedy order alone with 16 perturbations
+ * per key (MIS_ROUNDS; 4: 28 fewer, 64: 32 fewer), which cost about as
+ * much as the rest of the tail.
+ */
+struct mis {
+	uint32_t	 n;		/* vertices */
+	uint32_t	*off, *nb;	/* v's: nb[off[v], off[v+1]) */
+	uint8_t		*in;		/* in the set */
+	uint8_t		*best;		/* the largest set seen */
+	uint32_t	*tight;		/* neighbours in the set */
+	uint32_t	*mark;		/* == stamp: marked */
+	uint32_t	 stamp;
+	uint32_t	 size, best_size;
+	uint32_t	*queue;		/* set vertices to try */
+	size_t		 n_queue, cap_queue;
+	uint32_t	*undo;		/* v | IN_FLAG if inserted */
+	size_t		 n_undo, cap_undo;
+	uint64_t	 rng;
+};
+
+#define IN_FLAG	0x80000000u
+#define MIS_ROUNDS	16		/* perturbations per vertex */
+
+static inline uint64_t
+mis_rand(struct mis *M)
+{
+	M->rng ^= M->rng << 13;
+	M->rng ^= M->rng >> 7;
+	M->rng ^= M->rng << 17;
+	return M->rng;
+}
+
+static int
+mis_log(struct mis *M, uint32_t e)
+{
+	if (grow((void **)&M->undo, &M->cap_undo, M->n_undo + 1,
+	    sizeof(*M->undo)) != 0)
+		return HGQ_ENOMEM;
+	M->undo[M->n_undo++] = e;
+	return HGQ_OK;
+}
+
+static void
+mis_set(struct mis *M, uint32_t v, bool in)
+{
+	M->in[v] = in;
+	if (in)
+		M->size++;
+	else
+		M->size--;
+	for (uint32_t e = M->off[v]; e < M->off[v + 1]; e++)
+		if (in)
+			M->tight[M->nb[e]]++;
+		else
+			M->tight[M->nb[e]]--;
+}
+
+static int
+mis_insert(struct mis *M, uint32_t v)
+{
+	mis_set(M, v, true);
+	return mis_log(M, v | IN_FLAG);
+}
+
+static int
+mis_remove(struct mis *M, uint32_t v)
+{
+	mis_set(M, v, false);
+	return mis_log(M, v);
+}
+
+static int
+mis_push(struct mis *M, uint32_t v)
+{
+	if (grow((void **)&M->queue, &M->cap_queue, M->n_queue + 1,
+	    sizeof(*M->queue)) != 0)
+		return HGQ_ENOMEM;
+	M->queue[M->n_queue++] = v;
+	return HGQ_OK;
+}
+
+/*
+ * After v left the set: its free neighbours join it, and a neighbour now
+ * 1-tight may allow a swap at its one neighbour in the set: queue that.
+ */
+static int
+mis_settle(struct mis *M, uint32_t v)
+{
+	int rc;
+
+	for (uint32_t e = M->off[v]; e < M->off[v + 1]; e++) {
+		uint32_t u = M->nb[e];
+
+		if (M->in[u] || M->tight[u] > 1)
+			continue;
+		if (M->tight[u] == 0) {
+			if ((rc = mis_insert(M, u)) != HGQ_OK ||
+			    (rc = mis_push(M, u)) != HGQ_OK)
+				return rc;
+			continue;
+		}
+		for (uint32_t f = M->off[u]; f < M->off[u + 1]; f++)
+			if (M->in[M->nb[f]]) {
+				if ((rc = mis_push(M, M->nb[f])) != HGQ_OK)
+					return rc;
+				break;
+			}
+	}
+	return HGQ_OK;
+}
+
+/* a (1,2)-swap at set vertex v: two non-adjacent 1-tight neighbours */
+static int
+mis_swap(struct mis *M, uint32_t v, bool *done)
+{
+	int rc;
+
+	*done = false;
+	for (uint32_t e = M->off[v]; e < M->off[v + 1]; e++) {
+		uint32_t u = M->nb[e];
+
+		if (M->in[u] || M->tight[u] != 1)
+			continue;
+		M->stamp++;
+		for (uint32_t f = M->off[u]; f < M->off[u + 1]; f++)
+			M->mark[M->nb[f]] = M->stamp;
+		for (uint32_t g = e + 1; g < M->off[v + 1]; g++) {
+			uint32_t w = M->nb[g];
+
+			if (M->in[w] || M->tight[w] != 1 ||
+			    M->mark[w] == M->stamp)
+				continue;
+			if ((rc = mis_remove(M, v)) != HGQ_OK ||
+			    (rc = mis_insert(M, u)) != HGQ_OK ||
+			    (rc = mis_insert(M, w)) != HGQ_OK ||
+			    (rc = mis_push(M, u)) != HGQ_OK ||
+			    (rc = mis_push(M, w)) != HGQ_OK)
+				return rc;
+			*done = true;
+			return mis_settle(M, v);
+		}
+	}
+	return HGQ_OK;
+}
+
+/* swaps until the queue is empty */
+static int
+mis_local(struct mis *M)
+{
+	int rc;
+
+	while (M->n_queue > 0) {
+		uint32_t v = M->queue[--M->n_queue];
+		bool done;
+
+		if (M->in[v] && (rc = mis_swap(M, v, &done)) != HGQ_OK)
+			return rc;
+	}
+	return HGQ_OK;
+}
+
+/* force v into the set, its neighbours out, and settle around them */
+static int
+mis_force(struct mis *M, uint32_t v)
+{
+	size_t first = M->n_undo;
+	int rc;
+
+	for (uint32_t e = M->off[v]; e < M->off[v + 1]; e++)
+		if (M->in[M->nb[e]] &&
+		    (rc = mis_remove(M, M->nb[e])) != HGQ_OK)
+			return rc;
+	if ((rc = mis_insert(M, v)) != HGQ_OK || (rc = mis_push(M, v)) !=
+	    HGQ_OK)
+		return rc;
+	for (size_t e = first; e < M->n_undo; e++)
+		if (!(M->undo[e] & IN_FLAG) &&
+		    (rc = mis_settle(M, M->undo[e])) != HGQ_OK)
+			return rc;
+	return HGQ_OK;
+}
+
+/*
+ * The search: start from the vertices in the given order (each taken when
+ * free), then MIS_ROUNDS * n perturbations.  M->best gets the result.
+ */
+static int
+mis_search(struct mis *M, const uint32_t *order)
+{
+	int rc;
+
+	for (uint32_t j = 0; j < M->n; j++)
+		if (M->tight[order[j]] == 0 && !M->in[order[j]]) {
+			mis_set(M, order[j], true);
+			if ((rc = mis_push(M, order[j])) != HGQ_OK)
+				return rc;
+		}
+	if ((rc = mis_local(M)) != HGQ_OK)
+		return rc;
+	memcpy(M->best, M->in, M->n);
+	M->best_size = M->size;
+	for (uint64_t it = 0; it < (uint64_t)M->n * MIS_ROUNDS; it++) {
+		uint32_t v = (uint32_t)(mis_rand(M) % M->n), size0 = M->size;
+
+		if (M->in[v])
+			continue;
+		M->n_undo = 0;
+		if ((rc = mis_force(M, v)) != HGQ_OK ||
+		    (rc = mis_local(M)) != HGQ_OK)
+			return rc;
+		if (M->size < size0) {		/* worse: undo */
+			while (M->n_undo > 0) {
+				uint32_t e = M->undo[--M->n_undo];
+
+				mis_set(M, e & ~IN_FLAG, !(e & IN_FLAG));
+			}
+			continue;
+		}
+		if (M->size > M->best_size) {
+			memcpy(M->best, M->in, M->n);
+			M->best_size = M->size;
+		}
+	}
+	return HGQ_OK;
+}
+
+static void
+mis_release(struct mis *M)
+{
+	free(M->off);
+	free(M->nb);
+	free(M->in);
+	free(M->best);
+	free(M->tight);
+	free(M->mark);
+	free(M->queue);
+	free(M->undo);
+}
+
+/* tail order of two vertices: least penalty, then newest rows */
+struct vord {
+	int32_t		 pen;
+	uint64_t	 order;
+	uint32_t	 v;
+};
+
+static int
+vord_cmp(const void *x, const void *y)
+{
+	const struct vord *a = x, *b = y;
+
+	if (a->pen != b->pen)
+		return a->pen < b->pen ? -1 : 1;
+	return a->order > b->order ? -1 : a->order < b->order;
+}
+
+/*
+ * The live keys of the tail as a graph and a large independent set of
+ * it: *keys gets its keys (tail indices), in the tail's order.
+ */
+static int
+tail_choose(struct solver *S, struct tail *T, uint32_t variant,
+    uint32_t **keys, size_t *n_keys)
+{
+	struct mis M;
+	uint32_t *vid = NULL, *key = NULL, *order = NULL;
+	struct vord *vo = NULL;
+	size_t n_nb = 0, cap_nb = 0;
+	int rc = HGQ_ENOMEM;
+
+	memset(&M, 0, sizeof(M));
+	*keys = NULL;
+	*n_keys = 0;
+	if ((vid = hgq_calloc((size_t)T->n_tk + 1, sizeof(*vid))) == NULL ||
+	    (key = hgq_calloc((size_t)T->n_tk + 1, sizeof(*key))) == NULL)
+		goto out;
+	for (uint32_t idx = 0; idx < T->n_tk; idx++) {
+		vid[idx] = UINT32_MAX;
+		if (tk_live(&T->tk[idx])) {
+			key[M.n] = idx;
+			vid[idx] = M.n++;
+		}
+	}
+	if ((M.off = hgq_calloc((size_t)M.n + 1, sizeof(*M.off))) == NULL ||
+	    (M.in = hgq_calloc((size_t)M.n + 1, 1)) == NULL ||
+	    (M.best = hgq_calloc((size_t)M.n + 1, 1)) == NULL ||
+	    (M.tight = hgq_calloc((size_t)M.n + 1, sizeof(*M.tight))) ==
+	    NULL ||
+	    (M.mark = hgq_calloc((size_t)M.n + 1, sizeof(*M.mark))) == NULL ||
+	    (order = hgq_calloc((size_t)M.n + 1, sizeof(*order))) == NULL ||
+	    (vo = hgq_calloc((size_t)M.n + 1, sizeof(*vo))) == NULL)
+		goto out;
+	/* neighbours: the other live keys through the digits of each key */
+	for (uint32_t v = 0; v < M.n; v++) {
+		struct key k;
+
+		M.off[v] = (uint32_t)n_nb;
+		M.stamp++;
+		M.mark[v] = M.stamp;
+		unpack_key(T->tk[key[v]].key, &k);
+		if ((rc = tk_pairs(S, T, T->tk[key[v]].key)) != HGQ_OK)
+			goto out;
+		rc = HGQ_ENOMEM;
+		for (size_t o = 0; o < T->n_pairs; o++)
+		for (int side = 0; side < 2; side++) {
+			const struct occ *oc = &T->pairs[o];
+			int32_t j = col_find(&S->cols[oc->col], side ? k.r1 :
+			    k.r0, side ? oc->pos + k.shift : oc->pos);
+			const struct tdig *t = &T->tc[oc->col].d[j];
+
+			for (uint32_t a = 0; a < t->n_adj; a++) {
+				uint32_t u = vid[t->adj[a]];
+
+				if (u == UINT32_MAX || M.mark[u] == M.stamp)
+					continue;
+				M.mark[u] = M.stamp;
+				if (grow((void **)&M.nb, &cap_nb, n_nb + 1,
+				    sizeof(*M.nb)) != 0)
+					goto out;
+				M.nb[n_nb++] = u;
+			}
+		}
+		vo[v].pen = T->tk[key[v]].pen;
+		vo[v].order = tk_order(T->tk[key[v]].key);
+		vo[v].v = v;
+	}
+	M.off[M.n] = (uint32_t)n_nb;
+	qsort(vo, M.n, sizeof(*vo), vord_cmp);
+	for (uint32_t j = 0; j < M.n; j++)
+		order[j] = vo[j].v;
+	M.rng = ((variant + 1) * 0x9e3779b97f4a7c15ull + M.n) | 1;
+	if ((rc = mis_search(&M, order)) != HGQ_OK)
+		goto out;
+	rc = HGQ_ENOMEM;
+	if ((*keys = hgq_calloc((size_t)M.best_size + 1, sizeof(**keys))) ==
+	    NULL)
+		goto out;
+	for (uint32_t j = 0; j < M.n; j++)
+		if (M.best[order[j]])
+			(*keys)[(*n_keys)++] = key[order[j]];
+	rc = HGQ_OK;
+out:
+	mis_release(&M);
+	free(vid);
+	free(key);
+	free(order);
+	free(vo);
+	return rc;
+}
+
+/*
+ * Count the pairs of every column; extract a large independent set of the
+ * live keys, then the rest by least penalty.
+ */
+/* extract live key idx, or block it when it cannot be any more */
+static int
+tail_take(struct solver *S, struct tail *T, uint32_t idx)
+{
+	int v, rc;
+
+	if ((v = tail_occ(S, T, idx)) < 0)
+		return HGQ_ENOMEM;
+	if (v >= 2)
+		return tail_extract(S, T, idx);
+	/* depth room only shrinks: blocked for good */
+	T->tk[idx].blocked = 1;
+	if ((rc = tk_spread(S, T, idx, false)) != HGQ_OK)
+		return rc;
+	return tail_flush(S, T);
+}
+
+static int
+tail(struct solver *S, uint32_t variant)
+{
+	struct tail T;
+	uint32_t idx, *chosen = NULL;
+	size_t n_chosen = 0;
+	int rc, v;
+
+	memset(&T, 0, sizeof(T));
+	if (htab_init(&T.map, 4096) != 0 ||
+	    (T.tc = hgq_calloc(S->n_out, sizeof(*T.tc))) == NULL) {
+		rc = HGQ_ENOMEM;
+		goto out;
+	}
+	for (uint32_t col = 0; col < S->n_out; col++) {
+		T.tc[col].cap = S->cols[col].n + 1;
+		if ((T.tc[col].d = hgq_calloc(T.tc[col].cap,
+		    sizeof(*T.tc[col].d))) == NULL) {
+			rc = HGQ_ENOMEM;
+			goto out;
+		}
+	}
+	if ((rc = tail_count(S, &T)) != HGQ_OK)
+		goto out;
+	/* keys that cannot be extracted are not live */
+	for (idx = 0; idx < T.n_tk; idx++) {
+		if ((v = tail_occ(S, &T, idx)) < 0) {
+			rc = HGQ_ENOMEM;
+			goto out;
+		}
+		T.tk[idx].blocked = v < 2;
+		if (tk_live(&T.tk[idx]) &&
+		    (rc = tk_spread(S, &T, idx, true)) != HGQ_OK)
+			goto out;
+	}
+	for (idx = 0; idx < T.n_tk; idx++)
+		if (tk_live(&T.tk[idx]) &&
+		    ((rc = tk_penalty(S, &T, idx)) != HGQ_OK ||
+		    (rc = tk_push(&T, idx)) != HGQ_OK))
+			goto out;
+	for (size_t e = 0; e < T.n_dd; e++) {
+		struct tdig *t = &T.tc[T.dd[e].col].d[col_find(
+		    &S->cols[T.dd[e].col], T.dd[e].row, T.dd[e].pos)];
+
+		t->pend = 0;
+		t->listed = 0;
+	}
+	T.n_dd = 0;
+	/* a large independent set first, then the greedy order */
+	if ((rc = tail_choose(S, &T, variant, &chosen, &n_chosen)) != HGQ_OK)
+		goto out;
+	for (size_t c = 0; c < n_chosen; c++)
+		if (tk_live(&T.tk[chosen[c]]) &&
+		    (rc = tail_take(S, &T, chosen[c])) != HGQ_OK)
+			goto out;
+	while (tk_pop(&T, &idx))
+		if ((rc = tail_take(S, &T, idx)) != HGQ_OK)
+			goto out;
+	rc = HGQ_OK;
+out:
+	free(chosen);
+	tail_release(S, &T);
+	return rc;
 }
 
 /* ------------------------------------------------------------------ */
@@ -1154,7 +2369,8 @@ hgq_cmvm_params_init(struct hgq_cmvm_params *p)
 {
 	memset(p, 0, sizeof(*p));
 	p->max_extra_depth = 2;
-	p->method = HGQ_CMVM_WMC;
+	p->method = HGQ_CMVM_MC;
+	p->variants = 2;
 }
 
 static int
@@ -1179,7 +2395,6 @@ solver_release(struct solver *S)
 	free(S->cols);
 	free(S->rows);
 	free(S->nodes);
-	free(S->keys);
 	free(S->adders.s);
 	if (S->bk != NULL)
 		for (size_t j = 0; j < S->n_bk; j++) {
@@ -1279,29 +2494,33 @@ load(struct solver *S, const struct hgq_ival *x, const int32_t *x_depth,
 	return HGQ_OK;
 }
 
-int
-hgq_cmvm_solve(struct hgq_cmvm **out, const struct hgq_ival *x,
-    const int32_t *x_depth, uint32_t n_in, uint32_t n_out,
-    const int32_t *w_m, const int8_t *w_f, const struct hgq_cmvm_params *p,
-    struct hgq_err *err)
+/* one greedy run: the problem, its variant, and what it gave */
+struct run {
+	const struct hgq_ival	*x;
+	const int32_t		*x_depth;
+	uint32_t		 n_in, n_out;
+	const int32_t		*w_m;
+	const int8_t		*w_f;
+	const struct hgq_cmvm_params *p;
+	uint32_t		 variant;
+	struct hgq_cmvm		*res;
+	int			 rc;
+	struct hgq_err		 err;
+};
+
+static int
+solve_one(struct run *R)
 {
 	struct solver S;
 	struct hgq_cmvm *res = NULL;
-	struct hgq_cmvm_params def;
+	struct hgq_err *err = &R->err;
+	uint32_t n_in = R->n_in, n_out = R->n_out;
 	int rc, min_depth = 0;
 
-	*out = NULL;
-	if (p == NULL) {
-		hgq_cmvm_params_init(&def);
-		p = &def;
-	}
-	if (n_in >= MAX_ROWS / 2 || n_out > HGQ_MAX_N)
-		return hgq_errf(err, HGQ_ERANGE, "cmvm: %u x %u is too large",
-		    n_in, n_out);
 	memset(&S, 0, sizeof(S));
 	S.n_in = n_in;
 	S.n_out = n_out;
-	S.method = p->method;
+	S.method = R->p->method;
 	S.W = (n_out + 63) / 64;
 	if ((S.cols = hgq_calloc(n_out, sizeof(*S.cols))) == NULL ||
 	    (S.tsum = hgq_calloc(n_out, sizeof(*S.tsum))) == NULL ||
@@ -1309,7 +2528,7 @@ hgq_cmvm_solve(struct hgq_cmvm **out, const struct hgq_ival *x,
 		rc = hgq_errf(err, HGQ_ENOMEM, "out of memory");
 		goto fail;
 	}
-	if ((rc = load(&S, x, x_depth, w_m, w_f, err)) != HGQ_OK)
+	if ((rc = load(&S, R->x, R->x_depth, R->w_m, R->w_f, err)) != HGQ_OK)
 		goto fail;
 	for (uint32_t j = 0; j < n_out; j++) {
 		int d = ceil_log2_u64(S.cols[j].sum2);
@@ -1317,15 +2536,14 @@ hgq_cmvm_solve(struct hgq_cmvm **out, const struct hgq_ival *x,
 		if (d > min_depth)
 			min_depth = d;
 	}
-	S.allowed = p->max_extra_depth < 0 ? INT32_MAX :
-	    min_depth + p->max_extra_depth;
+	S.allowed = R->p->max_extra_depth < 0 ? INT32_MAX :
+	    min_depth + R->p->max_extra_depth;
 	if (S.allowed != INT32_MAX && S.allowed > MAX_DEPTH)
 		S.allowed = MAX_DEPTH;
-	if (p->method != HGQ_CMVM_NONE) {
-		if ((rc = count_initial(&S)) != HGQ_OK ||
-		    (rc = cse(&S)) != HGQ_OK)
-			goto fail_rc;
-	}
+	if (S.method != HGQ_CMVM_NONE &&
+	    ((rc = count_initial(&S, R->variant)) != HGQ_OK ||
+	    (rc = cse(&S)) != HGQ_OK || (rc = tail(&S, R->variant)) != HGQ_OK))
+		goto fail_rc;
 	if ((res = calloc(1, sizeof(*res))) == NULL ||
 	    (res->out = hgq_calloc(n_out, sizeof(*res->out))) == NULL) {
 		rc = HGQ_ENOMEM;
@@ -1352,7 +2570,7 @@ hgq_cmvm_solve(struct hgq_cmvm **out, const struct hgq_ival *x,
 		    &res->nodes[nd->b].v, nd->shift, nd->sub, &nd->v, &low);
 	}
 	solver_release(&S);
-	*out = res;
+	R->res = res;
 	return HGQ_OK;
 
 fail_rc:
@@ -1369,6 +2587,119 @@ fail:
 		free(res);
 	}
 	solver_release(&S);
+	return rc;
+}
+
+/* a thread's share of the runs: first, first + step, ... */
+struct worker {
+	struct run	*runs;
+	uint32_t	 n_runs, first, step;
+};
+
+static void *
+worker_main(void *arg)
+{
+	const struct worker *w = arg;
+
+	for (uint32_t v = w->first; v < w->n_runs; v += w->step)
+		w->runs[v].rc = solve_one(&w->runs[v]);
+	return NULL;
+}
+
+/* a is a better solution than b: fewer adders, then fewer adder bits */
+static bool
+better(const struct hgq_cmvm *a, const struct hgq_cmvm *b)
+{
+	if (a->n_adders != b->n_adders)
+		return a->n_adders < b->n_adders;
+	return a->cost < b->cost;
+}
+
+#define MAX_THREADS	16
+
+/*
+ * Variants.  Ties in the greedy loop are broken by the order in which the
+ * keys were made, and on random matrices a different order moves the
+ * result by some +-25 adders either way.  So p->variants runs differ in
+ * the order of the initial keys (count_initial) and the seed of the
+ * tail's search (tail_choose), and the solution with the fewest adders,
+ * then the fewest adder bits, then the lowest variant is kept: on random
+ * 64x64 8-bit matrices the best of 2 is ~8 adders below one run, the best
+ * of 4 ~15 (for twice the time).  The runs are spread over p->threads
+ * threads; each is sequential and the choice is made after all ended, so
+ * the result does not depend on the threads.
+ */
+int
+hgq_cmvm_solve(struct hgq_cmvm **out, const struct hgq_ival *x,
+    const int32_t *x_depth, uint32_t n_in, uint32_t n_out,
+    const int32_t *w_m, const int8_t *w_f, const struct hgq_cmvm_params *p,
+    struct hgq_err *err)
+{
+	struct hgq_cmvm_params def;
+	struct worker w[MAX_THREADS];
+	pthread_t tid[MAX_THREADS];
+	bool started[MAX_THREADS];
+	struct run *runs;
+	uint32_t n_runs, n_thr, best = 0;
+	long ncpu;
+	int rc = HGQ_OK;
+
+	*out = NULL;
+	if (p == NULL) {
+		hgq_cmvm_params_init(&def);
+		p = &def;
+	}
+	if (n_in >= MAX_ROWS / 2 || n_out > HGQ_MAX_N)
+		return hgq_errf(err, HGQ_ERANGE, "cmvm: %u x %u is too large",
+		    n_in, n_out);
+	n_runs = p->method == HGQ_CMVM_NONE || p->variants < 1 ? 1 :
+	    (uint32_t)p->variants;
+	if ((runs = hgq_calloc(n_runs, sizeof(*runs))) == NULL)
+		return hgq_errf(err, HGQ_ENOMEM, "out of memory");
+	for (uint32_t v = 0; v < n_runs; v++) {
+		runs[v].x = x;
+		runs[v].x_depth = x_depth;
+		runs[v].n_in = n_in;
+		runs[v].n_out = n_out;
+		runs[v].w_m = w_m;
+		runs[v].w_f = w_f;
+		runs[v].p = p;
+		runs[v].variant = v;
+	}
+	ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	n_thr = p->threads > 0 ? (uint32_t)p->threads :
+	    ncpu > 0 ? (uint32_t)ncpu : 1;
+	if (n_thr > n_runs)
+		n_thr = n_runs;
+	if (n_thr > MAX_THREADS)
+		n_thr = MAX_THREADS;
+	for (uint32_t t = 0; t < n_thr; t++) {
+		w[t].runs = runs;
+		w[t].n_runs = n_runs;
+		w[t].first = t;
+		w[t].step = n_thr;
+		started[t] = t > 0 &&
+		    pthread_create(&tid[t], NULL, worker_main, &w[t]) == 0;
+	}
+	/* the share of thread 0, and of threads that could not start */
+	for (uint32_t t = 0; t < n_thr; t++)
+		if (!started[t])
+			worker_main(&w[t]);
+	for (uint32_t t = 0; t < n_thr; t++)
+		if (started[t])
+			pthread_join(tid[t], NULL);
+	for (uint32_t v = 0; v < n_runs && rc == HGQ_OK; v++)
+		if ((rc = runs[v].rc) != HGQ_OK && err != NULL)
+			*err = runs[v].err;
+	for (uint32_t v = 1; v < n_runs && rc == HGQ_OK; v++)
+		if (better(runs[v].res, runs[best].res))
+			best = v;
+	for (uint32_t v = 0; v < n_runs; v++)
+		if (rc != HGQ_OK || v != best)
+			hgq_cmvm_free(runs[v].res);
+	if (rc == HGQ_OK)
+		*out = runs[best].res;
+	free(runs);
 	return rc;
 }
 

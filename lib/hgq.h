@@ -1315,19 +1315,29 @@ int	hgq_add_span(const struct hgq_ival *a, const struct hgq_ival *b,
 /*
  * CMVM: y_j = sum_i x_i * w_ij for a constant matrix W, as a shared adder
  * graph (rtl-notes.md 1): canonical signed digits, greedy extraction of
- * digit pairs that occur at least twice, latency-balanced trees for the
- * rest.  Every node carries its exact interval.
+ * digit pairs that occur at least three times (the method's score), then
+ * of pairs that occur twice (a large set without conflicts), latency-
+ * balanced trees for the rest; the best of several such runs.  Every node
+ * carries its exact interval.
  */
 enum hgq_cmvm_method {
-	HGQ_CMVM_WMC	= 0,	/* score = count x overlapping bits */
-	HGQ_CMVM_MC	= 1,	/* score = count */
+	HGQ_CMVM_WMC	= 0,	/* score = count x overlapping bits:
+				   ~1 % fewer adder bits, ~1 % more
+				   adders */
+	HGQ_CMVM_MC	= 1,	/* score = count: fewest adders */
 	HGQ_CMVM_NONE	= 2,	/* no sharing: one tree per column */
 };
 
 struct hgq_cmvm_params {
 	int		 max_extra_depth; /* adder levels allowed above the
 					     minimal tree [2]; < 0: no limit */
-	int		 method;	/* enum hgq_cmvm_method [WMC] */
+	int		 method;	/* enum hgq_cmvm_method [MC] */
+	int		 variants;	/* runs, the fewest adders kept
+					   [2]; the time grows with it,
+					   the adders shrink a little */
+	int		 threads;	/* threads for the runs [0: one per
+					   CPU]; the result does not depend
+					   on it */
 };
 void	hgq_cmvm_params_init(struct hgq_cmvm_params *p);
 

@@ -2,8 +2,8 @@
  * check_cmvm.c - the CMVM solver: on random matrices (mixed fractional
  * bits, zeros, signed and unsigned inputs of any width) the adder graph
  * evaluated in C equals x W exactly, every node stays inside its interval
- * (so no width can overflow), outputs respect the depth limit, and sharing
- * never costs adders.
+ * (so no width can overflow), outputs respect the depth limit, sharing
+ * never costs adders, and the result does not depend on the threads.
  */
 #include <check.h>
 #include <stdint.h>
@@ -207,6 +207,8 @@ START_TEST(test_random_exact)
 		hgq_cmvm_params_init(&par);
 		par.max_extra_depth = extra;
 		par.method = (int)rrange(0, 2);
+		par.variants = (int)rrange(0, 3);
+		par.threads = (int)rrange(0, 3);
 		ck_assert_int_eq(hgq_cmvm_solve(&s, p.x, p.depth, n_in, n_out,
 		    p.w_m, p.w_f, &par, &err), HGQ_OK);
 		check_solution(&p, s, extra, 50);
@@ -229,6 +231,52 @@ START_TEST(test_wide)
 	    p.w_m, p.w_f, NULL, &err), HGQ_OK);
 	check_solution(&p, s, 2, 30);
 	hgq_cmvm_free(s);
+	prob_free(&p);
+}
+END_TEST
+
+/*
+ * The runs of several variants give the same graph whatever the number of
+ * threads, and the best of them is never worse than the first alone.
+ */
+START_TEST(test_threads)
+{
+	struct hgq_err err = HGQ_ERR_INIT;
+	struct hgq_cmvm_params par;
+	struct hgq_cmvm *s[4] = { NULL, NULL, NULL, NULL };
+	struct prob p;
+
+	rs = 777;
+	prob_random(&p, 24, 40, 8);
+	hgq_cmvm_params_init(&par);
+	par.variants = 3;
+	for (int t = 0; t < 3; t++) {
+		par.threads = t + 1;
+		ck_assert_int_eq(hgq_cmvm_solve(&s[t], p.x, p.depth, p.n_in,
+		    p.n_out, p.w_m, p.w_f, &par, &err), HGQ_OK);
+		check_solution(&p, s[t], par.max_extra_depth, 20);
+	}
+	for (int t = 1; t < 3; t++) {
+		ck_assert_uint_eq(s[t]->n_nodes, s[0]->n_nodes);
+		ck_assert_uint_eq(s[t]->cost, s[0]->cost);
+		for (uint32_t j = 0; j < s[0]->n_nodes; j++) {
+			const struct hgq_cmvm_node *a = &s[t]->nodes[j];
+			const struct hgq_cmvm_node *b = &s[0]->nodes[j];
+
+			ck_assert(a->a == b->a && a->b == b->b &&
+			    a->shift == b->shift && a->sub == b->sub);
+		}
+		for (uint32_t j = 0; j < p.n_out; j++)
+			ck_assert(s[t]->out[j].node == s[0]->out[j].node &&
+			    s[t]->out[j].shift == s[0]->out[j].shift &&
+			    s[t]->out[j].neg == s[0]->out[j].neg);
+	}
+	par.variants = 1;
+	ck_assert_int_eq(hgq_cmvm_solve(&s[3], p.x, p.depth, p.n_in, p.n_out,
+	    p.w_m, p.w_f, &par, &err), HGQ_OK);
+	ck_assert_uint_le(s[0]->n_adders, s[3]->n_adders);
+	for (int t = 0; t < 4; t++)
+		hgq_cmvm_free(s[t]);
 	prob_free(&p);
 }
 END_TEST
@@ -384,6 +432,7 @@ cmvm_suite(void)
 	tcase_set_timeout(tc, 60);
 	tcase_add_loop_test(tc, test_random_exact, 0, 5);
 	tcase_add_test(tc, test_wide);
+	tcase_add_test(tc, test_threads);
 	tcase_add_test(tc, test_sharing_helps);
 	tcase_add_test(tc, test_identical_columns);
 	tcase_add_test(tc, test_degenerate);
