@@ -201,13 +201,12 @@ nomem:
  * accumulators stay in registers across the whole sum (the weight rows
  * are padded to the block, so the inner loop has a constant trip count
  * and becomes one vector multiply-add); no branch on the data.
- * target_clones adds an AVX2 version chosen when the program loads.
+ * It is inlined into the per-sample loops (run_range, cal_job_main),
+ * which target_clones compiles twice, with AVX2 and without, the version
+ * chosen when the program loads: the whole sample's work then runs in
+ * one function, without calls between the layers and the quantizers.
  */
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && \
-    !defined(__SANITIZE_ADDRESS__)
-__attribute__((target_clones("avx2", "default"), optimize("O3")))
-#endif
-static void
+static inline __attribute__((always_inline)) void
 dense_acc32(const struct dense_prep *d, const int64_t *restrict a,
     int32_t *restrict acc)
 {
@@ -234,11 +233,7 @@ dense_acc32(const struct dense_prep *d, const int64_t *restrict a,
  * dense_accmid - one sample, PATH_MID: as dense_acc32, but the products
  * of int32 inputs and weights are widened and summed in int64.
  */
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && \
-    !defined(__SANITIZE_ADDRESS__)
-__attribute__((target_clones("avx2", "default"), optimize("O3")))
-#endif
-static void
+static inline __attribute__((always_inline)) void
 dense_accmid(const struct dense_prep *d, const int64_t *restrict a,
     int64_t *restrict acc)
 {
@@ -290,7 +285,7 @@ dense_acc64(const struct dense_prep *d, const int64_t *restrict a,
  * simulation twice as fast as going through dense_forward's int64 copy
  * (bench_sim, 16-64-32-32-5: 1.0 vs 2.0 million samples/s per thread).
  */
-static void
+static inline __attribute__((always_inline)) void
 dense_quant(const struct dense_prep *d, const struct hgq_qop *qo,
     const int64_t *a, int64_t *dst, int64_t *acc, int32_t *tmp32,
     uint64_t *count)
@@ -329,7 +324,7 @@ dense_quant(const struct dense_prep *d, const struct hgq_qop *qo,
 }
 
 /* accumulate one sample into acc (n_out), whichever path, then ReLU */
-static void
+static inline __attribute__((always_inline)) void
 dense_forward(const struct dense_prep *d, const int64_t *a, int64_t *acc,
     int32_t *tmp32)
 {
@@ -494,7 +489,7 @@ hgq_engine_out_f(const struct hgq_engine *e, uint32_t j)
  * hgq_quant_f64, the definition.  *ovf tells whether overflow changed the
  * rounded value.
  */
-static int64_t
+static inline __attribute__((always_inline)) int64_t
 input_quant(const struct hgq_engine *e, uint32_t j, double x, int *ovf)
 {
 	double d = x - e->off[j];
@@ -535,7 +530,7 @@ hgq_engine_quant_input(const struct hgq_engine *e, const double *x,
 /* run samples [s0, s1) */
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && \
     !defined(__SANITIZE_ADDRESS__)
-__attribute__((target_clones("avx2", "default")))
+__attribute__((target_clones("avx2", "default"), optimize("O3")))
 #endif
 static void
 run_range(const struct hgq_engine *e, const double *x, size_t s0, size_t s1,
@@ -706,6 +701,10 @@ cal_track(int64_t *mn, int64_t *mx, uint32_t j, int64_t r)
 		mx[j] = r;
 }
 
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && \
+    !defined(__SANITIZE_ADDRESS__)
+__attribute__((target_clones("avx2", "default"), optimize("O3")))
+#endif
 static void *
 cal_job_main(void *arg)
 {
