@@ -202,6 +202,30 @@ START_TEST(test_engine_threads_agree)
 }
 END_TEST
 
+/*
+ * one_dense - give the empty model m the layers quantizer(n_in) ->
+ * dense(n_in, n_out) -> quantizer(n_out) with their fixed parts
+ * allocated (zero), and point q0, d, q1 at them.  Every layer is added
+ * before any pointer is taken: adding may move the layer array.
+ */
+static void
+one_dense(struct hgq_model *m, uint32_t n_in, uint32_t n_out,
+    struct hgq_layer **q0, struct hgq_layer **d, struct hgq_layer **q1)
+{
+	ck_assert_ptr_nonnull(hgq_model_add_layer(m, HGQ_LAYER_QUANT, n_in,
+	    n_in));
+	ck_assert_ptr_nonnull(hgq_model_add_layer(m, HGQ_LAYER_DENSE, n_in,
+	    n_out));
+	ck_assert_ptr_nonnull(hgq_model_add_layer(m, HGQ_LAYER_QUANT, n_out,
+	    n_out));
+	*q0 = &m->layers[0];
+	*d = &m->layers[1];
+	*q1 = &m->layers[2];
+	ck_assert_int_eq(hgq_layer_alloc_fixed(*q0, NULL), HGQ_OK);
+	ck_assert_int_eq(hgq_layer_alloc_fixed(*d, NULL), HGQ_OK);
+	ck_assert_int_eq(hgq_layer_alloc_fixed(*q1, NULL), HGQ_OK);
+}
+
 /* a hand-made case: 8-bit signed inputs, one output, known numbers */
 START_TEST(test_engine_hand)
 {
@@ -212,16 +236,7 @@ START_TEST(test_engine_hand)
 	double x[2] = { 1.3, -0.6 };
 	int64_t out, in[2];
 
-	/* (add every layer first: adding may move the layer array) */
-	hgq_model_add_layer(m, HGQ_LAYER_QUANT, 2, 2);
-	hgq_model_add_layer(m, HGQ_LAYER_DENSE, 2, 1);
-	hgq_model_add_layer(m, HGQ_LAYER_QUANT, 1, 1);
-	q0 = &m->layers[0];
-	d = &m->layers[1];
-	q1 = &m->layers[2];
-	hgq_layer_alloc_fixed(q0, NULL);
-	hgq_layer_alloc_fixed(d, NULL);
-	hgq_layer_alloc_fixed(q1, NULL);
+	one_dense(m, 2, 1, &q0, &d, &q1);
 	/* inputs: k=1 i=3 f=4 RND SAT: 1.3 -> 21/16, -0.6 -> -10/16 */
 	for (int j = 0; j < 2; j++) {
 		q0->k[j] = 1;
@@ -277,16 +292,7 @@ START_TEST(test_engine_range)
 	struct hgq_engine *e;
 	struct hgq_err err = HGQ_ERR_INIT;
 
-	/* (add every layer first: adding may move the layer array) */
-	hgq_model_add_layer(m, HGQ_LAYER_QUANT, 1, 1);
-	hgq_model_add_layer(m, HGQ_LAYER_DENSE, 1, 1);
-	hgq_model_add_layer(m, HGQ_LAYER_QUANT, 1, 1);
-	q0 = &m->layers[0];
-	d = &m->layers[1];
-	q1 = &m->layers[2];
-	hgq_layer_alloc_fixed(q0, NULL);
-	hgq_layer_alloc_fixed(d, NULL);
-	hgq_layer_alloc_fixed(q1, NULL);
+	one_dense(m, 1, 1, &q0, &d, &q1);
 	q0->k[0] = 1;
 	q0->i[0] = 31;
 	q0->f[0] = -62 + 62;
@@ -384,16 +390,7 @@ START_TEST(test_input_edges)
 	struct hgq_err err = HGQ_ERR_INIT;
 	int64_t got;
 
-	/* (add every layer first: adding may move the layer array) */
-	hgq_model_add_layer(m, HGQ_LAYER_QUANT, 1, 1);
-	hgq_model_add_layer(m, HGQ_LAYER_DENSE, 1, 1);
-	hgq_model_add_layer(m, HGQ_LAYER_QUANT, 1, 1);
-	q0 = &m->layers[0];
-	d = &m->layers[1];
-	q1 = &m->layers[2];
-	hgq_layer_alloc_fixed(q0, NULL);
-	hgq_layer_alloc_fixed(d, NULL);
-	hgq_layer_alloc_fixed(q1, NULL);
+	one_dense(m, 1, 1, &q0, &d, &q1);
 	ck_assert_int_eq(hgq_model_set_input(m, 1, NULL), HGQ_OK);
 	m->norm = HGQ_NORM_STANDARD;
 	m->norm_offset = calloc(1, sizeof(double));
