@@ -58,6 +58,10 @@ $(B)/%.o: %.c
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -c -o $@ $<
 
+# The programs use the public interface only: lib/internal.h refuses to
+# be included under HGQ_NO_INTERNAL.
+$(CLI_OBJ) $(PROG_SRC:cmd/%.c=$(B)/cmd/%.o): CPPFLAGS += -DHGQ_NO_INTERNAL
+
 $(B)/lib/libhgq.a: $(LIB_OBJ)
 	@mkdir -p $(@D)
 	rm -f $@

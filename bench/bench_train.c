@@ -17,7 +17,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "hgq.h"
+#include "internal.h"
 
 #define FMNIST_X "/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz"
 #define FMNIST_Y "/usr/share/datasets/fashion-mnist/train-labels-idx1-ubyte.gz"

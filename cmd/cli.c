@@ -7,6 +7,7 @@
 #include <math.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -230,6 +231,14 @@ cli_parse_double(const char *s, const char *opt, double min, double max)
 		exit(2);
 	}
 	return v;
+}
+
+void *
+cli_reallocarray(void *p, size_t n, size_t size)
+{
+	if (size != 0 && n > SIZE_MAX / size)
+		return NULL;
+	return realloc(p, n * size == 0 ? 1 : n * size);
 }
 
 const char *

@@ -42,6 +42,9 @@ double	cli_parse_double(const char *s, const char *opt, double min, double max);
 int	cli_parse_choice(const char *usage, const char *opt, const char *arg,
 	    const char *const *names);
 
+/* realloc of n * size bytes; NULL (p untouched) on overflow or failure */
+void	*cli_reallocarray(void *p, size_t n, size_t size);
+
 /* a file operand's name for messages ("-" is "standard input") */
 const char *cli_name(const char *path);
 

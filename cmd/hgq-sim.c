@@ -164,10 +164,10 @@ sink_rows(struct sink *s, const int64_t *out, const double *val, size_t n)
 			while (cap < need)
 				cap *= 2;
 			if (s->raw)
-				s->mants = hgq_reallocarray(s->mants, cap,
+				s->mants = cli_reallocarray(s->mants, cap,
 				    sizeof(int64_t));
 			else
-				s->vals = hgq_reallocarray(s->vals, cap,
+				s->vals = cli_reallocarray(s->vals, cap,
 				    sizeof(double));
 			if (s->raw ? s->mants == NULL : s->vals == NULL)
 				die("out of memory");
@@ -448,7 +448,7 @@ main(int argc, char **argv)
 			    hgq_reader_cols(ry), label_cols);
 		t.labelled = true;
 		/* n_out^2 counters: only when there is something to count */
-		if (t.classify && (t.confusion = hgq_calloc((size_t)n_out *
+		if (t.classify && (t.confusion = calloc((size_t)n_out *
 		    n_out, sizeof(uint64_t))) == NULL)
 			die("out of memory for a %u x %u confusion matrix",
 			    n_out, n_out);

@@ -60,13 +60,12 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "hgq.h"
+#include "internal.h"
 
 #define MAX_ROWS	((1u << 24) - 1)	/* rows fit a key's 24 bits */
 #define MAX_POS		8000			/* |digit position| */
 #define MAX_DEPTH	60			/* 2^depth fits the sums */
 #define HEAD_MIN	3			/* least count, greedy loop */
-#define IVAL_LIMIT	((int64_t)1 << 62)
 
 /* ------------------------------------------------------------------ */
 /* Intervals                                                           */

@@ -25,7 +25,7 @@
 
 #include <yaml.h>
 
-#include "hgq.h"
+#include "internal.h"
 
 #define MAX_TEXT	(16u << 20)	/* a config is small; refuse more */
 #define SHOW_MAX	40		/* bytes of a value shown in messages */

@@ -39,7 +39,7 @@
 
 #include <zlib.h>
 
-#include "hgq.h"
+#include "internal.h"
 
 #define READER_MAGIC	0x68677244u	/* "hgrD" */
 

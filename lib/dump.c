@@ -16,7 +16,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "hgq.h"
+#include "internal.h"
 
 /* the output stream and whether any write failed */
 struct jw {

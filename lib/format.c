@@ -27,7 +27,7 @@
 #include <string.h>
 #include <zlib.h>
 
-#include "hgq.h"
+#include "internal.h"
 
 #define HGQM_MAJOR		1
 #define HGQM_MINOR		0

@@ -34,9 +34,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "hgq.h"
+#include "internal.h"
 
-#define IVAL_LIMIT	((int64_t)1 << 62)
 #define MAX_REL_DEPTH	24	/* input depths handed to the solver */
 
 /* an exact dyadic constant m * 2^e, m odd or 0 */

@@ -24,7 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "hgq.h"
+#include "internal.h"
 
 /* the IDs format.c gives its own chunks: an extra chunk may not use them */
 static const char *const known_ids[] = {

@@ -27,7 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "hgq.h"
+#include "internal.h"
 
 /* the new arrays of one layer, before they replace the old ones */
 struct stage {

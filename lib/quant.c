@@ -17,7 +17,7 @@
 #include <math.h>
 #include <stdint.h>
 
-#include "hgq.h"
+#include "internal.h"
 
 _Static_assert((-5 >> 1) == -3, "hgq needs an arithmetic >> on signed types");
 

@@ -9,7 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "hgq.h"
+#include "internal.h"
 
 int
 hgq_model_save(const char *path, const struct hgq_model *m, unsigned flags,

@@ -20,12 +20,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "hgq.h"
+#include "internal.h"
 
-#define BN_EPS		1e-3f		/* as in train_step.c */
-#define FBITS_LO	-23.0f
-#define FBITS_HI	23.0f
-#define I_UNSET		-32.0f
 #define EVAL_CHUNK	4096		/* rows per engine call */
 
 /* ------------------------------------------------------------------ */

@@ -39,14 +39,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "hgq.h"
+#include "internal.h"
 
-#define FBITS_LO	-23.0f		/* the f parameter clip (3.1) */
-#define FBITS_HI	23.0f
-#define BN_EPS		1e-3f
 #define BN_MOMENTUM	0.99f
 #define I_DECAY		0.01f		/* integer-bit state decay per step */
-#define I_UNSET		-32.0f		/* before any data was seen */
 
 /* ------------------------------------------------------------------ */
 /* A fixed pool of threads with a spinning barrier                     */

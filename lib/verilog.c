@@ -37,7 +37,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "hgq.h"
+#include "internal.h"
 
 /* ------------------------------------------------------------------ */
 /* A growing string                                                    */

@@ -29,7 +29,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "hgq.h"
+#include "internal.h"
 
 #define MAX_SHAPE	(HGQ_MAX_LAYERS / 2 + 1)
 

@@ -10,7 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "hgq.h"
+#include "internal.h"
 
 #define EXAMPLE	"../data/config-design.yaml"	/* DESIGN.md's */
 #define FM	"/usr/share/datasets/fashion-mnist/"

@@ -16,7 +16,7 @@
 
 #include <zlib.h>
 
-#include "hgq.h"
+#include "internal.h"
 
 Suite *data_suite(void);
 

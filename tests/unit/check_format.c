@@ -18,7 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "hgq.h"
+#include "internal.h"
 #include "unit.h"
 
 #define EX	"../../formats/examples/"

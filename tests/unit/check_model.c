@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "hgq.h"
+#include "internal.h"
 
 /*
  * good_model - quantizer(3) -> dense 3x2 -> quantizer(2) -> dense 2x1 ->

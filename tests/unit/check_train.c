@@ -14,7 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "hgq.h"
+#include "internal.h"
 #include "unit.h"
 
 #define FMNIST "/usr/share/datasets/fashion-mnist/"
