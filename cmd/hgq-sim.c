@@ -10,7 +10,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <unistd.h>
 
 #include "cli.h"
 #include "hgq.h"
@@ -37,7 +36,7 @@ static const char help_text[] =
     "      --report FORMAT   text or json summary on standard output\n"
     "      --vectors FILE    packed RTL test vectors: one line per row,\n"
     "                        input and output ports in hex\n"
-    "  -t, --threads N       worker threads [number of CPUs]\n"
+    "  -t, --threads N       worker threads, 0 = one per CPU [0]\n"
     "  -h, --help            this help\n"
     "  -V, --version         the version\n"
     "\n"
@@ -75,11 +74,9 @@ parse_args(int argc, char **argv, struct opts *o)
 		{ NULL,		0,			NULL, 0 }
 	};
 	static char help[sizeof(usage_text) + sizeof(help_text)];
-	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
 	int ch;
 
 	memset(o, 0, sizeof(*o));
-	o->threads = ncpu > 0 ? (int)ncpu : 1;
 	while ((ch = getopt_long(argc, argv, "hi:l:o:t:V", longopts, NULL))
 	    != -1) {
 		switch (ch) {
@@ -108,7 +105,7 @@ parse_args(int argc, char **argv, struct opts *o)
 			    optarg, report_names);
 			break;
 		case 't':
-			o->threads = (int)cli_parse_long(optarg, "--threads", 1,
+			o->threads = (int)cli_parse_long(optarg, "--threads", 0,
 			    64);
 			break;
 		case 'V':

@@ -53,12 +53,10 @@
  * extracted only when the column stays within the allowed depth (the
  * minimal depth without sharing plus max_extra_depth).
  */
-#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "internal.h"
 
@@ -2636,11 +2634,8 @@ hgq_cmvm_solve(struct hgq_cmvm **out, const struct hgq_ival *x,
 {
 	struct hgq_cmvm_params def;
 	struct worker w[MAX_THREADS];
-	pthread_t tid[MAX_THREADS];
-	bool started[MAX_THREADS];
 	struct run *runs;
 	uint32_t n_runs, n_thr, best = 0;
-	long ncpu;
 	int rc = HGQ_OK;
 
 	*out = NULL;
@@ -2665,28 +2660,16 @@ hgq_cmvm_solve(struct hgq_cmvm **out, const struct hgq_ival *x,
 		runs[v].p = p;
 		runs[v].variant = v;
 	}
-	ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-	n_thr = p->threads > 0 ? (uint32_t)p->threads :
-	    ncpu > 0 ? (uint32_t)ncpu : 1;
+	n_thr = (uint32_t)hgq_n_threads(p->threads, MAX_THREADS);
 	if (n_thr > n_runs)
 		n_thr = n_runs;
-	if (n_thr > MAX_THREADS)
-		n_thr = MAX_THREADS;
 	for (uint32_t t = 0; t < n_thr; t++) {
 		w[t].runs = runs;
 		w[t].n_runs = n_runs;
 		w[t].first = t;
 		w[t].step = n_thr;
-		started[t] = t > 0 &&
-		    pthread_create(&tid[t], NULL, worker_main, &w[t]) == 0;
 	}
-	/* the share of thread 0, and of threads that could not start */
-	for (uint32_t t = 0; t < n_thr; t++)
-		if (!started[t])
-			worker_main(&w[t]);
-	for (uint32_t t = 0; t < n_thr; t++)
-		if (started[t])
-			pthread_join(tid[t], NULL);
+	hgq_fan_out(worker_main, w, sizeof(w[0]), (int)n_thr);
 	for (uint32_t v = 0; v < n_runs && rc == HGQ_OK; v++)
 		if ((rc = runs[v].rc) != HGQ_OK && err != NULL)
 			*err = runs[v].err;

@@ -20,6 +20,10 @@
  *     with hgq_reader_open()/hgq_reader_read().
  *  6. The library never exits and never prints; diagnostics go through
  *     the optional log callback (hgq_set_log).
+ *  7. Every `threads` argument or field means the same: n > 0 is n
+ *     threads (each function caps it: 64 for the engine and calibration,
+ *     16 for the CMVM solver, 256 for training), 0 is one per online CPU.
+ *     Only training's result depends on the count (hgq_train).
  */
 #ifndef HGQ_H
 #define HGQ_H
@@ -552,7 +556,7 @@ struct hgq_config {
 		uint32_t n_beta;
 		struct hgq_sched_point beta[HGQ_MAX_SCHED];
 		double	 gamma;		/* [0] */
-		uint32_t threads;	/* [0 = all cores] */
+		uint32_t threads;	/* [0 = one per online CPU] */
 	} train;
 	struct {
 		char	*pareto_dir;	/* NULL: none */
@@ -614,8 +618,9 @@ int	hgq_engine_out_f(const struct hgq_engine *e, uint32_t j);
 /*
  * hgq_engine_run - n samples of raw inputs x (n*n_raw, row-major) to the
  * output mantissas out (n*n_out).  Inputs must be finite (the callers'
- * readers check).  st may be NULL.  threads <= 1 runs on the calling
- * thread only.  Returns HGQ_OK or HGQ_ENOMEM.
+ * readers check).  st may be NULL.  threads: 0 one per online CPU, 1 the
+ * calling thread only (outline item 7); the outputs do not depend on it.
+ * Returns HGQ_OK or HGQ_ENOMEM.
  */
 int	hgq_engine_run(const struct hgq_engine *e, const double *x, size_t n,
 	    int64_t *out, struct hgq_ovf_stats *st, int threads);
@@ -649,8 +654,10 @@ void	hgq_pack_hex(const struct hgq_layer *q, const int64_t *mant,
  * only (no overflow) and each element gets the smallest (k, i) that holds
  * every value it took: k = 1 iff a value was negative; an element that was
  * always 0 gets width 0 (k = 0, i = -f).  Sets cal_min/cal_max and
- * m->calibrated.  HGQ_ERANGE when a value or accumulator exceeds the
- * limits of hgq.h (the message names the layer and element).
+ * m->calibrated.  Rows are split over threads (0: one per online CPU);
+ * the result does not depend on their number.  HGQ_ERANGE when a value
+ * or accumulator exceeds the limits of hgq.h (the message names the
+ * layer and element).
  */
 int	hgq_calibrate(struct hgq_model *m, const double *x, size_t n,
 	    int threads, struct hgq_err *err);
@@ -893,7 +900,7 @@ struct hgq_train_epoch {
 };
 
 struct hgq_train_params {
-	int		 threads;	/* 0: the number of online CPUs */
+	int		 threads;	/* 0: one per online CPU */
 	/*
 	 * Called after each epoch with the calibrated model of that epoch;
 	 * a non-zero return stops training with that status (err filled by

@@ -50,6 +50,27 @@ void	*hgq_calloc(size_t n, size_t size);
 void	*hgq_reallocarray(void *p, size_t n, size_t size);
 
 /* ------------------------------------------------------------------ */
+/* Threads (thread.c)                                                  */
+/* ------------------------------------------------------------------ */
+
+/*
+ * hgq_n_threads - the thread count a `threads` argument of the public
+ * interface means (hgq.h, "Threads"): threads > 0 is that many, 0 (or
+ * less) one per online CPU (1 when unknown); never more than max (>= 1).
+ */
+int	hgq_n_threads(int threads, int max);
+
+/*
+ * hgq_fan_out - run fn on each of the n jobs (an array of n objects of
+ * job_size bytes) at once and wait for all: job 0 on the calling thread,
+ * the others each on a new thread.  A job whose thread cannot be created
+ * runs on the calling thread afterwards, so every job always runs once;
+ * callers never depend on how many threads started.  fn's return value
+ * is ignored (jobs report through their own object).
+ */
+void	hgq_fan_out(void *(*fn)(void *), void *jobs, size_t job_size, int n);
+
+/* ------------------------------------------------------------------ */
 /* Fixed-point helpers (quant.c)                                      */
 /* ------------------------------------------------------------------ */
 

@@ -13,7 +13,6 @@
  * from F to its format through the prepared hgq_qop (quant.c).
  */
 #include <math.h>
-#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -21,7 +20,8 @@
 
 #include "internal.h"
 
-#define CHUNK	256		/* samples per block of work */
+#define CHUNK		256	/* samples per block of work */
+#define MAX_THREADS	64	/* jobs of the engine and of calibration */
 
 /*
  * How a layer accumulates: PATH_32 when every partial sum fits int32;
@@ -577,18 +577,14 @@ int
 hgq_engine_run(const struct hgq_engine *e, const double *x, size_t n,
     int64_t *out, struct hgq_ovf_stats *st, int threads)
 {
-	struct run_job jobs[64];
-	pthread_t tid[64];
+	struct run_job jobs[MAX_THREADS];
 	size_t per_buf = 3 * (size_t)e->max_n + 16;
 	uint32_t nq = e->n_dense + 1;
 	int64_t *bufs;
 	uint64_t *counts;
 	int t, nt;
 
-	if (threads < 1)
-		threads = 1;
-	if (threads > 64)
-		threads = 64;
+	threads = hgq_n_threads(threads, MAX_THREADS);
 	/* a thread only pays for itself on a few chunks of work */
 	nt = n / CHUNK < (size_t)threads ? (int)(n / CHUNK) : threads;
 	if (nt < 1)
@@ -609,16 +605,7 @@ hgq_engine_run(const struct hgq_engine *e, const double *x, size_t n,
 		jobs[t].counts = counts + (size_t)t * nq;
 		jobs[t].buf = bufs + (size_t)t * per_buf;
 	}
-	for (t = 1; t < nt; t++)
-		if (pthread_create(&tid[t], NULL, run_job_main, &jobs[t]) != 0)
-			break;
-	run_job_main(&jobs[0]);
-	for (int u = 1; u < nt; u++) {
-		if (u < t)
-			pthread_join(tid[u], NULL);
-		else
-			run_job_main(&jobs[u]);	/* thread creation failed */
-	}
+	hgq_fan_out(run_job_main, jobs, sizeof(jobs[0]), nt);
 	if (st != NULL)
 		for (t = 0; t < nt; t++)
 			for (uint32_t q = 0; q < nq && q < st->n_quant; q++)
@@ -641,8 +628,6 @@ hgq_engine_run(const struct hgq_engine *e, const double *x, size_t n,
  * quantizer's values are recomputed from x when the first dense layer
  * needs them, which costs less than storing n x inputs of them.
  */
-#define CAL_MAX_THREADS	64
-
 struct cal_job {
 	const struct hgq_model *m;
 	const double	*x;
@@ -775,9 +760,8 @@ cal_run(struct cal_job *proto, size_t n, int nt, uint32_t width,
     int64_t *mn, int64_t *mx, int64_t *mem, size_t per_thread,
     struct cal_job **bad)
 {
-	struct cal_job jobs[CAL_MAX_THREADS];
-	pthread_t tid[CAL_MAX_THREADS];
-	int t, started;
+	struct cal_job jobs[MAX_THREADS];
+	int t;
 
 	for (t = 0; t < nt; t++) {
 		int64_t *base = mem + (size_t)t * per_thread;
@@ -791,17 +775,7 @@ cal_run(struct cal_job *proto, size_t n, int nt, uint32_t width,
 		for (uint32_t j = 0; j < width; j++)
 			jobs[t].mn[j] = jobs[t].mx[j] = 0;
 	}
-	for (started = 1; started < nt; started++)
-		if (pthread_create(&tid[started], NULL, cal_job_main,
-		    &jobs[started]) != 0)
-			break;
-	cal_job_main(&jobs[0]);
-	for (t = 1; t < nt; t++) {
-		if (t < started)
-			pthread_join(tid[t], NULL);
-		else
-			cal_job_main(&jobs[t]);
-	}
+	hgq_fan_out(cal_job_main, jobs, sizeof(jobs[0]), nt);
 	for (uint32_t j = 0; j < width; j++)
 		mn[j] = mx[j] = 0;
 	for (t = 0; t < nt; t++) {
@@ -907,8 +881,7 @@ hgq_calibrate(struct hgq_model *m, const double *x, size_t n, int threads,
 	if ((rc = hgq_model_validate(m, err)) != HGQ_OK)
 		goto out;
 	n0 = m->layers[0].n_out;
-	nt = threads < 1 ? 1 : threads > CAL_MAX_THREADS ? CAL_MAX_THREADS :
-	    threads;
+	nt = hgq_n_threads(threads, MAX_THREADS);
 	if ((size_t)nt > n / 64 + 1)
 		nt = (int)(n / 64 + 1);
 	/* per thread: ranges (2 x max_n) and scratch (3 x max_n + 64):

@@ -37,7 +37,6 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "internal.h"
 
@@ -753,13 +752,7 @@ hgq_trainer_new(struct hgq_trainer **out, struct hgq_model *m,
 	*out = NULL;
 	if ((t = calloc(1, sizeof(*t))) == NULL)
 		return hgq_errf(err, HGQ_ENOMEM, "out of memory");
-	if (threads <= 0) {
-		long n = sysconf(_SC_NPROCESSORS_ONLN);
-
-		threads = n > 0 ? (int)n : 1;
-	}
-	if (threads > 256)
-		threads = 256;
+	threads = hgq_n_threads(threads, 256);
 	t->m = m;
 	t->c = c;
 	t->T = threads;
