@@ -446,7 +446,10 @@ uint32_t hgq_model_n_out(const struct hgq_model *m);
  */
 int	hgq_model_read(FILE *f, struct hgq_model **out, struct hgq_err *err);
 
-/* hgq_model_read_file - the same from a path ("-" = stdin) */
+/*
+ * hgq_model_read_file - the same from a path ("-" = stdin) that holds
+ * exactly one model: a byte after its last chunk is HGQ_EFORMAT
+ */
 int	hgq_model_read_file(const char *path, struct hgq_model **out,
 	    struct hgq_err *err);
 
