@@ -1805,30 +1805,6 @@ hgq_table_release(struct hgq_table *t)
 }
 
 /* ------------------------------------------------------------------ */
-/* Labels                                                              */
-/* ------------------------------------------------------------------ */
-
-int
-hgq_labels_check(const double *y, size_t n, uint32_t n_classes,
-    const char *name, struct hgq_err *err)
-{
-	if (n_classes == 0)
-		return hgq_errf(err, HGQ_EINVAL, "%s: no classes", name);
-	for (size_t j = 0; j < n; j++) {
-		double v = y[j];
-
-		if (!isfinite(v) || v != floor(v))
-			return hgq_errf(err, HGQ_EINVAL,
-			    "%s: row %zu: label %g not an integer", name, j, v);
-		if (v < 0 || v >= n_classes)
-			return hgq_errf(err, HGQ_EINVAL,
-			    "%s: row %zu: label %g out of range [0, %u)",
-			    name, j, v, n_classes);
-	}
-	return HGQ_OK;
-}
-
-/* ------------------------------------------------------------------ */
 /* npy writer                                                          */
 /* ------------------------------------------------------------------ */
 

@@ -1279,6 +1279,10 @@ read_header(FILE *f, struct rchunk **toc, uint32_t *n_out, unsigned *minor,
 		return hgq_errf(err, HGQ_EFORMAT, "header length %" PRIu32
 		    " is not a multiple of 8 in %d..%d", hlen, HDR_FIXED,
 		    HDR_MAX);
+	if (hlen != HDR_FIXED && *minor <= HGQM_MINOR)
+		return hgq_errf(err, HGQ_EFORMAT, "header length %" PRIu32
+		    " in a version 1.%u file (expected %d)", hlen, *minor,
+		    HDR_FIXED);
 	if (n > HGQ_MAX_CHUNKS)
 		return hgq_errf(err, HGQ_EFORMAT, "%" PRIu32 " chunks exceed"
 		    " the limit %d", n, HGQ_MAX_CHUNKS);
@@ -1511,6 +1515,30 @@ fail:
 	return rc;
 }
 
+/*
+ * read_whole - a model file holds one model (section 5, step 10): a byte
+ * after its last chunk is an error, not the start of another model
+ */
+static int
+read_whole(FILE *f, struct hgq_model **out, struct hgq_err *err)
+{
+	int rc = hgq_model_read(f, out, err);
+
+	if (rc != HGQ_OK)
+		return rc;
+	if (getc(f) != EOF)
+		rc = hgq_errf(err, HGQ_EFORMAT, "unexpected bytes after the"
+		    " last chunk (a model file holds one model)");
+	else if (ferror(f))
+		rc = hgq_errf(err, HGQ_EIO, "read error: %s",
+		    strerror(errno));
+	if (rc != HGQ_OK) {
+		hgq_model_free(*out);
+		*out = NULL;
+	}
+	return rc;
+}
+
 int
 hgq_model_read_file(const char *path, struct hgq_model **out,
     struct hgq_err *err)
@@ -1520,11 +1548,11 @@ hgq_model_read_file(const char *path, struct hgq_model **out,
 
 	*out = NULL;
 	if (strcmp(path, "-") == 0)
-		return hgq_model_read(stdin, out, err);
+		return read_whole(stdin, out, err);
 	f = fopen(path, "rb");
 	if (f == NULL)
 		return hgq_errf(err, HGQ_EIO, "%s", strerror(errno));
-	rc = hgq_model_read(f, out, err);
+	rc = read_whole(f, out, err);
 	if (fclose(f) != 0 && rc == HGQ_OK) {
 		rc = hgq_errf(err, HGQ_EIO, "%s", strerror(errno));
 		hgq_model_free(*out);

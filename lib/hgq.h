@@ -347,7 +347,10 @@ uint32_t hgq_model_n_out(const struct hgq_model *m);
  */
 int	hgq_model_read(FILE *f, struct hgq_model **out, struct hgq_err *err);
 
-/* hgq_model_read_file - the same from a path ("-" = stdin) */
+/*
+ * hgq_model_read_file - the same from a path ("-" = stdin) that holds
+ * exactly one model: a byte after its last chunk is HGQ_EFORMAT
+ */
 int	hgq_model_read_file(const char *path, struct hgq_model **out,
 	    struct hgq_err *err);
 
@@ -851,8 +854,8 @@ struct hgq_train_data {
 	double		*x_val;		/* n_val*n_raw, raw */
 	double		*x_test;	/* n_test*n_raw or NULL */
 	float		*y_train;	/* n_train*(classify: 1, else n_out) */
-	float		*y_val;
-	float		*y_test;	/* or NULL */
+	double		*y_val;		/* as read, for the exact evaluation */
+	double		*y_test;	/* or NULL */
 };
 
 /*
@@ -945,10 +948,11 @@ int	hgq_train(struct hgq_model *m, const struct hgq_config *c,
  * hgq_eval_exact - run the calibrated model on n raw rows x with the
  * bit-exact engine: accuracy against labels y (classification; argmax of
  * the exact output values, lowest index on ties) or the MSE against
- * targets y (n*n_out, regression) into *metric.
+ * targets y (n*n_out, regression) into *metric, as hgq-sim scores them
+ * (struct hgq_eval).
  */
 int	hgq_eval_exact(const struct hgq_model *m, const double *x,
-	    const float *y, size_t n, int threads, double *metric,
+	    const double *y, size_t n, int threads, double *metric,
 	    struct hgq_err *err);
 
 /*
@@ -1224,5 +1228,65 @@ int	hgq_verilog_vectors(FILE *inp, FILE *exp, const struct hgq_model *m,
  */
 int	hgq_verilog_report(FILE *f, const struct hgq_ir *ir, int pipeline,
 	    int json, struct hgq_err *err);
+
+/* added: eval */
+/* ------------------------------------------------------------------ */
+/* Evaluation (eval.c): hgq-sim and hgq-train's exact evaluation       */
+/* ------------------------------------------------------------------ */
+
+/*
+ * hgq_labels_check_from - hgq_labels_check for rows that start at row0 of
+ * their file (the row in the message is row0 + j).  hgq_labels_check is
+ * the same with row0 = 0.
+ */
+int	hgq_labels_check_from(const double *y, size_t n, size_t row0,
+	    uint32_t n_classes, const char *name, struct hgq_err *err);
+
+/* the index of the largest of n values; ties go to the lowest index */
+uint32_t hgq_argmax(const double *v, uint32_t n);
+
+/*
+ * struct hgq_eval - the score of exact outputs, rows added in order.
+ * Classification: the confusion matrix of argmax predictions (rows:
+ * label, columns: prediction); regression: the sum of squared errors,
+ * added row by row and output by output, divided by the rows and then
+ * by the outputs.  Without labels only the rows are counted.
+ */
+struct hgq_eval {
+	uint32_t	 n_out;		/* model outputs (= classes) */
+	int		 classify;	/* HGQ_TASK_CLASSIFY */
+	int		 labelled;	/* labels or targets are given */
+	size_t		 n;		/* rows added */
+	uint64_t	*confusion;	/* classify && labelled: n_out^2 */
+	double		 sq_err;	/* regression */
+};
+
+/* HGQ_OK, or HGQ_ENOMEM for the n_out^2 matrix (the message says so) */
+int	hgq_eval_init(struct hgq_eval *ev, uint32_t n_out, int task,
+	    int labelled, struct hgq_err *err);
+void	hgq_eval_release(struct hgq_eval *ev);
+
+/*
+ * hgq_eval_add - n rows of exact output values val (n*n_out) against y:
+ * n labels (classification, checked by hgq_labels_check_from with the
+ * rows added so far as row0 and name as the file's name: HGQ_EINVAL and
+ * nothing counted on a bad label) or n*n_out targets; y is unused without
+ * labels.
+ */
+int	hgq_eval_add(struct hgq_eval *ev, const double *val, const double *y,
+	    size_t n, const char *name, struct hgq_err *err);
+
+double	hgq_eval_accuracy(const struct hgq_eval *ev);	/* 0 if no rows */
+double	hgq_eval_mse(const struct hgq_eval *ev);	/* 0 if no rows */
+double	hgq_eval_metric(const struct hgq_eval *ev);	/* by the task */
+
+/*
+ * hgq_eval_report - hgq-sim's report (DESIGN.md "Reports") to f: json or
+ * text, with the overflow counts of the n_quant quantizers (ovf, as
+ * struct hgq_ovf_stats counts them) and the samples per second of
+ * seconds spent in the engine.
+ */
+void	hgq_eval_report(FILE *f, const struct hgq_eval *ev,
+	    const uint64_t *ovf, uint32_t n_quant, double seconds, int json);
 
 #endif /* HGQ_H */

@@ -419,6 +419,15 @@ tensor_size(const struct hgq_layer *l, uint32_t base, bool *moments)
 	return 0;
 }
 
+static bool
+has_role(const struct hgq_layer *l, uint32_t role)
+{
+	for (uint32_t t = 0; t < l->n_tensors; t++)
+		if (l->tensors[t].role == role)
+			return true;
+	return false;
+}
+
 static int
 validate_tensors(const struct hgq_layer *l, uint32_t j, struct hgq_err *err)
 {
@@ -459,6 +468,42 @@ validate_tensors(const struct hgq_layer *l, uint32_t j, struct hgq_err *err)
 				    PRIu32 ": tensor role 0x%" PRIx32
 				    " appears twice", j, ts->role);
 	}
+	/* a moment belongs to its tensor; Adam's second to its first */
+	for (uint32_t t = 0; t < l->n_tensors; t++) {
+		uint32_t role = l->tensors[t].role, need = role & 0xff;
+
+		if (role == need)
+			continue;
+		if (has_role(l, need) && (role & HGQ_ROLE_M2) != 0)
+			need |= HGQ_ROLE_M1;
+		if (has_role(l, need))
+			continue;
+		return hgq_errf(err, HGQ_EINVAL, "layer %" PRIu32 ": tensor"
+		    " role 0x%" PRIx32 " (an optimizer moment) without tensor"
+		    " role 0x%" PRIx32 " (TRNS)", j, role, need);
+	}
+	return HGQ_OK;
+}
+
+/* the training progress (hgqm.md 4.6): meaningful only with has_train */
+static int
+validate_train(const struct hgq_model *m, struct hgq_err *err)
+{
+	const struct hgq_train_state *s = &m->train;
+
+	if (!m->has_train) {
+		if (s->epoch != 0 || s->step != 0 || s->rng[0] != 0 ||
+		    s->rng[1] != 0 || s->rng[2] != 0 || s->rng[3] != 0 ||
+		    s->lr_scale != 1.0)
+			return hgq_errf(err, HGQ_EINVAL, "training progress"
+			    " (epoch %" PRIu32 ", step %" PRIu64 ", rng,"
+			    " lr_scale %.17g) without has_state (TRNS)",
+			    s->epoch, s->step, s->lr_scale);
+		return HGQ_OK;
+	}
+	if (!isfinite(s->lr_scale) || !(s->lr_scale > 0))
+		return hgq_errf(err, HGQ_EINVAL, "training lr_scale %.17g is"
+		    " not finite and positive (TRNS)", s->lr_scale);
 	return HGQ_OK;
 }
 
@@ -484,6 +529,13 @@ validate_quant(const struct hgq_model *m, const struct hgq_layer *l,
 	if ((l->cal_min == NULL) != (l->cal_max == NULL))
 		return hgq_errf(err, HGQ_EINVAL, "layer %" PRIu32
 		    ": calibration minimum without maximum or vice versa", j);
+	for (uint32_t e = 0; l->cal_min != NULL && e < l->n_out; e++)
+		if (!isfinite(l->cal_min[e]) || !isfinite(l->cal_max[e]) ||
+		    l->cal_min[e] > l->cal_max[e])
+			return hgq_errf(err, HGQ_EINVAL, "layer %" PRIu32
+			    " element %" PRIu32 ": calibration range [%.17g,"
+			    " %.17g] is not finite and ordered (CALB)", j, e,
+			    l->cal_min[e], l->cal_max[e]);
 	if (!m->calibrated)
 		return HGQ_OK;
 	if (l->k == NULL || l->i == NULL || l->f == NULL)
@@ -595,6 +647,11 @@ validate_input(const struct hgq_model *m, struct hgq_err *err)
 			return hgq_errf(err, HGQ_EINVAL, "normalisation scale"
 			    " of column %" PRIu32 " is not finite and"
 			    " non-zero", c);
+		/* "scale" multiplies only: its offsets are 0 (hgqm.md 4.2) */
+		if (m->norm == HGQ_NORM_SCALE && m->norm_offset[c] != 0)
+			return hgq_errf(err, HGQ_EINVAL, "normalisation scale"
+			    " with offset %.17g in column %" PRIu32 " (INPT:"
+			    " its offsets are 0)", m->norm_offset[c], c);
 		/* the file has no arrays for "none": they must not matter */
 		if (m->norm == HGQ_NORM_NONE && (m->norm_offset[c] != 0 ||
 		    m->norm_scale[c] != 1))
@@ -701,6 +758,8 @@ hgq_model_validate(const struct hgq_model *m, struct hgq_err *err)
 		if ((rc = validate_tensors(l, j, err)) != HGQ_OK)
 			return rc;
 	}
+	if ((rc = validate_train(m, err)) != HGQ_OK)
+		return rc;
 	if ((rc = validate_input(m, err)) != HGQ_OK)
 		return rc;
 	if ((rc = validate_meta(m, err)) != HGQ_OK)

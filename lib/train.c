@@ -76,19 +76,19 @@ hgq_train_data_release(struct hgq_train_data *d)
 
 /*
  * Labels or targets of a table: from a separate file (key ykey) or from
- * x's label column.  Returns a float copy of n rows (ycols each).
+ * x's label column.  Returns a copy of n rows (ycols each), as read.
  */
 static int
 load_targets(const char *cfg, const char *ypath, const char *ykey,
     const char *xkey, const char *xpath, const struct hgq_table *tx,
-    size_t n, uint32_t n_out, int task, float **out, struct hgq_err *err)
+    size_t n, uint32_t n_out, int task, double **out, struct hgq_err *err)
 {
 	struct hgq_data_opts o;
 	struct hgq_table ty;
 	struct hgq_err e2 = HGQ_ERR_INIT;
 	const double *y;
 	size_t ycols;
-	float *f;
+	double *f;
 	int rc = HGQ_OK;
 
 	memset(&ty, 0, sizeof(ty));
@@ -137,8 +137,7 @@ load_targets(const char *cfg, const char *ypath, const char *ykey,
 		rc = hgq_errf(err, HGQ_ENOMEM, "out of memory");
 		goto out;
 	}
-	for (size_t j = 0; j < n * ycols; j++)
-		f[j] = (float)y[j];
+	memcpy(f, y, n * ycols * sizeof(*f));
 	*out = f;
 out:
 	hgq_table_release(&ty);
@@ -153,7 +152,7 @@ hgq_train_data_load(struct hgq_train_data *d, const struct hgq_config *c,
 	struct hgq_data_opts o;
 	struct hgq_table tx, tt;
 	struct hgq_err e2 = HGQ_ERR_INIT;
-	float *y = NULL;
+	double *y = NULL;
 	size_t n, ycols, nr;
 	int rc;
 
@@ -203,16 +202,20 @@ hgq_train_data_load(struct hgq_train_data *d, const struct hgq_config *c,
 	}
 	nr = d->n_raw;
 	d->x_val = hgq_calloc(d->n_val * nr, sizeof(double));
-	d->y_val = hgq_calloc(d->n_val * ycols, sizeof(float));
-	if (d->x_val == NULL || d->y_val == NULL)
+	d->y_val = hgq_calloc(d->n_val * ycols, sizeof(double));
+	/* the trainer works in float; the exact evaluation on the file's */
+	d->y_train = hgq_calloc(d->n_train * ycols, sizeof(float));
+	if (d->x_val == NULL || d->y_val == NULL || d->y_train == NULL)
 		goto nomem;
 	memcpy(d->x_val, tx.x + d->n_train * nr, d->n_val * nr *
 	    sizeof(double));
 	memcpy(d->y_val, y + d->n_train * ycols, d->n_val * ycols *
-	    sizeof(float));
+	    sizeof(double));
+	for (size_t j = 0; j < d->n_train * ycols; j++)
+		d->y_train[j] = (float)y[j];
 	d->x_train = tx.x;		/* rows past n_train are ignored */
 	tx.x = NULL;
-	d->y_train = y;
+	free(y);
 	y = NULL;
 	if (c->data.test_x != NULL) {
 		o.label_col = c->data.test_y == NULL ? c->data.label_col : -1;
@@ -607,23 +610,28 @@ hgq_train_export(struct hgq_model *m, const double *x, size_t n, int threads,
 	return hgq_calibrate(m, x, n, threads, err);
 }
 
-/* exact values of the outputs of one row; argmax, lowest index on ties */
+/* the model's exact outputs on x, scored by the evaluator of hgq-sim */
 int
-hgq_eval_exact(const struct hgq_model *m, const double *x, const float *y,
+hgq_eval_exact(const struct hgq_model *m, const double *x, const double *y,
     size_t n, int threads, double *metric, struct hgq_err *err)
 {
 	struct hgq_engine *e = NULL;
+	struct hgq_eval ev;
 	int64_t *out = NULL;
+	double *val = NULL;
 	uint32_t no, nr;
-	double sum = 0;
 	int rc;
 
+	memset(&ev, 0, sizeof(ev));
 	if ((rc = hgq_engine_new(&e, m, err)) != HGQ_OK)
 		return rc;
 	no = hgq_engine_n_out(e);
 	nr = hgq_engine_n_in(e);
-	if ((out = hgq_calloc((size_t)EVAL_CHUNK * no, sizeof(*out))) ==
-	    NULL) {
+	if ((rc = hgq_eval_init(&ev, no, (int)m->task, 1, err)) != HGQ_OK)
+		goto out;
+	out = hgq_calloc((size_t)EVAL_CHUNK * no, sizeof(*out));
+	val = hgq_calloc((size_t)EVAL_CHUNK * no, sizeof(*val));
+	if (out == NULL || val == NULL) {
 		rc = hgq_errf(err, HGQ_ENOMEM, "out of memory");
 		goto out;
 	}
@@ -635,38 +643,19 @@ hgq_eval_exact(const struct hgq_model *m, const double *x, const float *y,
 			hgq_errf(err, rc, "out of memory");
 			goto out;
 		}
-		for (size_t r = 0; r < k; r++) {
-			const int64_t *o = out + r * no;
-
-			if (m->task == HGQ_TASK_CLASSIFY) {
-				uint32_t best = 0;
-				double bv = ldexp((double)o[0],
-				    -hgq_engine_out_f(e, 0));
-
-				for (uint32_t j = 1; j < no; j++) {
-					double v = ldexp((double)o[j],
-					    -hgq_engine_out_f(e, j));
-
-					if (v > bv) {
-						bv = v;
-						best = j;
-					}
-				}
-				sum += (float)best == y[r0 + r];
-			} else {
-				for (uint32_t j = 0; j < no; j++) {
-					double v = ldexp((double)o[j],
-					    -hgq_engine_out_f(e, j));
-					double dv = v - y[(r0 + r) * no + j];
-
-					sum += dv * dv / no;
-				}
-			}
-		}
+		for (size_t r = 0; r < k; r++)
+			for (uint32_t j = 0; j < no; j++)
+				val[r * no + j] = ldexp((double)out[r * no +
+				    j], -hgq_engine_out_f(e, j));
+		if ((rc = hgq_eval_add(&ev, val, y + r0 * (ev.classify ? 1 :
+		    no), k, "labels", err)) != HGQ_OK)
+			goto out;
 	}
-	*metric = n > 0 ? sum / (double)n : 0;
+	*metric = hgq_eval_metric(&ev);
 out:
+	hgq_eval_release(&ev);
 	free(out);
+	free(val);
 	hgq_engine_free(e);
 	return rc;
 }
@@ -991,7 +980,7 @@ hgq_train(struct hgq_model *m, const struct hgq_config *c,
 		if (rc != HGQ_OK || (rc = hgq_meta_set(m, "metrics", metrics,
 		    err)) != HGQ_OK || (rc = set_num(m, "epoch", "%.0f",
 		    e + 1, err)) != HGQ_OK || (rc = set_num(m, classify ?
-		    "val_accuracy" : "val_mse", "%.6f", metric, err)) !=
+		    "val_accuracy" : "val_mse", "%.17g", metric, err)) !=
 		    HGQ_OK || (rc = set_num(m, "ebops", "%.0f",
 		    (double)ep.ebops, err)) != HGQ_OK) {
 			rc = hgq_errf(err, HGQ_ENOMEM, "out of memory");
@@ -1014,7 +1003,7 @@ hgq_train(struct hgq_model *m, const struct hgq_config *c,
 		if ((rc = hgq_eval_exact(m, d->x_test, d->y_test, d->n_test,
 		    threads, &res->test_metric, err)) != HGQ_OK ||
 		    (rc = set_num(m, classify ? "test_accuracy" : "test_mse",
-		    "%.6f", res->test_metric, err)) != HGQ_OK)
+		    "%.17g", res->test_metric, err)) != HGQ_OK)
 			goto out;
 	}
 	res->ebops = hgq_ebops_total(m);

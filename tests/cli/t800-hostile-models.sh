@@ -126,6 +126,14 @@ hostile-index-map.hgqm|index map entry 1 = 0 is not above
 hostile-round-mode.hgqm|quantizer mode out of range (round 7
 hostile-trailing.hgqm|chunk INPT: 8 unexpected bytes after the last field
 hostile-norm-nan.hgqm|normalisation scale of column 1 is not finite
+hostile-after-last.hgqm|unexpected bytes after the last chunk
+hostile-hlen24-minor0.hgqm|header length 24 in a version 1.0 file
+hostile-calb-nan.hgqm|layer 0 element 0: calibration range [[]nan, 3.5] is not finite and ordered (CALB)
+hostile-calb-inverted.hgqm|layer 0 element 1: calibration range [[]5, 4.25] is not finite and ordered (CALB)
+hostile-trns-lr-nan.hgqm|training lr_scale nan is not finite and positive (TRNS)
+hostile-trns-progress.hgqm|training progress (epoch 14, step 2954, rng, lr_scale 1) without has_state (TRNS)
+hostile-trns-moment.hgqm|layer 1: tensor role 0x101 (an optimizer moment) without tensor role 0x1 (TRNS)
+hostile-norm-scale-offset.hgqm|normalisation scale with offset 0.5 in column 1 (INPT
 EOF
 
 # an uncalibrated model is no input for the exact tools

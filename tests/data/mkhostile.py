@@ -56,11 +56,11 @@ def parse(path):
     return chunks
 
 
-def build(chunks, major=1, minor=0, header_crc=None):
+def build(chunks, major=1, minor=0, header_crc=None, hextra=b""):
     """A file from chunks: offsets and CRCs computed unless a chunk says
     otherwise ("len", "off", "crc" override the TOC entry, "stored" the
-    bytes written)."""
-    hlen = 16
+    bytes written); hextra: header fields after the first 16 bytes."""
+    hlen = 16 + len(hextra)
     n = len(chunks)
     t = hlen + 32 * n
     off = align8(t + 4)
@@ -76,7 +76,8 @@ def build(chunks, major=1, minor=0, header_crc=None):
         body += bytes(align8(pos) - pos) + data
         pos = align8(pos) + len(data)
         off = align8(off + len(data))
-    head = b"HGQM" + struct.pack("<HHII", major, minor, hlen, n) + toc
+    head = (b"HGQM" + struct.pack("<HHII", major, minor, hlen, n) + hextra +
+            toc)
     crc = zlib.crc32(head) if header_crc is None else header_crc
     return head + struct.pack("<I", crc) + body
 
@@ -427,6 +428,73 @@ def hostile():
                                                offset=[0.0, 0.0],
                                                scale=[1.0, nan]))
     put("hostile-norm-nan.hgqm", build(c))
+    spec_rules(t, tr, patched)
+
+
+def deflated(data):
+    """a DEFLATE chunk's stored bytes, as the writer makes them"""
+    z = zlib.compressobj(9, zlib.DEFLATED, 15, 8, zlib.Z_DEFAULT_STRATEGY)
+    return struct.pack("<Q", len(data)) + z.compress(bytes(data)) + z.flush()
+
+
+def spec_rules(t, tr, patched):
+    """the rules formats/hgqm.md states where it once left a choice open:
+    hostile-* must be refused, good-* read (tests/unit/check_format.c)"""
+    nan = float("nan")
+    # a model file is one model: nothing after its last chunk
+    put("hostile-after-last.hgqm", build(t()) + bytes(8))
+    # a 1.0 file has the 16-byte header; a later minor may have more
+    put("hostile-hlen24-minor0.hgqm", build(t(), hextra=bytes(8)))
+    put("good-hlen24-minor1.hgqm",
+        build(t(), minor=1, hextra=b"\xa5" * 8))
+    # CALB: finite ranges with min <= max (layer 0: min at 16, max at 32)
+    put("hostile-calb-nan.hgqm",
+        build(patched(tr(), b"CALB", 16, "<d", nan)))
+    put("hostile-calb-inverted.hgqm",
+        build(patched(tr(), b"CALB", 24, "<d", 5.0)))
+    # TRNS: lr_scale finite and positive; progress only with has_state
+    put("hostile-trns-lr-nan.hgqm",
+        build(patched(tr(), b"TRNS", 48, "<d", nan)))
+    put("hostile-trns-progress.hgqm",
+        build(patched(tr(), b"TRNS", 0, "<I", 0)))
+    # a moment without its tensor: layer 1's weight record (role 1, 4
+    # floats, at 184) is dropped, its moments 0x101 and 0x201 stay
+    c = tr()
+    d = chunk(c, b"TRNS")["data"]
+    rec = 16 + 4 * 4                    # role 1 of layer 1: 4 floats
+    del d[184:184 + rec]
+    struct.pack_into("<I", d, 56, struct.unpack_from("<I", d, 56)[0] - 1)
+    put("hostile-trns-moment.hgqm", build(c))
+    # "scale" normalisation: offsets 0 (of either sign), scales as before
+    c = t()
+    chunk(c, b"INPT")["data"] = bytearray(inpt(2, [0, 1], norm=1,
+                                               offset=[0.0, 0.5],
+                                               scale=[1.0, 2.0]))
+    put("hostile-norm-scale-offset.hgqm", build(c))
+    c = t()
+    chunk(c, b"INPT")["data"] = bytearray(inpt(2, [0, 1], norm=1,
+                                               offset=[-0.0, 0.0],
+                                               scale=[0.5, 2.0]))
+    put("good-scale-negzero.hgqm", build(c))
+    # empty optional chunks (no entries, no state) read as absent ones
+    c = t()
+    c.append({"id": b"CALB", "flags": 0, "data": struct.pack("<II", 0, 0)})
+    c.append({"id": b"TRNS", "flags": 0,
+              "data": struct.pack("<IIQ4QdII", 0, 0, 0, 0, 0, 0, 0, 1.0,
+                                  0, 0)})
+    c.append({"id": b"META", "flags": 0, "data": struct.pack("<II", 0, 0)})
+    c.append({"id": b"XTRA", "flags": 0, "data": b""})
+    put("good-empty-chunks.hgqm", build(c))
+    # DEFLATE on the chunks the writer stores plain
+    c = tr()
+    for ch in c:
+        ch["data"] = bytearray(deflated(ch["data"]))
+        ch["flags"] |= DEFLATE
+    put("good-deflate-all.hgqm", build(c))
+    # an unknown optional chunk first
+    c = t()
+    put("good-unknown-first.hgqm",
+        build([{"id": b"XTRA", "flags": 0, "data": b"12345678"}] + c))
 
 
 # ---------------------------------------------------------------------

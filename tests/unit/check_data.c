@@ -1109,6 +1109,51 @@ START_TEST(labels)
 }
 END_TEST
 
+/* the evaluator of hgq-sim and hgq-train (eval.c), rows added in chunks */
+START_TEST(evaluator)
+{
+	const double val[4 * 3] = {
+		0.5, 0.5, -1,		/* a tie: class 0 */
+		0, 0.25, 0.125,
+		-2, -3, -1.5,
+		1, 2, 2,
+	};
+	const double lab[4] = { 0, 1, 0, 2 };
+	const double bad[1] = { 3 };
+	const double tgt[4 * 3] = {
+		0.5, 0, 0, 0, 0, 0, 0, 0, 0, 1, 2, 1.5,
+	};
+	struct hgq_err err = HGQ_ERR_INIT;
+	struct hgq_eval ev;
+
+	ck_assert_uint_eq(hgq_argmax(val, 3), 0);
+	ck_assert_int_eq(hgq_eval_init(&ev, 3, HGQ_TASK_CLASSIFY, 1, &err),
+	    HGQ_OK);
+	ck_assert_int_eq(hgq_eval_add(&ev, val, lab, 2, "y", &err), HGQ_OK);
+	ck_assert_int_eq(hgq_eval_add(&ev, val + 6, lab + 2, 2, "y", &err),
+	    HGQ_OK);
+	/* predictions 0, 1, 2, 1: right for rows 0 and 1 */
+	ck_assert(hgq_eval_accuracy(&ev) == 0.5);
+	ck_assert_uint_eq(ev.confusion[0 * 3 + 2], 1);
+	ck_assert_uint_eq(ev.confusion[2 * 3 + 1], 1);
+	/* the row of a bad label counts the rows added before it */
+	ck_assert_int_eq(hgq_eval_add(&ev, val, bad, 1, "y.npy", &err),
+	    HGQ_EINVAL);
+	ck_assert_str_eq(err.msg, "y.npy: row 4: label 3 out of range [0, 3)");
+	ck_assert_uint_eq(ev.n, 4);
+	hgq_eval_release(&ev);
+
+	/* MSE: squares summed by row, then output; / rows / outputs */
+	ck_assert_int_eq(hgq_eval_init(&ev, 3, HGQ_TASK_REGRESS, 1, &err),
+	    HGQ_OK);
+	ck_assert_int_eq(hgq_eval_add(&ev, val, tgt, 4, "y", &err), HGQ_OK);
+	ck_assert(ev.sq_err == 0.25 + 1 + 0.0625 + 0.015625 + 4 + 9 + 2.25 +
+	    0.25);
+	ck_assert(hgq_eval_mse(&ev) == ev.sq_err / 4 / 3);
+	hgq_eval_release(&ev);
+}
+END_TEST
+
 Suite *
 data_suite(void)
 {
@@ -1140,6 +1185,7 @@ data_suite(void)
 	tcase_add_test(tc, open_missing);
 	tcase_add_test(tc, npy_write_round_trip);
 	tcase_add_test(tc, labels);
+	tcase_add_test(tc, evaluator);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -22,6 +22,7 @@
 #include "unit.h"
 
 #define EX	"../../formats/examples/"
+#define TD	"../data/"
 
 /* ------------------------------------------------------------------ */
 /* Helpers                                                             */
@@ -375,7 +376,9 @@ gen_model(uint64_t seed)
 		m->norm_offset = calloc(m->n_raw, sizeof(double));
 		m->norm_scale = calloc(m->n_raw, sizeof(double));
 		for (uint32_t c = 0; c < m->n_raw; c++) {
-			m->norm_offset[c] = gen_in(-1000, 1000) / 7.0;
+			/* "scale" stores offsets of 0 (hgqm.md 4.2) */
+			m->norm_offset[c] = gen_in(-1000, 1000) / 7.0 *
+			    (m->norm == HGQ_NORM_STANDARD);
 			m->norm_scale[c] = gen_in(1, 1000) / 3.0;
 		}
 	}
@@ -424,20 +427,26 @@ gen_model(uint64_t seed)
 			l->b_f[e] = (int8_t)gen_in(-62, 62);
 		}
 		if (train) {
+			/* any order; a moment needs its tensor, M2 also M1 */
 			gen_tensor(l, HGQ_ROLE_WEIGHT | HGQ_ROLE_M2, nw);
 			gen_tensor(l, HGQ_ROLE_WEIGHT, nw);
+			gen_tensor(l, HGQ_ROLE_WEIGHT | HGQ_ROLE_M1, nw);
 			gen_tensor(l, HGQ_ROLE_BIAS, l->n_out);
 			if (l->bn)
 				gen_tensor(l, HGQ_ROLE_BN_VAR, l->n_out);
 		}
 	}
 	if (train) {
+		/* progress only with has_train (hgqm.md 4.6) */
 		m->has_train = gen(2);
-		m->train.epoch = gen(1000);
-		m->train.step = (uint64_t)gen(0xffffffffu) << 20;
-		for (int r = 0; r < 4; r++)
+		m->train.epoch = m->has_train ? gen(1000) : 0;
+		m->train.step = m->has_train ?
+		    (uint64_t)gen(0xffffffffu) << 20 : 0;
+		for (int r = 0; m->has_train && r < 4; r++)
 			m->train.rng[r] = (uint64_t)gen(0xffffffffu) << 32 |
 			    gen(0xffffffffu);
+		if (m->has_train)
+			m->train.lr_scale = gen_in(1, 8) / 4.0;
 		ck_assert_int_eq(hgq_meta_set(m, "config", "a: 1\n\"b\"\t\x01",
 		    &err), HGQ_OK);
 		ck_assert_int_eq(hgq_meta_set(m, "k\xc3\xa9y", "", &err),
@@ -837,6 +846,106 @@ START_TEST(test_read_file)
 	    HGQ_EIO);
 	ck_assert_ptr_null(m);
 	ck_assert_str_eq(err.msg, "No such file or directory");
+	/* a model file holds one model: nothing after its last chunk */
+	ck_assert_int_eq(hgq_model_read_file(TD "hostile-after-last.hgqm", &m,
+	    &err), HGQ_EFORMAT);
+	ck_assert_ptr_null(m);
+	ck_assert_str_eq(err.msg, "unexpected bytes after the last chunk (a"
+	    " model file holds one model)");
+}
+END_TEST
+
+/*
+ * The choices of hgqm.md where the text was open (tests/data/good-*):
+ * each of these files reads as its example and is written back as it.
+ */
+START_TEST(test_spec_choices)
+{
+	static const struct {
+		const char	*file, *as;
+	} good[] = {
+		/* empty CALB, TRNS and META, and an empty unknown chunk */
+		{ TD "good-empty-chunks.hgqm", EX "tiny.hgqm" },
+		/* DEFLATE on INPT, GRPH and META too */
+		{ TD "good-deflate-all.hgqm", EX "tiny-deflate.hgqm" },
+		/* an unknown optional chunk before INPT */
+		{ TD "good-unknown-first.hgqm", EX "tiny.hgqm" },
+		/* minor 1 with a header of 24 bytes */
+		{ TD "good-hlen24-minor1.hgqm", EX "tiny.hgqm" },
+		/* "scale" normalisation with offsets -0 */
+		{ TD "good-scale-negzero.hgqm", TD "good-scale-negzero.hgqm" },
+	};
+	struct hgq_err err = HGQ_ERR_INIT;
+	struct hgq_model *m;
+
+	for (size_t j = 0; j < sizeof(good) / sizeof(good[0]); j++) {
+		size_t n, nw, nq;
+		uint8_t *p = slurp(good[j].as, &n), *q;
+
+		ck_assert_msg(hgq_model_read_file(good[j].file, &m, &err) ==
+		    HGQ_OK, "%s: %s", good[j].file, err.msg);
+		if (m->n_extra > 0) {	/* carried through, after the rest */
+			ck_assert_uint_eq(m->n_extra, 1);
+			free(m->extra[0].data);
+			free(m->extra);
+			m->extra = NULL;
+			m->n_extra = 0;
+		}
+		ck_assert_int_eq(write_mem(m, 0, &q, &nq, &err), HGQ_OK);
+		nw = nq;
+		ck_assert_msg(nw == n && memcmp(q, p, n) == 0, "%s is not"
+		    " written as %s", good[j].file, good[j].as);
+		free(q);
+		free(p);
+		hgq_model_free(m);
+	}
+}
+END_TEST
+
+/* optimizer moments need their tensor, and Adam's second its first */
+START_TEST(test_moments)
+{
+	static const struct {
+		uint32_t	 drop;		/* role removed from layer 3 */
+		const char	*msg;
+	} cases[] = {
+		{ 0x1, "layer 3: tensor role 0x101 (an optimizer moment)"
+		    " without tensor role 0x1 (TRNS)" },
+		{ 0x104, "layer 3: tensor role 0x204 (an optimizer moment)"
+		    " without tensor role 0x104 (TRNS)" },
+	};
+	struct hgq_err err = HGQ_ERR_INIT;
+	struct hgq_model *m;
+
+	for (size_t j = 0; j < sizeof(cases) / sizeof(cases[0]); j++) {
+		struct hgq_layer *l;
+		uint32_t t;
+
+		ck_assert_int_eq(hgq_model_read_file(EX "tiny-train.hgqm", &m,
+		    &err), HGQ_OK);
+		l = &m->layers[3];
+		for (t = 0; l->tensors[t].role != cases[j].drop; t++)
+			;
+		free(l->tensors[t].data);
+		l->tensors[t] = l->tensors[--l->n_tensors];
+		ck_assert_int_eq(hgq_model_validate(m, &err), HGQ_EINVAL);
+		ck_assert_str_eq(err.msg, cases[j].msg);
+		hgq_model_free(m);
+	}
+	/* SGD momentum alone is fine */
+	ck_assert_int_eq(hgq_model_read_file(EX "tiny-train.hgqm", &m, &err),
+	    HGQ_OK);
+	for (uint32_t j = 0; j < m->n_layers; j++) {
+		struct hgq_layer *l = &m->layers[j];
+
+		for (uint32_t t = 0; t < l->n_tensors; t++)
+			if (l->tensors[t].role & HGQ_ROLE_M2) {
+				free(l->tensors[t].data);
+				l->tensors[t--] = l->tensors[--l->n_tensors];
+			}
+	}
+	ck_assert_msg(hgq_model_validate(m, &err) == HGQ_OK, "%s", err.msg);
+	hgq_model_free(m);
 }
 END_TEST
 
@@ -964,8 +1073,11 @@ START_TEST(test_version)
 	free(q);
 	hgq_model_free(m);
 
-	/* the same additions in a 1.0 file are errors; the header is not */
+	/* the same additions in a 1.0 file are errors, the header too */
 	cf.minor = 0;
+	expect_craft(&cf, HGQ_EFORMAT, "header length 24 in a version 1.0"
+	    " file (expected 16)");
+	cf.hlen = 16;
 	expect_craft(&cf, HGQ_EFORMAT, "chunk INPT: 12 unexpected bytes after"
 	    " the last field");
 	cf.c[craft_find(&cf, "INPT")].len -= 12;
@@ -1341,7 +1453,26 @@ static const struct payload_case payload_cases[] = {
 	    " values) does not match a quantizer in order" },
 	{ "CALB", 12, 4, 3, HGQ_EFORMAT, "chunk CALB: entry 0 (layer 0, 3"
 	    " values) does not match a quantizer in order" },
+	/* CALB ranges: finite, min <= max (min[2] at 16, max[2] at 32) */
+	{ "CALB", 16, 8, 0x7ff8000000000000u, HGQ_EFORMAT, "invalid model:"
+	    " layer 0 element 0: calibration range [nan, 3.5] is not finite"
+	    " and ordered (CALB)" },
+	{ "CALB", 40, 8, 0xfff0000000000000u, HGQ_EFORMAT, "invalid model:"
+	    " layer 0 element 1: calibration range [-2.375, -inf] is not"
+	    " finite and ordered (CALB)" },
+	{ "CALB", 24, 8, 0x4014000000000000u, HGQ_EFORMAT, "invalid model:"
+	    " layer 0 element 1: calibration range [5, 4.25] is not finite"
+	    " and ordered (CALB)" },
 	/* TRNS: has, epoch, step, rng[4], lr, n, reserved, then tensors */
+	{ "TRNS", 0, 4, 0, HGQ_EFORMAT, "invalid model: training progress"
+	    " (epoch 14, step 2954, rng, lr_scale 1) without has_state"
+	    " (TRNS)" },
+	{ "TRNS", 48, 8, 0x7ff8000000000000u, HGQ_EFORMAT, "invalid model:"
+	    " training lr_scale nan is not finite and positive (TRNS)" },
+	{ "TRNS", 48, 8, 0, HGQ_EFORMAT, "invalid model: training lr_scale 0"
+	    " is not finite and positive (TRNS)" },
+	{ "TRNS", 48, 8, 0xbff0000000000000u, HGQ_EFORMAT, "invalid model:"
+	    " training lr_scale -1 is not finite and positive (TRNS)" },
 	{ "TRNS", 0, 4, 2, HGQ_EFORMAT, "chunk TRNS: state flag 2 is not 0"
 	    " or 1" },
 	{ "TRNS", 56, 4, 0x80000000u, HGQ_EFORMAT, "chunk TRNS: 2147483648"
@@ -1472,6 +1603,8 @@ format_suite(void)
 	tcase_add_test(tr, test_empty);
 	tcase_add_test(tr, test_concat);
 	tcase_add_test(tr, test_read_file);
+	tcase_add_test(tr, test_spec_choices);
+	tcase_add_test(tr, test_moments);
 	tcase_add_test(tr, test_bad_magic);
 	tcase_add_test(tr, test_version);
 	tcase_add_test(tr, test_header_crc);

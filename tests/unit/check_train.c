@@ -85,9 +85,10 @@ synth_data(struct hgq_train_data *d, size_t n_train, size_t n_val,
 	d->x_train = x;
 	d->y_train = y;
 	d->x_val = calloc(n_val * nf, sizeof(double));
-	d->y_val = calloc(n_val, sizeof(float));
+	d->y_val = calloc(n_val, sizeof(double));
 	memcpy(d->x_val, x + n_train * nf, n_val * nf * sizeof(double));
-	memcpy(d->y_val, y + n_train, n_val * sizeof(float));
+	for (size_t r = 0; r < n_val; r++)
+		d->y_val[r] = y[n_train + r];
 }
 
 /* the model's bytes, for comparisons */
@@ -642,9 +643,13 @@ START_TEST(test_export_exact)
 		struct hgq_trainer *t;
 		struct hgq_step_stats st;
 		float *x = calloc(n * 5, sizeof(float));
+		double *y = calloc(n, sizeof(double));
 
-		ck_assert(hgq_eval_exact(m, d.x_train, d.y_train, n, 2,
-		    &acc_exact, &err) == HGQ_OK);
+		for (size_t r = 0; r < n; r++)
+			y[r] = d.y_train[r];
+		ck_assert(hgq_eval_exact(m, d.x_train, y, n, 2, &acc_exact,
+		    &err) == HGQ_OK);
+		free(y);
 		for (size_t r = 0; r < n; r++)
 			for (uint32_t k = 0; k < 5; k++)
 				x[r * 5 + k] = (float)((d.x_train[r * 5 + k] -
@@ -762,8 +767,9 @@ START_TEST(test_regression)
 		d.y_train[2 * r] = (float)(x[0] - 0.5 * x[1]);
 		d.y_train[2 * r + 1] = (float)fabs(x[2] + x[3]);
 	}
-	d.y_val = calloc(150 * 2, sizeof(float));
-	memcpy(d.y_val, d.y_train + 600 * 2, 150 * 2 * sizeof(float));
+	d.y_val = calloc(150 * 2, sizeof(double));
+	for (size_t j = 0; j < 150 * 2; j++)
+		d.y_val[j] = d.y_train[600 * 2 + j];
 	for (size_t j = 0; j < 300; j++)
 		var += (double)d.y_val[j] * d.y_val[j] / 300;
 	m = train_small(&c, &d, NULL, &s, &res);
