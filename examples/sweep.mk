@@ -124,8 +124,7 @@ ROOT	:= $(abspath $(dir $(SWEEP_MK))..)
 RUN	= sh $(ROOT)/scripts/sweep-run.sh
 # every file of every job is kept (pattern rules would delete them as
 # intermediate files)
-.SECONDARY: $(foreach j,$(JOBS),$(addprefix $(S)/$(j)/,config.yaml \
-	    model.hgqm pruned.hgqm ebops.json sim.json front.tsv))
+.SECONDARY:
 .DELETE_ON_ERROR:
 .SECONDEXPANSION:
 .PHONY: all gather jobs manifest parallel slurm synth synth-manifest \
@@ -324,7 +323,7 @@ $(S)/synth/%/row.tsv: $(S)/synth/%/yosys.json $(S)/synth/%/verilog.json \
 	f=$$(awk -F '\t' -v m="$$m" '$$1 == m { print $$2 "\t" $$3 "\t" $$6 }' \
 	    $(S)/front.tsv); \
 	test -n "$$f" || { echo "sweep: $$m is not in $(S)/front.tsv" >&2; exit 1; }; \
-	printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$$m" "$$f" \
+	printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$$m" "$$f" \
 	    $$($(call jget,lut_estimate,$(@D)/verilog.json)) \
 	    $$($(call jget,lut,$(@D)/yosys.json)) \
 	    $$($(call jget,ff,$(@D)/yosys.json)) \
@@ -335,7 +334,8 @@ SYNTH_ROWS = $(if $(wildcard $(S)/synth-jobs.tsv),$(shell awk -F '\t' \
 
 synth-gather: $$(SYNTH_ROWS)
 	@{ printf '#model\tebops\taccuracy\tlut_estimate\temit_lut_estimate\tyosys_lut\tyosys_ff\tyosys_carry\n'; \
-	$(if $(SYNTH_ROWS),cat $(SYNTH_ROWS) | sort -t "$$(printf '\t')" -k 2,2n -k 1,1;) \
+	for r in $(SYNTH_ROWS); do cat $$r; done | \
+	    sort -t "$$(printf '\t')" -k 2,2n -k 1,1; \
 	} > $(S)/synth.tsv.tmp && mv $(S)/synth.tsv.tmp $(S)/synth.tsv
 	@cat $(S)/synth.tsv
 
