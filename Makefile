@@ -34,7 +34,7 @@ WARN	+= -Werror
 endif
 ALL_CFLAGS = $(STD) $(WARN) $(CFLAGS) -pthread -MMD -MP
 
-PROGS	= hgq-train hgq-prune hgq-ebops hgq-sim hgq-emit-verilog
+PROGS	= hgq-train hgq-prune hgq-ebops hgq-sim hgq-emit-verilog hgq-pareto
 LIB_SRC	= $(sort $(wildcard lib/*.c))
 LIB_OBJ	= $(LIB_SRC:%.c=$(B)/%.o)
 CLI_OBJ	= $(B)/cmd/cli.o

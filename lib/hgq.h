@@ -1289,4 +1289,103 @@ double	hgq_eval_metric(const struct hgq_eval *ev);	/* by the task */
 void	hgq_eval_report(FILE *f, const struct hgq_eval *ev,
 	    const uint64_t *ovf, uint32_t n_quant, double seconds, int json);
 
+/* ------------------------------------------------------------------ */
+/* Pareto fronts across models (pareto.c, for hgq-pareto)              */
+/* ------------------------------------------------------------------ */
+
+/*
+ * A sweep leaves many models; a front keeps those no other beats on
+ * (accuracy, EBOPs).  Point p dominates q when p.accuracy >= q.accuracy
+ * and p.ebops <= q.ebops, one of them strictly.  Points with the same
+ * accuracy and EBOPs do not dominate each other: all of them stay.
+ *
+ * Accuracy comes from one source per front: "exact" (counted by the
+ * bit-exact engine on one data set of n rows: accuracy = correct / n,
+ * every point with the same n) or "meta:KEY" (a number read from the
+ * models' metadata entry KEY; correct = n = 0).  Fronts of different
+ * sources are not merged (HGQ_EINVAL).
+ */
+#define HGQ_FRONT_MAX_POINTS	(1u << 24)
+#define HGQ_FRONT_MAX_LINE	8192	/* bytes of a TSV line */
+
+struct hgq_front_point {
+	char		*name;		/* owned: the model's path */
+	uint64_t	 ebops;		/* exact (hgq_ebops_total) */
+	uint64_t	 lut_estimate;	/* hgq_ebops_report's estimate */
+	double		 accuracy;	/* in [0, 1] */
+	uint64_t	 correct, n;	/* "exact": rows right, rows; else 0 */
+	int		 on_front;	/* set by hgq_front_merge */
+};
+
+struct hgq_front {
+	char		*source;	/* owned; NULL until the first point */
+	size_t		 n;
+	struct hgq_front_point *pts;	/* n, owned */
+};
+
+void	hgq_front_init(struct hgq_front *f);
+void	hgq_front_release(struct hgq_front *f);	/* twice is fine */
+
+/*
+ * hgq_front_measure - a point for model m (calibrated, classification):
+ * EBOPs and LUT estimate from hgq_ebops_report; accuracy from the
+ * metadata entry meta_key when it is not NULL, else counted on n rows of
+ * raw inputs x (n * m->n_raw) and labels y (n, class indices) by the
+ * bit-exact engine (threads as hgq_engine_run).  p->name is left NULL.
+ * HGQ_EINVAL (not calibrated, regression model, no or bad metadata
+ * entry, wrong number of columns (n_cols), label out of range),
+ * HGQ_ERANGE, HGQ_ENOMEM.
+ */
+int	hgq_front_measure(struct hgq_front_point *p, const struct hgq_model *m,
+	    const char *meta_key, const double *x, size_t n_cols,
+	    const double *y, size_t n, int threads, struct hgq_err *err);
+
+/*
+ * hgq_front_add - append a copy of p (name copied) measured with source
+ * ("exact" or "meta:KEY").  HGQ_EINVAL when the source or, for "exact",
+ * n differs from the front's, when the name is empty or holds a tab or a
+ * newline, or at HGQ_FRONT_MAX_POINTS; HGQ_ENOMEM.
+ */
+int	hgq_front_add(struct hgq_front *f, const struct hgq_front_point *p,
+	    const char *source, struct hgq_err *err);
+
+/*
+ * hgq_front_read_tsv - add every row of a front written by
+ * hgq_front_write (TSV, with or without the dominated rows); name is the
+ * file's name for messages ("x.tsv:3: ...").  Checks the header, the
+ * number of fields, every number and its range, correct <= n and that
+ * accuracy is correct / n as written.  HGQ_EFORMAT, HGQ_EINVAL (as
+ * hgq_front_add), HGQ_EIO, HGQ_ENOMEM.
+ */
+int	hgq_front_read_tsv(struct hgq_front *f, FILE *in, const char *name,
+	    struct hgq_err *err);
+
+/*
+ * hgq_front_merge - sort the points by EBOPs up, accuracy down, then
+ * name; drop repeated points (same name and figures); set on_front.  A
+ * name repeated with other figures is HGQ_EINVAL (the model changed
+ * between two measurements).  The result depends only on the set of
+ * points, not on the order they were added in.
+ */
+int	hgq_front_merge(struct hgq_front *f, struct hgq_err *err);
+
+/*
+ * hgq_front_pick - after hgq_front_merge: the index of the most accurate
+ * point with ebops <= max_ebops and lut_estimate <= max_luts (UINT64_MAX:
+ * no limit), the cheaper on equal accuracy, then the first by name; -1
+ * when none fits.
+ */
+long	hgq_front_pick(const struct hgq_front *f, uint64_t max_ebops,
+	    uint64_t max_luts);
+
+/*
+ * hgq_front_write - after hgq_front_merge: the points on the front (all
+ * of them when all is set; then the column "front" says which), or only
+ * point pick when pick >= 0, as TSV ('#' header: model, ebops, accuracy,
+ * correct, n, lut_estimate, source, front) or JSON ({"source": ...,
+ * "n_models": N, "points": [...]}).  HGQ_EIO on a write error.
+ */
+int	hgq_front_write(FILE *out, const struct hgq_front *f, int json,
+	    int all, long pick, struct hgq_err *err);
+
 #endif /* HGQ_H */

@@ -17,7 +17,7 @@ synopsis_words() {
 	    sed 's/^ //; s/ $//; s/ | /|/g'
 }
 
-for p in hgq-train hgq-prune hgq-ebops hgq-sim hgq-emit-verilog; do
+for p in hgq-train hgq-prune hgq-ebops hgq-sim hgq-emit-verilog hgq-pareto; do
 	command -v "$p" >/dev/null 2>&1 || continue
 	page="$ROOT/man/$p.1"
 	check "$p has a man page" test -f "$page"

@@ -16,7 +16,7 @@ ok "make install" env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL make -C "$ROOT" \
     --no-print-directory -o all B="${HGQ_BIN%/bin}" DESTDIR="$R" \
     PREFIX=/usr install
 
-for p in hgq-train hgq-prune hgq-ebops hgq-sim hgq-emit-verilog; do
+for p in hgq-train hgq-prune hgq-ebops hgq-sim hgq-emit-verilog hgq-pareto; do
 	[ -x "$HGQ_BIN/$p" ] || continue
 	check "$p installed" test -x "$R/usr/bin/$p"
 	ok "$p runs" "$R/usr/bin/$p" --version
