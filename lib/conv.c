@@ -508,43 +508,114 @@ hgq_maxpool_forward(float *restrict out, const float *restrict inp,
 }
 
 /*
- * dinp = 0, then each dout goes to the element that won the max: the
- * first one in the window's row-major order among the equal largest
- * (found again from inp, so no index buffer is kept).
+ * Each dout goes to the element that won the max: the first one in the
+ * window's row-major order among the equal largest (found again from
+ * inp, so no index buffer is kept); with relu, nothing where that max is
+ * <= 0 (inp is a ReLU's output and its backward is fused here).
+ *
+ * Channels are innermost, 8 at a time with the running best in small
+ * arrays; the block of 8 is a constant trip count (pool_window_bwd
+ * inlined with nc = 8), so that the compiler vectorizes it, and the
+ * selects are masks, not branches (the outcome is data, unpredictable).
+ * With stride == pool the windows tile the input, so each element is
+ * written once (the gradient or 0) and only the dropped remainder rows
+ * and columns are cleared; overlapping windows (stride < pool) clear
+ * dinp first and add.
  */
+
+/* v where keep, else +0, without a branch */
+static inline float
+keepf(float v, int keep)
+{
+	uint32_t u;
+
+	memcpy(&u, &v, sizeof(u));
+	u &= -(uint32_t)(keep != 0);
+	memcpy(&v, &u, sizeof(v));
+	return v;
+}
+
+/* one window, channels [0, nc) (nc <= 8) from element e0 of the sample */
+static inline __attribute__((always_inline)) void
+pool_window_bwd(float *restrict dx, const float *restrict d,
+    const float *restrict x, uint32_t e0, const struct hgq_pool_geom *g,
+    size_t nc, int relu, int tiled)
+{
+	float bv[8];
+	uint32_t be[8];
+	uint32_t W = (uint32_t)g->W, C = (uint32_t)g->C;
+
+	for (size_t c = 0; c < nc; c++) {
+		bv[c] = x[e0 + c];
+		be[c] = e0 + (uint32_t)c;
+	}
+	for (uint32_t ph = 0; ph < g->PH; ph++)
+		for (uint32_t pw = 0; pw < g->PW; pw++) {
+			uint32_t e = e0 + (ph * W + pw) * C;
+
+			for (size_t c = 0; c < nc; c++) {
+				float v = x[e + c];
+				uint32_t m = -(uint32_t)(v > bv[c]);
+
+				be[c] ^= (be[c] ^ (e + (uint32_t)c)) & m;
+				bv[c] = v > bv[c] ? v : bv[c];
+			}
+			if (tiled)
+				for (size_t c = 0; c < nc; c++)
+					dx[e + c] = 0.0f;
+		}
+	for (size_t c = 0; c < nc; c++) {
+		float v = keepf(d[c], !relu || bv[c] > 0.0f);
+
+		if (tiled)
+			dx[be[c]] = v;
+		else
+			dx[be[c]] += v;
+	}
+}
+
 void
 hgq_maxpool_backward(float *restrict dinp, const float *restrict dout,
-    const float *restrict inp, const struct hgq_pool_geom *g, size_t B)
+    const float *restrict inp, const struct hgq_pool_geom *g, size_t B,
+    int relu)
 {
-	size_t C = g->C, plane = g->H * g->W * C;
+	size_t C = g->C, W = g->W, plane = g->H * W * C;
+	int tiled = g->SH == g->PH && g->SW == g->PW;
 
-	memset(dinp, 0, B * plane * sizeof(*dinp));
+	if (!tiled)
+		memset(dinp, 0, B * plane * sizeof(*dinp));
 	for (size_t b = 0; b < B; b++) {
 		const float *x = inp + b * plane;
 		float *dx = dinp + b * plane;
 
+		if (tiled) {
+			/* the rows below the last window, then the columns
+			   right of it */
+			size_t h1 = g->OH * g->PH, w1 = g->OW * g->PW;
+
+			memset(dx + h1 * W * C, 0, (g->H - h1) * W * C *
+			    sizeof(*dx));
+			if (w1 < W)
+				for (size_t h = 0; h < h1; h++)
+					memset(dx + (h * W + w1) * C, 0,
+					    (W - w1) * C * sizeof(*dx));
+		}
 		for (size_t oh = 0; oh < g->OH; oh++)
-			for (size_t ow = 0; ow < g->OW; ow++) {
-				const float *d = dout + ((b * g->OH + oh) *
-				    g->OW + ow) * C;
-				size_t e0 = (oh * g->SH * g->W + ow * g->SW) *
-				    C;
+		for (size_t ow = 0; ow < g->OW; ow++) {
+			const float *d = dout + ((b * g->OH + oh) * g->OW +
+			    ow) * C;
+			/* < HGQ_CONV_MAX_ELEMS: fits 32 bits */
+			uint32_t e0 = (uint32_t)((oh * g->SH * W + ow *
+			    g->SW) * C);
+			size_t c = 0;
 
-				for (size_t c = 0; c < C; c++) {
-					size_t best = e0 + c;
-
-					for (size_t ph = 0; ph < g->PH; ph++)
-						for (size_t pw = 0; pw < g->PW;
-						    pw++) {
-							size_t e = e0 + (ph *
-							    g->W + pw) * C + c;
-
-							if (x[e] > x[best])
-								best = e;
-						}
-					dx[best] += d[c];
-				}
-			}
+			for (; c + 8 <= C; c += 8)
+				pool_window_bwd(dx, d + c, x, e0 + (uint32_t)c,
+				    g, 8, relu, tiled);
+			if (c < C)
+				pool_window_bwd(dx, d + c, x, e0 + (uint32_t)c,
+				    g, C - c, relu, tiled);
+		}
 	}
 }
 

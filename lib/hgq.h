@@ -1697,7 +1697,9 @@ int	hgq_pool1d_geom_init(struct hgq_pool_geom *g, size_t W, size_t C,
 /*
  * Max pooling: out [B,OH,OW,C] = the window's max per channel.  Backward:
  * dinp [B,H,W,C] overwritten; each dout goes to the first largest element
- * of its window in row-major order (found again from inp).  Average
+ * of its window in row-major order (found again from inp); with relu
+ * (inp is a ReLU's output), nothing passes where that max is 0: the same
+ * as hgq_relu_backward(dinp, inp) afterwards, fused.  Average
  * pooling: the window's sum times 1/(PH*PW); backward spreads dout/(PH*PW)
  * over the window.  Overlapping windows (stride < pool) add up.
  */
@@ -1705,7 +1707,7 @@ void	hgq_maxpool_forward(float *restrict out, const float *restrict inp,
 	    const struct hgq_pool_geom *g, size_t B);
 void	hgq_maxpool_backward(float *restrict dinp, const float *restrict dout,
 	    const float *restrict inp, const struct hgq_pool_geom *g,
-	    size_t B);
+	    size_t B, int relu);
 void	hgq_avgpool_forward(float *restrict out, const float *restrict inp,
 	    const struct hgq_pool_geom *g, size_t B);
 void	hgq_avgpool_backward(float *restrict dinp, const float *restrict dout,

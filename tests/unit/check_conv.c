@@ -590,7 +590,7 @@ START_TEST(test_pool_exact)
 	    HGQ_OK);
 	hgq_maxpool_forward(out, x, &p, 1);
 	ck_assert_mem_eq(out, maxp, sizeof(maxp));
-	hgq_maxpool_backward(dx, dout, x, &p, 1);
+	hgq_maxpool_backward(dx, dout, x, &p, 1, 0);
 	ck_assert_mem_eq(dx, dmax, sizeof(dmax));
 	hgq_avgpool_forward(out, x, &p, 1);
 	ck_assert_mem_eq(out, avgp, sizeof(avgp));
@@ -601,7 +601,7 @@ START_TEST(test_pool_exact)
 	ck_assert_uint_eq(p.OW, 2);
 	hgq_maxpool_forward(out, x1, &p, 1);
 	ck_assert_mem_eq(out, max1, sizeof(max1));
-	hgq_maxpool_backward(dx, d1, x1, &p, 1);
+	hgq_maxpool_backward(dx, d1, x1, &p, 1, 0);
 	ck_assert_mem_eq(dx, dmax1, sizeof(dmax1));
 	hgq_avgpool_backward(dx, d1, &p, 1);
 	for (size_t j = 0; j < 12; j++)
@@ -683,7 +683,7 @@ START_TEST(test_pool_fd)
 		if (avg)
 			hgq_avgpool_backward(dx, dout, &p, B);
 		else
-			hgq_maxpool_backward(dx, dout, x, &p, B);
+			hgq_maxpool_backward(dx, dout, x, &p, B, 0);
 		for (size_t j = 0; j < ni; j++) {
 			float save = x[j];
 			double lp, lm, fd;
@@ -699,6 +699,48 @@ START_TEST(test_pool_fd)
 			    avg, j, fd, (double)dx[j]);
 		}
 		free(x); free(r); free(out); free(dout); free(dx);
+	}
+}
+END_TEST
+
+/*
+ * The fused ReLU mask of hgq_maxpool_backward equals hgq_relu_backward
+ * after the plain one, on ReLU outputs full of ties (zeros and repeated
+ * small integers); dinp is overwritten everywhere, the dropped remainder
+ * rows and columns included, for tiled and overlapping windows.
+ */
+START_TEST(test_maxpool_relu)
+{
+	static const size_t cases[][7] = {	/* H W C PH PW SH SW */
+		{ 7, 9, 3, 2, 2, 2, 2 }, { 6, 5, 70, 3, 2, 3, 2 },
+		{ 7, 7, 2, 3, 3, 2, 1 }, { 1, 11, 5, 1, 3, 1, 3 },
+	};
+
+	hgq_rng_seed(rs, 10);
+	for (size_t t = 0; t < sizeof(cases) / sizeof(cases[0]); t++) {
+		struct hgq_pool_geom p;
+		const size_t B = 3;
+		size_t ni, no;
+		float *x, *dout, *d1, *d2;
+
+		ck_assert_int_eq(hgq_pool_geom_init(&p, cases[t][0],
+		    cases[t][1], cases[t][2], cases[t][3], cases[t][4],
+		    cases[t][5], cases[t][6], NULL), HGQ_OK);
+		ni = B * p.H * p.W * p.C;
+		no = B * p.OH * p.OW * p.C;
+		x = int_array(ni, -3, 2);
+		for (size_t j = 0; j < ni; j++)
+			x[j] = x[j] < 0 ? 0 : x[j];
+		dout = int_array(no, -9, 9);
+		d1 = int_array(ni, 500, 600);	/* garbage to overwrite */
+		d2 = int_array(ni, 500, 600);
+		hgq_maxpool_backward(d1, dout, x, &p, B, 0);
+		hgq_relu_backward(d1, x, ni);
+		hgq_maxpool_backward(d2, dout, x, &p, B, 1);
+		ck_assert_mem_eq(d1, d2, ni * sizeof(float));
+		for (size_t j = 0; j < ni; j++)
+			ck_assert(fabsf(d2[j]) <= 9 * 9);
+		free(x); free(dout); free(d1); free(d2);
 	}
 }
 END_TEST
@@ -931,6 +973,7 @@ conv_suite(void)
 	tcase_add_test(tc, test_conv_fd);
 	tcase_add_test(tc, test_pool_exact);
 	tcase_add_test(tc, test_pool_fd);
+	tcase_add_test(tc, test_maxpool_relu);
 	tcase_add_test(tc, test_wquant_kernel);
 	tcase_add_test(tc, test_ebops_exact);
 	tcase_add_test(tc, test_ebops_grad);
