@@ -161,63 +161,98 @@ tap_range(size_t n, size_t n_out, size_t s, size_t pad, size_t k,
 /* im2col and col2im                                                   */
 /* ------------------------------------------------------------------ */
 
+/* does any tap of any output position fall into the padding? */
+static int
+has_padding(const struct hgq_conv_geom *g)
+{
+	return g->PT > 0 || g->PL > 0 ||
+	    (g->OH - 1) * g->SH + g->KH > g->PT + g->H ||
+	    (g->OW - 1) * g->SW + g->KW > g->PL + g->W;
+}
+
 /*
  * inp [B,H,W,C] -> col (B*OH*OW, KH*KW*C): row ((b*OH + oh)*OW + ow),
  * column (kh*KW + kw)*C + c holds inp[b, oh*SH + kh - PT, ow*SW + kw - PL,
- * c], 0 in the padding.  A kernel row (fixed kh) whose KW taps are all
- * inside the input is one contiguous run of KW*C floats.
+ * c], 0 in the padding.
+ *
+ * Loop order: per output row (b, oh) and tap (kh, kw), the positions ow
+ * whose tap is real form one range (tap_range), along which source and
+ * destination both advance by a fixed stride: a tight copy of C floats
+ * per position, with no test inside (one float when C = 1, the first
+ * layer of an image network).  Padding is cleared once per output row.
  */
 void
 hgq_conv_im2col(float *restrict col, const float *restrict inp,
     const struct hgq_conv_geom *g, size_t B)
 {
-	size_t C = g->C, KW = g->KW, run = KW * C;
-	size_t K = g->KH * run, plane = g->H * g->W * C;
+	size_t C = g->C, KW = g->KW, K = g->KH * KW * C;
+	size_t plane = g->H * g->W * C, rowk = g->OW * K, sstep = g->SW * C;
+	int padded = has_padding(g);
 
 	for (size_t b = 0; b < B; b++) {
 		const float *x = inp + b * plane;
 
 		for (size_t oh = 0; oh < g->OH; oh++) {
-			size_t ohs = oh * g->SH;
+			float *r = col + (b * g->OH + oh) * rowk;
 
-			for (size_t ow = 0; ow < g->OW; ow++) {
-				float *r = col + ((b * g->OH + oh) * g->OW +
-				    ow) * K;
-				size_t ows = ow * g->SW;
-				int full = ows >= g->PL &&
-				    ows - g->PL + KW <= g->W;
+			if (padded)
+				memset(r, 0, rowk * sizeof(*r));
+			for (size_t kh = 0; kh < g->KH; kh++) {
+				size_t ih = oh * g->SH + kh, a0, a1, z0, z1;
 
-				for (size_t kh = 0; kh < g->KH; kh++) {
-					float *rk = r + kh * run;
-					size_t ih = ohs + kh;
+				if (ih < g->PT || ih - g->PT >= g->H)
+					continue;
+				ih -= g->PT;
+				/*
+				 * Positions [a0, z1) whose KW taps are all
+				 * real: one run of KW*C floats each (the
+				 * ranges shrink from the left as kw falls
+				 * and from the right as kw grows).
+				 */
+				tap_range(g->W, g->OW, g->SW, g->PL, 0, &a0,
+				    &a1);
+				tap_range(g->W, g->OW, g->SW, g->PL, KW - 1,
+				    &z0, &z1);
+				if (C >= 4 && a0 < z1)
+					for (size_t o = a0; o < z1; o++)
+						memcpy(r + o * K + kh * KW * C,
+						    x + (ih * g->W + o * g->SW -
+						    g->PL) * C,
+						    KW * C * sizeof(*r));
+				else
+					a0 = z1 = 0;
+				for (size_t kw = 0; kw < KW; kw++) {
+					size_t w0, w1;
 					const float *src;
+					float *dst;
 
-					if (ih < g->PT || ih - g->PT >= g->H) {
-						memset(rk, 0, run * sizeof(*rk));
+					tap_range(g->W, g->OW, g->SW, g->PL, kw,
+					    &w0, &w1);
+					if (w0 >= w1)
+						continue;
+					src = x + (ih * g->W + w0 * g->SW + kw -
+					    g->PL) * C;
+					dst = r + w0 * K + (kh * KW + kw) * C;
+					if (C == 1) {
+						for (size_t o = 0; o < w1 - w0;
+						    o++)
+							dst[o * K] =
+							    src[o * sstep];
 						continue;
 					}
-					ih -= g->PT;
-					if (full) {
-						src = x + (ih * g->W + ows -
-						    g->PL) * C;
-						for (size_t j = 0; j < run; j++)
-							rk[j] = src[j];
-						continue;
-					}
-					for (size_t kw = 0; kw < KW; kw++) {
-						size_t iw = ows + kw;
-						float *d = rk + kw * C;
-
-						if (iw < g->PL ||
-						    iw - g->PL >= g->W) {
-							memset(d, 0,
-							    C * sizeof(*d));
+					for (size_t o = w0; o < w1; o++) {
+						if (o == a0 && a0 < z1) {
+							/* copied above */
+							dst += (z1 - a0) * K;
+							src += (z1 - a0) *
+							    sstep;
+							o = z1 - 1;
 							continue;
 						}
-						src = x + (ih * g->W + iw -
-						    g->PL) * C;
 						for (size_t c = 0; c < C; c++)
-							d[c] = src[c];
+							dst[c] = src[c];
+						dst += K;
+						src += sstep;
 					}
 				}
 			}
@@ -228,46 +263,53 @@ hgq_conv_im2col(float *restrict col, const float *restrict inp,
 /*
  * The adjoint of im2col: dinp [B,H,W,C] = 0, then every element of dcol
  * that im2col took from an input element is added back to it (padding
- * columns are dropped).  Rows and taps in increasing order.
+ * columns are dropped); the same loop order as hgq_conv_im2col.
  */
 void
 hgq_conv_col2im(float *restrict dinp, const float *restrict dcol,
     const struct hgq_conv_geom *g, size_t B)
 {
-	size_t C = g->C, KW = g->KW, run = KW * C;
-	size_t K = g->KH * run, plane = g->H * g->W * C;
+	size_t C = g->C, KW = g->KW, K = g->KH * KW * C;
+	size_t plane = g->H * g->W * C, rowk = g->OW * K, sstep = g->SW * C;
 
 	memset(dinp, 0, B * plane * sizeof(*dinp));
 	for (size_t b = 0; b < B; b++) {
 		float *x = dinp + b * plane;
 
 		for (size_t oh = 0; oh < g->OH; oh++) {
-			size_t kh0, kh1, ohs = oh * g->SH;
+			const float *r = dcol + (b * g->OH + oh) * rowk;
 
-			/* taps kh with 0 <= ohs + kh - PT < H */
-			kh0 = ohs < g->PT ? g->PT - ohs : 0;
-			kh1 = g->H + g->PT - ohs;
-			if (kh1 > g->KH)
-				kh1 = g->KH;
-			for (size_t ow = 0; ow < g->OW; ow++) {
-				const float *r = dcol + ((b * g->OH + oh) *
-				    g->OW + ow) * K;
-				size_t kw0, kw1, ows = ow * g->SW;
+			for (size_t kh = 0; kh < g->KH; kh++) {
+				size_t ih = oh * g->SH + kh;
 
-				kw0 = ows < g->PL ? g->PL - ows : 0;
-				kw1 = g->W + g->PL - ows;
-				if (kw1 > KW)
-					kw1 = KW;
-				for (size_t kh = kh0; kh < kh1; kh++) {
-					size_t ih = ohs + kh - g->PT;
-					/* the first real tap of this row */
-					float *d = x + (ih * g->W + ows + kw0 -
+				if (ih < g->PT || ih - g->PT >= g->H)
+					continue;
+				ih -= g->PT;
+				for (size_t kw = 0; kw < KW; kw++) {
+					size_t w0, w1;
+					const float *src;
+					float *dst;
+
+					tap_range(g->W, g->OW, g->SW, g->PL, kw,
+					    &w0, &w1);
+					if (w0 >= w1)
+						continue;
+					dst = x + (ih * g->W + w0 * g->SW + kw -
 					    g->PL) * C;
-					const float *s = r + kh * run + kw0 * C;
-
-					for (size_t j = 0; j < (kw1 - kw0) * C;
-					    j++)
-						d[j] += s[j];
+					src = r + w0 * K + (kh * KW + kw) * C;
+					if (C == 1) {
+						for (size_t o = 0; o < w1 - w0;
+						    o++)
+							dst[o * sstep] +=
+							    src[o * K];
+						continue;
+					}
+					for (size_t o = w0; o < w1; o++) {
+						for (size_t c = 0; c < C; c++)
+							dst[c] += src[c];
+						dst += sstep;
+						src += K;
+					}
 				}
 			}
 		}
