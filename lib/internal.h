@@ -426,4 +426,169 @@ int	hgq_ir_op_cost(const struct hgq_ir *ir, uint32_t j);
  */
 int	hgq_ir_add_split(const struct hgq_ir *ir, uint32_t j, int *low);
 
+/*
+ * Float training kernels of the convolutional layers (conv.c), in the
+ * style of kernels.c: flat arrays, outputs first, no allocation, shapes
+ * validated once by the *_geom_init functions.  Channels last, batch
+ * first:
+ *
+ *   input   [B, H, W, C]       element ((b*H + h)*W + w)*C + c
+ *   kernel  [KH, KW, C, OC]    (Keras order) element ((kh*KW + kw)*C + c)*OC
+ *                              + o; read as a (KH*KW*C, OC) matrix it is a
+ *                              dense layer's weights, so hgq_wquant applies
+ *                              as it is with R = KH*KW*C: element
+ *                              granularity = each kernel weight, channel
+ *                              granularity = per filter o (the last axis)
+ *   output  [B, OH, OW, OC]
+ *
+ * Conv1D and the 1-D pools are the 2-D ones with H = KH = SH = 1: a [W, C]
+ * sample is a [1, W, C] one, memory unchanged.  Flatten is no kernel: a
+ * channels-last sample already is the vector ((h*W + w)*C + c).  A
+ * feature-map quantizer's "channel" granularity is per c, the last axis:
+ * element e of a sample has channel e % C.
+ *
+ * Threads: every kernel works on B consecutive samples given by the
+ * pointers, so the trainer splits the batch's rows as for dense layers;
+ * dw and db accumulate (+=), so blocks of rows and threads add up.
+ */
+enum hgq_pad	{ HGQ_PAD_VALID = 0, HGQ_PAD_SAME = 1 };
+
+/* per-sample element counts of every tensor are at most this */
+#define HGQ_CONV_MAX_ELEMS	((size_t)1 << 31)
+
+/*
+ * The geometry of one convolution.  Per axis (input n, kernel k, stride
+ * s), Keras/TensorFlow semantics:
+ *   valid  out = floor((n - k) / s) + 1, no padding (k <= n required)
+ *   same   out = ceil(n / s), pad_total = max((out - 1)*s + k - n, 0),
+ *          pad_before = floor(pad_total / 2) (PT, PL), the rest after;
+ *          padding reads zeros
+ */
+struct hgq_conv_geom {
+	size_t	H, W, C;	/* input sample [H, W, C] */
+	size_t	KH, KW, OC;	/* kernel [KH, KW, C, OC] */
+	size_t	SH, SW;		/* strides */
+	size_t	OH, OW;		/* output sample [OH, OW, OC] */
+	size_t	PT, PL;		/* zero rows above, zero columns left */
+};
+
+/*
+ * hgq_conv_geom_init - fill g for an input [H, W, C], a kernel KHxKW with
+ * OC filters, strides SH, SW and padding (enum hgq_pad).  Returns HGQ_OK,
+ * or HGQ_EINVAL with a message: a zero size, a kernel larger than its
+ * input under 'valid', or any per-sample tensor (input, output, kernel,
+ * im2col rows) above HGQ_CONV_MAX_ELEMS elements.  hgq_conv1d_geom_init:
+ * input [W, C], kernel K, stride S (H = KH = SH = 1).
+ */
+int	hgq_conv_geom_init(struct hgq_conv_geom *g, size_t H, size_t W,
+	    size_t C, size_t KH, size_t KW, size_t OC, size_t SH, size_t SW,
+	    int padding, struct hgq_err *err);
+int	hgq_conv1d_geom_init(struct hgq_conv_geom *g, size_t W, size_t C,
+	    size_t K, size_t OC, size_t S, int padding, struct hgq_err *err);
+/* floats of im2col scratch per sample: OH*OW*KH*KW*C */
+size_t	hgq_conv_col_len(const struct hgq_conv_geom *g);
+
+/*
+ * hgq_conv_im2col - col (B*OH*OW, KH*KW*C): row (b*OH + oh)*OW + ow holds
+ * the receptive field of that output position in kernel order, column
+ * (kh*KW + kw)*C + c = inp[b, oh*SH + kh - PT, ow*SW + kw - PL, c], 0 in
+ * the padding.  hgq_conv_col2im is its adjoint: dinp [B,H,W,C] is
+ * overwritten with the sum of the dcol elements taken from each input
+ * element.
+ */
+void	hgq_conv_im2col(float *restrict col, const float *restrict inp,
+	    const struct hgq_conv_geom *g, size_t B);
+void	hgq_conv_col2im(float *restrict dinp, const float *restrict dcol,
+	    const struct hgq_conv_geom *g, size_t B);
+
+/*
+ * hgq_conv_forward - out [B,OH,OW,OC] = conv(inp [B,H,W,C], w
+ * [KH,KW,C,OC]) + bias (OC, may be NULL), then max(., 0) when relu; by
+ * im2col into col (B * hgq_conv_col_len floats, left holding the im2col
+ * of inp for the backward) and hgq_matmul_forward.
+ * hgq_conv_forward_ref is the direct loop, same tap order.
+ */
+void	hgq_conv_forward(float *restrict out, float *restrict col,
+	    const float *restrict inp, const float *restrict w,
+	    const float *restrict bias, const struct hgq_conv_geom *g,
+	    size_t B, int relu);
+void	hgq_conv_forward_ref(float *out, const float *inp, const float *w,
+	    const float *bias, const struct hgq_conv_geom *g, size_t B,
+	    int relu);
+
+/*
+ * hgq_conv_backward - given dout [B,OH,OW,OC] (after the ReLU's mask):
+ * dw [KH,KW,C,OC] += the kernel gradient, db (OC) += sum of dout over the
+ * batch and positions, dinp [B,H,W,C] = the input gradient (overwritten).
+ * col is the im2col of the input (as hgq_conv_forward leaves it), wt
+ * (OC, KH*KW*C) the kernel transposed (hgq_wquant_transpose with R =
+ * KH*KW*C), dcol scratch of B * hgq_conv_col_len floats.  dinp may be
+ * NULL (not wanted: then dcol and wt are unused), db may be NULL.
+ * hgq_conv_backward_ref is the direct loop, taking the kernel w as it is.
+ */
+void	hgq_conv_backward(float *restrict dinp, float *restrict dw,
+	    float *restrict db, float *restrict dcol,
+	    const float *restrict dout, const float *restrict col,
+	    const float *restrict wt, const struct hgq_conv_geom *g,
+	    size_t B);
+void	hgq_conv_backward_ref(float *dinp, float *dw, float *db,
+	    const float *dout, const float *inp, const float *w,
+	    const struct hgq_conv_geom *g, size_t B);
+
+/*
+ * Pooling, valid windows only: OH = floor((H - PH) / SH) + 1, so a
+ * remainder row or column that does not fill a window is dropped (Keras
+ * 'valid').  hgq_pool_geom_init: a stride 0 means the pool size; returns
+ * HGQ_EINVAL for a zero size, a pool larger than its input or an input
+ * above HGQ_CONV_MAX_ELEMS.  hgq_pool1d_geom_init: [W, C], pool P,
+ * stride S.
+ */
+struct hgq_pool_geom {
+	size_t	H, W, C;	/* input sample [H, W, C] */
+	size_t	PH, PW;		/* window */
+	size_t	SH, SW;		/* strides */
+	size_t	OH, OW;		/* output sample [OH, OW, C] */
+};
+int	hgq_pool_geom_init(struct hgq_pool_geom *g, size_t H, size_t W,
+	    size_t C, size_t PH, size_t PW, size_t SH, size_t SW,
+	    struct hgq_err *err);
+int	hgq_pool1d_geom_init(struct hgq_pool_geom *g, size_t W, size_t C,
+	    size_t P, size_t S, struct hgq_err *err);
+
+/*
+ * Max pooling: out [B,OH,OW,C] = the window's max per channel.  Backward:
+ * dinp [B,H,W,C] overwritten; each dout goes to the first largest element
+ * of its window in row-major order (found again from inp); with relu
+ * (inp is a ReLU's output), nothing passes where that max is 0: the same
+ * as hgq_relu_backward(dinp, inp) afterwards, fused.  Average
+ * pooling: the window's sum times 1/(PH*PW); backward spreads dout/(PH*PW)
+ * over the window.  Overlapping windows (stride < pool) add up.
+ */
+void	hgq_maxpool_forward(float *restrict out, const float *restrict inp,
+	    const struct hgq_pool_geom *g, size_t B);
+void	hgq_maxpool_backward(float *restrict dinp, const float *restrict dout,
+	    const float *restrict inp, const struct hgq_pool_geom *g,
+	    size_t B, int relu);
+void	hgq_avgpool_forward(float *restrict out, const float *restrict inp,
+	    const struct hgq_pool_geom *g, size_t B);
+void	hgq_avgpool_backward(float *restrict dinp, const float *restrict dout,
+	    const struct hgq_pool_geom *g, size_t B);
+
+/*
+ * hgq_ebops_conv - differentiable EBOPs of a convolution, fully parallel
+ * (hgq-algorithm 0, 5.2 HConv with parallel_factor = the output
+ * positions): returns the sum over every output position, real tap
+ * (kh,kw,c) (padding is no multiplication) and filter o of
+ * abits[ih,iw,c] * wbits[kh,kw,c,o], abits the input map's bits [H,W,C]
+ * (per element; expand shared ones first), wbits [KH,KW,C,OC] as
+ * hgq_wquant gives them.  Adds the gradients of hgq_ebops_dense pair by
+ * pair: dfw[kh,kw,c,o] += beta * (sum of abits over the input elements
+ * that tap meets) where wbits > 0; dfa[ih,iw,c] += beta * sum_o
+ * wbits[kh,kw,c,o] for every tap meeting it, where abits > 0.  Either
+ * may be NULL.
+ */
+double	hgq_ebops_conv(float *restrict dfa, float *restrict dfw,
+	    const float *restrict abits, const float *restrict wbits,
+	    const struct hgq_conv_geom *g, float beta);
+
 #endif /* HGQ_INTERNAL_H */
