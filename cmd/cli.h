@@ -62,6 +62,14 @@ struct hgq_model *cli_read_model(const char *path);
  * fatal signal, so a failed run never leaves a partial file.
  */
 FILE	*cli_open_out(const char *path, int binary);
+/*
+ * cli_cleanup_on_signals - make SIGHUP, SIGINT and SIGTERM remove the
+ * temporary files of every atomic output still open (hgq_afile_cleanup)
+ * and then end the program as the signal would; a signal that is ignored
+ * or has a handler of the program's own is left alone.  cli_open_out
+ * calls it.
+ */
+void	cli_cleanup_on_signals(void);
 void	cli_commit_out(FILE *f, const char *path);
 /* drop an output opened by cli_open_out (removes the temporary file) */
 void	cli_abort_out(FILE *f);

@@ -59,8 +59,12 @@ static void
 on_sigint(int sig)
 {
 	(void)sig;
-	if (stop_requested)
-		_exit(130);	/* a second Ctrl-C: give up at once */
+	if (stop_requested) {
+		/* a second Ctrl-C: give up at once, leaving no temporary
+		   file of a log or Pareto model being written */
+		hgq_afile_cleanup();
+		_exit(130);
+	}
 	stop_requested = 1;
 }
 
@@ -262,33 +266,25 @@ make_parent(const char *path)
 	free(p);
 }
 
-/* write text to path through a temporary file and rename */
-static int
-write_text(const char *path, const char *text)
+/*
+ * write_log - the log is rewritten after every epoch through the atomic
+ * writer: a reader always finds a complete log of the epochs so far, and
+ * an interrupted run leaves no temporary file.
+ */
+static void
+write_log(const char *path, const char *text)
 {
-	char *tmp = malloc(strlen(path) + 32);
-	FILE *f;
-	int ok;
+	struct hgq_err err = HGQ_ERR_INIT;
+	struct hgq_afile *a;
 
-	if (tmp == NULL)
-		return -1;
-	sprintf(tmp, "%s.tmp.%ld", path, (long)getpid());
-	if ((f = fopen(tmp, "w")) == NULL) {
-		free(tmp);
-		return -1;
+	if (hgq_afile_open(&a, path, &err) != HGQ_OK)
+		die("%s", err.msg);
+	if (fputs(text, hgq_afile_stream(a)) < 0) {
+		hgq_afile_abort(a);
+		die("cannot write '%s':", path);
 	}
-	ok = fputs(text, f) >= 0;
-	ok = fclose(f) == 0 && ok;
-	if (!ok || rename(tmp, path) != 0) {
-		int e = errno;
-
-		unlink(tmp);
-		free(tmp);
-		errno = e;
-		return -1;
-	}
-	free(tmp);
-	return 0;
+	if (hgq_afile_commit(a, &err) != HGQ_OK)
+		die("%s", err.msg);
 }
 
 static char *
@@ -459,9 +455,8 @@ on_epoch(const struct hgq_train_epoch *ep, void *arg, struct hgq_err *err)
 			    ep->val_metric, ep->ebops, ep->beta, ep->lr,
 			    ep->samples_per_s);
 	}
-	if (r->c->output.log != NULL && metrics != NULL &&
-	    write_text(r->c->output.log, metrics) != 0)
-		die("cannot write '%s':", r->c->output.log);
+	if (r->c->output.log != NULL && metrics != NULL)
+		write_log(r->c->output.log, metrics);
 	if (r->c->output.pareto_dir != NULL)
 		front_update(r, ep);
 	r->epoch = ep->epoch + 1;
@@ -528,7 +523,9 @@ main(int argc, char **argv)
 	p.should_stop = should_stop;
 	p.arg = &r;
 	/* Ctrl-C (unless ignored, as in a background job) and SIGTERM (a
-	   batch system's warning) finish the step and write the model */
+	   batch system's warning) finish the step and write the model;
+	   SIGHUP removes the temporary file of an output being written */
+	cli_cleanup_on_signals();
 	if (signal(SIGINT, on_sigint) == SIG_IGN)
 		signal(SIGINT, SIG_IGN);
 	signal(SIGTERM, on_sigint);

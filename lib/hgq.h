@@ -369,13 +369,37 @@ int	hgq_model_write(FILE *f, const struct hgq_model *m, unsigned flags,
 	    struct hgq_err *err);
 
 /*
- * hgq_model_save - write m to path atomically: a temporary file in the
- * same folder, fsync, rename.  On failure nothing is left under path or
- * under the temporary name.  The previous file at path stays intact until
- * the rename.
+ * hgq_model_save - write m to path atomically (hgq_afile_open below): a
+ * temporary file in the same folder, fsync, rename.  On failure nothing
+ * is left under path or under the temporary name.  The previous file at
+ * path stays intact until the rename.
  */
 int	hgq_model_save(const char *path, const struct hgq_model *m,
 	    unsigned flags, struct hgq_err *err);
+
+/*
+ * Atomic output files: every file the library and the programs write
+ * under a name goes through these (hgq_model_save included).
+ * hgq_afile_open creates a new temporary file beside path, named
+ * "path.tmp.<pid>" (or "path.tmp.<pid>.<n>" when that name is taken: an
+ * existing file or symlink is never written through), and *a owns it.
+ * Write to hgq_afile_stream(*a).  hgq_afile_commit flushes, fsyncs and
+ * closes it, then renames it over path: until then a previous file at
+ * path is intact, and on failure the temporary file is removed.
+ * hgq_afile_abort closes and removes it (NULL is fine).  Both release a.
+ * hgq_afile_cleanup removes every temporary file still open; it is
+ * async-signal-safe, meant for a program's fatal-signal handler and exit
+ * paths (the library installs no handler).  Errors: HGQ_EIO ("cannot
+ * create 'path': ...", "cannot write 'path': ...", "cannot rename to
+ * 'path': ..."), HGQ_EINVAL (more than 32 open at once), HGQ_ENOMEM.
+ */
+struct hgq_afile;
+int	hgq_afile_open(struct hgq_afile **a, const char *path,
+	    struct hgq_err *err);
+FILE	*hgq_afile_stream(const struct hgq_afile *a);
+int	hgq_afile_commit(struct hgq_afile *a, struct hgq_err *err);
+void	hgq_afile_abort(struct hgq_afile *a);
+void	hgq_afile_cleanup(void);
 
 /* ------------------------------------------------------------------ */
 /* Model inspection (dump.c)                                           */
