@@ -378,8 +378,14 @@ def hostile():
         build(patched(t(), b"GRPH", 0, "<I", 0xffffffff)))
     put("hostile-grph-shape.hgqm",
         build(patched(t(), b"GRPH", 8 + 24 + 4, "<II", 1 << 24, 1 << 24)))
-    put("hostile-fixp-weights.hgqm",
-        build(patched(t(), b"GRPH", 8 + 24 + 4, "<II", 4, 1 << 24)))
+    # a consistent chain q(4) -> dense 4 x 2^24 -> q(2^24) -> dense
+    # 2^24 x 1 -> q(1): the structure passes, FIXP's count is the lie
+    c = t()
+    for at, n_in, n_out in ((8, 4, 4), (8 + 24, 4, 1 << 24),
+                            (8 + 48, 1 << 24, 1 << 24),
+                            (8 + 72, 1 << 24, 1)):
+        patched(c, b"GRPH", at + 4, "<II", n_in, n_out)
+    put("hostile-fixp-weights.hgqm", build(c))
     put("hostile-grph-kind.hgqm",
         build(patched(t(), b"GRPH", 8 + 24, "<I", 3)))
     put("hostile-calb-count.hgqm",

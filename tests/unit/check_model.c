@@ -456,7 +456,8 @@ static const struct breaker breakers[] = {
 	{ b_even, "the chain must end with a quantizer (has 4 layers)" },
 	{ b_too_many, "257 layers exceed the limit 256" },
 	{ b_kind, "layer 2: kind 2 where a quantizer is expected" },
-	{ b_kind_dense, "layer 1: kind 4 where a dense layer is expected" },
+	{ b_kind_dense, "layer 1: conv2d needs an input of rank 3 ([H, W, C]),"
+	    " not 1" },
 	{ b_zero, "layer 3: shape 2x0 outside 1..16777216" },
 	{ b_big_n, "layer 1: shape 3x16777217 outside 1..16777216" },
 	{ b_quant_shape, "layer 4: quantizer has n_in 2 != n_out 1" },
