@@ -260,8 +260,9 @@ enum hgq_layer_kind {
 #define HGQ_LAYER_KIND_MAX	HGQ_LAYER_FLATTEN
 
 /*
- * Shapes and graphs (format 1.1, formats/hgqm.md 4.8).  Every layer has
- * an output shape of rank 1..3, channels last: [n], [W, C], [H, W, C].
+ * Shapes and graphs (format 1.1, formats/hgqm.md 4.3.1-4.3.3).  Every
+ * layer has an output shape of rank 1..3, channels last: [n], [W, C],
+ * [H, W, C].
  * Layers name their inputs by reference: a layer index below their own
  * (so a model is topologically ordered and acyclic by construction), or
  * HGQ_REF_INPUT | k for model input k (1.1 has one, k = 0).
@@ -427,7 +428,9 @@ void	hgq_model_free(struct hgq_model *m);
 
 /*
  * hgq_model_add_layer - append a zeroed layer of the given kind and shape;
- * returns it or NULL (ENOMEM).  Arrays are not allocated: use
+ * returns it or NULL (ENOMEM).  The layer is flat (rank 0: shape
+ * [n_out]) and reads the layer before it (n_inputs 0), as in format 1.0;
+ * hgq_model_add_shaped() makes shaped layers.  Arrays are not allocated: use
  * hgq_layer_alloc_fixed() for k/i/f (quantizer) or w_m/w_f/b_m/b_f (dense).
  * m->layers may move: pointers to earlier layers become stale.
  * hgq_layer_alloc_fixed (re)allocates those arrays zeroed (EINVAL for
@@ -461,8 +464,11 @@ const char *hgq_meta_get(const struct hgq_model *m, const char *key);
 
 /*
  * hgq_model_validate - check the structural invariants of the model
- * (alternating chain, shapes that join, index_map within n_raw, k/i/f and
- * mantissas within the limits of hgq.h when calibrated).  Every reader
+ * (hgq_model_validate_graph(): alternating layers, shapes implied by
+ * the kinds and inputs, references, limits; then index_map within n_raw,
+ * k/i/f and mantissas within the limits of hgq.h when calibrated; arrays
+ * of the sizes hgq_layer_n_weights() and hgq_layer_n_bias() give, tensor
+ * roles by kind).  Every reader
  * calls it; so should anything that builds a model by hand.  The full
  * list is formats/hgqm.md section 4 and the HGQ_MAX_* limits above; in
  * short: sizes 1..HGQ_MAX_N; calibrated => every quantizer has k/i/f and
@@ -471,7 +477,8 @@ const char *hgq_meta_get(const struct hgq_model *m, const char *key);
  * known role for the layer kind (bn roles only when bn; M1/M2 only of
  * trained roles), the size the role implies, each role once; unique
  * UTF-8 metadata keys; extra chunks optional, with unknown unique ids.
- * Returns HGQ_OK or HGQ_EINVAL with a message naming the layer/element.
+ * Returns HGQ_OK, HGQ_EINVAL with a message naming the layer/element,
+ * or HGQ_EUNSUPP (see hgq_model_validate_graph()).
  */
 int	hgq_model_validate(const struct hgq_model *m, struct hgq_err *err);
 
@@ -567,7 +574,7 @@ int	hgq_model_alloc_fixed(struct hgq_model *m, uint32_t j,
 
 /*
  * The window geometry of a convolution or pooling layer: the lowering of
- * formats/hgqm.md 4.8.4 "as a dense layer per output position".  Input
+ * formats/hgqm.md 4.3.2 "each output position is a dense layer".  Input
  * [in_h, in_w, in_c] (rank-2 tensors [W, C] as [1, W, C]); output
  * [out_h, out_w, out_c] in n_pos = out_h*out_w positions p = oh*out_w +
  * ow.  Tap t = (kh*k_w + kw)*in_c + c, t < n_taps = k_h*k_w*in_c, reads
