@@ -6,8 +6,9 @@
  *  1. Every fallible call returns HGQ_OK (0) or a negative enum hgq_status
  *     and, on failure, fills a caller-owned struct hgq_err with a one-line
  *     message (no program name, no newline).  On success err is untouched.
- *  2. A model (struct hgq_model) is plain data: a chain of layers that
- *     alternates quantizer, dense, quantizer, ..., dense, quantizer.  It is
+ *  2. A model (struct hgq_model) is plain data: layers that alternate
+ *     quantizer, operation (dense, conv, pooling, flatten), quantizer, ...,
+ *     quantizer, on tensors with shapes (hgq_layer_shape()).  It is
  *     created by hgq_model_new(), filled by hgq_model_read() or by the
  *     trainer, and released by hgq_model_free().
  *  3. The fixed-point semantics (rounding, overflow, zero width) live in

@@ -504,8 +504,8 @@ hgq_layer_n_bias(const struct hgq_model *m, uint32_t j)
 
 /*
  * shape_product - the product of dims[0..rank) into *n; false when a
- * dimension is 0 or the product exceeds limit (checked step by step, so
- * nothing wraps: every partial product stays below 2^24 * 2^32).
+ * dimension is 0 or the product exceeds limit (checked before each
+ * multiplication, so nothing wraps whatever the dims and the limit).
  */
 static bool
 shape_product(const uint32_t *dims, uint32_t rank, uint64_t limit,
@@ -514,11 +514,9 @@ shape_product(const uint32_t *dims, uint32_t rank, uint64_t limit,
 	uint64_t p = 1;
 
 	for (uint32_t a = 0; a < rank; a++) {
-		if (dims[a] == 0)
+		if (dims[a] == 0 || p > limit / dims[a])
 			return false;
 		p *= dims[a];
-		if (p > limit)
-			return false;
 	}
 	*n = p;
 	return true;
