@@ -31,8 +31,8 @@
 
 #define HGQM_MAJOR		1
 #define HGQM_MINOR		1	/* the minor this code implements */
-#define PAR_10			8	/* parameter bytes of a 1.0 record */
-#define PAR_11			48	/* 1.1: before the input references */
+#define PAR_10			8	/* parameters of a 1.0 record */
+#define PAR_11			48	/* 1.1: before the references */
 #define HDR_FIXED		16	/* magic, major, minor, hlen, nchunks */
 #define HDR_MAX			4096	/* largest header length accepted */
 #define TOC_ENTRY		32
@@ -305,7 +305,8 @@ fits_10(const struct hgq_model *m)
 		const struct hgq_layer *l = &m->layers[j];
 		uint32_t d[HGQ_MAX_RANK];
 
-		if ((l->kind != HGQ_LAYER_QUANT && l->kind != HGQ_LAYER_DENSE) ||
+		if ((l->kind != HGQ_LAYER_QUANT &&
+		    l->kind != HGQ_LAYER_DENSE) ||
 		    hgq_layer_shape(l, d) != 1 || hgq_layer_n_inputs(l) != 1 ||
 		    hgq_layer_input(m, j, 0) != (j == 0 ? HGQ_REF_INPUT :
 		    j - 1))

@@ -253,8 +253,8 @@ enum hgq_layer_kind {
 	HGQ_LAYER_DENSE		= 2,
 	HGQ_LAYER_CONV1D	= 3,	/* format 1.1 */
 	HGQ_LAYER_CONV2D	= 4,	/* format 1.1 */
-	HGQ_LAYER_MAXPOOL	= 5,	/* format 1.1: 1-D or 2-D by rank */
-	HGQ_LAYER_AVGPOOL	= 6,	/* format 1.1: 1-D or 2-D by rank */
+	HGQ_LAYER_MAXPOOL	= 5,	/* 1.1: 1-D or 2-D by rank */
+	HGQ_LAYER_AVGPOOL	= 6,	/* 1.1: 1-D or 2-D by rank */
 	HGQ_LAYER_FLATTEN	= 7,	/* format 1.1 */
 	/* reserved for later: 8 add */
 };
@@ -271,9 +271,8 @@ enum hgq_layer_kind {
 #define HGQ_MAX_RANK		3
 #define HGQ_MAX_LAYER_INPUTS	8
 #define HGQ_REF_INPUT		0x80000000u
-#define HGQ_MAX_MACS		(1u << 26)	/* multiplications (taps of
-						   a pooling window) per
-						   sample in one layer */
+/* multiplications (pooling: window reads) per sample in one layer */
+#define HGQ_MAX_MACS		(1u << 26)
 
 enum hgq_pad	{ HGQ_PAD_VALID = 0, HGQ_PAD_SAME = 1 };
 
@@ -341,9 +340,9 @@ struct hgq_layer {
 	 * and hgq_layer_input().  n_out is always the product of the
 	 * shape and n_in that of the (first) input's shape.
 	 */
-	uint8_t		 rank;		/* 0 (flat) or 1..HGQ_MAX_RANK */
-	uint32_t	 shape[HGQ_MAX_RANK];	/* output dims; 0 past rank */
-	uint32_t	 n_inputs;	/* 0 (implied) or 1..MAX_LAYER_INPUTS */
+	uint8_t		 rank;		/* 0 (flat) or 1..3 */
+	uint32_t	 shape[HGQ_MAX_RANK];	/* output; 0 past rank */
+	uint32_t	 n_inputs;	/* 0 (implied) or 1..8 */
 	uint32_t	 inputs[HGQ_MAX_LAYER_INPUTS];	/* references */
 
 	/*
@@ -593,7 +592,7 @@ struct hgq_window {
 	uint32_t	 in_h, in_w, in_c;
 	uint32_t	 out_h, out_w, out_c;
 	uint32_t	 k_h, k_w, s_h, s_w;
-	uint32_t	 pad_top, pad_left;	/* padding before (TF "same") */
+	uint32_t	 pad_top, pad_left;	/* zeros before ("same") */
 	uint32_t	 n_pos;		/* out_h*out_w */
 	uint32_t	 n_taps;	/* k_h*k_w*in_c */
 };
