@@ -1097,6 +1097,20 @@ parse_grph(struct cur *c, struct rstate *st)
 	if ((rc = hgq_model_validate_graph(m, &verr)) != HGQ_OK)
 		return hgq_errf(c->err, rc == HGQ_EUNSUPP ? HGQ_EUNSUPP :
 		    HGQ_EFORMAT, "chunk GRPH: %s", verr.msg);
+	/*
+	 * a 1.1 file of what 1.0 describes (which our writer never makes)
+	 * is held as a 1.0 model: flat, implied inputs, so that code that
+	 * edits dense chains by n_in/n_out (pruning) keeps it valid
+	 */
+	if (st->minor > 0 && fits_10(m))
+		for (uint32_t j = 0; j < n; j++) {
+			m->layers[j].rank = 0;
+			m->layers[j].n_inputs = 0;
+			memset(m->layers[j].shape, 0,
+			    sizeof(m->layers[j].shape));
+			memset(m->layers[j].inputs, 0,
+			    sizeof(m->layers[j].inputs));
+		}
 	return HGQ_OK;
 }
 

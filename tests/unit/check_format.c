@@ -831,6 +831,60 @@ START_TEST(test_conv_train_roundtrip)
 }
 END_TEST
 
+/*
+ * A 1.1 file of a flat dense chain (which the writer never makes: it
+ * writes 1.0 then) reads as the 1.0 model, flat with implied inputs,
+ * and is rewritten as tiny.hgqm.
+ */
+START_TEST(test_flat_11)
+{
+	struct hgq_err err = HGQ_ERR_INIT;
+	size_t n, nq, at = 8;
+	uint8_t *p = slurp(EX "tiny.hgqm", &n), *q, *d;
+	struct hgq_model *m;
+	struct craft cf;
+	int g;
+
+	craft_parse(p, n, &cf);
+	cf.minor = 1;
+	g = craft_find(&cf, "GRPH");
+	free(cf.c[g].data);
+	cf.c[g].data = d = calloc(1, 8 + 5 * 72);
+	memcpy(d, p + 144, 8);		/* n_layers 5, reserved */
+	for (uint32_t j = 0; j < 5; j++) {
+		const uint8_t *r = p + 144 + 8 + 24 * j;
+
+		memcpy(d + at, r, 16 + 8);	/* kind, n_in, n_out, params */
+		set32(d + at + 12, 56);
+		set32(d + at + 24, 1);		/* rank 1 */
+		memcpy(d + at + 28, r + 8, 4);	/* shape [n_out] */
+		set32(d + at + 40, 1);		/* one input */
+		set32(d + at + 64, j == 0 ? HGQ_REF_INPUT : j - 1);
+		at += 72;
+	}
+	cf.c[g].len = at;
+	q = craft_build(&cf, &nq);
+	ck_assert_int_eq(read_bytes(q, nq, &m, &err), HGQ_OK);
+	check_tiny_fixed(m);
+	for (uint32_t j = 0; j < 5; j++) {
+		ck_assert_uint_eq(m->layers[j].rank, 0);
+		ck_assert_uint_eq(m->layers[j].n_inputs, 0);
+	}
+	free(q);
+	ck_assert_int_eq(write_mem(m, 0, &q, &nq, &err), HGQ_OK);
+	ck_assert_uint_eq(nq, n);
+	ck_assert_mem_eq(q, p, n);
+	free(q);
+	hgq_model_free(m);
+	/* 1.1 records in a file that says 1.0 are refused */
+	cf.minor = 0;
+	expect_craft(&cf, HGQ_EFORMAT, "chunk GRPH: layer 0: parameter length"
+	    " 56 (expected 8)");
+	craft_free(&cf);
+	free(p);
+}
+END_TEST
+
 START_TEST(test_no_train)
 {
 	struct hgq_err err = HGQ_ERR_INIT;
@@ -1638,6 +1692,7 @@ format_suite(void)
 	tcase_add_test(tc, test_golden_deflate);
 	tcase_add_test(tc, test_golden_conv);
 	tcase_add_test(tc, test_conv_train_roundtrip);
+	tcase_add_test(tc, test_flat_11);
 	tcase_add_test(tc, test_no_train);
 	tcase_add_test(tc, test_roundtrip_random);
 	tcase_add_test(tc, test_write_errors);
