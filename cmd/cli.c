@@ -281,6 +281,15 @@ cli_read_model(const char *path)
 	return m;
 }
 
+void
+cli_require_dense(const struct hgq_model *m)
+{
+	struct hgq_err err = HGQ_ERR_INIT;
+
+	if (hgq_model_dense_only(m, progname, &err) != HGQ_OK)
+		die("%s", err.msg);
+}
+
 FILE *
 cli_open_out(const char *path, int binary)
 {

@@ -56,6 +56,13 @@ void	cli_close_in(FILE *f, const char *path);
 struct hgq_model *cli_read_model(const char *path);
 
 /*
+ * cli_require_dense - die with "layer N (KIND): not supported by PROG
+ * yet" unless m is a chain of quantizer and dense layers (format 1.0
+ * models), the only models the program computes so far.
+ */
+void	cli_require_dense(const struct hgq_model *m);
+
+/*
  * cli_open_out - path NULL or "-": stdout (refused with exit 2 when binary
  * and stdout is a terminal).  Otherwise a temporary file beside path,
  * renamed into place by cli_commit_out() and removed by die() or by a

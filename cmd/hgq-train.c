@@ -499,6 +499,7 @@ main(int argc, char **argv)
 		die("%s", err.msg);
 	if (o.resume != NULL) {
 		m = cli_read_model(o.resume);
+		cli_require_dense(m);
 		if (hgq_train_model_check(m, &c, &d, &err) != HGQ_OK)
 			die("cannot resume from '%s': %s", o.resume, err.msg);
 	} else if (hgq_train_model_new(&m, &c, &d, &err) != HGQ_OK) {

@@ -63,7 +63,9 @@ hgq_model_live(const struct hgq_model *m, uint8_t **live, struct hgq_err *err)
 
 	for (uint32_t l = 0; l < nl; l++)
 		live[l] = NULL;
-	if ((rc = hgq_model_validate(m, err)) != HGQ_OK)
+	if ((rc = hgq_model_validate(m, err)) != HGQ_OK ||
+	    (rc = hgq_model_dense_only(m, "the liveness analysis", err)) !=
+	    HGQ_OK)
 		return rc;
 	if (!m->calibrated)
 		return hgq_errf(err, HGQ_EINVAL, "model was never calibrated");
@@ -145,7 +147,8 @@ hgq_ebops_layer(const struct hgq_model *m, uint32_t l)
 	int rc;
 
 	if (l == 0 || l >= m->n_layers || !m->calibrated ||
-	    m->layers[l].kind != HGQ_LAYER_DENSE)
+	    m->layers[l].kind != HGQ_LAYER_DENSE ||
+	    hgq_model_dense_only(m, "EBOPs", NULL) != HGQ_OK)
 		return 0;
 	live = hgq_calloc(m->n_layers, sizeof(*live));
 	s = malloc(sizeof(*s));
@@ -193,7 +196,8 @@ hgq_ebops_report(const struct hgq_model *m, struct hgq_ebops_report *r,
 	int rc;
 
 	memset(r, 0, sizeof(*r));
-	if ((rc = hgq_model_validate(m, err)) != HGQ_OK)
+	if ((rc = hgq_model_validate(m, err)) != HGQ_OK ||
+	    (rc = hgq_model_dense_only(m, "EBOPs", err)) != HGQ_OK)
 		return rc;
 	if (!m->calibrated)
 		return hgq_errf(err, HGQ_EINVAL, "model was never calibrated");

@@ -7,8 +7,9 @@
  *  1. Every fallible call returns HGQ_OK (0) or a negative enum hgq_status
  *     and, on failure, fills a caller-owned struct hgq_err with a one-line
  *     message (no program name, no newline).  On success err is untouched.
- *  2. A model (struct hgq_model) is plain data: a chain of layers that
- *     alternates quantizer, dense, quantizer, ..., dense, quantizer.  It is
+ *  2. A model (struct hgq_model) is plain data: layers that alternate
+ *     quantizer, operation (dense, conv, pooling, flatten), quantizer, ...,
+ *     quantizer, on tensors with shapes (hgq_layer_shape()).  It is
  *     created by hgq_model_new(), filled by hgq_model_read() or by the
  *     trainer, and released by hgq_model_free().
  *  3. The fixed-point semantics (rounding, overflow, zero width) live in
@@ -151,9 +152,30 @@ double	hgq_fq_f64(double x, int k, int i, int f, int round, int overflow);
 enum hgq_layer_kind {
 	HGQ_LAYER_QUANT		= 1,
 	HGQ_LAYER_DENSE		= 2,
-	/* reserved for later: 3 conv1d, 4 conv2d, 5 max-pool, 6 avg-pool,
-	   7 flatten, 8 add */
+	HGQ_LAYER_CONV1D	= 3,	/* format 1.1 */
+	HGQ_LAYER_CONV2D	= 4,	/* format 1.1 */
+	HGQ_LAYER_MAXPOOL	= 5,	/* 1.1: 1-D or 2-D by rank */
+	HGQ_LAYER_AVGPOOL	= 6,	/* 1.1: 1-D or 2-D by rank */
+	HGQ_LAYER_FLATTEN	= 7,	/* format 1.1 */
+	/* reserved for later: 8 add */
 };
+#define HGQ_LAYER_KIND_MAX	HGQ_LAYER_FLATTEN
+
+/*
+ * Shapes and graphs (format 1.1, formats/hgqm.md 4.3.1-4.3.3).  Every
+ * layer has an output shape of rank 1..3, channels last: [n], [W, C],
+ * [H, W, C].
+ * Layers name their inputs by reference: a layer index below their own
+ * (so a model is topologically ordered and acyclic by construction), or
+ * HGQ_REF_INPUT | k for model input k (1.1 has one, k = 0).
+ */
+#define HGQ_MAX_RANK		3
+#define HGQ_MAX_LAYER_INPUTS	8
+#define HGQ_REF_INPUT		0x80000000u
+/* multiplications (pooling: window reads) per sample in one layer */
+#define HGQ_MAX_MACS		(1u << 26)
+
+enum hgq_pad	{ HGQ_PAD_VALID = 0, HGQ_PAD_SAME = 1 };
 
 enum hgq_act	{ HGQ_ACT_LINEAR = 0, HGQ_ACT_RELU = 1 };
 enum hgq_gran	{ HGQ_GRAN_ELEMENT = 0, HGQ_GRAN_CHANNEL = 1, HGQ_GRAN_LAYER = 2 };
@@ -209,6 +231,34 @@ struct hgq_layer {
 	int8_t		*w_f;		/* n_in*n_out fractional bits */
 	int32_t		*b_m;		/* n_out */
 	int8_t		*b_f;		/* n_out */
+
+	/*
+	 * Shape and inputs (format 1.1).  rank 0 means "flat": the output
+	 * shape is [n_out], as in every model of format 1.0, so that code
+	 * that builds or edits chains of dense layers by n_in/n_out keeps
+	 * working; n_inputs 0 means "the implied input": layer j - 1, or
+	 * model input 0 for layer 0.  Read them through hgq_layer_shape()
+	 * and hgq_layer_input().  n_out is always the product of the
+	 * shape and n_in that of the (first) input's shape.
+	 */
+	uint8_t		 rank;		/* 0 (flat) or 1..3 */
+	uint32_t	 shape[HGQ_MAX_RANK];	/* output; 0 past rank */
+	uint32_t	 n_inputs;	/* 0 (implied) or 1..8 */
+	uint32_t	 inputs[HGQ_MAX_LAYER_INPUTS];	/* references */
+
+	/*
+	 * HGQ_LAYER_CONV1D/CONV2D: out[p][co] = act(sum over the taps t of
+	 * the receptive field of position p of in[t] * w[t][co] + b[co]),
+	 * with the layer's act, bn, w_gran, b_gran and the dense arrays:
+	 * w_m, w_f hold KH*KW*C_in*C_out weights in Keras order
+	 * [KH][KW][C_in][C_out], row-major; b_m, b_f C_out.  Conv1D is
+	 * Conv2D on [1, W, C] (kernel[0] = stride[0] = 1).
+	 * HGQ_LAYER_MAXPOOL/AVGPOOL: window kernel, stride, valid only.
+	 * See hgq_layer_window() for the exact geometry.
+	 */
+	uint32_t	 kernel[2];	/* [KH, KW] or pool [PH, PW] */
+	uint32_t	 stride[2];	/* [SH, SW] */
+	uint8_t		 padding;	/* enum hgq_pad (conv only) */
 
 	/* float training state (any layer); n_tensors = 0 when absent */
 	uint32_t	 n_tensors;
@@ -279,7 +329,9 @@ void	hgq_model_free(struct hgq_model *m);
 
 /*
  * hgq_model_add_layer - append a zeroed layer of the given kind and shape;
- * returns it or NULL (ENOMEM).  Arrays are not allocated: use
+ * returns it or NULL (ENOMEM).  The layer is flat (rank 0: shape
+ * [n_out]) and reads the layer before it (n_inputs 0), as in format 1.0;
+ * hgq_model_add_shaped() makes shaped layers.  Arrays are not allocated: use
  * hgq_layer_alloc_fixed() for k/i/f (quantizer) or w_m/w_f/b_m/b_f (dense).
  * m->layers may move: pointers to earlier layers become stale.
  * hgq_layer_alloc_fixed (re)allocates those arrays zeroed (EINVAL for
@@ -313,8 +365,11 @@ const char *hgq_meta_get(const struct hgq_model *m, const char *key);
 
 /*
  * hgq_model_validate - check the structural invariants of the model
- * (alternating chain, shapes that join, index_map within n_raw, k/i/f and
- * mantissas within the limits of hgq.h when calibrated).  Every reader
+ * (hgq_model_validate_graph(): alternating layers, shapes implied by
+ * the kinds and inputs, references, limits; then index_map within n_raw,
+ * k/i/f and mantissas within the limits of hgq.h when calibrated; arrays
+ * of the sizes hgq_layer_n_weights() and hgq_layer_n_bias() give, tensor
+ * roles by kind).  Every reader
  * calls it; so should anything that builds a model by hand.  The full
  * list is formats/hgqm.md section 4 and the HGQ_MAX_* limits above; in
  * short: sizes 1..HGQ_MAX_N; calibrated => every quantizer has k/i/f and
@@ -323,15 +378,149 @@ const char *hgq_meta_get(const struct hgq_model *m, const char *key);
  * known role for the layer kind (bn roles only when bn; M1/M2 only of
  * trained roles), the size the role implies, each role once; unique
  * UTF-8 metadata keys; extra chunks optional, with unknown unique ids.
- * Returns HGQ_OK or HGQ_EINVAL with a message naming the layer/element.
+ * Returns HGQ_OK, HGQ_EINVAL with a message naming the layer/element,
+ * or HGQ_EUNSUPP (see hgq_model_validate_graph()).
  */
 int	hgq_model_validate(const struct hgq_model *m, struct hgq_err *err);
+
+/*
+ * hgq_model_validate_graph - the part of hgq_model_validate() that needs
+ * no array: layer count, kinds, modes, shapes, inputs and the limits on
+ * the sizes they imply (every product checked without overflow).  The
+ * reader calls it after GRPH, before it allocates anything from the
+ * shapes.  HGQ_OK, HGQ_EINVAL, or HGQ_EUNSUPP for a layer the format
+ * defines but libhgq cannot compute exactly (average pooling over an
+ * area that is not a power of two).
+ */
+int	hgq_model_validate_graph(const struct hgq_model *m,
+	    struct hgq_err *err);
 
 /* hgq_model_copy - deep copy; NULL on allocation failure */
 struct hgq_model *hgq_model_copy(const struct hgq_model *m);
 
 /* number of outputs (the last quantizer's n); 0 without layers */
 uint32_t hgq_model_n_out(const struct hgq_model *m);
+
+/* ------------------------------------------------------------------ */
+/* Shapes, inputs and windows of layers (model.c; format 1.1)          */
+/* ------------------------------------------------------------------ */
+
+/* the name of a layer kind ("quantizer", "conv2d", ...; "unknown") */
+const char *hgq_layer_kind_name(uint32_t kind);
+
+/*
+ * hgq_layer_shape - the output shape of l into dims[0..rank) (0 past
+ * it); returns the rank, 1..HGQ_MAX_RANK (a flat layer, rank 0 in the
+ * struct, gives 1 and [n_out]).
+ */
+uint32_t hgq_layer_shape(const struct hgq_layer *l,
+	    uint32_t dims[HGQ_MAX_RANK]);
+
+/*
+ * hgq_layer_n_inputs, hgq_layer_input - how many inputs layer j of m
+ * reads and its q-th reference (a layer index < j, or HGQ_REF_INPUT | k);
+ * a layer with n_inputs 0 reads j - 1, or model input 0 when j = 0.
+ */
+uint32_t hgq_layer_n_inputs(const struct hgq_layer *l);
+uint32_t hgq_layer_input(const struct hgq_model *m, uint32_t j, uint32_t q);
+
+/*
+ * hgq_layer_in_shape - the shape of the first input of layer j: the
+ * shape of the layer it references, or for the model input layer 0's
+ * own shape (a quantizer, which keeps the shape).  Returns the rank.
+ * Meaningful once hgq_model_validate() accepted m.
+ */
+uint32_t hgq_layer_in_shape(const struct hgq_model *m, uint32_t j,
+	    uint32_t dims[HGQ_MAX_RANK]);
+
+/*
+ * hgq_layer_n_weights, hgq_layer_n_bias - the lengths of w_m/w_f and
+ * b_m/b_f of layer j: n_in*n_out and n_out for dense, KH*KW*C_in*C_out
+ * and C_out for a convolution, 0 for other kinds.  Meaningful once the
+ * shapes are valid (then n_weights <= HGQ_MAX_WEIGHTS).
+ */
+uint64_t hgq_layer_n_weights(const struct hgq_model *m, uint32_t j);
+uint32_t hgq_layer_n_bias(const struct hgq_model *m, uint32_t j);
+
+/*
+ * hgq_layer_set_shape - set the output shape (rank 1..3, each dim >= 1)
+ * and n_out = its product; HGQ_EINVAL when the product exceeds
+ * HGQ_MAX_N.  hgq_layer_set_inputs - set the input references (1..
+ * HGQ_MAX_LAYER_INPUTS; checked by hgq_model_validate()).
+ */
+int	hgq_layer_set_shape(struct hgq_layer *l, uint32_t rank,
+	    const uint32_t *dims, struct hgq_err *err);
+int	hgq_layer_set_inputs(struct hgq_layer *l, uint32_t n,
+	    const uint32_t *refs, struct hgq_err *err);
+
+/*
+ * hgq_model_add_shaped - append a layer of a kind that reads the last
+ * layer (or model input 0 when it is the first), with output shape
+ * dims (rank 1..3); n_in is the last layer's n_out (for the first layer
+ * the product of dims).  Conv/pool parameters are set by the caller
+ * (kernel, stride, padding).  NULL on ENOMEM or a shape beyond the
+ * limits (err filled; err may be NULL).  m->layers may move.
+ */
+struct hgq_layer *hgq_model_add_shaped(struct hgq_model *m, uint32_t kind,
+	    uint32_t rank, const uint32_t *dims, struct hgq_err *err);
+
+/*
+ * hgq_model_alloc_fixed - hgq_layer_alloc_fixed() for layer j of any
+ * kind: k/i/f (quantizer), w_m/w_f/b_m/b_f of hgq_layer_n_weights() and
+ * hgq_layer_n_bias() (dense, conv), nothing (pooling, flatten).  The
+ * shapes must be valid (hgq_model_validate_graph()).
+ */
+int	hgq_model_alloc_fixed(struct hgq_model *m, uint32_t j,
+	    struct hgq_err *err);
+
+/*
+ * The window geometry of a convolution or pooling layer: the lowering of
+ * formats/hgqm.md 4.3.2 "each output position is a dense layer".  Input
+ * [in_h, in_w, in_c] (rank-2 tensors [W, C] as [1, W, C]); output
+ * [out_h, out_w, out_c] in n_pos = out_h*out_w positions p = oh*out_w +
+ * ow.  Tap t = (kh*k_w + kw)*in_c + c, t < n_taps = k_h*k_w*in_c, reads
+ * input element ((oh*s_h + kh - pad_top)*in_w + ow*s_w + kw -
+ * pad_left)*in_c + c, or zero padding when that row or column lies
+ * outside the input.  A convolution's output element p*out_c + co is
+ * then sum_t in[tap t] * w[t*out_c + co] + b[co]: exactly a dense layer
+ * of n_taps inputs and out_c outputs with the layer's arrays.  A
+ * pooling output element p*out_c + c takes the taps with t % in_c == c
+ * (out_c = in_c; no padding).
+ */
+#define HGQ_TAP_PAD	UINT32_MAX	/* a tap in the zero padding */
+
+struct hgq_window {
+	uint32_t	 in_h, in_w, in_c;
+	uint32_t	 out_h, out_w, out_c;
+	uint32_t	 k_h, k_w, s_h, s_w;
+	uint32_t	 pad_top, pad_left;	/* zeros before ("same") */
+	uint32_t	 n_pos;		/* out_h*out_w */
+	uint32_t	 n_taps;	/* k_h*k_w*in_c */
+};
+
+/*
+ * hgq_layer_window - the geometry of layer j (conv1d/conv2d/maxpool/
+ * avgpool) of a model hgq_model_validate() accepted.  HGQ_EINVAL for
+ * another kind.
+ */
+int	hgq_layer_window(const struct hgq_model *m, uint32_t j,
+	    struct hgq_window *w, struct hgq_err *err);
+
+/*
+ * hgq_window_taps - idx[0..n_taps) = the input element of each tap of
+ * output position p (< n_pos), or HGQ_TAP_PAD.  No allocation.
+ */
+void	hgq_window_taps(const struct hgq_window *w, uint32_t p,
+	    uint32_t *idx);
+
+/*
+ * hgq_model_dense_only - HGQ_OK when every layer of m is a quantizer or
+ * a dense layer on flat tensors, the chain of format 1.0 that the
+ * engine, EBOPs, pruning, the emitter and the trainer process today;
+ * otherwise HGQ_EUNSUPP "layer N (KIND): not supported by WHAT yet".
+ */
+int	hgq_model_dense_only(const struct hgq_model *m, const char *what,
+	    struct hgq_err *err);
 
 /* ------------------------------------------------------------------ */
 /* The HGQM file format (format.c) - spec in formats/hgqm.md           */
@@ -363,6 +552,13 @@ int	hgq_model_read_file(const char *path, struct hgq_model **out,
  * model, or a chunk beyond the format's limits), HGQ_EIO or HGQ_ENOMEM;
  * on failure part of the model may have been written.
  */
+/*
+ * hgq_model_format_minor - the minor version hgq_model_write() gives m:
+ * 0 when format 1.0 describes it (a chain of quantizer and dense layers
+ * on flat tensors), else 1.  m must be valid.
+ */
+unsigned hgq_model_format_minor(const struct hgq_model *m);
+
 #define HGQ_WRITE_COMPRESS	0x1
 #define HGQ_WRITE_NO_TRAIN	0x2
 int	hgq_model_write(FILE *f, const struct hgq_model *m, unsigned flags,

@@ -451,7 +451,6 @@ int	hgq_ir_add_split(const struct hgq_ir *ir, uint32_t j, int *low);
  * pointers, so the trainer splits the batch's rows as for dense layers;
  * dw and db accumulate (+=), so blocks of rows and threads add up.
  */
-enum hgq_pad	{ HGQ_PAD_VALID = 0, HGQ_PAD_SAME = 1 };
 
 /* per-sample element counts of every tensor are at most this */
 #define HGQ_CONV_MAX_ELEMS	((size_t)1 << 31)

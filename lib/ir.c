@@ -792,7 +792,8 @@ hgq_ir_build(struct hgq_ir **out, const struct hgq_model *m,
 	int rc;
 
 	*out = NULL;
-	if ((rc = hgq_model_validate(m, err)) != HGQ_OK)
+	if ((rc = hgq_model_validate(m, err)) != HGQ_OK ||
+	    (rc = hgq_model_dense_only(m, "the emitter", err)) != HGQ_OK)
 		return rc;
 	if (!m->calibrated)
 		return hgq_errf(err, HGQ_EINVAL, "the model was never "

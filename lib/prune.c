@@ -348,7 +348,8 @@ hgq_prune(struct hgq_model *m, struct hgq_prune_report *r,
 
 	if (r != NULL)
 		memset(r, 0, sizeof(*r));
-	if ((rc = hgq_model_validate(m, err)) != HGQ_OK)
+	if ((rc = hgq_model_validate(m, err)) != HGQ_OK ||
+	    (rc = hgq_model_dense_only(m, "pruning", err)) != HGQ_OK)
 		return rc;
 	if (!m->calibrated)
 		return hgq_errf(err, HGQ_EINVAL, "model was never calibrated");

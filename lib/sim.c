@@ -352,6 +352,8 @@ check_calibrated(const struct hgq_model *m, struct hgq_err *err)
 
 	if ((rc = hgq_model_validate(m, err)) != HGQ_OK)
 		return rc;
+	if ((rc = hgq_model_dense_only(m, "the engine", err)) != HGQ_OK)
+		return rc;
 	if (!m->calibrated)
 		return hgq_errf(err, HGQ_EINVAL, "the model was never "
 		    "calibrated (it has no exact fixed-point part)");

@@ -379,8 +379,14 @@ def hostile():
         build(patched(t(), b"GRPH", 0, "<I", 0xffffffff)))
     put("hostile-grph-shape.hgqm",
         build(patched(t(), b"GRPH", 8 + 24 + 4, "<II", 1 << 24, 1 << 24)))
-    put("hostile-fixp-weights.hgqm",
-        build(patched(t(), b"GRPH", 8 + 24 + 4, "<II", 4, 1 << 24)))
+    # a consistent chain q(4) -> dense 4 x 2^24 -> q(2^24) -> dense
+    # 2^24 x 1 -> q(1): the structure passes, FIXP's count is the lie
+    c = t()
+    for at, n_in, n_out in ((8, 4, 4), (8 + 24, 4, 1 << 24),
+                            (8 + 48, 1 << 24, 1 << 24),
+                            (8 + 72, 1 << 24, 1)):
+        patched(c, b"GRPH", at + 4, "<II", n_in, n_out)
+    put("hostile-fixp-weights.hgqm", build(c))
     put("hostile-grph-kind.hgqm",
         build(patched(t(), b"GRPH", 8 + 24, "<I", 3)))
     put("hostile-calb-count.hgqm",
@@ -443,10 +449,14 @@ def spec_rules(t, tr, patched):
     nan = float("nan")
     # a model file is one model: nothing after its last chunk
     put("hostile-after-last.hgqm", build(t()) + bytes(8))
-    # a 1.0 file has the 16-byte header; a later minor may have more
+    # files of minor 0 and 1 have the 16-byte header (no header field is
+    # defined up to 1.1); a later minor may have more
+    conv = os.path.join(EXAMPLES, "conv2d.hgqm")
     put("hostile-hlen24-minor0.hgqm", build(t(), hextra=bytes(8)))
-    put("good-hlen24-minor1.hgqm",
-        build(t(), minor=1, hextra=b"\xa5" * 8))
+    put("hostile-hlen24-minor1.hgqm",
+        build(parse(conv), minor=1, hextra=bytes(8)))
+    put("good-hlen24-minor2.hgqm",
+        build(parse(conv), minor=2, hextra=b"\xa5" * 8))
     # CALB: finite ranges with min <= max (layer 0: min at 16, max at 32)
     put("hostile-calb-nan.hgqm",
         build(patched(tr(), b"CALB", 16, "<d", nan)))
@@ -577,8 +587,81 @@ def edge_wide_input():
             f.write("\t".join(str(m) for m in run(layers, r)) + "\n")
 
 
+# ---------------------------------------------------------------------
+# hostile shaped models (format 1.1, hgqm.md 4.3.3): one per graph rule,
+# from formats/examples/conv2d.hgqm (q [4,4,1] conv2d 3x3 -> q [2,2,2]
+# maxpool 2x2 -> q [1,1,2] flatten -> q [2] dense -> q [2]) and
+# conv1d.hgqm (q [6,2] conv1d -> q [3,2] avgpool 2 -> q [2,2] ...)
+# ---------------------------------------------------------------------
+
+def rec(j):
+    """payload offset of GRPH record j of the 1.1 examples (16 + 56
+    bytes per record: one input reference)"""
+    return 8 + 72 * j
+
+
+# offsets inside a 1.1 record
+R_NIN, R_NOUT, R_PLEN, R_RANK, R_SHAPE, R_NINPUTS = 4, 8, 12, 24, 28, 40
+R_KERNEL, R_STRIDE, R_INPUTS = 48, 56, 64
+
+
+def hostile_shaped():
+    c2 = os.path.join(EXAMPLES, "conv2d.hgqm")
+    c1 = os.path.join(EXAMPLES, "conv1d.hgqm")
+
+    def g(path, *patches):
+        c = parse(path)
+        for (j, at, fmt, vals) in patches:
+            struct.pack_into(fmt, chunk(c, b"GRPH")["data"], rec(j) + at,
+                             *vals)
+        return build(c, minor=1)
+
+    put("hostile-conv-zero-dim.hgqm",
+        g(c2, (1, R_SHAPE, "<III", (2, 0, 2))))
+    put("hostile-conv-huge-dims.hgqm",
+        g(c2, (1, R_SHAPE, "<III", (1 << 24, 1 << 24, 2))))
+    put("hostile-conv-kernel.hgqm",
+        g(c2, (1, R_KERNEL, "<II", (5, 5))))
+    put("hostile-conv-stride.hgqm",
+        g(c2, (1, R_STRIDE, "<II", (0, 1))))
+    put("hostile-conv-out-shape.hgqm",
+        g(c2, (1, R_SHAPE, "<III", (1, 4, 2))))
+    put("hostile-conv-quant-shape.hgqm",
+        g(c2, (2, R_SHAPE, "<III", (2, 1, 4))))
+    # a consistent lie: 2^24 channels in, 2^24 filters out of a 1x1
+    # kernel, 2^48 weights
+    put("hostile-conv-weights.hgqm",
+        g(c2, (0, R_NIN, "<II", (1 << 24, 1 << 24)),
+          (0, R_SHAPE, "<III", (1, 1, 1 << 24)),
+          (1, R_NIN, "<II", (1 << 24, 1 << 24)),
+          (1, R_SHAPE, "<III", (1, 1, 1 << 24)),
+          (1, R_KERNEL, "<II", (1, 1))))
+    # 2^14 positions x 64 channels x 512 filters = 2^29 multiplications
+    put("hostile-conv-work.hgqm",
+        g(c2, (0, R_NIN, "<II", (1 << 20, 1 << 20)),
+          (0, R_SHAPE, "<III", (1, 1 << 14, 64)),
+          (1, R_NIN, "<II", (1 << 20, 1 << 23)),
+          (1, R_SHAPE, "<III", (1, 1 << 14, 512)),
+          (1, R_KERNEL, "<II", (1, 1))))
+    put("hostile-conv-forward-ref.hgqm",
+        g(c2, (2, R_INPUTS, "<I", (5,))))
+    put("hostile-conv-input-ref.hgqm",
+        g(c2, (2, R_INPUTS, "<I", (0x80000000,))))
+    put("hostile-conv-alternation.hgqm",
+        g(c2, (2, R_INPUTS, "<I", (0,))))
+    put("hostile-conv-rank.hgqm", g(c2, (1, R_RANK, "<I", (7,))))
+    put("hostile-conv-ninputs.hgqm",
+        g(c2, (1, R_NINPUTS, "<I", (0xffffffff,))))
+    put("hostile-conv-plen.hgqm", g(c2, (0, R_PLEN, "<I", (48,))))
+    # average pooling over 1x3: pool [1, 3] on [3, 2] gives [1, 2]
+    put("hostile-avgpool-area.hgqm",
+        g(c1, (3, R_NOUT, "<I", (2,)), (3, R_SHAPE, "<III", (1, 2, 0)),
+          (3, R_KERNEL, "<II", (1, 3)), (3, R_STRIDE, "<II", (1, 1))))
+
+
 def main():
     hostile()
+    hostile_shaped()
     hostile_data()
     write_edge("edge-wide-sat", edge_wide(1), edge_wide_inputs())
     write_edge("edge-wide-wrap", edge_wide(0), edge_wide_inputs())

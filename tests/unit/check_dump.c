@@ -75,9 +75,11 @@ START_TEST(test_golden)
 		{ EX "tiny.hgqm", EX "tiny.json" },
 		{ EX "tiny-train.hgqm", EX "tiny-train.json" },
 		{ EX "tiny-deflate.hgqm", EX "tiny-train.json" },
+		{ EX "conv2d.hgqm", EX "conv2d.json" },
+		{ EX "conv1d.hgqm", EX "conv1d.json" },
 	};
 
-	for (int j = 0; j < 3; j++) {
+	for (int j = 0; j < 5; j++) {
 		struct hgq_model *m = load(names[j][0]);
 		char *want = slurp_text(names[j][1]), *got = dump(m);
 

@@ -708,6 +708,194 @@ START_TEST(test_golden_deflate)
 }
 END_TEST
 
+/*
+ * The format 1.1 golden files (hgqm.md 9.1): minor 1, the shapes, inputs
+ * and windows as the spec's worked example annotates them, read -> write
+ * byte-identical, and the FIXP arrays of the sizes the shapes imply.
+ */
+START_TEST(test_golden_conv)
+{
+	static const uint32_t kinds2[] = { 1, 4, 1, 5, 1, 7, 1, 2, 1 };
+	static const uint32_t shapes2[][4] = {	/* rank, dims */
+		{ 3, 4, 4, 1 }, { 3, 2, 2, 2 }, { 3, 2, 2, 2 }, { 3, 1, 1, 2 },
+		{ 3, 1, 1, 2 }, { 1, 2, 0, 0 }, { 1, 2, 0, 0 }, { 1, 2, 0, 0 },
+		{ 1, 2, 0, 0 },
+	};
+	static const uint32_t kinds1[] = { 1, 3, 1, 6, 1, 7, 1, 2, 1 };
+	static const uint32_t shapes1[][4] = {
+		{ 2, 6, 2, 0 }, { 2, 3, 2, 0 }, { 2, 3, 2, 0 }, { 2, 2, 2, 0 },
+		{ 2, 2, 2, 0 }, { 1, 4, 0, 0 }, { 1, 4, 0, 0 }, { 1, 1, 0, 0 },
+		{ 1, 1, 0, 0 },
+	};
+	size_t n;
+	uint8_t *p = slurp(EX "conv2d.hgqm", &n);
+	struct hgq_model *m;
+	const struct hgq_layer *l;
+
+	ck_assert_uint_eq(n, 1160);
+	ck_assert_uint_eq(p[6], 1);		/* minor 1 */
+	m = check_identity(p, n, 0);
+	ck_assert_uint_eq(m->n_layers, 9);
+	for (uint32_t j = 0; j < 9; j++) {
+		l = &m->layers[j];
+		ck_assert_uint_eq(l->kind, kinds2[j]);
+		ck_assert_uint_eq(l->rank, shapes2[j][0]);
+		ck_assert_mem_eq(l->shape, &shapes2[j][1], 12);
+		ck_assert_uint_eq(l->n_inputs, 1);
+		ck_assert_uint_eq(l->inputs[0], j == 0 ? HGQ_REF_INPUT :
+		    j - 1);
+	}
+	l = &m->layers[1];
+	ck_assert_uint_eq(l->kernel[0], 3);
+	ck_assert_uint_eq(l->kernel[1], 3);
+	ck_assert_uint_eq(l->stride[0], 1);
+	ck_assert_uint_eq(l->stride[1], 1);
+	ck_assert_uint_eq(l->padding, HGQ_PAD_VALID);
+	ck_assert_uint_eq(hgq_layer_n_weights(m, 1), 18);
+	ck_assert_uint_eq(hgq_layer_n_bias(m, 1), 2);
+	ck_assert_int_eq(l->w_m[16], 58);	/* tap 8, filter 0 */
+	ck_assert_int_eq(l->w_m[5], -21);	/* tap 2, filter 1 */
+	l = &m->layers[3];
+	ck_assert_uint_eq(l->kernel[0], 2);
+	ck_assert_uint_eq(l->stride[1], 2);
+	ck_assert_ptr_null(l->w_m);
+	ck_assert_uint_eq(hgq_model_format_minor(m), 1);
+	hgq_model_free(m);
+	free(p);
+
+	p = slurp(EX "conv1d.hgqm", &n);
+	ck_assert_uint_eq(n, 1112);
+	ck_assert_uint_eq(p[6], 1);
+	m = check_identity(p, n, 0);
+	for (uint32_t j = 0; j < 9; j++) {
+		l = &m->layers[j];
+		ck_assert_uint_eq(l->kind, kinds1[j]);
+		ck_assert_uint_eq(l->rank, shapes1[j][0]);
+		ck_assert_mem_eq(l->shape, &shapes1[j][1], 12);
+	}
+	l = &m->layers[1];
+	ck_assert_uint_eq(l->kernel[0], 1);
+	ck_assert_uint_eq(l->kernel[1], 3);
+	ck_assert_uint_eq(l->stride[0], 1);
+	ck_assert_uint_eq(l->stride[1], 2);
+	ck_assert_uint_eq(l->padding, HGQ_PAD_SAME);
+	ck_assert_uint_eq(hgq_layer_n_weights(m, 1), 12);
+	ck_assert_uint_eq(m->layers[3].kernel[1], 2);
+	ck_assert_uint_eq(m->layers[3].stride[1], 1);
+	hgq_model_free(m);
+	free(p);
+}
+END_TEST
+
+/*
+ * A trained conv model in memory (every tensor role at its conv size,
+ * channel granularity of a quantizer = its last axis) writes as 1.1,
+ * reads back and writes the same bytes; the same model as a flat chain
+ * of explicit rank-1 shapes writes as 1.0.
+ */
+START_TEST(test_conv_train_roundtrip)
+{
+	static const uint32_t in[3] = { 3, 3, 2 }, co[3] = { 2, 2, 4 };
+	struct hgq_err err = HGQ_ERR_INIT;
+	struct hgq_model *m = hgq_model_new();
+	struct hgq_layer *l;
+	uint8_t *p, *q;
+	size_t n, nq;
+
+	ck_assert_ptr_nonnull(hgq_model_add_shaped(m, HGQ_LAYER_QUANT, 3, in,
+	    &err));
+	l = hgq_model_add_shaped(m, HGQ_LAYER_CONV2D, 3, co, &err);
+	ck_assert_ptr_nonnull(l);
+	l->kernel[0] = l->kernel[1] = 2;
+	l->stride[0] = l->stride[1] = 1;
+	l->bn = 1;
+	l->w_gran = HGQ_GRAN_CHANNEL;
+	ck_assert_ptr_nonnull(hgq_model_add_shaped(m, HGQ_LAYER_QUANT, 3, co,
+	    &err));
+	m->layers[2].gran = HGQ_GRAN_CHANNEL;
+	ck_assert_int_eq(hgq_model_set_input(m, 18, &err), HGQ_OK);
+	ck_assert_ptr_nonnull(hgq_layer_add_tensor(&m->layers[1],
+	    HGQ_ROLE_WEIGHT, 2 * 2 * 2 * 4, &err));
+	ck_assert_ptr_nonnull(hgq_layer_add_tensor(&m->layers[1],
+	    HGQ_ROLE_WEIGHT_FBITS, 4, &err));
+	ck_assert_ptr_nonnull(hgq_layer_add_tensor(&m->layers[1],
+	    HGQ_ROLE_WEIGHT_FBITS | HGQ_ROLE_M1, 4, &err));
+	ck_assert_ptr_nonnull(hgq_layer_add_tensor(&m->layers[1],
+	    HGQ_ROLE_BN_VAR, 4, &err));
+	ck_assert_ptr_nonnull(hgq_layer_add_tensor(&m->layers[2],
+	    HGQ_ROLE_ACT_FBITS, 4, &err));
+	m->layers[1].tensors[0].data[31] = 0.5f;
+	ck_assert_int_eq(write_mem(m, 0, &p, &n, &err), HGQ_OK);
+	ck_assert_uint_eq(p[6], 1);
+	hgq_model_free(check_identity(p, n, 0));
+	ck_assert_int_eq(write_mem(m, HGQ_WRITE_COMPRESS, &q, &nq, &err),
+	    HGQ_OK);
+	hgq_model_free(check_identity(q, nq, 0));
+	free(q);
+	/* a wrong size for a conv role is refused */
+	m->layers[1].tensors[1].n = 3;
+	ck_assert_int_eq(write_mem(m, 0, &q, &nq, &err), HGQ_EINVAL);
+	ck_assert_str_eq(err.msg, "layer 1: tensor role 0x3 has 3 floats,"
+	    " expected 4");
+	hgq_model_free(m);
+	free(p);
+}
+END_TEST
+
+/*
+ * A 1.1 file of a flat dense chain (which the writer never makes: it
+ * writes 1.0 then) reads as the 1.0 model, flat with implied inputs,
+ * and is rewritten as tiny.hgqm.
+ */
+START_TEST(test_flat_11)
+{
+	struct hgq_err err = HGQ_ERR_INIT;
+	size_t n, nq, at = 8;
+	uint8_t *p = slurp(EX "tiny.hgqm", &n), *q, *d;
+	struct hgq_model *m;
+	struct craft cf;
+	int g;
+
+	craft_parse(p, n, &cf);
+	cf.minor = 1;
+	g = craft_find(&cf, "GRPH");
+	free(cf.c[g].data);
+	cf.c[g].data = d = calloc(1, 8 + 5 * 72);
+	memcpy(d, p + 144, 8);		/* n_layers 5, reserved */
+	for (uint32_t j = 0; j < 5; j++) {
+		const uint8_t *r = p + 144 + 8 + 24 * j;
+
+		memcpy(d + at, r, 16 + 8);	/* kind, n_in, n_out, params */
+		set32(d + at + 12, 56);
+		set32(d + at + 24, 1);		/* rank 1 */
+		memcpy(d + at + 28, r + 8, 4);	/* shape [n_out] */
+		set32(d + at + 40, 1);		/* one input */
+		set32(d + at + 64, j == 0 ? HGQ_REF_INPUT : j - 1);
+		at += 72;
+	}
+	cf.c[g].len = at;
+	q = craft_build(&cf, &nq);
+	ck_assert_int_eq(read_bytes(q, nq, &m, &err), HGQ_OK);
+	check_tiny_fixed(m);
+	for (uint32_t j = 0; j < 5; j++) {
+		ck_assert_uint_eq(m->layers[j].rank, 0);
+		ck_assert_uint_eq(m->layers[j].n_inputs, 0);
+	}
+	free(q);
+	ck_assert_int_eq(write_mem(m, 0, &q, &nq, &err), HGQ_OK);
+	ck_assert_uint_eq(nq, n);
+	ck_assert_mem_eq(q, p, n);
+	free(q);
+	hgq_model_free(m);
+	/* 1.1 records in a file that says 1.0 are refused */
+	cf.minor = 0;
+	expect_craft(&cf, HGQ_EFORMAT, "chunk GRPH: layer 0: parameter length"
+	    " 56 (expected 8)");
+	craft_free(&cf);
+	free(p);
+}
+END_TEST
+
 START_TEST(test_no_train)
 {
 	struct hgq_err err = HGQ_ERR_INIT;
@@ -870,8 +1058,8 @@ START_TEST(test_spec_choices)
 		{ TD "good-deflate-all.hgqm", EX "tiny-deflate.hgqm" },
 		/* an unknown optional chunk before INPT */
 		{ TD "good-unknown-first.hgqm", EX "tiny.hgqm" },
-		/* minor 1 with a header of 24 bytes */
-		{ TD "good-hlen24-minor1.hgqm", EX "tiny.hgqm" },
+		/* minor 2 with a header of 24 bytes */
+		{ TD "good-hlen24-minor2.hgqm", EX "conv2d.hgqm" },
 		/* "scale" normalisation with offsets -0 */
 		{ TD "good-scale-negzero.hgqm", TD "good-scale-negzero.hgqm" },
 	};
@@ -1043,46 +1231,78 @@ START_TEST(test_version)
 
 	/*
 	 * A later minor version is read: a longer header, fields appended
-	 * to a chunk and to a layer's parameters are skipped.
+	 * to a chunk and to a layer's parameters are skipped.  (Minor >= 1
+	 * records carry the shape fields of 1.1: the conv2d golden file.)
 	 */
+	{
+		size_t nc;
+		uint8_t *pc = slurp(EX "conv2d.hgqm", &nc);
+		int g, in;
+		uint8_t *d;
+
+		craft_parse(pc, nc, &cf);
+		cf.minor = 3;
+		cf.hlen = 24;
+		memset(cf.hextra, 0xa5, 8);
+		g = craft_find(&cf, "GRPH");
+		in = craft_find(&cf, "INPT");
+		d = cf.c[g].data;
+		/* layer 0's parameters grow from 56 to 64 bytes */
+		ck_assert_uint_eq(le32(d + 8 + 12), 56);
+		memmove(d + 8 + 16 + 64, d + 8 + 16 + 56,
+		    cf.c[g].len - (8 + 16 + 56));
+		memset(d + 8 + 16 + 56, 0x77, 8);
+		set32(d + 8 + 12, 64);
+		cf.c[g].len += 8;
+		memset(cf.c[in].data + cf.c[in].len, 0x5a, 12);
+		cf.c[in].len += 12;
+		q = craft_build(&cf, &nq);
+		ck_assert_int_eq(read_bytes(q, nq, &m, &err), HGQ_OK);
+		free(q);
+		/* and is written back as 1.1 */
+		ck_assert_int_eq(write_mem(m, 0, &q, &nq, &err), HGQ_OK);
+		ck_assert_uint_eq(nq, nc);
+		ck_assert_mem_eq(q, pc, nc);
+		free(q);
+		hgq_model_free(m);
+
+		/* the same additions in a 1.1 file are errors, the header too */
+		cf.minor = 1;
+		expect_craft(&cf, HGQ_EFORMAT, "header length 24 in a version"
+		    " 1.1 file (expected 16)");
+		cf.hlen = 16;
+		expect_craft(&cf, HGQ_EFORMAT, "chunk INPT: 12 unexpected"
+		    " bytes after the last field");
+		cf.c[in].len -= 12;
+		expect_craft(&cf, HGQ_EFORMAT, "chunk GRPH: layer 0: parameter"
+		    " length 64 (expected 56)");
+		craft_free(&cf);
+		free(pc);
+	}
+
+	/* in a 1.0 file, 1.0 records only and a 16-byte header */
 	craft_parse(p, n, &cf);
-	cf.minor = 3;
 	cf.hlen = 24;
 	memset(cf.hextra, 0xa5, 8);
+	expect_craft(&cf, HGQ_EFORMAT, "header length 24 in a version 1.0"
+	    " file (expected 16)");
+	cf.hlen = 16;
 	{
-		int g = craft_find(&cf, "GRPH"), in = craft_find(&cf, "INPT");
+		int g = craft_find(&cf, "GRPH");
 		uint8_t *d = cf.c[g].data;
 
 		/* layer 0's parameters grow from 8 to 16 bytes */
 		memmove(d + 8 + 24 + 8, d + 8 + 24, cf.c[g].len - 32);
 		memset(d + 8 + 24, 0, 8);
 		set32(d + 8 + 12, 16);
-		d[8 + 16 + 12] = 0x77;
 		cf.c[g].len += 8;
-		memset(cf.c[in].data + cf.c[in].len, 0x5a, 12);
-		cf.c[in].len += 12;
 	}
-	q = craft_build(&cf, &nq);
-	ck_assert_int_eq(read_bytes(q, nq, &m, &err), HGQ_OK);
-	check_tiny_fixed(m);
-	free(q);
-	/* and is written back as 1.0 */
-	ck_assert_int_eq(write_mem(m, 0, &q, &nq, &err), HGQ_OK);
-	ck_assert_uint_eq(nq, n);
-	ck_assert_mem_eq(q, p, n);
-	free(q);
-	hgq_model_free(m);
-
-	/* the same additions in a 1.0 file are errors, the header too */
-	cf.minor = 0;
-	expect_craft(&cf, HGQ_EFORMAT, "header length 24 in a version 1.0"
-	    " file (expected 16)");
-	cf.hlen = 16;
-	expect_craft(&cf, HGQ_EFORMAT, "chunk INPT: 12 unexpected bytes after"
-	    " the last field");
-	cf.c[craft_find(&cf, "INPT")].len -= 12;
 	expect_craft(&cf, HGQ_EFORMAT, "chunk GRPH: layer 0: parameter length"
 	    " 16 (expected 8)");
+	/* and a 1.1 reader needs the 1.1 fields in a 1.1 file */
+	cf.minor = 1;
+	expect_craft(&cf, HGQ_EFORMAT, "chunk GRPH: layer 0: parameter length"
+	    " 16 (expected 48)");
 	craft_free(&cf);
 
 	/* header length: a multiple of 8 within 16..4096 */
@@ -1423,15 +1643,16 @@ static const struct payload_case payload_cases[] = {
 	    " parameter length 2147483640 (expected 8)" },
 	{ "GRPH", 52, 1, 1, HGQ_EFORMAT, "chunk GRPH: layer 1: reserved"
 	    " parameter byte 4 is not zero" },
-	{ "GRPH", 49, 1, 2, HGQ_EFORMAT, "invalid model: layer 1: dense mode"
+	{ "GRPH", 49, 1, 2, HGQ_EFORMAT, "chunk GRPH: layer 1: dense mode"
 	    " out of range (activation 1, batchnorm 2, weight granularity 0,"
 	    " bias granularity 1)" },
-	{ "GRPH", 25, 1, 9, HGQ_EFORMAT, "invalid model: layer 0: quantizer"
+	{ "GRPH", 25, 1, 9, HGQ_EFORMAT, "chunk GRPH: layer 0: quantizer"
 	    " mode out of range (round 0, overflow 9, granularity 2,"
 	    " trainable 0)" },
-	/* layer 0 as a dense 2x2 reads FIXP differently, and fails there */
-	{ "GRPH", 8, 4, 2, HGQ_EFORMAT, "chunk FIXP: non-zero padding at"
-	    " byte 42" },
+	/* layer 0 as a dense 2x2: the structure fails before FIXP */
+	{ "GRPH", 8, 4, 2, HGQ_EFORMAT, "chunk GRPH: layer 0: dense mode out"
+	    " of range (activation 0, batchnorm 2, weight granularity 2,"
+	    " bias granularity 0)" },
 	/* FIXP: count, reserved, then k0 i0 f0 (8 each), w_m (16), ... */
 	{ "FIXP", 0, 4, 4, HGQ_EFORMAT, "chunk FIXP: layer count differs from"
 	    " GRPH (5)" },
@@ -1596,6 +1817,9 @@ format_suite(void)
 	tcase_add_test(tc, test_golden_tiny);
 	tcase_add_test(tc, test_golden_train);
 	tcase_add_test(tc, test_golden_deflate);
+	tcase_add_test(tc, test_golden_conv);
+	tcase_add_test(tc, test_conv_train_roundtrip);
+	tcase_add_test(tc, test_flat_11);
 	tcase_add_test(tc, test_no_train);
 	tcase_add_test(tc, test_roundtrip_random);
 	tcase_add_test(tc, test_write_errors);
