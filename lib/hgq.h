@@ -1564,4 +1564,48 @@ int	hgq_verilog_vectors(FILE *inp, FILE *exp, const struct hgq_model *m,
 int	hgq_verilog_report(FILE *f, const struct hgq_ir *ir, int pipeline,
 	    int json, struct hgq_err *err);
 
+/* internal: ranges */
+
+/*
+ * hgq_fmt_range - the mantissas that format (k, i, f) holds under the
+ * overflow mode: [-k*2^(i+f), 2^(i+f) - 1] for WRAP and SAT, the lower
+ * end raised to -(2^(i+f) - 1) for SAT_SYM when k = 1, [0, 0] for width
+ * k+i+f <= 0.  With i+f >= 62 every mantissa the library handles fits:
+ * [INT64_MIN or 0, INT64_MAX].  The one definition of a format's range:
+ * hgq_overflow_mant, the prepared ops, the IR and the Verilog use it.
+ */
+void	hgq_fmt_range(int k, int i, int f, int overflow, int64_t *lo,
+	    int64_t *hi);
+
+/* every bound of a struct hgq_ival lies strictly inside +-2^62 */
+#define HGQ_IVAL_LIMIT	((int64_t)1 << 62)
+
+/*
+ * hgq_dense_range - the exact range of output j of dense layer d over
+ * independent inputs: input i's mantissa ranges over [x[i].lo, x[i].hi]
+ * at exponent x[i].e (an input of [0, 0] adds nothing).  *y gets
+ * [sum_i min(w_ij lo_i, w_ij hi_i), sum_i max(...)], plus b_j when
+ * with_bias, at the exponent of the finest lowest set bit among the
+ * terms that can be non-zero ([0, 0] at 2^0 when none can); both ends
+ * are attained.  HGQ_OK, or HGQ_ERANGE when a term or a bound reaches
+ * 2^62 at that exponent.
+ */
+int	hgq_dense_range(struct hgq_ival *y, const struct hgq_layer *d,
+	    uint32_t j, const struct hgq_ival *x, int with_bias);
+
+/*
+ * hgq_ival_rescale - *v at the finer exponent e (<= v->e), exactly.
+ * HGQ_EINVAL when e is coarser, HGQ_ERANGE when a bound reaches 2^62.
+ */
+int	hgq_ival_rescale(struct hgq_ival *v, int32_t e);
+
+/*
+ * hgq_ival_quant - *out = the range of the quantizer element (k, i, f,
+ * round, overflow) applied to values in *y, after ReLU when relu: the
+ * images of the ends (rounding and saturation are monotone), or for WRAP
+ * the whole format once the rounded range leaves it.  out->e = -f.
+ */
+void	hgq_ival_quant(struct hgq_ival *out, const struct hgq_ival *y,
+	    int relu, int k, int i, int f, int round, int overflow);
+
 #endif /* HGQ_H */
