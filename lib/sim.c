@@ -4,13 +4,16 @@
  * its exact integer bits and sign.
  *
  * A dense layer computes y_j = sum_i a_i * w_ij + b_j exactly.  a_i is a
- * mantissa at f_a[i], w_ij at w_f[ij]; the layer picks one accumulator
- * position F (the finest fraction among its terms and its outputs), shifts
- * every weight left once, at preparation, to W'_ij = w_ij * 2^(F - f_a[i]
- * - w_f[ij]), and proves from the input formats that no partial sum can
- * leave int32 (fast path) or int64 (wide paths); otherwise the model is
- * refused with HGQ_ERANGE.  The next quantizer then maps the accumulator
- * from F to its format through the prepared hgq_qop (quant.c).
+ * mantissa at f_a[i], w_ij at w_f[ij]; output j accumulates at the
+ * position F_j of its finest term (or its quantizer's f when finer),
+ * every weight is shifted once, at preparation, to W'_ij = w_ij *
+ * 2^(F_j - f_a[i] - w_f[ij]), and the exact range of every output
+ * (hgq_dense_range over the input ranges, carried from the first
+ * quantizer's formats by hgq_ival_quant, as the IR has them) decides
+ * whether int32 (fast path) or int64 (wide paths) holds the sums; an
+ * output whose range reaches 2^62 is refused with HGQ_ERANGE.  The next
+ * quantizer then maps the accumulator from F_j to its format through the
+ * prepared hgq_qop (quant.c).
  */
 #include <math.h>
 #include <pthread.h>
