@@ -819,8 +819,9 @@ void	hgq_config_release(struct hgq_config *c);
 /*
  * An engine is a calibrated model prepared for integer inference: every
  * dense layer's weights are aligned to one fractional position per output
- * and the worst-case accumulator is proven to fit (int32 when it can,
- * int64 otherwise; HGQ_ERANGE when even int64 cannot hold it).
+ * and the exact range of every output (hgq_dense_range, over the input
+ * ranges carried from the first quantizer) is proven to fit (int32 when
+ * it can, int64 otherwise; HGQ_ERANGE when a range reaches 2^62).
  */
 struct hgq_engine;
 

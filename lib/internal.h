@@ -27,7 +27,7 @@
 #define I_UNSET		-32.0f		/* integer-bit state before any data */
 
 /* bound of every interval mantissa: |lo|, |hi| < 2^62 (struct hgq_ival) */
-#define IVAL_LIMIT	((int64_t)1 << 62)
+#define HGQ_IVAL_LIMIT	((int64_t)1 << 62)
 
 /* ------------------------------------------------------------------ */
 /* Errors, logging and allocation (util.c)                            */
@@ -589,5 +589,48 @@ void	hgq_avgpool_backward(float *restrict dinp, const float *restrict dout,
 double	hgq_ebops_conv(float *restrict dfa, float *restrict dfw,
 	    const float *restrict abits, const float *restrict wbits,
 	    const struct hgq_conv_geom *g, float beta);
+
+/* ------------------------------------------------------------------ */
+/* Exact ranges of formats and layers (quant.c, interval.c)            */
+/* ------------------------------------------------------------------ */
+
+/*
+ * hgq_fmt_range - the mantissas that format (k, i, f) holds under the
+ * overflow mode: [-k*2^(i+f), 2^(i+f) - 1] for WRAP and SAT, the lower
+ * end raised to -(2^(i+f) - 1) for SAT_SYM when k = 1, [0, 0] for width
+ * k+i+f <= 0.  With i+f >= 62 every mantissa the library handles fits:
+ * [INT64_MIN or 0, INT64_MAX].  The one definition of a format's range:
+ * hgq_overflow_mant, the prepared ops, the IR and the Verilog use it.
+ */
+void	hgq_fmt_range(int k, int i, int f, int overflow, int64_t *lo,
+	    int64_t *hi);
+
+/*
+ * hgq_dense_range - the exact range of output j of dense layer d over
+ * independent inputs: input i's mantissa ranges over [x[i].lo, x[i].hi]
+ * at exponent x[i].e (an input of [0, 0] adds nothing).  *y gets
+ * [sum_i min(w_ij lo_i, w_ij hi_i), sum_i max(...)], plus b_j when
+ * with_bias, at the exponent of the finest lowest set bit among the
+ * terms that can be non-zero ([0, 0] at 2^0 when none can); both ends
+ * are attained.  HGQ_OK, or HGQ_ERANGE when a term or a bound reaches
+ * 2^62 at that exponent.
+ */
+int	hgq_dense_range(struct hgq_ival *y, const struct hgq_layer *d,
+	    uint32_t j, const struct hgq_ival *x, int with_bias);
+
+/*
+ * hgq_ival_rescale - *v at the finer exponent e (<= v->e), exactly.
+ * HGQ_EINVAL when e is coarser, HGQ_ERANGE when a bound reaches 2^62.
+ */
+int	hgq_ival_rescale(struct hgq_ival *v, int32_t e);
+
+/*
+ * hgq_ival_quant - *out = the range of the quantizer element (k, i, f,
+ * round, overflow) applied to values in *y, after ReLU when relu: the
+ * images of the ends (rounding and saturation are monotone), or for WRAP
+ * the whole format once the rounded range leaves it.  out->e = -f.
+ */
+void	hgq_ival_quant(struct hgq_ival *out, const struct hgq_ival *y,
+	    int relu, int k, int i, int f, int round, int overflow);
 
 #endif /* HGQ_INTERNAL_H */

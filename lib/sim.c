@@ -4,13 +4,16 @@
  * its exact integer bits and sign.
  *
  * A dense layer computes y_j = sum_i a_i * w_ij + b_j exactly.  a_i is a
- * mantissa at f_a[i], w_ij at w_f[ij]; the layer picks one accumulator
- * position F (the finest fraction among its terms and its outputs), shifts
- * every weight left once, at preparation, to W'_ij = w_ij * 2^(F - f_a[i]
- * - w_f[ij]), and proves from the input formats that no partial sum can
- * leave int32 (fast path) or int64 (wide paths); otherwise the model is
- * refused with HGQ_ERANGE.  The next quantizer then maps the accumulator
- * from F to its format through the prepared hgq_qop (quant.c).
+ * mantissa at f_a[i], w_ij at w_f[ij]; output j accumulates at the
+ * position F_j of its finest term (or its quantizer's f when finer),
+ * every weight is shifted once, at preparation, to W'_ij = w_ij *
+ * 2^(F_j - f_a[i] - w_f[ij]), and the exact range of every output
+ * (hgq_dense_range over the input ranges, carried from the first
+ * quantizer's formats by hgq_ival_quant, as the IR has them) decides
+ * whether int32 (fast path) or int64 (wide paths) holds the sums; an
+ * output whose range reaches 2^62 is refused with HGQ_ERANGE.  The next
+ * quantizer then maps the accumulator from F_j to its format through the
+ * prepared hgq_qop (quant.c).
  */
 #include <math.h>
 #include <stdbool.h>
@@ -24,9 +27,13 @@
 #define MAX_THREADS	64	/* jobs of the engine and of calibration */
 
 /*
- * How a layer accumulates: PATH_32 when every partial sum fits int32;
- * PATH_MID when the weights and inputs fit int32 but the sums need int64
- * (the products widen, which vectorises); PATH_64 otherwise.
+ * How a layer accumulates: PATH_32 when every output's exact range fits
+ * int32; PATH_MID when the inputs and the aligned weights fit int32 but
+ * the sums need int64 (the products widen, which vectorises); PATH_64
+ * otherwise.  The sums are taken modulo 2^32 or 2^64 (unsigned, so that
+ * no C overflow occurs): a partial sum may leave the range on the way,
+ * a weight may wrap when it is aligned, and the result is still exact,
+ * because the true sum lies in the range that the type holds.
  */
 enum { PATH_32, PATH_MID, PATH_64 };
 
@@ -34,14 +41,14 @@ enum { PATH_32, PATH_MID, PATH_64 };
 struct dense_prep {
 	uint32_t	 n_in, n_out;
 	int		 relu;
-	int		 F;		/* fraction of the accumulator */
 	int		 path;		/* PATH_32, PATH_MID or PATH_64 */
 	size_t		 stride;	/* n_out rounded up to 8 */
+	int32_t		*F;		/* n_out: fraction of each output's
+					   accumulator */
 	int32_t		*w32;		/* n_in*stride aligned weights, or */
 	int32_t		*b32;		/* stride biases (int32 path) */
 	int64_t		*w64;
 	int64_t		*bias;		/* n_out aligned biases */
-	uint8_t		*live;		/* n_in: input element has width > 0 */
 };
 
 struct hgq_engine {
@@ -64,113 +71,120 @@ struct hgq_engine {
 static void
 dense_release(struct dense_prep *d)
 {
+	free(d->F);
 	free(d->w32);
 	free(d->b32);
 	free(d->w64);
 	free(d->bias);
-	free(d->live);
 	memset(d, 0, sizeof(*d));
 }
 
-/* the largest |mantissa| of a format (0 for width 0) */
-static uint64_t
-fmt_absmax(int k, int i, int f)
+/* the ranges of quantizer q's elements (hgq_fmt_range), at 2^-f */
+static void
+fmt_ivals(const struct hgq_layer *q, struct hgq_ival *x)
 {
-	int b = i + f;
-
-	if (k + i + f <= 0)
-		return 0;
-	if (b >= 62)
-		return (uint64_t)1 << 62;
-	return k ? (uint64_t)1 << b : ((uint64_t)1 << b) - 1;
+	for (uint32_t j = 0; j < q->n_out; j++) {
+		hgq_fmt_range(q->k[j], q->i[j], q->f[j], q->overflow,
+		    &x[j].lo, &x[j].hi);
+		x[j].e = -q->f[j];
+	}
 }
 
 /*
- * dense_prepare - align layer dl (index li in the model) whose inputs have
- * the formats of quantizer qin and whose outputs go to fractions fout.
+ * m * 2^s modulo 2^64 (s >= -ctz(m), so that it is an integer); *exact
+ * tells whether the true value fits int32
+ */
+static int64_t
+align(int64_t m, int64_t s, bool *fits32)
+{
+	int c;
+
+	*fits32 = m == 0;
+	if (m == 0)
+		return 0;
+	c = __builtin_ctzll((uint64_t)m);
+	m /= (int64_t)1 << c;		/* odd */
+	s += c;				/* >= 0 */
+	if (s >= 64)
+		return 0;		/* a multiple of 2^64 */
+	*fits32 = s <= 31 && m >= (INT32_MIN >> s) && m <= (INT32_MAX >> s);
+	return (int64_t)((uint64_t)m << s);
+}
+
+/*
+ * dense_prepare - align dense layer dl (index li in the model) whose
+ * input element i ranges over x[i] (hgq_ival, at 2^-f of its quantizer)
+ * and whose outputs go to quantizer qo.  Output j accumulates at the
+ * fraction F_j of its finest term (hgq_dense_range), or at qo's f when
+ * that is finer, so that the quantizer only ever shifts right; a
+ * zero-width output is not refined to its f (it gives 0 anyway, and its
+ * rounded value is non-zero exactly when the sum is).  With calib, qo's
+ * widths are not known yet and every output counts as live.  xnext, when
+ * not NULL, gets the range of each output after ReLU and qo.
  */
 static int
-dense_prepare(struct dense_prep *d, const struct hgq_layer *qin,
-    const struct hgq_layer *dl, const int8_t *fout, uint32_t li,
-    struct hgq_err *err)
+dense_prepare(struct dense_prep *d, const struct hgq_ival *x,
+    const struct hgq_layer *dl, const struct hgq_layer *qo, int calib,
+    struct hgq_ival *xnext, uint32_t li, struct hgq_err *err)
 {
 	uint32_t ni = dl->n_in, no = dl->n_out;
 	size_t nw = (size_t)ni * no;
-	unsigned __int128 worst = 0;
-	int F = INT32_MIN;
+	bool fits32 = true, mid = true, f32;
 
 	memset(d, 0, sizeof(*d));
 	d->n_in = ni;
 	d->n_out = no;
 	d->relu = dl->act == HGQ_ACT_RELU;
-	if ((d->live = calloc(ni ? ni : 1, 1)) == NULL ||
+	if ((d->F = calloc((size_t)no + 1, sizeof(int32_t))) == NULL ||
 	    (d->bias = calloc((size_t)no + 8, sizeof(int64_t))) == NULL ||
 	    (d->w64 = calloc(nw ? nw : 1, sizeof(int64_t))) == NULL)
 		goto nomem;
 	for (uint32_t i = 0; i < ni; i++)
-		d->live[i] = qin->k[i] + qin->i[i] + qin->f[i] > 0;
-	/* F: the finest fraction among the live terms, biases and outputs */
-	for (uint32_t i = 0; i < ni; i++)
-		for (uint32_t j = 0; d->live[i] && j < no; j++)
-			if (dl->w_m[(size_t)i * no + j] != 0 &&
-			    qin->f[i] + dl->w_f[(size_t)i * no + j] > F)
-				F = qin->f[i] + dl->w_f[(size_t)i * no + j];
+		mid &= x[i].lo >= INT32_MIN && x[i].hi <= INT32_MAX;
 	for (uint32_t j = 0; j < no; j++) {
-		if (dl->b_m[j] != 0 && dl->b_f[j] > F)
-			F = dl->b_f[j];
-		if (fout[j] > F)
-			F = fout[j];
-	}
-	if (F == INT32_MIN)
-		F = 0;
-	d->F = F;
-	/* aligned weights and the worst |partial sum| of every output */
-	for (uint32_t j = 0; j < no; j++) {
-		unsigned __int128 sum = 0;
-		int s = F - dl->b_f[j];
+		bool live = calib || hgq_fmt_width(qo->k[j], qo->i[j],
+		    qo->f[j]) > 0;
+		struct hgq_ival y;
+		int F;
 
-		if (dl->b_m[j] != 0) {
-			if (s > 62 || (uint64_t)llabs(dl->b_m[j]) >
-			    (((uint64_t)1 << 62) >> s))
+		if (hgq_dense_range(&y, dl, j, x, 1) != HGQ_OK) {
+			if (live)
 				goto range;
-			d->bias[j] = (int64_t)dl->b_m[j] * ((int64_t)1 << s);
-			sum = (uint64_t)llabs(d->bias[j]);
+			/* a dead output whose sum is out of reach: its
+			   column stays 0, its quantizer gives 0 */
+			d->F[j] = qo->f[j];
+			if (xnext != NULL)
+				memset(&xnext[j], 0, sizeof(xnext[j]));
+			continue;
 		}
+		F = -y.e;
+		if (live && qo->f[j] > F) {
+			F = qo->f[j];
+			if (hgq_ival_rescale(&y, -F) != HGQ_OK)
+				goto range;
+		}
+		y.e = -F;
+		d->F[j] = F;
+		fits32 &= y.lo >= INT32_MIN && y.hi <= INT32_MAX;
 		for (uint32_t i = 0; i < ni; i++) {
 			size_t at = (size_t)i * no + j;
-			int64_t w = dl->w_m[at];
 
-			if (!d->live[i] || w == 0)
-				continue;
-			s = F - qin->f[i] - dl->w_f[at];
-			if (s > 62 || (uint64_t)llabs(w) >
-			    (((uint64_t)1 << 62) >> s))
-				goto range;
-			d->w64[at] = w * ((int64_t)1 << s);
-			sum += (unsigned __int128)(uint64_t)llabs(d->w64[at]) *
-			    fmt_absmax(qin->k[i], qin->i[i], qin->f[i]);
+			if (x[i].lo == 0 && x[i].hi == 0)
+				continue;	/* a pruned input adds 0 */
+			d->w64[at] = align(dl->w_m[at], (int64_t)x[i].e -
+			    dl->w_f[at] + F, &f32);
+			mid &= f32;
 		}
-		if (sum > worst)
-			worst = sum;
+		d->bias[j] = align(dl->b_m[j], (int64_t)F - dl->b_f[j], &f32);
+		mid &= f32;
+		if (xnext != NULL)
+			hgq_ival_quant(&xnext[j], &y, d->relu, qo->k[j],
+			    qo->i[j], qo->f[j], qo->round, qo->overflow);
 	}
-	if (worst >= (unsigned __int128)1 << 62)
-		goto range;
-	d->path = PATH_64;
-	if (worst < (unsigned __int128)1 << 31) {
-		d->path = PATH_32;
-	} else {
-		bool fits = true;
-
-		for (uint32_t i = 0; i < ni; i++)
-			fits &= !d->live[i] || qin->i[i] + qin->f[i] <= 31;
-		for (size_t at = 0; at < nw; at++)
-			fits &= d->w64[at] >= INT32_MIN &&
-			    d->w64[at] <= INT32_MAX;
-		if (fits)
-			d->path = PATH_MID;
-	}
+	d->path = fits32 ? PATH_32 : mid ? PATH_MID : PATH_64;
 	if (d->path != PATH_64) {
-		/* weights fit int32: padded rows for the blocked kernels */
+		/* weights as int32 (PATH_32: modulo 2^32): padded rows
+		   for the blocked kernels */
 		d->stride = ((size_t)no + 7) & ~(size_t)7;
 		if ((d->w32 = calloc(ni * d->stride + 8, sizeof(int32_t)))
 		    == NULL || (d->b32 = calloc(d->stride, sizeof(int32_t)))
@@ -178,10 +192,10 @@ dense_prepare(struct dense_prep *d, const struct hgq_layer *qin,
 			goto nomem;
 		for (uint32_t i = 0; i < ni; i++)
 			for (uint32_t j = 0; j < no; j++)
-				d->w32[i * d->stride + j] =
-				    (int32_t)d->w64[(size_t)i * no + j];
+				d->w32[i * d->stride + j] = (int32_t)(uint32_t)
+				    d->w64[(size_t)i * no + j];
 		for (uint32_t j = 0; j < no; j++)
-			d->b32[j] = (int32_t)d->bias[j];
+			d->b32[j] = (int32_t)(uint32_t)d->bias[j];
 		free(d->w64);
 		d->w64 = NULL;
 	}
@@ -213,19 +227,19 @@ dense_acc32(const struct dense_prep *d, const int64_t *restrict a,
 	size_t stride = d->stride;
 
 	for (size_t j0 = 0; j0 < stride; j0 += 8) {
-		int32_t blk[8];
+		uint32_t blk[8];
 
 		for (int jj = 0; jj < 8; jj++)
-			blk[jj] = d->b32[j0 + jj];
+			blk[jj] = (uint32_t)d->b32[j0 + jj];
 		for (uint32_t i = 0; i < d->n_in; i++) {
 			const int32_t *restrict row = d->w32 + i * stride + j0;
-			int32_t ai = (int32_t)a[i];
+			uint32_t ai = (uint32_t)a[i];
 
 			for (int jj = 0; jj < 8; jj++)
-				blk[jj] += ai * row[jj];
+				blk[jj] += ai * (uint32_t)row[jj];
 		}
 		for (int jj = 0; jj < 8; jj++)
-			acc[j0 + jj] = blk[jj];
+			acc[j0 + jj] = (int32_t)blk[jj];
 	}
 }
 
@@ -240,19 +254,20 @@ dense_accmid(const struct dense_prep *d, const int64_t *restrict a,
 	size_t stride = d->stride;
 
 	for (size_t j0 = 0; j0 < stride; j0 += 8) {
-		int64_t blk[8];
+		uint64_t blk[8];
 
 		for (int jj = 0; jj < 8; jj++)
-			blk[jj] = d->bias[j0 + jj];
+			blk[jj] = (uint64_t)d->bias[j0 + jj];
 		for (uint32_t i = 0; i < d->n_in; i++) {
 			const int32_t *restrict row = d->w32 + i * stride + j0;
 			int64_t ai = (int32_t)a[i];
 
+			/* |ai * row| < 2^62: exact in int64 */
 			for (int jj = 0; jj < 8; jj++)
-				blk[jj] += ai * row[jj];
+				blk[jj] += (uint64_t)(ai * row[jj]);
 		}
 		for (int jj = 0; jj < 8; jj++)
-			acc[j0 + jj] = blk[jj];
+			acc[j0 + jj] = (int64_t)blk[jj];
 	}
 }
 
@@ -262,17 +277,18 @@ dense_acc64(const struct dense_prep *d, const int64_t *restrict a,
     int64_t *restrict acc)
 {
 	uint32_t no = d->n_out;
+	uint64_t *restrict u = (uint64_t *)acc;
 
 	for (uint32_t j = 0; j < no; j++)
-		acc[j] = d->bias[j];
+		u[j] = (uint64_t)d->bias[j];
 	for (uint32_t i = 0; i < d->n_in; i++) {
 		const int64_t *restrict row = d->w64 + (size_t)i * no;
-		int64_t ai = a[i];
+		uint64_t ai = (uint64_t)a[i];
 
 		if (ai == 0)
 			continue;
 		for (uint32_t j = 0; j < no; j++)
-			acc[j] += ai * row[j];
+			u[j] += ai * (uint64_t)row[j];
 	}
 }
 
@@ -390,6 +406,7 @@ hgq_engine_new(struct hgq_engine **out, const struct hgq_model *m,
 {
 	const struct hgq_layer *q0;
 	struct hgq_engine *e;
+	struct hgq_ival *x = NULL, *xnext = NULL;
 	int rc;
 
 	*out = NULL;
@@ -430,28 +447,52 @@ hgq_engine_new(struct hgq_engine **out, const struct hgq_model *m,
 		hgq_qop_init(&e->in_q[j], q0->f[j], q0->k[j], q0->i[j],
 		    q0->f[j], q0->round, q0->overflow);
 	}
+	/* the ranges of every layer's inputs, from the first quantizer's
+	   formats through the exact sums (as the IR has them) */
+	for (uint32_t l = 0; l < m->n_layers; l++)
+		if (m->layers[l].n_out > e->max_n)
+			e->max_n = m->layers[l].n_out;
+	if ((x = hgq_calloc(e->max_n, sizeof(*x))) == NULL ||
+	    (xnext = hgq_calloc(e->max_n, sizeof(*xnext))) == NULL)
+		goto nomem;
+	fmt_ivals(q0, x);
 	for (uint32_t l = 0; l < e->n_dense; l++) {
-		const struct hgq_layer *qin = &m->layers[2 * l];
 		const struct hgq_layer *dl = &m->layers[2 * l + 1];
 		const struct hgq_layer *qo = &m->layers[2 * l + 2];
+		struct hgq_ival *t;
 
-		rc = dense_prepare(&e->d[l], qin, dl, qo->f, 2 * l + 1, err);
+		rc = dense_prepare(&e->d[l], x, dl, qo, 0, xnext, 2 * l + 1,
+		    err);
 		if (rc != HGQ_OK) {
 			e->n_dense = l;
+			free(x);
+			free(xnext);
 			hgq_engine_free(e);
 			return rc;
 		}
+		t = x;
+		x = xnext;
+		xnext = t;
 		if ((e->qo[l] = hgq_calloc(qo->n_out, sizeof(struct hgq_qop)))
 		    == NULL) {
 			e->n_dense = l + 1;
 			goto nomem;
 		}
-		for (uint32_t j = 0; j < qo->n_out; j++)
-			hgq_qop_init(&e->qo[l][j], e->d[l].F, qo->k[j],
-			    qo->i[j], qo->f[j], qo->round, qo->overflow);
-		if (dl->n_out > e->max_n)
-			e->max_n = dl->n_out;
+		for (uint32_t j = 0; j < qo->n_out; j++) {
+			int F = e->d[l].F[j], f = qo->f[j];
+
+			/* a zero-width output left coarser than its f (see
+			   dense_prepare) rounds to F only: 0 all the same,
+			   and non-zero before overflow when the sum is */
+			if (hgq_fmt_width(qo->k[j], qo->i[j], f) == 0 && f > F)
+				f = F;
+			hgq_qop_init(&e->qo[l][j], F, qo->k[j], qo->i[j], f,
+			    qo->round, qo->overflow);
+		}
 	}
+	free(x);
+	free(xnext);
+	x = xnext = NULL;
 	e->n_out = hgq_model_n_out(m);
 	if ((e->out_f = hgq_calloc(e->n_out, 1)) == NULL)
 		goto nomem;
@@ -459,6 +500,8 @@ hgq_engine_new(struct hgq_engine **out, const struct hgq_model *m,
 	*out = e;
 	return HGQ_OK;
 nomem:
+	free(x);
+	free(xnext);
 	hgq_engine_free(e);
 	return hgq_errf(err, HGQ_ENOMEM, "out of memory");
 }
@@ -871,6 +914,7 @@ hgq_calibrate(struct hgq_model *m, const double *x, size_t n, int threads,
 	double *sc2f = NULL;
 	int64_t *cur = NULL, *next = NULL, *mn = NULL, *mx = NULL;
 	int64_t *mem = NULL;
+	struct hgq_ival *xin = NULL;
 	struct cal_job proto, badjob, *bad = &badjob;
 	uint32_t max_n, max_hidden, n0;
 	size_t per_thread;
@@ -896,6 +940,7 @@ hgq_calibrate(struct hgq_model *m, const double *x, size_t n, int threads,
 	    (in_q = hgq_calloc(n0, sizeof(*in_q))) == NULL ||
 	    (sc2f = hgq_calloc(n0, sizeof(double))) == NULL ||
 	    (ops = hgq_calloc(max_n, sizeof(*ops))) == NULL ||
+	    (xin = hgq_calloc(max_n, sizeof(*xin))) == NULL ||
 	    (cur = hgq_calloc(n * max_hidden, sizeof(int64_t))) == NULL ||
 	    (next = hgq_calloc(n * max_hidden, sizeof(int64_t))) == NULL) {
 		rc = hgq_errf(err, HGQ_ENOMEM, "out of memory");
@@ -939,11 +984,13 @@ hgq_calibrate(struct hgq_model *m, const double *x, size_t n, int threads,
 		uint32_t no = dl->n_out;
 		int64_t *swap;
 
-		if ((rc = dense_prepare(&d, qin, dl, qo->f, l, err)) != HGQ_OK)
+		fmt_ivals(qin, xin);
+		if ((rc = dense_prepare(&d, xin, dl, qo, 1, NULL, l, err)) !=
+		    HGQ_OK)
 			goto out;
 		for (uint32_t j = 0; j < no; j++)
-			hgq_qop_init(&ops[j], d.F, 1, 61 - qo->f[j], qo->f[j],
-			    qo->round, HGQ_SAT);
+			hgq_qop_init(&ops[j], d.F[j], 1, 61 - qo->f[j],
+			    qo->f[j], qo->round, HGQ_SAT);
 		proto.d = &d;
 		proto.ops = ops;
 		proto.in_q = in_q;
@@ -976,6 +1023,7 @@ out:
 	free(in_q);
 	free(sc2f);
 	free(ops);
+	free(xin);
 	free(cur);
 	free(next);
 	return rc;

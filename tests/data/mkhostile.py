@@ -322,6 +322,51 @@ def edge_refused():
     put("edge-shift.hgqm", model_bytes(1, sh))
 
 
+# valid models whose sums fit in a few bits although an accumulator for
+# the whole layer, or one sized from the formats alone, would not
+def edge_mixed_exp():
+    """one column at 2^-60, the other at 2^20: a common accumulator
+    position for the layer needs 80 more bits; output 1's exact range
+    fits its SAT format, output 0's does not (both sides clip)"""
+    q0 = Q(3, k=[1, 1, 1], i=[7, 7, 7], f=[0, 0, 0], rnd=1, ovf=1)
+    d1 = D(w_m=[[1, 5], [-1, -3], [3, 7]],
+           w_f=[[60, -20], [60, -20], [58, -20]],
+           b_m=[0, 3], b_f=[0, -25])
+    q2 = Q(2, k=[1, 1], i=[-50, 31], f=[60, -10], rnd=0, ovf=1)
+    return [q0, d1, q2]
+
+
+def edge_dead_f60():
+    """a zero-width output with f = 60 beside live outputs at f 0 and 1"""
+    q0 = Q(2, k=[1, 1], i=[15, 15], f=[0, 0], rnd=1, ovf=1)
+    d1 = D(w_m=[[3, 5, 1], [-7, 2, 1]], w_f=[[0, 0, 0], [0, 0, 0]],
+           b_m=[1, 0, 0], b_f=[0, 0, 0])
+    q2 = Q(3, k=[1, 0, 1], i=[20, -60, 17], f=[0, 60, 1], rnd=0, ovf=1)
+    return [q0, d1, q2]
+
+
+def edge_narrow_chain():
+    """a 32-bit quantizer that only ever holds 0..3, times 2^31 - 1: the
+    formats alone allow 2^62, the exact ranges 3 * (2^31 - 1)"""
+    q0 = Q(1, k=[0], i=[2], f=[0], rnd=1, ovf=1)
+    d1 = D(w_m=[[1]], w_f=[[0]], b_m=[0], b_f=[0])
+    q2 = Q(1, k=[1], i=[31], f=[0], rnd=1, ovf=1)
+    d3 = D(w_m=[[(1 << 31) - 1]], w_f=[[0]], b_m=[-5], b_f=[1])
+    q4 = Q(1, k=[0], i=[33], f=[-2], rnd=0, ovf=1)
+    return [q0, d1, q2, d3, q4]
+
+
+def edge_ranges_inputs(n_cols, seed):
+    col = [0.0, -128.7, -128.0, 127.0, 127.9, 1e300, -1e300, 0.5, -0.5,
+           2.0, 3.0, 3.5, -1.0, 64.25, 32767.0, -32768.0, 40000.0,
+           -12345.0]
+    rng = random.Random(seed)
+    rows = [[col[3]] * n_cols, [col[2]] * n_cols, [col[0]] * n_cols]
+    for _ in range(37):
+        rows.append([rng.choice(col) for _ in range(n_cols)])
+    return rows
+
+
 # ---------------------------------------------------------------------
 # the hostile models
 # ---------------------------------------------------------------------
@@ -668,6 +713,10 @@ def main():
     write_edge("edge-fine", edge_fine(), edge_fine_inputs())
     edge_refused()
     edge_wide_input()
+    write_edge("edge-mixed-exp", edge_mixed_exp(), edge_ranges_inputs(3, 21))
+    write_edge("edge-dead-f60", edge_dead_f60(), edge_ranges_inputs(2, 22))
+    write_edge("edge-narrow-chain", edge_narrow_chain(),
+               edge_ranges_inputs(1, 23))
 
 
 if __name__ == "__main__":
