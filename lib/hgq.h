@@ -1141,6 +1141,14 @@ void	hgq_train_data_release(struct hgq_train_data *d);
  * and data: layers, normalisation fitted on the training split, float
  * training state (weights, bit parameters, optimizer moments), metadata
  * "tool" and "config".  *out is owned by the caller (hgq_model_free).
+ * A config of dense layers only (and no data.input_shape) gives the flat
+ * chain of format 1.0; any other layer type gives shaped tensors on the
+ * data's sample shape (d->in_shape), each layer followed by a quantizer,
+ * the one after flatten and max pooling not trainable (the identity,
+ * formats/hgqm.md 4.3.2).  A shape that does not fit (a kernel or pool
+ * larger than its input, a layer on a tensor of the wrong rank, dense on
+ * a tensor of rank > 1) is HGQ_EINVAL "PATH:LINE:COL: model.layers[k]:
+ * ..." at the config item.
  */
 int	hgq_train_model_new(struct hgq_model **out,
 	    const struct hgq_config *c, const struct hgq_train_data *d,

@@ -401,8 +401,8 @@ conf_layer_shape(const struct hgq_config *c, const struct hgq_layer_conf *lc,
 	uint32_t want = lc->ndim + 1, H, W, C;
 	uint64_t n = 1;
 	char sh[64];
-	const char *name = lc->kind == HGQ_LAYER_CONV1D ? "conv1d" :
-	    lc->kind == HGQ_LAYER_CONV2D ? "conv2d" :
+	const char *name = lc->kind == HGQ_LAYER_CONV1D ||
+	    lc->kind == HGQ_LAYER_CONV2D ? "conv" :
 	    lc->kind == HGQ_LAYER_MAXPOOL ? "maxpool" : "avgpool";
 
 	shape_text(sh, sizeof(sh), *rank, dims);

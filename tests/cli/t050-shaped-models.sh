@@ -48,7 +48,8 @@ for m in conv2d conv1d; do
 		esac
 	done
 done
-# hgq-train resumes only what it can train
+# hgq-train resumes only a run of the same config (it trains conv
+# models: t110)
 awk 'BEGIN { for (r = 0; r < 40; r++) print (r % 5) / 4 "," (r % 3) / 2 "," r % 2 }' > d.csv
 cat > cfg.yaml <<EOF2
 seed: 1
@@ -57,6 +58,6 @@ model: { layers: [ { type: dense, units: 2 } ] }
 train: { epochs: 1, batch_size: 10, threads: 1 }
 EOF2
 m=conv2d
-refusal hgq-train "hgq-train: layer 1 (conv2d): not supported by hgq-train yet" \
+refusal hgq-train "hgq-train: cannot resume from '$EX/conv2d.hgqm': the model has no training state" \
     hgq-train -q -c cfg.yaml --resume "$EX/conv2d.hgqm" -o out.hgqm
 done_testing
