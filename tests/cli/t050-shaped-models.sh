@@ -58,6 +58,10 @@ model: { layers: [ { type: dense, units: 2 } ] }
 train: { epochs: 1, batch_size: 10, threads: 1 }
 EOF2
 m=conv2d
-refusal hgq-train "hgq-train: cannot resume from '$EX/conv2d.hgqm': the model has no training state" \
+rm -f out.*
+must_fail 1 "hgq-train refuses to resume $m" \
     hgq-train -q -c cfg.yaml --resume "$EX/conv2d.hgqm" -o out.hgqm
+check "hgq-train: one line, why" sh -c \
+    '[ "$(wc -l < .err)" -eq 1 ] && grep -q "the model has no training state$" .err'
+check "hgq-train: no output file" sh -c '! ls out.* 2>/dev/null | grep -q .'
 done_testing
