@@ -499,10 +499,12 @@ main(int argc, char **argv)
 		die("%s", err.msg);
 	if (o.resume != NULL) {
 		m = cli_read_model(o.resume);
-		cli_require_dense(m);
 		if (hgq_train_model_check(m, &c, &d, &err) != HGQ_OK)
 			die("cannot resume from '%s': %s", o.resume, err.msg);
 	} else if (hgq_train_model_new(&m, &c, &d, &err) != HGQ_OK) {
+		/* a shape that does not fit is the config's "FILE:L:C: ..." */
+		if (err.code == HGQ_EINVAL)
+			die("%s", err.msg);
 		die("cannot build the model: %s", err.msg);
 	}
 	memset(&r, 0, sizeof(r));

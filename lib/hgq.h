@@ -612,8 +612,10 @@ int	hgq_model_dump_json(FILE *out, const struct hgq_model *m,
 /*
  * Formats.  npy: versions 1.0-3.0; dtypes u1..u8, i1..i8, f2, f4, f8 and
  * b1, little- or big-endian; C order only; shape (n,) is n x 1, (n, c) is
- * n x c, other ranks are HGQ_EUNSUPP.  IDX: types 08 09 0B 0C 0D 0E; item
- * i is row i, the other dimensions flattened.  CSV: numbers separated by
+ * n x c, (n, d1, .., dk) for k = 2, 3 is n rows of d1*..*dk columns with
+ * the row shape [d1, .., dk] (struct hgq_table), ranks above 4 are
+ * HGQ_EUNSUPP.  IDX: types 08 09 0B 0C 0D 0E; item i is row i, the other
+ * dimensions flattened; items of rank 2 are images of shape [H, W, 1].  CSV: numbers separated by
  * ',' ';' or tab (chosen from the first line: tab, else ';', else ','),
  * fields may be double-quoted, "\r\n" is fine, "# ..." lines are skipped,
  * blank lines only at the end.  Any of them may be gzip-compressed (found
@@ -649,6 +651,8 @@ void	hgq_data_opts_init(struct hgq_data_opts *o);
  */
 struct hgq_table {
 	size_t	 n_rows, n_cols;
+	uint32_t rank;		/* shape of a row: 1..3, product n_cols */
+	uint32_t shape[3];	/* channels last; [n_cols] when flat */
 	double	*x;
 	double	*y;		/* with label_col: n_rows labels, or NULL */
 };
@@ -736,11 +740,40 @@ struct hgq_qconf {
 	int	 overflow;	/* enum hgq_overflow */
 };
 
+/*
+ * Dimensions given in a config as an integer or a list of integers
+ * ("kernel: 3", "pool: [2, 2]", "input_shape: [28, 28, 1]"): n is how
+ * many were given (0: the key is absent), v[0..n) the values; line and
+ * col (1-based) locate the value for later messages.
+ */
+struct hgq_conf_dims {
+	uint32_t n;
+	uint32_t v[3];
+	uint32_t line, col;
+};
+
+/*
+ * One item of model.layers.  type is the kind and ndim: dense (ndim 0),
+ * conv1d/conv2d (HGQ_LAYER_CONV1D/2D, ndim 1/2), maxpool1d/2d and
+ * avgpool1d/2d (HGQ_LAYER_MAXPOOL/AVGPOOL, ndim 1/2), flatten (ndim 0).
+ * kernel, stride and pool are normalized to [rows, columns]: a 1-D
+ * layer has [1, K]; an integer for a 2-D layer means [k, k]; stride
+ * defaults to 1 (convolutions) or to pool (pooling).  line/col locate
+ * the item (for shape errors found once the data are known).
+ */
 struct hgq_layer_conf {
-	uint32_t kind;		/* enum hgq_layer_kind ("type"; dense only) */
-	uint32_t units;
-	int	 act;		/* enum hgq_act */
-	int	 bn;		/* batchnorm fused */
+	uint32_t kind;		/* enum hgq_layer_kind ("type") */
+	uint32_t ndim;		/* 1 or 2 for windowed kinds, else 0 */
+	uint32_t units;		/* dense */
+	uint32_t filters;	/* conv */
+	uint32_t kernel[2];	/* conv [KH, KW] */
+	uint32_t stride[2];	/* conv, pooling [SH, SW] */
+	uint32_t pool[2];	/* pooling [PH, PW] */
+	int	 padding;	/* enum hgq_pad [valid] */
+	int	 act;		/* enum hgq_act [linear] */
+	int	 bn;		/* batchnorm fused [false] */
+	struct hgq_conf_dims kernel_in, stride_in, pool_in;	/* as given */
+	uint32_t line, col;	/* of the item */
 };
 
 struct hgq_sched_point {
@@ -757,6 +790,8 @@ struct hgq_config {
 		int	 normalize;	/* enum hgq_norm [none] */
 		double	 scale;		/* [1.0] */
 		int	 label_col;	/* CSV label column [-1] */
+		struct hgq_conf_dims input_shape;	/* [H, W, C], [W, C],
+					   [n] or n = 0: from the data */
 	} data;
 	struct {
 		struct hgq_qconf input;	/* input quantizer */
@@ -817,7 +852,9 @@ void	hgq_config_release(struct hgq_config *c);
 /* ------------------------------------------------------------------ */
 
 /*
- * An engine is a calibrated model prepared for integer inference: every
+ * An engine is a calibrated model prepared for integer inference (every
+ * layer kind of format 1.1; convolutions as a dense layer per output
+ * position, with weights aligned once per filter): every
  * dense layer's weights are aligned to one fractional position per output
  * and the exact range of every output (hgq_dense_range, over the input
  * ranges carried from the first quantizer) is proven to fit (int32 when
@@ -876,8 +913,16 @@ void	hgq_pack_hex(const struct hgq_layer *q, const int64_t *mant,
  * set; k and i arrays allocated, contents ignored).  Layer by layer, the
  * n samples x (n*n_raw raw inputs) are propagated exactly with rounding
  * only (no overflow) and each element gets the smallest (k, i) that holds
- * every value it took: k = 1 iff a value was negative; an element that was
- * always 0 gets width 0 (k = 0, i = -f).  Sets cal_min/cal_max and
+ * every value it took: k = 1 iff a value was negative (and one more
+ * integer bit under SAT_SYM when the least value is -2^i, which SAT_SYM
+ * does not hold); an element that was always 0 gets width 0 (k = 0,
+ * i = -f).  A non-trainable quantizer right after a flatten or max-pool
+ * layer gets instead the union of the formats that reach each element
+ * (k, i, f the largest over the elements of width > 0 of its window or
+ * its single source, i raised while its own overflow mode does not hold
+ * every source's range; width 0 when no source has a width): it is the
+ * identity for every input.  Convolutional models are calibrated stage
+ * by stage with memory per thread and layer only.  Sets cal_min/cal_max and
  * m->calibrated.  Rows are split over threads (0: one per online CPU);
  * the result does not depend on their number.  HGQ_ERANGE when a value
  * or accumulator exceeds the limits of hgq.h (the message names the
@@ -1068,6 +1113,8 @@ void	hgq_prune_report_release(struct hgq_prune_report *r);
  */
 struct hgq_train_data {
 	uint32_t	 n_raw;		/* features */
+	uint32_t	 in_rank;	/* sample shape: 1..3 */
+	uint32_t	 in_shape[3];	/* channels last, product n_raw */
 	uint32_t	 n_out;		/* classes or regression targets */
 	int		 task;		/* enum hgq_task */
 	size_t		 n_train, n_val, n_test;
@@ -1094,6 +1141,14 @@ void	hgq_train_data_release(struct hgq_train_data *d);
  * and data: layers, normalisation fitted on the training split, float
  * training state (weights, bit parameters, optimizer moments), metadata
  * "tool" and "config".  *out is owned by the caller (hgq_model_free).
+ * A config of dense layers only (and no data.input_shape) gives the flat
+ * chain of format 1.0; any other layer type gives shaped tensors on the
+ * data's sample shape (d->in_shape), each layer followed by a quantizer,
+ * the one after flatten and max pooling not trainable (the identity,
+ * formats/hgqm.md 4.3.2).  A shape that does not fit (a kernel or pool
+ * larger than its input, a layer on a tensor of the wrong rank, dense on
+ * a tensor of rank > 1) is HGQ_EINVAL "PATH:LINE:COL: model.layers[k]:
+ * ..." at the config item.
  */
 int	hgq_train_model_new(struct hgq_model **out,
 	    const struct hgq_config *c, const struct hgq_train_data *d,

@@ -22,7 +22,8 @@ ok "the good data" hgq-sim -t 1 -i "$D/data-good.npy" -o good.npy m.hgqm
 sim_in "a missing file" nothere.npy '*nothere.npy*'
 sim_in "a directory" adir '*adir*'
 sim_in "an empty file" empty.csv '*empty.csv: no data*'
-sim_in "a 3-D array" "$D/data-3d.npy" '*rank 3*'
+ok "a 3-D array: rows of shape [3, 2]" hgq-sim -t 1 -i "$D/data-3d.npy" \
+    -o 3d.npy m.hgqm
 mkdata --seed 2 10 5 x5.npy
 sim_in "wrong number of columns" x5.npy '*x5.npy: 5 columns, the model takes 6'
 sim_in "2^20 columns in the header" "$D/data-huge.npy" '*1048576 columns*'

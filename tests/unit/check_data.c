@@ -290,11 +290,11 @@ START_TEST(npy_refused)
 		    "'shape': (2,), }", HGQ_EFORMAT,
 		    ": npy header: structured dtype near offset 10" },
 		{ "{'descr': '<f8', 'fortran_order': False, "
-		    "'shape': (2, 2, 2), }", HGQ_EUNSUPP,
-		    ": npy array of rank 3 (only 1-D and 2-D are supported)" },
+		    "'shape': (2, 1, 1, 2, 2), }", HGQ_EUNSUPP,
+		    ": npy array of rank 5 (only ranks 1 to 4 are supported)" },
 		{ "{'descr': '<f8', 'fortran_order': False, 'shape': (), }",
 		    HGQ_EUNSUPP,
-		    ": npy array of rank 0 (only 1-D and 2-D are supported)" },
+		    ": npy array of rank 0 (only ranks 1 to 4 are supported)" },
 		{ "{'descr': '<f8', 'shape': (2,), }", HGQ_EFORMAT,
 		    ": npy header: missing key 'fortran_order'" },
 		{ "{'descr': '<f8', 'fortran_order': False, 'shape': (2,), "
