@@ -5,6 +5,8 @@
 #   must_fail N "what" cmd... cmd must exit N, and its stderr must start
 #                             with the program's name (cmd's basename)
 #   same "what" FILE1 FILE2   byte-identical files
+#   check "what" cmd...       a plain shell condition
+#   wait_for PID FILE N RE    wait for a background job's output
 #   done_testing              exit non-zero if anything failed
 set -u
 T=$(mktemp -d)
@@ -69,6 +71,40 @@ check() {
 		echo "not ok $n - $what"
 		n_fail=$((n_fail + 1))
 	fi
+}
+
+# wait_for PID FILE N RE [SECONDS]: wait until FILE, written by the
+# background job PID, has N lines matching the regular expression RE.
+# The file may not exist yet when the wait starts (the job's shell makes
+# it); a job that ends first, or SECONDS (default 60) of waiting, gives
+# a "not ok" line and status 1, so that a test never goes on as if the
+# job had got that far.
+wait_for() {
+	wf_pid=$1 wf_file=$2 wf_want=$3 wf_re=$4 wf_ended=
+	wf_end=$(($(date +%s) + ${5:-60}))
+	while :; do
+		wf_got=0
+		[ -f "$wf_file" ] && wf_got=$(grep -c -e "$wf_re" "$wf_file")
+		case $wf_got in ''|*[!0-9]*) wf_got=0 ;; esac
+		[ "$wf_got" -ge "$wf_want" ] && return 0
+		if [ -n "${wf_ended:-}" ]; then
+			wf_why="the job ended"
+		elif ! kill -0 "$wf_pid" 2>/dev/null ||
+		    grep -q ') Z ' "/proc/$wf_pid/stat" 2>/dev/null; then
+			wf_ended=1	# count once more: it may have just written
+			continue
+		elif [ "$(date +%s)" -gt "$wf_end" ]; then
+			wf_why="timed out after ${5:-60} s"
+		else
+			sleep 0.05
+			continue
+		fi
+		n=$((n + 1))
+		echo "not ok $n - wait for $wf_want lines '$wf_re' in $wf_file:" \
+		    "$wf_why with $wf_got"
+		n_fail=$((n_fail + 1))
+		return 1
+	done
 }
 
 done_testing() {

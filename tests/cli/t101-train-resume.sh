@@ -46,11 +46,7 @@ sed 's/epochs: 8/epochs: 100000/' cfg.yaml > long.yaml
 echo "output: { log: long.tsv }" >> long.yaml
 hgq-train -c long.yaml -o int.hgqm 2> int.err &
 pid=$!
-i=0
-while [ "$i" -lt 400 ] && [ "$(cat long.tsv 2>/dev/null | wc -l)" -lt 3 ]; do
-	sleep 0.05
-	i=$((i + 1))
-done
+wait_for "$pid" long.tsv 2 '^[0-9]'
 kill -TERM "$pid"
 wait "$pid"
 st=$?
