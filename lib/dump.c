@@ -214,7 +214,7 @@ hgq_model_dump_json(FILE *out, const struct hgq_model *m,
 	if ((rc = hgq_model_validate(m, err)) != HGQ_OK)
 		return rc;
 	jw_printf(&w, "{\n");
-	jw_printf(&w, "  \"format_version\": [1, 0],\n");
+	jw_printf(&w, "  \"format_version\": [1, %u],\n", m->format_minor);
 	jw_printf(&w, "  \"task\": \"%s\",\n",
 	    m->task == HGQ_TASK_CLASSIFY ? "classify" : "regress");
 	jw_printf(&w, "  \"calibrated\": %s,\n", cal ? "true" : "false");

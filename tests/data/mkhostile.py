@@ -509,6 +509,12 @@ def edge_wide_input():
             f.write("\t".join(str(m) for m in run(layers, r)) + "\n")
 
 
+def later_minor():
+    """tiny.hgqm as a 1.1 file: a valid model of a later minor version"""
+    put("minor1.hgqm", build(parse(os.path.join(EXAMPLES, "tiny.hgqm")),
+                             minor=1))
+
+
 def main():
     hostile()
     hostile_data()
@@ -517,6 +523,7 @@ def main():
     write_edge("edge-fine", edge_fine(), edge_fine_inputs())
     edge_refused()
     edge_wide_input()
+    later_minor()
 
 
 if __name__ == "__main__":

@@ -956,6 +956,7 @@ START_TEST(test_version)
 	q = craft_build(&cf, &nq);
 	ck_assert_int_eq(read_bytes(q, nq, &m, &err), HGQ_OK);
 	check_tiny_fixed(m);
+	ck_assert_uint_eq(m->format_minor, 3);
 	free(q);
 	/* and is written back as 1.0 */
 	ck_assert_int_eq(write_mem(m, 0, &q, &nq, &err), HGQ_OK);
