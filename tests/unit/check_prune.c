@@ -547,6 +547,54 @@ START_TEST(test_refusals)
 }
 END_TEST
 
+/*
+ * A model with the most metadata entries allowed: an earlier "pruned"
+ * is replaced; without one there is no room, and hgq_prune refuses
+ * before it changes anything.
+ */
+START_TEST(test_full_meta)
+{
+	static const uint32_t n[] = { 3, 2 };
+	struct hgq_model *m, *p;
+	struct hgq_err err = HGQ_ERR_INIT;
+	char key[16], *b0, *b1;
+	size_t l0, l1;
+
+	rng_state = 11;
+	m = random_model(n, 1);
+	for (uint32_t e = 0; e < 3; e++) {	/* input 2 is dead */
+		m->layers[0].k[e] = 0;
+		m->layers[0].f[e] = 1;
+		m->layers[0].i[e] = e == 2 ? -1 : 3;
+	}
+	for (int j = 0; j < HGQ_MAX_META; j++) {
+		snprintf(key, sizeof(key), "k%d", j);
+		ck_assert_int_eq(hgq_meta_set(m, key, "v", NULL), HGQ_OK);
+	}
+	ck_assert_int_eq(hgq_meta_set(m, "one-more", "v", NULL), HGQ_EINVAL);
+	p = hgq_model_copy(m);
+	ck_assert_int_eq(hgq_prune(p, NULL, &err), HGQ_EINVAL);
+	ck_assert_str_eq(err.msg, "no room for the metadata entry 'pruned': "
+	    "the model has 1024 entries, the limit");
+	b0 = bytes(m, &l0);
+	b1 = bytes(p, &l1);
+	ck_assert_uint_eq(l0, l1);
+	ck_assert_mem_eq(b0, b1, l0);
+	free(b0);
+	free(b1);
+	hgq_model_free(p);
+
+	/* with an entry "pruned" among them, it is replaced */
+	free(m->meta[7].key);
+	m->meta[7].key = strdup("pruned");
+	ck_assert_int_eq(hgq_prune(m, NULL, &err), HGQ_OK);
+	ck_assert_uint_eq(m->n_meta, HGQ_MAX_META);
+	ck_assert_str_eq(m->meta[7].key, "pruned");
+	ck_assert_str_eq(m->meta[7].value, "3-2 -> 2-2");
+	hgq_model_free(m);
+}
+END_TEST
+
 /* a model with nothing dead: only the training state goes */
 START_TEST(test_nothing_to_do)
 {
@@ -591,6 +639,7 @@ prune_suite(void)
 	tcase_add_test(tc, test_calibrated_models);
 	tcase_add_test(tc, test_nothing);
 	tcase_add_test(tc, test_refusals);
+	tcase_add_test(tc, test_full_meta);
 	tcase_add_test(tc, test_nothing_to_do);
 	suite_add_tcase(s, tc);
 	return s;
