@@ -9,7 +9,7 @@
 #                                no temporary file *.tmp.* may be left
 #   exits N PROG "what" cmd...   the same with exit status N (2: usage;
 #                                then stderr may have several lines)
-#   have PROG                    PROG is built (else an "ok # skip" line)
+#   (have PROG, in lib.sh: PROG is built, else an "ok # skip" line)
 
 want_name=
 want_msg=
@@ -86,13 +86,4 @@ exits() {
 
 refuses() {
 	exits 1 "$@"
-}
-
-have() {
-	if command -v "$1" >/dev/null 2>&1; then
-		return 0
-	fi
-	n=$((n + 1))
-	echo "ok $n - # skip $1 is not built"
-	return 1
 }

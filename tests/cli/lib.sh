@@ -6,6 +6,10 @@
 #                             with the program's name (cmd's basename)
 #   same "what" FILE1 FILE2   byte-identical files
 #   check "what" cmd...       a plain shell condition
+#   need TOOL...              skip the whole test unless every TOOL is
+#                             on PATH (one "ok 1 - # skip" line, exit 0)
+#   have TOOL                 TOOL is on PATH; else an "ok - # skip" line
+#                             and status 1, to skip a part of a test
 #   wait_for PID FILE N RE    wait for a background job's output
 #   done_testing              exit non-zero if anything failed
 set -u
@@ -71,6 +75,24 @@ check() {
 		echo "not ok $n - $what"
 		n_fail=$((n_fail + 1))
 	fi
+}
+
+# The tests install nothing (make check does not run scripts/deps.sh): a
+# tool that is missing skips what needs it, and run.sh shows the reason.
+need() {
+	for nd_tool; do
+		if ! command -v "$nd_tool" >/dev/null 2>&1; then
+			echo "ok 1 - # skip: $nd_tool is missing"
+			exit 0
+		fi
+	done
+}
+
+have() {
+	command -v "$1" >/dev/null 2>&1 && return 0
+	n=$((n + 1))
+	echo "ok $n - # skip: $1 is missing"
+	return 1
 }
 
 # wait_for PID FILE N RE [SECONDS]: wait until FILE, written by the

@@ -5,10 +5,7 @@
 # identical outputs, also when those columns are not 0.
 . "$TESTS_DIR/lib.sh"
 
-if ! command -v hgq-train >/dev/null 2>&1; then
-	echo "ok 1 - # skip: hgq-train is not built"
-	exit 0
-fi
+need hgq-train
 
 awk 'BEGIN {
 	srand(7)

@@ -4,11 +4,7 @@
 # training rows (0 mismatches), and the report adds up.
 . "$TESTS_DIR/lib.sh"
 
-if ! command -v hgq-train >/dev/null 2>&1 ||
-    ! command -v iverilog >/dev/null 2>&1; then
-	echo "ok 1 - # skip: hgq-train or iverilog is missing"
-	exit 0
-fi
+need hgq-train iverilog vvp
 
 awk 'BEGIN {
 	srand(7)

@@ -4,10 +4,7 @@
 # prints the counts as JSON.
 . "$TESTS_DIR/lib.sh"
 
-if ! command -v yosys >/dev/null 2>&1; then
-	echo "ok 1 - # skip: yosys is not installed"
-	exit 0
-fi
+need yosys
 
 mkfixture --seed 8 --shape 10,12,4 --max-width 8 -o m.hgqm
 ok "emit" hgq-emit-verilog --report json -o net.v m.hgqm

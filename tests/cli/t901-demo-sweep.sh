@@ -5,12 +5,7 @@
 # gives the same model as in the parallel run.
 . "$TESTS_DIR/lib.sh"
 
-for t in gnuplot make; do
-	if ! command -v $t >/dev/null 2>&1; then
-		echo "ok 1 - # skip: $t is missing"
-		exit 0
-	fi
-done
+need gnuplot make
 
 awk -v dir="$T" 'BEGIN {
 	srand(11)
