@@ -42,7 +42,7 @@ CLI_OBJ	= $(B)/cmd/cli.o
 PROG_SRC = $(sort $(wildcard $(PROGS:%=cmd/%.c)))
 PROG_BIN = $(PROG_SRC:cmd/%.c=$(B)/bin/%)
 UNIT_SRC = $(sort $(wildcard tests/unit/check_*.c))
-UNIT_OBJ = $(UNIT_SRC:%.c=$(B)/%.o)
+UNIT_OBJ = $(UNIT_SRC:%.c=$(B)/%.o) $(B)/tests/unit/fixture.o
 HELPER_SRC = $(sort $(wildcard tests/helpers/*.c))
 HELPER_BIN = $(HELPER_SRC:tests/helpers/%.c=$(B)/bin/%)
 BENCH_SRC = $(sort $(wildcard bench/*.c))

@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "hgq.h"
+#include "fixture.h"
 #include "unit.h"
 
 #define EX	"../../formats/examples/"
@@ -318,22 +319,11 @@ expect_craft(const struct craft *cf, int code, const char *msg)
 /* A small random model generator (the same idea as tests/mkfixture)   */
 /* ------------------------------------------------------------------ */
 
-static uint64_t gen_state;
-
+/* a number in 0..n-1 */
 static uint32_t
 gen(uint32_t n)
 {
-	uint64_t z = (gen_state += 0x9e3779b97f4a7c15ULL);
-
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-	return (uint32_t)((z ^ (z >> 31)) % n);
-}
-
-static int
-gen_in(int lo, int hi)
-{
-	return lo + (int)gen((uint32_t)(hi - lo + 1));
+	return (uint32_t)(fx_rnd() % n);
 }
 
 static void
@@ -343,7 +333,7 @@ gen_tensor(struct hgq_layer *l, uint32_t role, uint32_t n)
 
 	ck_assert_ptr_nonnull(t);
 	for (uint32_t e = 0; e < n; e++)
-		t->data[e] = (float)gen_in(-100000, 100000) / 977.0f;
+		t->data[e] = (float)fx_rnd_int(-100000, 100000) / 977.0f;
 }
 
 static struct hgq_model *
@@ -354,7 +344,7 @@ gen_model(uint64_t seed)
 	uint32_t sizes[5], n_sizes;
 	bool train, cal;
 
-	gen_state = seed;
+	fx_rng_state = seed;
 	n_sizes = 2 + gen(3);
 	train = gen(2);
 	cal = gen(4) != 0;
@@ -375,8 +365,8 @@ gen_model(uint64_t seed)
 		m->norm_offset = calloc(m->n_raw, sizeof(double));
 		m->norm_scale = calloc(m->n_raw, sizeof(double));
 		for (uint32_t c = 0; c < m->n_raw; c++) {
-			m->norm_offset[c] = gen_in(-1000, 1000) / 7.0;
-			m->norm_scale[c] = gen_in(1, 1000) / 3.0;
+			m->norm_offset[c] = fx_rnd_int(-1000, 1000) / 7.0;
+			m->norm_scale[c] = fx_rnd_int(1, 1000) / 3.0;
 		}
 	}
 	m->calibrated = cal;
@@ -394,15 +384,15 @@ gen_model(uint64_t seed)
 			l->trainable = gen(2);
 			for (uint32_t e = 0; cal && e < l->n_out; e++) {
 				l->k[e] = (int8_t)gen(2);
-				l->f[e] = (int8_t)gen_in(-62, 62);
-				l->i[e] = (int8_t)gen_in(-62, 32 - l->k[e] -
+				l->f[e] = (int8_t)fx_rnd_int(-62, 62);
+				l->i[e] = (int8_t)fx_rnd_int(-62, 32 - l->k[e] -
 				    l->f[e] < 62 ? 32 - l->k[e] - l->f[e] : 62);
 			}
 			if (train && gen(2)) {
 				l->cal_min = calloc(l->n_out, sizeof(double));
 				l->cal_max = calloc(l->n_out, sizeof(double));
 				for (uint32_t e = 0; e < l->n_out; e++)
-					l->cal_max[e] = gen_in(0, 99) / 3.0;
+					l->cal_max[e] = fx_rnd_int(0, 99) / 3.0;
 			}
 			if (train) {
 				gen_tensor(l, HGQ_ROLE_ACT_FBITS,
@@ -417,11 +407,11 @@ gen_model(uint64_t seed)
 		l->b_gran = gen(3);
 		for (uint32_t e = 0; cal && e < nw; e++) {
 			l->w_m[e] = (int32_t)(gen(0xffffffffu) - 0x7fffffff);
-			l->w_f[e] = (int8_t)gen_in(-62, 62);
+			l->w_f[e] = (int8_t)fx_rnd_int(-62, 62);
 		}
 		for (uint32_t e = 0; cal && e < l->n_out; e++) {
-			l->b_m[e] = gen_in(-1000, 1000);
-			l->b_f[e] = (int8_t)gen_in(-62, 62);
+			l->b_m[e] = fx_rnd_int(-1000, 1000);
+			l->b_f[e] = (int8_t)fx_rnd_int(-62, 62);
 		}
 		if (train) {
 			gen_tensor(l, HGQ_ROLE_WEIGHT | HGQ_ROLE_M2, nw);

@@ -11,14 +11,13 @@
 #include <string.h>
 
 #include "hgq.h"
+#include "fixture.h"
 #include "unit.h"
-
-static uint64_t rs[4];
 
 static float
 urand(float lo, float hi)
 {
-	return lo + (hi - lo) * (float)hgq_rng_uniform(rs);
+	return lo + (hi - lo) * (float)fx_rnd_unit();
 }
 
 static float *
@@ -69,7 +68,7 @@ static const size_t shapes[][3] = {
 
 START_TEST(test_matmul_vs_ref)
 {
-	hgq_rng_seed(rs, 1);
+	fx_rng_state = 1;
 	for (size_t v = 0; v < N_ISAS; v++) {
 		if (hgq_kernel_isa(isas[v]) != isas[v])
 			continue;	/* no AVX2 on this CPU */
@@ -157,7 +156,7 @@ START_TEST(test_matmul_fd)
 	float *inp, *w, *bias, *r, *out, *dout, *wt, *di, *dw, *db;
 	const float h = 1e-2f;
 
-	hgq_rng_seed(rs, 2);
+	fx_rng_state = 2;
 	inp = rand_array(B * C, -1, 1);
 	w = rand_array(C * OC, -1, 1);
 	bias = rand_array(OC, -1, 1);
@@ -201,7 +200,7 @@ START_TEST(test_fq_forward)
 	float *x, *q1, *q2, *sc, *inv, mn1[29], mx1[29], mn2[29], mx2[29];
 	int F[29];
 
-	hgq_rng_seed(rs, 3);
+	fx_rng_state = 3;
 	x = rand_array(B * C, -40, 40);
 	/* ties and grid points on purpose */
 	for (size_t j = 0; j < B * C; j += 3)
@@ -255,7 +254,7 @@ START_TEST(test_fq_backward)
 	float *x, *q, *dq, *sc, *inv, mn[13], mx[13], d1[13], d2[13];
 	const double h = 1e-4;
 
-	hgq_rng_seed(rs, 4);
+	fx_rng_state = 4;
 	x = rand_array(B * C, -3, 3);
 	dq = rand_array(B * C, -1, 1);
 	q = zeros(B * C);
@@ -324,7 +323,7 @@ START_TEST(test_losses_fd)
 	size_t nc = 0;
 	const float h = 1e-3f;
 
-	hgq_rng_seed(rs, 5);
+	fx_rng_state = 5;
 	z = rand_array(B * OC, -4, 4);
 	y = rand_array(B * OC, -1, 1);
 	dz = zeros(B * OC);
@@ -411,7 +410,7 @@ START_TEST(test_wquant)
 		float *q1 = zeros(n), *q2 = zeros(n), *b1 = zeros(n);
 		float *b2 = zeros(n);
 
-		hgq_rng_seed(rs, 9);
+		fx_rng_state = 9;
 		for (size_t j = 0; j < n; j += 7)
 			ff[j] = floorf(ff[j]) + 0.5f;	/* f ties */
 		ww[0] = 0;

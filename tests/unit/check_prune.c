@@ -12,32 +12,8 @@
 #include <string.h>
 
 #include "hgq.h"
+#include "fixture.h"
 #include "unit.h"
-
-static uint64_t rng_state;
-
-static uint64_t
-rnd(void)
-{
-	/* splitmix64: deterministic test data */
-	uint64_t z = (rng_state += 0x9e3779b97f4a7c15ULL);
-
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-	return z ^ (z >> 31);
-}
-
-static int
-rnd_int(int lo, int hi)
-{
-	return lo + (int)(rnd() % (uint64_t)(hi - lo + 1));
-}
-
-static double
-rnd_unit(void)
-{
-	return (double)(rnd() >> 11) * 0x1p-53;
-}
 
 /* ------------------------------------------------------------------ */
 /* Models                                                              */
@@ -47,11 +23,11 @@ rnd_unit(void)
 static void
 random_quant(struct hgq_layer *q)
 {
-	q->round = (uint8_t)rnd_int(0, 1);
-	q->overflow = (uint8_t)rnd_int(0, 2);
+	q->round = (uint8_t)fx_rnd_int(0, 1);
+	q->overflow = (uint8_t)fx_rnd_int(0, 2);
 	for (uint32_t e = 0; e < q->n_out; e++) {
-		int k = rnd_int(0, 1), f = rnd_int(-2, 5);
-		int w = rnd_int(0, 3) == 0 ? rnd_int(-1, 0) : rnd_int(1, 8);
+		int k = fx_rnd_int(0, 1), f = fx_rnd_int(-2, 5);
+		int w = fx_rnd_int(0, 3) == 0 ? fx_rnd_int(-1, 0) : fx_rnd_int(1, 8);
 
 		q->k[e] = (int8_t)k;
 		q->f[e] = (int8_t)f;
@@ -64,22 +40,22 @@ static void
 random_dense(struct hgq_layer *d, int last)
 {
 	uint32_t ni = d->n_in, no = d->n_out;
-	int zr = rnd_int(0, 2) == 0 ? rnd_int(0, (int)ni - 1) : -1;
-	int zc = rnd_int(0, 2) == 0 ? rnd_int(0, (int)no - 1) : -1;
+	int zr = fx_rnd_int(0, 2) == 0 ? fx_rnd_int(0, (int)ni - 1) : -1;
+	int zc = fx_rnd_int(0, 2) == 0 ? fx_rnd_int(0, (int)no - 1) : -1;
 
-	d->act = last ? HGQ_ACT_LINEAR : (uint8_t)rnd_int(0, 1);
+	d->act = last ? HGQ_ACT_LINEAR : (uint8_t)fx_rnd_int(0, 1);
 	for (uint32_t i = 0; i < ni; i++)
 		for (uint32_t j = 0; j < no; j++) {
 			size_t at = (size_t)i * no + j;
 
-			d->w_m[at] = rnd_int(0, 2) == 0 ? 0 : rnd_int(-60, 60);
+			d->w_m[at] = fx_rnd_int(0, 2) == 0 ? 0 : fx_rnd_int(-60, 60);
 			if ((int)i == zr || (int)j == zc)
 				d->w_m[at] = 0;
-			d->w_f[at] = (int8_t)rnd_int(-2, 6);
+			d->w_f[at] = (int8_t)fx_rnd_int(-2, 6);
 		}
 	for (uint32_t j = 0; j < no; j++) {
-		d->b_m[j] = rnd_int(0, 3) == 0 ? 0 : rnd_int(-40, 40);
-		d->b_f[j] = (int8_t)rnd_int(-1, 6);
+		d->b_m[j] = fx_rnd_int(0, 3) == 0 ? 0 : fx_rnd_int(-40, 40);
+		d->b_f[j] = (int8_t)fx_rnd_int(-1, 6);
 	}
 }
 
@@ -91,21 +67,14 @@ random_dense(struct hgq_layer *d, int last)
 static struct hgq_model *
 random_model(const uint32_t *n, int nl)
 {
-	struct hgq_model *m = hgq_model_new();
+	struct hgq_model *m = fx_chain(n, nl);
 	struct hgq_layer *l;
-	uint32_t n0 = n[0], n_raw = n0 + (uint32_t)rnd_int(0, 3), left = n0;
+	uint32_t n0 = n[0], n_raw = n0 + (uint32_t)fx_rnd_int(0, 3), left = n0;
 
-	ck_assert_ptr_nonnull(m);
 	for (int d = 0; d <= nl; d++) {
-		if (d > 0) {
-			l = hgq_model_add_layer(m, HGQ_LAYER_DENSE, n[d - 1],
-			    n[d]);
-			ck_assert_int_eq(hgq_layer_alloc_fixed(l, NULL),
-			    HGQ_OK);
-			random_dense(l, d == nl);
-		}
-		l = hgq_model_add_layer(m, HGQ_LAYER_QUANT, n[d], n[d]);
-		ck_assert_int_eq(hgq_layer_alloc_fixed(l, NULL), HGQ_OK);
+		if (d > 0)
+			random_dense(&m->layers[2 * d - 1], d == nl);
+		l = &m->layers[2 * d];
 		random_quant(l);
 		l->cal_min = calloc(n[d], sizeof(double));
 		l->cal_max = calloc(n[d], sizeof(double));
@@ -118,17 +87,17 @@ random_model(const uint32_t *n, int nl)
 	}
 	ck_assert_int_eq(hgq_model_set_input(m, n_raw, NULL), HGQ_OK);
 	for (uint32_t c = 0, e = 0; c < n_raw && left > 0; c++)
-		if ((uint32_t)rnd_int(0, (int)(n_raw - c) - 1) < left) {
+		if ((uint32_t)fx_rnd_int(0, (int)(n_raw - c) - 1) < left) {
 			m->index_map[e++] = c;
 			left--;
 		}
-	if (rnd_int(0, 1)) {
+	if (fx_rnd_int(0, 1)) {
 		m->norm = HGQ_NORM_STANDARD;
 		m->norm_offset = calloc(n_raw, sizeof(double));
 		m->norm_scale = calloc(n_raw, sizeof(double));
 		for (uint32_t c = 0; c < n_raw; c++) {
-			m->norm_offset[c] = rnd_int(-20, 20) / 8.0;
-			m->norm_scale[c] = rnd_int(1, 300) / 64.0;
+			m->norm_offset[c] = fx_rnd_int(-20, 20) / 8.0;
+			m->norm_scale[c] = fx_rnd_int(1, 300) / 64.0;
 		}
 	}
 	m->has_train = 1;
@@ -149,21 +118,21 @@ random_inputs(size_t n, uint32_t n_raw)
 
 	ck_assert_ptr_nonnull(x);
 	for (size_t a = 0; a < n * n_raw; a++) {
-		switch (rnd_int(0, 5)) {
+		switch (fx_rnd_int(0, 5)) {
 		case 0:
 			x[a] = 0;
 			break;
 		case 1:
-			x[a] = ldexp(rnd_unit() - 0.5, rnd_int(6, 40));
+			x[a] = ldexp(fx_rnd_unit() - 0.5, fx_rnd_int(6, 40));
 			break;
 		case 2:
-			x[a] = ldexp(rnd_int(-64, 64), -rnd_int(0, 6));
+			x[a] = ldexp(fx_rnd_int(-64, 64), -fx_rnd_int(0, 6));
 			break;
 		case 3:
-			x[a] = ldexp(rnd_unit() - 0.5, -rnd_int(8, 30));
+			x[a] = ldexp(fx_rnd_unit() - 0.5, -fx_rnd_int(8, 30));
 			break;
 		default:
-			x[a] = (rnd_unit() - 0.5) * 8;
+			x[a] = (fx_rnd_unit() - 0.5) * 8;
 		}
 	}
 	return x;
@@ -308,14 +277,14 @@ START_TEST(test_random_models)
 {
 	int pruned = 0, nothing = 0, changed = 0;
 
-	rng_state = 4242;
+	fx_rng_state = 4242;
 	for (int rep = 0; rep < 150; rep++) {
 		uint32_t n[6];
-		int nl = rnd_int(1, 4);
+		int nl = fx_rnd_int(1, 4);
 		struct hgq_model *m;
 
 		for (int d = 0; d <= nl; d++)
-			n[d] = (uint32_t)rnd_int(1, 14);
+			n[d] = (uint32_t)fx_rnd_int(1, 14);
 		m = random_model(n, nl);
 		if (check_pruning(m, 2000)) {
 			struct hgq_model *p = hgq_model_copy(m);
@@ -346,10 +315,10 @@ START_TEST(test_calibrated_models)
 {
 	int changed = 0;
 
-	rng_state = 99;
+	fx_rng_state = 99;
 	for (int rep = 0; rep < 40; rep++) {
 		uint32_t n[5];
-		int nl = rnd_int(2, 4);
+		int nl = fx_rnd_int(2, 4);
 		struct hgq_model *m;
 		struct hgq_err err = HGQ_ERR_INIT;
 		struct hgq_prune_report r;
@@ -358,16 +327,16 @@ START_TEST(test_calibrated_models)
 		double *x;
 
 		for (int d = 0; d <= nl; d++)
-			n[d] = (uint32_t)rnd_int(2, 16);
+			n[d] = (uint32_t)fx_rnd_int(2, 16);
 		m = random_model(n, nl);
 		/* small weights, so that the ranges stay within 32 bits */
 		for (uint32_t l = 1; l < m->n_layers; l += 2)
 			for (uint32_t a = 0; a < m->layers[l].n_in *
 			    m->layers[l].n_out; a++)
-				m->layers[l].w_f[a] = (int8_t)rnd_int(4, 8);
+				m->layers[l].w_f[a] = (int8_t)fx_rnd_int(4, 8);
 		x = malloc(n_cal * m->n_raw * sizeof(double));
 		for (size_t a = 0; a < n_cal * m->n_raw; a++)
-			x[a] = (rnd_unit() - 0.5) * 4;
+			x[a] = (fx_rnd_unit() - 0.5) * 4;
 		ck_assert_msg(hgq_calibrate(m, x, n_cal, 1, &err) == HGQ_OK,
 		    "%s", err.msg);
 		free(x);
@@ -499,7 +468,7 @@ START_TEST(test_nothing)
 	size_t l0, l1;
 	char *b0, *b1;
 
-	rng_state = 5;
+	fx_rng_state = 5;
 	m = random_model(n, 2);
 	for (uint32_t e = 0; e < 3; e++)
 		m->layers[0].i[e] = (int8_t)(-m->layers[0].k[e] -
@@ -517,7 +486,7 @@ START_TEST(test_nothing)
 	hgq_model_free(p);
 
 	/* the same when the weights of the first layer are all zero */
-	rng_state = 6;
+	fx_rng_state = 6;
 	p = random_model(n, 2);
 	memset(p->layers[1].w_m, 0, 12 * sizeof(int32_t));
 	ck_assert_int_eq(hgq_prune(p, NULL, &err), HGQ_EINVAL);
@@ -533,7 +502,7 @@ START_TEST(test_refusals)
 	struct hgq_prune_report r;
 	struct hgq_err err = HGQ_ERR_INIT;
 
-	rng_state = 8;
+	fx_rng_state = 8;
 	m = random_model(n, 1);
 	m->calibrated = 0;
 	ck_assert_int_eq(hgq_prune(m, &r, &err), HGQ_EINVAL);
@@ -560,7 +529,7 @@ START_TEST(test_full_meta)
 	char key[16], *b0, *b1;
 	size_t l0, l1;
 
-	rng_state = 11;
+	fx_rng_state = 11;
 	m = random_model(n, 1);
 	for (uint32_t e = 0; e < 3; e++) {	/* input 2 is dead */
 		m->layers[0].k[e] = 0;
@@ -602,7 +571,7 @@ START_TEST(test_nothing_to_do)
 	struct hgq_model *m;
 	struct hgq_prune_report r;
 
-	rng_state = 11;
+	fx_rng_state = 11;
 	m = random_model(n, 1);
 	for (uint32_t e = 0; e < 3; e++) {
 		m->layers[0].k[e] = 0;
