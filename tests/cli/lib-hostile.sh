@@ -16,9 +16,8 @@ want_msg=
 
 # problem_of N PROG: sets _why to why the last run (status $rc, stderr
 # $T/.err) fails, or to nothing; _left to the output files it left.
-# Under ASan, LeakSanitizer reports what a failing program still held
-# when die() called exit(); that report is not a second message (any
-# other sanitizer report is a failure).
+# The run is made with $fail_asan_options (lib.sh says why): any
+# sanitizer report is a failure.
 problem_of() {
 	_want=$1 _prog=$2 _l1='' _more='' _why='' _left='' _san=''
 	for _f in out.* ./*.tmp.*; do
@@ -34,7 +33,7 @@ problem_of() {
 			esac
 		done
 	} <"$T/.err"
-	if [ -n "$_san" ] && ! grep -q '^==[0-9]*==ERROR: LeakSanitizer' "$T/.err"; then
+	if [ -n "$_san" ]; then
 		_why="a sanitizer report"
 		return
 	fi
@@ -70,7 +69,7 @@ exits() {
 	_n=$1 _p=$2 _what=$3
 	shift 3
 	n=$((n + 1))
-	"$@" >"$T/.out" 2>"$T/.err" </dev/null
+	ASAN_OPTIONS=$fail_asan_options "$@" >"$T/.out" 2>"$T/.err" </dev/null
 	rc=$?
 	problem_of "$_n" "$_p"
 	if [ -z "$_why" ]; then
