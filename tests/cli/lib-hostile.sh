@@ -10,6 +10,9 @@
 #   exits N PROG "what" cmd...   the same with exit status N (2: usage;
 #                                then stderr may have several lines)
 #   (have PROG, in lib.sh: PROG is built, else an "ok # skip" line)
+#   resume_config                d.csv (2 features and a label) and
+#                                cfg.yaml, so that hgq-train -c cfg.yaml
+#                                --resume MODEL gets to reading MODEL
 
 want_name=
 want_msg=
@@ -85,4 +88,15 @@ exits() {
 
 refuses() {
 	exits 1 "$@"
+}
+
+resume_config() {
+	awk 'BEGIN { for (r = 0; r < 40; r++)
+		print (r % 5) / 4 "," (r % 3) / 2 "," r % 2 }' > d.csv
+	cat > cfg.yaml <<EOF
+seed: 1
+data: { train_x: d.csv, label_col: 2, val_split: 0.25 }
+model: { layers: [ { type: dense, units: 2, activation: relu }, { type: dense, units: 2 } ] }
+train: { epochs: 1, batch_size: 10, threads: 1 }
+EOF
 }

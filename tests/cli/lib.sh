@@ -12,6 +12,11 @@
 #   have TOOL                 TOOL is on PATH; else an "ok - # skip" line
 #                             and status 1, to skip a part of a test
 #   wait_for PID FILE N RE    wait for a background job's output
+#
+# and the set-ups several tests share (made-up data, a trained model):
+#   argmax_data SEED ROWS COLS [N_TEST [ZERO_COLS]]
+#   lin3_data SEED            d.csv, 6 features and a label column
+#   train_small [ZERO_COLS]   c.yaml and t.hgqm, trained on argmax_data
 #   done_testing              exit non-zero if anything failed
 set -u
 T=$(mktemp -d)
@@ -146,6 +151,71 @@ wait_for() {
 		n_fail=$((n_fail + 1))
 		return 1
 	done
+}
+
+# argmax_data SEED ROWS COLS [N_TEST [ZERO_COLS]]: a learnable data set
+# in x.csv and y.csv: COLS features on a 1/64 grid in [-2, 2), the label
+# the index of the largest of the first three (3 classes); the last
+# N_TEST rows go to tx.csv and ty.csv instead; the columns listed in
+# ZERO_COLS ("3 7") are always 0.  The same arguments, the same bytes.
+argmax_data() {
+	awk -v seed="$1" -v rows="$2" -v cols="$3" -v n_test="${4:-0}" \
+	    -v zero="${5:-}" 'BEGIN {
+		srand(seed)
+		nz = split(zero, zs, " ")
+		for (z = 1; z <= nz; z++) is_zero[zs[z]] = 1
+		for (r = 0; r < rows; r++) {
+			line = ""; best = 0; bv = -9
+			for (c = 0; c < cols; c++) {
+				v = (c in is_zero) ? 0 : \
+				    int((rand() * 4 - 2) * 64) / 64
+				if (c < 3 && v > bv) { bv = v; best = c }
+				line = line (c ? "," : "") v
+			}
+			x = r < rows - n_test ? "x.csv" : "tx.csv"
+			y = r < rows - n_test ? "y.csv" : "ty.csv"
+			print line > x; print best > y
+		}
+	}'
+}
+
+# lin3_data SEED: 2000 rows of 6 features on a 1/32 grid and a label
+# column, 3 classes by a linear rule, in d.csv
+lin3_data() {
+	awk -v seed="$1" 'BEGIN { srand(seed); for (r = 0; r < 2000; r++) {
+		s = 0; line = ""
+		for (k = 0; k < 6; k++) {
+			v = int((rand() * 2 - 1) * 32) / 32
+			s += v * (k - 2.5)
+			line = line v ","
+		}
+		print line (s > 0.5 ? 0 : s > -0.5 ? 1 : 2)
+	} }' > d.csv
+}
+
+# train_small [ZERO_COLS]: a 12-16-8-3 model trained for 6 epochs on
+# argmax_data 7 1500 12 (ZERO_COLS always 0), config in c.yaml, model
+# in t.hgqm; one "ok" line
+train_small() {
+	argmax_data 7 1500 12 0 "${1:-}"
+	cat > c.yaml <<'YAML'
+seed: 3
+data:
+  train_x: x.csv
+  train_y: y.csv
+  val_split: 0.2
+model:
+  input: { init_f: 3 }
+  layers:
+    - { type: dense, units: 16, activation: relu }
+    - { type: dense, units: 8, activation: relu }
+    - { type: dense, units: 3 }
+train:
+  epochs: 6
+  batch_size: 64
+  beta: [ { epoch: 0, value: 1.0e-4 } ]
+YAML
+	ok "train a small model" hgq-train -q -c c.yaml -o t.hgqm
 }
 
 done_testing() {

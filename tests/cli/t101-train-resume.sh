@@ -3,15 +3,7 @@
 # after an interruption (SIGTERM, handled like Ctrl-C).
 . "$TESTS_DIR/lib.sh"
 
-awk 'BEGIN { srand(11); for (r = 0; r < 2000; r++) {
-	s = 0; line = ""
-	for (k = 0; k < 6; k++) {
-		v = int((rand() * 2 - 1) * 32) / 32
-		s += v * (k - 2.5)
-		line = line v ","
-	}
-	print line (s > 0.5 ? 0 : s > -0.5 ? 1 : 2)
-} }' > d.csv
+lin3_data 11
 
 cat > cfg.yaml <<EOF2
 seed: 9

@@ -12,14 +12,7 @@ D=$ROOT/tests/data
 EX=$ROOT/formats/examples
 
 mkdata --seed 1 4 2 x.npy		# tiny.hgqm takes 2 raw columns
-# 2 features and a label, so that hgq-train --resume gets to the model
-awk 'BEGIN { for (r = 0; r < 40; r++) print (r % 5) / 4 "," (r % 3) / 2 "," r % 2 }' > d.csv
-cat > cfg.yaml <<EOF
-seed: 1
-data: { train_x: d.csv, label_col: 2, val_split: 0.25 }
-model: { layers: [ { type: dense, units: 2, activation: relu }, { type: dense, units: 2 } ] }
-train: { epochs: 1, batch_size: 10, threads: 1 }
-EOF
+resume_config
 : > empty.hgqm
 
 # read_model PROG MODEL: PROG reads MODEL as its operand; outputs go to

@@ -12,13 +12,7 @@
 EX=$ROOT/formats/examples
 
 mkdata --seed 1 4 2 x.npy
-awk 'BEGIN { for (r = 0; r < 40; r++) print (r % 5) / 4 "," (r % 3) / 2 "," r % 2 }' > d.csv
-cat > cfg.yaml <<EOF
-seed: 1
-data: { train_x: d.csv, label_col: 2, val_split: 0.25 }
-model: { layers: [ { type: dense, units: 2, activation: relu }, { type: dense, units: 2 } ] }
-train: { epochs: 1, batch_size: 10, threads: 1 }
-EOF
+resume_config
 
 read_model() {
 	case $1 in

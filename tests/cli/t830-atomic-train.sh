@@ -8,15 +8,7 @@
 . "$TESTS_DIR/lib.sh"
 
 check "hgq-train is built" sh -c 'command -v hgq-train >/dev/null'
-awk 'BEGIN { srand(5); for (r = 0; r < 2000; r++) {
-	s = 0; line = ""
-	for (k = 0; k < 6; k++) {
-		v = int((rand() * 2 - 1) * 32) / 32
-		s += v * (k - 2.5)
-		line = line v ","
-	}
-	print line (s > 0.5 ? 0 : s > -0.5 ? 1 : 2)
-} }' > d.csv
+lin3_data 5
 cut -d, -f 1-6 d.csv > x.csv
 cut -d, -f 7 d.csv > y.csv
 cat > short.yaml <<EOF
