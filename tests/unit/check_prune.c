@@ -168,6 +168,19 @@ bytes(const struct hgq_model *m, size_t *len)
 	return buf;
 }
 
+/* a and b write the same bytes */
+static void
+assert_same_bytes(const struct hgq_model *a, const struct hgq_model *b)
+{
+	size_t la, lb;
+	char *ba = bytes(a, &la), *bb = bytes(b, &lb);
+
+	ck_assert_uint_eq(la, lb);
+	ck_assert_mem_eq(ba, bb, la);
+	free(ba);
+	free(bb);
+}
+
 /*
  * check_pruning - prune a copy of m and check everything the contract
  * promises against m; returns 1 if the model pruned, 0 if it prunes to
@@ -182,25 +195,16 @@ check_pruning(const struct hgq_model *m, size_t n_rows)
 	uint64_t ebops = hgq_ebops_total(m);
 	double *x;
 	int64_t *y0, *y1;
-	char *b1, *b2;
-	size_t l1, l2;
 	int rc;
 
 	ck_assert_ptr_nonnull(p);
 	rc = hgq_prune(p, &r, &err);
 	if (rc != HGQ_OK) {
-		size_t l0;
-		char *b0 = bytes(m, &l0);
-
 		ck_assert_int_eq(rc, HGQ_EINVAL);
 		ck_assert_str_eq(err.msg, "model prunes to nothing: every "
 		    "input is unused");
 		ck_assert_ptr_null(r.layer);
-		b1 = bytes(p, &l1);
-		ck_assert_uint_eq(l0, l1);
-		ck_assert_mem_eq(b0, b1, l0);
-		free(b0);
-		free(b1);
+		assert_same_bytes(m, p);
 		hgq_model_free(p);
 		return 0;
 	}
@@ -260,12 +264,7 @@ check_pruning(const struct hgq_model *m, size_t n_rows)
 	ck_assert_int_eq(hgq_prune(p2, &r2, &err), HGQ_OK);
 	ck_assert_int_eq(r2.changed, 0);
 	ck_assert_int_eq(r2.passes, 0);
-	b1 = bytes(p, &l1);
-	b2 = bytes(p2, &l2);
-	ck_assert_uint_eq(l1, l2);
-	ck_assert_mem_eq(b1, b2, l1);
-	free(b1);
-	free(b2);
+	assert_same_bytes(p, p2);
 	hgq_prune_report_release(&r2);
 	hgq_prune_report_release(&r);
 	hgq_model_free(p2);
@@ -465,8 +464,6 @@ START_TEST(test_nothing)
 	struct hgq_model *m, *p;
 	struct hgq_prune_report r;
 	struct hgq_err err = HGQ_ERR_INIT;
-	size_t l0, l1;
-	char *b0, *b1;
 
 	fx_rng_state = 5;
 	m = random_model(n, 2);
@@ -477,12 +474,7 @@ START_TEST(test_nothing)
 	ck_assert_int_eq(hgq_prune(p, &r, &err), HGQ_EINVAL);
 	ck_assert_str_eq(err.msg,
 	    "model prunes to nothing: every input is unused");
-	b0 = bytes(m, &l0);
-	b1 = bytes(p, &l1);
-	ck_assert_uint_eq(l0, l1);
-	ck_assert_mem_eq(b0, b1, l0);
-	free(b0);
-	free(b1);
+	assert_same_bytes(m, p);
 	hgq_model_free(p);
 
 	/* the same when the weights of the first layer are all zero */
@@ -526,8 +518,7 @@ START_TEST(test_full_meta)
 	static const uint32_t n[] = { 3, 2 };
 	struct hgq_model *m, *p;
 	struct hgq_err err = HGQ_ERR_INIT;
-	char key[16], *b0, *b1;
-	size_t l0, l1;
+	char key[16];
 
 	fx_rng_state = 11;
 	m = random_model(n, 1);
@@ -545,12 +536,7 @@ START_TEST(test_full_meta)
 	ck_assert_int_eq(hgq_prune(p, NULL, &err), HGQ_EINVAL);
 	ck_assert_str_eq(err.msg, "no room for the metadata entry 'pruned': "
 	    "the model has 1024 entries, the limit");
-	b0 = bytes(m, &l0);
-	b1 = bytes(p, &l1);
-	ck_assert_uint_eq(l0, l1);
-	ck_assert_mem_eq(b0, b1, l0);
-	free(b0);
-	free(b1);
+	assert_same_bytes(m, p);
 	hgq_model_free(p);
 
 	/* with an entry "pruned" among them, it is replaced */
