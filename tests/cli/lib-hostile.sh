@@ -13,6 +13,12 @@
 #   resume_config                d.csv (2 features and a label) and
 #                                cfg.yaml, so that hgq-train -c cfg.yaml
 #                                --resume MODEL gets to reading MODEL
+#   reader_setup                 what read_model needs (x.npy of 2 raw
+#                                columns, as tiny.hgqm takes, and
+#                                resume_config), and $progs: the five
+#                                programs, those that are built
+#   read_model PROG MODEL        PROG reads MODEL as its operand; its
+#                                outputs go to out.*
 
 want_name=
 want_msg=
@@ -99,4 +105,23 @@ data: { train_x: d.csv, label_col: 2, val_split: 0.25 }
 model: { layers: [ { type: dense, units: 2, activation: relu }, { type: dense, units: 2 } ] }
 train: { epochs: 1, batch_size: 10, threads: 1 }
 EOF
+}
+
+reader_setup() {
+	mkdata --seed 1 4 2 x.npy
+	resume_config
+	progs=
+	for p in hgq-ebops hgq-sim hgq-prune hgq-emit-verilog hgq-train; do
+		have "$p" && progs="$progs $p"
+	done
+}
+
+read_model() {
+	case $1 in
+	hgq-ebops)	hgq-ebops "$2" ;;
+	hgq-sim)	hgq-sim -t 1 -i x.npy -o out.npy "$2" ;;
+	hgq-prune)	hgq-prune -o out.hgqm "$2" ;;
+	hgq-emit-verilog) hgq-emit-verilog -o out.v "$2" ;;
+	hgq-train)	hgq-train -q -c cfg.yaml --resume "$2" -o out.hgqm ;;
+	esac
 }

@@ -17,6 +17,8 @@
 #   argmax_data SEED ROWS COLS [N_TEST [ZERO_COLS]]
 #   lin3_data SEED            d.csv, 6 features and a label column
 #   train_small [ZERO_COLS]   c.yaml and t.hgqm, trained on argmax_data
+#   usual_options PROG ARG... --help, --version and a bad option (with
+#                             ARG...), as every program has them
 #   done_testing              exit non-zero if anything failed
 set -u
 T=$(mktemp -d)
@@ -216,6 +218,19 @@ train:
   beta: [ { epoch: 0, value: 1.0e-4 } ]
 YAML
 	ok "train a small model" hgq-train -q -c c.yaml -o t.hgqm
+}
+
+# usual_options PROG ARG...: --help exits 0 with the usage on stdout,
+# --version names PROG, --bogus ARG... is a usage error (exit 2, the
+# usage on stderr); six lines
+usual_options() {
+	uo_prog=$1; shift
+	ok "--help exits 0" "$uo_prog" --help
+	check "--help goes to stdout" grep -q "^usage: $uo_prog" .out
+	ok "--version exits 0" "$uo_prog" --version
+	check "--version names the program" grep -q "^$uo_prog " .out
+	must_fail 2 "a bad option is a usage error" "$uo_prog" --bogus "$@"
+	check "the usage goes to stderr" grep -q "^usage: $uo_prog" .err
 }
 
 done_testing() {

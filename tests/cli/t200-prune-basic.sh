@@ -7,12 +7,7 @@ mkfixture --seed 3 --shape 8,6,5,3 --uncalibrated -o raw.hgqm
 # every width is 0 or below: no input is used
 mkfixture --seed 3 --shape 8,6,5,3 --max-width 0 -o dead.hgqm
 
-ok "--help exits 0" hgq-prune --help
-check "--help goes to stdout" grep -q '^usage: hgq-prune' .out
-ok "--version exits 0" hgq-prune --version
-check "--version names the program" grep -q '^hgq-prune ' .out
-must_fail 2 "a bad option is a usage error" hgq-prune --bogus m.hgqm
-check "the usage goes to stderr" grep -q '^usage: hgq-prune' .err
+usual_options hgq-prune m.hgqm
 must_fail 2 "two operands are a usage error" hgq-prune m.hgqm m.hgqm
 must_fail 2 "-o needs an argument" hgq-prune m.hgqm -o
 must_fail 1 "missing model" hgq-prune nonexistent.hgqm

@@ -11,26 +11,8 @@
 D=$ROOT/tests/data
 EX=$ROOT/formats/examples
 
-mkdata --seed 1 4 2 x.npy		# tiny.hgqm takes 2 raw columns
-resume_config
+reader_setup
 : > empty.hgqm
-
-# read_model PROG MODEL: PROG reads MODEL as its operand; outputs go to
-# out.* where the program has a file output
-read_model() {
-	case $1 in
-	hgq-ebops)	hgq-ebops "$2" ;;
-	hgq-sim)	hgq-sim -t 1 -i x.npy -o out.npy "$2" ;;
-	hgq-prune)	hgq-prune -o out.hgqm "$2" ;;
-	hgq-emit-verilog) hgq-emit-verilog -o out.v "$2" ;;
-	hgq-train)	hgq-train -q -c cfg.yaml --resume "$2" -o out.hgqm ;;
-	esac
-}
-
-progs=
-for p in hgq-ebops hgq-sim hgq-prune hgq-emit-verilog hgq-train; do
-	have "$p" && progs="$progs $p"
-done
 
 # a good model for each (hgq-train resumes only a run of its config)
 mkfixture --seed 5 --shape 2,3,2 -o good.hgqm

@@ -11,23 +11,7 @@
 
 EX=$ROOT/formats/examples
 
-mkdata --seed 1 4 2 x.npy
-resume_config
-
-read_model() {
-	case $1 in
-	hgq-ebops)	hgq-ebops "$2" ;;
-	hgq-sim)	hgq-sim -t 1 -i x.npy -o out.npy "$2" ;;
-	hgq-prune)	hgq-prune -o out.hgqm "$2" ;;
-	hgq-emit-verilog) hgq-emit-verilog -o out.v "$2" ;;
-	hgq-train)	hgq-train -q -c cfg.yaml --resume "$2" -o out.hgqm ;;
-	esac
-}
-
-progs=
-for p in hgq-ebops hgq-sim hgq-prune hgq-emit-verilog hgq-train; do
-	have "$p" && progs="$progs $p"
-done
+reader_setup
 set -- $progs
 n_progs=$#
 

@@ -8,6 +8,8 @@
 need gnuplot make
 
 argmax_data 11 1000 8 200
+# written out whole, as in t900 (they differ in the seed, the epochs and
+# the beta schedule): a test's training run reads in one place
 cat > base.yaml <<YAML
 seed: 5
 data:
