@@ -317,6 +317,9 @@ struct hgq_model {
 	 * 0 to write a read model uncompressed.  hgq_model_new() sets 0.
 	 */
 	unsigned	 write_flags;
+	/* the minor version of the file hgq_model_read() read (0 for a
+	   model made in memory; hgq_model_write() writes its own) */
+	unsigned	 format_minor;
 };
 
 /*

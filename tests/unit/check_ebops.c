@@ -9,26 +9,8 @@
 #include <string.h>
 
 #include "internal.h"
+#include "fixture.h"
 #include "unit.h"
-
-static uint64_t rng_state;
-
-static uint64_t
-rnd(void)
-{
-	/* splitmix64: deterministic test data */
-	uint64_t z = (rng_state += 0x9e3779b97f4a7c15ULL);
-
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-	return z ^ (z >> 31);
-}
-
-static int
-rnd_int(int lo, int hi)
-{
-	return lo + (int)(rnd() % (uint64_t)(hi - lo + 1));
-}
 
 /*
  * a calibrated chain n[0] -> n[1] -> ... -> n[nl] with every quantizer
@@ -37,26 +19,10 @@ rnd_int(int lo, int hi)
 static struct hgq_model *
 chain(const uint32_t *n, int nl)
 {
-	struct hgq_model *m = hgq_model_new();
-	struct hgq_layer *l;
+	struct hgq_model *m = fx_chain(n, nl);
 
-	ck_assert_ptr_nonnull(m);
-	for (int d = 0; d <= nl; d++) {
-		if (d > 0) {
-			l = hgq_model_add_layer(m, HGQ_LAYER_DENSE, n[d - 1],
-			    n[d]);
-			ck_assert_ptr_nonnull(l);
-			ck_assert_int_eq(hgq_layer_alloc_fixed(l, NULL),
-			    HGQ_OK);
-		}
-		l = hgq_model_add_layer(m, HGQ_LAYER_QUANT, n[d], n[d]);
-		ck_assert_ptr_nonnull(l);
-		ck_assert_int_eq(hgq_layer_alloc_fixed(l, NULL), HGQ_OK);
-		for (uint32_t e = 0; e < n[d]; e++)
-			l->i[e] = 8;
-	}
-	ck_assert_int_eq(hgq_model_set_input(m, n[0], NULL), HGQ_OK);
-	m->calibrated = 1;
+	for (uint32_t l = 0; l < m->n_layers; l += 2)
+		memset(m->layers[l].i, 8, m->layers[l].n_out);
 	return m;
 }
 
@@ -257,21 +223,21 @@ END_TEST
 /* every activation 8 bits, every weight span 8: EBOPs = 64 x non-zero */
 START_TEST(test_uniform8)
 {
-	rng_state = 77;
+	fx_rng_state = 77;
 	for (int rep = 0; rep < 20; rep++) {
 		uint32_t n[5];
-		int nl = rnd_int(1, 4);
+		int nl = fx_rnd_int(1, 4);
 		struct hgq_model *m;
 		struct hgq_ebops_report r;
 		struct hgq_err err = HGQ_ERR_INIT;
 		uint64_t nonzero = 0;
 
 		for (int d = 0; d <= nl; d++)
-			n[d] = (uint32_t)rnd_int(1, 20);
+			n[d] = (uint32_t)fx_rnd_int(1, 20);
 		m = chain(n, nl);
 		for (uint32_t l = 0; l < m->n_layers; l += 2)
 			for (uint32_t e = 0; e < m->layers[l].n_out; e++) {
-				int k = rnd_int(0, 1), f = rnd_int(-3, 6);
+				int k = fx_rnd_int(0, 1), f = fx_rnd_int(-3, 6);
 
 				set_fmt(m, l, e, k, 8 - k - f, f);
 			}
@@ -282,14 +248,14 @@ START_TEST(test_uniform8)
 				for (uint32_t j = 0; j < d->n_out; j++) {
 					/* odd in [129, 255]: span 8; column
 					   0 never zero, so no element dies */
-					int32_t w = 129 + 2 * rnd_int(0, 63);
+					int32_t w = 129 + 2 * fx_rnd_int(0, 63);
 
-					if (j > 0 && rnd_int(0, 2) == 0)
+					if (j > 0 && fx_rnd_int(0, 2) == 0)
 						w = 0;
-					w <<= rnd_int(0, 10);
-					if (rnd_int(0, 1))
+					w <<= fx_rnd_int(0, 10);
+					if (fx_rnd_int(0, 1))
 						w = -w;
-					set_w(m, l, i, j, w, rnd_int(-5, 12));
+					set_w(m, l, i, j, w, fx_rnd_int(-5, 12));
 					nonzero += w != 0;
 				}
 		}
