@@ -1059,22 +1059,31 @@ int	hgq_ebops_write(FILE *f, const struct hgq_ebops_report *r, int style,
 /* ------------------------------------------------------------------ */
 
 /*
- * What hgq_prune did to one dense layer (layer index in the chain).
- * inputs_removed = n_in - new_in and neurons_removed = n_out - new_out;
- * outputs_cleared counts output elements of width 0 of the last layer
- * whose weights and bias were set to 0 (they are kept); zero_weights is
- * the number of zero mantissas left in the pruned layer.
+ * What hgq_prune did to one operation (layer index in the chain, kind):
+ * n_in/n_out the elements of its input and output tensors before,
+ * new_in/new_out after; inputs_removed = n_in - new_in and
+ * neurons_removed = n_out - new_out; in_c/out_c the last dimensions of
+ * those tensors (channels; a flat tensor's size) before, new_in_c/
+ * new_out_c after (a convolution loses new_out_c - out_c filters and
+ * in_c - new_in_c kernel slices); k_h/k_w the kernel or pool size (0
+ * for dense and flatten); outputs_cleared counts output columns of the
+ * last layer (dense: elements, convolution: filters) with no live
+ * element whose weights and bias were set to 0 (they are kept);
+ * zero_weights is the number of zero mantissas left in the pruned layer.
  */
 struct hgq_prune_stats {
 	uint32_t	 index;
+	uint32_t	 kind;		/* enum hgq_layer_kind */
 	uint32_t	 n_in, n_out;
 	uint32_t	 new_in, new_out;
+	uint32_t	 in_c, out_c, new_in_c, new_out_c;
+	uint32_t	 k_h, k_w;
 	uint32_t	 inputs_removed, neurons_removed, outputs_cleared;
 	uint64_t	 zero_weights;
 };
 
 struct hgq_prune_report {
-	uint32_t	 n_dense;
+	uint32_t	 n_dense;	/* rows: every operation (layer 2n+1) */
 	struct hgq_prune_stats *layer;	/* n_dense, owned by the report */
 	uint32_t	 passes;	/* passes that changed something */
 	int		 changed;	/* anything removed or cleared */
@@ -1083,21 +1092,34 @@ struct hgq_prune_report {
 /*
  * hgq_prune - remove from a calibrated model everything that computes
  * nothing, keeping the function exactly (for every input, in or out of
- * the calibrated range, the engine gives the same outputs):
- *   - dead elements (see hgq_model_live) of every quantizer but the
- *     last, with the dense column that feeds them (weights and bias), the
- *     dense row they feed and their calibration range; a removed element
- *     of the first quantizer leaves m->index_map, while n_raw and the
- *     normalisation stay, so the model still reads full-width raw inputs;
- *   - the weights and bias of dead output elements are cleared (output
- *     elements are never removed).
+ * the calibrated range, the engine gives the same outputs).  Tensors
+ * keep their rank, so a quantizer loses *units*: elements of a flat
+ * tensor, whole channels (last axis) of a shaped one; a unit goes when
+ * none of its elements is live (see hgq_model_live):
+ *   - a dead element of a flat quantizer but the last goes with the
+ *     dense column that feeds it (weights and bias), the dense row it
+ *     feeds and its calibration range; a removed element of a flat first
+ *     quantizer leaves m->index_map, while n_raw and the normalisation
+ *     stay, so the model still reads full-width raw inputs;
+ *   - a dead channel of a shaped quantizer goes with the filter that
+ *     computes it (kernel slice and bias), the next convolution's
+ *     kernel slice that reads it, the same channel on both sides of a
+ *     pooling layer (kept when either side has a live element in it),
+ *     and after a flatten its elements at every position with the dense
+ *     rows they feed (kept when the flatten's input or output has a
+ *     live element in it);
+ *   - a shaped first quantizer (the model input) keeps every element: a
+ *     zero-width input element already costs nothing (no port bits);
+ *   - the weights and bias of an output column without live elements
+ *     are cleared (output elements are never removed).
  * Passes repeat until nothing changes.  Exact EBOPs do not change, and
  * pruning a pruned model changes nothing (the written bytes are equal).
  * The float training state (every layer tensor and m->has_train) is
  * dropped since it no longer matches; the metadata entry "pruned" gets
- * "<old shapes> -> <new shapes>" (e.g. "784-64-10 -> 412-57-10") unless
- * the model already has one and nothing changed.  Zero weights inside a
- * kept layer stay (a dense layer stores every weight; a zero costs
+ * "<old shapes> -> <new shapes>" (quantizer shapes, e.g. "784-64-10 ->
+ * 412-57-10", "8x8x1-6x6x4-3x3x4-36-3 -> 8x8x1-6x6x2-3x3x2-18-3")
+ * unless the model already has one and nothing changed.  Zero weights
+ * inside a kept layer stay (a layer stores every weight; a zero costs
  * nothing) and are counted in the report.
  *
  * r may be NULL; otherwise it is filled on success and left empty on

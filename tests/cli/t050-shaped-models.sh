@@ -1,7 +1,8 @@
 #!/bin/sh
 # Shaped models (format 1.1): the golden conv models read, dump as their
 # .json and rewrite byte for byte; the programs that compute only dense
-# chains so far refuse them (hgq-sim and hgq-ebops compute them: t560, t320) with exit 1 and one line "prog: layer N
+# chains so far refuse them (hgq-sim, hgq-ebops and hgq-prune handle
+# them: t560, t320, t230) with exit 1 and one line "prog: layer N
 # (KIND): not supported by prog yet", leaving no output file.  (To be
 # replaced by real tests as each program learns the new layers.)
 . "$TESTS_DIR/lib.sh"
@@ -37,15 +38,24 @@ for m in conv2d conv1d; do
 	kind=$m
 	x=x16.npy
 	[ $m = conv1d ] && x=x12.npy
-	for p in hgq-prune hgq-emit-verilog; do
+	for p in hgq-emit-verilog; do
 		line="$p: layer 1 ($kind): not supported by $p yet"
 		case $p in
-		hgq-prune) refusal $p "$line" hgq-prune -o out.hgqm "$EX/$m.hgqm" ;;
 		hgq-emit-verilog) refusal $p "$line" \
 		    hgq-emit-verilog -o out.v --testbench out.tb.v \
 		    --vectors $x "$EX/$m.hgqm" ;;
 		esac
 	done
+	# hgq-prune reads them (t230 prunes conv models); the golden ones
+	# compute constants (t560), so there is nothing to keep
+	rm -f out.*
+	must_fail 1 "hgq-prune: $m prunes to nothing" \
+	    hgq-prune -o out.hgqm "$EX/$m.hgqm"
+	echo "hgq-prune: cannot prune model '$EX/$m.hgqm': model prunes" \
+	    "to nothing: every input is unused" > want.err
+	same "hgq-prune: one line, why" .err want.err
+	check "hgq-prune: no output file" sh -c \
+	    '! ls out.* 2>/dev/null | grep -q .'
 done
 # hgq-train resumes only a run of the same config (it trains conv
 # models: t110)
