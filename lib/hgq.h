@@ -1095,7 +1095,10 @@ struct hgq_prune_report {
  * the calibrated range, the engine gives the same outputs).  Tensors
  * keep their rank, so a quantizer loses *units*: elements of a flat
  * tensor, whole channels (last axis) of a shaped one; a unit goes when
- * none of its elements is live (see hgq_model_live):
+ * none of its elements is live (see hgq_model_live; here an element that
+ * is 0 for every input also counts as dead: a neuron or filter whose
+ * bias is 0 and whose non-zero weights meet only such elements, a
+ * pooling window or a flattened element of such elements):
  *   - a dead element of a flat quantizer but the last goes with the
  *     dense column that feeds it (weights and bias), the dense row it
  *     feeds and its calibration range; a removed element of a flat first
@@ -1112,8 +1115,11 @@ struct hgq_prune_report {
  *     zero-width input element already costs nothing (no port bits);
  *   - the weights and bias of an output column without live elements
  *     are cleared (output elements are never removed).
- * Passes repeat until nothing changes.  Exact EBOPs do not change, and
- * pruning a pruned model changes nothing (the written bytes are equal).
+ * Passes repeat until nothing changes.  Exact EBOPs never grow: they
+ * stay unless removed always-0 elements had live multiplications, which
+ * EBOPs count at the element's width (an always-0 element in a kept
+ * channel stays and keeps its cost).  Pruning a pruned model changes
+ * nothing (the written bytes are equal).
  * The float training state (every layer tensor and m->has_train) is
  * dropped since it no longer matches; the metadata entry "pruned" gets
  * "<old shapes> -> <new shapes>" (quantizer shapes, e.g. "784-64-10 ->

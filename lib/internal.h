@@ -633,4 +633,13 @@ int	hgq_ival_rescale(struct hgq_ival *v, int32_t e);
 void	hgq_ival_quant(struct hgq_ival *out, const struct hgq_ival *y,
 	    int relu, int k, int i, int f, int round, int overflow);
 
+/*
+ * hgq_model_live_zero - hgq_model_live() where zero[l] (for quantizers
+ * l before the last; zero itself may be NULL) marks elements known to be
+ * always 0: they count as dead like elements of width 0.  (prune.c finds
+ * them; ebops.c)
+ */
+int	hgq_model_live_zero(const struct hgq_model *m, uint8_t **live,
+	    uint8_t *const *zero, struct hgq_err *err);
+
 #endif /* HGQ_INTERNAL_H */

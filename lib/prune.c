@@ -3,18 +3,27 @@
  * nothing, keeping its function bit for bit (hgq.h "Pruning").
  *
  * Which elements go is decided by the liveness analysis of ebops.c: an
- * element of a quantizer is live when its width is > 0 and it reaches a
+ * element of a quantizer is live when its width is > 0, it is not always
+ * 0 (find_zero below: a neuron or a filter whose bias is 0 and whose
+ * non-zero weights meet only always-0 inputs, a pooling window or a
+ * flattened element of always-0 inputs) and it reaches a
  * live element of the next quantizer through a non-zero weight (a dense
  * weight, a convolution's weight at some output position, any pooling
  * window, the same element of a flatten; every output element of width
  * > 0 is live).  Why removing the rest keeps the function, from the
  * outputs backwards: a live element j of quantizer l+1 sums b_j and
- * a_i * w_ij over its inputs i; an input of width <= 0 has a_i = 0, an
- * input whose w_ij is 0 adds 0, and every other input is live by
+ * a_i * w_ij over its inputs i; an input of width <= 0 or always 0 has
+ * a_i = 0 (and stays 0: it depends only on always-0 elements and on
+ * zero weights), an input whose w_ij is 0 adds 0, and every other input
+ * is live by
  * definition.  So live elements depend on live elements only, and a dead
  * output element (width <= 0) is 0 whatever its sum is.  The
  * accumulation itself is exact (sim.c), so dropping terms that are 0
- * changes no bit.  EBOPs count exactly the multiplications that stay.
+ * changes no bit.  EBOPs count exactly the multiplications that stay:
+ * the same as before, less those of removed always-0 elements (a
+ * multiplication by an element that is always 0 was counted at the
+ * element's width; an always-0 element inside a kept channel stays and
+ * is still counted).
  *
  * Tensors keep their shapes, so what a quantizer can lose is a *unit*:
  * an element of a flat tensor, a whole channel (the last axis) of a
@@ -27,7 +36,7 @@
  * they feed).  Layers that tie units together (pooling, flatten) keep a
  * unit when either side has a live element in it, so a kept element is
  * never dead on one side only by the other's choice - the removed ones
- * are dead on both sides, which is what keeps EBOPs unchanged.  The
+ * are dead on both sides.  The
  * shaped input of a model keeps every element: a zero-width input pixel
  * already takes no port bits, and keeping the input shape keeps the
  * data's shape.  A flat input loses its dead elements through the index
@@ -47,6 +56,98 @@
 #include <string.h>
 
 #include "internal.h"
+
+/* ------------------------------------------------------------------ */
+/* Elements that are always 0                                          */
+/* ------------------------------------------------------------------ */
+
+/*
+ * op_zero - out[j] = 1 when output element j of operation l is 0 for
+ * every input, given zin, the always-0 elements of its input: a dense
+ * neuron or a filter at one position whose bias is 0 and whose non-zero
+ * weights meet only always-0 elements (or padding), a pooling window of
+ * always-0 elements, a flattened always-0 element.  ReLU keeps 0, and
+ * every quantizer maps 0 to 0 (quant.c).  HGQ_ENOMEM, HGQ_EINVAL.
+ */
+static int
+op_zero(const struct hgq_model *m, uint32_t l, const uint8_t *zin,
+    uint8_t *out)
+{
+	const struct hgq_layer *d = &m->layers[l];
+	struct hgq_window w;
+	uint32_t *idx;
+
+	switch (d->kind) {
+	case HGQ_LAYER_DENSE:
+		for (uint32_t j = 0; j < d->n_out; j++) {
+			bool z = d->b_m[j] == 0;
+
+			for (uint32_t i = 0; i < d->n_in && z; i++)
+				z = zin[i] || d->w_m[(size_t)i * d->n_out +
+				    j] == 0;
+			out[j] = z;
+		}
+		return HGQ_OK;
+	case HGQ_LAYER_FLATTEN:
+		memcpy(out, zin, d->n_out);
+		return HGQ_OK;
+	}
+	if (hgq_layer_window(m, l, &w, NULL) != HGQ_OK)
+		return HGQ_EINVAL;
+	if ((idx = hgq_calloc(w.n_taps, sizeof(uint32_t))) == NULL)
+		return HGQ_ENOMEM;
+	for (uint32_t p = 0; p < w.n_pos; p++) {
+		uint8_t *o = out + (size_t)p * w.out_c;
+
+		hgq_window_taps(&w, p, idx);
+		for (uint32_t c = 0; c < w.out_c; c++)
+			o[c] = d->kind == HGQ_LAYER_MAXPOOL ||
+			    d->kind == HGQ_LAYER_AVGPOOL || d->b_m[c] == 0;
+		for (uint32_t t = 0; t < w.n_taps; t++) {
+			if (idx[t] == HGQ_TAP_PAD || zin[idx[t]])
+				continue;
+			if (d->kind == HGQ_LAYER_MAXPOOL ||
+			    d->kind == HGQ_LAYER_AVGPOOL) {
+				o[t % w.in_c] = 0;
+				continue;
+			}
+			for (uint32_t c = 0; c < w.out_c; c++)
+				if (d->w_m[(size_t)t * w.out_c + c] != 0)
+					o[c] = 0;
+		}
+	}
+	free(idx);
+	return HGQ_OK;
+}
+
+/*
+ * find_zero - zero[l] (allocated; quantizers l only, NULL elsewhere) =
+ * the elements of quantizer l that are 0 for every input: width <= 0, or
+ * fed by an operation output that is always 0 (op_zero), from the input
+ * forwards.  Release with hgq_model_live_release().
+ */
+static int
+find_zero(const struct hgq_model *m, uint8_t **zero)
+{
+	uint32_t nl = m->n_layers;
+	int rc;
+
+	for (uint32_t l = 0; l < nl; l++)
+		zero[l] = NULL;
+	for (uint32_t l = 0; l < nl; l += 2) {
+		const struct hgq_layer *q = &m->layers[l];
+
+		if ((zero[l] = hgq_calloc(q->n_out, 1)) == NULL)
+			return HGQ_ENOMEM;
+		if (l > 0 && (rc = op_zero(m, l - 1, zero[l - 2], zero[l])) !=
+		    HGQ_OK)
+			return rc;
+		for (uint32_t e = 0; e < q->n_out; e++)
+			zero[l][e] |= hgq_fmt_width(q->k[e], q->i[e],
+			    q->f[e]) <= 0;
+	}
+	return HGQ_OK;
+}
 
 /* ------------------------------------------------------------------ */
 /* The plan: which units of every quantizer stay                       */
@@ -611,7 +712,7 @@ int
 hgq_prune(struct hgq_model *m, struct hgq_prune_report *r,
     struct hgq_err *err)
 {
-	uint8_t **live = NULL;
+	uint8_t **live = NULL, **zero = NULL;
 	struct qplan *plan = NULL;
 	struct qshape *old = NULL;
 	uint32_t nl, nq, passes = 0, cleared = 0, n_clear;
@@ -633,8 +734,9 @@ hgq_prune(struct hgq_model *m, struct hgq_prune_report *r,
 	nl = m->n_layers;
 	nq = nl / 2 + 1;
 	live = hgq_calloc(nl, sizeof(*live));
+	zero = hgq_calloc(nl, sizeof(*zero));
 	old = hgq_calloc(nq, sizeof(*old));
-	if (live == NULL || old == NULL)
+	if (live == NULL || zero == NULL || old == NULL)
 		goto nomem;
 	if (r != NULL) {
 		r->n_dense = nl / 2;
@@ -645,7 +747,12 @@ hgq_prune(struct hgq_model *m, struct hgq_prune_report *r,
 	get_shapes(m, old);
 
 	for (;;) {
-		if ((rc = hgq_model_live(m, live, err)) != HGQ_OK)
+		if ((rc = find_zero(m, zero)) != HGQ_OK) {
+			rc = hgq_errf(err, rc, rc == HGQ_ENOMEM ? "out of "
+			    "memory" : "internal error: no window");
+			goto fail;
+		}
+		if ((rc = hgq_model_live_zero(m, live, zero, err)) != HGQ_OK)
 			goto fail;
 		if (passes == 0) {
 			if (prunes_to_nothing(m, live)) {
@@ -674,6 +781,7 @@ hgq_prune(struct hgq_model *m, struct hgq_prune_report *r,
 		plan_free(plan, nl);
 		plan = NULL;
 		hgq_model_live_release(live, nl);
+		hgq_model_live_release(zero, nl);
 		passes++;
 	}
 	if (passes > 0 || hgq_meta_get(m, "pruned") == NULL)
@@ -683,7 +791,9 @@ hgq_prune(struct hgq_model *m, struct hgq_prune_report *r,
 		fill_report(r, m, old, cleared, passes);
 	plan_free(plan, nl);
 	hgq_model_live_release(live, nl);
+	hgq_model_live_release(zero, nl);
 	free(live);
+	free(zero);
 	free(old);
 	return HGQ_OK;
 nomem:
@@ -692,7 +802,10 @@ fail:
 	plan_free(plan, nl);
 	if (live != NULL)
 		hgq_model_live_release(live, nl);
+	if (zero != NULL)
+		hgq_model_live_release(zero, nl);
 	free(live);
+	free(zero);
 	free(old);
 	hgq_prune_report_release(r);
 	return rc;
