@@ -619,6 +619,265 @@ START_TEST(test_nothing_to_do)
 }
 END_TEST
 
+/* ------------------------------------------------------------------ */
+/* Convolutional models                                                */
+/* ------------------------------------------------------------------ */
+
+/* append operation kind of output shape od, then its quantizer */
+static struct hgq_layer *
+add_op(struct hgq_model *m, uint32_t kind, uint32_t rank, const uint32_t *od,
+    uint32_t kh, uint32_t kw, uint32_t sh, uint32_t sw, int same)
+{
+	struct hgq_layer *l = hgq_model_add_shaped(m, kind, rank, od, NULL);
+	uint32_t j;
+
+	ck_assert_ptr_nonnull(l);
+	l->kernel[0] = kh;
+	l->kernel[1] = kw;
+	l->stride[0] = sh;
+	l->stride[1] = sw;
+	l->padding = same ? HGQ_PAD_SAME : HGQ_PAD_VALID;
+	j = m->n_layers - 1;
+	ck_assert_int_eq(hgq_model_alloc_fixed(m, j, NULL), HGQ_OK);
+	ck_assert_ptr_nonnull(hgq_model_add_shaped(m, HGQ_LAYER_QUANT, rank, od,
+	    NULL));
+	ck_assert_int_eq(hgq_model_alloc_fixed(m, j + 1, NULL), HGQ_OK);
+	return &m->layers[j];
+}
+
+/*
+ * random_cq - random formats for quantizer j; one channel in four (of
+ * c, 0: flat) gets width <= 0 throughout
+ */
+static void
+random_cq(struct hgq_model *m, uint32_t j, uint32_t c)
+{
+	struct hgq_layer *q = &m->layers[j];
+	uint32_t dead = c > 1 && fx_rnd_int(0, 3) == 0 ?
+	    (uint32_t)fx_rnd_int(0, (int)c - 1) : UINT32_MAX;
+
+	q->round = (uint8_t)fx_rnd_int(0, 1);
+	q->overflow = (uint8_t)fx_rnd_int(0, 2);
+	q->trainable = 1;
+	for (uint32_t e = 0; e < q->n_out; e++) {
+		int k = fx_rnd_int(0, 1), f = fx_rnd_int(-2, 5);
+		int w = fx_rnd_int(0, 5) == 0 ? fx_rnd_int(-1, 0) :
+		    fx_rnd_int(1, 8);
+
+		if (c > 0 && e % c == dead)
+			w = fx_rnd_int(-1, 0);
+		q->k[e] = (int8_t)k;
+		q->f[e] = (int8_t)f;
+		q->i[e] = (int8_t)(w - k - f);
+	}
+}
+
+/*
+ * random_cw - random weights of layer j (rows x cols, cols = filters or
+ * neurons); sometimes a whole filter is 0 with its bias (it computes
+ * nothing) and sometimes a whole input channel of in_c is 0 (rows r
+ * with r % in_c == it)
+ */
+static void
+random_cw(struct hgq_model *m, uint32_t j, uint32_t in_c)
+{
+	struct hgq_layer *l = &m->layers[j];
+	uint32_t cols = hgq_layer_n_bias(m, j);
+	uint32_t rows = (uint32_t)(hgq_layer_n_weights(m, j) / cols);
+	int zc = fx_rnd_int(0, 1) ? fx_rnd_int(0, (int)cols - 1) : -1;
+	int zr = in_c > 1 && fx_rnd_int(0, 2) == 0 ?
+	    fx_rnd_int(0, (int)in_c - 1) : -1;
+
+	l->act = (uint8_t)fx_rnd_int(0, 1);
+	for (uint32_t r = 0; r < rows; r++)
+		for (uint32_t c = 0; c < cols; c++) {
+			size_t at = (size_t)r * cols + c;
+
+			l->w_m[at] = fx_rnd_int(0, 3) == 0 ? 0 :
+			    fx_rnd_int(-60, 60);
+			if ((int)c == zc || (zr >= 0 && (int)(r % in_c) == zr))
+				l->w_m[at] = 0;
+			l->w_f[at] = (int8_t)fx_rnd_int(-2, 6);
+		}
+	for (uint32_t c = 0; c < cols; c++) {
+		l->b_m[c] = (int)c == zc || fx_rnd_int(0, 3) == 0 ? 0 :
+		    fx_rnd_int(-40, 40);
+		l->b_f[c] = (int8_t)fx_rnd_int(-1, 5);
+	}
+}
+
+/* a window layer on [H, W, C] (rank 2: [W, C]) with a random geometry */
+static void
+random_window(struct hgq_model *m, uint32_t kind, uint32_t rank, uint32_t *d)
+{
+	uint32_t H = rank == 3 ? d[0] : 1, W = d[rank - 2], C = d[rank - 1];
+	bool conv = kind == HGQ_LAYER_CONV1D || kind == HGQ_LAYER_CONV2D;
+	int same = conv && fx_rnd_int(0, 1);
+	uint32_t kh = 1, kw, sh, sw, oh, ow, oc = C, od[3];
+
+	if (conv) {
+		if (rank == 3)
+			kh = (uint32_t)fx_rnd_int(1, H < 3 ? (int)H : 3);
+		kw = (uint32_t)fx_rnd_int(1, W < 3 ? (int)W : 3);
+		oc = (uint32_t)fx_rnd_int(1, 6);
+	} else {
+		if (rank == 3)
+			kh = H >= 2 ? 2 : 1;
+		kw = W >= 2 ? 2 : 1;
+	}
+	sh = rank == 3 ? (uint32_t)fx_rnd_int(1, 2) : 1;
+	sw = (uint32_t)fx_rnd_int(1, 2);
+	if (!conv)
+		sh = kh, sw = kw;
+	oh = same ? (H + sh - 1) / sh : (H - kh) / sh + 1;
+	ow = same ? (W + sw - 1) / sw : (W - kw) / sw + 1;
+	if (rank == 3)
+		od[0] = oh, od[1] = ow, od[2] = oc;
+	else
+		od[0] = ow, od[1] = oc;
+	add_op(m, kind, rank, od, kh, kw, sh, sw, same);
+	if (conv)
+		random_cw(m, m->n_layers - 2, C);
+	random_cq(m, m->n_layers - 1, oc);
+	memcpy(d, od, sizeof(od));
+}
+
+/*
+ * a random calibrated conv model: [W, C] or [H, W, C] input, conv, maybe
+ * pooling, maybe a second conv, maybe flatten and dense; dead channels
+ * and filters on purpose
+ */
+static struct hgq_model *
+random_conv_model(void)
+{
+	struct hgq_model *m = hgq_model_new();
+	uint32_t rank = (uint32_t)fx_rnd_int(2, 3), d[3] = { 0 }, conv;
+
+	ck_assert_ptr_nonnull(m);
+	if (rank == 3) {
+		d[0] = (uint32_t)fx_rnd_int(2, 6);
+		d[1] = (uint32_t)fx_rnd_int(2, 6);
+		d[2] = (uint32_t)fx_rnd_int(1, 3);
+	} else {
+		d[0] = (uint32_t)fx_rnd_int(2, 10);
+		d[1] = (uint32_t)fx_rnd_int(1, 3);
+	}
+	conv = rank == 3 ? HGQ_LAYER_CONV2D : HGQ_LAYER_CONV1D;
+	ck_assert_ptr_nonnull(hgq_model_add_shaped(m, HGQ_LAYER_QUANT, rank, d,
+	    NULL));
+	ck_assert_int_eq(hgq_model_alloc_fixed(m, 0, NULL), HGQ_OK);
+	random_cq(m, 0, d[rank - 1]);
+	random_window(m, conv, rank, d);
+	if (fx_rnd_int(0, 2) != 0)
+		random_window(m, fx_rnd_int(0, 1) ? HGQ_LAYER_MAXPOOL :
+		    HGQ_LAYER_AVGPOOL, rank, d);
+	if (fx_rnd_int(0, 1))
+		random_window(m, conv, rank, d);
+	if (fx_rnd_int(0, 2) != 0) {
+		uint32_t c = d[rank - 1];
+		uint32_t n = m->layers[m->n_layers - 1].n_out;
+		uint32_t o = (uint32_t)fx_rnd_int(1, 4);
+
+		add_op(m, HGQ_LAYER_FLATTEN, 1, &n, 0, 0, 0, 0, 0);
+		random_cq(m, m->n_layers - 1, 0);
+		add_op(m, HGQ_LAYER_DENSE, 1, &o, 0, 0, 0, 0, 0);
+		random_cw(m, m->n_layers - 2, c);
+		random_cq(m, m->n_layers - 1, 0);
+	}
+	ck_assert_int_eq(hgq_model_set_input(m, m->layers[0].n_out, NULL),
+	    HGQ_OK);
+	m->calibrated = 1;
+	ck_assert_int_eq(hgq_model_validate(m, NULL), HGQ_OK);
+	return m;
+}
+
+/* the channels (last dimension) of quantizer l */
+static uint32_t
+channels(const struct hgq_model *m, uint32_t l)
+{
+	uint32_t d[HGQ_MAX_RANK], r = hgq_layer_shape(&m->layers[l], d);
+
+	return d[r - 1];
+}
+
+/*
+ * Random conv models with dead filters and channels: the engine gives
+ * the same outputs before and after, inside and far outside the range;
+ * EBOPs never grow; every quantizer keeps its rank; pruning again
+ * changes nothing; and channels do go.
+ */
+START_TEST(test_conv_models)
+{
+	int pruned = 0, removed = 0, nothing = 0;
+
+	fx_rng_state = 1212;
+	for (int rep = 0; rep < 200; rep++) {
+		struct hgq_model *m = random_conv_model(), *p, *p2;
+		struct hgq_prune_report r, r2;
+		struct hgq_err err = HGQ_ERR_INIT;
+		size_t n_rows = 300;
+		double *x;
+		int64_t *y0, *y1;
+
+		p = hgq_model_copy(m);
+		ck_assert_ptr_nonnull(p);
+		if (hgq_prune(p, &r, &err) != HGQ_OK) {
+			ck_assert_str_eq(err.msg, "model prunes to nothing: "
+			    "every input is unused");
+			assert_same_bytes(m, p);
+			nothing++;
+			hgq_model_free(p);
+			hgq_model_free(m);
+			continue;
+		}
+		pruned++;
+		ck_assert_msg(hgq_model_validate(p, &err) == HGQ_OK, "%s",
+		    err.msg);
+		x = random_inputs(n_rows, m->n_raw);
+		y0 = run(m, x, n_rows);
+		y1 = run(p, x, n_rows);
+		ck_assert_uint_eq(hgq_model_n_out(p), hgq_model_n_out(m));
+		ck_assert_mem_eq(y0, y1, n_rows * hgq_model_n_out(m) *
+		    sizeof(int64_t));
+		free(x);
+		free(y0);
+		free(y1);
+		ck_assert_uint_le(hgq_ebops_total(p), hgq_ebops_total(m));
+		ck_assert_uint_eq(p->n_layers, m->n_layers);
+		ck_assert_uint_eq(p->layers[0].n_out, m->layers[0].n_out);
+		for (uint32_t l = 0; l < p->n_layers; l++) {
+			ck_assert_uint_eq(p->layers[l].rank,
+			    m->layers[l].rank);
+			if (l % 2 == 0 && l > 0 && p->layers[l].rank >= 2 &&
+			    channels(p, l) < channels(m, l))
+				removed++;
+		}
+		for (uint32_t n = 0; n < r.n_dense; n++) {
+			const struct hgq_prune_stats *s = &r.layer[n];
+
+			ck_assert_uint_eq(s->kind, m->layers[2 * n + 1].kind);
+			ck_assert_uint_eq(s->out_c, channels(m, 2 * n + 2));
+			ck_assert_uint_eq(s->new_out_c, channels(p, 2 * n + 2));
+			ck_assert_uint_eq(s->in_c, channels(m, 2 * n));
+			ck_assert_uint_eq(s->new_in_c, channels(p, 2 * n));
+		}
+		p2 = hgq_model_copy(p);
+		ck_assert_ptr_nonnull(p2);
+		ck_assert_int_eq(hgq_prune(p2, &r2, &err), HGQ_OK);
+		ck_assert_int_eq(r2.changed, 0);
+		assert_same_bytes(p, p2);
+		hgq_prune_report_release(&r2);
+		hgq_prune_report_release(&r);
+		hgq_model_free(p2);
+		hgq_model_free(p);
+		hgq_model_free(m);
+	}
+	ck_assert_int_gt(pruned, 100);
+	ck_assert_int_gt(removed, 30);
+	ck_assert_int_gt(nothing, 0);
+}
+END_TEST
+
 Suite *
 prune_suite(void)
 {
@@ -633,6 +892,7 @@ prune_suite(void)
 	tcase_add_test(tc, test_refusals);
 	tcase_add_test(tc, test_full_meta);
 	tcase_add_test(tc, test_nothing_to_do);
+	tcase_add_test(tc, test_conv_models);
 	suite_add_tcase(s, tc);
 	return s;
 }
