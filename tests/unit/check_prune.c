@@ -878,6 +878,133 @@ START_TEST(test_conv_models)
 }
 END_TEST
 
+/*
+ * A hand-made conv model [6, 6, 1] -> conv2d 4 3x3 -> [4, 4, 4] ->
+ * conv2d 3 1x1 -> [4, 4, 3] -> maxpool 2x2 -> [2, 2, 3] -> flatten [12]
+ * -> dense 2.  Filter 1 of the first conv is all zero (kernel and bias),
+ * filter 3 has width 0 throughout: the second conv loses those 2 input
+ * channels.  Its filter 0 is all zero: the pooling loses channel 0, the
+ * flatten its elements 0, 3, 6, 9 and the dense layer those rows.  Every
+ * kept weight is a power of two (span 1), every width 6, so EBOPs are
+ * 16*9*2*6 + 16*3*2*6 + 12*2*6 = 2448 before (the all-zero channel 1
+ * still costs its multiplications in the second conv and, through the
+ * pooling, in the dense layer) and 16*9*2*6 + 16*2*2*6 + 8*2*6 = 2208
+ * after.
+ */
+START_TEST(test_conv_hand)
+{
+	static const uint32_t d0[] = { 6, 6, 1 }, d1[] = { 4, 4, 4 },
+	    d2[] = { 4, 4, 3 }, d3[] = { 2, 2, 3 }, n4 = 12, n5 = 2;
+	static const uint32_t rows[] = { 1, 2, 4, 5, 7, 8, 10, 11 };
+	struct hgq_model *m = hgq_model_new(), *o;
+	struct hgq_prune_report r;
+	struct hgq_err err = HGQ_ERR_INIT;
+	struct hgq_layer *l;
+	double *x;
+	int64_t *y0, *y1;
+
+	ck_assert_ptr_nonnull(m);
+	ck_assert_ptr_nonnull(hgq_model_add_shaped(m, HGQ_LAYER_QUANT, 3, d0,
+	    NULL));
+	ck_assert_int_eq(hgq_model_alloc_fixed(m, 0, NULL), HGQ_OK);
+	add_op(m, HGQ_LAYER_CONV2D, 3, d1, 3, 3, 1, 1, 0);
+	add_op(m, HGQ_LAYER_CONV2D, 3, d2, 1, 1, 1, 1, 0);
+	add_op(m, HGQ_LAYER_MAXPOOL, 3, d3, 2, 2, 2, 2, 0);
+	add_op(m, HGQ_LAYER_FLATTEN, 1, &n4, 0, 0, 0, 0, 0);
+	add_op(m, HGQ_LAYER_DENSE, 1, &n5, 0, 0, 0, 0, 0);
+	for (uint32_t q = 0; q < m->n_layers; q += 2) {
+		l = &m->layers[q];
+		l->overflow = HGQ_SAT;
+		for (uint32_t e = 0; e < l->n_out; e++) {
+			l->k[e] = 1;
+			l->i[e] = 3;
+			l->f[e] = 2;
+			if (q == 2 && e % 4 == 3)
+				l->i[e] = -3;	/* width 0 */
+		}
+	}
+	l = &m->layers[1];
+	for (uint32_t t = 0; t < 9; t++) {
+		l->w_m[t * 4 + 0] = 1 << (t % 3);
+		l->w_m[t * 4 + 2] = -(1 << (t % 3));
+		l->w_m[t * 4 + 3] = 8;
+	}
+	l->b_m[0] = l->b_m[2] = 1;
+	l->b_m[3] = 5;
+	l = &m->layers[3];
+	for (uint32_t c = 0; c < 4; c++) {
+		l->w_m[c * 3 + 1] = 1;
+		l->w_m[c * 3 + 2] = 2;
+	}
+	l->b_m[1] = l->b_m[2] = 1;
+	l = &m->layers[9];
+	for (uint32_t e = 0; e < 12; e++) {
+		l->w_m[e * 2 + 0] = 1 << (e % 8);
+		l->w_m[e * 2 + 1] = -(1 << (e % 8));
+	}
+	ck_assert_int_eq(hgq_model_set_input(m, 36, NULL), HGQ_OK);
+	m->calibrated = 1;
+	ck_assert_int_eq(hgq_model_validate(m, NULL), HGQ_OK);
+	ck_assert_uint_eq(hgq_ebops_total(m), 2448);
+	o = hgq_model_copy(m);
+	ck_assert_ptr_nonnull(o);
+
+	ck_assert_msg(hgq_prune(m, &r, &err) == HGQ_OK, "%s", err.msg);
+	ck_assert_int_eq(hgq_model_validate(m, NULL), HGQ_OK);
+	ck_assert_str_eq(hgq_meta_get(m, "pruned"), "6x6x1-4x4x4-4x4x3-2x2x3-"
+	    "12-2 -> 6x6x1-4x4x2-4x4x2-2x2x2-8-2");
+	ck_assert_uint_eq(hgq_ebops_total(m), 2208);
+	/* first conv: filters 0 and 2 */
+	l = &m->layers[1];
+	ck_assert_uint_eq(hgq_layer_n_weights(m, 1), 9 * 2);
+	for (uint32_t t = 0; t < 9; t++) {
+		ck_assert_int_eq(l->w_m[t * 2 + 0], 1 << (t % 3));
+		ck_assert_int_eq(l->w_m[t * 2 + 1], -(1 << (t % 3)));
+	}
+	ck_assert_int_eq(l->b_m[0], 1);
+	ck_assert_int_eq(l->b_m[1], 1);
+	ck_assert_uint_eq(m->layers[2].n_out, 32);
+	/* second conv: input channels 0 and 2, filters 1 and 2 */
+	l = &m->layers[3];
+	ck_assert_uint_eq(l->n_in, 32);
+	ck_assert_uint_eq(hgq_layer_n_weights(m, 3), 2 * 2);
+	for (uint32_t a = 0; a < 4; a++)
+		ck_assert_int_eq(l->w_m[a], a % 2 == 0 ? 1 : 2);
+	ck_assert_uint_eq(m->layers[5].n_out, 8);
+	ck_assert_uint_eq(m->layers[7].n_out, 8);
+	/* dense: the rows of channels 1 and 2 */
+	l = &m->layers[9];
+	ck_assert_uint_eq(l->n_in, 8);
+	ck_assert_uint_eq(l->n_out, 2);
+	for (uint32_t a = 0; a < 8; a++) {
+		ck_assert_int_eq(l->w_m[a * 2], 1 << (rows[a] % 8));
+		ck_assert_int_eq(l->w_m[a * 2 + 1], -(1 << (rows[a] % 8)));
+	}
+	/* the report */
+	ck_assert_uint_eq(r.n_dense, 5);
+	ck_assert_uint_eq(r.layer[0].out_c - r.layer[0].new_out_c, 2);
+	ck_assert_uint_eq(r.layer[1].in_c - r.layer[1].new_in_c, 2);
+	ck_assert_uint_eq(r.layer[1].out_c - r.layer[1].new_out_c, 1);
+	ck_assert_uint_eq(r.layer[2].new_out_c, 2);
+	ck_assert_uint_eq(r.layer[3].neurons_removed, 4);
+	ck_assert_uint_eq(r.layer[4].inputs_removed, 4);
+	ck_assert_uint_eq(r.passes, 1);
+	hgq_prune_report_release(&r);
+
+	/* the same function */
+	fx_rng_state = 77;
+	x = random_inputs(500, 36);
+	y0 = run(o, x, 500);
+	y1 = run(m, x, 500);
+	ck_assert_mem_eq(y0, y1, 500 * 2 * sizeof(int64_t));
+	free(x);
+	free(y0);
+	free(y1);
+	hgq_model_free(o);
+	hgq_model_free(m);
+}
+END_TEST
+
 Suite *
 prune_suite(void)
 {
@@ -893,6 +1020,7 @@ prune_suite(void)
 	tcase_add_test(tc, test_full_meta);
 	tcase_add_test(tc, test_nothing_to_do);
 	tcase_add_test(tc, test_conv_models);
+	tcase_add_test(tc, test_conv_hand);
 	suite_add_tcase(s, tc);
 	return s;
 }
