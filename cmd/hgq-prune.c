@@ -89,6 +89,7 @@ plural(uint32_t n)
  *     weights left)
  *   conv2d_1: 3x3x1x8 -> 3x3x1x6 (0 input channels, 2 filters removed;
  *     10 zero weights left)
+ *   conv1d_1: 3x4x8 -> 3x2x8 (2 input channels, 0 filters removed; ...)
  *   maxpool_1: 8 -> 6 channels (2 removed)
  *   flatten_1: 1352 -> 1014 elements (338 removed)
  */
@@ -98,7 +99,7 @@ report(const struct hgq_prune_report *r)
 	for (uint32_t n = 0; n < r->n_dense; n++) {
 		const struct hgq_prune_stats *s = &r->layer[n];
 		const char *kind = hgq_layer_kind_name(s->kind);
-		char cleared[64] = "";
+		char cleared[64] = "", kh[16] = "";
 		uint32_t c = 0;
 
 		for (uint32_t a = 0; a <= n; a++)
@@ -120,12 +121,16 @@ report(const struct hgq_prune_report *r)
 			break;
 		case HGQ_LAYER_CONV1D:
 		case HGQ_LAYER_CONV2D:
-			warnx("%s_%" PRIu32 ": %" PRIu32 "x%" PRIu32 "x%" PRIu32
-			    "x%" PRIu32 " -> %" PRIu32 "x%" PRIu32 "x%" PRIu32
-			    "x%" PRIu32 " (%" PRIu32 " input channel%s, %"
+			/* the kernel shape: [KH, KW, C_in, C_out] (conv2d),
+			   [K, C_in, C_out] (conv1d) */
+			if (s->kind == HGQ_LAYER_CONV2D)
+				snprintf(kh, sizeof(kh), "%" PRIu32 "x", s->k_h);
+			warnx("%s_%" PRIu32 ": %s%" PRIu32 "x%" PRIu32 "x%"
+			    PRIu32 " -> %s%" PRIu32 "x%" PRIu32 "x%" PRIu32
+			    " (%" PRIu32 " input channel%s, %"
 			    PRIu32 " filter%s removed%s; %" PRIu64 " zero "
-			    "weight%s left)", kind, c, s->k_h, s->k_w,
-			    s->in_c, s->out_c, s->k_h, s->k_w, s->new_in_c,
+			    "weight%s left)", kind, c, kh, s->k_w,
+			    s->in_c, s->out_c, kh, s->k_w, s->new_in_c,
 			    s->new_out_c, s->in_c - s->new_in_c,
 			    plural(s->in_c - s->new_in_c),
 			    s->out_c - s->new_out_c,
