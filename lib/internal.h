@@ -427,6 +427,13 @@ int	hgq_ir_op_cost(const struct hgq_ir *ir, uint32_t j);
 int	hgq_ir_add_split(const struct hgq_ir *ir, uint32_t j, int *low);
 
 /*
+ * hgq_ir_max_width - the width at which MAX op j compares: both operands
+ * at its LSB, sign- or zero-extended to a common width that holds both
+ * (two's complement when either can be negative).
+ */
+int	hgq_ir_max_width(const struct hgq_ir *ir, uint32_t j);
+
+/*
  * Float training kernels of the convolutional layers (conv.c), in the
  * style of kernels.c: flat arrays, outputs first, no allocation, shapes
  * validated once by the *_geom_init functions.  Channels last, batch

@@ -156,6 +156,7 @@ sched_build(struct sched *s, const struct hgq_ir *ir, int pipeline)
 			break;
 		case HGQ_IR_ADD:
 		case HGQ_IR_DOT:
+		case HGQ_IR_MAX:
 			st = (op->depth - 1) / pipeline;
 			break;
 		default:
@@ -519,6 +520,39 @@ emit_op(struct sbuf *d, struct sbuf *b, const struct hgq_ir *ir,
 		sb_printf(b, ";\n");
 		break;
 	}
+	case HGQ_IR_MAX: {
+		/* a comparison at the common width wc (sign bits flipped:
+		   an unsigned compare of two's complement values), then a
+		   choice */
+		const struct hgq_ir_op *a = &ir->ops[op->a];
+		const struct hgq_ir_op *bb = &ir->ops[op->b];
+		int wc = hgq_ir_max_width(ir, j), sa, sb;
+
+		hgq_ival_width(a->v.lo, a->v.hi, &sa);
+		hgq_ival_width(bb->v.lo, bb->v.hi, &sb);
+		sb_printf(d, "reg v%u_lt;\n", j);
+		sb_printf(b, "\tv%u_lt = ", j);
+		for (int q = 0; q < 2; q++) {
+			const struct hgq_ir_op *x = q ? bb : a;
+
+			sb_printf(b, q ? " < " : "");
+			if (sa || sb)
+				sb_printf(b, "(");
+			ext(b, ir, s, q ? op->b : op->a, st, x->v.e - op->v.e,
+			    wc);
+			if (sa || sb) {
+				sb_printf(b, " ^ ");
+				literal(b, wc, (uint64_t)1 << (wc - 1));
+				sb_printf(b, ")");
+			}
+		}
+		sb_printf(b, ";\n\tv%u = v%u_lt ? ", j, j);
+		ext(b, ir, s, op->b, st, bb->v.e - op->v.e, w);
+		sb_printf(b, " : ");
+		ext(b, ir, s, op->a, st, a->v.e - op->v.e, w);
+		sb_printf(b, ";\n");
+		break;
+	}
 	case HGQ_IR_DOT:
 		/* behavioral: signed products written with *, all operands
 		   signed so that Verilog extends them to w bits */
@@ -803,32 +837,42 @@ hgq_verilog_report(FILE *f, const struct hgq_ir *ir, int pipeline, int json,
 	if ((rc = hgq_verilog_info(ir, pipeline, &info, err)) != HGQ_OK)
 		return rc;
 	if (json) {
-		fprintf(f, "{\"adders\": %u, \"lut_estimate\": %llu, \"ff\": "
-		    "%llu, \"latency_cycles\": %u, \"max_adder_depth\": %d, "
-		    "\"style\": \"%s\", \"pipeline\": %d, \"inp_bits\": %llu, "
-		    "\"out_bits\": %llu, \"layers\": [", info.adders,
+		fprintf(f, "{\"adders\": %u, \"lut_estimate\": %llu, "
+		    "\"ff\": %llu, \"latency_cycles\": %u, "
+		    "\"max_adder_depth\": %d, \"style\": \"%s\", "
+		    "\"pipeline\": %d, \"inp_bits\": %llu, \"out_bits\": "
+		    "%llu, \"comparators\": %u, \"layers\": [", info.adders,
 		    (unsigned long long)info.lut, (unsigned long long)info.ff,
 		    info.latency, info.depth, ir->behavioral ? "behavioral" :
 		    "adders", pipeline, (unsigned long long)info.inp_bits,
-		    (unsigned long long)info.out_bits);
-		for (uint32_t l = 0; l < ir->n_layers; l++)
+		    (unsigned long long)info.out_bits, ir->n_cmp);
+		for (uint32_t l = 0; l < ir->n_layers; l++) {
+			const struct hgq_ir_layer *L = &ir->layers[l];
+
 			fprintf(f, "%s{\"layer\": %u, \"adders\": %u, "
-			    "\"lut_estimate\": %llu, \"adder_depth\": %d}",
-			    l ? ", " : "", 2 * l + 1, ir->layers[l].n_adders,
-			    (unsigned long long)ir->layers[l].lut,
-			    ir->layers[l].depth);
+			    "\"lut_estimate\": %llu, \"adder_depth\": %d, "
+			    "\"kind\": \"%s\", \"comparators\": %u, "
+			    "\"cmvm_solves\": %u}", l ? ", " : "", 2 * l + 1,
+			    L->n_adders, (unsigned long long)L->lut, L->depth,
+			    hgq_layer_kind_name(L->kind), L->n_cmp,
+			    L->n_solves);
+		}
 		fprintf(f, "]}\n");
 	} else {
 		fprintf(f, "adders\t%u\nlut_estimate\t%llu\nff\t%llu\n"
-		    "latency_cycles\t%u\nmax_adder_depth\t%d\n", info.adders,
+		    "latency_cycles\t%u\nmax_adder_depth\t%d\n"
+		    "comparators\t%u\n", info.adders,
 		    (unsigned long long)info.lut, (unsigned long long)info.ff,
-		    info.latency, info.depth);
-		fprintf(f, "# layer\tadders\tlut_estimate\tadder_depth\n");
+		    info.latency, info.depth, ir->n_cmp);
+		fprintf(f, "# layer\tadders\tlut_estimate\tadder_depth\tkind"
+		    "\tcomparators\tcmvm_solves\n");
 		for (uint32_t l = 0; l < ir->n_layers; l++)
-			fprintf(f, "%u\t%u\t%llu\t%d\n", 2 * l + 1,
+			fprintf(f, "%u\t%u\t%llu\t%d\t%s\t%u\t%u\n", 2 * l + 1,
 			    ir->layers[l].n_adders,
 			    (unsigned long long)ir->layers[l].lut,
-			    ir->layers[l].depth);
+			    ir->layers[l].depth,
+			    hgq_layer_kind_name(ir->layers[l].kind),
+			    ir->layers[l].n_cmp, ir->layers[l].n_solves);
 	}
 	return ferror(f) ? hgq_errf(err, HGQ_EIO, "write error") : HGQ_OK;
 }
