@@ -316,7 +316,6 @@ main(int argc, char **argv)
 		cli_set_fail_code(2);	/* cmp(1): 1 means "different" */
 
 	m = cli_read_model(o.model);
-	cli_require_dense(m);
 	if (hgq_engine_new(&e, m, &err) != HGQ_OK)
 		die("model '%s': %s", cli_name(o.model), err.msg);
 	n_raw = hgq_engine_n_in(e);

@@ -817,7 +817,9 @@ void	hgq_config_release(struct hgq_config *c);
 /* ------------------------------------------------------------------ */
 
 /*
- * An engine is a calibrated model prepared for integer inference: every
+ * An engine is a calibrated model prepared for integer inference (every
+ * layer kind of format 1.1; convolutions as a dense layer per output
+ * position, with weights aligned once per filter): every
  * dense layer's weights are aligned to one fractional position per output
  * and the exact range of every output (hgq_dense_range, over the input
  * ranges carried from the first quantizer) is proven to fit (int32 when
@@ -876,8 +878,16 @@ void	hgq_pack_hex(const struct hgq_layer *q, const int64_t *mant,
  * set; k and i arrays allocated, contents ignored).  Layer by layer, the
  * n samples x (n*n_raw raw inputs) are propagated exactly with rounding
  * only (no overflow) and each element gets the smallest (k, i) that holds
- * every value it took: k = 1 iff a value was negative; an element that was
- * always 0 gets width 0 (k = 0, i = -f).  Sets cal_min/cal_max and
+ * every value it took: k = 1 iff a value was negative (and one more
+ * integer bit under SAT_SYM when the least value is -2^i, which SAT_SYM
+ * does not hold); an element that was always 0 gets width 0 (k = 0,
+ * i = -f).  A non-trainable quantizer right after a flatten or max-pool
+ * layer gets instead the union of the formats that reach each element
+ * (k, i, f the largest over the elements of width > 0 of its window or
+ * its single source, i raised while its own overflow mode does not hold
+ * every source's range; width 0 when no source has a width): it is the
+ * identity for every input.  Convolutional models are calibrated stage
+ * by stage with memory per thread and layer only.  Sets cal_min/cal_max and
  * m->calibrated.  Rows are split over threads (0: one per online CPU);
  * the result does not depend on their number.  HGQ_ERANGE when a value
  * or accumulator exceeds the limits of hgq.h (the message names the
