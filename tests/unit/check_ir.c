@@ -299,6 +299,9 @@ END_TEST
 /* ------------------------------------------------------------------ */
 
 /*
+ * Shaped models are checked three ways: the IR, the engine and an
+ * independent reference written here from formats/hgqm.md.
+ *
  * A random chain on a small [H, W, C] or [W, C] input: convolutions
  * (valid or same, strides), max and average pooling (areas 1, 2, 4),
  * flatten, dense; random quantizers, or with identity after max-pooling
@@ -655,13 +658,26 @@ check_shaped(const struct hgq_model *m, const struct hgq_ir *ir, size_t n)
 {
 	uint32_t n0 = m->layers[0].n_out, no = ir->n_out;
 	int64_t *x = calloc(n0, sizeof(*x)), *want = calloc(no, sizeof(*x));
-	int64_t *got = calloc(no, sizeof(*x));
+	int64_t *got = calloc(no, sizeof(*x)), *eng = calloc(no, sizeof(*x));
 	int64_t *buf = calloc(ir->n_ops + 1, sizeof(*buf));
+	double *raw = calloc(n0, sizeof(*raw));
+	struct hgq_engine *e = NULL;
+	struct hgq_err err = HGQ_ERR_INIT;
 
+	ck_assert_msg(hgq_engine_new(&e, m, &err) == HGQ_OK, "%s", err.msg);
 	for (size_t s = 0; s < n; s++) {
 		random_mants(&m->layers[0], x);
 		ref_eval(m, x, want);
 		hgq_ir_eval(ir, x, buf, got);
+		/* the engine from the raw values (identity index map) */
+		for (uint32_t j = 0; j < n0; j++)
+			raw[j] = ldexp((double)x[j], -m->layers[0].f[j]);
+		ck_assert_int_eq(hgq_engine_run(e, raw, 1, eng, NULL, 1),
+		    HGQ_OK);
+		for (uint32_t j = 0; j < no; j++)
+			ck_assert_msg(eng[j] == want[j], "sample %zu output "
+			    "%u: engine %lld, reference %lld", s, j,
+			    (long long)eng[j], (long long)want[j]);
 		for (uint32_t j = 0; j < ir->n_ops; j++)
 			ck_assert_msg(buf[j] >= ir->ops[j].v.lo &&
 			    buf[j] <= ir->ops[j].v.hi, "op %u (kind %d) = %lld "
@@ -673,9 +689,12 @@ check_shaped(const struct hgq_model *m, const struct hgq_ir *ir, size_t n)
 			    "%u: IR %lld, reference %lld", s, j,
 			    (long long)got[j], (long long)want[j]);
 	}
+	hgq_engine_free(e);
 	free(x);
 	free(want);
 	free(got);
+	free(eng);
+	free(raw);
 	free(buf);
 }
 
