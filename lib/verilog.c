@@ -383,6 +383,35 @@ hgq_verilog_info(const struct hgq_ir *ir, int pipeline,
 	return HGQ_OK;
 }
 
+/* the width of a product constant c of a DOT term */
+static int
+dot_const_width(const struct hgq_ir *ir, const struct hgq_ir_op *op,
+    const struct hgq_ir_term *tm, int64_t *c)
+{
+	(void)ir;
+	*c = (int64_t)tm->w_m * ((int64_t)1 << (tm->w_e - op->v.e));
+	return hgq_ival_width(*c < 0 ? *c : -1, *c > 0 ? *c : 0, NULL);
+}
+
+/* DOT op j's register: its kept bits, or the widest product's */
+static int
+dot_width(const struct hgq_ir *ir, uint32_t j)
+{
+	const struct hgq_ir_op *op = &ir->ops[j];
+	int w = op->w;
+
+	for (int32_t t = 0; t < op->b; t++) {
+		const struct hgq_ir_term *tm = &ir->terms[op->a + t];
+		int xs, wx = op_width(&ir->ops[tm->src], &xs);
+		int64_t c;
+		int p = wx + !xs + dot_const_width(ir, op, tm, &c);
+
+		if (p > w)
+			w = p;
+	}
+	return w;
+}
+
 /* one op's statement(s) into b (declarations into d) */
 static void
 emit_op(struct sbuf *d, struct sbuf *b, const struct hgq_ir *ir,
@@ -394,7 +423,11 @@ emit_op(struct sbuf *d, struct sbuf *b, const struct hgq_ir *ir,
 
 	if (op->kind == HGQ_IR_CONST || w == 0)
 		return;
-	sb_printf(d, "reg [%d:0] v%u;\n", w - 1, j);
+	if (op->kind == HGQ_IR_DOT)
+		/* wide enough for every product: no truncating statement */
+		sb_printf(d, "reg [%d:0] v%u;\n", dot_width(ir, j) - 1, j);
+	else
+		sb_printf(d, "reg [%d:0] v%u;\n", w - 1, j);
 	switch (op->kind) {
 	case HGQ_IR_INPUT:
 		sb_printf(b, "\tv%u = model_inp[%llu:%llu];\n", j,
@@ -561,10 +594,8 @@ emit_op(struct sbuf *d, struct sbuf *b, const struct hgq_ir *ir,
 			const struct hgq_ir_term *tm = &ir->terms[op->a + t];
 			const struct hgq_ir_op *x = &ir->ops[tm->src];
 			int xs, wx = op_width(x, &xs);
-			int64_t c = (int64_t)tm->w_m *
-			    ((int64_t)1 << (tm->w_e - op->v.e));
-			int wc = hgq_ival_width(c < 0 ? c : -1, c > 0 ? c : 0,
-			    NULL);
+			int64_t c;
+			int wc = dot_const_width(ir, op, tm, &c);
 
 			sb_printf(b, "%s$signed(", t ? "\n\t    + " : "");
 			if (xs) {
@@ -626,7 +657,9 @@ hgq_verilog_write(FILE *f, const struct hgq_ir *ir,
 		if (ir->ops[j].kind == HGQ_IR_CONST || w == 0)
 			continue;
 		for (int32_t st = s.stage[j] + 1; st <= s.last[j]; st++) {
-			sb_printf(&d, "reg [%d:0] r%u_%d;\n", w - 1, j, st);
+			sb_printf(&d, "reg [%d:0] r%u_%d;\n",
+			    (ir->ops[j].kind == HGQ_IR_DOT ?
+			    dot_width(ir, j) : w) - 1, j, st);
 			sb_printf(&r, "\t");
 			ref_name(&r, &s, (int32_t)j, st);
 			sb_printf(&r, " <= ");
