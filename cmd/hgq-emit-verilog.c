@@ -17,7 +17,8 @@
 static const char usage_text[] =
     "usage: hgq-emit-verilog [-n N] [-o OUT] [--max-extra-depth D]\n"
     "                        [--pipeline N] [--report text | json]\n"
-    "                        [--report-file FILE] [--share MODE]\n"
+    "                        [--report-file FILE]\n"
+    "                        [--share none | widths | taps]\n"
     "                        [--style adders | behavioral]\n"
     "                        [--testbench TB --vectors INPUTS] [--top NAME]\n"
     "                        [MODEL | -]\n";
