@@ -414,7 +414,8 @@ int	hgq_add_span(const struct hgq_ival *a, const struct hgq_ival *b,
  * hgq_ir_op_cost - the LUT estimate of op j: for an adder, the bits of its
  * carry chain where both operands hold variable bits (one LUT each for
  * the XOR; a constant or zero operand bit needs none), for a clip one LUT
- * per bit; 0 for wires, constants, and ReLU masks (merged into the LUTs
+ * per bit, for a MAX half a LUT per compared bit and one per kept bit;
+ * 0 for wires, constants, and ReLU masks (merged into the LUTs
  * of their consumers).  Calibrated against Yosys synth_xilinx.
  */
 int	hgq_ir_op_cost(const struct hgq_ir *ir, uint32_t j);
