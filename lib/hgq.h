@@ -1336,6 +1336,23 @@ struct hgq_cmvm_params {
 	int		 threads;	/* threads for the runs [0: one per
 					   CPU]; the result does not depend
 					   on it */
+	int		 conv_share;	/* enum hgq_share: convolutions
+					   [HGQ_SHARE_TAPS] */
+};
+
+/*
+ * How hgq_ir_build solves a convolution's positions (each one the same
+ * dense layer on other inputs): one CMVM per position; one per distinct
+ * pattern of the taps' exact intervals and depths (the solves it saves
+ * would be identical); or one per pattern of the taps that hold a
+ * variable (the padding, pruned and constant taps differ at the borders),
+ * solved over the hull of the positions' intervals.  Every position's
+ * adders still get its own exact widths.
+ */
+enum hgq_share {
+	HGQ_SHARE_NONE		= 0,
+	HGQ_SHARE_WIDTHS	= 1,
+	HGQ_SHARE_TAPS		= 2,
 };
 void	hgq_cmvm_params_init(struct hgq_cmvm_params *p);
 
@@ -1404,6 +1421,7 @@ enum hgq_ir_kind {
 	HGQ_IR_SAT	= 5,	/* a (at 2^-f) clipped to the range of
 				   (k, i, f) for mode SAT or SAT_SYM */
 	HGQ_IR_DOT	= 6,	/* behavioral: sum of terms[a .. a+b) */
+	HGQ_IR_MAX	= 7,	/* max(a, b) (values; max-pooling) */
 };
 
 struct hgq_ir_op {
@@ -1430,6 +1448,9 @@ struct hgq_ir_term {
 };
 
 struct hgq_ir_layer {
+	uint32_t	 kind;		/* the model layer's kind */
+	uint32_t	 n_solves;	/* CMVMs solved for it */
+	uint32_t	 n_cmp;		/* MAX ops: comparators */
 	uint32_t	 n_adders;
 	uint64_t	 lut;		/* LUT estimate of its ops */
 	int32_t		 depth;		/* deepest op (from the inputs) */
@@ -1451,16 +1472,19 @@ struct hgq_ir {
 	struct hgq_ir_layer *layers;
 	int		 behavioral;
 	uint32_t	 n_adders;	/* ADD ops (CMVM and constants) */
+	uint32_t	 n_cmp;		/* MAX ops */
 	uint64_t	 lut;		/* sum of hgq_ir_op_cost */
 	int32_t		 depth;		/* adder depth of the deepest op */
 };
 
 /*
  * hgq_ir_build - the IR of a calibrated model: one CMVM (hgq_cmvm_solve
- * with par; NULL: defaults) per dense layer, or with behavioral one DOT op
- * per output.  On success *out owns a new IR (free with hgq_ir_free).
+ * with par; NULL: defaults) per dense layer and per group of positions of
+ * a convolution (par->conv_share), or with behavioral one DOT op per
+ * output; max-pooling as MAX trees, average pooling as adder trees,
+ * flatten as the same values.  On success *out owns a new IR (free with hgq_ir_free).
  * Returns HGQ_OK, HGQ_EINVAL (invalid or uncalibrated model), HGQ_EUNSUPP
- * (a layer kind other than quantizer/dense), HGQ_ERANGE (a value needs
+ * (not a chain), HGQ_ERANGE (a value needs
  * more than 62 bits; the message names the layer) or HGQ_ENOMEM.
  */
 int	hgq_ir_build(struct hgq_ir **out, const struct hgq_model *m,
