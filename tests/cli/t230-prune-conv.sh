@@ -2,7 +2,8 @@
 # hgq-prune on convolutional models: dead filters go with the next
 # layer's input channels, through pooling and flatten to the dense rows;
 # the pruned model computes the same outputs (hgq-sim --compare), its
-# EBOPs do not grow, and pruning it again changes nothing.  (The exact
+# EBOPs do not grow, pruning it again changes nothing, and its Verilog
+# has the same ports and passes its testbench.  (The exact
 # kernels and counts of a hand-made model: check_prune.)
 . "$TESTS_DIR/lib.sh"
 
@@ -61,4 +62,19 @@ check "seed 6: their 8 flat elements" grep -qx \
     'hgq-prune: flatten_1: 12 -> 4 elements (8 removed)' .err
 
 ok "in a pipeline" sh -c 'hgq-prune -q < c1.hgqm | hgq-ebops > /dev/null'
+
+# the pruned model's Verilog: the same input port (the shaped input keeps
+# every element; zero-width ones take no bits either way), and its
+# testbench passes on vectors from the engine
+ports() { sed 's/.*"inp_bits": \([0-9]*\), "out_bits": \([0-9]*\),.*/\1 \2/' "$1"; }
+ok "emit the original" hgq-emit-verilog --report json -o c1.v c1.hgqm
+ports .out > c1.ports
+ok "emit the pruned model" hgq-emit-verilog --report json -o p1.v \
+    --testbench tb1.v --vectors x30.npy p1.hgqm
+ports .out > p1.ports
+same "the same port widths" c1.ports p1.ports
+if have iverilog; then
+	iverilog -g2005 -o sim1 tb1.v p1.v && vvp -n sim1 > run1.txt 2>&1
+	check "the pruned design: PASS 300" grep -q '^PASS 300$' run1.txt
+fi
 done_testing
