@@ -200,6 +200,8 @@ enum hgq_isa	{ HGQ_ISA_AUTO = 0, HGQ_ISA_C = 1, HGQ_ISA_AVX2 = 2 };
  * call it before training starts, never during.
  */
 int	hgq_kernel_isa(int isa);
+/* hgq_kernel_isa_current - the variant in use (HGQ_ISA_C or _AVX2) */
+int	hgq_kernel_isa_current(void);
 
 /*
  * hgq_fq_forward - fake quantization of x (B,C) with per-column scale

@@ -30,6 +30,10 @@
 
 #include "internal.h"
 
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#endif
+
 #define CHUNK		256	/* samples per block of work */
 #define MAX_THREADS	64	/* jobs of the engine and of calibration */
 
@@ -366,7 +370,16 @@ struct conv_prep {
 	int32_t		*w32, *b32;	/* n_taps*stride, stride (PATH_32) */
 	int64_t		*w64, *b64;	/* n_taps*stride, stride (PATH_64) */
 	uint8_t		*inner4;	/* n_pos: windows p..p+3 inside */
+	uint32_t	*base;		/* n_pos: where a window inside starts
+					   (no division per position) */
 	int		 amul01;	/* every amul is 0 or 1 */
+	/* the 16-bit form of PATH_32 (see "16-bit products" below) */
+	int		 k16;		/* in use */
+	int		 avx2;		/* its AVX2 variant */
+	uint32_t	 n_pair, n_blk;	/* tap pairs; blocks of 8 filters */
+	int16_t		*w16;		/* [n_pair][n_blk][8 filters][2] */
+	uint32_t	*poff;		/* n_pair: pair offsets, window inside */
+	uint32_t	*pid;		/* n_pair: 0, 2, 4, ... (gathered) */
 };
 
 /*
@@ -379,6 +392,19 @@ struct conv_prep {
 struct q32 {
 	int32_t		*add, *lo, *hi, *wrapm;
 	uint32_t	*rsh, *lsh, *mask, *sbit;
+	/*
+	 * Each array's step from one position to the next: stride, or 0
+	 * when the array is the same at every position (then only its
+	 * first row is read).  The parts a lane does not use are made
+	 * equal first (a saturating lane's mask and sign bit, a wrapping
+	 * lane's bounds), so that in a layer of one overflow mode whose
+	 * shifts depend on the filter only, the bounds (SAT) or the masks
+	 * (WRAP) are all that is read per position: the whole table of a
+	 * 26x26x8 layer was 173 kB per sample, beyond the first-level
+	 * cache, and its reads cost more than the products.
+	 */
+	size_t		 s_add, s_lo, s_hi, s_wrapm;
+	size_t		 s_rsh, s_lsh, s_mask, s_sbit;
 };
 
 /*
@@ -404,6 +430,7 @@ struct pool_prep {
  * instead of vectorising the tap loop the wrong way round
  */
 typedef uint32_t u32x8 __attribute__((vector_size(32)));
+typedef int64_t i64x4 __attribute__((vector_size(32)));	/* max-pool */
 
 /* one operation, the layer between two quantizers, prepared */
 struct op_prep {
@@ -437,6 +464,10 @@ op_release(struct op_prep *o)
 	free(o->p.toff);
 	free(o->p.sh);
 	free(o->c.inner4);
+	free(o->c.base);
+	free(o->c.w16);
+	free(o->c.poff);
+	free(o->c.pid);
 	if (o->fq != NULL)
 		free(o->fq->add);
 	free(o->fq);
@@ -448,6 +479,78 @@ static int64_t
 lsb_exp(int64_t m, int64_t e)
 {
 	return e + __builtin_ctzll((uint64_t)m);
+}
+
+/*
+ * 16-bit products.  When every aligned input a'_i = a_i * 2^(e_i - E)
+ * (over its exact range x[i]) and every aligned weight of a PATH_32
+ * convolution are int16 numbers - their true values, not their residues
+ * -, each product is exact in int32, and two of them are summed modulo
+ * 2^32 by one multiply-add of 16-bit pairs (pmaddwd with AVX2: 16
+ * products per instruction against 8 for the 32-bit multiply, which
+ * also costs two micro-operations; its one overflow, 2 * (-2^15)^2,
+ * wraps to the right residue).  The sums stay modulo 2^32 and exact, as
+ * in PATH_32.  The taps are taken in pairs along the rows of the window:
+ * row kh holds the k_w * in_c taps (kw, ch) side by side in the input,
+ * so the row is cut into pairs of neighbours, an odd row gets one more
+ * tap of weight 0 (it reads the element after the row, which the
+ * scratch always holds, and adds 0).  Weights are laid out pair by pair,
+ * then per block of 8 filters, the two taps of a filter side by side:
+ * w16[((k * n_blk + b) * 8 + jj) * 2 + h].
+ */
+
+/* do the aligned inputs of convolution c (ranges x, exponent E) fit int16? */
+static bool
+inputs16(const struct conv_prep *c, const struct hgq_ival *x, int64_t E,
+    uint32_t n_in)
+{
+	for (uint32_t i = 0; i < n_in; i++) {
+		int64_t s = x[i].e - E;
+
+		if (c->amul[i] == 0)
+			continue;	/* always 0 */
+		if (s > 15 || x[i].lo < (INT16_MIN >> s) ||
+		    x[i].hi > (INT16_MAX >> s))
+			return false;
+	}
+	return true;
+}
+
+/* conv_prepare16 - the pair layout of PATH_32 convolution c (w64 set) */
+static int
+conv_prepare16(struct conv_prep *c, struct hgq_err *err)
+{
+	const struct hgq_window *w = &c->w;
+	uint32_t R = w->k_w * w->in_c, R2 = R + (R & 1);
+
+	c->n_pair = w->k_h * R2 / 2;
+	c->n_blk = (uint32_t)(c->stride / 8);
+	if ((c->w16 = hgq_calloc((size_t)c->n_pair * c->n_blk * 16,
+	    sizeof(int16_t))) == NULL || (c->poff = hgq_calloc(c->n_pair,
+	    sizeof(uint32_t))) == NULL || (c->pid = hgq_calloc(c->n_pair,
+	    sizeof(uint32_t))) == NULL)
+		return hgq_errf(err, HGQ_ENOMEM, "out of memory");
+	for (uint32_t k = 0; k < c->n_pair; k++) {
+		uint32_t row = 2 * k / R2, m0 = 2 * k % R2;
+
+		c->poff[k] = row * w->in_w * w->in_c + m0;
+		c->pid[k] = 2 * k;
+		for (uint32_t h = 0; h < 2; h++) {
+			uint32_t t = row * R + m0 + h;
+
+			if (m0 + h >= R)
+				continue;	/* the tap of weight 0 */
+			for (uint32_t co = 0; co < w->out_c; co++)
+				c->w16[(((size_t)k * c->n_blk + co / 8) * 8 +
+				    co % 8) * 2 + h] = (int16_t)c->w64[(size_t)t
+				    * c->stride + co];
+		}
+	}
+	c->k16 = 1;
+#if defined(__x86_64__) && defined(__GNUC__)
+	c->avx2 = hgq_kernel_isa_current() == HGQ_ISA_AVX2;
+#endif
+	return HGQ_OK;
 }
 
 /*
@@ -468,7 +571,7 @@ conv_prepare(struct op_prep *o, const struct hgq_model *m, uint32_t li,
 	struct hgq_ival *xt = NULL;
 	uint32_t *idx = NULL, nt, oc, n_in = o->n_in;
 	int64_t E = INT64_MAX;
-	bool fits32 = true, f32;
+	bool fits32 = true, f32, w16 = true;
 	int rc;
 
 	if ((rc = hgq_layer_window(m, li, w, err)) != HGQ_OK)
@@ -515,8 +618,16 @@ conv_prepare(struct op_prep *o, const struct hgq_model *m, uint32_t li,
 		    oh * w->s_h + w->k_h - w->pad_top <= w->in_h &&
 		    ow * w->s_w + w->k_w - w->pad_left <= w->in_w;
 	}
-	if ((c->inner4 = hgq_calloc(w->n_pos, 1)) == NULL)
+	if ((c->inner4 = hgq_calloc(w->n_pos, 1)) == NULL ||
+	    (c->base = hgq_calloc(w->n_pos, sizeof(uint32_t))) == NULL)
 		goto nomem;
+	for (uint32_t p = 0; p < w->n_pos; p++) {
+		uint32_t oh = p / w->out_w, ow = p % w->out_w;
+
+		if (c->inner[p])
+			c->base[p] = ((oh * w->s_h - w->pad_top) * w->in_w +
+			    ow * w->s_w - w->pad_left) * w->in_c;
+	}
 	for (uint32_t p = 0; p + 3 < w->n_pos; p++)
 		c->inner4[p] = c->inner[p] && c->inner[p + 1] &&
 		    c->inner[p + 2] && c->inner[p + 3];
@@ -579,9 +690,11 @@ conv_prepare(struct op_prep *o, const struct hgq_model *m, uint32_t li,
 	for (uint32_t t = 0; t < nt; t++)
 		for (uint32_t co = 0; co < oc; co++) {
 			size_t at = (size_t)t * oc + co;
+			int64_t v = align(cl->w_m[at], E - cl->w_f[at] +
+			    c->F[co], &f32);
 
-			c->w64[t * c->stride + co] = align(cl->w_m[at], E -
-			    cl->w_f[at] + c->F[co], &f32);
+			c->w64[t * c->stride + co] = v;
+			w16 &= f32 && v >= INT16_MIN && v <= INT16_MAX;
 		}
 	for (uint32_t co = 0; co < oc; co++)
 		c->b64[co] = align(cl->b_m[co], (int64_t)c->F[co] -
@@ -595,6 +708,9 @@ conv_prepare(struct op_prep *o, const struct hgq_model *m, uint32_t li,
 			c->w32[a] = (int32_t)(uint32_t)c->w64[a];
 		for (size_t co = 0; co < c->stride; co++)
 			c->b32[co] = (int32_t)(uint32_t)c->b64[co];
+		if (w16 && inputs16(c, x, E, n_in) &&
+		    (rc = conv_prepare16(c, err)) != HGQ_OK)
+			goto fail;
 		free(c->w64);
 		free(c->b64);
 		c->w64 = c->b64 = NULL;
@@ -602,6 +718,10 @@ conv_prepare(struct op_prep *o, const struct hgq_model *m, uint32_t li,
 	free(xt);
 	free(idx);
 	return HGQ_OK;
+fail:
+	free(xt);
+	free(idx);
+	return rc;
 range:
 	free(xt);
 	free(idx);
@@ -699,6 +819,16 @@ pool_prepare(struct op_prep *o, const struct hgq_model *m, uint32_t li,
 	return HGQ_OK;
 }
 
+/* the step of q32 array v (n, rows of stride): 0 when all rows agree */
+static size_t
+q32_step(const int32_t *v, size_t n, size_t stride)
+{
+	for (size_t a = stride; a < n; a++)
+		if (v[a] != v[a % stride])
+			return stride;
+	return 0;
+}
+
 /*
  * op_fast - the fast forms of operation o's quantizer ops qops, where the
  * exact ranges y (before ReLU, at exponent -from; reach as op_prepare)
@@ -770,14 +900,22 @@ op_fast(struct op_prep *o, const struct hgq_qop *qops,
 			continue;
 		}
 		fq->add[a] = (int32_t)q->add;
-		fq->lo[a] = (int32_t)q->lo;
-		fq->hi[a] = (int32_t)q->hi;
+		fq->lo[a] = q->wrap ? INT32_MIN : (int32_t)q->lo;
+		fq->hi[a] = q->wrap ? INT32_MAX : (int32_t)q->hi;
 		fq->wrapm[a] = q->wrap ? -1 : 0;
 		fq->rsh[a] = q->rshift;
 		fq->lsh[a] = q->lshift;
-		fq->mask[a] = (uint32_t)q->mask;
-		fq->sbit[a] = (uint32_t)q->sbit;
+		fq->mask[a] = q->wrap ? (uint32_t)q->mask : 0;
+		fq->sbit[a] = q->wrap ? (uint32_t)q->sbit : 0;
 	}
+	fq->s_add = q32_step(fq->add, n, o->c.stride);
+	fq->s_lo = q32_step(fq->lo, n, o->c.stride);
+	fq->s_hi = q32_step(fq->hi, n, o->c.stride);
+	fq->s_wrapm = q32_step(fq->wrapm, n, o->c.stride);
+	fq->s_rsh = q32_step((int32_t *)fq->rsh, n, o->c.stride);
+	fq->s_lsh = q32_step((int32_t *)fq->lsh, n, o->c.stride);
+	fq->s_mask = q32_step((int32_t *)fq->mask, n, o->c.stride);
+	fq->s_sbit = q32_step((int32_t *)fq->sbit, n, o->c.stride);
 	o->fq = fq;
 	return HGQ_OK;
 }
@@ -910,14 +1048,24 @@ quant_one(const struct hgq_qop *q, int64_t v, int relu, uint64_t *c)
 
 /*
  * q32_block - quantize the 8 int32 accumulators blk of lanes [a, a+8) of
- * fq (ReLU first when relu) into out, counting overflows: the quantizer
- * ops of hgq_qop in int32, branch-free, one vector operation per step
+ * fq (ReLU first when relu) into out, counting overflows per lane in lc
+ * (summed once per layer: a sum across the lanes for every block cost
+ * more than the quantization): the quantizer ops of hgq_qop in int32,
+ * branch-free, one vector operation per step
  */
 static inline __attribute__((always_inline)) void
-q32_block(const struct q32 *restrict fq, size_t a, const uint32_t *blk,
-    int relu, int32_t *restrict out, uint64_t *count)
+q32_block(const struct q32 *restrict fq, size_t p, size_t j0,
+    const uint32_t *blk, int relu, int32_t *restrict out,
+    uint32_t *restrict lc)
 {
-	uint32_t c = 0;
+	const int32_t *add = fq->add + p * fq->s_add + j0;
+	const int32_t *lo = fq->lo + p * fq->s_lo + j0;
+	const int32_t *hi = fq->hi + p * fq->s_hi + j0;
+	const int32_t *wrapm = fq->wrapm + p * fq->s_wrapm + j0;
+	const uint32_t *rsh = fq->rsh + p * fq->s_rsh + j0;
+	const uint32_t *lsh = fq->lsh + p * fq->s_lsh + j0;
+	const uint32_t *mask = fq->mask + p * fq->s_mask + j0;
+	const uint32_t *sbit = fq->sbit + p * fq->s_sbit + j0;
 
 	for (int jj = 0; jj < 8; jj++) {
 		int32_t v = (int32_t)blk[jj], r, t, w, q;
@@ -926,24 +1074,23 @@ q32_block(const struct q32 *restrict fq, size_t a, const uint32_t *blk,
 			v = v < 0 ? 0 : v;
 		/* v + add cannot overflow (op_fast); >> of a negative is
 		   arithmetic (see hgq_qop_round) */
-		r = (int32_t)((uint32_t)((v + fq->add[a + jj]) >>
-		    fq->rsh[a + jj]) << fq->lsh[a + jj]);
-		t = r < fq->lo[a + jj] ? fq->lo[a + jj] : r;
-		t = t > fq->hi[a + jj] ? fq->hi[a + jj] : t;
-		w = (int32_t)((((uint32_t)r & fq->mask[a + jj]) ^
-		    fq->sbit[a + jj]) - fq->sbit[a + jj]);
-		q = (w & fq->wrapm[a + jj]) | (t & ~fq->wrapm[a + jj]);
-		c += q != r;
+		r = (int32_t)((uint32_t)((v + add[jj]) >> rsh[jj]) <<
+		    lsh[jj]);
+		t = r < lo[jj] ? lo[jj] : r;
+		t = t > hi[jj] ? hi[jj] : t;
+		w = (int32_t)((((uint32_t)r & mask[jj]) ^ sbit[jj]) -
+		    sbit[jj]);
+		q = (w & wrapm[jj]) | (t & ~wrapm[jj]);
+		lc[jj] += q != r;
 		out[jj] = q;
 	}
-	*count += c;
 }
 
 /* the output block (position p, filters j0..j0+7) of a PATH_32 conv */
 static inline __attribute__((always_inline)) void
 conv_emit32(const struct conv_prep *c, const struct q32 *fq,
     const struct hgq_qop *qo, uint32_t p, size_t j0, const uint32_t *blk,
-    int64_t *restrict dst, uint64_t *cnt)
+    int64_t *restrict dst, uint64_t *cnt, uint32_t *lc)
 {
 	uint32_t oc = c->w.out_c, n = oc - j0 < 8 ? oc - (uint32_t)j0 : 8;
 	int64_t *d = dst + (size_t)p * oc + j0;
@@ -951,7 +1098,7 @@ conv_emit32(const struct conv_prep *c, const struct q32 *fq,
 	if (fq != NULL) {
 		int32_t q[8];
 
-		q32_block(fq, (size_t)p * c->stride + j0, blk, c->relu, q, cnt);
+		q32_block(fq, p, j0, blk, c->relu, q, lc);
 		for (uint32_t jj = 0; jj < n; jj++)
 			d[jj] = q[jj];
 		return;
@@ -959,6 +1106,177 @@ conv_emit32(const struct conv_prep *c, const struct q32 *fq,
 	for (uint32_t jj = 0; jj < n; jj++)
 		d[jj] = quant_one(&qo[(size_t)p * oc + j0 + jj],
 		    (int32_t)blk[jj], c->relu, cnt);
+}
+
+/*
+ * conv16_tile_c - the sums of np positions (1 or 4) of 16-bit convolution
+ * c (all its filters): position q reads its tap pairs at src[q] + off[k];
+ * ob[q * stride + co] gets the sum of filter co modulo 2^32.  Plain C,
+ * the twin of conv16_tile_avx2 (same layout, same numbers).
+ */
+static void
+conv16_tile_c(const struct conv_prep *c, const int16_t *const *src,
+    const uint32_t *off, uint32_t np, uint32_t *restrict ob)
+{
+	uint32_t nb = c->n_blk;
+
+	for (uint32_t q = 0; q < np; q++)
+		for (uint32_t b = 0; b < nb; b++) {
+			uint32_t blk[8];
+
+			for (int jj = 0; jj < 8; jj++)
+				blk[jj] = (uint32_t)c->b32[b * 8 + jj];
+			for (uint32_t k = 0; k < c->n_pair; k++) {
+				const int16_t *x = src[q] + off[k];
+				const int16_t *wk = c->w16 + ((size_t)k * nb +
+				    b) * 16;
+
+				/* each product |.| <= 2^30: exact in int */
+				for (int jj = 0; jj < 8; jj++)
+					blk[jj] += (uint32_t)(x[0] *
+					    wk[2 * jj]) + (uint32_t)(x[1] *
+					    wk[2 * jj + 1]);
+			}
+			memcpy(ob + q * c->stride + b * 8, blk, sizeof(blk));
+		}
+}
+
+#if defined(__x86_64__) && defined(__GNUC__)
+/*
+ * tile16_avx2 - NP positions by NB blocks of 8 filters from block b: the
+ * NP * NB accumulators stay in registers over all pairs; per pair, NB
+ * weight loads serve NP broadcast input pairs (vpmaddwd, vpaddd)
+ */
+static inline __attribute__((always_inline, target("avx2"))) void
+tile16_avx2(const struct conv_prep *c, const int16_t *const *src,
+    const uint32_t *off, uint32_t b, const int NP, const int NB,
+    uint32_t *restrict ob)
+{
+	__m256i acc[4][2], wv[2];
+	const int16_t *wp = c->w16 + (size_t)b * 16;
+	size_t wstep = (size_t)c->n_blk * 16;
+
+#pragma GCC unroll 4
+	for (int q = 0; q < NP; q++)
+#pragma GCC unroll 2
+		for (int h = 0; h < NB; h++)
+			acc[q][h] = _mm256_loadu_si256((const __m256i *)
+			    (c->b32 + (b + h) * 8));
+	for (uint32_t k = 0; k < c->n_pair; k++, wp += wstep) {
+#pragma GCC unroll 2
+		for (int h = 0; h < NB; h++)
+			wv[h] = _mm256_loadu_si256((const __m256i *)(wp +
+			    16 * h));
+#pragma GCC unroll 4
+		for (int q = 0; q < NP; q++) {
+			int32_t v;
+			__m256i x;
+
+			memcpy(&v, src[q] + off[k], sizeof(v));
+			x = _mm256_set1_epi32(v);
+#pragma GCC unroll 2
+			for (int h = 0; h < NB; h++)
+				acc[q][h] = _mm256_add_epi32(acc[q][h],
+				    _mm256_madd_epi16(x, wv[h]));
+		}
+	}
+#pragma GCC unroll 4
+	for (int q = 0; q < NP; q++)
+#pragma GCC unroll 2
+		for (int h = 0; h < NB; h++)
+			_mm256_storeu_si256((__m256i *)(ob + q * c->stride +
+			    (b + h) * 8), acc[q][h]);
+}
+
+/* conv16_tile_avx2 - conv16_tile_c with AVX2 (chosen at preparation) */
+__attribute__((target("avx2"))) static void
+conv16_tile_avx2(const struct conv_prep *c, const int16_t *const *src,
+    const uint32_t *off, uint32_t np, uint32_t *restrict ob)
+{
+	uint32_t b = 0, nb = c->n_blk;
+
+	if (np == 4) {
+		for (; b + 1 < nb; b += 2)
+			tile16_avx2(c, src, off, b, 4, 2, ob);
+		if (b < nb)
+			tile16_avx2(c, src, off, b, 4, 1, ob);
+	} else {
+		for (; b + 1 < nb; b += 2)
+			tile16_avx2(c, src, off, b, 1, 2, ob);
+		if (b < nb)
+			tile16_avx2(c, src, off, b, 1, 1, ob);
+	}
+}
+#endif
+
+/*
+ * conv16_quant - one sample through 16-bit convolution c and its
+ * quantizer ops (as conv_quant).  al (n_in + 8 int16), col (2 * n_pair
+ * int16) and ob (4 * stride uint32) are scratch.  Four positions at once
+ * where their windows lie inside the input; the others gather their
+ * pairs, with zeros for the padding.
+ */
+static inline __attribute__((always_inline)) void
+conv16_quant(const struct conv_prep *c, const struct q32 *fq,
+    const struct hgq_qop *qo, const int64_t *restrict a,
+    int64_t *restrict dst, int16_t *restrict al, int16_t *restrict col,
+    uint32_t *restrict ob, uint64_t *count)
+{
+	const struct hgq_window *w = &c->w;
+	uint32_t n_in = w->in_h * w->in_w * w->in_c, C = w->in_c;
+	uint32_t R = w->k_w * C, R2 = R + (R & 1), lc[8] = { 0 };
+	uint64_t cnt = 0;
+
+	/* the true values fit int16 (inputs16): the casts are exact */
+	if (c->amul01)
+		for (uint32_t i = 0; i < n_in; i++)
+			al[i] = (int16_t)a[i];
+	else
+		for (uint32_t i = 0; i < n_in; i++)
+			al[i] = (int16_t)(int64_t)((uint64_t)a[i] *
+			    c->amul[i]);
+	for (uint32_t i = n_in; i < n_in + 8; i++)
+		al[i] = 0;	/* read by the weight-0 tap of the last row */
+	for (uint32_t p = 0; p < w->n_pos; ) {
+		const int16_t *src[4];
+		const uint32_t *off = c->poff;
+		uint32_t np = c->inner4[p] ? 4 : 1;
+
+		if (c->inner[p]) {
+			for (uint32_t q = 0; q < np; q++)
+				src[q] = al + c->base[p + q];
+		} else {
+			uint32_t oh = p / w->out_w, ow = p % w->out_w;
+
+			for (uint32_t t = 0; t < 2 * c->n_pair; t++) {
+				uint32_t row = t / R2, m = t % R2;
+				uint64_t y = (uint64_t)oh * w->s_h + row;
+				uint64_t v = (uint64_t)ow * w->s_w + m / C;
+
+				col[t] = m >= R || y < w->pad_top ||
+				    v < w->pad_left || y - w->pad_top >=
+				    w->in_h || v - w->pad_left >= w->in_w ? 0 :
+				    al[((y - w->pad_top) * w->in_w + v -
+				    w->pad_left) * C + m % C];
+			}
+			src[0] = col;
+			off = c->pid;
+		}
+#if defined(__x86_64__) && defined(__GNUC__)
+		if (c->avx2)
+			conv16_tile_avx2(c, src, off, np, ob);
+		else
+#endif
+			conv16_tile_c(c, src, off, np, ob);
+		for (uint32_t q = 0; q < np; q++)
+			for (size_t j0 = 0; j0 < c->stride; j0 += 8)
+				conv_emit32(c, fq, qo, p + q, j0, ob + q *
+				    c->stride + j0, dst, &cnt, lc);
+		p += np;
+	}
+	for (int jj = 0; jj < 8; jj++)
+		cnt += lc[jj];
+	*count += cnt;
 }
 
 /*
@@ -980,6 +1298,7 @@ conv_quant(const struct conv_prep *c, const struct q32 *fq,
 	uint32_t oc = w->out_c, run = w->in_c;
 	size_t stride = c->stride;
 	uint64_t cnt = 0;
+	uint32_t lc[8] = { 0 };
 
 	if (c->path == PATH_32) {
 		uint32_t *restrict al = al_, *restrict col = col_;
@@ -995,14 +1314,8 @@ conv_quant(const struct conv_prep *c, const struct q32 *fq,
 			const uint32_t *src[4], *off = c->toff;
 			uint32_t np = c->inner4[p] ? 4 : 1;
 
-			for (uint32_t q = 0; q < np && c->inner[p]; q++) {
-				uint32_t oh = (p + q) / w->out_w;
-				uint32_t ow = (p + q) % w->out_w;
-
-				src[q] = al + ((size_t)(oh * w->s_h -
-				    w->pad_top) * w->in_w + ow * w->s_w -
-				    w->pad_left) * w->in_c;
-			}
+			for (uint32_t q = 0; q < np && c->inner[p]; q++)
+				src[q] = al + c->base[p + q];
 			if (np == 1 && !c->inner[p]) {
 				uint32_t oh = p / w->out_w, ow = p % w->out_w;
 				uint32_t t = 0;
@@ -1059,7 +1372,7 @@ conv_quant(const struct conv_prep *c, const struct q32 *fq,
 					memcpy(o[3], &b3, sizeof(b3));
 					for (uint32_t q = 0; q < 4; q++)
 						conv_emit32(c, fq, qo, p + q, j0,
-						    o[q], dst, &cnt);
+						    o[q], dst, &cnt, lc);
 				} else {
 					u32x8 b0, r;
 					const uint32_t *s0 = src[0];
@@ -1073,7 +1386,7 @@ conv_quant(const struct conv_prep *c, const struct q32 *fq,
 					}
 					memcpy(o, &b0, sizeof(b0));
 					conv_emit32(c, fq, qo, p, j0, o, dst,
-					    &cnt);
+					    &cnt, lc);
 				}
 			}
 			p += np;
@@ -1103,6 +1416,8 @@ conv_quant(const struct conv_prep *c, const struct q32 *fq,
 			}
 		}
 	}
+	for (int jj = 0; jj < 8; jj++)
+		cnt += lc[jj];
 	*count += cnt;
 }
 
@@ -1124,19 +1439,35 @@ pool_quant(const struct pool_prep *pp, const struct hgq_qop *qo, int ident,
 			const int64_t *base = a + ((size_t)oh * w->s_h *
 			    w->in_w + (size_t)ow * w->s_w) * C;
 			int64_t *restrict d = dst + (size_t)p * C;
+			uint32_t c0 = 0;
 
-			for (uint32_t ch = 0; ch < C; ch++)
+			/* max: 4 channels at a time, the maximum kept in a
+			   register over the window (select by mask) */
+			for (; !pp->avg && c0 + 4 <= C; c0 += 4) {
+				i64x4 mx, v, gt;
+
+				memcpy(&mx, base + pp->toff[0] + c0,
+				    sizeof(mx));
+				for (uint32_t t = 1; t < nw; t++) {
+					memcpy(&v, base + pp->toff[t] + c0,
+					    sizeof(v));
+					gt = v > mx;
+					mx = (v & gt) | (mx & ~gt);
+				}
+				memcpy(d + c0, &mx, sizeof(mx));
+			}
+			for (uint32_t ch = c0; ch < C; ch++)
 				d[ch] = base[pp->toff[0] + ch];
-			for (uint32_t t = 1; t < nw; t++) {
+			for (uint32_t t = 1; t < nw && c0 < C; t++) {
 				const int64_t *restrict s = base +
 				    pp->toff[t];
 
 				if (pp->avg)
-					for (uint32_t ch = 0; ch < C; ch++)
+					for (uint32_t ch = c0; ch < C; ch++)
 						d[ch] = (int64_t)((uint64_t)
 						    d[ch] + (uint64_t)s[ch]);
 				else
-					for (uint32_t ch = 0; ch < C; ch++)
+					for (uint32_t ch = c0; ch < C; ch++)
 						d[ch] = s[ch] > d[ch] ? s[ch] :
 						    d[ch];
 			}
@@ -1186,8 +1517,13 @@ op_quant(const struct op_prep *o, const struct hgq_qop *qo,
 		break;
 	case HGQ_LAYER_CONV1D:
 	case HGQ_LAYER_CONV2D:
-		conv_quant(&o->c, o->fq, qo, a, dst, scr, scr + o->n_in + 8,
-		    count);
+		if (o->c.k16)
+			conv16_quant(&o->c, o->fq, qo, a, dst, (int16_t *)scr,
+			    (int16_t *)(scr + o->n_in + 8), (uint32_t *)(scr +
+			    o->n_in + 8 + o->c.n_pair + 8), count);
+		else
+			conv_quant(&o->c, o->fq, qo, a, dst, scr, scr +
+			    o->n_in + 8, count);
 		break;
 	case HGQ_LAYER_MAXPOOL:
 	case HGQ_LAYER_AVGPOOL:
@@ -1251,9 +1587,12 @@ scratch_len(const struct hgq_model *m)
 		    L->kind == HGQ_LAYER_CONV2D) {
 			struct hgq_window w;
 
+			/* conv16_quant: al, col (n_pair <= n_taps + k_h
+			   int16) and ob (4 * stride uint32) fit too */
 			if (hgq_layer_window(m, l, &w, NULL) == HGQ_OK)
 				s = (size_t)L->n_in + 8 + 2 *
-				    (size_t)w.n_taps + 16;
+				    (size_t)w.n_taps + 16 + w.k_h + 8 +
+				    2 * (((size_t)w.out_c + 7) & ~(size_t)7);
 		}
 		if (s > need)
 			need = s;
