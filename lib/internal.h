@@ -204,6 +204,15 @@ int	hgq_kernel_isa(int isa);
 int	hgq_kernel_isa_current(void);
 
 /*
+ * hgq_engine_op_kernel - how engine e computes its operation op (the
+ * layer 2*op + 1), for tests and benchmarks: "conv16-avx2" / "conv16"
+ * (16-bit products, sim.c), "conv32", "conv64", "dense32", "dense-mid",
+ * "dense64", else the layer kind's name; "none" past the last one.  The
+ * engine reads the kernel variant (hgq_kernel_isa) when it is created.
+ */
+const char *hgq_engine_op_kernel(const struct hgq_engine *e, uint32_t op);
+
+/*
  * hgq_fq_forward - fake quantization of x (B,C) with per-column scale
  * 2^F[c] and inv_scale 2^-F[c] (hgq_fq_f32s semantics, rounding only)
  * into q (B,C); qmin/qmax (C) are lowered/raised to the extremes of q.

@@ -1751,6 +1751,28 @@ fail:
 	return rc;
 }
 
+const char *
+hgq_engine_op_kernel(const struct hgq_engine *e, uint32_t op)
+{
+	const struct op_prep *o;
+
+	if (op >= e->n_ops)
+		return "none";
+	o = &e->ops[op];
+	switch (o->kind) {
+	case HGQ_LAYER_DENSE:
+		return o->d.path == PATH_32 ? "dense32" : o->d.path ==
+		    PATH_MID ? "dense-mid" : "dense64";
+	case HGQ_LAYER_CONV1D:
+	case HGQ_LAYER_CONV2D:
+		if (o->c.k16)
+			return o->c.avx2 ? "conv16-avx2" : "conv16";
+		return o->c.path == PATH_32 ? "conv32" : "conv64";
+	default:
+		return hgq_layer_kind_name(o->kind);
+	}
+}
+
 uint32_t
 hgq_engine_n_in(const struct hgq_engine *e)
 {
