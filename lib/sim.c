@@ -431,6 +431,8 @@ struct pool_prep {
  */
 typedef uint32_t u32x8 __attribute__((vector_size(32)));
 typedef int64_t i64x4 __attribute__((vector_size(32)));	/* max-pool */
+typedef uint64_t u64x4 __attribute__((vector_size(32)));
+typedef double f64x4 __attribute__((vector_size(32)));	/* input_quant4 */
 
 /* one operation, the layer between two quantizers, prepared */
 struct op_prep {
@@ -1555,6 +1557,9 @@ struct hgq_engine {
 	double		*scale2f;	/* n0: 2^f of each input element */
 	double		*sc2f;		/* n0: scale * 2^f (exact product) */
 	struct hgq_qop	*in_q;		/* n0: overflow of each input element */
+	int64_t		*in_lo, *in_hi;	/* n0: in_q's bounds (input_quant4) */
+	uint64_t	*in_mask, *in_sbit;	/* n0: in_q's wrap masks */
+	int		 in_ident;	/* index_map is the identity */
 	int8_t		*in_k, *in_i, *in_f;
 	uint8_t		 in_round, in_ovf;
 	uint32_t	 n_ops;		/* operations prepared (run) */
@@ -1630,6 +1635,10 @@ hgq_engine_free(struct hgq_engine *e)
 	free(e->scale2f);
 	free(e->sc2f);
 	free(e->in_q);
+	free(e->in_lo);
+	free(e->in_hi);
+	free(e->in_mask);
+	free(e->in_sbit);
 	free(e->in_k);
 	free(e->in_i);
 	free(e->in_f);
@@ -1668,6 +1677,10 @@ engine_alloc(struct hgq_engine **out, const struct hgq_model *m,
 	    (e->scale2f = hgq_calloc(e->n0, sizeof(double))) == NULL ||
 	    (e->sc2f = hgq_calloc(e->n0, sizeof(double))) == NULL ||
 	    (e->in_q = hgq_calloc(e->n0, sizeof(struct hgq_qop))) == NULL ||
+	    (e->in_lo = hgq_calloc(e->n0, sizeof(int64_t))) == NULL ||
+	    (e->in_hi = hgq_calloc(e->n0, sizeof(int64_t))) == NULL ||
+	    (e->in_mask = hgq_calloc(e->n0, sizeof(uint64_t))) == NULL ||
+	    (e->in_sbit = hgq_calloc(e->n0, sizeof(uint64_t))) == NULL ||
 	    (e->in_k = hgq_calloc(e->n0, 1)) == NULL ||
 	    (e->in_i = hgq_calloc(e->n0, 1)) == NULL ||
 	    (e->in_f = hgq_calloc(e->n0, 1)) == NULL ||
@@ -1698,7 +1711,14 @@ engine_alloc(struct hgq_engine **out, const struct hgq_model *m,
 		e->sc2f[j] = ldexp(e->scale[j], q0->f[j]);
 		hgq_qop_init(&e->in_q[j], q0->f[j], q0->k[j], q0->i[j],
 		    q0->f[j], q0->round, q0->overflow);
+		e->in_lo[j] = e->in_q[j].lo;
+		e->in_hi[j] = e->in_q[j].hi;
+		e->in_mask[j] = e->in_q[j].mask;
+		e->in_sbit[j] = e->in_q[j].sbit;
 	}
+	e->in_ident = 1;
+	for (uint32_t j = 0; j < e->n0; j++)
+		e->in_ident &= e->index_map[j] == j;
 	*out = e;
 	return HGQ_OK;
 }
@@ -1827,6 +1847,64 @@ input_quant(const struct hgq_engine *e, uint32_t j, double x, int *ovf)
 	return q;
 }
 
+/*
+ * input_quant4 - input_quant of elements j..j+3 (the index map is the
+ * identity) in 4 lanes, into a[j..j+3], the overflows added to *ovf;
+ * false, with nothing written, when a lane needs the general path (huge,
+ * tiny or not a number).  The same operations as input_quant, in the
+ * same order, on |v| < 2^50, where floor and the conversion to int64 are
+ * exact with the constant M = 1.5 * 2^52: (v + M) - M is v rounded to
+ * the nearest integer (the default rounding mode; no fast-math reorders
+ * it), one less when that is above v; x + M then holds the integer x in
+ * its low mantissa bits, so the bit patterns' difference is x.
+ */
+static inline __attribute__((always_inline)) bool
+input_quant4(const struct hgq_engine *e, uint32_t j, const double *xs,
+    int64_t *restrict a, uint64_t *ovf)
+{
+	const f64x4 M = { 0x1.8p52, 0x1.8p52, 0x1.8p52, 0x1.8p52 };
+	const f64x4 one = { 1.0, 1.0, 1.0, 1.0 };
+	const f64x4 half = { 0.5, 0.5, 0.5, 0.5 };
+	const f64x4 zero = { 0.0, 0.0, 0.0, 0.0 };
+	const f64x4 big = { 0x1p50, 0x1p50, 0x1p50, 0x1p50 };
+	const f64x4 tiny = { 0x1p-898, 0x1p-898, 0x1p-898, 0x1p-898 };
+	const i64x4 nosign = { INT64_MAX, INT64_MAX, INT64_MAX, INT64_MAX };
+	f64x4 x, off, sc, d, v, av, n, fl;
+	i64x4 ok, r, q, lo, hi, ne;
+
+	memcpy(&x, xs + j, sizeof(x));
+	memcpy(&off, e->off + j, sizeof(off));
+	memcpy(&sc, e->sc2f + j, sizeof(sc));
+	d = x - off;
+	v = d * sc;
+	av = (f64x4)((i64x4)v & nosign);
+	ok = (av < big) & ~((av < tiny) & (d != zero));
+	if (!(ok[0] & ok[1] & ok[2] & ok[3]))
+		return false;
+	n = (v + M) - M;
+	fl = n - (f64x4)((i64x4)one & (n > v));		/* floor(v) */
+	if (e->in_round == HGQ_RND)
+		fl = fl + (f64x4)((i64x4)one & (v - fl >= half));
+	r = (i64x4)(fl + M) - (i64x4)M;
+	if (e->in_ovf == HGQ_WRAP) {
+		u64x4 mask, sbit;
+
+		memcpy(&mask, e->in_mask + j, sizeof(mask));
+		memcpy(&sbit, e->in_sbit + j, sizeof(sbit));
+		q = (i64x4)((((u64x4)r & mask) ^ sbit) - sbit);
+	} else {
+		memcpy(&lo, e->in_lo + j, sizeof(lo));
+		memcpy(&hi, e->in_hi + j, sizeof(hi));
+		q = r;
+		q = (q & ~(q < lo)) | (lo & (q < lo));
+		q = (q & ~(q > hi)) | (hi & (q > hi));
+	}
+	ne = q != r;
+	*ovf -= (uint64_t)(ne[0] + ne[1] + ne[2] + ne[3]);
+	memcpy(a + j, &q, sizeof(q));
+	return true;
+}
+
 void
 hgq_engine_quant_input(const struct hgq_engine *e, const double *x,
     size_t n, int64_t *q)
@@ -1852,11 +1930,17 @@ sample_run(const struct hgq_engine *e, uint32_t n_ops, const double *xs,
 	int64_t *a = buf, *b = buf + e->max_n, *scr = buf + 2 *
 	    (size_t)e->max_n, *t;
 
-	for (uint32_t j = 0; j < e->n0; j++) {
+	for (uint32_t j = 0; j < e->n0; ) {
 		int ovf;
 
+		if (e->in_ident && j + 4 <= e->n0 &&
+		    input_quant4(e, j, xs, a, &counts[0])) {
+			j += 4;
+			continue;
+		}
 		a[j] = input_quant(e, j, xs[e->index_map[j]], &ovf);
 		counts[0] += ovf;
+		j++;
 	}
 	for (uint32_t l = 0; l < n_ops; l++) {
 		int64_t *dst = l + 1 == n_ops ? out : b;

@@ -379,21 +379,52 @@ compare(const struct hgq_model *m, const double *x, size_t n, int threads,
     const char *what, int rep)
 {
 	static const int isas[] = { HGQ_ISA_C, HGQ_ISA_AVX2 };
+	const struct hgq_layer *q0 = &m->layers[0];
 	struct hgq_err err = HGQ_ERR_INIT;
 	struct hgq_engine *e;
 	uint32_t n_out = hgq_model_n_out(m);
 	int64_t *out = malloc(n * n_out * sizeof(int64_t));
-	double y[4096];
+	double y[4096], yr[4096];
+	uint64_t cnt[HGQ_MAX_LAYERS], want0 = 0, want1 = 0;
 
 	ck_assert_ptr_nonnull(out);
+	/* the overflows of the input quantizer and, in a model of one
+	   operation, of its output quantizer, by the reference */
+	for (size_t s = 0; s < n; s++) {
+		for (uint32_t j = 0; j < q0->n_out; j++) {
+			uint32_t c = m->index_map[j];
+			double xn = (x[s * m->n_raw + c] - (m->norm_offset ?
+			    m->norm_offset[c] : 0)) * (m->norm_scale ?
+			    m->norm_scale[c] : 1);
+
+			want0 += ref_quant(xn, q0->k[j], q0->i[j], q0->f[j],
+			    q0->round, q0->overflow) != ref_quant(xn, 1,
+			    52 - q0->f[j], q0->f[j], q0->round, HGQ_SAT);
+		}
+		if (m->n_layers != 3)
+			continue;
+		reference(m, x + s * m->n_raw, y, 0, NULL, 0);
+		reference(m, x + s * m->n_raw, yr, 1, NULL, 0);
+		for (uint32_t j = 0; j < n_out; j++)
+			want1 += y[j] != yr[j];
+	}
 	for (int v = 0; v < 2; v++) {
+		struct hgq_ovf_stats st = { m->n_layers / 2 + 1, cnt };
+
 		if (hgq_kernel_isa(isas[v]) != isas[v])
 			continue;	/* no AVX2 here */
 		ck_assert_msg(hgq_engine_new(&e, m, &err) == HGQ_OK, "%s",
 		    err.msg);
 		count_kernels(e, m);
-		ck_assert_int_eq(hgq_engine_run(e, x, n, out, NULL, threads),
+		memset(cnt, 0, sizeof(cnt));
+		ck_assert_int_eq(hgq_engine_run(e, x, n, out, &st, threads),
 		    HGQ_OK);
+		ck_assert_msg(cnt[0] == want0, "%s model %d: %llu input "
+		    "overflows, reference %llu", what, rep,
+		    (unsigned long long)cnt[0], (unsigned long long)want0);
+		ck_assert_msg(m->n_layers != 3 || cnt[1] == want1, "%s model "
+		    "%d: %llu overflows, reference %llu", what, rep,
+		    (unsigned long long)cnt[1], (unsigned long long)want1);
 		for (size_t s = 0; s < n; s++) {
 			reference(m, x + s * m->n_raw, y, 0, NULL, 0);
 			for (uint32_t j = 0; j < n_out; j++) {
