@@ -48,6 +48,85 @@
  */
 enum { PATH_32, PATH_MID, PATH_64 };
 
+/*
+ * Sums of 16-bit products (see "16-bit products" below): n_pair pairs of
+ * int16 inputs against w16[((k * n_blk + b) * 8 + jj) * 2 + h], the
+ * weight of input half h of pair k for output b * 8 + jj, the outputs in
+ * n_blk blocks of 8, started at the biases b32 (stride = n_blk * 8).
+ */
+struct mac16 {
+	uint32_t	 n_pair, n_blk;
+	size_t		 stride;
+	int16_t		*w16;
+	const int32_t	*b32;		/* the layer's (not owned) */
+	uint32_t	*pid;		/* n_pair: 0, 2, 4, ... (inputs in a
+					   row) */
+	int		 avx2;		/* the AVX2 variant */
+};
+
+static void mac16_tile_c(const struct mac16 *g, const int16_t *const *src,
+    const uint32_t *off, uint32_t np, uint32_t *restrict ob);
+#if defined(__x86_64__) && defined(__GNUC__)
+__attribute__((target("avx2"))) static void mac16_tile_avx2(
+    const struct mac16 *g, const int16_t *const *src, const uint32_t *off,
+    uint32_t np, uint32_t *restrict ob);
+#endif
+
+/* mac16_init - room for g's weights (zero) and pair offsets */
+static int
+mac16_init(struct mac16 *g, uint32_t n_pair, size_t stride,
+    const int32_t *b32)
+{
+	g->n_pair = n_pair;
+	g->n_blk = (uint32_t)(stride / 8);
+	g->stride = stride;
+	g->b32 = b32;
+	if ((g->w16 = hgq_calloc((size_t)n_pair * g->n_blk * 16,
+	    sizeof(int16_t))) == NULL || (g->pid = hgq_calloc(n_pair,
+	    sizeof(uint32_t))) == NULL)
+		return HGQ_ENOMEM;
+	for (uint32_t k = 0; k < n_pair; k++)
+		g->pid[k] = 2 * k;
+	g->avx2 = 0;
+#if defined(__x86_64__) && defined(__GNUC__)
+	g->avx2 = hgq_kernel_isa_current() == HGQ_ISA_AVX2;
+#endif
+	return HGQ_OK;
+}
+
+/* the weight of half h of pair k for output co */
+static int16_t *
+mac16_at(struct mac16 *g, uint32_t k, uint32_t h, uint32_t co)
+{
+	return &g->w16[(((size_t)k * g->n_blk + co / 8) * 8 + co % 8) * 2 + h];
+}
+
+static void
+mac16_release(struct mac16 *g)
+{
+	free(g->w16);
+	free(g->pid);
+	memset(g, 0, sizeof(*g));
+}
+
+/*
+ * mac16_run - the sums of np positions (1 or 4) of g: position q reads
+ * its pairs at src[q] + off[k]; ob[q * stride + co] gets the sum of
+ * output co modulo 2^32
+ */
+static inline __attribute__((always_inline)) void
+mac16_run(const struct mac16 *g, const int16_t *const *src,
+    const uint32_t *off, uint32_t np, uint32_t *restrict ob)
+{
+#if defined(__x86_64__) && defined(__GNUC__)
+	if (g->avx2) {
+		mac16_tile_avx2(g, src, off, np, ob);
+		return;
+	}
+#endif
+	mac16_tile_c(g, src, off, np, ob);
+}
+
 /* one dense layer prepared for integer accumulation */
 struct dense_prep {
 	uint32_t	 n_in, n_out;
@@ -60,6 +139,8 @@ struct dense_prep {
 	int32_t		*b32;		/* stride biases (int32 path) */
 	int64_t		*w64;
 	int64_t		*bias;		/* n_out aligned biases */
+	int		 k16;		/* PATH_32 with 16-bit products */
+	struct mac16	 g;		/* their weights, inputs in pairs */
 };
 
 static void
@@ -70,6 +151,7 @@ dense_release(struct dense_prep *d)
 	free(d->b32);
 	free(d->w64);
 	free(d->bias);
+	mac16_release(&d->g);
 	memset(d, 0, sizeof(*d));
 }
 
@@ -123,7 +205,7 @@ dense_prepare(struct dense_prep *d, const struct hgq_ival *x,
 {
 	uint32_t ni = dl->n_in, no = dl->n_out;
 	size_t nw = (size_t)ni * no;
-	bool fits32 = true, mid = true, f32;
+	bool fits32 = true, mid = true, f32, in16 = true, w16 = true;
 
 	memset(d, 0, sizeof(*d));
 	d->n_in = ni;
@@ -133,8 +215,10 @@ dense_prepare(struct dense_prep *d, const struct hgq_ival *x,
 	    (d->bias = calloc((size_t)no + 8, sizeof(int64_t))) == NULL ||
 	    (d->w64 = calloc(nw ? nw : 1, sizeof(int64_t))) == NULL)
 		goto nomem;
-	for (uint32_t i = 0; i < ni; i++)
+	for (uint32_t i = 0; i < ni; i++) {
 		mid &= x[i].lo >= INT32_MIN && x[i].hi <= INT32_MAX;
+		in16 &= x[i].lo >= INT16_MIN && x[i].hi <= INT16_MAX;
+	}
 	for (uint32_t j = 0; j < no; j++) {
 		bool live = calib || hgq_fmt_width(qo->k[j], qo->i[j],
 		    qo->f[j]) > 0;
@@ -168,6 +252,8 @@ dense_prepare(struct dense_prep *d, const struct hgq_ival *x,
 			d->w64[at] = align(dl->w_m[at], (int64_t)x[i].e -
 			    dl->w_f[at] + F, &f32);
 			mid &= f32;
+			w16 &= f32 && d->w64[at] >= INT16_MIN &&
+			    d->w64[at] <= INT16_MAX;
 		}
 		d->bias[j] = align(dl->b_m[j], (int64_t)F - dl->b_f[j], &f32);
 		mid &= f32;
@@ -190,6 +276,18 @@ dense_prepare(struct dense_prep *d, const struct hgq_ival *x,
 				    d->w64[(size_t)i * no + j];
 		for (uint32_t j = 0; j < no; j++)
 			d->b32[j] = (int32_t)(uint32_t)d->bias[j];
+		if (d->path == PATH_32 && in16 && w16) {
+			/* inputs and weights are int16 numbers: pairs of
+			   inputs 2k, 2k + 1 (the last one alone) */
+			if (mac16_init(&d->g, (ni + 1) / 2, d->stride, d->b32)
+			    != HGQ_OK)
+				goto nomem;
+			for (uint32_t i = 0; i < ni; i++)
+				for (uint32_t j = 0; j < no; j++)
+					*mac16_at(&d->g, i / 2, i % 2, j) =
+					    (int16_t)d->w64[(size_t)i * no + j];
+			d->k16 = 1;
+		}
 		free(d->w64);
 		d->w64 = NULL;
 	}
@@ -298,12 +396,23 @@ dense_acc64(const struct dense_prep *d, const int64_t *restrict a,
 static inline __attribute__((always_inline)) void
 dense_quant(const struct dense_prep *d, const struct hgq_qop *qo,
     const int64_t *a, int64_t *dst, int64_t *acc, int32_t *tmp32,
-    uint64_t *count)
+    int16_t *al16, uint64_t *count)
 {
 	uint64_t c = 0;
 
 	if (d->path == PATH_32) {
-		dense_acc32(d, a, tmp32);
+		if (d->k16) {
+			const int16_t *src = al16;
+
+			/* the inputs are int16 numbers (their ranges) */
+			for (uint32_t i = 0; i < d->n_in; i++)
+				al16[i] = (int16_t)a[i];
+			al16[d->n_in] = 0;	/* the odd one's partner */
+			mac16_run(&d->g, &src, d->g.pid, 1,
+			    (uint32_t *)tmp32);
+		} else {
+			dense_acc32(d, a, tmp32);
+		}
 		for (uint32_t j = 0; j < d->n_out; j++) {
 			int64_t v = tmp32[j], r, q;
 
@@ -375,11 +484,8 @@ struct conv_prep {
 	int		 amul01;	/* every amul is 0 or 1 */
 	/* the 16-bit form of PATH_32 (see "16-bit products" below) */
 	int		 k16;		/* in use */
-	int		 avx2;		/* its AVX2 variant */
-	uint32_t	 n_pair, n_blk;	/* tap pairs; blocks of 8 filters */
-	int16_t		*w16;		/* [n_pair][n_blk][8 filters][2] */
+	struct mac16	 g;		/* the tap pairs' weights */
 	uint32_t	*poff;		/* n_pair: pair offsets, window inside */
-	uint32_t	*pid;		/* n_pair: 0, 2, 4, ... (gathered) */
 };
 
 /*
@@ -467,9 +573,8 @@ op_release(struct op_prep *o)
 	free(o->p.sh);
 	free(o->c.inner4);
 	free(o->c.base);
-	free(o->c.w16);
+	mac16_release(&o->c.g);
 	free(o->c.poff);
-	free(o->c.pid);
 	if (o->fq != NULL)
 		free(o->fq->add);
 	free(o->fq);
@@ -497,8 +602,8 @@ lsb_exp(int64_t m, int64_t e)
  * so the row is cut into pairs of neighbours, an odd row gets one more
  * tap of weight 0 (it reads the element after the row, which the
  * scratch always holds, and adds 0).  Weights are laid out pair by pair,
- * then per block of 8 filters, the two taps of a filter side by side:
- * w16[((k * n_blk + b) * 8 + jj) * 2 + h].
+ * then per block of 8 filters, the two taps of a filter side by side
+ * (struct mac16).  A dense layer pairs its inputs 2k and 2k + 1.
  */
 
 /* do the aligned inputs of convolution c (ranges x, exponent E) fit int16? */
@@ -525,33 +630,24 @@ conv_prepare16(struct conv_prep *c, struct hgq_err *err)
 	const struct hgq_window *w = &c->w;
 	uint32_t R = w->k_w * w->in_c, R2 = R + (R & 1);
 
-	c->n_pair = w->k_h * R2 / 2;
-	c->n_blk = (uint32_t)(c->stride / 8);
-	if ((c->w16 = hgq_calloc((size_t)c->n_pair * c->n_blk * 16,
-	    sizeof(int16_t))) == NULL || (c->poff = hgq_calloc(c->n_pair,
-	    sizeof(uint32_t))) == NULL || (c->pid = hgq_calloc(c->n_pair,
-	    sizeof(uint32_t))) == NULL)
+	if (mac16_init(&c->g, w->k_h * R2 / 2, c->stride, c->b32) != HGQ_OK ||
+	    (c->poff = hgq_calloc(c->g.n_pair, sizeof(uint32_t))) == NULL)
 		return hgq_errf(err, HGQ_ENOMEM, "out of memory");
-	for (uint32_t k = 0; k < c->n_pair; k++) {
+	for (uint32_t k = 0; k < c->g.n_pair; k++) {
 		uint32_t row = 2 * k / R2, m0 = 2 * k % R2;
 
 		c->poff[k] = row * w->in_w * w->in_c + m0;
-		c->pid[k] = 2 * k;
 		for (uint32_t h = 0; h < 2; h++) {
 			uint32_t t = row * R + m0 + h;
 
 			if (m0 + h >= R)
 				continue;	/* the tap of weight 0 */
 			for (uint32_t co = 0; co < w->out_c; co++)
-				c->w16[(((size_t)k * c->n_blk + co / 8) * 8 +
-				    co % 8) * 2 + h] = (int16_t)c->w64[(size_t)t
-				    * c->stride + co];
+				*mac16_at(&c->g, k, h, co) = (int16_t)
+				    c->w64[(size_t)t * c->stride + co];
 		}
 	}
 	c->k16 = 1;
-#if defined(__x86_64__) && defined(__GNUC__)
-	c->avx2 = hgq_kernel_isa_current() == HGQ_ISA_AVX2;
-#endif
 	return HGQ_OK;
 }
 
@@ -1110,27 +1206,22 @@ conv_emit32(const struct conv_prep *c, const struct q32 *fq,
 		    (int32_t)blk[jj], c->relu, cnt);
 }
 
-/*
- * conv16_tile_c - the sums of np positions (1 or 4) of 16-bit convolution
- * c (all its filters): position q reads its tap pairs at src[q] + off[k];
- * ob[q * stride + co] gets the sum of filter co modulo 2^32.  Plain C,
- * the twin of conv16_tile_avx2 (same layout, same numbers).
- */
+/* mac16_tile_c - mac16_run in plain C, the twin of mac16_tile_avx2 */
 static void
-conv16_tile_c(const struct conv_prep *c, const int16_t *const *src,
+mac16_tile_c(const struct mac16 *g, const int16_t *const *src,
     const uint32_t *off, uint32_t np, uint32_t *restrict ob)
 {
-	uint32_t nb = c->n_blk;
+	uint32_t nb = g->n_blk;
 
 	for (uint32_t q = 0; q < np; q++)
 		for (uint32_t b = 0; b < nb; b++) {
 			uint32_t blk[8];
 
 			for (int jj = 0; jj < 8; jj++)
-				blk[jj] = (uint32_t)c->b32[b * 8 + jj];
-			for (uint32_t k = 0; k < c->n_pair; k++) {
+				blk[jj] = (uint32_t)g->b32[b * 8 + jj];
+			for (uint32_t k = 0; k < g->n_pair; k++) {
 				const int16_t *x = src[q] + off[k];
-				const int16_t *wk = c->w16 + ((size_t)k * nb +
+				const int16_t *wk = g->w16 + ((size_t)k * nb +
 				    b) * 16;
 
 				/* each product |.| <= 2^30: exact in int */
@@ -1139,32 +1230,32 @@ conv16_tile_c(const struct conv_prep *c, const int16_t *const *src,
 					    wk[2 * jj]) + (uint32_t)(x[1] *
 					    wk[2 * jj + 1]);
 			}
-			memcpy(ob + q * c->stride + b * 8, blk, sizeof(blk));
+			memcpy(ob + q * g->stride + b * 8, blk, sizeof(blk));
 		}
 }
 
 #if defined(__x86_64__) && defined(__GNUC__)
 /*
- * tile16_avx2 - NP positions by NB blocks of 8 filters from block b: the
+ * tile16_avx2 - NP positions by NB blocks of 8 outputs from block b: the
  * NP * NB accumulators stay in registers over all pairs; per pair, NB
  * weight loads serve NP broadcast input pairs (vpmaddwd, vpaddd)
  */
 static inline __attribute__((always_inline, target("avx2"))) void
-tile16_avx2(const struct conv_prep *c, const int16_t *const *src,
+tile16_avx2(const struct mac16 *g, const int16_t *const *src,
     const uint32_t *off, uint32_t b, const int NP, const int NB,
     uint32_t *restrict ob)
 {
 	__m256i acc[4][2], wv[2];
-	const int16_t *wp = c->w16 + (size_t)b * 16;
-	size_t wstep = (size_t)c->n_blk * 16;
+	const int16_t *wp = g->w16 + (size_t)b * 16;
+	size_t wstep = (size_t)g->n_blk * 16;
 
 #pragma GCC unroll 4
 	for (int q = 0; q < NP; q++)
 #pragma GCC unroll 2
 		for (int h = 0; h < NB; h++)
 			acc[q][h] = _mm256_loadu_si256((const __m256i *)
-			    (c->b32 + (b + h) * 8));
-	for (uint32_t k = 0; k < c->n_pair; k++, wp += wstep) {
+			    (g->b32 + (b + h) * 8));
+	for (uint32_t k = 0; k < g->n_pair; k++, wp += wstep) {
 #pragma GCC unroll 2
 		for (int h = 0; h < NB; h++)
 			wv[h] = _mm256_loadu_si256((const __m256i *)(wp +
@@ -1186,27 +1277,27 @@ tile16_avx2(const struct conv_prep *c, const int16_t *const *src,
 	for (int q = 0; q < NP; q++)
 #pragma GCC unroll 2
 		for (int h = 0; h < NB; h++)
-			_mm256_storeu_si256((__m256i *)(ob + q * c->stride +
+			_mm256_storeu_si256((__m256i *)(ob + q * g->stride +
 			    (b + h) * 8), acc[q][h]);
 }
 
-/* conv16_tile_avx2 - conv16_tile_c with AVX2 (chosen at preparation) */
+/* mac16_tile_avx2 - mac16_run with AVX2 (chosen at preparation) */
 __attribute__((target("avx2"))) static void
-conv16_tile_avx2(const struct conv_prep *c, const int16_t *const *src,
+mac16_tile_avx2(const struct mac16 *g, const int16_t *const *src,
     const uint32_t *off, uint32_t np, uint32_t *restrict ob)
 {
-	uint32_t b = 0, nb = c->n_blk;
+	uint32_t b = 0, nb = g->n_blk;
 
 	if (np == 4) {
 		for (; b + 1 < nb; b += 2)
-			tile16_avx2(c, src, off, b, 4, 2, ob);
+			tile16_avx2(g, src, off, b, 4, 2, ob);
 		if (b < nb)
-			tile16_avx2(c, src, off, b, 4, 1, ob);
+			tile16_avx2(g, src, off, b, 4, 1, ob);
 	} else {
 		for (; b + 1 < nb; b += 2)
-			tile16_avx2(c, src, off, b, 1, 2, ob);
+			tile16_avx2(g, src, off, b, 1, 2, ob);
 		if (b < nb)
-			tile16_avx2(c, src, off, b, 1, 1, ob);
+			tile16_avx2(g, src, off, b, 1, 1, ob);
 	}
 }
 #endif
@@ -1250,7 +1341,7 @@ conv16_quant(const struct conv_prep *c, const struct q32 *fq,
 		} else {
 			uint32_t oh = p / w->out_w, ow = p % w->out_w;
 
-			for (uint32_t t = 0; t < 2 * c->n_pair; t++) {
+			for (uint32_t t = 0; t < 2 * c->g.n_pair; t++) {
 				uint32_t row = t / R2, m = t % R2;
 				uint64_t y = (uint64_t)oh * w->s_h + row;
 				uint64_t v = (uint64_t)ow * w->s_w + m / C;
@@ -1262,14 +1353,9 @@ conv16_quant(const struct conv_prep *c, const struct q32 *fq,
 				    w->pad_left) * C + m % C];
 			}
 			src[0] = col;
-			off = c->pid;
+			off = c->g.pid;
 		}
-#if defined(__x86_64__) && defined(__GNUC__)
-		if (c->avx2)
-			conv16_tile_avx2(c, src, off, np, ob);
-		else
-#endif
-			conv16_tile_c(c, src, off, np, ob);
+		mac16_run(&c->g, src, off, np, ob);
 		for (uint32_t q = 0; q < np; q++)
 			for (size_t j0 = 0; j0 < c->stride; j0 += 8)
 				conv_emit32(c, fq, qo, p + q, j0, ob + q *
@@ -1515,14 +1601,15 @@ op_quant(const struct op_prep *o, const struct hgq_qop *qo,
 	switch (o->kind) {
 	case HGQ_LAYER_DENSE:
 		dense_quant(&o->d, qo, a, dst, scr, (int32_t *)(scr +
-		    o->n_out + 8), count);
+		    o->n_out + 8), (int16_t *)(scr + 2 * (size_t)o->n_out +
+		    16), count);
 		break;
 	case HGQ_LAYER_CONV1D:
 	case HGQ_LAYER_CONV2D:
 		if (o->c.k16)
 			conv16_quant(&o->c, o->fq, qo, a, dst, (int16_t *)scr,
 			    (int16_t *)(scr + o->n_in + 8), (uint32_t *)(scr +
-			    o->n_in + 8 + o->c.n_pair + 8), count);
+			    o->n_in + 8 + o->c.g.n_pair + 8), count);
 		else
 			conv_quant(&o->c, o->fq, qo, a, dst, scr, scr +
 			    o->n_in + 8, count);
@@ -1584,7 +1671,8 @@ scratch_len(const struct hgq_model *m)
 
 	for (uint32_t l = 0; l < m->n_layers; l++) {
 		const struct hgq_layer *L = &m->layers[l];
-		size_t s = 2 * (size_t)L->n_out + 16;
+		/* dense: acc, tmp32, the int16 inputs */
+		size_t s = 2 * (size_t)L->n_out + 16 + L->n_in / 4 + 8;
 
 		if (L->n_out > max_n)
 			max_n = L->n_out;
@@ -1781,12 +1869,14 @@ hgq_engine_op_kernel(const struct hgq_engine *e, uint32_t op)
 	o = &e->ops[op];
 	switch (o->kind) {
 	case HGQ_LAYER_DENSE:
+		if (o->d.k16)
+			return o->d.g.avx2 ? "dense16-avx2" : "dense16";
 		return o->d.path == PATH_32 ? "dense32" : o->d.path ==
 		    PATH_MID ? "dense-mid" : "dense64";
 	case HGQ_LAYER_CONV1D:
 	case HGQ_LAYER_CONV2D:
 		if (o->c.k16)
-			return o->c.avx2 ? "conv16-avx2" : "conv16";
+			return o->c.g.avx2 ? "conv16-avx2" : "conv16";
 		return o->c.path == PATH_32 ? "conv32" : "conv64";
 	default:
 		return hgq_layer_kind_name(o->kind);

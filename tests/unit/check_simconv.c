@@ -351,20 +351,20 @@ random_inputs(uint32_t n_raw, size_t n, int far)
 }
 
 /*
- * how many convolutions compare() ran with each kernel (conv16-avx2,
- * conv16, conv32, conv64), so that a test can require that its models
- * drive them all
+ * how many operations compare() ran with each kernel, so that a test can
+ * require that its models drive them all
  */
 static const char *const conv_kernels[] = {
-	"conv16-avx2", "conv16", "conv32", "conv64"
+	"conv16-avx2", "conv16", "conv32", "conv64",
+	"dense16-avx2", "dense16", "dense32"
 };
-static unsigned conv_seen[4];
+static unsigned conv_seen[7];
 
 static void
 count_kernels(const struct hgq_engine *e, const struct hgq_model *m)
 {
 	for (uint32_t op = 0; 2 * op + 1 < m->n_layers; op++)
-		for (int k = 0; k < 4; k++)
+		for (int k = 0; k < 7; k++)
 			if (strcmp(hgq_engine_op_kernel(e, op),
 			    conv_kernels[k]) == 0)
 				conv_seen[k]++;
@@ -471,8 +471,12 @@ START_TEST(test_conv_engine_matches_reference)
 	ck_assert_uint_ge(conv_seen[1], 100);
 	ck_assert_uint_ge(conv_seen[2], 30);
 	ck_assert_uint_ge(conv_seen[3], 30);
-	if (hgq_kernel_isa(HGQ_ISA_AVX2) == HGQ_ISA_AVX2)
+	ck_assert_uint_ge(conv_seen[5], 50);
+	ck_assert_uint_ge(conv_seen[6], 25);
+	if (hgq_kernel_isa(HGQ_ISA_AVX2) == HGQ_ISA_AVX2) {
 		ck_assert_uint_eq(conv_seen[0], conv_seen[1]);
+		ck_assert_uint_eq(conv_seen[4], conv_seen[5]);
+	}
 	hgq_kernel_isa(HGQ_ISA_AUTO);
 }
 END_TEST
