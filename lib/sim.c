@@ -511,7 +511,11 @@ struct q32 {
 	 */
 	size_t		 s_add, s_lo, s_hi, s_wrapm;
 	size_t		 s_rsh, s_lsh, s_mask, s_sbit;
+	int		 mode;		/* Q32_MIXED, Q32_SAT or Q32_WRAP:
+					   every lane saturates or wraps */
 };
+
+enum { Q32_MIXED, Q32_SAT, Q32_WRAP };
 
 /*
  * Pooling: output element j = p*C + c reads the taps of channel c of
@@ -537,6 +541,8 @@ struct pool_prep {
  */
 typedef uint32_t u32x8 __attribute__((vector_size(32)));
 typedef int64_t i64x4 __attribute__((vector_size(32)));	/* max-pool */
+typedef int32_t i32x8 __attribute__((vector_size(32)));	/* q32_block */
+typedef int32_t i32x4 __attribute__((vector_size(16)));
 typedef uint64_t u64x4 __attribute__((vector_size(32)));
 typedef double f64x4 __attribute__((vector_size(32)));	/* input_quant4 */
 
@@ -1006,6 +1012,16 @@ op_fast(struct op_prep *o, const struct hgq_qop *qops,
 		fq->mask[a] = q->wrap ? (uint32_t)q->mask : 0;
 		fq->sbit[a] = q->wrap ? (uint32_t)q->sbit : 0;
 	}
+	fq->mode = Q32_MIXED;
+	if (q32_step(fq->wrapm, n, o->c.stride) == 0) {
+		bool sat = true, wrap = true;
+
+		for (size_t a = 0; a < o->c.stride; a++) {
+			sat &= fq->wrapm[a] == 0;
+			wrap &= fq->wrapm[a] == -1 || a % o->c.stride >= oc;
+		}
+		fq->mode = sat ? Q32_SAT : wrap ? Q32_WRAP : Q32_MIXED;
+	}
 	fq->s_add = q32_step(fq->add, n, o->c.stride);
 	fq->s_lo = q32_step(fq->lo, n, o->c.stride);
 	fq->s_hi = q32_step(fq->hi, n, o->c.stride);
@@ -1145,43 +1161,59 @@ quant_one(const struct hgq_qop *q, int64_t v, int relu, uint64_t *c)
 }
 
 /*
- * q32_block - quantize the 8 int32 accumulators blk of lanes [a, a+8) of
- * fq (ReLU first when relu) into out, counting overflows per lane in lc
- * (summed once per layer: a sum across the lanes for every block cost
- * more than the quantization): the quantizer ops of hgq_qop in int32,
- * branch-free, one vector operation per step
+ * q32_block - quantize the 8 int32 accumulators blk of position p, lanes
+ * j0..j0+7 of fq (ReLU first when relu) into *out, counting overflows
+ * per lane in lc (summed once per layer: a sum across the lanes for
+ * every block cost more than the quantization): the quantizer ops of
+ * hgq_qop in int32, branch-free, written with vector types (the
+ * compiler's own vectorisation of the lane loop failed in some copies)
  */
 static inline __attribute__((always_inline)) void
 q32_block(const struct q32 *restrict fq, size_t p, size_t j0,
-    const uint32_t *blk, int relu, int32_t *restrict out,
+    const uint32_t *blk, int relu, const int mode, i32x8 *out,
     uint32_t *restrict lc)
 {
-	const int32_t *add = fq->add + p * fq->s_add + j0;
-	const int32_t *lo = fq->lo + p * fq->s_lo + j0;
-	const int32_t *hi = fq->hi + p * fq->s_hi + j0;
-	const int32_t *wrapm = fq->wrapm + p * fq->s_wrapm + j0;
-	const uint32_t *rsh = fq->rsh + p * fq->s_rsh + j0;
-	const uint32_t *lsh = fq->lsh + p * fq->s_lsh + j0;
-	const uint32_t *mask = fq->mask + p * fq->s_mask + j0;
-	const uint32_t *sbit = fq->sbit + p * fq->s_sbit + j0;
+	i32x8 v, add, lo, hi, wrapm, r, t, w, q, m;
+	u32x8 rsh, lsh, mask, sbit, cnt;
 
-	for (int jj = 0; jj < 8; jj++) {
-		int32_t v = (int32_t)blk[jj], r, t, w, q;
-
-		if (relu)
-			v = v < 0 ? 0 : v;
-		/* v + add cannot overflow (op_fast); >> of a negative is
-		   arithmetic (see hgq_qop_round) */
-		r = (int32_t)((uint32_t)((v + add[jj]) >> rsh[jj]) <<
-		    lsh[jj]);
-		t = r < lo[jj] ? lo[jj] : r;
-		t = t > hi[jj] ? hi[jj] : t;
-		w = (int32_t)((((uint32_t)r & mask[jj]) ^ sbit[jj]) -
-		    sbit[jj]);
-		q = (w & wrapm[jj]) | (t & ~wrapm[jj]);
-		lc[jj] += q != r;
-		out[jj] = q;
+	memcpy(&v, blk, sizeof(v));
+	memcpy(&add, fq->add + p * fq->s_add + j0, sizeof(add));
+	memcpy(&rsh, fq->rsh + p * fq->s_rsh + j0, sizeof(rsh));
+	memcpy(&lsh, fq->lsh + p * fq->s_lsh + j0, sizeof(lsh));
+	if (relu)
+		v &= v > 0;
+	/* v + add cannot overflow and the shifts are below 32 (op_fast);
+	   >> of a negative is arithmetic (see hgq_qop_round) */
+	r = (i32x8)((u32x8)((v + add) >> (i32x8)rsh) << lsh);
+	t = w = r;
+	if (mode != Q32_WRAP) {
+		memcpy(&lo, fq->lo + p * fq->s_lo + j0, sizeof(lo));
+		memcpy(&hi, fq->hi + p * fq->s_hi + j0, sizeof(hi));
+		m = r < lo;
+		t = (lo & m) | (r & ~m);
+		m = t > hi;
+		t = (hi & m) | (t & ~m);
 	}
+	if (mode != Q32_SAT) {
+		memcpy(&mask, fq->mask + p * fq->s_mask + j0, sizeof(mask));
+		memcpy(&sbit, fq->sbit + p * fq->s_sbit + j0, sizeof(sbit));
+		w = (i32x8)((((u32x8)r & mask) ^ sbit) - sbit);
+	}
+	/* mode is a constant where q32_block is inlined: a layer of one
+	   overflow mode does only its half */
+	if (mode == Q32_SAT) {
+		q = t;
+	} else if (mode == Q32_WRAP) {
+		q = w;
+	} else {
+		memcpy(&wrapm, fq->wrapm + p * fq->s_wrapm + j0,
+		    sizeof(wrapm));
+		q = (w & wrapm) | (t & ~wrapm);
+	}
+	memcpy(&cnt, lc, sizeof(cnt));
+	cnt -= (u32x8)(q != r);		/* -1 where they differ */
+	memcpy(lc, &cnt, sizeof(cnt));
+	*out = q;
 }
 
 /* the output block (position p, filters j0..j0+7) of a PATH_32 conv */
@@ -1194,11 +1226,30 @@ conv_emit32(const struct conv_prep *c, const struct q32 *fq,
 	int64_t *d = dst + (size_t)p * oc + j0;
 
 	if (fq != NULL) {
-		int32_t q[8];
+		i32x8 q;
+		i32x4 h[2];
+		i64x4 q64[2];
 
-		q32_block(fq, p, j0, blk, c->relu, q, lc);
-		for (uint32_t jj = 0; jj < n; jj++)
-			d[jj] = q[jj];
+		if (fq->mode == Q32_SAT)
+			q32_block(fq, p, j0, blk, c->relu, Q32_SAT, &q, lc);
+		else if (fq->mode == Q32_WRAP)
+			q32_block(fq, p, j0, blk, c->relu, Q32_WRAP, &q, lc);
+		else
+			q32_block(fq, p, j0, blk, c->relu, Q32_MIXED, &q, lc);
+		/* widened half by half (a 64-byte vector went through the
+		   stack) */
+		memcpy(h, &q, sizeof(q));
+		q64[0] = __builtin_convertvector(h[0], i64x4);
+		q64[1] = __builtin_convertvector(h[1], i64x4);
+		if (n == 8) {
+			memcpy(d, &q64, sizeof(q64));
+		} else {
+			int64_t t[8];
+
+			memcpy(t, &q64, sizeof(q64));
+			for (uint32_t jj = 0; jj < n; jj++)
+				d[jj] = t[jj];
+		}
 		return;
 	}
 	for (uint32_t jj = 0; jj < n; jj++)
