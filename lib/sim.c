@@ -21,6 +21,11 @@
  * GEMV per position against weights aligned once per filter (see "Convo-
  * lutions" below); pooling aligns each window to its finest exponent;
  * flatten is the identity on the element order.
+ *
+ * Where the exact ranges prove that a PATH_32 layer's inputs and aligned
+ * weights are int16 numbers, its sums are taken over pairs of 16-bit
+ * products (struct mac16, "16-bit products" below): vpmaddwd with AVX2,
+ * chosen at preparation (hgq_kernel_isa), a plain-C twin otherwise.
  */
 #include <math.h>
 #include <stdbool.h>
@@ -999,8 +1004,10 @@ op_fast(struct op_prep *o, const struct hgq_qop *qops,
 		const struct hgq_qop *q = &qops[p * oc + co];
 
 		if (co >= oc) {
+			/* a padding lane: q == r, saturating or wrapping */
 			fq->lo[a] = INT32_MIN;
 			fq->hi[a] = INT32_MAX;
+			fq->mask[a] = UINT32_MAX;
 			continue;
 		}
 		fq->add[a] = (int32_t)q->add;
