@@ -490,7 +490,7 @@ struct conv_prep {
 	/* the 16-bit form of PATH_32 (see "16-bit products" below) */
 	int		 k16;		/* in use */
 	struct mac16	 g;		/* the tap pairs' weights */
-	uint32_t	*poff;		/* n_pair: pair offsets, window inside */
+	uint32_t	*poff;		/* n_pair: offsets, window inside */
 };
 
 /*
