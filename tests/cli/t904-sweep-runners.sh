@@ -76,13 +76,24 @@ same_sweep() {
 		done
 	done
 }
-# wait until job $1 of sweep $2 has trained 3 epochs (of 400)
+# wait until job $1 of sweep $2 has trained 3 epochs (of 400): its log
+# has a header and 3 lines.  With $3, the pid of the background sweep,
+# lib.sh's wait_for (which also stops when the sweep ends); a Slurm job
+# has no local pid: wait up to 120 s, then a not-ok line.
 mid_training() {
-	i=0
-	while [ "$i" -lt 1000 ] && [ "$(cat "$2/$1/train.tsv" 2>/dev/null |
-	    grep -c .)" -lt 4 ]; do
-		sleep 0.01
-		i=$((i + 1))
+	if [ -n "${3:-}" ]; then
+		wait_for "$3" "$2/$1/train.tsv" 4 .
+		return
+	fi
+	mt_end=$(($(date +%s) + 120))
+	while [ "$(cat "$2/$1/train.tsv" 2>/dev/null | grep -c .)" -lt 4 ]; do
+		if [ "$(date +%s)" -gt "$mt_end" ]; then
+			n=$((n + 1))
+			echo "not ok $n - job $1 did not train 3 epochs in 120 s"
+			n_fail=$((n_fail + 1))
+			return 1
+		fi
+		sleep 0.05
 	done
 }
 
@@ -110,7 +121,7 @@ else
 	# job 2 killed in the middle of its training: the run fails, a
 	# rerun resumes the job and gives the same sweep
 	sweep S="$T/pk" parallel PARALLEL_FLAGS="-j 2" >pk.out 2>&1 &
-	mid_training 1e-5-2 "$T/pk"
+	mid_training 1e-5-2 "$T/pk" $!
 	# the trainer of job 2 (only its command line names the config)
 	pid=$(grep -laF -- "$T/pk/1e-5-2/config.yaml" /proc/[0-9]*/cmdline \
 	    2>/dev/null | sed -n 's|^/proc/\([0-9]*\)/cmdline$|\1|p' | head -n 1)
