@@ -655,6 +655,7 @@ struct hgq_config {
 		uint32_t n_beta;
 		struct hgq_sched_point beta[HGQ_MAX_SCHED];
 		double	 gamma;		/* [0] */
+		double	 target_ebops;	/* [0 = off: beta from the schedule] */
 		uint32_t threads;	/* [0 = all cores] */
 	} train;
 	struct {
