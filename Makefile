@@ -191,5 +191,6 @@ clean:
 	rm -rf build
 
 include mk/demo.mk
+include mk/fig3.mk
 
 -include $(DEPS)
