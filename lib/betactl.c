@@ -51,7 +51,8 @@ hgq_betactl_step(struct hgq_betactl *b, double ebops_train, double t,
 	e = meas > 0 ? log(meas / hgq_betactl_ref(b, t)) : -1;
 	e = clamp(e, -1, 1);
 	dt = steps_per_epoch > 0 ? 1.0 / (double)steps_per_epoch : 1;
-	b->integ = clamp(b->integ + HGQ_BETACTL_KI * e * dt, lo, hi);
+	b->integ = clamp(b->integ + (e < 0 ? HGQ_BETACTL_KI_LOW :
+	    HGQ_BETACTL_KI) * e * dt, lo, hi);
 	b->beta = exp(clamp(b->integ + HGQ_BETACTL_KP * e, lo, hi));
 	return b->beta;
 }

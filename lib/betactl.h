@@ -13,7 +13,8 @@
  * proportional-integral on ln(beta) against the log error:
  *
  *   e      = ln(M / ref(t)), clamped to [-1, 1]
- *   I     += KI * e * dt          (dt = 1 / steps an epoch)
+ *   I     += KI * e * dt          (dt = 1 / steps an epoch;
+ *                                  KI_LOW instead when e < 0)
  *   ln b   = I + KP * e
  *
  * Logarithms on both sides because beta spans decades and EBOPs respond
@@ -21,14 +22,16 @@
  * at a rate set by the balance of the task and EBOPs gradients, so the
  * plant integrates (EBOPs drift while beta is off its equilibrium) and the
  * proportional term damps the loop.  The gains are per epoch, so the
- * behaviour does not depend on the batch size or the data size.
+ * behaviour does not depend on the batch size or the data size.  The
+ * integral falls three times faster below the reference than it rises
+ * above it: see below.
  *
  * The reference.  Bits are cut much faster than they grow back (the task
  * gradient pulls them up slowly, gamma pushes them down), so an overshoot
  * below the target may never be recovered.  The reference therefore
  * descends geometrically from the first measurement M0 to the target over
- * the first RAMP of the planned epochs, ref(t) = M0 (target/M0)^(t/ramp),
- * and is the target from then on (and from the start when M0 is below
+ * the first RAMP (half) of the planned epochs,
+ * ref(t) = M0 (target/M0)^(t/ramp), and is the target from then on (and from the start when M0 is below
  * it).  When r changes, M0 is rescaled with it, so that the reference
  * does not jump.  I and beta stay within [BETA_MIN, BETA_MAX] (no wind-up
  * while the network cannot follow).
@@ -39,7 +42,8 @@
 #include <stdint.h>
 
 #define HGQ_BETACTL_KP		2.0	/* ln(beta) per unit of log error */
-#define HGQ_BETACTL_KI		1.0	/* the same, per epoch */
+#define HGQ_BETACTL_KI		1.0	/* per epoch, above the reference */
+#define HGQ_BETACTL_KI_LOW	3.0	/* per epoch, below it */
 #define HGQ_BETACTL_RAMP	0.5	/* of the epochs: the descent */
 #define HGQ_BETACTL_BETA_MIN	1e-12
 #define HGQ_BETACTL_BETA_MAX	1e-1

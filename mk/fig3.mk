@@ -34,7 +34,7 @@
 #
 # Variables (make fig3 VAR=value):
 #   FIG3_CONFIG     [examples/fmnist.yaml]
-#   FIG3_BETAS      [2e-6 4e-6 8e-6 1.6e-5 3.2e-5 6.4e-5]
+#   FIG3_BETAS      [4e-6 1.6e-5 6.4e-5 1.28e-4 2.56e-4 5.12e-4]
 #   FIG3_EPOCHS     [16]
 #   FIG3_MAX_EBOPS  [24000]
 #   FIG3_MODELS     [12]
@@ -44,7 +44,7 @@
 #   FIG3_BIN        the programs [$(B)/bin]
 
 FIG3_CONFIG	?= examples/fmnist.yaml
-FIG3_BETAS	?= 2e-6 4e-6 8e-6 1.6e-5 3.2e-5 6.4e-5
+FIG3_BETAS	?= 4e-6 1.6e-5 6.4e-5 1.28e-4 2.56e-4 5.12e-4
 FIG3_EPOCHS	?= 16
 FIG3_MAX_EBOPS	?= 24000
 FIG3_MODELS	?= 12
@@ -65,7 +65,7 @@ F3_ROWS	= $(FIG3_IDS:%=$(F3)/m/%/row.tsv)
 f3_jget = grep -o '"$(1)": *[-0-9.eE+]*' "$(2)" | head -n 1 | sed 's/.*: *//'
 
 .PHONY: fig3 fig3-run fig3-clean fig3-synth
-.SECONDARY: $(F3_TRAIN) $(foreach i,$(FIG3_IDS),$(addprefix $(F3)/m/$(i)/, \
+.SECONDARY: $(foreach i,$(FIG3_IDS),$(addprefix $(F3)/m/$(i)/, \
 	    ebops.json adders.v adders.json behav.v yosys-adders.json \
 	    yosys-behav.json))
 

@@ -60,7 +60,7 @@ START_TEST(test_step_exact)
 	beta = hgq_betactl_step(&b, 800, LATE, 50);
 	ck_assert(beta < 1e-6);
 	e = log(800 / 1000.0);
-	integ = log(1e-6) + HGQ_BETACTL_KI * e * (1.0 / 50);
+	integ = log(1e-6) + HGQ_BETACTL_KI_LOW * e * (1.0 / 50);
 	ck_assert(beta == exp(integ + HGQ_BETACTL_KP * e));
 }
 END_TEST
@@ -80,7 +80,7 @@ START_TEST(test_clamps)
 	hgq_betactl_init(&b, 1000, 1e-6, 10);
 	hgq_betactl_step(&b, 0, LATE, 4);
 	ck_assert(b.start == 0);
-	integ = log(1e-6) - HGQ_BETACTL_KI * (1.0 / 4);
+	integ = log(1e-6) - HGQ_BETACTL_KI_LOW * (1.0 / 4);
 	ck_assert(b.integ == integ);
 	ck_assert(b.beta == exp(integ - HGQ_BETACTL_KP));
 	/* held far above or below for long: beta stops at its bounds */
