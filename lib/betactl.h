@@ -31,10 +31,11 @@
  * below the target may never be recovered.  The reference therefore
  * descends geometrically from the first measurement M0 to the target over
  * the first RAMP (half) of the planned epochs,
- * ref(t) = M0 (target/M0)^(t/ramp), and is the target from then on (and from the start when M0 is below
- * it).  When r changes, M0 is rescaled with it, so that the reference
- * does not jump.  I and beta stay within [BETA_MIN, BETA_MAX] (no wind-up
- * while the network cannot follow).
+ * ref(t) = M0 (target/M0)^(t/ramp), and is the target from then on
+ * (and from the start when M0 is below it).  When r changes, M0 is
+ * rescaled with it, so that the reference does not jump.  I and beta
+ * stay within [BETA_MIN, BETA_MAX] (no wind-up while the network cannot
+ * follow).
  */
 #ifndef HGQ_BETACTL_H
 #define HGQ_BETACTL_H
