@@ -29,7 +29,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "hgq.h"
+#include "internal.h"
 
 static uint64_t rng_state = 0x2545f4914f6cdd1dull;
 

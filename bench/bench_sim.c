@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <time.h>
 
-#include "hgq.h"
+#include "internal.h"
 
 static uint64_t state = 42;
 

@@ -7,6 +7,7 @@
 #include <math.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,13 +19,13 @@ static const char *progname = "hgq";
 static int verbosity;
 static int fail_code = 1;
 
-/* pending temporary output files, removed on failure or fatal signal */
+/* the outputs opened by cli_open_out, written through the library's
+   atomic files (whose temporary files die() and fatal signals remove) */
 #define MAX_PENDING 8
 static struct pending {
-	FILE	*f;
-	char	*tmp;
+	FILE		 *f;
+	struct hgq_afile *a;
 } pending[MAX_PENDING];
-static volatile sig_atomic_t n_pending;
 
 static void
 log_to_stderr(int level, const char *msg, void *arg)
@@ -37,25 +38,23 @@ log_to_stderr(int level, const char *msg, void *arg)
 }
 
 static void
-remove_pending(void)
-{
-	for (int j = 0; j < MAX_PENDING; j++)
-		if (pending[j].tmp != NULL)
-			unlink(pending[j].tmp);
-}
-
-static int
-open_tmp(const char *tmp)
-{
-	return open(tmp, O_WRONLY | O_CREAT | O_EXCL, 0666);
-}
-
-static void
 on_fatal_signal(int sig)
 {
-	remove_pending();		/* unlink is async-signal-safe */
+	hgq_afile_cleanup();		/* async-signal-safe */
 	signal(sig, SIG_DFL);
 	raise(sig);
+}
+
+void
+cli_cleanup_on_signals(void)
+{
+	static const int sigs[] = { SIGHUP, SIGINT, SIGTERM };
+	struct sigaction sa;
+
+	for (size_t j = 0; j < sizeof(sigs) / sizeof(sigs[0]); j++)
+		if (sigaction(sigs[j], NULL, &sa) == 0 &&
+		    sa.sa_handler == SIG_DFL)
+			signal(sigs[j], on_fatal_signal);
 }
 
 /*
@@ -126,7 +125,7 @@ die(const char *fmt, ...)
 	va_start(ap, fmt);
 	vmsg(fmt, ap);
 	va_end(ap);
-	remove_pending();
+	hgq_afile_cleanup();
 	exit(fail_code);
 }
 
@@ -232,6 +231,14 @@ cli_parse_double(const char *s, const char *opt, double min, double max)
 	return v;
 }
 
+void *
+cli_reallocarray(void *p, size_t n, size_t size)
+{
+	if (size != 0 && n > SIZE_MAX / size)
+		return NULL;
+	return realloc(p, n * size == 0 ? 1 : n * size);
+}
+
 const char *
 cli_name(const char *path)
 {
@@ -274,13 +281,20 @@ cli_read_model(const char *path)
 	return m;
 }
 
+void
+cli_require_dense(const struct hgq_model *m)
+{
+	struct hgq_err err = HGQ_ERR_INIT;
+
+	if (hgq_model_dense_only(m, progname, &err) != HGQ_OK)
+		die("%s", err.msg);
+}
+
 FILE *
 cli_open_out(const char *path, int binary)
 {
-	static int handlers;
-	char *tmp;
-	FILE *f;
-	int fd, slot;
+	struct hgq_err err = HGQ_ERR_INIT;
+	int slot;
 
 	if (path == NULL || strcmp(path, "-") == 0) {
 		if (binary && isatty(STDOUT_FILENO)) {
@@ -291,40 +305,22 @@ cli_open_out(const char *path, int binary)
 		return stdout;
 	}
 	for (slot = 0; slot < MAX_PENDING; slot++)
-		if (pending[slot].tmp == NULL)
+		if (pending[slot].a == NULL)
 			break;
 	if (slot == MAX_PENDING)
 		die("too many open outputs");
-	if ((tmp = malloc(strlen(path) + 32)) == NULL)
-		die("out of memory");
-	sprintf(tmp, "%s.tmp.%ld", path, (long)getpid());
-	if ((fd = open_tmp(tmp)) < 0 || (f = fdopen(fd, "wb")) == NULL) {
-		int e = errno;
-
-		if (fd >= 0)
-			close(fd);
-		free(tmp);
-		errno = e;
-		die("cannot create '%s':", path);
-	}
-	if (!handlers) {
-		signal(SIGTERM, on_fatal_signal);
-		signal(SIGHUP, on_fatal_signal);
-		if (signal(SIGINT, on_fatal_signal) == SIG_IGN)
-			signal(SIGINT, SIG_IGN);
-		handlers = 1;
-	}
-	pending[slot].f = f;
-	pending[slot].tmp = tmp;
-	n_pending++;
-	return f;
+	cli_cleanup_on_signals();
+	if (hgq_afile_open(&pending[slot].a, path, &err) != HGQ_OK)
+		die("%s", err.msg);
+	pending[slot].f = hgq_afile_stream(pending[slot].a);
+	return pending[slot].f;
 }
 
 static int
 find_pending(FILE *f)
 {
 	for (int j = 0; j < MAX_PENDING; j++)
-		if (pending[j].f == f && pending[j].tmp != NULL)
+		if (pending[j].a != NULL && pending[j].f == f)
 			return j;
 	return -1;
 }
@@ -332,6 +328,8 @@ find_pending(FILE *f)
 void
 cli_commit_out(FILE *f, const char *path)
 {
+	struct hgq_err err = HGQ_ERR_INIT;
+	struct hgq_afile *a;
 	int slot;
 
 	if (f == stdout) {
@@ -343,21 +341,11 @@ cli_commit_out(FILE *f, const char *path)
 	}
 	if ((slot = find_pending(f)) < 0)
 		die("internal error: output '%s' is not open", path);
-	if (fflush(f) != 0 || ferror(f) || fsync(fileno(f)) != 0) {
-		int e = errno;
-
-		fclose(f);
-		errno = e;
-		die("cannot write '%s':", path);
-	}
+	a = pending[slot].a;
+	pending[slot].a = NULL;
 	pending[slot].f = NULL;
-	if (fclose(f) != 0)
-		die("cannot write '%s':", path);
-	if (rename(pending[slot].tmp, path) != 0)
-		die("cannot rename to '%s':", path);
-	free(pending[slot].tmp);
-	pending[slot].tmp = NULL;
-	n_pending--;
+	if (hgq_afile_commit(a, &err) != HGQ_OK)
+		die("%s", err.msg);
 }
 
 void
@@ -367,12 +355,9 @@ cli_abort_out(FILE *f)
 
 	if (f == stdout || (slot = find_pending(f)) < 0)
 		return;
-	fclose(f);
-	unlink(pending[slot].tmp);
-	free(pending[slot].tmp);
-	pending[slot].tmp = NULL;
+	hgq_afile_abort(pending[slot].a);
+	pending[slot].a = NULL;
 	pending[slot].f = NULL;
-	n_pending--;
 }
 
 void

@@ -42,6 +42,9 @@ double	cli_parse_double(const char *s, const char *opt, double min, double max);
 int	cli_parse_choice(const char *usage, const char *opt, const char *arg,
 	    const char *const *names);
 
+/* realloc of n * size bytes; NULL (p untouched) on overflow or failure */
+void	*cli_reallocarray(void *p, size_t n, size_t size);
+
 /* a file operand's name for messages ("-" is "standard input") */
 const char *cli_name(const char *path);
 
@@ -53,12 +56,27 @@ void	cli_close_in(FILE *f, const char *path);
 struct hgq_model *cli_read_model(const char *path);
 
 /*
+ * cli_require_dense - die with "layer N (KIND): not supported by PROG
+ * yet" unless m is a chain of quantizer and dense layers (format 1.0
+ * models), the only models the program computes so far.
+ */
+void	cli_require_dense(const struct hgq_model *m);
+
+/*
  * cli_open_out - path NULL or "-": stdout (refused with exit 2 when binary
  * and stdout is a terminal).  Otherwise a temporary file beside path,
  * renamed into place by cli_commit_out() and removed by die() or by a
  * fatal signal, so a failed run never leaves a partial file.
  */
 FILE	*cli_open_out(const char *path, int binary);
+/*
+ * cli_cleanup_on_signals - make SIGHUP, SIGINT and SIGTERM remove the
+ * temporary files of every atomic output still open (hgq_afile_cleanup)
+ * and then end the program as the signal would; a signal that is ignored
+ * or has a handler of the program's own is left alone.  cli_open_out
+ * calls it.
+ */
+void	cli_cleanup_on_signals(void);
 void	cli_commit_out(FILE *f, const char *path);
 /* drop an output opened by cli_open_out (removes the temporary file) */
 void	cli_abort_out(FILE *f);

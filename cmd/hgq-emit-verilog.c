@@ -272,6 +272,7 @@ main(int argc, char **argv)
 	parse_args(argc, argv, &o);
 
 	m = cli_read_model(o.model);
+	cli_require_dense(m);
 	hgq_cmvm_params_init(&par);
 	par.max_extra_depth = o.extra_depth;
 	if (hgq_ir_build(&ir, m, &par, o.behavioral, &err) != HGQ_OK)

@@ -110,6 +110,7 @@ main(int argc, char **argv)
 	cli_setverbosity(o.verbose);
 
 	m = cli_read_model(o.in);
+	cli_require_dense(m);
 	if (hgq_prune(m, &r, &err) != HGQ_OK)
 		die("cannot prune model '%s': %s", cli_name(o.in), err.msg);
 	cli_write_model(o.out, m, 0);

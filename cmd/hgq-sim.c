@@ -10,7 +10,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <unistd.h>
 
 #include "cli.h"
 #include "hgq.h"
@@ -37,7 +36,7 @@ static const char help_text[] =
     "      --report FORMAT   text or json summary on standard output\n"
     "      --vectors FILE    packed RTL test vectors: one line per row,\n"
     "                        input and output ports in hex\n"
-    "  -t, --threads N       worker threads [number of CPUs]\n"
+    "  -t, --threads N       worker threads, 0 = one per CPU [0]\n"
     "  -h, --help            this help\n"
     "  -V, --version         the version\n"
     "\n"
@@ -75,11 +74,9 @@ parse_args(int argc, char **argv, struct opts *o)
 		{ NULL,		0,			NULL, 0 }
 	};
 	static char help[sizeof(usage_text) + sizeof(help_text)];
-	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
 	int ch;
 
 	memset(o, 0, sizeof(*o));
-	o->threads = ncpu > 0 ? (int)ncpu : 1;
 	while ((ch = getopt_long(argc, argv, "hi:l:o:t:V", longopts, NULL))
 	    != -1) {
 		switch (ch) {
@@ -108,7 +105,7 @@ parse_args(int argc, char **argv, struct opts *o)
 			    optarg, report_names);
 			break;
 		case 't':
-			o->threads = (int)cli_parse_long(optarg, "--threads", 1,
+			o->threads = (int)cli_parse_long(optarg, "--threads", 0,
 			    64);
 			break;
 		case 'V':
@@ -164,10 +161,10 @@ sink_rows(struct sink *s, const int64_t *out, const double *val, size_t n)
 			while (cap < need)
 				cap *= 2;
 			if (s->raw)
-				s->mants = hgq_reallocarray(s->mants, cap,
+				s->mants = cli_reallocarray(s->mants, cap,
 				    sizeof(int64_t));
 			else
-				s->vals = hgq_reallocarray(s->vals, cap,
+				s->vals = cli_reallocarray(s->vals, cap,
 				    sizeof(double));
 			if (s->raw ? s->mants == NULL : s->vals == NULL)
 				die("out of memory");
@@ -238,20 +235,6 @@ sink_finish(struct sink *s)
 	s->mants = NULL;
 }
 
-/* what the whole run found */
-struct tally {
-	size_t		 n;
-	uint32_t	 n_out;
-	int		 classify;
-	bool		 labelled;
-	uint64_t	*confusion;	/* n_out x n_out: [label][pred] */
-	double		 sq_err;	/* regression */
-	uint64_t	*ovf;
-	uint32_t	 n_quant;
-	double		 seconds;	/* in the engine */
-	size_t		 n_diff;	/* --compare */
-};
-
 static double
 now(void)
 {
@@ -259,96 +242,6 @@ now(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
-/* argmax of exact values; ties go to the lowest index */
-static uint32_t
-argmax(const double *v, uint32_t n)
-{
-	uint32_t best = 0;
-
-	for (uint32_t j = 1; j < n; j++)
-		if (v[j] > v[best])
-			best = j;
-	return best;
-}
-
-static void
-report_text(const struct tally *t)
-{
-	printf("samples\t%zu\n", t->n);
-	if (t->labelled && t->classify) {
-		uint64_t right = 0;
-
-		for (uint32_t c = 0; c < t->n_out; c++)
-			right += t->confusion[(size_t)c * t->n_out + c];
-		printf("accuracy\t%.6f\n", t->n ? (double)right / t->n : 0.0);
-		printf("\n# class\tn\taccuracy\n");
-		for (uint32_t c = 0; c < t->n_out; c++) {
-			uint64_t nc = 0;
-
-			for (uint32_t p = 0; p < t->n_out; p++)
-				nc += t->confusion[(size_t)c * t->n_out + p];
-			printf("%u\t%llu\t%.6f\n", c, (unsigned long long)nc,
-			    nc ? (double)t->confusion[(size_t)c * t->n_out +
-			    c] / nc : 0.0);
-		}
-		printf("\n# confusion (rows: label, columns: prediction)\n");
-		for (uint32_t c = 0; c < t->n_out; c++) {
-			for (uint32_t p = 0; p < t->n_out; p++)
-				printf("%s%llu", p ? "\t" : "",
-				    (unsigned long long)t->confusion[
-				    (size_t)c * t->n_out + p]);
-			putchar('\n');
-		}
-		putchar('\n');
-	} else if (t->labelled) {
-		printf("mse\t%.9g\n", t->n ? t->sq_err / t->n / t->n_out : 0.0);
-	}
-	printf("# layer\toverflows\n");
-	for (uint32_t q = 0; q < t->n_quant; q++)
-		printf("quantizer_%u\t%llu\n", 2 * q,
-		    (unsigned long long)t->ovf[q]);
-	printf("samples_per_s\t%.0f\n", t->seconds > 0 ? t->n / t->seconds :
-	    0.0);
-}
-
-static void
-report_json(const struct tally *t)
-{
-	uint64_t total = 0;
-
-	printf("{\"n\": %zu", t->n);
-	if (t->labelled && t->classify) {
-		uint64_t right = 0;
-
-		for (uint32_t c = 0; c < t->n_out; c++)
-			right += t->confusion[(size_t)c * t->n_out + c];
-		printf(", \"accuracy\": %.17g", t->n ? (double)right / t->n :
-		    0.0);
-		printf(", \"confusion\": [");
-		for (uint32_t c = 0; c < t->n_out; c++) {
-			printf("%s[", c ? ", " : "");
-			for (uint32_t p = 0; p < t->n_out; p++)
-				printf("%s%llu", p ? ", " : "",
-				    (unsigned long long)t->confusion[
-				    (size_t)c * t->n_out + p]);
-			putchar(']');
-		}
-		putchar(']');
-	} else if (t->labelled) {
-		printf(", \"mse\": %.17g", t->n ? t->sq_err / t->n / t->n_out :
-		    0.0);
-	}
-	for (uint32_t q = 0; q < t->n_quant; q++)
-		total += t->ovf[q];
-	printf(", \"overflows\": {\"total\": %llu, \"layers\": [",
-	    (unsigned long long)total);
-	for (uint32_t q = 0; q < t->n_quant; q++)
-		printf("%s{\"layer\": %u, \"count\": %llu}", q ? ", " : "",
-		    2 * q, (unsigned long long)t->ovf[q]);
-	printf("]}, \"samples_per_s\": %.0f}\n", t->seconds > 0 ?
-	    t->n / t->seconds : 0.0);
 }
 
 static struct hgq_reader *
@@ -404,15 +297,17 @@ main(int argc, char **argv)
 	struct hgq_engine *e;
 	struct hgq_reader *rx, *ry = NULL, *rc = NULL;
 	struct sink sink;
-	struct tally t;
+	struct hgq_eval ev;
 	struct hgq_ovf_stats st;
 	const struct hgq_layer *qin, *qout;
 	FILE *vec = NULL;
 	double *x, *y = NULL, *ref = NULL, *val;
 	int64_t *out, *qx = NULL;
 	char *hin = NULL, *hout = NULL;
-	uint32_t n_raw, n_out, label_cols = 0;
-	size_t rows;
+	uint32_t n_raw, n_out, n_quant, label_cols = 0;
+	uint64_t *ovf;
+	size_t rows, n_diff = 0;
+	double seconds = 0;
 	bool want_outputs;
 
 	cli_setprogname(argv[0]);
@@ -432,27 +327,21 @@ main(int argc, char **argv)
 	if (hgq_reader_cols(rx) != n_raw)
 		die("%s: %zu columns, the model takes %u", o.input,
 		    hgq_reader_cols(rx), n_raw);
-	memset(&t, 0, sizeof(t));
-	t.n_out = n_out;
-	t.classify = m->task == HGQ_TASK_CLASSIFY;
-	t.n_quant = m->n_layers / 2 + 1;
-	if ((t.ovf = calloc(t.n_quant, sizeof(uint64_t))) == NULL)
+	n_quant = m->n_layers / 2 + 1;
+	if ((ovf = calloc(n_quant, sizeof(uint64_t))) == NULL)
 		die("out of memory");
-	st.n_quant = t.n_quant;
-	st.count = t.ovf;
+	st.n_quant = n_quant;
+	st.count = ovf;
 	if (o.labels != NULL) {
 		ry = open_reader(o.labels);
-		label_cols = t.classify ? 1 : n_out;
+		label_cols = m->task == HGQ_TASK_CLASSIFY ? 1 : n_out;
 		if (hgq_reader_cols(ry) != label_cols)
 			die("%s: %zu columns, expected %u", o.labels,
 			    hgq_reader_cols(ry), label_cols);
-		t.labelled = true;
-		/* n_out^2 counters: only when there is something to count */
-		if (t.classify && (t.confusion = hgq_calloc((size_t)n_out *
-		    n_out, sizeof(uint64_t))) == NULL)
-			die("out of memory for a %u x %u confusion matrix",
-			    n_out, n_out);
 	}
+	if (hgq_eval_init(&ev, n_out, (int)m->task, ry != NULL, &err) !=
+	    HGQ_OK)
+		die("%s", err.msg);
 	if (o.compare != NULL) {
 		rc = open_reader(o.compare);
 		if (hgq_reader_cols(rc) != n_out)
@@ -494,37 +383,16 @@ main(int argc, char **argv)
 		t0 = now();
 		if (hgq_engine_run(e, x, n, out, &st, o.threads) != HGQ_OK)
 			die("out of memory");
-		t.seconds += now() - t0;
+		seconds += now() - t0;
 		for (size_t r = 0; r < n; r++)
 			for (uint32_t j = 0; j < n_out; j++)
 				val[r * n_out + j] = ldexp((double)out[r *
 				    n_out + j], -hgq_engine_out_f(e, j));
-		if (ry != NULL) {
-			if (read_rows(ry, y, n) != n)
-				die("%s: %zu labels for more input rows",
-				    o.labels, hgq_reader_row(ry));
-			for (size_t r = 0; r < n; r++) {
-				if (t.classify && (y[r] != floor(y[r]) ||
-				    y[r] < 0 || y[r] >= n_out))
-					die("%s: row %zu: label %.17g is not a "
-					    "class in [0, %u)", o.labels,
-					    t.n + r, y[r], n_out);
-				if (t.classify) {
-					uint32_t p = argmax(val + r * n_out,
-					    n_out);
-
-					t.confusion[(size_t)y[r] * n_out +
-					    p]++;
-					continue;
-				}
-				for (uint32_t j = 0; j < n_out; j++) {
-					double d = val[r * n_out + j] -
-					    y[r * n_out + j];
-
-					t.sq_err += d * d;
-				}
-			}
-		}
+		if (ry != NULL && read_rows(ry, y, n) != n)
+			die("%s: %zu labels for more input rows", o.labels,
+			    hgq_reader_row(ry));
+		if (hgq_eval_add(&ev, val, y, n, o.labels, &err) != HGQ_OK)
+			die("%s", err.msg);
 		if (rc != NULL) {
 			if (read_rows(rc, ref, n) != n)
 				die("%s: fewer rows than the input", o.compare);
@@ -538,9 +406,9 @@ main(int argc, char **argv)
 
 					diff |= got != ref[r * n_out + j];
 				}
-				if (diff && t.n_diff++ < 5) {
+				if (diff && n_diff++ < 5) {
 					fprintf(stderr, "%s: row %zu differs:",
-					    cli_progname(), t.n + r);
+					    cli_progname(), ev.n - n + r);
 					for (uint32_t j = 0; j < n_out; j++)
 						fprintf(stderr, " %.17g/%.17g",
 						    o.raw ? (double)out[r *
@@ -562,20 +430,18 @@ main(int argc, char **argv)
 			if (ferror(vec))
 				die("cannot write '%s':", o.vectors);
 		}
-		t.n += n;
 	}
 	if (ry != NULL && read_rows(ry, y, 1) != 0)
-		die("%s: more labels than input rows (%zu)", o.labels, t.n);
+		die("%s: more labels than input rows (%zu)", o.labels, ev.n);
 	if (rc != NULL && read_rows(rc, ref, 1) != 0)
-		die("%s: more rows than the input (%zu)", o.compare, t.n);
+		die("%s: more rows than the input (%zu)", o.compare, ev.n);
 	/* the report first: if standard output fails, die() removes the
 	   temporary files, and a failed run leaves no output file */
 	if (want_outputs)
 		sink_finish(&sink);
-	if (o.report == 1)
-		report_text(&t);
-	else if (o.report == 2)
-		report_json(&t);
+	if (o.report != 0)
+		hgq_eval_report(stdout, &ev, ovf, n_quant, seconds,
+		    o.report == 2);
 	if (o.report != 0 && o.output == NULL)
 		cli_commit_out(stdout, "-");
 	else if (o.report != 0 && (fflush(stdout) != 0 || ferror(stdout)))
@@ -584,9 +450,9 @@ main(int argc, char **argv)
 		cli_commit_out(sink.f, sink.path == NULL ? "-" : sink.path);
 	if (vec != NULL)
 		cli_commit_out(vec, o.vectors);
-	if (t.n_diff > 0)
+	if (n_diff > 0)
 		fprintf(stderr, "%s: %zu of %zu rows differ\n", cli_progname(),
-		    t.n_diff, t.n);
+		    n_diff, ev.n);
 	hgq_reader_close(rx);
 	if (ry != NULL)
 		hgq_reader_close(ry);
@@ -602,7 +468,7 @@ main(int argc, char **argv)
 	free(qx);
 	free(hin);
 	free(hout);
-	free(t.ovf);
-	free(t.confusion);
-	return t.n_diff > 0;	/* cmp(1): 1 when any row differs */
+	free(ovf);
+	hgq_eval_release(&ev);
+	return n_diff > 0;	/* cmp(1): 1 when any row differs */
 }

@@ -6,6 +6,7 @@
  */
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <math.h>
@@ -60,8 +61,12 @@ static void
 on_sigint(int sig)
 {
 	(void)sig;
-	if (stop_requested)
-		_exit(130);	/* a second Ctrl-C: give up at once */
+	if (stop_requested) {
+		/* a second Ctrl-C: give up at once, leaving no temporary
+		   file of a log or Pareto model being written */
+		hgq_afile_cleanup();
+		_exit(130);
+	}
 	stop_requested = 1;
 }
 
@@ -273,33 +278,44 @@ make_parent(const char *path)
 	free(p);
 }
 
-/* write text to path through a temporary file and rename */
-static int
-write_text(const char *path, const char *text)
+/*
+ * Fail at once, not after the last epoch, when an output cannot be made:
+ * open and abort the atomic writer's temporary file where the output will
+ * go (same folder, so the same permissions and file system).
+ */
+static void
+probe_out(const char *path)
 {
-	char *tmp = malloc(strlen(path) + 32);
-	FILE *f;
-	int ok;
+	struct hgq_err err = HGQ_ERR_INIT;
+	struct hgq_afile *a;
+	struct stat st;
 
-	if (tmp == NULL)
-		return -1;
-	sprintf(tmp, "%s.tmp.%ld", path, (long)getpid());
-	if ((f = fopen(tmp, "w")) == NULL) {
-		free(tmp);
-		return -1;
-	}
-	ok = fputs(text, f) >= 0;
-	ok = fclose(f) == 0 && ok;
-	if (!ok || rename(tmp, path) != 0) {
-		int e = errno;
+	if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
+		die("cannot create '%s': it is a folder", path);
+	if (hgq_afile_open(&a, path, &err) != HGQ_OK)
+		die("%s", err.msg);
+	hgq_afile_abort(a);
+}
 
-		unlink(tmp);
-		free(tmp);
-		errno = e;
-		return -1;
+/*
+ * write_log - the log is rewritten after every epoch through the atomic
+ * writer: a reader always finds a complete log of the epochs so far, and
+ * an interrupted run leaves no temporary file.
+ */
+static void
+write_log(const char *path, const char *text)
+{
+	struct hgq_err err = HGQ_ERR_INIT;
+	struct hgq_afile *a;
+
+	if (hgq_afile_open(&a, path, &err) != HGQ_OK)
+		die("%s", err.msg);
+	if (fputs(text, hgq_afile_stream(a)) < 0) {
+		hgq_afile_abort(a);
+		die("cannot write '%s':", path);
 	}
-	free(tmp);
-	return 0;
+	if (hgq_afile_commit(a, &err) != HGQ_OK)
+		die("%s", err.msg);
 }
 
 static char *
@@ -470,9 +486,8 @@ on_epoch(const struct hgq_train_epoch *ep, void *arg, struct hgq_err *err)
 			    ep->val_metric, ep->ebops, ep->beta, ep->lr,
 			    ep->samples_per_s);
 	}
-	if (r->c->output.log != NULL && metrics != NULL &&
-	    write_text(r->c->output.log, metrics) != 0)
-		die("cannot write '%s':", r->c->output.log);
+	if (r->c->output.log != NULL && metrics != NULL)
+		write_log(r->c->output.log, metrics);
 	if (r->c->output.pareto_dir != NULL)
 		front_update(r, ep);
 	r->epoch = ep->epoch + 1;
@@ -511,6 +526,20 @@ main(int argc, char **argv)
 	if (hgq_config_load(&c, o.config, &err) != HGQ_OK)
 		die("%s", err.msg);
 	apply_overrides(&c, &o);
+	/* every output is checked before the data are read */
+	if (o.out != NULL && strcmp(o.out, "-") != 0)
+		probe_out(o.out);
+	if (c.output.pareto_dir != NULL) {
+		char *probe = join(c.output.pareto_dir, "probe");
+
+		make_dirs(c.output.pareto_dir);
+		probe_out(probe);
+		free(probe);
+	}
+	if (c.output.log != NULL) {
+		make_parent(c.output.log);
+		probe_out(c.output.log);
+	}
 	if (hgq_train_data_load(&d, &c, (size_t)o.limit, &err) != HGQ_OK)
 		die("%s", err.msg);
 	if (o.resume != NULL) {
@@ -518,6 +547,9 @@ main(int argc, char **argv)
 		if (hgq_train_model_check(m, &c, &d, &err) != HGQ_OK)
 			die("cannot resume from '%s': %s", o.resume, err.msg);
 	} else if (hgq_train_model_new(&m, &c, &d, &err) != HGQ_OK) {
+		/* a shape that does not fit is the config's "FILE:L:C: ..." */
+		if (err.code == HGQ_EINVAL)
+			die("%s", err.msg);
 		die("cannot build the model: %s", err.msg);
 	}
 	memset(&r, 0, sizeof(r));
@@ -526,12 +558,8 @@ main(int argc, char **argv)
 	r.classify = d.task == HGQ_TASK_CLASSIFY;
 	r.bar = o.verbose >= 0 && isatty(2);
 	r.epoch = m->train.epoch + 1;
-	if (c.output.pareto_dir != NULL) {
-		make_dirs(c.output.pareto_dir);
+	if (c.output.pareto_dir != NULL)
 		front_load(&r, c.output.pareto_dir);
-	}
-	if (c.output.log != NULL)
-		make_parent(c.output.log);
 	hgq_train_params_init(&p);
 	p.threads = (int)c.train.threads;
 	p.on_epoch = on_epoch;
@@ -539,7 +567,9 @@ main(int argc, char **argv)
 	p.should_stop = should_stop;
 	p.arg = &r;
 	/* Ctrl-C (unless ignored, as in a background job) and SIGTERM (a
-	   batch system's warning) finish the step and write the model */
+	   batch system's warning) finish the step and write the model;
+	   SIGHUP removes the temporary file of an output being written */
+	cli_cleanup_on_signals();
 	if (signal(SIGINT, on_sigint) == SIG_IGN)
 		signal(SIGINT, SIG_IGN);
 	signal(SIGTERM, on_sigint);

@@ -53,137 +53,17 @@
  * extracted only when the column stays within the allowed depth (the
  * minimal depth without sharing plus max_extra_depth).
  */
-#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
-#include "hgq.h"
+#include "internal.h"
 
 #define MAX_ROWS	((1u << 24) - 1)	/* rows fit a key's 24 bits */
 #define MAX_POS		8000			/* |digit position| */
 #define MAX_DEPTH	60			/* 2^depth fits the sums */
 #define HEAD_MIN	3			/* least count, greedy loop */
-#define IVAL_LIMIT	((int64_t)1 << 62)
-
-/* ------------------------------------------------------------------ */
-/* Intervals                                                           */
-/* ------------------------------------------------------------------ */
-
-int
-hgq_ival_width(int64_t lo, int64_t hi, int *sgn)
-{
-	int w = 0;
-
-	if (sgn != NULL)
-		*sgn = lo < 0;
-	if (lo < 0) {
-		/* smallest w with -2^(w-1) <= lo and hi < 2^(w-1) */
-		w = 1;
-		while (w < 64 && ((lo < -((int64_t)1 << (w - 1))) ||
-		    (hi >= 0 && (hi >> (w - 1)) != 0)))
-			w++;
-		return w;
-	}
-	while (w < 63 && (hi >> w) != 0)
-		w++;
-	return w;
-}
-
-/* v * 2^s for 0 <= s, refusing results outside (-2^62, 2^62) */
-static int
-shl_checked(int64_t v, int s, __int128 *out)
-{
-	__int128 r = v;
-
-	if (v == 0) {
-		*out = 0;
-		return 0;
-	}
-	if (s > 62)
-		return -1;
-	r *= (__int128)1 << s;
-	if (r >= IVAL_LIMIT || r <= -IVAL_LIMIT)
-		return -1;
-	*out = r;
-	return 0;
-}
-
-int
-hgq_ival_add(struct hgq_ival *out, const struct hgq_ival *a,
-    const struct hgq_ival *b, int shift, int sub)
-{
-	__int128 alo, ahi, blo, bhi, lo, hi;
-	int64_t eb = (int64_t)b->e + shift;
-	int64_t eo = a->e < eb ? a->e : eb;
-
-	if (eb > INT32_MAX / 2 || eb < INT32_MIN / 2)
-		return HGQ_ERANGE;
-	if (shl_checked(a->lo, (int)(a->e - eo), &alo) != 0 ||
-	    shl_checked(a->hi, (int)(a->e - eo), &ahi) != 0 ||
-	    shl_checked(b->lo, (int)(eb - eo), &blo) != 0 ||
-	    shl_checked(b->hi, (int)(eb - eo), &bhi) != 0)
-		return HGQ_ERANGE;
-	if (sub) {
-		lo = alo - bhi;
-		hi = ahi - blo;
-	} else {
-		lo = alo + blo;
-		hi = ahi + bhi;
-	}
-	if (lo <= -IVAL_LIMIT || hi >= IVAL_LIMIT)
-		return HGQ_ERANGE;
-	out->lo = (int64_t)lo;
-	out->hi = (int64_t)hi;
-	out->e = (int32_t)eo;
-	return HGQ_OK;
-}
-
-/*
- * The adder that computes out = a +- b * 2^shift spans the result's bits
- * from the first position where both operands may hold non-zero bits; the
- * low bits of the finer operand pass through as wires when that operand
- * is added (not subtracted).  When the coarse operand is added and the
- * fine one is unsigned and ends below it, the sum is a concatenation.
- * verilog.c emits this split (cut to the bits the consumers read, see
- * hgq_ir_add_split); ir.c counts its LUTs.
- */
-int
-hgq_add_span(const struct hgq_ival *a, const struct hgq_ival *b, int shift,
-    int sub, const struct hgq_ival *out, int *low)
-{
-	int wo = hgq_ival_width(out->lo, out->hi, NULL);
-	int64_t pa = (int64_t)a->e - out->e;
-	int64_t pb = (int64_t)b->e + shift - out->e;
-	const struct hgq_ival *fine;
-	int fine_sgn, wf;
-	int64_t l;
-
-	*low = 0;
-	if (pa == pb)
-		return wo;
-	if (pa < pb) {
-		fine = a;
-		l = pb;
-	} else {
-		if (sub)
-			return wo;	/* -b's low bits need the carry chain */
-		fine = b;
-		l = pa;
-	}
-	if (l >= wo) {
-		*low = wo;
-		return 0;
-	}
-	*low = (int)l;
-	wf = hgq_ival_width(fine->lo, fine->hi, &fine_sgn);
-	/* coarse operand added, fine one unsigned below it: concatenation */
-	if (!fine_sgn && wf <= l && !(sub && fine == a))
-		return 0;
-	return wo - (int)l;
-}
 
 /* ------------------------------------------------------------------ */
 /* Hash table of packed 64-bit keys -> uint32 values                   */
@@ -2448,8 +2328,8 @@ load(struct solver *S, const struct hgq_ival *x, const int32_t *x_depth,
 		nd.b = -1;
 		nd.v = x[i];
 		nd.depth = x_depth != NULL ? x_depth[i] : 0;
-		if (x[i].lo > x[i].hi || x[i].lo <= -IVAL_LIMIT ||
-		    x[i].hi >= IVAL_LIMIT || nd.depth < 0 ||
+		if (x[i].lo > x[i].hi || x[i].lo <= -HGQ_IVAL_LIMIT ||
+		    x[i].hi >= HGQ_IVAL_LIMIT || nd.depth < 0 ||
 		    nd.depth > MAX_DEPTH / 2 || x[i].e > MAX_POS ||
 		    x[i].e < -MAX_POS)
 			return hgq_errf(err, HGQ_EINVAL, "cmvm: input %u has "
@@ -2637,11 +2517,8 @@ hgq_cmvm_solve(struct hgq_cmvm **out, const struct hgq_ival *x,
 {
 	struct hgq_cmvm_params def;
 	struct worker w[MAX_THREADS];
-	pthread_t tid[MAX_THREADS];
-	bool started[MAX_THREADS];
 	struct run *runs;
 	uint32_t n_runs, n_thr, best = 0;
-	long ncpu;
 	int rc = HGQ_OK;
 
 	*out = NULL;
@@ -2666,28 +2543,16 @@ hgq_cmvm_solve(struct hgq_cmvm **out, const struct hgq_ival *x,
 		runs[v].p = p;
 		runs[v].variant = v;
 	}
-	ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-	n_thr = p->threads > 0 ? (uint32_t)p->threads :
-	    ncpu > 0 ? (uint32_t)ncpu : 1;
+	n_thr = (uint32_t)hgq_n_threads(p->threads, MAX_THREADS);
 	if (n_thr > n_runs)
 		n_thr = n_runs;
-	if (n_thr > MAX_THREADS)
-		n_thr = MAX_THREADS;
 	for (uint32_t t = 0; t < n_thr; t++) {
 		w[t].runs = runs;
 		w[t].n_runs = n_runs;
 		w[t].first = t;
 		w[t].step = n_thr;
-		started[t] = t > 0 &&
-		    pthread_create(&tid[t], NULL, worker_main, &w[t]) == 0;
 	}
-	/* the share of thread 0, and of threads that could not start */
-	for (uint32_t t = 0; t < n_thr; t++)
-		if (!started[t])
-			worker_main(&w[t]);
-	for (uint32_t t = 0; t < n_thr; t++)
-		if (started[t])
-			pthread_join(tid[t], NULL);
+	hgq_fan_out(worker_main, w, sizeof(w[0]), (int)n_thr);
 	for (uint32_t v = 0; v < n_runs && rc == HGQ_OK; v++)
 		if ((rc = runs[v].rc) != HGQ_OK && err != NULL)
 			*err = runs[v].err;

@@ -14,6 +14,7 @@
  * This is the only file that includes yaml.h.
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <limits.h>
 #include <math.h>
 #include <stdarg.h>
@@ -25,7 +26,7 @@
 
 #include <yaml.h>
 
-#include "hgq.h"
+#include "internal.h"
 
 #define MAX_TEXT	(16u << 20)	/* a config is small; refuse more */
 #define SHOW_MAX	40		/* bytes of a value shown in messages */
@@ -44,7 +45,9 @@ enum ktype {
 	K_DBL,		/* finite double in lo..hi (see the flags) */
 	K_BOOL,		/* int, 0 or 1 */
 	K_ENUM,		/* int: the index of the name in names[] */
-	K_KIND,		/* uint32_t enum hgq_layer_kind; dense only so far */
+	K_KIND,		/* uint32_t kind, then uint32_t ndim (layer_kinds) */
+	K_DIMS,		/* struct hgq_conf_dims: an integer or a list of
+			   1..maxn integers in [lo, hi] */
 };
 
 #define F_REQ		0x1	/* the key must be present */
@@ -53,6 +56,12 @@ enum ktype {
 #define F_NONZERO	0x8	/* 0 is out of range */
 
 struct seq;
+
+struct walk {
+	yaml_document_t		*doc;
+	const char		*path;
+	struct hgq_err		*err;
+};
 
 struct key {
 	const char		*name;
@@ -63,6 +72,7 @@ struct key {
 	const char *const	*names;	/* K_ENUM: NULL-terminated */
 	const struct key	*sub;	/* K_MAP: NULL-terminated */
 	const struct seq	*seq;	/* K_SEQ, K_SCHED */
+	unsigned		 maxn;	/* K_DIMS: at most this many */
 };
 
 /* A sequence of mappings stored as a counted array of structs. */
@@ -72,12 +82,10 @@ struct seq {
 	size_t			 item_size;
 	uint32_t		 max;		/* items (and at least one) */
 	const struct key	*item;		/* keys of an item */
-};
-
-struct walk {
-	yaml_document_t		*doc;
-	const char		*path;
-	struct hgq_err		*err;
+	/* checks an item as a whole once its keys are stored (or NULL) */
+	int			(*check)(const struct walk *w,
+				    const yaml_node_t *item, char *dst,
+				    const char *where);
 };
 
 /*
@@ -97,8 +105,30 @@ static const char *const lrs_names[] = { "constant", "cosine",
 	"cosine_restarts", NULL };
 static const char *const interp_names[] = { "constant", "linear", "log",
 	NULL };
+static const char *const pad_names[] = { "valid", "same", NULL };
 
-_Static_assert(HGQ_GRAN_LAYER == 2 && HGQ_TRN == 1 && HGQ_SAT_SYM == 2 &&
+/* the layer types of model.layers[].type: name, kind, ndim */
+static const struct {
+	const char	*name;
+	uint32_t	 kind, ndim;
+} layer_kinds[] = {
+	{ "dense",	HGQ_LAYER_DENSE,	0 },
+	{ "conv1d",	HGQ_LAYER_CONV1D,	1 },
+	{ "conv2d",	HGQ_LAYER_CONV2D,	2 },
+	{ "maxpool1d",	HGQ_LAYER_MAXPOOL,	1 },
+	{ "maxpool2d",	HGQ_LAYER_MAXPOOL,	2 },
+	{ "avgpool1d",	HGQ_LAYER_AVGPOOL,	1 },
+	{ "avgpool2d",	HGQ_LAYER_AVGPOOL,	2 },
+	{ "flatten",	HGQ_LAYER_FLATTEN,	0 },
+};
+#define N_LAYER_KINDS	(sizeof(layer_kinds) / sizeof(layer_kinds[0]))
+
+_Static_assert(offsetof(struct hgq_layer_conf, ndim) ==
+    offsetof(struct hgq_layer_conf, kind) + sizeof(uint32_t),
+    "K_KIND stores kind and ndim side by side");
+
+_Static_assert(HGQ_PAD_SAME == 1 &&
+    HGQ_GRAN_LAYER == 2 && HGQ_TRN == 1 && HGQ_SAT_SYM == 2 &&
     HGQ_NORM_STANDARD == 2 && HGQ_ACT_RELU == 1 && HGQ_LOSS_MSE == 1 &&
     HGQ_OPT_SGD == 1 && HGQ_LR_COSINE_RESTARTS == 2 &&
     HGQ_INTERP_LOG == 2, "enum order differs from the name tables");
@@ -122,10 +152,18 @@ static const struct key qconf_keys[] = {
 	{ NULL }
 };
 
+/* which keys a layer type takes is checked by layer_check() */
 static const struct key layer_keys[] = {
 	{ KEY("type", K_KIND, LF(kind)), .flags = F_REQ },
-	{ KEY("units", K_U32, LF(units)), .lo = 1, .hi = 65535,
-	  .flags = F_REQ },
+	{ KEY("units", K_U32, LF(units)), .lo = 1, .hi = 65535 },
+	{ KEY("filters", K_U32, LF(filters)), .lo = 1, .hi = 65535 },
+	{ KEY("kernel", K_DIMS, LF(kernel_in)), .lo = 1, .hi = 65535,
+	  .maxn = 2 },
+	{ KEY("stride", K_DIMS, LF(stride_in)), .lo = 1, .hi = 65535,
+	  .maxn = 2 },
+	{ KEY("pool", K_DIMS, LF(pool_in)), .lo = 1, .hi = 65535,
+	  .maxn = 2 },
+	{ KEY("padding", K_ENUM, LF(padding)), .names = pad_names },
 	{ KEY("activation", K_ENUM, LF(act)), .names = act_names },
 	{ KEY("batchnorm", K_BOOL, LF(bn)) },
 	{ NULL }
@@ -138,14 +176,17 @@ static const struct key point_keys[] = {
 	{ NULL }
 };
 
+static int layer_check(const struct walk *w, const yaml_node_t *item,
+    char *dst, const char *where);
+
 static const struct seq layers_seq = {
 	CF(model.n_layers), CF(model.layers), sizeof(struct hgq_layer_conf),
-	HGQ_MAX_CONF_LAYERS, layer_keys
+	HGQ_MAX_CONF_LAYERS, layer_keys, layer_check
 };
 
 static const struct seq beta_seq = {
 	CF(train.n_beta), CF(train.beta), sizeof(struct hgq_sched_point),
-	HGQ_MAX_SCHED, point_keys
+	HGQ_MAX_SCHED, point_keys, NULL
 };
 
 static const struct key data_keys[] = {
@@ -158,6 +199,8 @@ static const struct key data_keys[] = {
 	{ KEY("scale", K_DBL, CF(data.scale)), ANY, .flags = F_NONZERO },
 	{ KEY("label_col", K_INT, CF(data.label_col)), .lo = -1,
 	  .hi = INT_MAX },
+	{ KEY("input_shape", K_DIMS, CF(data.input_shape)), .lo = 1,
+	  .hi = HGQ_MAX_N, .maxn = 3 },
 	{ NULL }
 };
 
@@ -600,19 +643,58 @@ static int
 kind_get(const struct walk *w, const struct key *k, const yaml_node_t *n,
     uint32_t *v)
 {
-	char shown[SHOW_MAX + 8];
+	char want[160], shown[SHOW_MAX + 8];
 	const char *text;
+	size_t len;
 	int rc;
 
+	len = (size_t)snprintf(want, sizeof(want), "one of");
+	for (size_t j = 0; j < N_LAYER_KINDS && len < sizeof(want); j++)
+		len += (size_t)snprintf(want + len, sizeof(want) - len, "%c%s",
+		    j == 0 ? ' ' : '|', layer_kinds[j].name);
 	if ((rc = scalar_get(w, k, n, "a layer type", &text)) != HGQ_OK)
 		return rc;
-	if (strcmp(text, "dense") != 0) {
-		text_show(n->data.scalar.value, n->data.scalar.length, shown,
-		    sizeof(shown));
-		return node_err(w, n, HGQ_EINVAL, "layer type '%s' not "
-		    "supported yet", shown);
+	for (size_t j = 0; j < N_LAYER_KINDS; j++)
+		if (strcmp(text, layer_kinds[j].name) == 0) {
+			v[0] = layer_kinds[j].kind;
+			v[1] = layer_kinds[j].ndim;
+			return HGQ_OK;
+		}
+	return node_err(w, n, HGQ_EINVAL, "expected %s for '%s', got %s", want,
+	    k->name, node_show(n, shown, sizeof(shown)));
+}
+
+/* K_DIMS: an integer, or a sequence of 1..maxn integers */
+static int
+dims_get(const struct walk *w, const struct key *k, const yaml_node_t *n,
+    struct hgq_conf_dims *v)
+{
+	const yaml_node_item_t *items;
+	size_t n_items;
+	long long ll;
+	int rc;
+
+	memset(v, 0, sizeof(*v));
+	v->line = (uint32_t)n->start_mark.line + 1;
+	v->col = (uint32_t)n->start_mark.column + 1;
+	if (n->type != YAML_SEQUENCE_NODE) {
+		if ((rc = int_get(w, k, n, &ll)) != HGQ_OK)
+			return rc;
+		v->n = 1;
+		v->v[0] = (uint32_t)ll;
+		return HGQ_OK;
 	}
-	*v = HGQ_LAYER_DENSE;
+	items = n->data.sequence.items.start;
+	n_items = (size_t)(n->data.sequence.items.top - items);
+	if (n_items == 0 || n_items > k->maxn)
+		return node_err(w, n, HGQ_EINVAL, "expected 1 to %u integers "
+		    "in '%s', got %zu", k->maxn, k->name, n_items);
+	for (size_t j = 0; j < n_items; j++) {
+		if ((rc = int_get(w, k, node_get(w, items[j]), &ll)) != HGQ_OK)
+			return rc;
+		v->v[j] = (uint32_t)ll;
+	}
+	v->n = (uint32_t)n_items;
 	return HGQ_OK;
 }
 
@@ -654,6 +736,137 @@ type_check(const struct walk *w, const yaml_node_t *n, yaml_node_type_t type,
 	    node_show(n, shown, sizeof(shown)));
 }
 
+/* the name of a layer type (layer_kinds) */
+static const char *
+kind_name(uint32_t kind, uint32_t ndim)
+{
+	for (size_t j = 0; j < N_LAYER_KINDS; j++)
+		if (layer_kinds[j].kind == kind && layer_kinds[j].ndim == ndim)
+			return layer_kinds[j].name;
+	return "unknown";
+}
+
+/*
+ * dims_norm - a layer's kernel, stride or pool as [rows, columns]: a 1-D
+ * layer takes one integer ([1, K]); a 2-D layer an integer k ([k, k]) or
+ * two.  An absent key gives def (both).
+ */
+static int
+dims_norm(const struct walk *w, const yaml_node_t *item, const char *name,
+    const struct hgq_conf_dims *d, uint32_t ndim, const char *type,
+    const uint32_t *def, uint32_t *out)
+{
+	if (d->n == 0) {
+		out[0] = def[0];
+		out[1] = def[1];
+		return HGQ_OK;
+	}
+	if (ndim == 1 && d->n != 1)
+		return node_err(w, map_lookup(w, item, name), HGQ_EINVAL,
+		    "expected one integer for '%s' of a %s layer, got %u",
+		    name, type, (unsigned)d->n);
+	out[0] = ndim == 1 ? 1 : d->v[0];
+	out[1] = d->n == 1 ? d->v[0] : d->v[1];
+	return HGQ_OK;
+}
+
+/*
+ * layer_check - an item of model.layers as a whole: only the keys its
+ * type takes, the required ones present, windows normalized, and an
+ * average pool's area a power of two (its division is an exact shift,
+ * formats/hgqm.md 4.3.2).  Shapes are checked once the data are known
+ * (hgq_train_model_new).
+ */
+static int
+layer_check(const struct walk *w, const yaml_node_t *item, char *dst,
+    const char *where)
+{
+	static const char *const dense_keys[] = { "type", "units",
+		"activation", "batchnorm", NULL };
+	static const char *const conv_keys[] = { "type", "filters", "kernel",
+		"stride", "padding", "activation", "batchnorm", NULL };
+	static const char *const pool_keys[] = { "type", "pool", "stride",
+		NULL };
+	static const char *const flat_keys[] = { "type", NULL };
+	static const uint32_t one[2] = { 1, 1 };
+	struct hgq_layer_conf *lc = (struct hgq_layer_conf *)(void *)dst;
+	const char *const *keys, *req = NULL, *type;
+	char in[WHERE_MAX + 8], shown[SHOW_MAX + 8];
+	const yaml_node_t *kn;
+	int conv = 0, pool = 0, rc;
+	uint64_t area;
+
+	type = kind_name(lc->kind, lc->ndim);
+	switch (lc->kind) {
+	case HGQ_LAYER_DENSE:
+		keys = dense_keys;
+		req = "units";
+		break;
+	case HGQ_LAYER_CONV1D:
+	case HGQ_LAYER_CONV2D:
+		keys = conv_keys;
+		conv = 1;
+		break;
+	case HGQ_LAYER_MAXPOOL:
+	case HGQ_LAYER_AVGPOOL:
+		keys = pool_keys;
+		pool = 1;
+		req = "pool";
+		break;
+	default:
+		keys = flat_keys;
+		break;
+	}
+	for (const yaml_node_pair_t *p = item->data.mapping.pairs.start;
+	    p < item->data.mapping.pairs.top; p++) {
+		size_t j;
+
+		kn = node_get(w, p->key);
+		for (j = 0; keys[j] != NULL; j++)
+			if (strcmp((const char *)kn->data.scalar.value,
+			    keys[j]) == 0)
+				break;
+		if (keys[j] != NULL)
+			continue;
+		text_show(kn->data.scalar.value, kn->data.scalar.length,
+		    shown, sizeof(shown));
+		return node_err(w, kn, HGQ_EINVAL, "key '%s' does not apply "
+		    "to a %s layer %s", shown, type,
+		    where_show(where, in, sizeof(in)));
+	}
+	if (conv && (lc->filters == 0 || lc->kernel_in.n == 0))
+		req = lc->filters == 0 ? "filters" : "kernel";
+	else if (lc->kind == HGQ_LAYER_DENSE && lc->units != 0)
+		req = NULL;
+	else if (pool && lc->pool_in.n != 0)
+		req = NULL;
+	if (req != NULL)
+		return node_err(w, item, HGQ_EINVAL, "missing required key "
+		    "'%s' %s", req, where_show(where, in, sizeof(in)));
+	if (conv && ((rc = dims_norm(w, item, "kernel", &lc->kernel_in,
+	    lc->ndim, type, one, lc->kernel)) != HGQ_OK ||
+	    (rc = dims_norm(w, item, "stride", &lc->stride_in, lc->ndim, type,
+	    one, lc->stride)) != HGQ_OK))
+		return rc;
+	if (pool && ((rc = dims_norm(w, item, "pool", &lc->pool_in,
+	    lc->ndim, type, one, lc->pool)) != HGQ_OK ||
+	    (rc = dims_norm(w, item, "stride", &lc->stride_in, lc->ndim, type,
+	    lc->pool, lc->stride)) != HGQ_OK))
+		return rc;
+	if (lc->kind == HGQ_LAYER_AVGPOOL) {
+		area = (uint64_t)lc->pool[0] * lc->pool[1];
+		if ((area & (area - 1)) != 0)
+			return node_err(w, map_lookup(w, item, "pool"),
+			    HGQ_EINVAL, "%s: pool area %" PRIu32 "x%" PRIu32
+			    " = %" PRIu64 " is not a power of two (average "
+			    "pooling divides by an exact shift)", type,
+			    lc->pool[0], lc->pool[1], area);
+	}
+	lc->line = (uint32_t)item->start_mark.line + 1;
+	lc->col = (uint32_t)item->start_mark.column + 1;
+	return HGQ_OK;
+}
+
 /* a sequence of mappings into a counted array (struct seq) */
 static int
 walk_seq(const struct walk *w, const struct key *k, const yaml_node_t *n,
@@ -681,6 +894,9 @@ walk_seq(const struct walk *w, const struct key *k, const yaml_node_t *n,
 		dst = base + sq->item_off + j * sq->item_size;
 		memset(dst, 0, sq->item_size);
 		if ((rc = walk_map(w, item, sq->item, dst, sub)) != HGQ_OK)
+			return rc;
+		if (sq->check != NULL &&
+		    (rc = sq->check(w, item, dst, sub)) != HGQ_OK)
 			return rc;
 	}
 	*(uint32_t *)(base + sq->n_off) = (uint32_t)n_items;
@@ -786,6 +1002,8 @@ walk_value(const struct walk *w, const struct key *k, const yaml_node_t *n,
 		return enum_get(w, k, n, (int *)(void *)dst);
 	case K_KIND:
 		return kind_get(w, k, n, (uint32_t *)(void *)dst);
+	case K_DIMS:
+		return dims_get(w, k, n, (struct hgq_conf_dims *)(void *)dst);
 	}
 	return node_err(w, n, HGQ_EINVAL, "internal: bad schema for '%s'",
 	    k->name);

@@ -39,7 +39,7 @@
 
 #include <zlib.h>
 
-#include "hgq.h"
+#include "internal.h"
 
 #define READER_MAGIC	0x68677244u	/* "hgrD" */
 
@@ -85,6 +85,8 @@ struct hgq_reader {
 	size_t		 n_file_cols;	/* columns in the file */
 	size_t		 n_cols;	/* feature columns delivered */
 	size_t		 row;		/* rows delivered so far */
+	uint32_t	 s_rank;	/* sample shape (struct hgq_table) */
+	uint32_t	 s_shape[3];
 
 	/* npy and IDX: n_rows x n_file_cols elements of one dtype */
 	size_t		 n_rows;
@@ -928,12 +930,21 @@ npy_open(struct hgq_reader *r, struct hgq_err *err)
 		    "supported", r->name);
 		goto out;
 	}
-	if (h.rank != 1 && h.rank != 2) {
+	if (h.rank < 1 || h.rank > 4) {
 		rc = fail(r, err, HGQ_EUNSUPP, "%s: npy array of rank %d "
-		    "(only 1-D and 2-D are supported)", r->name, h.rank);
+		    "(only ranks 1 to 4 are supported)", r->name, h.rank);
 		goto out;
 	}
-	cols = h.rank == 1 ? 1 : h.dims[1];
+	/* rank r > 2: a sample has shape dims[1..r), flattened row-major */
+	cols = 1;
+	for (int j = 1; j < h.rank; j++)
+		cols = h.dims[j] != 0 && cols > UINT64_MAX / h.dims[j] ?
+		    UINT64_MAX : cols * h.dims[j];
+	if (h.rank > 2) {
+		r->s_rank = (uint32_t)h.rank - 1;
+		for (int j = 1; j < h.rank && cols <= HGQ_DATA_MAX_COLS; j++)
+			r->s_shape[j - 1] = (uint32_t)h.dims[j];
+	}
 	rc = bin_setup(r, h.dims[0], cols, err);
 out:
 	free(text);
@@ -991,6 +1002,15 @@ idx_open(struct hgq_reader *r, struct hgq_err *err)
 			return fail(r, err, HGQ_EFORMAT,
 			    "%s: absurd IDX dimensions", r->name);
 		cols *= d;
+		/* items of rank 2 are images [H, W] of one channel */
+		if (rank == 3 && d > 0 && d <= HGQ_DATA_MAX_COLS)
+			r->s_shape[j - 1] = (uint32_t)d;
+	}
+	if (rank == 3 && r->s_shape[0] > 0 && r->s_shape[1] > 0) {
+		r->s_rank = 3;
+		r->s_shape[2] = 1;
+	} else {
+		memset(r->s_shape, 0, sizeof(r->s_shape));
 	}
 	d = (uint64_t)hdr[4] << 24 | (uint64_t)hdr[5] << 16 |
 	    (uint64_t)hdr[6] << 8 | hdr[7];
@@ -1784,6 +1804,13 @@ hgq_table_load(const char *path, const struct hgq_data_opts *o,
 		return rc;
 	t->n_cols = r->n_cols;
 	with_y = r->label_col >= 0;
+	/* a label column takes an element away: the rows are flat then */
+	t->rank = 1;
+	t->shape[0] = (uint32_t)r->n_cols;
+	if (r->s_rank > 1 && !with_y) {
+		t->rank = r->s_rank;
+		memcpy(t->shape, r->s_shape, sizeof(t->shape));
+	}
 	if (r->kind == HGQ_DATA_CSV)
 		rc = table_load_csv(r, t, with_y, err);
 	else
@@ -1802,30 +1829,6 @@ hgq_table_release(struct hgq_table *t)
 	free(t->x);
 	free(t->y);
 	memset(t, 0, sizeof(*t));
-}
-
-/* ------------------------------------------------------------------ */
-/* Labels                                                              */
-/* ------------------------------------------------------------------ */
-
-int
-hgq_labels_check(const double *y, size_t n, uint32_t n_classes,
-    const char *name, struct hgq_err *err)
-{
-	if (n_classes == 0)
-		return hgq_errf(err, HGQ_EINVAL, "%s: no classes", name);
-	for (size_t j = 0; j < n; j++) {
-		double v = y[j];
-
-		if (!isfinite(v) || v != floor(v))
-			return hgq_errf(err, HGQ_EINVAL,
-			    "%s: row %zu: label %g not an integer", name, j, v);
-		if (v < 0 || v >= n_classes)
-			return hgq_errf(err, HGQ_EINVAL,
-			    "%s: row %zu: label %g out of range [0, %u)",
-			    name, j, v, n_classes);
-	}
-	return HGQ_OK;
 }
 
 /* ------------------------------------------------------------------ */

@@ -7,6 +7,12 @@
  * line, one weight row per line, integers in decimal and doubles with
  * %.17g so that they read back to the same IEEE value.  A model without
  * calibration dumps its structure with k/i/f and mantissas as null.
+ *
+ * Shapes (format 1.1): every layer also lists its inputs, input shape
+ * and output shape; arrays over a tensor are flat, row-major in its shape
+ * (channels last); a convolution's weights are one row per kernel tap,
+ * [KH][KW][C_in] row-major, of C_out columns (Keras order flattened to
+ * rows x filters, like a dense layer's n_in x n_out).
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -16,7 +22,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "hgq.h"
+#include "internal.h"
 
 /* the output stream and whether any write failed */
 struct jw {
@@ -121,6 +127,52 @@ jw_matrix(struct jw *w, const char *name, const void *v, bool wide,
 	jw_printf(w, "      ],\n");
 }
 
+static void
+jw_u32s(struct jw *w, const uint32_t *v, size_t n)
+{
+	jw_printf(w, "[");
+	for (size_t e = 0; e < n; e++)
+		jw_printf(w, "%s%" PRIu32, e ? ", " : "", v[e]);
+	jw_printf(w, "]");
+}
+
+/* "inputs", "input_shape" and "shape" of layer j (every kind) */
+static void
+dump_shapes(struct jw *w, const struct hgq_model *m, uint32_t j, bool last)
+{
+	uint32_t d[HGQ_MAX_RANK], r;
+
+	jw_printf(w, "      \"inputs\": [");
+	for (uint32_t q = 0; q < hgq_layer_n_inputs(&m->layers[j]); q++) {
+		uint32_t ref = hgq_layer_input(m, j, q);
+
+		if (ref & HGQ_REF_INPUT)
+			jw_printf(w, "%s{\"input\": %" PRIu32 "}",
+			    q ? ", " : "", ref & ~HGQ_REF_INPUT);
+		else
+			jw_printf(w, "%s{\"layer\": %" PRIu32 "}",
+			    q ? ", " : "", ref);
+	}
+	jw_printf(w, "],\n");
+	r = hgq_layer_in_shape(m, j, d);
+	jw_printf(w, "      \"input_shape\": ");
+	jw_u32s(w, d, r);
+	jw_printf(w, ",\n");
+	r = hgq_layer_shape(&m->layers[j], d);
+	jw_printf(w, "      \"shape\": ");
+	jw_u32s(w, d, r);
+	jw_printf(w, "%s\n", last ? "" : ",");
+}
+
+/* a window's two numbers, or the second alone for a 1-D layer */
+static void
+jw_window(struct jw *w, const char *name, const uint32_t *v, bool one_d)
+{
+	jw_printf(w, "      \"%s\": ", name);
+	jw_u32s(w, one_d ? v + 1 : v, one_d ? 1 : 2);
+	jw_printf(w, ",\n");
+}
+
 static const char *
 gran_name(int g)
 {
@@ -133,10 +185,14 @@ dump_input(struct jw *w, const struct hgq_model *m)
 {
 	static const char *const norm[] = { "none", "scale", "standard" };
 	bool none = m->norm == HGQ_NORM_NONE;
-	uint32_t n = m->layers[0].n_in;
+	uint32_t n = m->layers[0].n_in, d[HGQ_MAX_RANK], r;
 
+	r = hgq_layer_shape(&m->layers[0], d);
 	jw_printf(w, "  \"input\": {\n");
 	jw_printf(w, "    \"n\": %" PRIu32 ",\n", n);
+	jw_printf(w, "    \"shape\": ");
+	jw_u32s(w, d, r);
+	jw_printf(w, ",\n");
 	jw_printf(w, "    \"n_raw\": %" PRIu32 ",\n", m->n_raw);
 	jw_printf(w, "    \"index_map\": [");
 	for (uint32_t e = 0; e < n; e++)
@@ -159,12 +215,14 @@ dump_input(struct jw *w, const struct hgq_model *m)
 }
 
 static void
-dump_quant(struct jw *w, const struct hgq_layer *l, bool cal)
+dump_quant(struct jw *w, const struct hgq_model *m, uint32_t j, bool cal)
 {
 	static const char *const ovf[] = { "WRAP", "SAT", "SAT_SYM" };
+	const struct hgq_layer *l = &m->layers[j];
 
 	jw_printf(w, "      \"kind\": \"quantizer\",\n");
 	jw_printf(w, "      \"n\": %" PRIu32 ",\n", l->n_out);
+	dump_shapes(w, m, j, false);
 	jw_printf(w, "      \"round\": \"%s\",\n",
 	    l->round == HGQ_RND ? "RND" : "TRN");
 	jw_printf(w, "      \"overflow\": \"%s\",\n", ovf[l->overflow]);
@@ -176,12 +234,38 @@ dump_quant(struct jw *w, const struct hgq_layer *l, bool cal)
 	jw_field_i8(w, "f", cal ? l->f : NULL, l->n_out, true);
 }
 
+/*
+ * a dense or convolution layer; a convolution's weight matrix has one
+ * row per kernel tap (KH*KW*C_in) and C_out columns
+ */
 static void
-dump_dense(struct jw *w, const struct hgq_layer *l, bool cal)
+dump_dense(struct jw *w, const struct hgq_model *m, uint32_t j, bool cal)
 {
-	jw_printf(w, "      \"kind\": \"dense\",\n");
+	const struct hgq_layer *l = &m->layers[j];
+	bool conv = l->kind != HGQ_LAYER_DENSE;
+	bool one_d = l->kind == HGQ_LAYER_CONV1D;
+	uint32_t nc = hgq_layer_n_bias(m, j);
+	uint32_t rows = (uint32_t)(hgq_layer_n_weights(m, j) / nc);
+	uint32_t di[HGQ_MAX_RANK], ri;
+
+	jw_printf(w, "      \"kind\": \"%s\",\n",
+	    hgq_layer_kind_name(l->kind));
 	jw_printf(w, "      \"n_in\": %" PRIu32 ",\n", l->n_in);
 	jw_printf(w, "      \"n_out\": %" PRIu32 ",\n", l->n_out);
+	dump_shapes(w, m, j, false);
+	if (conv) {
+		ri = hgq_layer_in_shape(m, j, di);
+		jw_printf(w, "      \"filters\": %" PRIu32 ",\n", nc);
+		jw_window(w, "kernel", l->kernel, one_d);
+		jw_window(w, "stride", l->stride, one_d);
+		jw_printf(w, "      \"padding\": \"%s\",\n",
+		    l->padding == HGQ_PAD_SAME ? "same" : "valid");
+		jw_printf(w, "      \"weight_shape\": [");
+		if (!one_d)
+			jw_printf(w, "%" PRIu32 ", ", l->kernel[0]);
+		jw_printf(w, "%" PRIu32 ", %" PRIu32 ", %" PRIu32 "],\n",
+		    l->kernel[1], di[ri - 1], nc);
+	}
 	jw_printf(w, "      \"activation\": \"%s\",\n",
 	    l->act == HGQ_ACT_RELU ? "relu" : "linear");
 	jw_printf(w, "      \"batchnorm\": %s,\n", l->bn ? "true" : "false");
@@ -189,17 +273,43 @@ dump_dense(struct jw *w, const struct hgq_layer *l, bool cal)
 	    gran_name(l->w_gran));
 	jw_printf(w, "      \"bias_granularity\": \"%s\",\n",
 	    gran_name(l->b_gran));
-	jw_matrix(w, "weight_mantissa", cal ? l->w_m : NULL, true, l->n_in,
-	    l->n_out);
-	jw_matrix(w, "weight_f", cal ? l->w_f : NULL, false, l->n_in,
-	    l->n_out);
+	jw_matrix(w, "weight_mantissa", cal ? l->w_m : NULL, true, rows,
+	    nc);
+	jw_matrix(w, "weight_f", cal ? l->w_f : NULL, false, rows, nc);
 	jw_printf(w, "      \"bias_mantissa\": ");
 	if (cal)
-		jw_i32s(w, l->b_m, l->n_out);
+		jw_i32s(w, l->b_m, nc);
 	else
 		jw_printf(w, "null");
 	jw_printf(w, ",\n");
-	jw_field_i8(w, "bias_f", cal ? l->b_f : NULL, l->n_out, true);
+	jw_field_i8(w, "bias_f", cal ? l->b_f : NULL, nc, true);
+}
+
+/* max/avg pooling and flatten: shapes and the window */
+static void
+dump_reshape(struct jw *w, const struct hgq_model *m, uint32_t j)
+{
+	const struct hgq_layer *l = &m->layers[j];
+	uint32_t d[HGQ_MAX_RANK], r = hgq_layer_in_shape(m, j, d);
+
+	jw_printf(w, "      \"kind\": \"%s\",\n",
+	    hgq_layer_kind_name(l->kind));
+	jw_printf(w, "      \"n_in\": %" PRIu32 ",\n", l->n_in);
+	jw_printf(w, "      \"n_out\": %" PRIu32 ",\n", l->n_out);
+	if (l->kind != HGQ_LAYER_FLATTEN) {
+		jw_window(w, "pool", l->kernel, r == 2);
+		jw_window(w, "stride", l->stride, r == 2);
+	}
+	if (l->kind == HGQ_LAYER_AVGPOOL) {
+		/* the window sum is divided by 2^shift (hgqm.md 4.3.2) */
+		int shift = 0;
+
+		while (((uint64_t)1 << shift) <
+		    (uint64_t)l->kernel[0] * l->kernel[1])
+			shift++;
+		jw_printf(w, "      \"shift\": %d,\n", shift);
+	}
+	dump_shapes(w, m, j, true);
 }
 
 int
@@ -208,13 +318,18 @@ hgq_model_dump_json(FILE *out, const struct hgq_model *m,
 {
 	struct jw w = { out, false };
 	bool cal = m->calibrated != 0;
+	unsigned minor;
 	int rc;
 
 	/* the dump indexes every array by the shapes: they must hold */
 	if ((rc = hgq_model_validate(m, err)) != HGQ_OK)
 		return rc;
 	jw_printf(&w, "{\n");
-	jw_printf(&w, "  \"format_version\": [1, 0],\n");
+	/* the file's version; a model made in memory: what the writer gives */
+	minor = hgq_model_format_minor(m);
+	if (m->format_minor > minor)
+		minor = m->format_minor;
+	jw_printf(&w, "  \"format_version\": [1, %u],\n", minor);
 	jw_printf(&w, "  \"task\": \"%s\",\n",
 	    m->task == HGQ_TASK_CLASSIFY ? "classify" : "regress");
 	jw_printf(&w, "  \"calibrated\": %s,\n", cal ? "true" : "false");
@@ -223,9 +338,11 @@ hgq_model_dump_json(FILE *out, const struct hgq_model *m,
 	for (uint32_t j = 0; j < m->n_layers; j++) {
 		jw_printf(&w, "    {\n");
 		if (m->layers[j].kind == HGQ_LAYER_QUANT)
-			dump_quant(&w, &m->layers[j], cal);
+			dump_quant(&w, m, j, cal);
+		else if (hgq_layer_n_bias(m, j) > 0)
+			dump_dense(&w, m, j, cal);
 		else
-			dump_dense(&w, &m->layers[j], cal);
+			dump_reshape(&w, m, j);
 		jw_printf(&w, "    }%s\n", j + 1 < m->n_layers ? "," : "");
 	}
 	jw_printf(&w, "  ]");

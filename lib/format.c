@@ -27,10 +27,12 @@
 #include <string.h>
 #include <zlib.h>
 
-#include "hgq.h"
+#include "internal.h"
 
 #define HGQM_MAJOR		1
-#define HGQM_MINOR		0
+#define HGQM_MINOR		1	/* the minor this code implements */
+#define PAR_10			8	/* parameters of a 1.0 record */
+#define PAR_11			48	/* 1.1: before the references */
 #define HDR_FIXED		16	/* magic, major, minor, hlen, nchunks */
 #define HDR_MAX			4096	/* largest header length accepted */
 #define TOC_ENTRY		32
@@ -291,32 +293,88 @@ build_inpt(struct wbuf *b, const struct hgq_model *m)
 	}
 }
 
-/* GRPH (section 4.2): records of 16 bytes + 8 bytes of parameters */
+/*
+ * fits_10 - can format 1.0 describe m?  A chain of quantizer and dense
+ * layers on flat tensors, each reading the one before (section 8: the
+ * writer then writes minor 0, so that such files stay as they were).
+ */
+static bool
+fits_10(const struct hgq_model *m)
+{
+	for (uint32_t j = 0; j < m->n_layers; j++) {
+		const struct hgq_layer *l = &m->layers[j];
+		uint32_t d[HGQ_MAX_RANK];
+
+		if ((l->kind != HGQ_LAYER_QUANT &&
+		    l->kind != HGQ_LAYER_DENSE) ||
+		    hgq_layer_shape(l, d) != 1 || hgq_layer_n_inputs(l) != 1 ||
+		    hgq_layer_input(m, j, 0) != (j == 0 ? HGQ_REF_INPUT :
+		    j - 1))
+			return false;
+	}
+	return true;
+}
+
+unsigned
+hgq_model_format_minor(const struct hgq_model *m)
+{
+	return fits_10(m) ? 0 : HGQM_MINOR;
+}
+
+/*
+ * GRPH (section 4.3): records of 16 bytes + parameters: 8 bytes in 1.0;
+ * in 1.1 the 8 bytes, shape, input count, window and the input
+ * references (section 4.3.1)
+ */
 static void
-build_grph(struct wbuf *b, const struct hgq_model *m)
+build_grph(struct wbuf *b, const struct hgq_model *m, unsigned minor)
 {
 	wb_u32(b, m->n_layers);
 	wb_u32(b, 0);
 	for (uint32_t j = 0; j < m->n_layers; j++) {
 		const struct hgq_layer *l = &m->layers[j];
-		uint8_t par[8] = { 0 };
+		uint8_t par[PAR_10] = { 0 };
+		uint32_t d[HGQ_MAX_RANK], r, n_in = hgq_layer_n_inputs(l);
+		uint32_t refs[HGQ_MAX_LAYER_INPUTS];
 
 		wb_u32(b, l->kind);
 		wb_u32(b, l->n_in);
 		wb_u32(b, l->n_out);
-		wb_u32(b, sizeof(par));
-		if (l->kind == HGQ_LAYER_QUANT) {
+		wb_u32(b, minor == 0 ? PAR_10 :
+		    PAR_11 + (uint32_t)align8(4 * n_in));
+		switch (l->kind) {
+		case HGQ_LAYER_QUANT:
 			par[0] = l->round;
 			par[1] = l->overflow;
 			par[2] = l->gran;
 			par[3] = l->trainable;
-		} else {
+			break;
+		case HGQ_LAYER_DENSE:
+		case HGQ_LAYER_CONV1D:
+		case HGQ_LAYER_CONV2D:
 			par[0] = l->act;
 			par[1] = l->bn;
 			par[2] = l->w_gran;
 			par[3] = l->b_gran;
+			par[4] = l->padding;	/* 0 for dense */
+			break;
 		}
 		wb_append(b, par, sizeof(par));
+		if (minor == 0)
+			continue;
+		r = hgq_layer_shape(l, d);
+		wb_u32(b, r);
+		for (uint32_t a = 0; a < HGQ_MAX_RANK; a++)
+			wb_u32(b, d[a]);
+		wb_u32(b, n_in);
+		wb_u32(b, 0);
+		wb_u32(b, l->kernel[0]);
+		wb_u32(b, l->kernel[1]);
+		wb_u32(b, l->stride[0]);
+		wb_u32(b, l->stride[1]);
+		for (uint32_t q = 0; q < n_in; q++)
+			refs[q] = hgq_layer_input(m, j, q);
+		wb_array(b, refs, n_in, A_U32);
 	}
 }
 
@@ -328,17 +386,20 @@ build_fixp(struct wbuf *b, const struct hgq_model *m)
 	wb_u32(b, 0);
 	for (uint32_t j = 0; j < m->n_layers; j++) {
 		const struct hgq_layer *l = &m->layers[j];
-		size_t nw = (size_t)l->n_in * l->n_out;
+		/* <= 2^26: the model is valid */
+		size_t nw = (size_t)hgq_layer_n_weights(m, j);
+		size_t nb = hgq_layer_n_bias(m, j);
 
 		if (l->kind == HGQ_LAYER_QUANT) {
 			wb_array(b, l->k, l->n_out, A_I8);
 			wb_array(b, l->i, l->n_out, A_I8);
 			wb_array(b, l->f, l->n_out, A_I8);
-		} else {
+		} else if (nb > 0) {
+			/* dense and conv; pooling and flatten have none */
 			wb_array(b, l->w_m, nw, A_I32);
 			wb_array(b, l->w_f, nw, A_I8);
-			wb_array(b, l->b_m, l->n_out, A_I32);
-			wb_array(b, l->b_f, l->n_out, A_I8);
+			wb_array(b, l->b_m, nb, A_I32);
+			wb_array(b, l->b_f, nb, A_I8);
 		}
 	}
 }
@@ -496,7 +557,7 @@ struct wchunk {
 };
 
 static int
-write_file(FILE *f, const struct wchunk *c, uint32_t n,
+write_file(FILE *f, const struct wchunk *c, uint32_t n, unsigned minor,
     struct hgq_err *err)
 {
 	static const uint8_t zero[8];
@@ -507,7 +568,7 @@ write_file(FILE *f, const struct wchunk *c, uint32_t n,
 
 	memcpy(hdr, "HGQM", 4);
 	put_le16(hdr + 4, HGQM_MAJOR);
-	put_le16(hdr + 6, HGQM_MINOR);
+	put_le16(hdr + 6, (uint16_t)minor);
 	put_le32(hdr + 8, HDR_FIXED);
 	put_le32(hdr + 12, n);
 	if ((rc = fo_write(&o, hdr, sizeof(hdr), err)) != HGQ_OK)
@@ -571,10 +632,12 @@ hgq_model_write(FILE *f, const struct hgq_model *m, unsigned flags,
 	struct wchunk c[HGQ_MAX_CHUNKS];
 	bool want[N_KNOWN];
 	uint32_t n = 0;
+	unsigned minor;
 	int rc;
 
 	if ((rc = hgq_model_validate(m, err)) != HGQ_OK)
 		return rc;
+	minor = fits_10(m) ? 0 : HGQM_MINOR;
 	flags |= m->write_flags;
 	memset(bufs, 0, sizeof(bufs));
 	want[C_INPT] = want[C_GRPH] = true;
@@ -597,7 +660,7 @@ hgq_model_write(FILE *f, const struct hgq_model *m, unsigned flags,
 			continue;
 		switch (k) {
 		case C_INPT: build_inpt(b, m); break;
-		case C_GRPH: build_grph(b, m); break;
+		case C_GRPH: build_grph(b, m, minor); break;
 		case C_FIXP: build_fixp(b, m); break;
 		case C_CALB: build_calb(b, m); break;
 		case C_TRNS: build_trns(b, m); break;
@@ -642,7 +705,7 @@ hgq_model_write(FILE *f, const struct hgq_model *m, unsigned flags,
 		c[n].crc = crc_update(0, x->data, (size_t)x->len);
 		n++;
 	}
-	rc = write_file(f, c, n, err);
+	rc = write_file(f, c, n, minor, err);
 out:
 	for (int k = 0; k < N_KNOWN; k++)
 		free(bufs[k].p);
@@ -889,11 +952,64 @@ parse_inpt(struct cur *c, struct rstate *st)
 	return cur_end(c, st->minor);
 }
 
+/*
+ * parse_shape - the 1.1 part of a layer record (section 4.3.1) at par,
+ * plen bytes: rank, shape, inputs, window.  Counts are checked before
+ * anything is read from them; the meaning (shapes implied by kinds and
+ * inputs, limits) is hgq_model_validate_graph()'s, after the chunk.
+ */
+static int
+parse_shape(struct cur *c, struct hgq_layer *l, uint32_t j,
+    const uint8_t *par, uint32_t plen, unsigned minor)
+{
+	uint32_t rank = get_le32(par + 8), n_in = get_le32(par + 24);
+	uint64_t want;
+
+	if (rank < 1 || rank > HGQ_MAX_RANK)
+		return hgq_errf(c->err, HGQ_EFORMAT, "chunk GRPH: layer %"
+		    PRIu32 ": rank %" PRIu32 " outside 1..%d", j, rank,
+		    HGQ_MAX_RANK);
+	if (n_in < 1 || n_in > HGQ_MAX_LAYER_INPUTS)
+		return hgq_errf(c->err, HGQ_EFORMAT, "chunk GRPH: layer %"
+		    PRIu32 ": %" PRIu32 " inputs outside 1..%d", j, n_in,
+		    HGQ_MAX_LAYER_INPUTS);
+	want = PAR_11 + align8(4 * (uint64_t)n_in);
+	if (plen < want || (minor <= HGQM_MINOR && plen != want))
+		return hgq_errf(c->err, HGQ_EFORMAT, "chunk GRPH: layer %"
+		    PRIu32 ": parameter length %" PRIu32 " (expected %"
+		    PRIu64 ")", j, plen, want);
+	if (get_le32(par + 28) != 0)
+		return hgq_errf(c->err, HGQ_EFORMAT, "chunk GRPH: layer %"
+		    PRIu32 ": reserved field is not zero", j);
+	for (uint32_t a = 0; a < HGQ_MAX_RANK; a++) {
+		l->shape[a] = get_le32(par + 12 + 4 * a);
+		if (a >= rank && l->shape[a] != 0)
+			return hgq_errf(c->err, HGQ_EFORMAT, "chunk GRPH: layer"
+			    " %" PRIu32 ": dimension %" PRIu32 " set beyond"
+			    " rank %" PRIu32, j, a, rank);
+	}
+	l->rank = (uint8_t)rank;
+	l->n_inputs = n_in;
+	l->kernel[0] = get_le32(par + 32);
+	l->kernel[1] = get_le32(par + 36);
+	l->stride[0] = get_le32(par + 40);
+	l->stride[1] = get_le32(par + 44);
+	for (uint32_t q = 0; q < n_in; q++)
+		l->inputs[q] = get_le32(par + PAR_11 + 4 * q);
+	for (uint64_t at = PAR_11 + 4 * (uint64_t)n_in; at < want; at++)
+		if (par[at] != 0)
+			return hgq_errf(c->err, HGQ_EFORMAT, "chunk GRPH: layer"
+			    " %" PRIu32 ": non-zero padding after the inputs",
+			    j);
+	return HGQ_OK;
+}
+
 static int
 parse_grph(struct cur *c, struct rstate *st)
 {
 	struct hgq_model *m = st->m;
-	uint32_t n;
+	struct hgq_err verr = HGQ_ERR_INIT;
+	uint32_t n, max_kind;
 	int rc;
 
 	if ((rc = need(c, 8, "the layer count")) != HGQ_OK)
@@ -909,10 +1025,13 @@ parse_grph(struct cur *c, struct rstate *st)
 	m->layers = hgq_calloc(n, sizeof(*m->layers));
 	if (m->layers == NULL)
 		return hgq_errf(c->err, HGQ_ENOMEM, "out of memory");
+	/* 1.0 knows quantizer and dense; 1.1 the shaped kinds too */
+	max_kind = st->minor == 0 ? HGQ_LAYER_DENSE : HGQ_LAYER_KIND_MAX;
 	for (uint32_t j = 0; j < n; j++) {
 		struct hgq_layer *l = &m->layers[j];
 		uint32_t plen;
 		const uint8_t *par;
+		int res;
 
 		if ((rc = need(c, 16, "a layer record")) != HGQ_OK)
 			return rc;
@@ -921,25 +1040,33 @@ parse_grph(struct cur *c, struct rstate *st)
 		l->n_out = cur_u32(c);
 		plen = cur_u32(c);
 		m->n_layers = j + 1;
-		if (l->kind != HGQ_LAYER_QUANT && l->kind != HGQ_LAYER_DENSE)
+		if (l->kind == 0 || l->kind > max_kind)
 			return hgq_errf(c->err, l->kind == 0 ? HGQ_EFORMAT :
 			    HGQ_EUNSUPP, "chunk GRPH: layer %" PRIu32 " has %s"
 			    " kind %" PRIu32, j, l->kind == 0 ? "invalid" :
 			    "unsupported", l->kind);
 		if (l->n_in > HGQ_MAX_N || l->n_out > HGQ_MAX_N ||
-		    (uint64_t)l->n_in * l->n_out > HGQ_MAX_WEIGHTS)
+		    (l->kind == HGQ_LAYER_DENSE &&
+		    (uint64_t)l->n_in * l->n_out > HGQ_MAX_WEIGHTS))
 			return hgq_errf(c->err, HGQ_EFORMAT, "chunk GRPH: layer"
 			    " %" PRIu32 ": shape %" PRIu32 "x%" PRIu32
 			    " exceeds the limits", j, l->n_in, l->n_out);
-		if (plen % 8 != 0 || plen < 8 ||
-		    (plen != 8 && st->minor <= HGQM_MINOR))
+		if (plen % 8 != 0 || plen < PAR_10 ||
+		    (st->minor == 0 && plen != PAR_10) ||
+		    (st->minor > 0 && plen < PAR_11))
 			return hgq_errf(c->err, HGQ_EFORMAT, "chunk GRPH: layer"
 			    " %" PRIu32 ": parameter length %" PRIu32
-			    " (expected 8)", j, plen);
+			    " (expected %d)", j, plen, st->minor == 0 ?
+			    PAR_10 : PAR_11);
 		if ((rc = need(c, plen, "layer parameters")) != HGQ_OK)
 			return rc;
 		par = c->p + c->pos;
-		for (int b = 4; b < 8; b++)
+		/* the bytes a kind does not use are reserved (zero) */
+		res = l->kind == HGQ_LAYER_QUANT ||
+		    l->kind == HGQ_LAYER_DENSE ? 4 :
+		    l->kind == HGQ_LAYER_CONV1D ||
+		    l->kind == HGQ_LAYER_CONV2D ? 5 : 0;
+		for (int b = res; b < PAR_10; b++)
 			if (par[b] != 0)
 				return hgq_errf(c->err, HGQ_EFORMAT, "chunk"
 				    " GRPH: layer %" PRIu32 ": reserved"
@@ -949,15 +1076,42 @@ parse_grph(struct cur *c, struct rstate *st)
 			l->overflow = par[1];
 			l->gran = par[2];
 			l->trainable = par[3];
-		} else {
+		} else if (res > 0) {
 			l->act = par[0];
 			l->bn = par[1];
 			l->w_gran = par[2];
 			l->b_gran = par[3];
+			l->padding = res == 5 ? par[4] : 0;
 		}
+		if (st->minor > 0 && (rc = parse_shape(c, l, j, par, plen,
+		    st->minor)) != HGQ_OK)
+			return rc;
 		c->pos += plen;
 	}
-	return cur_end(c, st->minor);
+	if ((rc = cur_end(c, st->minor)) != HGQ_OK)
+		return rc;
+	/*
+	 * obligation 9: the structure (kinds, shapes, inputs, the sizes they
+	 * imply) before FIXP, CALB or TRNS allocate anything from it
+	 */
+	if ((rc = hgq_model_validate_graph(m, &verr)) != HGQ_OK)
+		return hgq_errf(c->err, rc == HGQ_EUNSUPP ? HGQ_EUNSUPP :
+		    HGQ_EFORMAT, "chunk GRPH: %s", verr.msg);
+	/*
+	 * a 1.1 file of what 1.0 describes (which our writer never makes)
+	 * is held as a 1.0 model: flat, implied inputs, so that code that
+	 * edits dense chains by n_in/n_out (pruning) keeps it valid
+	 */
+	if (st->minor > 0 && fits_10(m))
+		for (uint32_t j = 0; j < n; j++) {
+			m->layers[j].rank = 0;
+			m->layers[j].n_inputs = 0;
+			memset(m->layers[j].shape, 0,
+			    sizeof(m->layers[j].shape));
+			memset(m->layers[j].inputs, 0,
+			    sizeof(m->layers[j].inputs));
+		}
+	return HGQ_OK;
 }
 
 static int
@@ -975,7 +1129,9 @@ parse_fixp(struct cur *c, struct rstate *st)
 		return rc;
 	for (uint32_t j = 0; j < m->n_layers; j++) {
 		struct hgq_layer *l = &m->layers[j];
-		size_t nw = (size_t)l->n_in * l->n_out;	/* <= 2^26 */
+		/* the shapes passed hgq_model_validate_graph(): <= 2^26 */
+		size_t nw = (size_t)hgq_layer_n_weights(m, j);
+		size_t nb = hgq_layer_n_bias(m, j);
 
 		if (l->kind == HGQ_LAYER_QUANT) {
 			if ((rc = cur_array(c, &l->k, l->n_out, A_I8,
@@ -985,14 +1141,14 @@ parse_fixp(struct cur *c, struct rstate *st)
 			    (rc = cur_array(c, &l->f, l->n_out, A_I8,
 			    "quantizer f")) != HGQ_OK)
 				return rc;
-		} else {
+		} else if (nb > 0) {
 			if ((rc = cur_array(c, &l->w_m, nw, A_I32,
 			    "weight mantissas")) != HGQ_OK ||
 			    (rc = cur_array(c, &l->w_f, nw, A_I8,
 			    "weight f")) != HGQ_OK ||
-			    (rc = cur_array(c, &l->b_m, l->n_out, A_I32,
+			    (rc = cur_array(c, &l->b_m, nb, A_I32,
 			    "bias mantissas")) != HGQ_OK ||
-			    (rc = cur_array(c, &l->b_f, l->n_out, A_I8,
+			    (rc = cur_array(c, &l->b_f, nb, A_I8,
 			    "bias f")) != HGQ_OK)
 				return rc;
 		}
@@ -1279,6 +1435,10 @@ read_header(FILE *f, struct rchunk **toc, uint32_t *n_out, unsigned *minor,
 		return hgq_errf(err, HGQ_EFORMAT, "header length %" PRIu32
 		    " is not a multiple of 8 in %d..%d", hlen, HDR_FIXED,
 		    HDR_MAX);
+	if (hlen != HDR_FIXED && *minor <= HGQM_MINOR)
+		return hgq_errf(err, HGQ_EFORMAT, "header length %" PRIu32
+		    " in a version 1.%u file (expected %d)", hlen, *minor,
+		    HDR_FIXED);
 	if (n > HGQ_MAX_CHUNKS)
 		return hgq_errf(err, HGQ_EFORMAT, "%" PRIu32 " chunks exceed"
 		    " the limit %d", n, HGQ_MAX_CHUNKS);
@@ -1487,6 +1647,7 @@ hgq_model_read(FILE *f, struct hgq_model **out, struct hgq_err *err)
 		rc = hgq_errf(err, HGQ_ENOMEM, "out of memory");
 		goto fail;
 	}
+	st.m->format_minor = st.minor;
 	for (uint32_t j = 0; j < n; j++)
 		if ((rc = read_chunk(f, &toc[j], &st, &pos, err)) != HGQ_OK)
 			goto fail;
@@ -1511,6 +1672,30 @@ fail:
 	return rc;
 }
 
+/*
+ * read_whole - a model file holds one model (section 5, step 10): a byte
+ * after its last chunk is an error, not the start of another model
+ */
+static int
+read_whole(FILE *f, struct hgq_model **out, struct hgq_err *err)
+{
+	int rc = hgq_model_read(f, out, err);
+
+	if (rc != HGQ_OK)
+		return rc;
+	if (getc(f) != EOF)
+		rc = hgq_errf(err, HGQ_EFORMAT, "unexpected bytes after the"
+		    " last chunk (a model file holds one model)");
+	else if (ferror(f))
+		rc = hgq_errf(err, HGQ_EIO, "read error: %s",
+		    strerror(errno));
+	if (rc != HGQ_OK) {
+		hgq_model_free(*out);
+		*out = NULL;
+	}
+	return rc;
+}
+
 int
 hgq_model_read_file(const char *path, struct hgq_model **out,
     struct hgq_err *err)
@@ -1520,11 +1705,11 @@ hgq_model_read_file(const char *path, struct hgq_model **out,
 
 	*out = NULL;
 	if (strcmp(path, "-") == 0)
-		return hgq_model_read(stdin, out, err);
+		return read_whole(stdin, out, err);
 	f = fopen(path, "rb");
 	if (f == NULL)
 		return hgq_errf(err, HGQ_EIO, "%s", strerror(errno));
-	rc = hgq_model_read(f, out, err);
+	rc = read_whole(f, out, err);
 	if (fclose(f) != 0 && rc == HGQ_OK) {
 		rc = hgq_errf(err, HGQ_EIO, "%s", strerror(errno));
 		hgq_model_free(*out);

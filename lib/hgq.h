@@ -1,24 +1,30 @@
 /*
- * hgq.h - the one public header of libhgq.
+ * hgq.h - the public interface of libhgq: everything the programs in cmd/
+ * use.  What only the library and its tests use is in lib/internal.h.
  *
  * How to use this library:
  *
  *  1. Every fallible call returns HGQ_OK (0) or a negative enum hgq_status
  *     and, on failure, fills a caller-owned struct hgq_err with a one-line
  *     message (no program name, no newline).  On success err is untouched.
- *  2. A model (struct hgq_model) is plain data: a chain of layers that
- *     alternates quantizer, dense, quantizer, ..., dense, quantizer.  It is
+ *  2. A model (struct hgq_model) is plain data: layers that alternate
+ *     quantizer, operation (dense, conv, pooling, flatten), quantizer, ...,
+ *     quantizer, on tensors with shapes (hgq_layer_shape()).  It is
  *     created by hgq_model_new(), filled by hgq_model_read() or by the
  *     trainer, and released by hgq_model_free().
  *  3. The fixed-point semantics (rounding, overflow, zero width) live in
- *     quant.c only: hgq_quant_mant() (integers) and hgq_fq_f64()/hgq_fq_f32()
- *     (floats) give identical numbers.  Everything bit-exact calls them.
+ *     quant.c only: hgq_quant_mant() (integers) and hgq_fq_f64() (floats)
+ *     give identical numbers.  Everything bit-exact calls them.
  *  4. hgq_model_read() reads exactly one model from a stream without
  *     seeking; hgq_model_write() writes it canonically (formats/hgqm.md).
  *  5. Data files (npy, CSV, IDX) are read by hgq_table_load() or streamed
  *     with hgq_reader_open()/hgq_reader_read().
  *  6. The library never exits and never prints; diagnostics go through
  *     the optional log callback (hgq_set_log).
+ *  7. Every `threads` argument or field means the same: n > 0 is n
+ *     threads (each function caps it: 64 for the engine and calibration,
+ *     16 for the CMVM solver, 256 for training), 0 is one per online CPU.
+ *     Only training's result depends on the count (hgq_train).
  */
 #ifndef HGQ_H
 #define HGQ_H
@@ -53,25 +59,11 @@ struct hgq_err {
 #define HGQ_ERR_INIT { 0, "" }
 
 /*
- * hgq_errf - fill err with code and a printf-style message; returns code,
- * so that "return hgq_errf(err, HGQ_EFORMAT, ...);" reads naturally.
- * err may be NULL.
- */
-int	hgq_errf(struct hgq_err *err, int code, const char *fmt, ...)
-	    __attribute__((format(printf, 3, 4)));
-
-/*
  * Log callback: level 0 = progress/info, 1 = warning.  The default is no
  * logging.  The programs install a callback that prints to stderr.
  */
 typedef void (*hgq_log_fn)(int level, const char *msg, void *arg);
 void	hgq_set_log(hgq_log_fn fn, void *arg);
-void	hgq_log(int level, const char *fmt, ...)
-	    __attribute__((format(printf, 2, 3)));
-
-/* checked allocation helpers: NULL on overflow or failure */
-void	*hgq_calloc(size_t n, size_t size);
-void	*hgq_reallocarray(void *p, size_t n, size_t size);
 
 /* ------------------------------------------------------------------ */
 /* Fixed-point semantics (quant.c) - the only place they are defined   */
@@ -137,98 +129,8 @@ int64_t	hgq_quant_f64(double x, int k, int i, int f, int round, int overflow);
 /*
  * Float path (fake quantization).  hgq_fq_f64 returns the value (not the
  * mantissa) of quantizing x, identical to hgq_quant_f64(...)*2^-f.
- * hgq_fq_f32 is the training form: rounding only, no overflow (WRAP never
- * applies in training), f an integer, exact whenever the result is
- * representable as a float.
  */
 double	hgq_fq_f64(double x, int k, int i, int f, int round, int overflow);
-float	hgq_fq_f32(float x, int f, int round);
-
-/*
- * hgq_fq_f32s - the training kernel's inline form of hgq_fq_f32 with the
- * scale 2^f and its inverse precomputed (both exact powers of two).  Ties
- * are decided on v - floor(v), which is exact, instead of floor(v + 0.5),
- * which rounds wrongly once |v| >= 2^23.
- */
-static inline float
-hgq_fq_f32s(float x, float scale, float inv_scale, int round)
-{
-	float v = x * scale;
-	float r = __builtin_floorf(v);
-
-	if (round == HGQ_RND && v - r >= 0.5f)
-		r += 1.0f;
-	return r * inv_scale;
-}
-
-/*
- * A prepared requantization from a fixed source position from_f to one
- * format: what hgq_quant_mant(m, from_f, k, i, f, round, overflow) does,
- * with every shift, constant and bound computed once by hgq_qop_init(),
- * for the simulator's inner loops.  hgq_qop_apply() equals
- * hgq_quant_mant() for every |m| < 2^62 (tested over the whole sweep).
- * lo and hi are the format's mantissa range; "raw" below is the rounded
- * value before overflow, so that callers can count overflows.
- */
-struct hgq_qop {
-	int64_t	 add;		/* rounding constant added before >> */
-	int64_t	 lo, hi;	/* mantissa range of the format */
-	uint64_t mask;		/* WRAP: the low width bits (0: width 0) */
-	uint64_t sbit;		/* WRAP and k = 1: the sign bit, else 0 */
-	uint8_t	 rshift;	/* right shift, 0..63 */
-	uint8_t	 lshift;	/* left shift, 0..62 (from_f < f) */
-	uint8_t	 wrap;		/* WRAP (else saturate to [lo, hi]) */
-};
-
-void	hgq_qop_init(struct hgq_qop *q, int from_f, int k, int i, int f,
-	    int round, int overflow);
-
-/* the rounded mantissa before overflow */
-static inline int64_t
-hgq_qop_round(const struct hgq_qop *q, int64_t m)
-{
-	/* >> of a negative int64_t is an arithmetic shift with GCC and
-	   Clang (documented); quant.c checks it at compile time */
-	return (int64_t)((uint64_t)((m + q->add) >> q->rshift) << q->lshift);
-}
-
-/*
- * overflow of a rounded mantissa r: WRAP keeps the low bits and extends
- * the sign with (low ^ sbit) - sbit; SAT clips.  A zero-width format has
- * mask 0 (WRAP) or lo = hi = 0 (SAT), so it gives 0 without a branch.
- */
-static inline int64_t
-hgq_qop_overflow(const struct hgq_qop *q, int64_t r)
-{
-	if (q->wrap)
-		return (int64_t)((((uint64_t)r & q->mask) ^ q->sbit) -
-		    q->sbit);
-	return r < q->lo ? q->lo : r > q->hi ? q->hi : r;
-}
-
-static inline int64_t
-hgq_qop_apply(const struct hgq_qop *q, int64_t m)
-{
-	return hgq_qop_overflow(q, hgq_qop_round(q, m));
-}
-
-/* round half to even of a float bit-width parameter (how f is taken) */
-int	hgq_round_bits(float fparam);
-
-/*
- * hgq_span - number of bits from the most to the least significant
- * non-zero bit of |m| (0 for m = 0).  The weight "bits" of exact EBOPs.
- */
-int	hgq_span(int64_t m);
-
-/*
- * hgq_fmt_from_range - the minimal (k, i) at fractional bits f that holds
- * every mantissa in [mn, mx] (calibration): k = (mn < 0); i the smallest
- * integer with mx < 2^(i+f) and -k*2^(i+f) <= mn.  A range of [0, 0] gives
- * k = 0, i = -f: width 0.
- */
-void	hgq_fmt_from_range(int64_t mn, int64_t mx, int f, int *k, int *i);
-
 /* ------------------------------------------------------------------ */
 /* The model (model.c)                                                 */
 /* ------------------------------------------------------------------ */
@@ -250,9 +152,30 @@ void	hgq_fmt_from_range(int64_t mn, int64_t mx, int f, int *k, int *i);
 enum hgq_layer_kind {
 	HGQ_LAYER_QUANT		= 1,
 	HGQ_LAYER_DENSE		= 2,
-	/* reserved for later: 3 conv1d, 4 conv2d, 5 max-pool, 6 avg-pool,
-	   7 flatten, 8 add */
+	HGQ_LAYER_CONV1D	= 3,	/* format 1.1 */
+	HGQ_LAYER_CONV2D	= 4,	/* format 1.1 */
+	HGQ_LAYER_MAXPOOL	= 5,	/* 1.1: 1-D or 2-D by rank */
+	HGQ_LAYER_AVGPOOL	= 6,	/* 1.1: 1-D or 2-D by rank */
+	HGQ_LAYER_FLATTEN	= 7,	/* format 1.1 */
+	/* reserved for later: 8 add */
 };
+#define HGQ_LAYER_KIND_MAX	HGQ_LAYER_FLATTEN
+
+/*
+ * Shapes and graphs (format 1.1, formats/hgqm.md 4.3.1-4.3.3).  Every
+ * layer has an output shape of rank 1..3, channels last: [n], [W, C],
+ * [H, W, C].
+ * Layers name their inputs by reference: a layer index below their own
+ * (so a model is topologically ordered and acyclic by construction), or
+ * HGQ_REF_INPUT | k for model input k (1.1 has one, k = 0).
+ */
+#define HGQ_MAX_RANK		3
+#define HGQ_MAX_LAYER_INPUTS	8
+#define HGQ_REF_INPUT		0x80000000u
+/* multiplications (pooling: window reads) per sample in one layer */
+#define HGQ_MAX_MACS		(1u << 26)
+
+enum hgq_pad	{ HGQ_PAD_VALID = 0, HGQ_PAD_SAME = 1 };
 
 enum hgq_act	{ HGQ_ACT_LINEAR = 0, HGQ_ACT_RELU = 1 };
 enum hgq_gran	{ HGQ_GRAN_ELEMENT = 0, HGQ_GRAN_CHANNEL = 1, HGQ_GRAN_LAYER = 2 };
@@ -308,6 +231,34 @@ struct hgq_layer {
 	int8_t		*w_f;		/* n_in*n_out fractional bits */
 	int32_t		*b_m;		/* n_out */
 	int8_t		*b_f;		/* n_out */
+
+	/*
+	 * Shape and inputs (format 1.1).  rank 0 means "flat": the output
+	 * shape is [n_out], as in every model of format 1.0, so that code
+	 * that builds or edits chains of dense layers by n_in/n_out keeps
+	 * working; n_inputs 0 means "the implied input": layer j - 1, or
+	 * model input 0 for layer 0.  Read them through hgq_layer_shape()
+	 * and hgq_layer_input().  n_out is always the product of the
+	 * shape and n_in that of the (first) input's shape.
+	 */
+	uint8_t		 rank;		/* 0 (flat) or 1..3 */
+	uint32_t	 shape[HGQ_MAX_RANK];	/* output; 0 past rank */
+	uint32_t	 n_inputs;	/* 0 (implied) or 1..8 */
+	uint32_t	 inputs[HGQ_MAX_LAYER_INPUTS];	/* references */
+
+	/*
+	 * HGQ_LAYER_CONV1D/CONV2D: out[p][co] = act(sum over the taps t of
+	 * the receptive field of position p of in[t] * w[t][co] + b[co]),
+	 * with the layer's act, bn, w_gran, b_gran and the dense arrays:
+	 * w_m, w_f hold KH*KW*C_in*C_out weights in Keras order
+	 * [KH][KW][C_in][C_out], row-major; b_m, b_f C_out.  Conv1D is
+	 * Conv2D on [1, W, C] (kernel[0] = stride[0] = 1).
+	 * HGQ_LAYER_MAXPOOL/AVGPOOL: window kernel, stride, valid only.
+	 * See hgq_layer_window() for the exact geometry.
+	 */
+	uint32_t	 kernel[2];	/* [KH, KW] or pool [PH, PW] */
+	uint32_t	 stride[2];	/* [SH, SW] */
+	uint8_t		 padding;	/* enum hgq_pad (conv only) */
 
 	/* float training state (any layer); n_tensors = 0 when absent */
 	uint32_t	 n_tensors;
@@ -366,6 +317,9 @@ struct hgq_model {
 	 * 0 to write a read model uncompressed.  hgq_model_new() sets 0.
 	 */
 	unsigned	 write_flags;
+	/* the minor version of the file hgq_model_read() read (0 for a
+	   model made in memory; hgq_model_write() writes its own) */
+	unsigned	 format_minor;
 };
 
 /*
@@ -378,7 +332,9 @@ void	hgq_model_free(struct hgq_model *m);
 
 /*
  * hgq_model_add_layer - append a zeroed layer of the given kind and shape;
- * returns it or NULL (ENOMEM).  Arrays are not allocated: use
+ * returns it or NULL (ENOMEM).  The layer is flat (rank 0: shape
+ * [n_out]) and reads the layer before it (n_inputs 0), as in format 1.0;
+ * hgq_model_add_shaped() makes shaped layers.  Arrays are not allocated: use
  * hgq_layer_alloc_fixed() for k/i/f (quantizer) or w_m/w_f/b_m/b_f (dense).
  * m->layers may move: pointers to earlier layers become stale.
  * hgq_layer_alloc_fixed (re)allocates those arrays zeroed (EINVAL for
@@ -412,8 +368,11 @@ const char *hgq_meta_get(const struct hgq_model *m, const char *key);
 
 /*
  * hgq_model_validate - check the structural invariants of the model
- * (alternating chain, shapes that join, index_map within n_raw, k/i/f and
- * mantissas within the limits of hgq.h when calibrated).  Every reader
+ * (hgq_model_validate_graph(): alternating layers, shapes implied by
+ * the kinds and inputs, references, limits; then index_map within n_raw,
+ * k/i/f and mantissas within the limits of hgq.h when calibrated; arrays
+ * of the sizes hgq_layer_n_weights() and hgq_layer_n_bias() give, tensor
+ * roles by kind).  Every reader
  * calls it; so should anything that builds a model by hand.  The full
  * list is formats/hgqm.md section 4 and the HGQ_MAX_* limits above; in
  * short: sizes 1..HGQ_MAX_N; calibrated => every quantizer has k/i/f and
@@ -422,15 +381,149 @@ const char *hgq_meta_get(const struct hgq_model *m, const char *key);
  * known role for the layer kind (bn roles only when bn; M1/M2 only of
  * trained roles), the size the role implies, each role once; unique
  * UTF-8 metadata keys; extra chunks optional, with unknown unique ids.
- * Returns HGQ_OK or HGQ_EINVAL with a message naming the layer/element.
+ * Returns HGQ_OK, HGQ_EINVAL with a message naming the layer/element,
+ * or HGQ_EUNSUPP (see hgq_model_validate_graph()).
  */
 int	hgq_model_validate(const struct hgq_model *m, struct hgq_err *err);
+
+/*
+ * hgq_model_validate_graph - the part of hgq_model_validate() that needs
+ * no array: layer count, kinds, modes, shapes, inputs and the limits on
+ * the sizes they imply (every product checked without overflow).  The
+ * reader calls it after GRPH, before it allocates anything from the
+ * shapes.  HGQ_OK, HGQ_EINVAL, or HGQ_EUNSUPP for a layer the format
+ * defines but libhgq cannot compute exactly (average pooling over an
+ * area that is not a power of two).
+ */
+int	hgq_model_validate_graph(const struct hgq_model *m,
+	    struct hgq_err *err);
 
 /* hgq_model_copy - deep copy; NULL on allocation failure */
 struct hgq_model *hgq_model_copy(const struct hgq_model *m);
 
 /* number of outputs (the last quantizer's n); 0 without layers */
 uint32_t hgq_model_n_out(const struct hgq_model *m);
+
+/* ------------------------------------------------------------------ */
+/* Shapes, inputs and windows of layers (model.c; format 1.1)          */
+/* ------------------------------------------------------------------ */
+
+/* the name of a layer kind ("quantizer", "conv2d", ...; "unknown") */
+const char *hgq_layer_kind_name(uint32_t kind);
+
+/*
+ * hgq_layer_shape - the output shape of l into dims[0..rank) (0 past
+ * it); returns the rank, 1..HGQ_MAX_RANK (a flat layer, rank 0 in the
+ * struct, gives 1 and [n_out]).
+ */
+uint32_t hgq_layer_shape(const struct hgq_layer *l,
+	    uint32_t dims[HGQ_MAX_RANK]);
+
+/*
+ * hgq_layer_n_inputs, hgq_layer_input - how many inputs layer j of m
+ * reads and its q-th reference (a layer index < j, or HGQ_REF_INPUT | k);
+ * a layer with n_inputs 0 reads j - 1, or model input 0 when j = 0.
+ */
+uint32_t hgq_layer_n_inputs(const struct hgq_layer *l);
+uint32_t hgq_layer_input(const struct hgq_model *m, uint32_t j, uint32_t q);
+
+/*
+ * hgq_layer_in_shape - the shape of the first input of layer j: the
+ * shape of the layer it references, or for the model input layer 0's
+ * own shape (a quantizer, which keeps the shape).  Returns the rank.
+ * Meaningful once hgq_model_validate() accepted m.
+ */
+uint32_t hgq_layer_in_shape(const struct hgq_model *m, uint32_t j,
+	    uint32_t dims[HGQ_MAX_RANK]);
+
+/*
+ * hgq_layer_n_weights, hgq_layer_n_bias - the lengths of w_m/w_f and
+ * b_m/b_f of layer j: n_in*n_out and n_out for dense, KH*KW*C_in*C_out
+ * and C_out for a convolution, 0 for other kinds.  Meaningful once the
+ * shapes are valid (then n_weights <= HGQ_MAX_WEIGHTS).
+ */
+uint64_t hgq_layer_n_weights(const struct hgq_model *m, uint32_t j);
+uint32_t hgq_layer_n_bias(const struct hgq_model *m, uint32_t j);
+
+/*
+ * hgq_layer_set_shape - set the output shape (rank 1..3, each dim >= 1)
+ * and n_out = its product; HGQ_EINVAL when the product exceeds
+ * HGQ_MAX_N.  hgq_layer_set_inputs - set the input references (1..
+ * HGQ_MAX_LAYER_INPUTS; checked by hgq_model_validate()).
+ */
+int	hgq_layer_set_shape(struct hgq_layer *l, uint32_t rank,
+	    const uint32_t *dims, struct hgq_err *err);
+int	hgq_layer_set_inputs(struct hgq_layer *l, uint32_t n,
+	    const uint32_t *refs, struct hgq_err *err);
+
+/*
+ * hgq_model_add_shaped - append a layer of a kind that reads the last
+ * layer (or model input 0 when it is the first), with output shape
+ * dims (rank 1..3); n_in is the last layer's n_out (for the first layer
+ * the product of dims).  Conv/pool parameters are set by the caller
+ * (kernel, stride, padding).  NULL on ENOMEM or a shape beyond the
+ * limits (err filled; err may be NULL).  m->layers may move.
+ */
+struct hgq_layer *hgq_model_add_shaped(struct hgq_model *m, uint32_t kind,
+	    uint32_t rank, const uint32_t *dims, struct hgq_err *err);
+
+/*
+ * hgq_model_alloc_fixed - hgq_layer_alloc_fixed() for layer j of any
+ * kind: k/i/f (quantizer), w_m/w_f/b_m/b_f of hgq_layer_n_weights() and
+ * hgq_layer_n_bias() (dense, conv), nothing (pooling, flatten).  The
+ * shapes must be valid (hgq_model_validate_graph()).
+ */
+int	hgq_model_alloc_fixed(struct hgq_model *m, uint32_t j,
+	    struct hgq_err *err);
+
+/*
+ * The window geometry of a convolution or pooling layer: the lowering of
+ * formats/hgqm.md 4.3.2 "each output position is a dense layer".  Input
+ * [in_h, in_w, in_c] (rank-2 tensors [W, C] as [1, W, C]); output
+ * [out_h, out_w, out_c] in n_pos = out_h*out_w positions p = oh*out_w +
+ * ow.  Tap t = (kh*k_w + kw)*in_c + c, t < n_taps = k_h*k_w*in_c, reads
+ * input element ((oh*s_h + kh - pad_top)*in_w + ow*s_w + kw -
+ * pad_left)*in_c + c, or zero padding when that row or column lies
+ * outside the input.  A convolution's output element p*out_c + co is
+ * then sum_t in[tap t] * w[t*out_c + co] + b[co]: exactly a dense layer
+ * of n_taps inputs and out_c outputs with the layer's arrays.  A
+ * pooling output element p*out_c + c takes the taps with t % in_c == c
+ * (out_c = in_c; no padding).
+ */
+#define HGQ_TAP_PAD	UINT32_MAX	/* a tap in the zero padding */
+
+struct hgq_window {
+	uint32_t	 in_h, in_w, in_c;
+	uint32_t	 out_h, out_w, out_c;
+	uint32_t	 k_h, k_w, s_h, s_w;
+	uint32_t	 pad_top, pad_left;	/* zeros before ("same") */
+	uint32_t	 n_pos;		/* out_h*out_w */
+	uint32_t	 n_taps;	/* k_h*k_w*in_c */
+};
+
+/*
+ * hgq_layer_window - the geometry of layer j (conv1d/conv2d/maxpool/
+ * avgpool) of a model hgq_model_validate() accepted.  HGQ_EINVAL for
+ * another kind.
+ */
+int	hgq_layer_window(const struct hgq_model *m, uint32_t j,
+	    struct hgq_window *w, struct hgq_err *err);
+
+/*
+ * hgq_window_taps - idx[0..n_taps) = the input element of each tap of
+ * output position p (< n_pos), or HGQ_TAP_PAD.  No allocation.
+ */
+void	hgq_window_taps(const struct hgq_window *w, uint32_t p,
+	    uint32_t *idx);
+
+/*
+ * hgq_model_dense_only - HGQ_OK when every layer of m is a quantizer or
+ * a dense layer on flat tensors, the chain of format 1.0 that the
+ * engine, EBOPs, pruning, the emitter and the trainer process today;
+ * otherwise HGQ_EUNSUPP "layer N (KIND): not supported by WHAT yet".
+ */
+int	hgq_model_dense_only(const struct hgq_model *m, const char *what,
+	    struct hgq_err *err);
 
 /* ------------------------------------------------------------------ */
 /* The HGQM file format (format.c) - spec in formats/hgqm.md           */
@@ -446,7 +539,10 @@ uint32_t hgq_model_n_out(const struct hgq_model *m);
  */
 int	hgq_model_read(FILE *f, struct hgq_model **out, struct hgq_err *err);
 
-/* hgq_model_read_file - the same from a path ("-" = stdin) */
+/*
+ * hgq_model_read_file - the same from a path ("-" = stdin) that holds
+ * exactly one model: a byte after its last chunk is HGQ_EFORMAT
+ */
 int	hgq_model_read_file(const char *path, struct hgq_model **out,
 	    struct hgq_err *err);
 
@@ -459,19 +555,50 @@ int	hgq_model_read_file(const char *path, struct hgq_model **out,
  * model, or a chunk beyond the format's limits), HGQ_EIO or HGQ_ENOMEM;
  * on failure part of the model may have been written.
  */
+/*
+ * hgq_model_format_minor - the minor version hgq_model_write() gives m:
+ * 0 when format 1.0 describes it (a chain of quantizer and dense layers
+ * on flat tensors), else 1.  m must be valid.
+ */
+unsigned hgq_model_format_minor(const struct hgq_model *m);
+
 #define HGQ_WRITE_COMPRESS	0x1
 #define HGQ_WRITE_NO_TRAIN	0x2
 int	hgq_model_write(FILE *f, const struct hgq_model *m, unsigned flags,
 	    struct hgq_err *err);
 
 /*
- * hgq_model_save - write m to path atomically: a temporary file in the
- * same folder, fsync, rename.  On failure nothing is left under path or
- * under the temporary name.  The previous file at path stays intact until
- * the rename.
+ * hgq_model_save - write m to path atomically (hgq_afile_open below): a
+ * temporary file in the same folder, fsync, rename.  On failure nothing
+ * is left under path or under the temporary name.  The previous file at
+ * path stays intact until the rename.
  */
 int	hgq_model_save(const char *path, const struct hgq_model *m,
 	    unsigned flags, struct hgq_err *err);
+
+/*
+ * Atomic output files: every file the library and the programs write
+ * under a name goes through these (hgq_model_save included).
+ * hgq_afile_open creates a new temporary file beside path, named
+ * "path.tmp.<pid>" (or "path.tmp.<pid>.<n>" when that name is taken: an
+ * existing file or symlink is never written through), and *a owns it.
+ * Write to hgq_afile_stream(*a).  hgq_afile_commit flushes, fsyncs and
+ * closes it, then renames it over path: until then a previous file at
+ * path is intact, and on failure the temporary file is removed.
+ * hgq_afile_abort closes and removes it (NULL is fine).  Both release a.
+ * hgq_afile_cleanup removes every temporary file still open; it is
+ * async-signal-safe, meant for a program's fatal-signal handler and exit
+ * paths (the library installs no handler).  Errors: HGQ_EIO ("cannot
+ * create 'path': ...", "cannot write 'path': ...", "cannot rename to
+ * 'path': ..."), HGQ_EINVAL (more than 32 open at once), HGQ_ENOMEM.
+ */
+struct hgq_afile;
+int	hgq_afile_open(struct hgq_afile **a, const char *path,
+	    struct hgq_err *err);
+FILE	*hgq_afile_stream(const struct hgq_afile *a);
+int	hgq_afile_commit(struct hgq_afile *a, struct hgq_err *err);
+void	hgq_afile_abort(struct hgq_afile *a);
+void	hgq_afile_cleanup(void);
 
 /* ------------------------------------------------------------------ */
 /* Model inspection (dump.c)                                           */
@@ -488,8 +615,10 @@ int	hgq_model_dump_json(FILE *out, const struct hgq_model *m,
 /*
  * Formats.  npy: versions 1.0-3.0; dtypes u1..u8, i1..i8, f2, f4, f8 and
  * b1, little- or big-endian; C order only; shape (n,) is n x 1, (n, c) is
- * n x c, other ranks are HGQ_EUNSUPP.  IDX: types 08 09 0B 0C 0D 0E; item
- * i is row i, the other dimensions flattened.  CSV: numbers separated by
+ * n x c, (n, d1, .., dk) for k = 2, 3 is n rows of d1*..*dk columns with
+ * the row shape [d1, .., dk] (struct hgq_table), ranks above 4 are
+ * HGQ_EUNSUPP.  IDX: types 08 09 0B 0C 0D 0E; item i is row i, the other
+ * dimensions flattened; items of rank 2 are images of shape [H, W, 1].  CSV: numbers separated by
  * ',' ';' or tab (chosen from the first line: tab, else ';', else ','),
  * fields may be double-quoted, "\r\n" is fine, "# ..." lines are skipped,
  * blank lines only at the end.  Any of them may be gzip-compressed (found
@@ -525,6 +654,8 @@ void	hgq_data_opts_init(struct hgq_data_opts *o);
  */
 struct hgq_table {
 	size_t	 n_rows, n_cols;
+	uint32_t rank;		/* shape of a row: 1..3, product n_cols */
+	uint32_t shape[3];	/* channels last; [n_cols] when flat */
 	double	*x;
 	double	*y;		/* with label_col: n_rows labels, or NULL */
 };
@@ -612,11 +743,40 @@ struct hgq_qconf {
 	int	 overflow;	/* enum hgq_overflow */
 };
 
+/*
+ * Dimensions given in a config as an integer or a list of integers
+ * ("kernel: 3", "pool: [2, 2]", "input_shape: [28, 28, 1]"): n is how
+ * many were given (0: the key is absent), v[0..n) the values; line and
+ * col (1-based) locate the value for later messages.
+ */
+struct hgq_conf_dims {
+	uint32_t n;
+	uint32_t v[3];
+	uint32_t line, col;
+};
+
+/*
+ * One item of model.layers.  type is the kind and ndim: dense (ndim 0),
+ * conv1d/conv2d (HGQ_LAYER_CONV1D/2D, ndim 1/2), maxpool1d/2d and
+ * avgpool1d/2d (HGQ_LAYER_MAXPOOL/AVGPOOL, ndim 1/2), flatten (ndim 0).
+ * kernel, stride and pool are normalized to [rows, columns]: a 1-D
+ * layer has [1, K]; an integer for a 2-D layer means [k, k]; stride
+ * defaults to 1 (convolutions) or to pool (pooling).  line/col locate
+ * the item (for shape errors found once the data are known).
+ */
 struct hgq_layer_conf {
-	uint32_t kind;		/* enum hgq_layer_kind ("type"; dense only) */
-	uint32_t units;
-	int	 act;		/* enum hgq_act */
-	int	 bn;		/* batchnorm fused */
+	uint32_t kind;		/* enum hgq_layer_kind ("type") */
+	uint32_t ndim;		/* 1 or 2 for windowed kinds, else 0 */
+	uint32_t units;		/* dense */
+	uint32_t filters;	/* conv */
+	uint32_t kernel[2];	/* conv [KH, KW] */
+	uint32_t stride[2];	/* conv, pooling [SH, SW] */
+	uint32_t pool[2];	/* pooling [PH, PW] */
+	int	 padding;	/* enum hgq_pad [valid] */
+	int	 act;		/* enum hgq_act [linear] */
+	int	 bn;		/* batchnorm fused [false] */
+	struct hgq_conf_dims kernel_in, stride_in, pool_in;	/* as given */
+	uint32_t line, col;	/* of the item */
 };
 
 struct hgq_sched_point {
@@ -633,6 +793,8 @@ struct hgq_config {
 		int	 normalize;	/* enum hgq_norm [none] */
 		double	 scale;		/* [1.0] */
 		int	 label_col;	/* CSV label column [-1] */
+		struct hgq_conf_dims input_shape;	/* [H, W, C], [W, C],
+					   [n] or n = 0: from the data */
 	} data;
 	struct {
 		struct hgq_qconf input;	/* input quantizer */
@@ -656,7 +818,7 @@ struct hgq_config {
 		struct hgq_sched_point beta[HGQ_MAX_SCHED];
 		double	 gamma;		/* [0] */
 		double	 target_ebops;	/* [0 = off: beta from the schedule] */
-		uint32_t threads;	/* [0 = all cores] */
+		uint32_t threads;	/* [0 = one per online CPU] */
 	} train;
 	struct {
 		char	*pareto_dir;	/* NULL: none */
@@ -688,25 +850,19 @@ int	hgq_config_load(struct hgq_config *c, const char *path,
 	    struct hgq_err *err);
 /* hgq_config_release - free c's strings and set them to NULL (twice ok) */
 void	hgq_config_release(struct hgq_config *c);
-/*
- * hgq_sched_value - value of a schedule at a (fractional) epoch: the first
- * value before the first point, the last at or after the last point, and
- * between p[k] and p[k+1] as p[k].interp says: constant p[k].value,
- * linear, or log (geometric; linear if an end is not > 0).  n == 0 gives 0.
- * Points must be in increasing epoch order (hgq_config_load checks).
- */
-double	hgq_sched_value(const struct hgq_sched_point *p, uint32_t n,
-	    double epoch);
 
 /* ------------------------------------------------------------------ */
 /* Bit-exact integer inference (sim.c)                                 */
 /* ------------------------------------------------------------------ */
 
 /*
- * An engine is a calibrated model prepared for integer inference: every
+ * An engine is a calibrated model prepared for integer inference (every
+ * layer kind of format 1.1; convolutions as a dense layer per output
+ * position, with weights aligned once per filter): every
  * dense layer's weights are aligned to one fractional position per output
- * and the worst-case accumulator is proven to fit (int32 when it can,
- * int64 otherwise; HGQ_ERANGE when even int64 cannot hold it).
+ * and the exact range of every output (hgq_dense_range, over the input
+ * ranges carried from the first quantizer) is proven to fit (int32 when
+ * it can, int64 otherwise; HGQ_ERANGE when a range reaches 2^62).
  */
 struct hgq_engine;
 
@@ -727,8 +883,9 @@ int	hgq_engine_out_f(const struct hgq_engine *e, uint32_t j);
 /*
  * hgq_engine_run - n samples of raw inputs x (n*n_raw, row-major) to the
  * output mantissas out (n*n_out).  Inputs must be finite (the callers'
- * readers check).  st may be NULL.  threads <= 1 runs on the calling
- * thread only.  Returns HGQ_OK or HGQ_ENOMEM.
+ * readers check).  st may be NULL.  threads: 0 one per online CPU, 1 the
+ * calling thread only (outline item 7); the outputs do not depend on it.
+ * Returns HGQ_OK or HGQ_ENOMEM.
  */
 int	hgq_engine_run(const struct hgq_engine *e, const double *x, size_t n,
 	    int64_t *out, struct hgq_ovf_stats *st, int threads);
@@ -760,10 +917,20 @@ void	hgq_pack_hex(const struct hgq_layer *q, const int64_t *mant,
  * set; k and i arrays allocated, contents ignored).  Layer by layer, the
  * n samples x (n*n_raw raw inputs) are propagated exactly with rounding
  * only (no overflow) and each element gets the smallest (k, i) that holds
- * every value it took: k = 1 iff a value was negative; an element that was
- * always 0 gets width 0 (k = 0, i = -f).  Sets cal_min/cal_max and
- * m->calibrated.  HGQ_ERANGE when a value or accumulator exceeds the
- * limits of hgq.h (the message names the layer and element).
+ * every value it took: k = 1 iff a value was negative (and one more
+ * integer bit under SAT_SYM when the least value is -2^i, which SAT_SYM
+ * does not hold); an element that was always 0 gets width 0 (k = 0,
+ * i = -f).  A non-trainable quantizer right after a flatten or max-pool
+ * layer gets instead the union of the formats that reach each element
+ * (k, i, f the largest over the elements of width > 0 of its window or
+ * its single source, i raised while its own overflow mode does not hold
+ * every source's range; width 0 when no source has a width): it is the
+ * identity for every input.  Convolutional models are calibrated stage
+ * by stage with memory per thread and layer only.  Sets cal_min/cal_max and
+ * m->calibrated.  Rows are split over threads (0: one per online CPU);
+ * the result does not depend on their number.  HGQ_ERANGE when a value
+ * or accumulator exceeds the limits of hgq.h (the message names the
+ * layer and element).
  */
 int	hgq_calibrate(struct hgq_model *m, const double *x, size_t n,
 	    int threads, struct hgq_err *err);
@@ -792,7 +959,9 @@ int	hgq_model_live(const struct hgq_model *m, uint8_t **live,
 void	hgq_model_live_release(uint8_t **live, uint32_t n_layers);
 
 /*
- * hgq_ebops_layer - exact EBOPs of dense layer l of a calibrated model:
+ * hgq_ebops_layer - exact EBOPs of dense layer l of a calibrated model
+ * (a convolution: every output position and tap that meets a real input
+ * element is a multiplication of its own):
  * the sum of bits(a_i) * span(w_ij) over the multiplications of the layer
  * that can reach an output, i.e. whose output element j is live (above),
  * with bits(a_i) = k+i+f (0 when <= 0) of element i of the quantizer
@@ -809,8 +978,13 @@ uint64_t hgq_ebops_layer(const struct hgq_model *m, uint32_t l);
 uint64_t hgq_ebops_total(const struct hgq_model *m);
 
 /*
- * The report of hgq-ebops.  Per dense layer (layer index l in the chain,
- * named "dense_<n>" with n counting dense layers from 1):
+ * The report of hgq-ebops.  Per operation (layer index l in the chain,
+ * named "<kind>_<n>" with n counting the layers of that kind from 1:
+ * "dense_1", "conv2d_1", "maxpool_1", "flatten_1"; for a convolution the
+ * weights are the kernel's, nonzero those that take part in at least one
+ * counted multiplication, span_hist over them, and mults counts every
+ * multiplication (output position x tap on a real input x filter) that
+ * EBOPs count; pooling and flatten have no weights and 0 EBOPs):
  *
  *   weights         n_in * n_out
  *   nonzero         weights that compute: w_ij != 0, input i of width
@@ -823,7 +997,7 @@ uint64_t hgq_ebops_total(const struct hgq_model *m);
  *   span_hist[s]    counted weights whose span is s (1..32); [0] = pruned
  *   width_hist[w]   live input elements of width w (1..32);
  *                   [0] = inputs_pruned
- *   uniform8        64 * nonzero: the EBOPs of the same multiplications
+ *   uniform8        64 * mults: the EBOPs of the same multiplications
  *                   with 8-bit activations and 8-bit weight spans
  *   lut_estimate    round(0.7 * ebops) (HGQ_LUT_PER_EBOP_X10 / 10): HGQ2
  *                   models mapped with da4ml reach LUT/EBOPs of 0.67 to
@@ -835,6 +1009,9 @@ uint64_t hgq_ebops_total(const struct hgq_model *m);
 
 struct hgq_ebops_stats {
 	uint32_t	 index;		/* layer index in the chain */
+	uint32_t	 kind;		/* enum hgq_layer_kind of the layer */
+	uint64_t	 mults;		/* multiplications counted (dense:
+					   nonzero) */
 	uint32_t	 n_in, n_out;
 	uint64_t	 ebops;
 	uint64_t	 weights, nonzero, pruned;
@@ -851,7 +1028,7 @@ struct hgq_ebops_report {
 	uint64_t	 uniform8;	/* sum */
 	uint64_t	 lut_estimate;	/* of total (not the sum of the
 					   rounded per-layer estimates) */
-	uint32_t	 n_dense;
+	uint32_t	 n_dense;	/* rows: every operation (layer 2n+1) */
 	struct hgq_ebops_stats *layer;	/* n_dense, owned by the report */
 };
 
@@ -938,194 +1115,8 @@ int	hgq_prune(struct hgq_model *m, struct hgq_prune_report *r,
 void	hgq_prune_report_release(struct hgq_prune_report *r);
 
 /* ------------------------------------------------------------------ */
-/* Training (train.c, kernels.c)                                       */
+/* Training (train.c)                                                  */
 /* ------------------------------------------------------------------ */
-
-/*
- * Float training kernels (kernels.c), llm.c style: flat row-major arrays,
- * outputs first, no allocation, no errors; shapes are the caller's job.
- * B is the batch, C the inputs, OC the outputs of a layer.  Each kernel
- * has a plain-C reference twin (_ref) used by the tests; the optimized
- * ones may run an AVX2/FMA variant chosen at run time (hgq_kernel_isa).
- * Results of the AVX2 variant differ from the plain C ones in the last
- * bits (fused multiply-add), never in the quantization semantics.
- */
-enum hgq_isa	{ HGQ_ISA_AUTO = 0, HGQ_ISA_C = 1, HGQ_ISA_AVX2 = 2 };
-/*
- * hgq_kernel_isa - select the kernel variants (HGQ_ISA_AUTO: the best the
- * CPU has); returns the variant now in use.  For tests and benchmarks;
- * call it before training starts, never during.
- */
-int	hgq_kernel_isa(int isa);
-
-/*
- * hgq_fq_forward - fake quantization of x (B,C) with per-column scale
- * 2^F[c] and inv_scale 2^-F[c] (hgq_fq_f32s semantics, rounding only)
- * into q (B,C); qmin/qmax (C) are lowered/raised to the extremes of q.
- */
-void	hgq_fq_forward(float *restrict q, float *restrict qmin,
-	    float *restrict qmax, const float *restrict x,
-	    const float *restrict scale, const float *restrict inv_scale,
-	    size_t B, size_t C, int round);
-void	hgq_fq_forward_ref(float *q, float *qmin, float *qmax,
-	    const float *x, const float *scale, const float *inv_scale,
-	    size_t B, size_t C, int round);
-
-/*
- * hgq_fq_backward - the f surrogate without its ln2 factor: dfs[c] +=
- * sum_b dq[b,c] * (x[b,c] - q[b,c]).  (dq/dx = 1 needs no kernel.)
- */
-void	hgq_fq_backward(float *restrict dfs, const float *restrict dq,
-	    const float *restrict x, const float *restrict q, size_t B,
-	    size_t C);
-void	hgq_fq_backward_ref(float *dfs, const float *dq, const float *x,
-	    const float *q, size_t B, size_t C);
-
-/*
- * hgq_matmul_forward - out (B,OC) = inp (B,C) . w (C,OC) + bias (OC),
- * then max(., 0) when relu; bias may be NULL.
- */
-void	hgq_matmul_forward(float *restrict out, const float *restrict inp,
-	    const float *restrict w, const float *restrict bias, size_t B,
-	    size_t C, size_t OC, int relu);
-void	hgq_matmul_forward_ref(float *out, const float *inp, const float *w,
-	    const float *bias, size_t B, size_t C, size_t OC, int relu);
-
-/*
- * hgq_matmul_backward - given dout (B,OC): dinp (B,C) = dout . w^T, with
- * the weights passed transposed as wt (OC,C) (overwritten); dw (C,OC) +=
- * inp^T . dout and db (OC) += sum over b of dout (accumulated, so that
- * blocks of rows add up).  dinp and db may be NULL (not wanted).
- */
-void	hgq_matmul_backward(float *restrict dinp, float *restrict dw,
-	    float *restrict db, const float *restrict dout,
-	    const float *restrict inp, const float *restrict wt, size_t B,
-	    size_t C, size_t OC);
-void	hgq_matmul_backward_ref(float *dinp, float *dw, float *db,
-	    const float *dout, const float *inp, const float *wt, size_t B,
-	    size_t C, size_t OC);
-
-/* relu in place (n values); backward: d[j] = 0 where act[j] <= 0 */
-void	hgq_relu_forward(float *x, size_t n);
-void	hgq_relu_backward(float *restrict d, const float *restrict act,
-	    size_t n);
-/*
- * hgq_fq_relu_backward - hgq_fq_backward for a quantizer whose input x is
- * a ReLU output, fused with the ReLU's backward: dfs[c] += sum_b d (x - q),
- * then d[b,c] = 0 where x[b,c] <= 0.
- */
-void	hgq_fq_relu_backward(float *restrict dfs, float *restrict d,
-	    const float *restrict x, const float *restrict q, size_t B,
-	    size_t C);
-void	hgq_fq_relu_backward_ref(float *dfs, float *d, const float *x,
-	    const float *q, size_t B, size_t C);
-
-/*
- * hgq_xent_forward_backward - softmax cross-entropy of logits (B,OC)
- * against labels (B); writes dlogits = (softmax - onehot) * dscale;
- * returns the sum over the batch of the loss (natural log) and adds to
- * *n_correct the rows whose argmax (lowest index on ties) is the label.
- */
-double	hgq_xent_forward_backward(float *restrict dlogits,
-	    const float *restrict logits, const int32_t *restrict labels,
-	    size_t B, size_t OC, float dscale, size_t *n_correct);
-/*
- * hgq_mse_forward_backward - mean over the OC outputs of (q - y)^2 per
- * row, summed over the rows; dq = 2 (q - y) / OC * dscale.
- */
-double	hgq_mse_forward_backward(float *restrict dq, const float *restrict q,
-	    const float *restrict y, size_t B, size_t OC, float dscale);
-
-/*
- * hgq_wquant - quantize weights: wq[e] = RND(w[e] * 2^F) * 2^-F with
- * F = hgq_round_bits(f[g(e)]), where g maps an element of the (R,OC)
- * array to its parameter by granularity (element e, channel e % OC,
- * layer 0); bits[e] = the bit length of |mantissa| (v1 training bits:
- * floor(log2|wq|) + 1 + F, 0 for wq = 0).  hgq_wquant_transpose also
- * writes wt (OC,R) = wq^T.
- */
-void	hgq_wquant(float *restrict wq, float *restrict bits,
-	    const float *restrict w, const float *restrict f, size_t R,
-	    size_t OC, int gran);
-void	hgq_wquant_transpose(float *restrict wt, const float *restrict wq,
-	    size_t R, size_t OC);
-
-/*
- * hgq_ebops_dense - differentiable EBOPs of a dense layer (hgq-algorithm
- * 0): returns sum_ij abits[i] * wbits[i,j]; adds beta * d/dF to dfa (C)
- * and dfw (C,OC): dfa[i] += beta * sum_j wbits[i,j] when abits[i] > 0,
- * dfw[i,j] += beta * abits[i] when wbits[i,j] > 0.  Either may be NULL.
- */
-double	hgq_ebops_dense(float *restrict dfa, float *restrict dfw,
-	    const float *restrict abits, const float *restrict wbits,
-	    size_t C, size_t OC, float beta);
-
-/*
- * Optimizer steps over n parameters with gradient g, then clip to
- * [lo, hi].  Adam (t = 1-based step): m, v moments; lr_t = lr *
- * sqrt(1 - b2^t) / (1 - b1^t); p -= lr_t * m / (sqrt(v) + eps).  SGD with
- * momentum: v = mom * v - lr * g; p += v.
- */
-void	hgq_adam_update(float *restrict p, float *restrict m,
-	    float *restrict v, const float *restrict g, size_t n, double lr,
-	    double b1, double b2, double eps, uint64_t t, float lo, float hi);
-void	hgq_sgd_update(float *restrict p, float *restrict v,
-	    const float *restrict g, size_t n, double lr, double mom,
-	    float lo, float hi);
-
-/* schedules: learning rate at a (0-based) epoch */
-double	hgq_lr_value(const struct hgq_config *c, uint32_t epoch);
-
-/*
- * Random numbers: xoshiro256** seeded through splitmix64.  state[4] is
- * what a model stores in train.rng.
- */
-void	hgq_rng_seed(uint64_t state[4], uint64_t seed);
-uint64_t hgq_rng_next(uint64_t state[4]);
-/* uniform double in [0, 1) (53 bits) and an unbiased integer in [0, n) */
-double	hgq_rng_uniform(uint64_t state[4]);
-uint64_t hgq_rng_below(uint64_t state[4], uint64_t n);
-
-/*
- * The trainer: a model's float state unpacked into flat arrays, worker
- * threads and their buffers.  hgq_trainer_new reads m's training tensors
- * (m must come from hgq_train_model_new or a model file with them) and
- * keeps a pointer to m and c, which must outlive it.  Parameters are one
- * flat vector in model order: per dense layer W, b, W fbits, b fbits
- * (and batchnorm gamma), per trainable quantizer its fbits.
- */
-struct hgq_trainer;
-int	hgq_trainer_new(struct hgq_trainer **out, struct hgq_model *m,
-	    const struct hgq_config *c, int threads, struct hgq_err *err);
-void	hgq_trainer_free(struct hgq_trainer *t);
-size_t	hgq_trainer_n_params(const struct hgq_trainer *t);
-/* the flat parameter vector: borrowed, valid until hgq_trainer_free */
-float	*hgq_trainer_params(struct hgq_trainer *t);
-int	hgq_trainer_threads(const struct hgq_trainer *t);
-
-/* what one step saw */
-struct hgq_step_stats {
-	double		 loss;		/* task loss, summed over the rows */
-	size_t		 n_correct;	/* classification */
-	double		 ebops;		/* differentiable EBOPs (per sample) */
-};
-
-/*
- * hgq_trainer_step - one step on n rows: rows idx[0..n) of x (normalised
- * inputs, n_in floats a row) and of y (labels, or n_out targets a row);
- * idx NULL means rows 0..n-1.  The loss is the batch mean of the task
- * loss + beta * EBOPs + gamma * sum of the bit parameters.  grad (may be
- * NULL) receives its gradient in parameter order; with update the
- * optimizer then takes a step at learning rate lr (and the activation
- * i/k states and batchnorm moving statistics advance).  HGQ_EINVAL for
- * n = 0 or more rows than the trainer was sized for (it grows).
- */
-int	hgq_trainer_step(struct hgq_trainer *t, const float *x, const float *y,
-	    const uint32_t *idx, size_t n, double beta, double lr, int update,
-	    float *grad, struct hgq_step_stats *st, struct hgq_err *err);
-
-/* hgq_trainer_sync - write the float state back into the model tensors */
-void	hgq_trainer_sync(struct hgq_trainer *t);
 
 /*
  * Training data (train.c): the configured files, loaded, checked and
@@ -1136,6 +1127,8 @@ void	hgq_trainer_sync(struct hgq_trainer *t);
  */
 struct hgq_train_data {
 	uint32_t	 n_raw;		/* features */
+	uint32_t	 in_rank;	/* sample shape: 1..3 */
+	uint32_t	 in_shape[3];	/* channels last, product n_raw */
 	uint32_t	 n_out;		/* classes or regression targets */
 	int		 task;		/* enum hgq_task */
 	size_t		 n_train, n_val, n_test;
@@ -1143,8 +1136,8 @@ struct hgq_train_data {
 	double		*x_val;		/* n_val*n_raw, raw */
 	double		*x_test;	/* n_test*n_raw or NULL */
 	float		*y_train;	/* n_train*(classify: 1, else n_out) */
-	float		*y_val;
-	float		*y_test;	/* or NULL */
+	double		*y_val;		/* as read, for the exact evaluation */
+	double		*y_test;	/* or NULL */
 };
 
 /*
@@ -1162,6 +1155,14 @@ void	hgq_train_data_release(struct hgq_train_data *d);
  * and data: layers, normalisation fitted on the training split, float
  * training state (weights, bit parameters, optimizer moments), metadata
  * "tool" and "config".  *out is owned by the caller (hgq_model_free).
+ * A config of dense layers only (and no data.input_shape) gives the flat
+ * chain of format 1.0; any other layer type gives shaped tensors on the
+ * data's sample shape (d->in_shape), each layer followed by a quantizer,
+ * the one after flatten and max pooling not trainable (the identity,
+ * formats/hgqm.md 4.3.2).  A shape that does not fit (a kernel or pool
+ * larger than its input, a layer on a tensor of the wrong rank, dense on
+ * a tensor of rank > 1) is HGQ_EINVAL "PATH:LINE:COL: model.layers[k]:
+ * ..." at the config item.
  */
 int	hgq_train_model_new(struct hgq_model **out,
 	    const struct hgq_config *c, const struct hgq_train_data *d,
@@ -1192,7 +1193,7 @@ struct hgq_train_epoch {
 };
 
 struct hgq_train_params {
-	int		 threads;	/* 0: the number of online CPUs */
+	int		 threads;	/* 0: one per online CPU */
 	/*
 	 * Called after each epoch with the calibrated model of that epoch;
 	 * a non-zero return stops training with that status (err filled by
@@ -1234,21 +1235,14 @@ int	hgq_train(struct hgq_model *m, const struct hgq_config *c,
 	    struct hgq_train_result *res, struct hgq_err *err);
 
 /*
- * hgq_train_export - from m's float state, build its exact fixed part
- * (quantizer f, round, overflow; dense mantissas, batchnorm fused with the
- * moving statistics) and calibrate it on x (n raw rows).
- */
-int	hgq_train_export(struct hgq_model *m, const double *x, size_t n,
-	    int threads, struct hgq_err *err);
-
-/*
  * hgq_eval_exact - run the calibrated model on n raw rows x with the
  * bit-exact engine: accuracy against labels y (classification; argmax of
  * the exact output values, lowest index on ties) or the MSE against
- * targets y (n*n_out, regression) into *metric.
+ * targets y (n*n_out, regression) into *metric, as hgq-sim scores them
+ * (struct hgq_eval).
  */
 int	hgq_eval_exact(const struct hgq_model *m, const double *x,
-	    const float *y, size_t n, int threads, double *metric,
+	    const double *y, size_t n, int threads, double *metric,
 	    struct hgq_err *err);
 
 /*
@@ -1288,30 +1282,6 @@ struct hgq_ival {
 	int64_t		 lo, hi;
 	int32_t		 e;
 };
-
-/*
- * hgq_ival_width - bits that hold every integer of [lo, hi]: two's
- * complement when lo < 0 (*sgn = 1; sgn may be NULL), unsigned otherwise;
- * [0, 0] needs 0 bits.
- */
-int	hgq_ival_width(int64_t lo, int64_t hi, int *sgn);
-
-/*
- * hgq_ival_add - *out = the interval of a + (-1)^sub * b * 2^shift, at
- * the finer of the two LSBs.  HGQ_ERANGE when a bound reaches 2^62.
- */
-int	hgq_ival_add(struct hgq_ival *out, const struct hgq_ival *a,
-	    const struct hgq_ival *b, int shift, int sub);
-
-/*
- * hgq_add_span - the width of the carry chain that computes
- * out = a +- b * 2^shift (out from hgq_ival_add): the result's bits from
- * the lowest position where both operands can hold bits; the *low bits
- * below pass through as wires (0 when there is no such split).  0 means
- * a pure concatenation.  (hgq_ir_op_cost refines this into LUTs.)
- */
-int	hgq_add_span(const struct hgq_ival *a, const struct hgq_ival *b,
-	    int shift, int sub, const struct hgq_ival *out, int *low);
 
 /*
  * CMVM: y_j = sum_i x_i * w_ij for a constant matrix W, as a shared adder
@@ -1481,22 +1451,6 @@ void	hgq_ir_eval(const struct hgq_ir *ir, const int64_t *inp,
 	    int64_t *buf, int64_t *out);
 
 /*
- * hgq_ir_op_cost - the LUT estimate of op j: for an adder, the bits of its
- * carry chain where both operands hold variable bits (one LUT each for
- * the XOR; a constant or zero operand bit needs none), for a clip one LUT
- * per bit; 0 for wires, constants, and ReLU masks (merged into the LUTs
- * of their consumers).  Calibrated against Yosys synth_xilinx.
- */
-int	hgq_ir_op_cost(const struct hgq_ir *ir, uint32_t j);
-
-/*
- * hgq_ir_add_split - how verilog.c builds ADD op j: bits [0, *low) pass
- * through from the finer operand; bits [*low, op.w) are the carry chain,
- * or a concatenation when the result is 0 (returns the chain's width).
- */
-int	hgq_ir_add_split(const struct hgq_ir *ir, uint32_t j, int *low);
-
-/*
  * Verilog (verilog.c): one module with flat packed ports (DESIGN.md "The
  * RTL ports"), one statement per op with explicit extension, no vendor
  * primitives; combinational, or with a register every `pipeline` adder
@@ -1564,5 +1518,164 @@ int	hgq_verilog_vectors(FILE *inp, FILE *exp, const struct hgq_model *m,
  */
 int	hgq_verilog_report(FILE *f, const struct hgq_ir *ir, int pipeline,
 	    int json, struct hgq_err *err);
+
+/* added: eval */
+/* ------------------------------------------------------------------ */
+/* Evaluation (eval.c): hgq-sim and hgq-train's exact evaluation       */
+/* ------------------------------------------------------------------ */
+
+/*
+ * hgq_labels_check_from - hgq_labels_check for rows that start at row0 of
+ * their file (the row in the message is row0 + j).  hgq_labels_check is
+ * the same with row0 = 0.
+ */
+int	hgq_labels_check_from(const double *y, size_t n, size_t row0,
+	    uint32_t n_classes, const char *name, struct hgq_err *err);
+
+/* the index of the largest of n values; ties go to the lowest index */
+uint32_t hgq_argmax(const double *v, uint32_t n);
+
+/*
+ * struct hgq_eval - the score of exact outputs, rows added in order.
+ * Classification: the confusion matrix of argmax predictions (rows:
+ * label, columns: prediction); regression: the sum of squared errors,
+ * added row by row and output by output, divided by the rows and then
+ * by the outputs.  Without labels only the rows are counted.
+ */
+struct hgq_eval {
+	uint32_t	 n_out;		/* model outputs (= classes) */
+	int		 classify;	/* HGQ_TASK_CLASSIFY */
+	int		 labelled;	/* labels or targets are given */
+	size_t		 n;		/* rows added */
+	uint64_t	*confusion;	/* classify && labelled: n_out^2 */
+	double		 sq_err;	/* regression */
+};
+
+/* HGQ_OK, or HGQ_ENOMEM for the n_out^2 matrix (the message says so) */
+int	hgq_eval_init(struct hgq_eval *ev, uint32_t n_out, int task,
+	    int labelled, struct hgq_err *err);
+void	hgq_eval_release(struct hgq_eval *ev);
+
+/*
+ * hgq_eval_add - n rows of exact output values val (n*n_out) against y:
+ * n labels (classification, checked by hgq_labels_check_from with the
+ * rows added so far as row0 and name as the file's name: HGQ_EINVAL and
+ * nothing counted on a bad label) or n*n_out targets; y is unused without
+ * labels.
+ */
+int	hgq_eval_add(struct hgq_eval *ev, const double *val, const double *y,
+	    size_t n, const char *name, struct hgq_err *err);
+
+double	hgq_eval_accuracy(const struct hgq_eval *ev);	/* 0 if no rows */
+double	hgq_eval_mse(const struct hgq_eval *ev);	/* 0 if no rows */
+double	hgq_eval_metric(const struct hgq_eval *ev);	/* by the task */
+
+/*
+ * hgq_eval_report - hgq-sim's report (DESIGN.md "Reports") to f: json or
+ * text, with the overflow counts of the n_quant quantizers (ovf, as
+ * struct hgq_ovf_stats counts them) and the samples per second of
+ * seconds spent in the engine.
+ */
+void	hgq_eval_report(FILE *f, const struct hgq_eval *ev,
+	    const uint64_t *ovf, uint32_t n_quant, double seconds, int json);
+
+/* ------------------------------------------------------------------ */
+/* Pareto fronts across models (pareto.c, for hgq-pareto)              */
+/* ------------------------------------------------------------------ */
+
+/*
+ * A sweep leaves many models; a front keeps those no other beats on
+ * (accuracy, EBOPs).  Point p dominates q when p.accuracy >= q.accuracy
+ * and p.ebops <= q.ebops, one of them strictly.  Points with the same
+ * accuracy and EBOPs do not dominate each other: all of them stay.
+ *
+ * Accuracy comes from one source per front: "exact" (counted by the
+ * bit-exact engine on one data set of n rows: accuracy = correct / n,
+ * every point with the same n) or "meta:KEY" (a number read from the
+ * models' metadata entry KEY; correct = n = 0).  Fronts of different
+ * sources are not merged (HGQ_EINVAL).
+ */
+#define HGQ_FRONT_MAX_POINTS	(1u << 24)
+#define HGQ_FRONT_MAX_LINE	8192	/* bytes of a TSV line */
+
+struct hgq_front_point {
+	char		*name;		/* owned: the model's path */
+	uint64_t	 ebops;		/* exact (hgq_ebops_total) */
+	uint64_t	 lut_estimate;	/* hgq_ebops_report's estimate */
+	double		 accuracy;	/* in [0, 1] */
+	uint64_t	 correct, n;	/* "exact": rows right, rows; else 0 */
+	int		 on_front;	/* set by hgq_front_merge */
+};
+
+struct hgq_front {
+	char		*source;	/* owned; NULL until the first point */
+	size_t		 n;
+	struct hgq_front_point *pts;	/* n, owned */
+};
+
+void	hgq_front_init(struct hgq_front *f);
+void	hgq_front_release(struct hgq_front *f);	/* twice is fine */
+
+/*
+ * hgq_front_measure - a point for model m (calibrated, classification):
+ * EBOPs and LUT estimate from hgq_ebops_report; accuracy from the
+ * metadata entry meta_key when it is not NULL, else counted on n rows of
+ * raw inputs x (n * m->n_raw) and labels y (n, class indices) by the
+ * bit-exact engine (threads as hgq_engine_run).  p->name is left NULL.
+ * HGQ_EINVAL (not calibrated, regression model, no or bad metadata
+ * entry, wrong number of columns (n_cols), label out of range),
+ * HGQ_ERANGE, HGQ_ENOMEM.
+ */
+int	hgq_front_measure(struct hgq_front_point *p, const struct hgq_model *m,
+	    const char *meta_key, const double *x, size_t n_cols,
+	    const double *y, size_t n, int threads, struct hgq_err *err);
+
+/*
+ * hgq_front_add - append a copy of p (name copied) measured with source
+ * ("exact" or "meta:KEY").  HGQ_EINVAL when the source or, for "exact",
+ * n differs from the front's, when the name is empty or holds a tab or a
+ * newline, or at HGQ_FRONT_MAX_POINTS; HGQ_ENOMEM.
+ */
+int	hgq_front_add(struct hgq_front *f, const struct hgq_front_point *p,
+	    const char *source, struct hgq_err *err);
+
+/*
+ * hgq_front_read_tsv - add every row of a front written by
+ * hgq_front_write (TSV, with or without the dominated rows); name is the
+ * file's name for messages ("x.tsv:3: ...").  Checks the header, the
+ * number of fields, every number and its range, correct <= n and that
+ * accuracy is correct / n as written.  HGQ_EFORMAT, HGQ_EINVAL (as
+ * hgq_front_add), HGQ_EIO, HGQ_ENOMEM.
+ */
+int	hgq_front_read_tsv(struct hgq_front *f, FILE *in, const char *name,
+	    struct hgq_err *err);
+
+/*
+ * hgq_front_merge - sort the points by EBOPs up, accuracy down, then
+ * name; drop repeated points (same name and figures); set on_front.  A
+ * name repeated with other figures is HGQ_EINVAL (the model changed
+ * between two measurements).  The result depends only on the set of
+ * points, not on the order they were added in.
+ */
+int	hgq_front_merge(struct hgq_front *f, struct hgq_err *err);
+
+/*
+ * hgq_front_pick - after hgq_front_merge: the index of the most accurate
+ * point with ebops <= max_ebops and lut_estimate <= max_luts (UINT64_MAX:
+ * no limit), the cheaper on equal accuracy, then the first by name; -1
+ * when none fits.
+ */
+long	hgq_front_pick(const struct hgq_front *f, uint64_t max_ebops,
+	    uint64_t max_luts);
+
+/*
+ * hgq_front_write - after hgq_front_merge: the points on the front (all
+ * of them when all is set; then the column "front" says which), or only
+ * point pick when pick >= 0, as TSV ('#' header: model, ebops, accuracy,
+ * correct, n, lut_estimate, source, front) or JSON ({"source": ...,
+ * "n_models": N, "points": [...]}).  HGQ_EIO on a write error.
+ */
+int	hgq_front_write(FILE *out, const struct hgq_front *f, int json,
+	    int all, long pick, struct hgq_err *err);
 
 #endif /* HGQ_H */

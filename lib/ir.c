@@ -34,9 +34,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "hgq.h"
+#include "internal.h"
 
-#define IVAL_LIMIT	((int64_t)1 << 62)
 #define MAX_REL_DEPTH	24	/* input depths handed to the solver */
 
 /* an exact dyadic constant m * 2^e, m odd or 0 */
@@ -88,7 +87,7 @@ dy_add(struct dy *out, struct dy a, int64_t bm, int32_t be)
 		return 0;
 	}
 	if (a.m == 0) {
-		if (bm >= IVAL_LIMIT || bm <= -IVAL_LIMIT)
+		if (bm >= HGQ_IVAL_LIMIT || bm <= -HGQ_IVAL_LIMIT)
 			return -1;
 		*out = dy_norm(bm, be);
 		return 0;
@@ -98,11 +97,11 @@ dy_add(struct dy *out, struct dy a, int64_t bm, int32_t be)
 		return -1;
 	am = (__int128)a.m * ((__int128)1 << (a.e - e));
 	x = (__int128)bm * ((__int128)1 << (be - e));
-	if (am >= IVAL_LIMIT || am <= -IVAL_LIMIT || x >= IVAL_LIMIT ||
-	    x <= -IVAL_LIMIT)
+	if (am >= HGQ_IVAL_LIMIT || am <= -HGQ_IVAL_LIMIT || x >= HGQ_IVAL_LIMIT ||
+	    x <= -HGQ_IVAL_LIMIT)
 		return -1;
 	y = am + x;
-	if (y >= IVAL_LIMIT || y <= -IVAL_LIMIT)
+	if (y >= HGQ_IVAL_LIMIT || y <= -HGQ_IVAL_LIMIT)
 		return -1;
 	*out = dy_norm((int64_t)y, e);
 	return 0;
@@ -211,14 +210,46 @@ static int
 scale_floor(int64_t m, int s, int64_t *r)
 {
 	if (s >= 0) {
-		if (m != 0 && (s > 62 || m >= IVAL_LIMIT >> s ||
-		    m <= -(IVAL_LIMIT >> s)))
+		if (m != 0 && (s > 62 || m >= HGQ_IVAL_LIMIT >> s ||
+		    m <= -(HGQ_IVAL_LIMIT >> s)))
 			return -1;
 		*r = (int64_t)((uint64_t)m << s);
 		return 0;
 	}
 	*r = hgq_round_mant(m, -s, 0, HGQ_TRN);
 	return 0;
+}
+
+/*
+ * Narrow op x's interval to what z, the exact range of (-1)^neg * x *
+ * 2^shift, allows: z's ends brought to x's grid (rounded inwards).  The
+ * value of x is unchanged; only what is proven about it grows.  An adder
+ * graph that shares sub-expressions propagates a wider interval than the
+ * sum it computes can reach (interval.c); this is where widths, clips
+ * and LUT estimates are brought back to the sum.
+ */
+static void
+narrow(struct hgq_ir_op *x, const struct hgq_ival *z, int32_t shift,
+    int neg)
+{
+	int64_t s = (int64_t)z->e - ((int64_t)x->v.e + shift);
+	int64_t lo, hi, t;
+
+	if (s < -126)
+		s = -126;	/* |z| < 2^62: as far as 0 or -1 already */
+	if (scale_floor(z->hi, (int)s, &hi) != 0 ||
+	    scale_floor(-z->lo, (int)s, &lo) != 0)
+		return;		/* beyond 62 bits: x's interval is tighter */
+	lo = -lo;		/* ceil(z.lo * 2^s) */
+	if (neg) {
+		t = lo;
+		lo = -hi;
+		hi = -t;
+	}
+	if (lo > x->v.lo)
+		x->v.lo = lo;
+	if (hi < x->v.hi)
+		x->v.hi = hi;
 }
 
 /* ------------------------------------------------------------------ */
@@ -229,17 +260,20 @@ scale_floor(int64_t m, int s, int64_t *r)
  * The value C + (-1)^neg * src * 2^shift (src -1: no variable part) goes
  * through relu (when relu) and the quantizer element (k, i, f, round,
  * ovf); *id gets the op of the result, at exponent -f, or -1 for zero.
+ * V is the exact range of (-1)^neg * src * 2^shift (hgq_dense_range):
+ * src is narrowed to it first, so that every interval after it is the
+ * exact one.
  */
 static int
 lower_output(struct builder *B, int32_t src, int32_t shift, int neg,
-    struct dy C, int relu, int k, int i, int f, int round, int ovf,
-    int32_t layer, int32_t *id)
+    const struct hgq_ival *V, struct dy C, int relu, int k, int i, int f,
+    int round, int ovf, int32_t layer, int32_t *id)
 {
 	struct hgq_ir *ir = B->ir;
 	struct hgq_ir_op op;
 	int64_t fmt_lo, fmt_hi, tlo, thi;
 	int32_t t, e_src;
-	int rc, b = i + f;
+	int rc;
 
 	*id = -1;
 	if (k + i + f <= 0)
@@ -253,6 +287,7 @@ lower_output(struct builder *B, int32_t src, int32_t shift, int neg,
 		return const_mant(B, hgq_quant_mant(m, -C.e, k, i, f, round,
 		    ovf), f, layer, id);
 	}
+	narrow(&ir->ops[src], V, shift, neg);
 	/* rounding: + 2^(-f-1) when there are bits below 2^-f */
 	e_src = ir->ops[src].v.e + shift;
 	if (round == HGQ_RND && ((C.m != 0 && C.e < -f) || e_src < -f) &&
@@ -283,13 +318,7 @@ lower_output(struct builder *B, int32_t src, int32_t shift, int neg,
 	if (scale_floor(ir->ops[t].v.lo, e_src + f, &tlo) != 0 ||
 	    scale_floor(ir->ops[t].v.hi, e_src + f, &thi) != 0)
 		return HGQ_ERANGE;
-	fmt_hi = b >= 62 ? IVAL_LIMIT - 1 : ((int64_t)1 << b) - 1;
-	if (!k)
-		fmt_lo = 0;
-	else if (ovf == HGQ_SAT_SYM)
-		fmt_lo = -fmt_hi;
-	else
-		fmt_lo = b >= 62 ? -IVAL_LIMIT + 1 : -((int64_t)1 << b);
+	hgq_fmt_range(k, i, f, ovf, &fmt_lo, &fmt_hi);
 	if (tlo == thi) {
 		/* one value only (e.g. a variable below the LSB): fold */
 		return const_mant(B, hgq_quant_mant(tlo, f, k, i, f, HGQ_TRN,
@@ -313,8 +342,8 @@ lower_output(struct builder *B, int32_t src, int32_t shift, int neg,
 				return HGQ_OK;
 			}
 		} else {
-			op.v.lo = k ? -((int64_t)1 << (k + i + f - 1)) : 0;
-			op.v.hi = ((int64_t)1 << (k + i + f - k)) - 1;
+			op.v.lo = fmt_lo;
+			op.v.hi = fmt_hi;
 		}
 		return new_op(B, &op, id);
 	}
@@ -379,7 +408,7 @@ layer_consts(const struct builder *B, const struct hgq_layer *d,
 			if (x->kind != HGQ_IR_CONST)
 				continue;
 			pm = (__int128)x->v.lo * d->w_m[at];
-			if (pm >= IVAL_LIMIT || pm <= -IVAL_LIMIT ||
+			if (pm >= HGQ_IVAL_LIMIT || pm <= -HGQ_IVAL_LIMIT ||
 			    dy_add(&C[j], C[j], (int64_t)pm,
 			    x->v.e - d->w_f[at]) != 0)
 				return hgq_errf(err, HGQ_ERANGE, "layer %u "
@@ -479,16 +508,19 @@ out:
 	return rc;
 }
 
-/* behavioral style: one DOT op per output (products written with *) */
+/*
+ * behavioral style: one DOT op per output (products written with *); V
+ * the exact ranges of the sums (hgq_dense_range over the variable inputs)
+ */
 static int
 layer_dot(struct builder *B, const struct hgq_layer *d, const int32_t *cur,
-    int32_t layer, int32_t *acc, uint32_t li, struct hgq_err *err)
+    const struct hgq_ival *V, int32_t layer, int32_t *acc, uint32_t li,
+    struct hgq_err *err)
 {
 	struct hgq_ir *ir = B->ir;
 
 	for (uint32_t j = 0; j < d->n_out; j++) {
 		struct hgq_ir_op op;
-		__int128 lo = 0, hi = 0;
 		int32_t emin = INT32_MAX, dmax = 0;
 		uint32_t t0 = ir->n_terms;
 
@@ -517,28 +549,23 @@ layer_dot(struct builder *B, const struct hgq_layer *d, const int32_t *cur,
 			acc[j] = -1;
 			continue;
 		}
+		/* every product's weight, aligned to emin, is a constant */
 		for (uint32_t t = t0; t < ir->n_terms; t++) {
 			const struct hgq_ir_term *tm = &ir->terms[t];
-			const struct hgq_ival *v = &ir->ops[tm->src].v;
-			__int128 sc, a, b;
+			__int128 sc;
 
 			if (tm->w_e - emin > 62)
 				goto range;
 			sc = (__int128)tm->w_m * ((__int128)1 << (tm->w_e -
 			    emin));
-			a = v->lo * sc;
-			b = v->hi * sc;
-			lo += a < b ? a : b;
-			hi += a < b ? b : a;
-			if (sc >= IVAL_LIMIT || sc <= -IVAL_LIMIT ||
-			    lo <= -IVAL_LIMIT || hi >= IVAL_LIMIT)
+			if (sc >= HGQ_IVAL_LIMIT || sc <= -HGQ_IVAL_LIMIT)
 				goto range;
 		}
 		op.a = (int32_t)t0;
 		op.b = (int32_t)(ir->n_terms - t0);
-		op.v.lo = (int64_t)lo;
-		op.v.hi = (int64_t)hi;
-		op.v.e = emin;
+		op.v = V[j];
+		if (hgq_ival_rescale(&op.v, emin) != HGQ_OK)
+			goto range;
 		op.depth = dmax + 1;
 		if (new_op(B, &op, &acc[j]) != HGQ_OK)
 			return hgq_errf(err, HGQ_ENOMEM, "out of memory");
@@ -789,11 +816,13 @@ hgq_ir_build(struct hgq_ir **out, const struct hgq_model *m,
 	int32_t *cur = NULL, *nxt = NULL, *acc = NULL, *acc_sh = NULL;
 	uint8_t *acc_neg = NULL;
 	struct dy *C = NULL;
+	struct hgq_ival *xv = NULL, *V = NULL;
 	uint32_t max_n = 0;
 	int rc;
 
 	*out = NULL;
-	if ((rc = hgq_model_validate(m, err)) != HGQ_OK)
+	if ((rc = hgq_model_validate(m, err)) != HGQ_OK ||
+	    (rc = hgq_model_dense_only(m, "the emitter", err)) != HGQ_OK)
 		return rc;
 	if (!m->calibrated)
 		return hgq_errf(err, HGQ_EINVAL, "the model was never "
@@ -840,7 +869,9 @@ hgq_ir_build(struct hgq_ir **out, const struct hgq_model *m,
 	    (acc = hgq_calloc(max_n, sizeof(*acc))) == NULL ||
 	    (acc_sh = hgq_calloc(max_n, sizeof(*acc_sh))) == NULL ||
 	    (acc_neg = hgq_calloc(max_n, 1)) == NULL ||
-	    (C = hgq_calloc(max_n, sizeof(*C))) == NULL)
+	    (C = hgq_calloc(max_n, sizeof(*C))) == NULL ||
+	    (xv = hgq_calloc(max_n, sizeof(*xv))) == NULL ||
+	    (V = hgq_calloc(max_n, sizeof(*V))) == NULL)
 		goto nomem;
 
 	/* the inputs: the first quantizer's mantissas, as given */
@@ -859,8 +890,7 @@ hgq_ir_build(struct hgq_ir **out, const struct hgq_model *m,
 		op.k = (int8_t)k;
 		op.i = (int8_t)i;
 		op.f = (int8_t)f;
-		op.v.lo = k ? -((int64_t)1 << (w - 1)) : 0;
-		op.v.hi = ((int64_t)1 << (w - k)) - 1;
+		hgq_fmt_range(k, i, f, q0->overflow, &op.v.lo, &op.v.hi);
 		op.v.e = -f;
 		if (new_op(&B, &op, &cur[j]) != HGQ_OK)
 			goto nomem;
@@ -875,8 +905,20 @@ hgq_ir_build(struct hgq_ir **out, const struct hgq_model *m,
 		B.zero = -1;
 		if ((rc = layer_consts(&B, d, cur, C, l, err)) != HGQ_OK)
 			goto fail;
+		/* the exact range of every output's variable part */
+		for (uint32_t i = 0; i < d->n_in; i++) {
+			memset(&xv[i], 0, sizeof(xv[i]));
+			if (cur[i] >= 0 && ir->ops[cur[i]].kind != HGQ_IR_CONST)
+				xv[i] = ir->ops[cur[i]].v;
+		}
+		for (uint32_t j = 0; j < d->n_out; j++)
+			if (hgq_dense_range(&V[j], d, j, xv, 0) != HGQ_OK) {
+				rc = hgq_errf(err, HGQ_ERANGE, "layer %u output "
+				    "%u: a sum exceeds 62 bits", l, j);
+				goto fail;
+			}
 		if (behavioral) {
-			rc = layer_dot(&B, d, cur, layer, acc, l, err);
+			rc = layer_dot(&B, d, cur, V, layer, acc, l, err);
 			memset(acc_sh, 0, d->n_out * sizeof(*acc_sh));
 			memset(acc_neg, 0, d->n_out);
 		} else {
@@ -887,7 +929,7 @@ hgq_ir_build(struct hgq_ir **out, const struct hgq_model *m,
 			goto fail;
 		for (uint32_t j = 0; j < d->n_out; j++) {
 			rc = lower_output(&B, acc[j], acc_sh[j], acc_neg[j],
-			    C[j], d->act == HGQ_ACT_RELU, q->k[j], q->i[j],
+			    &V[j], C[j], d->act == HGQ_ACT_RELU, q->k[j], q->i[j],
 			    q->f[j], q->round, q->overflow, layer, &nxt[j]);
 			if (rc == HGQ_ERANGE) {
 				hgq_errf(err, rc, "layer %u output %u: a "
@@ -920,6 +962,8 @@ hgq_ir_build(struct hgq_ir **out, const struct hgq_model *m,
 	free(acc_sh);
 	free(acc_neg);
 	free(C);
+	free(xv);
+	free(V);
 	*out = ir;
 	return HGQ_OK;
 
@@ -932,6 +976,8 @@ fail:
 	free(acc_sh);
 	free(acc_neg);
 	free(C);
+	free(xv);
+	free(V);
 	hgq_ir_free(ir);
 	return rc;
 }

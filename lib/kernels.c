@@ -23,7 +23,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "hgq.h"
+#include "internal.h"
 
 #if defined(__x86_64__) && defined(__GNUC__)
 #define HAVE_AVX2_VARIANT 1

@@ -11,6 +11,10 @@
  *   quantizer k, i, f, cal_*  n_out (= n_in)
  *   dense w_m, w_f            n_in * n_out, element [i*n_out + j]
  *   dense b_m, b_f            n_out
+ *   conv w_m, w_f             KH*KW*C_in*C_out, [((kh*KW + kw)*C_in +
+ *                             c)*C_out + co] (Keras order)
+ *   conv b_m, b_f             C_out
+ *   pooling, flatten          no arrays
  *   tensor data               tensor n
  *
  * hgq_model_validate() is the single statement of the invariants; the
@@ -24,7 +28,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "hgq.h"
+#include "internal.h"
 
 /* the IDs format.c gives its own chunks: an extra chunk may not use them */
 static const char *const known_ids[] = {
@@ -106,56 +110,43 @@ hgq_model_add_layer(struct hgq_model *m, uint32_t kind, uint32_t n_in,
 	return l;
 }
 
-/* n_in * n_out as size_t, or 0 with *ok = false on overflow */
-static size_t
-weight_count(const struct hgq_layer *l, bool *ok)
+/*
+ * alloc_arrays - (re)allocate the fixed-point arrays of l zeroed: k, i, f
+ * of nq elements (quantizer), or nw weights and nb biases; all or none.
+ */
+static int
+alloc_arrays(struct hgq_layer *l, size_t nq, uint64_t nw, size_t nb,
+    struct hgq_err *err)
 {
-	uint64_t n = (uint64_t)l->n_in * l->n_out;	/* < 2^64 always */
-
-	*ok = n <= SIZE_MAX;
-	return *ok ? (size_t)n : 0;
-}
-
-int
-hgq_layer_alloc_fixed(struct hgq_layer *l, struct hgq_err *err)
-{
-	size_t nw;
-	bool ok;
-
-	switch (l->kind) {
-	case HGQ_LAYER_QUANT:
-		free(l->k);
-		free(l->i);
-		free(l->f);
-		l->k = hgq_calloc(l->n_out, 1);
-		l->i = hgq_calloc(l->n_out, 1);
-		l->f = hgq_calloc(l->n_out, 1);
+	if (nw > SIZE_MAX)
+		return hgq_errf(err, HGQ_EINVAL, "%s layer with %" PRIu64
+		    " weights is too large", hgq_layer_kind_name(l->kind),
+		    nw);
+	free(l->k);
+	free(l->i);
+	free(l->f);
+	free(l->w_m);
+	free(l->w_f);
+	free(l->b_m);
+	free(l->b_f);
+	l->k = l->i = l->f = l->w_f = l->b_f = NULL;
+	l->w_m = l->b_m = NULL;
+	if (nq > 0) {
+		l->k = hgq_calloc(nq, 1);
+		l->i = hgq_calloc(nq, 1);
+		l->f = hgq_calloc(nq, 1);
 		if (l->k == NULL || l->i == NULL || l->f == NULL)
 			goto nomem;
 		return HGQ_OK;
-	case HGQ_LAYER_DENSE:
-		nw = weight_count(l, &ok);
-		if (!ok)
-			return hgq_errf(err, HGQ_EINVAL,
-			    "dense layer of %" PRIu32 "x%" PRIu32
-			    " is too large", l->n_in, l->n_out);
-		free(l->w_m);
-		free(l->w_f);
-		free(l->b_m);
-		free(l->b_f);
-		l->w_m = hgq_calloc(nw, sizeof(*l->w_m));
-		l->w_f = hgq_calloc(nw, sizeof(*l->w_f));
-		l->b_m = hgq_calloc(l->n_out, sizeof(*l->b_m));
-		l->b_f = hgq_calloc(l->n_out, sizeof(*l->b_f));
-		if (l->w_m == NULL || l->w_f == NULL || l->b_m == NULL ||
-		    l->b_f == NULL)
-			goto nomem;
-		return HGQ_OK;
-	default:
-		return hgq_errf(err, HGQ_EINVAL,
-		    "layer kind %" PRIu32 " has no fixed-point arrays",
-		    l->kind);
 	}
+	l->w_m = hgq_calloc((size_t)nw, sizeof(*l->w_m));
+	l->w_f = hgq_calloc((size_t)nw, sizeof(*l->w_f));
+	l->b_m = hgq_calloc(nb, sizeof(*l->b_m));
+	l->b_f = hgq_calloc(nb, sizeof(*l->b_f));
+	if (l->w_m == NULL || l->w_f == NULL || l->b_m == NULL ||
+	    l->b_f == NULL)
+		goto nomem;
+	return HGQ_OK;
 nomem:
 	/* leave no half-allocated layer behind */
 	free(l->k);
@@ -168,6 +159,40 @@ nomem:
 	l->k = l->i = l->f = l->w_f = l->b_f = NULL;
 	l->w_m = l->b_m = NULL;
 	return hgq_errf(err, HGQ_ENOMEM, "out of memory");
+}
+
+int
+hgq_layer_alloc_fixed(struct hgq_layer *l, struct hgq_err *err)
+{
+	switch (l->kind) {
+	case HGQ_LAYER_QUANT:
+		return alloc_arrays(l, l->n_out, 0, 0, err);
+	case HGQ_LAYER_DENSE:
+		return alloc_arrays(l, 0, (uint64_t)l->n_in * l->n_out,
+		    l->n_out, err);
+	default:
+		return hgq_errf(err, HGQ_EINVAL,
+		    "layer kind %" PRIu32 " has no fixed-point arrays",
+		    l->kind);
+	}
+}
+
+int
+hgq_model_alloc_fixed(struct hgq_model *m, uint32_t j, struct hgq_err *err)
+{
+	struct hgq_layer *l = &m->layers[j];
+
+	switch (l->kind) {
+	case HGQ_LAYER_QUANT:
+		return alloc_arrays(l, l->n_out, 0, 0, err);
+	case HGQ_LAYER_DENSE:
+	case HGQ_LAYER_CONV1D:
+	case HGQ_LAYER_CONV2D:
+		return alloc_arrays(l, 0, hgq_layer_n_weights(m, j),
+		    hgq_layer_n_bias(m, j), err);
+	default:
+		return HGQ_OK;		/* no arrays */
+	}
 }
 
 int
@@ -370,26 +395,314 @@ hgq_meta_get(const struct hgq_model *m, const char *key)
 }
 
 /* ------------------------------------------------------------------ */
+/* Shapes, inputs and windows                                          */
+/* ------------------------------------------------------------------ */
+
+const char *
+hgq_layer_kind_name(uint32_t kind)
+{
+	static const char *const name[] = {
+		"invalid", "quantizer", "dense", "conv1d", "conv2d",
+		"maxpool", "avgpool", "flatten",
+	};
+
+	return kind <= HGQ_LAYER_KIND_MAX ? name[kind] : "unknown";
+}
+
+uint32_t
+hgq_layer_shape(const struct hgq_layer *l, uint32_t dims[HGQ_MAX_RANK])
+{
+	uint32_t r = l->rank;
+
+	if (r == 0 || r > HGQ_MAX_RANK) {
+		/* flat (an invalid rank is caught by validation) */
+		dims[0] = l->n_out;
+		dims[1] = dims[2] = 0;
+		return 1;
+	}
+	for (uint32_t a = 0; a < HGQ_MAX_RANK; a++)
+		dims[a] = a < r ? l->shape[a] : 0;
+	return r;
+}
+
+uint32_t
+hgq_layer_n_inputs(const struct hgq_layer *l)
+{
+	return l->n_inputs == 0 ? 1 : l->n_inputs;
+}
+
+uint32_t
+hgq_layer_input(const struct hgq_model *m, uint32_t j, uint32_t q)
+{
+	const struct hgq_layer *l = &m->layers[j];
+
+	if (l->n_inputs == 0)
+		return j == 0 ? HGQ_REF_INPUT : j - 1;
+	return q < l->n_inputs && q < HGQ_MAX_LAYER_INPUTS ? l->inputs[q] :
+	    HGQ_REF_INPUT;
+}
+
+uint32_t
+hgq_layer_in_shape(const struct hgq_model *m, uint32_t j,
+    uint32_t dims[HGQ_MAX_RANK])
+{
+	uint32_t ref = hgq_layer_input(m, j, 0);
+
+	if ((ref & HGQ_REF_INPUT) != 0 || ref >= j)
+		return hgq_layer_shape(&m->layers[0], dims);
+	return hgq_layer_shape(&m->layers[ref], dims);
+}
+
+/* the last dimension of a shape: the channels */
+static uint32_t
+last_dim(const struct hgq_layer *l)
+{
+	uint32_t d[HGQ_MAX_RANK], r = hgq_layer_shape(l, d);
+
+	return d[r - 1];
+}
+
+uint64_t
+hgq_layer_n_weights(const struct hgq_model *m, uint32_t j)
+{
+	const struct hgq_layer *l = &m->layers[j];
+	uint32_t d[HGQ_MAX_RANK], r;
+
+	switch (l->kind) {
+	case HGQ_LAYER_DENSE:
+		return (uint64_t)l->n_in * l->n_out;
+	case HGQ_LAYER_CONV1D:
+	case HGQ_LAYER_CONV2D:
+		r = hgq_layer_in_shape(m, j, d);
+		/* KH*KW*C_in*C_out; on a model not yet validated the
+		   factors may be anything: saturate instead of wrapping */
+		if ((uint64_t)l->kernel[0] * l->kernel[1] > HGQ_MAX_N ||
+		    (uint64_t)d[r - 1] * last_dim(l) > HGQ_MAX_N)
+			return UINT64_MAX;
+		return (uint64_t)l->kernel[0] * l->kernel[1] *
+		    ((uint64_t)d[r - 1] * last_dim(l));
+	default:
+		return 0;
+	}
+}
+
+uint32_t
+hgq_layer_n_bias(const struct hgq_model *m, uint32_t j)
+{
+	const struct hgq_layer *l = &m->layers[j];
+
+	switch (l->kind) {
+	case HGQ_LAYER_DENSE:
+		return l->n_out;
+	case HGQ_LAYER_CONV1D:
+	case HGQ_LAYER_CONV2D:
+		return last_dim(l);
+	default:
+		return 0;
+	}
+}
+
+/*
+ * shape_product - the product of dims[0..rank) into *n; false when a
+ * dimension is 0 or the product exceeds limit (checked before each
+ * multiplication, so nothing wraps whatever the dims and the limit).
+ */
+static bool
+shape_product(const uint32_t *dims, uint32_t rank, uint64_t limit,
+    uint64_t *n)
+{
+	uint64_t p = 1;
+
+	for (uint32_t a = 0; a < rank; a++) {
+		if (dims[a] == 0 || p > limit / dims[a])
+			return false;
+		p *= dims[a];
+	}
+	*n = p;
+	return true;
+}
+
+int
+hgq_layer_set_shape(struct hgq_layer *l, uint32_t rank, const uint32_t *dims,
+    struct hgq_err *err)
+{
+	uint64_t n;
+
+	if (rank < 1 || rank > HGQ_MAX_RANK)
+		return hgq_errf(err, HGQ_EINVAL, "rank %" PRIu32 " outside"
+		    " 1..%d", rank, HGQ_MAX_RANK);
+	if (!shape_product(dims, rank, HGQ_MAX_N, &n))
+		return hgq_errf(err, HGQ_EINVAL, "shape with a zero dimension"
+		    " or more than %u elements", HGQ_MAX_N);
+	l->rank = (uint8_t)rank;
+	for (uint32_t a = 0; a < HGQ_MAX_RANK; a++)
+		l->shape[a] = a < rank ? dims[a] : 0;
+	l->n_out = (uint32_t)n;
+	return HGQ_OK;
+}
+
+int
+hgq_layer_set_inputs(struct hgq_layer *l, uint32_t n, const uint32_t *refs,
+    struct hgq_err *err)
+{
+	if (n < 1 || n > HGQ_MAX_LAYER_INPUTS)
+		return hgq_errf(err, HGQ_EINVAL, "%" PRIu32 " inputs outside"
+		    " 1..%d", n, HGQ_MAX_LAYER_INPUTS);
+	memset(l->inputs, 0, sizeof(l->inputs));
+	memcpy(l->inputs, refs, n * sizeof(*refs));
+	l->n_inputs = n;
+	return HGQ_OK;
+}
+
+struct hgq_layer *
+hgq_model_add_shaped(struct hgq_model *m, uint32_t kind, uint32_t rank,
+    const uint32_t *dims, struct hgq_err *err)
+{
+	struct hgq_layer tmp = { 0 }, *l;
+	uint32_t ref;
+
+	if (hgq_layer_set_shape(&tmp, rank, dims, err) != HGQ_OK)
+		return NULL;
+	ref = m->n_layers == 0 ? HGQ_REF_INPUT : m->n_layers - 1;
+	l = hgq_model_add_layer(m, kind, m->n_layers == 0 ? tmp.n_out :
+	    m->layers[m->n_layers - 1].n_out, tmp.n_out);
+	if (l == NULL) {
+		hgq_errf(err, HGQ_ENOMEM, "out of memory");
+		return NULL;
+	}
+	l->rank = tmp.rank;
+	memcpy(l->shape, tmp.shape, sizeof(l->shape));
+	l->n_inputs = 1;
+	l->inputs[0] = ref;
+	return l;
+}
+
+int
+hgq_layer_window(const struct hgq_model *m, uint32_t j, struct hgq_window *w,
+    struct hgq_err *err)
+{
+	const struct hgq_layer *l = &m->layers[j];
+	uint32_t di[HGQ_MAX_RANK], dout[HGQ_MAX_RANK], ri, ro;
+	uint64_t need;
+
+	if (l->kind < HGQ_LAYER_CONV1D || l->kind > HGQ_LAYER_AVGPOOL)
+		return hgq_errf(err, HGQ_EINVAL, "layer %" PRIu32 " (%s) has"
+		    " no window", j, hgq_layer_kind_name(l->kind));
+	ri = hgq_layer_in_shape(m, j, di);
+	ro = hgq_layer_shape(l, dout);
+	memset(w, 0, sizeof(*w));
+	w->in_h = ri == 3 ? di[0] : 1;
+	w->in_w = di[ri - 2 + (ri == 1)];
+	w->in_c = di[ri - 1];
+	w->out_h = ro == 3 ? dout[0] : 1;
+	w->out_w = dout[ro - 2 + (ro == 1)];
+	w->out_c = dout[ro - 1];
+	w->k_h = l->kernel[0];
+	w->k_w = l->kernel[1];
+	w->s_h = l->stride[0];
+	w->s_w = l->stride[1];
+	if (l->padding == HGQ_PAD_SAME) {
+		/* TensorFlow: pad_total = max((out-1)*s + k - in, 0), the
+		   smaller half before */
+		need = (uint64_t)(w->out_h - 1) * w->s_h + w->k_h;
+		w->pad_top = need > w->in_h ? (uint32_t)(need - w->in_h) / 2 :
+		    0;
+		need = (uint64_t)(w->out_w - 1) * w->s_w + w->k_w;
+		w->pad_left = need > w->in_w ? (uint32_t)(need - w->in_w) /
+		    2 : 0;
+	}
+	w->n_pos = w->out_h * w->out_w;
+	w->n_taps = w->k_h * w->k_w * w->in_c;
+	return HGQ_OK;
+}
+
+void
+hgq_window_taps(const struct hgq_window *w, uint32_t p, uint32_t *idx)
+{
+	uint32_t oh = p / w->out_w, ow = p % w->out_w, t = 0;
+
+	for (uint32_t kh = 0; kh < w->k_h; kh++) {
+		/* row and column in the padded input, then unpadded; a
+		   wrap-around below 0 lands above in_h/in_w as unsigned */
+		uint64_t h = (uint64_t)oh * w->s_h + kh - w->pad_top;
+
+		for (uint32_t kw = 0; kw < w->k_w; kw++) {
+			uint64_t c0 = (uint64_t)ow * w->s_w + kw - w->pad_left;
+			bool pad = (uint64_t)oh * w->s_h + kh < w->pad_top ||
+			    (uint64_t)ow * w->s_w + kw < w->pad_left ||
+			    h >= w->in_h || c0 >= w->in_w;
+			uint32_t base = pad ? 0 :
+			    (uint32_t)((h * w->in_w + c0) * w->in_c);
+
+			for (uint32_t c = 0; c < w->in_c; c++, t++)
+				idx[t] = pad ? HGQ_TAP_PAD : base + c;
+		}
+	}
+}
+
+int
+hgq_model_dense_only(const struct hgq_model *m, const char *what,
+    struct hgq_err *err)
+{
+	/* name the first layer of another kind, else the first shaped one */
+	for (uint32_t j = 0; j < m->n_layers; j++) {
+		const struct hgq_layer *l = &m->layers[j];
+
+		if (l->kind != HGQ_LAYER_QUANT && l->kind != HGQ_LAYER_DENSE)
+			return hgq_errf(err, HGQ_EUNSUPP, "layer %" PRIu32
+			    " (%s): not supported by %s yet", j,
+			    hgq_layer_kind_name(l->kind), what);
+	}
+	for (uint32_t j = 0; j < m->n_layers; j++) {
+		const struct hgq_layer *l = &m->layers[j];
+
+		if (l->rank > 1)
+			return hgq_errf(err, HGQ_EUNSUPP, "layer %" PRIu32
+			    " (%s of rank %u): not supported by %s yet", j,
+			    hgq_layer_kind_name(l->kind), l->rank, what);
+	}
+	return HGQ_OK;
+}
+
+/* ------------------------------------------------------------------ */
 /* Validation                                                          */
 /* ------------------------------------------------------------------ */
 
+/* "[a, b, c]" into buf (at least 40 bytes) */
+static const char *
+shape_str(char *buf, const uint32_t *d, uint32_t rank)
+{
+	int n = sprintf(buf, "[");
+
+	for (uint32_t a = 0; a < rank; a++)
+		n += sprintf(buf + n, "%s%" PRIu32, a ? ", " : "", d[a]);
+	sprintf(buf + n, "]");
+	return buf;
+}
+
 /*
  * tensor_size - the number of floats a tensor of role base (without the
- * M1/M2 bits) must hold in layer l; 0 if the role does not belong to the
+ * M1/M2 bits) must hold in layer j; 0 if the role does not belong to the
  * layer (bn roles only with batchnorm).  *moments tells whether Adam/SGD
  * moments of the role may exist.  Sizes are bounded by HGQ_MAX_WEIGHTS
- * once the shapes are valid, so they fit in uint32_t.
+ * once the shapes are valid, so they fit in uint32_t.  "channel" is the
+ * last axis: a quantizer's C, a layer's filters (dense: n_out).
  */
 static uint32_t
-tensor_size(const struct hgq_layer *l, uint32_t base, bool *moments)
+tensor_size(const struct hgq_model *m, uint32_t j, uint32_t base,
+    bool *moments)
 {
-	uint32_t nw = l->n_in * l->n_out;	/* checked by the caller */
+	const struct hgq_layer *l = &m->layers[j];
+	uint32_t nw = (uint32_t)hgq_layer_n_weights(m, j);
+	uint32_t nc = hgq_layer_n_bias(m, j);
 
 	*moments = true;
 	if (l->kind == HGQ_LAYER_QUANT) {
 		switch (base) {
 		case HGQ_ROLE_ACT_FBITS:
-			return l->gran == HGQ_GRAN_LAYER ? 1 : l->n_out;
+			return l->gran == HGQ_GRAN_LAYER ? 1 :
+			    l->gran == HGQ_GRAN_CHANNEL ? last_dim(l) :
+			    l->n_out;
 		case HGQ_ROLE_ACT_ISTATE:
 		case HGQ_ROLE_ACT_KSTATE:
 			*moments = false;
@@ -397,31 +710,44 @@ tensor_size(const struct hgq_layer *l, uint32_t base, bool *moments)
 		}
 		return 0;
 	}
+	if (nc == 0)
+		return 0;		/* pooling, flatten: no tensors */
 	switch (base) {
 	case HGQ_ROLE_WEIGHT:
 		return nw;
 	case HGQ_ROLE_BIAS:
-		return l->n_out;
+		return nc;
 	case HGQ_ROLE_WEIGHT_FBITS:
 		if (l->w_gran == HGQ_GRAN_ELEMENT)
 			return nw;
-		return l->w_gran == HGQ_GRAN_CHANNEL ? l->n_out : 1;
+		return l->w_gran == HGQ_GRAN_CHANNEL ? nc : 1;
 	case HGQ_ROLE_BIAS_FBITS:
-		return l->b_gran == HGQ_GRAN_LAYER ? 1 : l->n_out;
+		return l->b_gran == HGQ_GRAN_LAYER ? 1 : nc;
 	case HGQ_ROLE_BN_MEAN:
 	case HGQ_ROLE_BN_VAR:
 		*moments = false;
-		return l->bn ? l->n_out : 0;
+		return l->bn ? nc : 0;
 	case HGQ_ROLE_BN_GAMMA:
 	case HGQ_ROLE_BN_BETA:
-		return l->bn ? l->n_out : 0;
+		return l->bn ? nc : 0;
 	}
 	return 0;
 }
 
-static int
-validate_tensors(const struct hgq_layer *l, uint32_t j, struct hgq_err *err)
+static bool
+has_role(const struct hgq_layer *l, uint32_t role)
 {
+	for (uint32_t t = 0; t < l->n_tensors; t++)
+		if (l->tensors[t].role == role)
+			return true;
+	return false;
+}
+
+static int
+validate_tensors(const struct hgq_model *m, uint32_t j, struct hgq_err *err)
+{
+	const struct hgq_layer *l = &m->layers[j];
+
 	if (l->n_tensors > HGQ_MAX_TENSORS)
 		return hgq_errf(err, HGQ_EINVAL, "layer %" PRIu32 ": %" PRIu32
 		    " float tensors, more than %d", j, l->n_tensors,
@@ -436,14 +762,16 @@ validate_tensors(const struct hgq_layer *l, uint32_t j, struct hgq_err *err)
 		uint32_t want;
 		bool moments;
 
-		want = tensor_size(l, base, &moments);
+		want = tensor_size(m, j, base, &moments);
 		if (want == 0 || (mom != 0 && mom != HGQ_ROLE_M1 &&
 		    mom != HGQ_ROLE_M2) || (mom != 0 && !moments))
 			return hgq_errf(err, HGQ_EINVAL, "layer %" PRIu32
 			    ": tensor role 0x%" PRIx32 " does not belong to a"
-			    " %s layer", j, ts->role,
-			    l->kind == HGQ_LAYER_QUANT ? "quantizer" :
-			    l->bn ? "dense" : "dense (without batchnorm)");
+			    " %s%s layer", j, ts->role,
+			    hgq_layer_kind_name(l->kind),
+			    l->kind == HGQ_LAYER_QUANT || l->bn ||
+			    hgq_layer_n_bias(m, j) == 0 ? "" :
+			    " (without batchnorm)");
 		if (ts->n != want)
 			return hgq_errf(err, HGQ_EINVAL, "layer %" PRIu32
 			    ": tensor role 0x%" PRIx32 " has %" PRIu32
@@ -455,9 +783,357 @@ validate_tensors(const struct hgq_layer *l, uint32_t j, struct hgq_err *err)
 			    ts->role);
 		for (uint32_t u = 0; u < t; u++)
 			if (l->tensors[u].role == ts->role)
-				return hgq_errf(err, HGQ_EINVAL, "layer %"
-				    PRIu32 ": tensor role 0x%" PRIx32
+				return hgq_errf(err, HGQ_EINVAL, "layer %" PRIu32
+				    ": tensor role 0x%" PRIx32
 				    " appears twice", j, ts->role);
+	}
+	/* a moment belongs to its tensor; Adam's second to its first */
+	for (uint32_t t = 0; t < l->n_tensors; t++) {
+		uint32_t role = l->tensors[t].role, need = role & 0xff;
+
+		if (role == need)
+			continue;
+		if (has_role(l, need) && (role & HGQ_ROLE_M2) != 0)
+			need |= HGQ_ROLE_M1;
+		if (has_role(l, need))
+			continue;
+		return hgq_errf(err, HGQ_EINVAL, "layer %" PRIu32 ": tensor"
+		    " role 0x%" PRIx32 " (an optimizer moment) without tensor"
+		    " role 0x%" PRIx32 " (TRNS)", j, role, need);
+	}
+	return HGQ_OK;
+}
+
+/* the training progress (hgqm.md 4.6): meaningful only with has_train */
+static int
+validate_train(const struct hgq_model *m, struct hgq_err *err)
+{
+	const struct hgq_train_state *s = &m->train;
+
+	if (!m->has_train) {
+		if (s->epoch != 0 || s->step != 0 || s->rng[0] != 0 ||
+		    s->rng[1] != 0 || s->rng[2] != 0 || s->rng[3] != 0 ||
+		    s->lr_scale != 1.0)
+			return hgq_errf(err, HGQ_EINVAL, "training progress"
+			    " (epoch %" PRIu32 ", step %" PRIu64 ", rng,"
+			    " lr_scale %.17g) without has_state (TRNS)",
+			    s->epoch, s->step, s->lr_scale);
+		return HGQ_OK;
+	}
+	if (!isfinite(s->lr_scale) || !(s->lr_scale > 0))
+		return hgq_errf(err, HGQ_EINVAL, "training lr_scale %.17g is"
+		    " not finite and positive (TRNS)", s->lr_scale);
+	return HGQ_OK;
+}
+
+/*
+ * validate_window - a convolution or pooling layer: its input's rank
+ * (2 for the 1-D kinds, 3 for 2-D), kernel and stride, the output shape
+ * they imply, and the sizes of weights and work.  di: the input shape.
+ */
+static int
+validate_window(const struct hgq_layer *l, uint32_t j, const uint32_t *di,
+    uint32_t ri, struct hgq_err *err)
+{
+	const char *name = hgq_layer_kind_name(l->kind);
+	bool conv = l->kind == HGQ_LAYER_CONV1D || l->kind == HGQ_LAYER_CONV2D;
+	uint32_t want_rank = l->kind == HGQ_LAYER_CONV1D ? 2 :
+	    l->kind == HGQ_LAYER_CONV2D ? 3 : ri;
+	uint32_t h, w, c, oh, ow, out[HGQ_MAX_RANK], dout[HGQ_MAX_RANK], ro;
+	uint64_t work, wts = 0;
+	char b1[48], b2[48];
+
+	if (ri != want_rank || ri < 2)
+		return hgq_errf(err, HGQ_EINVAL, "layer %" PRIu32 ": %s needs"
+		    " an input of rank %s, not %" PRIu32, j, name,
+		    want_rank == 3 ? "3 ([H, W, C])" : want_rank == 2 ?
+		    "2 ([W, C])" : "2 or 3", ri);
+	h = ri == 3 ? di[0] : 1;
+	w = di[ri - 2];
+	c = di[ri - 1];
+	if (l->kernel[0] == 0 || l->kernel[1] == 0 || l->stride[0] == 0 ||
+	    l->stride[1] == 0 || l->stride[0] > HGQ_MAX_N ||
+	    l->stride[1] > HGQ_MAX_N)
+		return hgq_errf(err, HGQ_EINVAL, "layer %" PRIu32 ": %s kernel"
+		    " %" PRIu32 "x%" PRIu32 ", stride %" PRIu32 "x%" PRIu32
+		    ": each must be in 1..%u", j, name, l->kernel[0],
+		    l->kernel[1], l->stride[0], l->stride[1], HGQ_MAX_N);
+	if (ri == 2 && (l->kernel[0] != 1 || l->stride[0] != 1))
+		return hgq_errf(err, HGQ_EINVAL, "layer %" PRIu32 ": 1-D %s"
+		    " with kernel %" PRIu32 "x%" PRIu32 " and stride %" PRIu32
+		    "x%" PRIu32 " (the first of each must be 1)", j, name,
+		    l->kernel[0], l->kernel[1], l->stride[0], l->stride[1]);
+	if (l->kernel[0] > h || l->kernel[1] > w)
+		return hgq_errf(err, HGQ_EINVAL, "layer %" PRIu32 ": %s kernel"
+		    " %" PRIu32 "x%" PRIu32 " is larger than its input %"
+		    PRIu32 "x%" PRIu32, j, name, l->kernel[0], l->kernel[1],
+		    h, w);
+	if (l->padding > HGQ_PAD_SAME || (!conv && l->padding != 0))
+		return hgq_errf(err, HGQ_EINVAL, "layer %" PRIu32 ": %s"
+		    " padding %u out of range", j, name, l->padding);
+	if (l->padding == HGQ_PAD_SAME) {
+		oh = (uint32_t)(((uint64_t)h + l->stride[0] - 1) /
+		    l->stride[0]);
+		ow = (uint32_t)(((uint64_t)w + l->stride[1] - 1) /
+		    l->stride[1]);
+	} else {
+		oh = (h - l->kernel[0]) / l->stride[0] + 1;
+		ow = (w - l->kernel[1]) / l->stride[1] + 1;
+	}
+	ro = hgq_layer_shape(l, dout);
+	out[0] = oh;
+	out[ri - 2] = ow;
+	out[ri - 1] = conv ? dout[ro - 1] : c;
+	if (ro != ri || memcmp(out, dout, ri * sizeof(*out)) != 0)
+		return hgq_errf(err, HGQ_EINVAL, "layer %" PRIu32 ": %s output"
+		    " shape %s where its input implies %s", j, name,
+		    shape_str(b1, dout, ro), shape_str(b2, out, ri));
+	/* work: out_h*out_w*out_c * taps; weights: taps * C_out.  The
+	   factors are <= 2^24 and each partial product is checked */
+	if (!shape_product((const uint32_t[]){ l->kernel[0], l->kernel[1],
+	    c }, 3, HGQ_MAX_MACS, &work) ||
+	    (conv && (work * out[ri - 1] > HGQ_MAX_WEIGHTS)) ||
+	    work * oh > HGQ_MAX_MACS || work * oh * ow > HGQ_MAX_MACS ||
+	    work * oh * ow * (conv ? out[ri - 1] : 1) > HGQ_MAX_MACS) {
+		if (conv && shape_product((const uint32_t[]){ l->kernel[0],
+		    l->kernel[1], c, out[ri - 1] }, 4, UINT64_MAX >> 8, &wts)
+		    && wts > HGQ_MAX_WEIGHTS)
+			return hgq_errf(err, HGQ_EINVAL, "layer %" PRIu32
+			    ": %" PRIu64 " weights exceed the limit %u", j,
+			    wts, HGQ_MAX_WEIGHTS);
+		return hgq_errf(err, HGQ_EINVAL, "layer %" PRIu32 ": %s of"
+		    " %s -> %s with kernel %" PRIu32 "x%" PRIu32 " exceeds"
+		    " the limit of %u multiplications", j, name,
+		    shape_str(b1, di, ri), shape_str(b2, out, ri),
+		    l->kernel[0], l->kernel[1], HGQ_MAX_MACS);
+	}
+	if (l->kind == HGQ_LAYER_AVGPOOL) {
+		uint64_t area = (uint64_t)l->kernel[0] * l->kernel[1];
+
+		if ((area & (area - 1)) != 0)
+			return hgq_errf(err, HGQ_EUNSUPP, "layer %" PRIu32
+			    ": average pooling over %" PRIu32 "x%" PRIu32
+			    " = %" PRIu64 " elements: only areas that are"
+			    " powers of two are exact", j, l->kernel[0],
+			    l->kernel[1], area);
+	}
+	return HGQ_OK;
+}
+
+/* the layer-local part: modes, and the shape against the input's */
+static int
+validate_kind(const struct hgq_model *m, uint32_t j, uint32_t src,
+    struct hgq_err *err)
+{
+	const struct hgq_layer *l = &m->layers[j];
+	uint32_t di[HGQ_MAX_RANK], d[HGQ_MAX_RANK], ri, r;
+	char b1[48], b2[48];
+	uint64_t nw;
+
+	ri = hgq_layer_in_shape(m, j, di);
+	r = hgq_layer_shape(l, d);
+	switch (l->kind) {
+	case HGQ_LAYER_QUANT:
+		if ((src & HGQ_REF_INPUT) == 0 && (ri != r ||
+		    memcmp(di, d, r * sizeof(*d)) != 0))
+			return hgq_errf(err, HGQ_EINVAL, "layer %" PRIu32
+			    ": quantizer shape %s differs from the shape %s of"
+			    " layer %" PRIu32, j, shape_str(b1, d, r),
+			    shape_str(b2, di, ri), src);
+		if (l->round > HGQ_TRN || l->overflow > HGQ_SAT_SYM ||
+		    l->gran > HGQ_GRAN_LAYER || l->trainable > 1)
+			return hgq_errf(err, HGQ_EINVAL, "layer %" PRIu32
+			    ": quantizer mode out of range (round %u, overflow"
+			    " %u, granularity %u, trainable %u)", j, l->round,
+			    l->overflow, l->gran, l->trainable);
+		break;
+	case HGQ_LAYER_DENSE:
+		if (ri != 1 || r != 1)
+			return hgq_errf(err, HGQ_EINVAL, "layer %" PRIu32
+			    ": dense on a tensor of rank %" PRIu32 " giving"
+			    " rank %" PRIu32 " (dense needs flat tensors:"
+			    " flatten first)", j, ri, r);
+		nw = (uint64_t)l->n_in * l->n_out;
+		if (nw > HGQ_MAX_WEIGHTS)
+			return hgq_errf(err, HGQ_EINVAL, "layer %" PRIu32
+			    ": %" PRIu64 " weights exceed the limit %u", j,
+			    nw, HGQ_MAX_WEIGHTS);
+		break;
+	case HGQ_LAYER_CONV1D:
+	case HGQ_LAYER_CONV2D:
+	case HGQ_LAYER_MAXPOOL:
+	case HGQ_LAYER_AVGPOOL:
+		return validate_window(l, j, di, ri, err);
+	case HGQ_LAYER_FLATTEN:
+		if (r != 1)
+			return hgq_errf(err, HGQ_EINVAL, "layer %" PRIu32
+			    ": flatten gives rank %" PRIu32 ", not 1", j, r);
+		break;
+	}
+	return HGQ_OK;
+}
+
+/*
+ * validate_layer - one layer's structure: kind, shape and its limits,
+ * inputs (in range, topological, alternating), n_in, modes.
+ */
+static int
+validate_layer(const struct hgq_model *m, uint32_t j, struct hgq_err *err)
+{
+	const struct hgq_layer *l = &m->layers[j];
+	const struct hgq_layer *s;
+	uint32_t d[HGQ_MAX_RANK], r, src, n_src;
+	uint64_t n;
+	bool quant = l->kind == HGQ_LAYER_QUANT;
+	bool weights = l->kind == HGQ_LAYER_DENSE ||
+	    l->kind == HGQ_LAYER_CONV1D || l->kind == HGQ_LAYER_CONV2D;
+	bool window = l->kind >= HGQ_LAYER_CONV1D &&
+	    l->kind <= HGQ_LAYER_AVGPOOL;
+	char b1[48];
+
+	if (l->kind == 0 || l->kind > HGQ_LAYER_KIND_MAX)
+		return hgq_errf(err, HGQ_EINVAL, "layer %" PRIu32 ": unknown"
+		    " kind %" PRIu32, j, l->kind);
+	if (l->n_in == 0 || l->n_out == 0 || l->n_in > HGQ_MAX_N ||
+	    l->n_out > HGQ_MAX_N)
+		return hgq_errf(err, HGQ_EINVAL, "layer %" PRIu32
+		    ": shape %" PRIu32 "x%" PRIu32 " outside 1..%u",
+		    j, l->n_in, l->n_out, HGQ_MAX_N);
+	if (l->rank > HGQ_MAX_RANK)
+		return hgq_errf(err, HGQ_EINVAL, "layer %" PRIu32 ": rank %u"
+		    " outside 1..%d", j, l->rank, HGQ_MAX_RANK);
+	r = hgq_layer_shape(l, d);
+	if (!shape_product(d, r, HGQ_MAX_N, &n))
+		return hgq_errf(err, HGQ_EINVAL, "layer %" PRIu32 ": shape %s"
+		    " has a zero dimension or more than %u elements", j,
+		    shape_str(b1, d, r), HGQ_MAX_N);
+	if (n != l->n_out)
+		return hgq_errf(err, HGQ_EINVAL, "layer %" PRIu32 ": shape %s"
+		    " has %" PRIu64 " elements, n_out is %" PRIu32, j,
+		    shape_str(b1, d, r), n, l->n_out);
+	for (uint32_t a = r; l->rank != 0 && a < HGQ_MAX_RANK; a++)
+		if (l->shape[a] != 0)
+			return hgq_errf(err, HGQ_EINVAL, "layer %" PRIu32
+			    ": dimension %" PRIu32 " set beyond rank %" PRIu32,
+			    j, a, r);
+	if (quant && l->n_in != l->n_out)
+		return hgq_errf(err, HGQ_EINVAL, "layer %" PRIu32
+		    ": quantizer has n_in %" PRIu32 " != n_out %" PRIu32, j,
+		    l->n_in, l->n_out);
+	/* the modes of the kinds that have them (all zero otherwise, so
+	   that what is written is what is held) */
+	if (weights && (l->act > HGQ_ACT_RELU || l->bn > 1 ||
+	    l->w_gran > HGQ_GRAN_LAYER || l->b_gran > HGQ_GRAN_LAYER))
+		return hgq_errf(err, HGQ_EINVAL, "layer %" PRIu32
+		    ": %s mode out of range (activation %u, batchnorm %u,"
+		    " weight granularity %u, bias granularity %u)", j,
+		    hgq_layer_kind_name(l->kind), l->act, l->bn, l->w_gran,
+		    l->b_gran);
+	if (!window && (l->kernel[0] | l->kernel[1] | l->stride[0] |
+	    l->stride[1] | l->padding) != 0)
+		return hgq_errf(err, HGQ_EINVAL, "layer %" PRIu32 ": kernel,"
+		    " stride or padding set on a %s layer", j,
+		    hgq_layer_kind_name(l->kind));
+
+	/* inputs: 1.1 kinds read exactly one */
+	if (l->n_inputs > HGQ_MAX_LAYER_INPUTS)
+		return hgq_errf(err, HGQ_EINVAL, "layer %" PRIu32 ": %" PRIu32
+		    " inputs exceed the limit %d", j, l->n_inputs,
+		    HGQ_MAX_LAYER_INPUTS);
+	n_src = hgq_layer_n_inputs(l);
+	if (n_src != 1)
+		return hgq_errf(err, HGQ_EINVAL, "layer %" PRIu32 ": a %s"
+		    " layer reads one input, not %" PRIu32, j,
+		    hgq_layer_kind_name(l->kind), n_src);
+	for (uint32_t q = l->n_inputs; q < HGQ_MAX_LAYER_INPUTS; q++)
+		if (l->inputs[q] != 0)
+			return hgq_errf(err, HGQ_EINVAL, "layer %" PRIu32
+			    ": input reference %" PRIu32 " set beyond its %"
+			    PRIu32 " inputs", j, q, n_src);
+	src = hgq_layer_input(m, j, 0);
+	if (src & HGQ_REF_INPUT) {
+		if (src != HGQ_REF_INPUT || j != 0)
+			return hgq_errf(err, HGQ_EINVAL, "layer %" PRIu32
+			    ": reads model input %" PRIu32 " (only layer 0"
+			    " reads the model's one input)", j,
+			    src & ~HGQ_REF_INPUT);
+		if (!quant)
+			return hgq_errf(err, HGQ_EINVAL, "layer 0: kind %"
+			    PRIu32 " where a quantizer is expected",
+			    l->kind);
+	} else {
+		if (src >= j)
+			return hgq_errf(err, HGQ_EINVAL, "layer %" PRIu32
+			    ": input reference %" PRIu32 " is not an earlier"
+			    " layer", j, src);
+		s = &m->layers[src];
+		/* alternation: quantizers and operations take turns */
+		if (quant && s->kind == HGQ_LAYER_QUANT)
+			return hgq_errf(err, HGQ_EINVAL, "layer %" PRIu32
+			    ": quantizer reads quantizer layer %" PRIu32
+			    " (an operation layer must come between)", j,
+			    src);
+		if (!quant && s->kind != HGQ_LAYER_QUANT)
+			return hgq_errf(err, HGQ_EINVAL, "layer %" PRIu32
+			    ": kind %" PRIu32 " where a quantizer is"
+			    " expected", src + 1 == j ? j : src, src + 1 == j ?
+			    l->kind : s->kind);
+		if (l->n_in != s->n_out)
+			return l->kind == HGQ_LAYER_DENSE ?
+			    hgq_errf(err, HGQ_EINVAL, "layer %" PRIu32
+			    ": dense n_in %" PRIu32 " does not match the"
+			    " quantizer n %" PRIu32 " before it", j, l->n_in,
+			    s->n_out) :
+			    hgq_errf(err, HGQ_EINVAL, "layer %" PRIu32
+			    ": %s n %" PRIu32 " does not match the %" PRIu32
+			    " outputs of layer %" PRIu32, j,
+			    hgq_layer_kind_name(l->kind), l->n_in, s->n_out,
+			    src);
+	}
+	return validate_kind(m, j, src, err);
+}
+
+int
+hgq_model_validate_graph(const struct hgq_model *m, struct hgq_err *err)
+{
+	const struct hgq_layer *last;
+	uint16_t readers[HGQ_MAX_LAYERS];
+	int rc;
+
+	if (m->n_layers < 3 || m->layers == NULL)
+		return hgq_errf(err, HGQ_EINVAL, "the model needs at least"
+		    " quantizer, dense, quantizer (has %" PRIu32 " layers)",
+		    m->n_layers);
+	if (m->n_layers > HGQ_MAX_LAYERS)
+		return hgq_errf(err, HGQ_EINVAL, "%" PRIu32 " layers exceed"
+		    " the limit %d", m->n_layers, HGQ_MAX_LAYERS);
+	last = &m->layers[m->n_layers - 1];
+	if (last->kind != HGQ_LAYER_QUANT)
+		return hgq_errf(err, HGQ_EINVAL, "the chain must end with a"
+		    " quantizer (has %" PRIu32 " layers)", m->n_layers);
+	memset(readers, 0, sizeof(readers));
+	for (uint32_t j = 0; j < m->n_layers; j++) {
+		uint32_t src;
+
+		if ((rc = validate_layer(m, j, err)) != HGQ_OK)
+			return rc;
+		src = hgq_layer_input(m, j, 0);
+		if ((src & HGQ_REF_INPUT) == 0)
+			readers[src]++;
+	}
+	/* every layer but the last is read; an operation by exactly one
+	   quantizer (the model output is the last layer, format 1.1) */
+	for (uint32_t j = 0; j + 1 < m->n_layers; j++) {
+		const struct hgq_layer *l = &m->layers[j];
+
+		if (readers[j] == 0)
+			return hgq_errf(err, HGQ_EINVAL, "layer %" PRIu32
+			    ": its output is not used", j);
+		if (l->kind != HGQ_LAYER_QUANT && readers[j] != 1)
+			return hgq_errf(err, HGQ_EINVAL, "layer %" PRIu32
+			    ": %s output read by %u layers (an operation feeds"
+			    " one quantizer)", j,
+			    hgq_layer_kind_name(l->kind), readers[j]);
 	}
 	return HGQ_OK;
 }
@@ -466,24 +1142,16 @@ static int
 validate_quant(const struct hgq_model *m, const struct hgq_layer *l,
     uint32_t j, struct hgq_err *err)
 {
-	if (l->n_in != l->n_out)
-		return hgq_errf(err, HGQ_EINVAL, "layer %" PRIu32
-		    ": quantizer has n_in %" PRIu32 " != n_out %" PRIu32, j,
-		    l->n_in, l->n_out);
-	if (j > 0 && m->layers[j - 1].n_out != l->n_in)
-		return hgq_errf(err, HGQ_EINVAL, "layer %" PRIu32
-		    ": quantizer n %" PRIu32 " does not match the %" PRIu32
-		    " outputs of layer %" PRIu32, j, l->n_in,
-		    m->layers[j - 1].n_out, j - 1);
-	if (l->round > HGQ_TRN || l->overflow > HGQ_SAT_SYM ||
-	    l->gran > HGQ_GRAN_LAYER || l->trainable > 1)
-		return hgq_errf(err, HGQ_EINVAL, "layer %" PRIu32
-		    ": quantizer mode out of range (round %u, overflow %u,"
-		    " granularity %u, trainable %u)", j, l->round,
-		    l->overflow, l->gran, l->trainable);
 	if ((l->cal_min == NULL) != (l->cal_max == NULL))
 		return hgq_errf(err, HGQ_EINVAL, "layer %" PRIu32
 		    ": calibration minimum without maximum or vice versa", j);
+	for (uint32_t e = 0; l->cal_min != NULL && e < l->n_out; e++)
+		if (!isfinite(l->cal_min[e]) || !isfinite(l->cal_max[e]) ||
+		    l->cal_min[e] > l->cal_max[e])
+			return hgq_errf(err, HGQ_EINVAL, "layer %" PRIu32
+			    " element %" PRIu32 ": calibration range [%.17g,"
+			    " %.17g] is not finite and ordered (CALB)", j, e,
+			    l->cal_min[e], l->cal_max[e]);
 	if (!m->calibrated)
 		return HGQ_OK;
 	if (l->k == NULL || l->i == NULL || l->f == NULL)
@@ -509,39 +1177,27 @@ validate_quant(const struct hgq_model *m, const struct hgq_layer *l,
 	return HGQ_OK;
 }
 
+/* the arrays of a layer with weights (dense, conv) */
 static int
-validate_dense(const struct hgq_model *m, const struct hgq_layer *l,
-    uint32_t j, struct hgq_err *err)
+validate_weights(const struct hgq_model *m, uint32_t j, struct hgq_err *err)
 {
-	uint64_t nw = (uint64_t)l->n_in * l->n_out;
+	const struct hgq_layer *l = &m->layers[j];
+	uint64_t nw = hgq_layer_n_weights(m, j);
+	uint32_t nb = hgq_layer_n_bias(m, j);
 
-	if (m->layers[j - 1].n_out != l->n_in)
-		return hgq_errf(err, HGQ_EINVAL, "layer %" PRIu32
-		    ": dense n_in %" PRIu32 " does not match the quantizer"
-		    " n %" PRIu32 " before it", j, l->n_in,
-		    m->layers[j - 1].n_out);
-	if (nw > HGQ_MAX_WEIGHTS)
-		return hgq_errf(err, HGQ_EINVAL, "layer %" PRIu32
-		    ": %" PRIu64 " weights exceed the limit %u", j, nw,
-		    HGQ_MAX_WEIGHTS);
-	if (l->act > HGQ_ACT_RELU || l->bn > 1 ||
-	    l->w_gran > HGQ_GRAN_LAYER || l->b_gran > HGQ_GRAN_LAYER)
-		return hgq_errf(err, HGQ_EINVAL, "layer %" PRIu32
-		    ": dense mode out of range (activation %u, batchnorm %u,"
-		    " weight granularity %u, bias granularity %u)", j, l->act,
-		    l->bn, l->w_gran, l->b_gran);
 	if (!m->calibrated)
 		return HGQ_OK;
 	if (l->w_m == NULL || l->w_f == NULL || l->b_m == NULL ||
 	    l->b_f == NULL)
 		return hgq_errf(err, HGQ_EINVAL, "layer %" PRIu32
-		    ": calibrated model without dense mantissas", j);
+		    ": calibrated model without %s mantissas", j,
+		    hgq_layer_kind_name(l->kind));
 	for (uint64_t e = 0; e < nw; e++)
 		if (l->w_f[e] < -HGQ_MAX_WF || l->w_f[e] > HGQ_MAX_WF)
 			return hgq_errf(err, HGQ_EINVAL, "layer %" PRIu32
 			    " weight %" PRIu64 ": f = %d beyond +-%d", j, e,
 			    l->w_f[e], HGQ_MAX_WF);
-	for (uint32_t e = 0; e < l->n_out; e++)
+	for (uint32_t e = 0; e < nb; e++)
 		if (l->b_f[e] < -HGQ_MAX_WF || l->b_f[e] > HGQ_MAX_WF)
 			return hgq_errf(err, HGQ_EINVAL, "layer %" PRIu32
 			    " bias %" PRIu32 ": f = %d beyond +-%d", j, e,
@@ -595,6 +1251,11 @@ validate_input(const struct hgq_model *m, struct hgq_err *err)
 			return hgq_errf(err, HGQ_EINVAL, "normalisation scale"
 			    " of column %" PRIu32 " is not finite and"
 			    " non-zero", c);
+		/* "scale" multiplies only: its offsets are 0 (hgqm.md 4.2) */
+		if (m->norm == HGQ_NORM_SCALE && m->norm_offset[c] != 0)
+			return hgq_errf(err, HGQ_EINVAL, "normalisation scale"
+			    " with offset %.17g in column %" PRIu32 " (INPT:"
+			    " its offsets are 0)", m->norm_offset[c], c);
 		/* the file has no arrays for "none": they must not matter */
 		if (m->norm == HGQ_NORM_NONE && (m->norm_offset[c] != 0 ||
 		    m->norm_scale[c] != 1))
@@ -670,37 +1331,22 @@ hgq_model_validate(const struct hgq_model *m, struct hgq_err *err)
 {
 	int rc;
 
-	if (m->n_layers < 3 || m->layers == NULL)
-		return hgq_errf(err, HGQ_EINVAL, "the model needs at least"
-		    " quantizer, dense, quantizer (has %" PRIu32 " layers)",
-		    m->n_layers);
-	if (m->n_layers > HGQ_MAX_LAYERS)
-		return hgq_errf(err, HGQ_EINVAL, "%" PRIu32 " layers exceed"
-		    " the limit %d", m->n_layers, HGQ_MAX_LAYERS);
-	if (m->n_layers % 2 == 0)
-		return hgq_errf(err, HGQ_EINVAL, "the chain must end with a"
-		    " quantizer (has %" PRIu32 " layers)", m->n_layers);
+	if ((rc = hgq_model_validate_graph(m, err)) != HGQ_OK)
+		return rc;
 	for (uint32_t j = 0; j < m->n_layers; j++) {
 		const struct hgq_layer *l = &m->layers[j];
-		uint32_t want = j % 2 == 0 ? HGQ_LAYER_QUANT : HGQ_LAYER_DENSE;
 
-		if (l->kind != want)
-			return hgq_errf(err, HGQ_EINVAL, "layer %" PRIu32
-			    ": kind %" PRIu32 " where a %s is expected", j,
-			    l->kind, want == HGQ_LAYER_QUANT ? "quantizer" :
-			    "dense layer");
-		if (l->n_in == 0 || l->n_out == 0 || l->n_in > HGQ_MAX_N ||
-		    l->n_out > HGQ_MAX_N)
-			return hgq_errf(err, HGQ_EINVAL, "layer %" PRIu32
-			    ": shape %" PRIu32 "x%" PRIu32 " outside 1..%u",
-			    j, l->n_in, l->n_out, HGQ_MAX_N);
-		rc = want == HGQ_LAYER_QUANT ? validate_quant(m, l, j, err) :
-		    validate_dense(m, l, j, err);
+		if (l->kind == HGQ_LAYER_QUANT)
+			rc = validate_quant(m, l, j, err);
+		else if (hgq_layer_n_bias(m, j) > 0)
+			rc = validate_weights(m, j, err);
 		if (rc != HGQ_OK)
 			return rc;
-		if ((rc = validate_tensors(l, j, err)) != HGQ_OK)
+		if ((rc = validate_tensors(m, j, err)) != HGQ_OK)
 			return rc;
 	}
+	if ((rc = validate_train(m, err)) != HGQ_OK)
+		return rc;
 	if ((rc = validate_input(m, err)) != HGQ_OK)
 		return rc;
 	if ((rc = validate_meta(m, err)) != HGQ_OK)
@@ -732,9 +1378,11 @@ dup_array(void *dstp, const void *src, size_t n, size_t sz)
 }
 
 static bool
-copy_layer(struct hgq_layer *d, const struct hgq_layer *s)
+copy_layer(struct hgq_layer *d, const struct hgq_model *m, uint32_t j)
 {
-	size_t nw = (size_t)s->n_in * s->n_out;
+	const struct hgq_layer *s = &m->layers[j];
+	uint64_t nw = hgq_layer_n_weights(m, j);
+	size_t nb = hgq_layer_n_bias(m, j);
 	bool ok = true;
 
 	*d = *s;
@@ -751,13 +1399,14 @@ copy_layer(struct hgq_layer *d, const struct hgq_layer *s)
 		    sizeof(double)) &&
 		    dup_array(&d->cal_max, s->cal_max, s->n_out,
 		    sizeof(double));
-	} else if (s->kind == HGQ_LAYER_DENSE) {
-		if ((uint64_t)s->n_in * s->n_out > SIZE_MAX)
+	} else if (nb > 0) {
+		if (nw > SIZE_MAX)
 			return false;
-		ok = dup_array(&d->w_m, s->w_m, nw, sizeof(int32_t)) &&
-		    dup_array(&d->w_f, s->w_f, nw, 1) &&
-		    dup_array(&d->b_m, s->b_m, s->n_out, sizeof(int32_t)) &&
-		    dup_array(&d->b_f, s->b_f, s->n_out, 1);
+		ok = dup_array(&d->w_m, s->w_m, (size_t)nw,
+		    sizeof(int32_t)) &&
+		    dup_array(&d->w_f, s->w_f, (size_t)nw, 1) &&
+		    dup_array(&d->b_m, s->b_m, nb, sizeof(int32_t)) &&
+		    dup_array(&d->b_f, s->b_f, nb, 1);
 	}
 	if (!ok || s->n_tensors == 0 || s->tensors == NULL)
 		return ok;
@@ -805,7 +1454,7 @@ hgq_model_copy(const struct hgq_model *s)
 			goto fail;
 		d->n_layers = s->n_layers;
 		for (uint32_t j = 0; j < s->n_layers; j++)
-			if (!copy_layer(&d->layers[j], &s->layers[j]))
+			if (!copy_layer(&d->layers[j], s, j))
 				goto fail;
 	}
 	if (s->n_meta > 0) {

@@ -27,7 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "hgq.h"
+#include "internal.h"
 
 /* the new arrays of one layer, before they replace the old ones */
 struct stage {
@@ -348,10 +348,17 @@ hgq_prune(struct hgq_model *m, struct hgq_prune_report *r,
 
 	if (r != NULL)
 		memset(r, 0, sizeof(*r));
-	if ((rc = hgq_model_validate(m, err)) != HGQ_OK)
+	if ((rc = hgq_model_validate(m, err)) != HGQ_OK ||
+	    (rc = hgq_model_dense_only(m, "pruning", err)) != HGQ_OK)
 		return rc;
 	if (!m->calibrated)
 		return hgq_errf(err, HGQ_EINVAL, "model was never calibrated");
+	/* the entry "pruned" replaces an earlier one or needs room: say so
+	   before any work rather than fail after it */
+	if (hgq_meta_get(m, "pruned") == NULL && m->n_meta >= HGQ_MAX_META)
+		return hgq_errf(err, HGQ_EINVAL, "no room for the metadata "
+		    "entry 'pruned': the model has %" PRIu32 " entries, the "
+		    "limit", m->n_meta);
 	nl = m->n_layers;
 	nq = nl / 2 + 1;
 	live = hgq_calloc(nl, sizeof(*live));

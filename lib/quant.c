@@ -17,7 +17,7 @@
 #include <math.h>
 #include <stdint.h>
 
-#include "hgq.h"
+#include "internal.h"
 
 _Static_assert((-5 >> 1) == -3, "hgq needs an arithmetic >> on signed types");
 
@@ -49,35 +49,50 @@ hgq_round_mant(int64_t m, int from_f, int f, int round)
 	return floor_shift(m, s);
 }
 
+void
+hgq_fmt_range(int k, int i, int f, int overflow, int64_t *lo, int64_t *hi)
+{
+	int b = i + f;			/* magnitude bits; b >= -k when w > 0 */
+
+	if (k + i + f <= 0) {
+		*lo = *hi = 0;
+		return;
+	}
+	if (b >= 62) {
+		/* every mantissa the library handles (|m| < 2^62) fits */
+		*hi = INT64_MAX;
+		*lo = k ? INT64_MIN : 0;
+		return;
+	}
+	*hi = ((int64_t)1 << b) - 1;
+	if (!k)
+		*lo = 0;
+	else if (overflow == HGQ_SAT_SYM)
+		*lo = -*hi;
+	else
+		*lo = -((int64_t)1 << b);
+}
+
 int64_t
 hgq_overflow_mant(int64_t m, int k, int i, int f, int overflow)
 {
 	int w = k + i + f;
-	int b = i + f;			/* magnitude bits; b >= -k when w > 0 */
 	int64_t hi, lo;
 
 	if (w <= 0)
 		return 0;
+	hgq_fmt_range(k, i, f, overflow, &lo, &hi);
 	if (overflow == HGQ_WRAP) {
-		uint64_t u, mask;
+		uint64_t u;
 
 		if (w >= 63)
 			return m;	/* |m| < 2^62 already fits */
-		mask = ((uint64_t)1 << w) - 1;
-		u = (uint64_t)m & mask;
-		if (k && (u >> (w - 1)) != 0)
+		/* the low w bits; above hi they stand for u - 2^w */
+		u = (uint64_t)m & (((uint64_t)1 << w) - 1);
+		if (u > (uint64_t)hi)
 			return (int64_t)u - ((int64_t)1 << w);
 		return (int64_t)u;
 	}
-	if (b >= 62)
-		return m;
-	hi = ((int64_t)1 << b) - 1;
-	if (!k)
-		lo = 0;
-	else if (overflow == HGQ_SAT_SYM)
-		lo = -hi;
-	else
-		lo = -((int64_t)1 << b);
 	return m < lo ? lo : m > hi ? hi : m;
 }
 
@@ -211,7 +226,7 @@ void
 hgq_qop_init(struct hgq_qop *q, int from_f, int k, int i, int f, int round,
     int overflow)
 {
-	int s = from_f - f, w = k + i + f, b = i + f;
+	int s = from_f - f, w = k + i + f;
 
 	q->wrap = overflow == HGQ_WRAP;
 	q->rshift = 0;
@@ -227,19 +242,9 @@ hgq_qop_init(struct hgq_qop *q, int from_f, int k, int i, int f, int round,
 	}
 	q->mask = 0;
 	q->sbit = 0;
-	if (w <= 0) {
-		q->lo = q->hi = 0;
-		return;
-	}
-	q->mask = w >= 64 ? ~(uint64_t)0 : ((uint64_t)1 << w) - 1;
-	if (k && w <= 63)
+	if (w > 0)
+		q->mask = w >= 64 ? ~(uint64_t)0 : ((uint64_t)1 << w) - 1;
+	if (w > 0 && k && w <= 63)
 		q->sbit = (uint64_t)1 << (w - 1);
-	if (b >= 62) {
-		q->hi = INT64_MAX;
-		q->lo = k ? INT64_MIN : 0;
-	} else {
-		q->hi = ((int64_t)1 << b) - 1;
-		q->lo = !k ? 0 : overflow == HGQ_SAT_SYM ? -q->hi :
-		    -((int64_t)1 << b);
-	}
+	hgq_fmt_range(k, i, f, overflow, &q->lo, &q->hi);
 }

@@ -4,29 +4,43 @@
  * its exact integer bits and sign.
  *
  * A dense layer computes y_j = sum_i a_i * w_ij + b_j exactly.  a_i is a
- * mantissa at f_a[i], w_ij at w_f[ij]; the layer picks one accumulator
- * position F (the finest fraction among its terms and its outputs), shifts
- * every weight left once, at preparation, to W'_ij = w_ij * 2^(F - f_a[i]
- * - w_f[ij]), and proves from the input formats that no partial sum can
- * leave int32 (fast path) or int64 (wide paths); otherwise the model is
- * refused with HGQ_ERANGE.  The next quantizer then maps the accumulator
- * from F to its format through the prepared hgq_qop (quant.c).
+ * mantissa at f_a[i], w_ij at w_f[ij]; output j accumulates at the
+ * position F_j of its finest term (or its quantizer's f when finer),
+ * every weight is shifted once, at preparation, to W'_ij = w_ij *
+ * 2^(F_j - f_a[i] - w_f[ij]), and the exact range of every output
+ * (hgq_dense_range over the input ranges, carried from the first
+ * quantizer's formats by hgq_ival_quant, as the IR has them) decides
+ * whether int32 (fast path) or int64 (wide paths) holds the sums; an
+ * output whose range reaches 2^62 is refused with HGQ_ERANGE.  The next
+ * quantizer then maps the accumulator from F_j to its format through the
+ * prepared hgq_qop (quant.c).
+ *
+ * Convolutions, pooling and flatten (formats/hgqm.md 4.3.2) are the
+ * other operations between two quantizers: a convolution is the dense
+ * layer of each output position over its receptive field, computed as a
+ * GEMV per position against weights aligned once per filter (see "Convo-
+ * lutions" below); pooling aligns each window to its finest exponent;
+ * flatten is the identity on the element order.
  */
 #include <math.h>
-#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "hgq.h"
+#include "internal.h"
 
-#define CHUNK	256		/* samples per block of work */
+#define CHUNK		256	/* samples per block of work */
+#define MAX_THREADS	64	/* jobs of the engine and of calibration */
 
 /*
- * How a layer accumulates: PATH_32 when every partial sum fits int32;
- * PATH_MID when the weights and inputs fit int32 but the sums need int64
- * (the products widen, which vectorises); PATH_64 otherwise.
+ * How a layer accumulates: PATH_32 when every output's exact range fits
+ * int32; PATH_MID when the inputs and the aligned weights fit int32 but
+ * the sums need int64 (the products widen, which vectorises); PATH_64
+ * otherwise.  The sums are taken modulo 2^32 or 2^64 (unsigned, so that
+ * no C overflow occurs): a partial sum may leave the range on the way,
+ * a weight may wrap when it is aligned, and the result is still exact,
+ * because the true sum lies in the range that the type holds.
  */
 enum { PATH_32, PATH_MID, PATH_64 };
 
@@ -34,143 +48,133 @@ enum { PATH_32, PATH_MID, PATH_64 };
 struct dense_prep {
 	uint32_t	 n_in, n_out;
 	int		 relu;
-	int		 F;		/* fraction of the accumulator */
 	int		 path;		/* PATH_32, PATH_MID or PATH_64 */
 	size_t		 stride;	/* n_out rounded up to 8 */
+	int32_t		*F;		/* n_out: fraction of each output's
+					   accumulator */
 	int32_t		*w32;		/* n_in*stride aligned weights, or */
 	int32_t		*b32;		/* stride biases (int32 path) */
 	int64_t		*w64;
 	int64_t		*bias;		/* n_out aligned biases */
-	uint8_t		*live;		/* n_in: input element has width > 0 */
-};
-
-struct hgq_engine {
-	uint32_t	 n_raw, n0;
-	uint32_t	*index_map;	/* n0 */
-	double		*off, *scale;	/* n0, per first-quantizer element */
-	double		*scale2f;	/* n0: 2^f of each input element */
-	double		*sc2f;		/* n0: scale * 2^f (exact product) */
-	struct hgq_qop	*in_q;		/* n0: overflow of each input element */
-	int8_t		*in_k, *in_i, *in_f;
-	uint8_t		 in_round, in_ovf;
-	uint32_t	 n_dense;
-	struct dense_prep *d;		/* n_dense */
-	struct hgq_qop	**qo;		/* n_dense arrays of n_out */
-	uint32_t	 n_out;
-	int8_t		*out_f;
-	uint32_t	 max_n;		/* widest layer */
 };
 
 static void
 dense_release(struct dense_prep *d)
 {
+	free(d->F);
 	free(d->w32);
 	free(d->b32);
 	free(d->w64);
 	free(d->bias);
-	free(d->live);
 	memset(d, 0, sizeof(*d));
 }
 
-/* the largest |mantissa| of a format (0 for width 0) */
-static uint64_t
-fmt_absmax(int k, int i, int f)
+/* the ranges of quantizer q's elements (hgq_fmt_range), at 2^-f */
+static void
+fmt_ivals(const struct hgq_layer *q, struct hgq_ival *x)
 {
-	int b = i + f;
-
-	if (k + i + f <= 0)
-		return 0;
-	if (b >= 62)
-		return (uint64_t)1 << 62;
-	return k ? (uint64_t)1 << b : ((uint64_t)1 << b) - 1;
+	for (uint32_t j = 0; j < q->n_out; j++) {
+		hgq_fmt_range(q->k[j], q->i[j], q->f[j], q->overflow,
+		    &x[j].lo, &x[j].hi);
+		x[j].e = -q->f[j];
+	}
 }
 
 /*
- * dense_prepare - align layer dl (index li in the model) whose inputs have
- * the formats of quantizer qin and whose outputs go to fractions fout.
+ * m * 2^s modulo 2^64 (s >= -ctz(m), so that it is an integer); *exact
+ * tells whether the true value fits int32
+ */
+static int64_t
+align(int64_t m, int64_t s, bool *fits32)
+{
+	int c;
+
+	*fits32 = m == 0;
+	if (m == 0)
+		return 0;
+	c = __builtin_ctzll((uint64_t)m);
+	m /= (int64_t)1 << c;		/* odd */
+	s += c;				/* >= 0 */
+	if (s >= 64)
+		return 0;		/* a multiple of 2^64 */
+	*fits32 = s <= 31 && m >= (INT32_MIN >> s) && m <= (INT32_MAX >> s);
+	return (int64_t)((uint64_t)m << s);
+}
+
+/*
+ * dense_prepare - align dense layer dl (index li in the model) whose
+ * input element i ranges over x[i] (hgq_ival, at 2^-f of its quantizer)
+ * and whose outputs go to quantizer qo.  Output j accumulates at the
+ * fraction F_j of its finest term (hgq_dense_range), or at qo's f when
+ * that is finer, so that the quantizer only ever shifts right; a
+ * zero-width output is not refined to its f (it gives 0 anyway, and its
+ * rounded value is non-zero exactly when the sum is).  With calib, qo's
+ * widths are not known yet and every output counts as live.  xnext, when
+ * not NULL, gets the range of each output after ReLU and qo.
  */
 static int
-dense_prepare(struct dense_prep *d, const struct hgq_layer *qin,
-    const struct hgq_layer *dl, const int8_t *fout, uint32_t li,
-    struct hgq_err *err)
+dense_prepare(struct dense_prep *d, const struct hgq_ival *x,
+    const struct hgq_layer *dl, const struct hgq_layer *qo, int calib,
+    struct hgq_ival *xnext, uint32_t li, struct hgq_err *err)
 {
 	uint32_t ni = dl->n_in, no = dl->n_out;
 	size_t nw = (size_t)ni * no;
-	unsigned __int128 worst = 0;
-	int F = INT32_MIN;
+	bool fits32 = true, mid = true, f32;
 
 	memset(d, 0, sizeof(*d));
 	d->n_in = ni;
 	d->n_out = no;
 	d->relu = dl->act == HGQ_ACT_RELU;
-	if ((d->live = calloc(ni ? ni : 1, 1)) == NULL ||
+	if ((d->F = calloc((size_t)no + 1, sizeof(int32_t))) == NULL ||
 	    (d->bias = calloc((size_t)no + 8, sizeof(int64_t))) == NULL ||
 	    (d->w64 = calloc(nw ? nw : 1, sizeof(int64_t))) == NULL)
 		goto nomem;
 	for (uint32_t i = 0; i < ni; i++)
-		d->live[i] = qin->k[i] + qin->i[i] + qin->f[i] > 0;
-	/* F: the finest fraction among the live terms, biases and outputs */
-	for (uint32_t i = 0; i < ni; i++)
-		for (uint32_t j = 0; d->live[i] && j < no; j++)
-			if (dl->w_m[(size_t)i * no + j] != 0 &&
-			    qin->f[i] + dl->w_f[(size_t)i * no + j] > F)
-				F = qin->f[i] + dl->w_f[(size_t)i * no + j];
+		mid &= x[i].lo >= INT32_MIN && x[i].hi <= INT32_MAX;
 	for (uint32_t j = 0; j < no; j++) {
-		if (dl->b_m[j] != 0 && dl->b_f[j] > F)
-			F = dl->b_f[j];
-		if (fout[j] > F)
-			F = fout[j];
-	}
-	if (F == INT32_MIN)
-		F = 0;
-	d->F = F;
-	/* aligned weights and the worst |partial sum| of every output */
-	for (uint32_t j = 0; j < no; j++) {
-		unsigned __int128 sum = 0;
-		int s = F - dl->b_f[j];
+		bool live = calib || hgq_fmt_width(qo->k[j], qo->i[j],
+		    qo->f[j]) > 0;
+		struct hgq_ival y;
+		int F;
 
-		if (dl->b_m[j] != 0) {
-			if (s > 62 || (uint64_t)llabs(dl->b_m[j]) >
-			    (((uint64_t)1 << 62) >> s))
+		if (hgq_dense_range(&y, dl, j, x, 1) != HGQ_OK) {
+			if (live)
 				goto range;
-			d->bias[j] = (int64_t)dl->b_m[j] * ((int64_t)1 << s);
-			sum = (uint64_t)llabs(d->bias[j]);
+			/* a dead output whose sum is out of reach: its
+			   column stays 0, its quantizer gives 0 */
+			d->F[j] = qo->f[j];
+			if (xnext != NULL)
+				memset(&xnext[j], 0, sizeof(xnext[j]));
+			continue;
 		}
+		F = -y.e;
+		if (live && qo->f[j] > F) {
+			F = qo->f[j];
+			if (hgq_ival_rescale(&y, -F) != HGQ_OK)
+				goto range;
+		}
+		y.e = -F;
+		d->F[j] = F;
+		fits32 &= y.lo >= INT32_MIN && y.hi <= INT32_MAX;
 		for (uint32_t i = 0; i < ni; i++) {
 			size_t at = (size_t)i * no + j;
-			int64_t w = dl->w_m[at];
 
-			if (!d->live[i] || w == 0)
-				continue;
-			s = F - qin->f[i] - dl->w_f[at];
-			if (s > 62 || (uint64_t)llabs(w) >
-			    (((uint64_t)1 << 62) >> s))
-				goto range;
-			d->w64[at] = w * ((int64_t)1 << s);
-			sum += (unsigned __int128)(uint64_t)llabs(d->w64[at]) *
-			    fmt_absmax(qin->k[i], qin->i[i], qin->f[i]);
+			if (x[i].lo == 0 && x[i].hi == 0)
+				continue;	/* a pruned input adds 0 */
+			d->w64[at] = align(dl->w_m[at], (int64_t)x[i].e -
+			    dl->w_f[at] + F, &f32);
+			mid &= f32;
 		}
-		if (sum > worst)
-			worst = sum;
+		d->bias[j] = align(dl->b_m[j], (int64_t)F - dl->b_f[j], &f32);
+		mid &= f32;
+		if (xnext != NULL)
+			hgq_ival_quant(&xnext[j], &y, d->relu, qo->k[j],
+			    qo->i[j], qo->f[j], qo->round, qo->overflow);
 	}
-	if (worst >= (unsigned __int128)1 << 62)
-		goto range;
-	d->path = PATH_64;
-	if (worst < (unsigned __int128)1 << 31) {
-		d->path = PATH_32;
-	} else {
-		bool fits = true;
-
-		for (uint32_t i = 0; i < ni; i++)
-			fits &= !d->live[i] || qin->i[i] + qin->f[i] <= 31;
-		for (size_t at = 0; at < nw; at++)
-			fits &= d->w64[at] >= INT32_MIN &&
-			    d->w64[at] <= INT32_MAX;
-		if (fits)
-			d->path = PATH_MID;
-	}
+	d->path = fits32 ? PATH_32 : mid ? PATH_MID : PATH_64;
 	if (d->path != PATH_64) {
-		/* weights fit int32: padded rows for the blocked kernels */
+		/* weights as int32 (PATH_32: modulo 2^32): padded rows
+		   for the blocked kernels */
 		d->stride = ((size_t)no + 7) & ~(size_t)7;
 		if ((d->w32 = calloc(ni * d->stride + 8, sizeof(int32_t)))
 		    == NULL || (d->b32 = calloc(d->stride, sizeof(int32_t)))
@@ -178,10 +182,10 @@ dense_prepare(struct dense_prep *d, const struct hgq_layer *qin,
 			goto nomem;
 		for (uint32_t i = 0; i < ni; i++)
 			for (uint32_t j = 0; j < no; j++)
-				d->w32[i * d->stride + j] =
-				    (int32_t)d->w64[(size_t)i * no + j];
+				d->w32[i * d->stride + j] = (int32_t)(uint32_t)
+				    d->w64[(size_t)i * no + j];
 		for (uint32_t j = 0; j < no; j++)
-			d->b32[j] = (int32_t)d->bias[j];
+			d->b32[j] = (int32_t)(uint32_t)d->bias[j];
 		free(d->w64);
 		d->w64 = NULL;
 	}
@@ -213,19 +217,19 @@ dense_acc32(const struct dense_prep *d, const int64_t *restrict a,
 	size_t stride = d->stride;
 
 	for (size_t j0 = 0; j0 < stride; j0 += 8) {
-		int32_t blk[8];
+		uint32_t blk[8];
 
 		for (int jj = 0; jj < 8; jj++)
-			blk[jj] = d->b32[j0 + jj];
+			blk[jj] = (uint32_t)d->b32[j0 + jj];
 		for (uint32_t i = 0; i < d->n_in; i++) {
 			const int32_t *restrict row = d->w32 + i * stride + j0;
-			int32_t ai = (int32_t)a[i];
+			uint32_t ai = (uint32_t)a[i];
 
 			for (int jj = 0; jj < 8; jj++)
-				blk[jj] += ai * row[jj];
+				blk[jj] += ai * (uint32_t)row[jj];
 		}
 		for (int jj = 0; jj < 8; jj++)
-			acc[j0 + jj] = blk[jj];
+			acc[j0 + jj] = (int32_t)blk[jj];
 	}
 }
 
@@ -240,19 +244,20 @@ dense_accmid(const struct dense_prep *d, const int64_t *restrict a,
 	size_t stride = d->stride;
 
 	for (size_t j0 = 0; j0 < stride; j0 += 8) {
-		int64_t blk[8];
+		uint64_t blk[8];
 
 		for (int jj = 0; jj < 8; jj++)
-			blk[jj] = d->bias[j0 + jj];
+			blk[jj] = (uint64_t)d->bias[j0 + jj];
 		for (uint32_t i = 0; i < d->n_in; i++) {
 			const int32_t *restrict row = d->w32 + i * stride + j0;
 			int64_t ai = (int32_t)a[i];
 
+			/* |ai * row| < 2^62: exact in int64 */
 			for (int jj = 0; jj < 8; jj++)
-				blk[jj] += ai * row[jj];
+				blk[jj] += (uint64_t)(ai * row[jj]);
 		}
 		for (int jj = 0; jj < 8; jj++)
-			acc[j0 + jj] = blk[jj];
+			acc[j0 + jj] = (int64_t)blk[jj];
 	}
 }
 
@@ -262,17 +267,18 @@ dense_acc64(const struct dense_prep *d, const int64_t *restrict a,
     int64_t *restrict acc)
 {
 	uint32_t no = d->n_out;
+	uint64_t *restrict u = (uint64_t *)acc;
 
 	for (uint32_t j = 0; j < no; j++)
-		acc[j] = d->bias[j];
+		u[j] = (uint64_t)d->bias[j];
 	for (uint32_t i = 0; i < d->n_in; i++) {
 		const int64_t *restrict row = d->w64 + (size_t)i * no;
-		int64_t ai = a[i];
+		uint64_t ai = (uint64_t)a[i];
 
 		if (ai == 0)
 			continue;
 		for (uint32_t j = 0; j < no; j++)
-			acc[j] += ai * row[j];
+			u[j] += ai * (uint64_t)row[j];
 	}
 }
 
@@ -323,27 +329,937 @@ dense_quant(const struct dense_prep *d, const struct hgq_qop *qo,
 	*count += c;
 }
 
-/* accumulate one sample into acc (n_out), whichever path, then ReLU */
-static inline __attribute__((always_inline)) void
-dense_forward(const struct dense_prep *d, const int64_t *a, int64_t *acc,
-    int32_t *tmp32)
+
+/* ---------------------------------------------------------------- */
+/* Convolutions                                                      */
+/* ---------------------------------------------------------------- */
+
+/*
+ * A convolution is a dense layer per output position over the taps of
+ * its receptive field (hgq_layer_window), with weights shared between
+ * the positions.  To share the aligned weights as well, every input
+ * element is aligned once per sample to the finest exponent E of the
+ * layer's inputs (a'_i = a_i * 2^(e_i - E)), and filter co accumulates
+ * at one fraction F_co for all positions: F_co is the finest position
+ * any of its terms (weight lowest set bit, times an input at E) or its
+ * bias can reach, so every term is an integer there, and the weights are
+ * aligned once to W'_t,co = w * 2^(E - w_f + F_co).  The sums are taken
+ * modulo 2^32 (PATH_32, when the exact range of every output element,
+ * hgq_dense_range over the intervals of its taps, fits int32 at F_co) or
+ * modulo 2^64 (PATH_64): the aligned inputs and weights may wrap, the
+ * sums are exact all the same because the true sum lies in the range
+ * that the type holds.  Each position is then a GEMV of its taps (read
+ * in place through tap offsets when the window lies inside the input,
+ * gathered with zeros otherwise) against the weight rows, vectorised over
+ * the filters in blocks of 8.
+ */
+struct conv_prep {
+	struct hgq_window w;
+	int		 relu;
+	int		 path;		/* PATH_32 or PATH_64 */
+	size_t		 stride;	/* out_c rounded up to 8 */
+	uint64_t	*amul;		/* n_in: 2^(e_i - E) modulo 2^64 */
+	uint32_t	*toff;		/* n_taps: tap offsets, window inside */
+	uint32_t	*tid;		/* n_taps: 0, 1, ... (gathered taps) */
+	uint8_t		*inner;		/* n_pos: 1 when the window is inside */
+	int32_t		*F;		/* out_c: accumulator fraction */
+	int32_t		*w32, *b32;	/* n_taps*stride, stride (PATH_32) */
+	int64_t		*w64, *b64;	/* n_taps*stride, stride (PATH_64) */
+	uint8_t		*inner4;	/* n_pos: windows p..p+3 inside */
+	int		 amul01;	/* every amul is 0 or 1 */
+};
+
+/*
+ * The quantizer ops of a PATH_32 convolution in int32, as arrays over
+ * [n_pos][stride] (the padding lanes give q == r), when every output's
+ * exact range proves that the int32 arithmetic below is exact: the
+ * rounding add cannot overflow, the shifted value and the format's range
+ * fit int32.  Then a block of 8 outputs is quantized in 8 lanes.
+ */
+struct q32 {
+	int32_t		*add, *lo, *hi, *wrapm;
+	uint32_t	*rsh, *lsh, *mask, *sbit;
+};
+
+/*
+ * Pooling: output element j = p*C + c reads the taps of channel c of
+ * window p.  Each output aligns its taps to the finest exponent E_j of
+ * its window (sh, one left shift per output and tap; the ranges prove
+ * that the aligned values stay below 2^62), then takes the largest or
+ * the sum; an average's sum is at E_j - log2(area).
+ */
+struct pool_prep {
+	struct hgq_window w;
+	int		 avg;
+	uint32_t	 n_win;		/* k_h*k_w */
+	uint32_t	*toff;		/* n_win: offset of each window tap */
+	uint8_t		*sh;		/* n_out*n_win left shifts */
+	int		 shifted;	/* some shift is not 0 */
+};
+
+/*
+ * 8 lanes of uint32 (GCC and Clang vector extension): the convolution's
+ * GEMV writes its blocks of 8 filters with it, so that the compiler keeps
+ * the accumulators in registers (one AVX2 register, or two SSE ones)
+ * instead of vectorising the tap loop the wrong way round
+ */
+typedef uint32_t u32x8 __attribute__((vector_size(32)));
+
+/* one operation, the layer between two quantizers, prepared */
+struct op_prep {
+	uint32_t	 kind;		/* enum hgq_layer_kind */
+	uint32_t	 n_in, n_out;
+	int32_t		*from;		/* n_out: fraction of each output
+					   before its quantizer */
+	struct dense_prep d;
+	struct conv_prep c;
+	struct pool_prep p;
+	struct q32	*fq;		/* conv: int32 quantizer ops, or NULL */
+	int		 ident;		/* pooling, flatten: the quantizer is
+					   the identity on every value that
+					   reaches it */
+};
+
+static void
+op_release(struct op_prep *o)
 {
-	if (d->path == PATH_64) {
-		dense_acc64(d, a, acc);
-	} else if (d->path == PATH_MID) {
-		dense_accmid(d, a, acc);
-	} else {
-		dense_acc32(d, a, tmp32);
-		for (uint32_t j = 0; j < d->n_out; j++)
-			acc[j] = tmp32[j];
+	dense_release(&o->d);
+	free(o->from);
+	free(o->c.amul);
+	free(o->c.toff);
+	free(o->c.tid);
+	free(o->c.inner);
+	free(o->c.F);
+	free(o->c.w32);
+	free(o->c.b32);
+	free(o->c.w64);
+	free(o->c.b64);
+	free(o->p.toff);
+	free(o->p.sh);
+	free(o->c.inner4);
+	if (o->fq != NULL)
+		free(o->fq->add);
+	free(o->fq);
+	memset(o, 0, sizeof(*o));
+}
+
+/* the lowest set bit of m * 2^e (m != 0) as an exponent */
+static int64_t
+lsb_exp(int64_t m, int64_t e)
+{
+	return e + __builtin_ctzll((uint64_t)m);
+}
+
+/*
+ * conv_prepare - the convolution at layer li (window w) whose input
+ * element i ranges over x[i]; y (n_out) gets the exact range of every
+ * output element before ReLU, at exponent -from[j], and reach[j] = 0
+ * where that range reaches 2^62.  The caller decides what to refuse.
+ */
+static int
+conv_prepare(struct op_prep *o, const struct hgq_model *m, uint32_t li,
+    const struct hgq_ival *x, struct hgq_ival *y, uint8_t *reach,
+    struct hgq_err *err)
+{
+	const struct hgq_layer *cl = &m->layers[li];
+	struct conv_prep *c = &o->c;
+	struct hgq_window *w = &c->w;
+	struct hgq_layer lowered;
+	struct hgq_ival *xt = NULL;
+	uint32_t *idx = NULL, nt, oc, n_in = o->n_in;
+	int64_t E = INT64_MAX;
+	bool fits32 = true, f32;
+	int rc;
+
+	if ((rc = hgq_layer_window(m, li, w, err)) != HGQ_OK)
+		return rc;
+	nt = w->n_taps;
+	oc = w->out_c;
+	c->relu = cl->act == HGQ_ACT_RELU;
+	c->stride = ((size_t)oc + 7) & ~(size_t)7;
+	if ((c->amul = hgq_calloc(n_in, sizeof(uint64_t))) == NULL ||
+	    (c->toff = hgq_calloc(nt, sizeof(uint32_t))) == NULL ||
+	    (c->tid = hgq_calloc(nt, sizeof(uint32_t))) == NULL ||
+	    (c->inner = hgq_calloc(w->n_pos, 1)) == NULL ||
+	    (c->F = hgq_calloc(oc, sizeof(int32_t))) == NULL ||
+	    (c->w64 = hgq_calloc(nt * c->stride, sizeof(int64_t))) == NULL ||
+	    (c->b64 = hgq_calloc(c->stride, sizeof(int64_t))) == NULL ||
+	    (xt = hgq_calloc(nt, sizeof(*xt))) == NULL ||
+	    (idx = hgq_calloc(nt, sizeof(uint32_t))) == NULL)
+		goto nomem;
+
+	/* one exponent for every input that can be non-zero */
+	for (uint32_t i = 0; i < n_in; i++)
+		if ((x[i].lo != 0 || x[i].hi != 0) && x[i].e < E)
+			E = x[i].e;
+	if (E == INT64_MAX)
+		E = 0;
+	for (uint32_t i = 0; i < n_in; i++) {
+		int64_t s = x[i].e - E;
+
+		c->amul[i] = (x[i].lo == 0 && x[i].hi == 0) || s >= 64 ? 0 :
+		    (uint64_t)1 << s;
 	}
-	if (d->relu)
-		for (uint32_t j = 0; j < d->n_out; j++)
-			if (acc[j] < 0)
-				acc[j] = 0;
+	/* the taps of a window inside the input, and which windows are */
+	for (uint32_t kh = 0, t = 0; kh < w->k_h; kh++)
+		for (uint32_t kw = 0; kw < w->k_w; kw++)
+			for (uint32_t ch = 0; ch < w->in_c; ch++, t++) {
+				c->toff[t] = (kh * w->in_w + kw) * w->in_c + ch;
+				c->tid[t] = t;
+			}
+	for (uint32_t p = 0; p < w->n_pos; p++) {
+		uint64_t oh = p / w->out_w, ow = p % w->out_w;
+
+		c->inner[p] = oh * w->s_h >= w->pad_top &&
+		    ow * w->s_w >= w->pad_left &&
+		    oh * w->s_h + w->k_h - w->pad_top <= w->in_h &&
+		    ow * w->s_w + w->k_w - w->pad_left <= w->in_w;
+	}
+	if ((c->inner4 = hgq_calloc(w->n_pos, 1)) == NULL)
+		goto nomem;
+	for (uint32_t p = 0; p + 3 < w->n_pos; p++)
+		c->inner4[p] = c->inner[p] && c->inner[p + 1] &&
+		    c->inner[p + 2] && c->inner[p + 3];
+	c->amul01 = 1;
+	for (uint32_t i = 0; i < n_in; i++)
+		c->amul01 &= c->amul[i] <= 1;
+
+	/* each filter's accumulator fraction */
+	for (uint32_t co = 0; co < oc; co++) {
+		int64_t F = INT64_MIN;
+
+		for (uint32_t t = 0; t < nt; t++) {
+			int32_t wm = cl->w_m[(size_t)t * oc + co];
+
+			if (wm != 0 && -lsb_exp(wm, E - cl->w_f[(size_t)t *
+			    oc + co]) > F)
+				F = -lsb_exp(wm, E - cl->w_f[(size_t)t * oc +
+				    co]);
+		}
+		if (cl->b_m[co] != 0 && -lsb_exp(cl->b_m[co], -cl->b_f[co]) > F)
+			F = -lsb_exp(cl->b_m[co], -cl->b_f[co]);
+		if (F == INT64_MIN)
+			F = 0;
+		if (F > 4 * HGQ_MAX_IF || F < -4 * HGQ_MAX_IF)
+			goto range;
+		c->F[co] = (int32_t)F;
+	}
+
+	/* the exact range of every output element (the lowering) */
+	lowered = *cl;
+	lowered.n_in = nt;
+	lowered.n_out = oc;
+	for (uint32_t p = 0; p < w->n_pos; p++) {
+		hgq_window_taps(w, p, idx);
+		for (uint32_t t = 0; t < nt; t++) {
+			if (idx[t] == HGQ_TAP_PAD)
+				memset(&xt[t], 0, sizeof(xt[t]));
+			else
+				xt[t] = x[idx[t]];
+		}
+		for (uint32_t co = 0; co < oc; co++) {
+			size_t j = (size_t)p * oc + co;
+
+			o->from[j] = c->F[co];
+			reach[j] = hgq_dense_range(&y[j], &lowered, co, xt, 1)
+			    == HGQ_OK && hgq_ival_rescale(&y[j], -c->F[co]) ==
+			    HGQ_OK;
+			if (!reach[j]) {
+				memset(&y[j], 0, sizeof(y[j]));
+				y[j].e = -c->F[co];
+				continue;
+			}
+			fits32 &= y[j].lo >= INT32_MIN && y[j].hi <= INT32_MAX;
+		}
+	}
+	c->path = fits32 ? PATH_32 : PATH_64;
+
+	/* the aligned weights and biases, modulo 2^64 (the int32 path
+	   keeps their low halves: the same numbers modulo 2^32) */
+	for (uint32_t t = 0; t < nt; t++)
+		for (uint32_t co = 0; co < oc; co++) {
+			size_t at = (size_t)t * oc + co;
+
+			c->w64[t * c->stride + co] = align(cl->w_m[at], E -
+			    cl->w_f[at] + c->F[co], &f32);
+		}
+	for (uint32_t co = 0; co < oc; co++)
+		c->b64[co] = align(cl->b_m[co], (int64_t)c->F[co] -
+		    cl->b_f[co], &f32);
+	if (c->path == PATH_32) {
+		if ((c->w32 = hgq_calloc(nt * c->stride + 8, sizeof(int32_t)))
+		    == NULL || (c->b32 = hgq_calloc(c->stride,
+		    sizeof(int32_t))) == NULL)
+			goto nomem;
+		for (size_t a = 0; a < nt * c->stride; a++)
+			c->w32[a] = (int32_t)(uint32_t)c->w64[a];
+		for (size_t co = 0; co < c->stride; co++)
+			c->b32[co] = (int32_t)(uint32_t)c->b64[co];
+		free(c->w64);
+		free(c->b64);
+		c->w64 = c->b64 = NULL;
+	}
+	free(xt);
+	free(idx);
+	return HGQ_OK;
+range:
+	free(xt);
+	free(idx);
+	return hgq_errf(err, HGQ_ERANGE, "layer %u: the weights' and the "
+	    "inputs' fractional bits are too far apart", li);
+nomem:
+	free(xt);
+	free(idx);
+	return hgq_errf(err, HGQ_ENOMEM, "out of memory");
+}
+
+/* pool_prepare - as conv_prepare, for max-pool and avg-pool layer li */
+static int
+pool_prepare(struct op_prep *o, const struct hgq_model *m, uint32_t li,
+    const struct hgq_ival *x, struct hgq_ival *y, uint8_t *reach,
+    struct hgq_err *err)
+{
+	struct pool_prep *pp = &o->p;
+	struct hgq_window *w = &pp->w;
+	uint32_t *idx = NULL, s = 0;
+	int rc;
+
+	if ((rc = hgq_layer_window(m, li, w, err)) != HGQ_OK)
+		return rc;
+	pp->avg = m->layers[li].kind == HGQ_LAYER_AVGPOOL;
+	pp->n_win = w->k_h * w->k_w;
+	while (((uint32_t)1 << s) < pp->n_win)
+		s++;
+	if ((pp->toff = hgq_calloc(pp->n_win, sizeof(uint32_t))) == NULL ||
+	    (pp->sh = hgq_calloc((size_t)o->n_out * pp->n_win, 1)) == NULL ||
+	    (idx = hgq_calloc(w->n_taps, sizeof(uint32_t))) == NULL) {
+		free(idx);
+		return hgq_errf(err, HGQ_ENOMEM, "out of memory");
+	}
+	for (uint32_t kh = 0, t = 0; kh < w->k_h; kh++)
+		for (uint32_t kw = 0; kw < w->k_w; kw++, t++)
+			pp->toff[t] = (kh * w->in_w + kw) * w->in_c;
+	for (uint32_t p = 0; p < w->n_pos; p++) {
+		hgq_window_taps(w, p, idx);
+		for (uint32_t ch = 0; ch < w->in_c; ch++) {
+			size_t j = (size_t)p * w->in_c + ch;
+			int64_t E = INT64_MAX;
+			__int128 lo = 0, hi = 0;
+			bool first = true;
+
+			/* tap t of channel ch is idx[t * in_c + ch] */
+			for (uint32_t t = 0; t < pp->n_win; t++) {
+				const struct hgq_ival *v = &x[idx[t * w->in_c +
+				    ch]];
+
+				if ((v->lo != 0 || v->hi != 0) && v->e < E)
+					E = v->e;
+			}
+			if (E == INT64_MAX)
+				E = 0;
+			reach[j] = 1;
+			for (uint32_t t = 0; t < pp->n_win; t++) {
+				struct hgq_ival v = x[idx[t * w->in_c + ch]];
+
+				if (v.lo == 0 && v.hi == 0) {
+					v.e = (int32_t)E;
+				} else if (hgq_ival_rescale(&v, (int32_t)E) !=
+				    HGQ_OK) {
+					reach[j] = 0;
+					break;
+				}
+				pp->sh[j * pp->n_win + t] = (uint8_t)(v.lo == 0
+				    && v.hi == 0 ? 0 : x[idx[t * w->in_c +
+				    ch]].e - E);
+				pp->shifted |= pp->sh[j * pp->n_win + t] != 0;
+				if (pp->avg) {
+					lo += v.lo;
+					hi += v.hi;
+				} else {
+					lo = first || v.lo > lo ? v.lo : lo;
+					hi = first || v.hi > hi ? v.hi : hi;
+				}
+				first = false;
+			}
+			/* n_win <= 2^26 terms below 2^62 each */
+			if (lo <= -HGQ_IVAL_LIMIT || hi >= HGQ_IVAL_LIMIT)
+				reach[j] = 0;
+			if (!reach[j]) {
+				memset(&y[j], 0, sizeof(y[j]));
+				memset(&pp->sh[j * pp->n_win], 0, pp->n_win);
+				lo = hi = 0;
+			}
+			y[j].lo = (int64_t)lo;
+			y[j].hi = (int64_t)hi;
+			y[j].e = (int32_t)(E - (pp->avg ? s : 0));
+			o->from[j] = -y[j].e;
+		}
+	}
+	free(idx);
+	return HGQ_OK;
+}
+
+/*
+ * op_fast - the fast forms of operation o's quantizer ops qops, where the
+ * exact ranges y (before ReLU, at exponent -from; reach as op_prepare)
+ * prove them exact: struct q32 for a PATH_32 convolution, ident for
+ * pooling and flatten.  Either may stay off; the general path is exact.
+ */
+static int
+op_fast(struct op_prep *o, const struct hgq_qop *qops,
+    const struct hgq_ival *y, const uint8_t *reach, int relu,
+    struct hgq_err *err)
+{
+	struct q32 *fq;
+	size_t n;
+	int32_t *mem;
+	uint32_t oc;
+
+	if (o->kind == HGQ_LAYER_MAXPOOL || o->kind == HGQ_LAYER_AVGPOOL ||
+	    o->kind == HGQ_LAYER_FLATTEN) {
+		o->ident = 1;
+		for (uint32_t j = 0; j < o->n_out && o->ident; j++)
+			o->ident = reach[j] && qops[j].rshift == 0 &&
+			    qops[j].lshift == 0 && y[j].lo >= qops[j].lo &&
+			    y[j].hi <= qops[j].hi;
+		return HGQ_OK;
+	}
+	if ((o->kind != HGQ_LAYER_CONV1D && o->kind != HGQ_LAYER_CONV2D) ||
+	    o->c.path != PATH_32)
+		return HGQ_OK;
+	for (uint32_t j = 0; j < o->n_out; j++) {
+		const struct hgq_qop *q = &qops[j];
+		int64_t lo = y[j].lo, hi = y[j].hi, rlo, rhi;
+
+		if (relu) {
+			lo = lo < 0 ? 0 : lo;
+			hi = hi < 0 ? 0 : hi;
+		}
+		if (!reach[j] || q->rshift > 31 || q->lshift > 31 ||
+		    q->lo < INT32_MIN || q->hi > INT32_MAX ||
+		    lo + q->add < INT32_MIN || hi + q->add > INT32_MAX)
+			return HGQ_OK;
+		rlo = (lo + q->add) >> q->rshift;
+		rhi = (hi + q->add) >> q->rshift;
+		if (rlo < (INT32_MIN >> q->lshift) ||
+		    rhi > (INT32_MAX >> q->lshift))
+			return HGQ_OK;
+	}
+	oc = o->c.w.out_c;
+	n = (size_t)o->c.w.n_pos * o->c.stride;
+	if ((fq = calloc(1, sizeof(*fq))) == NULL ||
+	    (mem = hgq_calloc(8 * n, sizeof(int32_t))) == NULL) {
+		free(fq);
+		return hgq_errf(err, HGQ_ENOMEM, "out of memory");
+	}
+	fq->add = mem;
+	fq->lo = mem + n;
+	fq->hi = mem + 2 * n;
+	fq->wrapm = mem + 3 * n;
+	fq->rsh = (uint32_t *)(mem + 4 * n);
+	fq->lsh = (uint32_t *)(mem + 5 * n);
+	fq->mask = (uint32_t *)(mem + 6 * n);
+	fq->sbit = (uint32_t *)(mem + 7 * n);
+	for (size_t a = 0; a < n; a++) {
+		size_t p = a / o->c.stride, co = a % o->c.stride;
+		const struct hgq_qop *q = &qops[p * oc + co];
+
+		if (co >= oc) {
+			fq->lo[a] = INT32_MIN;
+			fq->hi[a] = INT32_MAX;
+			continue;
+		}
+		fq->add[a] = (int32_t)q->add;
+		fq->lo[a] = (int32_t)q->lo;
+		fq->hi[a] = (int32_t)q->hi;
+		fq->wrapm[a] = q->wrap ? -1 : 0;
+		fq->rsh[a] = q->rshift;
+		fq->lsh[a] = q->lshift;
+		fq->mask[a] = (uint32_t)q->mask;
+		fq->sbit[a] = (uint32_t)q->sbit;
+	}
+	o->fq = fq;
+	return HGQ_OK;
+}
+
+/*
+ * op_prepare - prepare layer li (an operation) of m whose input element
+ * i ranges over x[i], followed by quantizer qo, and give the quantizer
+ * ops qops (n_out).  With calib, qo's widths are not known yet: every
+ * output counts as live and qops only round (to f, saturating at 2^61:
+ * calibration's view).  xnext, when not NULL, gets the range of every
+ * output after ReLU and qo.  HGQ_ERANGE when a live output's exact
+ * range reaches 2^62 (at its accumulator or at qo's f).
+ */
+static int
+op_prepare(struct op_prep *o, const struct hgq_model *m, uint32_t li,
+    const struct hgq_ival *x, const struct hgq_layer *qo, int calib,
+    struct hgq_qop *qops, struct hgq_ival *xnext, struct hgq_err *err)
+{
+	const struct hgq_layer *L = &m->layers[li];
+	struct hgq_ival *y = NULL;
+	uint8_t *reach = NULL;
+	int relu = 0, rc = HGQ_OK;
+
+	memset(o, 0, sizeof(*o));
+	o->kind = L->kind;
+	o->n_in = L->n_in;
+	o->n_out = L->n_out;
+	if ((o->from = hgq_calloc(o->n_out, sizeof(int32_t))) == NULL ||
+	    (y = hgq_calloc(o->n_out, sizeof(*y))) == NULL ||
+	    (reach = hgq_calloc(o->n_out, 1)) == NULL) {
+		rc = hgq_errf(err, HGQ_ENOMEM, "out of memory");
+		goto out;
+	}
+	switch (L->kind) {
+	case HGQ_LAYER_DENSE:
+		/* dense_prepare proves and refines its own ranges */
+		rc = dense_prepare(&o->d, x, L, qo, calib, NULL, li, err);
+		if (rc != HGQ_OK)
+			goto out;
+		relu = o->d.relu;
+		for (uint32_t j = 0; j < o->n_out; j++) {
+			o->from[j] = o->d.F[j];
+			reach[j] = hgq_dense_range(&y[j], L, j, x, 1) ==
+			    HGQ_OK;
+		}
+		break;
+	case HGQ_LAYER_CONV1D:
+	case HGQ_LAYER_CONV2D:
+		rc = conv_prepare(o, m, li, x, y, reach, err);
+		relu = o->c.relu;
+		break;
+	case HGQ_LAYER_MAXPOOL:
+	case HGQ_LAYER_AVGPOOL:
+		rc = pool_prepare(o, m, li, x, y, reach, err);
+		break;
+	case HGQ_LAYER_FLATTEN:
+		for (uint32_t j = 0; j < o->n_out; j++) {
+			y[j] = x[j];
+			o->from[j] = -x[j].e;
+			reach[j] = 1;
+		}
+		break;
+	default:
+		rc = hgq_errf(err, HGQ_EUNSUPP, "layer %u (%s): not supported "
+		    "by the engine", li, hgq_layer_kind_name(L->kind));
+	}
+	if (rc != HGQ_OK)
+		goto out;
+	for (uint32_t j = 0; j < o->n_out; j++) {
+		int f = qo->f[j];
+		bool live = calib || hgq_fmt_width(qo->k[j], qo->i[j], f) > 0;
+		struct hgq_ival t = y[j];
+
+		if (live && (!reach[j] || (f > o->from[j] &&
+		    hgq_ival_rescale(&t, -f) != HGQ_OK))) {
+			rc = hgq_errf(err, HGQ_ERANGE, "layer %u element %u: "
+			    "the exact sum would need more than 62 bits "
+			    "(weights or activations too wide)", li, j);
+			goto out;
+		}
+		if (calib) {
+			hgq_qop_init(&qops[j], o->from[j], 1, 61 - f, f,
+			    qo->round, HGQ_SAT);
+			continue;
+		}
+		/* a zero-width output left coarser than its f rounds to
+		   its own fraction only: 0 all the same, and non-zero
+		   before overflow exactly when the sum is */
+		if (!live && f > o->from[j])
+			f = o->from[j];
+		hgq_qop_init(&qops[j], o->from[j], qo->k[j], qo->i[j], f,
+		    qo->round, qo->overflow);
+		if (xnext != NULL) {
+			if (reach[j])
+				hgq_ival_quant(&xnext[j], &y[j], relu,
+				    qo->k[j], qo->i[j], qo->f[j], qo->round,
+				    qo->overflow);
+			else
+				xnext[j] = (struct hgq_ival){ 0, 0,
+				    -qo->f[j] };
+		}
+	}
+	if (rc == HGQ_OK)
+		rc = op_fast(o, qops, y, reach, relu, err);
+out:
+	if (rc != HGQ_OK)
+		op_release(o);
+	free(y);
+	free(reach);
+	return rc;
 }
 
 /* ---------------------------------------------------------------- */
+/* Running the operations                                            */
+/* ---------------------------------------------------------------- */
+
+/* ReLU (when asked), quantizer op q, overflow count: one element */
+static inline __attribute__((always_inline)) int64_t
+quant_one(const struct hgq_qop *q, int64_t v, int relu, uint64_t *c)
+{
+	int64_t r, s;
+
+	if (relu && v < 0)
+		v = 0;
+	r = hgq_qop_round(q, v);
+	s = hgq_qop_overflow(q, r);
+	*c += s != r;
+	return s;
+}
+
+/*
+ * q32_block - quantize the 8 int32 accumulators blk of lanes [a, a+8) of
+ * fq (ReLU first when relu) into out, counting overflows: the quantizer
+ * ops of hgq_qop in int32, branch-free, one vector operation per step
+ */
+static inline __attribute__((always_inline)) void
+q32_block(const struct q32 *restrict fq, size_t a, const uint32_t *blk,
+    int relu, int32_t *restrict out, uint64_t *count)
+{
+	uint32_t c = 0;
+
+	for (int jj = 0; jj < 8; jj++) {
+		int32_t v = (int32_t)blk[jj], r, t, w, q;
+
+		if (relu)
+			v = v < 0 ? 0 : v;
+		/* v + add cannot overflow (op_fast); >> of a negative is
+		   arithmetic (see hgq_qop_round) */
+		r = (int32_t)((uint32_t)((v + fq->add[a + jj]) >>
+		    fq->rsh[a + jj]) << fq->lsh[a + jj]);
+		t = r < fq->lo[a + jj] ? fq->lo[a + jj] : r;
+		t = t > fq->hi[a + jj] ? fq->hi[a + jj] : t;
+		w = (int32_t)((((uint32_t)r & fq->mask[a + jj]) ^
+		    fq->sbit[a + jj]) - fq->sbit[a + jj]);
+		q = (w & fq->wrapm[a + jj]) | (t & ~fq->wrapm[a + jj]);
+		c += q != r;
+		out[jj] = q;
+	}
+	*count += c;
+}
+
+/* the output block (position p, filters j0..j0+7) of a PATH_32 conv */
+static inline __attribute__((always_inline)) void
+conv_emit32(const struct conv_prep *c, const struct q32 *fq,
+    const struct hgq_qop *qo, uint32_t p, size_t j0, const uint32_t *blk,
+    int64_t *restrict dst, uint64_t *cnt)
+{
+	uint32_t oc = c->w.out_c, n = oc - j0 < 8 ? oc - (uint32_t)j0 : 8;
+	int64_t *d = dst + (size_t)p * oc + j0;
+
+	if (fq != NULL) {
+		int32_t q[8];
+
+		q32_block(fq, (size_t)p * c->stride + j0, blk, c->relu, q, cnt);
+		for (uint32_t jj = 0; jj < n; jj++)
+			d[jj] = q[jj];
+		return;
+	}
+	for (uint32_t jj = 0; jj < n; jj++)
+		d[jj] = quant_one(&qo[(size_t)p * oc + j0 + jj],
+		    (int32_t)blk[jj], c->relu, cnt);
+}
+
+/*
+ * conv_quant - one sample through convolution c and the quantizer ops
+ * qo (or their int32 form fq): a (n_in) the input mantissas, dst (n_out)
+ * the output mantissas.  al (n_in + 8) and col (n_taps + 8) are scratch,
+ * of int64 (PATH_64) or uint32 (PATH_32) elements.
+ * PATH_32 takes four positions at once where their windows lie inside the
+ * input: each weight row (8 filters) is loaded once for the four, and the
+ * four accumulators are independent (bench_simconv: about 2x).
+ */
+static inline __attribute__((always_inline)) void
+conv_quant(const struct conv_prep *c, const struct q32 *fq,
+    const struct hgq_qop *qo, const int64_t *restrict a,
+    int64_t *restrict dst, void *al_, void *col_, uint64_t *count)
+{
+	const struct hgq_window *w = &c->w;
+	uint32_t n_in = w->in_h * w->in_w * w->in_c, nt = w->n_taps;
+	uint32_t oc = w->out_c, run = w->in_c;
+	size_t stride = c->stride;
+	uint64_t cnt = 0;
+
+	if (c->path == PATH_32) {
+		uint32_t *restrict al = al_, *restrict col = col_;
+
+		if (c->amul01)
+			for (uint32_t i = 0; i < n_in; i++)
+				al[i] = (uint32_t)a[i];
+		else
+			for (uint32_t i = 0; i < n_in; i++)
+				al[i] = (uint32_t)((uint64_t)a[i] *
+				    c->amul[i]);
+		for (uint32_t p = 0; p < w->n_pos; ) {
+			const uint32_t *src[4], *off = c->toff;
+			uint32_t np = c->inner4[p] ? 4 : 1;
+
+			for (uint32_t q = 0; q < np && c->inner[p]; q++) {
+				uint32_t oh = (p + q) / w->out_w;
+				uint32_t ow = (p + q) % w->out_w;
+
+				src[q] = al + ((size_t)(oh * w->s_h -
+				    w->pad_top) * w->in_w + ow * w->s_w -
+				    w->pad_left) * w->in_c;
+			}
+			if (np == 1 && !c->inner[p]) {
+				uint32_t oh = p / w->out_w, ow = p % w->out_w;
+				uint32_t t = 0;
+
+				for (uint32_t kh = 0; kh < w->k_h; kh++) {
+					uint64_t h = (uint64_t)oh * w->s_h + kh;
+
+					for (uint32_t kw = 0; kw < w->k_w; kw++) {
+						uint64_t v = (uint64_t)ow *
+						    w->s_w + kw;
+						bool pad = h < w->pad_top ||
+						    v < w->pad_left ||
+						    h - w->pad_top >= w->in_h ||
+						    v - w->pad_left >= w->in_w;
+						const uint32_t *s = al +
+						    (pad ? 0 : ((h - w->pad_top)
+						    * w->in_w + v -
+						    w->pad_left) * run);
+
+						for (uint32_t ch = 0; ch < run;
+						    ch++, t++)
+							col[t] = pad ? 0 :
+							    s[ch];
+					}
+				}
+				src[0] = col;
+				off = c->tid;
+			}
+			for (size_t j0 = 0; j0 < stride; j0 += 8) {
+				const int32_t *restrict wb = c->w32 + j0;
+
+				if (np == 4) {
+					u32x8 b0, b1, b2, b3;
+					const uint32_t *s0 = src[0], *s1 =
+					    src[1], *s2 = src[2], *s3 = src[3];
+					uint32_t o[4][8];
+
+					memcpy(&b0, c->b32 + j0, sizeof(b0));
+					b1 = b2 = b3 = b0;
+					for (uint32_t t = 0; t < nt; t++) {
+						u32x8 r;
+						uint32_t q = off[t];
+
+						memcpy(&r, wb + t * stride,
+						    sizeof(r));
+						b0 += s0[q] * r;
+						b1 += s1[q] * r;
+						b2 += s2[q] * r;
+						b3 += s3[q] * r;
+					}
+					memcpy(o[0], &b0, sizeof(b0));
+					memcpy(o[1], &b1, sizeof(b1));
+					memcpy(o[2], &b2, sizeof(b2));
+					memcpy(o[3], &b3, sizeof(b3));
+					for (uint32_t q = 0; q < 4; q++)
+						conv_emit32(c, fq, qo, p + q, j0,
+						    o[q], dst, &cnt);
+				} else {
+					u32x8 b0, r;
+					const uint32_t *s0 = src[0];
+					uint32_t o[8];
+
+					memcpy(&b0, c->b32 + j0, sizeof(b0));
+					for (uint32_t t = 0; t < nt; t++) {
+						memcpy(&r, wb + t * stride,
+						    sizeof(r));
+						b0 += s0[off[t]] * r;
+					}
+					memcpy(o, &b0, sizeof(b0));
+					conv_emit32(c, fq, qo, p, j0, o, dst,
+					    &cnt);
+				}
+			}
+			p += np;
+		}
+	} else {
+		uint64_t *restrict al = al_, *restrict col = col_;
+
+		for (uint32_t i = 0; i < n_in; i++)
+			al[i] = (uint64_t)a[i] * c->amul[i];
+		for (uint32_t p = 0; p < w->n_pos; p++) {
+			int64_t *d = dst + (size_t)p * oc;
+
+			hgq_window_taps(w, p, (uint32_t *)(col + nt));
+			for (uint32_t t = 0; t < nt; t++) {
+				uint32_t i = ((uint32_t *)(col + nt))[t];
+
+				col[t] = i == HGQ_TAP_PAD ? 0 : al[i];
+			}
+			for (uint32_t co = 0; co < oc; co++) {
+				uint64_t s = (uint64_t)c->b64[co];
+
+				for (uint32_t t = 0; t < nt; t++)
+					s += col[t] * (uint64_t)c->w64[t *
+					    stride + co];
+				d[co] = quant_one(&qo[(size_t)p * oc + co],
+				    (int64_t)s, c->relu, &cnt);
+			}
+		}
+	}
+	*count += cnt;
+}
+
+/* pool_quant - one sample through max-pool or avg-pool pp and qo */
+static inline __attribute__((always_inline)) void
+pool_quant(const struct pool_prep *pp, const struct hgq_qop *qo, int ident,
+    const int64_t *restrict a, int64_t *restrict dst, uint64_t *count)
+{
+	const struct hgq_window *w = &pp->w;
+	uint32_t C = w->in_c, nw = pp->n_win;
+	uint64_t cnt = 0;
+
+	if (!pp->shifted) {
+		/* aligned windows: the channels of a position side by
+		   side, in place in dst, then requantized unless the
+		   quantizer is the identity there */
+		for (uint32_t p = 0; p < w->n_pos; p++) {
+			uint32_t oh = p / w->out_w, ow = p % w->out_w;
+			const int64_t *base = a + ((size_t)oh * w->s_h *
+			    w->in_w + (size_t)ow * w->s_w) * C;
+			int64_t *restrict d = dst + (size_t)p * C;
+
+			for (uint32_t ch = 0; ch < C; ch++)
+				d[ch] = base[pp->toff[0] + ch];
+			for (uint32_t t = 1; t < nw; t++) {
+				const int64_t *restrict s = base +
+				    pp->toff[t];
+
+				if (pp->avg)
+					for (uint32_t ch = 0; ch < C; ch++)
+						d[ch] = (int64_t)((uint64_t)
+						    d[ch] + (uint64_t)s[ch]);
+				else
+					for (uint32_t ch = 0; ch < C; ch++)
+						d[ch] = s[ch] > d[ch] ? s[ch] :
+						    d[ch];
+			}
+			if (!ident)
+				for (uint32_t ch = 0; ch < C; ch++)
+					d[ch] = quant_one(&qo[(size_t)p * C +
+					    ch], d[ch], 0, &cnt);
+		}
+		*count += cnt;
+		return;
+	}
+	for (uint32_t p = 0; p < w->n_pos; p++) {
+		uint32_t oh = p / w->out_w, ow = p % w->out_w;
+		const int64_t *base = a + ((size_t)oh * w->s_h * w->in_w +
+		    (size_t)ow * w->s_w) * C;
+
+		for (uint32_t ch = 0; ch < C; ch++) {
+			size_t j = (size_t)p * C + ch;
+			const uint8_t *sh = pp->sh + j * nw;
+			int64_t v = pp->avg ? 0 : INT64_MIN;
+
+			for (uint32_t t = 0; t < nw; t++) {
+				int64_t u = (int64_t)((uint64_t)base[
+				    pp->toff[t] + ch] << sh[t]);
+
+				if (pp->avg)
+					v = (int64_t)((uint64_t)v +
+					    (uint64_t)u);
+				else if (u > v)
+					v = u;
+			}
+			dst[j] = quant_one(&qo[j], v, 0, &cnt);
+		}
+	}
+	*count += cnt;
+}
+
+/* op_quant - one sample through operation o and its quantizer ops qo */
+static inline __attribute__((always_inline)) void
+op_quant(const struct op_prep *o, const struct hgq_qop *qo,
+    const int64_t *a, int64_t *dst, int64_t *scr, uint64_t *count)
+{
+	switch (o->kind) {
+	case HGQ_LAYER_DENSE:
+		dense_quant(&o->d, qo, a, dst, scr, (int32_t *)(scr +
+		    o->n_out + 8), count);
+		break;
+	case HGQ_LAYER_CONV1D:
+	case HGQ_LAYER_CONV2D:
+		conv_quant(&o->c, o->fq, qo, a, dst, scr, scr + o->n_in + 8,
+		    count);
+		break;
+	case HGQ_LAYER_MAXPOOL:
+	case HGQ_LAYER_AVGPOOL:
+		pool_quant(&o->p, qo, o->ident, a, dst, count);
+		break;
+	default: {	/* flatten: the same elements, requantized */
+		uint64_t cnt = 0;
+
+		if (o->ident) {
+			memcpy(dst, a, o->n_out * sizeof(int64_t));
+			break;
+		}
+
+		for (uint32_t j = 0; j < o->n_out; j++)
+			dst[j] = quant_one(&qo[j], a[j], 0, &cnt);
+		*count += cnt;
+	}
+	}
+}
+
+/* ---------------------------------------------------------------- */
+/* The engine                                                        */
+/* ---------------------------------------------------------------- */
+
+struct hgq_engine {
+	uint32_t	 n_raw, n0;
+	uint32_t	*index_map;	/* n0 */
+	double		*off, *scale;	/* n0, per first-quantizer element */
+	double		*scale2f;	/* n0: 2^f of each input element */
+	double		*sc2f;		/* n0: scale * 2^f (exact product) */
+	struct hgq_qop	*in_q;		/* n0: overflow of each input element */
+	int8_t		*in_k, *in_i, *in_f;
+	uint8_t		 in_round, in_ovf;
+	uint32_t	 n_ops;		/* operations prepared (run) */
+	uint32_t	 n_alloc;	/* room in ops and qo */
+	struct op_prep	*ops;		/* n_ops */
+	struct hgq_qop	**qo;		/* n_ops arrays of n_out */
+	uint32_t	 n_out;
+	int8_t		*out_f;
+	size_t		 per_buf;	/* int64 scratch per thread */
+	uint32_t	 max_n;		/* widest layer */
+};
+
+/*
+ * per-thread scratch: two activation buffers (max_n each) and the
+ * operations' own (dense: acc n_out + 8 and tmp32; conv: the aligned
+ * inputs n_in + 8 and the gathered taps with their indices)
+ */
+static size_t
+scratch_len(const struct hgq_model *m)
+{
+	size_t need = 0, max_n = 0;
+
+	for (uint32_t l = 0; l < m->n_layers; l++) {
+		const struct hgq_layer *L = &m->layers[l];
+		size_t s = 2 * (size_t)L->n_out + 16;
+
+		if (L->n_out > max_n)
+			max_n = L->n_out;
+		if (L->kind == HGQ_LAYER_CONV1D ||
+		    L->kind == HGQ_LAYER_CONV2D) {
+			struct hgq_window w;
+
+			if (hgq_layer_window(m, l, &w, NULL) == HGQ_OK)
+				s = (size_t)L->n_in + 8 + 2 *
+				    (size_t)w.n_taps + 16;
+		}
+		if (s > need)
+			need = s;
+	}
+	return 2 * max_n + need + 16;
+}
 
 static int
 check_calibrated(const struct hgq_model *m, struct hgq_err *err)
@@ -363,11 +1279,11 @@ hgq_engine_free(struct hgq_engine *e)
 {
 	if (e == NULL)
 		return;
-	for (uint32_t l = 0; l < e->n_dense; l++) {
-		dense_release(&e->d[l]);
+	for (uint32_t l = 0; l < e->n_alloc; l++) {
+		op_release(&e->ops[l]);
 		free(e->qo[l]);
 	}
-	free(e->d);
+	free(e->ops);
 	free(e->qo);
 	free(e->index_map);
 	free(e->off);
@@ -382,26 +1298,31 @@ hgq_engine_free(struct hgq_engine *e)
 	free(e);
 }
 
-int
-hgq_engine_new(struct hgq_engine **out, const struct hgq_model *m,
+/*
+ * engine_alloc - an engine for m with its input part (normalisation and
+ * the first quantizer, which must have its format) and room for every
+ * operation, none prepared yet
+ */
+static int
+engine_alloc(struct hgq_engine **out, const struct hgq_model *m,
     struct hgq_err *err)
 {
-	const struct hgq_layer *q0;
+	const struct hgq_layer *q0 = &m->layers[0];
 	struct hgq_engine *e;
-	int rc;
 
 	*out = NULL;
-	if ((rc = check_calibrated(m, err)) != HGQ_OK)
-		return rc;
 	if ((e = calloc(1, sizeof(*e))) == NULL)
 		return hgq_errf(err, HGQ_ENOMEM, "out of memory");
-	q0 = &m->layers[0];
 	e->n_raw = m->n_raw;
 	e->n0 = q0->n_out;
-	e->n_dense = m->n_layers / 2;
+	e->n_alloc = m->n_layers / 2;
 	e->in_round = q0->round;
 	e->in_ovf = q0->overflow;
-	e->max_n = e->n0;
+	e->max_n = 0;
+	for (uint32_t l = 0; l < m->n_layers; l++)
+		if (m->layers[l].n_out > e->max_n)
+			e->max_n = m->layers[l].n_out;
+	e->per_buf = scratch_len(m);
 	if ((e->index_map = hgq_calloc(e->n0, sizeof(uint32_t))) == NULL ||
 	    (e->off = hgq_calloc(e->n0, sizeof(double))) == NULL ||
 	    (e->scale = hgq_calloc(e->n0, sizeof(double))) == NULL ||
@@ -411,9 +1332,20 @@ hgq_engine_new(struct hgq_engine **out, const struct hgq_model *m,
 	    (e->in_k = hgq_calloc(e->n0, 1)) == NULL ||
 	    (e->in_i = hgq_calloc(e->n0, 1)) == NULL ||
 	    (e->in_f = hgq_calloc(e->n0, 1)) == NULL ||
-	    (e->d = hgq_calloc(e->n_dense, sizeof(*e->d))) == NULL ||
-	    (e->qo = hgq_calloc(e->n_dense, sizeof(*e->qo))) == NULL)
-		goto nomem;
+	    (e->ops = hgq_calloc(e->n_alloc, sizeof(*e->ops))) == NULL ||
+	    (e->qo = hgq_calloc(e->n_alloc, sizeof(*e->qo))) == NULL) {
+		hgq_engine_free(e);
+		return hgq_errf(err, HGQ_ENOMEM, "out of memory");
+	}
+	for (uint32_t l = 0; l < e->n_alloc; l++) {
+		uint32_t no = m->layers[2 * l + 2].n_out;
+
+		if ((e->qo[l] = hgq_calloc(no, sizeof(struct hgq_qop))) ==
+		    NULL) {
+			hgq_engine_free(e);
+			return hgq_errf(err, HGQ_ENOMEM, "out of memory");
+		}
+	}
 	for (uint32_t j = 0; j < e->n0; j++) {
 		uint32_t c = m->index_map[j];
 
@@ -428,37 +1360,56 @@ hgq_engine_new(struct hgq_engine **out, const struct hgq_model *m,
 		hgq_qop_init(&e->in_q[j], q0->f[j], q0->k[j], q0->i[j],
 		    q0->f[j], q0->round, q0->overflow);
 	}
-	for (uint32_t l = 0; l < e->n_dense; l++) {
-		const struct hgq_layer *qin = &m->layers[2 * l];
-		const struct hgq_layer *dl = &m->layers[2 * l + 1];
-		const struct hgq_layer *qo = &m->layers[2 * l + 2];
+	*out = e;
+	return HGQ_OK;
+}
 
-		rc = dense_prepare(&e->d[l], qin, dl, qo->f, 2 * l + 1, err);
-		if (rc != HGQ_OK) {
-			e->n_dense = l;
-			hgq_engine_free(e);
-			return rc;
-		}
-		if ((e->qo[l] = hgq_calloc(qo->n_out, sizeof(struct hgq_qop)))
-		    == NULL) {
-			e->n_dense = l + 1;
-			goto nomem;
-		}
-		for (uint32_t j = 0; j < qo->n_out; j++)
-			hgq_qop_init(&e->qo[l][j], e->d[l].F, qo->k[j],
-			    qo->i[j], qo->f[j], qo->round, qo->overflow);
-		if (dl->n_out > e->max_n)
-			e->max_n = dl->n_out;
+int
+hgq_engine_new(struct hgq_engine **out, const struct hgq_model *m,
+    struct hgq_err *err)
+{
+	struct hgq_engine *e;
+	struct hgq_ival *x = NULL, *xnext = NULL, *t;
+	int rc;
+
+	*out = NULL;
+	if ((rc = check_calibrated(m, err)) != HGQ_OK)
+		return rc;
+	if ((rc = engine_alloc(&e, m, err)) != HGQ_OK)
+		return rc;
+	/* the ranges of every layer's inputs, from the first quantizer's
+	   formats through the exact sums (as the IR has them) */
+	if ((x = hgq_calloc(e->max_n, sizeof(*x))) == NULL ||
+	    (xnext = hgq_calloc(e->max_n, sizeof(*xnext))) == NULL) {
+		rc = hgq_errf(err, HGQ_ENOMEM, "out of memory");
+		goto fail;
 	}
+	fmt_ivals(&m->layers[0], x);
+	for (uint32_t l = 0; l < e->n_alloc; l++) {
+		rc = op_prepare(&e->ops[l], m, 2 * l + 1, x, &m->layers[2 * l +
+		    2], 0, e->qo[l], xnext, err);
+		if (rc != HGQ_OK)
+			goto fail;
+		e->n_ops = l + 1;
+		t = x;
+		x = xnext;
+		xnext = t;
+	}
+	free(x);
+	free(xnext);
 	e->n_out = hgq_model_n_out(m);
-	if ((e->out_f = hgq_calloc(e->n_out, 1)) == NULL)
-		goto nomem;
+	if ((e->out_f = hgq_calloc(e->n_out, 1)) == NULL) {
+		hgq_engine_free(e);
+		return hgq_errf(err, HGQ_ENOMEM, "out of memory");
+	}
 	memcpy(e->out_f, m->layers[m->n_layers - 1].f, e->n_out);
 	*out = e;
 	return HGQ_OK;
-nomem:
+fail:
+	free(x);
+	free(xnext);
 	hgq_engine_free(e);
-	return hgq_errf(err, HGQ_ENOMEM, "out of memory");
+	return rc;
 }
 
 uint32_t
@@ -527,6 +1478,35 @@ hgq_engine_quant_input(const struct hgq_engine *e, const double *x,
 			    x[s * e->n_raw + e->index_map[j]], &ovf);
 }
 
+/*
+ * sample_run - one sample of raw inputs xs through the input quantizer
+ * and operations [0, n_ops) of e: out (the last quantizer's n_out) gets
+ * its mantissas, counts[q] the overflows of quantizer q.  buf is the
+ * thread's scratch (e->per_buf int64).
+ */
+static inline __attribute__((always_inline)) void
+sample_run(const struct hgq_engine *e, uint32_t n_ops, const double *xs,
+    int64_t *out, uint64_t *counts, int64_t *buf)
+{
+	int64_t *a = buf, *b = buf + e->max_n, *scr = buf + 2 *
+	    (size_t)e->max_n, *t;
+
+	for (uint32_t j = 0; j < e->n0; j++) {
+		int ovf;
+
+		a[j] = input_quant(e, j, xs[e->index_map[j]], &ovf);
+		counts[0] += ovf;
+	}
+	for (uint32_t l = 0; l < n_ops; l++) {
+		int64_t *dst = l + 1 == n_ops ? out : b;
+
+		op_quant(&e->ops[l], e->qo[l], a, dst, scr, &counts[l + 1]);
+		t = a;
+		a = b;
+		b = t;
+	}
+}
+
 /* run samples [s0, s1) */
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && \
     !defined(__SANITIZE_ADDRESS__)
@@ -536,23 +1516,9 @@ static void
 run_range(const struct hgq_engine *e, const double *x, size_t s0, size_t s1,
     int64_t *out, uint64_t *counts, int64_t *buf)
 {
-	int64_t *a = buf, *acc = buf + e->max_n;
-	int32_t *tmp32 = (int32_t *)(buf + 2 * (size_t)e->max_n);
-
-	for (size_t s = s0; s < s1; s++) {
-		const double *xs = x + s * e->n_raw;
-
-		for (uint32_t j = 0; j < e->n0; j++) {
-			int ovf;
-
-			a[j] = input_quant(e, j, xs[e->index_map[j]], &ovf);
-			counts[0] += ovf;
-		}
-		for (uint32_t l = 0; l < e->n_dense; l++)
-			dense_quant(&e->d[l], e->qo[l], a, l + 1 == e->n_dense ?
-			    out + s * e->n_out : a, acc, tmp32,
-			    &counts[l + 1]);
-	}
+	for (size_t s = s0; s < s1; s++)
+		sample_run(e, e->n_ops, x + s * e->n_raw, out + s * e->n_out,
+		    counts, buf);
 }
 
 struct run_job {
@@ -577,23 +1543,18 @@ int
 hgq_engine_run(const struct hgq_engine *e, const double *x, size_t n,
     int64_t *out, struct hgq_ovf_stats *st, int threads)
 {
-	struct run_job jobs[64];
-	pthread_t tid[64];
-	size_t per_buf = 3 * (size_t)e->max_n + 16;
-	uint32_t nq = e->n_dense + 1;
+	struct run_job jobs[MAX_THREADS];
+	uint32_t nq = e->n_ops + 1;
 	int64_t *bufs;
 	uint64_t *counts;
 	int t, nt;
 
-	if (threads < 1)
-		threads = 1;
-	if (threads > 64)
-		threads = 64;
+	threads = hgq_n_threads(threads, MAX_THREADS);
 	/* a thread only pays for itself on a few chunks of work */
 	nt = n / CHUNK < (size_t)threads ? (int)(n / CHUNK) : threads;
 	if (nt < 1)
 		nt = 1;
-	bufs = calloc((size_t)nt * per_buf, sizeof(int64_t));
+	bufs = calloc((size_t)nt * e->per_buf, sizeof(int64_t));
 	counts = calloc((size_t)nt * nq, sizeof(uint64_t));
 	if (bufs == NULL || counts == NULL) {
 		free(bufs);
@@ -607,18 +1568,9 @@ hgq_engine_run(const struct hgq_engine *e, const double *x, size_t n,
 		jobs[t].s1 = n * (t + 1) / nt;
 		jobs[t].out = out;
 		jobs[t].counts = counts + (size_t)t * nq;
-		jobs[t].buf = bufs + (size_t)t * per_buf;
+		jobs[t].buf = bufs + (size_t)t * e->per_buf;
 	}
-	for (t = 1; t < nt; t++)
-		if (pthread_create(&tid[t], NULL, run_job_main, &jobs[t]) != 0)
-			break;
-	run_job_main(&jobs[0]);
-	for (int u = 1; u < nt; u++) {
-		if (u < t)
-			pthread_join(tid[u], NULL);
-		else
-			run_job_main(&jobs[u]);	/* thread creation failed */
-	}
+	hgq_fan_out(run_job_main, jobs, sizeof(jobs[0]), nt);
 	if (st != NULL)
 		for (t = 0; t < nt; t++)
 			for (uint32_t q = 0; q < nq && q < st->n_quant; q++)
@@ -633,29 +1585,33 @@ hgq_engine_run(const struct hgq_engine *e, const double *x, size_t n,
 /* ---------------------------------------------------------------- */
 
 /*
- * Calibration goes layer by layer over all n rows: the input quantizer
- * first (from the raw data), then each dense layer from the activations
- * of the one before, whose formats are known by then.  Rows are split
- * over threads, each with its own range arrays, merged in a fixed order.
- * Only hidden activations are kept (n x widest hidden layer); the first
- * quantizer's values are recomputed from x when the first dense layer
- * needs them, which costs less than storing n x inputs of them.
+ * Calibration goes quantizer by quantizer over all n rows: the input
+ * quantizer first (from the raw data), then the quantizer after each
+ * operation, whose accumulators are chosen from the formats calibrated
+ * before it.  On the calibration data a calibrated quantizer is the
+ * identity (its format holds every rounded value; a zero-width element
+ * only ever saw 0), so stage s runs the rows through operations 0..s
+ * with the quantizers that only round, and tracks the range of the
+ * rounded outputs of operation s.  Nothing is kept between the stages
+ * but the engine, so memory stays per thread and per layer, whatever n;
+ * the stages cost 1 + 2 + ... operation passes.
+ *
+ * A non-trainable quantizer after a flatten or a max-pool gets the union
+ * of the formats that reach each element (k, i, f the largest of the
+ * window's elements of width > 0): it never rounds or clips, so it is
+ * the identity for every input, not only the calibration data.
  */
-#define CAL_MAX_THREADS	64
-
 struct cal_job {
 	const struct hgq_model *m;
+	const struct hgq_engine *e;	/* NULL: the input quantizer */
 	const double	*x;
-	const int64_t	*cur;		/* activations in (n x n_in) */
-	int64_t		*next;		/* rounded outputs (n x n_out) */
-	const struct dense_prep *d;	/* NULL: the input quantizer */
-	const struct hgq_qop *ops;	/* rounding to the next quantizer */
-	const struct hgq_qop *in_q;	/* calibrated input quantizer ops */
 	const double	*in_sc2f;	/* scale * 2^f per input element */
 	size_t		 s0, s1;
+	uint32_t	 width;		/* elements tracked */
 	int64_t		*mn, *mx;	/* this thread's ranges */
-	int64_t		*scratch;	/* 3 * max_n + 64 */
-	size_t		 row_off;	/* first-layer inputs in scratch */
+	int64_t		*out;		/* width: one sample's outputs */
+	int64_t		*buf;		/* the engine's scratch */
+	uint64_t	*counts;	/* n_ops + 1, ignored */
 	int		 rc;		/* HGQ_ERANGE: a value out of reach */
 	uint32_t	 bad_j;
 	double		 bad_x;
@@ -710,14 +1666,13 @@ cal_job_main(void *arg)
 {
 	struct cal_job *jb = arg;
 	const struct hgq_model *m = jb->m;
-	const struct hgq_layer *q0 = &m->layers[0];
-	uint32_t n0 = q0->n_out;
+	const struct hgq_engine *e = jb->e;
+	uint32_t n0 = m->layers[0].n_out;
 
 	for (size_t s = jb->s0; s < jb->s1 && jb->rc == HGQ_OK; s++) {
 		const double *xs = jb->x + s * m->n_raw;
-		const int64_t *a;
 
-		if (jb->d == NULL) {
+		if (e == NULL) {
 			/* the input quantizer: ranges of the rounded values */
 			for (uint32_t j = 0; j < n0; j++) {
 				int64_t r;
@@ -733,34 +1688,9 @@ cal_job_main(void *arg)
 			}
 			continue;
 		}
-		if (jb->cur == NULL) {
-			/* first dense layer: its inputs from the raw row */
-			int64_t *row = jb->scratch + jb->row_off;
-
-			for (uint32_t j = 0; j < n0; j++) {
-				int64_t r;
-
-				/* calibrated: in range, so no error here */
-				cal_input_round(m, j, xs[m->index_map[j]],
-				    jb->in_sc2f[j], &r);
-				row[j] = hgq_qop_overflow(&jb->in_q[j], r);
-			}
-			a = row;
-		} else {
-			a = jb->cur + s * jb->d->n_in;
-		}
-		{
-			const struct dense_prep *d = jb->d;
-			int64_t *acc = jb->scratch;
-			int32_t *tmp32 = (int32_t *)(jb->scratch + d->n_out + 8);
-			int64_t *dst = jb->next + s * d->n_out;
-
-			dense_forward(d, a, acc, tmp32);
-			for (uint32_t j = 0; j < d->n_out; j++) {
-				dst[j] = hgq_qop_round(&jb->ops[j], acc[j]);
-				cal_track(jb->mn, jb->mx, j, dst[j]);
-			}
-		}
+		sample_run(e, e->n_ops, xs, jb->out, jb->counts, jb->buf);
+		for (uint32_t j = 0; j < jb->width; j++)
+			cal_track(jb->mn, jb->mx, j, jb->out[j]);
 	}
 	return NULL;
 }
@@ -768,16 +1698,15 @@ cal_job_main(void *arg)
 /*
  * cal_run - run one calibration stage over all rows on nt threads and
  * merge the ranges into mn/mx (width entries).  Returns the first job's
- * error, if any.
+ * error, if any, with the job in *bad.
  */
 static int
-cal_run(struct cal_job *proto, size_t n, int nt, uint32_t width,
-    int64_t *mn, int64_t *mx, int64_t *mem, size_t per_thread,
-    struct cal_job **bad)
+cal_run(const struct cal_job *proto, size_t n, int nt, int64_t *mn,
+    int64_t *mx, int64_t *mem, size_t per_thread, struct cal_job *bad)
 {
-	struct cal_job jobs[CAL_MAX_THREADS];
-	pthread_t tid[CAL_MAX_THREADS];
-	int t, started;
+	struct cal_job jobs[MAX_THREADS];
+	uint32_t width = proto->width;
+	int t;
 
 	for (t = 0; t < nt; t++) {
 		int64_t *base = mem + (size_t)t * per_thread;
@@ -787,26 +1716,18 @@ cal_run(struct cal_job *proto, size_t n, int nt, uint32_t width,
 		jobs[t].s1 = n * (t + 1) / nt;
 		jobs[t].mn = base;
 		jobs[t].mx = base + width;
-		jobs[t].scratch = base + 2 * (size_t)width;
+		jobs[t].out = base + 2 * (size_t)width;
+		jobs[t].counts = (uint64_t *)(base + 3 * (size_t)width);
+		jobs[t].buf = base + 3 * (size_t)width + HGQ_MAX_LAYERS + 8;
 		for (uint32_t j = 0; j < width; j++)
 			jobs[t].mn[j] = jobs[t].mx[j] = 0;
 	}
-	for (started = 1; started < nt; started++)
-		if (pthread_create(&tid[started], NULL, cal_job_main,
-		    &jobs[started]) != 0)
-			break;
-	cal_job_main(&jobs[0]);
-	for (t = 1; t < nt; t++) {
-		if (t < started)
-			pthread_join(tid[t], NULL);
-		else
-			cal_job_main(&jobs[t]);
-	}
+	hgq_fan_out(cal_job_main, jobs, sizeof(jobs[0]), nt);
 	for (uint32_t j = 0; j < width; j++)
 		mn[j] = mx[j] = 0;
 	for (t = 0; t < nt; t++) {
 		if (jobs[t].rc != HGQ_OK) {
-			**bad = jobs[t];
+			*bad = jobs[t];
 			return jobs[t].rc;
 		}
 		for (uint32_t j = 0; j < width; j++) {
@@ -815,6 +1736,16 @@ cal_run(struct cal_job *proto, size_t n, int nt, uint32_t width,
 		}
 	}
 	return HGQ_OK;
+}
+
+/* the range seen of quantizer q: mantissas mn/mx at its f, as values */
+static void
+cal_seen(struct hgq_layer *q, const int64_t *mn, const int64_t *mx)
+{
+	for (uint32_t j = 0; j < q->n_out; j++) {
+		q->cal_min[j] = ldexp((double)mn[j], -q->f[j]);
+		q->cal_max[j] = ldexp((double)mx[j], -q->f[j]);
+	}
 }
 
 /* set k, i of quantizer q from the mantissa ranges mn/mx (n elements) */
@@ -826,6 +1757,12 @@ calib_set(struct hgq_layer *q, uint32_t li, const int64_t *mn,
 		int k, i;
 
 		hgq_fmt_from_range(mn[j], mx[j], q->f[j], &k, &i);
+		/* SAT_SYM holds -(2^(i+f) - 1) at the most: one more
+		   integer bit when the range reaches -2^(i+f) */
+		if (q->overflow == HGQ_SAT_SYM && k == 1 && i + q->f[j] >= 0
+		    && i + q->f[j] < 62 &&
+		    mn[j] == -((int64_t)1 << (i + q->f[j])))
+			i++;
 		if (i < -HGQ_MAX_IF || i > HGQ_MAX_IF ||
 		    k + i + q->f[j] > HGQ_MAX_WIDTH)
 			return hgq_errf(err, HGQ_ERANGE, "layer %u element %u: "
@@ -834,23 +1771,98 @@ calib_set(struct hgq_layer *q, uint32_t li, const int64_t *mn,
 			    q->f[j], HGQ_MAX_WIDTH, HGQ_MAX_IF);
 		q->k[j] = (int8_t)k;
 		q->i[j] = (int8_t)i;
-		q->cal_min[j] = ldexp((double)mn[j], -q->f[j]);
-		q->cal_max[j] = ldexp((double)mx[j], -q->f[j]);
 	}
+	cal_seen(q, mn, mx);
+	return HGQ_OK;
+}
+
+/*
+ * union_set - quantizer q (layer li + 1) after the flatten or max-pool
+ * li, whose input is quantizer qin: each element gets the union of the
+ * formats of the elements that reach it, those of width > 0 (k, i, f
+ * the largest; width 0, at its own f, when none has a width).
+ */
+static int
+union_set(const struct hgq_model *m, uint32_t li, struct hgq_layer *q,
+    struct hgq_err *err)
+{
+	const struct hgq_layer *qin = &m->layers[li - 1];
+	struct hgq_window w;
+	uint32_t *idx = NULL, n_win = 1;
+	int rc;
+
+	if (m->layers[li].kind == HGQ_LAYER_MAXPOOL) {
+		if ((rc = hgq_layer_window(m, li, &w, err)) != HGQ_OK)
+			return rc;
+		n_win = w.k_h * w.k_w;
+		if ((idx = hgq_calloc(w.n_taps, sizeof(uint32_t))) == NULL)
+			return hgq_errf(err, HGQ_ENOMEM, "out of memory");
+	}
+	for (uint32_t j = 0; j < q->n_out; j++) {
+		int k = 0, i = INT32_MIN, f = INT32_MIN;
+
+		if (idx != NULL && j % w.in_c == 0)
+			hgq_window_taps(&w, j / w.in_c, idx);
+		for (uint32_t t = 0; t < n_win; t++) {
+			uint32_t s = idx == NULL ? j :
+			    idx[t * w.in_c + j % w.in_c];
+
+			if (hgq_fmt_width(qin->k[s], qin->i[s], qin->f[s]) ==
+			    0)
+				continue;
+			k = qin->k[s] > k ? qin->k[s] : k;
+			i = qin->i[s] > i ? qin->i[s] : i;
+			f = qin->f[s] > f ? qin->f[s] : f;
+		}
+		if (f == INT32_MIN) {
+			k = 0;
+			f = q->f[j];
+			i = -f;
+		}
+		/* q's own overflow mode may hold less (SAT_SYM drops
+		   -2^(i+f)): one more integer bit until every source range
+		   fits */
+		for (uint32_t t = 0; t < n_win && k + i + f <= HGQ_MAX_WIDTH;
+		    t++) {
+			uint32_t s = idx == NULL ? j :
+			    idx[t * w.in_c + j % w.in_c];
+			struct hgq_ival r;
+			int64_t lo, hi;
+
+			if (hgq_fmt_width(qin->k[s], qin->i[s], qin->f[s]) ==
+			    0)
+				continue;
+			hgq_fmt_range(qin->k[s], qin->i[s], qin->f[s],
+			    qin->overflow, &r.lo, &r.hi);
+			r.e = -qin->f[s];
+			hgq_fmt_range(k, i, f, q->overflow, &lo, &hi);
+			if (hgq_ival_rescale(&r, -f) != HGQ_OK ||
+			    r.lo < lo || r.hi > hi) {
+				i++;
+				t = UINT32_MAX;	/* again, from the first */
+			}
+		}
+		if (k + i + f > HGQ_MAX_WIDTH) {
+			free(idx);
+			return hgq_errf(err, HGQ_ERANGE, "layer %u element %u:"
+			    " the union format k=%d i=%d f=%d is wider than "
+			    "%d bits", li + 1, j, k, i, f, HGQ_MAX_WIDTH);
+		}
+		q->k[j] = (int8_t)k;
+		q->i[j] = (int8_t)i;
+		q->f[j] = (int8_t)f;
+	}
+	free(idx);
 	return HGQ_OK;
 }
 
 /*
  * cal_prepare - check the parts calibration needs and give every
  * quantizer a provisional zero-width format so that the model validates.
- * *max_n gets the widest layer, *max_hidden the widest quantizer after
- * the first (the activations kept between layers).
  */
 static int
-cal_prepare(struct hgq_model *m, uint32_t *max_n, uint32_t *max_hidden,
-    struct hgq_err *err)
+cal_prepare(struct hgq_model *m, struct hgq_err *err)
 {
-	*max_n = *max_hidden = 0;
 	for (uint32_t l = 0; l < m->n_layers; l++) {
 		struct hgq_layer *L = &m->layers[l];
 
@@ -858,10 +1870,13 @@ cal_prepare(struct hgq_model *m, uint32_t *max_n, uint32_t *max_hidden,
 		    L->i == NULL || L->f == NULL))
 			return hgq_errf(err, HGQ_EINVAL, "layer %u: quantizer "
 			    "without a fixed-point part", l);
-		if (L->kind == HGQ_LAYER_DENSE && (L->w_m == NULL ||
-		    L->b_m == NULL))
-			return hgq_errf(err, HGQ_EINVAL, "layer %u: dense "
-			    "layer without quantized weights", l);
+		if ((L->kind == HGQ_LAYER_DENSE ||
+		    L->kind == HGQ_LAYER_CONV1D ||
+		    L->kind == HGQ_LAYER_CONV2D) && (L->w_m == NULL ||
+		    L->w_f == NULL || L->b_m == NULL || L->b_f == NULL))
+			return hgq_errf(err, HGQ_EINVAL, "layer %u: %s layer "
+			    "without quantized weights", l,
+			    hgq_layer_kind_name(L->kind));
 		if (L->kind == HGQ_LAYER_QUANT) {
 			for (uint32_t j = 0; j < L->n_out; j++) {
 				L->k[j] = 0;
@@ -876,13 +1891,7 @@ cal_prepare(struct hgq_model *m, uint32_t *max_n, uint32_t *max_hidden,
 			if (L->cal_min == NULL || L->cal_max == NULL)
 				return hgq_errf(err, HGQ_ENOMEM,
 				    "out of memory");
-			if (l > 0 && L->n_out > *max_hidden)
-				*max_hidden = L->n_out;
 		}
-		if (L->n_out > *max_n)
-			*max_n = L->n_out;
-		if (L->n_in > *max_n)
-			*max_n = L->n_in;
 	}
 	return HGQ_OK;
 }
@@ -891,38 +1900,37 @@ int
 hgq_calibrate(struct hgq_model *m, const double *x, size_t n, int threads,
     struct hgq_err *err)
 {
-	struct hgq_qop *in_q = NULL, *ops = NULL;
+	struct hgq_engine *e = NULL;
 	double *sc2f = NULL;
-	int64_t *cur = NULL, *next = NULL, *mn = NULL, *mx = NULL;
-	int64_t *mem = NULL;
-	struct cal_job proto, badjob, *bad = &badjob;
-	uint32_t max_n, max_hidden, n0;
+	int64_t *mn = NULL, *mx = NULL, *mem = NULL;
+	struct hgq_ival *xin = NULL;
+	struct cal_job proto, bad;
+	uint32_t max_n = 0, n0;
 	size_t per_thread;
 	int nt, rc;
 
 	m->calibrated = 0;
-	if ((rc = cal_prepare(m, &max_n, &max_hidden, err)) != HGQ_OK)
+	if ((rc = cal_prepare(m, err)) != HGQ_OK)
 		return rc;
 	m->calibrated = 1;
 	if ((rc = hgq_model_validate(m, err)) != HGQ_OK)
 		goto out;
+	for (uint32_t l = 0; l < m->n_layers; l++)
+		if (m->layers[l].n_out > max_n)
+			max_n = m->layers[l].n_out;
 	n0 = m->layers[0].n_out;
-	nt = threads < 1 ? 1 : threads > CAL_MAX_THREADS ? CAL_MAX_THREADS :
-	    threads;
+	nt = hgq_n_threads(threads, MAX_THREADS);
 	if ((size_t)nt > n / 64 + 1)
 		nt = (int)(n / 64 + 1);
-	/* per thread: ranges (2 x max_n) and scratch (3 x max_n + 64):
-	   acc (n_out), tmp32 (n_out + 8 int32) and the first-layer inputs
-	   from 2 x max_n + 32 on */
-	per_thread = 5 * (size_t)max_n + 64;
+	/* per thread: ranges and one sample's outputs (3 x max_n), the
+	   overflow counters, the engine's scratch */
+	per_thread = 3 * (size_t)max_n + HGQ_MAX_LAYERS + 8 +
+	    scratch_len(m);
 	if ((mem = hgq_calloc((size_t)nt * per_thread, sizeof(int64_t)))
 	    == NULL || (mn = hgq_calloc(max_n, sizeof(int64_t))) == NULL ||
 	    (mx = hgq_calloc(max_n, sizeof(int64_t))) == NULL ||
-	    (in_q = hgq_calloc(n0, sizeof(*in_q))) == NULL ||
 	    (sc2f = hgq_calloc(n0, sizeof(double))) == NULL ||
-	    (ops = hgq_calloc(max_n, sizeof(*ops))) == NULL ||
-	    (cur = hgq_calloc(n * max_hidden, sizeof(int64_t))) == NULL ||
-	    (next = hgq_calloc(n * max_hidden, sizeof(int64_t))) == NULL) {
+	    (xin = hgq_calloc(max_n, sizeof(*xin))) == NULL) {
 		rc = hgq_errf(err, HGQ_ENOMEM, "out of memory");
 		goto out;
 	}
@@ -936,76 +1944,72 @@ hgq_calibrate(struct hgq_model *m, const double *x, size_t n, int threads,
 	}
 	memset(&proto, 0, sizeof(proto));
 	proto.in_sc2f = sc2f;
-	proto.row_off = 2 * (size_t)max_n + 32;
 	proto.m = m;
 	proto.x = x;
-	rc = cal_run(&proto, n, nt, n0, mn, mx, mem, per_thread, &bad);
+	proto.width = n0;
+	rc = cal_run(&proto, n, nt, mn, mx, mem, per_thread, &bad);
 	if (rc != HGQ_OK) {
 		rc = hgq_errf(err, HGQ_ERANGE, "layer 0 element %u: input "
-		    "value %g is out of range at f=%d", badjob.bad_j,
-		    badjob.bad_x, m->layers[0].f[badjob.bad_j]);
+		    "value %g is out of range at f=%d", bad.bad_j,
+		    bad.bad_x, m->layers[0].f[bad.bad_j]);
 		goto out;
 	}
 	if ((rc = calib_set(&m->layers[0], 0, mn, mx, err)) != HGQ_OK)
 		goto out;
-	for (uint32_t j = 0; j < n0; j++) {
-		const struct hgq_layer *q0 = &m->layers[0];
+	if ((rc = engine_alloc(&e, m, err)) != HGQ_OK)
+		goto out;
 
-		hgq_qop_init(&in_q[j], q0->f[j], q0->k[j], q0->i[j], q0->f[j],
-		    q0->round, q0->overflow);
-	}
-
-	/* every dense layer, then its output quantizer */
-	for (uint32_t l = 1; l + 1 < m->n_layers; l += 2) {
-		struct hgq_layer *qin = &m->layers[l - 1];
-		struct hgq_layer *dl = &m->layers[l];
+	/* every operation, then its output quantizer */
+	for (uint32_t s = 0; s < e->n_alloc; s++) {
+		uint32_t l = 2 * s + 1;
 		struct hgq_layer *qo = &m->layers[l + 1];
-		struct dense_prep d;
-		uint32_t no = dl->n_out;
-		int64_t *swap;
+		struct op_prep *o = &e->ops[s];
 
-		if ((rc = dense_prepare(&d, qin, dl, qo->f, l, err)) != HGQ_OK)
+		bool uni = !qo->trainable && (m->layers[l].kind ==
+		    HGQ_LAYER_FLATTEN || m->layers[l].kind ==
+		    HGQ_LAYER_MAXPOOL);
+
+		/* a union format is known before the data: the data pass
+		   then only records the range seen, at its f */
+		if (uni && (rc = union_set(m, l, qo, err)) != HGQ_OK)
 			goto out;
-		for (uint32_t j = 0; j < no; j++)
-			hgq_qop_init(&ops[j], d.F, 1, 61 - qo->f[j], qo->f[j],
-			    qo->round, HGQ_SAT);
-		proto.d = &d;
-		proto.ops = ops;
-		proto.in_q = in_q;
-		proto.cur = l == 1 ? NULL : cur;
-		proto.next = next;
-		rc = cal_run(&proto, n, nt, no, mn, mx, mem, per_thread, &bad);
-		dense_release(&d);
-		if (rc == HGQ_OK)
+		fmt_ivals(&m->layers[l - 1], xin);
+		if ((rc = op_prepare(o, m, l, xin, qo, 1, e->qo[s], NULL,
+		    err)) != HGQ_OK)
+			goto out;
+		e->n_ops = s + 1;
+		proto.e = e;
+		proto.width = qo->n_out;
+		rc = cal_run(&proto, n, nt, mn, mx, mem, per_thread, &bad);
+		if (rc == HGQ_OK && uni)
+			cal_seen(qo, mn, mx);
+		else if (rc == HGQ_OK)
 			rc = calib_set(qo, l + 1, mn, mx, err);
 		if (rc != HGQ_OK)
 			goto out;
-		/* the calibrated format holds every rounded value, so the
-		   quantizer is the identity except on zero-width elements */
-		for (uint32_t j = 0; j < no; j++) {
-			if (qo->k[j] + qo->i[j] + qo->f[j] > 0)
-				continue;
-			for (size_t s = 0; s < n; s++)
-				next[s * no + j] = 0;
+		/* from now on the quantizer as calibrated: on the data the
+		   same numbers as rounding alone */
+		for (uint32_t j = 0; j < qo->n_out; j++) {
+			int f = qo->f[j], from = o->from[j];
+
+			if (hgq_fmt_width(qo->k[j], qo->i[j], f) == 0 &&
+			    f > from)
+				f = from;
+			hgq_qop_init(&e->qo[s][j], from, qo->k[j], qo->i[j],
+			    f, qo->round, qo->overflow);
 		}
-		swap = cur;
-		cur = next;
-		next = swap;
 	}
 out:
 	if (rc != HGQ_OK)
 		m->calibrated = 0;
+	hgq_engine_free(e);
 	free(mem);
 	free(mn);
 	free(mx);
-	free(in_q);
 	free(sc2f);
-	free(ops);
-	free(cur);
-	free(next);
+	free(xin);
 	return rc;
 }
-
 /* ---------------------------------------------------------------- */
 /* The packed port layout                                            */
 /* ---------------------------------------------------------------- */

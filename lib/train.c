@@ -20,13 +20,9 @@
 #include <string.h>
 #include <time.h>
 
-#include "hgq.h"
+#include "internal.h"
 #include "betactl.h"
 
-#define BN_EPS		1e-3f		/* as in train_step.c */
-#define FBITS_LO	-23.0f
-#define FBITS_HI	23.0f
-#define I_UNSET		-32.0f
 #define EVAL_CHUNK	4096		/* rows per engine call */
 
 /* ------------------------------------------------------------------ */
@@ -81,19 +77,19 @@ hgq_train_data_release(struct hgq_train_data *d)
 
 /*
  * Labels or targets of a table: from a separate file (key ykey) or from
- * x's label column.  Returns a float copy of n rows (ycols each).
+ * x's label column.  Returns a copy of n rows (ycols each), as read.
  */
 static int
 load_targets(const char *cfg, const char *ypath, const char *ykey,
     const char *xkey, const char *xpath, const struct hgq_table *tx,
-    size_t n, uint32_t n_out, int task, float **out, struct hgq_err *err)
+    size_t n, uint32_t n_out, int task, double **out, struct hgq_err *err)
 {
 	struct hgq_data_opts o;
 	struct hgq_table ty;
 	struct hgq_err e2 = HGQ_ERR_INIT;
 	const double *y;
 	size_t ycols;
-	float *f;
+	double *f;
 	int rc = HGQ_OK;
 
 	memset(&ty, 0, sizeof(ty));
@@ -142,8 +138,7 @@ load_targets(const char *cfg, const char *ypath, const char *ykey,
 		rc = hgq_errf(err, HGQ_ENOMEM, "out of memory");
 		goto out;
 	}
-	for (size_t j = 0; j < n * ycols; j++)
-		f[j] = (float)y[j];
+	memcpy(f, y, n * ycols * sizeof(*f));
 	*out = f;
 out:
 	hgq_table_release(&ty);
@@ -158,7 +153,7 @@ hgq_train_data_load(struct hgq_train_data *d, const struct hgq_config *c,
 	struct hgq_data_opts o;
 	struct hgq_table tx, tt;
 	struct hgq_err e2 = HGQ_ERR_INIT;
-	float *y = NULL;
+	double *y = NULL;
 	size_t n, ycols, nr;
 	int rc;
 
@@ -171,6 +166,14 @@ hgq_train_data_load(struct hgq_train_data *d, const struct hgq_config *c,
 	if (c->data.train_x == NULL)
 		return hgq_errf(err, HGQ_EINVAL, "%s: data.train_x: missing",
 		    cfg);
+	if (c->model.layers[c->model.n_layers - 1].kind != HGQ_LAYER_DENSE) {
+		const struct hgq_layer_conf *lc = &c->model.layers[
+		    c->model.n_layers - 1];
+
+		return hgq_errf(err, HGQ_EINVAL, "%s:%" PRIu32 ":%" PRIu32
+		    ": the last layer of model.layers must be dense (it "
+		    "gives the outputs)", cfg, lc->line, lc->col);
+	}
 	d->n_out = c->model.layers[c->model.n_layers - 1].units;
 	d->task = c->train.loss == HGQ_LOSS_MSE ? HGQ_TASK_REGRESS :
 	    HGQ_TASK_CLASSIFY;
@@ -185,6 +188,25 @@ hgq_train_data_load(struct hgq_train_data *d, const struct hgq_config *c,
 		goto fail;
 	}
 	d->n_raw = (uint32_t)tx.n_cols;
+	d->in_rank = tx.rank;
+	memcpy(d->in_shape, tx.shape, sizeof(d->in_shape));
+	if (c->data.input_shape.n > 0) {
+		const struct hgq_conf_dims *is = &c->data.input_shape;
+		uint64_t prod = 1;
+
+		for (uint32_t k = 0; k < is->n; k++)
+			prod *= is->v[k];
+		if (prod != d->n_raw) {
+			rc = hgq_errf(err, HGQ_EINVAL, "%s:%" PRIu32 ":%" PRIu32
+			    ": data.input_shape: %" PRIu64 " elements, but "
+			    "the rows of '%s' have %" PRIu32, cfg, is->line,
+			    is->col, prod, c->data.train_x, d->n_raw);
+			goto fail;
+		}
+		d->in_rank = is->n;
+		memset(d->in_shape, 0, sizeof(d->in_shape));
+		memcpy(d->in_shape, is->v, is->n * sizeof(uint32_t));
+	}
 	n = tx.n_rows;
 	if (limit > 0 && limit < n)
 		n = limit;
@@ -208,16 +230,20 @@ hgq_train_data_load(struct hgq_train_data *d, const struct hgq_config *c,
 	}
 	nr = d->n_raw;
 	d->x_val = hgq_calloc(d->n_val * nr, sizeof(double));
-	d->y_val = hgq_calloc(d->n_val * ycols, sizeof(float));
-	if (d->x_val == NULL || d->y_val == NULL)
+	d->y_val = hgq_calloc(d->n_val * ycols, sizeof(double));
+	/* the trainer works in float; the exact evaluation on the file's */
+	d->y_train = hgq_calloc(d->n_train * ycols, sizeof(float));
+	if (d->x_val == NULL || d->y_val == NULL || d->y_train == NULL)
 		goto nomem;
 	memcpy(d->x_val, tx.x + d->n_train * nr, d->n_val * nr *
 	    sizeof(double));
 	memcpy(d->y_val, y + d->n_train * ycols, d->n_val * ycols *
-	    sizeof(float));
+	    sizeof(double));
+	for (size_t j = 0; j < d->n_train * ycols; j++)
+		d->y_train[j] = (float)y[j];
 	d->x_train = tx.x;		/* rows past n_train are ignored */
 	tx.x = NULL;
-	d->y_train = y;
+	free(y);
 	y = NULL;
 	if (c->data.test_x != NULL) {
 		o.label_col = c->data.test_y == NULL ? c->data.label_col : -1;
@@ -285,14 +311,243 @@ add_param(struct hgq_layer *l, uint32_t role, size_t n, float v, int optim,
 	return hgq_layer_tensor(l, role);
 }
 
+/*
+ * A quantizer's modes.  In a flat chain (format 1.0) "channel" means
+ * "element", as it always did; on shaped tensors it is the last axis.
+ */
 static void
-set_quant(struct hgq_layer *l, const struct hgq_qconf *q)
+set_quant(struct hgq_layer *l, const struct hgq_qconf *q, int shaped)
 {
 	l->round = (uint8_t)q->round;
 	l->overflow = (uint8_t)q->overflow;
 	l->gran = (uint8_t)(q->gran == HGQ_GRAN_LAYER ? HGQ_GRAN_LAYER :
+	    q->gran == HGQ_GRAN_CHANNEL && shaped ? HGQ_GRAN_CHANNEL :
 	    HGQ_GRAN_ELEMENT);
 	l->trainable = q->trainable ? 1 : 0;
+}
+
+/* the f parameters of a quantizer: per element, channel or layer */
+static size_t
+quant_nf(const struct hgq_layer *l)
+{
+	uint32_t d[HGQ_MAX_RANK], r;
+
+	if (l->gran == HGQ_GRAN_LAYER)
+		return 1;
+	if (l->gran == HGQ_GRAN_CHANNEL) {
+		r = hgq_layer_shape(l, d);
+		return d[r - 1];
+	}
+	return l->n_out;
+}
+
+/* does the config need shaped tensors (else the flat chain of 1.0)? */
+static int
+conf_shaped(const struct hgq_config *c)
+{
+	if (c->data.input_shape.n > 0)
+		return 1;
+	for (uint32_t k = 0; k < c->model.n_layers; k++)
+		if (c->model.layers[k].kind != HGQ_LAYER_DENSE)
+			return 1;
+	return 0;
+}
+
+static int
+conf_err(struct hgq_err *err, const struct hgq_config *c,
+    const struct hgq_layer_conf *lc, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+/* "PATH:LINE:COL: model.layers[k] (type): message" */
+static int
+conf_err(struct hgq_err *err, const struct hgq_config *c,
+    const struct hgq_layer_conf *lc, const char *fmt, ...)
+{
+	char msg[200];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	return hgq_errf(err, HGQ_EINVAL, "%s:%" PRIu32 ":%" PRIu32 ": "
+	    "model.layers[%td]: %s", c->path != NULL ? c->path : "config",
+	    lc->line, lc->col, lc - c->model.layers, msg);
+}
+
+static const char *
+shape_text(char *buf, size_t size, uint32_t rank, const uint32_t *d)
+{
+	if (rank == 1)
+		snprintf(buf, size, "[%" PRIu32 "]", d[0]);
+	else if (rank == 2)
+		snprintf(buf, size, "[%" PRIu32 ", %" PRIu32 "]", d[0], d[1]);
+	else
+		snprintf(buf, size, "[%" PRIu32 ", %" PRIu32 ", %" PRIu32 "]",
+		    d[0], d[1], d[2]);
+	return buf;
+}
+
+/*
+ * The output shape of config layer lc on an input of shape (rank, dims),
+ * written over them; a shape that does not fit is a config error at
+ * the layer.
+ */
+static int
+conf_layer_shape(const struct hgq_config *c, const struct hgq_layer_conf *lc,
+    uint32_t *rank, uint32_t *dims, struct hgq_err *err)
+{
+	struct hgq_err e2 = HGQ_ERR_INIT;
+	struct hgq_conv_geom g;
+	struct hgq_pool_geom pg;
+	uint32_t want = lc->ndim + 1, H, W, C;
+	uint64_t n = 1;
+	char sh[64];
+	const char *name = lc->kind == HGQ_LAYER_CONV1D ||
+	    lc->kind == HGQ_LAYER_CONV2D ? "conv" :
+	    lc->kind == HGQ_LAYER_MAXPOOL ? "maxpool" : "avgpool";
+
+	shape_text(sh, sizeof(sh), *rank, dims);
+	switch (lc->kind) {
+	case HGQ_LAYER_DENSE:
+		if (*rank != 1)
+			return conf_err(err, c, lc, "dense on a tensor of shape "
+			    "%s (put a flatten layer before it)", sh);
+		dims[0] = lc->units;
+		return HGQ_OK;
+	case HGQ_LAYER_FLATTEN:
+		for (uint32_t k = 0; k < *rank; k++)
+			n *= dims[k];
+		*rank = 1;
+		dims[0] = (uint32_t)n;
+		dims[1] = dims[2] = 0;
+		return HGQ_OK;
+	}
+	if (*rank != want)
+		return conf_err(err, c, lc, "%s%" PRIu32 "d needs an input of "
+		    "rank %" PRIu32 " (%s), got shape %s", name, lc->ndim, want,
+		    want == 3 ? "[H, W, C]" : "[W, C]", sh);
+	H = want == 3 ? dims[0] : 1;
+	W = dims[want - 2];
+	C = dims[want - 1];
+	if (lc->kind == HGQ_LAYER_CONV1D || lc->kind == HGQ_LAYER_CONV2D) {
+		if (lc->kernel[0] > H || lc->kernel[1] > W)
+			return conf_err(err, c, lc, "kernel %" PRIu32 "x%" PRIu32
+			    " larger than its input %s", lc->kernel[0],
+			    lc->kernel[1], sh);
+		if (hgq_conv_geom_init(&g, H, W, C, lc->kernel[0],
+		    lc->kernel[1], lc->filters, lc->stride[0], lc->stride[1],
+		    lc->padding, &e2) != HGQ_OK)
+			return conf_err(err, c, lc, "%s", e2.msg);
+		dims[0] = (uint32_t)g.OH;
+		dims[1] = (uint32_t)g.OW;
+		dims[2] = lc->filters;
+	} else {
+		if (lc->pool[0] > H || lc->pool[1] > W)
+			return conf_err(err, c, lc, "pool %" PRIu32 "x%" PRIu32
+			    " larger than its input %s", lc->pool[0],
+			    lc->pool[1], sh);
+		if (hgq_pool_geom_init(&pg, H, W, C, lc->pool[0], lc->pool[1],
+		    lc->stride[0], lc->stride[1], &e2) != HGQ_OK)
+			return conf_err(err, c, lc, "%s", e2.msg);
+		dims[0] = (uint32_t)pg.OH;
+		dims[1] = (uint32_t)pg.OW;
+		dims[2] = C;
+	}
+	if (want == 2) {
+		dims[0] = dims[1];
+		dims[1] = dims[2];
+		dims[2] = 0;
+	}
+	return HGQ_OK;
+}
+
+/*
+ * build_layers - the chain of the config on the input shape of d, without
+ * tensors: quantizer, then per item its layer and a quantizer.  A
+ * quantizer after flatten and max pooling is not trainable: its exact
+ * format is the union of the formats that reach it (an identity).  A
+ * config of dense layers only (and no data.input_shape) gives the flat
+ * chain of format 1.0, as always.  Shapes that do not fit are config
+ * errors at the layer.
+ */
+static int
+build_layers(struct hgq_model *m, const struct hgq_config *c,
+    const struct hgq_train_data *d, struct hgq_err *err)
+{
+	struct hgq_err e2 = HGQ_ERR_INIT;
+	struct hgq_layer *l;
+	uint32_t rank = d->in_rank, dims[HGQ_MAX_RANK], n_prev = d->n_raw;
+	int shaped = conf_shaped(c), rc;
+
+	if (!shaped) {
+		if ((l = hgq_model_add_layer(m, HGQ_LAYER_QUANT, n_prev,
+		    n_prev)) == NULL)
+			return hgq_errf(err, HGQ_ENOMEM, "out of memory");
+		set_quant(l, &c->model.input, 0);
+		for (uint32_t k = 0; k < c->model.n_layers; k++) {
+			const struct hgq_layer_conf *lc = &c->model.layers[k];
+
+			if ((l = hgq_model_add_layer(m, HGQ_LAYER_DENSE,
+			    n_prev, lc->units)) == NULL)
+				return hgq_errf(err, HGQ_ENOMEM, "out of "
+				    "memory");
+			l->act = (uint8_t)lc->act;
+			l->bn = lc->bn ? 1 : 0;
+			l->w_gran = (uint8_t)c->q_weight.gran;
+			l->b_gran = (uint8_t)(c->q_bias.gran ==
+			    HGQ_GRAN_LAYER ? HGQ_GRAN_LAYER :
+			    HGQ_GRAN_ELEMENT);
+			n_prev = lc->units;
+			if ((l = hgq_model_add_layer(m, HGQ_LAYER_QUANT,
+			    n_prev, n_prev)) == NULL)
+				return hgq_errf(err, HGQ_ENOMEM, "out of "
+				    "memory");
+			set_quant(l, &c->q_act, 0);
+		}
+		return HGQ_OK;
+	}
+	memcpy(dims, d->in_shape, sizeof(dims));
+	if ((l = hgq_model_add_shaped(m, HGQ_LAYER_QUANT, rank, dims, err)) ==
+	    NULL)
+		return err != NULL && err->code != 0 ? err->code : HGQ_ENOMEM;
+	set_quant(l, &c->model.input, 1);
+	for (uint32_t k = 0; k < c->model.n_layers; k++) {
+		const struct hgq_layer_conf *lc = &c->model.layers[k];
+
+		if ((rc = conf_layer_shape(c, lc, &rank, dims, err)) != HGQ_OK)
+			return rc;
+		if ((l = hgq_model_add_shaped(m, lc->kind, rank, dims, &e2)) ==
+		    NULL)
+			return conf_err(err, c, lc, "%s", e2.msg);
+		if (lc->kind != HGQ_LAYER_DENSE &&
+		    lc->kind != HGQ_LAYER_FLATTEN) {
+			memcpy(l->kernel, lc->kind == HGQ_LAYER_CONV1D ||
+			    lc->kind == HGQ_LAYER_CONV2D ? lc->kernel :
+			    lc->pool, sizeof(l->kernel));
+			memcpy(l->stride, lc->stride, sizeof(l->stride));
+		}
+		if (lc->kind == HGQ_LAYER_DENSE ||
+		    lc->kind == HGQ_LAYER_CONV1D ||
+		    lc->kind == HGQ_LAYER_CONV2D) {
+			l->padding = (uint8_t)lc->padding;
+			l->act = (uint8_t)lc->act;
+			l->bn = lc->bn ? 1 : 0;
+			l->w_gran = (uint8_t)c->q_weight.gran;
+			l->b_gran = (uint8_t)(c->q_bias.gran ==
+			    HGQ_GRAN_LAYER ? HGQ_GRAN_LAYER :
+			    HGQ_GRAN_ELEMENT);
+		}
+		if ((l = hgq_model_add_shaped(m, HGQ_LAYER_QUANT, rank, dims,
+		    &e2)) == NULL)
+			return conf_err(err, c, lc, "%s", e2.msg);
+		set_quant(l, &c->q_act, 1);
+		if (lc->kind == HGQ_LAYER_FLATTEN ||
+		    lc->kind == HGQ_LAYER_MAXPOOL)
+			l->trainable = 0;
+		if (hgq_model_validate_graph(m, &e2) != HGQ_OK)
+			return conf_err(err, c, lc, "%s", e2.msg);
+	}
+	return HGQ_OK;
 }
 
 /* f = init - log2|w|, the minimum over the elements sharing it */
@@ -317,10 +572,10 @@ static int
 quant_tensors(struct hgq_layer *l, const struct hgq_qconf *q, int optim,
     struct hgq_err *err)
 {
-	size_t nf = l->gran == HGQ_GRAN_LAYER ? 1 : l->n_out;
+	size_t nf = quant_nf(l);
 	float f0 = (float)q->init_f;
 
-	if (q->trainable) {
+	if (l->trainable) {
 		if (add_param(l, HGQ_ROLE_ACT_FBITS, nf, f0, optim, err) ==
 		    NULL)
 			return HGQ_ENOMEM;
@@ -340,7 +595,6 @@ hgq_train_model_new(struct hgq_model **out, const struct hgq_config *c,
 {
 	struct hgq_model *m;
 	struct hgq_layer *l;
-	uint32_t n_prev = d->n_raw;
 	int optim = c->train.optimizer;
 	uint64_t rng[4];
 	int rc = HGQ_ENOMEM;
@@ -350,27 +604,8 @@ hgq_train_model_new(struct hgq_model **out, const struct hgq_config *c,
 		return hgq_errf(err, HGQ_ENOMEM, "out of memory");
 	m->task = d->task;
 	hgq_rng_seed(rng, c->seed);
-	if ((l = hgq_model_add_layer(m, HGQ_LAYER_QUANT, n_prev, n_prev)) ==
-	    NULL)
-		goto nomem;
-	set_quant(l, &c->model.input);
-	for (uint32_t k = 0; k < c->model.n_layers; k++) {
-		const struct hgq_layer_conf *lc = &c->model.layers[k];
-
-		if ((l = hgq_model_add_layer(m, HGQ_LAYER_DENSE, n_prev,
-		    lc->units)) == NULL)
-			goto nomem;
-		l->act = (uint8_t)lc->act;
-		l->bn = lc->bn ? 1 : 0;
-		l->w_gran = (uint8_t)c->q_weight.gran;
-		l->b_gran = (uint8_t)(c->q_bias.gran == HGQ_GRAN_LAYER ?
-		    HGQ_GRAN_LAYER : HGQ_GRAN_ELEMENT);
-		n_prev = lc->units;
-		if ((l = hgq_model_add_layer(m, HGQ_LAYER_QUANT, n_prev,
-		    n_prev)) == NULL)
-			goto nomem;
-		set_quant(l, &c->q_act);
-	}
+	if ((rc = build_layers(m, c, d, err)) != HGQ_OK)
+		goto fail;
 	if ((rc = hgq_model_set_input(m, d->n_raw, err)) != HGQ_OK)
 		goto fail;
 	/* tensors, in layer order; weights drawn from the generator */
@@ -386,12 +621,22 @@ hgq_train_model_new(struct hgq_model **out, const struct hgq_config *c,
 				goto fail;
 			continue;
 		}
-		OC = l->n_out;
-		nw = (size_t)l->n_in * OC;
+		OC = hgq_layer_n_bias(m, j);
+		if (OC == 0)
+			continue;	/* pooling, flatten */
+		nw = (size_t)hgq_layer_n_weights(m, j);
 		nfw = l->w_gran == HGQ_GRAN_ELEMENT ? nw :
 		    l->w_gran == HGQ_GRAN_CHANNEL ? OC : 1;
-		/* Glorot uniform, as Keras Dense */
-		lim = sqrt(6.0 / (double)(l->n_in + l->n_out));
+		/*
+		 * Glorot uniform, as Keras: fan in + fan out is n_in + n_out
+		 * for Dense, KH*KW*(C_in + C_out) for a convolution.
+		 */
+		if (l->kind == HGQ_LAYER_DENSE)
+			lim = sqrt(6.0 / (double)(l->n_in + l->n_out));
+		else
+			lim = sqrt(6.0 / ((double)nw / (double)OC +
+			    (double)l->kernel[0] * l->kernel[1] *
+			    (double)OC));
 		if ((w = add_param(l, HGQ_ROLE_WEIGHT, nw, 0, optim, err)) ==
 		    NULL)
 			goto nomem;
@@ -464,15 +709,12 @@ int
 hgq_train_model_check(const struct hgq_model *m, const struct hgq_config *c,
     const struct hgq_train_data *d, struct hgq_err *err)
 {
-	uint32_t n_prev = d->n_raw;
+	struct hgq_model *want;
+	int rc = HGQ_OK;
 
 	if (!m->has_train)
 		return hgq_errf(err, HGQ_EINVAL, "the model has no training "
 		    "state");
-	if (m->n_layers != 2 * c->model.n_layers + 1)
-		return hgq_errf(err, HGQ_EINVAL, "the model has %" PRIu32
-		    " layers, the config describes %" PRIu32, m->n_layers,
-		    2 * c->model.n_layers + 1);
 	if (m->n_raw != d->n_raw || m->layers[0].n_in != d->n_raw)
 		return hgq_errf(err, HGQ_EINVAL, "the model takes %" PRIu32
 		    " features, data.train_x of %s has %" PRIu32, m->n_raw,
@@ -480,23 +722,40 @@ hgq_train_model_check(const struct hgq_model *m, const struct hgq_config *c,
 	if (m->task != (uint32_t)d->task)
 		return hgq_errf(err, HGQ_EINVAL, "the model's task does not "
 		    "match train.loss");
-	for (uint32_t k = 0; k < c->model.n_layers; k++) {
-		const struct hgq_layer_conf *lc = &c->model.layers[k];
-		const struct hgq_layer *l = &m->layers[2 * k + 1];
-
-		if (l->kind != HGQ_LAYER_DENSE || l->n_in != n_prev ||
-		    l->n_out != lc->units || l->act != lc->act ||
-		    l->bn != (lc->bn ? 1 : 0))
-			return hgq_errf(err, HGQ_EINVAL, "layer %" PRIu32
-			    " of the model differs from model.layers[%"
-			    PRIu32 "]", 2 * k + 1, k);
-		n_prev = lc->units;
+	/* the layers the config gives, compared field by field */
+	if ((want = hgq_model_new()) == NULL)
+		return hgq_errf(err, HGQ_ENOMEM, "out of memory");
+	if ((rc = build_layers(want, c, d, err)) != HGQ_OK)
+		goto out;
+	if (m->n_layers != want->n_layers) {
+		rc = hgq_errf(err, HGQ_EINVAL, "the model has %" PRIu32
+		    " layers, the config describes %" PRIu32, m->n_layers,
+		    want->n_layers);
+		goto out;
 	}
-	for (uint32_t j = 0; j < m->n_layers; j += 2)
-		if (m->layers[j].kind != HGQ_LAYER_QUANT)
-			return hgq_errf(err, HGQ_EINVAL, "layer %" PRIu32
-			    " is not a quantizer", j);
-	return HGQ_OK;
+	for (uint32_t j = 0; j < m->n_layers; j++) {
+		const struct hgq_layer *a = &m->layers[j], *b = &want->layers[j];
+		uint32_t da[HGQ_MAX_RANK], db[HGQ_MAX_RANK];
+		uint32_t ra = hgq_layer_shape(a, da), rb = hgq_layer_shape(b, db);
+
+		if (a->kind != b->kind || a->n_in != b->n_in ||
+		    a->n_out != b->n_out || ra != rb ||
+		    memcmp(da, db, sizeof(da)) != 0 ||
+		    memcmp(a->kernel, b->kernel, sizeof(a->kernel)) != 0 ||
+		    memcmp(a->stride, b->stride, sizeof(a->stride)) != 0 ||
+		    a->padding != b->padding || (a->kind != HGQ_LAYER_QUANT &&
+		    (a->act != b->act || a->bn != b->bn)) ||
+		    (a->kind == HGQ_LAYER_QUANT &&
+		    a->trainable != b->trainable)) {
+			rc = hgq_errf(err, HGQ_EINVAL, "layer %" PRIu32 " (%s) "
+			    "of the model differs from the config's", j,
+			    hgq_layer_kind_name(a->kind));
+			goto out;
+		}
+	}
+out:
+	hgq_model_free(want);
+	return rc;
 }
 
 /* ------------------------------------------------------------------ */
@@ -509,6 +768,48 @@ tensor_data(const struct hgq_layer *l, uint32_t role, size_t n)
 	const struct hgq_tensor *t = hgq_layer_tensor(l, role);
 
 	return t != NULL && t->n == n ? t->data : NULL;
+}
+
+/*
+ * ident_f - the f of the identity quantizer j after a flatten or max
+ * pool: the largest f of the elements that reach each element (the
+ * union of their formats; calibration sets k and i).
+ */
+static int
+ident_f(struct hgq_model *m, uint32_t j, struct hgq_err *err)
+{
+	struct hgq_layer *l = &m->layers[j];
+	const struct hgq_layer *src = &m->layers[j - 2];
+	struct hgq_window w;
+	uint32_t *idx;
+	int rc;
+
+	for (uint32_t e = 0; e < l->n_out; e++) {
+		l->k[e] = 0;
+		l->i[e] = 0;
+	}
+	if (m->layers[j - 1].kind == HGQ_LAYER_FLATTEN) {
+		memcpy(l->f, src->f, l->n_out);
+		return HGQ_OK;
+	}
+	if ((rc = hgq_layer_window(m, j - 1, &w, err)) != HGQ_OK)
+		return rc;
+	if ((idx = hgq_calloc(w.n_taps, sizeof(*idx))) == NULL)
+		return hgq_errf(err, HGQ_ENOMEM, "out of memory");
+	for (uint32_t p = 0; p < w.n_pos; p++) {
+		hgq_window_taps(&w, p, idx);
+		for (uint32_t c = 0; c < w.out_c; c++) {
+			int f = INT8_MIN;
+
+			for (uint32_t t = c; t < w.n_taps; t += w.in_c)
+				if (idx[t] != HGQ_TAP_PAD &&
+				    src->f[idx[t]] > f)
+					f = src->f[idx[t]];
+			l->f[p * w.out_c + c] = (int8_t)f;
+		}
+	}
+	free(idx);
+	return HGQ_OK;
 }
 
 /* RND(v 2^F) as an int32 mantissa; 0 on overflow with *ok cleared */
@@ -535,27 +836,33 @@ hgq_train_export(struct hgq_model *m, const double *x, size_t n, int threads,
 	m->calibrated = 0;
 	for (uint32_t j = 0; j < m->n_layers; j++) {
 		struct hgq_layer *l = &m->layers[j];
-		size_t OC = l->n_out, nw = (size_t)l->n_in * OC;
+		size_t OC = hgq_layer_n_bias(m, j);
+		size_t nw = (size_t)hgq_layer_n_weights(m, j);
 
 		if ((l->kind == HGQ_LAYER_QUANT && l->k == NULL) ||
-		    (l->kind == HGQ_LAYER_DENSE && l->w_m == NULL))
-			if ((rc = hgq_layer_alloc_fixed(l, err)) != HGQ_OK)
+		    (OC > 0 && l->w_m == NULL))
+			if ((rc = hgq_model_alloc_fixed(m, j, err)) != HGQ_OK)
 				return rc;
-		if (l->kind == HGQ_LAYER_QUANT) {
-			size_t nf = l->gran == HGQ_GRAN_LAYER ? 1 : OC;
+		if (l->kind == HGQ_LAYER_QUANT && j > 0 && !l->trainable &&
+		    (m->layers[j - 1].kind == HGQ_LAYER_FLATTEN ||
+		    m->layers[j - 1].kind == HGQ_LAYER_MAXPOOL)) {
+			if ((rc = ident_f(m, j, err)) != HGQ_OK)
+				return rc;
+		} else if (l->kind == HGQ_LAYER_QUANT) {
+			size_t nf = quant_nf(l), C = nf;
 			const float *f = tensor_data(l, HGQ_ROLE_ACT_FBITS,
 			    nf);
 
 			if (f == NULL)
 				return hgq_errf(err, HGQ_EINVAL, "layer %"
 				    PRIu32 ": no f parameters", j);
-			for (size_t e = 0; e < OC; e++) {
+			for (size_t e = 0; e < l->n_out; e++) {
 				l->f[e] = (int8_t)hgq_round_bits(f[nf == 1 ?
-				    0 : e]);
+				    0 : e % C]);
 				l->k[e] = 0;
 				l->i[e] = 0;
 			}
-		} else {
+		} else if (OC > 0) {
 			size_t nfw = l->w_gran == HGQ_GRAN_ELEMENT ? nw :
 			    l->w_gran == HGQ_GRAN_CHANNEL ? OC : 1;
 			size_t nfb = l->b_gran == HGQ_GRAN_LAYER ? 1 : OC;
@@ -612,23 +919,28 @@ hgq_train_export(struct hgq_model *m, const double *x, size_t n, int threads,
 	return hgq_calibrate(m, x, n, threads, err);
 }
 
-/* exact values of the outputs of one row; argmax, lowest index on ties */
+/* the model's exact outputs on x, scored by the evaluator of hgq-sim */
 int
-hgq_eval_exact(const struct hgq_model *m, const double *x, const float *y,
+hgq_eval_exact(const struct hgq_model *m, const double *x, const double *y,
     size_t n, int threads, double *metric, struct hgq_err *err)
 {
 	struct hgq_engine *e = NULL;
+	struct hgq_eval ev;
 	int64_t *out = NULL;
+	double *val = NULL;
 	uint32_t no, nr;
-	double sum = 0;
 	int rc;
 
+	memset(&ev, 0, sizeof(ev));
 	if ((rc = hgq_engine_new(&e, m, err)) != HGQ_OK)
 		return rc;
 	no = hgq_engine_n_out(e);
 	nr = hgq_engine_n_in(e);
-	if ((out = hgq_calloc((size_t)EVAL_CHUNK * no, sizeof(*out))) ==
-	    NULL) {
+	if ((rc = hgq_eval_init(&ev, no, (int)m->task, 1, err)) != HGQ_OK)
+		goto out;
+	out = hgq_calloc((size_t)EVAL_CHUNK * no, sizeof(*out));
+	val = hgq_calloc((size_t)EVAL_CHUNK * no, sizeof(*val));
+	if (out == NULL || val == NULL) {
 		rc = hgq_errf(err, HGQ_ENOMEM, "out of memory");
 		goto out;
 	}
@@ -640,38 +952,19 @@ hgq_eval_exact(const struct hgq_model *m, const double *x, const float *y,
 			hgq_errf(err, rc, "out of memory");
 			goto out;
 		}
-		for (size_t r = 0; r < k; r++) {
-			const int64_t *o = out + r * no;
-
-			if (m->task == HGQ_TASK_CLASSIFY) {
-				uint32_t best = 0;
-				double bv = ldexp((double)o[0],
-				    -hgq_engine_out_f(e, 0));
-
-				for (uint32_t j = 1; j < no; j++) {
-					double v = ldexp((double)o[j],
-					    -hgq_engine_out_f(e, j));
-
-					if (v > bv) {
-						bv = v;
-						best = j;
-					}
-				}
-				sum += (float)best == y[r0 + r];
-			} else {
-				for (uint32_t j = 0; j < no; j++) {
-					double v = ldexp((double)o[j],
-					    -hgq_engine_out_f(e, j));
-					double dv = v - y[(r0 + r) * no + j];
-
-					sum += dv * dv / no;
-				}
-			}
-		}
+		for (size_t r = 0; r < k; r++)
+			for (uint32_t j = 0; j < no; j++)
+				val[r * no + j] = ldexp((double)out[r * no +
+				    j], -hgq_engine_out_f(e, j));
+		if ((rc = hgq_eval_add(&ev, val, y + r0 * (ev.classify ? 1 :
+		    no), k, "labels", err)) != HGQ_OK)
+			goto out;
 	}
-	*metric = n > 0 ? sum / (double)n : 0;
+	*metric = hgq_eval_metric(&ev);
 out:
+	hgq_eval_release(&ev);
 	free(out);
+	free(val);
 	hgq_engine_free(e);
 	return rc;
 }
@@ -1031,7 +1324,7 @@ hgq_train(struct hgq_model *m, const struct hgq_config *c,
 		if (rc != HGQ_OK || (rc = hgq_meta_set(m, "metrics", metrics,
 		    err)) != HGQ_OK || (rc = set_num(m, "epoch", "%.0f",
 		    e + 1, err)) != HGQ_OK || (rc = set_num(m, classify ?
-		    "val_accuracy" : "val_mse", "%.6f", metric, err)) !=
+		    "val_accuracy" : "val_mse", "%.17g", metric, err)) !=
 		    HGQ_OK || (rc = set_num(m, "ebops", "%.0f",
 		    (double)ep.ebops, err)) != HGQ_OK) {
 			rc = hgq_errf(err, HGQ_ENOMEM, "out of memory");
@@ -1054,7 +1347,7 @@ hgq_train(struct hgq_model *m, const struct hgq_config *c,
 		if ((rc = hgq_eval_exact(m, d->x_test, d->y_test, d->n_test,
 		    threads, &res->test_metric, err)) != HGQ_OK ||
 		    (rc = set_num(m, classify ? "test_accuracy" : "test_mse",
-		    "%.6f", res->test_metric, err)) != HGQ_OK)
+		    "%.17g", res->test_metric, err)) != HGQ_OK)
 			goto out;
 	}
 	res->ebops = hgq_ebops_total(m);

@@ -37,16 +37,11 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
-#include "hgq.h"
+#include "internal.h"
 
-#define FBITS_LO	-23.0f		/* the f parameter clip (3.1) */
-#define FBITS_HI	23.0f
-#define BN_EPS		1e-3f
 #define BN_MOMENTUM	0.99f
 #define I_DECAY		0.01f		/* integer-bit state decay per step */
-#define I_UNSET		-32.0f		/* before any data was seen */
 
 /* ------------------------------------------------------------------ */
 /* A fixed pool of threads with a spinning barrier                     */
@@ -224,6 +219,10 @@ struct tquant {
 	struct hgq_layer *l;
 	uint32_t	 n;
 	int		 trainable, round, gran;
+	int		 ident;		/* after flatten or max pool: q = x,
+					   bits from the elements reaching it */
+	uint32_t	*src;		/* ident: n, the element of the
+					   quantizer before whose bits it has */
 	size_t		 off_f, n_f;	/* f parameters in P (trainable) */
 	float		*ffixed;	/* n_f, when not trainable */
 	float		*istate, *kstate;	/* n */
@@ -233,9 +232,22 @@ struct tquant {
 	size_t		 mm;		/* offset of its qmin/qmax */
 };
 
+/*
+ * An operation between two quantizers: dense, a convolution (a dense
+ * layer of C = KH*KW*C_in inputs over the im2col rows of its npos
+ * output positions), pooling or flatten.  Only dense and convolutions
+ * have parameters (weighted).
+ */
 struct tdense {
 	struct hgq_layer *l;
-	uint32_t	 C, OC;
+	uint32_t	 kind;		/* enum hgq_layer_kind */
+	int		 weighted;
+	uint32_t	 C, OC;		/* kernel matrix (C, OC) */
+	size_t		 npos;		/* output positions (dense: 1) */
+	size_t		 in_n, out_n;	/* elements of a sample */
+	struct hgq_conv_geom g;		/* convolutions */
+	struct hgq_pool_geom pg;	/* pooling */
+	size_t		 col_len;	/* im2col floats of a sample */
 	int		 relu, bn, w_gran, b_gran;
 	size_t		 off_w, off_b, off_fw, off_fb, off_g;
 	size_t		 n_fw, n_fb;
@@ -255,7 +267,9 @@ struct tdense {
 
 struct tbuf {
 	float		**x, **q;	/* per quantizer: rows x n */
-	float		**z0;		/* per dense (BN only): rows x OC */
+	float		**z0;		/* per op (BN only): rows x out_n */
+	float		**col;		/* per convolution: rows x col_len */
+	float		*dcol;		/* rows x max_col */
 	float		*d1, *d2, *d3;	/* gradients, rows x max width */
 	float		*acc;		/* reducible sums (n_acc) */
 	float		*qmin, *qmax;	/* n_mm */
@@ -284,7 +298,7 @@ struct hgq_trainer {
 	float			*P, *M1, *M2, *G;
 	struct region		*reg;
 	size_t			 n_reg;
-	size_t			 n_acc, n_mm, n_bnsum, max_w;
+	size_t			 n_acc, n_mm, n_bnsum, max_w, max_col;
 	struct tbuf		*tb;
 	size_t			 cap;		/* rows per thread buffer */
 	size_t			 blk;		/* rows per block (0: all) */
@@ -341,9 +355,14 @@ tbuf_free(struct hgq_trainer *t, struct tbuf *b)
 	if (b->z0 != NULL)
 		for (uint32_t l = 0; l < t->nd; l++)
 			free(b->z0[l]);
+	if (b->col != NULL)
+		for (uint32_t l = 0; l < t->nd; l++)
+			free(b->col[l]);
 	free(b->x);
 	free(b->q);
 	free(b->z0);
+	free(b->col);
+	free(b->dcol);
 	free(b->d1);
 	free(b->d2);
 	free(b->d3);
@@ -364,7 +383,8 @@ tbuf_alloc(struct hgq_trainer *t, struct tbuf *b, size_t rows)
 	b->x = calloc(t->nq, sizeof(*b->x));
 	b->q = calloc(t->nq, sizeof(*b->q));
 	b->z0 = calloc(t->nd ? t->nd : 1, sizeof(*b->z0));
-	if (b->x == NULL || b->q == NULL || b->z0 == NULL)
+	b->col = calloc(t->nd ? t->nd : 1, sizeof(*b->col));
+	if (b->x == NULL || b->q == NULL || b->z0 == NULL || b->col == NULL)
 		return HGQ_ENOMEM;
 	for (uint32_t l = 0; l < t->nq; l++) {
 		/* the input rows are gathered into x[0] */
@@ -373,9 +393,16 @@ tbuf_alloc(struct hgq_trainer *t, struct tbuf *b, size_t rows)
 		if (b->x[l] == NULL || b->q[l] == NULL)
 			return HGQ_ENOMEM;
 	}
-	for (uint32_t l = 0; l < t->nd; l++)
-		if (t->d[l].bn && (b->z0[l] = falloc(r * t->d[l].OC)) == NULL)
+	for (uint32_t l = 0; l < t->nd; l++) {
+		if (t->d[l].bn && (b->z0[l] = falloc(r * t->d[l].out_n)) ==
+		    NULL)
 			return HGQ_ENOMEM;
+		if (t->d[l].col_len > 0 &&
+		    (b->col[l] = falloc(r * t->d[l].col_len)) == NULL)
+			return HGQ_ENOMEM;
+	}
+	if (t->max_col > 0 && (b->dcol = falloc(r * t->max_col)) == NULL)
+		return HGQ_ENOMEM;
 	b->d1 = falloc(r * t->max_w);
 	b->d2 = falloc(r * t->max_w);
 	b->d3 = falloc(r * t->max_w);
@@ -431,6 +458,7 @@ hgq_trainer_free(struct hgq_trainer *t)
 		free(q->inv);
 		free(q->abits);
 		free(q->efa);
+		free(q->src);
 	}
 	for (uint32_t l = 0; t->d != NULL && l < t->nd; l++) {
 		struct tdense *d = &t->d[l];
@@ -489,6 +517,82 @@ load_tensor(const struct hgq_layer *l, uint32_t role, float *dst, size_t n,
 }
 
 /*
+ * op_init - the geometry of op l (model layer j) from the model; the
+ * model is valid, so the geometry is too.
+ */
+static int
+op_init(struct hgq_trainer *t, struct tdense *d, uint32_t j,
+    struct hgq_err *err)
+{
+	struct hgq_model *m = t->m;
+	struct hgq_layer *l = &m->layers[j];
+	struct hgq_window w;
+	int rc;
+
+	d->l = l;
+	d->kind = l->kind;
+	d->in_n = l->n_in;
+	d->out_n = l->n_out;
+	d->npos = 1;
+	switch (l->kind) {
+	case HGQ_LAYER_DENSE:
+		d->weighted = 1;
+		d->C = l->n_in;
+		d->OC = l->n_out;
+		break;
+	case HGQ_LAYER_CONV1D:
+	case HGQ_LAYER_CONV2D:
+		if ((rc = hgq_layer_window(m, j, &w, err)) != HGQ_OK ||
+		    (rc = hgq_conv_geom_init(&d->g, w.in_h, w.in_w, w.in_c,
+		    w.k_h, w.k_w, w.out_c, w.s_h, w.s_w, l->padding, err)) !=
+		    HGQ_OK)
+			return rc;
+		d->weighted = 1;
+		d->C = w.n_taps;
+		d->OC = w.out_c;
+		d->npos = w.n_pos;
+		d->col_len = hgq_conv_col_len(&d->g);
+		break;
+	case HGQ_LAYER_MAXPOOL:
+	case HGQ_LAYER_AVGPOOL:
+		if ((rc = hgq_layer_window(m, j, &w, err)) != HGQ_OK ||
+		    (rc = hgq_pool_geom_init(&d->pg, w.in_h, w.in_w, w.in_c,
+		    w.k_h, w.k_w, w.s_h, w.s_w, err)) != HGQ_OK)
+			return rc;
+		break;
+	case HGQ_LAYER_FLATTEN:
+		break;
+	default:
+		return hgq_errf(err, HGQ_EUNSUPP, "layer %" PRIu32 " (%s): "
+		    "not supported by the trainer", j,
+		    hgq_layer_kind_name(l->kind));
+	}
+	if (d->weighted) {
+		d->relu = l->act == HGQ_ACT_RELU;
+		d->bn = l->bn;
+		d->w_gran = l->w_gran;
+		d->b_gran = l->b_gran;
+	}
+	return HGQ_OK;
+}
+
+/*
+ * ident_src - the source element of every element of the identity
+ * quantizer after op d: itself after flatten, the first element of the
+ * window (a placeholder: the step picks the one with the most bits).
+ */
+static int
+ident_src(struct hgq_trainer *t, struct tquant *q, const struct tdense *d)
+{
+	if ((q->src = hgq_calloc(q->n, sizeof(*q->src))) == NULL)
+		return HGQ_ENOMEM;
+	for (uint32_t e = 0; e < q->n; e++)
+		q->src[e] = d->kind == HGQ_LAYER_FLATTEN ? e : 0;
+	(void)t;
+	return HGQ_OK;
+}
+
+/*
  * Lay out the flat parameter vector and every buffer from the model's
  * layers, then copy the training tensors in.
  */
@@ -501,7 +605,7 @@ trainer_layout(struct hgq_trainer *t, struct hgq_err *err)
 
 	if (m->n_layers < 3 || m->n_layers % 2 == 0)
 		return hgq_errf(err, HGQ_EINVAL, "the model is not a chain "
-		    "quantizer, dense, ..., quantizer");
+		    "quantizer, operation, ..., quantizer");
 	t->nd = m->n_layers / 2;
 	t->nq = t->nd + 1;
 	t->q = calloc(t->nq, sizeof(*t->q));
@@ -511,25 +615,39 @@ trainer_layout(struct hgq_trainer *t, struct hgq_err *err)
 	for (uint32_t j = 0; j < m->n_layers; j++) {
 		struct hgq_layer *l = &m->layers[j];
 
-		if (l->kind != (j % 2 == 0 ? HGQ_LAYER_QUANT :
-		    HGQ_LAYER_DENSE))
+		if ((l->kind == HGQ_LAYER_QUANT) != (j % 2 == 0))
 			return hgq_errf(err, HGQ_EINVAL, "layer %" PRIu32
 			    ": not the expected %s", j, j % 2 == 0 ?
-			    "quantizer" : "dense layer");
+			    "quantizer" : "operation");
+		if (j % 2 == 1 && (rc = op_init(t, &t->d[j / 2], j, err)) !=
+		    HGQ_OK)
+			return rc;
 	}
-	/* parameters: dense W b FW FB (gamma); trainable quantizer FA */
+	if (t->d[t->nd - 1].kind != HGQ_LAYER_DENSE)
+		return hgq_errf(err, HGQ_EINVAL, "the last operation must be "
+		    "dense");
+	/* parameters: weighted op W b FW FB (gamma); trainable quantizer FA */
 	for (uint32_t j = 0; j < m->n_layers; j++) {
 		struct hgq_layer *l = &m->layers[j];
 
 		if (j % 2 == 0) {
 			struct tquant *q = &t->q[j / 2];
+			uint32_t dims[HGQ_MAX_RANK], r = hgq_layer_shape(l,
+			    dims);
 
 			q->l = l;
 			q->n = l->n_out;
-			q->trainable = l->trainable;
 			q->round = l->round;
 			q->gran = l->gran;
-			q->n_f = l->gran == HGQ_GRAN_LAYER ? 1 : q->n;
+			q->n_f = l->gran == HGQ_GRAN_LAYER ? 1 :
+			    l->gran == HGQ_GRAN_CHANNEL ? dims[r - 1] : q->n;
+			q->ident = j > 0 && !l->trainable &&
+			    (t->d[j / 2 - 1].kind == HGQ_LAYER_FLATTEN ||
+			    t->d[j / 2 - 1].kind == HGQ_LAYER_MAXPOOL);
+			q->trainable = l->trainable && !q->ident;
+			if (q->ident && ident_src(t, q, &t->d[j / 2 - 1]) !=
+			    HGQ_OK)
+				goto nomem;
 			if (q->trainable) {
 				q->off_f = off;
 				if ((rc = add_region(t, off, q->n_f, FBITS_LO,
@@ -543,17 +661,10 @@ trainer_layout(struct hgq_trainer *t, struct hgq_err *err)
 			mm += q->n;
 			if (q->n > t->max_w)
 				t->max_w = q->n;
-		} else {
+		} else if (t->d[j / 2].weighted) {
 			struct tdense *d = &t->d[j / 2];
-			size_t nw = (size_t)l->n_in * l->n_out;
+			size_t nw = (size_t)d->C * d->OC;
 
-			d->l = l;
-			d->C = l->n_in;
-			d->OC = l->n_out;
-			d->relu = l->act == HGQ_ACT_RELU;
-			d->bn = l->bn;
-			d->w_gran = l->w_gran;
-			d->b_gran = l->b_gran;
 			d->n_fw = fsize(d->w_gran, nw, d->OC);
 			d->n_fb = fsize(d->b_gran, d->OC, d->OC);
 			d->off_w = off;
@@ -619,13 +730,17 @@ trainer_layout(struct hgq_trainer *t, struct hgq_err *err)
 		struct tdense *d = &t->d[l];
 		size_t nw = (size_t)d->C * d->OC;
 
+		if (d->col_len > t->max_col)
+			t->max_col = d->col_len;
+		if (!d->weighted)
+			continue;
 		d->wq = falloc(nw);
 		d->wt = falloc(nw);
 		d->wbits = falloc(nw);
 		d->bq = falloc(d->OC);
 		d->wf = falloc(nw);
 		d->bf = falloc(d->OC);
-		d->efw = falloc(nw);
+		d->efw = falloc(nw > d->OC ? nw : d->OC);
 		if (d->wq == NULL || d->wt == NULL || d->wbits == NULL ||
 		    d->bq == NULL || d->wf == NULL || d->bf == NULL ||
 		    d->efw == NULL)
@@ -649,6 +764,8 @@ trainer_layout(struct hgq_trainer *t, struct hgq_err *err)
 			    d->gb == NULL)
 				goto nomem;
 		}
+		if (d->kind != HGQ_LAYER_DENSE)
+			continue;
 		if (d->OC > t->max_w)
 			t->max_w = d->OC;
 		if (d->C > t->max_w)
@@ -711,6 +828,8 @@ trainer_io(struct hgq_trainer *t, int dir, struct hgq_err *err)
 		uint32_t li = 2 * l + 1;
 		size_t nw = (size_t)d->C * d->OC;
 
+		if (!d->weighted)
+			continue;
 		IO_PARAM(d->l, HGQ_ROLE_WEIGHT, d->off_w, nw, li);
 		IO_PARAM(d->l, HGQ_ROLE_BIAS, d->off_b, d->OC, li);
 		IO_PARAM(d->l, HGQ_ROLE_WEIGHT_FBITS, d->off_fw, d->n_fw, li);
@@ -735,11 +854,13 @@ trainer_io(struct hgq_trainer *t, int dir, struct hgq_err *err)
 static size_t
 block_rows(const struct hgq_trainer *t)
 {
-	size_t per_row = 3 * t->max_w, rows;
+	size_t per_row = 3 * t->max_w + t->max_col, rows;
 
-	for (uint32_t l = 0; l < t->nd; l++)
+	for (uint32_t l = 0; l < t->nd; l++) {
 		if (t->d[l].bn)
 			return 0;
+		per_row += t->d[l].col_len;
+	}
 	for (uint32_t l = 0; l < t->nq; l++)
 		per_row += 2 * (size_t)t->q[l].n;
 	rows = (128 * 1024) / per_row;
@@ -757,13 +878,7 @@ hgq_trainer_new(struct hgq_trainer **out, struct hgq_model *m,
 	*out = NULL;
 	if ((t = calloc(1, sizeof(*t))) == NULL)
 		return hgq_errf(err, HGQ_ENOMEM, "out of memory");
-	if (threads <= 0) {
-		long n = sysconf(_SC_NPROCESSORS_ONLN);
-
-		threads = n > 0 ? (int)n : 1;
-	}
-	if (threads > 256)
-		threads = 256;
+	threads = hgq_n_threads(threads, 256);
 	t->m = m;
 	t->c = c;
 	t->T = threads;
@@ -892,8 +1007,8 @@ phase_quantize(struct hgq_trainer *t, int tid)
 		struct tdense *d = &t->d[l];
 		size_t r0, r1;
 
-		if (d->bn)
-			continue;	/* done in the forward (statistics) */
+		if (!d->weighted || d->bn)
+			continue;	/* BN: done in the forward (statistics) */
 		split(d->C, t->T, tid, &r0, &r1);
 		quant_rows(d, t->P + d->off_w, t->P + d->off_fw, r0, r1);
 		if (tid == 0) {
@@ -906,8 +1021,10 @@ phase_quantize(struct hgq_trainer *t, int tid)
 			struct tquant *q = &t->q[l];
 			const float *f = qf_param(t, q);
 
+			if (q->ident)
+				continue;
 			for (size_t e = 0; e < q->n; e++) {
-				int F = hgq_round_bits(f[q->n_f == 1 ? 0 : e]);
+				int F = hgq_round_bits(f[e % q->n_f]);
 
 				q->scale[e] = pow2f(F);
 				q->inv[e] = pow2f(-F);
@@ -925,7 +1042,7 @@ bn_forward_sync(struct hgq_trainer *t, struct tdense *d)
 	size_t C = d->C, OC = d->OC, nw = C * OC;
 	const float *K = t->P + d->off_w, *b = t->P + d->off_b;
 	const float *gamma = t->P + d->off_g;
-	double B = (double)t->n;
+	double B = (double)t->n * (double)d->npos;
 
 	for (size_t j = 0; j < OC; j++) {
 		double s1 = 0, s2 = 0, mu, var;
@@ -1017,6 +1134,110 @@ bn_backward_sync(struct hgq_trainer *t, struct tdense *d)
 	}
 }
 
+/* quantizer l's forward on nr rows: fake quantization, or a copy */
+static void
+quant_forward(struct hgq_trainer *t, struct tbuf *b, uint32_t l, size_t nr)
+{
+	struct tquant *q = &t->q[l];
+
+	if (q->ident)
+		memcpy(b->q[l], b->x[l], nr * q->n * sizeof(float));
+	else
+		hgq_fq_forward(b->q[l], b->qmin + q->mm, b->qmax + q->mm,
+		    b->x[l], q->scale, q->inv, nr, q->n, q->round);
+}
+
+/*
+ * The forward of weighted op l on nr rows: the input A is the quantized
+ * activations (dense) or their im2col rows (convolution), rows of C;
+ * with batchnorm the statistics of the float kernel's output first
+ * (every thread meets at the barriers).
+ */
+static void
+weighted_forward(struct hgq_trainer *t, struct tbuf *b, int tid, uint32_t l,
+    size_t nr)
+{
+	struct tdense *d = &t->d[l];
+	const float *A = b->q[l];
+	size_t rows = nr * d->npos;
+
+	if (d->kind != HGQ_LAYER_DENSE) {
+		hgq_conv_im2col(b->col[l], b->q[l], &d->g, nr);
+		A = b->col[l];
+	}
+	if (d->bn) {
+		double *s1 = b->bnsum + d->bn_sum, *s2 = s1 + d->OC;
+		float *z0 = b->z0[l];
+
+		hgq_matmul_forward(z0, A, t->P + d->off_w, NULL, rows, d->C,
+		    d->OC, 0);
+		for (size_t j = 0; j < d->OC; j++)
+			s1[j] = s2[j] = 0;
+		for (size_t r = 0; r < rows; r++)
+			for (size_t j = 0; j < d->OC; j++) {
+				double v = z0[r * d->OC + j];
+
+				s1[j] += v;
+				s2[j] += v * v;
+			}
+		pool_barrier(&t->pool);
+		if (tid == 0)
+			bn_forward_sync(t, d);
+		pool_barrier(&t->pool);
+	}
+	hgq_matmul_forward(b->x[l + 1], A, d->wq, d->bq, rows, d->C, d->OC,
+	    d->relu);
+}
+
+/*
+ * The backward of weighted op l: dcur (nr rows of out_n) the gradient of
+ * its output after the ReLU's mask; dnext (nr rows of in_n) gets the
+ * gradient of its input when want_dq.  With batchnorm, the gradient
+ * through the batch statistics adds a second product with the float
+ * kernel (threads meet at the barriers).
+ */
+static void
+weighted_backward(struct hgq_trainer *t, struct tbuf *b, int tid, uint32_t l,
+    size_t nr, const float *dcur, float *dnext, int want_dq)
+{
+	struct tdense *d = &t->d[l];
+	int conv = d->kind != HGQ_LAYER_DENSE;
+	const float *A = conv ? b->col[l] : b->q[l];
+	float *dA = !want_dq ? NULL : conv ? b->dcol : dnext;
+	size_t rows = nr * d->npos;
+
+	hgq_matmul_backward(dA, b->acc + d->acc_gw, b->acc + d->acc_gb, dcur,
+	    A, d->wt, rows, d->C, d->OC);
+	if (conv && want_dq)
+		hgq_conv_col2im(dnext, b->dcol, &d->g, nr);
+	if (d->bn) {
+		float *z0 = b->z0[l];
+		float invB = 1.0f / ((float)t->n * (float)d->npos);
+
+		pool_barrier(&t->pool);
+		if (tid == 0)
+			bn_backward_sync(t, d);
+		pool_barrier(&t->pool);
+		/* dz0 = dmu / B + dvar 2 (z0 - mu) / B, in place */
+		for (size_t r = 0; r < rows; r++)
+			for (size_t j = 0; j < d->OC; j++) {
+				float *v = &z0[r * d->OC + j];
+
+				*v = d->dmu[j] * invB + d->dvar[j] * 2.0f *
+				    (*v - (float)d->mu[j]) * invB;
+			}
+		dA = !want_dq ? NULL : conv ? b->dcol : b->d3;
+		hgq_matmul_backward(dA, b->acc + d->acc_gk0, NULL, z0, A,
+		    d->kt, rows, d->C, d->OC);
+		if (want_dq) {
+			if (conv)
+				hgq_conv_col2im(b->d3, b->dcol, &d->g, nr);
+			for (size_t e = 0; e < nr * d->in_n; e++)
+				dnext[e] += b->d3[e];
+		}
+	}
+}
+
 /*
  * Forward and backward of rows [r0, r0 + nr) of the batch, adding to the
  * thread's sums.  With batchnorm, every thread calls this exactly once
@@ -1043,41 +1264,31 @@ fwd_bwd_rows(struct hgq_trainer *t, struct tbuf *b, int tid, size_t r0,
 	}
 	/* forward */
 	for (uint32_t l = 0; l < t->nd; l++) {
-		struct tquant *q = &t->q[l];
 		struct tdense *d = &t->d[l];
 
-		hgq_fq_forward(b->q[l], b->qmin + q->mm, b->qmax + q->mm,
-		    b->x[l], q->scale, q->inv, nr, q->n, q->round);
-		if (d->bn) {
-			double *s1 = b->bnsum + d->bn_sum, *s2 = s1 + d->OC;
-			float *z0 = b->z0[l];
-
-			hgq_matmul_forward(z0, b->q[l], t->P + d->off_w, NULL,
-			    nr, d->C, d->OC, 0);
-			for (size_t j = 0; j < d->OC; j++)
-				s1[j] = s2[j] = 0;
-			for (size_t r = 0; r < nr; r++)
-				for (size_t j = 0; j < d->OC; j++) {
-					double v = z0[r * d->OC + j];
-
-					s1[j] += v;
-					s2[j] += v * v;
-				}
-			pool_barrier(&t->pool);
-			if (tid == 0)
-				bn_forward_sync(t, d);
-			pool_barrier(&t->pool);
+		quant_forward(t, b, l, nr);
+		switch (d->kind) {
+		case HGQ_LAYER_MAXPOOL:
+			hgq_maxpool_forward(b->x[l + 1], b->q[l], &d->pg, nr);
+			break;
+		case HGQ_LAYER_AVGPOOL:
+			hgq_avgpool_forward(b->x[l + 1], b->q[l], &d->pg, nr);
+			break;
+		case HGQ_LAYER_FLATTEN:
+			memcpy(b->x[l + 1], b->q[l], nr * d->in_n *
+			    sizeof(float));
+			break;
+		default:
+			weighted_forward(t, b, tid, l, nr);
+			break;
 		}
-		hgq_matmul_forward(b->x[l + 1], b->q[l], d->wq, d->bq, nr,
-		    d->C, d->OC, d->relu);
 	}
 	/* the output quantizer and the loss */
 	{
 		struct tquant *q = &t->q[t->nd];
 		size_t no = q->n;
 
-		hgq_fq_forward(b->q[t->nd], b->qmin + q->mm, b->qmax + q->mm,
-		    b->x[t->nd], q->scale, q->inv, nr, no, q->round);
+		quant_forward(t, b, t->nd, nr);
 		dcur = b->d1;
 		if (t->loss_kind == HGQ_LOSS_MSE) {
 			for (size_t r = 0; r < nr; r++) {
@@ -1105,7 +1316,7 @@ fwd_bwd_rows(struct hgq_trainer *t, struct tbuf *b, int tid, size_t r0,
 			hgq_fq_backward(b->acc + q->acc_dfs, dcur, b->x[t->nd],
 			    b->q[t->nd], nr, no);
 	}
-	/* backward: dcur is the gradient of dense l's output (after the
+	/* backward: dcur is the gradient of op l's output (after the
 	   ReLU's mask) */
 	dnext = b->d2;
 	for (uint32_t l = t->nd; l-- > 0;) {
@@ -1114,36 +1325,32 @@ fwd_bwd_rows(struct hgq_trainer *t, struct tbuf *b, int tid, size_t r0,
 		int want_dq = l > 0 || q->trainable;
 		float *tmp;
 
-		hgq_matmul_backward(want_dq ? dnext : NULL,
-		    b->acc + d->acc_gw, b->acc + d->acc_gb, dcur, b->q[l],
-		    d->wt, nr, d->C, d->OC);
-		if (d->bn) {
-			float *z0 = b->z0[l];
-			float invB = 1.0f / (float)t->n;
-
-			pool_barrier(&t->pool);
-			if (tid == 0)
-				bn_backward_sync(t, d);
-			pool_barrier(&t->pool);
-			/* dz0 = dmu / B + dvar 2 (z0 - mu) / B, in place */
-			for (size_t r = 0; r < nr; r++)
-				for (size_t j = 0; j < d->OC; j++) {
-					float *v = &z0[r * d->OC + j];
-
-					*v = d->dmu[j] * invB + d->dvar[j] *
-					    2.0f * (*v - (float)d->mu[j]) *
-					    invB;
-				}
-			hgq_matmul_backward(want_dq ? b->d3 : NULL,
-			    b->acc + d->acc_gk0, NULL, z0, b->q[l], d->kt, nr,
-			    d->C, d->OC);
+		switch (d->kind) {
+		case HGQ_LAYER_MAXPOOL:
 			if (want_dq)
-				for (size_t e = 0; e < nr * d->C; e++)
-					dnext[e] += b->d3[e];
+				hgq_maxpool_backward(dnext, dcur, b->q[l],
+				    &d->pg, nr, 0);
+			break;
+		case HGQ_LAYER_AVGPOOL:
+			if (want_dq)
+				hgq_avgpool_backward(dnext, dcur, &d->pg, nr);
+			break;
+		case HGQ_LAYER_FLATTEN:
+			if (want_dq)
+				memcpy(dnext, dcur, nr * d->in_n *
+				    sizeof(float));
+			break;
+		default:
+			weighted_backward(t, b, tid, l, nr, dcur, dnext,
+			    want_dq);
+			break;
 		}
 		if (!want_dq)
 			break;
-		if (l > 0 && t->d[l - 1].relu)
+		/* an identity quantizer passes the gradient as it is */
+		if (q->ident)
+			;
+		else if (l > 0 && t->d[l - 1].relu)
 			hgq_fq_relu_backward(b->acc + q->acc_dfs, dnext,
 			    b->x[l], b->q[l], nr, q->n);
 		else
@@ -1218,6 +1425,43 @@ gran_reduce(float *g, const float *e, size_t n_elem, size_t OC, int gran)
 		g[0] += e[k];
 }
 
+/*
+ * ident_bits - the bits of identity quantizer q (after op d) are those of
+ * the element reaching it: the same element after flatten, the one with
+ * the most bits of the window after max pooling (the first on ties),
+ * whose f the EBOPs gradient of q's elements goes to (q->src).
+ */
+static void
+ident_bits(struct tquant *q, const struct tquant *from, const struct tdense *d)
+{
+	const struct hgq_pool_geom *g = &d->pg;
+
+	if (d->kind == HGQ_LAYER_FLATTEN) {
+		memcpy(q->abits, from->abits, q->n * sizeof(float));
+		return;
+	}
+	for (size_t oh = 0; oh < g->OH; oh++)
+		for (size_t ow = 0; ow < g->OW; ow++)
+			for (size_t c = 0; c < g->C; c++) {
+				size_t o = (oh * g->OW + ow) * g->C + c;
+				size_t best = ((oh * g->SH) * g->W + ow *
+				    g->SW) * g->C + c;
+
+				for (size_t ph = 0; ph < g->PH; ph++)
+					for (size_t pw = 0; pw < g->PW; pw++) {
+						size_t e = ((oh * g->SH + ph) *
+						    g->W + ow * g->SW + pw) *
+						    g->C + c;
+
+						if (from->abits[e] >
+						    from->abits[best])
+							best = e;
+					}
+				q->src[o] = (uint32_t)best;
+				q->abits[o] = from->abits[best];
+			}
+}
+
 /* phase D (thread 0): states, EBOPs, the gradient vector */
 static void
 phase_grads(struct hgq_trainer *t)
@@ -1241,10 +1485,15 @@ phase_grads(struct hgq_trainer *t)
 		struct tquant *q = &t->q[l];
 		const float *f = qf_param(t, q);
 
+		if (q->ident) {
+			ident_bits(q, &t->q[l - 1], &t->d[l - 1]);
+			memset(q->efa, 0, q->n * sizeof(float));
+			continue;
+		}
 		for (size_t e = 0; e < q->n; e++) {
 			float mn = t->tb[0].qmin[q->mm + e];
 			float mx = t->tb[0].qmax[q->mm + e];
-			int F = hgq_round_bits(f[q->n_f == 1 ? 0 : e]);
+			int F = hgq_round_bits(f[e % q->n_f]);
 			float a, inew, k;
 
 			for (int th = 1; th < t->T; th++) {
@@ -1269,20 +1518,23 @@ phase_grads(struct hgq_trainer *t)
 			q->efa[e] = ln2 * acc[q->acc_dfs + e];
 		}
 	}
-	/* dense layers: weights, biases, their f; EBOPs */
+	/* weighted ops: weights, biases, their f; EBOPs */
 	for (uint32_t l = 0; l < t->nd; l++) {
 		struct tdense *d = &t->d[l];
 		struct tquant *q = &t->q[l];
 		size_t C = d->C, OC = d->OC, nw = C * OC;
 		const float *G = acc + d->acc_gw, *gb = acc + d->acc_gb;
-		const float *wf = d->bn ? d->wf : t->P + d->off_w;
+		const float *wf, *gk0;
 		float *gw = t->G + d->off_w, *gbias = t->G + d->off_b;
+		float *dfa = q->trainable || q->ident ? q->efa : NULL;
 
+		if (!d->weighted)
+			continue;
+		wf = d->bn ? d->wf : t->P + d->off_w;
 		for (size_t e = 0; e < nw; e++)
 			d->efw[e] = ln2 * (wf[e] - d->wq[e]) * G[e];
 		if (d->bn) {
-			const float *gk0 = acc + d->acc_gk0;
-
+			gk0 = acc + d->acc_gk0;
 			for (size_t e = 0; e < nw; e++)
 				gw[e] = G[e] * d->s[e % OC] + gk0[e];
 			memcpy(t->G + d->off_g, d->dgamma, OC * sizeof(float));
@@ -1290,8 +1542,12 @@ phase_grads(struct hgq_trainer *t)
 			memcpy(gw, G, nw * sizeof(float));
 		}
 		memcpy(gbias, gb, OC * sizeof(float));
-		ebops += hgq_ebops_dense(q->trainable ? q->efa : NULL,
-		    d->efw, q->abits, d->wbits, C, OC, beta);
+		if (d->kind == HGQ_LAYER_DENSE)
+			ebops += hgq_ebops_dense(dfa, d->efw, q->abits,
+			    d->wbits, C, OC, beta);
+		else
+			ebops += hgq_ebops_conv(dfa, d->efw, q->abits,
+			    d->wbits, &d->g, beta);
 		gran_reduce(t->G + d->off_fw, d->efw, nw, OC, d->w_gran);
 		for (size_t j = 0; j < OC; j++)
 			d->efw[j] = ln2 * (d->bf[j] - d->bq[j]) * gb[j];
@@ -1306,13 +1562,23 @@ phase_grads(struct hgq_trainer *t)
 			t->G[d->off_fb + g] = t->c->q_bias.trainable ?
 			    t->G[d->off_fb + g] + gamma : 0;
 	}
+	/* the EBOPs gradient of identity quantizers goes to their sources */
+	for (uint32_t l = t->nq; l-- > 1;) {
+		struct tquant *q = &t->q[l], *from = &t->q[l - 1];
+
+		if (!q->ident)
+			continue;
+		for (size_t e = 0; e < q->n; e++)
+			from->efa[q->src[e]] += q->efa[e];
+	}
 	for (uint32_t l = 0; l < t->nq; l++) {
 		struct tquant *q = &t->q[l];
 
 		if (!q->trainable)
 			continue;
-		gran_reduce(t->G + q->off_f, q->efa, q->n, q->n,
-		    q->n_f == 1 ? HGQ_GRAN_LAYER : HGQ_GRAN_ELEMENT);
+		gran_reduce(t->G + q->off_f, q->efa, q->n, q->n_f,
+		    q->n_f == 1 ? HGQ_GRAN_LAYER : q->n_f == q->n ?
+		    HGQ_GRAN_ELEMENT : HGQ_GRAN_CHANNEL);
 		for (size_t g = 0; g < q->n_f; g++)
 			t->G[q->off_f + g] += gamma;
 	}

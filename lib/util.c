@@ -6,7 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "hgq.h"
+#include "internal.h"
 
 static hgq_log_fn log_fn;
 static void *log_arg;

@@ -37,7 +37,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "hgq.h"
+#include "internal.h"
 
 /* ------------------------------------------------------------------ */
 /* A growing string                                                    */
@@ -451,11 +451,15 @@ emit_op(struct sbuf *d, struct sbuf *b, const struct hgq_ir *ir,
 	case HGQ_IR_SAT: {
 		const struct hgq_ir_op *a = &ir->ops[op->a];
 		int asg, wa = op_width(a, &asg);
-		int bits = op->i + op->f;
-		int64_t hi = ((int64_t)1 << bits) - 1;
-		int64_t lo = !op->k ? 0 : op->mode == HGQ_SAT_SYM ? -hi :
-		    -((int64_t)1 << bits);
-		bool over = a->v.hi > hi, under = a->v.lo < lo;
+		int bits = op->i + op->f;	/* magnitude bits */
+		int64_t lo, hi;
+		bool over, under;
+
+		/* a's interval is exact (ir.c narrows the sums): a side is
+		   tested only when a value can pass it */
+		hgq_fmt_range(op->k, op->i, op->f, op->mode, &lo, &hi);
+		over = a->v.hi > hi;
+		under = a->v.lo < lo;
 		int top = asg ? wa - 2 : wa - 1;	/* magnitude bits */
 
 		if (over) {

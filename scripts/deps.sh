@@ -7,10 +7,11 @@
 # to run and fails.
 set -eu
 
-# build, verification, data, documentation and plots
+# build, verification, data, documentation and plots; the sweep runners
+# (a Slurm cluster on localhost in the tests, GNU parallel)
 PKGS="gcc make pkg-config libyaml-dev zlib1g-dev check \
 iverilog verilator yosys dataset-fashion-mnist mandoc gnuplot-nox \
-clang libclang-rt-14-dev valgrind"
+clang libclang-rt-14-dev valgrind slurm-wlm munge parallel"
 
 missing=""
 for p in $PKGS; do

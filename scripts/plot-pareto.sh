@@ -3,11 +3,12 @@
 # PNG and SVG through gnuplot.
 #
 # usage: plot-pareto.sh [-g COLUMN] [-m NAME] [-t TITLE] [-u EBOPS]
-#                       -o PREFIX FILE.tsv
+#                       [-y COLUMN] -o PREFIX FILE.tsv
 #
 #   FILE.tsv   a table whose first line names the columns ("#name\t...");
 #              the columns "ebops" and "test_acc" (a fraction) are
 #              plotted, rows whose test_acc is not a number are skipped
+#   -y COLUMN  the accuracy column [test_acc] (hgq-pareto's: accuracy)
 #   -o PREFIX  write PREFIX.png and PREFIX.svg
 #   -g COLUMN  one series of points per value of COLUMN (a sweep's
 #              beta_max), COLUMN the legend's title; otherwise one series
@@ -25,7 +26,7 @@ set -u
 
 usage() {
 	echo "usage: plot-pareto.sh [-g COLUMN] [-m NAME] [-t TITLE] [-u EBOPS]" \
-	    "-o PREFIX FILE.tsv" >&2
+	    "[-y COLUMN] -o PREFIX FILE.tsv" >&2
 	exit 2
 }
 # 3362816 -> 3,362,816
@@ -38,14 +39,15 @@ die() {
 	exit 1
 }
 
-group="" mark="" title="" uniform="" prefix=""
-while getopts g:m:o:t:u: opt; do
+group="" mark="" title="" uniform="" prefix="" acc=test_acc
+while getopts g:m:o:t:u:y: opt; do
 	case $opt in
 	g) group=$OPTARG ;;
 	m) mark=$OPTARG ;;
 	o) prefix=$OPTARG ;;
 	t) title=$OPTARG ;;
 	u) uniform=$OPTARG ;;
+	y) acc=$OPTARG ;;
 	*) usage ;;
 	esac
 done
@@ -64,20 +66,20 @@ trap 'rm -rf "$tmp"' EXIT INT TERM
 # Split the table into what gnuplot draws: pts.dat (one block per group,
 # blocks separated by two blank lines), groups.txt (their names, in
 # order), front.dat and mark.dat ("ebops accuracy%" per line).
-awk -F '\t' -v group="$group" -v mark="$mark" -v dir="$tmp" '
+awk -F '\t' -v group="$group" -v mark="$mark" -v dir="$tmp" -v acc="$acc" '
 	NR == 1 {
 		sub(/^#/, "")
 		for (c = 1; c <= NF; c++)
 			col[$c] = c
-		if (!("ebops" in col) || !("test_acc" in col)) {
-			print "no ebops or test_acc column" > "/dev/stderr"
+		if (!("ebops" in col) || !(acc in col)) {
+			print "no ebops or " acc " column" > "/dev/stderr"
 			exit 2
 		}
 		if (group != "" && !(group in col)) {
 			print "no column " group > "/dev/stderr"
 			exit 2
 		}
-		ce = col["ebops"]; ca = col["test_acc"]
+		ce = col["ebops"]; ca = col[acc]
 		cg = group == "" ? 0 : col[group]
 		next
 	}

@@ -4,12 +4,11 @@
 # prints the counts as JSON.
 . "$TESTS_DIR/lib.sh"
 
-if ! command -v yosys >/dev/null 2>&1; then
-	echo "ok 1 - # skip: yosys is not installed"
-	exit 0
-fi
+need yosys
 
-mkfixture --seed 8 --shape 10,12,4 --max-width 8 -o m.hgqm
+# seed 8 gave 136 LUTs until the outputs' adders were narrowed to the
+# exact ranges of their sums (94 LUTs since): seed 9 keeps a real design
+mkfixture --seed 9 --shape 10,12,4 --max-width 8 -o m.hgqm
 ok "emit" hgq-emit-verilog --report json -o net.v m.hgqm
 est=$(sed 's/^{"adders": [0-9]*, "lut_estimate": \([0-9]*\),.*/\1/' .out)
 ok "synthesize" sh "$ROOT/scripts/synth-yosys.sh" net.v

@@ -7,11 +7,9 @@ mkfixture --seed 5 --shape 6,9,4 --uncalibrated -o raw.hgqm
 mkdata --seed 2 --lo -3 --hi 3 3000 6 x.npy
 mkdata --seed 3 --int --lo 0 --hi 4 3000 0 y.npy
 
-ok "--help exits 0" hgq-sim --help
-check "--help goes to stdout" grep -q '^usage: hgq-sim' .out
-must_fail 2 "a bad option is a usage error" hgq-sim --bogus m.hgqm
+usual_options hgq-sim m.hgqm
 must_fail 2 "-i is required" hgq-sim m.hgqm
-must_fail 2 "bad --threads" hgq-sim -t 0 -i x.npy m.hgqm
+must_fail 2 "bad --threads" hgq-sim -t 65 -i x.npy m.hgqm
 must_fail 1 "missing model" hgq-sim -i x.npy nonexistent.hgqm
 check "the message names the file" grep -q "nonexistent.hgqm" .err
 must_fail 1 "a directory is not a model" hgq-sim -i x.npy .
@@ -26,6 +24,8 @@ ok "model from stdin, no operand" sh -c 'hgq-sim -i x.npy < m.hgqm > c.tsv'
 same "no operand reads stdin" a.tsv c.tsv
 ok "one thread" sh -c 'hgq-sim -t 1 -i x.npy m.hgqm > d.tsv'
 same "thread count does not change the outputs" a.tsv d.tsv
+ok "-t 0: one thread per CPU" sh -c 'hgq-sim -t 0 -i x.npy m.hgqm > e.tsv'
+same "-t 0 gives the same outputs" a.tsv e.tsv
 
 ok "npy values" hgq-sim -i x.npy -o v.npy m.hgqm
 ok "npy mantissas" hgq-sim -i x.npy --raw -o r.npy m.hgqm

@@ -5,10 +5,7 @@
 # from rebuilding anything: it installs the programs the tests run.
 . "$TESTS_DIR/lib.sh"
 
-if ! command -v make >/dev/null 2>&1; then
-	echo "ok 1 - # skip: make is missing"
-	exit 0
-fi
+need make
 
 R=$T/root
 # B is the build folder of the programs under test (build or build/asan)
@@ -16,7 +13,7 @@ ok "make install" env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL make -C "$ROOT" \
     --no-print-directory -o all B="${HGQ_BIN%/bin}" DESTDIR="$R" \
     PREFIX=/usr install
 
-for p in hgq-train hgq-prune hgq-ebops hgq-sim hgq-emit-verilog; do
+for p in hgq-train hgq-prune hgq-ebops hgq-sim hgq-emit-verilog hgq-pareto; do
 	[ -x "$HGQ_BIN/$p" ] || continue
 	check "$p installed" test -x "$R/usr/bin/$p"
 	ok "$p runs" "$R/usr/bin/$p" --version
@@ -34,7 +31,7 @@ for x in $xr; do
 	    test -f "$R/usr/share/man/man${x##*.}/$x"
 done
 
-if command -v mandoc >/dev/null 2>&1; then
+if have mandoc; then
 	for p in "$R/usr/share/man/man5/hgqm.5" "$R/usr/share/man/man7/hgq.7"; do
 		ok "$(basename "$p") lints clean" sh -c "mandoc -Tlint -W warning \
 		    '$p' | grep -v 'referenced manual not found' | grep . &&

@@ -56,11 +56,11 @@ def parse(path):
     return chunks
 
 
-def build(chunks, major=1, minor=0, header_crc=None):
+def build(chunks, major=1, minor=0, header_crc=None, hextra=b""):
     """A file from chunks: offsets and CRCs computed unless a chunk says
     otherwise ("len", "off", "crc" override the TOC entry, "stored" the
-    bytes written)."""
-    hlen = 16
+    bytes written); hextra: header fields after the first 16 bytes."""
+    hlen = 16 + len(hextra)
     n = len(chunks)
     t = hlen + 32 * n
     off = align8(t + 4)
@@ -76,7 +76,8 @@ def build(chunks, major=1, minor=0, header_crc=None):
         body += bytes(align8(pos) - pos) + data
         pos = align8(pos) + len(data)
         off = align8(off + len(data))
-    head = b"HGQM" + struct.pack("<HHII", major, minor, hlen, n) + toc
+    head = (b"HGQM" + struct.pack("<HHII", major, minor, hlen, n) + hextra +
+            toc)
     crc = zlib.crc32(head) if header_crc is None else header_crc
     return head + struct.pack("<I", crc) + body
 
@@ -321,6 +322,51 @@ def edge_refused():
     put("edge-shift.hgqm", model_bytes(1, sh))
 
 
+# valid models whose sums fit in a few bits although an accumulator for
+# the whole layer, or one sized from the formats alone, would not
+def edge_mixed_exp():
+    """one column at 2^-60, the other at 2^20: a common accumulator
+    position for the layer needs 80 more bits; output 1's exact range
+    fits its SAT format, output 0's does not (both sides clip)"""
+    q0 = Q(3, k=[1, 1, 1], i=[7, 7, 7], f=[0, 0, 0], rnd=1, ovf=1)
+    d1 = D(w_m=[[1, 5], [-1, -3], [3, 7]],
+           w_f=[[60, -20], [60, -20], [58, -20]],
+           b_m=[0, 3], b_f=[0, -25])
+    q2 = Q(2, k=[1, 1], i=[-50, 31], f=[60, -10], rnd=0, ovf=1)
+    return [q0, d1, q2]
+
+
+def edge_dead_f60():
+    """a zero-width output with f = 60 beside live outputs at f 0 and 1"""
+    q0 = Q(2, k=[1, 1], i=[15, 15], f=[0, 0], rnd=1, ovf=1)
+    d1 = D(w_m=[[3, 5, 1], [-7, 2, 1]], w_f=[[0, 0, 0], [0, 0, 0]],
+           b_m=[1, 0, 0], b_f=[0, 0, 0])
+    q2 = Q(3, k=[1, 0, 1], i=[20, -60, 17], f=[0, 60, 1], rnd=0, ovf=1)
+    return [q0, d1, q2]
+
+
+def edge_narrow_chain():
+    """a 32-bit quantizer that only ever holds 0..3, times 2^31 - 1: the
+    formats alone allow 2^62, the exact ranges 3 * (2^31 - 1)"""
+    q0 = Q(1, k=[0], i=[2], f=[0], rnd=1, ovf=1)
+    d1 = D(w_m=[[1]], w_f=[[0]], b_m=[0], b_f=[0])
+    q2 = Q(1, k=[1], i=[31], f=[0], rnd=1, ovf=1)
+    d3 = D(w_m=[[(1 << 31) - 1]], w_f=[[0]], b_m=[-5], b_f=[1])
+    q4 = Q(1, k=[0], i=[33], f=[-2], rnd=0, ovf=1)
+    return [q0, d1, q2, d3, q4]
+
+
+def edge_ranges_inputs(n_cols, seed):
+    col = [0.0, -128.7, -128.0, 127.0, 127.9, 1e300, -1e300, 0.5, -0.5,
+           2.0, 3.0, 3.5, -1.0, 64.25, 32767.0, -32768.0, 40000.0,
+           -12345.0]
+    rng = random.Random(seed)
+    rows = [[col[3]] * n_cols, [col[2]] * n_cols, [col[0]] * n_cols]
+    for _ in range(37):
+        rows.append([rng.choice(col) for _ in range(n_cols)])
+    return rows
+
+
 # ---------------------------------------------------------------------
 # the hostile models
 # ---------------------------------------------------------------------
@@ -378,8 +424,14 @@ def hostile():
         build(patched(t(), b"GRPH", 0, "<I", 0xffffffff)))
     put("hostile-grph-shape.hgqm",
         build(patched(t(), b"GRPH", 8 + 24 + 4, "<II", 1 << 24, 1 << 24)))
-    put("hostile-fixp-weights.hgqm",
-        build(patched(t(), b"GRPH", 8 + 24 + 4, "<II", 4, 1 << 24)))
+    # a consistent chain q(4) -> dense 4 x 2^24 -> q(2^24) -> dense
+    # 2^24 x 1 -> q(1): the structure passes, FIXP's count is the lie
+    c = t()
+    for at, n_in, n_out in ((8, 4, 4), (8 + 24, 4, 1 << 24),
+                            (8 + 48, 1 << 24, 1 << 24),
+                            (8 + 72, 1 << 24, 1)):
+        patched(c, b"GRPH", at + 4, "<II", n_in, n_out)
+    put("hostile-fixp-weights.hgqm", build(c))
     put("hostile-grph-kind.hgqm",
         build(patched(t(), b"GRPH", 8 + 24, "<I", 3)))
     put("hostile-calb-count.hgqm",
@@ -427,6 +479,77 @@ def hostile():
                                                offset=[0.0, 0.0],
                                                scale=[1.0, nan]))
     put("hostile-norm-nan.hgqm", build(c))
+    spec_rules(t, tr, patched)
+
+
+def deflated(data):
+    """a DEFLATE chunk's stored bytes, as the writer makes them"""
+    z = zlib.compressobj(9, zlib.DEFLATED, 15, 8, zlib.Z_DEFAULT_STRATEGY)
+    return struct.pack("<Q", len(data)) + z.compress(bytes(data)) + z.flush()
+
+
+def spec_rules(t, tr, patched):
+    """the rules formats/hgqm.md states where it once left a choice open:
+    hostile-* must be refused, good-* read (tests/unit/check_format.c)"""
+    nan = float("nan")
+    # a model file is one model: nothing after its last chunk
+    put("hostile-after-last.hgqm", build(t()) + bytes(8))
+    # files of minor 0 and 1 have the 16-byte header (no header field is
+    # defined up to 1.1); a later minor may have more
+    conv = os.path.join(EXAMPLES, "conv2d.hgqm")
+    put("hostile-hlen24-minor0.hgqm", build(t(), hextra=bytes(8)))
+    put("hostile-hlen24-minor1.hgqm",
+        build(parse(conv), minor=1, hextra=bytes(8)))
+    put("good-hlen24-minor2.hgqm",
+        build(parse(conv), minor=2, hextra=b"\xa5" * 8))
+    # CALB: finite ranges with min <= max (layer 0: min at 16, max at 32)
+    put("hostile-calb-nan.hgqm",
+        build(patched(tr(), b"CALB", 16, "<d", nan)))
+    put("hostile-calb-inverted.hgqm",
+        build(patched(tr(), b"CALB", 24, "<d", 5.0)))
+    # TRNS: lr_scale finite and positive; progress only with has_state
+    put("hostile-trns-lr-nan.hgqm",
+        build(patched(tr(), b"TRNS", 48, "<d", nan)))
+    put("hostile-trns-progress.hgqm",
+        build(patched(tr(), b"TRNS", 0, "<I", 0)))
+    # a moment without its tensor: layer 1's weight record (role 1, 4
+    # floats, at 184) is dropped, its moments 0x101 and 0x201 stay
+    c = tr()
+    d = chunk(c, b"TRNS")["data"]
+    rec = 16 + 4 * 4                    # role 1 of layer 1: 4 floats
+    del d[184:184 + rec]
+    struct.pack_into("<I", d, 56, struct.unpack_from("<I", d, 56)[0] - 1)
+    put("hostile-trns-moment.hgqm", build(c))
+    # "scale" normalisation: offsets 0 (of either sign), scales as before
+    c = t()
+    chunk(c, b"INPT")["data"] = bytearray(inpt(2, [0, 1], norm=1,
+                                               offset=[0.0, 0.5],
+                                               scale=[1.0, 2.0]))
+    put("hostile-norm-scale-offset.hgqm", build(c))
+    c = t()
+    chunk(c, b"INPT")["data"] = bytearray(inpt(2, [0, 1], norm=1,
+                                               offset=[-0.0, 0.0],
+                                               scale=[0.5, 2.0]))
+    put("good-scale-negzero.hgqm", build(c))
+    # empty optional chunks (no entries, no state) read as absent ones
+    c = t()
+    c.append({"id": b"CALB", "flags": 0, "data": struct.pack("<II", 0, 0)})
+    c.append({"id": b"TRNS", "flags": 0,
+              "data": struct.pack("<IIQ4QdII", 0, 0, 0, 0, 0, 0, 0, 1.0,
+                                  0, 0)})
+    c.append({"id": b"META", "flags": 0, "data": struct.pack("<II", 0, 0)})
+    c.append({"id": b"XTRA", "flags": 0, "data": b""})
+    put("good-empty-chunks.hgqm", build(c))
+    # DEFLATE on the chunks the writer stores plain
+    c = tr()
+    for ch in c:
+        ch["data"] = bytearray(deflated(ch["data"]))
+        ch["flags"] |= DEFLATE
+    put("good-deflate-all.hgqm", build(c))
+    # an unknown optional chunk first
+    c = t()
+    put("good-unknown-first.hgqm",
+        build([{"id": b"XTRA", "flags": 0, "data": b"12345678"}] + c))
 
 
 # ---------------------------------------------------------------------
@@ -509,14 +632,116 @@ def edge_wide_input():
             f.write("\t".join(str(m) for m in run(layers, r)) + "\n")
 
 
+# ---------------------------------------------------------------------
+# hostile shaped models (format 1.1, hgqm.md 4.3.3): one per graph rule,
+# from formats/examples/conv2d.hgqm (q [4,4,1] conv2d 3x3 -> q [2,2,2]
+# maxpool 2x2 -> q [1,1,2] flatten -> q [2] dense -> q [2]) and
+# conv1d.hgqm (q [6,2] conv1d -> q [3,2] avgpool 2 -> q [2,2] ...)
+# ---------------------------------------------------------------------
+
+def rec(j):
+    """payload offset of GRPH record j of the 1.1 examples (16 + 56
+    bytes per record: one input reference)"""
+    return 8 + 72 * j
+
+
+# offsets inside a 1.1 record
+R_NIN, R_NOUT, R_PLEN, R_RANK, R_SHAPE, R_NINPUTS = 4, 8, 12, 24, 28, 40
+R_KERNEL, R_STRIDE, R_INPUTS = 48, 56, 64
+
+
+def hostile_shaped():
+    c2 = os.path.join(EXAMPLES, "conv2d.hgqm")
+    c1 = os.path.join(EXAMPLES, "conv1d.hgqm")
+
+    def g(path, *patches):
+        c = parse(path)
+        for (j, at, fmt, vals) in patches:
+            struct.pack_into(fmt, chunk(c, b"GRPH")["data"], rec(j) + at,
+                             *vals)
+        return build(c, minor=1)
+
+    put("hostile-conv-zero-dim.hgqm",
+        g(c2, (1, R_SHAPE, "<III", (2, 0, 2))))
+    put("hostile-conv-huge-dims.hgqm",
+        g(c2, (1, R_SHAPE, "<III", (1 << 24, 1 << 24, 2))))
+    put("hostile-conv-kernel.hgqm",
+        g(c2, (1, R_KERNEL, "<II", (5, 5))))
+    put("hostile-conv-stride.hgqm",
+        g(c2, (1, R_STRIDE, "<II", (0, 1))))
+    put("hostile-conv-out-shape.hgqm",
+        g(c2, (1, R_SHAPE, "<III", (1, 4, 2))))
+    put("hostile-conv-quant-shape.hgqm",
+        g(c2, (2, R_SHAPE, "<III", (2, 1, 4))))
+    # a consistent lie: 2^24 channels in, 2^24 filters out of a 1x1
+    # kernel, 2^48 weights
+    put("hostile-conv-weights.hgqm",
+        g(c2, (0, R_NIN, "<II", (1 << 24, 1 << 24)),
+          (0, R_SHAPE, "<III", (1, 1, 1 << 24)),
+          (1, R_NIN, "<II", (1 << 24, 1 << 24)),
+          (1, R_SHAPE, "<III", (1, 1, 1 << 24)),
+          (1, R_KERNEL, "<II", (1, 1))))
+    # 2^14 positions x 64 channels x 512 filters = 2^29 multiplications
+    put("hostile-conv-work.hgqm",
+        g(c2, (0, R_NIN, "<II", (1 << 20, 1 << 20)),
+          (0, R_SHAPE, "<III", (1, 1 << 14, 64)),
+          (1, R_NIN, "<II", (1 << 20, 1 << 23)),
+          (1, R_SHAPE, "<III", (1, 1 << 14, 512)),
+          (1, R_KERNEL, "<II", (1, 1))))
+    put("hostile-conv-forward-ref.hgqm",
+        g(c2, (2, R_INPUTS, "<I", (5,))))
+    put("hostile-conv-input-ref.hgqm",
+        g(c2, (2, R_INPUTS, "<I", (0x80000000,))))
+    put("hostile-conv-alternation.hgqm",
+        g(c2, (2, R_INPUTS, "<I", (0,))))
+    put("hostile-conv-rank.hgqm", g(c2, (1, R_RANK, "<I", (7,))))
+    put("hostile-conv-ninputs.hgqm",
+        g(c2, (1, R_NINPUTS, "<I", (0xffffffff,))))
+    put("hostile-conv-plen.hgqm", g(c2, (0, R_PLEN, "<I", (48,))))
+    # average pooling over 1x3: pool [1, 3] on [3, 2] gives [1, 2]
+    put("hostile-avgpool-area.hgqm",
+        g(c1, (3, R_NOUT, "<I", (2,)), (3, R_SHAPE, "<III", (1, 2, 0)),
+          (3, R_KERNEL, "<II", (1, 3)), (3, R_STRIDE, "<II", (1, 1))))
+
+
+def later_minor():
+    """tiny.hgqm as a 1.1 file: every 1.0 record (24 bytes, 8 of
+    parameters) rewritten as a 1.1 record (72 bytes: rank 1, shape
+    [n_out], one input reference to the layer before)"""
+    c = parse(os.path.join(EXAMPLES, "tiny.hgqm"))
+    g = chunk(c, b"GRPH")
+    old = g["data"]
+    n = struct.unpack_from("<I", old, 0)[0]
+    new = bytearray(old[:8])
+    for j in range(n):
+        r = old[8 + 24 * j: 8 + 24 * (j + 1)]
+        rec = bytearray(72)
+        rec[0:24] = r
+        struct.pack_into("<I", rec, R_PLEN, 56)
+        struct.pack_into("<I", rec, R_RANK, 1)
+        rec[R_SHAPE:R_SHAPE + 4] = r[8:12]
+        struct.pack_into("<I", rec, R_NINPUTS, 1)
+        struct.pack_into("<I", rec, R_INPUTS,
+                         0x80000000 if j == 0 else j - 1)
+        new += rec
+    g["data"] = bytes(new)
+    put("minor1.hgqm", build(c, minor=1))
+
+
 def main():
     hostile()
+    hostile_shaped()
     hostile_data()
     write_edge("edge-wide-sat", edge_wide(1), edge_wide_inputs())
     write_edge("edge-wide-wrap", edge_wide(0), edge_wide_inputs())
     write_edge("edge-fine", edge_fine(), edge_fine_inputs())
     edge_refused()
     edge_wide_input()
+    write_edge("edge-mixed-exp", edge_mixed_exp(), edge_ranges_inputs(3, 21))
+    write_edge("edge-dead-f60", edge_dead_f60(), edge_ranges_inputs(2, 22))
+    write_edge("edge-narrow-chain", edge_narrow_chain(),
+               edge_ranges_inputs(1, 23))
+    later_minor()
 
 
 if __name__ == "__main__":

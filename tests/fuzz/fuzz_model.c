@@ -4,7 +4,9 @@
  * back to bytes that read and write again identically (canonical form);
  * the JSON dump, the engine, the EBOPs report and pruning cope with
  * whatever the reader accepted; pruning keeps the outputs and the EBOPs
- * of the model on a few inputs taken from the fuzz data.  Each input is
+ * of the model on a few inputs taken from the fuzz data; the receptive
+ * fields of convolution and pooling layers stay inside their inputs; a
+ * copy writes the same bytes.  Each input is
  * tried as it is and, so that mutations get past the checksums into the
  * chunk decoders, once more with its header and chunk CRCs recomputed.
  */
@@ -103,6 +105,8 @@ out:
 	hgq_engine_free(e);
 }
 
+/* (check_format.c has these two as well: the harnesses are built by
+   clang on their own, without the unit tests' objects) */
 static uint32_t
 le32(const uint8_t *p)
 {
@@ -160,6 +164,43 @@ fix_crcs(const uint8_t *data, size_t size)
 	return d;
 }
 
+/*
+ * check_windows - every tap of the first and last output positions of
+ * every window layer is an element of its input, of the tap's channel,
+ * or (convolutions with padding only) padding; and the geometry gives
+ * the layer's sizes
+ */
+static void
+check_windows(const struct hgq_model *m)
+{
+	for (uint32_t j = 0; j < m->n_layers; j++) {
+		const struct hgq_layer *l = &m->layers[j];
+		struct hgq_window w;
+		uint32_t *idx;
+
+		if (l->kind < HGQ_LAYER_CONV1D || l->kind > HGQ_LAYER_AVGPOOL)
+			continue;
+		if (hgq_layer_window(m, j, &w, NULL) != HGQ_OK)
+			abort();
+		if ((uint64_t)w.n_pos * w.out_c != l->n_out ||
+		    (uint64_t)w.in_h * w.in_w * w.in_c != l->n_in)
+			abort();	/* geometry and shapes disagree */
+		if ((idx = calloc(w.n_taps, sizeof(*idx))) == NULL)
+			continue;
+		for (uint32_t p = 0; p < w.n_pos; p += w.n_pos - 1) {
+			hgq_window_taps(&w, p, idx);
+			for (uint32_t t = 0; t < w.n_taps; t++)
+				if (idx[t] == HGQ_TAP_PAD ? l->padding == 0 :
+				    idx[t] >= l->n_in || idx[t] % w.in_c !=
+				    t % w.in_c)
+					abort();
+			if (w.n_pos == 1)
+				break;
+		}
+		free(idx);
+	}
+}
+
 static void one(const uint8_t *data, size_t size);
 
 int
@@ -199,6 +240,7 @@ one(const uint8_t *data, size_t size)
 		hgq_model_dump_json(null, m, NULL);
 		fclose(null);
 	}
+	check_windows(m);
 	if (m->calibrated && hgq_engine_new(&e, m, NULL) == HGQ_OK)
 		check_engine(m, e, data, size);
 	/* canonical: write, read, write gives the same bytes */
@@ -210,6 +252,14 @@ one(const uint8_t *data, size_t size)
 		fclose(f);
 		if (write_mem(m2, &b2, &l2) != HGQ_OK || l1 != l2 ||
 		    memcmp(b1, b2, l1) != 0)
+			abort();
+		/* a copy writes the same bytes */
+		hgq_model_free(m2);
+		free(b2);
+		b2 = NULL;
+		if ((m2 = hgq_model_copy(m)) != NULL &&
+		    (write_mem(m2, &b2, &l2) != HGQ_OK || l1 != l2 ||
+		    memcmp(b1, b2, l1) != 0))
 			abort();
 	}
 	free(b1);

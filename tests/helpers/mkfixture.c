@@ -2,8 +2,8 @@
  * mkfixture - write a small deterministic random model for the tests.
  *
  * usage: mkfixture [--compress] [--regress] [--train] [--uncalibrated]
- *            [--max-width N] [--norm none|scale|standard] [--raw-extra N]
- *            [--seed N] [--shape N,N,...] [-o FILE]
+ *            [--max-width N] [--meta N] [--norm none|scale|standard]
+ *            [--raw-extra N] [--seed N] [--shape N,N,...] [-o FILE]
  *
  * --shape 4,3,2 gives quantizer(4) -> dense 4x3 -> quantizer(3) ->
  * dense 3x2 -> quantizer(2).  Every quantizer element gets a random
@@ -11,8 +11,19 @@
  * forced to 0), hence negative i and pruned elements; modes, activations
  * and granularities are random.  --train adds a float tensor for every
  * role (the first dense layer gets batchnorm for that), training progress,
- * calibration ranges and metadata.  The same options and seed always give
+ * calibration ranges and metadata; --meta N adds N metadata entries
+ * "key0".."keyN-1" (1024 is the format's limit).  The same options and
+ * seed always give
  * the same bytes.  Output goes to stdout or, atomically, to FILE.
+ *
+ * --arch SPEC builds a shaped model (format 1.1) instead of --shape:
+ * SPEC is the input shape and the operations, comma-separated, each
+ * operation followed by a quantizer of its output shape:
+ *   in:HxWxC | in:WxC | in:N        the input (first quantizer) shape
+ *   conv2d:F:KHxKW[:SHxSW[:same]]   conv1d:F:K[:S[:same]]
+ *   maxpool:PHxPW[:SHxSW]  avgpool:...  (1-D: maxpool:P[:S])
+ *   flatten   dense:N
+ * e.g. --arch in:4x4x1,conv2d:2:3x3,maxpool:2x2,flatten,dense:2
  *
  * formats/examples/ was produced once with (see formats/hgqm.md):
  *   mkfixture --seed 221 --shape 2,2,1 --max-width 6 -o tiny.hgqm
@@ -22,6 +33,7 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <inttypes.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -29,7 +41,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "hgq.h"
+#include "internal.h"
 
 #define MAX_SHAPE	(HGQ_MAX_LAYERS / 2 + 1)
 
@@ -39,16 +51,18 @@ struct opts {
 	int		 n_shape;
 	int		 max_width;
 	uint32_t	 raw_extra;
+	uint32_t	 n_meta;
 	int		 norm;
 	bool		 regress, train, compress, uncal;
 	const char	*out;
+	const char	*arch;		/* --arch SPEC, or NULL */
 };
 
 static const char usage[] =
     "usage: mkfixture [--compress] [--regress] [--train] [--uncalibrated]\n"
-    "           [--max-width N] [--norm none|scale|standard]"
-    " [--raw-extra N]\n"
-    "           [--seed N] [--shape N,N,...] [-o FILE]\n";
+    "           [--arch SPEC] [--max-width N] [--meta N]\n"
+    "           [--norm none|scale|standard] [--raw-extra N] [--seed N]\n"
+    "           [--shape N,N,...] [-o FILE]\n";
 
 /*
  * Two random streams: one for the model itself, one for what --train
@@ -154,9 +168,11 @@ static void
 parse_args(struct opts *o, int argc, char **argv)
 {
 	static const struct option lo[] = {
+		{ "arch", required_argument, NULL, 'a' },
 		{ "compress", no_argument, NULL, 'c' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "max-width", required_argument, NULL, 'w' },
+		{ "meta", required_argument, NULL, 'm' },
 		{ "norm", required_argument, NULL, 'n' },
 		{ "raw-extra", required_argument, NULL, 'r' },
 		{ "regress", no_argument, NULL, 'R' },
@@ -177,8 +193,13 @@ parse_args(struct opts *o, int argc, char **argv)
 	o->max_width = 8;
 	while ((c = getopt_long(argc, argv, "o:", lo, NULL)) != -1) {
 		switch (c) {
+		case 'a': o->arch = optarg; break;
 		case 'c': o->compress = true; break;
 		case 'h': fputs(usage, stdout); exit(0);
+		case 'm':
+			o->n_meta = (uint32_t)parse_num(optarg, "--meta",
+			    HGQ_MAX_META);
+			break;
 		case 'n':
 			if (strcmp(optarg, "none") == 0)
 				o->norm = HGQ_NORM_NONE;
@@ -284,22 +305,26 @@ fill_quant(struct hgq_layer *l, const struct opts *o)
 		l->cal_max[e] = rnd_t(0, 64) / 8.0;
 	}
 	add_trained(l, HGQ_ROLE_ACT_FBITS, by_gran(l->gran, l->n_out,
-	    l->n_out));
+	    l->rank > 0 ? l->shape[l->rank - 1] : l->n_out));
 	add_tensor(l, HGQ_ROLE_ACT_ISTATE, l->n_out);
 	add_tensor(l, HGQ_ROLE_ACT_KSTATE, l->n_out);
 }
 
+/* a dense or conv layer j: nw weights, nc = n_out or filters */
 static void
-fill_dense(struct hgq_layer *l, const struct opts *o, bool last, bool first)
+fill_dense(struct hgq_model *m, uint32_t j, const struct opts *o, bool last,
+    bool first)
 {
 	struct hgq_err err = HGQ_ERR_INIT;
-	uint32_t nw = l->n_in * l->n_out;
+	struct hgq_layer *l = &m->layers[j];
+	uint32_t nw = (uint32_t)hgq_layer_n_weights(m, j);
+	uint32_t nc = hgq_layer_n_bias(m, j);
 
 	l->act = last ? HGQ_ACT_LINEAR : (uint8_t)(rnd(0, 3) != 0);
 	l->bn = o->train && first;
 	l->w_gran = (uint8_t)rnd(0, 2);
 	l->b_gran = (uint8_t)rnd(0, 2);
-	if (hgq_layer_alloc_fixed(l, &err) != HGQ_OK)
+	if (hgq_model_alloc_fixed(m, j, &err) != HGQ_OK)
 		fail("cannot allocate a dense layer", &err);
 	for (uint32_t e = 0; e < nw; e++) {
 		int b = rnd(0, 6);
@@ -307,7 +332,7 @@ fill_dense(struct hgq_layer *l, const struct opts *o, bool last, bool first)
 		l->w_m[e] = rnd(0, 4) == 0 ? 0 : rnd(-(1 << b), 1 << b);
 		l->w_f[e] = (int8_t)rnd(-2, 6);
 	}
-	for (uint32_t e = 0; e < l->n_out; e++) {
+	for (uint32_t e = 0; e < nc; e++) {
 		l->b_m[e] = rnd(0, 3) == 0 ? 0 : rnd(-40, 40);
 		l->b_f[e] = (int8_t)rnd(-1, 5);
 	}
@@ -322,17 +347,15 @@ fill_dense(struct hgq_layer *l, const struct opts *o, bool last, bool first)
 	if (!o->train)
 		return;
 	add_trained(l, HGQ_ROLE_WEIGHT, nw);
-	add_trained(l, HGQ_ROLE_BIAS, l->n_out);
-	add_trained(l, HGQ_ROLE_WEIGHT_FBITS, by_gran(l->w_gran, nw,
-	    l->n_out));
-	add_trained(l, HGQ_ROLE_BIAS_FBITS, by_gran(l->b_gran, l->n_out,
-	    l->n_out));
+	add_trained(l, HGQ_ROLE_BIAS, nc);
+	add_trained(l, HGQ_ROLE_WEIGHT_FBITS, by_gran(l->w_gran, nw, nc));
+	add_trained(l, HGQ_ROLE_BIAS_FBITS, by_gran(l->b_gran, nc, nc));
 	if (!l->bn)
 		return;
-	add_tensor(l, HGQ_ROLE_BN_MEAN, l->n_out);
-	add_tensor(l, HGQ_ROLE_BN_VAR, l->n_out);
-	add_trained(l, HGQ_ROLE_BN_GAMMA, l->n_out);
-	add_trained(l, HGQ_ROLE_BN_BETA, l->n_out);
+	add_tensor(l, HGQ_ROLE_BN_MEAN, nc);
+	add_tensor(l, HGQ_ROLE_BN_VAR, nc);
+	add_trained(l, HGQ_ROLE_BN_GAMMA, nc);
+	add_trained(l, HGQ_ROLE_BN_BETA, nc);
 }
 
 static void
@@ -388,6 +411,152 @@ fill_train(struct hgq_model *m, const struct opts *o)
 		fail("cannot set metadata", &err);
 }
 
+/* "AxBxC" into d; returns the count (0: malformed) */
+static uint32_t
+parse_dims(const char *s, uint32_t *d, uint32_t max)
+{
+	uint32_t n = 0;
+	char *end;
+
+	for (;;) {
+		unsigned long v;
+
+		errno = 0;
+		v = strtoul(s, &end, 10);
+		if (errno != 0 || end == s || v == 0 || v > HGQ_MAX_N ||
+		    n == max)
+			return 0;
+		d[n++] = (uint32_t)v;
+		if (*end != 'x')
+			return *end == '\0' ? n : 0;
+		s = end + 1;
+	}
+}
+
+static void
+bad_arch(const char *tok)
+{
+	fprintf(stderr, "mkfixture: --arch: bad item '%s'\n", tok);
+	exit(2);
+}
+
+/* the layers of an --arch SPEC (see the top of the file) */
+static void
+build_arch(struct hgq_model *m, const char *spec)
+{
+	struct hgq_err err = HGQ_ERR_INIT;
+	char buf[1024], *tok, *save = NULL;
+	uint32_t d[HGQ_MAX_RANK], rank = 0;
+
+	if (strlen(spec) >= sizeof(buf))
+		bad_arch(spec);
+	strcpy(buf, spec);
+	for (tok = strtok_r(buf, ",", &save); tok != NULL;
+	    tok = strtok_r(NULL, ",", &save)) {
+		char *f[5] = { NULL }, *s2 = NULL, *p;
+		uint32_t nf = 0, k[2] = { 1, 1 }, st[2] = { 0, 0 }, kind;
+		uint32_t od[HGQ_MAX_RANK], orank, t[2];
+		struct hgq_layer *l;
+		bool conv, same = false;
+
+		for (p = strtok_r(tok, ":", &s2); p != NULL && nf < 5;
+		    p = strtok_r(NULL, ":", &s2))
+			f[nf++] = p;
+		if (nf == 0)
+			bad_arch(tok);
+		if (strcmp(f[0], "in") == 0) {
+			if (nf != 2 || m->n_layers != 0 ||
+			    (rank = parse_dims(f[1], d, 3)) == 0)
+				bad_arch(tok);
+			if (hgq_model_add_shaped(m, HGQ_LAYER_QUANT, rank, d,
+			    &err) == NULL)
+				fail("--arch", &err);
+			continue;
+		}
+		if (rank == 0)
+			bad_arch(tok);
+		kind = strcmp(f[0], "conv1d") == 0 ? HGQ_LAYER_CONV1D :
+		    strcmp(f[0], "conv2d") == 0 ? HGQ_LAYER_CONV2D :
+		    strcmp(f[0], "maxpool") == 0 ? HGQ_LAYER_MAXPOOL :
+		    strcmp(f[0], "avgpool") == 0 ? HGQ_LAYER_AVGPOOL :
+		    strcmp(f[0], "flatten") == 0 ? HGQ_LAYER_FLATTEN :
+		    strcmp(f[0], "dense") == 0 ? HGQ_LAYER_DENSE : 0;
+		conv = kind == HGQ_LAYER_CONV1D || kind == HGQ_LAYER_CONV2D;
+		memcpy(od, d, sizeof(od));
+		orank = rank;
+		if (kind == HGQ_LAYER_DENSE) {
+			if (nf != 2 || parse_dims(f[1], od, 1) != 1)
+				bad_arch(tok);
+			orank = 1;
+		} else if (kind == HGQ_LAYER_FLATTEN) {
+			od[0] = m->layers[m->n_layers - 1].n_out;
+			od[1] = od[2] = 0;
+			orank = 1;
+		} else if (kind != 0) {
+			uint32_t at = conv ? 2 : 1, nd = rank - 1;
+
+			if (rank < 2 || nf <= at || nf > at + 3)
+				bad_arch(tok);
+			/* 1-D windows: the first of kernel/stride is 1 */
+			if (parse_dims(f[at], t, 2) != nd)
+				bad_arch(tok);
+			k[0] = nd == 2 ? t[0] : 1;
+			k[1] = t[nd - 1];
+			if (nf > at + 1) {
+				if (parse_dims(f[at + 1], t, 2) != nd)
+					bad_arch(tok);
+				st[0] = nd == 2 ? t[0] : 1;
+				st[1] = t[nd - 1];
+			} else if (conv)
+				st[0] = st[1] = 1;
+			else
+				memcpy(st, k, sizeof(st));	/* = pool */
+			if (nf > at + 2) {
+				if (!conv || strcmp(f[at + 2], "same") != 0)
+					bad_arch(tok);
+				same = true;
+			}
+			if (k[0] > (rank == 3 ? d[0] : 1) ||
+			    k[1] > d[rank - 2])
+				bad_arch(tok);
+			for (uint32_t a = 0; a < 2; a++) {
+				uint32_t in = a == 0 ? (rank == 3 ? d[0] : 1) :
+				    d[rank - 2];
+				uint32_t o = same ? (in + st[a] - 1) / st[a] :
+				    (in - k[a]) / st[a] + 1;
+
+				if (a == 1)
+					od[rank - 2] = o;
+				else if (rank == 3)
+					od[0] = o;
+			}
+			if (conv && (parse_dims(f[1], t, 1) != 1 ||
+			    (kind == HGQ_LAYER_CONV1D) != (rank == 2)))
+				bad_arch(tok);
+			if (conv)
+				od[rank - 1] = t[0];
+		} else
+			bad_arch(tok);
+		if ((l = hgq_model_add_shaped(m, kind, orank, od, &err)) ==
+		    NULL)
+			fail("--arch", &err);
+		if (kind != HGQ_LAYER_DENSE && kind != HGQ_LAYER_FLATTEN) {
+			l->kernel[0] = k[0];
+			l->kernel[1] = k[1];
+			l->stride[0] = st[0];
+			l->stride[1] = st[1];
+			l->padding = same ? HGQ_PAD_SAME : HGQ_PAD_VALID;
+		}
+		if (hgq_model_add_shaped(m, HGQ_LAYER_QUANT, orank, od, &err)
+		    == NULL)
+			fail("--arch", &err);
+		memcpy(d, od, sizeof(d));
+		rank = orank;
+	}
+	if (m->n_layers < 3)
+		bad_arch(spec);
+}
+
 static struct hgq_model *
 build(const struct opts *o)
 {
@@ -397,7 +566,9 @@ build(const struct opts *o)
 		fail("out of memory", NULL);
 	rng_model = o->seed;
 	rng_train = o->seed ^ 0x5452414e53ULL;	/* "TRANS" */
-	for (int s = 0; s < o->n_shape; s++) {
+	if (o->arch != NULL)
+		build_arch(m, o->arch);
+	for (int s = 0; o->arch == NULL && s < o->n_shape; s++) {
 		struct hgq_layer *l;
 		uint32_t n = o->shape[s];
 
@@ -411,14 +582,27 @@ build(const struct opts *o)
 	m->calibrated = !o->uncal;
 	fill_input(m, o);
 	for (uint32_t j = 0; j < m->n_layers; j++) {
-		if (j % 2 == 0)
+		if (m->layers[j].kind == HGQ_LAYER_QUANT)
 			fill_quant(&m->layers[j], o);
-		else
-			fill_dense(&m->layers[j], o, j + 2 == m->n_layers,
-			    j == 1);
+		else if (hgq_layer_n_bias(m, j) > 0)
+			fill_dense(m, j, o, j + 2 == m->n_layers, j == 1);
+		/* after max-pooling and flatten: a fixed quantizer (the
+		   trainer's identity quantizer there) */
+		if (j > 0 && m->layers[j].kind == HGQ_LAYER_QUANT &&
+		    (m->layers[j - 1].kind == HGQ_LAYER_MAXPOOL ||
+		    m->layers[j - 1].kind == HGQ_LAYER_FLATTEN))
+			m->layers[j].trainable = 0;
 	}
 	if (o->train)
 		fill_train(m, o);
+	for (uint32_t j = 0; j < o->n_meta; j++) {
+		struct hgq_err err = HGQ_ERR_INIT;
+		char key[32];
+
+		snprintf(key, sizeof(key), "key%" PRIu32, j);
+		if (hgq_meta_set(m, key, "value", &err) != HGQ_OK)
+			fail("cannot set metadata", &err);
+	}
 	return m;
 }
 

@@ -10,7 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "hgq.h"
+#include "internal.h"
 
 #define EXAMPLE	"../data/config-design.yaml"	/* DESIGN.md's */
 #define FM	"/usr/share/datasets/fashion-mnist/"
@@ -344,10 +344,93 @@ START_TEST(test_flow_block)
 	ck_assert_uint_eq(a.train.n_beta, 2);
 	ck_assert_double_eq(a.train.beta[1].epoch, 2.5);
 	ck_assert_int_eq(a.q_bias.gran, HGQ_GRAN_LAYER);
-	/* release clears the pointers; everything else must be equal */
+	/* release clears the pointers; everything else must be equal but
+	   the positions of the layers, which differ by style */
 	hgq_config_release(&a);
 	hgq_config_release(&b);
+	ck_assert_uint_eq(a.model.layers[1].line, 4);
+	ck_assert_uint_eq(b.model.layers[1].line, 14);
+	for (uint32_t k = 0; k < a.model.n_layers; k++) {
+		a.model.layers[k].line = a.model.layers[k].col = 0;
+		b.model.layers[k].line = b.model.layers[k].col = 0;
+	}
 	ck_assert_mem_eq(&a, &b, sizeof(a));
+}
+END_TEST
+
+/* the layer types of convolutional networks, normalized */
+START_TEST(test_conv_layers)
+{
+	static const char *const text =
+	    "data: {train_x: a, input_shape: [32, 32, 3]}\n"
+	    "model:\n"
+	    "  layers:\n"
+	    "  - {type: conv2d, filters: 8, kernel: 3, stride: 1, "
+	    "padding: valid, activation: relu, batchnorm: false}\n"
+	    "  - {type: maxpool2d, pool: 2}\n"
+	    "  - {type: conv2d, filters: 4, kernel: [3, 1], stride: [2, 1], "
+	    "padding: same}\n"
+	    "  - {type: avgpool2d, pool: [2, 4], stride: 1}\n"
+	    "  - {type: conv1d, filters: 2, kernel: 5, stride: 2}\n"
+	    "  - {type: maxpool1d, pool: 3}\n"
+	    "  - {type: avgpool1d, pool: 4, stride: 2}\n"
+	    "  - {type: flatten}\n"
+	    "  - {type: dense, units: 10}\n";
+	struct hgq_config c;
+	struct hgq_err err = HGQ_ERR_INIT;
+	const struct hgq_layer_conf *l = c.model.layers;
+	char path[64];
+
+	ck_assert_int_eq(cfg_load_text(&c, text, path, sizeof(path), &err),
+	    HGQ_OK);
+	ck_assert_uint_eq(c.data.input_shape.n, 3);
+	ck_assert_uint_eq(c.data.input_shape.v[0], 32);
+	ck_assert_uint_eq(c.data.input_shape.v[2], 3);
+	ck_assert_uint_eq(c.data.input_shape.line, 1);
+	ck_assert_uint_eq(c.data.input_shape.col, 33);
+	ck_assert_uint_eq(c.model.n_layers, 9);
+	ck_assert_uint_eq(l[0].kind, HGQ_LAYER_CONV2D);
+	ck_assert_uint_eq(l[0].ndim, 2);
+	ck_assert_uint_eq(l[0].filters, 8);
+	ck_assert_uint_eq(l[0].kernel[0], 3);
+	ck_assert_uint_eq(l[0].kernel[1], 3);
+	ck_assert_uint_eq(l[0].stride[0], 1);
+	ck_assert_uint_eq(l[0].stride[1], 1);
+	ck_assert_int_eq(l[0].padding, HGQ_PAD_VALID);
+	ck_assert_int_eq(l[0].act, HGQ_ACT_RELU);
+	ck_assert_uint_eq(l[0].line, 4);
+	ck_assert_uint_eq(l[0].col, 5);
+	ck_assert_uint_eq(l[1].kind, HGQ_LAYER_MAXPOOL);
+	ck_assert_uint_eq(l[1].pool[0], 2);
+	ck_assert_uint_eq(l[1].pool[1], 2);
+	ck_assert_uint_eq(l[1].stride[0], 2);	/* defaults to pool */
+	ck_assert_uint_eq(l[1].stride[1], 2);
+	ck_assert_uint_eq(l[2].kernel[0], 3);
+	ck_assert_uint_eq(l[2].kernel[1], 1);
+	ck_assert_uint_eq(l[2].stride[0], 2);
+	ck_assert_uint_eq(l[2].stride[1], 1);
+	ck_assert_int_eq(l[2].padding, HGQ_PAD_SAME);
+	ck_assert_uint_eq(l[3].kind, HGQ_LAYER_AVGPOOL);
+	ck_assert_uint_eq(l[3].pool[0], 2);
+	ck_assert_uint_eq(l[3].pool[1], 4);
+	ck_assert_uint_eq(l[3].stride[0], 1);
+	ck_assert_uint_eq(l[4].kind, HGQ_LAYER_CONV1D);
+	ck_assert_uint_eq(l[4].ndim, 1);
+	ck_assert_uint_eq(l[4].kernel[0], 1);	/* [1, K] */
+	ck_assert_uint_eq(l[4].kernel[1], 5);
+	ck_assert_uint_eq(l[4].stride[0], 1);
+	ck_assert_uint_eq(l[4].stride[1], 2);
+	ck_assert_uint_eq(l[5].kind, HGQ_LAYER_MAXPOOL);
+	ck_assert_uint_eq(l[5].ndim, 1);
+	ck_assert_uint_eq(l[5].pool[0], 1);
+	ck_assert_uint_eq(l[5].pool[1], 3);
+	ck_assert_uint_eq(l[5].stride[1], 3);
+	ck_assert_uint_eq(l[6].kind, HGQ_LAYER_AVGPOOL);
+	ck_assert_uint_eq(l[6].stride[1], 2);
+	ck_assert_uint_eq(l[7].kind, HGQ_LAYER_FLATTEN);
+	ck_assert_uint_eq(l[8].kind, HGQ_LAYER_DENSE);
+	ck_assert_uint_eq(l[8].units, 10);
+	hgq_config_release(&c);
 }
 END_TEST
 
@@ -451,8 +534,52 @@ static const struct {
 	  "2:18: expected a mapping for 'layers[0]', got '3'" },
 	{ D "model: {layers: {type: dense}}\n", HGQ_EINVAL,
 	  "2:17: expected a sequence for 'layers', got a mapping" },
+	{ D "model:\n  layers:\n    - {type: conv3d, units: 3}\n",
+	  HGQ_EINVAL, "4:14: expected one of dense|conv1d|conv2d|maxpool1d|"
+	  "maxpool2d|avgpool1d|avgpool2d|flatten for 'type', got 'conv3d'" },
+	/* the keys of each layer type (a contract) */
 	{ D "model:\n  layers:\n    - {type: conv2d, units: 3}\n",
-	  HGQ_EINVAL, "4:14: layer type 'conv2d' not supported yet" },
+	  HGQ_EINVAL, "4:22: key 'units' does not apply to a conv2d layer in "
+	  "model.layers[0]" },
+	{ D "model:\n  layers:\n    - {type: conv2d, kernel: 3}\n",
+	  HGQ_EINVAL, "4:7: missing required key 'filters' in "
+	  "model.layers[0]" },
+	{ D "model:\n  layers:\n    - {type: conv1d, filters: 3}\n",
+	  HGQ_EINVAL, "4:7: missing required key 'kernel' in "
+	  "model.layers[0]" },
+	{ D "model:\n  layers:\n    - {type: conv1d, filters: 3, "
+	  "kernel: [3, 3]}\n", HGQ_EINVAL, "4:42: expected one integer for "
+	  "'kernel' of a conv1d layer, got 2" },
+	{ D "model:\n  layers:\n    - {type: conv2d, filters: 3, "
+	  "kernel: [3, 3, 3]}\n", HGQ_EINVAL, "4:42: expected 1 to 2 "
+	  "integers in 'kernel', got 3" },
+	{ D "model:\n  layers:\n    - {type: conv2d, filters: 3, "
+	  "kernel: 0}\n", HGQ_EINVAL, "4:42: kernel: 0 out of range "
+	  "[1, 65535]" },
+	{ D "model:\n  layers:\n    - {type: conv2d, filters: 3, "
+	  "kernel: [3, x]}\n", HGQ_EINVAL, "4:46: expected a number for "
+	  "'kernel', got 'x'" },
+	{ D "model:\n  layers:\n    - {type: conv2d, filters: 3, "
+	  "kernel: 3, padding: full}\n", HGQ_EINVAL, "4:54: expected one of "
+	  "valid|same for 'padding', got 'full'" },
+	{ D "model:\n  layers:\n    - {type: maxpool2d}\n", HGQ_EINVAL,
+	  "4:7: missing required key 'pool' in model.layers[0]" },
+	{ D "model:\n  layers:\n    - {type: maxpool2d, pool: 2, "
+	  "activation: relu}\n", HGQ_EINVAL, "4:34: key 'activation' does "
+	  "not apply to a maxpool2d layer in model.layers[0]" },
+	{ D "model:\n  layers:\n    - {type: avgpool2d, pool: 3}\n",
+	  HGQ_EINVAL, "4:31: avgpool2d: pool area 3x3 = 9 is not a power of "
+	  "two (average pooling divides by an exact shift)" },
+	{ D "model:\n  layers:\n    - {type: avgpool1d, pool: 6}\n",
+	  HGQ_EINVAL, "4:31: avgpool1d: pool area 1x6 = 6 is not a power of "
+	  "two (average pooling divides by an exact shift)" },
+	{ D "model:\n  layers:\n    - {type: flatten, units: 3}\n",
+	  HGQ_EINVAL, "4:23: key 'units' does not apply to a flatten layer "
+	  "in model.layers[0]" },
+	{ "data: {train_x: a, input_shape: [28, 28, 1, 1]}\n", HGQ_EINVAL,
+	  "1:33: expected 1 to 3 integers in 'input_shape', got 4" },
+	{ "data: {train_x: a, input_shape: [28, 0]}\n", HGQ_EINVAL,
+	  "1:38: input_shape: 0 out of range [1, 16777216]" },
 	{ D "model: {layers: [{type: [dense], units: 3}]}\n", HGQ_EINVAL,
 	  "2:25: expected a layer type for 'type', got a sequence" },
 	{ D "seed: -1\n", HGQ_EINVAL,
@@ -761,6 +888,7 @@ config_suite(void)
 	tcase_add_test(tc, test_defaults);
 	tcase_add_test(tc, test_values);
 	tcase_add_test(tc, test_flow_block);
+	tcase_add_test(tc, test_conv_layers);
 	tcase_add_loop_test(tc, test_errors, 0,
 	    (int)(sizeof(bad) / sizeof(bad[0])));
 	tcase_add_test(tc, test_too_many);

@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "hgq.h"
+#include "internal.h"
 #include "unit.h"
 
 #define EX	"../../formats/examples/"
@@ -75,9 +75,11 @@ START_TEST(test_golden)
 		{ EX "tiny.hgqm", EX "tiny.json" },
 		{ EX "tiny-train.hgqm", EX "tiny-train.json" },
 		{ EX "tiny-deflate.hgqm", EX "tiny-train.json" },
+		{ EX "conv2d.hgqm", EX "conv2d.json" },
+		{ EX "conv1d.hgqm", EX "conv1d.json" },
 	};
 
-	for (int j = 0; j < 3; j++) {
+	for (int j = 0; j < 5; j++) {
 		struct hgq_model *m = load(names[j][0]);
 		char *want = slurp_text(names[j][1]), *got = dump(m);
 
@@ -113,6 +115,23 @@ START_TEST(test_shape)
 	ck_assert_ptr_null(strstr(got, "\"meta\""));
 	ck_assert_ptr_null(strstr(got, "\"train\""));
 	free(got);
+	hgq_model_free(m);
+}
+END_TEST
+
+/* the version is the file's: tiny.hgqm as a 1.1 file, else the same */
+START_TEST(test_version)
+{
+	static const char v0[] = "{\n  \"format_version\": [1, 0],\n";
+	static const char v1[] = "{\n  \"format_version\": [1, 1],\n";
+	struct hgq_model *m = load("../data/minor1.hgqm");
+	char *got = dump(m), *want = slurp_text(EX "tiny.json");
+
+	ck_assert(strncmp(want, v0, strlen(v0)) == 0);
+	ck_assert(strncmp(got, v1, strlen(v1)) == 0);
+	ck_assert_str_eq(got + strlen(v1), want + strlen(v0));
+	free(got);
+	free(want);
 	hgq_model_free(m);
 }
 END_TEST
@@ -211,6 +230,7 @@ dump_suite(void)
 
 	tcase_add_test(tc, test_golden);
 	tcase_add_test(tc, test_shape);
+	tcase_add_test(tc, test_version);
 	tcase_add_test(tc, test_uncalibrated);
 	tcase_add_test(tc, test_escape_and_doubles);
 	tcase_add_test(tc, test_errors);

@@ -18,10 +18,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "hgq.h"
+#include "internal.h"
+#include "fixture.h"
 #include "unit.h"
 
 #define EX	"../../formats/examples/"
+#define TD	"../data/"
 
 /* ------------------------------------------------------------------ */
 /* Helpers                                                             */
@@ -318,22 +320,11 @@ expect_craft(const struct craft *cf, int code, const char *msg)
 /* A small random model generator (the same idea as tests/mkfixture)   */
 /* ------------------------------------------------------------------ */
 
-static uint64_t gen_state;
-
+/* a number in 0..n-1 */
 static uint32_t
 gen(uint32_t n)
 {
-	uint64_t z = (gen_state += 0x9e3779b97f4a7c15ULL);
-
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-	return (uint32_t)((z ^ (z >> 31)) % n);
-}
-
-static int
-gen_in(int lo, int hi)
-{
-	return lo + (int)gen((uint32_t)(hi - lo + 1));
+	return (uint32_t)(fx_rnd() % n);
 }
 
 static void
@@ -343,7 +334,7 @@ gen_tensor(struct hgq_layer *l, uint32_t role, uint32_t n)
 
 	ck_assert_ptr_nonnull(t);
 	for (uint32_t e = 0; e < n; e++)
-		t->data[e] = (float)gen_in(-100000, 100000) / 977.0f;
+		t->data[e] = (float)fx_rnd_int(-100000, 100000) / 977.0f;
 }
 
 static struct hgq_model *
@@ -354,7 +345,7 @@ gen_model(uint64_t seed)
 	uint32_t sizes[5], n_sizes;
 	bool train, cal;
 
-	gen_state = seed;
+	fx_rng_state = seed;
 	n_sizes = 2 + gen(3);
 	train = gen(2);
 	cal = gen(4) != 0;
@@ -375,8 +366,10 @@ gen_model(uint64_t seed)
 		m->norm_offset = calloc(m->n_raw, sizeof(double));
 		m->norm_scale = calloc(m->n_raw, sizeof(double));
 		for (uint32_t c = 0; c < m->n_raw; c++) {
-			m->norm_offset[c] = gen_in(-1000, 1000) / 7.0;
-			m->norm_scale[c] = gen_in(1, 1000) / 3.0;
+			/* "scale" stores offsets of 0 (hgqm.md 4.2) */
+			m->norm_offset[c] = fx_rnd_int(-1000, 1000) / 7.0 *
+			    (m->norm == HGQ_NORM_STANDARD);
+			m->norm_scale[c] = fx_rnd_int(1, 1000) / 3.0;
 		}
 	}
 	m->calibrated = cal;
@@ -394,15 +387,15 @@ gen_model(uint64_t seed)
 			l->trainable = gen(2);
 			for (uint32_t e = 0; cal && e < l->n_out; e++) {
 				l->k[e] = (int8_t)gen(2);
-				l->f[e] = (int8_t)gen_in(-62, 62);
-				l->i[e] = (int8_t)gen_in(-62, 32 - l->k[e] -
+				l->f[e] = (int8_t)fx_rnd_int(-62, 62);
+				l->i[e] = (int8_t)fx_rnd_int(-62, 32 - l->k[e] -
 				    l->f[e] < 62 ? 32 - l->k[e] - l->f[e] : 62);
 			}
 			if (train && gen(2)) {
 				l->cal_min = calloc(l->n_out, sizeof(double));
 				l->cal_max = calloc(l->n_out, sizeof(double));
 				for (uint32_t e = 0; e < l->n_out; e++)
-					l->cal_max[e] = gen_in(0, 99) / 3.0;
+					l->cal_max[e] = fx_rnd_int(0, 99) / 3.0;
 			}
 			if (train) {
 				gen_tensor(l, HGQ_ROLE_ACT_FBITS,
@@ -417,27 +410,33 @@ gen_model(uint64_t seed)
 		l->b_gran = gen(3);
 		for (uint32_t e = 0; cal && e < nw; e++) {
 			l->w_m[e] = (int32_t)(gen(0xffffffffu) - 0x7fffffff);
-			l->w_f[e] = (int8_t)gen_in(-62, 62);
+			l->w_f[e] = (int8_t)fx_rnd_int(-62, 62);
 		}
 		for (uint32_t e = 0; cal && e < l->n_out; e++) {
-			l->b_m[e] = gen_in(-1000, 1000);
-			l->b_f[e] = (int8_t)gen_in(-62, 62);
+			l->b_m[e] = fx_rnd_int(-1000, 1000);
+			l->b_f[e] = (int8_t)fx_rnd_int(-62, 62);
 		}
 		if (train) {
+			/* any order; a moment needs its tensor, M2 also M1 */
 			gen_tensor(l, HGQ_ROLE_WEIGHT | HGQ_ROLE_M2, nw);
 			gen_tensor(l, HGQ_ROLE_WEIGHT, nw);
+			gen_tensor(l, HGQ_ROLE_WEIGHT | HGQ_ROLE_M1, nw);
 			gen_tensor(l, HGQ_ROLE_BIAS, l->n_out);
 			if (l->bn)
 				gen_tensor(l, HGQ_ROLE_BN_VAR, l->n_out);
 		}
 	}
 	if (train) {
+		/* progress only with has_train (hgqm.md 4.6) */
 		m->has_train = gen(2);
-		m->train.epoch = gen(1000);
-		m->train.step = (uint64_t)gen(0xffffffffu) << 20;
-		for (int r = 0; r < 4; r++)
+		m->train.epoch = m->has_train ? gen(1000) : 0;
+		m->train.step = m->has_train ?
+		    (uint64_t)gen(0xffffffffu) << 20 : 0;
+		for (int r = 0; m->has_train && r < 4; r++)
 			m->train.rng[r] = (uint64_t)gen(0xffffffffu) << 32 |
 			    gen(0xffffffffu);
+		if (m->has_train)
+			m->train.lr_scale = fx_rnd_int(1, 8) / 4.0;
 		ck_assert_int_eq(hgq_meta_set(m, "config", "a: 1\n\"b\"\t\x01",
 		    &err), HGQ_OK);
 		ck_assert_int_eq(hgq_meta_set(m, "k\xc3\xa9y", "", &err),
@@ -463,18 +462,78 @@ gen_model(uint64_t seed)
 /* Golden files                                                        */
 /* ------------------------------------------------------------------ */
 
+/*
+ * What a layer of a golden model holds: a quantizer's modes and k, i, f,
+ * or a dense layer's activation, granularities, mantissas and fractional
+ * bits (bn -1: the caller checks it, it differs between the files).
+ */
+struct want_layer {
+	uint32_t	 kind, n_in, n_out;
+	uint8_t		 round, overflow, gran, trainable;
+	int8_t		 k[2], i[2], f[2];
+	uint8_t		 act, w_gran, b_gran;
+	int		 bn;
+	int32_t		 w_m[4], b_m[2];
+	int8_t		 w_f[4], b_f[2];
+};
+
+static void
+check_layer(const struct hgq_layer *l, const struct want_layer *w)
+{
+	size_t nw = (size_t)w->n_in * w->n_out;
+
+	ck_assert_uint_eq(l->kind, w->kind);
+	ck_assert_uint_eq(l->n_in, w->n_in);
+	ck_assert_uint_eq(l->n_out, w->n_out);
+	if (w->kind == HGQ_LAYER_QUANT) {
+		ck_assert_uint_eq(l->round, w->round);
+		ck_assert_uint_eq(l->overflow, w->overflow);
+		ck_assert_uint_eq(l->gran, w->gran);
+		ck_assert_uint_eq(l->trainable, w->trainable);
+		ck_assert_mem_eq(l->k, w->k, w->n_out);
+		ck_assert_mem_eq(l->i, w->i, w->n_out);
+		ck_assert_mem_eq(l->f, w->f, w->n_out);
+		return;
+	}
+	ck_assert_uint_eq(l->act, w->act);
+	ck_assert_uint_eq(l->w_gran, w->w_gran);
+	ck_assert_uint_eq(l->b_gran, w->b_gran);
+	if (w->bn >= 0)
+		ck_assert_uint_eq(l->bn, (unsigned)w->bn);
+	ck_assert_mem_eq(l->w_m, w->w_m, nw * sizeof(*l->w_m));
+	ck_assert_mem_eq(l->w_f, w->w_f, nw);
+	ck_assert_mem_eq(l->b_m, w->b_m, w->n_out * sizeof(*l->b_m));
+	ck_assert_mem_eq(l->b_f, w->b_f, w->n_out);
+}
+
 /* the fixed-point part of tiny.hgqm (also that of tiny-train.hgqm) */
 static void
 check_tiny_fixed(const struct hgq_model *m)
 {
-	static const int8_t k0[] = { 0, 1 }, i0[] = { 6, 5 }, f0[] = { 0, -1 };
-	static const int32_t wm1[] = { 0, -57, -4, 16 }, bm1[] = { -28, 0 };
-	static const int8_t wf1[] = { 5, 0, -2, 0 }, bf1[] = { 4, 1 };
-	static const int8_t k2[] = { 0, 1 }, i2[] = { 3, -1 }, f2[] = { -1, 0 };
-	static const int32_t wm3[] = { 0, 7 }, bm3[] = { 0 };
-	static const int8_t wf3[] = { 5, 1 }, bf3[] = { -1 };
-	static const int8_t k4[] = { 1 }, i4[] = { 1 }, f4[] = { 3 };
-	const struct hgq_layer *l = m->layers;
+	static const struct want_layer want[5] = {
+		{ .kind = HGQ_LAYER_QUANT, .n_in = 2, .n_out = 2,
+		  .round = HGQ_RND, .overflow = HGQ_SAT_SYM,
+		  .gran = HGQ_GRAN_LAYER, .trainable = 0,
+		  .k = { 0, 1 }, .i = { 6, 5 }, .f = { 0, -1 } },
+		{ .kind = HGQ_LAYER_DENSE, .n_in = 2, .n_out = 2,
+		  .act = HGQ_ACT_RELU, .w_gran = HGQ_GRAN_ELEMENT,
+		  .b_gran = HGQ_GRAN_CHANNEL, .bn = -1,
+		  .w_m = { 0, -57, -4, 16 }, .w_f = { 5, 0, -2, 0 },
+		  .b_m = { -28, 0 }, .b_f = { 4, 1 } },
+		{ .kind = HGQ_LAYER_QUANT, .n_in = 2, .n_out = 2,
+		  .round = HGQ_RND, .overflow = HGQ_SAT_SYM,
+		  .gran = HGQ_GRAN_LAYER, .trainable = 1,
+		  .k = { 0, 1 }, .i = { 3, -1 }, .f = { -1, 0 } },
+		{ .kind = HGQ_LAYER_DENSE, .n_in = 2, .n_out = 1,
+		  .act = HGQ_ACT_LINEAR, .w_gran = HGQ_GRAN_ELEMENT,
+		  .b_gran = HGQ_GRAN_LAYER, .bn = 0,
+		  .w_m = { 0, 7 }, .w_f = { 5, 1 },
+		  .b_m = { 0 }, .b_f = { -1 } },
+		{ .kind = HGQ_LAYER_QUANT, .n_in = 1, .n_out = 1,
+		  .round = HGQ_TRN, .overflow = HGQ_WRAP,
+		  .gran = HGQ_GRAN_LAYER, .trainable = 0,
+		  .k = { 1 }, .i = { 1 }, .f = { 3 } },
+	};
 
 	ck_assert_uint_eq(m->task, HGQ_TASK_CLASSIFY);
 	ck_assert_uint_eq(m->n_raw, 2);
@@ -485,60 +544,8 @@ check_tiny_fixed(const struct hgq_model *m)
 	ck_assert_int_eq(m->calibrated, 1);
 	ck_assert_uint_eq(m->n_layers, 5);
 	ck_assert_uint_eq(hgq_model_n_out(m), 1);
-
-	ck_assert_uint_eq(l[0].kind, HGQ_LAYER_QUANT);
-	ck_assert_uint_eq(l[0].n_in, 2);
-	ck_assert_uint_eq(l[0].n_out, 2);
-	ck_assert_uint_eq(l[0].round, HGQ_RND);
-	ck_assert_uint_eq(l[0].overflow, HGQ_SAT_SYM);
-	ck_assert_uint_eq(l[0].gran, HGQ_GRAN_LAYER);
-	ck_assert_uint_eq(l[0].trainable, 0);
-	ck_assert_mem_eq(l[0].k, k0, 2);
-	ck_assert_mem_eq(l[0].i, i0, 2);
-	ck_assert_mem_eq(l[0].f, f0, 2);
-
-	ck_assert_uint_eq(l[1].kind, HGQ_LAYER_DENSE);
-	ck_assert_uint_eq(l[1].n_in, 2);
-	ck_assert_uint_eq(l[1].n_out, 2);
-	ck_assert_uint_eq(l[1].act, HGQ_ACT_RELU);
-	ck_assert_uint_eq(l[1].w_gran, HGQ_GRAN_ELEMENT);
-	ck_assert_uint_eq(l[1].b_gran, HGQ_GRAN_CHANNEL);
-	ck_assert_mem_eq(l[1].w_m, wm1, sizeof(wm1));
-	ck_assert_mem_eq(l[1].w_f, wf1, sizeof(wf1));
-	ck_assert_mem_eq(l[1].b_m, bm1, sizeof(bm1));
-	ck_assert_mem_eq(l[1].b_f, bf1, sizeof(bf1));
-
-	ck_assert_uint_eq(l[2].kind, HGQ_LAYER_QUANT);
-	ck_assert_uint_eq(l[2].n_out, 2);
-	ck_assert_uint_eq(l[2].round, HGQ_RND);
-	ck_assert_uint_eq(l[2].overflow, HGQ_SAT_SYM);
-	ck_assert_uint_eq(l[2].gran, HGQ_GRAN_LAYER);
-	ck_assert_uint_eq(l[2].trainable, 1);
-	ck_assert_mem_eq(l[2].k, k2, 2);
-	ck_assert_mem_eq(l[2].i, i2, 2);
-	ck_assert_mem_eq(l[2].f, f2, 2);
-
-	ck_assert_uint_eq(l[3].kind, HGQ_LAYER_DENSE);
-	ck_assert_uint_eq(l[3].n_in, 2);
-	ck_assert_uint_eq(l[3].n_out, 1);
-	ck_assert_uint_eq(l[3].act, HGQ_ACT_LINEAR);
-	ck_assert_uint_eq(l[3].bn, 0);
-	ck_assert_uint_eq(l[3].w_gran, HGQ_GRAN_ELEMENT);
-	ck_assert_uint_eq(l[3].b_gran, HGQ_GRAN_LAYER);
-	ck_assert_mem_eq(l[3].w_m, wm3, sizeof(wm3));
-	ck_assert_mem_eq(l[3].w_f, wf3, sizeof(wf3));
-	ck_assert_mem_eq(l[3].b_m, bm3, sizeof(bm3));
-	ck_assert_mem_eq(l[3].b_f, bf3, sizeof(bf3));
-
-	ck_assert_uint_eq(l[4].kind, HGQ_LAYER_QUANT);
-	ck_assert_uint_eq(l[4].n_out, 1);
-	ck_assert_uint_eq(l[4].round, HGQ_TRN);
-	ck_assert_uint_eq(l[4].overflow, HGQ_WRAP);
-	ck_assert_uint_eq(l[4].gran, HGQ_GRAN_LAYER);
-	ck_assert_uint_eq(l[4].trainable, 0);
-	ck_assert_mem_eq(l[4].k, k4, 1);
-	ck_assert_mem_eq(l[4].i, i4, 1);
-	ck_assert_mem_eq(l[4].f, f4, 1);
+	for (uint32_t j = 0; j < 5; j++)
+		check_layer(&m->layers[j], &want[j]);
 }
 
 START_TEST(test_golden_tiny)
@@ -579,6 +586,30 @@ static void
 check_tiny_train(const struct hgq_model *m)
 {
 	static const uint32_t n_tensors[5] = { 5, 20, 5, 12, 5 };
+	/* calibration ranges: layer, element, min, max */
+	static const struct {
+		uint32_t	 layer, e;
+		double		 min, max;
+	} cal[] = {
+		{ 0, 0, -4.375, 3.5 }, { 0, 1, -2.375, 4.25 },
+		{ 2, 0, -4.875, 4.875 }, { 2, 1, -2.375, 0.375 },
+		{ 4, 0, -3.375, 5.5 },
+	};
+	/* float tensors: layer, role, length, element, value */
+	static const struct {
+		uint32_t	 layer, role, n, e;
+		float		 v;
+	} val[] = {
+		{ 1, HGQ_ROLE_WEIGHT, 4, 0, 6.765625f },
+		{ 1, HGQ_ROLE_WEIGHT, 4, 1, 1.390625f },
+		{ 1, HGQ_ROLE_WEIGHT, 4, 2, -3.109375f },
+		{ 1, HGQ_ROLE_WEIGHT, 4, 3, -1.5625f },
+		{ 0, HGQ_ROLE_ACT_FBITS, 1, 0, -3.53125f },
+		{ 3, HGQ_ROLE_BIAS_FBITS, 1, 0, 7.0f },
+		{ 4, HGQ_ROLE_ACT_KSTATE, 1, 0, -1.375f },
+		{ 1, HGQ_ROLE_BN_BETA | HGQ_ROLE_M2, 2, 0, 3.734375f },
+		{ 1, HGQ_ROLE_BN_BETA | HGQ_ROLE_M2, 2, 1, -7.171875f },
+	};
 	const struct hgq_tensor *t;
 
 	check_tiny_fixed(m);
@@ -605,16 +636,12 @@ check_tiny_train(const struct hgq_model *m)
 	ck_assert_str_eq(m->meta[3].value, "\xce\xb2 \xe2\x89\xa5 0,"
 	    " back\\slash, bell \x07.");
 
-	ck_assert(m->layers[0].cal_min[0] == -4.375);
-	ck_assert(m->layers[0].cal_max[0] == 3.5);
-	ck_assert(m->layers[0].cal_min[1] == -2.375);
-	ck_assert(m->layers[0].cal_max[1] == 4.25);
-	ck_assert(m->layers[2].cal_min[0] == -4.875);
-	ck_assert(m->layers[2].cal_max[0] == 4.875);
-	ck_assert(m->layers[2].cal_min[1] == -2.375);
-	ck_assert(m->layers[2].cal_max[1] == 0.375);
-	ck_assert(m->layers[4].cal_min[0] == -3.375);
-	ck_assert(m->layers[4].cal_max[0] == 5.5);
+	for (size_t c = 0; c < sizeof(cal) / sizeof(cal[0]); c++) {
+		const struct hgq_layer *l = &m->layers[cal[c].layer];
+
+		ck_assert(l->cal_min[cal[c].e] == cal[c].min);
+		ck_assert(l->cal_max[cal[c].e] == cal[c].max);
+	}
 	ck_assert_ptr_null(m->layers[1].cal_min);
 
 	for (uint32_t j = 0; j < 5; j++) {
@@ -623,22 +650,12 @@ check_tiny_train(const struct hgq_model *m)
 			ck_assert_uint_eq(m->layers[j].tensors[r].role,
 			    train_roles[j][r]);
 	}
-	t = hgq_layer_tensor(&m->layers[1], HGQ_ROLE_WEIGHT);
-	ck_assert_uint_eq(t->n, 4);
-	ck_assert(t->data[0] == 6.765625f);
-	ck_assert(t->data[1] == 1.390625f);
-	ck_assert(t->data[2] == -3.109375f);
-	ck_assert(t->data[3] == -1.5625f);
-	t = hgq_layer_tensor(&m->layers[0], HGQ_ROLE_ACT_FBITS);
-	ck_assert_uint_eq(t->n, 1);
-	ck_assert(t->data[0] == -3.53125f);
-	t = hgq_layer_tensor(&m->layers[3], HGQ_ROLE_BIAS_FBITS);
-	ck_assert(t->data[0] == 7.0f);
-	t = hgq_layer_tensor(&m->layers[4], HGQ_ROLE_ACT_KSTATE);
-	ck_assert(t->data[0] == -1.375f);
-	t = hgq_layer_tensor(&m->layers[1], HGQ_ROLE_BN_BETA | HGQ_ROLE_M2);
-	ck_assert(t->data[0] == 3.734375f);
-	ck_assert(t->data[1] == -7.171875f);
+	for (size_t c = 0; c < sizeof(val) / sizeof(val[0]); c++) {
+		t = hgq_layer_tensor(&m->layers[val[c].layer], val[c].role);
+		ck_assert_ptr_nonnull(t);
+		ck_assert_uint_eq(t->n, val[c].n);
+		ck_assert(t->data[val[c].e] == val[c].v);
+	}
 }
 
 START_TEST(test_golden_train)
@@ -696,6 +713,195 @@ START_TEST(test_golden_deflate)
 	hgq_model_free(m);
 	free(p);
 	free(pt);
+}
+END_TEST
+
+/*
+ * The format 1.1 golden files (hgqm.md 9.1): minor 1, the shapes, inputs
+ * and windows as the spec's worked example annotates them, read -> write
+ * byte-identical, and the FIXP arrays of the sizes the shapes imply.
+ */
+START_TEST(test_golden_conv)
+{
+	static const uint32_t kinds2[] = { 1, 4, 1, 5, 1, 7, 1, 2, 1 };
+	static const uint32_t shapes2[][4] = {	/* rank, dims */
+		{ 3, 4, 4, 1 }, { 3, 2, 2, 2 }, { 3, 2, 2, 2 }, { 3, 1, 1, 2 },
+		{ 3, 1, 1, 2 }, { 1, 2, 0, 0 }, { 1, 2, 0, 0 }, { 1, 2, 0, 0 },
+		{ 1, 2, 0, 0 },
+	};
+	static const uint32_t kinds1[] = { 1, 3, 1, 6, 1, 7, 1, 2, 1 };
+	static const uint32_t shapes1[][4] = {
+		{ 2, 6, 2, 0 }, { 2, 3, 2, 0 }, { 2, 3, 2, 0 }, { 2, 2, 2, 0 },
+		{ 2, 2, 2, 0 }, { 1, 4, 0, 0 }, { 1, 4, 0, 0 }, { 1, 1, 0, 0 },
+		{ 1, 1, 0, 0 },
+	};
+	size_t n;
+	uint8_t *p = slurp(EX "conv2d.hgqm", &n);
+	struct hgq_model *m;
+	const struct hgq_layer *l;
+
+	ck_assert_uint_eq(n, 1160);
+	ck_assert_uint_eq(p[6], 1);		/* minor 1 */
+	m = check_identity(p, n, 0);
+	ck_assert_uint_eq(m->n_layers, 9);
+	for (uint32_t j = 0; j < 9; j++) {
+		l = &m->layers[j];
+		ck_assert_uint_eq(l->kind, kinds2[j]);
+		ck_assert_uint_eq(l->rank, shapes2[j][0]);
+		ck_assert_mem_eq(l->shape, &shapes2[j][1], 12);
+		ck_assert_uint_eq(l->n_inputs, 1);
+		ck_assert_uint_eq(l->inputs[0], j == 0 ? HGQ_REF_INPUT :
+		    j - 1);
+	}
+	l = &m->layers[1];
+	ck_assert_uint_eq(l->kernel[0], 3);
+	ck_assert_uint_eq(l->kernel[1], 3);
+	ck_assert_uint_eq(l->stride[0], 1);
+	ck_assert_uint_eq(l->stride[1], 1);
+	ck_assert_uint_eq(l->padding, HGQ_PAD_VALID);
+	ck_assert_uint_eq(hgq_layer_n_weights(m, 1), 18);
+	ck_assert_uint_eq(hgq_layer_n_bias(m, 1), 2);
+	ck_assert_int_eq(l->w_m[16], 58);	/* tap 8, filter 0 */
+	ck_assert_int_eq(l->w_m[5], -21);	/* tap 2, filter 1 */
+	l = &m->layers[3];
+	ck_assert_uint_eq(l->kernel[0], 2);
+	ck_assert_uint_eq(l->stride[1], 2);
+	ck_assert_ptr_null(l->w_m);
+	ck_assert_uint_eq(hgq_model_format_minor(m), 1);
+	hgq_model_free(m);
+	free(p);
+
+	p = slurp(EX "conv1d.hgqm", &n);
+	ck_assert_uint_eq(n, 1112);
+	ck_assert_uint_eq(p[6], 1);
+	m = check_identity(p, n, 0);
+	for (uint32_t j = 0; j < 9; j++) {
+		l = &m->layers[j];
+		ck_assert_uint_eq(l->kind, kinds1[j]);
+		ck_assert_uint_eq(l->rank, shapes1[j][0]);
+		ck_assert_mem_eq(l->shape, &shapes1[j][1], 12);
+	}
+	l = &m->layers[1];
+	ck_assert_uint_eq(l->kernel[0], 1);
+	ck_assert_uint_eq(l->kernel[1], 3);
+	ck_assert_uint_eq(l->stride[0], 1);
+	ck_assert_uint_eq(l->stride[1], 2);
+	ck_assert_uint_eq(l->padding, HGQ_PAD_SAME);
+	ck_assert_uint_eq(hgq_layer_n_weights(m, 1), 12);
+	ck_assert_uint_eq(m->layers[3].kernel[1], 2);
+	ck_assert_uint_eq(m->layers[3].stride[1], 1);
+	hgq_model_free(m);
+	free(p);
+}
+END_TEST
+
+/*
+ * A trained conv model in memory (every tensor role at its conv size,
+ * channel granularity of a quantizer = its last axis) writes as 1.1,
+ * reads back and writes the same bytes; the same model as a flat chain
+ * of explicit rank-1 shapes writes as 1.0.
+ */
+START_TEST(test_conv_train_roundtrip)
+{
+	static const uint32_t in[3] = { 3, 3, 2 }, co[3] = { 2, 2, 4 };
+	struct hgq_err err = HGQ_ERR_INIT;
+	struct hgq_model *m = hgq_model_new();
+	struct hgq_layer *l;
+	uint8_t *p, *q;
+	size_t n, nq;
+
+	ck_assert_ptr_nonnull(hgq_model_add_shaped(m, HGQ_LAYER_QUANT, 3, in,
+	    &err));
+	l = hgq_model_add_shaped(m, HGQ_LAYER_CONV2D, 3, co, &err);
+	ck_assert_ptr_nonnull(l);
+	l->kernel[0] = l->kernel[1] = 2;
+	l->stride[0] = l->stride[1] = 1;
+	l->bn = 1;
+	l->w_gran = HGQ_GRAN_CHANNEL;
+	ck_assert_ptr_nonnull(hgq_model_add_shaped(m, HGQ_LAYER_QUANT, 3, co,
+	    &err));
+	m->layers[2].gran = HGQ_GRAN_CHANNEL;
+	ck_assert_int_eq(hgq_model_set_input(m, 18, &err), HGQ_OK);
+	ck_assert_ptr_nonnull(hgq_layer_add_tensor(&m->layers[1],
+	    HGQ_ROLE_WEIGHT, 2 * 2 * 2 * 4, &err));
+	ck_assert_ptr_nonnull(hgq_layer_add_tensor(&m->layers[1],
+	    HGQ_ROLE_WEIGHT_FBITS, 4, &err));
+	ck_assert_ptr_nonnull(hgq_layer_add_tensor(&m->layers[1],
+	    HGQ_ROLE_WEIGHT_FBITS | HGQ_ROLE_M1, 4, &err));
+	ck_assert_ptr_nonnull(hgq_layer_add_tensor(&m->layers[1],
+	    HGQ_ROLE_BN_VAR, 4, &err));
+	ck_assert_ptr_nonnull(hgq_layer_add_tensor(&m->layers[2],
+	    HGQ_ROLE_ACT_FBITS, 4, &err));
+	m->layers[1].tensors[0].data[31] = 0.5f;
+	ck_assert_int_eq(write_mem(m, 0, &p, &n, &err), HGQ_OK);
+	ck_assert_uint_eq(p[6], 1);
+	hgq_model_free(check_identity(p, n, 0));
+	ck_assert_int_eq(write_mem(m, HGQ_WRITE_COMPRESS, &q, &nq, &err),
+	    HGQ_OK);
+	hgq_model_free(check_identity(q, nq, 0));
+	free(q);
+	/* a wrong size for a conv role is refused */
+	m->layers[1].tensors[1].n = 3;
+	ck_assert_int_eq(write_mem(m, 0, &q, &nq, &err), HGQ_EINVAL);
+	free(q);
+	ck_assert_str_eq(err.msg, "layer 1: tensor role 0x3 has 3 floats,"
+	    " expected 4");
+	hgq_model_free(m);
+	free(p);
+}
+END_TEST
+
+/*
+ * A 1.1 file of a flat dense chain (which the writer never makes: it
+ * writes 1.0 then) reads as the 1.0 model, flat with implied inputs,
+ * and is rewritten as tiny.hgqm.
+ */
+START_TEST(test_flat_11)
+{
+	struct hgq_err err = HGQ_ERR_INIT;
+	size_t n, nq, at = 8;
+	uint8_t *p = slurp(EX "tiny.hgqm", &n), *q, *d;
+	struct hgq_model *m;
+	struct craft cf;
+	int g;
+
+	craft_parse(p, n, &cf);
+	cf.minor = 1;
+	g = craft_find(&cf, "GRPH");
+	free(cf.c[g].data);
+	cf.c[g].data = d = calloc(1, 8 + 5 * 72);
+	memcpy(d, p + 144, 8);		/* n_layers 5, reserved */
+	for (uint32_t j = 0; j < 5; j++) {
+		const uint8_t *r = p + 144 + 8 + 24 * j;
+
+		memcpy(d + at, r, 16 + 8);	/* kind, n_in, n_out, params */
+		set32(d + at + 12, 56);
+		set32(d + at + 24, 1);		/* rank 1 */
+		memcpy(d + at + 28, r + 8, 4);	/* shape [n_out] */
+		set32(d + at + 40, 1);		/* one input */
+		set32(d + at + 64, j == 0 ? HGQ_REF_INPUT : j - 1);
+		at += 72;
+	}
+	cf.c[g].len = at;
+	q = craft_build(&cf, &nq);
+	ck_assert_int_eq(read_bytes(q, nq, &m, &err), HGQ_OK);
+	check_tiny_fixed(m);
+	for (uint32_t j = 0; j < 5; j++) {
+		ck_assert_uint_eq(m->layers[j].rank, 0);
+		ck_assert_uint_eq(m->layers[j].n_inputs, 0);
+	}
+	free(q);
+	ck_assert_int_eq(write_mem(m, 0, &q, &nq, &err), HGQ_OK);
+	ck_assert_uint_eq(nq, n);
+	ck_assert_mem_eq(q, p, n);
+	free(q);
+	hgq_model_free(m);
+	/* 1.1 records in a file that says 1.0 are refused */
+	cf.minor = 0;
+	expect_craft(&cf, HGQ_EFORMAT, "chunk GRPH: layer 0: parameter length"
+	    " 56 (expected 8)");
+	craft_free(&cf);
+	free(p);
 }
 END_TEST
 
@@ -837,6 +1043,106 @@ START_TEST(test_read_file)
 	    HGQ_EIO);
 	ck_assert_ptr_null(m);
 	ck_assert_str_eq(err.msg, "No such file or directory");
+	/* a model file holds one model: nothing after its last chunk */
+	ck_assert_int_eq(hgq_model_read_file(TD "hostile-after-last.hgqm", &m,
+	    &err), HGQ_EFORMAT);
+	ck_assert_ptr_null(m);
+	ck_assert_str_eq(err.msg, "unexpected bytes after the last chunk (a"
+	    " model file holds one model)");
+}
+END_TEST
+
+/*
+ * The choices of hgqm.md where the text was open (tests/data/good-*):
+ * each of these files reads as its example and is written back as it.
+ */
+START_TEST(test_spec_choices)
+{
+	static const struct {
+		const char	*file, *as;
+	} good[] = {
+		/* empty CALB, TRNS and META, and an empty unknown chunk */
+		{ TD "good-empty-chunks.hgqm", EX "tiny.hgqm" },
+		/* DEFLATE on INPT, GRPH and META too */
+		{ TD "good-deflate-all.hgqm", EX "tiny-deflate.hgqm" },
+		/* an unknown optional chunk before INPT */
+		{ TD "good-unknown-first.hgqm", EX "tiny.hgqm" },
+		/* minor 2 with a header of 24 bytes */
+		{ TD "good-hlen24-minor2.hgqm", EX "conv2d.hgqm" },
+		/* "scale" normalisation with offsets -0 */
+		{ TD "good-scale-negzero.hgqm", TD "good-scale-negzero.hgqm" },
+	};
+	struct hgq_err err = HGQ_ERR_INIT;
+	struct hgq_model *m;
+
+	for (size_t j = 0; j < sizeof(good) / sizeof(good[0]); j++) {
+		size_t n, nw, nq;
+		uint8_t *p = slurp(good[j].as, &n), *q;
+
+		ck_assert_msg(hgq_model_read_file(good[j].file, &m, &err) ==
+		    HGQ_OK, "%s: %s", good[j].file, err.msg);
+		if (m->n_extra > 0) {	/* carried through, after the rest */
+			ck_assert_uint_eq(m->n_extra, 1);
+			free(m->extra[0].data);
+			free(m->extra);
+			m->extra = NULL;
+			m->n_extra = 0;
+		}
+		ck_assert_int_eq(write_mem(m, 0, &q, &nq, &err), HGQ_OK);
+		nw = nq;
+		ck_assert_msg(nw == n && memcmp(q, p, n) == 0, "%s is not"
+		    " written as %s", good[j].file, good[j].as);
+		free(q);
+		free(p);
+		hgq_model_free(m);
+	}
+}
+END_TEST
+
+/* optimizer moments need their tensor, and Adam's second its first */
+START_TEST(test_moments)
+{
+	static const struct {
+		uint32_t	 drop;		/* role removed from layer 3 */
+		const char	*msg;
+	} cases[] = {
+		{ 0x1, "layer 3: tensor role 0x101 (an optimizer moment)"
+		    " without tensor role 0x1 (TRNS)" },
+		{ 0x104, "layer 3: tensor role 0x204 (an optimizer moment)"
+		    " without tensor role 0x104 (TRNS)" },
+	};
+	struct hgq_err err = HGQ_ERR_INIT;
+	struct hgq_model *m;
+
+	for (size_t j = 0; j < sizeof(cases) / sizeof(cases[0]); j++) {
+		struct hgq_layer *l;
+		uint32_t t;
+
+		ck_assert_int_eq(hgq_model_read_file(EX "tiny-train.hgqm", &m,
+		    &err), HGQ_OK);
+		l = &m->layers[3];
+		for (t = 0; l->tensors[t].role != cases[j].drop; t++)
+			;
+		free(l->tensors[t].data);
+		l->tensors[t] = l->tensors[--l->n_tensors];
+		ck_assert_int_eq(hgq_model_validate(m, &err), HGQ_EINVAL);
+		ck_assert_str_eq(err.msg, cases[j].msg);
+		hgq_model_free(m);
+	}
+	/* SGD momentum alone is fine */
+	ck_assert_int_eq(hgq_model_read_file(EX "tiny-train.hgqm", &m, &err),
+	    HGQ_OK);
+	for (uint32_t j = 0; j < m->n_layers; j++) {
+		struct hgq_layer *l = &m->layers[j];
+
+		for (uint32_t t = 0; t < l->n_tensors; t++)
+			if (l->tensors[t].role & HGQ_ROLE_M2) {
+				free(l->tensors[t].data);
+				l->tensors[t--] = l->tensors[--l->n_tensors];
+			}
+	}
+	ck_assert_msg(hgq_model_validate(m, &err) == HGQ_OK, "%s", err.msg);
+	hgq_model_free(m);
 }
 END_TEST
 
@@ -934,43 +1240,78 @@ START_TEST(test_version)
 
 	/*
 	 * A later minor version is read: a longer header, fields appended
-	 * to a chunk and to a layer's parameters are skipped.
+	 * to a chunk and to a layer's parameters are skipped.  (Minor >= 1
+	 * records carry the shape fields of 1.1: the conv2d golden file.)
 	 */
+	{
+		size_t nc;
+		uint8_t *pc = slurp(EX "conv2d.hgqm", &nc);
+		int g, in;
+		uint8_t *d;
+
+		craft_parse(pc, nc, &cf);
+		cf.minor = 3;
+		cf.hlen = 24;
+		memset(cf.hextra, 0xa5, 8);
+		g = craft_find(&cf, "GRPH");
+		in = craft_find(&cf, "INPT");
+		d = cf.c[g].data;
+		/* layer 0's parameters grow from 56 to 64 bytes */
+		ck_assert_uint_eq(le32(d + 8 + 12), 56);
+		memmove(d + 8 + 16 + 64, d + 8 + 16 + 56,
+		    cf.c[g].len - (8 + 16 + 56));
+		memset(d + 8 + 16 + 56, 0x77, 8);
+		set32(d + 8 + 12, 64);
+		cf.c[g].len += 8;
+		memset(cf.c[in].data + cf.c[in].len, 0x5a, 12);
+		cf.c[in].len += 12;
+		q = craft_build(&cf, &nq);
+		ck_assert_int_eq(read_bytes(q, nq, &m, &err), HGQ_OK);
+		free(q);
+		/* and is written back as 1.1 */
+		ck_assert_int_eq(write_mem(m, 0, &q, &nq, &err), HGQ_OK);
+		ck_assert_uint_eq(nq, nc);
+		ck_assert_mem_eq(q, pc, nc);
+		free(q);
+		hgq_model_free(m);
+
+		/* the same additions in a 1.1 file are errors, the header too */
+		cf.minor = 1;
+		expect_craft(&cf, HGQ_EFORMAT, "header length 24 in a version"
+		    " 1.1 file (expected 16)");
+		cf.hlen = 16;
+		expect_craft(&cf, HGQ_EFORMAT, "chunk INPT: 12 unexpected"
+		    " bytes after the last field");
+		cf.c[in].len -= 12;
+		expect_craft(&cf, HGQ_EFORMAT, "chunk GRPH: layer 0: parameter"
+		    " length 64 (expected 56)");
+		craft_free(&cf);
+		free(pc);
+	}
+
+	/* in a 1.0 file, 1.0 records only and a 16-byte header */
 	craft_parse(p, n, &cf);
-	cf.minor = 3;
 	cf.hlen = 24;
 	memset(cf.hextra, 0xa5, 8);
+	expect_craft(&cf, HGQ_EFORMAT, "header length 24 in a version 1.0"
+	    " file (expected 16)");
+	cf.hlen = 16;
 	{
-		int g = craft_find(&cf, "GRPH"), in = craft_find(&cf, "INPT");
+		int g = craft_find(&cf, "GRPH");
 		uint8_t *d = cf.c[g].data;
 
 		/* layer 0's parameters grow from 8 to 16 bytes */
 		memmove(d + 8 + 24 + 8, d + 8 + 24, cf.c[g].len - 32);
 		memset(d + 8 + 24, 0, 8);
 		set32(d + 8 + 12, 16);
-		d[8 + 16 + 12] = 0x77;
 		cf.c[g].len += 8;
-		memset(cf.c[in].data + cf.c[in].len, 0x5a, 12);
-		cf.c[in].len += 12;
 	}
-	q = craft_build(&cf, &nq);
-	ck_assert_int_eq(read_bytes(q, nq, &m, &err), HGQ_OK);
-	check_tiny_fixed(m);
-	free(q);
-	/* and is written back as 1.0 */
-	ck_assert_int_eq(write_mem(m, 0, &q, &nq, &err), HGQ_OK);
-	ck_assert_uint_eq(nq, n);
-	ck_assert_mem_eq(q, p, n);
-	free(q);
-	hgq_model_free(m);
-
-	/* the same additions in a 1.0 file are errors; the header is not */
-	cf.minor = 0;
-	expect_craft(&cf, HGQ_EFORMAT, "chunk INPT: 12 unexpected bytes after"
-	    " the last field");
-	cf.c[craft_find(&cf, "INPT")].len -= 12;
 	expect_craft(&cf, HGQ_EFORMAT, "chunk GRPH: layer 0: parameter length"
 	    " 16 (expected 8)");
+	/* and a 1.1 reader needs the 1.1 fields in a 1.1 file */
+	cf.minor = 1;
+	expect_craft(&cf, HGQ_EFORMAT, "chunk GRPH: layer 0: parameter length"
+	    " 16 (expected 48)");
 	craft_free(&cf);
 
 	/* header length: a multiple of 8 within 16..4096 */
@@ -1311,15 +1652,16 @@ static const struct payload_case payload_cases[] = {
 	    " parameter length 2147483640 (expected 8)" },
 	{ "GRPH", 52, 1, 1, HGQ_EFORMAT, "chunk GRPH: layer 1: reserved"
 	    " parameter byte 4 is not zero" },
-	{ "GRPH", 49, 1, 2, HGQ_EFORMAT, "invalid model: layer 1: dense mode"
+	{ "GRPH", 49, 1, 2, HGQ_EFORMAT, "chunk GRPH: layer 1: dense mode"
 	    " out of range (activation 1, batchnorm 2, weight granularity 0,"
 	    " bias granularity 1)" },
-	{ "GRPH", 25, 1, 9, HGQ_EFORMAT, "invalid model: layer 0: quantizer"
+	{ "GRPH", 25, 1, 9, HGQ_EFORMAT, "chunk GRPH: layer 0: quantizer"
 	    " mode out of range (round 0, overflow 9, granularity 2,"
 	    " trainable 0)" },
-	/* layer 0 as a dense 2x2 reads FIXP differently, and fails there */
-	{ "GRPH", 8, 4, 2, HGQ_EFORMAT, "chunk FIXP: non-zero padding at"
-	    " byte 42" },
+	/* layer 0 as a dense 2x2: the structure fails before FIXP */
+	{ "GRPH", 8, 4, 2, HGQ_EFORMAT, "chunk GRPH: layer 0: dense mode out"
+	    " of range (activation 0, batchnorm 2, weight granularity 2,"
+	    " bias granularity 0)" },
 	/* FIXP: count, reserved, then k0 i0 f0 (8 each), w_m (16), ... */
 	{ "FIXP", 0, 4, 4, HGQ_EFORMAT, "chunk FIXP: layer count differs from"
 	    " GRPH (5)" },
@@ -1341,7 +1683,26 @@ static const struct payload_case payload_cases[] = {
 	    " values) does not match a quantizer in order" },
 	{ "CALB", 12, 4, 3, HGQ_EFORMAT, "chunk CALB: entry 0 (layer 0, 3"
 	    " values) does not match a quantizer in order" },
+	/* CALB ranges: finite, min <= max (min[2] at 16, max[2] at 32) */
+	{ "CALB", 16, 8, 0x7ff8000000000000u, HGQ_EFORMAT, "invalid model:"
+	    " layer 0 element 0: calibration range [nan, 3.5] is not finite"
+	    " and ordered (CALB)" },
+	{ "CALB", 40, 8, 0xfff0000000000000u, HGQ_EFORMAT, "invalid model:"
+	    " layer 0 element 1: calibration range [-2.375, -inf] is not"
+	    " finite and ordered (CALB)" },
+	{ "CALB", 24, 8, 0x4014000000000000u, HGQ_EFORMAT, "invalid model:"
+	    " layer 0 element 1: calibration range [5, 4.25] is not finite"
+	    " and ordered (CALB)" },
 	/* TRNS: has, epoch, step, rng[4], lr, n, reserved, then tensors */
+	{ "TRNS", 0, 4, 0, HGQ_EFORMAT, "invalid model: training progress"
+	    " (epoch 14, step 2954, rng, lr_scale 1) without has_state"
+	    " (TRNS)" },
+	{ "TRNS", 48, 8, 0x7ff8000000000000u, HGQ_EFORMAT, "invalid model:"
+	    " training lr_scale nan is not finite and positive (TRNS)" },
+	{ "TRNS", 48, 8, 0, HGQ_EFORMAT, "invalid model: training lr_scale 0"
+	    " is not finite and positive (TRNS)" },
+	{ "TRNS", 48, 8, 0xbff0000000000000u, HGQ_EFORMAT, "invalid model:"
+	    " training lr_scale -1 is not finite and positive (TRNS)" },
 	{ "TRNS", 0, 4, 2, HGQ_EFORMAT, "chunk TRNS: state flag 2 is not 0"
 	    " or 1" },
 	{ "TRNS", 56, 4, 0x80000000u, HGQ_EFORMAT, "chunk TRNS: 2147483648"
@@ -1465,6 +1826,9 @@ format_suite(void)
 	tcase_add_test(tc, test_golden_tiny);
 	tcase_add_test(tc, test_golden_train);
 	tcase_add_test(tc, test_golden_deflate);
+	tcase_add_test(tc, test_golden_conv);
+	tcase_add_test(tc, test_conv_train_roundtrip);
+	tcase_add_test(tc, test_flat_11);
 	tcase_add_test(tc, test_no_train);
 	tcase_add_test(tc, test_roundtrip_random);
 	tcase_add_test(tc, test_write_errors);
@@ -1472,6 +1836,8 @@ format_suite(void)
 	tcase_add_test(tr, test_empty);
 	tcase_add_test(tr, test_concat);
 	tcase_add_test(tr, test_read_file);
+	tcase_add_test(tr, test_spec_choices);
+	tcase_add_test(tr, test_moments);
 	tcase_add_test(tr, test_bad_magic);
 	tcase_add_test(tr, test_version);
 	tcase_add_test(tr, test_header_crc);

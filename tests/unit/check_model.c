@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "hgq.h"
+#include "internal.h"
 
 /*
  * good_model - quantizer(3) -> dense 3x2 -> quantizer(2) -> dense 2x1 ->
@@ -456,7 +456,8 @@ static const struct breaker breakers[] = {
 	{ b_even, "the chain must end with a quantizer (has 4 layers)" },
 	{ b_too_many, "257 layers exceed the limit 256" },
 	{ b_kind, "layer 2: kind 2 where a quantizer is expected" },
-	{ b_kind_dense, "layer 1: kind 4 where a dense layer is expected" },
+	{ b_kind_dense, "layer 1: conv2d needs an input of rank 3 ([H, W, C]),"
+	    " not 1" },
 	{ b_zero, "layer 3: shape 2x0 outside 1..16777216" },
 	{ b_big_n, "layer 1: shape 3x16777217 outside 1..16777216" },
 	{ b_quant_shape, "layer 4: quantizer has n_in 2 != n_out 1" },
@@ -554,6 +555,422 @@ START_TEST(test_validate_broken)
 }
 END_TEST
 
+/* ------------------------------------------------------------------ */
+/* Shaped models (format 1.1)                                          */
+/* ------------------------------------------------------------------ */
+
+/*
+ * a valid shaped model: q [in] -> kind (kernel k, stride s, padding pad)
+ * -> q [out] -> flatten -> q -> dense 1 -> q, calibrated with zeroed
+ * arrays
+ */
+static struct hgq_model *
+shaped_model(uint32_t kind, uint32_t rank, const uint32_t *in,
+    const uint32_t *out, uint32_t kh, uint32_t kw, uint32_t sh, uint32_t sw,
+    uint8_t pad)
+{
+	struct hgq_err err = HGQ_ERR_INIT;
+	struct hgq_model *m = hgq_model_new();
+	struct hgq_layer *l;
+	uint32_t one = 1, n;
+
+	ck_assert_ptr_nonnull(hgq_model_add_shaped(m, HGQ_LAYER_QUANT, rank,
+	    in, &err));
+	l = hgq_model_add_shaped(m, kind, rank, out, &err);
+	ck_assert_ptr_nonnull(l);
+	l->kernel[0] = kh;
+	l->kernel[1] = kw;
+	l->stride[0] = sh;
+	l->stride[1] = sw;
+	l->padding = pad;
+	ck_assert_ptr_nonnull(hgq_model_add_shaped(m, HGQ_LAYER_QUANT, rank,
+	    out, &err));
+	n = m->layers[2].n_out;
+	ck_assert_ptr_nonnull(hgq_model_add_shaped(m, HGQ_LAYER_FLATTEN, 1,
+	    &n, &err));
+	ck_assert_ptr_nonnull(hgq_model_add_shaped(m, HGQ_LAYER_QUANT, 1, &n,
+	    &err));
+	ck_assert_ptr_nonnull(hgq_model_add_shaped(m, HGQ_LAYER_DENSE, 1,
+	    &one, &err));
+	ck_assert_ptr_nonnull(hgq_model_add_shaped(m, HGQ_LAYER_QUANT, 1,
+	    &one, &err));
+	ck_assert_int_eq(hgq_model_set_input(m, m->layers[0].n_out, &err),
+	    HGQ_OK);
+	m->calibrated = 1;
+	for (uint32_t j = 0; j < m->n_layers; j++)
+		ck_assert_int_eq(hgq_model_alloc_fixed(m, j, &err), HGQ_OK);
+	return m;
+}
+
+static struct hgq_model *
+conv_model(void)
+{
+	static const uint32_t in[3] = { 4, 4, 2 }, out[3] = { 2, 2, 3 };
+
+	return shaped_model(HGQ_LAYER_CONV2D, 3, in, out, 3, 3, 1, 1, 0);
+}
+
+START_TEST(test_shaped_good)
+{
+	static const uint32_t in1[2] = { 6, 2 }, out1[2] = { 3, 2 };
+	static const uint32_t in3[3] = { 5, 7, 2 }, out3[3] = { 3, 4, 4 };
+	static const uint32_t pin[3] = { 5, 5, 3 }, pout[3] = { 2, 2, 3 };
+	struct hgq_err err = HGQ_ERR_INIT;
+	struct hgq_model *m = conv_model(), *c;
+	uint32_t d[HGQ_MAX_RANK];
+
+	ck_assert_int_eq(hgq_model_validate(m, &err), HGQ_OK);
+	ck_assert_uint_eq(hgq_layer_n_weights(m, 1), 3 * 3 * 2 * 3);
+	ck_assert_uint_eq(hgq_layer_n_bias(m, 1), 3);
+	ck_assert_uint_eq(hgq_layer_in_shape(m, 1, d), 3);
+	ck_assert_uint_eq(d[0], 4);
+	ck_assert_uint_eq(d[2], 2);
+	ck_assert_uint_eq(hgq_layer_n_weights(m, 3), 0);
+	ck_assert_uint_eq(hgq_layer_n_weights(m, 5), 12);
+	ck_assert_uint_eq(hgq_layer_input(m, 0, 0), HGQ_REF_INPUT);
+	ck_assert_uint_eq(hgq_layer_input(m, 4, 0), 3);
+	ck_assert_str_eq(hgq_layer_kind_name(HGQ_LAYER_AVGPOOL), "avgpool");
+	ck_assert_str_eq(hgq_layer_kind_name(99), "unknown");
+	c = hgq_model_copy(m);
+	ck_assert_ptr_nonnull(c);
+	ck_assert_int_eq(hgq_model_validate(c, &err), HGQ_OK);
+	ck_assert_ptr_nonnull(c->layers[1].w_m);
+	c->layers[1].w_m[53] = 7;	/* the copy has all 54 weights */
+	hgq_model_free(c);
+	ck_assert_int_eq(hgq_model_dense_only(m, "x", &err), HGQ_EUNSUPP);
+	ck_assert_str_eq(err.msg, "layer 1 (conv2d): not supported by x"
+	    " yet");
+	hgq_model_free(m);
+	/* 1-D, same padding, stride 2: ceil(6/2) = 3 */
+	m = shaped_model(HGQ_LAYER_CONV1D, 2, in1, out1, 1, 3, 1, 2, 1);
+	ck_assert_int_eq(hgq_model_validate(m, &err), HGQ_OK);
+	hgq_model_free(m);
+	/* 2-D same with strides 2 and 2: ceil(5/2) = 3, ceil(7/2) = 4 */
+	m = shaped_model(HGQ_LAYER_CONV2D, 3, in3, out3, 2, 3, 2, 2, 1);
+	ck_assert_int_eq(hgq_model_validate(m, &err), HGQ_OK);
+	hgq_model_free(m);
+	/* pooling drops the remainder: (5 - 2)/2 + 1 = 2 */
+	m = shaped_model(HGQ_LAYER_AVGPOOL, 3, pin, pout, 2, 2, 2, 2, 0);
+	ck_assert_int_eq(hgq_model_validate(m, &err), HGQ_OK);
+	m->layers[1].kind = HGQ_LAYER_MAXPOOL;
+	ck_assert_int_eq(hgq_model_validate(m, &err), HGQ_OK);
+	ck_assert_int_eq(hgq_model_dense_only(m, "y", &err), HGQ_EUNSUPP);
+	ck_assert_str_eq(err.msg, "layer 1 (maxpool): not supported by y"
+	    " yet");
+	hgq_model_free(m);
+}
+END_TEST
+
+static void s_kernel_big(struct hgq_model *m) { m->layers[1].kernel[0] = 5; }
+static void s_kernel_zero(struct hgq_model *m) { m->layers[1].kernel[1] = 0; }
+static void s_stride_zero(struct hgq_model *m) { m->layers[1].stride[0] = 0; }
+static void s_padding(struct hgq_model *m) { m->layers[1].padding = 2; }
+static void
+s_out_shape(struct hgq_model *m)
+{
+	m->layers[1].shape[0] = 1;
+	m->layers[1].n_out = 6;
+}
+static void s_zero_dim(struct hgq_model *m) { m->layers[1].shape[1] = 0; }
+static void
+s_huge_dims(struct hgq_model *m)
+{
+	/* 2^24 * 2^24 * 3 wraps to 0 in 32 bits, to 2^48*3 in 64 */
+	m->layers[1].shape[0] = m->layers[1].shape[1] = 1u << 24;
+}
+static void s_n_out(struct hgq_model *m) { m->layers[1].n_out = 11; }
+static void s_rank(struct hgq_model *m) { m->layers[1].rank = 4; }
+static void s_dim_past(struct hgq_model *m) { m->layers[5].shape[2] = 1; }
+static void s_ref_dangling(struct hgq_model *m) { m->layers[1].inputs[0] = 7; }
+static void s_ref_self(struct hgq_model *m) { m->layers[2].inputs[0] = 2; }
+static void
+s_ref_input(struct hgq_model *m)
+{
+	m->layers[2].inputs[0] = HGQ_REF_INPUT;
+}
+static void
+s_ref_input1(struct hgq_model *m)
+{
+	m->layers[0].inputs[0] = HGQ_REF_INPUT | 1;
+}
+static void s_alternate(struct hgq_model *m) { m->layers[2].inputs[0] = 0; }
+static void s_two_inputs(struct hgq_model *m) { m->layers[3].n_inputs = 2; }
+static void s_inputs_many(struct hgq_model *m) { m->layers[3].n_inputs = 9; }
+static void
+s_skip(struct hgq_model *m)
+{
+	/* q0 conv1 q2 flatten3 | q4 flatten5 q6 with q4 reading conv 1 as
+	   well: each layer is fine, but the conv has two readers and
+	   flatten 3 none */
+	static const uint32_t d[3] = { 2, 2, 3 }, n = 12;
+
+	hgq_layer_set_shape(&m->layers[4], 3, d, NULL);
+	m->layers[4].inputs[0] = 1;
+	m->layers[4].n_in = 12;
+	m->layers[5].kind = HGQ_LAYER_FLATTEN;
+	hgq_layer_set_shape(&m->layers[5], 1, &n, NULL);
+	hgq_layer_set_shape(&m->layers[6], 1, &n, NULL);
+	m->layers[6].n_in = 12;
+}
+static void
+s_unused(struct hgq_model *m)
+{
+	/* layer 5 becomes a second flatten of quantizer 2 (a quantizer may
+	   feed several layers): quantizer 4 is left unread */
+	static const uint32_t n = 12;
+
+	m->layers[5].kind = HGQ_LAYER_FLATTEN;
+	hgq_layer_set_shape(&m->layers[5], 1, &n, NULL);
+	m->layers[5].inputs[0] = 2;
+	hgq_layer_set_shape(&m->layers[6], 1, &n, NULL);
+	m->layers[6].n_in = 12;
+}
+static void
+s_quant_shape(struct hgq_model *m)
+{
+	m->layers[2].shape[0] = 4;
+	m->layers[2].shape[1] = 1;
+}
+static void s_dense_rank(struct hgq_model *m) { m->layers[4].kind = 0; }
+static void
+s_dense_3d(struct hgq_model *m)
+{
+	/* flatten becomes a dense layer reading [2, 2, 3] */
+	m->layers[3].kind = HGQ_LAYER_DENSE;
+}
+static void
+s_flatten_rank(struct hgq_model *m)
+{
+	m->layers[3].rank = 2;
+	m->layers[3].shape[0] = 4;
+	m->layers[3].shape[1] = 3;
+}
+static void s_window_dense(struct hgq_model *m) { m->layers[5].stride[1] = 1; }
+static void s_wf(struct hgq_model *m) { m->layers[1].w_f[53] = 63; }
+static void
+s_no_w(struct hgq_model *m)
+{
+	free(m->layers[1].b_f);
+	m->layers[1].b_f = NULL;
+}
+static void
+s_tensor(struct hgq_model *m)
+{
+	hgq_layer_add_tensor(&m->layers[1], HGQ_ROLE_BIAS, 4, NULL);
+}
+static void
+s_tensor_pool(struct hgq_model *m)
+{
+	hgq_layer_add_tensor(&m->layers[3], HGQ_ROLE_WEIGHT, 12, NULL);
+}
+static void
+s_tensor_chan(struct hgq_model *m)
+{
+	m->layers[2].gran = HGQ_GRAN_CHANNEL;
+	hgq_layer_add_tensor(&m->layers[2], HGQ_ROLE_ACT_FBITS, 12, NULL);
+}
+
+static const struct breaker shaped_breakers[] = {
+	{ s_kernel_big, "layer 1: conv2d kernel 5x3 is larger than its input"
+	    " 4x4" },
+	{ s_kernel_zero, "layer 1: conv2d kernel 3x0, stride 1x1: each must be"
+	    " in 1..16777216" },
+	{ s_stride_zero, "layer 1: conv2d kernel 3x3, stride 0x1: each must be"
+	    " in 1..16777216" },
+	{ s_padding, "layer 1: conv2d padding 2 out of range" },
+	{ s_out_shape, "layer 1: conv2d output shape [1, 2, 3] where its input"
+	    " implies [2, 2, 3]" },
+	{ s_zero_dim, "layer 1: shape [2, 0, 3] has a zero dimension or more"
+	    " than 16777216 elements" },
+	{ s_huge_dims, "layer 1: shape [16777216, 16777216, 3] has a zero"
+	    " dimension or more than 16777216 elements" },
+	{ s_n_out, "layer 1: shape [2, 2, 3] has 12 elements, n_out is 11" },
+	{ s_rank, "layer 1: rank 4 outside 1..3" },
+	{ s_dim_past, "layer 5: dimension 2 set beyond rank 1" },
+	{ s_ref_dangling, "layer 1: input reference 7 is not an earlier"
+	    " layer" },
+	{ s_ref_self, "layer 2: input reference 2 is not an earlier layer" },
+	{ s_ref_input, "layer 2: reads model input 0 (only layer 0 reads the"
+	    " model's one input)" },
+	{ s_ref_input1, "layer 0: reads model input 1 (only layer 0 reads the"
+	    " model's one input)" },
+	{ s_alternate, "layer 2: quantizer reads quantizer layer 0 (an"
+	    " operation layer must come between)" },
+	{ s_two_inputs, "layer 3: a flatten layer reads one input, not 2" },
+	{ s_inputs_many, "layer 3: 9 inputs exceed the limit 8" },
+	{ s_skip, "layer 1: conv2d output read by 2 layers (an operation feeds"
+	    " one quantizer)" },
+	{ s_unused, "layer 4: its output is not used" },
+	{ s_quant_shape, "layer 2: quantizer shape [4, 1, 3] differs from the"
+	    " shape [2, 2, 3] of layer 1" },
+	{ s_dense_rank, "layer 4: unknown kind 0" },
+	{ s_dense_3d, "layer 3: dense on a tensor of rank 3 giving rank 1"
+	    " (dense needs flat tensors: flatten first)" },
+	{ s_flatten_rank, "layer 3: flatten gives rank 2, not 1" },
+	{ s_window_dense, "layer 5: kernel, stride or padding set on a dense"
+	    " layer" },
+	{ s_wf, "layer 1 weight 53: f = 63 beyond +-62" },
+	{ s_no_w, "layer 1: calibrated model without conv2d mantissas" },
+	{ s_tensor, "layer 1: tensor role 0x2 has 4 floats, expected 3" },
+	{ s_tensor_pool, "layer 3: tensor role 0x1 does not belong to a"
+	    " flatten layer" },
+	{ s_tensor_chan, "layer 2: tensor role 0x5 has 12 floats, expected 3" },
+};
+
+START_TEST(test_shaped_broken)
+{
+	for (size_t b = 0; b < sizeof(shaped_breakers) /
+	    sizeof(shaped_breakers[0]); b++) {
+		struct hgq_err err = HGQ_ERR_INIT;
+		struct hgq_model *m = conv_model();
+
+		shaped_breakers[b].fn(m);
+		ck_assert_int_eq(hgq_model_validate(m, &err), HGQ_EINVAL);
+		ck_assert_str_eq(err.msg, shaped_breakers[b].msg);
+		hgq_model_free(m);
+	}
+}
+END_TEST
+
+/* the limits on sizes, and average pooling over other areas */
+START_TEST(test_shaped_limits)
+{
+	static const uint32_t in[3] = { 1, 64, 4096 }, out[3] = { 1, 1, 4096 };
+	static const uint32_t in2[3] = { 1, 16384, 64 };
+	static const uint32_t out2[3] = { 1, 16384, 512 };
+	static const uint32_t pin[3] = { 3, 3, 1 }, pout[3] = { 1, 1, 1 };
+	struct hgq_err err = HGQ_ERR_INIT;
+	struct hgq_model *m;
+
+	/* 64 * 4096 * 4096 = 2^30 weights */
+	m = shaped_model(HGQ_LAYER_CONV2D, 3, in, out, 1, 64, 1, 1, 0);
+	ck_assert_int_eq(hgq_model_validate_graph(m, &err), HGQ_EINVAL);
+	ck_assert_str_eq(err.msg, "layer 1: 1073741824 weights exceed the"
+	    " limit 67108864");
+	hgq_model_free(m);
+	/* 2^14 positions * 64 * 512 = 2^29 multiplications */
+	m = shaped_model(HGQ_LAYER_CONV2D, 3, in2, out2, 1, 1, 1, 1, 0);
+	ck_assert_int_eq(hgq_model_validate_graph(m, &err), HGQ_EINVAL);
+	ck_assert_str_eq(err.msg, "layer 1: conv2d of [1, 16384, 64] ->"
+	    " [1, 16384, 512] with kernel 1x1 exceeds the limit of 67108864"
+	    " multiplications");
+	hgq_model_free(m);
+	/* an area of 9 is no power of two */
+	m = shaped_model(HGQ_LAYER_AVGPOOL, 3, pin, pout, 3, 3, 3, 3, 0);
+	ck_assert_int_eq(hgq_model_validate(m, &err), HGQ_EUNSUPP);
+	ck_assert_str_eq(err.msg, "layer 1: average pooling over 3x3 = 9"
+	    " elements: only areas that are powers of two are exact");
+	m->layers[1].kind = HGQ_LAYER_MAXPOOL;
+	ck_assert_int_eq(hgq_model_validate(m, &err), HGQ_OK);
+	m->layers[1].padding = HGQ_PAD_SAME;
+	ck_assert_int_eq(hgq_model_validate(m, &err), HGQ_EINVAL);
+	ck_assert_str_eq(err.msg, "layer 1: maxpool padding 1 out of range");
+	hgq_model_free(m);
+}
+END_TEST
+
+/*
+ * independent reference for the taps: signed coordinates in the padded
+ * input, TensorFlow's same padding computed from the output size
+ */
+static uint32_t
+ref_tap(const struct hgq_window *w, uint32_t p, uint32_t t, int same)
+{
+	long oh = p / w->out_w, ow = p % w->out_w;
+	long c = t % w->in_c, kw = t / w->in_c % w->k_w;
+	long kh = t / w->in_c / w->k_w;
+	long ph = 0, pw = 0, h, x;
+
+	if (same) {
+		long th = (long)(w->out_h - 1) * w->s_h + w->k_h - w->in_h;
+		long tw = (long)(w->out_w - 1) * w->s_w + w->k_w - w->in_w;
+
+		ph = th > 0 ? th / 2 : 0;
+		pw = tw > 0 ? tw / 2 : 0;
+	}
+	h = oh * w->s_h + kh - ph;
+	x = ow * w->s_w + kw - pw;
+	if (h < 0 || x < 0 || h >= (long)w->in_h || x >= (long)w->in_w)
+		return HGQ_TAP_PAD;
+	return (uint32_t)((h * w->in_w + x) * w->in_c + c);
+}
+
+START_TEST(test_window)
+{
+	static const uint32_t in1[2] = { 6, 2 }, out1[2] = { 3, 2 };
+	static const uint32_t in2[3] = { 3, 3, 1 }, out2[3] = { 3, 3, 1 };
+	/* conv1d k3 s2 same on [6, 2]: pad_total 1, nothing before; the
+	   last position reads columns 4, 5 and the padding column 6 */
+	static const uint32_t want1[6] = { 8, 9, 10, 11, HGQ_TAP_PAD,
+	    HGQ_TAP_PAD };
+	/* conv2d 3x3 same on [3, 3, 1]: one pixel of padding around */
+	static const uint32_t want2[9] = { HGQ_TAP_PAD, HGQ_TAP_PAD,
+	    HGQ_TAP_PAD, HGQ_TAP_PAD, 0, 1, HGQ_TAP_PAD, 3, 4 };
+	static const uint32_t want2c[9] = { 0, 1, 2, 3, 4, 5, 6, 7, 8 };
+	struct hgq_err err = HGQ_ERR_INIT;
+	struct hgq_window w;
+	struct hgq_model *m;
+	uint32_t idx[64];
+	uint64_t rng = 12345;
+
+	m = shaped_model(HGQ_LAYER_CONV1D, 2, in1, out1, 1, 3, 1, 2, 1);
+	ck_assert_int_eq(hgq_layer_window(m, 1, &w, &err), HGQ_OK);
+	ck_assert_uint_eq(w.in_h, 1);
+	ck_assert_uint_eq(w.in_w, 6);
+	ck_assert_uint_eq(w.out_w, 3);
+	ck_assert_uint_eq(w.pad_left, 0);
+	ck_assert_uint_eq(w.n_pos, 3);
+	ck_assert_uint_eq(w.n_taps, 6);
+	hgq_window_taps(&w, 2, idx);
+	ck_assert_mem_eq(idx, want1, sizeof(want1));
+	ck_assert_int_eq(hgq_layer_window(m, 3, &w, &err), HGQ_EINVAL);
+	ck_assert_str_eq(err.msg, "layer 3 (flatten) has no window");
+	hgq_model_free(m);
+
+	m = shaped_model(HGQ_LAYER_CONV2D, 3, in2, out2, 3, 3, 1, 1, 1);
+	ck_assert_int_eq(hgq_layer_window(m, 1, &w, &err), HGQ_OK);
+	ck_assert_uint_eq(w.pad_top, 1);
+	ck_assert_uint_eq(w.pad_left, 1);
+	hgq_window_taps(&w, 0, idx);
+	ck_assert_mem_eq(idx, want2, sizeof(want2));
+	hgq_window_taps(&w, 4, idx);		/* the centre: no padding */
+	ck_assert_mem_eq(idx, want2c, sizeof(want2c));
+	hgq_model_free(m);
+
+	/* random geometries against the reference */
+	for (int r = 0; r < 300; r++) {
+		uint32_t in[3], out[3], k[2], s[2], pad;
+
+		rng = rng * 6364136223846793005ULL + 1442695040888963407ULL;
+		in[0] = 1 + (uint32_t)(rng >> 33) % 6;
+		in[1] = 1 + (uint32_t)(rng >> 40) % 7;
+		in[2] = 1 + (uint32_t)(rng >> 50) % 2;
+		k[0] = 1 + (uint32_t)(rng >> 20) % in[0];
+		k[1] = 1 + (uint32_t)(rng >> 25) % in[1];
+		s[0] = 1 + (uint32_t)(rng >> 12) % 3;
+		s[1] = 1 + (uint32_t)(rng >> 15) % 3;
+		pad = (uint32_t)(rng >> 60) & 1;
+		out[0] = pad ? (in[0] + s[0] - 1) / s[0] :
+		    (in[0] - k[0]) / s[0] + 1;
+		out[1] = pad ? (in[1] + s[1] - 1) / s[1] :
+		    (in[1] - k[1]) / s[1] + 1;
+		out[2] = 2;
+		m = shaped_model(HGQ_LAYER_CONV2D, 3, in, out, k[0], k[1],
+		    s[0], s[1], (uint8_t)pad);
+		ck_assert_int_eq(hgq_model_validate(m, &err), HGQ_OK);
+		ck_assert_int_eq(hgq_layer_window(m, 1, &w, &err), HGQ_OK);
+		ck_assert_uint_lt(w.n_taps, 64);
+		for (uint32_t p = 0; p < w.n_pos; p++) {
+			hgq_window_taps(&w, p, idx);
+			for (uint32_t t = 0; t < w.n_taps; t++)
+				ck_assert_uint_eq(idx[t],
+				    ref_tap(&w, p, t, (int)pad));
+		}
+		hgq_model_free(m);
+	}
+}
+END_TEST
+
 Suite *
 model_suite(void)
 {
@@ -565,6 +982,10 @@ model_suite(void)
 	tcase_add_test(tc, test_copy);
 	tcase_add_test(tc, test_validate_good);
 	tcase_add_test(tc, test_validate_broken);
+	tcase_add_test(tc, test_shaped_good);
+	tcase_add_test(tc, test_shaped_broken);
+	tcase_add_test(tc, test_shaped_limits);
+	tcase_add_test(tc, test_window);
 	suite_add_tcase(s, tc);
 	return s;
 }

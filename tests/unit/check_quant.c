@@ -7,7 +7,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "hgq.h"
+#include "internal.h"
 #include "unit.h"
 
 static const int modes_r[] = { HGQ_RND, HGQ_TRN };

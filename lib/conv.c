@@ -1,0 +1,804 @@
+/*
+ * conv.c - float training kernels of the convolutional layers: Conv2D and
+ * Conv1D forward and backward, max and average pooling, and the
+ * differentiable EBOPs of a convolution (llm.c style, as kernels.c).
+ *
+ * Layout (channels last, batch first, as Keras/HGQ2):
+ *
+ *   input    inp [B, H, W, C]       element ((b*H + h)*W + w)*C + c
+ *   kernel   w   [KH, KW, C, OC]    element ((kh*KW + kw)*C + c)*OC + o
+ *   output   out [B, OH, OW, OC]
+ *
+ * Conv1D is the same layer with H = KH = SH = 1 (hgq_conv1d_geom_init):
+ * its [W, C] sample is a [1, W, C] one, memory unchanged.  Flatten needs
+ * no kernel: a channels-last sample is already the flat vector of
+ * ((h*W + w)*C + c).
+ *
+ * The convolution is im2col followed by the GEMM of kernels.c: each output
+ * position's receptive field, KH*KW*C values in kernel order, becomes a
+ * row of col (B*OH*OW, KH*KW*C), and the kernel read as a (KH*KW*C, OC)
+ * matrix is exactly a dense layer's weights, so
+ *
+ *   forward   out  = col . w + bias                 hgq_matmul_forward
+ *   backward  dcol = dout . w^T, dw += col^T . dout  hgq_matmul_backward
+ *             dinp = col2im(dcol)    (the adjoint of im2col: a scatter-add)
+ *
+ * The direct loops (_ref) sum in the same tap order; bench/bench_conv.c
+ * measures both (the GEMM path is the faster; see the figures there).
+ *
+ * Padding (Keras/TensorFlow semantics, per axis, input n, kernel k,
+ * stride s):
+ *
+ *   valid   out = floor((n - k) / s) + 1, no padding; needs k <= n
+ *   same    out = ceil(n / s); pad_total = max((out - 1)*s + k - n, 0),
+ *           pad_before = floor(pad_total / 2), the rest after; the
+ *           padded positions read zeros, which are not multiplications
+ *           (EBOPs count none of them)
+ *
+ * Pooling uses valid windows only: a remainder row or column that does
+ * not fill a window is dropped, as Keras' 'valid'.
+ */
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "internal.h"
+
+/* n = a * b, false on overflow or above the per-sample limit */
+static int
+mul_ok(size_t *n, size_t a, size_t b)
+{
+	if (a != 0 && b > HGQ_CONV_MAX_ELEMS / a)
+		return 0;
+	*n = a * b;
+	return *n <= HGQ_CONV_MAX_ELEMS;
+}
+
+/* product of four sizes within HGQ_CONV_MAX_ELEMS */
+static int
+prod4_ok(size_t a, size_t b, size_t c, size_t d)
+{
+	size_t n;
+
+	return mul_ok(&n, a, b) && mul_ok(&n, n, c) && mul_ok(&n, n, d);
+}
+
+/* output size and padding before of one axis (see the top comment) */
+static void
+axis_out(size_t n, size_t k, size_t s, int padding, size_t *out,
+    size_t *before)
+{
+	if (padding == HGQ_PAD_SAME) {
+		size_t o = (n + s - 1) / s;
+		size_t need = (o - 1) * s + k;
+		size_t total = need > n ? need - n : 0;
+
+		*out = o;
+		*before = total / 2;
+	} else {
+		*out = (n - k) / s + 1;
+		*before = 0;
+	}
+}
+
+int
+hgq_conv_geom_init(struct hgq_conv_geom *g, size_t H, size_t W, size_t C,
+    size_t KH, size_t KW, size_t OC, size_t SH, size_t SW, int padding,
+    struct hgq_err *err)
+{
+	memset(g, 0, sizeof(*g));
+	if (padding != HGQ_PAD_VALID && padding != HGQ_PAD_SAME)
+		return hgq_errf(err, HGQ_EINVAL, "unknown padding %d",
+		    padding);
+	if (H == 0 || W == 0 || C == 0 || KH == 0 || KW == 0 || OC == 0 ||
+	    SH == 0 || SW == 0)
+		return hgq_errf(err, HGQ_EINVAL, "convolution: zero size "
+		    "(input %zux%zux%zu, kernel %zux%zu, %zu filters, "
+		    "stride %zux%zu)", H, W, C, KH, KW, OC, SH, SW);
+	if (H > HGQ_CONV_MAX_ELEMS || W > HGQ_CONV_MAX_ELEMS ||
+	    KH > HGQ_CONV_MAX_ELEMS || KW > HGQ_CONV_MAX_ELEMS ||
+	    SH > HGQ_CONV_MAX_ELEMS || SW > HGQ_CONV_MAX_ELEMS ||
+	    !prod4_ok(H, W, C, 1))
+		return hgq_errf(err, HGQ_EINVAL, "convolution: input "
+		    "%zux%zux%zu too large", H, W, C);
+	if (padding == HGQ_PAD_VALID && (KH > H || KW > W))
+		return hgq_errf(err, HGQ_EINVAL, "convolution: kernel "
+		    "%zux%zu larger than its input %zux%zu", KH, KW, H, W);
+	axis_out(H, KH, SH, padding, &g->OH, &g->PT);
+	axis_out(W, KW, SW, padding, &g->OW, &g->PL);
+	if (!prod4_ok(KH, KW, C, OC) || !prod4_ok(g->OH, g->OW, OC, 1) ||
+	    !prod4_ok(g->OH, g->OW, KH * KW, C))
+		return hgq_errf(err, HGQ_EINVAL, "convolution: sizes too "
+		    "large (input %zux%zux%zu, kernel %zux%zu, %zu filters)",
+		    H, W, C, KH, KW, OC);
+	g->H = H;
+	g->W = W;
+	g->C = C;
+	g->KH = KH;
+	g->KW = KW;
+	g->OC = OC;
+	g->SH = SH;
+	g->SW = SW;
+	return HGQ_OK;
+}
+
+int
+hgq_conv1d_geom_init(struct hgq_conv_geom *g, size_t W, size_t C, size_t K,
+    size_t OC, size_t S, int padding, struct hgq_err *err)
+{
+	return hgq_conv_geom_init(g, 1, W, C, 1, K, OC, 1, S, padding, err);
+}
+
+size_t
+hgq_conv_col_len(const struct hgq_conv_geom *g)
+{
+	return g->OH * g->OW * g->KH * g->KW * g->C;
+}
+
+/*
+ * The output positions o in [*lo, *hi) whose tap k reads a real input
+ * element: 0 <= o*s + k - pad < n.  This is the per-axis factor of "which
+ * output positions meet this (input, weight) pair".
+ */
+static void
+tap_range(size_t n, size_t n_out, size_t s, size_t pad, size_t k,
+    size_t *lo, size_t *hi)
+{
+	size_t a = pad > k ? (pad - k + s - 1) / s : 0, b;
+
+	if (n - 1 + pad < k) {
+		*lo = *hi = 0;
+		return;
+	}
+	b = (n - 1 + pad - k) / s + 1;
+	if (b > n_out)
+		b = n_out;
+	*lo = a;
+	*hi = a < b ? b : a;
+}
+
+/* ------------------------------------------------------------------ */
+/* im2col and col2im                                                   */
+/* ------------------------------------------------------------------ */
+
+/* does any tap of any output position fall into the padding? */
+static int
+has_padding(const struct hgq_conv_geom *g)
+{
+	return g->PT > 0 || g->PL > 0 ||
+	    (g->OH - 1) * g->SH + g->KH > g->PT + g->H ||
+	    (g->OW - 1) * g->SW + g->KW > g->PL + g->W;
+}
+
+/*
+ * inp [B,H,W,C] -> col (B*OH*OW, KH*KW*C): row ((b*OH + oh)*OW + ow),
+ * column (kh*KW + kw)*C + c holds inp[b, oh*SH + kh - PT, ow*SW + kw - PL,
+ * c], 0 in the padding.
+ *
+ * Loop order: per output row (b, oh) and tap (kh, kw), the positions ow
+ * whose tap is real form one range (tap_range), along which source and
+ * destination both advance by a fixed stride: a tight copy of C floats
+ * per position, with no test inside (one float when C = 1, the first
+ * layer of an image network).  Padding is cleared once per output row.
+ */
+void
+hgq_conv_im2col(float *restrict col, const float *restrict inp,
+    const struct hgq_conv_geom *g, size_t B)
+{
+	size_t C = g->C, KW = g->KW, K = g->KH * KW * C;
+	size_t plane = g->H * g->W * C, rowk = g->OW * K, sstep = g->SW * C;
+	int padded = has_padding(g);
+
+	for (size_t b = 0; b < B; b++) {
+		const float *x = inp + b * plane;
+
+		for (size_t oh = 0; oh < g->OH; oh++) {
+			float *r = col + (b * g->OH + oh) * rowk;
+
+			if (padded)
+				memset(r, 0, rowk * sizeof(*r));
+			for (size_t kh = 0; kh < g->KH; kh++) {
+				size_t ih = oh * g->SH + kh, a0, a1, z0, z1;
+
+				if (ih < g->PT || ih - g->PT >= g->H)
+					continue;
+				ih -= g->PT;
+				/*
+				 * Positions [a0, z1) whose KW taps are all
+				 * real: one run of KW*C floats each (the
+				 * ranges shrink from the left as kw falls
+				 * and from the right as kw grows).
+				 */
+				tap_range(g->W, g->OW, g->SW, g->PL, 0, &a0,
+				    &a1);
+				tap_range(g->W, g->OW, g->SW, g->PL, KW - 1,
+				    &z0, &z1);
+				if (C >= 4 && a0 < z1)
+					for (size_t o = a0; o < z1; o++)
+						memcpy(r + o * K + kh * KW * C,
+						    x + (ih * g->W + o * g->SW -
+						    g->PL) * C,
+						    KW * C * sizeof(*r));
+				else
+					a0 = z1 = 0;
+				for (size_t kw = 0; kw < KW; kw++) {
+					size_t w0, w1;
+					const float *src;
+					float *dst;
+
+					tap_range(g->W, g->OW, g->SW, g->PL, kw,
+					    &w0, &w1);
+					if (w0 >= w1)
+						continue;
+					src = x + (ih * g->W + w0 * g->SW + kw -
+					    g->PL) * C;
+					dst = r + w0 * K + (kh * KW + kw) * C;
+					if (C == 1) {
+						for (size_t o = 0; o < w1 - w0;
+						    o++)
+							dst[o * K] =
+							    src[o * sstep];
+						continue;
+					}
+					for (size_t o = w0; o < w1; o++) {
+						if (o == a0 && a0 < z1) {
+							/* copied above */
+							dst += (z1 - a0) * K;
+							src += (z1 - a0) *
+							    sstep;
+							o = z1 - 1;
+							continue;
+						}
+						for (size_t c = 0; c < C; c++)
+							dst[c] = src[c];
+						dst += K;
+						src += sstep;
+					}
+				}
+			}
+		}
+	}
+}
+
+/*
+ * The adjoint of im2col: dinp [B,H,W,C] = 0, then every element of dcol
+ * that im2col took from an input element is added back to it (padding
+ * columns are dropped); the same loop order as hgq_conv_im2col.
+ */
+void
+hgq_conv_col2im(float *restrict dinp, const float *restrict dcol,
+    const struct hgq_conv_geom *g, size_t B)
+{
+	size_t C = g->C, KW = g->KW, K = g->KH * KW * C;
+	size_t plane = g->H * g->W * C, rowk = g->OW * K, sstep = g->SW * C;
+
+	memset(dinp, 0, B * plane * sizeof(*dinp));
+	for (size_t b = 0; b < B; b++) {
+		float *x = dinp + b * plane;
+
+		for (size_t oh = 0; oh < g->OH; oh++) {
+			const float *r = dcol + (b * g->OH + oh) * rowk;
+
+			for (size_t kh = 0; kh < g->KH; kh++) {
+				size_t ih = oh * g->SH + kh;
+
+				if (ih < g->PT || ih - g->PT >= g->H)
+					continue;
+				ih -= g->PT;
+				for (size_t kw = 0; kw < KW; kw++) {
+					size_t w0, w1;
+					const float *src;
+					float *dst;
+
+					tap_range(g->W, g->OW, g->SW, g->PL, kw,
+					    &w0, &w1);
+					if (w0 >= w1)
+						continue;
+					dst = x + (ih * g->W + w0 * g->SW + kw -
+					    g->PL) * C;
+					src = r + w0 * K + (kh * KW + kw) * C;
+					if (C == 1) {
+						for (size_t o = 0; o < w1 - w0;
+						    o++)
+							dst[o * sstep] +=
+							    src[o * K];
+						continue;
+					}
+					for (size_t o = w0; o < w1; o++) {
+						for (size_t c = 0; c < C; c++)
+							dst[c] += src[c];
+						dst += sstep;
+						src += K;
+					}
+				}
+			}
+		}
+	}
+}
+
+/* ------------------------------------------------------------------ */
+/* Convolution                                                         */
+/* ------------------------------------------------------------------ */
+
+void
+hgq_conv_forward(float *restrict out, float *restrict col,
+    const float *restrict inp, const float *restrict w,
+    const float *restrict bias, const struct hgq_conv_geom *g, size_t B,
+    int relu)
+{
+	size_t K = g->KH * g->KW * g->C;
+
+	hgq_conv_im2col(col, inp, g, B);
+	hgq_matmul_forward(out, col, w, bias, B * g->OH * g->OW, K, g->OC,
+	    relu);
+}
+
+void
+hgq_conv_backward(float *restrict dinp, float *restrict dw,
+    float *restrict db, float *restrict dcol, const float *restrict dout,
+    const float *restrict col, const float *restrict wt,
+    const struct hgq_conv_geom *g, size_t B)
+{
+	size_t K = g->KH * g->KW * g->C;
+
+	hgq_matmul_backward(dinp != NULL ? dcol : NULL, dw, db, dout, col, wt,
+	    B * g->OH * g->OW, K, g->OC);
+	if (dinp != NULL)
+		hgq_conv_col2im(dinp, dcol, g, B);
+}
+
+/*
+ * The direct loops: out[b,oh,ow,:] = bias + sum over the taps (kh, kw)
+ * inside the input, then c, of inp[b,ih,iw,c] * w[kh,kw,c,:].  The tap
+ * order is im2col's, the inner loop runs along the OC outputs.
+ */
+void
+hgq_conv_forward_ref(float *out, const float *inp, const float *w,
+    const float *bias, const struct hgq_conv_geom *g, size_t B, int relu)
+{
+	size_t C = g->C, OC = g->OC, plane = g->H * g->W * C;
+
+	for (size_t b = 0; b < B; b++) {
+		const float *x = inp + b * plane;
+
+		for (size_t oh = 0; oh < g->OH; oh++)
+			for (size_t ow = 0; ow < g->OW; ow++) {
+				float *o = out + ((b * g->OH + oh) * g->OW +
+				    ow) * OC;
+
+				for (size_t j = 0; j < OC; j++)
+					o[j] = bias != NULL ? bias[j] : 0.0f;
+				for (size_t kh = 0; kh < g->KH; kh++) {
+					size_t ih = oh * g->SH + kh;
+
+					if (ih < g->PT || ih - g->PT >= g->H)
+						continue;
+					ih -= g->PT;
+					for (size_t kw = 0; kw < g->KW; kw++) {
+						size_t iw = ow * g->SW + kw;
+						const float *xi, *wk;
+
+						if (iw < g->PL ||
+						    iw - g->PL >= g->W)
+							continue;
+						iw -= g->PL;
+						xi = x + (ih * g->W + iw) * C;
+						wk = w + (kh * g->KW + kw) * C *
+						    OC;
+						for (size_t c = 0; c < C; c++) {
+							float a = xi[c];
+							const float *wc =
+							    wk + c * OC;
+
+							for (size_t j = 0;
+							    j < OC; j++)
+								o[j] += a *
+								    wc[j];
+						}
+					}
+				}
+				if (relu)
+					for (size_t j = 0; j < OC; j++)
+						o[j] = o[j] > 0.0f ? o[j] :
+						    0.0f;
+			}
+	}
+}
+
+/*
+ * Backward, direct: dinp = 0, then per output position and real tap
+ * dinp[b,ih,iw,c] += sum_o dout[b,oh,ow,o] * w[kh,kw,c,o] and
+ * dw[kh,kw,c,o] += inp[b,ih,iw,c] * dout[b,oh,ow,o]; db[o] += dout.
+ */
+void
+hgq_conv_backward_ref(float *dinp, float *dw, float *db, const float *dout,
+    const float *inp, const float *w, const struct hgq_conv_geom *g,
+    size_t B)
+{
+	size_t C = g->C, OC = g->OC, plane = g->H * g->W * C;
+
+	if (dinp != NULL)
+		memset(dinp, 0, B * plane * sizeof(*dinp));
+	for (size_t b = 0; b < B; b++) {
+		const float *x = inp + b * plane;
+		float *dx = dinp != NULL ? dinp + b * plane : NULL;
+
+		for (size_t oh = 0; oh < g->OH; oh++)
+			for (size_t ow = 0; ow < g->OW; ow++) {
+				const float *d = dout + ((b * g->OH + oh) *
+				    g->OW + ow) * OC;
+
+				if (db != NULL)
+					for (size_t j = 0; j < OC; j++)
+						db[j] += d[j];
+				for (size_t kh = 0; kh < g->KH; kh++) {
+					size_t ih = oh * g->SH + kh;
+
+					if (ih < g->PT || ih - g->PT >= g->H)
+						continue;
+					ih -= g->PT;
+					for (size_t kw = 0; kw < g->KW; kw++) {
+						size_t iw = ow * g->SW + kw;
+						size_t e, t;
+
+						if (iw < g->PL ||
+						    iw - g->PL >= g->W)
+							continue;
+						iw -= g->PL;
+						e = (ih * g->W + iw) * C;
+						t = (kh * g->KW + kw) * C;
+						for (size_t c = 0; c < C; c++) {
+							const float *wc = w +
+							    (t + c) * OC;
+							float *dwc = dw +
+							    (t + c) * OC;
+							float s = 0.0f;
+
+							for (size_t j = 0;
+							    j < OC; j++) {
+								s += d[j] *
+								    wc[j];
+								dwc[j] += x[e +
+								    c] * d[j];
+							}
+							if (dx != NULL)
+								dx[e + c] += s;
+						}
+					}
+				}
+			}
+	}
+}
+
+/* ------------------------------------------------------------------ */
+/* Pooling                                                             */
+/* ------------------------------------------------------------------ */
+
+int
+hgq_pool_geom_init(struct hgq_pool_geom *g, size_t H, size_t W, size_t C,
+    size_t PH, size_t PW, size_t SH, size_t SW, struct hgq_err *err)
+{
+	memset(g, 0, sizeof(*g));
+	if (SH == 0)
+		SH = PH;
+	if (SW == 0)
+		SW = PW;
+	if (H == 0 || W == 0 || C == 0 || PH == 0 || PW == 0)
+		return hgq_errf(err, HGQ_EINVAL, "pooling: zero size (input "
+		    "%zux%zux%zu, pool %zux%zu)", H, W, C, PH, PW);
+	if (H > HGQ_CONV_MAX_ELEMS || W > HGQ_CONV_MAX_ELEMS ||
+	    SH > HGQ_CONV_MAX_ELEMS || SW > HGQ_CONV_MAX_ELEMS ||
+	    !prod4_ok(H, W, C, 1))
+		return hgq_errf(err, HGQ_EINVAL, "pooling: input %zux%zux%zu "
+		    "too large", H, W, C);
+	if (PH > H || PW > W)
+		return hgq_errf(err, HGQ_EINVAL, "pooling: pool %zux%zu "
+		    "larger than its input %zux%zu", PH, PW, H, W);
+	g->H = H;
+	g->W = W;
+	g->C = C;
+	g->PH = PH;
+	g->PW = PW;
+	g->SH = SH;
+	g->SW = SW;
+	g->OH = (H - PH) / SH + 1;
+	g->OW = (W - PW) / SW + 1;
+	return HGQ_OK;
+}
+
+int
+hgq_pool1d_geom_init(struct hgq_pool_geom *g, size_t W, size_t C, size_t P,
+    size_t S, struct hgq_err *err)
+{
+	return hgq_pool_geom_init(g, 1, W, C, 1, P, 1, S, err);
+}
+
+/*
+ * out[b,oh,ow,c] = max over the window of inp[b, oh*SH + ph, ow*SW + pw,
+ * c]; the window is scanned row by row, channels innermost so that the
+ * inner loop is contiguous.
+ */
+void
+hgq_maxpool_forward(float *restrict out, const float *restrict inp,
+    const struct hgq_pool_geom *g, size_t B)
+{
+	size_t C = g->C, plane = g->H * g->W * C;
+
+	for (size_t b = 0; b < B; b++) {
+		const float *x = inp + b * plane;
+
+		for (size_t oh = 0; oh < g->OH; oh++)
+			for (size_t ow = 0; ow < g->OW; ow++) {
+				float *o = out + ((b * g->OH + oh) * g->OW +
+				    ow) * C;
+				const float *x0 = x + (oh * g->SH * g->W +
+				    ow * g->SW) * C;
+
+				for (size_t c = 0; c < C; c++)
+					o[c] = x0[c];
+				for (size_t ph = 0; ph < g->PH; ph++)
+					for (size_t pw = 0; pw < g->PW; pw++) {
+						const float *xi = x0 + (ph *
+						    g->W + pw) * C;
+
+						for (size_t c = 0; c < C; c++)
+							o[c] = xi[c] > o[c] ?
+							    xi[c] : o[c];
+					}
+			}
+	}
+}
+
+/*
+ * Each dout goes to the element that won the max: the first one in the
+ * window's row-major order among the equal largest (found again from
+ * inp, so no index buffer is kept); with relu, nothing where that max is
+ * <= 0 (inp is a ReLU's output and its backward is fused here).
+ *
+ * Channels are innermost, 8 at a time with the running best in small
+ * arrays; the block of 8 is a constant trip count (pool_window_bwd
+ * inlined with nc = 8), so that the compiler vectorizes it, and the
+ * selects are masks, not branches (the outcome is data, unpredictable).
+ * With stride == pool the windows tile the input, so each element is
+ * written once (the gradient or 0) and only the dropped remainder rows
+ * and columns are cleared; overlapping windows (stride < pool) clear
+ * dinp first and add.
+ */
+
+/* v where keep, else +0, without a branch */
+static inline float
+keepf(float v, int keep)
+{
+	uint32_t u;
+
+	memcpy(&u, &v, sizeof(u));
+	u &= -(uint32_t)(keep != 0);
+	memcpy(&v, &u, sizeof(v));
+	return v;
+}
+
+/* one window, channels [0, nc) (nc <= 8) from element e0 of the sample */
+static inline __attribute__((always_inline)) void
+pool_window_bwd(float *restrict dx, const float *restrict d,
+    const float *restrict x, uint32_t e0, const struct hgq_pool_geom *g,
+    size_t nc, int relu, int tiled)
+{
+	float bv[8];
+	uint32_t be[8];
+	uint32_t W = (uint32_t)g->W, C = (uint32_t)g->C;
+
+	for (size_t c = 0; c < nc; c++) {
+		bv[c] = x[e0 + c];
+		be[c] = e0 + (uint32_t)c;
+	}
+	for (uint32_t ph = 0; ph < g->PH; ph++)
+		for (uint32_t pw = 0; pw < g->PW; pw++) {
+			uint32_t e = e0 + (ph * W + pw) * C;
+
+			for (size_t c = 0; c < nc; c++) {
+				float v = x[e + c];
+				uint32_t m = -(uint32_t)(v > bv[c]);
+
+				be[c] ^= (be[c] ^ (e + (uint32_t)c)) & m;
+				bv[c] = v > bv[c] ? v : bv[c];
+			}
+			if (tiled)
+				for (size_t c = 0; c < nc; c++)
+					dx[e + c] = 0.0f;
+		}
+	for (size_t c = 0; c < nc; c++) {
+		float v = keepf(d[c], !relu || bv[c] > 0.0f);
+
+		if (tiled)
+			dx[be[c]] = v;
+		else
+			dx[be[c]] += v;
+	}
+}
+
+void
+hgq_maxpool_backward(float *restrict dinp, const float *restrict dout,
+    const float *restrict inp, const struct hgq_pool_geom *g, size_t B,
+    int relu)
+{
+	size_t C = g->C, W = g->W, plane = g->H * W * C;
+	int tiled = g->SH == g->PH && g->SW == g->PW;
+
+	if (!tiled)
+		memset(dinp, 0, B * plane * sizeof(*dinp));
+	for (size_t b = 0; b < B; b++) {
+		const float *x = inp + b * plane;
+		float *dx = dinp + b * plane;
+
+		if (tiled) {
+			/* the rows below the last window, then the columns
+			   right of it */
+			size_t h1 = g->OH * g->PH, w1 = g->OW * g->PW;
+
+			memset(dx + h1 * W * C, 0, (g->H - h1) * W * C *
+			    sizeof(*dx));
+			if (w1 < W)
+				for (size_t h = 0; h < h1; h++)
+					memset(dx + (h * W + w1) * C, 0,
+					    (W - w1) * C * sizeof(*dx));
+		}
+		for (size_t oh = 0; oh < g->OH; oh++)
+		for (size_t ow = 0; ow < g->OW; ow++) {
+			const float *d = dout + ((b * g->OH + oh) * g->OW +
+			    ow) * C;
+			/* < HGQ_CONV_MAX_ELEMS: fits 32 bits */
+			uint32_t e0 = (uint32_t)((oh * g->SH * W + ow *
+			    g->SW) * C);
+			size_t c = 0;
+
+			for (; c + 8 <= C; c += 8)
+				pool_window_bwd(dx, d + c, x, e0 + (uint32_t)c,
+				    g, 8, relu, tiled);
+			if (c < C)
+				pool_window_bwd(dx, d + c, x, e0 + (uint32_t)c,
+				    g, C - c, relu, tiled);
+		}
+	}
+}
+
+/* out = the mean of the window: its sum (row-major) times 1/(PH*PW) */
+void
+hgq_avgpool_forward(float *restrict out, const float *restrict inp,
+    const struct hgq_pool_geom *g, size_t B)
+{
+	size_t C = g->C, plane = g->H * g->W * C;
+	float inv = 1.0f / (float)(g->PH * g->PW);
+
+	for (size_t b = 0; b < B; b++) {
+		const float *x = inp + b * plane;
+
+		for (size_t oh = 0; oh < g->OH; oh++)
+			for (size_t ow = 0; ow < g->OW; ow++) {
+				float *o = out + ((b * g->OH + oh) * g->OW +
+				    ow) * C;
+				const float *x0 = x + (oh * g->SH * g->W +
+				    ow * g->SW) * C;
+
+				for (size_t c = 0; c < C; c++)
+					o[c] = 0.0f;
+				for (size_t ph = 0; ph < g->PH; ph++)
+					for (size_t pw = 0; pw < g->PW; pw++) {
+						const float *xi = x0 + (ph *
+						    g->W + pw) * C;
+
+						for (size_t c = 0; c < C; c++)
+							o[c] += xi[c];
+					}
+				for (size_t c = 0; c < C; c++)
+					o[c] *= inv;
+			}
+	}
+}
+
+/* dinp = 0, then every element of a window += dout / (PH*PW) */
+void
+hgq_avgpool_backward(float *restrict dinp, const float *restrict dout,
+    const struct hgq_pool_geom *g, size_t B)
+{
+	size_t C = g->C, plane = g->H * g->W * C;
+	float inv = 1.0f / (float)(g->PH * g->PW);
+
+	memset(dinp, 0, B * plane * sizeof(*dinp));
+	for (size_t b = 0; b < B; b++) {
+		float *dx = dinp + b * plane;
+
+		for (size_t oh = 0; oh < g->OH; oh++)
+			for (size_t ow = 0; ow < g->OW; ow++) {
+				const float *d = dout + ((b * g->OH + oh) *
+				    g->OW + ow) * C;
+				float *d0 = dx + (oh * g->SH * g->W +
+				    ow * g->SW) * C;
+
+				for (size_t ph = 0; ph < g->PH; ph++)
+					for (size_t pw = 0; pw < g->PW; pw++) {
+						float *di = d0 + (ph * g->W +
+						    pw) * C;
+
+						for (size_t c = 0; c < C; c++)
+							di[c] += d[c] * inv;
+					}
+			}
+	}
+}
+
+/* ------------------------------------------------------------------ */
+/* EBOPs                                                               */
+/* ------------------------------------------------------------------ */
+
+/*
+ * Differentiable EBOPs of a convolution, fully parallel: every output
+ * position (oh, ow) and every real tap (kh, kw, c) is one multiplication
+ * per filter o, costing abits[ih,iw,c] * wbits[kh,kw,c,o]:
+ *
+ *   EBOPs = sum_{kh,kw,c} A[kh,kw,c] * S[kh,kw,c]
+ *   S[kh,kw,c] = sum_o wbits[kh,kw,c,o]
+ *   A[kh,kw,c] = sum_{oh in R_h(kh)} sum_{ow in R_w(kw)}
+ *                    abits[oh*SH + kh - PT, ow*SW + kw - PL, c]
+ *
+ * An (input element, weight) pair meets n_h(ih,kh) * n_w(iw,kw) output
+ * positions (0 or 1 each): the count factorizes per axis, so the output
+ * positions where a tap reads real input (not padding) are a product of
+ * two ranges R_h(kh) x R_w(kw) (tap_range), and A is a sum over that
+ * rectangle.  The gradients are those of hgq_ebops_dense pair by pair:
+ *
+ *   dfw[kh,kw,c,o] += beta * A[kh,kw,c]          where wbits > 0
+ *   dfa[ih,iw,c]   += beta * S[kh,kw,c]  per tap meeting it, where
+ *                                                 abits[ih,iw,c] > 0
+ *
+ * A and S are summed in double (exact for integer bit maps).
+ */
+double
+hgq_ebops_conv(float *restrict dfa, float *restrict dfw,
+    const float *restrict abits, const float *restrict wbits,
+    const struct hgq_conv_geom *g, float beta)
+{
+	size_t C = g->C, OC = g->OC;
+	double total = 0.0;
+
+	for (size_t kh = 0; kh < g->KH; kh++) {
+		size_t h0, h1;
+
+		tap_range(g->H, g->OH, g->SH, g->PT, kh, &h0, &h1);
+		for (size_t kw = 0; kw < g->KW; kw++) {
+			size_t w0, w1;
+
+			tap_range(g->W, g->OW, g->SW, g->PL, kw, &w0, &w1);
+			for (size_t c = 0; c < C; c++) {
+				size_t t = ((kh * g->KW + kw) * C + c) * OC;
+				const float *wb = wbits + t;
+				double A = 0.0, S = 0.0;
+
+				for (size_t o = 0; o < OC; o++)
+					S += wb[o];
+				for (size_t oh = h0; oh < h1; oh++) {
+					size_t ih = oh * g->SH + kh - g->PT;
+
+					for (size_t ow = w0; ow < w1; ow++) {
+						size_t iw = ow * g->SW + kw -
+						    g->PL;
+						size_t e = (ih * g->W + iw) *
+						    C + c;
+
+						A += abits[e];
+						if (dfa != NULL &&
+						    abits[e] > 0.0f)
+							dfa[e] += beta *
+							    (float)S;
+					}
+				}
+				total += A * S;
+				if (dfw != NULL)
+					for (size_t o = 0; o < OC; o++)
+						if (wb[o] > 0.0f)
+							dfw[t + o] += beta *
+							    (float)A;
+			}
+		}
+	}
+	return total;
+}
