@@ -4,7 +4,7 @@
 # within 5 % of it (exact EBOPs of the final model, as hgq-ebops counts
 # them); the flag and the key agree; a run resumed with more epochs
 # lands too; bad values are refused.  The full-size targets (30,000 and
-# 100,000 on examples/fmnist.yaml) are in t190 (make check-slow).
+# 100,000 on examples/fmnist.yaml) are in t191 (make check-slow).
 . "$TESTS_DIR/lib.sh"
 
 D=/usr/share/datasets/fashion-mnist
