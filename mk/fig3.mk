@@ -80,7 +80,7 @@ fig3: deps
 fig3-run:
 	@$(MAKE) --no-print-directory -j$(FIG3_JOBS) $(F3)/selected.tsv
 	@$(MAKE) --no-print-directory -j$(FIG3_JOBS) fig3-synth \
-	    FIG3_IDS="$$(cut -f 1 $(F3)/selected.tsv | grep -v '^#')"
+	    FIG3_IDS="$$(cut -f 1 $(F3)/selected.tsv | grep -v '^#' | tr '\n' ' ')"
 	@cat $(F3)/fit.md
 
 fig3-synth: $(F3)/fit.md $(F3)/fig3.png $(F3)/fig3.svg
