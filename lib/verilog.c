@@ -806,7 +806,8 @@ hgq_verilog_report(FILE *f, const struct hgq_ir *ir, int pipeline, int json,
 		fprintf(f, "{\"adders\": %u, \"lut_estimate\": %llu, \"ff\": "
 		    "%llu, \"latency_cycles\": %u, \"max_adder_depth\": %d, "
 		    "\"style\": \"%s\", \"pipeline\": %d, \"inp_bits\": %llu, "
-		    "\"out_bits\": %llu, \"layers\": [", info.adders,
+		    "\"out_bits\": %llu, \"lut_estimate_from\": \"adders\", "
+		    "\"layers\": [", info.adders,
 		    (unsigned long long)info.lut, (unsigned long long)info.ff,
 		    info.latency, info.depth, ir->behavioral ? "behavioral" :
 		    "adders", pipeline, (unsigned long long)info.inp_bits,
@@ -823,6 +824,8 @@ hgq_verilog_report(FILE *f, const struct hgq_ir *ir, int pipeline, int json,
 		    "latency_cycles\t%u\nmax_adder_depth\t%d\n", info.adders,
 		    (unsigned long long)info.lut, (unsigned long long)info.ff,
 		    info.latency, info.depth);
+		fprintf(f, "# lut_estimate: counted from the adders (one LUT "
+		    "an adder bit); hgq-ebops estimates from EBOPs\n");
 		fprintf(f, "# layer\tadders\tlut_estimate\tadder_depth\n");
 		for (uint32_t l = 0; l < ir->n_layers; l++)
 			fprintf(f, "%u\t%u\t%llu\t%d\n", 2 * l + 1,
