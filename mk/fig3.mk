@@ -1,7 +1,8 @@
 # mk/fig3.mk - `make fig3`: the HGQ paper's Figure 3 (LUTs against
 # EBOPs) with open tools; included by the Makefile.
 #
-#   make fig3         the build, then everything below into runs/fig3/,
+#   make fig3         the build, then everything below into runs/fig3/
+#                     (17 min on 2 shared cores; README.md),
 #                     ending with the fit (runs/fig3/fit.md, also printed)
 #   make fig3-run     the same with the programs as they are
 #   make fig3-clean   remove runs/fig3/
