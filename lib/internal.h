@@ -200,6 +200,18 @@ enum hgq_isa	{ HGQ_ISA_AUTO = 0, HGQ_ISA_C = 1, HGQ_ISA_AVX2 = 2 };
  * call it before training starts, never during.
  */
 int	hgq_kernel_isa(int isa);
+/* hgq_kernel_isa_current - the variant in use (HGQ_ISA_C or _AVX2) */
+int	hgq_kernel_isa_current(void);
+
+/*
+ * hgq_engine_op_kernel - how engine e computes its operation op (the
+ * layer 2*op + 1), for tests and benchmarks: "conv16-avx2" / "conv16"
+ * and "dense16-avx2" / "dense16" (16-bit products, sim.c), "conv32",
+ * "conv64", "dense32", "dense-mid", "dense64", else the layer kind's
+ * name; "none" past the last one.  The engine reads the kernel variant
+ * (hgq_kernel_isa) when it is created.
+ */
+const char *hgq_engine_op_kernel(const struct hgq_engine *e, uint32_t op);
 
 /*
  * hgq_fq_forward - fake quantization of x (B,C) with per-column scale
@@ -414,7 +426,8 @@ int	hgq_add_span(const struct hgq_ival *a, const struct hgq_ival *b,
  * hgq_ir_op_cost - the LUT estimate of op j: for an adder, the bits of its
  * carry chain where both operands hold variable bits (one LUT each for
  * the XOR; a constant or zero operand bit needs none), for a clip one LUT
- * per bit; 0 for wires, constants, and ReLU masks (merged into the LUTs
+ * per bit, for a MAX half a LUT per compared bit and one per kept bit;
+ * 0 for wires, constants, and ReLU masks (merged into the LUTs
  * of their consumers).  Calibrated against Yosys synth_xilinx.
  */
 int	hgq_ir_op_cost(const struct hgq_ir *ir, uint32_t j);
@@ -425,6 +438,13 @@ int	hgq_ir_op_cost(const struct hgq_ir *ir, uint32_t j);
  * or a concatenation when the result is 0 (returns the chain's width).
  */
 int	hgq_ir_add_split(const struct hgq_ir *ir, uint32_t j, int *low);
+
+/*
+ * hgq_ir_max_width - the width at which MAX op j compares: both operands
+ * at its LSB, sign- or zero-extended to a common width that holds both
+ * (two's complement when either can be negative).
+ */
+int	hgq_ir_max_width(const struct hgq_ir *ir, uint32_t j);
 
 /*
  * Float training kernels of the convolutional layers (conv.c), in the
@@ -632,5 +652,14 @@ int	hgq_ival_rescale(struct hgq_ival *v, int32_t e);
  */
 void	hgq_ival_quant(struct hgq_ival *out, const struct hgq_ival *y,
 	    int relu, int k, int i, int f, int round, int overflow);
+
+/*
+ * hgq_model_live_zero - hgq_model_live() where zero[l] (for quantizers
+ * l before the last; zero itself may be NULL) marks elements known to be
+ * always 0: they count as dead like elements of width 0.  (prune.c finds
+ * them; ebops.c)
+ */
+int	hgq_model_live_zero(const struct hgq_model *m, uint8_t **live,
+	    uint8_t *const *zero, struct hgq_err *err);
 
 #endif /* HGQ_INTERNAL_H */
