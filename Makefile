@@ -142,11 +142,12 @@ check-cli:
 check-valgrind: all
 	@HGQ_BIN="$(CURDIR)/$(B)/bin" sh tests/valgrind.sh
 
-# check-slow: the long runs (the full Fashion-MNIST training target)
+# check-slow: the long runs (the full Fashion-MNIST training targets)
 check-slow: all
-	@HGQ_SLOW=1 HGQ_BIN="$(CURDIR)/$(B)/bin" TESTS_DIR="$(CURDIR)/tests/cli" \
+	@for t in tests/cli/t19[0-9]-*-slow.sh; do \
+	    HGQ_SLOW=1 HGQ_BIN="$(CURDIR)/$(B)/bin" TESTS_DIR="$(CURDIR)/tests/cli" \
 	    ROOT="$(CURDIR)" PATH="$(CURDIR)/$(B)/bin:$$PATH" \
-	    sh tests/cli/t190-train-fmnist-slow.sh
+	    sh $$t || exit 1; done
 
 bench: $(B)/lib/libhgq.a $(PROG_BIN) $(BENCH_BIN)
 	@for b in $(BENCH_BIN); do echo "== $$b"; $$b || exit 1; done
@@ -217,5 +218,6 @@ clean:
 	rm -rf build
 
 include mk/demo.mk
+include mk/fig3.mk
 
 -include $(DEPS)

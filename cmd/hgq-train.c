@@ -26,7 +26,7 @@ static const char usage_text[] =
     "usage: hgq-train [-q] -c config.yaml [-o out.hgqm] [--beta-max X]\n"
     "                 [--epochs N] [--limit-train N] [--log FILE]\n"
     "                 [--pareto-dir DIR] [--resume model.hgqm] [--seed N]\n"
-    "                 [--threads N]\n";
+    "                 [--target-ebops N] [--threads N]\n";
 
 struct opts {
 	const char	*config;
@@ -38,6 +38,7 @@ struct opts {
 	unsigned long long seed;
 	bool		 seed_set;
 	double		 beta_max;	/* < 0: from the config */
+	double		 target_ebops;	/* < 0: from the config */
 	long		 threads;	/* -1: from the config */
 	long		 limit;		/* 0: all rows */
 	int		 verbose;
@@ -95,6 +96,8 @@ help(void)
 	    "      --resume MODEL    continue the run that wrote MODEL\n"
 	    "      --seed N          random seed [config; default %" PRIu64
 	    "]\n"
+	    "      --target-ebops N  steer beta so that EBOPs settle at N, 0 = "
+	    "off [config]\n"
 	    "      --threads N       threads, 0 = every CPU [config; default "
 	    "%" PRIu32 "]\n"
 	    "  -h, --help            this text\n"
@@ -107,7 +110,7 @@ static void
 parse_args(int argc, char **argv, struct opts *o)
 {
 	enum { O_BETA = 256, O_EPOCHS, O_LIMIT, O_LOG, O_PARETO, O_RESUME,
-	    O_SEED, O_THREADS };
+	    O_SEED, O_TARGET, O_THREADS };
 	static const struct option longopts[] = {
 		{ "beta-max",	required_argument,	NULL, O_BETA },
 		{ "config",	required_argument,	NULL, 'c' },
@@ -120,6 +123,7 @@ parse_args(int argc, char **argv, struct opts *o)
 		{ "quiet",	no_argument,		NULL, 'q' },
 		{ "resume",	required_argument,	NULL, O_RESUME },
 		{ "seed",	required_argument,	NULL, O_SEED },
+		{ "target-ebops", required_argument,	NULL, O_TARGET },
 		{ "threads",	required_argument,	NULL, O_THREADS },
 		{ "version",	no_argument,		NULL, 'V' },
 		{ NULL,		0,			NULL, 0 }
@@ -129,6 +133,7 @@ parse_args(int argc, char **argv, struct opts *o)
 	memset(o, 0, sizeof(*o));
 	o->beta_max = -1;
 	o->threads = -1;
+	o->target_ebops = -1;
 	while ((ch = getopt_long(argc, argv, "c:ho:qV", longopts, NULL)) !=
 	    -1) {
 		switch (ch) {
@@ -173,6 +178,10 @@ parse_args(int argc, char **argv, struct opts *o)
 			    "--seed", 0, (long)(~0UL >> 1));
 			o->seed_set = true;
 			break;
+		case O_TARGET:
+			o->target_ebops = cli_parse_double(optarg,
+			    "--target-ebops", 0, 1e15);
+			break;
 		case O_THREADS:
 			o->threads = cli_parse_long(optarg, "--threads", 0,
 			    256);
@@ -213,6 +222,8 @@ apply_overrides(struct hgq_config *c, const struct opts *o)
 		c->seed = o->seed;
 	if (o->threads >= 0)
 		c->train.threads = (uint32_t)o->threads;
+	if (o->target_ebops >= 0)
+		c->train.target_ebops = o->target_ebops;
 	if (o->pareto_dir != NULL)
 		set_str(&c->output.pareto_dir, o->pareto_dir);
 	if (o->log != NULL)

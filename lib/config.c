@@ -245,6 +245,8 @@ static const struct key train_keys[] = {
 	{ KEY("lr_schedule", K_MAP, 0), .sub = lrs_keys },
 	{ KEY("beta", K_SCHED, 0), NONNEG, .seq = &beta_seq },
 	{ KEY("gamma", K_DBL, CF(train.gamma)), NONNEG },
+	{ KEY("target_ebops", K_DBL, CF(train.target_ebops)), .lo = 0,
+	  .hi = 1e15 },
 	{ KEY("threads", K_U32, CF(train.threads)), .lo = 0, .hi = 256 },
 	{ NULL }
 };

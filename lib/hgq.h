@@ -817,6 +817,7 @@ struct hgq_config {
 		uint32_t n_beta;
 		struct hgq_sched_point beta[HGQ_MAX_SCHED];
 		double	 gamma;		/* [0] */
+		double	 target_ebops;	/* [0 = off: beta from the schedule] */
 		uint32_t threads;	/* [0 = one per online CPU] */
 	} train;
 	struct {
@@ -977,6 +978,18 @@ uint64_t hgq_ebops_layer(const struct hgq_model *m, uint32_t l);
 uint64_t hgq_ebops_total(const struct hgq_model *m);
 
 /*
+ * hgq_ebops_lut_estimate - the LUTs of the adder-graph design of a network
+ * (or layer) of this many EBOPs: round(HGQ_LUT_FIT_A *
+ * ebops^HGQ_LUT_FIT_B), 0 for 0 EBOPs.  The relation is the least-squares
+ * fit on logarithms of Yosys synth_xilinx LUTs against EBOPs that `make
+ * fig3` measures on hgq-emit-verilog designs (the figures and the error
+ * are in hgq-ebops(1)).  An estimate, outside the bit-exact world: it is
+ * computed with pow() in double precision (the results that the tests
+ * compare are far from a tie at .5, so every libm gives them).
+ */
+uint64_t hgq_ebops_lut_estimate(uint64_t ebops);
+
+/*
  * The report of hgq-ebops.  Per operation (layer index l in the chain,
  * named "<kind>_<n>" with n counting the layers of that kind from 1:
  * "dense_1", "conv2d_1", "maxpool_1", "flatten_1"; for a convolution the
@@ -998,13 +1011,14 @@ uint64_t hgq_ebops_total(const struct hgq_model *m);
  *                   [0] = inputs_pruned
  *   uniform8        64 * mults: the EBOPs of the same multiplications
  *                   with 8-bit activations and 8-bit weight spans
- *   lut_estimate    round(0.7 * ebops) (HGQ_LUT_PER_EBOP_X10 / 10): HGQ2
- *                   models mapped with da4ml reach LUT/EBOPs of 0.67 to
- *                   0.77 (published results, see hgq-ebops(1));
- *                   hgq-emit-verilog reports its own adder estimate
+ *   lut_estimate    hgq_ebops_lut_estimate(ebops): LUTs predicted from
+ *                   the EBOPs by the fit that `make fig3` measures (see
+ *                   hgq-ebops(1)); hgq-emit-verilog reports its own
+ *                   estimate, counted from its adders
  */
 #define HGQ_EBOPS_NBINS		33	/* histogram bins 0..32 */
-#define HGQ_LUT_PER_EBOP_X10	7	/* LUT estimate = 0.7 * EBOPs */
+#define HGQ_LUT_FIT_A		0.667	/* LUT estimate = A * EBOPs^B */
+#define HGQ_LUT_FIT_B		1.090
 
 struct hgq_ebops_stats {
 	uint32_t	 index;		/* layer index in the chain */
@@ -1564,8 +1578,10 @@ int	hgq_verilog_vectors(FILE *inp, FILE *exp, const struct hgq_model *m,
 
 /*
  * hgq_verilog_report - the resource report: json (DESIGN.md "Reports":
- * adders, lut_estimate, ff, latency_cycles, max_adder_depth, layers) or
- * text (TSV lines).
+ * adders, lut_estimate, ff, latency_cycles, max_adder_depth, ...,
+ * lut_estimate_from: "adders", layers) or text (TSV lines and a comment
+ * line saying which estimate it is).  The LUT estimate is the one counted
+ * from the adders of the design, not hgq-ebops' fit of the EBOPs.
  */
 int	hgq_verilog_report(FILE *f, const struct hgq_ir *ir, int pipeline,
 	    int json, struct hgq_err *err);

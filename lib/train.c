@@ -21,6 +21,7 @@
 #include <time.h>
 
 #include "internal.h"
+#include "betactl.h"
 
 #define EVAL_CHUNK	4096		/* rows per engine call */
 
@@ -1135,6 +1136,9 @@ hgq_train(struct hgq_model *m, const struct hgq_config *c,
 	int classify = d->task == HGQ_TASK_CLASSIFY;
 	int threads, rc, good_epoch = m->calibrated;
 	const char *old;
+	struct hgq_betactl bc;
+	int steer = c->train.target_ebops > 0;
+	char bcbuf[HGQ_BETACTL_TEXT];
 
 	memset(res, 0, sizeof(*res));
 	res->test_metric = NAN;
@@ -1188,13 +1192,28 @@ hgq_train(struct hgq_model *m, const struct hgq_config *c,
 			p_loss = p_ebt = 0, p_correct = p_seen = 0;
 		meta_remove(m, "partial_epoch");
 	}
+	/* beta steered to train.target_ebops: the controller's state is kept
+	   in the model, so that a resumed run continues it exactly */
+	if (steer) {
+		hgq_betactl_init(&bc, c->train.target_ebops, hgq_sched_value(
+		    c->train.beta, c->train.n_beta, e0), c->train.epochs);
+		if ((old = hgq_meta_get(m, "beta_control")) != NULL &&
+		    !hgq_betactl_parse(&bc, old)) {
+			rc = hgq_errf(err, HGQ_EFORMAT, "the model's "
+			    "beta_control metadata is not a controller state");
+			goto out;
+		}
+		bc.target = c->train.target_ebops;
+	} else {
+		meta_remove(m, "beta_control");
+	}
 	for (e = e0; e < c->train.epochs; e++) {
 		struct hgq_train_epoch ep;
 		struct hgq_step_stats st;
 		double loss = p_loss, ebt = p_ebt, t0 = now(), metric;
 		size_t correct = p_correct, seen = p_seen;
-		double beta = hgq_sched_value(c->train.beta, c->train.n_beta,
-		    e);
+		double beta = steer ? bc.beta :
+		    hgq_sched_value(c->train.beta, c->train.n_beta, e);
 		double lr = hgq_lr_value(c, e);
 
 		/* this epoch's shuffle; the state before it is kept so that
@@ -1226,6 +1245,9 @@ hgq_train(struct hgq_model *m, const struct hgq_config *c,
 			correct += st.n_correct;
 			seen += n;
 			ebt = st.ebops;
+			if (steer)
+				beta = hgq_betactl_step(&bc, st.ebops,
+				    e + (double)(s + 1) / (double)spe, spe);
 			if (p->on_step != NULL)
 				p->on_step(s + 1, spe, p->arg);
 			if (p->should_stop != NULL && p->should_stop(p->arg) &&
@@ -1237,6 +1259,13 @@ hgq_train(struct hgq_model *m, const struct hgq_config *c,
 				if ((rc = hgq_meta_set(m, "partial_epoch",
 				    buf, err)) != HGQ_OK)
 					goto out;
+				if (steer) {
+					hgq_betactl_format(&bc, bcbuf);
+					if ((rc = hgq_meta_set(m,
+					    "beta_control", bcbuf, err)) !=
+					    HGQ_OK)
+						goto out;
+				}
 				hgq_trainer_sync(t);
 				m->train.epoch = e;
 				memcpy(m->train.rng, rng_start, sizeof(rng));
@@ -1271,6 +1300,13 @@ hgq_train(struct hgq_model *m, const struct hgq_config *c,
 		ep.val_metric = metric;
 		ep.ebops = hgq_ebops_total(m);
 		ep.ebops_train = ebt;
+		if (steer) {
+			hgq_betactl_epoch(&bc, ep.ebops, ebt);
+			hgq_betactl_format(&bc, bcbuf);
+			if ((rc = hgq_meta_set(m, "beta_control", bcbuf,
+			    err)) != HGQ_OK)
+				goto out;
+		}
 		ep.beta = beta;
 		ep.lr = lr;
 		ep.samples_per_s = ep.seconds > 0 ? (double)seen /

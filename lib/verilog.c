@@ -874,7 +874,8 @@ hgq_verilog_report(FILE *f, const struct hgq_ir *ir, int pipeline, int json,
 		    "\"ff\": %llu, \"latency_cycles\": %u, "
 		    "\"max_adder_depth\": %d, \"style\": \"%s\", "
 		    "\"pipeline\": %d, \"inp_bits\": %llu, \"out_bits\": "
-		    "%llu, \"comparators\": %u, \"layers\": [", info.adders,
+		    "%llu, \"lut_estimate_from\": \"adders\", "
+		    "\"comparators\": %u, \"layers\": [", info.adders,
 		    (unsigned long long)info.lut, (unsigned long long)info.ff,
 		    info.latency, info.depth, ir->behavioral ? "behavioral" :
 		    "adders", pipeline, (unsigned long long)info.inp_bits,
@@ -897,6 +898,8 @@ hgq_verilog_report(FILE *f, const struct hgq_ir *ir, int pipeline, int json,
 		    "comparators\t%u\n", info.adders,
 		    (unsigned long long)info.lut, (unsigned long long)info.ff,
 		    info.latency, info.depth, ir->n_cmp);
+		fprintf(f, "# lut_estimate: counted from the adders and "
+		    "comparators; hgq-ebops estimates from EBOPs\n");
 		fprintf(f, "# layer\tadders\tlut_estimate\tadder_depth\tkind"
 		    "\tcomparators\tcmvm_solves\n");
 		for (uint32_t l = 0; l < ir->n_layers; l++)

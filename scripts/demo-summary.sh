@@ -120,7 +120,7 @@ echo "| EBOPs (exact, hgq-ebops) | $(num "$ebops") |"
 echo "| uniform 8-bit EBOPs of the same network | $(num "$uniform") ($(ratio "$uniform" "$ebops") x) |"
 echo "| adders (hgq-emit-verilog) | $(num "$adders") |"
 echo "| LUT estimate (hgq-emit-verilog: the adders' carry chains) | $(num "$vlut") |"
-echo "| LUT estimate (hgq-ebops: 0.7 x EBOPs) | $(num "$ebops_lut") |"
+echo "| LUT estimate (hgq-ebops: 0.667 x EBOPs^1.090, fitted below 8,000 EBOPs) | $(num "$ebops_lut") |"
 echo "| flip-flops | $(num "$vff") |"
 echo "| latency | $lat |"
 echo "| Icarus Verilog, first $(num "$pass") test rows | PASS |"
@@ -145,7 +145,7 @@ echo "front of validation accuracy and EBOPs (front), and the front of the"
 echo "final model trained on with a larger beta (tuned); pareto.png and"
 echo "pareto.svg plot them."
 echo
-echo "| model | models | EBOPs | test accuracy | LUT estimate (0.7 x EBOPs) |"
+echo "| model | models | EBOPs | test accuracy | LUT estimate (hgq-ebops, from EBOPs) |"
 echo "|---|---|---|---|---|"
 awk -F '\t' '!/^#/ { print $3 "\t" $0 }' "$dir/pareto.tsv" | sort -n |
     cut -f 2- | while IFS="$(printf '\t')" read -r m set e a l _; do

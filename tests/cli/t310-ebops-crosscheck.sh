@@ -51,9 +51,12 @@ while read -r seed shape opts; do
 	    jqt 'all(.layers[]; (.width_hist | add) == .n_in)' r.json
 	check "seed $seed: uniform8 = 64 x nonzero" \
 	    jqt 'all(.layers[]; .uniform8_ebops == 64 * .nonzero_weights)' r.json
-	check "seed $seed: lut_estimate = round(0.7 x ebops)" \
-	    jqt 'all(.layers[]; .lut_estimate == ((.ebops * 7 + 5) / 10 | floor))
-	    and .lut_estimate == ((.total_ebops * 7 + 5) / 10 | floor)' r.json
+	check "seed $seed: lut_estimate = round(0.667 x ebops^1.09)" \
+	    jqt 'def est: if . == 0 then 0 else
+		0.667 * pow(.; 1.09) + 0.5 | floor end;
+	    all(.layers[]; .lut_estimate == (.ebops | est))
+	    and .lut_estimate == (.total_ebops | est)
+	    and .lut_estimate_from == "ebops"' r.json
 	check "seed $seed: names and indices" \
 	    jqt '[.layers[] | [.name, .index]] == [range(0; .layers | length) |
 	    ["dense_\(. + 1)", 2 * . + 1]]' r.json

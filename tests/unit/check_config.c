@@ -159,7 +159,7 @@ END_TEST
 START_TEST(test_shipped_examples)
 {
 	static const char *const paths[] = { "../../examples/fmnist.yaml",
-	    "../../examples/jsc.yaml" };
+	    "../../examples/fig3.yaml", "../../examples/jsc.yaml" };
 	struct hgq_config c;
 	struct hgq_err err = HGQ_ERR_INIT;
 

@@ -107,9 +107,9 @@ START_TEST(test_hand_one_layer)
 	ck_assert_uint_eq(s->width_hist[3], 1);
 	ck_assert_uint_eq(s->width_hist[4], 1);
 	ck_assert_uint_eq(s->uniform8, 3 * 64);
-	ck_assert_uint_eq(s->lut_estimate, 15);		/* 14.7 */
+	ck_assert_uint_eq(s->lut_estimate, 18);		/* 18.42 */
 	ck_assert_uint_eq(r.total, 21);
-	ck_assert_uint_eq(r.lut_estimate, 15);
+	ck_assert_uint_eq(r.lut_estimate, 18);
 	ck_assert_uint_eq(r.uniform8, 192);
 	hgq_ebops_report_release(&r);
 	hgq_ebops_report_release(&r);	/* twice is fine */
@@ -329,13 +329,14 @@ START_TEST(test_write)
 
 	s = print(&r, HGQ_EBOPS_JSON);
 	ck_assert_ptr_nonnull(strstr(s, "{\n  \"total_ebops\": 15,\n"));
-	ck_assert_ptr_nonnull(strstr(s, "\"lut_estimate\": 11,"));
+	ck_assert_ptr_nonnull(strstr(s, "\"lut_estimate\": 13,\n"
+	    "  \"lut_estimate_from\": \"ebops\",\n"));	/* 12.77 */
 	ck_assert_ptr_nonnull(strstr(s, "{\"name\": \"dense_1\", "
 	    "\"index\": 1, \"n_in\": 4, \"n_out\": 3, \"ebops\": 3, "
 	    "\"weights\": 12, \"nonzero_weights\": 1, \"pruned\": 11, "
 	    "\"act_pruned\": 1, \"inputs_pruned\": 3, \"outputs_pruned\": 2, "
 	    "\"span_hist\": [11, 1], \"width_hist\": [3, 0, 0, 1], "
-	    "\"uniform8_ebops\": 64, \"lut_estimate\": 2}"));
+	    "\"uniform8_ebops\": 64, \"lut_estimate\": 2}"));	/* 2.21 */
 	ck_assert_ptr_nonnull(strstr(s, "\"name\": \"dense_2\", "
 	    "\"index\": 3,"));
 	ck_assert_ptr_nonnull(strstr(s, "}\n  ]\n}\n"));
@@ -347,7 +348,7 @@ START_TEST(test_write)
 	    "\tact_pruned\tinputs_pruned\toutputs_pruned\tuniform8"
 	    "\tlut_estimate\tspan_hist\twidth_hist\n"
 	    "dense_1\t1\t4\t3\t3\t12\t1\t11\t1\t3\t2\t64\t2\t11,1\t3,0,0,1\n"
-	    "dense_2\t3\t3\t2\t12\t6\t2\t4\t1\t2\t0\t128\t8\t4,1,1"
+	    "dense_2\t3\t3\t2\t12\t6\t2\t4\t1\t2\t0\t128\t10\t4,1,1"
 	    "\t2,0,0,0,1\n");
 	free(s);
 
@@ -355,11 +356,39 @@ START_TEST(test_write)
 	ck_assert_ptr_nonnull(strstr(s, "layer    shape  ebops"));
 	ck_assert_ptr_nonnull(strstr(s, "\ndense_1    4x3      3"));
 	ck_assert_ptr_nonnull(strstr(s, "\ntotal              15"));
+	ck_assert_ptr_nonnull(strstr(s, "\nlut_est = round(0.667 * ebops^1.09), "
+	    "fitted to Yosys LUTs of adder graphs\n(see hgq-ebops(1)); "
+	    "hgq-emit-verilog counts its own estimate from its adders\n"));
 	free(s);
 
 	ck_assert_int_eq(hgq_ebops_write(stdout, &r, 42, &err), HGQ_EINVAL);
 	hgq_ebops_report_release(&r);
 	hgq_model_free(m);
+}
+END_TEST
+
+/*
+ * The LUT estimate, round(0.667 * ebops^1.09), at exact values.  Each
+ * expected number is the rounding of a real value at least 0.01 away
+ * from a tie (computed to 50 digits: 0.667 -> 0.667, 2 -> 1.4199,
+ * 12 -> 10.0100, 1000 -> 1242.0121, 10^9 -> 4306513707.6612, 2^40 ->
+ * 8892700070856.2294), so a pow() within a few ulps gives the same
+ * integers on every machine.
+ */
+START_TEST(test_lut_estimate)
+{
+	static const uint64_t tab[][2] = {
+		{ 0, 0 }, { 1, 1 }, { 2, 1 }, { 3, 2 }, { 12, 10 },
+		{ 15, 13 }, { 21, 18 }, { 522, 611 }, { 1000, 1242 },
+		{ 7607, 11341 }, { 10644, 16356 }, { 102996, 194133 },
+		{ 1000000, 2312735 }, { 1000000000, 4306513708 },
+		{ (uint64_t)1 << 40, 8892700070856 },
+		{ UINT64_MAX, UINT64_MAX },	/* saturates past 2^62 */
+	};
+
+	ck_assert(HGQ_LUT_FIT_A == 0.667 && HGQ_LUT_FIT_B == 1.090);
+	for (size_t k = 0; k < sizeof(tab) / sizeof(tab[0]); k++)
+		ck_assert_uint_eq(hgq_ebops_lut_estimate(tab[k][0]), tab[k][1]);
 }
 END_TEST
 
@@ -497,6 +526,7 @@ ebops_suite(void)
 	tcase_add_test(tc, test_uniform8);
 	tcase_add_test(tc, test_uncalibrated);
 	tcase_add_test(tc, test_write);
+	tcase_add_test(tc, test_lut_estimate);
 	tcase_add_test(tc, test_hand_conv);
 	suite_add_tcase(s, tc);
 	return s;
