@@ -365,6 +365,20 @@ struct conv_prep {
 	int32_t		*F;		/* out_c: accumulator fraction */
 	int32_t		*w32, *b32;	/* n_taps*stride, stride (PATH_32) */
 	int64_t		*w64, *b64;	/* n_taps*stride, stride (PATH_64) */
+	uint8_t		*inner4;	/* n_pos: windows p..p+3 inside */
+	int		 amul01;	/* every amul is 0 or 1 */
+};
+
+/*
+ * The quantizer ops of a PATH_32 convolution in int32, as arrays over
+ * [n_pos][stride] (the padding lanes give q == r), when every output's
+ * exact range proves that the int32 arithmetic below is exact: the
+ * rounding add cannot overflow, the shifted value and the format's range
+ * fit int32.  Then a block of 8 outputs is quantized in 8 lanes.
+ */
+struct q32 {
+	int32_t		*add, *lo, *hi, *wrapm;
+	uint32_t	*rsh, *lsh, *mask, *sbit;
 };
 
 /*
@@ -383,6 +397,14 @@ struct pool_prep {
 	int		 shifted;	/* some shift is not 0 */
 };
 
+/*
+ * 8 lanes of uint32 (GCC and Clang vector extension): the convolution's
+ * GEMV writes its blocks of 8 filters with it, so that the compiler keeps
+ * the accumulators in registers (one AVX2 register, or two SSE ones)
+ * instead of vectorising the tap loop the wrong way round
+ */
+typedef uint32_t u32x8 __attribute__((vector_size(32)));
+
 /* one operation, the layer between two quantizers, prepared */
 struct op_prep {
 	uint32_t	 kind;		/* enum hgq_layer_kind */
@@ -392,6 +414,10 @@ struct op_prep {
 	struct dense_prep d;
 	struct conv_prep c;
 	struct pool_prep p;
+	struct q32	*fq;		/* conv: int32 quantizer ops, or NULL */
+	int		 ident;		/* pooling, flatten: the quantizer is
+					   the identity on every value that
+					   reaches it */
 };
 
 static void
@@ -410,6 +436,10 @@ op_release(struct op_prep *o)
 	free(o->c.b64);
 	free(o->p.toff);
 	free(o->p.sh);
+	free(o->c.inner4);
+	if (o->fq != NULL)
+		free(o->fq->add);
+	free(o->fq);
 	memset(o, 0, sizeof(*o));
 }
 
@@ -485,6 +515,14 @@ conv_prepare(struct op_prep *o, const struct hgq_model *m, uint32_t li,
 		    oh * w->s_h + w->k_h - w->pad_top <= w->in_h &&
 		    ow * w->s_w + w->k_w - w->pad_left <= w->in_w;
 	}
+	if ((c->inner4 = hgq_calloc(w->n_pos, 1)) == NULL)
+		goto nomem;
+	for (uint32_t p = 0; p + 3 < w->n_pos; p++)
+		c->inner4[p] = c->inner[p] && c->inner[p + 1] &&
+		    c->inner[p + 2] && c->inner[p + 3];
+	c->amul01 = 1;
+	for (uint32_t i = 0; i < n_in; i++)
+		c->amul01 &= c->amul[i] <= 1;
 
 	/* each filter's accumulator fraction */
 	for (uint32_t co = 0; co < oc; co++) {
@@ -662,6 +700,89 @@ pool_prepare(struct op_prep *o, const struct hgq_model *m, uint32_t li,
 }
 
 /*
+ * op_fast - the fast forms of operation o's quantizer ops qops, where the
+ * exact ranges y (before ReLU, at exponent -from; reach as op_prepare)
+ * prove them exact: struct q32 for a PATH_32 convolution, ident for
+ * pooling and flatten.  Either may stay off; the general path is exact.
+ */
+static int
+op_fast(struct op_prep *o, const struct hgq_qop *qops,
+    const struct hgq_ival *y, const uint8_t *reach, int relu,
+    struct hgq_err *err)
+{
+	struct q32 *fq;
+	size_t n;
+	int32_t *mem;
+	uint32_t oc;
+
+	if (o->kind == HGQ_LAYER_MAXPOOL || o->kind == HGQ_LAYER_AVGPOOL ||
+	    o->kind == HGQ_LAYER_FLATTEN) {
+		o->ident = 1;
+		for (uint32_t j = 0; j < o->n_out && o->ident; j++)
+			o->ident = reach[j] && qops[j].rshift == 0 &&
+			    qops[j].lshift == 0 && y[j].lo >= qops[j].lo &&
+			    y[j].hi <= qops[j].hi;
+		return HGQ_OK;
+	}
+	if ((o->kind != HGQ_LAYER_CONV1D && o->kind != HGQ_LAYER_CONV2D) ||
+	    o->c.path != PATH_32)
+		return HGQ_OK;
+	for (uint32_t j = 0; j < o->n_out; j++) {
+		const struct hgq_qop *q = &qops[j];
+		int64_t lo = y[j].lo, hi = y[j].hi, rlo, rhi;
+
+		if (relu) {
+			lo = lo < 0 ? 0 : lo;
+			hi = hi < 0 ? 0 : hi;
+		}
+		if (!reach[j] || q->rshift > 31 || q->lshift > 31 ||
+		    q->lo < INT32_MIN || q->hi > INT32_MAX ||
+		    lo + q->add < INT32_MIN || hi + q->add > INT32_MAX)
+			return HGQ_OK;
+		rlo = (lo + q->add) >> q->rshift;
+		rhi = (hi + q->add) >> q->rshift;
+		if (rlo < (INT32_MIN >> q->lshift) ||
+		    rhi > (INT32_MAX >> q->lshift))
+			return HGQ_OK;
+	}
+	oc = o->c.w.out_c;
+	n = (size_t)o->c.w.n_pos * o->c.stride;
+	if ((fq = calloc(1, sizeof(*fq))) == NULL ||
+	    (mem = hgq_calloc(8 * n, sizeof(int32_t))) == NULL) {
+		free(fq);
+		return hgq_errf(err, HGQ_ENOMEM, "out of memory");
+	}
+	fq->add = mem;
+	fq->lo = mem + n;
+	fq->hi = mem + 2 * n;
+	fq->wrapm = mem + 3 * n;
+	fq->rsh = (uint32_t *)(mem + 4 * n);
+	fq->lsh = (uint32_t *)(mem + 5 * n);
+	fq->mask = (uint32_t *)(mem + 6 * n);
+	fq->sbit = (uint32_t *)(mem + 7 * n);
+	for (size_t a = 0; a < n; a++) {
+		size_t p = a / o->c.stride, co = a % o->c.stride;
+		const struct hgq_qop *q = &qops[p * oc + co];
+
+		if (co >= oc) {
+			fq->lo[a] = INT32_MIN;
+			fq->hi[a] = INT32_MAX;
+			continue;
+		}
+		fq->add[a] = (int32_t)q->add;
+		fq->lo[a] = (int32_t)q->lo;
+		fq->hi[a] = (int32_t)q->hi;
+		fq->wrapm[a] = q->wrap ? -1 : 0;
+		fq->rsh[a] = q->rshift;
+		fq->lsh[a] = q->lshift;
+		fq->mask[a] = (uint32_t)q->mask;
+		fq->sbit[a] = (uint32_t)q->sbit;
+	}
+	o->fq = fq;
+	return HGQ_OK;
+}
+
+/*
  * op_prepare - prepare layer li (an operation) of m whose input element
  * i ranges over x[i], followed by quantizer qo, and give the quantizer
  * ops qops (n_out).  With calib, qo's widths are not known yet: every
@@ -759,6 +880,8 @@ op_prepare(struct op_prep *o, const struct hgq_model *m, uint32_t li,
 				    -qo->f[j] };
 		}
 	}
+	if (rc == HGQ_OK)
+		rc = op_fast(o, qops, y, reach, relu, err);
 out:
 	if (rc != HGQ_OK)
 		op_release(o);
@@ -786,15 +909,71 @@ quant_one(const struct hgq_qop *q, int64_t v, int relu, uint64_t *c)
 }
 
 /*
- * conv_quant - one sample through convolution c and the quantizer ops
- * qo: a (n_in) the input mantissas, dst (n_out) the output mantissas.
- * al (n_in + 8) and col (n_taps + 8) are scratch, of int64 (PATH_64) or
- * uint32 (PATH_32) elements.
+ * q32_block - quantize the 8 int32 accumulators blk of lanes [a, a+8) of
+ * fq (ReLU first when relu) into out, counting overflows: the quantizer
+ * ops of hgq_qop in int32, branch-free, one vector operation per step
  */
 static inline __attribute__((always_inline)) void
-conv_quant(const struct conv_prep *c, const struct hgq_qop *qo,
-    const int64_t *restrict a, int64_t *restrict dst, void *al_,
-    void *col_, uint64_t *count)
+q32_block(const struct q32 *restrict fq, size_t a, const uint32_t *blk,
+    int relu, int32_t *restrict out, uint64_t *count)
+{
+	uint32_t c = 0;
+
+	for (int jj = 0; jj < 8; jj++) {
+		int32_t v = (int32_t)blk[jj], r, t, w, q;
+
+		if (relu)
+			v = v < 0 ? 0 : v;
+		/* v + add cannot overflow (op_fast); >> of a negative is
+		   arithmetic (see hgq_qop_round) */
+		r = (int32_t)((uint32_t)((v + fq->add[a + jj]) >>
+		    fq->rsh[a + jj]) << fq->lsh[a + jj]);
+		t = r < fq->lo[a + jj] ? fq->lo[a + jj] : r;
+		t = t > fq->hi[a + jj] ? fq->hi[a + jj] : t;
+		w = (int32_t)((((uint32_t)r & fq->mask[a + jj]) ^
+		    fq->sbit[a + jj]) - fq->sbit[a + jj]);
+		q = (w & fq->wrapm[a + jj]) | (t & ~fq->wrapm[a + jj]);
+		c += q != r;
+		out[jj] = q;
+	}
+	*count += c;
+}
+
+/* the output block (position p, filters j0..j0+7) of a PATH_32 conv */
+static inline __attribute__((always_inline)) void
+conv_emit32(const struct conv_prep *c, const struct q32 *fq,
+    const struct hgq_qop *qo, uint32_t p, size_t j0, const uint32_t *blk,
+    int64_t *restrict dst, uint64_t *cnt)
+{
+	uint32_t oc = c->w.out_c, n = oc - j0 < 8 ? oc - (uint32_t)j0 : 8;
+	int64_t *d = dst + (size_t)p * oc + j0;
+
+	if (fq != NULL) {
+		int32_t q[8];
+
+		q32_block(fq, (size_t)p * c->stride + j0, blk, c->relu, q, cnt);
+		for (uint32_t jj = 0; jj < n; jj++)
+			d[jj] = q[jj];
+		return;
+	}
+	for (uint32_t jj = 0; jj < n; jj++)
+		d[jj] = quant_one(&qo[(size_t)p * oc + j0 + jj],
+		    (int32_t)blk[jj], c->relu, cnt);
+}
+
+/*
+ * conv_quant - one sample through convolution c and the quantizer ops
+ * qo (or their int32 form fq): a (n_in) the input mantissas, dst (n_out)
+ * the output mantissas.  al (n_in + 8) and col (n_taps + 8) are scratch,
+ * of int64 (PATH_64) or uint32 (PATH_32) elements.
+ * PATH_32 takes four positions at once where their windows lie inside the
+ * input: each weight row (8 filters) is loaded once for the four, and the
+ * four accumulators are independent (bench_simconv: about 2x).
+ */
+static inline __attribute__((always_inline)) void
+conv_quant(const struct conv_prep *c, const struct q32 *fq,
+    const struct hgq_qop *qo, const int64_t *restrict a,
+    int64_t *restrict dst, void *al_, void *col_, uint64_t *count)
 {
 	const struct hgq_window *w = &c->w;
 	uint32_t n_in = w->in_h * w->in_w * w->in_c, nt = w->n_taps;
@@ -805,18 +984,27 @@ conv_quant(const struct conv_prep *c, const struct hgq_qop *qo,
 	if (c->path == PATH_32) {
 		uint32_t *restrict al = al_, *restrict col = col_;
 
-		for (uint32_t i = 0; i < n_in; i++)
-			al[i] = (uint32_t)((uint64_t)a[i] * c->amul[i]);
-		for (uint32_t p = 0; p < w->n_pos; p++) {
-			uint32_t oh = p / w->out_w, ow = p % w->out_w;
-			const uint32_t *src, *off;
+		if (c->amul01)
+			for (uint32_t i = 0; i < n_in; i++)
+				al[i] = (uint32_t)a[i];
+		else
+			for (uint32_t i = 0; i < n_in; i++)
+				al[i] = (uint32_t)((uint64_t)a[i] *
+				    c->amul[i]);
+		for (uint32_t p = 0; p < w->n_pos; ) {
+			const uint32_t *src[4], *off = c->toff;
+			uint32_t np = c->inner4[p] ? 4 : 1;
 
-			if (c->inner[p]) {
-				src = al + ((size_t)(oh * w->s_h - w->pad_top) *
-				    w->in_w + ow * w->s_w - w->pad_left) *
-				    w->in_c;
-				off = c->toff;
-			} else {
+			for (uint32_t q = 0; q < np; q++) {
+				uint32_t oh = (p + q) / w->out_w;
+				uint32_t ow = (p + q) % w->out_w;
+
+				src[q] = al + ((size_t)(oh * w->s_h -
+				    w->pad_top) * w->in_w + ow * w->s_w -
+				    w->pad_left) * w->in_c;
+			}
+			if (np == 1 && !c->inner[p]) {
+				uint32_t oh = p / w->out_w, ow = p % w->out_w;
 				uint32_t t = 0;
 
 				for (uint32_t kh = 0; kh < w->k_h; kh++) {
@@ -840,29 +1028,55 @@ conv_quant(const struct conv_prep *c, const struct hgq_qop *qo,
 							    s[ch];
 					}
 				}
-				src = col;
+				src[0] = col;
 				off = c->tid;
 			}
 			for (size_t j0 = 0; j0 < stride; j0 += 8) {
-				uint32_t blk[8];
-				int64_t *d = dst + (size_t)p * oc;
+				const int32_t *restrict wb = c->w32 + j0;
 
-				for (int jj = 0; jj < 8; jj++)
-					blk[jj] = (uint32_t)c->b32[j0 + jj];
-				for (uint32_t t = 0; t < nt; t++) {
-					const int32_t *restrict row = c->w32 +
-					    t * stride + j0;
-					uint32_t v = src[off[t]];
+				if (np == 4) {
+					u32x8 b0, b1, b2, b3;
+					const uint32_t *s0 = src[0], *s1 =
+					    src[1], *s2 = src[2], *s3 = src[3];
+					uint32_t o[4][8];
 
-					for (int jj = 0; jj < 8; jj++)
-						blk[jj] += v * (uint32_t)row[jj];
+					memcpy(&b0, c->b32 + j0, sizeof(b0));
+					b1 = b2 = b3 = b0;
+					for (uint32_t t = 0; t < nt; t++) {
+						u32x8 r;
+						uint32_t q = off[t];
+
+						memcpy(&r, wb + t * stride,
+						    sizeof(r));
+						b0 += s0[q] * r;
+						b1 += s1[q] * r;
+						b2 += s2[q] * r;
+						b3 += s3[q] * r;
+					}
+					memcpy(o[0], &b0, sizeof(b0));
+					memcpy(o[1], &b1, sizeof(b1));
+					memcpy(o[2], &b2, sizeof(b2));
+					memcpy(o[3], &b3, sizeof(b3));
+					for (uint32_t q = 0; q < 4; q++)
+						conv_emit32(c, fq, qo, p + q, j0,
+						    o[q], dst, &cnt);
+				} else {
+					u32x8 b0, r;
+					const uint32_t *s0 = src[0];
+					uint32_t o[8];
+
+					memcpy(&b0, c->b32 + j0, sizeof(b0));
+					for (uint32_t t = 0; t < nt; t++) {
+						memcpy(&r, wb + t * stride,
+						    sizeof(r));
+						b0 += s0[off[t]] * r;
+					}
+					memcpy(o, &b0, sizeof(b0));
+					conv_emit32(c, fq, qo, p, j0, o, dst,
+					    &cnt);
 				}
-				for (uint32_t jj = 0; jj < 8 && j0 + jj < oc;
-				    jj++)
-					d[j0 + jj] = quant_one(&qo[(size_t)p *
-					    oc + j0 + jj], (int32_t)blk[jj],
-					    c->relu, &cnt);
 			}
+			p += np;
 		}
 	} else {
 		uint64_t *restrict al = al_, *restrict col = col_;
@@ -894,13 +1108,46 @@ conv_quant(const struct conv_prep *c, const struct hgq_qop *qo,
 
 /* pool_quant - one sample through max-pool or avg-pool pp and qo */
 static inline __attribute__((always_inline)) void
-pool_quant(const struct pool_prep *pp, const struct hgq_qop *qo,
+pool_quant(const struct pool_prep *pp, const struct hgq_qop *qo, int ident,
     const int64_t *restrict a, int64_t *restrict dst, uint64_t *count)
 {
 	const struct hgq_window *w = &pp->w;
 	uint32_t C = w->in_c, nw = pp->n_win;
 	uint64_t cnt = 0;
 
+	if (!pp->shifted) {
+		/* aligned windows: the channels of a position side by
+		   side, in place in dst, then requantized unless the
+		   quantizer is the identity there */
+		for (uint32_t p = 0; p < w->n_pos; p++) {
+			uint32_t oh = p / w->out_w, ow = p % w->out_w;
+			const int64_t *base = a + ((size_t)oh * w->s_h *
+			    w->in_w + (size_t)ow * w->s_w) * C;
+			int64_t *restrict d = dst + (size_t)p * C;
+
+			for (uint32_t ch = 0; ch < C; ch++)
+				d[ch] = base[pp->toff[0] + ch];
+			for (uint32_t t = 1; t < nw; t++) {
+				const int64_t *restrict s = base +
+				    pp->toff[t];
+
+				if (pp->avg)
+					for (uint32_t ch = 0; ch < C; ch++)
+						d[ch] = (int64_t)((uint64_t)
+						    d[ch] + (uint64_t)s[ch]);
+				else
+					for (uint32_t ch = 0; ch < C; ch++)
+						d[ch] = s[ch] > d[ch] ? s[ch] :
+						    d[ch];
+			}
+			if (!ident)
+				for (uint32_t ch = 0; ch < C; ch++)
+					d[ch] = quant_one(&qo[(size_t)p * C +
+					    ch], d[ch], 0, &cnt);
+		}
+		*count += cnt;
+		return;
+	}
 	for (uint32_t p = 0; p < w->n_pos; p++) {
 		uint32_t oh = p / w->out_w, ow = p % w->out_w;
 		const int64_t *base = a + ((size_t)oh * w->s_h * w->in_w +
@@ -939,14 +1186,20 @@ op_quant(const struct op_prep *o, const struct hgq_qop *qo,
 		break;
 	case HGQ_LAYER_CONV1D:
 	case HGQ_LAYER_CONV2D:
-		conv_quant(&o->c, qo, a, dst, scr, scr + o->n_in + 8, count);
+		conv_quant(&o->c, o->fq, qo, a, dst, scr, scr + o->n_in + 8,
+		    count);
 		break;
 	case HGQ_LAYER_MAXPOOL:
 	case HGQ_LAYER_AVGPOOL:
-		pool_quant(&o->p, qo, a, dst, count);
+		pool_quant(&o->p, qo, o->ident, a, dst, count);
 		break;
 	default: {	/* flatten: the same elements, requantized */
 		uint64_t cnt = 0;
+
+		if (o->ident) {
+			memcpy(dst, a, o->n_out * sizeof(int64_t));
+			break;
+		}
 
 		for (uint32_t j = 0; j < o->n_out; j++)
 			dst[j] = quant_one(&qo[j], a[j], 0, &cnt);
