@@ -114,7 +114,6 @@ main(int argc, char **argv)
 			die("cannot dump model '%s': %s", cli_name(o.in),
 			    err.msg);
 	} else {
-		cli_require_dense(m);
 		if (hgq_ebops_report(m, &r, &err) != HGQ_OK)
 			die("cannot compute the EBOPs of '%s': %s",
 			    cli_name(o.in), err.msg);

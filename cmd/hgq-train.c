@@ -6,6 +6,7 @@
  */
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <math.h>
@@ -267,6 +268,25 @@ make_parent(const char *path)
 }
 
 /*
+ * Fail at once, not after the last epoch, when an output cannot be made:
+ * open and abort the atomic writer's temporary file where the output will
+ * go (same folder, so the same permissions and file system).
+ */
+static void
+probe_out(const char *path)
+{
+	struct hgq_err err = HGQ_ERR_INIT;
+	struct hgq_afile *a;
+	struct stat st;
+
+	if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
+		die("cannot create '%s': it is a folder", path);
+	if (hgq_afile_open(&a, path, &err) != HGQ_OK)
+		die("%s", err.msg);
+	hgq_afile_abort(a);
+}
+
+/*
  * write_log - the log is rewritten after every epoch through the atomic
  * writer: a reader always finds a complete log of the epochs so far, and
  * an interrupted run leaves no temporary file.
@@ -495,6 +515,20 @@ main(int argc, char **argv)
 	if (hgq_config_load(&c, o.config, &err) != HGQ_OK)
 		die("%s", err.msg);
 	apply_overrides(&c, &o);
+	/* every output is checked before the data are read */
+	if (o.out != NULL && strcmp(o.out, "-") != 0)
+		probe_out(o.out);
+	if (c.output.pareto_dir != NULL) {
+		char *probe = join(c.output.pareto_dir, "probe");
+
+		make_dirs(c.output.pareto_dir);
+		probe_out(probe);
+		free(probe);
+	}
+	if (c.output.log != NULL) {
+		make_parent(c.output.log);
+		probe_out(c.output.log);
+	}
 	if (hgq_train_data_load(&d, &c, (size_t)o.limit, &err) != HGQ_OK)
 		die("%s", err.msg);
 	if (o.resume != NULL) {
@@ -513,12 +547,8 @@ main(int argc, char **argv)
 	r.classify = d.task == HGQ_TASK_CLASSIFY;
 	r.bar = o.verbose >= 0 && isatty(2);
 	r.epoch = m->train.epoch + 1;
-	if (c.output.pareto_dir != NULL) {
-		make_dirs(c.output.pareto_dir);
+	if (c.output.pareto_dir != NULL)
 		front_load(&r, c.output.pareto_dir);
-	}
-	if (c.output.log != NULL)
-		make_parent(c.output.log);
 	hgq_train_params_init(&p);
 	p.threads = (int)c.train.threads;
 	p.on_epoch = on_epoch;

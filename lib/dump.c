@@ -318,14 +318,18 @@ hgq_model_dump_json(FILE *out, const struct hgq_model *m,
 {
 	struct jw w = { out, false };
 	bool cal = m->calibrated != 0;
+	unsigned minor;
 	int rc;
 
 	/* the dump indexes every array by the shapes: they must hold */
 	if ((rc = hgq_model_validate(m, err)) != HGQ_OK)
 		return rc;
 	jw_printf(&w, "{\n");
-	jw_printf(&w, "  \"format_version\": [1, %u],\n",
-	    hgq_model_format_minor(m));
+	/* the file's version; a model made in memory: what the writer gives */
+	minor = hgq_model_format_minor(m);
+	if (m->format_minor > minor)
+		minor = m->format_minor;
+	jw_printf(&w, "  \"format_version\": [1, %u],\n", minor);
 	jw_printf(&w, "  \"task\": \"%s\",\n",
 	    m->task == HGQ_TASK_CLASSIFY ? "classify" : "regress");
 	jw_printf(&w, "  \"calibrated\": %s,\n", cal ? "true" : "false");

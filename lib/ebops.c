@@ -1,6 +1,8 @@
 /*
  * ebops.c - exact EBOPs of a calibrated model (DESIGN.md "EBOPs"): for
- * every multiplication a_i * w_ij of a dense layer, the bits of the input
+ * every multiplication a_i * w_ij of a dense layer, or of a convolution
+ * at every output position and kernel tap that meets a real (not padding)
+ * input element, the bits of the input
  * element (k+i+f of the quantizer before the layer) times the span of the
  * non-zero bits of the weight mantissa - counted only when the product
  * can reach an output (the liveness analysis below), so that pruning,
@@ -35,23 +37,64 @@ hgq_model_live_release(uint8_t **live, uint32_t n_layers)
 }
 
 /*
- * live_sweep - decide the elements of quantizer q from the flags of the
- * quantizer after dense layer d (next): element i is live when its width
- * is > 0 and row i of d has a non-zero weight in a live column.
+ * live_sweep - decide the elements of quantizer q (layer l - 1) from the
+ * flags next of the quantizer after operation l: element i is live when
+ * its width is > 0 and it reaches a live output element through the
+ * operation - a non-zero weight of a dense layer or of a convolution's
+ * tap at some output position (padding taps read no element), any window
+ * of a pooling layer, the same element of a flatten.
  */
-static void
-live_sweep(uint8_t *flags, const struct hgq_layer *q,
-    const struct hgq_layer *d, const uint8_t *next)
+static int
+live_sweep(const struct hgq_model *m, uint32_t l, uint8_t *flags,
+    const uint8_t *next)
 {
-	for (uint32_t i = 0; i < q->n_out; i++) {
-		const int32_t *row = d->w_m + (size_t)i * d->n_out;
-		uint8_t any = 0;
+	const struct hgq_layer *q = &m->layers[l - 1], *d = &m->layers[l];
+	struct hgq_window w;
+	uint32_t *idx;
 
-		if (hgq_fmt_width(q->k[i], q->i[i], q->f[i]) > 0)
-			for (uint32_t j = 0; j < d->n_out && !any; j++)
-				any = row[j] != 0 && next[j];
-		flags[i] = any;
+	memset(flags, 0, q->n_out);
+	switch (d->kind) {
+	case HGQ_LAYER_DENSE:
+		for (uint32_t i = 0; i < q->n_out; i++) {
+			const int32_t *row = d->w_m + (size_t)i * d->n_out;
+
+			for (uint32_t j = 0; j < d->n_out && !flags[i]; j++)
+				flags[i] = row[j] != 0 && next[j];
+		}
+		break;
+	case HGQ_LAYER_FLATTEN:
+		memcpy(flags, next, q->n_out);
+		break;
+	default:
+		if (hgq_layer_window(m, l, &w, NULL) != HGQ_OK)
+			return HGQ_EINVAL;
+		if ((idx = hgq_calloc(w.n_taps, sizeof(uint32_t))) == NULL)
+			return HGQ_ENOMEM;
+		for (uint32_t p = 0; p < w.n_pos; p++) {
+			hgq_window_taps(&w, p, idx);
+			for (uint32_t t = 0; t < w.n_taps; t++) {
+				uint32_t i = idx[t];
+
+				if (i == HGQ_TAP_PAD || flags[i])
+					continue;
+				if (d->kind == HGQ_LAYER_MAXPOOL ||
+				    d->kind == HGQ_LAYER_AVGPOOL) {
+					flags[i] = next[(size_t)p * w.out_c +
+					    t % w.in_c];
+					continue;
+				}
+				for (uint32_t co = 0; co < w.out_c &&
+				    !flags[i]; co++)
+					flags[i] = d->w_m[(size_t)t * w.out_c +
+					    co] != 0 && next[(size_t)p *
+					    w.out_c + co];
+			}
+		}
+		free(idx);
 	}
+	for (uint32_t i = 0; i < q->n_out; i++)
+		flags[i] &= hgq_fmt_width(q->k[i], q->i[i], q->f[i]) > 0;
+	return HGQ_OK;
 }
 
 int
@@ -63,9 +106,7 @@ hgq_model_live(const struct hgq_model *m, uint8_t **live, struct hgq_err *err)
 
 	for (uint32_t l = 0; l < nl; l++)
 		live[l] = NULL;
-	if ((rc = hgq_model_validate(m, err)) != HGQ_OK ||
-	    (rc = hgq_model_dense_only(m, "the liveness analysis", err)) !=
-	    HGQ_OK)
+	if ((rc = hgq_model_validate(m, err)) != HGQ_OK)
 		return rc;
 	if (!m->calibrated)
 		return hgq_errf(err, HGQ_EINVAL, "model was never calibrated");
@@ -82,8 +123,12 @@ hgq_model_live(const struct hgq_model *m, uint8_t **live, struct hgq_err *err)
 		live[nl - 1][j] = hgq_fmt_width(last->k[j], last->i[j],
 		    last->f[j]) > 0;
 	for (uint32_t l = nl - 1; l >= 2; l -= 2)
-		live_sweep(live[l - 2], &m->layers[l - 2], &m->layers[l - 1],
-		    live[l]);
+		if ((rc = live_sweep(m, l - 1, live[l - 2], live[l])) !=
+		    HGQ_OK) {
+			hgq_model_live_release(live, nl);
+			return hgq_errf(err, rc, rc == HGQ_ENOMEM ?
+			    "out of memory" : "layer %u: no window", l - 1);
+		}
 	return HGQ_OK;
 }
 
@@ -92,21 +137,31 @@ hgq_model_live(const struct hgq_model *m, uint8_t **live, struct hgq_err *err)
 /* ------------------------------------------------------------------ */
 
 /*
- * layer_stats - every count of dense layer d (index l) whose input
- * quantizer is q, with the liveness flags of its inputs and outputs.
+ * layer_stats - every count of operation l whose input quantizer is
+ * layer l - 1, with the liveness flags of its inputs and outputs.  A
+ * dense layer counts each weight once (one multiplication); a
+ * convolution each (output position, tap on a real input element,
+ * filter) - every multiplication of the fully parallel design -, and its
+ * weight counts and span histogram are of the kernel's weights that take
+ * part in at least one counted multiplication.  Pooling and flatten have
+ * no weights and 0 EBOPs.
  */
-static void
-layer_stats(struct hgq_ebops_stats *s, const struct hgq_layer *q,
-    const struct hgq_layer *d, uint32_t l, const uint8_t *live_in,
-    const uint8_t *live_out)
+static int
+layer_stats(struct hgq_ebops_stats *s, const struct hgq_model *m,
+    uint32_t l, const uint8_t *live_in, const uint8_t *live_out)
 {
+	const struct hgq_layer *q = &m->layers[l - 1], *d = &m->layers[l];
+	struct hgq_window w;
+	uint32_t *idx = NULL;
+	uint8_t *used = NULL;
+
 	memset(s, 0, sizeof(*s));
 	s->index = l;
+	s->kind = d->kind;
 	s->n_in = d->n_in;
 	s->n_out = d->n_out;
-	s->weights = (uint64_t)d->n_in * d->n_out;
+	s->weights = hgq_layer_n_weights(m, l);
 	for (uint32_t i = 0; i < d->n_in; i++) {
-		const int32_t *row = d->w_m + (size_t)i * d->n_out;
 		int bits = hgq_fmt_width(q->k[i], q->i[i], q->f[i]);
 
 		if (bits == 0)
@@ -118,24 +173,75 @@ layer_stats(struct hgq_ebops_stats *s, const struct hgq_layer *q,
 		/* validation keeps widths <= HGQ_MAX_WIDTH < NBINS */
 		s->width_hist[bits < HGQ_EBOPS_NBINS ? bits :
 		    HGQ_EBOPS_NBINS - 1]++;
-		for (uint32_t j = 0; j < d->n_out; j++) {
-			int span;
-
-			if (row[j] == 0 || !live_out[j])
-				continue;
-			span = hgq_span(row[j]);	/* <= 32 for int32 */
-			s->nonzero++;
-			s->span_hist[span]++;
-			s->ebops += (uint64_t)bits * (uint64_t)span;
-		}
 	}
 	for (uint32_t j = 0; j < d->n_out; j++)
 		s->outputs_pruned += !live_out[j];
+	if (d->kind == HGQ_LAYER_DENSE) {
+		for (uint32_t i = 0; i < d->n_in; i++) {
+			const int32_t *row = d->w_m + (size_t)i * d->n_out;
+			int bits = hgq_fmt_width(q->k[i], q->i[i], q->f[i]);
+
+			if (!live_in[i])
+				continue;
+			for (uint32_t j = 0; j < d->n_out; j++) {
+				int span;
+
+				if (row[j] == 0 || !live_out[j])
+					continue;
+				span = hgq_span(row[j]);  /* <= 32, int32 */
+				s->nonzero++;
+				s->span_hist[span]++;
+				s->ebops += (uint64_t)bits * (uint64_t)span;
+			}
+		}
+		s->mults = s->nonzero;
+	} else if (d->kind == HGQ_LAYER_CONV1D ||
+	    d->kind == HGQ_LAYER_CONV2D) {
+		if (hgq_layer_window(m, l, &w, NULL) != HGQ_OK)
+			return HGQ_EINVAL;
+		if ((idx = hgq_calloc(w.n_taps, sizeof(uint32_t))) == NULL ||
+		    (used = hgq_calloc(s->weights, 1)) == NULL) {
+			free(idx);
+			return HGQ_ENOMEM;
+		}
+		for (uint32_t p = 0; p < w.n_pos; p++) {
+			hgq_window_taps(&w, p, idx);
+			for (uint32_t t = 0; t < w.n_taps; t++) {
+				uint32_t i = idx[t];
+				int bits;
+
+				if (i == HGQ_TAP_PAD || !live_in[i])
+					continue;
+				bits = hgq_fmt_width(q->k[i], q->i[i],
+				    q->f[i]);
+				for (uint32_t co = 0; co < w.out_c; co++) {
+					size_t wi = (size_t)t * w.out_c + co;
+
+					if (d->w_m[wi] == 0 || !live_out[
+					    (size_t)p * w.out_c + co])
+						continue;
+					s->mults++;
+					s->ebops += (uint64_t)bits *
+					    (uint64_t)hgq_span(d->w_m[wi]);
+					used[wi] = 1;
+				}
+			}
+		}
+		for (uint64_t wi = 0; wi < s->weights; wi++) {
+			if (!used[wi])
+				continue;
+			s->nonzero++;
+			s->span_hist[hgq_span(d->w_m[wi])]++;
+		}
+		free(idx);
+		free(used);
+	}
 	s->pruned = s->weights - s->nonzero;
 	s->span_hist[0] = s->pruned;
 	s->width_hist[0] = s->inputs_pruned;
-	s->uniform8 = 64 * s->nonzero;
+	s->uniform8 = 64 * s->mults;
 	s->lut_estimate = (s->ebops * HGQ_LUT_PER_EBOP_X10 + 5) / 10;
+	return HGQ_OK;
 }
 
 uint64_t
@@ -147,8 +253,7 @@ hgq_ebops_layer(const struct hgq_model *m, uint32_t l)
 	int rc;
 
 	if (l == 0 || l >= m->n_layers || !m->calibrated ||
-	    m->layers[l].kind != HGQ_LAYER_DENSE ||
-	    hgq_model_dense_only(m, "EBOPs", NULL) != HGQ_OK)
+	    m->layers[l].kind == HGQ_LAYER_QUANT)
 		return 0;
 	live = hgq_calloc(m->n_layers, sizeof(*live));
 	s = malloc(sizeof(*s));
@@ -158,11 +263,11 @@ hgq_ebops_layer(const struct hgq_model *m, uint32_t l)
 		return HGQ_EBOPS_ENOMEM;
 	}
 	rc = hgq_model_live(m, live, NULL);
-	if (rc == HGQ_OK) {
-		layer_stats(s, &m->layers[l - 1], &m->layers[l], l,
-		    live[l - 1], live[l + 1]);
+	if (rc == HGQ_OK)
+		rc = layer_stats(s, m, l, live[l - 1], live[l + 1]);
+	if (rc == HGQ_OK)
 		e = s->ebops;
-	} else
+	else
 		e = rc == HGQ_ENOMEM ? HGQ_EBOPS_ENOMEM : 0;
 	hgq_model_live_release(live, m->n_layers);
 	free(live);
@@ -196,8 +301,7 @@ hgq_ebops_report(const struct hgq_model *m, struct hgq_ebops_report *r,
 	int rc;
 
 	memset(r, 0, sizeof(*r));
-	if ((rc = hgq_model_validate(m, err)) != HGQ_OK ||
-	    (rc = hgq_model_dense_only(m, "EBOPs", err)) != HGQ_OK)
+	if ((rc = hgq_model_validate(m, err)) != HGQ_OK)
 		return rc;
 	if (!m->calibrated)
 		return hgq_errf(err, HGQ_EINVAL, "model was never calibrated");
@@ -218,8 +322,14 @@ hgq_ebops_report(const struct hgq_model *m, struct hgq_ebops_report *r,
 		uint32_t l = 2 * n + 1;
 		struct hgq_ebops_stats *s = &r->layer[n];
 
-		layer_stats(s, &m->layers[l - 1], &m->layers[l], l,
-		    live[l - 1], live[l + 1]);
+		if ((rc = layer_stats(s, m, l, live[l - 1], live[l + 1])) !=
+		    HGQ_OK) {
+			hgq_model_live_release(live, m->n_layers);
+			free(live);
+			hgq_ebops_report_release(r);
+			return hgq_errf(err, rc, rc == HGQ_ENOMEM ?
+			    "out of memory" : "layer %u: no window", l);
+		}
 		r->total += s->ebops;
 		r->weights += s->weights;
 		r->nonzero += s->nonzero;
@@ -244,6 +354,19 @@ hgq_ebops_report_release(struct hgq_ebops_report *r)
 /* ------------------------------------------------------------------ */
 /* Printing                                                            */
 /* ------------------------------------------------------------------ */
+
+/* the name of row n: its kind and its number among that kind's rows */
+static void
+row_name(const struct hgq_ebops_report *r, uint32_t n, char *buf,
+    size_t len)
+{
+	uint32_t c = 0;
+
+	for (uint32_t a = 0; a <= n; a++)
+		c += r->layer[a].kind == r->layer[n].kind;
+	snprintf(buf, len, "%s_%" PRIu32, hgq_layer_kind_name(
+	    r->layer[n].kind), c);
+}
 
 /* bins 0..n-1 hold every non-zero count (at least one bin) */
 static int
@@ -277,14 +400,16 @@ write_json(FILE *f, const struct hgq_ebops_report *r)
 	fprintf(f, "  \"layers\": [");
 	for (uint32_t n = 0; n < r->n_dense; n++) {
 		const struct hgq_ebops_stats *s = &r->layer[n];
+		char name[32];
 
-		fprintf(f, "%s\n    {\"name\": \"dense_%" PRIu32 "\", "
+		row_name(r, n, name, sizeof(name));
+		fprintf(f, "%s\n    {\"name\": \"%s\", "
 		    "\"index\": %" PRIu32 ", \"n_in\": %" PRIu32 ", "
 		    "\"n_out\": %" PRIu32 ", \"ebops\": %" PRIu64 ", "
 		    "\"weights\": %" PRIu64 ", \"nonzero_weights\": %" PRIu64
 		    ", \"pruned\": %" PRIu64 ", \"act_pruned\": %" PRIu32 ", "
 		    "\"inputs_pruned\": %" PRIu32 ", \"outputs_pruned\": %"
-		    PRIu32 ", \"span_hist\": [", n > 0 ? "," : "", n + 1,
+		    PRIu32 ", \"span_hist\": [", n > 0 ? "," : "", name,
 		    s->index, s->n_in, s->n_out, s->ebops, s->weights,
 		    s->nonzero, s->pruned, s->act_pruned, s->inputs_pruned,
 		    s->outputs_pruned);
@@ -292,8 +417,14 @@ write_json(FILE *f, const struct hgq_ebops_report *r)
 		fprintf(f, "], \"width_hist\": [");
 		put_hist(f, s->width_hist, hist_len(s->width_hist), ", ");
 		fprintf(f, "], \"uniform8_ebops\": %" PRIu64 ", "
-		    "\"lut_estimate\": %" PRIu64 "}", s->uniform8,
+		    "\"lut_estimate\": %" PRIu64, s->uniform8,
 		    s->lut_estimate);
+		/* the dense rows keep the fields of format 1.0's reports */
+		if (s->kind != HGQ_LAYER_DENSE)
+			fprintf(f, ", \"kind\": \"%s\", \"multiplications\": "
+			    "%" PRIu64, hgq_layer_kind_name(s->kind),
+			    s->mults);
+		fputc('}', f);
 	}
 	fprintf(f, "\n  ]\n}\n");
 }
@@ -306,11 +437,13 @@ write_tsv(FILE *f, const struct hgq_ebops_report *r)
 	    "\tlut_estimate\tspan_hist\twidth_hist\n");
 	for (uint32_t n = 0; n < r->n_dense; n++) {
 		const struct hgq_ebops_stats *s = &r->layer[n];
+		char name[32];
 
-		fprintf(f, "dense_%" PRIu32 "\t%" PRIu32 "\t%" PRIu32 "\t%"
+		row_name(r, n, name, sizeof(name));
+		fprintf(f, "%s\t%" PRIu32 "\t%" PRIu32 "\t%"
 		    PRIu32 "\t%" PRIu64 "\t%" PRIu64 "\t%" PRIu64 "\t%" PRIu64
 		    "\t%" PRIu32 "\t%" PRIu32 "\t%" PRIu32 "\t%" PRIu64 "\t%"
-		    PRIu64 "\t", n + 1, s->index, s->n_in, s->n_out,
+		    PRIu64 "\t", name, s->index, s->n_in, s->n_out,
 		    s->ebops, s->weights, s->nonzero, s->pruned,
 		    s->act_pruned, s->inputs_pruned, s->outputs_pruned,
 		    s->uniform8, s->lut_estimate);
@@ -393,7 +526,7 @@ txt_hist(FILE *f, const struct hgq_ebops_report *r, int which,
 		    r->layer[n].span_hist;
 		char name[TXT_CELL];
 
-		snprintf(name, sizeof(name), "dense_%" PRIu32, n + 1);
+		row_name(r, n, name, sizeof(name));
 		fprintf(f, "%-*s", name_wd, name);
 		for (int b = 0; b < n_bins; b++)
 			fprintf(f, " %*" PRIu64, wd, h[b]);
@@ -418,7 +551,7 @@ write_text(FILE *f, const struct hgq_ebops_report *r, struct hgq_err *err)
 	for (uint32_t n = 0; n < r->n_dense; n++) {
 		const struct hgq_ebops_stats *s = &r->layer[n];
 
-		snprintf(name, sizeof(name), "dense_%" PRIu32, n + 1);
+		row_name(r, n, name, sizeof(name));
 		snprintf(shape, sizeof(shape), "%" PRIu32 "x%" PRIu32,
 		    s->n_in, s->n_out);
 		v[0] = s->ebops;

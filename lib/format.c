@@ -1647,6 +1647,7 @@ hgq_model_read(FILE *f, struct hgq_model **out, struct hgq_err *err)
 		rc = hgq_errf(err, HGQ_ENOMEM, "out of memory");
 		goto fail;
 	}
+	st.m->format_minor = st.minor;
 	for (uint32_t j = 0; j < n; j++)
 		if ((rc = read_chunk(f, &toc[j], &st, &pos, err)) != HGQ_OK)
 			goto fail;

@@ -317,6 +317,9 @@ struct hgq_model {
 	 * 0 to write a read model uncompressed.  hgq_model_new() sets 0.
 	 */
 	unsigned	 write_flags;
+	/* the minor version of the file hgq_model_read() read (0 for a
+	   model made in memory; hgq_model_write() writes its own) */
+	unsigned	 format_minor;
 };
 
 /*
@@ -955,7 +958,9 @@ int	hgq_model_live(const struct hgq_model *m, uint8_t **live,
 void	hgq_model_live_release(uint8_t **live, uint32_t n_layers);
 
 /*
- * hgq_ebops_layer - exact EBOPs of dense layer l of a calibrated model:
+ * hgq_ebops_layer - exact EBOPs of dense layer l of a calibrated model
+ * (a convolution: every output position and tap that meets a real input
+ * element is a multiplication of its own):
  * the sum of bits(a_i) * span(w_ij) over the multiplications of the layer
  * that can reach an output, i.e. whose output element j is live (above),
  * with bits(a_i) = k+i+f (0 when <= 0) of element i of the quantizer
@@ -972,8 +977,13 @@ uint64_t hgq_ebops_layer(const struct hgq_model *m, uint32_t l);
 uint64_t hgq_ebops_total(const struct hgq_model *m);
 
 /*
- * The report of hgq-ebops.  Per dense layer (layer index l in the chain,
- * named "dense_<n>" with n counting dense layers from 1):
+ * The report of hgq-ebops.  Per operation (layer index l in the chain,
+ * named "<kind>_<n>" with n counting the layers of that kind from 1:
+ * "dense_1", "conv2d_1", "maxpool_1", "flatten_1"; for a convolution the
+ * weights are the kernel's, nonzero those that take part in at least one
+ * counted multiplication, span_hist over them, and mults counts every
+ * multiplication (output position x tap on a real input x filter) that
+ * EBOPs count; pooling and flatten have no weights and 0 EBOPs):
  *
  *   weights         n_in * n_out
  *   nonzero         weights that compute: w_ij != 0, input i of width
@@ -986,7 +996,7 @@ uint64_t hgq_ebops_total(const struct hgq_model *m);
  *   span_hist[s]    counted weights whose span is s (1..32); [0] = pruned
  *   width_hist[w]   live input elements of width w (1..32);
  *                   [0] = inputs_pruned
- *   uniform8        64 * nonzero: the EBOPs of the same multiplications
+ *   uniform8        64 * mults: the EBOPs of the same multiplications
  *                   with 8-bit activations and 8-bit weight spans
  *   lut_estimate    round(0.7 * ebops) (HGQ_LUT_PER_EBOP_X10 / 10): HGQ2
  *                   models mapped with da4ml reach LUT/EBOPs of 0.67 to
@@ -998,6 +1008,9 @@ uint64_t hgq_ebops_total(const struct hgq_model *m);
 
 struct hgq_ebops_stats {
 	uint32_t	 index;		/* layer index in the chain */
+	uint32_t	 kind;		/* enum hgq_layer_kind of the layer */
+	uint64_t	 mults;		/* multiplications counted (dense:
+					   nonzero) */
 	uint32_t	 n_in, n_out;
 	uint64_t	 ebops;
 	uint64_t	 weights, nonzero, pruned;
@@ -1014,7 +1027,7 @@ struct hgq_ebops_report {
 	uint64_t	 uniform8;	/* sum */
 	uint64_t	 lut_estimate;	/* of total (not the sum of the
 					   rounded per-layer estimates) */
-	uint32_t	 n_dense;
+	uint32_t	 n_dense;	/* rows: every operation (layer 2n+1) */
 	struct hgq_ebops_stats *layer;	/* n_dense, owned by the report */
 };
 

@@ -353,6 +353,12 @@ hgq_prune(struct hgq_model *m, struct hgq_prune_report *r,
 		return rc;
 	if (!m->calibrated)
 		return hgq_errf(err, HGQ_EINVAL, "model was never calibrated");
+	/* the entry "pruned" replaces an earlier one or needs room: say so
+	   before any work rather than fail after it */
+	if (hgq_meta_get(m, "pruned") == NULL && m->n_meta >= HGQ_MAX_META)
+		return hgq_errf(err, HGQ_EINVAL, "no room for the metadata "
+		    "entry 'pruned': the model has %" PRIu32 " entries, the "
+		    "limit", m->n_meta);
 	nl = m->n_layers;
 	nq = nl / 2 + 1;
 	live = hgq_calloc(nl, sizeof(*live));

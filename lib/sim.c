@@ -995,7 +995,7 @@ conv_quant(const struct conv_prep *c, const struct q32 *fq,
 			const uint32_t *src[4], *off = c->toff;
 			uint32_t np = c->inner4[p] ? 4 : 1;
 
-			for (uint32_t q = 0; q < np; q++) {
+			for (uint32_t q = 0; q < np && c->inner[p]; q++) {
 				uint32_t oh = (p + q) / w->out_w;
 				uint32_t ow = (p + q) % w->out_w;
 

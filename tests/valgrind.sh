@@ -111,6 +111,8 @@ if command -v hgq-emit-verilog >/dev/null 2>&1; then
 	vg 1 "hgq-emit-verilog, corrupt model" hgq-emit-verilog "$D/hostile-width33.hgqm"
 fi
 if command -v hgq-train >/dev/null 2>&1; then
+	# like lib-hostile.sh's resume_config, but two epochs and a hidden
+	# layer of 3, so that the run resumes; this script stands alone
 	awk 'BEGIN { for (r = 0; r < 60; r++) print (r % 5) / 4 "," (r % 3) / 2 "," r % 2 }' > d.csv
 	cat > cfg.yaml <<EOF
 seed: 1

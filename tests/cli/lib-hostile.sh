@@ -9,16 +9,24 @@
 #                                no temporary file *.tmp.* may be left
 #   exits N PROG "what" cmd...   the same with exit status N (2: usage;
 #                                then stderr may have several lines)
-#   have PROG                    PROG is built (else an "ok # skip" line)
+#   (have PROG, in lib.sh: PROG is built, else an "ok # skip" line)
+#   resume_config                d.csv (2 features and a label) and
+#                                cfg.yaml, so that hgq-train -c cfg.yaml
+#                                --resume MODEL gets to reading MODEL
+#   reader_setup                 what read_model needs (x.npy of 2 raw
+#                                columns, as tiny.hgqm takes, and
+#                                resume_config), and $progs: the five
+#                                programs, those that are built
+#   read_model PROG MODEL        PROG reads MODEL as its operand; its
+#                                outputs go to out.*
 
 want_name=
 want_msg=
 
 # problem_of N PROG: sets _why to why the last run (status $rc, stderr
 # $T/.err) fails, or to nothing; _left to the output files it left.
-# Under ASan, LeakSanitizer reports what a failing program still held
-# when die() called exit(); that report is not a second message (any
-# other sanitizer report is a failure).
+# The run is made with $fail_asan_options (lib.sh says why): any
+# sanitizer report is a failure.
 problem_of() {
 	_want=$1 _prog=$2 _l1='' _more='' _why='' _left='' _san=''
 	for _f in out.* ./*.tmp.*; do
@@ -34,7 +42,7 @@ problem_of() {
 			esac
 		done
 	} <"$T/.err"
-	if [ -n "$_san" ] && ! grep -q '^==[0-9]*==ERROR: LeakSanitizer' "$T/.err"; then
+	if [ -n "$_san" ]; then
 		_why="a sanitizer report"
 		return
 	fi
@@ -70,7 +78,7 @@ exits() {
 	_n=$1 _p=$2 _what=$3
 	shift 3
 	n=$((n + 1))
-	"$@" >"$T/.out" 2>"$T/.err" </dev/null
+	ASAN_OPTIONS=$fail_asan_options "$@" >"$T/.out" 2>"$T/.err" </dev/null
 	rc=$?
 	problem_of "$_n" "$_p"
 	if [ -z "$_why" ]; then
@@ -88,11 +96,32 @@ refuses() {
 	exits 1 "$@"
 }
 
-have() {
-	if command -v "$1" >/dev/null 2>&1; then
-		return 0
-	fi
-	n=$((n + 1))
-	echo "ok $n - # skip $1 is not built"
-	return 1
+resume_config() {
+	awk 'BEGIN { for (r = 0; r < 40; r++)
+		print (r % 5) / 4 "," (r % 3) / 2 "," r % 2 }' > d.csv
+	cat > cfg.yaml <<EOF
+seed: 1
+data: { train_x: d.csv, label_col: 2, val_split: 0.25 }
+model: { layers: [ { type: dense, units: 2, activation: relu }, { type: dense, units: 2 } ] }
+train: { epochs: 1, batch_size: 10, threads: 1 }
+EOF
+}
+
+reader_setup() {
+	mkdata --seed 1 4 2 x.npy
+	resume_config
+	progs=
+	for p in hgq-ebops hgq-sim hgq-prune hgq-emit-verilog hgq-train; do
+		have "$p" && progs="$progs $p"
+	done
+}
+
+read_model() {
+	case $1 in
+	hgq-ebops)	hgq-ebops "$2" ;;
+	hgq-sim)	hgq-sim -t 1 -i x.npy -o out.npy "$2" ;;
+	hgq-prune)	hgq-prune -o out.hgqm "$2" ;;
+	hgq-emit-verilog) hgq-emit-verilog -o out.v "$2" ;;
+	hgq-train)	hgq-train -q -c cfg.yaml --resume "$2" -o out.hgqm ;;
+	esac
 }

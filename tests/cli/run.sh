@@ -1,6 +1,8 @@
 #!/bin/sh
 # run.sh - run every tests/cli/t*.sh with the programs first on PATH and
-# print one closing line "N passed, N failed".
+# print one closing line "N passed, N failed".  A test that skips a part
+# or all of itself (a tool is missing: the tests install nothing) gets
+# a line "skip: tNNN-name.sh: why".
 #
 # HGQ_BIN is the folder of the built programs (set by make).
 set -u
@@ -20,6 +22,8 @@ for t in "$here"/t[0-9]*.sh; do
 	if sh "$t" >"$out" 2>&1; then
 		p=$(grep -c '^ok ' "$out")
 		passed=$((passed + p))
+		sed -n "s/^ok [0-9]* - # skip:* */skip: $(basename "$t"): /p" \
+		    "$out"
 	else
 		p=$(grep -c '^ok ' "$out")
 		f=$(grep -c '^not ok ' "$out")

@@ -17,12 +17,13 @@ synopsis_words() {
 	    sed 's/^ //; s/ $//; s/ | /|/g'
 }
 
+have mandoc && mandoc=1 || mandoc=
 for p in hgq-train hgq-prune hgq-ebops hgq-sim hgq-emit-verilog hgq-pareto; do
 	command -v "$p" >/dev/null 2>&1 || continue
 	page="$ROOT/man/$p.1"
 	check "$p has a man page" test -f "$page"
 	[ -f "$page" ] || continue
-	if command -v mandoc >/dev/null 2>&1; then
+	if [ -n "$mandoc" ]; then
 		u=$(usage_words "$p")
 		s=$(synopsis_words "$page")
 		n=$((n + 1))

@@ -40,11 +40,9 @@ train:
 output: { log: runs/log.tsv, pareto_dir: runs/front }
 EOF
 
-ok "--help exits 0" hgq-train --help
-check "--help goes to stdout" grep -q '^usage: hgq-train' .out
+usual_options hgq-train -c cfg.yaml
+ok "--help" hgq-train --help
 check "--help shows defaults" grep -q 'epochs in all \[config; default 30\]' .out
-ok "--version" hgq-train --version
-must_fail 2 "a bad option is a usage error" hgq-train --bogus -c cfg.yaml
 must_fail 2 "-c is required" hgq-train -o m.hgqm
 must_fail 2 "no operands" hgq-train -c cfg.yaml extra
 must_fail 2 "bad --epochs" hgq-train -c cfg.yaml --epochs 0

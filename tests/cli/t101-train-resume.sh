@@ -3,15 +3,7 @@
 # after an interruption (SIGTERM, handled like Ctrl-C).
 . "$TESTS_DIR/lib.sh"
 
-awk 'BEGIN { srand(11); for (r = 0; r < 2000; r++) {
-	s = 0; line = ""
-	for (k = 0; k < 6; k++) {
-		v = int((rand() * 2 - 1) * 32) / 32
-		s += v * (k - 2.5)
-		line = line v ","
-	}
-	print line (s > 0.5 ? 0 : s > -0.5 ? 1 : 2)
-} }' > d.csv
+lin3_data 11
 
 cat > cfg.yaml <<EOF2
 seed: 9
@@ -46,11 +38,7 @@ sed 's/epochs: 8/epochs: 100000/' cfg.yaml > long.yaml
 echo "output: { log: long.tsv }" >> long.yaml
 hgq-train -c long.yaml -o int.hgqm 2> int.err &
 pid=$!
-i=0
-while [ "$i" -lt 400 ] && [ "$(cat long.tsv 2>/dev/null | wc -l)" -lt 3 ]; do
-	sleep 0.05
-	i=$((i + 1))
-done
+wait_for "$pid" long.tsv 2 '^[0-9]'
 kill -TERM "$pid"
 wait "$pid"
 st=$?

@@ -7,12 +7,7 @@ mkfixture --seed 3 --shape 8,6,5,3 --uncalibrated -o raw.hgqm
 # every width is 0 or below: no input is used
 mkfixture --seed 3 --shape 8,6,5,3 --max-width 0 -o dead.hgqm
 
-ok "--help exits 0" hgq-prune --help
-check "--help goes to stdout" grep -q '^usage: hgq-prune' .out
-ok "--version exits 0" hgq-prune --version
-check "--version names the program" grep -q '^hgq-prune ' .out
-must_fail 2 "a bad option is a usage error" hgq-prune --bogus m.hgqm
-check "the usage goes to stderr" grep -q '^usage: hgq-prune' .err
+usual_options hgq-prune m.hgqm
 must_fail 2 "two operands are a usage error" hgq-prune m.hgqm m.hgqm
 must_fail 2 "-o needs an argument" hgq-prune m.hgqm -o
 must_fail 1 "missing model" hgq-prune nonexistent.hgqm
@@ -61,6 +56,16 @@ check "it says why" \
     grep -q "model prunes to nothing: every input is unused" .err
 check "no output file is left" test ! -e out.hgqm
 check "no temporary file is left" sh -c '! ls out.hgqm.tmp.* 2>/dev/null'
+# the most metadata entries: no room for "pruned", unless it replaces one
+mkfixture --seed 3 --shape 8,6,5,3 --meta 1024 -o full.hgqm
+must_fail 1 "1024 metadata entries" hgq-prune -o out.hgqm full.hgqm
+check "it says why" grep -qx "hgq-prune: cannot prune model 'full.hgqm': \
+no room for the metadata entry 'pruned': the model has 1024 entries, the limit" .err
+check "no output file" test ! -e out.hgqm
+mkfixture --seed 3 --shape 8,6,5,3 --meta 1023 -o m1023.hgqm
+ok "1023 entries: pruned" hgq-prune -o p1023.hgqm m1023.hgqm
+ok "and pruned again: 'pruned' is replaced" hgq-prune -o pp1023.hgqm p1023.hgqm
+same "... the same model" p1023.hgqm pp1023.hgqm
 must_fail 1 "an unwritable output folder" hgq-prune -o no/such/dir/x.hgqm m.hgqm
 if [ -w /dev/full ]; then
 	hgq-prune m.hgqm > /dev/full 2> full.err

@@ -5,42 +5,9 @@
 # identical outputs, also when those columns are not 0.
 . "$TESTS_DIR/lib.sh"
 
-if ! command -v hgq-train >/dev/null 2>&1; then
-	echo "ok 1 - # skip: hgq-train is not built"
-	exit 0
-fi
+need hgq-train
 
-awk 'BEGIN {
-	srand(7)
-	for (r = 0; r < 1500; r++) {
-		line = ""; best = 0; bv = -9
-		for (c = 0; c < 12; c++) {
-			v = (c == 3 || c == 7) ? 0 : int((rand() * 4 - 2) * 64) / 64
-			if (c < 3 && v > bv) { bv = v; best = c }
-			line = line (c ? "," : "") v
-		}
-		print line > "x.csv"; print best > "y.csv"
-	}
-}'
-cat > c.yaml <<'EOF'
-seed: 3
-data:
-  train_x: x.csv
-  train_y: y.csv
-  val_split: 0.2
-model:
-  input: { init_f: 3 }
-  layers:
-    - { type: dense, units: 16, activation: relu }
-    - { type: dense, units: 8, activation: relu }
-    - { type: dense, units: 3 }
-train:
-  epochs: 6
-  batch_size: 64
-  beta: [ { epoch: 0, value: 1.0e-4 } ]
-EOF
-
-ok "train a small model" hgq-train -q -c c.yaml -o t.hgqm
+train_small "3 7"
 ok "prune it" hgq-prune -o p.hgqm t.hgqm
 check "the two zero columns go" grep -q '^hgq-prune: dense_1: 12x16 -> 10x' .err
 ok "train | prune | ebops" sh -c 'hgq-train -q -c c.yaml | hgq-prune -q | hgq-ebops'

@@ -5,12 +5,7 @@
 mkfixture --seed 4 --shape 12,16,16,10 -o m.hgqm
 mkfixture --seed 4 --shape 12,16,16,10 --uncalibrated -o raw.hgqm
 
-ok "--help exits 0" hgq-ebops --help
-check "--help goes to stdout" grep -q '^usage: hgq-ebops' .out
-ok "--version exits 0" hgq-ebops --version
-check "--version names the program" grep -q '^hgq-ebops ' .out
-must_fail 2 "a bad option is a usage error" hgq-ebops --bogus m.hgqm
-check "the usage goes to stderr" grep -q '^usage: hgq-ebops' .err
+usual_options hgq-ebops m.hgqm
 must_fail 2 "--json and --tsv exclude each other" hgq-ebops --json --tsv m.hgqm
 must_fail 2 "--dump and --json exclude each other" hgq-ebops --dump --json m.hgqm
 must_fail 2 "two operands are a usage error" hgq-ebops m.hgqm m.hgqm

@@ -4,10 +4,7 @@
 # multiplications into live elements; and the JSON report's shape.
 . "$TESTS_DIR/lib.sh"
 
-if ! command -v jq >/dev/null 2>&1; then
-	echo "ok 1 - # skip: jq is not installed"
-	exit 0
-fi
+need jq
 
 cat > ebops.jq <<'EOF'
 # span: bits from the most to the least significant 1 of |m|

@@ -8,11 +8,7 @@ mkfixture --seed 3 --shape 6,8,3 --uncalibrated -o raw.hgqm
 mkdata --seed 1 --lo -4 --hi 4 50 6 x.npy
 mkdata --seed 1 50 5 x5.npy
 
-ok "--help exits 0" hgq-emit-verilog --help
-check "--help goes to stdout" grep -q '^usage: hgq-emit-verilog' .out
-ok "--version" hgq-emit-verilog --version
-check "--version names the program" grep -q '^hgq-emit-verilog ' .out
-must_fail 2 "a bad option is a usage error" hgq-emit-verilog --bogus m.hgqm
+usual_options hgq-emit-verilog m.hgqm
 must_fail 2 "bad --pipeline" hgq-emit-verilog --pipeline -1 m.hgqm
 must_fail 2 "bad --max-extra-depth" hgq-emit-verilog --max-extra-depth x m.hgqm
 must_fail 2 "bad --style" hgq-emit-verilog --style fast m.hgqm

@@ -4,42 +4,9 @@
 # training rows (0 mismatches), and the report adds up.
 . "$TESTS_DIR/lib.sh"
 
-if ! command -v hgq-train >/dev/null 2>&1 ||
-    ! command -v iverilog >/dev/null 2>&1; then
-	echo "ok 1 - # skip: hgq-train or iverilog is missing"
-	exit 0
-fi
+need hgq-train iverilog vvp
 
-awk 'BEGIN {
-	srand(7)
-	for (r = 0; r < 1500; r++) {
-		line = ""; best = 0; bv = -9
-		for (c = 0; c < 12; c++) {
-			v = int((rand() * 4 - 2) * 64) / 64
-			if (c < 3 && v > bv) { bv = v; best = c }
-			line = line (c ? "," : "") v
-		}
-		print line > "x.csv"; print best > "y.csv"
-	}
-}'
-cat > c.yaml <<'YAML'
-seed: 3
-data:
-  train_x: x.csv
-  train_y: y.csv
-  val_split: 0.2
-model:
-  input: { init_f: 3 }
-  layers:
-    - { type: dense, units: 16, activation: relu }
-    - { type: dense, units: 8, activation: relu }
-    - { type: dense, units: 3 }
-train:
-  epochs: 6
-  batch_size: 64
-  beta: [ { epoch: 0, value: 1.0e-4 } ]
-YAML
-ok "train a small model" hgq-train -q -c c.yaml -o t.hgqm
+train_small
 
 for p in 0 1 4; do
 	ok "pipeline $p: emit" hgq-emit-verilog --pipeline $p --report json \

@@ -3,10 +3,7 @@
 # combinational, pipelined and behavioral, on random models.
 . "$TESTS_DIR/lib.sh"
 
-if ! command -v verilator >/dev/null 2>&1; then
-	echo "ok 1 - # skip: verilator is not installed"
-	exit 0
-fi
+need verilator
 
 s=0
 for shape in 12,10,6 5,7,7,3 8,16,4; do

@@ -7,9 +7,7 @@ mkfixture --seed 5 --shape 6,9,4 --uncalibrated -o raw.hgqm
 mkdata --seed 2 --lo -3 --hi 3 3000 6 x.npy
 mkdata --seed 3 --int --lo 0 --hi 4 3000 0 y.npy
 
-ok "--help exits 0" hgq-sim --help
-check "--help goes to stdout" grep -q '^usage: hgq-sim' .out
-must_fail 2 "a bad option is a usage error" hgq-sim --bogus m.hgqm
+usual_options hgq-sim m.hgqm
 must_fail 2 "-i is required" hgq-sim m.hgqm
 must_fail 2 "bad --threads" hgq-sim -t 65 -i x.npy m.hgqm
 must_fail 1 "missing model" hgq-sim -i x.npy nonexistent.hgqm

@@ -11,29 +11,7 @@
 
 EX=$ROOT/formats/examples
 
-mkdata --seed 1 4 2 x.npy
-awk 'BEGIN { for (r = 0; r < 40; r++) print (r % 5) / 4 "," (r % 3) / 2 "," r % 2 }' > d.csv
-cat > cfg.yaml <<EOF
-seed: 1
-data: { train_x: d.csv, label_col: 2, val_split: 0.25 }
-model: { layers: [ { type: dense, units: 2, activation: relu }, { type: dense, units: 2 } ] }
-train: { epochs: 1, batch_size: 10, threads: 1 }
-EOF
-
-read_model() {
-	case $1 in
-	hgq-ebops)	hgq-ebops "$2" ;;
-	hgq-sim)	hgq-sim -t 1 -i x.npy -o out.npy "$2" ;;
-	hgq-prune)	hgq-prune -o out.hgqm "$2" ;;
-	hgq-emit-verilog) hgq-emit-verilog -o out.v "$2" ;;
-	hgq-train)	hgq-train -q -c cfg.yaml --resume "$2" -o out.hgqm ;;
-	esac
-}
-
-progs=
-for p in hgq-ebops hgq-sim hgq-prune hgq-emit-verilog hgq-train; do
-	have "$p" && progs="$progs $p"
-done
+reader_setup
 set -- $progs
 n_progs=$#
 

@@ -97,13 +97,8 @@ fi
 
 # hgq-train: configs and training data
 if have hgq-train; then
-	awk 'BEGIN { for (r = 0; r < 40; r++) print (r % 5) / 4 "," (r % 3) / 2 "," r % 2 }' > d.csv
-	cat > base.yaml <<EOF
-seed: 1
-data: { train_x: d.csv, label_col: 2, val_split: 0.25 }
-model: { layers: [ { type: dense, units: 2, activation: relu }, { type: dense, units: 2 } ] }
-train: { epochs: 1, batch_size: 10, threads: 1 }
-EOF
+	resume_config
+	mv cfg.yaml base.yaml
 	ok "hgq-train: the base config trains" hgq-train -q -c base.yaml -o good.hgqm
 	cfg() {
 		what=$1 want_msg=$3

@@ -10,13 +10,7 @@
 mkfixture --seed 5 --shape 6,9,4 -o m.hgqm
 mkdata --seed 1 20 6 x.npy
 mkdata --seed 2 --int --lo 0 --hi 4 20 0 y.npy
-awk 'BEGIN { for (r = 0; r < 40; r++) print (r % 5) / 4 "," (r % 3) / 2 "," r % 2 }' > d.csv
-cat > cfg.yaml <<EOF
-seed: 1
-data: { train_x: d.csv, label_col: 2, val_split: 0.25 }
-model: { layers: [ { type: dense, units: 2, activation: relu }, { type: dense, units: 2 } ] }
-train: { epochs: 1, batch_size: 10, threads: 1 }
-EOF
+resume_config
 mkdir adir
 full=
 [ -w /dev/full ] && full=/dev/full

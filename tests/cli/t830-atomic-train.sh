@@ -8,15 +8,7 @@
 . "$TESTS_DIR/lib.sh"
 
 check "hgq-train is built" sh -c 'command -v hgq-train >/dev/null'
-awk 'BEGIN { srand(5); for (r = 0; r < 2000; r++) {
-	s = 0; line = ""
-	for (k = 0; k < 6; k++) {
-		v = int((rand() * 2 - 1) * 32) / 32
-		s += v * (k - 2.5)
-		line = line v ","
-	}
-	print line (s > 0.5 ? 0 : s > -0.5 ? 1 : 2)
-} }' > d.csv
+lin3_data 5
 cut -d, -f 1-6 d.csv > x.csv
 cut -d, -f 7 d.csv > y.csv
 cat > short.yaml <<EOF
@@ -33,19 +25,10 @@ sed 's/epochs: 2/epochs: 100000/' short.yaml > long.yaml
 ok "a first model" hgq-train -q -c short.yaml -o model.hgqm
 cp model.hgqm before.hgqm
 
-# wait_epochs LOG N: until LOG has N epoch lines (at most ~20 s)
-wait_epochs() {
-	i=0
-	while [ "$i" -lt 400 ] && [ "$(grep -c '^hgq-train: epoch' "$1" 2>/dev/null)" -lt "$2" ]; do
-		sleep 0.05
-		i=$((i + 1))
-	done
-}
-
 # SIGKILL while training towards the same -o
 hgq-train -c long.yaml -o model.hgqm 2> kill.err &
 pid=$!
-wait_epochs kill.err 2
+wait_for "$pid" kill.err 2 '^hgq-train: epoch'
 check "the long run is training" grep -q '^hgq-train: epoch 2/' kill.err
 kill -KILL "$pid"
 wait "$pid"
@@ -59,7 +42,7 @@ ok "and it still reads" hgq-ebops model.hgqm
 rm -f fresh.hgqm
 hgq-train -c long.yaml -o fresh.hgqm 2> kill2.err &
 pid=$!
-wait_epochs kill2.err 1
+wait_for "$pid" kill2.err 1 '^hgq-train: epoch'
 kill -KILL "$pid"
 wait "$pid"
 check "no model appears" test ! -e fresh.hgqm
@@ -74,7 +57,7 @@ else
 fi
 $launch hgq-train -c long.yaml -o int.hgqm 2> int.err &
 pid=$!
-wait_epochs int.err 2
+wait_for "$pid" int.err 2 '^hgq-train: epoch'
 kill -"$sig" "$pid"
 wait "$pid"
 st=$?

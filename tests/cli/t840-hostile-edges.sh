@@ -54,7 +54,7 @@ if command -v hgq-emit-verilog >/dev/null 2>&1; then
 	for m in edge-wide-sat edge-wide-wrap edge-fine; do
 		ok "$m: Verilog" hgq-emit-verilog -o "$m.v" --testbench "$m-tb.v" \
 		    --vectors "$D/$m.npy" "$D/$m.hgqm"
-		if command -v iverilog >/dev/null 2>&1; then
+		if have iverilog && have vvp; then
 			ok "$m: Icarus" sh -c "iverilog -g2005 -o $m.vvp $m-tb.v $m.v &&
 			    vvp -n $m.vvp > $m.sim"
 			check "$m: every vector passes" grep -q '^PASS [0-9]' "$m.sim"

@@ -5,10 +5,7 @@
 # from rebuilding anything: it installs the programs the tests run.
 . "$TESTS_DIR/lib.sh"
 
-if ! command -v make >/dev/null 2>&1; then
-	echo "ok 1 - # skip: make is missing"
-	exit 0
-fi
+need make
 
 R=$T/root
 # B is the build folder of the programs under test (build or build/asan)
@@ -34,7 +31,7 @@ for x in $xr; do
 	    test -f "$R/usr/share/man/man${x##*.}/$x"
 done
 
-if command -v mandoc >/dev/null 2>&1; then
+if have mandoc; then
 	for p in "$R/usr/share/man/man5/hgqm.5" "$R/usr/share/man/man7/hgq.7"; do
 		ok "$(basename "$p") lints clean" sh -c "mandoc -Tlint -W warning \
 		    '$p' | grep -v 'referenced manual not found' | grep . &&

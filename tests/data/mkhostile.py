@@ -704,6 +704,30 @@ def hostile_shaped():
           (3, R_KERNEL, "<II", (1, 3)), (3, R_STRIDE, "<II", (1, 1))))
 
 
+def later_minor():
+    """tiny.hgqm as a 1.1 file: every 1.0 record (24 bytes, 8 of
+    parameters) rewritten as a 1.1 record (72 bytes: rank 1, shape
+    [n_out], one input reference to the layer before)"""
+    c = parse(os.path.join(EXAMPLES, "tiny.hgqm"))
+    g = chunk(c, b"GRPH")
+    old = g["data"]
+    n = struct.unpack_from("<I", old, 0)[0]
+    new = bytearray(old[:8])
+    for j in range(n):
+        r = old[8 + 24 * j: 8 + 24 * (j + 1)]
+        rec = bytearray(72)
+        rec[0:24] = r
+        struct.pack_into("<I", rec, R_PLEN, 56)
+        struct.pack_into("<I", rec, R_RANK, 1)
+        rec[R_SHAPE:R_SHAPE + 4] = r[8:12]
+        struct.pack_into("<I", rec, R_NINPUTS, 1)
+        struct.pack_into("<I", rec, R_INPUTS,
+                         0x80000000 if j == 0 else j - 1)
+        new += rec
+    g["data"] = bytes(new)
+    put("minor1.hgqm", build(c, minor=1))
+
+
 def main():
     hostile()
     hostile_shaped()
@@ -717,6 +741,7 @@ def main():
     write_edge("edge-dead-f60", edge_dead_f60(), edge_ranges_inputs(2, 22))
     write_edge("edge-narrow-chain", edge_narrow_chain(),
                edge_ranges_inputs(1, 23))
+    later_minor()
 
 
 if __name__ == "__main__":

@@ -2,8 +2,8 @@
  * mkfixture - write a small deterministic random model for the tests.
  *
  * usage: mkfixture [--compress] [--regress] [--train] [--uncalibrated]
- *            [--max-width N] [--norm none|scale|standard] [--raw-extra N]
- *            [--seed N] [--shape N,N,...] [-o FILE]
+ *            [--max-width N] [--meta N] [--norm none|scale|standard]
+ *            [--raw-extra N] [--seed N] [--shape N,N,...] [-o FILE]
  *
  * --shape 4,3,2 gives quantizer(4) -> dense 4x3 -> quantizer(3) ->
  * dense 3x2 -> quantizer(2).  Every quantizer element gets a random
@@ -11,7 +11,9 @@
  * forced to 0), hence negative i and pruned elements; modes, activations
  * and granularities are random.  --train adds a float tensor for every
  * role (the first dense layer gets batchnorm for that), training progress,
- * calibration ranges and metadata.  The same options and seed always give
+ * calibration ranges and metadata; --meta N adds N metadata entries
+ * "key0".."keyN-1" (1024 is the format's limit).  The same options and
+ * seed always give
  * the same bytes.  Output goes to stdout or, atomically, to FILE.
  *
  * --arch SPEC builds a shaped model (format 1.1) instead of --shape:
@@ -31,6 +33,7 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <inttypes.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -48,6 +51,7 @@ struct opts {
 	int		 n_shape;
 	int		 max_width;
 	uint32_t	 raw_extra;
+	uint32_t	 n_meta;
 	int		 norm;
 	bool		 regress, train, compress, uncal;
 	const char	*out;
@@ -56,9 +60,9 @@ struct opts {
 
 static const char usage[] =
     "usage: mkfixture [--compress] [--regress] [--train] [--uncalibrated]\n"
-    "           [--arch SPEC] [--max-width N] [--norm none|scale|standard]"
-    " [--raw-extra N]\n"
-    "           [--seed N] [--shape N,N,...] [-o FILE]\n";
+    "           [--arch SPEC] [--max-width N] [--meta N]\n"
+    "           [--norm none|scale|standard] [--raw-extra N] [--seed N]\n"
+    "           [--shape N,N,...] [-o FILE]\n";
 
 /*
  * Two random streams: one for the model itself, one for what --train
@@ -168,6 +172,7 @@ parse_args(struct opts *o, int argc, char **argv)
 		{ "compress", no_argument, NULL, 'c' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "max-width", required_argument, NULL, 'w' },
+		{ "meta", required_argument, NULL, 'm' },
 		{ "norm", required_argument, NULL, 'n' },
 		{ "raw-extra", required_argument, NULL, 'r' },
 		{ "regress", no_argument, NULL, 'R' },
@@ -191,6 +196,10 @@ parse_args(struct opts *o, int argc, char **argv)
 		case 'a': o->arch = optarg; break;
 		case 'c': o->compress = true; break;
 		case 'h': fputs(usage, stdout); exit(0);
+		case 'm':
+			o->n_meta = (uint32_t)parse_num(optarg, "--meta",
+			    HGQ_MAX_META);
+			break;
 		case 'n':
 			if (strcmp(optarg, "none") == 0)
 				o->norm = HGQ_NORM_NONE;
@@ -586,6 +595,14 @@ build(const struct opts *o)
 	}
 	if (o->train)
 		fill_train(m, o);
+	for (uint32_t j = 0; j < o->n_meta; j++) {
+		struct hgq_err err = HGQ_ERR_INIT;
+		char key[32];
+
+		snprintf(key, sizeof(key), "key%" PRIu32, j);
+		if (hgq_meta_set(m, key, "value", &err) != HGQ_OK)
+			fail("cannot set metadata", &err);
+	}
 	return m;
 }
 

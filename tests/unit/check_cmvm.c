@@ -11,24 +11,8 @@
 #include <string.h>
 
 #include "internal.h"
+#include "fixture.h"
 #include "unit.h"
-
-static uint64_t rs;
-
-static uint64_t
-rnd(void)
-{
-	rs ^= rs << 13;
-	rs ^= rs >> 7;
-	rs ^= rs << 17;
-	return rs;
-}
-
-static int64_t
-rrange(int64_t lo, int64_t hi)
-{
-	return lo + (int64_t)(rnd() % (uint64_t)(hi - lo + 1));
-}
 
 struct prob {
 	uint32_t	 n_in, n_out;
@@ -48,9 +32,9 @@ prob_random(struct prob *p, uint32_t n_in, uint32_t n_out, int wbits)
 	p->w_m = calloc((size_t)n_in * n_out + 1, sizeof(*p->w_m));
 	p->w_f = calloc((size_t)n_in * n_out + 1, sizeof(*p->w_f));
 	for (uint32_t i = 0; i < n_in; i++) {
-		int k = (int)(rnd() % 2), b = (int)rrange(0, 10);
+		int k = (int)(fx_rnd() % 2), b = (int)fx_rnd_i64(0, 10);
 
-		if (rnd() % 8 == 0) {
+		if (fx_rnd() % 8 == 0) {
 			p->x[i].lo = p->x[i].hi = 0;	/* pruned input */
 		} else if (k) {
 			p->x[i].lo = -((int64_t)1 << b);
@@ -59,17 +43,17 @@ prob_random(struct prob *p, uint32_t n_in, uint32_t n_out, int wbits)
 			p->x[i].lo = 0;
 			p->x[i].hi = ((int64_t)1 << (b + 1)) - 1;
 		}
-		if (rnd() % 4 == 0)	/* an odd interval, not a format */
-			p->x[i].hi -= rrange(0, p->x[i].hi - p->x[i].lo);
-		p->x[i].e = (int32_t)rrange(-4, 4);
-		p->depth[i] = (int32_t)rrange(0, 2);
+		if (fx_rnd() % 4 == 0)	/* an odd interval, not a format */
+			p->x[i].hi -= fx_rnd_i64(0, p->x[i].hi - p->x[i].lo);
+		p->x[i].e = (int32_t)fx_rnd_i64(-4, 4);
+		p->depth[i] = (int32_t)fx_rnd_i64(0, 2);
 	}
 	for (size_t j = 0; j < (size_t)n_in * n_out; j++) {
-		if (rnd() % 4 == 0)
+		if (fx_rnd() % 4 == 0)
 			continue;
-		p->w_m[j] = (int32_t)rrange(-(1 << (wbits - 1)),
+		p->w_m[j] = (int32_t)fx_rnd_i64(-(1 << (wbits - 1)),
 		    (1 << (wbits - 1)) - 1);
-		p->w_f[j] = (int8_t)rrange(-3, 6);
+		p->w_f[j] = (int8_t)fx_rnd_i64(-3, 6);
 	}
 }
 
@@ -157,7 +141,7 @@ check_solution(const struct prob *p, const struct hgq_cmvm *s, int extra,
 			else if (t == 1)
 				xm[i] = p->x[i].hi;
 			else
-				xm[i] = rrange(p->x[i].lo, p->x[i].hi);
+				xm[i] = fx_rnd_i64(p->x[i].lo, p->x[i].hi);
 		}
 		hgq_cmvm_eval(s, xm, buf, y, ye);
 		for (uint32_t j = 0; j < s->n_nodes; j++) {
@@ -193,22 +177,22 @@ check_solution(const struct prob *p, const struct hgq_cmvm *s, int extra,
 
 START_TEST(test_random_exact)
 {
-	rs = 0x1234567ull + (uint64_t)_i * 7919;
+	fx_rng_state = 0x1234567ull + (uint64_t)_i * 7919;
 	for (int round = 0; round < 40; round++) {
 		struct hgq_err err = HGQ_ERR_INIT;
 		struct hgq_cmvm_params par;
 		struct hgq_cmvm *s = NULL;
 		struct prob p;
-		uint32_t n_in = (uint32_t)rrange(1, 14);
-		uint32_t n_out = (uint32_t)rrange(1, 14);
-		int extra = (int)rrange(-1, 3);
+		uint32_t n_in = (uint32_t)fx_rnd_i64(1, 14);
+		uint32_t n_out = (uint32_t)fx_rnd_i64(1, 14);
+		int extra = (int)fx_rnd_i64(-1, 3);
 
-		prob_random(&p, n_in, n_out, (int)rrange(1, 9));
+		prob_random(&p, n_in, n_out, (int)fx_rnd_i64(1, 9));
 		hgq_cmvm_params_init(&par);
 		par.max_extra_depth = extra;
-		par.method = (int)rrange(0, 2);
-		par.variants = (int)rrange(0, 3);
-		par.threads = (int)rrange(0, 3);
+		par.method = (int)fx_rnd_i64(0, 2);
+		par.variants = (int)fx_rnd_i64(0, 3);
+		par.threads = (int)fx_rnd_i64(0, 3);
 		ck_assert_int_eq(hgq_cmvm_solve(&s, p.x, p.depth, n_in, n_out,
 		    p.w_m, p.w_f, &par, &err), HGQ_OK);
 		check_solution(&p, s, extra, 50);
@@ -225,7 +209,7 @@ START_TEST(test_wide)
 	struct hgq_cmvm *s = NULL;
 	struct prob p;
 
-	rs = 99;
+	fx_rng_state = 99;
 	prob_random(&p, 20, 150, 8);
 	ck_assert_int_eq(hgq_cmvm_solve(&s, p.x, p.depth, p.n_in, p.n_out,
 	    p.w_m, p.w_f, NULL, &err), HGQ_OK);
@@ -246,7 +230,7 @@ START_TEST(test_threads)
 	struct hgq_cmvm *s[4] = { NULL, NULL, NULL, NULL };
 	struct prob p;
 
-	rs = 777;
+	fx_rng_state = 777;
 	prob_random(&p, 24, 40, 8);
 	hgq_cmvm_params_init(&par);
 	par.variants = 3;
@@ -284,7 +268,7 @@ END_TEST
 /* sharing never needs more adders than one tree per column */
 START_TEST(test_sharing_helps)
 {
-	rs = 4242;
+	fx_rng_state = 4242;
 	for (int round = 0; round < 10; round++) {
 		struct hgq_err err = HGQ_ERR_INIT;
 		struct hgq_cmvm_params par;

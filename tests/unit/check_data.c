@@ -8,6 +8,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <math.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +18,7 @@
 #include <zlib.h>
 
 #include "internal.h"
+#include "fixture.h"
 
 Suite *data_suite(void);
 
@@ -600,19 +602,17 @@ START_TEST(csv_numbers_exact)
 	    "9007199254740993", "1e22", "1e23", "123456789012345678",
 	    "0.000000000000000000001", "4.9e-324",
 	    "1.7976931348623157e308" };
-	uint64_t st = 0x9e3779b97f4a7c15u;
 	struct hgq_table t;
 	size_t n = 0;
 
 	ck_assert_ptr_nonnull(strs);
 	ck_assert_ptr_nonnull(text);
+	fx_rng_state = 1;
 	for (int j = 0; j < N; j++) {
+		uint64_t st = fx_rnd();
 		double v;
 		int prec;
 
-		st ^= st << 13;
-		st ^= st >> 7;
-		st ^= st << 17;
 		v = (double)(st >> 11) / 9007199254740992.0 - 0.5;
 		v *= pow(10, (double)(int)(st % 40) - 20);
 		prec = (int)(st >> 5 & 31) % 20;
@@ -748,41 +748,51 @@ END_TEST
 START_TEST(idx_refused)
 {
 	/* 4 items of 3 bytes, the data ends inside item 2 */
-	const unsigned char trunc[12 + 8] = { 0, 0, 0x08, 2, 0, 0, 0, 4, 0,
-	    0, 0, 3, 1, 2, 3, 4, 5, 6, 7, 8 };
-	const unsigned char badtype[8] = { 0, 0, 0x0A, 1, 0, 0, 0, 1 };
-	const unsigned char rank0[4] = { 0, 0, 0x08, 0 };
-	const unsigned char shorthdr[10] = { 0, 0, 0x08, 3, 0, 0, 0, 1, 0,
-	    0 };
-	const unsigned char nan[8 + 8] = { 0, 0, 0x0D, 1, 0, 0, 0, 2, 0x3f,
-	    0x80, 0, 0, 0x7f, 0xc0, 0, 0 };
-	const unsigned char huge[16] = { 0, 0, 0x08, 3, 0xff, 0xff, 0xff,
-	    0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff };
-
-	write_bytes(fx("data-t-idx"), trunc, sizeof(trunc));
-	assert_msg(load_fail(fx("data-t-idx"), NULL, HGQ_EFORMAT),
-	    fx("data-t-idx"), ": truncated in item 2 (header says 4 items)");
-	write_gz(fx("data-t-idx.gz"), trunc, sizeof(trunc));
-	assert_msg(load_fail(fx("data-t-idx.gz"), NULL, HGQ_EFORMAT),
-	    fx("data-t-idx.gz"), ": truncated in item 2 (header says 4 items)");
-
-	write_bytes(fx("data-t-idx"), badtype, sizeof(badtype));
-	assert_msg(load_fail(fx("data-t-idx"), NULL, HGQ_EUNSUPP),
-	    fx("data-t-idx"), ": unsupported IDX type 0x0A");
-	write_bytes(fx("data-t-idx"), rank0, sizeof(rank0));
-	assert_msg(load_fail(fx("data-t-idx"), NULL, HGQ_EFORMAT),
-	    fx("data-t-idx"), ": bad IDX rank 0");
-	write_bytes(fx("data-t-idx"), shorthdr, sizeof(shorthdr));
-	assert_msg(load_fail(fx("data-t-idx"), NULL, HGQ_EFORMAT),
-	    fx("data-t-idx"), ": truncated IDX header");
-	write_bytes(fx("data-t-idx"), nan, sizeof(nan));
-	assert_msg(load_fail(fx("data-t-idx"), NULL, HGQ_EINVAL),
-	    fx("data-t-idx"), ": row 1: NaN");
+	static const unsigned char trunc[12 + 8] = { 0, 0, 0x08, 2, 0, 0, 0,
+	    4, 0, 0, 0, 3, 1, 2, 3, 4, 5, 6, 7, 8 };
+	static const unsigned char badtype[8] = { 0, 0, 0x0A, 1, 0, 0, 0, 1 };
+	static const unsigned char rank0[4] = { 0, 0, 0x08, 0 };
+	static const unsigned char shorthdr[10] = { 0, 0, 0x08, 3, 0, 0, 0,
+	    1, 0, 0 };
+	static const unsigned char nan[8 + 8] = { 0, 0, 0x0D, 1, 0, 0, 0, 2,
+	    0x3f, 0x80, 0, 0, 0x7f, 0xc0, 0, 0 };
 	/* 2^32-1 items of (2^32-1)^2 bytes */
-	write_bytes(fx("data-t-idx"), huge, sizeof(huge));
-	assert_msg(load_fail(fx("data-t-idx"), NULL, HGQ_EFORMAT),
-	    fx("data-t-idx"), ": too many columns (18446744065119617025, "
-	    "limit 16777216)");
+	static const unsigned char huge[16] = { 0, 0, 0x08, 3, 0xff, 0xff,
+	    0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff };
+	/* each file, plain or gzipped, and the status and message it gets */
+	static const struct {
+		const unsigned char	*data;
+		size_t			 len;
+		bool			 gz;
+		int			 code;
+		const char		*msg;
+	} cases[] = {
+		{ trunc, sizeof(trunc), false, HGQ_EFORMAT,
+		  ": truncated in item 2 (header says 4 items)" },
+		{ trunc, sizeof(trunc), true, HGQ_EFORMAT,
+		  ": truncated in item 2 (header says 4 items)" },
+		{ badtype, sizeof(badtype), false, HGQ_EUNSUPP,
+		  ": unsupported IDX type 0x0A" },
+		{ rank0, sizeof(rank0), false, HGQ_EFORMAT,
+		  ": bad IDX rank 0" },
+		{ shorthdr, sizeof(shorthdr), false, HGQ_EFORMAT,
+		  ": truncated IDX header" },
+		{ nan, sizeof(nan), false, HGQ_EINVAL, ": row 1: NaN" },
+		{ huge, sizeof(huge), false, HGQ_EFORMAT,
+		  ": too many columns (18446744065119617025, limit 16777216)" },
+	};
+
+	for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
+		const char *path = fx(cases[c].gz ? "data-t-idx.gz" :
+		    "data-t-idx");
+
+		if (cases[c].gz)
+			write_gz(path, cases[c].data, cases[c].len);
+		else
+			write_bytes(path, cases[c].data, cases[c].len);
+		assert_msg(load_fail(path, NULL, cases[c].code), path,
+		    cases[c].msg);
+	}
 }
 END_TEST
 

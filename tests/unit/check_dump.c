@@ -119,6 +119,23 @@ START_TEST(test_shape)
 }
 END_TEST
 
+/* the version is the file's: tiny.hgqm as a 1.1 file, else the same */
+START_TEST(test_version)
+{
+	static const char v0[] = "{\n  \"format_version\": [1, 0],\n";
+	static const char v1[] = "{\n  \"format_version\": [1, 1],\n";
+	struct hgq_model *m = load("../data/minor1.hgqm");
+	char *got = dump(m), *want = slurp_text(EX "tiny.json");
+
+	ck_assert(strncmp(want, v0, strlen(v0)) == 0);
+	ck_assert(strncmp(got, v1, strlen(v1)) == 0);
+	ck_assert_str_eq(got + strlen(v1), want + strlen(v0));
+	free(got);
+	free(want);
+	hgq_model_free(m);
+}
+END_TEST
+
 START_TEST(test_uncalibrated)
 {
 	struct hgq_model *m = load(EX "tiny.hgqm");
@@ -213,6 +230,7 @@ dump_suite(void)
 
 	tcase_add_test(tc, test_golden);
 	tcase_add_test(tc, test_shape);
+	tcase_add_test(tc, test_version);
 	tcase_add_test(tc, test_uncalibrated);
 	tcase_add_test(tc, test_escape_and_doubles);
 	tcase_add_test(tc, test_errors);

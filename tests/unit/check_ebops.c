@@ -9,26 +9,8 @@
 #include <string.h>
 
 #include "internal.h"
+#include "fixture.h"
 #include "unit.h"
-
-static uint64_t rng_state;
-
-static uint64_t
-rnd(void)
-{
-	/* splitmix64: deterministic test data */
-	uint64_t z = (rng_state += 0x9e3779b97f4a7c15ULL);
-
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-	return z ^ (z >> 31);
-}
-
-static int
-rnd_int(int lo, int hi)
-{
-	return lo + (int)(rnd() % (uint64_t)(hi - lo + 1));
-}
 
 /*
  * a calibrated chain n[0] -> n[1] -> ... -> n[nl] with every quantizer
@@ -37,26 +19,10 @@ rnd_int(int lo, int hi)
 static struct hgq_model *
 chain(const uint32_t *n, int nl)
 {
-	struct hgq_model *m = hgq_model_new();
-	struct hgq_layer *l;
+	struct hgq_model *m = fx_chain(n, nl);
 
-	ck_assert_ptr_nonnull(m);
-	for (int d = 0; d <= nl; d++) {
-		if (d > 0) {
-			l = hgq_model_add_layer(m, HGQ_LAYER_DENSE, n[d - 1],
-			    n[d]);
-			ck_assert_ptr_nonnull(l);
-			ck_assert_int_eq(hgq_layer_alloc_fixed(l, NULL),
-			    HGQ_OK);
-		}
-		l = hgq_model_add_layer(m, HGQ_LAYER_QUANT, n[d], n[d]);
-		ck_assert_ptr_nonnull(l);
-		ck_assert_int_eq(hgq_layer_alloc_fixed(l, NULL), HGQ_OK);
-		for (uint32_t e = 0; e < n[d]; e++)
-			l->i[e] = 8;
-	}
-	ck_assert_int_eq(hgq_model_set_input(m, n[0], NULL), HGQ_OK);
-	m->calibrated = 1;
+	for (uint32_t l = 0; l < m->n_layers; l += 2)
+		memset(m->layers[l].i, 8, m->layers[l].n_out);
 	return m;
 }
 
@@ -257,21 +223,21 @@ END_TEST
 /* every activation 8 bits, every weight span 8: EBOPs = 64 x non-zero */
 START_TEST(test_uniform8)
 {
-	rng_state = 77;
+	fx_rng_state = 77;
 	for (int rep = 0; rep < 20; rep++) {
 		uint32_t n[5];
-		int nl = rnd_int(1, 4);
+		int nl = fx_rnd_int(1, 4);
 		struct hgq_model *m;
 		struct hgq_ebops_report r;
 		struct hgq_err err = HGQ_ERR_INIT;
 		uint64_t nonzero = 0;
 
 		for (int d = 0; d <= nl; d++)
-			n[d] = (uint32_t)rnd_int(1, 20);
+			n[d] = (uint32_t)fx_rnd_int(1, 20);
 		m = chain(n, nl);
 		for (uint32_t l = 0; l < m->n_layers; l += 2)
 			for (uint32_t e = 0; e < m->layers[l].n_out; e++) {
-				int k = rnd_int(0, 1), f = rnd_int(-3, 6);
+				int k = fx_rnd_int(0, 1), f = fx_rnd_int(-3, 6);
 
 				set_fmt(m, l, e, k, 8 - k - f, f);
 			}
@@ -282,14 +248,14 @@ START_TEST(test_uniform8)
 				for (uint32_t j = 0; j < d->n_out; j++) {
 					/* odd in [129, 255]: span 8; column
 					   0 never zero, so no element dies */
-					int32_t w = 129 + 2 * rnd_int(0, 63);
+					int32_t w = 129 + 2 * fx_rnd_int(0, 63);
 
-					if (j > 0 && rnd_int(0, 2) == 0)
+					if (j > 0 && fx_rnd_int(0, 2) == 0)
 						w = 0;
-					w <<= rnd_int(0, 10);
-					if (rnd_int(0, 1))
+					w <<= fx_rnd_int(0, 10);
+					if (fx_rnd_int(0, 1))
 						w = -w;
-					set_w(m, l, i, j, w, rnd_int(-5, 12));
+					set_w(m, l, i, j, w, fx_rnd_int(-5, 12));
 					nonzero += w != 0;
 				}
 		}
@@ -397,6 +363,128 @@ START_TEST(test_write)
 }
 END_TEST
 
+/*
+ * A convolution by hand: input [4, 1] of widths 1, 2, 3, 4 (k = 0,
+ * f = 0), conv1d kernel 3, padding same (pad_left 1), one filter with
+ * weights 1, 3, 0 (spans 1, 2, 0).  Position p reads inputs p - 1, p,
+ * p + 1 (none past the ends):
+ *   p = 0: pad,  1*2 = 2
+ *   p = 1: 1*1 + 2*2 = 5
+ *   p = 2: 2*1 + 3*2 = 8
+ *   p = 3: 3*1 + 4*2 = 11        total 26, 7 multiplications
+ * With output 3 of width 0, p = 3 counts nothing and input 3 (read only
+ * by p = 3 with a non-zero weight) is dead: 15.  Then a maxpool 2, a
+ * flatten and a dense layer: 0 EBOPs for the first two.
+ */
+static struct hgq_model *
+hand_conv(int dead3)
+{
+	static const uint32_t in[] = { 4, 1 }, two[] = { 2, 1 }, fl[] = { 2 };
+	struct hgq_model *m = hgq_model_new();
+	struct hgq_layer *l;
+
+	ck_assert_ptr_nonnull(m);
+	ck_assert_ptr_nonnull(hgq_model_add_shaped(m, HGQ_LAYER_QUANT, 2, in,
+	    NULL));
+	l = hgq_model_add_shaped(m, HGQ_LAYER_CONV1D, 2, in, NULL);
+	ck_assert_ptr_nonnull(l);
+	l->kernel[0] = 1, l->kernel[1] = 3;
+	l->stride[0] = l->stride[1] = 1;
+	l->padding = HGQ_PAD_SAME;
+	ck_assert_ptr_nonnull(hgq_model_add_shaped(m, HGQ_LAYER_QUANT, 2, in,
+	    NULL));
+	l = hgq_model_add_shaped(m, HGQ_LAYER_MAXPOOL, 2, two, NULL);
+	ck_assert_ptr_nonnull(l);
+	l->kernel[0] = l->stride[0] = 1;
+	l->kernel[1] = l->stride[1] = 2;
+	ck_assert_ptr_nonnull(hgq_model_add_shaped(m, HGQ_LAYER_QUANT, 2, two,
+	    NULL));
+	ck_assert_ptr_nonnull(hgq_model_add_shaped(m, HGQ_LAYER_FLATTEN, 1, fl,
+	    NULL));
+	ck_assert_ptr_nonnull(hgq_model_add_shaped(m, HGQ_LAYER_QUANT, 1, fl,
+	    NULL));
+	ck_assert_ptr_nonnull(hgq_model_add_shaped(m, HGQ_LAYER_DENSE, 1, fl,
+	    NULL));
+	ck_assert_ptr_nonnull(hgq_model_add_shaped(m, HGQ_LAYER_QUANT, 1, fl,
+	    NULL));
+	for (uint32_t j = 0; j < m->n_layers; j++)
+		ck_assert_int_eq(hgq_model_alloc_fixed(m, j, NULL), HGQ_OK);
+	for (uint32_t e = 0; e < 4; e++) {
+		set_fmt(m, 0, e, 0, (int)e + 1, 0);
+		set_fmt(m, 2, e, 1, 3, 2);
+	}
+	if (dead3)
+		set_fmt(m, 2, 3, 0, -2, 2);
+	m->layers[1].w_m[0] = 1;
+	m->layers[1].w_m[1] = 3;
+	for (uint32_t e = 0; e < 2; e++) {
+		set_fmt(m, 4, e, 1, 3, 2);	/* width 6 */
+		set_fmt(m, 6, e, 1, 3, 2);
+		set_fmt(m, 8, e, 1, 3, 2);
+	}
+	m->layers[7].w_m[0] = 5;		/* span 3: input 0 -> 0 */
+	m->layers[7].w_m[3] = 2;		/* span 1: input 1 -> 1 */
+	ck_assert_int_eq(hgq_model_set_input(m, 4, NULL), HGQ_OK);
+	m->calibrated = 1;
+	return m;
+}
+
+START_TEST(test_hand_conv)
+{
+	struct hgq_err err = HGQ_ERR_INIT;
+	struct hgq_ebops_report r;
+	const struct hgq_ebops_stats *s;
+	struct hgq_model *m = hand_conv(0);
+
+	ck_assert_msg(hgq_ebops_report(m, &r, &err) == HGQ_OK, "%s", err.msg);
+	ck_assert_uint_eq(r.n_dense, 4);
+	s = &r.layer[0];
+	ck_assert_uint_eq(s->kind, HGQ_LAYER_CONV1D);
+	ck_assert_uint_eq(s->ebops, 26);
+	ck_assert_uint_eq(s->mults, 7);
+	ck_assert_uint_eq(s->uniform8, 7 * 64);
+	ck_assert_uint_eq(s->weights, 3);
+	ck_assert_uint_eq(s->nonzero, 2);
+	ck_assert_uint_eq(s->pruned, 1);
+	ck_assert_uint_eq(s->span_hist[0], 1);
+	ck_assert_uint_eq(s->span_hist[1], 1);
+	ck_assert_uint_eq(s->span_hist[2], 1);
+	for (int b = 1; b <= 4; b++)
+		ck_assert_uint_eq(s->width_hist[b], 1);
+	ck_assert_uint_eq(s->inputs_pruned, 0);
+	ck_assert_uint_eq(s->outputs_pruned, 0);
+	/* maxpool and flatten: no weights, 0 EBOPs, widths 6 */
+	for (int n = 1; n <= 2; n++) {
+		ck_assert_uint_eq(r.layer[n].ebops, 0);
+		ck_assert_uint_eq(r.layer[n].weights, 0);
+		ck_assert_uint_eq(r.layer[n].width_hist[6], r.layer[n].n_in);
+	}
+	/* dense 2x2: 6*3 + 6*1 */
+	ck_assert_uint_eq(r.layer[3].ebops, 24);
+	ck_assert_uint_eq(r.total, 50);
+	ck_assert_uint_eq(hgq_ebops_total(m), 50);
+	ck_assert_uint_eq(hgq_ebops_layer(m, 1), 26);
+	ck_assert_uint_eq(hgq_ebops_layer(m, 3), 0);
+	hgq_ebops_report_release(&r);
+	hgq_model_free(m);
+
+	m = hand_conv(1);
+	ck_assert_int_eq(hgq_ebops_report(m, &r, &err), HGQ_OK);
+	s = &r.layer[0];
+	ck_assert_uint_eq(s->ebops, 15);
+	ck_assert_uint_eq(s->mults, 5);
+	ck_assert_uint_eq(s->inputs_pruned, 1);
+	ck_assert_uint_eq(s->outputs_pruned, 1);
+	ck_assert_uint_eq(s->width_hist[4], 0);
+	ck_assert_uint_eq(s->width_hist[0], 1);
+	/* the maxpool reads output 3 (width 0): one input not counted */
+	ck_assert_uint_eq(r.layer[1].act_pruned, 1);
+	ck_assert_uint_eq(r.total, 15 + 24);
+	hgq_ebops_report_release(&r);
+	hgq_model_free(m);
+}
+END_TEST
+
 Suite *
 ebops_suite(void)
 {
@@ -409,6 +497,7 @@ ebops_suite(void)
 	tcase_add_test(tc, test_uniform8);
 	tcase_add_test(tc, test_uncalibrated);
 	tcase_add_test(tc, test_write);
+	tcase_add_test(tc, test_hand_conv);
 	suite_add_tcase(s, tc);
 	return s;
 }

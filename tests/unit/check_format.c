@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "internal.h"
+#include "fixture.h"
 #include "unit.h"
 
 #define EX	"../../formats/examples/"
@@ -319,22 +320,11 @@ expect_craft(const struct craft *cf, int code, const char *msg)
 /* A small random model generator (the same idea as tests/mkfixture)   */
 /* ------------------------------------------------------------------ */
 
-static uint64_t gen_state;
-
+/* a number in 0..n-1 */
 static uint32_t
 gen(uint32_t n)
 {
-	uint64_t z = (gen_state += 0x9e3779b97f4a7c15ULL);
-
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-	return (uint32_t)((z ^ (z >> 31)) % n);
-}
-
-static int
-gen_in(int lo, int hi)
-{
-	return lo + (int)gen((uint32_t)(hi - lo + 1));
+	return (uint32_t)(fx_rnd() % n);
 }
 
 static void
@@ -344,7 +334,7 @@ gen_tensor(struct hgq_layer *l, uint32_t role, uint32_t n)
 
 	ck_assert_ptr_nonnull(t);
 	for (uint32_t e = 0; e < n; e++)
-		t->data[e] = (float)gen_in(-100000, 100000) / 977.0f;
+		t->data[e] = (float)fx_rnd_int(-100000, 100000) / 977.0f;
 }
 
 static struct hgq_model *
@@ -355,7 +345,7 @@ gen_model(uint64_t seed)
 	uint32_t sizes[5], n_sizes;
 	bool train, cal;
 
-	gen_state = seed;
+	fx_rng_state = seed;
 	n_sizes = 2 + gen(3);
 	train = gen(2);
 	cal = gen(4) != 0;
@@ -377,9 +367,9 @@ gen_model(uint64_t seed)
 		m->norm_scale = calloc(m->n_raw, sizeof(double));
 		for (uint32_t c = 0; c < m->n_raw; c++) {
 			/* "scale" stores offsets of 0 (hgqm.md 4.2) */
-			m->norm_offset[c] = gen_in(-1000, 1000) / 7.0 *
+			m->norm_offset[c] = fx_rnd_int(-1000, 1000) / 7.0 *
 			    (m->norm == HGQ_NORM_STANDARD);
-			m->norm_scale[c] = gen_in(1, 1000) / 3.0;
+			m->norm_scale[c] = fx_rnd_int(1, 1000) / 3.0;
 		}
 	}
 	m->calibrated = cal;
@@ -397,15 +387,15 @@ gen_model(uint64_t seed)
 			l->trainable = gen(2);
 			for (uint32_t e = 0; cal && e < l->n_out; e++) {
 				l->k[e] = (int8_t)gen(2);
-				l->f[e] = (int8_t)gen_in(-62, 62);
-				l->i[e] = (int8_t)gen_in(-62, 32 - l->k[e] -
+				l->f[e] = (int8_t)fx_rnd_int(-62, 62);
+				l->i[e] = (int8_t)fx_rnd_int(-62, 32 - l->k[e] -
 				    l->f[e] < 62 ? 32 - l->k[e] - l->f[e] : 62);
 			}
 			if (train && gen(2)) {
 				l->cal_min = calloc(l->n_out, sizeof(double));
 				l->cal_max = calloc(l->n_out, sizeof(double));
 				for (uint32_t e = 0; e < l->n_out; e++)
-					l->cal_max[e] = gen_in(0, 99) / 3.0;
+					l->cal_max[e] = fx_rnd_int(0, 99) / 3.0;
 			}
 			if (train) {
 				gen_tensor(l, HGQ_ROLE_ACT_FBITS,
@@ -420,11 +410,11 @@ gen_model(uint64_t seed)
 		l->b_gran = gen(3);
 		for (uint32_t e = 0; cal && e < nw; e++) {
 			l->w_m[e] = (int32_t)(gen(0xffffffffu) - 0x7fffffff);
-			l->w_f[e] = (int8_t)gen_in(-62, 62);
+			l->w_f[e] = (int8_t)fx_rnd_int(-62, 62);
 		}
 		for (uint32_t e = 0; cal && e < l->n_out; e++) {
-			l->b_m[e] = gen_in(-1000, 1000);
-			l->b_f[e] = (int8_t)gen_in(-62, 62);
+			l->b_m[e] = fx_rnd_int(-1000, 1000);
+			l->b_f[e] = (int8_t)fx_rnd_int(-62, 62);
 		}
 		if (train) {
 			/* any order; a moment needs its tensor, M2 also M1 */
@@ -446,7 +436,7 @@ gen_model(uint64_t seed)
 			m->train.rng[r] = (uint64_t)gen(0xffffffffu) << 32 |
 			    gen(0xffffffffu);
 		if (m->has_train)
-			m->train.lr_scale = gen_in(1, 8) / 4.0;
+			m->train.lr_scale = fx_rnd_int(1, 8) / 4.0;
 		ck_assert_int_eq(hgq_meta_set(m, "config", "a: 1\n\"b\"\t\x01",
 		    &err), HGQ_OK);
 		ck_assert_int_eq(hgq_meta_set(m, "k\xc3\xa9y", "", &err),
@@ -472,18 +462,78 @@ gen_model(uint64_t seed)
 /* Golden files                                                        */
 /* ------------------------------------------------------------------ */
 
+/*
+ * What a layer of a golden model holds: a quantizer's modes and k, i, f,
+ * or a dense layer's activation, granularities, mantissas and fractional
+ * bits (bn -1: the caller checks it, it differs between the files).
+ */
+struct want_layer {
+	uint32_t	 kind, n_in, n_out;
+	uint8_t		 round, overflow, gran, trainable;
+	int8_t		 k[2], i[2], f[2];
+	uint8_t		 act, w_gran, b_gran;
+	int		 bn;
+	int32_t		 w_m[4], b_m[2];
+	int8_t		 w_f[4], b_f[2];
+};
+
+static void
+check_layer(const struct hgq_layer *l, const struct want_layer *w)
+{
+	size_t nw = (size_t)w->n_in * w->n_out;
+
+	ck_assert_uint_eq(l->kind, w->kind);
+	ck_assert_uint_eq(l->n_in, w->n_in);
+	ck_assert_uint_eq(l->n_out, w->n_out);
+	if (w->kind == HGQ_LAYER_QUANT) {
+		ck_assert_uint_eq(l->round, w->round);
+		ck_assert_uint_eq(l->overflow, w->overflow);
+		ck_assert_uint_eq(l->gran, w->gran);
+		ck_assert_uint_eq(l->trainable, w->trainable);
+		ck_assert_mem_eq(l->k, w->k, w->n_out);
+		ck_assert_mem_eq(l->i, w->i, w->n_out);
+		ck_assert_mem_eq(l->f, w->f, w->n_out);
+		return;
+	}
+	ck_assert_uint_eq(l->act, w->act);
+	ck_assert_uint_eq(l->w_gran, w->w_gran);
+	ck_assert_uint_eq(l->b_gran, w->b_gran);
+	if (w->bn >= 0)
+		ck_assert_uint_eq(l->bn, (unsigned)w->bn);
+	ck_assert_mem_eq(l->w_m, w->w_m, nw * sizeof(*l->w_m));
+	ck_assert_mem_eq(l->w_f, w->w_f, nw);
+	ck_assert_mem_eq(l->b_m, w->b_m, w->n_out * sizeof(*l->b_m));
+	ck_assert_mem_eq(l->b_f, w->b_f, w->n_out);
+}
+
 /* the fixed-point part of tiny.hgqm (also that of tiny-train.hgqm) */
 static void
 check_tiny_fixed(const struct hgq_model *m)
 {
-	static const int8_t k0[] = { 0, 1 }, i0[] = { 6, 5 }, f0[] = { 0, -1 };
-	static const int32_t wm1[] = { 0, -57, -4, 16 }, bm1[] = { -28, 0 };
-	static const int8_t wf1[] = { 5, 0, -2, 0 }, bf1[] = { 4, 1 };
-	static const int8_t k2[] = { 0, 1 }, i2[] = { 3, -1 }, f2[] = { -1, 0 };
-	static const int32_t wm3[] = { 0, 7 }, bm3[] = { 0 };
-	static const int8_t wf3[] = { 5, 1 }, bf3[] = { -1 };
-	static const int8_t k4[] = { 1 }, i4[] = { 1 }, f4[] = { 3 };
-	const struct hgq_layer *l = m->layers;
+	static const struct want_layer want[5] = {
+		{ .kind = HGQ_LAYER_QUANT, .n_in = 2, .n_out = 2,
+		  .round = HGQ_RND, .overflow = HGQ_SAT_SYM,
+		  .gran = HGQ_GRAN_LAYER, .trainable = 0,
+		  .k = { 0, 1 }, .i = { 6, 5 }, .f = { 0, -1 } },
+		{ .kind = HGQ_LAYER_DENSE, .n_in = 2, .n_out = 2,
+		  .act = HGQ_ACT_RELU, .w_gran = HGQ_GRAN_ELEMENT,
+		  .b_gran = HGQ_GRAN_CHANNEL, .bn = -1,
+		  .w_m = { 0, -57, -4, 16 }, .w_f = { 5, 0, -2, 0 },
+		  .b_m = { -28, 0 }, .b_f = { 4, 1 } },
+		{ .kind = HGQ_LAYER_QUANT, .n_in = 2, .n_out = 2,
+		  .round = HGQ_RND, .overflow = HGQ_SAT_SYM,
+		  .gran = HGQ_GRAN_LAYER, .trainable = 1,
+		  .k = { 0, 1 }, .i = { 3, -1 }, .f = { -1, 0 } },
+		{ .kind = HGQ_LAYER_DENSE, .n_in = 2, .n_out = 1,
+		  .act = HGQ_ACT_LINEAR, .w_gran = HGQ_GRAN_ELEMENT,
+		  .b_gran = HGQ_GRAN_LAYER, .bn = 0,
+		  .w_m = { 0, 7 }, .w_f = { 5, 1 },
+		  .b_m = { 0 }, .b_f = { -1 } },
+		{ .kind = HGQ_LAYER_QUANT, .n_in = 1, .n_out = 1,
+		  .round = HGQ_TRN, .overflow = HGQ_WRAP,
+		  .gran = HGQ_GRAN_LAYER, .trainable = 0,
+		  .k = { 1 }, .i = { 1 }, .f = { 3 } },
+	};
 
 	ck_assert_uint_eq(m->task, HGQ_TASK_CLASSIFY);
 	ck_assert_uint_eq(m->n_raw, 2);
@@ -494,60 +544,8 @@ check_tiny_fixed(const struct hgq_model *m)
 	ck_assert_int_eq(m->calibrated, 1);
 	ck_assert_uint_eq(m->n_layers, 5);
 	ck_assert_uint_eq(hgq_model_n_out(m), 1);
-
-	ck_assert_uint_eq(l[0].kind, HGQ_LAYER_QUANT);
-	ck_assert_uint_eq(l[0].n_in, 2);
-	ck_assert_uint_eq(l[0].n_out, 2);
-	ck_assert_uint_eq(l[0].round, HGQ_RND);
-	ck_assert_uint_eq(l[0].overflow, HGQ_SAT_SYM);
-	ck_assert_uint_eq(l[0].gran, HGQ_GRAN_LAYER);
-	ck_assert_uint_eq(l[0].trainable, 0);
-	ck_assert_mem_eq(l[0].k, k0, 2);
-	ck_assert_mem_eq(l[0].i, i0, 2);
-	ck_assert_mem_eq(l[0].f, f0, 2);
-
-	ck_assert_uint_eq(l[1].kind, HGQ_LAYER_DENSE);
-	ck_assert_uint_eq(l[1].n_in, 2);
-	ck_assert_uint_eq(l[1].n_out, 2);
-	ck_assert_uint_eq(l[1].act, HGQ_ACT_RELU);
-	ck_assert_uint_eq(l[1].w_gran, HGQ_GRAN_ELEMENT);
-	ck_assert_uint_eq(l[1].b_gran, HGQ_GRAN_CHANNEL);
-	ck_assert_mem_eq(l[1].w_m, wm1, sizeof(wm1));
-	ck_assert_mem_eq(l[1].w_f, wf1, sizeof(wf1));
-	ck_assert_mem_eq(l[1].b_m, bm1, sizeof(bm1));
-	ck_assert_mem_eq(l[1].b_f, bf1, sizeof(bf1));
-
-	ck_assert_uint_eq(l[2].kind, HGQ_LAYER_QUANT);
-	ck_assert_uint_eq(l[2].n_out, 2);
-	ck_assert_uint_eq(l[2].round, HGQ_RND);
-	ck_assert_uint_eq(l[2].overflow, HGQ_SAT_SYM);
-	ck_assert_uint_eq(l[2].gran, HGQ_GRAN_LAYER);
-	ck_assert_uint_eq(l[2].trainable, 1);
-	ck_assert_mem_eq(l[2].k, k2, 2);
-	ck_assert_mem_eq(l[2].i, i2, 2);
-	ck_assert_mem_eq(l[2].f, f2, 2);
-
-	ck_assert_uint_eq(l[3].kind, HGQ_LAYER_DENSE);
-	ck_assert_uint_eq(l[3].n_in, 2);
-	ck_assert_uint_eq(l[3].n_out, 1);
-	ck_assert_uint_eq(l[3].act, HGQ_ACT_LINEAR);
-	ck_assert_uint_eq(l[3].bn, 0);
-	ck_assert_uint_eq(l[3].w_gran, HGQ_GRAN_ELEMENT);
-	ck_assert_uint_eq(l[3].b_gran, HGQ_GRAN_LAYER);
-	ck_assert_mem_eq(l[3].w_m, wm3, sizeof(wm3));
-	ck_assert_mem_eq(l[3].w_f, wf3, sizeof(wf3));
-	ck_assert_mem_eq(l[3].b_m, bm3, sizeof(bm3));
-	ck_assert_mem_eq(l[3].b_f, bf3, sizeof(bf3));
-
-	ck_assert_uint_eq(l[4].kind, HGQ_LAYER_QUANT);
-	ck_assert_uint_eq(l[4].n_out, 1);
-	ck_assert_uint_eq(l[4].round, HGQ_TRN);
-	ck_assert_uint_eq(l[4].overflow, HGQ_WRAP);
-	ck_assert_uint_eq(l[4].gran, HGQ_GRAN_LAYER);
-	ck_assert_uint_eq(l[4].trainable, 0);
-	ck_assert_mem_eq(l[4].k, k4, 1);
-	ck_assert_mem_eq(l[4].i, i4, 1);
-	ck_assert_mem_eq(l[4].f, f4, 1);
+	for (uint32_t j = 0; j < 5; j++)
+		check_layer(&m->layers[j], &want[j]);
 }
 
 START_TEST(test_golden_tiny)
@@ -588,6 +586,30 @@ static void
 check_tiny_train(const struct hgq_model *m)
 {
 	static const uint32_t n_tensors[5] = { 5, 20, 5, 12, 5 };
+	/* calibration ranges: layer, element, min, max */
+	static const struct {
+		uint32_t	 layer, e;
+		double		 min, max;
+	} cal[] = {
+		{ 0, 0, -4.375, 3.5 }, { 0, 1, -2.375, 4.25 },
+		{ 2, 0, -4.875, 4.875 }, { 2, 1, -2.375, 0.375 },
+		{ 4, 0, -3.375, 5.5 },
+	};
+	/* float tensors: layer, role, length, element, value */
+	static const struct {
+		uint32_t	 layer, role, n, e;
+		float		 v;
+	} val[] = {
+		{ 1, HGQ_ROLE_WEIGHT, 4, 0, 6.765625f },
+		{ 1, HGQ_ROLE_WEIGHT, 4, 1, 1.390625f },
+		{ 1, HGQ_ROLE_WEIGHT, 4, 2, -3.109375f },
+		{ 1, HGQ_ROLE_WEIGHT, 4, 3, -1.5625f },
+		{ 0, HGQ_ROLE_ACT_FBITS, 1, 0, -3.53125f },
+		{ 3, HGQ_ROLE_BIAS_FBITS, 1, 0, 7.0f },
+		{ 4, HGQ_ROLE_ACT_KSTATE, 1, 0, -1.375f },
+		{ 1, HGQ_ROLE_BN_BETA | HGQ_ROLE_M2, 2, 0, 3.734375f },
+		{ 1, HGQ_ROLE_BN_BETA | HGQ_ROLE_M2, 2, 1, -7.171875f },
+	};
 	const struct hgq_tensor *t;
 
 	check_tiny_fixed(m);
@@ -614,16 +636,12 @@ check_tiny_train(const struct hgq_model *m)
 	ck_assert_str_eq(m->meta[3].value, "\xce\xb2 \xe2\x89\xa5 0,"
 	    " back\\slash, bell \x07.");
 
-	ck_assert(m->layers[0].cal_min[0] == -4.375);
-	ck_assert(m->layers[0].cal_max[0] == 3.5);
-	ck_assert(m->layers[0].cal_min[1] == -2.375);
-	ck_assert(m->layers[0].cal_max[1] == 4.25);
-	ck_assert(m->layers[2].cal_min[0] == -4.875);
-	ck_assert(m->layers[2].cal_max[0] == 4.875);
-	ck_assert(m->layers[2].cal_min[1] == -2.375);
-	ck_assert(m->layers[2].cal_max[1] == 0.375);
-	ck_assert(m->layers[4].cal_min[0] == -3.375);
-	ck_assert(m->layers[4].cal_max[0] == 5.5);
+	for (size_t c = 0; c < sizeof(cal) / sizeof(cal[0]); c++) {
+		const struct hgq_layer *l = &m->layers[cal[c].layer];
+
+		ck_assert(l->cal_min[cal[c].e] == cal[c].min);
+		ck_assert(l->cal_max[cal[c].e] == cal[c].max);
+	}
 	ck_assert_ptr_null(m->layers[1].cal_min);
 
 	for (uint32_t j = 0; j < 5; j++) {
@@ -632,22 +650,12 @@ check_tiny_train(const struct hgq_model *m)
 			ck_assert_uint_eq(m->layers[j].tensors[r].role,
 			    train_roles[j][r]);
 	}
-	t = hgq_layer_tensor(&m->layers[1], HGQ_ROLE_WEIGHT);
-	ck_assert_uint_eq(t->n, 4);
-	ck_assert(t->data[0] == 6.765625f);
-	ck_assert(t->data[1] == 1.390625f);
-	ck_assert(t->data[2] == -3.109375f);
-	ck_assert(t->data[3] == -1.5625f);
-	t = hgq_layer_tensor(&m->layers[0], HGQ_ROLE_ACT_FBITS);
-	ck_assert_uint_eq(t->n, 1);
-	ck_assert(t->data[0] == -3.53125f);
-	t = hgq_layer_tensor(&m->layers[3], HGQ_ROLE_BIAS_FBITS);
-	ck_assert(t->data[0] == 7.0f);
-	t = hgq_layer_tensor(&m->layers[4], HGQ_ROLE_ACT_KSTATE);
-	ck_assert(t->data[0] == -1.375f);
-	t = hgq_layer_tensor(&m->layers[1], HGQ_ROLE_BN_BETA | HGQ_ROLE_M2);
-	ck_assert(t->data[0] == 3.734375f);
-	ck_assert(t->data[1] == -7.171875f);
+	for (size_t c = 0; c < sizeof(val) / sizeof(val[0]); c++) {
+		t = hgq_layer_tensor(&m->layers[val[c].layer], val[c].role);
+		ck_assert_ptr_nonnull(t);
+		ck_assert_uint_eq(t->n, val[c].n);
+		ck_assert(t->data[val[c].e] == val[c].v);
+	}
 }
 
 START_TEST(test_golden_train)
@@ -835,6 +843,7 @@ START_TEST(test_conv_train_roundtrip)
 	/* a wrong size for a conv role is refused */
 	m->layers[1].tensors[1].n = 3;
 	ck_assert_int_eq(write_mem(m, 0, &q, &nq, &err), HGQ_EINVAL);
+	free(q);
 	ck_assert_str_eq(err.msg, "layer 1: tensor role 0x3 has 3 floats,"
 	    " expected 4");
 	hgq_model_free(m);

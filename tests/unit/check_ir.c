@@ -12,34 +12,18 @@
 #include <string.h>
 
 #include "internal.h"
+#include "fixture.h"
 #include "unit.h"
-
-static uint64_t rs;
-
-static uint64_t
-rnd(void)
-{
-	rs ^= rs << 13;
-	rs ^= rs >> 7;
-	rs ^= rs << 17;
-	return rs;
-}
-
-static int
-rr(int lo, int hi)
-{
-	return lo + (int)(rnd() % (uint64_t)(hi - lo + 1));
-}
 
 static void
 random_quant(struct hgq_layer *q, int max_w)
 {
-	q->round = (uint8_t)rr(0, 1);
-	q->overflow = (uint8_t)rr(0, 2);
+	q->round = (uint8_t)fx_rnd_int(0, 1);
+	q->overflow = (uint8_t)fx_rnd_int(0, 2);
 	for (uint32_t j = 0; j < q->n_out; j++) {
-		int k = rr(0, 1), f = rr(-3, 6), w;
+		int k = fx_rnd_int(0, 1), f = fx_rnd_int(-3, 6), w;
 
-		switch (rr(0, 5)) {
+		switch (fx_rnd_int(0, 5)) {
 		case 0:
 			w = 0;
 			break;
@@ -47,10 +31,10 @@ random_quant(struct hgq_layer *q, int max_w)
 			w = 1;
 			break;
 		default:
-			w = rr(0, max_w);
+			w = fx_rnd_int(0, max_w);
 		}
-		if (w == 0 && rr(0, 1))
-			w = -rr(0, 2);		/* below zero: pruned too */
+		if (w == 0 && fx_rnd_int(0, 1))
+			w = -fx_rnd_int(0, 2);		/* below zero: pruned too */
 		if (w < k)
 			k = w > 0 ? k : 0;
 		q->k[j] = (int8_t)k;
@@ -67,42 +51,34 @@ static struct hgq_model *
 random_model(int n_dense, int max_n, int max_w)
 {
 	struct hgq_err err = HGQ_ERR_INIT;
-	struct hgq_model *m = hgq_model_new();
-	uint32_t n = (uint32_t)rr(1, max_n);
+	uint32_t n[HGQ_MAX_LAYERS / 2 + 1];
+	struct hgq_model *m;
 	struct hgq_layer *l;
 
-	ck_assert_ptr_nonnull(m);
-	l = hgq_model_add_layer(m, HGQ_LAYER_QUANT, n, n);
-	ck_assert_int_eq(hgq_layer_alloc_fixed(l, &err), HGQ_OK);
-	random_quant(l, max_w);
+	for (int d = 0; d <= n_dense; d++)
+		n[d] = (uint32_t)fx_rnd_int(1, max_n);
+	m = fx_chain(n, n_dense);
+	random_quant(&m->layers[0], max_w);
 	for (int d = 0; d < n_dense; d++) {
-		uint32_t no = (uint32_t)rr(1, max_n);
-		int wbits = rr(1, 8);
+		int wbits = fx_rnd_int(1, 8);
 
-		l = hgq_model_add_layer(m, HGQ_LAYER_DENSE, n, no);
-		ck_assert_int_eq(hgq_layer_alloc_fixed(l, &err), HGQ_OK);
-		l->act = (uint8_t)rr(0, 1);
-		for (size_t j = 0; j < (size_t)n * no; j++) {
-			if (rr(0, 3) == 0)
+		l = &m->layers[2 * d + 1];
+		l->act = (uint8_t)fx_rnd_int(0, 1);
+		for (size_t j = 0; j < (size_t)n[d] * n[d + 1]; j++) {
+			if (fx_rnd_int(0, 3) == 0)
 				continue;
-			l->w_m[j] = rr(-(1 << (wbits - 1)),
+			l->w_m[j] = fx_rnd_int(-(1 << (wbits - 1)),
 			    (1 << (wbits - 1)) - 1);
-			l->w_f[j] = (int8_t)rr(-2, 7);
+			l->w_f[j] = (int8_t)fx_rnd_int(-2, 7);
 		}
-		for (uint32_t j = 0; j < no; j++) {
-			if (rr(0, 2) == 0)
+		for (uint32_t j = 0; j < n[d + 1]; j++) {
+			if (fx_rnd_int(0, 2) == 0)
 				continue;
-			l->b_m[j] = rr(-200, 200);
-			l->b_f[j] = (int8_t)rr(-2, 9);
+			l->b_m[j] = fx_rnd_int(-200, 200);
+			l->b_f[j] = (int8_t)fx_rnd_int(-2, 9);
 		}
-		l = hgq_model_add_layer(m, HGQ_LAYER_QUANT, no, no);
-		ck_assert_int_eq(hgq_layer_alloc_fixed(l, &err), HGQ_OK);
-		random_quant(l, max_w);
-		n = no;
+		random_quant(&m->layers[2 * d + 2], max_w);
 	}
-	ck_assert_int_eq(hgq_model_set_input(m, m->layers[0].n_in, &err),
-	    HGQ_OK);
-	m->calibrated = 1;
 	ck_assert_msg(hgq_model_validate(m, &err) == HGQ_OK, "%s", err.msg);
 	return m;
 }
@@ -117,7 +93,7 @@ random_inputs(const struct hgq_model *m, double *x, size_t n)
 		for (uint32_t j = 0; j < q->n_in; j++) {
 			int e = q->k[j] + q->i[j] + q->f[j] > 0 ?
 			    q->i[j] : 0;
-			double u = (double)(rnd() % 2000001) / 1e6 - 1.0;
+			double u = (double)(fx_rnd() % 2000001) / 1e6 - 1.0;
 
 			x[s * q->n_in + j] = ldexp(u * 1.3, e);
 		}
@@ -175,10 +151,10 @@ check_model(const struct hgq_model *m, const struct hgq_ir *ir,
 
 START_TEST(test_random_models)
 {
-	rs = 0x9e3779b97f4a7c15ull ^ (uint64_t)(_i + 1) * 1000003u;
+	fx_rng_state = 0x9e3779b97f4a7c15ull ^ (uint64_t)(_i + 1) * 1000003u;
 	for (int round = 0; round < 30; round++) {
 		struct hgq_err err = HGQ_ERR_INIT;
-		struct hgq_model *m = random_model(rr(1, 3), 8, rr(1, 10));
+		struct hgq_model *m = random_model(fx_rnd_int(1, 3), 8, fx_rnd_int(1, 10));
 		struct hgq_engine *e = NULL;
 		struct hgq_ir *ir = NULL, *irb = NULL;
 		struct hgq_cmvm_params par;
@@ -186,8 +162,8 @@ START_TEST(test_random_models)
 		double *x = calloc(n * m->layers[0].n_in, sizeof(*x));
 
 		hgq_cmvm_params_init(&par);
-		par.max_extra_depth = rr(-1, 2);
-		par.method = rr(0, 2);
+		par.max_extra_depth = fx_rnd_int(-1, 2);
+		par.method = fx_rnd_int(0, 2);
 		ck_assert_msg(hgq_engine_new(&e, m, &err) == HGQ_OK, "%s",
 		    err.msg);
 		ck_assert_msg(hgq_ir_build(&ir, m, &par, 0, &err) == HGQ_OK,
@@ -209,7 +185,7 @@ END_TEST
 /* wide layers, so that CSE has something to share */
 START_TEST(test_wider_models)
 {
-	rs = 77;
+	fx_rng_state = 77;
 	for (int round = 0; round < 4; round++) {
 		struct hgq_err err = HGQ_ERR_INIT;
 		struct hgq_model *m = random_model(2, 24, 8);
@@ -284,7 +260,7 @@ START_TEST(test_refuses)
 	struct hgq_model *m;
 	struct hgq_ir *ir = NULL;
 
-	rs = 5;
+	fx_rng_state = 5;
 	m = random_model(1, 4, 6);
 	m->calibrated = 0;
 	ck_assert_int_eq(hgq_ir_build(&ir, m, NULL, 0, &err), HGQ_EINVAL);

@@ -11,14 +11,13 @@
 #include <string.h>
 
 #include "internal.h"
+#include "fixture.h"
 #include "unit.h"
-
-static uint64_t rs[4];
 
 static float
 urand(float lo, float hi)
 {
-	return lo + (hi - lo) * (float)hgq_rng_uniform(rs);
+	return lo + (hi - lo) * (float)fx_rnd_unit();
 }
 
 static float *
@@ -69,7 +68,7 @@ static const size_t shapes[][3] = {
 
 START_TEST(test_matmul_vs_ref)
 {
-	hgq_rng_seed(rs, 1);
+	fx_rng_state = 1;
 	for (size_t v = 0; v < N_ISAS; v++) {
 		if (hgq_kernel_isa(isas[v]) != isas[v])
 			continue;	/* no AVX2 on this CPU */
@@ -230,7 +229,7 @@ START_TEST(test_matmul_fd)
 	float *inp, *w, *bias, *r, *out, *dout, *wt, *di, *dw, *db;
 	const float h = 1e-2f;
 
-	hgq_rng_seed(rs, 2);
+	fx_rng_state = 2;
 	inp = rand_array(B * C, -1, 1);
 	w = rand_array(C * OC, -1, 1);
 	bias = rand_array(OC, -1, 1);
@@ -274,7 +273,7 @@ START_TEST(test_fq_forward)
 	float *x, *q1, *q2, *sc, *inv, mn1[29], mx1[29], mn2[29], mx2[29];
 	int F[29];
 
-	hgq_rng_seed(rs, 3);
+	fx_rng_state = 3;
 	x = rand_array(B * C, -40, 40);
 	/* ties and grid points on purpose */
 	for (size_t j = 0; j < B * C; j += 3)
@@ -328,7 +327,7 @@ START_TEST(test_fq_backward)
 	float *x, *q, *dq, *sc, *inv, mn[13], mx[13], d1[13], d2[13];
 	const double h = 1e-4;
 
-	hgq_rng_seed(rs, 4);
+	fx_rng_state = 4;
 	x = rand_array(B * C, -3, 3);
 	dq = rand_array(B * C, -1, 1);
 	q = zeros(B * C);
@@ -397,7 +396,7 @@ START_TEST(test_losses_fd)
 	size_t nc = 0;
 	const float h = 1e-3f;
 
-	hgq_rng_seed(rs, 5);
+	fx_rng_state = 5;
 	z = rand_array(B * OC, -4, 4);
 	y = rand_array(B * OC, -1, 1);
 	dz = zeros(B * OC);
@@ -484,7 +483,7 @@ START_TEST(test_wquant)
 		float *q1 = zeros(n), *q2 = zeros(n), *b1 = zeros(n);
 		float *b2 = zeros(n);
 
-		hgq_rng_seed(rs, 9);
+		fx_rng_state = 9;
 		for (size_t j = 0; j < n; j += 7)
 			ff[j] = floorf(ff[j]) + 0.5f;	/* f ties */
 		ww[0] = 0;
@@ -513,6 +512,27 @@ START_TEST(test_wquant)
 }
 END_TEST
 
+/*
+ * The gradient grad[0..n) of the EBOPs of a (3) and w (3x2) in v, which
+ * is a or w, against central differences of step 0.25 in v
+ */
+static void
+ebops_fd(float *v, const float *grad, int n, const float *a,
+    const float *w)
+{
+	for (int j = 0; j < n; j++) {
+		float s = v[j];
+		double p, m;
+
+		v[j] = s + 0.25f;
+		p = hgq_ebops_dense(NULL, NULL, a, w, 3, 2, 1);
+		v[j] = s - 0.25f;
+		m = hgq_ebops_dense(NULL, NULL, a, w, 3, 2, 1);
+		v[j] = s;
+		ck_assert(fabs((p - m) / 0.5 - grad[j]) < 1e-6);
+	}
+}
+
 /* EBOPs: a hand example and the gradient by finite differences */
 START_TEST(test_ebops)
 {
@@ -533,28 +553,8 @@ START_TEST(test_ebops)
 		for (int j = 0; j < 6; j++)
 			w2[j] = 1.0f + j;
 		hgq_ebops_dense(da, dw, a2, w2, 3, 2, 1);
-		for (int i = 0; i < 3; i++) {
-			float s = a2[i];
-			double p, m;
-
-			a2[i] = s + 0.25f;
-			p = hgq_ebops_dense(NULL, NULL, a2, w2, 3, 2, 1);
-			a2[i] = s - 0.25f;
-			m = hgq_ebops_dense(NULL, NULL, a2, w2, 3, 2, 1);
-			a2[i] = s;
-			ck_assert(fabs((p - m) / 0.5 - da[i]) < 1e-6);
-		}
-		for (int j = 0; j < 6; j++) {
-			float s = w2[j];
-			double p, m;
-
-			w2[j] = s + 0.25f;
-			p = hgq_ebops_dense(NULL, NULL, a2, w2, 3, 2, 1);
-			w2[j] = s - 0.25f;
-			m = hgq_ebops_dense(NULL, NULL, a2, w2, 3, 2, 1);
-			w2[j] = s;
-			ck_assert(fabs((p - m) / 0.5 - dw[j]) < 1e-6);
-		}
+		ebops_fd(a2, da, 3, a2, w2);
+		ebops_fd(w2, dw, 6, a2, w2);
 	}
 }
 END_TEST

@@ -12,32 +12,8 @@
 #include <string.h>
 
 #include "internal.h"
+#include "fixture.h"
 #include "unit.h"
-
-static uint64_t rng_state;
-
-static uint64_t
-rnd(void)
-{
-	/* splitmix64: deterministic test data */
-	uint64_t z = (rng_state += 0x9e3779b97f4a7c15ULL);
-
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-	return z ^ (z >> 31);
-}
-
-static int
-rnd_int(int lo, int hi)
-{
-	return lo + (int)(rnd() % (uint64_t)(hi - lo + 1));
-}
-
-static double
-rnd_unit(void)
-{
-	return (double)(rnd() >> 11) * 0x1p-53;
-}
 
 /* ------------------------------------------------------------------ */
 /* Models                                                              */
@@ -47,11 +23,11 @@ rnd_unit(void)
 static void
 random_quant(struct hgq_layer *q)
 {
-	q->round = (uint8_t)rnd_int(0, 1);
-	q->overflow = (uint8_t)rnd_int(0, 2);
+	q->round = (uint8_t)fx_rnd_int(0, 1);
+	q->overflow = (uint8_t)fx_rnd_int(0, 2);
 	for (uint32_t e = 0; e < q->n_out; e++) {
-		int k = rnd_int(0, 1), f = rnd_int(-2, 5);
-		int w = rnd_int(0, 3) == 0 ? rnd_int(-1, 0) : rnd_int(1, 8);
+		int k = fx_rnd_int(0, 1), f = fx_rnd_int(-2, 5);
+		int w = fx_rnd_int(0, 3) == 0 ? fx_rnd_int(-1, 0) : fx_rnd_int(1, 8);
 
 		q->k[e] = (int8_t)k;
 		q->f[e] = (int8_t)f;
@@ -64,22 +40,22 @@ static void
 random_dense(struct hgq_layer *d, int last)
 {
 	uint32_t ni = d->n_in, no = d->n_out;
-	int zr = rnd_int(0, 2) == 0 ? rnd_int(0, (int)ni - 1) : -1;
-	int zc = rnd_int(0, 2) == 0 ? rnd_int(0, (int)no - 1) : -1;
+	int zr = fx_rnd_int(0, 2) == 0 ? fx_rnd_int(0, (int)ni - 1) : -1;
+	int zc = fx_rnd_int(0, 2) == 0 ? fx_rnd_int(0, (int)no - 1) : -1;
 
-	d->act = last ? HGQ_ACT_LINEAR : (uint8_t)rnd_int(0, 1);
+	d->act = last ? HGQ_ACT_LINEAR : (uint8_t)fx_rnd_int(0, 1);
 	for (uint32_t i = 0; i < ni; i++)
 		for (uint32_t j = 0; j < no; j++) {
 			size_t at = (size_t)i * no + j;
 
-			d->w_m[at] = rnd_int(0, 2) == 0 ? 0 : rnd_int(-60, 60);
+			d->w_m[at] = fx_rnd_int(0, 2) == 0 ? 0 : fx_rnd_int(-60, 60);
 			if ((int)i == zr || (int)j == zc)
 				d->w_m[at] = 0;
-			d->w_f[at] = (int8_t)rnd_int(-2, 6);
+			d->w_f[at] = (int8_t)fx_rnd_int(-2, 6);
 		}
 	for (uint32_t j = 0; j < no; j++) {
-		d->b_m[j] = rnd_int(0, 3) == 0 ? 0 : rnd_int(-40, 40);
-		d->b_f[j] = (int8_t)rnd_int(-1, 6);
+		d->b_m[j] = fx_rnd_int(0, 3) == 0 ? 0 : fx_rnd_int(-40, 40);
+		d->b_f[j] = (int8_t)fx_rnd_int(-1, 6);
 	}
 }
 
@@ -91,21 +67,14 @@ random_dense(struct hgq_layer *d, int last)
 static struct hgq_model *
 random_model(const uint32_t *n, int nl)
 {
-	struct hgq_model *m = hgq_model_new();
+	struct hgq_model *m = fx_chain(n, nl);
 	struct hgq_layer *l;
-	uint32_t n0 = n[0], n_raw = n0 + (uint32_t)rnd_int(0, 3), left = n0;
+	uint32_t n0 = n[0], n_raw = n0 + (uint32_t)fx_rnd_int(0, 3), left = n0;
 
-	ck_assert_ptr_nonnull(m);
 	for (int d = 0; d <= nl; d++) {
-		if (d > 0) {
-			l = hgq_model_add_layer(m, HGQ_LAYER_DENSE, n[d - 1],
-			    n[d]);
-			ck_assert_int_eq(hgq_layer_alloc_fixed(l, NULL),
-			    HGQ_OK);
-			random_dense(l, d == nl);
-		}
-		l = hgq_model_add_layer(m, HGQ_LAYER_QUANT, n[d], n[d]);
-		ck_assert_int_eq(hgq_layer_alloc_fixed(l, NULL), HGQ_OK);
+		if (d > 0)
+			random_dense(&m->layers[2 * d - 1], d == nl);
+		l = &m->layers[2 * d];
 		random_quant(l);
 		l->cal_min = calloc(n[d], sizeof(double));
 		l->cal_max = calloc(n[d], sizeof(double));
@@ -118,17 +87,17 @@ random_model(const uint32_t *n, int nl)
 	}
 	ck_assert_int_eq(hgq_model_set_input(m, n_raw, NULL), HGQ_OK);
 	for (uint32_t c = 0, e = 0; c < n_raw && left > 0; c++)
-		if ((uint32_t)rnd_int(0, (int)(n_raw - c) - 1) < left) {
+		if ((uint32_t)fx_rnd_int(0, (int)(n_raw - c) - 1) < left) {
 			m->index_map[e++] = c;
 			left--;
 		}
-	if (rnd_int(0, 1)) {
+	if (fx_rnd_int(0, 1)) {
 		m->norm = HGQ_NORM_STANDARD;
 		m->norm_offset = calloc(n_raw, sizeof(double));
 		m->norm_scale = calloc(n_raw, sizeof(double));
 		for (uint32_t c = 0; c < n_raw; c++) {
-			m->norm_offset[c] = rnd_int(-20, 20) / 8.0;
-			m->norm_scale[c] = rnd_int(1, 300) / 64.0;
+			m->norm_offset[c] = fx_rnd_int(-20, 20) / 8.0;
+			m->norm_scale[c] = fx_rnd_int(1, 300) / 64.0;
 		}
 	}
 	m->has_train = 1;
@@ -149,21 +118,21 @@ random_inputs(size_t n, uint32_t n_raw)
 
 	ck_assert_ptr_nonnull(x);
 	for (size_t a = 0; a < n * n_raw; a++) {
-		switch (rnd_int(0, 5)) {
+		switch (fx_rnd_int(0, 5)) {
 		case 0:
 			x[a] = 0;
 			break;
 		case 1:
-			x[a] = ldexp(rnd_unit() - 0.5, rnd_int(6, 40));
+			x[a] = ldexp(fx_rnd_unit() - 0.5, fx_rnd_int(6, 40));
 			break;
 		case 2:
-			x[a] = ldexp(rnd_int(-64, 64), -rnd_int(0, 6));
+			x[a] = ldexp(fx_rnd_int(-64, 64), -fx_rnd_int(0, 6));
 			break;
 		case 3:
-			x[a] = ldexp(rnd_unit() - 0.5, -rnd_int(8, 30));
+			x[a] = ldexp(fx_rnd_unit() - 0.5, -fx_rnd_int(8, 30));
 			break;
 		default:
-			x[a] = (rnd_unit() - 0.5) * 8;
+			x[a] = (fx_rnd_unit() - 0.5) * 8;
 		}
 	}
 	return x;
@@ -199,6 +168,19 @@ bytes(const struct hgq_model *m, size_t *len)
 	return buf;
 }
 
+/* a and b write the same bytes */
+static void
+assert_same_bytes(const struct hgq_model *a, const struct hgq_model *b)
+{
+	size_t la, lb;
+	char *ba = bytes(a, &la), *bb = bytes(b, &lb);
+
+	ck_assert_uint_eq(la, lb);
+	ck_assert_mem_eq(ba, bb, la);
+	free(ba);
+	free(bb);
+}
+
 /*
  * check_pruning - prune a copy of m and check everything the contract
  * promises against m; returns 1 if the model pruned, 0 if it prunes to
@@ -213,25 +195,16 @@ check_pruning(const struct hgq_model *m, size_t n_rows)
 	uint64_t ebops = hgq_ebops_total(m);
 	double *x;
 	int64_t *y0, *y1;
-	char *b1, *b2;
-	size_t l1, l2;
 	int rc;
 
 	ck_assert_ptr_nonnull(p);
 	rc = hgq_prune(p, &r, &err);
 	if (rc != HGQ_OK) {
-		size_t l0;
-		char *b0 = bytes(m, &l0);
-
 		ck_assert_int_eq(rc, HGQ_EINVAL);
 		ck_assert_str_eq(err.msg, "model prunes to nothing: every "
 		    "input is unused");
 		ck_assert_ptr_null(r.layer);
-		b1 = bytes(p, &l1);
-		ck_assert_uint_eq(l0, l1);
-		ck_assert_mem_eq(b0, b1, l0);
-		free(b0);
-		free(b1);
+		assert_same_bytes(m, p);
 		hgq_model_free(p);
 		return 0;
 	}
@@ -291,12 +264,7 @@ check_pruning(const struct hgq_model *m, size_t n_rows)
 	ck_assert_int_eq(hgq_prune(p2, &r2, &err), HGQ_OK);
 	ck_assert_int_eq(r2.changed, 0);
 	ck_assert_int_eq(r2.passes, 0);
-	b1 = bytes(p, &l1);
-	b2 = bytes(p2, &l2);
-	ck_assert_uint_eq(l1, l2);
-	ck_assert_mem_eq(b1, b2, l1);
-	free(b1);
-	free(b2);
+	assert_same_bytes(p, p2);
 	hgq_prune_report_release(&r2);
 	hgq_prune_report_release(&r);
 	hgq_model_free(p2);
@@ -308,14 +276,14 @@ START_TEST(test_random_models)
 {
 	int pruned = 0, nothing = 0, changed = 0;
 
-	rng_state = 4242;
+	fx_rng_state = 4242;
 	for (int rep = 0; rep < 150; rep++) {
 		uint32_t n[6];
-		int nl = rnd_int(1, 4);
+		int nl = fx_rnd_int(1, 4);
 		struct hgq_model *m;
 
 		for (int d = 0; d <= nl; d++)
-			n[d] = (uint32_t)rnd_int(1, 14);
+			n[d] = (uint32_t)fx_rnd_int(1, 14);
 		m = random_model(n, nl);
 		if (check_pruning(m, 2000)) {
 			struct hgq_model *p = hgq_model_copy(m);
@@ -346,10 +314,10 @@ START_TEST(test_calibrated_models)
 {
 	int changed = 0;
 
-	rng_state = 99;
+	fx_rng_state = 99;
 	for (int rep = 0; rep < 40; rep++) {
 		uint32_t n[5];
-		int nl = rnd_int(2, 4);
+		int nl = fx_rnd_int(2, 4);
 		struct hgq_model *m;
 		struct hgq_err err = HGQ_ERR_INIT;
 		struct hgq_prune_report r;
@@ -358,16 +326,16 @@ START_TEST(test_calibrated_models)
 		double *x;
 
 		for (int d = 0; d <= nl; d++)
-			n[d] = (uint32_t)rnd_int(2, 16);
+			n[d] = (uint32_t)fx_rnd_int(2, 16);
 		m = random_model(n, nl);
 		/* small weights, so that the ranges stay within 32 bits */
 		for (uint32_t l = 1; l < m->n_layers; l += 2)
 			for (uint32_t a = 0; a < m->layers[l].n_in *
 			    m->layers[l].n_out; a++)
-				m->layers[l].w_f[a] = (int8_t)rnd_int(4, 8);
+				m->layers[l].w_f[a] = (int8_t)fx_rnd_int(4, 8);
 		x = malloc(n_cal * m->n_raw * sizeof(double));
 		for (size_t a = 0; a < n_cal * m->n_raw; a++)
-			x[a] = (rnd_unit() - 0.5) * 4;
+			x[a] = (fx_rnd_unit() - 0.5) * 4;
 		ck_assert_msg(hgq_calibrate(m, x, n_cal, 1, &err) == HGQ_OK,
 		    "%s", err.msg);
 		free(x);
@@ -496,10 +464,8 @@ START_TEST(test_nothing)
 	struct hgq_model *m, *p;
 	struct hgq_prune_report r;
 	struct hgq_err err = HGQ_ERR_INIT;
-	size_t l0, l1;
-	char *b0, *b1;
 
-	rng_state = 5;
+	fx_rng_state = 5;
 	m = random_model(n, 2);
 	for (uint32_t e = 0; e < 3; e++)
 		m->layers[0].i[e] = (int8_t)(-m->layers[0].k[e] -
@@ -508,16 +474,11 @@ START_TEST(test_nothing)
 	ck_assert_int_eq(hgq_prune(p, &r, &err), HGQ_EINVAL);
 	ck_assert_str_eq(err.msg,
 	    "model prunes to nothing: every input is unused");
-	b0 = bytes(m, &l0);
-	b1 = bytes(p, &l1);
-	ck_assert_uint_eq(l0, l1);
-	ck_assert_mem_eq(b0, b1, l0);
-	free(b0);
-	free(b1);
+	assert_same_bytes(m, p);
 	hgq_model_free(p);
 
 	/* the same when the weights of the first layer are all zero */
-	rng_state = 6;
+	fx_rng_state = 6;
 	p = random_model(n, 2);
 	memset(p->layers[1].w_m, 0, 12 * sizeof(int32_t));
 	ck_assert_int_eq(hgq_prune(p, NULL, &err), HGQ_EINVAL);
@@ -533,7 +494,7 @@ START_TEST(test_refusals)
 	struct hgq_prune_report r;
 	struct hgq_err err = HGQ_ERR_INIT;
 
-	rng_state = 8;
+	fx_rng_state = 8;
 	m = random_model(n, 1);
 	m->calibrated = 0;
 	ck_assert_int_eq(hgq_prune(m, &r, &err), HGQ_EINVAL);
@@ -547,6 +508,48 @@ START_TEST(test_refusals)
 }
 END_TEST
 
+/*
+ * A model with the most metadata entries allowed: an earlier "pruned"
+ * is replaced; without one there is no room, and hgq_prune refuses
+ * before it changes anything.
+ */
+START_TEST(test_full_meta)
+{
+	static const uint32_t n[] = { 3, 2 };
+	struct hgq_model *m, *p;
+	struct hgq_err err = HGQ_ERR_INIT;
+	char key[16];
+
+	fx_rng_state = 11;
+	m = random_model(n, 1);
+	for (uint32_t e = 0; e < 3; e++) {	/* input 2 is dead */
+		m->layers[0].k[e] = 0;
+		m->layers[0].f[e] = 1;
+		m->layers[0].i[e] = e == 2 ? -1 : 3;
+	}
+	for (int j = 0; j < HGQ_MAX_META; j++) {
+		snprintf(key, sizeof(key), "k%d", j);
+		ck_assert_int_eq(hgq_meta_set(m, key, "v", NULL), HGQ_OK);
+	}
+	ck_assert_int_eq(hgq_meta_set(m, "one-more", "v", NULL), HGQ_EINVAL);
+	p = hgq_model_copy(m);
+	ck_assert_int_eq(hgq_prune(p, NULL, &err), HGQ_EINVAL);
+	ck_assert_str_eq(err.msg, "no room for the metadata entry 'pruned': "
+	    "the model has 1024 entries, the limit");
+	assert_same_bytes(m, p);
+	hgq_model_free(p);
+
+	/* with an entry "pruned" among them, it is replaced */
+	free(m->meta[7].key);
+	m->meta[7].key = strdup("pruned");
+	ck_assert_int_eq(hgq_prune(m, NULL, &err), HGQ_OK);
+	ck_assert_uint_eq(m->n_meta, HGQ_MAX_META);
+	ck_assert_str_eq(m->meta[7].key, "pruned");
+	ck_assert_str_eq(m->meta[7].value, "3-2 -> 2-2");
+	hgq_model_free(m);
+}
+END_TEST
+
 /* a model with nothing dead: only the training state goes */
 START_TEST(test_nothing_to_do)
 {
@@ -554,7 +557,7 @@ START_TEST(test_nothing_to_do)
 	struct hgq_model *m;
 	struct hgq_prune_report r;
 
-	rng_state = 11;
+	fx_rng_state = 11;
 	m = random_model(n, 1);
 	for (uint32_t e = 0; e < 3; e++) {
 		m->layers[0].k[e] = 0;
@@ -591,6 +594,7 @@ prune_suite(void)
 	tcase_add_test(tc, test_calibrated_models);
 	tcase_add_test(tc, test_nothing);
 	tcase_add_test(tc, test_refusals);
+	tcase_add_test(tc, test_full_meta);
 	tcase_add_test(tc, test_nothing_to_do);
 	suite_add_tcase(s, tc);
 	return s;

@@ -9,44 +9,19 @@
 #include <string.h>
 
 #include "internal.h"
+#include "fixture.h"
 #include "unit.h"
-
-static uint64_t rng_state;
-
-static uint64_t
-rnd(void)
-{
-	/* splitmix64: deterministic test data */
-	uint64_t z = (rng_state += 0x9e3779b97f4a7c15ULL);
-
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-	return z ^ (z >> 31);
-}
-
-static int
-rnd_int(int lo, int hi)
-{
-	return lo + (int)(rnd() % (uint64_t)(hi - lo + 1));
-}
-
-static double
-rnd_unit(void)
-{
-	return (double)(rnd() >> 11) * 0x1p-53;
-}
 
 static void
 random_quant(struct hgq_layer *q, int calibrated)
 {
-	q->round = (uint8_t)rnd_int(0, 1);
-	q->overflow = (uint8_t)rnd_int(0, 2);
-	ck_assert_int_eq(hgq_layer_alloc_fixed(q, NULL), HGQ_OK);
+	q->round = (uint8_t)fx_rnd_int(0, 1);
+	q->overflow = (uint8_t)fx_rnd_int(0, 2);
 	for (uint32_t j = 0; j < q->n_out; j++) {
-		q->f[j] = (int8_t)rnd_int(-2, 5);
-		q->k[j] = (int8_t)rnd_int(0, 1);
+		q->f[j] = (int8_t)fx_rnd_int(-2, 5);
+		q->k[j] = (int8_t)fx_rnd_int(0, 1);
 		/* widths 0..8, sometimes below 0 */
-		q->i[j] = (int8_t)(rnd_int(-1, 8) - q->k[j] - q->f[j]);
+		q->i[j] = (int8_t)(fx_rnd_int(-1, 8) - q->k[j] - q->f[j]);
 	}
 	(void)calibrated;
 }
@@ -55,30 +30,23 @@ random_quant(struct hgq_layer *q, int calibrated)
 static struct hgq_model *
 random_model(const uint32_t *n, int nl)
 {
-	struct hgq_model *m = hgq_model_new();
+	struct hgq_model *m = fx_chain(n, nl);
 	struct hgq_layer *l;
 
-	ck_assert_ptr_nonnull(m);
-	l = hgq_model_add_layer(m, HGQ_LAYER_QUANT, n[0], n[0]);
-	random_quant(l, 1);
+	random_quant(&m->layers[0], 1);
 	for (int d = 0; d < nl; d++) {
-		l = hgq_model_add_layer(m, HGQ_LAYER_DENSE, n[d], n[d + 1]);
-		l->act = d + 1 < nl ? (uint8_t)rnd_int(0, 1) : HGQ_ACT_LINEAR;
-		ck_assert_int_eq(hgq_layer_alloc_fixed(l, NULL), HGQ_OK);
+		l = &m->layers[2 * d + 1];
+		l->act = d + 1 < nl ? (uint8_t)fx_rnd_int(0, 1) : HGQ_ACT_LINEAR;
 		for (size_t a = 0; a < (size_t)n[d] * n[d + 1]; a++) {
-			l->w_m[a] = rnd_int(0, 3) == 0 ? 0 : rnd_int(-60, 60);
-			l->w_f[a] = (int8_t)rnd_int(-2, 6);
+			l->w_m[a] = fx_rnd_int(0, 3) == 0 ? 0 : fx_rnd_int(-60, 60);
+			l->w_f[a] = (int8_t)fx_rnd_int(-2, 6);
 		}
 		for (uint32_t j = 0; j < n[d + 1]; j++) {
-			l->b_m[j] = rnd_int(-40, 40);
-			l->b_f[j] = (int8_t)rnd_int(-1, 6);
+			l->b_m[j] = fx_rnd_int(-40, 40);
+			l->b_f[j] = (int8_t)fx_rnd_int(-1, 6);
 		}
-		l = hgq_model_add_layer(m, HGQ_LAYER_QUANT, n[d + 1],
-		    n[d + 1]);
-		random_quant(l, 1);
+		random_quant(&m->layers[2 * d + 2], 1);
 	}
-	ck_assert_int_eq(hgq_model_set_input(m, n[0], NULL), HGQ_OK);
-	m->calibrated = 1;
 	return m;
 }
 
@@ -125,7 +93,7 @@ START_TEST(test_engine_matches_reference)
 	};
 	static const int nls[] = { 2, 3, 1, 1, 3 };
 
-	rng_state = 1234;
+	fx_rng_state = 1234;
 	for (int rep = 0; rep < 40; rep++) {
 		int si = rep % 5;
 		struct hgq_model *m = random_model(shapes[si], nls[si]);
@@ -143,12 +111,12 @@ START_TEST(test_engine_matches_reference)
 			m->norm_offset = calloc(n_raw, sizeof(double));
 			m->norm_scale = calloc(n_raw, sizeof(double));
 			for (uint32_t c = 0; c < n_raw; c++) {
-				m->norm_offset[c] = rnd_int(-8, 8) * 0.25;
-				m->norm_scale[c] = rnd_int(1, 8) * 0.5;
+				m->norm_offset[c] = fx_rnd_int(-8, 8) * 0.25;
+				m->norm_scale[c] = fx_rnd_int(1, 8) * 0.5;
 			}
 		}
 		for (size_t a = 0; a < n * n_raw; a++)
-			x[a] = (rnd_unit() - 0.4) * ldexp(1.0, rnd_int(-3, 5));
+			x[a] = (fx_rnd_unit() - 0.4) * ldexp(1.0, fx_rnd_int(-3, 5));
 		ck_assert_int_eq(hgq_engine_new(&e, m, &err), HGQ_OK);
 		ck_assert_int_eq(hgq_engine_run(e, x, n, out, NULL,
 		    rep % 2 + 1), HGQ_OK);
@@ -181,13 +149,13 @@ START_TEST(test_engine_threads_agree)
 	uint64_t c1[3] = { 0 }, c2[3] = { 0 };
 	struct hgq_ovf_stats s1 = { 3, c1 }, s2 = { 3, c2 };
 
-	rng_state = 99;
+	fx_rng_state = 99;
 	m = random_model(shape, 2);
 	x = malloc(n * 16 * sizeof(double));
 	o1 = malloc(n * 8 * sizeof(int64_t));
 	o2 = malloc(n * 8 * sizeof(int64_t));
 	for (size_t a = 0; a < n * 16; a++)
-		x[a] = (rnd_unit() - 0.5) * 40;
+		x[a] = (fx_rnd_unit() - 0.5) * 40;
 	ck_assert_int_eq(hgq_engine_new(&e, m, NULL), HGQ_OK);
 	ck_assert_int_eq(hgq_engine_run(e, x, n, o1, &s1, 1), HGQ_OK);
 	ck_assert_int_eq(hgq_engine_run(e, x, n, o2, &s2, 2), HGQ_OK);
@@ -202,41 +170,32 @@ START_TEST(test_engine_threads_agree)
 }
 END_TEST
 
-/*
- * one_dense - give the empty model m the layers quantizer(n_in) ->
- * dense(n_in, n_out) -> quantizer(n_out) with their fixed parts
- * allocated (zero), and point q0, d, q1 at them.  Every layer is added
- * before any pointer is taken: adding may move the layer array.
- */
-static void
-one_dense(struct hgq_model *m, uint32_t n_in, uint32_t n_out,
-    struct hgq_layer **q0, struct hgq_layer **d, struct hgq_layer **q1)
+/* fx_chain quantizer(n_in) -> dense -> quantizer(n_out); q0, d, q1 are
+   its layers */
+static struct hgq_model *
+one_dense(uint32_t n_in, uint32_t n_out, struct hgq_layer **q0,
+    struct hgq_layer **d, struct hgq_layer **q1)
 {
-	ck_assert_ptr_nonnull(hgq_model_add_layer(m, HGQ_LAYER_QUANT, n_in,
-	    n_in));
-	ck_assert_ptr_nonnull(hgq_model_add_layer(m, HGQ_LAYER_DENSE, n_in,
-	    n_out));
-	ck_assert_ptr_nonnull(hgq_model_add_layer(m, HGQ_LAYER_QUANT, n_out,
-	    n_out));
+	const uint32_t n[2] = { n_in, n_out };
+	struct hgq_model *m = fx_chain(n, 1);
+
 	*q0 = &m->layers[0];
 	*d = &m->layers[1];
 	*q1 = &m->layers[2];
-	ck_assert_int_eq(hgq_layer_alloc_fixed(*q0, NULL), HGQ_OK);
-	ck_assert_int_eq(hgq_layer_alloc_fixed(*d, NULL), HGQ_OK);
-	ck_assert_int_eq(hgq_layer_alloc_fixed(*q1, NULL), HGQ_OK);
+	return m;
 }
 
 /* a hand-made case: 8-bit signed inputs, one output, known numbers */
 START_TEST(test_engine_hand)
 {
-	struct hgq_model *m = hgq_model_new();
+	struct hgq_model *m;
 	struct hgq_layer *q0, *d, *q1;
 	struct hgq_engine *e;
 	struct hgq_err err = HGQ_ERR_INIT;
 	double x[2] = { 1.3, -0.6 };
 	int64_t out, in[2];
 
-	one_dense(m, 2, 1, &q0, &d, &q1);
+	m = one_dense(2, 1, &q0, &d, &q1);
 	/* inputs: k=1 i=3 f=4 RND SAT: 1.3 -> 21/16, -0.6 -> -10/16 */
 	for (int j = 0; j < 2; j++) {
 		q0->k[j] = 1;
@@ -260,8 +219,6 @@ START_TEST(test_engine_hand)
 	q1->f[0] = 2;
 	q1->round = HGQ_TRN;
 	q1->overflow = HGQ_WRAP;
-	ck_assert_int_eq(hgq_model_set_input(m, 2, NULL), HGQ_OK);
-	m->calibrated = 1;
 	ck_assert_int_eq(hgq_engine_new(&e, m, &err), HGQ_OK);
 	hgq_engine_quant_input(e, x, 1, in);
 	ck_assert_int_eq(in[0], 21);
@@ -287,12 +244,12 @@ END_TEST
 /* an accumulator beyond 62 bits is refused, not wrapped */
 START_TEST(test_engine_range)
 {
-	struct hgq_model *m = hgq_model_new();
+	struct hgq_model *m;
 	struct hgq_layer *q0, *d, *q1;
 	struct hgq_engine *e;
 	struct hgq_err err = HGQ_ERR_INIT;
 
-	one_dense(m, 1, 1, &q0, &d, &q1);
+	m = one_dense(1, 1, &q0, &d, &q1);
 	q0->k[0] = 1;
 	q0->i[0] = 31;
 	q0->f[0] = -62 + 62;
@@ -302,8 +259,6 @@ START_TEST(test_engine_range)
 	q1->k[0] = 1;
 	q1->i[0] = 10;
 	q1->f[0] = 0;
-	ck_assert_int_eq(hgq_model_set_input(m, 1, NULL), HGQ_OK);
-	m->calibrated = 1;
 	ck_assert_int_eq(hgq_engine_new(&e, m, &err), HGQ_ERANGE);
 	ck_assert_str_eq(err.msg, "layer 1: the accumulator would need more "
 	    "than 62 bits (weights or activations too wide)");
@@ -324,7 +279,7 @@ START_TEST(test_calibrate)
 	uint64_t cnt[3] = { 0 };
 	struct hgq_ovf_stats st = { 3, cnt };
 
-	rng_state = 7;
+	fx_rng_state = 7;
 	m = random_model(shape, 2);
 	m->calibrated = 0;
 	/* column 5 is always 0: its element must end with width 0 */
@@ -332,7 +287,7 @@ START_TEST(test_calibrate)
 	out = malloc(n * 4 * sizeof(int64_t));
 	for (size_t s = 0; s < n; s++)
 		for (int c = 0; c < 6; c++)
-			x[s * 6 + c] = c == 5 ? 0.0 : (rnd_unit() - 0.3) * 10;
+			x[s * 6 + c] = c == 5 ? 0.0 : (fx_rnd_unit() - 0.3) * 10;
 	for (uint32_t j = 0; j < 6; j++)
 		m->layers[0].f[j] = 3;
 	ck_assert_int_eq(hgq_calibrate(m, x, n, 1, &err), HGQ_OK);
@@ -384,18 +339,16 @@ START_TEST(test_input_edges)
 	    0x1p52, -0x1p52, 0x1p53 + 2, 4503599627370495.5, 3.0, -3.0,
 	    0.1, -0.1, 123.456, -987.654, 0x1p-898, -0x1p-899 };
 	static const double scales[] = { 1.0, 0.00390625, 3.0, 1e-300 };
-	struct hgq_model *m = hgq_model_new();
+	struct hgq_model *m;
 	struct hgq_layer *q0, *d, *q1;
 	struct hgq_engine *e;
 	struct hgq_err err = HGQ_ERR_INIT;
 	int64_t got;
 
-	one_dense(m, 1, 1, &q0, &d, &q1);
-	ck_assert_int_eq(hgq_model_set_input(m, 1, NULL), HGQ_OK);
+	m = one_dense(1, 1, &q0, &d, &q1);
 	m->norm = HGQ_NORM_STANDARD;
 	m->norm_offset = calloc(1, sizeof(double));
 	m->norm_scale = calloc(1, sizeof(double));
-	m->calibrated = 1;
 	for (int k = 0; k <= 1; k++)
 	for (int f = -3; f <= 12; f += 5)
 	for (int w = 0; w <= 20; w += 4)
@@ -441,7 +394,7 @@ START_TEST(test_calibrate_shapes_threads)
 	uint64_t cnt[4] = { 0 };
 	struct hgq_ovf_stats st = { 4, cnt };
 
-	rng_state = 11;
+	fx_rng_state = 11;
 	m1 = random_model(shape, 3);
 	m1->calibrated = 0;
 	m2 = hgq_model_copy(m1);
@@ -449,7 +402,7 @@ START_TEST(test_calibrate_shapes_threads)
 	x = malloc(n * 16 * sizeof(double));
 	out = malloc(n * 40 * sizeof(int64_t));
 	for (size_t a = 0; a < n * 16; a++)
-		x[a] = (rnd_unit() - 0.5) * 6;
+		x[a] = (fx_rnd_unit() - 0.5) * 6;
 	ck_assert_int_eq(hgq_calibrate(m1, x, n, 1, &err), HGQ_OK);
 	ck_assert_int_eq(hgq_calibrate(m2, x, n, 2, &err), HGQ_OK);
 	for (uint32_t l = 0; l < m1->n_layers; l += 2) {
@@ -480,7 +433,7 @@ START_TEST(test_engine_wide_paths)
 {
 	static const uint32_t shape[] = { 12, 9, 5 };
 
-	rng_state = 4321;
+	fx_rng_state = 4321;
 	for (int rep = 0; rep < 12; rep++) {
 		struct hgq_model *m = random_model(shape, 2);
 		struct hgq_engine *e;
@@ -494,13 +447,13 @@ START_TEST(test_engine_wide_paths)
 
 			for (size_t a = 0; a < (size_t)d->n_in * d->n_out;
 			    a++) {
-				d->w_m[a] = rnd_int(-(1 << 22), 1 << 22);
-				d->w_f[a] = (int8_t)(rep % 2 ? rnd_int(-2, 9) :
+				d->w_m[a] = fx_rnd_int(-(1 << 22), 1 << 22);
+				d->w_f[a] = (int8_t)(rep % 2 ? fx_rnd_int(-2, 9) :
 				    4);
 			}
 		}
 		for (size_t a = 0; a < n * 12; a++)
-			x[a] = (rnd_unit() - 0.4) * 64;
+			x[a] = (fx_rnd_unit() - 0.4) * 64;
 		ck_assert_int_eq(hgq_engine_new(&e, m, &err), HGQ_OK);
 		ck_assert_int_eq(hgq_engine_run(e, x, n, out, NULL, 1),
 		    HGQ_OK);

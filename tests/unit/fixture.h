@@ -1,0 +1,38 @@
+/*
+ * fixture.h - what several unit suites share: one deterministic random
+ * number generator and one builder of quantizer-dense-quantizer models.
+ * Each suite fills the models with the values it needs (its own
+ * distributions are deliberate: pruning wants dead rows, the IR wants
+ * random shapes, EBOPs hand-computed formats).
+ */
+#ifndef FIXTURE_H
+#define FIXTURE_H
+
+#include <stdint.h>
+
+#include "hgq.h"
+
+/*
+ * splitmix64: the same numbers on every host.  A test that draws sets
+ * fx_rng_state first, so that its data do not depend on the tests run
+ * before it (CK_FORK=no runs them all in one process).
+ */
+extern uint64_t fx_rng_state;
+
+uint64_t fx_rnd(void);
+/* uniform in lo..hi (hi - lo small against 2^64) */
+int	fx_rnd_int(int lo, int hi);
+int64_t	fx_rnd_i64(int64_t lo, int64_t hi);
+/* uniform in [0, 1) with 53 bits */
+double	fx_rnd_unit(void);
+
+/*
+ * fx_chain - a calibrated model quantizer(n[0]) -> dense n[0]xn[1] ->
+ * quantizer(n[1]) -> ... -> quantizer(n[nl]) with every fixed-point
+ * array allocated and zero (k = i = f = 0, weights and biases 0), linear
+ * activations, WRAP/RND quantizers, and an identity input of n[0]
+ * columns.  Fails the test on allocation failure.  The caller frees it.
+ */
+struct hgq_model *fx_chain(const uint32_t *n, int nl);
+
+#endif
