@@ -142,7 +142,7 @@ START_TEST(test_matmul_avx2_order)
 {
 	if (hgq_kernel_isa(HGQ_ISA_AVX2) != HGQ_ISA_AVX2)
 		return;		/* no AVX2 on this CPU */
-	hgq_rng_seed(rs, 2);
+	fx_rng_state = 2;
 	for (size_t s = 0; s < sizeof(order_shapes) /
 	    sizeof(order_shapes[0]); s++) {
 		size_t B = order_shapes[s][0], C = order_shapes[s][1];
