@@ -277,8 +277,9 @@ END_TEST
 /* im2col-GEMM against the direct loops, exact on integers             */
 /* ------------------------------------------------------------------ */
 
+/* 5x12: rows wide enough for col2im's four-wide gather at C = 1 */
 static const size_t sweep_hw[][2] = {
-	{ 1, 1 }, { 1, 7 }, { 4, 5 }, { 6, 6 }, { 7, 3 },
+	{ 1, 1 }, { 1, 7 }, { 4, 5 }, { 6, 6 }, { 7, 3 }, { 5, 12 },
 };
 static const size_t sweep_k[][2] = {
 	{ 1, 1 }, { 2, 2 }, { 3, 3 }, { 1, 3 }, { 3, 2 },
