@@ -782,6 +782,88 @@ hgq_maxpool_backward(float *restrict dinp, const float *restrict dout,
 	}
 }
 
+/*
+ * The trainer's pair: the forward keeps, per output element, the offset
+ * in its sample of the element that won (the first largest in the
+ * window's row-major order, as hgq_maxpool_backward finds it again), and
+ * the backward only scatters dout there, after clearing dinp.  The
+ * forward runs 8 channels at a time with the running best in small
+ * arrays (a constant trip count, vectorized; the selects are masks).
+ */
+static inline __attribute__((always_inline)) void
+pool_window_arg(float *restrict o, uint32_t *restrict arg,
+    const float *restrict x, uint32_t e0, const struct hgq_pool_geom *g,
+    size_t nc)
+{
+	float bv[8];
+	uint32_t be[8];
+	uint32_t W = (uint32_t)g->W, C = (uint32_t)g->C;
+
+	for (size_t c = 0; c < nc; c++) {
+		bv[c] = x[e0 + c];
+		be[c] = e0 + (uint32_t)c;
+	}
+	for (uint32_t ph = 0; ph < g->PH; ph++)
+		for (uint32_t pw = 0; pw < g->PW; pw++) {
+			uint32_t e = e0 + (ph * W + pw) * C;
+
+			for (size_t c = 0; c < nc; c++) {
+				float v = x[e + c];
+				uint32_t m = -(uint32_t)(v > bv[c]);
+
+				be[c] ^= (be[c] ^ (e + (uint32_t)c)) & m;
+				bv[c] = v > bv[c] ? v : bv[c];
+			}
+		}
+	for (size_t c = 0; c < nc; c++) {
+		o[c] = bv[c];
+		arg[c] = be[c];
+	}
+}
+
+void
+hgq_maxpool_forward_arg(float *restrict out, uint32_t *restrict arg,
+    const float *restrict inp, const struct hgq_pool_geom *g, size_t B)
+{
+	size_t C = g->C, W = g->W, plane = g->H * W * C;
+
+	for (size_t b = 0; b < B; b++) {
+		const float *x = inp + b * plane;
+
+		for (size_t oh = 0; oh < g->OH; oh++)
+		for (size_t ow = 0; ow < g->OW; ow++) {
+			size_t p = ((b * g->OH + oh) * g->OW + ow) * C, c = 0;
+			/* < HGQ_CONV_MAX_ELEMS: fits 32 bits */
+			uint32_t e0 = (uint32_t)((oh * g->SH * W + ow *
+			    g->SW) * C);
+
+			for (; c + 8 <= C; c += 8)
+				pool_window_arg(out + p + c, arg + p + c, x,
+				    e0 + (uint32_t)c, g, 8);
+			if (c < C)
+				pool_window_arg(out + p + c, arg + p + c, x,
+				    e0 + (uint32_t)c, g, C - c);
+		}
+	}
+}
+
+void
+hgq_maxpool_backward_arg(float *restrict dinp, const float *restrict dout,
+    const uint32_t *restrict arg, const struct hgq_pool_geom *g, size_t B)
+{
+	size_t plane = g->H * g->W * g->C, no = g->OH * g->OW * g->C;
+
+	memset(dinp, 0, B * plane * sizeof(*dinp));
+	for (size_t b = 0; b < B; b++) {
+		float *dx = dinp + b * plane;
+		const float *d = dout + b * no;
+		const uint32_t *a = arg + b * no;
+
+		for (size_t j = 0; j < no; j++)
+			dx[a[j]] += d[j];
+	}
+}
+
 /* out = the mean of the window: its sum (row-major) times 1/(PH*PW) */
 void
 hgq_avgpool_forward(float *restrict out, const float *restrict inp,
