@@ -1,7 +1,9 @@
 /*
  * hgq-emit-verilog - a calibrated model as multiplier-free Verilog: one
- * shared adder graph per dense layer, combinational or pipelined, with an
- * optional self-checking testbench and a resource report.
+ * shared adder graph per dense layer and per convolution position (or
+ * group of positions), comparator trees for max-pooling, combinational
+ * or pipelined, with an optional self-checking testbench and a resource
+ * report.
  */
 #include <getopt.h>
 #include <stdbool.h>
@@ -16,6 +18,7 @@ static const char usage_text[] =
     "usage: hgq-emit-verilog [-n N] [-o OUT] [--max-extra-depth D]\n"
     "                        [--pipeline N] [--report text | json]\n"
     "                        [--report-file FILE]\n"
+    "                        [--share none | widths | taps]\n"
     "                        [--style adders | behavioral]\n"
     "                        [--testbench TB --vectors INPUTS] [--top NAME]\n"
     "                        [MODEL | -]\n";
@@ -29,6 +32,9 @@ static const char help_text[] =
     "      --pipeline N         a register every N adder levels [0: none]\n"
     "      --max-extra-depth D  adder levels allowed above the minimal\n"
     "                           tree of each layer [2]; -1: no limit\n"
+    "      --share MODE         convolutions: one adder graph per position\n"
+    "                           (none), per pattern of input widths\n"
+    "                           (widths) or of non-zero taps (taps) [taps]\n"
     "      --style STYLE        adders (shared adder graphs) or behavioral\n"
     "                           (the same network with * operators) [adders]\n"
     "      --testbench TB       a self-checking testbench; its vectors go\n"
@@ -43,6 +49,7 @@ static const char help_text[] =
 
 static const char *const report_names[] = { "text", "json", NULL };
 static const char *const style_names[] = { "adders", "behavioral", NULL };
+static const char *const share_names[] = { "none", "widths", "taps", NULL };
 
 struct opts {
 	const char	*model;
@@ -55,6 +62,7 @@ struct opts {
 	int		 pipeline;
 	int		 extra_depth;
 	int		 behavioral;
+	int		 share;		/* enum hgq_share */
 	int		 report;	/* 0 none, 1 text, 2 json */
 };
 
@@ -68,6 +76,7 @@ parse_args(int argc, char **argv, struct opts *o)
 		{ "pipeline",		required_argument,	NULL, 'p' },
 		{ "report",		required_argument,	NULL, 'r' },
 		{ "report-file",	required_argument,	NULL, 'R' },
+		{ "share",		required_argument,	NULL, 'S' },
 		{ "style",		required_argument,	NULL, 's' },
 		{ "testbench",		required_argument,	NULL, 'T' },
 		{ "top",		required_argument,	NULL, 't' },
@@ -81,6 +90,7 @@ parse_args(int argc, char **argv, struct opts *o)
 	memset(o, 0, sizeof(*o));
 	o->extra_depth = 2;
 	o->n_max = -1;
+	o->share = HGQ_SHARE_TAPS;
 	while ((ch = getopt_long(argc, argv, "hn:o:V", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'D':
@@ -108,6 +118,10 @@ parse_args(int argc, char **argv, struct opts *o)
 		case 'r':
 			o->report = 1 + cli_parse_choice(usage_text, "--report",
 			    optarg, report_names);
+			break;
+		case 'S':
+			o->share = cli_parse_choice(usage_text, "--share",
+			    optarg, share_names);
 			break;
 		case 's':
 			o->behavioral = cli_parse_choice(usage_text, "--style",
@@ -272,9 +286,9 @@ main(int argc, char **argv)
 	parse_args(argc, argv, &o);
 
 	m = cli_read_model(o.model);
-	cli_require_dense(m);
 	hgq_cmvm_params_init(&par);
 	par.max_extra_depth = o.extra_depth;
+	par.conv_share = o.share;
 	if (hgq_ir_build(&ir, m, &par, o.behavioral, &err) != HGQ_OK)
 		die("model '%s': %s", cli_name(o.model), err.msg);
 	hgq_verilog_opts_init(&vo);

@@ -1,8 +1,9 @@
 /*
- * hgq-prune - remove what computes nothing (dead neurons, unused inputs)
- * from a calibrated model without changing its function.
+ * hgq-prune - remove what computes nothing (dead neurons, filters and
+ * channels, unused inputs) from a calibrated model without changing its
+ * function.
  * Reads one model (file or stdin), writes one model (stdout or -o) and
- * reports per dense layer what went on stderr.
+ * reports per operation what went on stderr.
  */
 #include <getopt.h>
 #include <inttypes.h>
@@ -18,8 +19,8 @@ static const char usage_text[] =
 static const char help_text[] =
     "usage: hgq-prune [-q] [-o OUT] [MODEL | -]\n"
     "\n"
-    "Remove dead neurons and unused inputs from a calibrated model; the\n"
-    "pruned model computes exactly the same outputs.\n"
+    "Remove dead neurons, filters, channels and unused inputs from a\n"
+    "calibrated model; the pruned model computes exactly the same outputs.\n"
     "\n"
     "  -h, --help          print this help and exit\n"
     "  -o, --output OUT    write the model to OUT atomically [stdout]\n"
@@ -75,25 +76,77 @@ parse_args(int argc, char **argv, struct opts *o)
 	o->in = argc == 1 ? argv[0] : "-";
 }
 
-/* "dense_1: 784x64 -> 412x57 (372 inputs, 7 neurons removed)" */
+/* s + n from a count, pluralised: "1 filter", "2 filters" */
+static const char *
+plural(uint32_t n)
+{
+	return n == 1 ? "" : "s";
+}
+
+/*
+ * One line per operation, named by kind as hgq-ebops names its rows:
+ *   dense_1: 784x64 -> 412x57 (372 inputs, 7 neurons removed; 1201 zero
+ *     weights left)
+ *   conv2d_1: 3x3x1x8 -> 3x3x1x6 (0 input channels, 2 filters removed;
+ *     10 zero weights left)
+ *   conv1d_1: 3x4x8 -> 3x2x8 (2 input channels, 0 filters removed; ...)
+ *   maxpool_1: 8 -> 6 channels (2 removed)
+ *   flatten_1: 1352 -> 1014 elements (338 removed)
+ */
 static void
 report(const struct hgq_prune_report *r)
 {
 	for (uint32_t n = 0; n < r->n_dense; n++) {
 		const struct hgq_prune_stats *s = &r->layer[n];
-		char cleared[64] = "";
+		const char *kind = hgq_layer_kind_name(s->kind);
+		char cleared[64] = "", kh[16] = "";
+		uint32_t c = 0;
 
+		for (uint32_t a = 0; a <= n; a++)
+			c += r->layer[a].kind == s->kind;
 		if (s->outputs_cleared > 0)
 			snprintf(cleared, sizeof(cleared), ", %" PRIu32
 			    " zero-width output%s cleared", s->outputs_cleared,
-			    s->outputs_cleared == 1 ? "" : "s");
-		warnx("dense_%" PRIu32 ": %" PRIu32 "x%" PRIu32 " -> %" PRIu32
-		    "x%" PRIu32 " (%" PRIu32 " input%s, %" PRIu32 " neuron%s"
-		    " removed%s; %" PRIu64 " zero weight%s left)", n + 1,
-		    s->n_in, s->n_out, s->new_in, s->new_out,
-		    s->inputs_removed, s->inputs_removed == 1 ? "" : "s",
-		    s->neurons_removed, s->neurons_removed == 1 ? "" : "s",
-		    cleared, s->zero_weights, s->zero_weights == 1 ? "" : "s");
+			    plural(s->outputs_cleared));
+		switch (s->kind) {
+		case HGQ_LAYER_DENSE:
+			warnx("%s_%" PRIu32 ": %" PRIu32 "x%" PRIu32 " -> %"
+			    PRIu32 "x%" PRIu32 " (%" PRIu32 " input%s, %"
+			    PRIu32 " neuron%s removed%s; %" PRIu64 " zero "
+			    "weight%s left)", kind, c, s->n_in, s->n_out,
+			    s->new_in, s->new_out, s->inputs_removed,
+			    plural(s->inputs_removed), s->neurons_removed,
+			    plural(s->neurons_removed), cleared,
+			    s->zero_weights, s->zero_weights == 1 ? "" : "s");
+			break;
+		case HGQ_LAYER_CONV1D:
+		case HGQ_LAYER_CONV2D:
+			/* the kernel shape: [KH, KW, C_in, C_out] (conv2d),
+			   [K, C_in, C_out] (conv1d) */
+			if (s->kind == HGQ_LAYER_CONV2D)
+				snprintf(kh, sizeof(kh), "%" PRIu32 "x", s->k_h);
+			warnx("%s_%" PRIu32 ": %s%" PRIu32 "x%" PRIu32 "x%"
+			    PRIu32 " -> %s%" PRIu32 "x%" PRIu32 "x%" PRIu32
+			    " (%" PRIu32 " input channel%s, %"
+			    PRIu32 " filter%s removed%s; %" PRIu64 " zero "
+			    "weight%s left)", kind, c, kh, s->k_w,
+			    s->in_c, s->out_c, kh, s->k_w, s->new_in_c,
+			    s->new_out_c, s->in_c - s->new_in_c,
+			    plural(s->in_c - s->new_in_c),
+			    s->out_c - s->new_out_c,
+			    plural(s->out_c - s->new_out_c), cleared,
+			    s->zero_weights, s->zero_weights == 1 ? "" : "s");
+			break;
+		case HGQ_LAYER_FLATTEN:
+			warnx("%s_%" PRIu32 ": %" PRIu32 " -> %" PRIu32
+			    " elements (%" PRIu32 " removed)", kind, c,
+			    s->n_out, s->new_out, s->neurons_removed);
+			break;
+		default:
+			warnx("%s_%" PRIu32 ": %" PRIu32 " -> %" PRIu32
+			    " channels (%" PRIu32 " removed)", kind, c,
+			    s->out_c, s->new_out_c, s->out_c - s->new_out_c);
+		}
 	}
 }
 
@@ -110,7 +163,6 @@ main(int argc, char **argv)
 	cli_setverbosity(o.verbose);
 
 	m = cli_read_model(o.in);
-	cli_require_dense(m);
 	if (hgq_prune(m, &r, &err) != HGQ_OK)
 		die("cannot prune model '%s': %s", cli_name(o.in), err.msg);
 	cli_write_model(o.out, m, 0);

@@ -2251,6 +2251,7 @@ hgq_cmvm_params_init(struct hgq_cmvm_params *p)
 	p->max_extra_depth = 2;
 	p->method = HGQ_CMVM_MC;
 	p->variants = 2;
+	p->conv_share = HGQ_SHARE_TAPS;
 }
 
 static int

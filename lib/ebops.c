@@ -42,11 +42,12 @@ hgq_model_live_release(uint8_t **live, uint32_t n_layers)
  * its width is > 0 and it reaches a live output element through the
  * operation - a non-zero weight of a dense layer or of a convolution's
  * tap at some output position (padding taps read no element), any window
- * of a pooling layer, the same element of a flatten.
+ * of a pooling layer, the same element of a flatten.  zero (NULL: none)
+ * marks elements of q known to be always 0: dead like width 0.
  */
 static int
 live_sweep(const struct hgq_model *m, uint32_t l, uint8_t *flags,
-    const uint8_t *next)
+    const uint8_t *next, const uint8_t *zero)
 {
 	const struct hgq_layer *q = &m->layers[l - 1], *d = &m->layers[l];
 	struct hgq_window w;
@@ -93,12 +94,20 @@ live_sweep(const struct hgq_model *m, uint32_t l, uint8_t *flags,
 		free(idx);
 	}
 	for (uint32_t i = 0; i < q->n_out; i++)
-		flags[i] &= hgq_fmt_width(q->k[i], q->i[i], q->f[i]) > 0;
+		flags[i] &= hgq_fmt_width(q->k[i], q->i[i], q->f[i]) > 0 &&
+		    (zero == NULL || !zero[i]);
 	return HGQ_OK;
 }
 
 int
 hgq_model_live(const struct hgq_model *m, uint8_t **live, struct hgq_err *err)
+{
+	return hgq_model_live_zero(m, live, NULL, err);
+}
+
+int
+hgq_model_live_zero(const struct hgq_model *m, uint8_t **live,
+    uint8_t *const *zero, struct hgq_err *err)
 {
 	const struct hgq_layer *last;
 	uint32_t nl = m->n_layers;
@@ -123,8 +132,8 @@ hgq_model_live(const struct hgq_model *m, uint8_t **live, struct hgq_err *err)
 		live[nl - 1][j] = hgq_fmt_width(last->k[j], last->i[j],
 		    last->f[j]) > 0;
 	for (uint32_t l = nl - 1; l >= 2; l -= 2)
-		if ((rc = live_sweep(m, l - 1, live[l - 2], live[l])) !=
-		    HGQ_OK) {
+		if ((rc = live_sweep(m, l - 1, live[l - 2], live[l],
+		    zero != NULL ? zero[l - 2] : NULL)) != HGQ_OK) {
 			hgq_model_live_release(live, nl);
 			return hgq_errf(err, rc, rc == HGQ_ENOMEM ?
 			    "out of memory" : "layer %u: no window", l - 1);

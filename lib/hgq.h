@@ -1059,22 +1059,31 @@ int	hgq_ebops_write(FILE *f, const struct hgq_ebops_report *r, int style,
 /* ------------------------------------------------------------------ */
 
 /*
- * What hgq_prune did to one dense layer (layer index in the chain).
- * inputs_removed = n_in - new_in and neurons_removed = n_out - new_out;
- * outputs_cleared counts output elements of width 0 of the last layer
- * whose weights and bias were set to 0 (they are kept); zero_weights is
- * the number of zero mantissas left in the pruned layer.
+ * What hgq_prune did to one operation (layer index in the chain, kind):
+ * n_in/n_out the elements of its input and output tensors before,
+ * new_in/new_out after; inputs_removed = n_in - new_in and
+ * neurons_removed = n_out - new_out; in_c/out_c the last dimensions of
+ * those tensors (channels; a flat tensor's size) before, new_in_c/
+ * new_out_c after (a convolution loses new_out_c - out_c filters and
+ * in_c - new_in_c kernel slices); k_h/k_w the kernel or pool size (0
+ * for dense and flatten); outputs_cleared counts output columns of the
+ * last layer (dense: elements, convolution: filters) with no live
+ * element whose weights and bias were set to 0 (they are kept);
+ * zero_weights is the number of zero mantissas left in the pruned layer.
  */
 struct hgq_prune_stats {
 	uint32_t	 index;
+	uint32_t	 kind;		/* enum hgq_layer_kind */
 	uint32_t	 n_in, n_out;
 	uint32_t	 new_in, new_out;
+	uint32_t	 in_c, out_c, new_in_c, new_out_c;
+	uint32_t	 k_h, k_w;
 	uint32_t	 inputs_removed, neurons_removed, outputs_cleared;
 	uint64_t	 zero_weights;
 };
 
 struct hgq_prune_report {
-	uint32_t	 n_dense;
+	uint32_t	 n_dense;	/* rows: every operation (layer 2n+1) */
 	struct hgq_prune_stats *layer;	/* n_dense, owned by the report */
 	uint32_t	 passes;	/* passes that changed something */
 	int		 changed;	/* anything removed or cleared */
@@ -1083,21 +1092,40 @@ struct hgq_prune_report {
 /*
  * hgq_prune - remove from a calibrated model everything that computes
  * nothing, keeping the function exactly (for every input, in or out of
- * the calibrated range, the engine gives the same outputs):
- *   - dead elements (see hgq_model_live) of every quantizer but the
- *     last, with the dense column that feeds them (weights and bias), the
- *     dense row they feed and their calibration range; a removed element
- *     of the first quantizer leaves m->index_map, while n_raw and the
- *     normalisation stay, so the model still reads full-width raw inputs;
- *   - the weights and bias of dead output elements are cleared (output
- *     elements are never removed).
- * Passes repeat until nothing changes.  Exact EBOPs do not change, and
- * pruning a pruned model changes nothing (the written bytes are equal).
+ * the calibrated range, the engine gives the same outputs).  Tensors
+ * keep their rank, so a quantizer loses *units*: elements of a flat
+ * tensor, whole channels (last axis) of a shaped one; a unit goes when
+ * none of its elements is live (see hgq_model_live; here an element that
+ * is 0 for every input also counts as dead: a neuron or filter whose
+ * bias is 0 and whose non-zero weights meet only such elements, a
+ * pooling window or a flattened element of such elements):
+ *   - a dead element of a flat quantizer but the last goes with the
+ *     dense column that feeds it (weights and bias), the dense row it
+ *     feeds and its calibration range; a removed element of a flat first
+ *     quantizer leaves m->index_map, while n_raw and the normalisation
+ *     stay, so the model still reads full-width raw inputs;
+ *   - a dead channel of a shaped quantizer goes with the filter that
+ *     computes it (kernel slice and bias), the next convolution's
+ *     kernel slice that reads it, the same channel on both sides of a
+ *     pooling layer (kept when either side has a live element in it),
+ *     and after a flatten its elements at every position with the dense
+ *     rows they feed (kept when the flatten's input or output has a
+ *     live element in it);
+ *   - a shaped first quantizer (the model input) keeps every element: a
+ *     zero-width input element already costs nothing (no port bits);
+ *   - the weights and bias of an output column without live elements
+ *     are cleared (output elements are never removed).
+ * Passes repeat until nothing changes.  Exact EBOPs never grow: they
+ * stay unless removed always-0 elements had live multiplications, which
+ * EBOPs count at the element's width (an always-0 element in a kept
+ * channel stays and keeps its cost).  Pruning a pruned model changes
+ * nothing (the written bytes are equal).
  * The float training state (every layer tensor and m->has_train) is
  * dropped since it no longer matches; the metadata entry "pruned" gets
- * "<old shapes> -> <new shapes>" (e.g. "784-64-10 -> 412-57-10") unless
- * the model already has one and nothing changed.  Zero weights inside a
- * kept layer stay (a dense layer stores every weight; a zero costs
+ * "<old shapes> -> <new shapes>" (quantizer shapes, e.g. "784-64-10 ->
+ * 412-57-10", "8x8x1-6x6x4-3x3x4-36-3 -> 8x8x1-6x6x2-3x3x2-18-3")
+ * unless the model already has one and nothing changed.  Zero weights
+ * inside a kept layer stay (a layer stores every weight; a zero costs
  * nothing) and are counted in the report.
  *
  * r may be NULL; otherwise it is filled on success and left empty on
@@ -1308,6 +1336,23 @@ struct hgq_cmvm_params {
 	int		 threads;	/* threads for the runs [0: one per
 					   CPU]; the result does not depend
 					   on it */
+	int		 conv_share;	/* enum hgq_share: convolutions
+					   [HGQ_SHARE_TAPS] */
+};
+
+/*
+ * How hgq_ir_build solves a convolution's positions (each one the same
+ * dense layer on other inputs): one CMVM per position; one per distinct
+ * pattern of the taps' exact intervals and depths (the solves it saves
+ * would be identical); or one per pattern of the taps that hold a
+ * variable (the padding, pruned and constant taps differ at the borders),
+ * solved over the hull of the positions' intervals.  Every position's
+ * adders still get its own exact widths.
+ */
+enum hgq_share {
+	HGQ_SHARE_NONE		= 0,
+	HGQ_SHARE_WIDTHS	= 1,
+	HGQ_SHARE_TAPS		= 2,
 };
 void	hgq_cmvm_params_init(struct hgq_cmvm_params *p);
 
@@ -1376,6 +1421,7 @@ enum hgq_ir_kind {
 	HGQ_IR_SAT	= 5,	/* a (at 2^-f) clipped to the range of
 				   (k, i, f) for mode SAT or SAT_SYM */
 	HGQ_IR_DOT	= 6,	/* behavioral: sum of terms[a .. a+b) */
+	HGQ_IR_MAX	= 7,	/* max(a, b) (values; max-pooling) */
 };
 
 struct hgq_ir_op {
@@ -1402,6 +1448,9 @@ struct hgq_ir_term {
 };
 
 struct hgq_ir_layer {
+	uint32_t	 kind;		/* the model layer's kind */
+	uint32_t	 n_solves;	/* CMVMs solved for it */
+	uint32_t	 n_cmp;		/* MAX ops: comparators */
 	uint32_t	 n_adders;
 	uint64_t	 lut;		/* LUT estimate of its ops */
 	int32_t		 depth;		/* deepest op (from the inputs) */
@@ -1423,16 +1472,19 @@ struct hgq_ir {
 	struct hgq_ir_layer *layers;
 	int		 behavioral;
 	uint32_t	 n_adders;	/* ADD ops (CMVM and constants) */
+	uint32_t	 n_cmp;		/* MAX ops */
 	uint64_t	 lut;		/* sum of hgq_ir_op_cost */
 	int32_t		 depth;		/* adder depth of the deepest op */
 };
 
 /*
  * hgq_ir_build - the IR of a calibrated model: one CMVM (hgq_cmvm_solve
- * with par; NULL: defaults) per dense layer, or with behavioral one DOT op
- * per output.  On success *out owns a new IR (free with hgq_ir_free).
+ * with par; NULL: defaults) per dense layer and per group of positions of
+ * a convolution (par->conv_share), or with behavioral one DOT op per
+ * output; max-pooling as MAX trees, average pooling as adder trees,
+ * flatten as the same values.  On success *out owns a new IR (free with hgq_ir_free).
  * Returns HGQ_OK, HGQ_EINVAL (invalid or uncalibrated model), HGQ_EUNSUPP
- * (a layer kind other than quantizer/dense), HGQ_ERANGE (a value needs
+ * (not a chain), HGQ_ERANGE (a value needs
  * more than 62 bits; the message names the layer) or HGQ_ENOMEM.
  */
 int	hgq_ir_build(struct hgq_ir **out, const struct hgq_model *m,

@@ -414,7 +414,8 @@ int	hgq_add_span(const struct hgq_ival *a, const struct hgq_ival *b,
  * hgq_ir_op_cost - the LUT estimate of op j: for an adder, the bits of its
  * carry chain where both operands hold variable bits (one LUT each for
  * the XOR; a constant or zero operand bit needs none), for a clip one LUT
- * per bit; 0 for wires, constants, and ReLU masks (merged into the LUTs
+ * per bit, for a MAX half a LUT per compared bit and one per kept bit;
+ * 0 for wires, constants, and ReLU masks (merged into the LUTs
  * of their consumers).  Calibrated against Yosys synth_xilinx.
  */
 int	hgq_ir_op_cost(const struct hgq_ir *ir, uint32_t j);
@@ -425,6 +426,13 @@ int	hgq_ir_op_cost(const struct hgq_ir *ir, uint32_t j);
  * or a concatenation when the result is 0 (returns the chain's width).
  */
 int	hgq_ir_add_split(const struct hgq_ir *ir, uint32_t j, int *low);
+
+/*
+ * hgq_ir_max_width - the width at which MAX op j compares: both operands
+ * at its LSB, sign- or zero-extended to a common width that holds both
+ * (two's complement when either can be negative).
+ */
+int	hgq_ir_max_width(const struct hgq_ir *ir, uint32_t j);
 
 /*
  * Float training kernels of the convolutional layers (conv.c), in the
@@ -644,5 +652,14 @@ int	hgq_ival_rescale(struct hgq_ival *v, int32_t e);
  */
 void	hgq_ival_quant(struct hgq_ival *out, const struct hgq_ival *y,
 	    int relu, int k, int i, int f, int round, int overflow);
+
+/*
+ * hgq_model_live_zero - hgq_model_live() where zero[l] (for quantizers
+ * l before the last; zero itself may be NULL) marks elements known to be
+ * always 0: they count as dead like elements of width 0.  (prune.c finds
+ * them; ebops.c)
+ */
+int	hgq_model_live_zero(const struct hgq_model *m, uint8_t **live,
+	    uint8_t *const *zero, struct hgq_err *err);
 
 #endif /* HGQ_INTERNAL_H */

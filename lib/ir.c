@@ -50,6 +50,7 @@ struct builder {
 	const struct hgq_cmvm_params *par;
 	int		 behavioral;
 	int32_t		 zero;		/* the CONST 0 op, or -1 */
+	uint64_t	 n_solves;	/* CMVMs solved */
 };
 
 /* ------------------------------------------------------------------ */
@@ -419,6 +420,64 @@ layer_consts(const struct builder *B, const struct hgq_layer *d,
 	return HGQ_OK;
 }
 
+/*
+ * Replay solution s: its input k is op map[k]; the outputs go to acc,
+ * acc_shift, acc_neg (s->n_out each).  A solution of one convolution is
+ * replayed at every position of its group (conv_cmvm), each time on that
+ * position's own inputs, so that every interval is the position's own.
+ */
+static int
+cmvm_replay(struct builder *B, const struct hgq_cmvm *s, const int32_t *map,
+    int32_t layer, int32_t *acc, int32_t *acc_shift, uint8_t *acc_neg,
+    int32_t *node_op, uint32_t li, struct hgq_err *err)
+{
+	int rc;
+
+	for (uint32_t j = 0; j < s->n_in; j++)
+		node_op[j] = map[j];
+	for (uint32_t j = s->n_in; j < s->n_nodes; j++) {
+		const struct hgq_cmvm_node *nd = &s->nodes[j];
+
+		rc = add_op(B, node_op[nd->a], node_op[nd->b], nd->shift,
+		    nd->sub, layer, &node_op[j]);
+		if (rc == HGQ_ENOMEM)
+			return hgq_errf(err, rc, "out of memory");
+		if (rc != HGQ_OK)
+			return hgq_errf(err, rc, "layer %u: an adder exceeds "
+			    "62 bits", li);
+	}
+	for (uint32_t j = 0; j < s->n_out; j++) {
+		acc[j] = s->out[j].node < 0 ? -1 : node_op[s->out[j].node];
+		acc_shift[j] = s->out[j].shift;
+		acc_neg[j] = s->out[j].neg;
+	}
+	return HGQ_OK;
+}
+
+static int
+cmvm_solve(struct builder *B, struct hgq_cmvm **s, const struct hgq_ival *x,
+    const int32_t *dep, uint32_t n, uint32_t n_out, const int32_t *wm,
+    const int8_t *wf, uint32_t li, struct hgq_err *err)
+{
+	int rc;
+
+	B->n_solves++;
+	if ((rc = hgq_cmvm_solve(s, x, dep, n, n_out, wm, wf, B->par,
+	    err)) != HGQ_OK && err != NULL) {
+		char why[sizeof(err->msg)];
+
+		memcpy(why, err->msg, sizeof(why));
+		hgq_errf(err, rc, "layer %u: %s", li, why);
+	}
+	return rc;
+}
+
+static bool
+is_var(const struct builder *B, int32_t id)
+{
+	return id >= 0 && B->ir->ops[id].kind != HGQ_IR_CONST;
+}
+
 /* the CMVM of dense layer d over the variable inputs cur[] */
 static int
 layer_cmvm(struct builder *B, const struct hgq_layer *d, const int32_t *cur,
@@ -439,7 +498,7 @@ layer_cmvm(struct builder *B, const struct hgq_layer *d, const int32_t *cur,
 	    (map = hgq_calloc(d->n_in, sizeof(*map))) == NULL)
 		goto fail;
 	for (uint32_t i = 0; i < d->n_in; i++)
-		if (cur[i] >= 0 && ir->ops[cur[i]].kind != HGQ_IR_CONST) {
+		if (is_var(B, cur[i])) {
 			map[n] = cur[i];
 			x[n] = ir->ops[cur[i]].v;
 			if (ir->ops[cur[i]].depth < dmin)
@@ -451,7 +510,7 @@ layer_cmvm(struct builder *B, const struct hgq_layer *d, const int32_t *cur,
 		goto fail;
 	n = 0;
 	for (uint32_t i = 0; i < d->n_in; i++) {
-		if (cur[i] < 0 || ir->ops[cur[i]].kind == HGQ_IR_CONST)
+		if (!is_var(B, cur[i]))
 			continue;
 		dep[n] = ir->ops[cur[i]].depth - dmin;
 		if (dep[n] > MAX_REL_DEPTH)
@@ -462,38 +521,14 @@ layer_cmvm(struct builder *B, const struct hgq_layer *d, const int32_t *cur,
 		    d->n_out * sizeof(*wf));
 		n++;
 	}
-	if ((rc = hgq_cmvm_solve(&s, x, dep, n, d->n_out, wm, wf, B->par,
-	    err)) != HGQ_OK) {
-		if (err != NULL) {
-			char why[sizeof(err->msg)];
-
-			memcpy(why, err->msg, sizeof(why));
-			hgq_errf(err, rc, "layer %u: %s", li, why);
-		}
+	if ((rc = cmvm_solve(B, &s, x, dep, n, d->n_out, wm, wf, li,
+	    err)) != HGQ_OK)
 		goto out;
-	}
 	rc = HGQ_ENOMEM;
 	if ((node_op = hgq_calloc(s->n_nodes, sizeof(*node_op))) == NULL)
 		goto fail;
-	for (uint32_t j = 0; j < n; j++)
-		node_op[j] = map[j];
-	for (uint32_t j = n; j < s->n_nodes; j++) {
-		const struct hgq_cmvm_node *nd = &s->nodes[j];
-
-		rc = add_op(B, node_op[nd->a], node_op[nd->b], nd->shift,
-		    nd->sub, layer, &node_op[j]);
-		if (rc != HGQ_OK) {
-			hgq_errf(err, rc, "layer %u: an adder exceeds 62 bits",
-			    li);
-			goto out;
-		}
-	}
-	for (uint32_t j = 0; j < d->n_out; j++) {
-		acc[j] = s->out[j].node < 0 ? -1 : node_op[s->out[j].node];
-		acc_shift[j] = s->out[j].shift;
-		acc_neg[j] = s->out[j].neg;
-	}
-	rc = HGQ_OK;
+	rc = cmvm_replay(B, s, map, layer, acc, acc_shift, acc_neg, node_op,
+	    li, err);
 	goto out;
 fail:
 	hgq_errf(err, rc, "out of memory");
@@ -574,6 +609,554 @@ layer_dot(struct builder *B, const struct hgq_layer *d, const int32_t *cur,
 range:
 	return hgq_errf(err, HGQ_ERANGE, "layer %u: an accumulator exceeds "
 	    "62 bits", li);
+}
+
+/* ------------------------------------------------------------------ */
+/* Convolutions, pooling, flatten                                      */
+/* ------------------------------------------------------------------ */
+
+/* the parts of every output of a layer, before relu and its quantizer */
+struct outs {
+	int32_t		*acc;		/* variable part: op, or -1 */
+	int32_t		*sh;		/* (-1)^neg * acc * 2^sh */
+	uint8_t		*neg;
+	struct dy	*C;		/* constant part */
+	struct hgq_ival	*V;		/* exact range of the variable part */
+};
+
+/*
+ * Output j is op id (or 0 for -1) times 2^sh: a constant folds into C,
+ * a variable is the variable part with its own (exact) interval.
+ */
+static void
+out_plain(const struct builder *B, int32_t id, int32_t sh,
+    const struct outs *O, uint32_t j)
+{
+	O->acc[j] = -1;
+	O->sh[j] = 0;
+	O->neg[j] = 0;
+	memset(&O->V[j], 0, sizeof(O->V[j]));
+	O->C[j] = dy_norm(0, 0);
+	if (id < 0)
+		return;
+	if (B->ir->ops[id].kind == HGQ_IR_CONST) {
+		O->C[j] = dy_norm(B->ir->ops[id].v.lo, B->ir->ops[id].v.e +
+		    sh);
+		return;
+	}
+	O->acc[j] = id;
+	O->sh[j] = sh;
+	O->V[j] = B->ir->ops[id].v;
+	O->V[j].e += sh;
+}
+
+/* the exact ranges and constants of the outputs of dense view d */
+static int
+view_ranges(struct builder *B, const struct hgq_layer *d, const int32_t *cur,
+    struct hgq_ival *xv, struct dy *C, struct hgq_ival *V, uint32_t li,
+    struct hgq_err *err)
+{
+	int rc;
+
+	if ((rc = layer_consts(B, d, cur, C, li, err)) != HGQ_OK)
+		return rc;
+	for (uint32_t i = 0; i < d->n_in; i++) {
+		memset(&xv[i], 0, sizeof(xv[i]));
+		if (is_var(B, cur[i]))
+			xv[i] = B->ir->ops[cur[i]].v;
+	}
+	for (uint32_t j = 0; j < d->n_out; j++)
+		if (hgq_dense_range(&V[j], d, j, xv, 0) != HGQ_OK)
+			return hgq_errf(err, HGQ_ERANGE, "layer %u output %u: "
+			    "a sum exceeds 62 bits", li, j);
+	return HGQ_OK;
+}
+
+/* a position of a convolution and its grouping key */
+struct posk {
+	const int64_t	*key;
+	uint32_t	 len;
+	uint32_t	 p;
+};
+
+static int
+key_cmp(const struct posk *x, const struct posk *y)
+{
+	for (uint32_t t = 0; t < x->len; t++)
+		if (x->key[t] != y->key[t])
+			return x->key[t] < y->key[t] ? -1 : 1;
+	return 0;
+}
+
+static int
+posk_cmp(const void *a, const void *b)
+{
+	const struct posk *x = a, *y = b;
+	int c = key_cmp(x, y);
+
+	if (c != 0)
+		return c;
+	return x->p < y->p ? -1 : x->p > y->p;
+}
+
+/*
+ * One CMVM for the positions pos[0..np) of convolution view d, whose
+ * inputs loc[p*T ..] have the same variable taps: the solver sees, per
+ * tap, the hull of the positions' intervals and their deepest relative
+ * depth, and its graph is replayed at every position on the position's
+ * own inputs (add_op recomputes each interval).  The graph computes
+ * sum_t x_t w_t for any inputs, so every replay is exact.  When a hull
+ * needs more than 62 bits, each position is solved alone.
+ */
+static int
+group_cmvm(struct builder *B, const struct hgq_layer *d, const int32_t *loc,
+    uint32_t T, const uint32_t *pos, uint32_t np, int32_t layer,
+    const struct outs *O, uint32_t li, struct hgq_err *err)
+{
+	struct hgq_ir *ir = B->ir;
+	struct hgq_cmvm *s = NULL;
+	struct hgq_ival *x = NULL;
+	int32_t *dep = NULL, *map = NULL, *node_op = NULL, *wm = NULL;
+	uint32_t *tap = NULL, n = 0, oc = d->n_out;
+	int8_t *wf = NULL;
+	int rc = HGQ_ENOMEM;
+
+	if ((x = hgq_calloc(T, sizeof(*x))) == NULL ||
+	    (dep = hgq_calloc(T, sizeof(*dep))) == NULL ||
+	    (map = hgq_calloc(T, sizeof(*map))) == NULL ||
+	    (tap = hgq_calloc(T, sizeof(*tap))) == NULL)
+		goto fail;
+	for (uint32_t t = 0; t < T; t++)
+		if (is_var(B, loc[(size_t)pos[0] * T + t]))
+			tap[n++] = t;
+	for (uint32_t q = 0; q < np; q++) {
+		const int32_t *l = &loc[(size_t)pos[q] * T];
+		int32_t dmin = INT32_MAX;
+
+		for (uint32_t k = 0; k < n; k++)
+			if (ir->ops[l[tap[k]]].depth < dmin)
+				dmin = ir->ops[l[tap[k]]].depth;
+		for (uint32_t k = 0; k < n; k++) {
+			struct hgq_ival a = ir->ops[l[tap[k]]].v, b = x[k];
+			int32_t r = ir->ops[l[tap[k]]].depth - dmin;
+
+			if (r > MAX_REL_DEPTH)
+				r = MAX_REL_DEPTH;
+			if (q == 0 || r > dep[k])
+				dep[k] = r;
+			if (q == 0) {
+				x[k] = a;
+				continue;
+			}
+			if (b.e < a.e ? hgq_ival_rescale(&a, b.e) != HGQ_OK :
+			    hgq_ival_rescale(&b, a.e) != HGQ_OK) {
+				rc = HGQ_OK;
+				for (uint32_t u = 0; rc == HGQ_OK && u < np;
+				    u++)
+					rc = group_cmvm(B, d, loc, T, &pos[u],
+					    1, layer, O, li, err);
+				goto out;
+			}
+			x[k].e = a.e;
+			x[k].lo = a.lo < b.lo ? a.lo : b.lo;
+			x[k].hi = a.hi > b.hi ? a.hi : b.hi;
+		}
+	}
+	if ((wm = hgq_calloc((size_t)n * oc + 1, sizeof(*wm))) == NULL ||
+	    (wf = hgq_calloc((size_t)n * oc + 1, sizeof(*wf))) == NULL)
+		goto fail;
+	for (uint32_t k = 0; k < n; k++) {
+		memcpy(&wm[(size_t)k * oc], &d->w_m[(size_t)tap[k] * oc],
+		    oc * sizeof(*wm));
+		memcpy(&wf[(size_t)k * oc], &d->w_f[(size_t)tap[k] * oc],
+		    oc * sizeof(*wf));
+	}
+	if ((rc = cmvm_solve(B, &s, x, dep, n, oc, wm, wf, li, err)) !=
+	    HGQ_OK)
+		goto out;
+	rc = HGQ_ENOMEM;
+	if ((node_op = hgq_calloc(s->n_nodes, sizeof(*node_op))) == NULL)
+		goto fail;
+	for (uint32_t q = 0; q < np; q++) {
+		size_t p = pos[q];
+
+		for (uint32_t k = 0; k < n; k++)
+			map[k] = loc[p * T + tap[k]];
+		if ((rc = cmvm_replay(B, s, map, layer, &O->acc[p * oc],
+		    &O->sh[p * oc], &O->neg[p * oc], node_op, li, err)) !=
+		    HGQ_OK)
+			goto out;
+	}
+	rc = HGQ_OK;
+	goto out;
+fail:
+	hgq_errf(err, rc, "out of memory");
+out:
+	hgq_cmvm_free(s);
+	free(x);
+	free(dep);
+	free(map);
+	free(tap);
+	free(node_op);
+	free(wm);
+	free(wf);
+	return rc;
+}
+
+/* the words of a position's key per tap, by sharing mode */
+static uint32_t
+key_words(int share)
+{
+	return share == HGQ_SHARE_WIDTHS ? 5 : share == HGQ_SHARE_TAPS ? 1 :
+	    0;
+}
+
+/*
+ * The CMVMs of a convolution: positions grouped by the sharing mode
+ * (none: one solve per position; widths: per distinct pattern of the
+ * taps' intervals and depths, where the solves would be identical; taps:
+ * per pattern of variable taps, over the hulls), one solve per group.
+ */
+static int
+conv_cmvm(struct builder *B, const struct hgq_layer *d, const int32_t *loc,
+    uint32_t T, uint32_t n_pos, int32_t layer, const struct outs *O,
+    uint32_t li, struct hgq_err *err)
+{
+	int share = B->par != NULL ? B->par->conv_share : HGQ_SHARE_TAPS;
+	uint32_t kw = key_words(share);
+	struct posk *pk = NULL;
+	int64_t *key = NULL;
+	uint32_t *pos = NULL;
+	int rc = HGQ_ENOMEM;
+
+	if ((pk = hgq_calloc(n_pos, sizeof(*pk))) == NULL ||
+	    (pos = hgq_calloc(n_pos, sizeof(*pos))) == NULL ||
+	    (key = hgq_calloc((size_t)n_pos * T * kw + 1, sizeof(*key))) ==
+	    NULL) {
+		rc = hgq_errf(err, HGQ_ENOMEM, "out of memory");
+		goto out;
+	}
+	for (uint32_t p = 0; p < n_pos; p++) {
+		const int32_t *l = &loc[(size_t)p * T];
+		int64_t *k = &key[(size_t)p * T * kw];
+		int32_t dmin = INT32_MAX;
+
+		pk[p].key = k;
+		pk[p].len = T * kw;
+		pk[p].p = p;
+		for (uint32_t t = 0; t < T; t++)
+			if (is_var(B, l[t]) && B->ir->ops[l[t]].depth < dmin)
+				dmin = B->ir->ops[l[t]].depth;
+		for (uint32_t t = 0; t < T && kw > 0; t++) {
+			const struct hgq_ir_op *op = is_var(B, l[t]) ?
+			    &B->ir->ops[l[t]] : NULL;
+
+			k[t * kw] = op != NULL;
+			if (kw == 1 || op == NULL)
+				continue;
+			k[t * kw + 1] = op->v.lo;
+			k[t * kw + 2] = op->v.hi;
+			k[t * kw + 3] = op->v.e;
+			k[t * kw + 4] = op->depth - dmin > MAX_REL_DEPTH ?
+			    MAX_REL_DEPTH : op->depth - dmin;
+		}
+	}
+	if (kw > 0)
+		qsort(pk, n_pos, sizeof(*pk), posk_cmp);
+	for (uint32_t g0 = 0, g1; g0 < n_pos; g0 = g1) {
+		for (g1 = g0 + 1; kw > 0 && g1 < n_pos &&
+		    key_cmp(&pk[g0], &pk[g1]) == 0; g1++)
+			;
+		for (uint32_t q = g0; q < g1; q++)
+			pos[q - g0] = pk[q].p;
+		if ((rc = group_cmvm(B, d, loc, T, pos, g1 - g0, layer, O, li,
+		    err)) != HGQ_OK)
+			goto out;
+	}
+	rc = HGQ_OK;
+out:
+	free(pk);
+	free(pos);
+	free(key);
+	return rc;
+}
+
+/*
+ * A convolution: at every position, the dense layer over its taps (the
+ * padding and the zero-width inputs are 0, constants fold into C).
+ */
+static int
+layer_conv(struct builder *B, const struct hgq_model *m, uint32_t li,
+    const int32_t *cur, int32_t layer, const struct outs *O,
+    struct hgq_err *err)
+{
+	const struct hgq_layer *d = &m->layers[li];
+	struct hgq_window w;
+	struct hgq_layer v;
+	struct hgq_ival *xv = NULL;
+	uint32_t *idx = NULL;
+	int32_t *loc = NULL;
+	uint32_t T, oc;
+	int rc;
+
+	if ((rc = hgq_layer_window(m, li, &w, err)) != HGQ_OK)
+		return rc;
+	T = w.n_taps;
+	oc = w.out_c;
+	v = *d;
+	v.kind = HGQ_LAYER_DENSE;
+	v.rank = 0;
+	v.n_in = T;
+	v.n_out = oc;
+	rc = HGQ_ENOMEM;
+	if ((idx = hgq_calloc(T, sizeof(*idx))) == NULL ||
+	    (xv = hgq_calloc(T, sizeof(*xv))) == NULL ||
+	    (loc = hgq_calloc((size_t)w.n_pos * T, sizeof(*loc))) == NULL)
+		goto nomem;
+	for (uint32_t p = 0; p < w.n_pos; p++) {
+		int32_t *l = &loc[(size_t)p * T];
+		size_t o = (size_t)p * oc;
+
+		hgq_window_taps(&w, p, idx);
+		for (uint32_t t = 0; t < T; t++)
+			l[t] = idx[t] == HGQ_TAP_PAD ? -1 : cur[idx[t]];
+		if ((rc = view_ranges(B, &v, l, xv, &O->C[o], &O->V[o], li,
+		    err)) != HGQ_OK)
+			goto out;
+		if (!B->behavioral)
+			continue;
+		if ((rc = layer_dot(B, &v, l, &O->V[o], layer, &O->acc[o], li,
+		    err)) != HGQ_OK)
+			goto out;
+		memset(&O->sh[o], 0, oc * sizeof(*O->sh));
+		memset(&O->neg[o], 0, oc);
+	}
+	rc = B->behavioral ? HGQ_OK : conv_cmvm(B, &v, loc, T, w.n_pos,
+	    layer, O, li, err);
+	goto out;
+nomem:
+	rc = hgq_errf(err, HGQ_ENOMEM, "out of memory");
+out:
+	free(idx);
+	free(xv);
+	free(loc);
+	return rc;
+}
+
+/* sign of a * 2^ea - b * 2^eb (|a|, |b| < 2^62) */
+static int
+dy_cmp(int64_t a, int32_t ea, int64_t b, int32_t eb)
+{
+	int64_t d = (int64_t)ea - eb;
+	__int128 x = a, y = b;
+
+	if (d > 64)
+		return a != 0 ? (a > 0 ? 1 : -1) : (b > 0 ? -1 : b < 0);
+	if (d < -64)
+		return b != 0 ? (b > 0 ? -1 : 1) : (a > 0 ? 1 : -(a < 0));
+	if (d > 0)
+		x *= (__int128)1 << d;
+	else
+		y *= (__int128)1 << -d;
+	return x < y ? -1 : x > y;
+}
+
+/* the op of the smallest depth among ids[0..n), removed from the list */
+static int32_t
+pop_shallow(const struct builder *B, int32_t *ids, uint32_t *n)
+{
+	uint32_t best = 0;
+	int32_t id;
+
+	for (uint32_t q = 1; q < *n; q++) {
+		const struct hgq_ir_op *a = &B->ir->ops[ids[q]];
+		const struct hgq_ir_op *b = &B->ir->ops[ids[best]];
+
+		if (a->depth < b->depth)
+			best = q;
+	}
+	id = ids[best];
+	ids[best] = ids[--*n];
+	return id;
+}
+
+/*
+ * The exponent at which op x is exact and coarsest: a variable's own, a
+ * constant's lowest set bit (a zero's: none, INT32_MAX).
+ */
+static int32_t
+natural_e(const struct hgq_ir_op *x)
+{
+	if (x->kind != HGQ_IR_CONST)
+		return x->v.e;
+	if (x->v.lo == 0)
+		return INT32_MAX;
+	return x->v.e + __builtin_ctzll((uint64_t)x->v.lo);
+}
+
+/*
+ * The interval of op x's values as mantissas at exponent e: exact when e
+ * is at most natural_e(x); -1 when it exceeds 62 bits.
+ */
+static int
+ival_at(const struct hgq_ir_op *x, int32_t e, int64_t *lo, int64_t *hi)
+{
+	struct hgq_ival v = x->v;
+
+	if (v.lo == 0 && v.hi == 0) {
+		*lo = *hi = 0;
+		return 0;
+	}
+	if (e > v.e) {		/* a constant, exactly divisible */
+		v.lo = v.hi = v.lo >> (e - v.e);
+		v.e = e;
+	}
+	if (hgq_ival_rescale(&v, e) != HGQ_OK)
+		return -1;
+	*lo = v.lo;
+	*hi = v.hi;
+	return 0;
+}
+
+/* *id = max(a, b): one of them when the intervals decide, else a MAX op */
+static int
+max_op(struct builder *B, int32_t a, int32_t b, int32_t layer, int32_t *id)
+{
+	const struct hgq_ir_op *oa = &B->ir->ops[a], *ob = &B->ir->ops[b];
+	struct hgq_ir_op op;
+	int32_t ea = natural_e(oa), eb = natural_e(ob);
+	int64_t alo, ahi, blo, bhi;
+
+	if (dy_cmp(oa->v.lo, oa->v.e, ob->v.hi, ob->v.e) >= 0) {
+		*id = a;
+		return HGQ_OK;
+	}
+	if (dy_cmp(ob->v.lo, ob->v.e, oa->v.hi, oa->v.e) >= 0) {
+		*id = b;
+		return HGQ_OK;
+	}
+	op_init(&op, HGQ_IR_MAX, layer);
+	op.a = a;
+	op.b = b;
+	op.depth = (oa->depth > ob->depth ? oa->depth : ob->depth) + 1;
+	/* the coarsest LSB of both (so that max-pooling after a quantizer
+	   stays on its grid, e.g. with a zero-width element in the window) */
+	op.v.e = ea < eb ? ea : eb;
+	if (ival_at(oa, op.v.e, &alo, &ahi) != 0 ||
+	    ival_at(ob, op.v.e, &blo, &bhi) != 0)
+		return HGQ_ERANGE;
+	op.v.lo = alo > blo ? alo : blo;
+	op.v.hi = ahi > bhi ? ahi : bhi;
+	return new_op(B, &op, id);
+}
+
+/*
+ * Pooling: for every output position and channel, the window's values
+ * (the zero-width ones are 0): max-pool a comparator tree, shallowest
+ * operands first; avg-pool an adder tree then the exact shift by
+ * log2(area), left to the quantizer after it.  Constants fold: the
+ * largest one (dropped when a variable always beats it), or their sum.
+ */
+static int
+layer_pool(struct builder *B, const struct hgq_model *m, uint32_t li,
+    const int32_t *cur, int32_t layer, const struct outs *O,
+    struct hgq_err *err)
+{
+	const struct hgq_layer *d = &m->layers[li];
+	int mx = d->kind == HGQ_LAYER_MAXPOOL;
+	struct hgq_window w;
+	uint32_t *idx = NULL, area, C;
+	int32_t *ids = NULL, sh = 0;
+	int rc;
+
+	if ((rc = hgq_layer_window(m, li, &w, err)) != HGQ_OK)
+		return rc;
+	C = w.in_c;
+	area = w.k_h * w.k_w;
+	while (!mx && ((uint32_t)1 << sh) < area)
+		sh++;
+	if ((idx = hgq_calloc(w.n_taps, sizeof(*idx))) == NULL ||
+	    (ids = hgq_calloc(area, sizeof(*ids))) == NULL) {
+		rc = hgq_errf(err, HGQ_ENOMEM, "out of memory");
+		goto out;
+	}
+	for (uint32_t p = 0; p < w.n_pos; p++) {
+		hgq_window_taps(&w, p, idx);
+		for (uint32_t c = 0; c < C; c++) {
+			struct dy k = dy_norm(0, 0);
+			bool any_c = false;
+			uint32_t n = 0, j = p * C + c;
+			int32_t r, cid;
+
+			for (uint32_t t = c; t < w.n_taps; t += C) {
+				int32_t id = cur[idx[t]];
+				const struct hgq_ir_op *op = id >= 0 ?
+				    &B->ir->ops[id] : NULL;
+				struct dy v = op == NULL ? dy_norm(0, 0) :
+				    dy_norm(op->v.lo, op->v.e);
+
+				if (is_var(B, id)) {
+					ids[n++] = id;
+				} else if (!mx) {
+					if (dy_add(&k, k, v.m, v.e) != 0)
+						goto range;
+				} else if (!any_c ||
+				    dy_cmp(v.m, v.e, k.m, k.e) > 0) {
+					k = v;
+					any_c = true;
+				}
+			}
+			if (mx && any_c) {
+				bool beaten = false;
+
+				for (uint32_t q = 0; q < n; q++)
+					if (dy_cmp(B->ir->ops[ids[q]].v.lo,
+					    B->ir->ops[ids[q]].v.e, k.m,
+					    k.e) >= 0)
+						beaten = true;
+				if (!beaten) {
+					if (n == 0) {
+						O->acc[j] = -1;
+						out_plain(B, -1, 0, O, j);
+						O->C[j] = k;
+						continue;
+					}
+					if (const_op(B, k, layer, &cid) !=
+					    HGQ_OK)
+						goto nomem;
+					ids[n++] = cid;
+				}
+			}
+			while (n > 1) {
+				int32_t a = pop_shallow(B, ids, &n);
+				int32_t b = pop_shallow(B, ids, &n);
+
+				rc = mx ? max_op(B, a, b, layer, &r) :
+				    add_op(B, a, b, 0, 0, layer, &r);
+				if (rc == HGQ_ENOMEM)
+					goto nomem;
+				if (rc != HGQ_OK)
+					goto range;
+				ids[n++] = r;
+			}
+			out_plain(B, n > 0 ? ids[0] : -1, -sh, O, j);
+			if (!mx && k.m != 0 && dy_add(&O->C[j], O->C[j], k.m,
+			    k.e - sh) != 0)
+				goto range;
+		}
+	}
+	rc = HGQ_OK;
+	goto out;
+nomem:
+	rc = hgq_errf(err, HGQ_ENOMEM, "out of memory");
+	goto out;
+range:
+	rc = hgq_errf(err, HGQ_ERANGE, "layer %u: a window exceeds 62 bits",
+	    li);
+out:
+	free(idx);
+	free(ids);
+	return rc;
 }
 
 /* ------------------------------------------------------------------ */
@@ -689,6 +1272,13 @@ demand(struct hgq_ir *ir)
 			if (w > 0)
 				need_bits(ir, op->a, INT32_MAX);
 			break;
+		case HGQ_IR_MAX:
+			/* the comparison reads both operands whole */
+			if (w > 0) {
+				need_bits(ir, op->a, INT32_MAX);
+				need_bits(ir, op->b, INT32_MAX);
+			}
+			break;
 		case HGQ_IR_DOT:
 			/* behavioral: the sum keeps its whole width */
 			if (w > 0)
@@ -751,19 +1341,43 @@ hgq_ir_op_cost(const struct hgq_ir *ir, uint32_t j)
 		return n;
 	case HGQ_IR_SAT:
 		return op->w;		/* a 3-way choice per bit */
+	case HGQ_IR_MAX:
+		/* the comparison (Yosys: about two bits per LUT), then a
+		   2-way choice per kept bit; fitted on 107 comparators:
+		   estimate 1011, synth_xilinx 1005 */
+		return op->w == 0 ? 0 : (hgq_ir_max_width(ir, j) + 1) / 2 +
+		    op->w;
 	default:
 		return 0;
 	}
+}
+
+int
+hgq_ir_max_width(const struct hgq_ir *ir, uint32_t j)
+{
+	const struct hgq_ir_op *op = &ir->ops[j];
+	int64_t alo = 0, ahi = 0, blo = 0, bhi = 0;
+
+	/* both at op's LSB (exact: MAX ops are built so) */
+	ival_at(&ir->ops[op->a], op->v.e, &alo, &ahi);
+	ival_at(&ir->ops[op->b], op->v.e, &blo, &bhi);
+	return hgq_ival_width(alo < blo ? alo : blo, ahi > bhi ? ahi : bhi,
+	    NULL);
 }
 
 static void
 stats(struct hgq_ir *ir)
 {
 	ir->n_adders = 0;
+	ir->n_cmp = 0;
 	ir->lut = 0;
 	ir->depth = 0;
-	for (uint32_t l = 0; l < ir->n_layers; l++)
-		memset(&ir->layers[l], 0, sizeof(ir->layers[l]));
+	for (uint32_t l = 0; l < ir->n_layers; l++) {
+		ir->layers[l].n_adders = 0;
+		ir->layers[l].n_cmp = 0;
+		ir->layers[l].lut = 0;
+		ir->layers[l].depth = 0;
+	}
 	for (uint32_t j = 0; j < ir->n_ops; j++) {
 		const struct hgq_ir_op *op = &ir->ops[j];
 		struct hgq_ir_layer *L = op->layer >= 0 &&
@@ -780,6 +1394,10 @@ stats(struct hgq_ir *ir)
 		if (op->kind == HGQ_IR_ADD) {
 			L->n_adders++;
 			ir->n_adders++;
+		}
+		if (op->kind == HGQ_IR_MAX) {
+			L->n_cmp++;
+			ir->n_cmp++;
 		}
 		if (op->depth > L->depth)
 			L->depth = op->depth;
@@ -817,12 +1435,12 @@ hgq_ir_build(struct hgq_ir **out, const struct hgq_model *m,
 	uint8_t *acc_neg = NULL;
 	struct dy *C = NULL;
 	struct hgq_ival *xv = NULL, *V = NULL;
+	struct outs O;
 	uint32_t max_n = 0;
 	int rc;
 
 	*out = NULL;
-	if ((rc = hgq_model_validate(m, err)) != HGQ_OK ||
-	    (rc = hgq_model_dense_only(m, "the emitter", err)) != HGQ_OK)
+	if ((rc = hgq_model_validate(m, err)) != HGQ_OK)
 		return rc;
 	if (!m->calibrated)
 		return hgq_errf(err, HGQ_EINVAL, "the model was never "
@@ -832,11 +1450,12 @@ hgq_ir_build(struct hgq_ir **out, const struct hgq_model *m,
 		return hgq_errf(err, HGQ_EINVAL, "the model must start and "
 		    "end with a quantizer");
 	for (uint32_t l = 0; l < m->n_layers; l++) {
-		if (m->layers[l].kind != ((l % 2) == 0 ? HGQ_LAYER_QUANT :
-		    HGQ_LAYER_DENSE))
-			return hgq_errf(err, HGQ_EUNSUPP, "layer %u: only "
-			    "quantizer and dense layers, alternating, can be "
-			    "emitted", l);
+		if ((m->layers[l].kind == HGQ_LAYER_QUANT) != ((l % 2) == 0) ||
+		    hgq_layer_n_inputs(&m->layers[l]) > 1 ||
+		    (l > 0 && hgq_layer_input(m, l, 0) != l - 1))
+			return hgq_errf(err, HGQ_EUNSUPP, "layer %u: only a "
+			    "chain of quantizers and operations, alternating, "
+			    "can be emitted", l);
 		if (m->layers[l].n_out > max_n)
 			max_n = m->layers[l].n_out;
 		if (m->layers[l].n_in > max_n)
@@ -897,40 +1516,57 @@ hgq_ir_build(struct hgq_ir **out, const struct hgq_model *m,
 		ir->in_op[j] = cur[j];
 	}
 
+	O.acc = acc;
+	O.sh = acc_sh;
+	O.neg = acc_neg;
+	O.C = C;
+	O.V = V;
 	for (uint32_t l = 1; l + 1 < m->n_layers; l += 2) {
 		const struct hgq_layer *d = &m->layers[l];
 		const struct hgq_layer *q = &m->layers[l + 1];
 		int32_t layer = (int32_t)(l / 2);
+		int relu = 0;
+		uint64_t solves = B.n_solves;
 
 		B.zero = -1;
-		if ((rc = layer_consts(&B, d, cur, C, l, err)) != HGQ_OK)
-			goto fail;
-		/* the exact range of every output's variable part */
-		for (uint32_t i = 0; i < d->n_in; i++) {
-			memset(&xv[i], 0, sizeof(xv[i]));
-			if (cur[i] >= 0 && ir->ops[cur[i]].kind != HGQ_IR_CONST)
-				xv[i] = ir->ops[cur[i]].v;
-		}
-		for (uint32_t j = 0; j < d->n_out; j++)
-			if (hgq_dense_range(&V[j], d, j, xv, 0) != HGQ_OK) {
-				rc = hgq_errf(err, HGQ_ERANGE, "layer %u output "
-				    "%u: a sum exceeds 62 bits", l, j);
+		switch (d->kind) {
+		case HGQ_LAYER_DENSE:
+			relu = d->act == HGQ_ACT_RELU;
+			if ((rc = view_ranges(&B, d, cur, xv, C, V, l, err)) !=
+			    HGQ_OK)
 				goto fail;
+			if (behavioral) {
+				rc = layer_dot(&B, d, cur, V, layer, acc, l,
+				    err);
+				memset(acc_sh, 0, d->n_out * sizeof(*acc_sh));
+				memset(acc_neg, 0, d->n_out);
+			} else {
+				rc = layer_cmvm(&B, d, cur, layer, acc, acc_sh,
+				    acc_neg, l, err);
 			}
-		if (behavioral) {
-			rc = layer_dot(&B, d, cur, V, layer, acc, l, err);
-			memset(acc_sh, 0, d->n_out * sizeof(*acc_sh));
-			memset(acc_neg, 0, d->n_out);
-		} else {
-			rc = layer_cmvm(&B, d, cur, layer, acc, acc_sh,
-			    acc_neg, l, err);
+			break;
+		case HGQ_LAYER_CONV1D:
+		case HGQ_LAYER_CONV2D:
+			relu = d->act == HGQ_ACT_RELU;
+			rc = layer_conv(&B, m, l, cur, layer, &O, err);
+			break;
+		case HGQ_LAYER_MAXPOOL:
+		case HGQ_LAYER_AVGPOOL:
+			rc = layer_pool(&B, m, l, cur, layer, &O, err);
+			break;
+		default:		/* flatten: the same elements */
+			for (uint32_t j = 0; j < d->n_out; j++)
+				out_plain(&B, cur[j], 0, &O, j);
+			rc = HGQ_OK;
 		}
 		if (rc != HGQ_OK)
 			goto fail;
+		ir->layers[layer].kind = d->kind;
+		ir->layers[layer].n_solves = (uint32_t)(B.n_solves - solves);
 		for (uint32_t j = 0; j < d->n_out; j++) {
 			rc = lower_output(&B, acc[j], acc_sh[j], acc_neg[j],
-			    &V[j], C[j], d->act == HGQ_ACT_RELU, q->k[j], q->i[j],
-			    q->f[j], q->round, q->overflow, layer, &nxt[j]);
+			    &V[j], C[j], relu, q->k[j], q->i[j], q->f[j],
+			    q->round, q->overflow, layer, &nxt[j]);
 			if (rc == HGQ_ERANGE) {
 				hgq_errf(err, rc, "layer %u output %u: a "
 				    "value exceeds 62 bits", l, j);
@@ -992,6 +1628,13 @@ lsh(int64_t m, int s)
 	return (int64_t)((uint64_t)m << s);
 }
 
+/* m * 2^s, exact (s < 0 only for constants that divide) */
+static inline int64_t
+sh_any(int64_t m, int s)
+{
+	return s >= 0 ? lsh(m, s) : m >> -s;
+}
+
 void
 hgq_ir_eval(const struct hgq_ir *ir, const int64_t *inp, int64_t *buf,
     int64_t *out)
@@ -1022,6 +1665,14 @@ hgq_ir_eval(const struct hgq_ir *ir, const int64_t *inp, int64_t *buf,
 		case HGQ_IR_RELU:
 			v = buf[op->a] < 0 ? 0 : buf[op->a];
 			break;
+		case HGQ_IR_MAX: {
+			const struct hgq_ir_op *b = &ir->ops[op->b];
+			int64_t va = sh_any(buf[op->a], a->v.e - op->v.e);
+			int64_t vb = sh_any(buf[op->b], b->v.e - op->v.e);
+
+			v = va > vb ? va : vb;
+			break;
+		}
 		case HGQ_IR_QUANT:
 			if (op->wrap)
 				v = hgq_quant_mant(buf[op->a],

@@ -156,6 +156,7 @@ sched_build(struct sched *s, const struct hgq_ir *ir, int pipeline)
 			break;
 		case HGQ_IR_ADD:
 		case HGQ_IR_DOT:
+		case HGQ_IR_MAX:
 			st = (op->depth - 1) / pipeline;
 			break;
 		default:
@@ -382,6 +383,35 @@ hgq_verilog_info(const struct hgq_ir *ir, int pipeline,
 	return HGQ_OK;
 }
 
+/* the width of a product constant c of a DOT term */
+static int
+dot_const_width(const struct hgq_ir *ir, const struct hgq_ir_op *op,
+    const struct hgq_ir_term *tm, int64_t *c)
+{
+	(void)ir;
+	*c = (int64_t)tm->w_m * ((int64_t)1 << (tm->w_e - op->v.e));
+	return hgq_ival_width(*c < 0 ? *c : -1, *c > 0 ? *c : 0, NULL);
+}
+
+/* DOT op j's register: its kept bits, or the widest product's */
+static int
+dot_width(const struct hgq_ir *ir, uint32_t j)
+{
+	const struct hgq_ir_op *op = &ir->ops[j];
+	int w = op->w;
+
+	for (int32_t t = 0; t < op->b; t++) {
+		const struct hgq_ir_term *tm = &ir->terms[op->a + t];
+		int xs, wx = op_width(&ir->ops[tm->src], &xs);
+		int64_t c;
+		int p = wx + !xs + dot_const_width(ir, op, tm, &c);
+
+		if (p > w)
+			w = p;
+	}
+	return w;
+}
+
 /* one op's statement(s) into b (declarations into d) */
 static void
 emit_op(struct sbuf *d, struct sbuf *b, const struct hgq_ir *ir,
@@ -393,7 +423,11 @@ emit_op(struct sbuf *d, struct sbuf *b, const struct hgq_ir *ir,
 
 	if (op->kind == HGQ_IR_CONST || w == 0)
 		return;
-	sb_printf(d, "reg [%d:0] v%u;\n", w - 1, j);
+	if (op->kind == HGQ_IR_DOT)
+		/* wide enough for every product: no truncating statement */
+		sb_printf(d, "reg [%d:0] v%u;\n", dot_width(ir, j) - 1, j);
+	else
+		sb_printf(d, "reg [%d:0] v%u;\n", w - 1, j);
 	switch (op->kind) {
 	case HGQ_IR_INPUT:
 		sb_printf(b, "\tv%u = model_inp[%llu:%llu];\n", j,
@@ -519,6 +553,39 @@ emit_op(struct sbuf *d, struct sbuf *b, const struct hgq_ir *ir,
 		sb_printf(b, ";\n");
 		break;
 	}
+	case HGQ_IR_MAX: {
+		/* a comparison at the common width wc (sign bits flipped:
+		   an unsigned compare of two's complement values), then a
+		   choice */
+		const struct hgq_ir_op *a = &ir->ops[op->a];
+		const struct hgq_ir_op *bb = &ir->ops[op->b];
+		int wc = hgq_ir_max_width(ir, j), sa, sb;
+
+		hgq_ival_width(a->v.lo, a->v.hi, &sa);
+		hgq_ival_width(bb->v.lo, bb->v.hi, &sb);
+		sb_printf(d, "reg v%u_lt;\n", j);
+		sb_printf(b, "\tv%u_lt = ", j);
+		for (int q = 0; q < 2; q++) {
+			const struct hgq_ir_op *x = q ? bb : a;
+
+			sb_printf(b, q ? " < " : "");
+			if (sa || sb)
+				sb_printf(b, "(");
+			ext(b, ir, s, q ? op->b : op->a, st, x->v.e - op->v.e,
+			    wc);
+			if (sa || sb) {
+				sb_printf(b, " ^ ");
+				literal(b, wc, (uint64_t)1 << (wc - 1));
+				sb_printf(b, ")");
+			}
+		}
+		sb_printf(b, ";\n\tv%u = v%u_lt ? ", j, j);
+		ext(b, ir, s, op->b, st, bb->v.e - op->v.e, w);
+		sb_printf(b, " : ");
+		ext(b, ir, s, op->a, st, a->v.e - op->v.e, w);
+		sb_printf(b, ";\n");
+		break;
+	}
 	case HGQ_IR_DOT:
 		/* behavioral: signed products written with *, all operands
 		   signed so that Verilog extends them to w bits */
@@ -527,10 +594,8 @@ emit_op(struct sbuf *d, struct sbuf *b, const struct hgq_ir *ir,
 			const struct hgq_ir_term *tm = &ir->terms[op->a + t];
 			const struct hgq_ir_op *x = &ir->ops[tm->src];
 			int xs, wx = op_width(x, &xs);
-			int64_t c = (int64_t)tm->w_m *
-			    ((int64_t)1 << (tm->w_e - op->v.e));
-			int wc = hgq_ival_width(c < 0 ? c : -1, c > 0 ? c : 0,
-			    NULL);
+			int64_t c;
+			int wc = dot_const_width(ir, op, tm, &c);
 
 			sb_printf(b, "%s$signed(", t ? "\n\t    + " : "");
 			if (xs) {
@@ -592,7 +657,9 @@ hgq_verilog_write(FILE *f, const struct hgq_ir *ir,
 		if (ir->ops[j].kind == HGQ_IR_CONST || w == 0)
 			continue;
 		for (int32_t st = s.stage[j] + 1; st <= s.last[j]; st++) {
-			sb_printf(&d, "reg [%d:0] r%u_%d;\n", w - 1, j, st);
+			sb_printf(&d, "reg [%d:0] r%u_%d;\n",
+			    (ir->ops[j].kind == HGQ_IR_DOT ?
+			    dot_width(ir, j) : w) - 1, j, st);
 			sb_printf(&r, "\t");
 			ref_name(&r, &s, (int32_t)j, st);
 			sb_printf(&r, " <= ");
@@ -803,32 +870,42 @@ hgq_verilog_report(FILE *f, const struct hgq_ir *ir, int pipeline, int json,
 	if ((rc = hgq_verilog_info(ir, pipeline, &info, err)) != HGQ_OK)
 		return rc;
 	if (json) {
-		fprintf(f, "{\"adders\": %u, \"lut_estimate\": %llu, \"ff\": "
-		    "%llu, \"latency_cycles\": %u, \"max_adder_depth\": %d, "
-		    "\"style\": \"%s\", \"pipeline\": %d, \"inp_bits\": %llu, "
-		    "\"out_bits\": %llu, \"layers\": [", info.adders,
+		fprintf(f, "{\"adders\": %u, \"lut_estimate\": %llu, "
+		    "\"ff\": %llu, \"latency_cycles\": %u, "
+		    "\"max_adder_depth\": %d, \"style\": \"%s\", "
+		    "\"pipeline\": %d, \"inp_bits\": %llu, \"out_bits\": "
+		    "%llu, \"comparators\": %u, \"layers\": [", info.adders,
 		    (unsigned long long)info.lut, (unsigned long long)info.ff,
 		    info.latency, info.depth, ir->behavioral ? "behavioral" :
 		    "adders", pipeline, (unsigned long long)info.inp_bits,
-		    (unsigned long long)info.out_bits);
-		for (uint32_t l = 0; l < ir->n_layers; l++)
+		    (unsigned long long)info.out_bits, ir->n_cmp);
+		for (uint32_t l = 0; l < ir->n_layers; l++) {
+			const struct hgq_ir_layer *L = &ir->layers[l];
+
 			fprintf(f, "%s{\"layer\": %u, \"adders\": %u, "
-			    "\"lut_estimate\": %llu, \"adder_depth\": %d}",
-			    l ? ", " : "", 2 * l + 1, ir->layers[l].n_adders,
-			    (unsigned long long)ir->layers[l].lut,
-			    ir->layers[l].depth);
+			    "\"lut_estimate\": %llu, \"adder_depth\": %d, "
+			    "\"kind\": \"%s\", \"comparators\": %u, "
+			    "\"cmvm_solves\": %u}", l ? ", " : "", 2 * l + 1,
+			    L->n_adders, (unsigned long long)L->lut, L->depth,
+			    hgq_layer_kind_name(L->kind), L->n_cmp,
+			    L->n_solves);
+		}
 		fprintf(f, "]}\n");
 	} else {
 		fprintf(f, "adders\t%u\nlut_estimate\t%llu\nff\t%llu\n"
-		    "latency_cycles\t%u\nmax_adder_depth\t%d\n", info.adders,
+		    "latency_cycles\t%u\nmax_adder_depth\t%d\n"
+		    "comparators\t%u\n", info.adders,
 		    (unsigned long long)info.lut, (unsigned long long)info.ff,
-		    info.latency, info.depth);
-		fprintf(f, "# layer\tadders\tlut_estimate\tadder_depth\n");
+		    info.latency, info.depth, ir->n_cmp);
+		fprintf(f, "# layer\tadders\tlut_estimate\tadder_depth\tkind"
+		    "\tcomparators\tcmvm_solves\n");
 		for (uint32_t l = 0; l < ir->n_layers; l++)
-			fprintf(f, "%u\t%u\t%llu\t%d\n", 2 * l + 1,
+			fprintf(f, "%u\t%u\t%llu\t%d\t%s\t%u\t%u\n", 2 * l + 1,
 			    ir->layers[l].n_adders,
 			    (unsigned long long)ir->layers[l].lut,
-			    ir->layers[l].depth);
+			    ir->layers[l].depth,
+			    hgq_layer_kind_name(ir->layers[l].kind),
+			    ir->layers[l].n_cmp, ir->layers[l].n_solves);
 	}
 	return ferror(f) ? hgq_errf(err, HGQ_EIO, "write error") : HGQ_OK;
 }

@@ -1,14 +1,11 @@
 #!/bin/sh
 # Shaped models (format 1.1): the golden conv models read, dump as their
-# .json and rewrite byte for byte; the programs that compute only dense
-# chains so far refuse them (hgq-sim and hgq-ebops compute them: t560, t320) with exit 1 and one line "prog: layer N
-# (KIND): not supported by prog yet", leaving no output file.  (To be
-# replaced by real tests as each program learns the new layers.)
+# .json and rewrite byte for byte; hgq-prune and hgq-emit-verilog read
+# them (the programs' own tests: t230, t450; hgq-sim and hgq-ebops: t560,
+# t320); hgq-train resumes only a run of the same config.
 . "$TESTS_DIR/lib.sh"
 
 EX=$ROOT/formats/examples
-mkdata --seed 1 4 16 x16.npy
-mkdata --seed 1 4 12 x12.npy
 
 for f in conv2d conv1d; do
 	ok "$f: --dump" sh -c "hgq-ebops --dump '$EX/$f.hgqm' > $f.json"
@@ -23,29 +20,24 @@ ok "a dense chain dumps" sh -c "hgq-ebops --dump flat.hgqm > flat.json"
 check "as format 1.0" grep -q '"format_version": \[1, 0\]' flat.json
 check "with flat shapes" grep -q '"shape": \[3\]' flat.json
 
-# refuse: exit 1, exactly one line, naming the layer, no output file
-refusal() {	# refusal PROG WANT-LINE CMD...
-	prog=$1 line=$2
-	shift 2
-	rm -f out.*
-	must_fail 1 "$prog refuses $m" "$@"
-	check "$prog: one line: $line" sh -c \
-	    "[ \"\$(cat .err)\" = '$line' ]"
-	check "$prog: no output file" sh -c '! ls out.* 2>/dev/null | grep -q .'
-}
 for m in conv2d conv1d; do
-	kind=$m
-	x=x16.npy
-	[ $m = conv1d ] && x=x12.npy
-	for p in hgq-prune hgq-emit-verilog; do
-		line="$p: layer 1 ($kind): not supported by $p yet"
-		case $p in
-		hgq-prune) refusal $p "$line" hgq-prune -o out.hgqm "$EX/$m.hgqm" ;;
-		hgq-emit-verilog) refusal $p "$line" \
-		    hgq-emit-verilog -o out.v --testbench out.tb.v \
-		    --vectors $x "$EX/$m.hgqm" ;;
-		esac
-	done
+	# hgq-prune reads them (t230 prunes conv models); the golden ones
+	# compute constants (t560), so there is nothing to keep
+	rm -f out.*
+	must_fail 1 "hgq-prune: $m prunes to nothing" \
+	    hgq-prune -o out.hgqm "$EX/$m.hgqm"
+	echo "hgq-prune: cannot prune model '$EX/$m.hgqm': model prunes" \
+	    "to nothing: every input is unused" > want.err
+	same "hgq-prune: one line, why" .err want.err
+	check "hgq-prune: no output file" sh -c \
+	    '! ls out.* 2>/dev/null | grep -q .'
+done
+# hgq-emit-verilog emits them (t450 checks the designs under Icarus)
+for m in conv2d conv1d; do
+	ok "hgq-emit-verilog: $m" hgq-emit-verilog -o $m.v --report-file $m.r.json \
+	    "$EX/$m.hgqm"
+	check "$m: a report per layer with its kind" \
+	    grep -q '"layer": 3, .*"kind": "[a-z]*pool"' $m.r.json
 done
 # hgq-train resumes only a run of the same config (it trains conv
 # models: t110)

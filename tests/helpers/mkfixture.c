@@ -25,6 +25,14 @@
  *   flatten   dense:N
  * e.g. --arch in:4x4x1,conv2d:2:3x3,maxpool:2x2,flatten,dense:2
  *
+ * --fit makes a shaped or dense model look trained and calibrated: small
+ * weights (at most 4 bits, |w| <= 1), input formats of at most 4 integer
+ * bits, and every later quantizer fitted to the exact range of the values
+ * reaching it (f random, so that widths stay within --max-width; one
+ * element in ten zero-width, one in six a bit short so that SAT and WRAP
+ * fire), with the identity (the union of the formats reaching each
+ * element) after max-pooling and flatten, as the trainer makes them.
+ *
  * formats/examples/ was produced once with (see formats/hgqm.md):
  *   mkfixture --seed 221 --shape 2,2,1 --max-width 6 -o tiny.hgqm
  *   mkfixture --seed 221 --shape 2,2,1 --max-width 6 --train -o tiny-train.hgqm
@@ -34,6 +42,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <math.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -53,14 +62,14 @@ struct opts {
 	uint32_t	 raw_extra;
 	uint32_t	 n_meta;
 	int		 norm;
-	bool		 regress, train, compress, uncal;
+	bool		 regress, train, compress, uncal, fit;
 	const char	*out;
 	const char	*arch;		/* --arch SPEC, or NULL */
 };
 
 static const char usage[] =
     "usage: mkfixture [--compress] [--regress] [--train] [--uncalibrated]\n"
-    "           [--arch SPEC] [--max-width N] [--meta N]\n"
+    "           [--arch SPEC] [--fit] [--max-width N] [--meta N]\n"
     "           [--norm none|scale|standard] [--raw-extra N] [--seed N]\n"
     "           [--shape N,N,...] [-o FILE]\n";
 
@@ -170,6 +179,7 @@ parse_args(struct opts *o, int argc, char **argv)
 	static const struct option lo[] = {
 		{ "arch", required_argument, NULL, 'a' },
 		{ "compress", no_argument, NULL, 'c' },
+		{ "fit", no_argument, NULL, 'F' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "max-width", required_argument, NULL, 'w' },
 		{ "meta", required_argument, NULL, 'm' },
@@ -195,6 +205,7 @@ parse_args(struct opts *o, int argc, char **argv)
 		switch (c) {
 		case 'a': o->arch = optarg; break;
 		case 'c': o->compress = true; break;
+		case 'F': o->fit = true; break;
 		case 'h': fputs(usage, stdout); exit(0);
 		case 'm':
 			o->n_meta = (uint32_t)parse_num(optarg, "--meta",
@@ -557,6 +568,195 @@ build_arch(struct hgq_model *m, const char *spec)
 		bad_arch(spec);
 }
 
+/* --fit: value ranges [lo, hi] per element, layer by layer */
+static uint64_t rng_fit;
+
+static int
+rnd_f(int lo, int hi)
+{
+	return rnd_in(&rng_fit, lo, hi);
+}
+
+/* a format for values in [lo, hi]: *lo, *hi become the format's range */
+static void
+fit_elem(struct hgq_layer *q, uint32_t e, double *lo, double *hi,
+    const struct opts *o)
+{
+	double a = fabs(*lo) > fabs(*hi) ? fabs(*lo) : fabs(*hi);
+	int k = *lo < 0, i = 0, f;
+	int64_t mlo, mhi;
+
+	while (ldexp(1.0, i) <= a && i < 40)
+		i++;
+	while (i > -8 && ldexp(1.0, i - 1) > a)
+		i--;
+	if (rnd_f(0, 5) == 0)
+		i--;			/* overflow fires */
+	f = rnd_f(0, 4);
+	if (k + i + f > o->max_width)
+		f = o->max_width - k - i;
+	if (rnd_f(0, 9) == 0 || a == 0) {
+		k = 0;
+		f = 0;
+		i = 0;			/* zero width */
+	}
+	q->k[e] = (int8_t)k;
+	q->i[e] = (int8_t)i;
+	q->f[e] = (int8_t)f;
+	hgq_fmt_range(k, i, f, q->overflow, &mlo, &mhi);
+	*lo = ldexp((double)mlo, -f);
+	*hi = ldexp((double)mhi, -f);
+}
+
+static void
+fit_formats(struct hgq_model *m, const struct opts *o)
+{
+	uint32_t max_n = 0, idx[4096];
+	double *lo, *hi, *nlo, *nhi;
+
+	rng_fit = o->seed ^ 0x464954ULL;	/* "FIT" */
+	for (uint32_t j = 0; j < m->n_layers; j++)
+		if (m->layers[j].n_out > max_n)
+			max_n = m->layers[j].n_out;
+	lo = calloc(max_n, sizeof(*lo));
+	hi = calloc(max_n, sizeof(*hi));
+	nlo = calloc(max_n, sizeof(*nlo));
+	nhi = calloc(max_n, sizeof(*nhi));
+	if (lo == NULL || hi == NULL || nlo == NULL || nhi == NULL)
+		fail("out of memory", NULL);
+	for (uint32_t e = 0; e < m->layers[0].n_out; e++) {
+		lo[e] = -ldexp(1.0, rnd_f(0, 3));
+		hi[e] = -lo[e];
+		fit_elem(&m->layers[0], e, &lo[e], &hi[e], o);
+	}
+	for (uint32_t j = 1; j + 1 < m->n_layers; j += 2) {
+		struct hgq_layer *d = &m->layers[j], *q = &m->layers[j + 1];
+		const struct hgq_layer *p = &m->layers[j - 1];
+		struct hgq_window w;
+		bool id = d->kind == HGQ_LAYER_MAXPOOL ||
+		    d->kind == HGQ_LAYER_FLATTEN;
+
+		if (hgq_layer_n_bias(m, j) > 0) {
+			uint64_t nw = hgq_layer_n_weights(m, j);
+
+			for (uint64_t e = 0; e < nw; e++) {
+				int b = rnd_f(1, 4);
+
+				d->w_m[e] = rnd_f(0, 3) == 0 ? 0 :
+				    rnd_f(-(1 << (b - 1)), 1 << (b - 1));
+				d->w_f[e] = (int8_t)rnd_f(b - 1, b + 1);
+			}
+			for (uint32_t e = 0; e < hgq_layer_n_bias(m, j); e++) {
+				d->b_m[e] = rnd_f(-8, 8);
+				d->b_f[e] = (int8_t)rnd_f(2, 4);
+			}
+		}
+		if (d->kind != HGQ_LAYER_DENSE && d->kind !=
+		    HGQ_LAYER_FLATTEN && hgq_layer_window(m, j, &w, NULL) !=
+		    HGQ_OK)
+			fail("--fit: no window", NULL);
+		for (uint32_t e = 0; e < d->n_out; e++) {
+			double a = 0, b = 0;
+			uint32_t n = 1, t0 = 0, step = 1, co = 0;
+
+			if (d->kind == HGQ_LAYER_DENSE) {
+				n = d->n_in;
+				for (uint32_t t = 0; t < n; t++)
+					idx[t] = t;
+				co = e;
+			} else if (d->kind == HGQ_LAYER_FLATTEN) {
+				idx[0] = e;
+			} else {
+				if (w.n_taps > 4096)
+					fail("--fit: a window too large", NULL);
+				hgq_window_taps(&w, e / w.out_c, idx);
+				n = w.n_taps;
+				co = e % w.out_c;
+				if (d->kind == HGQ_LAYER_MAXPOOL ||
+				    d->kind == HGQ_LAYER_AVGPOOL) {
+					t0 = co;
+					step = w.in_c;
+				}
+			}
+			if (d->kind == HGQ_LAYER_MAXPOOL)
+				a = b = -1e300;
+			for (uint32_t t = t0; t < n; t += step) {
+				double l = idx[t] == HGQ_TAP_PAD ? 0 :
+				    lo[idx[t]];
+				double h = idx[t] == HGQ_TAP_PAD ? 0 :
+				    hi[idx[t]];
+
+				if (d->kind == HGQ_LAYER_MAXPOOL) {
+					a = l > a ? l : a;
+					b = h > b ? h : b;
+				} else if (hgq_layer_n_bias(m, j) > 0) {
+					size_t at = (size_t)t *
+					    hgq_layer_n_bias(m, j) + co;
+					double wv = ldexp(d->w_m[at],
+					    -d->w_f[at]);
+
+					a += wv * (wv < 0 ? h : l);
+					b += wv * (wv < 0 ? l : h);
+				} else {
+					a += l;
+					b += h;
+				}
+			}
+			if (d->kind == HGQ_LAYER_AVGPOOL) {
+				a /= w.k_h * w.k_w;
+				b /= w.k_h * w.k_w;
+			}
+			if (hgq_layer_n_bias(m, j) > 0) {
+				a += ldexp(d->b_m[co], -d->b_f[co]);
+				b += ldexp(d->b_m[co], -d->b_f[co]);
+				if (d->act == HGQ_ACT_RELU) {
+					a = a < 0 ? 0 : a;
+					b = b < 0 ? 0 : b;
+				}
+			}
+			nlo[e] = a;
+			nhi[e] = b;
+		}
+		q->overflow = (uint8_t)(id ? HGQ_SAT : rnd_f(0, 1));
+		for (uint32_t e = 0; e < q->n_out; e++) {
+			if (!id) {
+				fit_elem(q, e, &nlo[e], &nhi[e], o);
+				continue;
+			}
+			/* the identity: the union of the formats reaching e */
+			q->k[e] = 0;
+			q->i[e] = q->f[e] = -127;
+			for (uint32_t t = 0; t < (d->kind == HGQ_LAYER_FLATTEN ?
+			    1 : w.n_taps); t++) {
+				uint32_t x;
+
+				if (d->kind == HGQ_LAYER_FLATTEN)
+					x = e;
+				else if (t % w.in_c != e % w.in_c)
+					continue;
+				else {
+					hgq_window_taps(&w, e / w.in_c, idx);
+					x = idx[t];
+				}
+				if (hgq_fmt_width(p->k[x], p->i[x], p->f[x]) ==
+				    0)
+					continue;
+				q->k[e] = p->k[x] > q->k[e] ? p->k[x] : q->k[e];
+				q->i[e] = p->i[x] > q->i[e] ? p->i[x] : q->i[e];
+				q->f[e] = p->f[x] > q->f[e] ? p->f[x] : q->f[e];
+			}
+			if (q->i[e] == -127)
+				q->i[e] = q->f[e] = 0;
+		}
+		memcpy(lo, nlo, d->n_out * sizeof(*lo));
+		memcpy(hi, nhi, d->n_out * sizeof(*hi));
+	}
+	free(lo);
+	free(hi);
+	free(nlo);
+	free(nhi);
+}
+
 static struct hgq_model *
 build(const struct opts *o)
 {
@@ -593,6 +793,8 @@ build(const struct opts *o)
 		    m->layers[j - 1].kind == HGQ_LAYER_FLATTEN))
 			m->layers[j].trainable = 0;
 	}
+	if (o->fit && !o->uncal)
+		fit_formats(m, o);
 	if (o->train)
 		fill_train(m, o);
 	for (uint32_t j = 0; j < o->n_meta; j++) {

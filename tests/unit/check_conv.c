@@ -14,14 +14,13 @@
 #include <string.h>
 
 #include "internal.h"
+#include "fixture.h"
 #include "unit.h"
-
-static uint64_t rs[4];
 
 static float
 urand(float lo, float hi)
 {
-	return lo + (hi - lo) * (float)hgq_rng_uniform(rs);
+	return lo + (hi - lo) * (float)fx_rnd_unit();
 }
 
 static float *
@@ -43,8 +42,7 @@ int_array(size_t n, int lo, int hi)
 
 	ck_assert_ptr_nonnull(a);
 	for (size_t j = 0; j < n; j++)
-		a[j] = (float)(lo + (int)hgq_rng_below(rs,
-		    (uint64_t)(hi - lo + 1)));
+		a[j] = (float)fx_rnd_int(lo, hi);
 	return a;
 }
 
@@ -292,7 +290,7 @@ START_TEST(test_gemm_vs_direct)
 {
 	size_t n_cases = 0;
 
-	hgq_rng_seed(rs, 3);
+	fx_rng_state = 3;
 	for (size_t v = 0; v < N_ISAS; v++) {
 		if (hgq_kernel_isa(isas[v]) != isas[v])
 			continue;
@@ -387,7 +385,7 @@ START_TEST(test_col2im_and_split)
 	float *di1, *di2, *dw1, *dw2, *db1, *db2;
 	double s1 = 0, s2 = 0;
 
-	hgq_rng_seed(rs, 4);
+	fx_rng_state = 4;
 	geom(&g, 7, 6, 3, 3, 2, 5, 2, 1, HGQ_PAD_SAME);
 	K = g.KH * g.KW * g.C;
 	ni = B * 7 * 6 * 3;
@@ -533,7 +531,7 @@ START_TEST(test_conv_fd)
 {
 	struct hgq_conv_geom g;
 
-	hgq_rng_seed(rs, 5);
+	fx_rng_state = 5;
 	geom(&g, 5, 4, 2, 3, 3, 3, 1, 1, HGQ_PAD_VALID);
 	fd_conv(&g, 2);
 	geom(&g, 5, 6, 3, 3, 2, 4, 2, 3, HGQ_PAD_SAME);
@@ -646,7 +644,7 @@ START_TEST(test_pool_fd)
 	};
 	const float h = 1e-3f;
 
-	hgq_rng_seed(rs, 6);
+	fx_rng_state = 6;
 	for (size_t t = 0; t < sizeof(cases) / sizeof(cases[0]); t++)
 	for (int avg = 0; avg <= 1; avg++) {
 		struct hgq_pool_geom p;
@@ -665,7 +663,7 @@ START_TEST(test_pool_fd)
 		for (size_t j = 0; j < ni; j++)
 			x[j] = 0.01f * (float)j - 1.0f;
 		for (size_t j = ni; j-- > 1;) {
-			size_t k = (size_t)hgq_rng_below(rs, j + 1);
+			size_t k = (size_t)(fx_rnd() % (j + 1));
 			float tmp = x[j];
 
 			x[j] = x[k];
@@ -717,7 +715,7 @@ START_TEST(test_maxpool_relu)
 		{ 7, 7, 2, 3, 3, 2, 1 }, { 1, 11, 5, 1, 3, 1, 3 },
 	};
 
-	hgq_rng_seed(rs, 10);
+	fx_rng_state = 10;
 	for (size_t t = 0; t < sizeof(cases) / sizeof(cases[0]); t++) {
 		struct hgq_pool_geom p;
 		const size_t B = 3;
@@ -760,7 +758,7 @@ START_TEST(test_maxpool_arg)
 		{ 26, 26, 8, 2, 2, 2, 2 }, { 11, 11, 16, 2, 2, 2, 2 },
 	};
 
-	hgq_rng_seed(rs, 11);
+	fx_rng_state = 11;
 	for (size_t t = 0; t < sizeof(cases) / sizeof(cases[0]); t++) {
 		struct hgq_pool_geom p;
 		const size_t B = 3;
@@ -808,7 +806,7 @@ START_TEST(test_wquant_kernel)
 	const size_t KH = 3, KW = 2, C = 3, OC = 5, R = KH * KW * C;
 	float *w, *fe, *fc, *wq, *bits;
 
-	hgq_rng_seed(rs, 7);
+	fx_rng_state = 7;
 	w = rand_array(R * OC, -2, 2);
 	fe = rand_array(R * OC, -2, 8);
 	fc = rand_array(OC, -2, 8);
@@ -915,7 +913,7 @@ START_TEST(test_ebops_grad)
 	};
 	const float beta = 0.5f;
 
-	hgq_rng_seed(rs, 8);
+	fx_rng_state = 8;
 	for (size_t t = 0; t < sizeof(cases) / sizeof(cases[0]); t++) {
 		struct hgq_conv_geom g;
 		size_t na, nw;
@@ -992,7 +990,7 @@ START_TEST(test_ebops_dense_agree)
 	struct hgq_conv_geom g;
 	float *ab, *wb, *a1, *a2, *w1, *w2;
 
-	hgq_rng_seed(rs, 9);
+	fx_rng_state = 9;
 	ab = int_array(C, 0, 6);
 	wb = int_array(C * OC, 0, 5);
 	a1 = zeros(C);

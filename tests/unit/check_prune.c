@@ -6,6 +6,7 @@
  * that prunes to nothing without touching it.
  */
 #include <math.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -182,6 +183,41 @@ assert_same_bytes(const struct hgq_model *a, const struct hgq_model *b)
 }
 
 /*
+ * ebops_zeroed - the EBOPs of dense chain m once every element of a
+ * hidden quantizer that is 0 for every input (a neuron whose bias is 0
+ * and whose non-zero weights meet only such elements or width 0) gets
+ * width 0: what pruning removes besides dead elements, so the EBOPs of
+ * the pruned model.  Never more than hgq_ebops_total(m).
+ */
+static uint64_t
+ebops_zeroed(const struct hgq_model *m)
+{
+	struct hgq_model *z = hgq_model_copy(m);
+	uint64_t e;
+
+	ck_assert_ptr_nonnull(z);
+	for (uint32_t l = 1; l + 2 < z->n_layers; l += 2) {
+		const struct hgq_layer *qi = &z->layers[l - 1];
+		const struct hgq_layer *d = &z->layers[l];
+		struct hgq_layer *qo = &z->layers[l + 1];
+
+		for (uint32_t j = 0; j < d->n_out; j++) {
+			bool zero = d->b_m[j] == 0;
+
+			for (uint32_t i = 0; i < d->n_in && zero; i++)
+				zero = qi->k[i] + qi->i[i] + qi->f[i] <= 0 ||
+				    d->w_m[(size_t)i * d->n_out + j] == 0;
+			if (zero)
+				qo->k[j] = qo->i[j] = qo->f[j] = 0;
+		}
+	}
+	e = hgq_ebops_total(z);
+	ck_assert_uint_le(e, hgq_ebops_total(m));
+	hgq_model_free(z);
+	return e;
+}
+
+/*
  * check_pruning - prune a copy of m and check everything the contract
  * promises against m; returns 1 if the model pruned, 0 if it prunes to
  * nothing (then the copy must be unchanged).
@@ -192,7 +228,7 @@ check_pruning(const struct hgq_model *m, size_t n_rows)
 	struct hgq_model *p = hgq_model_copy(m), *p2;
 	struct hgq_prune_report r, r2;
 	struct hgq_err err = HGQ_ERR_INIT;
-	uint64_t ebops = hgq_ebops_total(m);
+	uint64_t ebops = ebops_zeroed(m);
 	double *x;
 	int64_t *y0, *y1;
 	int rc;
@@ -222,7 +258,8 @@ check_pruning(const struct hgq_model *m, size_t n_rows)
 	free(y0);
 	free(y1);
 
-	/* EBOPs are unchanged; nothing dead is left */
+	/* EBOPs are those of m with its always-0 elements at width 0;
+	   nothing dead is left */
 	ck_assert_uint_eq(hgq_ebops_total(p), ebops);
 	{
 		struct hgq_ebops_report er;
@@ -582,6 +619,392 @@ START_TEST(test_nothing_to_do)
 }
 END_TEST
 
+/* ------------------------------------------------------------------ */
+/* Convolutional models                                                */
+/* ------------------------------------------------------------------ */
+
+/* append operation kind of output shape od, then its quantizer */
+static struct hgq_layer *
+add_op(struct hgq_model *m, uint32_t kind, uint32_t rank, const uint32_t *od,
+    uint32_t kh, uint32_t kw, uint32_t sh, uint32_t sw, int same)
+{
+	struct hgq_layer *l = hgq_model_add_shaped(m, kind, rank, od, NULL);
+	uint32_t j;
+
+	ck_assert_ptr_nonnull(l);
+	l->kernel[0] = kh;
+	l->kernel[1] = kw;
+	l->stride[0] = sh;
+	l->stride[1] = sw;
+	l->padding = same ? HGQ_PAD_SAME : HGQ_PAD_VALID;
+	j = m->n_layers - 1;
+	ck_assert_int_eq(hgq_model_alloc_fixed(m, j, NULL), HGQ_OK);
+	ck_assert_ptr_nonnull(hgq_model_add_shaped(m, HGQ_LAYER_QUANT, rank, od,
+	    NULL));
+	ck_assert_int_eq(hgq_model_alloc_fixed(m, j + 1, NULL), HGQ_OK);
+	return &m->layers[j];
+}
+
+/*
+ * random_cq - random formats for quantizer j; one channel in four (of
+ * c, 0: flat) gets width <= 0 throughout
+ */
+static void
+random_cq(struct hgq_model *m, uint32_t j, uint32_t c)
+{
+	struct hgq_layer *q = &m->layers[j];
+	uint32_t dead = c > 1 && fx_rnd_int(0, 3) == 0 ?
+	    (uint32_t)fx_rnd_int(0, (int)c - 1) : UINT32_MAX;
+
+	q->round = (uint8_t)fx_rnd_int(0, 1);
+	q->overflow = (uint8_t)fx_rnd_int(0, 2);
+	q->trainable = 1;
+	for (uint32_t e = 0; e < q->n_out; e++) {
+		int k = fx_rnd_int(0, 1), f = fx_rnd_int(-2, 5);
+		int w = fx_rnd_int(0, 5) == 0 ? fx_rnd_int(-1, 0) :
+		    fx_rnd_int(1, 8);
+
+		if (c > 0 && e % c == dead)
+			w = fx_rnd_int(-1, 0);
+		q->k[e] = (int8_t)k;
+		q->f[e] = (int8_t)f;
+		q->i[e] = (int8_t)(w - k - f);
+	}
+}
+
+/*
+ * random_cw - random weights of layer j (rows x cols, cols = filters or
+ * neurons); sometimes a whole filter is 0 with its bias (it computes
+ * nothing) and sometimes a whole input channel of in_c is 0 (rows r
+ * with r % in_c == it)
+ */
+static void
+random_cw(struct hgq_model *m, uint32_t j, uint32_t in_c)
+{
+	struct hgq_layer *l = &m->layers[j];
+	uint32_t cols = hgq_layer_n_bias(m, j);
+	uint32_t rows = (uint32_t)(hgq_layer_n_weights(m, j) / cols);
+	int zc = fx_rnd_int(0, 1) ? fx_rnd_int(0, (int)cols - 1) : -1;
+	int zr = in_c > 1 && fx_rnd_int(0, 2) == 0 ?
+	    fx_rnd_int(0, (int)in_c - 1) : -1;
+
+	l->act = (uint8_t)fx_rnd_int(0, 1);
+	for (uint32_t r = 0; r < rows; r++)
+		for (uint32_t c = 0; c < cols; c++) {
+			size_t at = (size_t)r * cols + c;
+
+			l->w_m[at] = fx_rnd_int(0, 3) == 0 ? 0 :
+			    fx_rnd_int(-60, 60);
+			if ((int)c == zc || (zr >= 0 && (int)(r % in_c) == zr))
+				l->w_m[at] = 0;
+			l->w_f[at] = (int8_t)fx_rnd_int(-2, 6);
+		}
+	for (uint32_t c = 0; c < cols; c++) {
+		l->b_m[c] = (int)c == zc || fx_rnd_int(0, 3) == 0 ? 0 :
+		    fx_rnd_int(-40, 40);
+		l->b_f[c] = (int8_t)fx_rnd_int(-1, 5);
+	}
+}
+
+/* a window layer on [H, W, C] (rank 2: [W, C]) with a random geometry */
+static void
+random_window(struct hgq_model *m, uint32_t kind, uint32_t rank, uint32_t *d)
+{
+	uint32_t H = rank == 3 ? d[0] : 1, W = d[rank - 2], C = d[rank - 1];
+	bool conv = kind == HGQ_LAYER_CONV1D || kind == HGQ_LAYER_CONV2D;
+	int same = conv && fx_rnd_int(0, 1);
+	uint32_t kh = 1, kw, sh, sw, oh, ow, oc = C, od[3];
+
+	if (conv) {
+		if (rank == 3)
+			kh = (uint32_t)fx_rnd_int(1, H < 3 ? (int)H : 3);
+		kw = (uint32_t)fx_rnd_int(1, W < 3 ? (int)W : 3);
+		oc = (uint32_t)fx_rnd_int(1, 6);
+	} else {
+		if (rank == 3)
+			kh = H >= 2 ? 2 : 1;
+		kw = W >= 2 ? 2 : 1;
+	}
+	sh = rank == 3 ? (uint32_t)fx_rnd_int(1, 2) : 1;
+	sw = (uint32_t)fx_rnd_int(1, 2);
+	if (!conv)
+		sh = kh, sw = kw;
+	oh = same ? (H + sh - 1) / sh : (H - kh) / sh + 1;
+	ow = same ? (W + sw - 1) / sw : (W - kw) / sw + 1;
+	if (rank == 3)
+		od[0] = oh, od[1] = ow, od[2] = oc;
+	else
+		od[0] = ow, od[1] = oc;
+	add_op(m, kind, rank, od, kh, kw, sh, sw, same);
+	if (conv)
+		random_cw(m, m->n_layers - 2, C);
+	random_cq(m, m->n_layers - 1, oc);
+	memcpy(d, od, sizeof(od));
+}
+
+/*
+ * a random calibrated conv model: [W, C] or [H, W, C] input, conv, maybe
+ * pooling, maybe a second conv, maybe flatten and dense; dead channels
+ * and filters on purpose
+ */
+static struct hgq_model *
+random_conv_model(void)
+{
+	struct hgq_model *m = hgq_model_new();
+	uint32_t rank = (uint32_t)fx_rnd_int(2, 3), d[3] = { 0 }, conv;
+
+	ck_assert_ptr_nonnull(m);
+	if (rank == 3) {
+		d[0] = (uint32_t)fx_rnd_int(2, 6);
+		d[1] = (uint32_t)fx_rnd_int(2, 6);
+		d[2] = (uint32_t)fx_rnd_int(1, 3);
+	} else {
+		d[0] = (uint32_t)fx_rnd_int(2, 10);
+		d[1] = (uint32_t)fx_rnd_int(1, 3);
+	}
+	conv = rank == 3 ? HGQ_LAYER_CONV2D : HGQ_LAYER_CONV1D;
+	ck_assert_ptr_nonnull(hgq_model_add_shaped(m, HGQ_LAYER_QUANT, rank, d,
+	    NULL));
+	ck_assert_int_eq(hgq_model_alloc_fixed(m, 0, NULL), HGQ_OK);
+	random_cq(m, 0, d[rank - 1]);
+	random_window(m, conv, rank, d);
+	if (fx_rnd_int(0, 2) != 0)
+		random_window(m, fx_rnd_int(0, 1) ? HGQ_LAYER_MAXPOOL :
+		    HGQ_LAYER_AVGPOOL, rank, d);
+	if (fx_rnd_int(0, 1))
+		random_window(m, conv, rank, d);
+	if (fx_rnd_int(0, 2) != 0) {
+		uint32_t c = d[rank - 1];
+		uint32_t n = m->layers[m->n_layers - 1].n_out;
+		uint32_t o = (uint32_t)fx_rnd_int(1, 4);
+
+		add_op(m, HGQ_LAYER_FLATTEN, 1, &n, 0, 0, 0, 0, 0);
+		random_cq(m, m->n_layers - 1, 0);
+		add_op(m, HGQ_LAYER_DENSE, 1, &o, 0, 0, 0, 0, 0);
+		random_cw(m, m->n_layers - 2, c);
+		random_cq(m, m->n_layers - 1, 0);
+	}
+	ck_assert_int_eq(hgq_model_set_input(m, m->layers[0].n_out, NULL),
+	    HGQ_OK);
+	m->calibrated = 1;
+	ck_assert_int_eq(hgq_model_validate(m, NULL), HGQ_OK);
+	return m;
+}
+
+/* the channels (last dimension) of quantizer l */
+static uint32_t
+channels(const struct hgq_model *m, uint32_t l)
+{
+	uint32_t d[HGQ_MAX_RANK], r = hgq_layer_shape(&m->layers[l], d);
+
+	return d[r - 1];
+}
+
+/*
+ * Random conv models with dead filters and channels: the engine gives
+ * the same outputs before and after, inside and far outside the range;
+ * EBOPs never grow; every quantizer keeps its rank; pruning again
+ * changes nothing; and channels do go.
+ */
+START_TEST(test_conv_models)
+{
+	int pruned = 0, removed = 0, nothing = 0;
+
+	fx_rng_state = 1212;
+	for (int rep = 0; rep < 200; rep++) {
+		struct hgq_model *m = random_conv_model(), *p, *p2;
+		struct hgq_prune_report r, r2;
+		struct hgq_err err = HGQ_ERR_INIT;
+		size_t n_rows = 300;
+		double *x;
+		int64_t *y0, *y1;
+
+		p = hgq_model_copy(m);
+		ck_assert_ptr_nonnull(p);
+		if (hgq_prune(p, &r, &err) != HGQ_OK) {
+			ck_assert_str_eq(err.msg, "model prunes to nothing: "
+			    "every input is unused");
+			assert_same_bytes(m, p);
+			nothing++;
+			hgq_model_free(p);
+			hgq_model_free(m);
+			continue;
+		}
+		pruned++;
+		ck_assert_msg(hgq_model_validate(p, &err) == HGQ_OK, "%s",
+		    err.msg);
+		x = random_inputs(n_rows, m->n_raw);
+		y0 = run(m, x, n_rows);
+		y1 = run(p, x, n_rows);
+		ck_assert_uint_eq(hgq_model_n_out(p), hgq_model_n_out(m));
+		ck_assert_mem_eq(y0, y1, n_rows * hgq_model_n_out(m) *
+		    sizeof(int64_t));
+		free(x);
+		free(y0);
+		free(y1);
+		ck_assert_uint_le(hgq_ebops_total(p), hgq_ebops_total(m));
+		ck_assert_uint_eq(p->n_layers, m->n_layers);
+		ck_assert_uint_eq(p->layers[0].n_out, m->layers[0].n_out);
+		for (uint32_t l = 0; l < p->n_layers; l++) {
+			ck_assert_uint_eq(p->layers[l].rank,
+			    m->layers[l].rank);
+			if (l % 2 == 0 && l > 0 && p->layers[l].rank >= 2 &&
+			    channels(p, l) < channels(m, l))
+				removed++;
+		}
+		for (uint32_t n = 0; n < r.n_dense; n++) {
+			const struct hgq_prune_stats *s = &r.layer[n];
+
+			ck_assert_uint_eq(s->kind, m->layers[2 * n + 1].kind);
+			ck_assert_uint_eq(s->out_c, channels(m, 2 * n + 2));
+			ck_assert_uint_eq(s->new_out_c, channels(p, 2 * n + 2));
+			ck_assert_uint_eq(s->in_c, channels(m, 2 * n));
+			ck_assert_uint_eq(s->new_in_c, channels(p, 2 * n));
+		}
+		p2 = hgq_model_copy(p);
+		ck_assert_ptr_nonnull(p2);
+		ck_assert_int_eq(hgq_prune(p2, &r2, &err), HGQ_OK);
+		ck_assert_int_eq(r2.changed, 0);
+		assert_same_bytes(p, p2);
+		hgq_prune_report_release(&r2);
+		hgq_prune_report_release(&r);
+		hgq_model_free(p2);
+		hgq_model_free(p);
+		hgq_model_free(m);
+	}
+	ck_assert_int_gt(pruned, 100);
+	ck_assert_int_gt(removed, 30);
+	ck_assert_int_gt(nothing, 0);
+}
+END_TEST
+
+/*
+ * A hand-made conv model [6, 6, 1] -> conv2d 4 3x3 -> [4, 4, 4] ->
+ * conv2d 3 1x1 -> [4, 4, 3] -> maxpool 2x2 -> [2, 2, 3] -> flatten [12]
+ * -> dense 2.  Filter 1 of the first conv is all zero (kernel and bias),
+ * filter 3 has width 0 throughout: the second conv loses those 2 input
+ * channels.  Its filter 0 is all zero: the pooling loses channel 0, the
+ * flatten its elements 0, 3, 6, 9 and the dense layer those rows.  Every
+ * kept weight is a power of two (span 1), every width 6, so EBOPs are
+ * 16*9*2*6 + 16*3*2*6 + 12*2*6 = 2448 before (the all-zero channel 1
+ * still costs its multiplications in the second conv and, through the
+ * pooling, in the dense layer) and 16*9*2*6 + 16*2*2*6 + 8*2*6 = 2208
+ * after.
+ */
+START_TEST(test_conv_hand)
+{
+	static const uint32_t d0[] = { 6, 6, 1 }, d1[] = { 4, 4, 4 },
+	    d2[] = { 4, 4, 3 }, d3[] = { 2, 2, 3 }, n4 = 12, n5 = 2;
+	static const uint32_t rows[] = { 1, 2, 4, 5, 7, 8, 10, 11 };
+	struct hgq_model *m = hgq_model_new(), *o;
+	struct hgq_prune_report r;
+	struct hgq_err err = HGQ_ERR_INIT;
+	struct hgq_layer *l;
+	double *x;
+	int64_t *y0, *y1;
+
+	ck_assert_ptr_nonnull(m);
+	ck_assert_ptr_nonnull(hgq_model_add_shaped(m, HGQ_LAYER_QUANT, 3, d0,
+	    NULL));
+	ck_assert_int_eq(hgq_model_alloc_fixed(m, 0, NULL), HGQ_OK);
+	add_op(m, HGQ_LAYER_CONV2D, 3, d1, 3, 3, 1, 1, 0);
+	add_op(m, HGQ_LAYER_CONV2D, 3, d2, 1, 1, 1, 1, 0);
+	add_op(m, HGQ_LAYER_MAXPOOL, 3, d3, 2, 2, 2, 2, 0);
+	add_op(m, HGQ_LAYER_FLATTEN, 1, &n4, 0, 0, 0, 0, 0);
+	add_op(m, HGQ_LAYER_DENSE, 1, &n5, 0, 0, 0, 0, 0);
+	for (uint32_t q = 0; q < m->n_layers; q += 2) {
+		l = &m->layers[q];
+		l->overflow = HGQ_SAT;
+		for (uint32_t e = 0; e < l->n_out; e++) {
+			l->k[e] = 1;
+			l->i[e] = 3;
+			l->f[e] = 2;
+			if (q == 2 && e % 4 == 3)
+				l->i[e] = -3;	/* width 0 */
+		}
+	}
+	l = &m->layers[1];
+	for (uint32_t t = 0; t < 9; t++) {
+		l->w_m[t * 4 + 0] = 1 << (t % 3);
+		l->w_m[t * 4 + 2] = -(1 << (t % 3));
+		l->w_m[t * 4 + 3] = 8;
+	}
+	l->b_m[0] = l->b_m[2] = 1;
+	l->b_m[3] = 5;
+	l = &m->layers[3];
+	for (uint32_t c = 0; c < 4; c++) {
+		l->w_m[c * 3 + 1] = 1;
+		l->w_m[c * 3 + 2] = 2;
+	}
+	l->b_m[1] = l->b_m[2] = 1;
+	l = &m->layers[9];
+	for (uint32_t e = 0; e < 12; e++) {
+		l->w_m[e * 2 + 0] = 1 << (e % 8);
+		l->w_m[e * 2 + 1] = -(1 << (e % 8));
+	}
+	ck_assert_int_eq(hgq_model_set_input(m, 36, NULL), HGQ_OK);
+	m->calibrated = 1;
+	ck_assert_int_eq(hgq_model_validate(m, NULL), HGQ_OK);
+	ck_assert_uint_eq(hgq_ebops_total(m), 2448);
+	o = hgq_model_copy(m);
+	ck_assert_ptr_nonnull(o);
+
+	ck_assert_msg(hgq_prune(m, &r, &err) == HGQ_OK, "%s", err.msg);
+	ck_assert_int_eq(hgq_model_validate(m, NULL), HGQ_OK);
+	ck_assert_str_eq(hgq_meta_get(m, "pruned"), "6x6x1-4x4x4-4x4x3-2x2x3-"
+	    "12-2 -> 6x6x1-4x4x2-4x4x2-2x2x2-8-2");
+	ck_assert_uint_eq(hgq_ebops_total(m), 2208);
+	/* first conv: filters 0 and 2 */
+	l = &m->layers[1];
+	ck_assert_uint_eq(hgq_layer_n_weights(m, 1), 9 * 2);
+	for (uint32_t t = 0; t < 9; t++) {
+		ck_assert_int_eq(l->w_m[t * 2 + 0], 1 << (t % 3));
+		ck_assert_int_eq(l->w_m[t * 2 + 1], -(1 << (t % 3)));
+	}
+	ck_assert_int_eq(l->b_m[0], 1);
+	ck_assert_int_eq(l->b_m[1], 1);
+	ck_assert_uint_eq(m->layers[2].n_out, 32);
+	/* second conv: input channels 0 and 2, filters 1 and 2 */
+	l = &m->layers[3];
+	ck_assert_uint_eq(l->n_in, 32);
+	ck_assert_uint_eq(hgq_layer_n_weights(m, 3), 2 * 2);
+	for (uint32_t a = 0; a < 4; a++)
+		ck_assert_int_eq(l->w_m[a], a % 2 == 0 ? 1 : 2);
+	ck_assert_uint_eq(m->layers[5].n_out, 8);
+	ck_assert_uint_eq(m->layers[7].n_out, 8);
+	/* dense: the rows of channels 1 and 2 */
+	l = &m->layers[9];
+	ck_assert_uint_eq(l->n_in, 8);
+	ck_assert_uint_eq(l->n_out, 2);
+	for (uint32_t a = 0; a < 8; a++) {
+		ck_assert_int_eq(l->w_m[a * 2], 1 << (rows[a] % 8));
+		ck_assert_int_eq(l->w_m[a * 2 + 1], -(1 << (rows[a] % 8)));
+	}
+	/* the report */
+	ck_assert_uint_eq(r.n_dense, 5);
+	ck_assert_uint_eq(r.layer[0].out_c - r.layer[0].new_out_c, 2);
+	ck_assert_uint_eq(r.layer[1].in_c - r.layer[1].new_in_c, 2);
+	ck_assert_uint_eq(r.layer[1].out_c - r.layer[1].new_out_c, 1);
+	ck_assert_uint_eq(r.layer[2].new_out_c, 2);
+	ck_assert_uint_eq(r.layer[3].neurons_removed, 4);
+	ck_assert_uint_eq(r.layer[4].inputs_removed, 4);
+	ck_assert_uint_eq(r.passes, 1);
+	hgq_prune_report_release(&r);
+
+	/* the same function */
+	fx_rng_state = 77;
+	x = random_inputs(500, 36);
+	y0 = run(o, x, 500);
+	y1 = run(m, x, 500);
+	ck_assert_mem_eq(y0, y1, 500 * 2 * sizeof(int64_t));
+	free(x);
+	free(y0);
+	free(y1);
+	hgq_model_free(o);
+	hgq_model_free(m);
+}
+END_TEST
+
 Suite *
 prune_suite(void)
 {
@@ -596,6 +1019,8 @@ prune_suite(void)
 	tcase_add_test(tc, test_refusals);
 	tcase_add_test(tc, test_full_meta);
 	tcase_add_test(tc, test_nothing_to_do);
+	tcase_add_test(tc, test_conv_models);
+	tcase_add_test(tc, test_conv_hand);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -14,32 +14,8 @@
 #include <string.h>
 
 #include "internal.h"
+#include "fixture.h"
 #include "unit.h"
-
-static uint64_t rng_state;
-
-static uint64_t
-rnd(void)
-{
-	/* splitmix64: deterministic test data */
-	uint64_t z = (rng_state += 0x9e3779b97f4a7c15ULL);
-
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-	return z ^ (z >> 31);
-}
-
-static int
-rnd_int(int lo, int hi)
-{
-	return lo + (int)(rnd() % (uint64_t)(hi - lo + 1));
-}
-
-static double
-rnd_unit(void)
-{
-	return (double)(rnd() >> 11) * 0x1p-53;
-}
 
 /* ------------------------------------------------------------------ */
 /* The reference                                                       */
@@ -203,14 +179,14 @@ random_quant(struct hgq_model *m, uint32_t j, int wide)
 	struct hgq_layer *q = &m->layers[j];
 
 	ck_assert_int_eq(hgq_model_alloc_fixed(m, j, NULL), HGQ_OK);
-	q->round = (uint8_t)rnd_int(0, 1);
-	q->overflow = (uint8_t)rnd_int(0, 2);
+	q->round = (uint8_t)fx_rnd_int(0, 1);
+	q->overflow = (uint8_t)fx_rnd_int(0, 2);
 	q->trainable = 1;
 	for (uint32_t e = 0; e < q->n_out; e++) {
-		q->f[e] = (int8_t)rnd_int(-2, 6);
-		q->k[e] = (int8_t)rnd_int(0, 1);
+		q->f[e] = (int8_t)fx_rnd_int(-2, 6);
+		q->k[e] = (int8_t)fx_rnd_int(0, 1);
 		/* widths -1..8 (wide: up to 16), negative i included */
-		q->i[e] = (int8_t)(rnd_int(-1, wide ? 16 : 8) - q->k[e] -
+		q->i[e] = (int8_t)(fx_rnd_int(-1, wide ? 16 : 8) - q->k[e] -
 		    q->f[e]);
 	}
 }
@@ -223,17 +199,17 @@ random_weights(struct hgq_model *m, uint32_t j, int wide)
 	uint32_t nb = hgq_layer_n_bias(m, j);
 
 	ck_assert_int_eq(hgq_model_alloc_fixed(m, j, NULL), HGQ_OK);
-	l->act = (uint8_t)rnd_int(0, 1);
+	l->act = (uint8_t)fx_rnd_int(0, 1);
 	for (uint64_t e = 0; e < nw; e++) {
-		int b = rnd_int(0, wide ? 18 : 6);
+		int b = fx_rnd_int(0, wide ? 18 : 6);
 
-		l->w_m[e] = rnd_int(0, 4) == 0 ? 0 : rnd_int(-(1 << b),
+		l->w_m[e] = fx_rnd_int(0, 4) == 0 ? 0 : fx_rnd_int(-(1 << b),
 		    1 << b);
-		l->w_f[e] = (int8_t)rnd_int(-2, 6);
+		l->w_f[e] = (int8_t)fx_rnd_int(-2, 6);
 	}
 	for (uint32_t e = 0; e < nb; e++) {
-		l->b_m[e] = rnd_int(0, 3) == 0 ? 0 : rnd_int(-40, 40);
-		l->b_f[e] = (int8_t)rnd_int(-1, 5);
+		l->b_m[e] = fx_rnd_int(0, 3) == 0 ? 0 : fx_rnd_int(-40, 40);
+		l->b_f[e] = (int8_t)fx_rnd_int(-1, 5);
 	}
 }
 
@@ -245,20 +221,20 @@ add_window(struct hgq_model *m, uint32_t kind, uint32_t rank, uint32_t *d,
 	uint32_t H = rank == 3 ? d[0] : 1, W = d[rank - 2], C = d[rank - 1];
 	uint32_t kh, kw, sh, sw, od[3], oh, ow, oc = C;
 	int conv = kind == HGQ_LAYER_CONV1D || kind == HGQ_LAYER_CONV2D;
-	int same = conv && rnd_int(0, 1);
+	int same = conv && fx_rnd_int(0, 1);
 	struct hgq_layer *l;
 
 	if (conv) {
-		kh = rank == 3 ? (uint32_t)rnd_int(1, H < 3 ? H : 3) : 1;
-		kw = (uint32_t)rnd_int(1, W < 3 ? W : 3);
-		oc = (uint32_t)rnd_int(1, 10);
+		kh = rank == 3 ? (uint32_t)fx_rnd_int(1, H < 3 ? H : 3) : 1;
+		kw = (uint32_t)fx_rnd_int(1, W < 3 ? W : 3);
+		oc = (uint32_t)fx_rnd_int(1, 10);
 	} else {
-		kh = rank == 3 && H >= 2 ? (uint32_t)rnd_int(1, 2) : 1;
-		kw = W >= 4 && rnd_int(0, 3) == 0 ? 4 : W >= 2 ?
-		    (uint32_t)rnd_int(1, 2) : 1;
+		kh = rank == 3 && H >= 2 ? (uint32_t)fx_rnd_int(1, 2) : 1;
+		kw = W >= 4 && fx_rnd_int(0, 3) == 0 ? 4 : W >= 2 ?
+		    (uint32_t)fx_rnd_int(1, 2) : 1;
 	}
-	sh = rank == 3 ? (uint32_t)rnd_int(1, 2) : 1;
-	sw = (uint32_t)rnd_int(1, 2);
+	sh = rank == 3 ? (uint32_t)fx_rnd_int(1, 2) : 1;
+	sw = (uint32_t)fx_rnd_int(1, 2);
 	oh = same ? (H + sh - 1) / sh : (H - kh) / sh + 1;
 	ow = same ? (W + sw - 1) / sw : (W - kw) / sw + 1;
 	if (rank == 3) {
@@ -279,7 +255,7 @@ add_window(struct hgq_model *m, uint32_t kind, uint32_t rank, uint32_t *d,
 	    od, NULL));
 	random_quant(m, m->n_layers - 1, wide);
 	m->layers[m->n_layers - 1].trainable = (uint8_t)(kind !=
-	    HGQ_LAYER_MAXPOOL || rnd_int(0, 1));
+	    HGQ_LAYER_MAXPOOL || fx_rnd_int(0, 1));
 	memcpy(d, od, sizeof(od));
 }
 
@@ -291,17 +267,17 @@ static struct hgq_model *
 random_conv_model(int wide)
 {
 	struct hgq_model *m = hgq_model_new();
-	uint32_t rank = (uint32_t)rnd_int(2, 3), d[3], conv;
+	uint32_t rank = (uint32_t)fx_rnd_int(2, 3), d[3], conv;
 	struct hgq_layer *l;
 
 	ck_assert_ptr_nonnull(m);
 	if (rank == 3) {
-		d[0] = (uint32_t)rnd_int(1, 7);
-		d[1] = (uint32_t)rnd_int(1, 7);
-		d[2] = (uint32_t)rnd_int(1, 3);
+		d[0] = (uint32_t)fx_rnd_int(1, 7);
+		d[1] = (uint32_t)fx_rnd_int(1, 7);
+		d[2] = (uint32_t)fx_rnd_int(1, 3);
 	} else {
-		d[0] = (uint32_t)rnd_int(1, 12);
-		d[1] = (uint32_t)rnd_int(1, 3);
+		d[0] = (uint32_t)fx_rnd_int(1, 12);
+		d[1] = (uint32_t)fx_rnd_int(1, 3);
 		d[2] = 0;
 	}
 	conv = rank == 3 ? HGQ_LAYER_CONV2D : HGQ_LAYER_CONV1D;
@@ -309,12 +285,12 @@ random_conv_model(int wide)
 	    NULL));
 	random_quant(m, 0, wide);
 	add_window(m, conv, rank, d, wide);
-	if (rnd_int(0, 2) != 0)
-		add_window(m, rnd_int(0, 1) ? HGQ_LAYER_MAXPOOL :
+	if (fx_rnd_int(0, 2) != 0)
+		add_window(m, fx_rnd_int(0, 1) ? HGQ_LAYER_MAXPOOL :
 		    HGQ_LAYER_AVGPOOL, rank, d, wide);
-	if (rnd_int(0, 2) == 0)
+	if (fx_rnd_int(0, 2) == 0)
 		add_window(m, conv, rank, d, wide);
-	if (rnd_int(0, 2) != 0) {
+	if (fx_rnd_int(0, 2) != 0) {
 		uint32_t n = m->layers[m->n_layers - 1].n_out, o;
 
 		l = hgq_model_add_shaped(m, HGQ_LAYER_FLATTEN, 1, &n, NULL);
@@ -322,8 +298,8 @@ random_conv_model(int wide)
 		ck_assert_ptr_nonnull(hgq_model_add_shaped(m, HGQ_LAYER_QUANT,
 		    1, &n, NULL));
 		random_quant(m, m->n_layers - 1, wide);
-		m->layers[m->n_layers - 1].trainable = (uint8_t)rnd_int(0, 1);
-		o = (uint32_t)rnd_int(1, 5);
+		m->layers[m->n_layers - 1].trainable = (uint8_t)fx_rnd_int(0, 1);
+		o = (uint32_t)fx_rnd_int(1, 5);
 		ck_assert_ptr_nonnull(hgq_model_add_shaped(m, HGQ_LAYER_DENSE,
 		    1, &o, NULL));
 		random_weights(m, m->n_layers - 1, wide);
@@ -345,8 +321,8 @@ random_inputs(uint32_t n_raw, size_t n, int far)
 
 	ck_assert_ptr_nonnull(x);
 	for (size_t a = 0; a < n * n_raw; a++)
-		x[a] = (rnd_unit() - 0.4) * ldexp(1.0, far ? rnd_int(-3, 20) :
-		    rnd_int(-3, 2));
+		x[a] = (fx_rnd_unit() - 0.4) * ldexp(1.0, far ? fx_rnd_int(-3, 20) :
+		    fx_rnd_int(-3, 2));
 	return x;
 }
 
@@ -382,7 +358,7 @@ compare(const struct hgq_model *m, const double *x, size_t n, int threads,
 
 START_TEST(test_conv_engine_matches_reference)
 {
-	rng_state = 4242;
+	fx_rng_state = 4242;
 	for (int rep = 0; rep < 150; rep++) {
 		struct hgq_model *m = random_conv_model(rep % 4 == 3);
 		size_t n = 300;
@@ -393,8 +369,8 @@ START_TEST(test_conv_engine_matches_reference)
 			m->norm_offset = calloc(m->n_raw, sizeof(double));
 			m->norm_scale = calloc(m->n_raw, sizeof(double));
 			for (uint32_t c = 0; c < m->n_raw; c++) {
-				m->norm_offset[c] = rnd_int(-8, 8) * 0.25;
-				m->norm_scale[c] = rnd_int(1, 8) * 0.5;
+				m->norm_offset[c] = fx_rnd_int(-8, 8) * 0.25;
+				m->norm_scale[c] = fx_rnd_int(1, 8) * 0.5;
 			}
 		}
 		x = random_inputs(m->n_raw, n, rep % 2);
@@ -455,7 +431,7 @@ expect_union(const struct hgq_model *m, uint32_t l, uint32_t j, int *k,
 
 START_TEST(test_conv_calibration)
 {
-	rng_state = 777;
+	fx_rng_state = 777;
 	for (int rep = 0; rep < 60; rep++) {
 		struct hgq_model *m = random_conv_model(0);
 		struct hgq_err err = HGQ_ERR_INIT;
@@ -550,7 +526,7 @@ START_TEST(test_conv_golden)
 		"../../formats/examples/conv1d.hgqm",
 	};
 
-	rng_state = 99;
+	fx_rng_state = 99;
 	for (int fi = 0; fi < 2; fi++) {
 		struct hgq_err err = HGQ_ERR_INIT;
 		struct hgq_model *m;
