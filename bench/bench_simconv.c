@@ -131,7 +131,11 @@ main(void)
 	    "%.2f s\n", now() - t[0]);
 	if (hgq_engine_new(&e, m, &err) != HGQ_OK)
 		goto fail;
-	printf("bench_simconv: 28x28x1-c8-p-c16-p-32-10, %zu images\n", n);
+	printf("bench_simconv: 28x28x1-c8-p-c16-p-32-10, %zu images; "
+	    "kernels", n);
+	for (uint32_t op = 0; op < m->n_layers / 2; op++)
+		printf(" %s", hgq_engine_op_kernel(e, op));
+	printf("\n");
 	for (int threads = 1; threads <= 2; threads++) {
 		for (int r = 0; r < 5; r++) {
 			double t0 = now(), c0 = cpu();

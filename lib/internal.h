@@ -200,6 +200,18 @@ enum hgq_isa	{ HGQ_ISA_AUTO = 0, HGQ_ISA_C = 1, HGQ_ISA_AVX2 = 2 };
  * call it before training starts, never during.
  */
 int	hgq_kernel_isa(int isa);
+/* hgq_kernel_isa_current - the variant in use (HGQ_ISA_C or _AVX2) */
+int	hgq_kernel_isa_current(void);
+
+/*
+ * hgq_engine_op_kernel - how engine e computes its operation op (the
+ * layer 2*op + 1), for tests and benchmarks: "conv16-avx2" / "conv16"
+ * and "dense16-avx2" / "dense16" (16-bit products, sim.c), "conv32",
+ * "conv64", "dense32", "dense-mid", "dense64", else the layer kind's
+ * name; "none" past the last one.  The engine reads the kernel variant
+ * (hgq_kernel_isa) when it is created.
+ */
+const char *hgq_engine_op_kernel(const struct hgq_engine *e, uint32_t op);
 
 /*
  * hgq_fq_forward - fake quantization of x (B,C) with per-column scale

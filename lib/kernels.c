@@ -59,6 +59,13 @@ hgq_kernel_isa(int isa)
 	return isa_in_use;
 }
 
+int
+hgq_kernel_isa_current(void)
+{
+	pthread_once(&isa_once, isa_detect);
+	return isa_in_use;
+}
+
 static int
 use_avx2(void)
 {

@@ -21,6 +21,11 @@
  * GEMV per position against weights aligned once per filter (see "Convo-
  * lutions" below); pooling aligns each window to its finest exponent;
  * flatten is the identity on the element order.
+ *
+ * Where the exact ranges prove that a PATH_32 layer's inputs and aligned
+ * weights are int16 numbers, its sums are taken over pairs of 16-bit
+ * products (struct mac16, "16-bit products" below): vpmaddwd with AVX2,
+ * chosen at preparation (hgq_kernel_isa), a plain-C twin otherwise.
  */
 #include <math.h>
 #include <stdbool.h>
@@ -29,6 +34,10 @@
 #include <string.h>
 
 #include "internal.h"
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#endif
 
 #define CHUNK		256	/* samples per block of work */
 #define MAX_THREADS	64	/* jobs of the engine and of calibration */
@@ -44,6 +53,85 @@
  */
 enum { PATH_32, PATH_MID, PATH_64 };
 
+/*
+ * Sums of 16-bit products (see "16-bit products" below): n_pair pairs of
+ * int16 inputs against w16[((k * n_blk + b) * 8 + jj) * 2 + h], the
+ * weight of input half h of pair k for output b * 8 + jj, the outputs in
+ * n_blk blocks of 8, started at the biases b32 (stride = n_blk * 8).
+ */
+struct mac16 {
+	uint32_t	 n_pair, n_blk;
+	size_t		 stride;
+	int16_t		*w16;
+	const int32_t	*b32;		/* the layer's (not owned) */
+	uint32_t	*pid;		/* n_pair: 0, 2, 4, ... (inputs in a
+					   row) */
+	int		 avx2;		/* the AVX2 variant */
+};
+
+static void mac16_tile_c(const struct mac16 *g, const int16_t *const *src,
+    const uint32_t *off, uint32_t np, uint32_t *restrict ob);
+#if defined(__x86_64__) && defined(__GNUC__)
+__attribute__((target("avx2"))) static void mac16_tile_avx2(
+    const struct mac16 *g, const int16_t *const *src, const uint32_t *off,
+    uint32_t np, uint32_t *restrict ob);
+#endif
+
+/* mac16_init - room for g's weights (zero) and pair offsets */
+static int
+mac16_init(struct mac16 *g, uint32_t n_pair, size_t stride,
+    const int32_t *b32)
+{
+	g->n_pair = n_pair;
+	g->n_blk = (uint32_t)(stride / 8);
+	g->stride = stride;
+	g->b32 = b32;
+	if ((g->w16 = hgq_calloc((size_t)n_pair * g->n_blk * 16,
+	    sizeof(int16_t))) == NULL || (g->pid = hgq_calloc(n_pair,
+	    sizeof(uint32_t))) == NULL)
+		return HGQ_ENOMEM;
+	for (uint32_t k = 0; k < n_pair; k++)
+		g->pid[k] = 2 * k;
+	g->avx2 = 0;
+#if defined(__x86_64__) && defined(__GNUC__)
+	g->avx2 = hgq_kernel_isa_current() == HGQ_ISA_AVX2;
+#endif
+	return HGQ_OK;
+}
+
+/* the weight of half h of pair k for output co */
+static int16_t *
+mac16_at(struct mac16 *g, uint32_t k, uint32_t h, uint32_t co)
+{
+	return &g->w16[(((size_t)k * g->n_blk + co / 8) * 8 + co % 8) * 2 + h];
+}
+
+static void
+mac16_release(struct mac16 *g)
+{
+	free(g->w16);
+	free(g->pid);
+	memset(g, 0, sizeof(*g));
+}
+
+/*
+ * mac16_run - the sums of np positions (1 or 4) of g: position q reads
+ * its pairs at src[q] + off[k]; ob[q * stride + co] gets the sum of
+ * output co modulo 2^32
+ */
+static inline __attribute__((always_inline)) void
+mac16_run(const struct mac16 *g, const int16_t *const *src,
+    const uint32_t *off, uint32_t np, uint32_t *restrict ob)
+{
+#if defined(__x86_64__) && defined(__GNUC__)
+	if (g->avx2) {
+		mac16_tile_avx2(g, src, off, np, ob);
+		return;
+	}
+#endif
+	mac16_tile_c(g, src, off, np, ob);
+}
+
 /* one dense layer prepared for integer accumulation */
 struct dense_prep {
 	uint32_t	 n_in, n_out;
@@ -56,6 +144,8 @@ struct dense_prep {
 	int32_t		*b32;		/* stride biases (int32 path) */
 	int64_t		*w64;
 	int64_t		*bias;		/* n_out aligned biases */
+	int		 k16;		/* PATH_32 with 16-bit products */
+	struct mac16	 g;		/* their weights, inputs in pairs */
 };
 
 static void
@@ -66,6 +156,7 @@ dense_release(struct dense_prep *d)
 	free(d->b32);
 	free(d->w64);
 	free(d->bias);
+	mac16_release(&d->g);
 	memset(d, 0, sizeof(*d));
 }
 
@@ -119,7 +210,7 @@ dense_prepare(struct dense_prep *d, const struct hgq_ival *x,
 {
 	uint32_t ni = dl->n_in, no = dl->n_out;
 	size_t nw = (size_t)ni * no;
-	bool fits32 = true, mid = true, f32;
+	bool fits32 = true, mid = true, f32, in16 = true, w16 = true;
 
 	memset(d, 0, sizeof(*d));
 	d->n_in = ni;
@@ -129,8 +220,10 @@ dense_prepare(struct dense_prep *d, const struct hgq_ival *x,
 	    (d->bias = calloc((size_t)no + 8, sizeof(int64_t))) == NULL ||
 	    (d->w64 = calloc(nw ? nw : 1, sizeof(int64_t))) == NULL)
 		goto nomem;
-	for (uint32_t i = 0; i < ni; i++)
+	for (uint32_t i = 0; i < ni; i++) {
 		mid &= x[i].lo >= INT32_MIN && x[i].hi <= INT32_MAX;
+		in16 &= x[i].lo >= INT16_MIN && x[i].hi <= INT16_MAX;
+	}
 	for (uint32_t j = 0; j < no; j++) {
 		bool live = calib || hgq_fmt_width(qo->k[j], qo->i[j],
 		    qo->f[j]) > 0;
@@ -164,6 +257,8 @@ dense_prepare(struct dense_prep *d, const struct hgq_ival *x,
 			d->w64[at] = align(dl->w_m[at], (int64_t)x[i].e -
 			    dl->w_f[at] + F, &f32);
 			mid &= f32;
+			w16 &= f32 && d->w64[at] >= INT16_MIN &&
+			    d->w64[at] <= INT16_MAX;
 		}
 		d->bias[j] = align(dl->b_m[j], (int64_t)F - dl->b_f[j], &f32);
 		mid &= f32;
@@ -186,6 +281,18 @@ dense_prepare(struct dense_prep *d, const struct hgq_ival *x,
 				    d->w64[(size_t)i * no + j];
 		for (uint32_t j = 0; j < no; j++)
 			d->b32[j] = (int32_t)(uint32_t)d->bias[j];
+		if (d->path == PATH_32 && in16 && w16) {
+			/* inputs and weights are int16 numbers: pairs of
+			   inputs 2k, 2k + 1 (the last one alone) */
+			if (mac16_init(&d->g, (ni + 1) / 2, d->stride, d->b32)
+			    != HGQ_OK)
+				goto nomem;
+			for (uint32_t i = 0; i < ni; i++)
+				for (uint32_t j = 0; j < no; j++)
+					*mac16_at(&d->g, i / 2, i % 2, j) =
+					    (int16_t)d->w64[(size_t)i * no + j];
+			d->k16 = 1;
+		}
 		free(d->w64);
 		d->w64 = NULL;
 	}
@@ -294,12 +401,23 @@ dense_acc64(const struct dense_prep *d, const int64_t *restrict a,
 static inline __attribute__((always_inline)) void
 dense_quant(const struct dense_prep *d, const struct hgq_qop *qo,
     const int64_t *a, int64_t *dst, int64_t *acc, int32_t *tmp32,
-    uint64_t *count)
+    int16_t *al16, uint64_t *count)
 {
 	uint64_t c = 0;
 
 	if (d->path == PATH_32) {
-		dense_acc32(d, a, tmp32);
+		if (d->k16) {
+			const int16_t *src = al16;
+
+			/* the inputs are int16 numbers (their ranges) */
+			for (uint32_t i = 0; i < d->n_in; i++)
+				al16[i] = (int16_t)a[i];
+			al16[d->n_in] = 0;	/* the odd one's partner */
+			mac16_run(&d->g, &src, d->g.pid, 1,
+			    (uint32_t *)tmp32);
+		} else {
+			dense_acc32(d, a, tmp32);
+		}
 		for (uint32_t j = 0; j < d->n_out; j++) {
 			int64_t v = tmp32[j], r, q;
 
@@ -366,7 +484,13 @@ struct conv_prep {
 	int32_t		*w32, *b32;	/* n_taps*stride, stride (PATH_32) */
 	int64_t		*w64, *b64;	/* n_taps*stride, stride (PATH_64) */
 	uint8_t		*inner4;	/* n_pos: windows p..p+3 inside */
+	uint32_t	*base;		/* n_pos: where a window inside starts
+					   (no division per position) */
 	int		 amul01;	/* every amul is 0 or 1 */
+	/* the 16-bit form of PATH_32 (see "16-bit products" below) */
+	int		 k16;		/* in use */
+	struct mac16	 g;		/* the tap pairs' weights */
+	uint32_t	*poff;		/* n_pair: offsets, window inside */
 };
 
 /*
@@ -379,7 +503,24 @@ struct conv_prep {
 struct q32 {
 	int32_t		*add, *lo, *hi, *wrapm;
 	uint32_t	*rsh, *lsh, *mask, *sbit;
+	/*
+	 * Each array's step from one position to the next: stride, or 0
+	 * when the array is the same at every position (then only its
+	 * first row is read).  The parts a lane does not use are made
+	 * equal first (a saturating lane's mask and sign bit, a wrapping
+	 * lane's bounds), so that in a layer of one overflow mode whose
+	 * shifts depend on the filter only, the bounds (SAT) or the masks
+	 * (WRAP) are all that is read per position: the whole table of a
+	 * 26x26x8 layer was 173 kB per sample, beyond the first-level
+	 * cache, and its reads cost more than the products.
+	 */
+	size_t		 s_add, s_lo, s_hi, s_wrapm;
+	size_t		 s_rsh, s_lsh, s_mask, s_sbit;
+	int		 mode;		/* Q32_MIXED, Q32_SAT or Q32_WRAP:
+					   every lane saturates or wraps */
 };
+
+enum { Q32_MIXED, Q32_SAT, Q32_WRAP };
 
 /*
  * Pooling: output element j = p*C + c reads the taps of channel c of
@@ -404,6 +545,11 @@ struct pool_prep {
  * instead of vectorising the tap loop the wrong way round
  */
 typedef uint32_t u32x8 __attribute__((vector_size(32)));
+typedef int64_t i64x4 __attribute__((vector_size(32)));	/* max-pool */
+typedef int32_t i32x8 __attribute__((vector_size(32)));	/* q32_block */
+typedef int32_t i32x4 __attribute__((vector_size(16)));
+typedef uint64_t u64x4 __attribute__((vector_size(32)));
+typedef double f64x4 __attribute__((vector_size(32)));	/* input_quant4 */
 
 /* one operation, the layer between two quantizers, prepared */
 struct op_prep {
@@ -437,6 +583,9 @@ op_release(struct op_prep *o)
 	free(o->p.toff);
 	free(o->p.sh);
 	free(o->c.inner4);
+	free(o->c.base);
+	mac16_release(&o->c.g);
+	free(o->c.poff);
 	if (o->fq != NULL)
 		free(o->fq->add);
 	free(o->fq);
@@ -448,6 +597,69 @@ static int64_t
 lsb_exp(int64_t m, int64_t e)
 {
 	return e + __builtin_ctzll((uint64_t)m);
+}
+
+/*
+ * 16-bit products.  When every aligned input a'_i = a_i * 2^(e_i - E)
+ * (over its exact range x[i]) and every aligned weight of a PATH_32
+ * convolution are int16 numbers - their true values, not their residues
+ * -, each product is exact in int32, and two of them are summed modulo
+ * 2^32 by one multiply-add of 16-bit pairs (pmaddwd with AVX2: 16
+ * products per instruction against 8 for the 32-bit multiply, which
+ * also costs two micro-operations; its one overflow, 2 * (-2^15)^2,
+ * wraps to the right residue).  The sums stay modulo 2^32 and exact, as
+ * in PATH_32.  The taps are taken in pairs along the rows of the window:
+ * row kh holds the k_w * in_c taps (kw, ch) side by side in the input,
+ * so the row is cut into pairs of neighbours, an odd row gets one more
+ * tap of weight 0 (it reads the element after the row, which the
+ * scratch always holds, and adds 0).  Weights are laid out pair by pair,
+ * then per block of 8 filters, the two taps of a filter side by side
+ * (struct mac16).  A dense layer pairs its inputs 2k and 2k + 1.
+ */
+
+/* do the aligned inputs of convolution c (ranges x, exponent E) fit int16? */
+static bool
+inputs16(const struct conv_prep *c, const struct hgq_ival *x, int64_t E,
+    uint32_t n_in)
+{
+	for (uint32_t i = 0; i < n_in; i++) {
+		int64_t s = x[i].e - E;
+
+		if (c->amul[i] == 0)
+			continue;	/* always 0 */
+		if (s > 15 || x[i].lo < (INT16_MIN >> s) ||
+		    x[i].hi > (INT16_MAX >> s))
+			return false;
+	}
+	return true;
+}
+
+/* conv_prepare16 - the pair layout of PATH_32 convolution c (w64 set) */
+static int
+conv_prepare16(struct conv_prep *c, struct hgq_err *err)
+{
+	const struct hgq_window *w = &c->w;
+	uint32_t R = w->k_w * w->in_c, R2 = R + (R & 1);
+
+	if (mac16_init(&c->g, w->k_h * R2 / 2, c->stride, c->b32) != HGQ_OK ||
+	    (c->poff = hgq_calloc(c->g.n_pair, sizeof(uint32_t))) == NULL)
+		return hgq_errf(err, HGQ_ENOMEM, "out of memory");
+	for (uint32_t k = 0; k < c->g.n_pair; k++) {
+		uint32_t row = 2 * k / R2, m0 = 2 * k % R2;
+
+		c->poff[k] = row * w->in_w * w->in_c + m0;
+		for (uint32_t h = 0; h < 2; h++) {
+			uint32_t t = row * R + m0 + h;
+
+			if (m0 + h >= R)
+				continue;	/* the tap of weight 0 */
+			for (uint32_t co = 0; co < w->out_c; co++)
+				*mac16_at(&c->g, k, h, co) = (int16_t)
+				    c->w64[(size_t)t * c->stride + co];
+		}
+	}
+	c->k16 = 1;
+	return HGQ_OK;
 }
 
 /*
@@ -468,7 +680,7 @@ conv_prepare(struct op_prep *o, const struct hgq_model *m, uint32_t li,
 	struct hgq_ival *xt = NULL;
 	uint32_t *idx = NULL, nt, oc, n_in = o->n_in;
 	int64_t E = INT64_MAX;
-	bool fits32 = true, f32;
+	bool fits32 = true, f32, w16 = true;
 	int rc;
 
 	if ((rc = hgq_layer_window(m, li, w, err)) != HGQ_OK)
@@ -515,8 +727,16 @@ conv_prepare(struct op_prep *o, const struct hgq_model *m, uint32_t li,
 		    oh * w->s_h + w->k_h - w->pad_top <= w->in_h &&
 		    ow * w->s_w + w->k_w - w->pad_left <= w->in_w;
 	}
-	if ((c->inner4 = hgq_calloc(w->n_pos, 1)) == NULL)
+	if ((c->inner4 = hgq_calloc(w->n_pos, 1)) == NULL ||
+	    (c->base = hgq_calloc(w->n_pos, sizeof(uint32_t))) == NULL)
 		goto nomem;
+	for (uint32_t p = 0; p < w->n_pos; p++) {
+		uint32_t oh = p / w->out_w, ow = p % w->out_w;
+
+		if (c->inner[p])
+			c->base[p] = ((oh * w->s_h - w->pad_top) * w->in_w +
+			    ow * w->s_w - w->pad_left) * w->in_c;
+	}
 	for (uint32_t p = 0; p + 3 < w->n_pos; p++)
 		c->inner4[p] = c->inner[p] && c->inner[p + 1] &&
 		    c->inner[p + 2] && c->inner[p + 3];
@@ -579,9 +799,11 @@ conv_prepare(struct op_prep *o, const struct hgq_model *m, uint32_t li,
 	for (uint32_t t = 0; t < nt; t++)
 		for (uint32_t co = 0; co < oc; co++) {
 			size_t at = (size_t)t * oc + co;
+			int64_t v = align(cl->w_m[at], E - cl->w_f[at] +
+			    c->F[co], &f32);
 
-			c->w64[t * c->stride + co] = align(cl->w_m[at], E -
-			    cl->w_f[at] + c->F[co], &f32);
+			c->w64[t * c->stride + co] = v;
+			w16 &= f32 && v >= INT16_MIN && v <= INT16_MAX;
 		}
 	for (uint32_t co = 0; co < oc; co++)
 		c->b64[co] = align(cl->b_m[co], (int64_t)c->F[co] -
@@ -595,6 +817,9 @@ conv_prepare(struct op_prep *o, const struct hgq_model *m, uint32_t li,
 			c->w32[a] = (int32_t)(uint32_t)c->w64[a];
 		for (size_t co = 0; co < c->stride; co++)
 			c->b32[co] = (int32_t)(uint32_t)c->b64[co];
+		if (w16 && inputs16(c, x, E, n_in) &&
+		    (rc = conv_prepare16(c, err)) != HGQ_OK)
+			goto fail;
 		free(c->w64);
 		free(c->b64);
 		c->w64 = c->b64 = NULL;
@@ -602,6 +827,10 @@ conv_prepare(struct op_prep *o, const struct hgq_model *m, uint32_t li,
 	free(xt);
 	free(idx);
 	return HGQ_OK;
+fail:
+	free(xt);
+	free(idx);
+	return rc;
 range:
 	free(xt);
 	free(idx);
@@ -699,6 +928,16 @@ pool_prepare(struct op_prep *o, const struct hgq_model *m, uint32_t li,
 	return HGQ_OK;
 }
 
+/* the step of q32 array v (n, rows of stride): 0 when all rows agree */
+static size_t
+q32_step(const int32_t *v, size_t n, size_t stride)
+{
+	for (size_t a = stride; a < n; a++)
+		if (v[a] != v[a % stride])
+			return stride;
+	return 0;
+}
+
 /*
  * op_fast - the fast forms of operation o's quantizer ops qops, where the
  * exact ranges y (before ReLU, at exponent -from; reach as op_prepare)
@@ -765,19 +1004,39 @@ op_fast(struct op_prep *o, const struct hgq_qop *qops,
 		const struct hgq_qop *q = &qops[p * oc + co];
 
 		if (co >= oc) {
+			/* a padding lane: q == r, saturating or wrapping */
 			fq->lo[a] = INT32_MIN;
 			fq->hi[a] = INT32_MAX;
+			fq->mask[a] = UINT32_MAX;
 			continue;
 		}
 		fq->add[a] = (int32_t)q->add;
-		fq->lo[a] = (int32_t)q->lo;
-		fq->hi[a] = (int32_t)q->hi;
+		fq->lo[a] = q->wrap ? INT32_MIN : (int32_t)q->lo;
+		fq->hi[a] = q->wrap ? INT32_MAX : (int32_t)q->hi;
 		fq->wrapm[a] = q->wrap ? -1 : 0;
 		fq->rsh[a] = q->rshift;
 		fq->lsh[a] = q->lshift;
-		fq->mask[a] = (uint32_t)q->mask;
-		fq->sbit[a] = (uint32_t)q->sbit;
+		fq->mask[a] = q->wrap ? (uint32_t)q->mask : 0;
+		fq->sbit[a] = q->wrap ? (uint32_t)q->sbit : 0;
 	}
+	fq->mode = Q32_MIXED;
+	if (q32_step(fq->wrapm, n, o->c.stride) == 0) {
+		bool sat = true, wrap = true;
+
+		for (size_t a = 0; a < o->c.stride; a++) {
+			sat &= fq->wrapm[a] == 0;
+			wrap &= fq->wrapm[a] == -1 || a % o->c.stride >= oc;
+		}
+		fq->mode = sat ? Q32_SAT : wrap ? Q32_WRAP : Q32_MIXED;
+	}
+	fq->s_add = q32_step(fq->add, n, o->c.stride);
+	fq->s_lo = q32_step(fq->lo, n, o->c.stride);
+	fq->s_hi = q32_step(fq->hi, n, o->c.stride);
+	fq->s_wrapm = q32_step(fq->wrapm, n, o->c.stride);
+	fq->s_rsh = q32_step((int32_t *)fq->rsh, n, o->c.stride);
+	fq->s_lsh = q32_step((int32_t *)fq->lsh, n, o->c.stride);
+	fq->s_mask = q32_step((int32_t *)fq->mask, n, o->c.stride);
+	fq->s_sbit = q32_step((int32_t *)fq->sbit, n, o->c.stride);
 	o->fq = fq;
 	return HGQ_OK;
 }
@@ -909,56 +1168,261 @@ quant_one(const struct hgq_qop *q, int64_t v, int relu, uint64_t *c)
 }
 
 /*
- * q32_block - quantize the 8 int32 accumulators blk of lanes [a, a+8) of
- * fq (ReLU first when relu) into out, counting overflows: the quantizer
- * ops of hgq_qop in int32, branch-free, one vector operation per step
+ * q32_block - quantize the 8 int32 accumulators blk of position p, lanes
+ * j0..j0+7 of fq (ReLU first when relu) into *out, counting overflows
+ * per lane in lc (summed once per layer: a sum across the lanes for
+ * every block cost more than the quantization): the quantizer ops of
+ * hgq_qop in int32, branch-free, written with vector types (the
+ * compiler's own vectorisation of the lane loop failed in some copies)
  */
 static inline __attribute__((always_inline)) void
-q32_block(const struct q32 *restrict fq, size_t a, const uint32_t *blk,
-    int relu, int32_t *restrict out, uint64_t *count)
+q32_block(const struct q32 *restrict fq, size_t p, size_t j0,
+    const uint32_t *blk, int relu, const int mode, i32x8 *out,
+    uint32_t *restrict lc)
 {
-	uint32_t c = 0;
+	i32x8 v, add, lo, hi, wrapm, r, t, w, q, m;
+	u32x8 rsh, lsh, mask, sbit, cnt;
 
-	for (int jj = 0; jj < 8; jj++) {
-		int32_t v = (int32_t)blk[jj], r, t, w, q;
-
-		if (relu)
-			v = v < 0 ? 0 : v;
-		/* v + add cannot overflow (op_fast); >> of a negative is
-		   arithmetic (see hgq_qop_round) */
-		r = (int32_t)((uint32_t)((v + fq->add[a + jj]) >>
-		    fq->rsh[a + jj]) << fq->lsh[a + jj]);
-		t = r < fq->lo[a + jj] ? fq->lo[a + jj] : r;
-		t = t > fq->hi[a + jj] ? fq->hi[a + jj] : t;
-		w = (int32_t)((((uint32_t)r & fq->mask[a + jj]) ^
-		    fq->sbit[a + jj]) - fq->sbit[a + jj]);
-		q = (w & fq->wrapm[a + jj]) | (t & ~fq->wrapm[a + jj]);
-		c += q != r;
-		out[jj] = q;
+	memcpy(&v, blk, sizeof(v));
+	memcpy(&add, fq->add + p * fq->s_add + j0, sizeof(add));
+	memcpy(&rsh, fq->rsh + p * fq->s_rsh + j0, sizeof(rsh));
+	memcpy(&lsh, fq->lsh + p * fq->s_lsh + j0, sizeof(lsh));
+	if (relu)
+		v &= v > 0;
+	/* v + add cannot overflow and the shifts are below 32 (op_fast);
+	   >> of a negative is arithmetic (see hgq_qop_round) */
+	r = (i32x8)((u32x8)((v + add) >> (i32x8)rsh) << lsh);
+	t = w = r;
+	if (mode != Q32_WRAP) {
+		memcpy(&lo, fq->lo + p * fq->s_lo + j0, sizeof(lo));
+		memcpy(&hi, fq->hi + p * fq->s_hi + j0, sizeof(hi));
+		m = r < lo;
+		t = (lo & m) | (r & ~m);
+		m = t > hi;
+		t = (hi & m) | (t & ~m);
 	}
-	*count += c;
+	if (mode != Q32_SAT) {
+		memcpy(&mask, fq->mask + p * fq->s_mask + j0, sizeof(mask));
+		memcpy(&sbit, fq->sbit + p * fq->s_sbit + j0, sizeof(sbit));
+		w = (i32x8)((((u32x8)r & mask) ^ sbit) - sbit);
+	}
+	/* mode is a constant where q32_block is inlined: a layer of one
+	   overflow mode does only its half */
+	if (mode == Q32_SAT) {
+		q = t;
+	} else if (mode == Q32_WRAP) {
+		q = w;
+	} else {
+		memcpy(&wrapm, fq->wrapm + p * fq->s_wrapm + j0,
+		    sizeof(wrapm));
+		q = (w & wrapm) | (t & ~wrapm);
+	}
+	memcpy(&cnt, lc, sizeof(cnt));
+	cnt -= (u32x8)(q != r);		/* -1 where they differ */
+	memcpy(lc, &cnt, sizeof(cnt));
+	*out = q;
 }
 
 /* the output block (position p, filters j0..j0+7) of a PATH_32 conv */
 static inline __attribute__((always_inline)) void
 conv_emit32(const struct conv_prep *c, const struct q32 *fq,
     const struct hgq_qop *qo, uint32_t p, size_t j0, const uint32_t *blk,
-    int64_t *restrict dst, uint64_t *cnt)
+    int64_t *restrict dst, uint64_t *cnt, uint32_t *lc)
 {
 	uint32_t oc = c->w.out_c, n = oc - j0 < 8 ? oc - (uint32_t)j0 : 8;
 	int64_t *d = dst + (size_t)p * oc + j0;
 
 	if (fq != NULL) {
-		int32_t q[8];
+		i32x8 q;
+		i32x4 h[2];
+		i64x4 q64[2];
 
-		q32_block(fq, (size_t)p * c->stride + j0, blk, c->relu, q, cnt);
-		for (uint32_t jj = 0; jj < n; jj++)
-			d[jj] = q[jj];
+		if (fq->mode == Q32_SAT)
+			q32_block(fq, p, j0, blk, c->relu, Q32_SAT, &q, lc);
+		else if (fq->mode == Q32_WRAP)
+			q32_block(fq, p, j0, blk, c->relu, Q32_WRAP, &q, lc);
+		else
+			q32_block(fq, p, j0, blk, c->relu, Q32_MIXED, &q, lc);
+		/* widened half by half (a 64-byte vector went through the
+		   stack) */
+		memcpy(h, &q, sizeof(q));
+		q64[0] = __builtin_convertvector(h[0], i64x4);
+		q64[1] = __builtin_convertvector(h[1], i64x4);
+		if (n == 8) {
+			memcpy(d, &q64, sizeof(q64));
+		} else {
+			int64_t t[8];
+
+			memcpy(t, &q64, sizeof(q64));
+			for (uint32_t jj = 0; jj < n; jj++)
+				d[jj] = t[jj];
+		}
 		return;
 	}
 	for (uint32_t jj = 0; jj < n; jj++)
 		d[jj] = quant_one(&qo[(size_t)p * oc + j0 + jj],
 		    (int32_t)blk[jj], c->relu, cnt);
+}
+
+/* mac16_tile_c - mac16_run in plain C, the twin of mac16_tile_avx2 */
+static void
+mac16_tile_c(const struct mac16 *g, const int16_t *const *src,
+    const uint32_t *off, uint32_t np, uint32_t *restrict ob)
+{
+	uint32_t nb = g->n_blk;
+
+	for (uint32_t q = 0; q < np; q++)
+		for (uint32_t b = 0; b < nb; b++) {
+			uint32_t blk[8];
+
+			for (int jj = 0; jj < 8; jj++)
+				blk[jj] = (uint32_t)g->b32[b * 8 + jj];
+			for (uint32_t k = 0; k < g->n_pair; k++) {
+				const int16_t *x = src[q] + off[k];
+				const int16_t *wk = g->w16 + ((size_t)k * nb +
+				    b) * 16;
+
+				/* each product |.| <= 2^30: exact in int */
+				for (int jj = 0; jj < 8; jj++)
+					blk[jj] += (uint32_t)(x[0] *
+					    wk[2 * jj]) + (uint32_t)(x[1] *
+					    wk[2 * jj + 1]);
+			}
+			memcpy(ob + q * g->stride + b * 8, blk, sizeof(blk));
+		}
+}
+
+#if defined(__x86_64__) && defined(__GNUC__)
+/*
+ * tile16_avx2 - NP positions by NB blocks of 8 outputs from block b: the
+ * NP * NB accumulators stay in registers over all pairs; per pair, NB
+ * weight loads serve NP broadcast input pairs (vpmaddwd, vpaddd)
+ */
+static inline __attribute__((always_inline, target("avx2"))) void
+tile16_avx2(const struct mac16 *g, const int16_t *const *src,
+    const uint32_t *off, uint32_t b, const int NP, const int NB,
+    uint32_t *restrict ob)
+{
+	__m256i acc[4][2], wv[2];
+	const int16_t *wp = g->w16 + (size_t)b * 16;
+	size_t wstep = (size_t)g->n_blk * 16;
+
+#pragma GCC unroll 4
+	for (int q = 0; q < NP; q++)
+#pragma GCC unroll 2
+		for (int h = 0; h < NB; h++)
+			acc[q][h] = _mm256_loadu_si256((const __m256i *)
+			    (g->b32 + (b + h) * 8));
+	for (uint32_t k = 0; k < g->n_pair; k++, wp += wstep) {
+#pragma GCC unroll 2
+		for (int h = 0; h < NB; h++)
+			wv[h] = _mm256_loadu_si256((const __m256i *)(wp +
+			    16 * h));
+#pragma GCC unroll 4
+		for (int q = 0; q < NP; q++) {
+			int32_t v;
+			__m256i x;
+
+			memcpy(&v, src[q] + off[k], sizeof(v));
+			x = _mm256_set1_epi32(v);
+#pragma GCC unroll 2
+			for (int h = 0; h < NB; h++)
+				acc[q][h] = _mm256_add_epi32(acc[q][h],
+				    _mm256_madd_epi16(x, wv[h]));
+		}
+	}
+#pragma GCC unroll 4
+	for (int q = 0; q < NP; q++)
+#pragma GCC unroll 2
+		for (int h = 0; h < NB; h++)
+			_mm256_storeu_si256((__m256i *)(ob + q * g->stride +
+			    (b + h) * 8), acc[q][h]);
+}
+
+/* mac16_tile_avx2 - mac16_run with AVX2 (chosen at preparation) */
+__attribute__((target("avx2"))) static void
+mac16_tile_avx2(const struct mac16 *g, const int16_t *const *src,
+    const uint32_t *off, uint32_t np, uint32_t *restrict ob)
+{
+	uint32_t b = 0, nb = g->n_blk;
+
+	if (np == 4) {
+		for (; b + 1 < nb; b += 2)
+			tile16_avx2(g, src, off, b, 4, 2, ob);
+		if (b < nb)
+			tile16_avx2(g, src, off, b, 4, 1, ob);
+	} else {
+		for (; b + 1 < nb; b += 2)
+			tile16_avx2(g, src, off, b, 1, 2, ob);
+		if (b < nb)
+			tile16_avx2(g, src, off, b, 1, 1, ob);
+	}
+}
+#endif
+
+/*
+ * conv16_quant - one sample through 16-bit convolution c and its
+ * quantizer ops (as conv_quant).  al (n_in + 8 int16), col (2 * n_pair
+ * int16) and ob (4 * stride uint32) are scratch.  Four positions at once
+ * where their windows lie inside the input; the others gather their
+ * pairs, with zeros for the padding.
+ */
+static inline __attribute__((always_inline)) void
+conv16_quant(const struct conv_prep *c, const struct q32 *fq,
+    const struct hgq_qop *qo, const int64_t *restrict a,
+    int64_t *restrict dst, int16_t *restrict al, int16_t *restrict col,
+    uint32_t *restrict ob, uint64_t *count)
+{
+	const struct hgq_window *w = &c->w;
+	uint32_t n_in = w->in_h * w->in_w * w->in_c, C = w->in_c;
+	uint32_t R = w->k_w * C, R2 = R + (R & 1), lc[8] = { 0 };
+	uint64_t cnt = 0;
+
+	/* the true values fit int16 (inputs16): the casts are exact */
+	if (c->amul01)
+		for (uint32_t i = 0; i < n_in; i++)
+			al[i] = (int16_t)a[i];
+	else
+		for (uint32_t i = 0; i < n_in; i++)
+			al[i] = (int16_t)(int64_t)((uint64_t)a[i] *
+			    c->amul[i]);
+	for (uint32_t i = n_in; i < n_in + 8; i++)
+		al[i] = 0;	/* read by the weight-0 tap of the last row */
+	for (uint32_t p = 0; p < w->n_pos; ) {
+		const int16_t *src[4];
+		const uint32_t *off = c->poff;
+		uint32_t np = c->inner4[p] ? 4 : 1;
+
+		if (c->inner[p]) {
+			for (uint32_t q = 0; q < np; q++)
+				src[q] = al + c->base[p + q];
+		} else {
+			uint32_t oh = p / w->out_w, ow = p % w->out_w;
+
+			for (uint32_t t = 0; t < 2 * c->g.n_pair; t++) {
+				uint32_t row = t / R2, m = t % R2;
+				uint64_t y = (uint64_t)oh * w->s_h + row;
+				uint64_t v = (uint64_t)ow * w->s_w + m / C;
+
+				col[t] = m >= R || y < w->pad_top ||
+				    v < w->pad_left || y - w->pad_top >=
+				    w->in_h || v - w->pad_left >= w->in_w ? 0 :
+				    al[((y - w->pad_top) * w->in_w + v -
+				    w->pad_left) * C + m % C];
+			}
+			src[0] = col;
+			off = c->g.pid;
+		}
+		mac16_run(&c->g, src, off, np, ob);
+		for (uint32_t q = 0; q < np; q++)
+			for (size_t j0 = 0; j0 < c->stride; j0 += 8)
+				conv_emit32(c, fq, qo, p + q, j0, ob + q *
+				    c->stride + j0, dst, &cnt, lc);
+		p += np;
+	}
+	for (int jj = 0; jj < 8; jj++)
+		cnt += lc[jj];
+	*count += cnt;
 }
 
 /*
@@ -980,6 +1444,7 @@ conv_quant(const struct conv_prep *c, const struct q32 *fq,
 	uint32_t oc = w->out_c, run = w->in_c;
 	size_t stride = c->stride;
 	uint64_t cnt = 0;
+	uint32_t lc[8] = { 0 };
 
 	if (c->path == PATH_32) {
 		uint32_t *restrict al = al_, *restrict col = col_;
@@ -995,14 +1460,8 @@ conv_quant(const struct conv_prep *c, const struct q32 *fq,
 			const uint32_t *src[4], *off = c->toff;
 			uint32_t np = c->inner4[p] ? 4 : 1;
 
-			for (uint32_t q = 0; q < np && c->inner[p]; q++) {
-				uint32_t oh = (p + q) / w->out_w;
-				uint32_t ow = (p + q) % w->out_w;
-
-				src[q] = al + ((size_t)(oh * w->s_h -
-				    w->pad_top) * w->in_w + ow * w->s_w -
-				    w->pad_left) * w->in_c;
-			}
+			for (uint32_t q = 0; q < np && c->inner[p]; q++)
+				src[q] = al + c->base[p + q];
 			if (np == 1 && !c->inner[p]) {
 				uint32_t oh = p / w->out_w, ow = p % w->out_w;
 				uint32_t t = 0;
@@ -1059,7 +1518,7 @@ conv_quant(const struct conv_prep *c, const struct q32 *fq,
 					memcpy(o[3], &b3, sizeof(b3));
 					for (uint32_t q = 0; q < 4; q++)
 						conv_emit32(c, fq, qo, p + q, j0,
-						    o[q], dst, &cnt);
+						    o[q], dst, &cnt, lc);
 				} else {
 					u32x8 b0, r;
 					const uint32_t *s0 = src[0];
@@ -1073,7 +1532,7 @@ conv_quant(const struct conv_prep *c, const struct q32 *fq,
 					}
 					memcpy(o, &b0, sizeof(b0));
 					conv_emit32(c, fq, qo, p, j0, o, dst,
-					    &cnt);
+					    &cnt, lc);
 				}
 			}
 			p += np;
@@ -1103,6 +1562,8 @@ conv_quant(const struct conv_prep *c, const struct q32 *fq,
 			}
 		}
 	}
+	for (int jj = 0; jj < 8; jj++)
+		cnt += lc[jj];
 	*count += cnt;
 }
 
@@ -1124,19 +1585,35 @@ pool_quant(const struct pool_prep *pp, const struct hgq_qop *qo, int ident,
 			const int64_t *base = a + ((size_t)oh * w->s_h *
 			    w->in_w + (size_t)ow * w->s_w) * C;
 			int64_t *restrict d = dst + (size_t)p * C;
+			uint32_t c0 = 0;
 
-			for (uint32_t ch = 0; ch < C; ch++)
+			/* max: 4 channels at a time, the maximum kept in a
+			   register over the window (select by mask) */
+			for (; !pp->avg && c0 + 4 <= C; c0 += 4) {
+				i64x4 mx, v, gt;
+
+				memcpy(&mx, base + pp->toff[0] + c0,
+				    sizeof(mx));
+				for (uint32_t t = 1; t < nw; t++) {
+					memcpy(&v, base + pp->toff[t] + c0,
+					    sizeof(v));
+					gt = v > mx;
+					mx = (v & gt) | (mx & ~gt);
+				}
+				memcpy(d + c0, &mx, sizeof(mx));
+			}
+			for (uint32_t ch = c0; ch < C; ch++)
 				d[ch] = base[pp->toff[0] + ch];
-			for (uint32_t t = 1; t < nw; t++) {
+			for (uint32_t t = 1; t < nw && c0 < C; t++) {
 				const int64_t *restrict s = base +
 				    pp->toff[t];
 
 				if (pp->avg)
-					for (uint32_t ch = 0; ch < C; ch++)
+					for (uint32_t ch = c0; ch < C; ch++)
 						d[ch] = (int64_t)((uint64_t)
 						    d[ch] + (uint64_t)s[ch]);
 				else
-					for (uint32_t ch = 0; ch < C; ch++)
+					for (uint32_t ch = c0; ch < C; ch++)
 						d[ch] = s[ch] > d[ch] ? s[ch] :
 						    d[ch];
 			}
@@ -1182,12 +1659,18 @@ op_quant(const struct op_prep *o, const struct hgq_qop *qo,
 	switch (o->kind) {
 	case HGQ_LAYER_DENSE:
 		dense_quant(&o->d, qo, a, dst, scr, (int32_t *)(scr +
-		    o->n_out + 8), count);
+		    o->n_out + 8), (int16_t *)(scr + 2 * (size_t)o->n_out +
+		    16), count);
 		break;
 	case HGQ_LAYER_CONV1D:
 	case HGQ_LAYER_CONV2D:
-		conv_quant(&o->c, o->fq, qo, a, dst, scr, scr + o->n_in + 8,
-		    count);
+		if (o->c.k16)
+			conv16_quant(&o->c, o->fq, qo, a, dst, (int16_t *)scr,
+			    (int16_t *)(scr + o->n_in + 8), (uint32_t *)(scr +
+			    o->n_in + 8 + o->c.g.n_pair + 8), count);
+		else
+			conv_quant(&o->c, o->fq, qo, a, dst, scr, scr +
+			    o->n_in + 8, count);
 		break;
 	case HGQ_LAYER_MAXPOOL:
 	case HGQ_LAYER_AVGPOOL:
@@ -1219,6 +1702,9 @@ struct hgq_engine {
 	double		*scale2f;	/* n0: 2^f of each input element */
 	double		*sc2f;		/* n0: scale * 2^f (exact product) */
 	struct hgq_qop	*in_q;		/* n0: overflow of each input element */
+	int64_t		*in_lo, *in_hi;	/* n0: in_q's bounds (input_quant4) */
+	uint64_t	*in_mask, *in_sbit;	/* n0: in_q's wrap masks */
+	int		 in_ident;	/* index_map is the identity */
 	int8_t		*in_k, *in_i, *in_f;
 	uint8_t		 in_round, in_ovf;
 	uint32_t	 n_ops;		/* operations prepared (run) */
@@ -1243,7 +1729,8 @@ scratch_len(const struct hgq_model *m)
 
 	for (uint32_t l = 0; l < m->n_layers; l++) {
 		const struct hgq_layer *L = &m->layers[l];
-		size_t s = 2 * (size_t)L->n_out + 16;
+		/* dense: acc, tmp32, the int16 inputs */
+		size_t s = 2 * (size_t)L->n_out + 16 + L->n_in / 4 + 8;
 
 		if (L->n_out > max_n)
 			max_n = L->n_out;
@@ -1251,9 +1738,12 @@ scratch_len(const struct hgq_model *m)
 		    L->kind == HGQ_LAYER_CONV2D) {
 			struct hgq_window w;
 
+			/* conv16_quant: al, col (n_pair <= n_taps + k_h
+			   int16) and ob (4 * stride uint32) fit too */
 			if (hgq_layer_window(m, l, &w, NULL) == HGQ_OK)
 				s = (size_t)L->n_in + 8 + 2 *
-				    (size_t)w.n_taps + 16;
+				    (size_t)w.n_taps + 16 + w.k_h + 8 +
+				    2 * (((size_t)w.out_c + 7) & ~(size_t)7);
 		}
 		if (s > need)
 			need = s;
@@ -1291,6 +1781,10 @@ hgq_engine_free(struct hgq_engine *e)
 	free(e->scale2f);
 	free(e->sc2f);
 	free(e->in_q);
+	free(e->in_lo);
+	free(e->in_hi);
+	free(e->in_mask);
+	free(e->in_sbit);
 	free(e->in_k);
 	free(e->in_i);
 	free(e->in_f);
@@ -1329,6 +1823,10 @@ engine_alloc(struct hgq_engine **out, const struct hgq_model *m,
 	    (e->scale2f = hgq_calloc(e->n0, sizeof(double))) == NULL ||
 	    (e->sc2f = hgq_calloc(e->n0, sizeof(double))) == NULL ||
 	    (e->in_q = hgq_calloc(e->n0, sizeof(struct hgq_qop))) == NULL ||
+	    (e->in_lo = hgq_calloc(e->n0, sizeof(int64_t))) == NULL ||
+	    (e->in_hi = hgq_calloc(e->n0, sizeof(int64_t))) == NULL ||
+	    (e->in_mask = hgq_calloc(e->n0, sizeof(uint64_t))) == NULL ||
+	    (e->in_sbit = hgq_calloc(e->n0, sizeof(uint64_t))) == NULL ||
 	    (e->in_k = hgq_calloc(e->n0, 1)) == NULL ||
 	    (e->in_i = hgq_calloc(e->n0, 1)) == NULL ||
 	    (e->in_f = hgq_calloc(e->n0, 1)) == NULL ||
@@ -1359,7 +1857,14 @@ engine_alloc(struct hgq_engine **out, const struct hgq_model *m,
 		e->sc2f[j] = ldexp(e->scale[j], q0->f[j]);
 		hgq_qop_init(&e->in_q[j], q0->f[j], q0->k[j], q0->i[j],
 		    q0->f[j], q0->round, q0->overflow);
+		e->in_lo[j] = e->in_q[j].lo;
+		e->in_hi[j] = e->in_q[j].hi;
+		e->in_mask[j] = e->in_q[j].mask;
+		e->in_sbit[j] = e->in_q[j].sbit;
 	}
+	e->in_ident = 1;
+	for (uint32_t j = 0; j < e->n0; j++)
+		e->in_ident &= e->index_map[j] == j;
 	*out = e;
 	return HGQ_OK;
 }
@@ -1410,6 +1915,30 @@ fail:
 	free(xnext);
 	hgq_engine_free(e);
 	return rc;
+}
+
+const char *
+hgq_engine_op_kernel(const struct hgq_engine *e, uint32_t op)
+{
+	const struct op_prep *o;
+
+	if (op >= e->n_ops)
+		return "none";
+	o = &e->ops[op];
+	switch (o->kind) {
+	case HGQ_LAYER_DENSE:
+		if (o->d.k16)
+			return o->d.g.avx2 ? "dense16-avx2" : "dense16";
+		return o->d.path == PATH_32 ? "dense32" : o->d.path ==
+		    PATH_MID ? "dense-mid" : "dense64";
+	case HGQ_LAYER_CONV1D:
+	case HGQ_LAYER_CONV2D:
+		if (o->c.k16)
+			return o->c.g.avx2 ? "conv16-avx2" : "conv16";
+		return o->c.path == PATH_32 ? "conv32" : "conv64";
+	default:
+		return hgq_layer_kind_name(o->kind);
+	}
 }
 
 uint32_t
@@ -1466,6 +1995,64 @@ input_quant(const struct hgq_engine *e, uint32_t j, double x, int *ovf)
 	return q;
 }
 
+/*
+ * input_quant4 - input_quant of elements j..j+3 (the index map is the
+ * identity) in 4 lanes, into a[j..j+3], the overflows added to *ovf;
+ * false, with nothing written, when a lane needs the general path (huge,
+ * tiny or not a number).  The same operations as input_quant, in the
+ * same order, on |v| < 2^50, where floor and the conversion to int64 are
+ * exact with the constant M = 1.5 * 2^52: (v + M) - M is v rounded to
+ * the nearest integer (the default rounding mode; no fast-math reorders
+ * it), one less when that is above v; x + M then holds the integer x in
+ * its low mantissa bits, so the bit patterns' difference is x.
+ */
+static inline __attribute__((always_inline)) bool
+input_quant4(const struct hgq_engine *e, uint32_t j, const double *xs,
+    int64_t *restrict a, uint64_t *ovf)
+{
+	const f64x4 M = { 0x1.8p52, 0x1.8p52, 0x1.8p52, 0x1.8p52 };
+	const f64x4 one = { 1.0, 1.0, 1.0, 1.0 };
+	const f64x4 half = { 0.5, 0.5, 0.5, 0.5 };
+	const f64x4 zero = { 0.0, 0.0, 0.0, 0.0 };
+	const f64x4 big = { 0x1p50, 0x1p50, 0x1p50, 0x1p50 };
+	const f64x4 tiny = { 0x1p-898, 0x1p-898, 0x1p-898, 0x1p-898 };
+	const i64x4 nosign = { INT64_MAX, INT64_MAX, INT64_MAX, INT64_MAX };
+	f64x4 x, off, sc, d, v, av, n, fl;
+	i64x4 ok, r, q, lo, hi, ne;
+
+	memcpy(&x, xs + j, sizeof(x));
+	memcpy(&off, e->off + j, sizeof(off));
+	memcpy(&sc, e->sc2f + j, sizeof(sc));
+	d = x - off;
+	v = d * sc;
+	av = (f64x4)((i64x4)v & nosign);
+	ok = (av < big) & ~((av < tiny) & (d != zero));
+	if (!(ok[0] & ok[1] & ok[2] & ok[3]))
+		return false;
+	n = (v + M) - M;
+	fl = n - (f64x4)((i64x4)one & (n > v));		/* floor(v) */
+	if (e->in_round == HGQ_RND)
+		fl = fl + (f64x4)((i64x4)one & (v - fl >= half));
+	r = (i64x4)(fl + M) - (i64x4)M;
+	if (e->in_ovf == HGQ_WRAP) {
+		u64x4 mask, sbit;
+
+		memcpy(&mask, e->in_mask + j, sizeof(mask));
+		memcpy(&sbit, e->in_sbit + j, sizeof(sbit));
+		q = (i64x4)((((u64x4)r & mask) ^ sbit) - sbit);
+	} else {
+		memcpy(&lo, e->in_lo + j, sizeof(lo));
+		memcpy(&hi, e->in_hi + j, sizeof(hi));
+		q = r;
+		q = (q & ~(q < lo)) | (lo & (q < lo));
+		q = (q & ~(q > hi)) | (hi & (q > hi));
+	}
+	ne = q != r;
+	*ovf -= (uint64_t)(ne[0] + ne[1] + ne[2] + ne[3]);
+	memcpy(a + j, &q, sizeof(q));
+	return true;
+}
+
 void
 hgq_engine_quant_input(const struct hgq_engine *e, const double *x,
     size_t n, int64_t *q)
@@ -1491,11 +2078,17 @@ sample_run(const struct hgq_engine *e, uint32_t n_ops, const double *xs,
 	int64_t *a = buf, *b = buf + e->max_n, *scr = buf + 2 *
 	    (size_t)e->max_n, *t;
 
-	for (uint32_t j = 0; j < e->n0; j++) {
+	for (uint32_t j = 0; j < e->n0; ) {
 		int ovf;
 
+		if (e->in_ident && j + 4 <= e->n0 &&
+		    input_quant4(e, j, xs, a, &counts[0])) {
+			j += 4;
+			continue;
+		}
 		a[j] = input_quant(e, j, xs[e->index_map[j]], &ovf);
 		counts[0] += ovf;
+		j++;
 	}
 	for (uint32_t l = 0; l < n_ops; l++) {
 		int64_t *dst = l + 1 == n_ops ? out : b;

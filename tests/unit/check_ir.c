@@ -460,11 +460,12 @@ xs_add(struct xsum *x, __int128 m, int32_t e)
 		x->E = e;
 		return;
 	}
+	/* multiplications, not shifts: S and m may be negative */
 	if (e < x->E) {
-		x->S <<= x->E - e;
+		x->S *= (__int128)1 << (x->E - e);
 		x->E = e;
 	}
-	x->S += m << (e - x->E);
+	x->S += m * ((__int128)1 << (e - x->E));
 }
 
 /*
@@ -568,10 +569,10 @@ ref_eval(const struct hgq_model *m, const int64_t *in, int64_t *out)
 							e = v.E;
 						if (v.S == 0)
 							e = a.E;
-						x1 = a.S << (a.E - e < 0 ? 0 :
-						    a.E - e);
-						x2 = v.S << (v.E - e < 0 ? 0 :
-						    v.E - e);
+						x1 = a.S * ((__int128)1 <<
+						    (a.E - e < 0 ? 0 : a.E - e));
+						x2 = v.S * ((__int128)1 <<
+						    (v.E - e < 0 ? 0 : v.E - e));
 						if (a.S == 0)
 							x1 = 0;
 						if (v.S == 0)

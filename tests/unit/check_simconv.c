@@ -326,39 +326,104 @@ random_inputs(uint32_t n_raw, size_t n, int far)
 	return x;
 }
 
-/* engine == reference on every output of every row; returns 0 */
+/*
+ * how many operations compare() ran with each kernel, so that a test can
+ * require that its models drive them all
+ */
+static const char *const conv_kernels[] = {
+	"conv16-avx2", "conv16", "conv32", "conv64",
+	"dense16-avx2", "dense16", "dense32"
+};
+static unsigned conv_seen[7];
+
+static void
+count_kernels(const struct hgq_engine *e, const struct hgq_model *m)
+{
+	for (uint32_t op = 0; 2 * op + 1 < m->n_layers; op++)
+		for (int k = 0; k < 7; k++)
+			if (strcmp(hgq_engine_op_kernel(e, op),
+			    conv_kernels[k]) == 0)
+				conv_seen[k]++;
+}
+
+/*
+ * engine == reference on every output of every row, with each kernel
+ * variant the machine has (plain C, AVX2)
+ */
 static void
 compare(const struct hgq_model *m, const double *x, size_t n, int threads,
     const char *what, int rep)
 {
+	static const int isas[] = { HGQ_ISA_C, HGQ_ISA_AVX2 };
+	const struct hgq_layer *q0 = &m->layers[0];
 	struct hgq_err err = HGQ_ERR_INIT;
 	struct hgq_engine *e;
 	uint32_t n_out = hgq_model_n_out(m);
 	int64_t *out = malloc(n * n_out * sizeof(int64_t));
-	double y[4096];
+	double y[4096], yr[4096];
+	uint64_t cnt[HGQ_MAX_LAYERS], want0 = 0, want1 = 0;
 
 	ck_assert_ptr_nonnull(out);
-	ck_assert_msg(hgq_engine_new(&e, m, &err) == HGQ_OK, "%s", err.msg);
-	ck_assert_int_eq(hgq_engine_run(e, x, n, out, NULL, threads), HGQ_OK);
+	/* the overflows of the input quantizer and, in a model of one
+	   operation, of its output quantizer, by the reference */
 	for (size_t s = 0; s < n; s++) {
-		reference(m, x + s * m->n_raw, y, 0, NULL, 0);
-		for (uint32_t j = 0; j < n_out; j++) {
-			double v = ldexp((double)out[s * n_out + j],
-			    -hgq_engine_out_f(e, j));
+		for (uint32_t j = 0; j < q0->n_out; j++) {
+			uint32_t c = m->index_map[j];
+			double xn = (x[s * m->n_raw + c] - (m->norm_offset ?
+			    m->norm_offset[c] : 0)) * (m->norm_scale ?
+			    m->norm_scale[c] : 1);
 
-			if (v != y[j])
-				ck_abort_msg("%s model %d row %zu out %u: "
-				    "engine %.17g reference %.17g", what, rep,
-				    s, j, v, y[j]);
+			want0 += ref_quant(xn, q0->k[j], q0->i[j], q0->f[j],
+			    q0->round, q0->overflow) != ref_quant(xn, 1,
+			    52 - q0->f[j], q0->f[j], q0->round, HGQ_SAT);
 		}
+		if (m->n_layers != 3)
+			continue;
+		reference(m, x + s * m->n_raw, y, 0, NULL, 0);
+		reference(m, x + s * m->n_raw, yr, 1, NULL, 0);
+		for (uint32_t j = 0; j < n_out; j++)
+			want1 += y[j] != yr[j];
 	}
-	hgq_engine_free(e);
+	for (int v = 0; v < 2; v++) {
+		struct hgq_ovf_stats st = { m->n_layers / 2 + 1, cnt };
+
+		if (hgq_kernel_isa(isas[v]) != isas[v])
+			continue;	/* no AVX2 here */
+		ck_assert_msg(hgq_engine_new(&e, m, &err) == HGQ_OK, "%s",
+		    err.msg);
+		count_kernels(e, m);
+		memset(cnt, 0, sizeof(cnt));
+		ck_assert_int_eq(hgq_engine_run(e, x, n, out, &st, threads),
+		    HGQ_OK);
+		ck_assert_msg(cnt[0] == want0, "%s model %d: %llu input "
+		    "overflows, reference %llu", what, rep,
+		    (unsigned long long)cnt[0], (unsigned long long)want0);
+		ck_assert_msg(m->n_layers != 3 || cnt[1] == want1, "%s model "
+		    "%d: %llu overflows, reference %llu", what, rep,
+		    (unsigned long long)cnt[1], (unsigned long long)want1);
+		for (size_t s = 0; s < n; s++) {
+			reference(m, x + s * m->n_raw, y, 0, NULL, 0);
+			for (uint32_t j = 0; j < n_out; j++) {
+				double u = ldexp((double)out[s * n_out + j],
+				    -hgq_engine_out_f(e, j));
+
+				if (u != y[j])
+					ck_abort_msg("%s model %d row %zu out "
+					    "%u (isa %d): engine %.17g "
+					    "reference %.17g", what, rep, s, j,
+					    isas[v], u, y[j]);
+			}
+		}
+		hgq_engine_free(e);
+	}
+	hgq_kernel_isa(HGQ_ISA_AUTO);
 	free(out);
 }
 
 START_TEST(test_conv_engine_matches_reference)
 {
 	fx_rng_state = 4242;
+	memset(conv_seen, 0, sizeof(conv_seen));
 	for (int rep = 0; rep < 150; rep++) {
 		struct hgq_model *m = random_conv_model(rep % 4 == 3);
 		size_t n = 300;
@@ -378,6 +443,164 @@ START_TEST(test_conv_engine_matches_reference)
 		free(x);
 		hgq_model_free(m);
 	}
+	/* the random models reach every convolution kernel */
+	ck_assert_uint_ge(conv_seen[1], 100);
+	ck_assert_uint_ge(conv_seen[2], 30);
+	ck_assert_uint_ge(conv_seen[3], 30);
+	ck_assert_uint_ge(conv_seen[5], 50);
+	ck_assert_uint_ge(conv_seen[6], 25);
+	if (hgq_kernel_isa(HGQ_ISA_AVX2) == HGQ_ISA_AVX2) {
+		ck_assert_uint_eq(conv_seen[0], conv_seen[1]);
+		ck_assert_uint_eq(conv_seen[4], conv_seen[5]);
+	}
+	hgq_kernel_isa(HGQ_ISA_AUTO);
+}
+END_TEST
+
+/*
+ * A conv2d model at the edges of the 16-bit products: input [H, W, C]
+ * with k=1 and i+f = in_bits-1 per element (f in 0..fspread, so that the
+ * inputs are aligned by up to fspread bits), kernel kh x kw, stride s,
+ * oc filters, weight mantissas drawn from [-2^(wbits-1), 2^(wbits-1))
+ * at w_f = wbits - 1 with both ends and an odd one present, the input's
+ * and the output's overflow modes ovf.
+ */
+static struct hgq_model *
+edge_model(uint32_t H, uint32_t W, uint32_t C, uint32_t kh, uint32_t kw,
+    uint32_t s, int same, uint32_t oc, int in_bits, int fspread, int wbits,
+    int ovf)
+{
+	struct hgq_model *m = hgq_model_new();
+	uint32_t d[3] = { H, W, C }, od[3];
+	struct hgq_layer *l, *q;
+	uint64_t nw;
+
+	ck_assert_ptr_nonnull(m);
+	ck_assert_ptr_nonnull(hgq_model_add_shaped(m, HGQ_LAYER_QUANT, 3, d,
+	    NULL));
+	ck_assert_int_eq(hgq_model_alloc_fixed(m, 0, NULL), HGQ_OK);
+	q = &m->layers[0];
+	q->round = HGQ_RND;
+	q->overflow = (uint8_t)ovf;
+	for (uint32_t e = 0; e < q->n_out; e++) {
+		q->k[e] = 1;
+		q->f[e] = (int8_t)fx_rnd_int(0, fspread);
+		q->i[e] = (int8_t)(in_bits - 1 - q->f[e]);
+	}
+	od[0] = same ? (H + s - 1) / s : (H - kh) / s + 1;
+	od[1] = same ? (W + s - 1) / s : (W - kw) / s + 1;
+	od[2] = oc;
+	l = hgq_model_add_shaped(m, HGQ_LAYER_CONV2D, 3, od, NULL);
+	ck_assert_ptr_nonnull(l);
+	l->kernel[0] = kh;
+	l->kernel[1] = kw;
+	l->stride[0] = l->stride[1] = s;
+	l->padding = same ? HGQ_PAD_SAME : HGQ_PAD_VALID;
+	ck_assert_int_eq(hgq_model_alloc_fixed(m, 1, NULL), HGQ_OK);
+	l = &m->layers[1];
+	l->act = (uint8_t)fx_rnd_int(0, 1);
+	nw = hgq_layer_n_weights(m, 1);
+	for (uint64_t e = 0; e < nw; e++) {
+		int32_t top = (int32_t)1 << (wbits - 1);
+
+		l->w_m[e] = e == 0 ? -top : e == 1 ? top - 1 : e == 2 ? 1 :
+		    fx_rnd_int(-top, top - 1);
+		l->w_f[e] = (int8_t)(wbits - 1);
+	}
+	for (uint32_t e = 0; e < oc; e++) {
+		l->b_m[e] = fx_rnd_int(-1000, 1000);
+		l->b_f[e] = (int8_t)fx_rnd_int(0, 4);
+	}
+	ck_assert_ptr_nonnull(hgq_model_add_shaped(m, HGQ_LAYER_QUANT, 3, od,
+	    NULL));
+	ck_assert_int_eq(hgq_model_alloc_fixed(m, 2, NULL), HGQ_OK);
+	q = &m->layers[2];
+	q->round = (uint8_t)fx_rnd_int(0, 1);
+	q->overflow = (uint8_t)ovf;
+	for (uint32_t e = 0; e < q->n_out; e++) {
+		q->k[e] = 1;
+		q->f[e] = (int8_t)fx_rnd_int(0, 12);
+		q->i[e] = (int8_t)(fx_rnd_int(4, 24) - q->f[e]);
+	}
+	ck_assert_int_eq(hgq_model_set_input(m, m->layers[0].n_out, NULL),
+	    HGQ_OK);
+	m->calibrated = 1;
+	return m;
+}
+
+/* rows at the ends of the input formats, far beyond them, and inside */
+static double *
+edge_inputs(const struct hgq_model *m, size_t n)
+{
+	const struct hgq_layer *q = &m->layers[0];
+	double *x = malloc(n * m->n_raw * sizeof(double));
+
+	ck_assert_ptr_nonnull(x);
+	for (size_t r = 0; r < n; r++)
+		for (uint32_t j = 0; j < m->n_raw; j++) {
+			double top = ldexp(1.0, q->i[j]);
+			int pick = r < 4 ? (int)r : fx_rnd_int(0, 5);
+
+			x[r * m->n_raw + j] = pick == 0 ? -top : pick == 1 ?
+			    top - ldexp(1.0, -q->f[j]) : pick == 2 ? -1e9 :
+			    pick == 3 ? 1e9 : (fx_rnd_unit() * 2 - 1) * top;
+		}
+	return x;
+}
+
+/*
+ * the 16-bit products at their edges: inputs and aligned weights that
+ * reach -2^15 and 2^15 - 1 (SAT and WRAP, aligned inputs, odd rows of
+ * taps, "same" padding, strides, filter counts around the blocks of 8
+ * and 16), and the first cases that no longer fit 16 bits, which must
+ * go the 32-bit way; all equal to the reference
+ */
+START_TEST(test_conv16_edges)
+{
+	static const struct {
+		uint32_t H, W, C, kh, kw, s, oc;
+		int same, in_bits, fspread, wbits;
+		const char *kernel;
+	} cases[] = {
+		/* 16-bit inputs, a 1x2 window: one pair, -2^15 * -2^15 */
+		{ 5, 9, 1, 1, 2, 1, 3, 0, 16, 0, 16, "conv16" },
+		{ 6, 7, 1, 1, 2, 1, 17, 1, 16, 0, 16, "conv16" },
+		/* 8-bit inputs aligned by up to 3 bits (11 bits), 3x3 */
+		{ 9, 9, 3, 3, 3, 1, 8, 0, 8, 3, 16, "conv16" },
+		{ 8, 11, 1, 3, 3, 2, 24, 1, 8, 3, 16, "conv16" },
+		{ 7, 7, 2, 2, 3, 1, 16, 1, 9, 0, 16, "conv16" },
+		/* one bit more: inputs or weights beyond int16 */
+		{ 5, 9, 1, 1, 2, 1, 3, 0, 17, 0, 12, "conv32" },
+		{ 6, 6, 2, 2, 2, 1, 9, 0, 8, 0, 17, "conv32" },
+		{ 6, 6, 1, 3, 3, 1, 5, 1, 12, 5, 8, "conv32" },
+		/* and past int32: the 64-bit sums */
+		{ 5, 9, 1, 1, 2, 1, 3, 0, 17, 0, 17, "conv64" },
+	};
+
+	fx_rng_state = 1616;
+	for (unsigned c = 0; c < sizeof(cases) / sizeof(cases[0]); c++)
+		for (int ovf = HGQ_WRAP; ovf <= HGQ_SAT; ovf++) {
+			struct hgq_err err = HGQ_ERR_INIT;
+			struct hgq_engine *e;
+			struct hgq_model *m = edge_model(cases[c].H,
+			    cases[c].W, cases[c].C, cases[c].kh, cases[c].kw,
+			    cases[c].s, cases[c].same, cases[c].oc,
+			    cases[c].in_bits, cases[c].fspread,
+			    cases[c].wbits, ovf);
+			double *x = edge_inputs(m, 200);
+
+			hgq_kernel_isa(HGQ_ISA_C);
+			ck_assert_msg(hgq_engine_new(&e, m, &err) == HGQ_OK,
+			    "%s", err.msg);
+			ck_assert_msg(strcmp(hgq_engine_op_kernel(e, 0),
+			    cases[c].kernel) == 0, "case %u: %s", c,
+			    hgq_engine_op_kernel(e, 0));
+			hgq_engine_free(e);
+			hgq_kernel_isa(HGQ_ISA_AUTO);
+			compare(m, x, 200, 1 + (int)(c % 2), "edge", (int)c);
+			free(x);
+			hgq_model_free(m);
+		}
 }
 END_TEST
 
@@ -552,6 +775,7 @@ simconv_suite(void)
 	tcase_add_test(tc, test_conv_engine_matches_reference);
 	tcase_add_test(tc, test_conv_calibration);
 	tcase_add_test(tc, test_conv_golden);
+	tcase_add_test(tc, test_conv16_edges);
 	suite_add_tcase(s, tc);
 	return s;
 }
