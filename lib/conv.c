@@ -171,6 +171,24 @@ has_padding(const struct hgq_conv_geom *g)
 }
 
 /*
+ * dst[0..n) = src[0..n) inline: blocks of 8 (vectorized, a constant trip
+ * count), then the rest; the runs of im2col are short (KW*C floats, 24
+ * for 3 taps of 8 channels), where a call to memcpy costs more than the
+ * copy.
+ */
+static inline void
+copy_run(float *restrict dst, const float *restrict src, size_t n)
+{
+	size_t j = 0;
+
+	for (; j + 8 <= n; j += 8)
+		for (size_t c = 0; c < 8; c++)
+			dst[j + c] = src[j + c];
+	for (; j < n; j++)
+		dst[j] = src[j];
+}
+
+/*
  * inp [B,H,W,C] -> col (B*OH*OW, KH*KW*C): row ((b*OH + oh)*OW + ow),
  * column (kh*KW + kw)*C + c holds inp[b, oh*SH + kh - PT, ow*SW + kw - PL,
  * c], 0 in the padding.
@@ -215,10 +233,9 @@ hgq_conv_im2col(float *restrict col, const float *restrict inp,
 				    &z0, &z1);
 				if (C >= 4 && a0 < z1)
 					for (size_t o = a0; o < z1; o++)
-						memcpy(r + o * K + kh * KW * C,
+						copy_run(r + o * K + kh * KW * C,
 						    x + (ih * g->W + o * g->SW -
-						    g->PL) * C,
-						    KW * C * sizeof(*r));
+						    g->PL) * C, KW * C);
 				else
 					a0 = z1 = 0;
 				for (size_t kw = 0; kw < KW; kw++) {
@@ -261,17 +278,120 @@ hgq_conv_im2col(float *restrict col, const float *restrict inp,
 }
 
 /*
+ * dst[0..n) += src[0..n): blocks of 8, a constant trip count that the
+ * compiler vectorizes at -O2, then the rest one by one.
+ */
+static inline void
+add_run(float *restrict dst, const float *restrict src, size_t n)
+{
+	size_t j = 0;
+
+	for (; j + 8 <= n; j += 8)
+		for (size_t c = 0; c < 8; c++)
+			dst[j + c] += src[j + c];
+	for (; j < n; j++)
+		dst[j] += src[j];
+}
+
+/*
+ * col2im of one input channel at stride 1 (the first convolution of an
+ * image network): each input element is the sum of the dcol entries of
+ * its taps, gathered in the order (kh, kw) and stored once.  Adding runs
+ * of KW floats instead would chain every element's KW*KH additions
+ * through memory (store, then reload), the runs of neighbouring output
+ * positions overlapping.  Four neighbours whose taps are all real are
+ * summed side by side (gather4): four independent chains of additions,
+ * each in the same order as alone.
+ */
+static inline void
+gather4(float *restrict x, const float *restrict r,
+    const struct hgq_conv_geom *g, size_t h0, size_t h1, size_t p)
+{
+	size_t KW = g->KW, K = g->KH * KW;
+	float s0 = 0.0f, s1 = 0.0f, s2 = 0.0f, s3 = 0.0f;
+
+	for (size_t kh = h0; kh < h1; kh++) {
+		const float *t = r + (p - kh) * g->OW * K + kh * KW;
+
+		for (size_t kw = 0; kw < KW; kw++) {
+			const float *u = t - kw * (K - 1);
+
+			s0 += u[0];
+			s1 += u[K];
+			s2 += u[2 * K];
+			s3 += u[3 * K];
+		}
+	}
+	x[0] = s0;
+	x[1] = s1;
+	x[2] = s2;
+	x[3] = s3;
+}
+
+static void
+col2im_gather(float *restrict dinp, const float *restrict dcol,
+    const struct hgq_conv_geom *g, size_t B)
+{
+	size_t KH = g->KH, KW = g->KW, K = KH * KW;
+
+	for (size_t b = 0; b < B; b++) {
+		const float *r = dcol + b * g->OH * g->OW * K;
+		float *x = dinp + b * g->H * g->W;
+
+		for (size_t ih = 0; ih < g->H; ih++) {
+			/* kernel rows kh with 0 <= ih + PT - kh < OH */
+			size_t p = ih + g->PT;
+			size_t h0 = p >= g->OH ? p - g->OH + 1 : 0;
+			size_t h1 = p + 1 < KH ? p + 1 : KH;
+
+			for (size_t iw = 0; iw < g->W; iw++) {
+				size_t q = iw + g->PL;
+				size_t w0 = q >= g->OW ? q - g->OW + 1 : 0;
+				size_t w1 = q + 1 < KW ? q + 1 : KW;
+				float s = 0.0f;
+
+				if (q + 1 >= KW && q + 4 <= g->OW &&
+				    iw + 4 <= g->W) {
+					gather4(x + ih * g->W + iw, r + q * K,
+					    g, h0, h1, p);
+					iw += 3;
+					continue;
+				}
+
+				for (size_t kh = h0; kh < h1; kh++) {
+					const float *t = r + ((p - kh) *
+					    g->OW + q) * K + kh * KW;
+
+					for (size_t kw = w0; kw < w1; kw++)
+						s += *(t - kw * (K - 1));
+				}
+				x[ih * g->W + iw] = s;
+			}
+		}
+	}
+}
+
+/*
  * The adjoint of im2col: dinp [B,H,W,C] = 0, then every element of dcol
  * that im2col took from an input element is added back to it (padding
- * columns are dropped); the same loop order as hgq_conv_im2col.
+ * columns are dropped).  The loop order is im2col's: per output row (b,
+ * oh) and kernel row kh, the positions [a0, z1) whose KW taps are all
+ * real read one run of KW*C contiguous floats of dcol and add it to one
+ * run of the input row (add_run, vectorized); only the positions at a
+ * padded edge go tap by tap.  Every input element receives its terms in
+ * the order (oh, kh, ow, kw), for every shape.
  */
 void
 hgq_conv_col2im(float *restrict dinp, const float *restrict dcol,
     const struct hgq_conv_geom *g, size_t B)
 {
-	size_t C = g->C, KW = g->KW, K = g->KH * KW * C;
-	size_t plane = g->H * g->W * C, rowk = g->OW * K, sstep = g->SW * C;
+	size_t C = g->C, KW = g->KW, K = g->KH * KW * C, run = KW * C;
+	size_t plane = g->H * g->W * C, rowk = g->OW * K;
 
+	if (C == 1 && g->SH == 1 && g->SW == 1) {
+		col2im_gather(dinp, dcol, g, B);
+		return;
+	}
 	memset(dinp, 0, B * plane * sizeof(*dinp));
 	for (size_t b = 0; b < B; b++) {
 		float *x = dinp + b * plane;
@@ -280,35 +400,36 @@ hgq_conv_col2im(float *restrict dinp, const float *restrict dcol,
 			const float *r = dcol + (b * g->OH + oh) * rowk;
 
 			for (size_t kh = 0; kh < g->KH; kh++) {
-				size_t ih = oh * g->SH + kh;
+				size_t ih = oh * g->SH + kh, a0, a1, z0, z1;
 
 				if (ih < g->PT || ih - g->PT >= g->H)
 					continue;
 				ih -= g->PT;
-				for (size_t kw = 0; kw < KW; kw++) {
-					size_t w0, w1;
-					const float *src;
-					float *dst;
+				tap_range(g->W, g->OW, g->SW, g->PL, 0, &a0,
+				    &a1);
+				tap_range(g->W, g->OW, g->SW, g->PL, KW - 1,
+				    &z0, &z1);
+				if (a0 >= z1)
+					a0 = z1 = 0;
+				for (size_t o = 0; o < g->OW; o++) {
+					const float *src = r + o * K + kh * run;
 
-					tap_range(g->W, g->OW, g->SW, g->PL, kw,
-					    &w0, &w1);
-					if (w0 >= w1)
-						continue;
-					dst = x + (ih * g->W + w0 * g->SW + kw -
-					    g->PL) * C;
-					src = r + w0 * K + (kh * KW + kw) * C;
-					if (C == 1) {
-						for (size_t o = 0; o < w1 - w0;
-						    o++)
-							dst[o * sstep] +=
-							    src[o * K];
+					if (o >= a0 && o < z1) {
+						add_run(x + (ih * g->W + o *
+						    g->SW - g->PL) * C, src,
+						    run);
 						continue;
 					}
-					for (size_t o = w0; o < w1; o++) {
-						for (size_t c = 0; c < C; c++)
-							dst[c] += src[c];
-						dst += sstep;
-						src += K;
+					/* an edge position: its real taps */
+					for (size_t kw = 0; kw < KW; kw++) {
+						size_t iw = o * g->SW + kw;
+
+						if (iw < g->PL ||
+						    iw - g->PL >= g->W)
+							continue;
+						add_run(x + (ih * g->W + iw -
+						    g->PL) * C, src + kw * C,
+						    C);
 					}
 				}
 			}
@@ -658,6 +779,88 @@ hgq_maxpool_backward(float *restrict dinp, const float *restrict dout,
 				pool_window_bwd(dx, d + c, x, e0 + (uint32_t)c,
 				    g, C - c, relu, tiled);
 		}
+	}
+}
+
+/*
+ * The trainer's pair: the forward keeps, per output element, the offset
+ * in its sample of the element that won (the first largest in the
+ * window's row-major order, as hgq_maxpool_backward finds it again), and
+ * the backward only scatters dout there, after clearing dinp.  The
+ * forward runs 8 channels at a time with the running best in small
+ * arrays (a constant trip count, vectorized; the selects are masks).
+ */
+static inline __attribute__((always_inline)) void
+pool_window_arg(float *restrict o, uint32_t *restrict arg,
+    const float *restrict x, uint32_t e0, const struct hgq_pool_geom *g,
+    size_t nc)
+{
+	float bv[8];
+	uint32_t be[8];
+	uint32_t W = (uint32_t)g->W, C = (uint32_t)g->C;
+
+	for (size_t c = 0; c < nc; c++) {
+		bv[c] = x[e0 + c];
+		be[c] = e0 + (uint32_t)c;
+	}
+	for (uint32_t ph = 0; ph < g->PH; ph++)
+		for (uint32_t pw = 0; pw < g->PW; pw++) {
+			uint32_t e = e0 + (ph * W + pw) * C;
+
+			for (size_t c = 0; c < nc; c++) {
+				float v = x[e + c];
+				uint32_t m = -(uint32_t)(v > bv[c]);
+
+				be[c] ^= (be[c] ^ (e + (uint32_t)c)) & m;
+				bv[c] = v > bv[c] ? v : bv[c];
+			}
+		}
+	for (size_t c = 0; c < nc; c++) {
+		o[c] = bv[c];
+		arg[c] = be[c];
+	}
+}
+
+void
+hgq_maxpool_forward_arg(float *restrict out, uint32_t *restrict arg,
+    const float *restrict inp, const struct hgq_pool_geom *g, size_t B)
+{
+	size_t C = g->C, W = g->W, plane = g->H * W * C;
+
+	for (size_t b = 0; b < B; b++) {
+		const float *x = inp + b * plane;
+
+		for (size_t oh = 0; oh < g->OH; oh++)
+		for (size_t ow = 0; ow < g->OW; ow++) {
+			size_t p = ((b * g->OH + oh) * g->OW + ow) * C, c = 0;
+			/* < HGQ_CONV_MAX_ELEMS: fits 32 bits */
+			uint32_t e0 = (uint32_t)((oh * g->SH * W + ow *
+			    g->SW) * C);
+
+			for (; c + 8 <= C; c += 8)
+				pool_window_arg(out + p + c, arg + p + c, x,
+				    e0 + (uint32_t)c, g, 8);
+			if (c < C)
+				pool_window_arg(out + p + c, arg + p + c, x,
+				    e0 + (uint32_t)c, g, C - c);
+		}
+	}
+}
+
+void
+hgq_maxpool_backward_arg(float *restrict dinp, const float *restrict dout,
+    const uint32_t *restrict arg, const struct hgq_pool_geom *g, size_t B)
+{
+	size_t plane = g->H * g->W * g->C, no = g->OH * g->OW * g->C;
+
+	memset(dinp, 0, B * plane * sizeof(*dinp));
+	for (size_t b = 0; b < B; b++) {
+		float *dx = dinp + b * plane;
+		const float *d = dout + b * no;
+		const uint32_t *a = arg + b * no;
+
+		for (size_t j = 0; j < no; j++)
+			dx[a[j]] += d[j];
 	}
 }
 

@@ -588,6 +588,18 @@ void	hgq_maxpool_forward(float *restrict out, const float *restrict inp,
 void	hgq_maxpool_backward(float *restrict dinp, const float *restrict dout,
 	    const float *restrict inp, const struct hgq_pool_geom *g,
 	    size_t B, int relu);
+/*
+ * The same with the winners kept: arg [B,OH,OW,C] gets, per output
+ * element, the offset in its sample of the input element that won, and
+ * the backward adds each dout there (dinp cleared first): equal to
+ * hgq_maxpool_forward and hgq_maxpool_backward(relu = 0) for every input.
+ */
+void	hgq_maxpool_forward_arg(float *restrict out, uint32_t *restrict arg,
+	    const float *restrict inp, const struct hgq_pool_geom *g,
+	    size_t B);
+void	hgq_maxpool_backward_arg(float *restrict dinp,
+	    const float *restrict dout, const uint32_t *restrict arg,
+	    const struct hgq_pool_geom *g, size_t B);
 void	hgq_avgpool_forward(float *restrict out, const float *restrict inp,
 	    const struct hgq_pool_geom *g, size_t B);
 void	hgq_avgpool_backward(float *restrict dinp, const float *restrict dout,

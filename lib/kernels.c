@@ -447,51 +447,101 @@ tile16_avx2(const struct gemm *g, size_t m, size_t n, size_t R)
 	}
 }
 
-/* rows m..m+R-1 (R <= 4), columns n..n+cnt-1 (cnt <= 8), masked */
+/*
+ * Rows m..m+R-1 (R <= 12), columns n..n+cnt-1 (cnt <= 8): the narrow
+ * columns of N % 16, and the whole product when N <= 8 (the first
+ * convolution of an image network: 8 filters over 9 taps, or the weight
+ * gradient with its 9 rows).  One vector of Bm per k serves twelve rows,
+ * so twelve FMA chains keep both FMA units busy where a 4-row tile waits
+ * on the FMA's latency.  The rows are three groups of four, each read
+ * through one pointer and the offsets sa, 2 sa, 3 sa: a group that would
+ * run past R starts at row R - 4 instead (its rows are computed twice,
+ * the same way, and stored twice with the same values), a group past R
+ * reads row m and is not stored; with R < 4 every group reads rows m..
+ * through offsets clamped to the last row.  Each element of D is
+ * accumulated over k in order, as in the other tiles and gemm_c.
+ */
+#define TILE8_ROWS 12
 __attribute__((target("avx2,fma")))
 static void
 tile8_avx2(const struct gemm *g, size_t m, size_t n, size_t R, size_t cnt)
 {
 	__m256i mask = tail_mask(cnt);
-	__m256 acc[4], i0;
-	const float *a[4];
+	__m256 acc[TILE8_ROWS], i0;
+	const float *p[3];
+	size_t base[3], ng = 0;
+	size_t s1 = g->sa, s2 = 2 * g->sa, s3 = 3 * g->sa;
 	const float *bk = g->Bm + n;
 
+	if (R < 4) {
+		s1 = R > 1 ? s1 : 0;
+		s2 = R > 2 ? s2 : s1;
+		s3 = R > 3 ? s3 : s2;
+	}
+	for (size_t q = 0; q < 3; q++) {
+		base[q] = 4 * q + 4 <= R ? 4 * q : 4 * q < R && R >= 4 ?
+		    R - 4 : 0;
+		if (4 * q < R)
+			ng = q + 1;
+		p[q] = g->A + (m + base[q]) * g->sa;
+	}
 	i0 = g->bias != NULL ? _mm256_maskload_ps(g->bias + n, mask) :
 	    _mm256_setzero_ps();
-	for (size_t r = 0; r < 4; r++) {
+	for (size_t r = 0; r < TILE8_ROWS; r++)
 		acc[r] = i0;
-		a[r] = g->A + (m + (r < R ? r : 0)) * g->sa;
-	}
 	if (g->accum)
-		for (size_t r = 0; r < R; r++)
-			acc[r] = _mm256_maskload_ps(g->D + (m + r) * g->ldd + n,
-			    mask);
-	for (size_t k = 0, ak = 0; k < g->K; k++, ak += g->ka, bk += g->ldb) {
-		__m256 b0 = _mm256_maskload_ps(bk, mask);
+		for (size_t q = 0; q < ng; q++)
+			for (size_t j = 0; j < 4 && base[q] + j < R; j++)
+				acc[4 * q + j] = _mm256_maskload_ps(g->D +
+				    (m + base[q] + j) * g->ldd + n, mask);
+	for (size_t k = 0; k < g->K; k++, bk += g->ldb) {
+		__m256 b0 = cnt == 8 ? _mm256_loadu_ps(bk) :
+		    _mm256_maskload_ps(bk, mask);
 
-		for (size_t r = 0; r < R; r++)
-			acc[r] = _mm256_fmadd_ps(_mm256_broadcast_ss(a[r] + ak),
-			    b0, acc[r]);
+#define FMA4(q) do {							\
+		const float *pq = p[q];						\
+		acc[4 * q] = _mm256_fmadd_ps(_mm256_broadcast_ss(pq), b0,	\
+		    acc[4 * q]);						\
+		acc[4 * q + 1] = _mm256_fmadd_ps(_mm256_broadcast_ss(pq +	\
+		    s1), b0, acc[4 * q + 1]);					\
+		acc[4 * q + 2] = _mm256_fmadd_ps(_mm256_broadcast_ss(pq +	\
+		    s2), b0, acc[4 * q + 2]);					\
+		acc[4 * q + 3] = _mm256_fmadd_ps(_mm256_broadcast_ss(pq +	\
+		    s3), b0, acc[4 * q + 3]);					\
+		p[q] = pq + g->ka;						\
+	} while (0)
+		FMA4(0);
+		FMA4(1);
+		FMA4(2);
+#undef FMA4
 	}
-	for (size_t r = 0; r < R; r++) {
-		if (g->relu)
-			acc[r] = _mm256_max_ps(acc[r], _mm256_setzero_ps());
-		_mm256_maskstore_ps(g->D + (m + r) * g->ldd + n, mask, acc[r]);
-	}
+	for (size_t q = 0; q < ng; q++)
+		for (size_t j = 0; j < 4 && base[q] + j < R; j++) {
+			__m256 v = acc[4 * q + j];
+
+			if (g->relu)
+				v = _mm256_max_ps(v, _mm256_setzero_ps());
+			_mm256_maskstore_ps(g->D + (m + base[q] + j) * g->ldd +
+			    n, mask, v);
+		}
 }
 
 __attribute__((target("avx2,fma")))
 static void
 gemm_avx2(const struct gemm *g)
 {
+	size_t n16 = g->N / 16 * 16;
+
 	for (size_t m = 0; m < g->M; m += 4) {
 		size_t R = g->M - m < 4 ? g->M - m : 4;
-		size_t n = 0;
 
-		for (; n + 16 <= g->N; n += 16)
+		for (size_t n = 0; n < n16; n += 16)
 			tile16_avx2(g, m, n, R);
-		for (; n < g->N; n += 8)
+	}
+	for (size_t m = 0; m < g->M; m += TILE8_ROWS) {
+		size_t R = g->M - m < TILE8_ROWS ? g->M - m : TILE8_ROWS;
+
+		for (size_t n = n16; n < g->N; n += 8)
 			tile8_avx2(g, m, n, R, g->N - n < 8 ? g->N - n : 8);
 	}
 }

@@ -2100,6 +2100,17 @@ sample_run(const struct hgq_engine *e, uint32_t n_ops, const double *xs,
 	}
 }
 
+/*
+ * Where sample_run left the output of op n_ops - 2 (n_ops >= 2): the
+ * buffers swap after every op, and the last op writes to out, so that
+ * output is in the second buffer after an even number of ops.
+ */
+static const int64_t *
+sample_mid(const struct hgq_engine *e, uint32_t n_ops, const int64_t *buf)
+{
+	return n_ops % 2 == 0 ? buf + e->max_n : buf;
+}
+
 /* run samples [s0, s1) */
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && \
     !defined(__SANITIZE_ADDRESS__)
@@ -2187,7 +2198,12 @@ hgq_engine_run(const struct hgq_engine *e, const double *x, size_t n,
  * with the quantizers that only round, and tracks the range of the
  * rounded outputs of operation s.  Nothing is kept between the stages
  * but the engine, so memory stays per thread and per layer, whatever n;
- * the stages cost 1 + 2 + ... operation passes.
+ * the stages cost 1 + 2 + ... operation passes.  A stage whose format is
+ * known before the data (the union quantizer below) is not a pass of its
+ * own: the next stage's pass also tracks the output of the operation
+ * before its last (sample_mid), which is that quantizer's input.  In the
+ * image network conv, pool, conv, pool, flatten, dense, dense that saves
+ * three of the seven passes, the longest ones.
  *
  * A non-trainable quantizer after a flatten or a max-pool gets the union
  * of the formats that reach each element (k, i, f the largest of the
@@ -2201,7 +2217,9 @@ struct cal_job {
 	const double	*in_sc2f;	/* scale * 2^f per input element */
 	size_t		 s0, s1;
 	uint32_t	 width;		/* elements tracked */
-	int64_t		*mn, *mx;	/* this thread's ranges */
+	uint32_t	 mid_width;	/* and of the op before the last */
+	int64_t		*mn, *mx;	/* this thread's ranges: width, then
+					   mid_width */
 	int64_t		*out;		/* width: one sample's outputs */
 	int64_t		*buf;		/* the engine's scratch */
 	uint64_t	*counts;	/* n_ops + 1, ignored */
@@ -2284,6 +2302,13 @@ cal_job_main(void *arg)
 		sample_run(e, e->n_ops, xs, jb->out, jb->counts, jb->buf);
 		for (uint32_t j = 0; j < jb->width; j++)
 			cal_track(jb->mn, jb->mx, j, jb->out[j]);
+		if (jb->mid_width > 0) {
+			const int64_t *mid = sample_mid(e, e->n_ops, jb->buf);
+
+			for (uint32_t j = 0; j < jb->mid_width; j++)
+				cal_track(jb->mn, jb->mx, jb->width + j,
+				    mid[j]);
+		}
 	}
 	return NULL;
 }
@@ -2298,7 +2323,7 @@ cal_run(const struct cal_job *proto, size_t n, int nt, int64_t *mn,
     int64_t *mx, int64_t *mem, size_t per_thread, struct cal_job *bad)
 {
 	struct cal_job jobs[MAX_THREADS];
-	uint32_t width = proto->width;
+	uint32_t width = proto->width + proto->mid_width;
 	int t;
 
 	for (t = 0; t < nt; t++) {
@@ -2449,6 +2474,27 @@ union_set(const struct hgq_model *m, uint32_t li, struct hgq_layer *q,
 	return HGQ_OK;
 }
 
+
+/*
+ * From now on quantizer 2 s + 2 as calibrated: on the data the same
+ * numbers as rounding alone
+ */
+static void
+qo_set_calibrated(struct hgq_engine *e, const struct hgq_model *m,
+    uint32_t s)
+{
+	const struct hgq_layer *qo = &m->layers[2 * s + 2];
+
+	for (uint32_t j = 0; j < qo->n_out; j++) {
+		int f = qo->f[j], from = e->ops[s].from[j];
+
+		if (hgq_fmt_width(qo->k[j], qo->i[j], f) == 0 && f > from)
+			f = from;
+		hgq_qop_init(&e->qo[s][j], from, qo->k[j], qo->i[j], f,
+		    qo->round, qo->overflow);
+	}
+}
+
 /*
  * cal_prepare - check the parts calibration needs and give every
  * quantizer a provisional zero-width format so that the model validates.
@@ -2515,13 +2561,16 @@ hgq_calibrate(struct hgq_model *m, const double *x, size_t n, int threads,
 	nt = hgq_n_threads(threads, MAX_THREADS);
 	if ((size_t)nt > n / 64 + 1)
 		nt = (int)(n / 64 + 1);
-	/* per thread: ranges and one sample's outputs (3 x max_n), the
+	/* mn, mx: the ranges of two stages at most (2 x max_n each) */
+	/* per thread: ranges (of two stages at most: 2 x 2 x max_n) and
+	   one sample's outputs (up to 2 x max_n before the counters), the
 	   overflow counters, the engine's scratch */
-	per_thread = 3 * (size_t)max_n + HGQ_MAX_LAYERS + 8 +
+	per_thread = 6 * (size_t)max_n + HGQ_MAX_LAYERS + 8 +
 	    scratch_len(m);
 	if ((mem = hgq_calloc((size_t)nt * per_thread, sizeof(int64_t)))
-	    == NULL || (mn = hgq_calloc(max_n, sizeof(int64_t))) == NULL ||
-	    (mx = hgq_calloc(max_n, sizeof(int64_t))) == NULL ||
+	    == NULL || (mn = hgq_calloc(2 * (size_t)max_n,
+	    sizeof(int64_t))) == NULL || (mx = hgq_calloc(2 * (size_t)max_n,
+	    sizeof(int64_t))) == NULL ||
 	    (sc2f = hgq_calloc(n0, sizeof(double))) == NULL ||
 	    (xin = hgq_calloc(max_n, sizeof(*xin))) == NULL) {
 		rc = hgq_errf(err, HGQ_ENOMEM, "out of memory");
@@ -2552,8 +2601,16 @@ hgq_calibrate(struct hgq_model *m, const double *x, size_t n, int threads,
 	if ((rc = engine_alloc(&e, m, err)) != HGQ_OK)
 		goto out;
 
-	/* every operation, then its output quantizer */
-	for (uint32_t s = 0; s < e->n_alloc; s++) {
+	/*
+	 * Every operation, then its output quantizer.  The quantizer after
+	 * a max pooling or a flatten has its (union) format before the data,
+	 * so its data pass, which only records the range seen, is deferred
+	 * to the next operation's pass: that pass leaves its output in the
+	 * engine's buffer too (sample_mid).  A flatten after a deferred
+	 * stage is deferred as well: it passes the values as they are, in
+	 * the same format, so both quantizers saw the same range.
+	 */
+	for (uint32_t s = 0, n_pend = 0; s < e->n_alloc; s++) {
 		uint32_t l = 2 * s + 1;
 		struct hgq_layer *qo = &m->layers[l + 1];
 		struct op_prep *o = &e->ops[s];
@@ -2571,26 +2628,27 @@ hgq_calibrate(struct hgq_model *m, const double *x, size_t n, int threads,
 		    err)) != HGQ_OK)
 			goto out;
 		e->n_ops = s + 1;
+		if (uni && s + 1 < e->n_alloc && (n_pend == 0 ||
+		    m->layers[l].kind == HGQ_LAYER_FLATTEN)) {
+			qo_set_calibrated(e, m, s);
+			n_pend++;
+			continue;
+		}
 		proto.e = e;
 		proto.width = qo->n_out;
+		proto.mid_width = n_pend > 0 ? m->layers[l - 1].n_out : 0;
 		rc = cal_run(&proto, n, nt, mn, mx, mem, per_thread, &bad);
+		for (uint32_t p = 1; rc == HGQ_OK && p <= n_pend; p++)
+			cal_seen(&m->layers[l + 1 - 2 * p], mn + qo->n_out,
+			    mx + qo->n_out);
+		n_pend = 0;
 		if (rc == HGQ_OK && uni)
 			cal_seen(qo, mn, mx);
 		else if (rc == HGQ_OK)
 			rc = calib_set(qo, l + 1, mn, mx, err);
 		if (rc != HGQ_OK)
 			goto out;
-		/* from now on the quantizer as calibrated: on the data the
-		   same numbers as rounding alone */
-		for (uint32_t j = 0; j < qo->n_out; j++) {
-			int f = qo->f[j], from = o->from[j];
-
-			if (hgq_fmt_width(qo->k[j], qo->i[j], f) == 0 &&
-			    f > from)
-				f = from;
-			hgq_qop_init(&e->qo[s][j], from, qo->k[j], qo->i[j],
-			    f, qo->round, qo->overflow);
-		}
+		qo_set_calibrated(e, m, s);
 	}
 out:
 	if (rc != HGQ_OK)

@@ -275,8 +275,9 @@ END_TEST
 /* im2col-GEMM against the direct loops, exact on integers             */
 /* ------------------------------------------------------------------ */
 
+/* 5x12: rows wide enough for col2im's four-wide gather at C = 1 */
 static const size_t sweep_hw[][2] = {
-	{ 1, 1 }, { 1, 7 }, { 4, 5 }, { 6, 6 }, { 7, 3 },
+	{ 1, 1 }, { 1, 7 }, { 4, 5 }, { 6, 6 }, { 7, 3 }, { 5, 12 },
 };
 static const size_t sweep_k[][2] = {
 	{ 1, 1 }, { 2, 2 }, { 3, 3 }, { 1, 3 }, { 3, 2 },
@@ -743,6 +744,53 @@ START_TEST(test_maxpool_relu)
 }
 END_TEST
 
+/*
+ * The trainer's pair with the winners kept equals the plain pair on
+ * inputs full of ties (small integers, negative too): the same outputs,
+ * the same gradient, bit for bit; tiled and overlapping windows, channel
+ * counts with and without a remainder of the block of 8.
+ */
+START_TEST(test_maxpool_arg)
+{
+	static const size_t cases[][7] = {	/* H W C PH PW SH SW */
+		{ 7, 9, 3, 2, 2, 2, 2 }, { 6, 5, 70, 3, 2, 3, 2 },
+		{ 7, 7, 2, 3, 3, 2, 1 }, { 1, 11, 5, 1, 3, 1, 3 },
+		{ 26, 26, 8, 2, 2, 2, 2 }, { 11, 11, 16, 2, 2, 2, 2 },
+	};
+
+	fx_rng_state = 11;
+	for (size_t t = 0; t < sizeof(cases) / sizeof(cases[0]); t++) {
+		struct hgq_pool_geom p;
+		const size_t B = 3;
+		size_t ni, no;
+		float *x, *dout, *o1, *o2, *d1, *d2;
+		uint32_t *arg;
+
+		ck_assert_int_eq(hgq_pool_geom_init(&p, cases[t][0],
+		    cases[t][1], cases[t][2], cases[t][3], cases[t][4],
+		    cases[t][5], cases[t][6], NULL), HGQ_OK);
+		ni = B * p.H * p.W * p.C;
+		no = B * p.OH * p.OW * p.C;
+		x = int_array(ni, -3, 2);
+		dout = int_array(no, -9, 9);
+		o1 = zeros(no);
+		o2 = int_array(no, 500, 600);	/* garbage to overwrite */
+		d1 = zeros(ni);
+		d2 = int_array(ni, 500, 600);
+		arg = calloc(no, sizeof(*arg));
+		ck_assert_ptr_nonnull(arg);
+		hgq_maxpool_forward(o1, x, &p, B);
+		hgq_maxpool_forward_arg(o2, arg, x, &p, B);
+		ck_assert_mem_eq(o1, o2, no * sizeof(float));
+		hgq_maxpool_backward(d1, dout, x, &p, B, 0);
+		hgq_maxpool_backward_arg(d2, dout, arg, &p, B);
+		ck_assert_mem_eq(d1, d2, ni * sizeof(float));
+		free(x); free(dout); free(o1); free(o2); free(d1); free(d2);
+		free(arg);
+	}
+}
+END_TEST
+
 /* ------------------------------------------------------------------ */
 /* Weight quantization of a kernel tensor                              */
 /* ------------------------------------------------------------------ */
@@ -972,6 +1020,7 @@ conv_suite(void)
 	tcase_add_test(tc, test_pool_exact);
 	tcase_add_test(tc, test_pool_fd);
 	tcase_add_test(tc, test_maxpool_relu);
+	tcase_add_test(tc, test_maxpool_arg);
 	tcase_add_test(tc, test_wquant_kernel);
 	tcase_add_test(tc, test_ebops_exact);
 	tcase_add_test(tc, test_ebops_grad);
