@@ -54,6 +54,8 @@ enum ktype {
 #define F_LO_OPEN	0x2	/* lo itself is out of range */
 #define F_HI_OPEN	0x4	/* hi itself is out of range */
 #define F_NONZERO	0x8	/* 0 is out of range */
+#define F_NOT		0x10	/* K_BOOL: store the negation (a key whose
+				   default is true in a zeroed item) */
 
 struct seq;
 
@@ -166,6 +168,7 @@ static const struct key layer_keys[] = {
 	{ KEY("padding", K_ENUM, LF(padding)), .names = pad_names },
 	{ KEY("activation", K_ENUM, LF(act)), .names = act_names },
 	{ KEY("batchnorm", K_BOOL, LF(bn)) },
+	{ KEY("use_bias", K_BOOL, LF(no_bias)), .flags = F_NOT },
 	{ NULL }
 };
 
@@ -782,9 +785,10 @@ layer_check(const struct walk *w, const yaml_node_t *item, char *dst,
     const char *where)
 {
 	static const char *const dense_keys[] = { "type", "units",
-		"activation", "batchnorm", NULL };
+		"activation", "batchnorm", "use_bias", NULL };
 	static const char *const conv_keys[] = { "type", "filters", "kernel",
-		"stride", "padding", "activation", "batchnorm", NULL };
+		"stride", "padding", "activation", "batchnorm", "use_bias",
+		NULL };
 	static const char *const pool_keys[] = { "type", "pool", "stride",
 		NULL };
 	static const char *const flat_keys[] = { "type", NULL };
@@ -997,7 +1001,10 @@ walk_value(const struct walk *w, const struct key *k, const yaml_node_t *n,
 	case K_DBL:
 		return dbl_get(w, k, n, (double *)(void *)dst);
 	case K_BOOL:
-		return bool_get(w, k, n, (int *)(void *)dst);
+		if ((rc = bool_get(w, k, n, (int *)(void *)dst)) == HGQ_OK &&
+		    (k->flags & F_NOT))
+			*(int *)(void *)dst ^= 1;
+		return rc;
 	case K_ENUM:
 		return enum_get(w, k, n, (int *)(void *)dst);
 	case K_KIND:

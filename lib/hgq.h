@@ -775,6 +775,8 @@ struct hgq_layer_conf {
 	int	 padding;	/* enum hgq_pad [valid] */
 	int	 act;		/* enum hgq_act [linear] */
 	int	 bn;		/* batchnorm fused [false] */
+	int	 no_bias;	/* "use_bias: false": the bias stays 0
+				   (with bn, its shift remains) [0] */
 	struct hgq_conf_dims kernel_in, stride_in, pool_in;	/* as given */
 	uint32_t line, col;	/* of the item */
 };

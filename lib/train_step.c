@@ -249,6 +249,7 @@ struct tdense {
 	struct hgq_pool_geom pg;	/* pooling */
 	size_t		 col_len;	/* im2col floats of a sample */
 	int		 relu, bn, w_gran, b_gran;
+	int		 nobias;	/* use_bias: false without bn: b = 0 */
 	size_t		 off_w, off_b, off_fw, off_fb, off_g;
 	size_t		 n_fw, n_fb;
 	float		*wq, *wt, *wbits, *bq;	/* per step */
@@ -582,6 +583,10 @@ op_init(struct hgq_trainer *t, struct tdense *d, uint32_t j,
 	if (d->weighted) {
 		d->relu = l->act == HGQ_ACT_RELU;
 		d->bn = l->bn;
+		/* model layer j is config layer j / 2 (odd j: the ops); a
+		   model built without a config's layers has biases */
+		d->nobias = !l->bn && j / 2 < t->c->model.n_layers &&
+		    t->c->model.layers[j / 2].no_bias;
 		d->w_gran = l->w_gran;
 		d->b_gran = l->b_gran;
 	}
@@ -1580,6 +1585,11 @@ phase_grads(struct hgq_trainer *t)
 		for (size_t g = 0; g < d->n_fb; g++)
 			t->G[d->off_fb + g] = t->c->q_bias.trainable ?
 			    t->G[d->off_fb + g] + gamma : 0;
+		/* no bias: it stays at its initial 0, its f does not move */
+		if (d->nobias) {
+			memset(gbias, 0, OC * sizeof(float));
+			memset(t->G + d->off_fb, 0, d->n_fb * sizeof(float));
+		}
 	}
 	/* the EBOPs gradient of identity quantizers goes to their sources */
 	for (uint32_t l = t->nq; l-- > 1;) {

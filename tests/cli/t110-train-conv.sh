@@ -81,6 +81,33 @@ EOF2
 ok "a Conv1D network on [50, 3] trains" hgq-train -q -c c1.yaml -o c1.hgqm
 ok "hgq-sim runs it" hgq-sim -t 1 -i x50.npy -o c1.npy c1.hgqm
 
+# use_bias: false keeps a layer's bias at exactly 0 (the other layers
+# and the same network with biases learn non-zero ones)
+cat > nb.yaml <<EOF2
+seed: 3
+data: { train_x: x50.npy, train_y: y2.npy, input_shape: [50, 3] }
+model:
+  layers:
+  - { type: conv1d, filters: 4, kernel: 5, stride: 2, activation: relu,
+      use_bias: false }
+  - { type: flatten }
+  - { type: dense, units: 2 }
+quantizers: { bias: { init_f: 8 } }
+train: { epochs: 3, batch_size: 20, threads: 1,
+         optimizer: { name: adam, lr: 0.05 } }
+EOF2
+sed '/type: conv1d/s/,$/ }/; /use_bias/d' nb.yaml > wb.yaml
+ok "use_bias: false trains" hgq-train -q -c nb.yaml -o nb.hgqm
+ok "with biases" hgq-train -q -c wb.yaml -o wb.hgqm
+hgq-ebops --dump nb.hgqm | grep '"bias_mantissa"' > nb.b
+hgq-ebops --dump wb.hgqm | grep '"bias_mantissa"' > wb.b
+check "the conv1d bias is 0" sh -c \
+    '[ "$(sed -n 1p nb.b)" = "      \"bias_mantissa\": [0, 0, 0, 0]," ]'
+check "the dense bias is not" sh -c '! grep -q "\[0, 0\]" nb.b'
+check "with biases, the conv1d's is not" sh -c \
+    'sed -n 1p wb.b | grep -q "\"bias_mantissa\": \[" &&
+    ! sed -n 1p wb.b | grep -q "\[0, 0, 0, 0\]"'
+
 # shapes that do not fit: config errors at the layer, no output
 bad() {	# bad WHAT LAYER WANT
 	cat > bad.yaml <<EOF2
@@ -93,7 +120,8 @@ model:
 EOF2
 	rm -f out.hgqm
 	must_fail 1 "$1" hgq-train -c bad.yaml -o out.hgqm
-	check "$1: the message" sh -c "[ \"\$(cat .err)\" = 'hgq-train: $3' ]"
+	printf 'hgq-train: %s\n' "$3" > want.err
+	check "$1: the message" cmp -s want.err .err
 	check "$1: no output" test ! -e out.hgqm
 }
 bad "a kernel larger than its input" \
@@ -105,6 +133,9 @@ bad "a pool larger than its input" "{ type: maxpool2d, pool: [2, 9] }" \
     "bad.yaml:4:5: model.layers[0]: pool 2x9 larger than its input [8, 8, 1]"
 bad "conv1d on an image" "{ type: conv1d, filters: 2, kernel: 3 }" \
     "bad.yaml:4:5: model.layers[0]: conv1d needs an input of rank 2 ([W, C]), got shape [8, 8, 1]"
+bad "use_bias on a pooling layer" \
+    "{ type: maxpool2d, pool: 2, use_bias: false }" \
+    "bad.yaml:4:33: key 'use_bias' does not apply to a maxpool2d layer in model.layers[0]"
 bad "an average pool of area 6" "{ type: avgpool2d, pool: [2, 3] }" \
     "bad.yaml:4:30: avgpool2d: pool area 2x3 = 6 is not a power of two (average pooling divides by an exact shift)"
 cat > bad.yaml <<EOF2
