@@ -6,7 +6,7 @@
 # mantissas as the trained one) and hgq-emit-verilog, whose testbench
 # passes under Icarus Verilog on a handful of rows, combinational,
 # pipelined and behavioral.
-# The SVHN architecture does the same in t461 (slow: a fully parallel
+# The SVHN architecture does the same in t192 (slow: a fully parallel
 # design of some 10^5 adders).
 . "$TESTS_DIR/lib.sh"
 
