@@ -1919,6 +1919,87 @@ npy_write(FILE *f, const char *descr, const void *x, size_t rows,
 	return npy_write_data(f, x, n, err);
 }
 
+/*
+ * Streaming npy writer: the header goes out first with 0 rows and, since
+ * its length does not depend on the count (npy_write_header pads the
+ * count to 21 digits), is written again in place with the real count by
+ * hgq_npy_writer_close; the rows go out as they come, straight from the
+ * caller's array on a little-endian host.
+ */
+struct hgq_npy_writer {
+	FILE		*f;
+	const char	*descr;
+	size_t		 cols;		/* 0: a 1-D array */
+	size_t		 rows;
+	off_t		 start;		/* of the header in f */
+};
+
+int
+hgq_npy_writer_open(struct hgq_npy_writer **wp, FILE *f, int i64,
+    size_t cols, struct hgq_err *err)
+{
+	struct hgq_npy_writer *w;
+	int rc;
+
+	*wp = NULL;
+	if ((w = calloc(1, sizeof(*w))) == NULL)
+		return hgq_errf(err, HGQ_ENOMEM, "out of memory");
+	w->f = f;
+	w->descr = i64 ? "<i8" : "<f8";
+	w->cols = cols;
+	if ((w->start = ftello(f)) < 0) {
+		free(w);
+		return hgq_errf(err, HGQ_EIO, "cannot write npy: the output "
+		    "is not seekable: %s", strerror(errno));
+	}
+	if ((rc = npy_write_header(f, w->descr, 0, cols, err)) != HGQ_OK) {
+		free(w);
+		return rc;
+	}
+	*wp = w;
+	return HGQ_OK;
+}
+
+int
+hgq_npy_writer_add(struct hgq_npy_writer *w, const void *x, size_t rows,
+    struct hgq_err *err)
+{
+	size_t n, bytes, total;
+	int rc;
+
+	if (!mul_ok(rows, w->cols == 0 ? 1 : w->cols, &n) ||
+	    !mul_ok(n, 8, &bytes) || !mul_ok(w->rows + rows, w->cols == 0 ?
+	    1 : w->cols, &total) || !mul_ok(total, 8, &bytes))
+		return hgq_errf(err, HGQ_EINVAL, "npy shape too large");
+	if (host_is_le()) {
+		if (n > 0 && fwrite(x, 8, n, w->f) != n)
+			return hgq_errf(err, HGQ_EIO, "cannot write npy: %s",
+			    strerror(errno));
+	} else if ((rc = npy_write_data(w->f, x, n, err)) != HGQ_OK) {
+		return rc;
+	}
+	w->rows += rows;
+	return HGQ_OK;
+}
+
+int
+hgq_npy_writer_close(struct hgq_npy_writer *w, struct hgq_err *err)
+{
+	int rc = HGQ_OK;
+
+	if (w == NULL)
+		return HGQ_OK;
+	if (fflush(w->f) != 0 || fseeko(w->f, w->start, SEEK_SET) != 0)
+		rc = hgq_errf(err, HGQ_EIO, "cannot write npy: %s",
+		    strerror(errno));
+	else if ((rc = npy_write_header(w->f, w->descr, w->rows, w->cols,
+	    err)) == HGQ_OK && fseeko(w->f, 0, SEEK_END) != 0)
+		rc = hgq_errf(err, HGQ_EIO, "cannot write npy: %s",
+		    strerror(errno));
+	free(w);
+	return rc;
+}
+
 int
 hgq_npy_write_f64(FILE *f, const double *x, size_t rows, size_t cols,
     struct hgq_err *err)
