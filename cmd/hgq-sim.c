@@ -3,8 +3,8 @@
  * FPGA computes, bit for bit.  Reads inputs in chunks, so memory does not
  * grow with the number of rows, and overlaps the stages of a chunk: a
  * reader thread reads and decodes chunk k + 2 while a compute thread runs
- * the engine on chunk k + 1 and this thread scores and writes chunk k
- * (N_SLOTS chunks in flight).  The chunks go through every stage in
+ * the engine on chunk k + 1 (one compute worker per engine thread, each
+ * on chunks of its own) and this thread scores and writes chunk k.  The chunks go through every stage in
  * order, and a failure is reported at the chunk where the sequential
  * program would meet it, so the outputs and the messages do not depend
  * on the overlap.
@@ -16,13 +16,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "hgq.h"
 
 #define CHUNK_ROWS	8192
-#define CHUNK_BYTES	((size_t)16 << 20)	/* one buffer of a chunk */
-#define N_SLOTS		4			/* chunks in flight */
+#define BUFFER_BYTES	((size_t)256 << 20)	/* the chunks' buffers */
 
 static const char usage_text[] =
     "usage: hgq-sim [--raw] -i INPUTS [-l LABELS] [-o OUT] [-t THREADS]\n"
@@ -237,13 +237,15 @@ open_reader(const char *path)
 
 /*
  * rows per chunk: CHUNK_ROWS, or fewer when rows are so wide (the format
- * allows 2^24 inputs or outputs) that a buffer would pass CHUNK_BYTES
+ * allows 2^24 inputs or outputs) that the buffers of n_slots chunks would
+ * pass BUFFER_BYTES
  */
 static size_t
-chunk_rows(uint32_t n_raw, uint32_t n_out)
+chunk_rows(uint32_t n_raw, uint32_t n_out, size_t n_slots)
 {
-	size_t width = n_raw > n_out ? n_raw : n_out;
-	size_t rows = CHUNK_BYTES / sizeof(double) / (width ? width : 1);
+	size_t width = (size_t)n_raw + n_out;
+	size_t rows = BUFFER_BYTES / (n_slots + 1) / sizeof(double) /
+	    (width ? width : 1);
 	size_t most = CHUNK_ROWS;
 	const char *env = getenv("HGQ_SIM_CHUNK_ROWS");
 
@@ -286,16 +288,20 @@ read_rows(struct hgq_reader *r, double *x, size_t want)
 }
 
 /*
- * The pipeline: slot k % N_SLOTS holds chunk k from its reading to its
- * writing.  A slot goes FREE -> READ (the reader filled it) -> DONE (the
- * engine ran) -> FREE (this thread wrote it).  A chunk of 0 rows or one
- * that failed (reading or the engine) ends the stream after it; the
- * workers never print nor exit: this thread reports, in order.
+ * The pipeline: slot k % n_slots holds chunk k from its reading to its
+ * writing.  A slot goes FREE -> READ (the reader filled it) -> DONE (a
+ * compute worker ran the engine) -> FREE (this thread wrote it).  Worker
+ * w of W takes chunks w, w + W, w + 2W, ..., each on one thread, so that
+ * the engine's threads never wait for each other within a chunk.  A
+ * chunk of 0 rows or one that failed (reading or the engine) ends the
+ * stream there; the workers never print nor exit: this thread reports,
+ * in order.
  */
 enum { SLOT_FREE, SLOT_READ, SLOT_DONE };
 
 struct slot {
 	int		 state;
+	size_t		 seq;		/* the chunk it holds */
 	size_t		 n;		/* rows; 0: the end of the input */
 	int		 rc;		/* HGQ_OK, or what failed here */
 	struct hgq_err	 err;
@@ -303,29 +309,42 @@ struct slot {
 	int64_t		*out;		/* rows * n_out */
 };
 
+struct pipeline;
+
+struct worker {
+	struct pipeline		*p;
+	int			 index;
+	pthread_t		 tid;
+	uint64_t		*counts;	/* its overflow counts */
+	double			 seconds;	/* in the engine */
+};
+
 struct pipeline {
 	pthread_mutex_t		 mu;
 	pthread_cond_t		 cv;
-	struct slot		 slot[N_SLOTS];
+	struct slot		*slot;
+	size_t			 n_slots;
 	bool			 stop;		/* the consumer quits early */
 	size_t			 rows;		/* per chunk */
 	struct hgq_reader	*rx;
 	const struct hgq_engine	*e;
-	struct hgq_ovf_stats	*st;
-	int			 threads;
-	double			 seconds;	/* in the engine */
-	pthread_t		 reader, compute;
+	uint32_t		 n_quant;
+	int			 n_workers;
+	struct worker		*workers;
+	pthread_t		 reader;
 };
 
-/* wait for slot k to reach state (or for stop); false on stop */
+/* wait until chunk k is in its slot in state (FREE: the slot is free for
+   it) or stop; false on stop */
 static bool
 slot_wait(struct pipeline *p, size_t k, int state)
 {
-	struct slot *s = &p->slot[k % N_SLOTS];
+	struct slot *s = &p->slot[k % p->n_slots];
 	bool ok;
 
 	pthread_mutex_lock(&p->mu);
-	while (s->state != state && !p->stop)
+	while (!(s->state == state && (state == SLOT_FREE || s->seq == k)) &&
+	    !p->stop)
 		pthread_cond_wait(&p->cv, &p->mu);
 	ok = !p->stop;
 	pthread_mutex_unlock(&p->mu);
@@ -336,7 +355,8 @@ static void
 slot_set(struct pipeline *p, size_t k, int state)
 {
 	pthread_mutex_lock(&p->mu);
-	p->slot[k % N_SLOTS].state = state;
+	p->slot[k % p->n_slots].seq = k;
+	p->slot[k % p->n_slots].state = state;
 	pthread_cond_broadcast(&p->cv);
 	pthread_mutex_unlock(&p->mu);
 }
@@ -347,7 +367,7 @@ reader_main(void *arg)
 	struct pipeline *p = arg;
 
 	for (size_t k = 0; slot_wait(p, k, SLOT_FREE); k++) {
-		struct slot *s = &p->slot[k % N_SLOTS];
+		struct slot *s = &p->slot[k % p->n_slots];
 
 		s->rc = read_rows_err(p->rx, s->x, p->rows, &s->n, &s->err);
 		slot_set(p, k, SLOT_READ);
@@ -358,25 +378,28 @@ reader_main(void *arg)
 }
 
 static void *
-compute_main(void *arg)
+worker_main(void *arg)
 {
-	struct pipeline *p = arg;
+	struct worker *w = arg;
+	struct pipeline *p = w->p;
+	struct hgq_ovf_stats st = { p->n_quant, w->counts };
 
-	for (size_t k = 0; slot_wait(p, k, SLOT_READ); k++) {
-		struct slot *s = &p->slot[k % N_SLOTS];
+	for (size_t k = (size_t)w->index; slot_wait(p, k, SLOT_READ);
+	    k += (size_t)p->n_workers) {
+		struct slot *s = &p->slot[k % p->n_slots];
 		bool last = s->n == 0 || s->rc != HGQ_OK;
 
 		if (!last) {
 			double t0 = now();
 
 			if ((s->rc = hgq_engine_run(p->e, s->x, s->n, s->out,
-			    p->st, p->threads)) != HGQ_OK) {
+			    &st, 1)) != HGQ_OK) {
 				s->err.code = s->rc;
 				snprintf(s->err.msg, sizeof(s->err.msg),
 				    "out of memory");
 				last = true;
 			}
-			p->seconds += now() - t0;
+			w->seconds += now() - t0;
 		}
 		slot_set(p, k, SLOT_DONE);
 		if (last)
@@ -385,47 +408,85 @@ compute_main(void *arg)
 	return NULL;
 }
 
+/*
+ * threads engine workers (0: one per online CPU), n_quant overflow
+ * counters; the chunk's rows as chunk_rows gives them for n_slots
+ */
 static void
 pipeline_start(struct pipeline *p, struct hgq_reader *rx,
-    const struct hgq_engine *e, struct hgq_ovf_stats *st, int threads,
-    size_t rows)
+    const struct hgq_engine *e, uint32_t n_quant, int threads)
 {
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+
 	memset(p, 0, sizeof(*p));
 	p->rx = rx;
 	p->e = e;
-	p->st = st;
-	p->threads = threads;
-	p->rows = rows;
-	for (int j = 0; j < N_SLOTS; j++) {
-		p->slot[j].x = calloc(rows * hgq_engine_n_in(e),
+	p->n_quant = n_quant;
+	p->n_workers = threads > 0 ? threads : cpus < 1 ? 1 : cpus > 64 ? 64 :
+	    (int)cpus;
+	/* one being read, one being written, one waiting each way */
+	p->n_slots = (size_t)p->n_workers + 3;
+	p->rows = chunk_rows(hgq_engine_n_in(e), hgq_engine_n_out(e),
+	    p->n_slots);
+	p->slot = calloc(p->n_slots, sizeof(*p->slot));
+	p->workers = calloc((size_t)p->n_workers, sizeof(*p->workers));
+	if (p->slot == NULL || p->workers == NULL)
+		die("out of memory");
+	for (size_t j = 0; j < p->n_slots; j++) {
+		p->slot[j].x = calloc(p->rows * hgq_engine_n_in(e),
 		    sizeof(double));
-		p->slot[j].out = calloc(rows * hgq_engine_n_out(e),
+		p->slot[j].out = calloc(p->rows * hgq_engine_n_out(e),
 		    sizeof(int64_t));
 		if (p->slot[j].x == NULL || p->slot[j].out == NULL)
 			die("out of memory");
 	}
 	if (pthread_mutex_init(&p->mu, NULL) != 0 ||
 	    pthread_cond_init(&p->cv, NULL) != 0 ||
-	    pthread_create(&p->reader, NULL, reader_main, p) != 0 ||
-	    pthread_create(&p->compute, NULL, compute_main, p) != 0)
-		die("cannot start the pipeline threads");
+	    pthread_create(&p->reader, NULL, reader_main, p) != 0)
+		die("cannot start the pipeline's threads");
+	for (int w = 0; w < p->n_workers; w++) {
+		struct worker *wk = &p->workers[w];
+
+		wk->p = p;
+		wk->index = w;
+		if ((wk->counts = calloc(n_quant, sizeof(uint64_t))) == NULL)
+			die("out of memory");
+		if (pthread_create(&wk->tid, NULL, worker_main, wk) != 0)
+			die("cannot start the pipeline's threads");
+	}
 }
 
-static void
-pipeline_end(struct pipeline *p)
+/*
+ * stop and join the threads; the overflow counts are added to ovf, and
+ * the engine's time per worker (the workers run side by side) is
+ * returned
+ */
+static double
+pipeline_end(struct pipeline *p, uint64_t *ovf)
 {
+	double seconds = 0;
+
 	pthread_mutex_lock(&p->mu);
 	p->stop = true;
 	pthread_cond_broadcast(&p->cv);
 	pthread_mutex_unlock(&p->mu);
 	pthread_join(p->reader, NULL);
-	pthread_join(p->compute, NULL);
-	for (int j = 0; j < N_SLOTS; j++) {
+	for (int w = 0; w < p->n_workers; w++) {
+		pthread_join(p->workers[w].tid, NULL);
+		for (uint32_t q = 0; q < p->n_quant; q++)
+			ovf[q] += p->workers[w].counts[q];
+		seconds += p->workers[w].seconds;
+		free(p->workers[w].counts);
+	}
+	for (size_t j = 0; j < p->n_slots; j++) {
 		free(p->slot[j].x);
 		free(p->slot[j].out);
 	}
+	free(p->slot);
+	free(p->workers);
 	pthread_cond_destroy(&p->cv);
 	pthread_mutex_destroy(&p->mu);
+	return seconds / p->n_workers;
 }
 
 int
@@ -439,7 +500,6 @@ main(int argc, char **argv)
 	struct sink sink;
 	struct pipeline pipe;
 	struct hgq_eval ev;
-	struct hgq_ovf_stats st;
 	const struct hgq_layer *qin, *qout;
 	FILE *vec = NULL;
 	double *y = NULL, *ref = NULL, *val;
@@ -448,6 +508,7 @@ main(int argc, char **argv)
 	uint32_t n_raw, n_out, n_quant, label_cols = 0;
 	uint64_t *ovf;
 	size_t rows, n_diff = 0;
+	double seconds;
 	bool want_outputs;
 
 	cli_setprogname(argv[0]);
@@ -470,8 +531,6 @@ main(int argc, char **argv)
 	n_quant = m->n_layers / 2 + 1;
 	if ((ovf = calloc(n_quant, sizeof(uint64_t))) == NULL)
 		die("out of memory");
-	st.n_quant = n_quant;
-	st.count = ovf;
 	if (o.labels != NULL) {
 		ry = open_reader(o.labels);
 		label_cols = m->task == HGQ_TASK_CLASSIFY ? 1 : n_out;
@@ -488,7 +547,9 @@ main(int argc, char **argv)
 			die("%s: %zu columns, the model has %u outputs",
 			    o.compare, hgq_reader_cols(rc), n_out);
 	}
-	rows = chunk_rows(n_raw, n_out);
+	/* the reader starts: its messages wait for their turn */
+	pipeline_start(&pipe, rx, e, n_quant, o.threads);
+	rows = pipe.rows;
 	val = calloc(rows * n_out, sizeof(double));
 	if (ry != NULL)
 		y = calloc(rows * label_cols, sizeof(double));
@@ -512,9 +573,8 @@ main(int argc, char **argv)
 	if (want_outputs)
 		sink_open(&sink, o.output, o.raw, n_out);
 
-	pipeline_start(&pipe, rx, e, &st, o.threads, rows);
 	for (size_t k = 0; slot_wait(&pipe, k, SLOT_DONE); k++) {
-		const struct slot *s = &pipe.slot[k % N_SLOTS];
+		const struct slot *s = &pipe.slot[k % pipe.n_slots];
 		const double *x = s->x;
 		const int64_t *out = s->out;
 		size_t n = s->n;
@@ -568,7 +628,7 @@ main(int argc, char **argv)
 		}
 		slot_set(&pipe, k, SLOT_FREE);
 	}
-	pipeline_end(&pipe);
+	seconds = pipeline_end(&pipe, ovf);
 	if (ry != NULL && read_rows(ry, y, 1) != 0)
 		die("%s: more labels than input rows (%zu)", o.labels, ev.n);
 	if (rc != NULL && read_rows(rc, ref, 1) != 0)
@@ -578,7 +638,7 @@ main(int argc, char **argv)
 	if (want_outputs)
 		sink_finish(&sink);
 	if (o.report != 0)
-		hgq_eval_report(stdout, &ev, ovf, n_quant, pipe.seconds,
+		hgq_eval_report(stdout, &ev, ovf, n_quant, seconds,
 		    o.report == 2);
 	if (o.report != 0 && o.output == NULL)
 		cli_commit_out(stdout, "-");
