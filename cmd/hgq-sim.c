@@ -368,10 +368,12 @@ reader_main(void *arg)
 
 	for (size_t k = 0; slot_wait(p, k, SLOT_FREE); k++) {
 		struct slot *s = &p->slot[k % p->n_slots];
+		bool last;
 
 		s->rc = read_rows_err(p->rx, s->x, p->rows, &s->n, &s->err);
-		slot_set(p, k, SLOT_READ);
-		if (s->n == 0 || s->rc != HGQ_OK)
+		last = s->n == 0 || s->rc != HGQ_OK;
+		slot_set(p, k, SLOT_READ);	/* s is no longer ours */
+		if (last)
 			break;
 	}
 	return NULL;
