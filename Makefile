@@ -150,7 +150,8 @@ check-slow: all
 	    sh $$t || exit 1; done
 
 bench: $(B)/lib/libhgq.a $(PROG_BIN) $(BENCH_BIN)
-	@for b in $(BENCH_BIN); do echo "== $$b"; $$b || exit 1; done
+	@for b in $(BENCH_BIN); do echo "== $$b"; \
+	    HGQ_BIN=$(B)/bin HGQ_BENCH_DIR=$(B)/bench $$b || exit 1; done
 
 # Fuzzing (libFuzzer, clang): `make fuzz FUZZ_SECONDS=N` runs every
 # harness for N seconds on its seed corpus (tests/fuzz/corpus-NAME) plus

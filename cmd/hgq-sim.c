@@ -1,21 +1,28 @@
 /*
  * hgq-sim - bit-exact integer inference of a calibrated model: what the
  * FPGA computes, bit for bit.  Reads inputs in chunks, so memory does not
- * grow with the number of rows.
+ * grow with the number of rows, and overlaps the stages of a chunk: a
+ * reader thread reads and decodes chunk k + 2 while a compute thread runs
+ * the engine on chunk k + 1 (one compute worker per engine thread, each
+ * on chunks of its own) and this thread scores and writes chunk k.  The chunks go through every stage in
+ * order, and a failure is reported at the chunk where the sequential
+ * program would meet it, so the outputs and the messages do not depend
+ * on the overlap.
  */
 #include <getopt.h>
-#include <math.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "hgq.h"
 
 #define CHUNK_ROWS	8192
-#define CHUNK_BYTES	((size_t)64 << 20)	/* one buffer of a chunk */
+#define BUFFER_BYTES	((size_t)256 << 20)	/* the chunks' buffers */
 
 static const char usage_text[] =
     "usage: hgq-sim [--raw] -i INPUTS [-l LABELS] [-o OUT] [-t THREADS]\n"
@@ -136,47 +143,24 @@ is_npy(const char *path)
 	return n >= 4 && strcmp(path + n - 4, ".npy") == 0;
 }
 
-/* an output stream of rows: npy (header first, rows counted) or TSV */
+/* an output stream of rows: npy (streamed, the count set at the end) or TSV */
 struct sink {
-	FILE		*f;
-	const char	*path;
-	bool		 npy;
-	bool		 raw;
-	uint32_t	 cols;
-	/* npy rows are counted first, so the data goes to a buffer */
-	double		*vals;
-	int64_t		*mants;
-	size_t		 n, cap;
+	FILE			*f;
+	const char		*path;
+	bool			 raw;
+	uint32_t		 cols;
+	struct hgq_npy_writer	*npy;	/* NULL: TSV */
 };
 
 static void
 sink_rows(struct sink *s, const int64_t *out, const double *val, size_t n)
 {
-	size_t need = (s->n + n) * s->cols;
+	struct hgq_err err = HGQ_ERR_INIT;
 
-	if (s->npy) {
-		if (need > s->cap) {
-			size_t cap = s->cap ? s->cap : 4096;
-
-			while (cap < need)
-				cap *= 2;
-			if (s->raw)
-				s->mants = cli_reallocarray(s->mants, cap,
-				    sizeof(int64_t));
-			else
-				s->vals = cli_reallocarray(s->vals, cap,
-				    sizeof(double));
-			if (s->raw ? s->mants == NULL : s->vals == NULL)
-				die("out of memory");
-			s->cap = cap;
-		}
-		if (s->raw)
-			memcpy(s->mants + s->n * s->cols, out,
-			    n * s->cols * sizeof(int64_t));
-		else
-			memcpy(s->vals + s->n * s->cols, val,
-			    n * s->cols * sizeof(double));
-		s->n += n;
+	if (s->npy != NULL) {
+		if (hgq_npy_writer_add(s->npy, s->raw ? (const void *)out :
+		    (const void *)val, n, &err) != HGQ_OK)
+			die("cannot write '%s': %s", s->path, err.msg);
 		return;
 	}
 	for (size_t r = 0; r < n; r++) {
@@ -198,41 +182,35 @@ sink_rows(struct sink *s, const int64_t *out, const double *val, size_t n)
 static void
 sink_open(struct sink *s, const char *path, bool raw, uint32_t cols)
 {
+	struct hgq_err err = HGQ_ERR_INIT;
+	bool npy = path != NULL && is_npy(path);
+
 	memset(s, 0, sizeof(*s));
 	s->path = path;
-	s->npy = path != NULL && is_npy(path);
 	s->raw = raw;
 	s->cols = cols;
-	s->f = cli_open_out(path, s->npy);
-	if (!s->npy) {
-		fputc('#', s->f);
-		for (uint32_t j = 0; j < cols; j++)
-			fprintf(s->f, "%sy%u", j ? "\t" : "", j);
-		fputc('\n', s->f);
+	s->f = cli_open_out(path, npy);
+	if (npy) {
+		if (hgq_npy_writer_open(&s->npy, s->f, raw, cols, &err) !=
+		    HGQ_OK)
+			die("cannot write '%s': %s", path, err.msg);
+		return;
 	}
+	fputc('#', s->f);
+	for (uint32_t j = 0; j < cols; j++)
+		fprintf(s->f, "%sy%u", j ? "\t" : "", j);
+	fputc('\n', s->f);
 }
 
-/* the npy's rows, counted at last, go out (still to the temporary file) */
+/* the npy's header gets its row count (still in the temporary file) */
 static void
 sink_finish(struct sink *s)
 {
 	struct hgq_err err = HGQ_ERR_INIT;
-	int rc = HGQ_OK;
 
-	if (s->npy) {
-		if (s->raw)
-			rc = hgq_npy_write_i64(s->f, s->mants, s->n, s->cols,
-			    &err);
-		else
-			rc = hgq_npy_write_f64(s->f, s->vals, s->n, s->cols,
-			    &err);
-		if (rc != HGQ_OK)
-			die("cannot write '%s': %s", s->path, err.msg);
-	}
-	free(s->vals);
-	free(s->mants);
-	s->vals = NULL;
-	s->mants = NULL;
+	if (s->npy != NULL && hgq_npy_writer_close(s->npy, &err) != HGQ_OK)
+		die("cannot write '%s': %s", s->path, err.msg);
+	s->npy = NULL;
 }
 
 static double
@@ -259,33 +237,258 @@ open_reader(const char *path)
 
 /*
  * rows per chunk: CHUNK_ROWS, or fewer when rows are so wide (the format
- * allows 2^24 inputs or outputs) that a buffer would pass CHUNK_BYTES
+ * allows 2^24 inputs or outputs) that the buffers of n_slots chunks would
+ * pass BUFFER_BYTES
  */
 static size_t
-chunk_rows(uint32_t n_raw, uint32_t n_out)
+chunk_rows(uint32_t n_raw, uint32_t n_out, size_t n_slots)
 {
-	size_t width = n_raw > n_out ? n_raw : n_out;
-	size_t rows = CHUNK_BYTES / sizeof(double) / (width ? width : 1);
+	size_t width = (size_t)n_raw + n_out;
+	size_t rows = BUFFER_BYTES / (n_slots + 1) / sizeof(double) /
+	    (width ? width : 1);
+	size_t most = CHUNK_ROWS;
+	const char *env = getenv("HGQ_SIM_CHUNK_ROWS");
 
-	return rows < 1 ? 1 : rows > CHUNK_ROWS ? CHUNK_ROWS : rows;
+	/* the tests' knob: chunks of another size give the same bytes */
+	if (env != NULL && *env != '\0')
+		most = (size_t)cli_parse_long(env, "HGQ_SIM_CHUNK_ROWS", 1,
+		    1L << 24);
+	return rows < 1 ? 1 : rows > most ? most : rows;
 }
 
 /* read exactly want rows (fewer only at the end) from r */
+static int
+read_rows_err(struct hgq_reader *r, double *x, size_t want, size_t *got,
+    struct hgq_err *err)
+{
+	size_t n;
+	int rc;
+
+	*got = 0;
+	while (*got < want) {
+		if ((rc = hgq_reader_read(r, x + *got * hgq_reader_cols(r), NULL,
+		    want - *got, &n, err)) != HGQ_OK)
+			return rc;
+		if (n == 0)
+			break;
+		*got += n;
+	}
+	return HGQ_OK;
+}
+
 static size_t
 read_rows(struct hgq_reader *r, double *x, size_t want)
 {
 	struct hgq_err err = HGQ_ERR_INIT;
-	size_t got = 0, n;
+	size_t got;
 
-	while (got < want) {
-		if (hgq_reader_read(r, x + got * hgq_reader_cols(r), NULL,
-		    want - got, &n, &err) != HGQ_OK)
-			die("%s", err.msg);
-		if (n == 0)
-			break;
-		got += n;
-	}
+	if (read_rows_err(r, x, want, &got, &err) != HGQ_OK)
+		die("%s", err.msg);
 	return got;
+}
+
+/*
+ * The pipeline: slot k % n_slots holds chunk k from its reading to its
+ * writing.  A slot goes FREE -> READ (the reader filled it) -> DONE (a
+ * compute worker ran the engine) -> FREE (this thread wrote it).  Worker
+ * w of W takes chunks w, w + W, w + 2W, ..., each on one thread, so that
+ * the engine's threads never wait for each other within a chunk.  A
+ * chunk of 0 rows or one that failed (reading or the engine) ends the
+ * stream there; the workers never print nor exit: this thread reports,
+ * in order.
+ */
+enum { SLOT_FREE, SLOT_READ, SLOT_DONE };
+
+struct slot {
+	int		 state;
+	size_t		 seq;		/* the chunk it holds */
+	size_t		 n;		/* rows; 0: the end of the input */
+	int		 rc;		/* HGQ_OK, or what failed here */
+	struct hgq_err	 err;
+	double		*x;		/* rows * n_raw */
+	int64_t		*out;		/* rows * n_out */
+};
+
+struct pipeline;
+
+struct worker {
+	struct pipeline		*p;
+	int			 index;
+	pthread_t		 tid;
+	uint64_t		*counts;	/* its overflow counts */
+	double			 seconds;	/* in the engine */
+};
+
+struct pipeline {
+	pthread_mutex_t		 mu;
+	pthread_cond_t		 cv;
+	struct slot		*slot;
+	size_t			 n_slots;
+	bool			 stop;		/* the consumer quits early */
+	size_t			 rows;		/* per chunk */
+	struct hgq_reader	*rx;
+	const struct hgq_engine	*e;
+	uint32_t		 n_quant;
+	int			 n_workers;
+	struct worker		*workers;
+	pthread_t		 reader;
+};
+
+/* wait until chunk k is in its slot in state (FREE: the slot is free for
+   it) or stop; false on stop */
+static bool
+slot_wait(struct pipeline *p, size_t k, int state)
+{
+	struct slot *s = &p->slot[k % p->n_slots];
+	bool ok;
+
+	pthread_mutex_lock(&p->mu);
+	while (!(s->state == state && (state == SLOT_FREE || s->seq == k)) &&
+	    !p->stop)
+		pthread_cond_wait(&p->cv, &p->mu);
+	ok = !p->stop;
+	pthread_mutex_unlock(&p->mu);
+	return ok;
+}
+
+static void
+slot_set(struct pipeline *p, size_t k, int state)
+{
+	pthread_mutex_lock(&p->mu);
+	p->slot[k % p->n_slots].seq = k;
+	p->slot[k % p->n_slots].state = state;
+	pthread_cond_broadcast(&p->cv);
+	pthread_mutex_unlock(&p->mu);
+}
+
+static void *
+reader_main(void *arg)
+{
+	struct pipeline *p = arg;
+
+	for (size_t k = 0; slot_wait(p, k, SLOT_FREE); k++) {
+		struct slot *s = &p->slot[k % p->n_slots];
+		bool last;
+
+		s->rc = read_rows_err(p->rx, s->x, p->rows, &s->n, &s->err);
+		last = s->n == 0 || s->rc != HGQ_OK;
+		slot_set(p, k, SLOT_READ);	/* s is no longer ours */
+		if (last)
+			break;
+	}
+	return NULL;
+}
+
+static void *
+worker_main(void *arg)
+{
+	struct worker *w = arg;
+	struct pipeline *p = w->p;
+	struct hgq_ovf_stats st = { p->n_quant, w->counts };
+
+	for (size_t k = (size_t)w->index; slot_wait(p, k, SLOT_READ);
+	    k += (size_t)p->n_workers) {
+		struct slot *s = &p->slot[k % p->n_slots];
+		bool last = s->n == 0 || s->rc != HGQ_OK;
+
+		if (!last) {
+			double t0 = now();
+
+			if ((s->rc = hgq_engine_run(p->e, s->x, s->n, s->out,
+			    &st, 1)) != HGQ_OK) {
+				s->err.code = s->rc;
+				snprintf(s->err.msg, sizeof(s->err.msg),
+				    "out of memory");
+				last = true;
+			}
+			w->seconds += now() - t0;
+		}
+		slot_set(p, k, SLOT_DONE);
+		if (last)
+			break;
+	}
+	return NULL;
+}
+
+/*
+ * threads engine workers (0: one per online CPU), n_quant overflow
+ * counters; the chunk's rows as chunk_rows gives them for n_slots
+ */
+static void
+pipeline_start(struct pipeline *p, struct hgq_reader *rx,
+    const struct hgq_engine *e, uint32_t n_quant, int threads)
+{
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+
+	memset(p, 0, sizeof(*p));
+	p->rx = rx;
+	p->e = e;
+	p->n_quant = n_quant;
+	p->n_workers = threads > 0 ? threads : cpus < 1 ? 1 : cpus > 64 ? 64 :
+	    (int)cpus;
+	/* one being read, one being written, one waiting each way */
+	p->n_slots = (size_t)p->n_workers + 3;
+	p->rows = chunk_rows(hgq_engine_n_in(e), hgq_engine_n_out(e),
+	    p->n_slots);
+	p->slot = calloc(p->n_slots, sizeof(*p->slot));
+	p->workers = calloc((size_t)p->n_workers, sizeof(*p->workers));
+	if (p->slot == NULL || p->workers == NULL)
+		die("out of memory");
+	for (size_t j = 0; j < p->n_slots; j++) {
+		p->slot[j].x = calloc(p->rows * hgq_engine_n_in(e),
+		    sizeof(double));
+		p->slot[j].out = calloc(p->rows * hgq_engine_n_out(e),
+		    sizeof(int64_t));
+		if (p->slot[j].x == NULL || p->slot[j].out == NULL)
+			die("out of memory");
+	}
+	if (pthread_mutex_init(&p->mu, NULL) != 0 ||
+	    pthread_cond_init(&p->cv, NULL) != 0 ||
+	    pthread_create(&p->reader, NULL, reader_main, p) != 0)
+		die("cannot start the pipeline's threads");
+	for (int w = 0; w < p->n_workers; w++) {
+		struct worker *wk = &p->workers[w];
+
+		wk->p = p;
+		wk->index = w;
+		if ((wk->counts = calloc(n_quant, sizeof(uint64_t))) == NULL)
+			die("out of memory");
+		if (pthread_create(&wk->tid, NULL, worker_main, wk) != 0)
+			die("cannot start the pipeline's threads");
+	}
+}
+
+/*
+ * stop and join the threads; the overflow counts are added to ovf, and
+ * the engine's time per worker (the workers run side by side) is
+ * returned
+ */
+static double
+pipeline_end(struct pipeline *p, uint64_t *ovf)
+{
+	double seconds = 0;
+
+	pthread_mutex_lock(&p->mu);
+	p->stop = true;
+	pthread_cond_broadcast(&p->cv);
+	pthread_mutex_unlock(&p->mu);
+	pthread_join(p->reader, NULL);
+	for (int w = 0; w < p->n_workers; w++) {
+		pthread_join(p->workers[w].tid, NULL);
+		for (uint32_t q = 0; q < p->n_quant; q++)
+			ovf[q] += p->workers[w].counts[q];
+		seconds += p->workers[w].seconds;
+		free(p->workers[w].counts);
+	}
+	for (size_t j = 0; j < p->n_slots; j++) {
+		free(p->slot[j].x);
+		free(p->slot[j].out);
+	}
+	free(p->slot);
+	free(p->workers);
+	pthread_cond_destroy(&p->cv);
+	pthread_mutex_destroy(&p->mu);
+	return seconds / p->n_workers;
 }
 
 int
@@ -297,17 +500,17 @@ main(int argc, char **argv)
 	struct hgq_engine *e;
 	struct hgq_reader *rx, *ry = NULL, *rc = NULL;
 	struct sink sink;
+	struct pipeline pipe;
 	struct hgq_eval ev;
-	struct hgq_ovf_stats st;
 	const struct hgq_layer *qin, *qout;
 	FILE *vec = NULL;
-	double *x, *y = NULL, *ref = NULL, *val;
-	int64_t *out, *qx = NULL;
+	double *y = NULL, *ref = NULL, *val;
+	int64_t *qx = NULL;
 	char *hin = NULL, *hout = NULL;
 	uint32_t n_raw, n_out, n_quant, label_cols = 0;
 	uint64_t *ovf;
 	size_t rows, n_diff = 0;
-	double seconds = 0;
+	double seconds;
 	bool want_outputs;
 
 	cli_setprogname(argv[0]);
@@ -330,8 +533,6 @@ main(int argc, char **argv)
 	n_quant = m->n_layers / 2 + 1;
 	if ((ovf = calloc(n_quant, sizeof(uint64_t))) == NULL)
 		die("out of memory");
-	st.n_quant = n_quant;
-	st.count = ovf;
 	if (o.labels != NULL) {
 		ry = open_reader(o.labels);
 		label_cols = m->task == HGQ_TASK_CLASSIFY ? 1 : n_out;
@@ -348,15 +549,15 @@ main(int argc, char **argv)
 			die("%s: %zu columns, the model has %u outputs",
 			    o.compare, hgq_reader_cols(rc), n_out);
 	}
-	rows = chunk_rows(n_raw, n_out);
-	x = calloc(rows * n_raw, sizeof(double));
-	out = calloc(rows * n_out, sizeof(int64_t));
+	/* the reader starts: its messages wait for their turn */
+	pipeline_start(&pipe, rx, e, n_quant, o.threads);
+	rows = pipe.rows;
 	val = calloc(rows * n_out, sizeof(double));
 	if (ry != NULL)
 		y = calloc(rows * label_cols, sizeof(double));
 	if (rc != NULL)
 		ref = calloc(rows * n_out, sizeof(double));
-	if (x == NULL || out == NULL || val == NULL ||
+	if (val == NULL ||
 	    (ry != NULL && y == NULL) || (rc != NULL && ref == NULL))
 		die("out of memory");
 	if (o.vectors != NULL) {
@@ -374,20 +575,17 @@ main(int argc, char **argv)
 	if (want_outputs)
 		sink_open(&sink, o.output, o.raw, n_out);
 
-	for (;;) {
-		size_t n = read_rows(rx, x, rows);
-		double t0;
+	for (size_t k = 0; slot_wait(&pipe, k, SLOT_DONE); k++) {
+		const struct slot *s = &pipe.slot[k % pipe.n_slots];
+		const double *x = s->x;
+		const int64_t *out = s->out;
+		size_t n = s->n;
 
+		if (s->rc != HGQ_OK)
+			die("%s", s->err.msg);
 		if (n == 0)
 			break;
-		t0 = now();
-		if (hgq_engine_run(e, x, n, out, &st, o.threads) != HGQ_OK)
-			die("out of memory");
-		seconds += now() - t0;
-		for (size_t r = 0; r < n; r++)
-			for (uint32_t j = 0; j < n_out; j++)
-				val[r * n_out + j] = ldexp((double)out[r *
-				    n_out + j], -hgq_engine_out_f(e, j));
+		hgq_engine_out_values(e, out, n, val);
 		if (ry != NULL && read_rows(ry, y, n) != n)
 			die("%s: %zu labels for more input rows", o.labels,
 			    hgq_reader_row(ry));
@@ -430,7 +628,9 @@ main(int argc, char **argv)
 			if (ferror(vec))
 				die("cannot write '%s':", o.vectors);
 		}
+		slot_set(&pipe, k, SLOT_FREE);
 	}
+	seconds = pipeline_end(&pipe, ovf);
 	if (ry != NULL && read_rows(ry, y, 1) != 0)
 		die("%s: more labels than input rows (%zu)", o.labels, ev.n);
 	if (rc != NULL && read_rows(rc, ref, 1) != 0)
@@ -460,10 +660,8 @@ main(int argc, char **argv)
 		hgq_reader_close(rc);
 	hgq_engine_free(e);
 	hgq_model_free(m);
-	free(x);
 	free(y);
 	free(ref);
-	free(out);
 	free(val);
 	free(qx);
 	free(hin);

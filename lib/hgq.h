@@ -721,6 +721,24 @@ int	hgq_npy_write_f64(FILE *f, const double *x, size_t rows, size_t cols,
 int	hgq_npy_write_i64(FILE *f, const int64_t *x, size_t rows, size_t cols,
 	    struct hgq_err *err);
 
+/*
+ * Streaming npy writing, for rows whose count is known only at the end:
+ * hgq_npy_writer_open writes a header of 0 rows ('<i8' when i64, '<f8'
+ * otherwise; cols == 0: a 1-D array) at the current position of f, which
+ * must be seekable (a regular file: HGQ_EIO otherwise); each
+ * hgq_npy_writer_add appends rows x cols values (little-endian); and
+ * hgq_npy_writer_close writes the header again in place with the count
+ * (the same length whatever the count) and frees w (NULL is fine).  The
+ * file is byte for byte what hgq_npy_write_f64/_i64 write.  The caller
+ * flushes and closes f.  HGQ_EIO, HGQ_ENOMEM or HGQ_EINVAL (too large).
+ */
+struct hgq_npy_writer;
+int	hgq_npy_writer_open(struct hgq_npy_writer **w, FILE *f, int i64,
+	    size_t cols, struct hgq_err *err);
+int	hgq_npy_writer_add(struct hgq_npy_writer *w, const void *x,
+	    size_t rows, struct hgq_err *err);
+int	hgq_npy_writer_close(struct hgq_npy_writer *w, struct hgq_err *err);
+
 /* ------------------------------------------------------------------ */
 /* Training configuration (config.c; the only file that includes yaml.h) */
 /* ------------------------------------------------------------------ */
@@ -881,6 +899,13 @@ uint32_t hgq_engine_n_in(const struct hgq_engine *e);	/* = model n_raw */
 uint32_t hgq_engine_n_out(const struct hgq_engine *e);
 /* fractional bits of output element j: value = mantissa * 2^-f */
 int	hgq_engine_out_f(const struct hgq_engine *e, uint32_t j);
+/*
+ * hgq_engine_out_values - the values of n rows of output mantissas out
+ * (n*n_out) into val (n*n_out): mantissa * 2^-f, exactly (the same doubles
+ * as ldexp((double)mantissa, -hgq_engine_out_f(e, j))).
+ */
+void	hgq_engine_out_values(const struct hgq_engine *e, const int64_t *out,
+	    size_t n, double *val);
 
 /*
  * hgq_engine_run - n samples of raw inputs x (n*n_raw, row-major) to the

@@ -1960,6 +1960,26 @@ hgq_engine_out_f(const struct hgq_engine *e, uint32_t j)
 }
 
 /*
+ * (double)m * 2^-f with f in [-128, 127]: 2^-f is a normal double and
+ * the product of a double by it is exact short of overflow or underflow,
+ * which |m| < 2^63 cannot reach, so this is ldexp((double)m, -f) bit for
+ * bit, without a call per value.
+ */
+void
+hgq_engine_out_values(const struct hgq_engine *e, const int64_t *out,
+    size_t n, double *val)
+{
+	uint32_t no = e->n_out;
+
+	for (uint32_t j = 0; j < no; j++) {
+		double s = ldexp(1.0, -e->out_f[j]);
+
+		for (size_t r = 0; r < n; r++)
+			val[r * no + j] = (double)out[r * no + j] * s;
+	}
+}
+
+/*
  * input_quant - normalise and quantise raw column value x for input
  * element j: xn = (x - offset) * scale, then xn * 2^f is rounded and
  * overflowed.  Because scaling by 2^f is exact, (x - offset) * (scale *

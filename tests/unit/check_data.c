@@ -1090,6 +1090,91 @@ START_TEST(npy_write_round_trip)
 }
 END_TEST
 
+/* the streaming writer: the same bytes as the one-shot writer */
+START_TEST(npy_writer_same_bytes)
+{
+	static const size_t cols_of[3] = { 3, 1, 0 };
+	struct hgq_err err = HGQ_ERR_INIT;
+	struct hgq_npy_writer *w;
+	double x[3000];
+	int64_t k[3000];
+	unsigned char *a, *b;
+	size_t na, nb;
+	FILE *f;
+
+	for (int j = 0; j < 3000; j++) {
+		x[j] = (j - 1500) * 0.375;
+		k[j] = (int64_t)j * 7919 - 123456789;
+	}
+	for (int c = 0; c < 3; c++)
+		for (int i64 = 0; i64 < 2; i64++) {
+			size_t cols = cols_of[c], width = cols ? cols : 1;
+			size_t rows = 3000 / width, done = 0, step = 1;
+			const void *v = i64 ? (const void *)k : (const void *)x;
+
+			f = fopen(fx("data-w1.npy"), "wb");
+			ck_assert_int_eq(i64 ? hgq_npy_write_i64(f, k, rows,
+			    cols, &err) : hgq_npy_write_f64(f, x, rows, cols,
+			    &err), HGQ_OK);
+			ck_assert_int_eq(fclose(f), 0);
+			/* a leading byte: the header is where open found f */
+			f = fopen(fx("data-w2.npy"), "wb");
+			ck_assert_int_eq(fputc('#', f), '#');
+			ck_assert_int_eq(hgq_npy_writer_open(&w, f, i64, cols,
+			    &err), HGQ_OK);
+			/* blocks of 1, 2, 3 ... rows, and an empty one */
+			ck_assert_int_eq(hgq_npy_writer_add(w, v, 0, &err),
+			    HGQ_OK);
+			while (done < rows) {
+				size_t n = step < rows - done ? step : rows -
+				    done;
+
+				ck_assert_int_eq(hgq_npy_writer_add(w,
+				    (const char *)v + done * width * 8, n,
+				    &err), HGQ_OK);
+				done += n;
+				step++;
+			}
+			ck_assert_int_eq(hgq_npy_writer_close(w, &err), HGQ_OK);
+			ck_assert_int_eq(fclose(f), 0);
+			a = slurp(fx("data-w1.npy"), &na);
+			b = slurp(fx("data-w2.npy"), &nb);
+			ck_assert_uint_eq(nb, na + 1);
+			ck_assert_mem_eq(a, b + 1, na);
+			free(a);
+			free(b);
+		}
+	/* no rows at all: the header of a (0, 4) array */
+	f = fopen(fx("data-w2.npy"), "wb");
+	ck_assert_int_eq(hgq_npy_writer_open(&w, f, 0, 4, &err), HGQ_OK);
+	ck_assert_int_eq(hgq_npy_writer_close(w, &err), HGQ_OK);
+	ck_assert_int_eq(fclose(f), 0);
+	f = fopen(fx("data-w1.npy"), "wb");
+	ck_assert_int_eq(hgq_npy_write_f64(f, x, 0, 4, &err), HGQ_OK);
+	ck_assert_int_eq(fclose(f), 0);
+	a = slurp(fx("data-w1.npy"), &na);
+	b = slurp(fx("data-w2.npy"), &nb);
+	ck_assert_uint_eq(na, nb);
+	ck_assert_mem_eq(a, b, na);
+	free(a);
+	free(b);
+	/* a pipe cannot take the count back: refused at open */
+	{
+		int fd[2];
+
+		ck_assert_int_eq(pipe(fd), 0);
+		f = fdopen(fd[1], "wb");
+		ck_assert_int_eq(hgq_npy_writer_open(&w, f, 0, 4, &err),
+		    HGQ_EIO);
+		ck_assert_ptr_null(w);
+		ck_assert_str_eq(err.msg, "cannot write npy: the output is "
+		    "not seekable: Illegal seek");
+		fclose(f);
+		close(fd[0]);
+	}
+}
+END_TEST
+
 START_TEST(labels)
 {
 	const double good[4] = { 0, 9, 3, 0 };
@@ -1172,6 +1257,7 @@ data_suite(void)
 
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, npy_every_dtype);
+	tcase_add_test(tc, npy_writer_same_bytes);
 	tcase_add_test(tc, npy_2d_versions);
 	tcase_add_test(tc, npy_big_endian);
 	tcase_add_test(tc, npy_refused);

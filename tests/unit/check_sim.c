@@ -241,6 +241,41 @@ START_TEST(test_engine_hand)
 }
 END_TEST
 
+/* mantissas to values: exactly ldexp's doubles, per output's f */
+START_TEST(test_engine_out_values)
+{
+	static const int8_t f[4] = { -12, 0, 5, 20 };
+	static const int64_t mant[3][4] = {
+		{ 1, -1, 3, -7 },
+		{ 0, INT64_MAX, INT64_MIN, ((int64_t)1 << 53) + 1 },
+		{ -((int64_t)1 << 62), 123456789, -987654321, 5 },
+	};
+	struct hgq_model *m;
+	struct hgq_layer *q0, *d, *q1;
+	struct hgq_engine *e;
+	struct hgq_err err = HGQ_ERR_INIT;
+	double val[3][4];
+
+	m = one_dense(2, 4, &q0, &d, &q1);
+	for (int j = 0; j < 4; j++) {
+		q1->k[j] = 1;
+		q1->i[j] = 2;
+		q1->f[j] = f[j];
+	}
+	ck_assert_int_eq(hgq_engine_new(&e, m, &err), HGQ_OK);
+	hgq_engine_out_values(e, &mant[0][0], 3, &val[0][0]);
+	for (int r = 0; r < 3; r++)
+		for (int j = 0; j < 4; j++)
+			ck_assert(val[r][j] == ldexp((double)mant[r][j],
+			    -f[j]));
+	ck_assert(val[0][0] == 4096.0);
+	ck_assert(val[0][3] == -7.0 / 1048576);
+	ck_assert(val[1][2] == -0x1p63 / 32);
+	hgq_engine_free(e);
+	hgq_model_free(m);
+}
+END_TEST
+
 /* an accumulator beyond 62 bits is refused, not wrapped */
 START_TEST(test_engine_range)
 {
@@ -480,6 +515,7 @@ sim_suite(void)
 	tcase_add_test(tc, test_engine_matches_reference);
 	tcase_add_test(tc, test_engine_threads_agree);
 	tcase_add_test(tc, test_engine_hand);
+	tcase_add_test(tc, test_engine_out_values);
 	tcase_add_test(tc, test_engine_range);
 	tcase_add_test(tc, test_calibrate);
 	tcase_add_test(tc, test_input_edges);
