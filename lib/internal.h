@@ -247,6 +247,33 @@ void	hgq_matmul_forward_ref(float *out, const float *inp, const float *w,
 	    const float *bias, size_t B, size_t C, size_t OC, int relu);
 
 /*
+ * hgq_matmul_forward_stats - out (B,OC) = inp (B,C) . w (C,OC) as
+ * hgq_matmul_forward without bias or relu, and, in the same pass, s1
+ * (OC) += the column sums of out, s2 (OC) += their squares, in double,
+ * rows in order (the batchnorm statistics); _ref sums in a second pass,
+ * to the same bits.
+ */
+void	hgq_matmul_forward_stats(float *restrict out, double *restrict s1,
+	    double *restrict s2, const float *restrict inp,
+	    const float *restrict w, size_t B, size_t C, size_t OC);
+void	hgq_matmul_forward_stats_ref(float *out, double *s1, double *s2,
+	    const float *inp, const float *w, size_t B, size_t C, size_t OC);
+
+/*
+ * hgq_bn_backward_dz - batchnorm backward through the batch statistics,
+ * in place on z (B,OC): z = a[j] + c2[j] (z - mu[j]) invB, in that
+ * order, the same bits in every variant.
+ */
+void	hgq_bn_backward_dz(float *restrict z, const float *restrict a,
+	    const float *restrict c2, const float *restrict mu, float invB,
+	    size_t B, size_t OC);
+void	hgq_bn_backward_dz_ref(float *z, const float *a, const float *c2,
+	    const float *mu, float invB, size_t B, size_t OC);
+
+/* hgq_add - d (n) += s (n) */
+void	hgq_add(float *restrict d, const float *restrict s, size_t n);
+
+/*
  * hgq_matmul_backward - given dout (B,OC): dinp (B,C) = dout . w^T, with
  * the weights passed transposed as wt (OC,C) (overwritten); dw (C,OC) +=
  * inp^T . dout and db (OC) += sum over b of dout (accumulated, so that

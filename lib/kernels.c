@@ -283,7 +283,31 @@ struct gemm {
 	size_t		 M, N, K;
 	int		 accum;		/* init is D itself (D +=) */
 	int		 relu;		/* D = max(D, 0) at the end */
+	double		*s1, *s2;	/* (N) or NULL: += the column sums
+					   and sums of squares of D as
+					   stored, in double, rows in order */
 };
+
+/*
+ * s1 (N) += the column sums of D (M rows, stride ldd), s2 (N) += the
+ * sums of squares, in double, rows in order: what the fused tiles add in
+ * their output pass, so that every variant gives the same bits.
+ */
+static void
+colstats_c(double *restrict s1, double *restrict s2, const float *D,
+    size_t ldd, size_t M, size_t N)
+{
+	for (size_t m = 0; m < M; m++) {
+		const float *d = D + m * ldd;
+
+		for (size_t n = 0; n < N; n++) {
+			double v = d[n];
+
+			s1[n] += v;
+			s2[n] += v * v;
+		}
+	}
+}
 
 /*
  * Plain C: 4 rows of D at a time, so that each row of Bm read from cache
@@ -366,6 +390,33 @@ tail_mask(size_t cnt)
 	return _mm256_loadu_si256((const __m256i *)(mask_table + 8 - cnt));
 }
 
+/*
+ * The statistics of a 4x16 tile in its output pass: s1 (16) += the
+ * column sums of rows 0..R-1 of acc, s2 (16) += their squares, in double
+ * (a multiply, then an add: no FMA, as colstats_c), rows in order.
+ */
+__attribute__((target("avx2,fma")))
+static inline void
+tile_stats_avx2(double *s1, double *s2, __m256 acc[4][2], size_t R)
+{
+	for (size_t h = 0; h < 4; h++) {
+		__m256d a1 = _mm256_loadu_pd(s1 + 4 * h);
+		__m256d a2 = _mm256_loadu_pd(s2 + 4 * h);
+
+		for (size_t r = 0; r < R; r++) {
+			__m256 v = acc[r][h / 2];
+			__m128 x = h % 2 == 0 ? _mm256_castps256_ps128(v) :
+			    _mm256_extractf128_ps(v, 1);
+			__m256d d = _mm256_cvtps_pd(x);
+
+			a1 = _mm256_add_pd(a1, d);
+			a2 = _mm256_add_pd(a2, _mm256_mul_pd(d, d));
+		}
+		_mm256_storeu_pd(s1 + 4 * h, a1);
+		_mm256_storeu_pd(s2 + 4 * h, a2);
+	}
+}
+
 /* rows m..m+R-1 (R <= 4), columns n..n+15 */
 __attribute__((target("avx2,fma")))
 static void
@@ -445,6 +496,8 @@ tile16_avx2(const struct gemm *g, size_t m, size_t n, size_t R)
 		_mm256_storeu_ps(d, acc[r][0]);
 		_mm256_storeu_ps(d + 8, acc[r][1]);
 	}
+	if (g->s1 != NULL)
+		tile_stats_avx2(g->s1 + n, g->s2 + n, acc, R);
 }
 
 /*
@@ -524,6 +577,9 @@ tile8_avx2(const struct gemm *g, size_t m, size_t n, size_t R, size_t cnt)
 			_mm256_maskstore_ps(g->D + (m + base[q] + j) * g->ldd +
 			    n, mask, v);
 		}
+	if (g->s1 != NULL)	/* rows in order, read back from L1 */
+		colstats_c(g->s1 + n, g->s2 + n, g->D + m * g->ldd + n,
+		    g->ldd, R, cnt);
 }
 
 __attribute__((target("avx2,fma")))
@@ -582,6 +638,8 @@ gemm(const struct gemm *g)
 	}
 #endif
 	gemm_c(g);
+	if (g->s1 != NULL)
+		colstats_c(g->s1, g->s2, g->D, g->ldd, g->M, g->N);
 }
 
 /* out (B,OC) = inp (B,C) . w (C,OC) + bias, then relu if asked */
@@ -608,6 +666,40 @@ hgq_matmul_forward(float *restrict out, const float *restrict inp,
 		.D = out, .ldd = OC, .A = inp, .sa = C, .ka = 1,
 		.Bm = w, .ldb = OC, .bias = bias, .M = B, .N = OC, .K = C,
 		.relu = relu,
+	};
+
+	gemm(&g);
+}
+
+/*
+ * out (B,OC) = inp (B,C) . w (C,OC), no bias; s1 (OC) += the column sums
+ * of out and s2 (OC) += their squares, in double, rows in order: the
+ * batchnorm statistics of the product, summed in the GEMM's output pass
+ * while the tile is in registers instead of a second pass over out.
+ */
+void
+hgq_matmul_forward_stats_ref(float *out, double *s1, double *s2,
+    const float *inp, const float *w, size_t B, size_t C, size_t OC)
+{
+	hgq_matmul_forward(out, inp, w, NULL, B, C, OC, 0);
+	for (size_t b = 0; b < B; b++)
+		for (size_t j = 0; j < OC; j++) {
+			double v = out[b * OC + j];
+
+			s1[j] += v;
+			s2[j] += v * v;
+		}
+}
+
+void
+hgq_matmul_forward_stats(float *restrict out, double *restrict s1,
+    double *restrict s2, const float *restrict inp,
+    const float *restrict w, size_t B, size_t C, size_t OC)
+{
+	struct gemm g = {
+		.D = out, .ldd = OC, .A = inp, .sa = C, .ka = 1,
+		.Bm = w, .ldb = OC, .M = B, .N = OC, .K = C,
+		.s1 = s1, .s2 = s2,
 	};
 
 	gemm(&g);
@@ -681,6 +773,101 @@ hgq_matmul_backward(float *restrict dinp, float *restrict dw,
 				db[j] += d[j];
 		}
 	}
+}
+
+/* ------------------------------------------------------------------ */
+/* Batchnorm backward                                                  */
+/* ------------------------------------------------------------------ */
+
+/*
+ * z (B,OC), the float kernel's product z0 of the forward, becomes in
+ * place the gradient reaching it through the batch mean and variance:
+ *
+ *	dz0[b,j] = a[j] + c2[j] (z0[b,j] - mu[j]) invB
+ *
+ * with a = dmu / B, c2 = 2 dvar, invB = 1 / B, evaluated in this order
+ * (a subtract, two multiplies, an add; no FMA) in every variant.
+ */
+void
+hgq_bn_backward_dz_ref(float *z, const float *a, const float *c2,
+    const float *mu, float invB, size_t B, size_t OC)
+{
+	for (size_t b = 0; b < B; b++)
+		for (size_t j = 0; j < OC; j++)
+			z[b * OC + j] = a[j] + c2[j] * (z[b * OC + j] -
+			    mu[j]) * invB;
+}
+
+#ifdef HAVE_AVX2_VARIANT
+__attribute__((target("avx2,fma")))
+static void
+bn_backward_dz_avx2(float *restrict z, const float *restrict a,
+    const float *restrict c2, const float *restrict mu, float invB,
+    size_t B, size_t OC)
+{
+	__m256 ib = _mm256_set1_ps(invB);
+	size_t o8 = OC / 8 * 8;
+
+	for (size_t b = 0; b < B; b++) {
+		float *zb = z + b * OC;
+		size_t j = 0;
+
+		for (; j < o8; j += 8) {
+			__m256 v = _mm256_sub_ps(_mm256_loadu_ps(zb + j),
+			    _mm256_loadu_ps(mu + j));
+
+			v = _mm256_mul_ps(_mm256_mul_ps(_mm256_loadu_ps(c2 + j),
+			    v), ib);
+			_mm256_storeu_ps(zb + j, _mm256_add_ps(
+			    _mm256_loadu_ps(a + j), v));
+		}
+		for (; j < OC; j++)
+			zb[j] = a[j] + c2[j] * (zb[j] - mu[j]) * invB;
+	}
+}
+#endif
+
+void
+hgq_bn_backward_dz(float *restrict z, const float *restrict a,
+    const float *restrict c2, const float *restrict mu, float invB,
+    size_t B, size_t OC)
+{
+#ifdef HAVE_AVX2_VARIANT
+	if (use_avx2()) {
+		bn_backward_dz_avx2(z, a, c2, mu, invB, B, OC);
+		return;
+	}
+#endif
+	hgq_bn_backward_dz_ref(z, a, c2, mu, invB, B, OC);
+}
+
+/* d (n) += s (n), elementwise: the same bits in every variant */
+#ifdef HAVE_AVX2_VARIANT
+__attribute__((target("avx2,fma")))
+static void
+add_avx2(float *restrict d, const float *restrict s, size_t n)
+{
+	size_t e = 0;
+
+	for (; e + 8 <= n; e += 8)
+		_mm256_storeu_ps(d + e, _mm256_add_ps(_mm256_loadu_ps(d + e),
+		    _mm256_loadu_ps(s + e)));
+	for (; e < n; e++)
+		d[e] += s[e];
+}
+#endif
+
+void
+hgq_add(float *restrict d, const float *restrict s, size_t n)
+{
+#ifdef HAVE_AVX2_VARIANT
+	if (use_avx2()) {
+		add_avx2(d, s, n);
+		return;
+	}
+#endif
+	for (size_t e = 0; e < n; e++)
+		d[e] += s[e];
 }
 
 /* ------------------------------------------------------------------ */

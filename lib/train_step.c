@@ -260,6 +260,8 @@ struct tdense {
 	float		*mmean, *mvar;	/* moving statistics (OC) */
 	float		*kt;		/* float kernel transposed (OC,C) */
 	float		*s, *dmu, *dvar, *dgamma;	/* OC */
+	float		*dz;		/* 3 OC: a, c2, mu of
+					   hgq_bn_backward_dz */
 	double		*mu, *var;	/* batch statistics (OC) */
 	float		*G, *gb;	/* batch gradient of Wq, bq (BN) */
 	size_t		 acc_gw, acc_gb, acc_gk0;
@@ -490,6 +492,7 @@ hgq_trainer_free(struct hgq_trainer *t)
 		free(d->dmu);
 		free(d->dvar);
 		free(d->dgamma);
+		free(d->dz);
 		free(d->mu);
 		free(d->var);
 		free(d->G);
@@ -770,6 +773,7 @@ trainer_layout(struct hgq_trainer *t, struct hgq_err *err)
 			d->dmu = falloc(d->OC);
 			d->dvar = falloc(d->OC);
 			d->dgamma = falloc(d->OC);
+			d->dz = falloc(3 * (size_t)d->OC);
 			d->mu = hgq_calloc(d->OC, sizeof(double));
 			d->var = hgq_calloc(d->OC, sizeof(double));
 			d->G = falloc(nw);
@@ -777,6 +781,7 @@ trainer_layout(struct hgq_trainer *t, struct hgq_err *err)
 			if (d->mmean == NULL || d->mvar == NULL ||
 			    d->kt == NULL || d->s == NULL || d->dmu == NULL ||
 			    d->dvar == NULL || d->dgamma == NULL ||
+			    d->dz == NULL ||
 			    d->mu == NULL || d->var == NULL || d->G == NULL ||
 			    d->gb == NULL)
 				goto nomem;
@@ -1133,6 +1138,7 @@ bn_backward_sync(struct hgq_trainer *t, struct tdense *d)
 {
 	size_t C = d->C, OC = d->OC, nw = C * OC;
 	const float *K = t->P + d->off_w;
+	float invB = 1.0f / ((float)t->n * (float)d->npos);
 
 	memcpy(d->G, t->tb[0].acc + d->acc_gw, nw * sizeof(float));
 	memcpy(d->gb, t->tb[0].acc + d->acc_gb, OC * sizeof(float));
@@ -1154,6 +1160,11 @@ bn_backward_sync(struct hgq_trainer *t, struct tdense *d)
 		d->dgamma[j] = ds / sqrtf(ve);
 		d->dvar[j] = -0.5f * ds * d->s[j] / ve;
 		d->dmu[j] = -d->gb[j] * d->s[j];
+		/* the per-column factors of dz0, as hgq_bn_backward_dz
+		   wants them */
+		d->dz[j] = d->dmu[j] * invB;
+		d->dz[OC + j] = d->dvar[j] * 2.0f;
+		d->dz[2 * OC + j] = (float)d->mu[j];
 	}
 }
 
@@ -1192,17 +1203,11 @@ weighted_forward(struct hgq_trainer *t, struct tbuf *b, int tid, uint32_t l,
 		double *s1 = b->bnsum + d->bn_sum, *s2 = s1 + d->OC;
 		float *z0 = b->z0[l];
 
-		hgq_matmul_forward(z0, A, t->P + d->off_w, NULL, rows, d->C,
-		    d->OC, 0);
+		/* the statistics in the product's output pass */
 		for (size_t j = 0; j < d->OC; j++)
 			s1[j] = s2[j] = 0;
-		for (size_t r = 0; r < rows; r++)
-			for (size_t j = 0; j < d->OC; j++) {
-				double v = z0[r * d->OC + j];
-
-				s1[j] += v;
-				s2[j] += v * v;
-			}
+		hgq_matmul_forward_stats(z0, s1, s2, A, t->P + d->off_w, rows,
+		    d->C, d->OC);
 		pool_barrier(&t->pool);
 		if (tid == 0)
 			bn_forward_sync(t, d);
@@ -1242,21 +1247,15 @@ weighted_backward(struct hgq_trainer *t, struct tbuf *b, int tid, uint32_t l,
 			bn_backward_sync(t, d);
 		pool_barrier(&t->pool);
 		/* dz0 = dmu / B + dvar 2 (z0 - mu) / B, in place */
-		for (size_t r = 0; r < rows; r++)
-			for (size_t j = 0; j < d->OC; j++) {
-				float *v = &z0[r * d->OC + j];
-
-				*v = d->dmu[j] * invB + d->dvar[j] * 2.0f *
-				    (*v - (float)d->mu[j]) * invB;
-			}
+		hgq_bn_backward_dz(z0, d->dz, d->dz + d->OC, d->dz +
+		    2 * d->OC, invB, rows, d->OC);
 		dA = !want_dq ? NULL : conv ? b->dcol : b->d3;
 		hgq_matmul_backward(dA, b->acc + d->acc_gk0, NULL, z0, A,
 		    d->kt, rows, d->C, d->OC);
 		if (want_dq) {
 			if (conv)
 				hgq_conv_col2im(b->d3, b->dcol, &d->g, nr);
-			for (size_t e = 0; e < nr * d->in_n; e++)
-				dnext[e] += b->d3[e];
+			hgq_add(dnext, b->d3, nr * d->in_n);
 		}
 	}
 }
@@ -1279,11 +1278,8 @@ fwd_bwd_rows(struct hgq_trainer *t, struct tbuf *b, int tid, size_t r0,
 	/* gather the rows */
 	for (size_t r = 0; r < nr; r++) {
 		size_t src = idx != NULL ? idx[r0 + r] : r0 + r;
-		const float *from = t->x + src * n0;
-		float *to = b->x[0] + r * n0;
-
-		for (size_t k = 0; k < n0; k++)
-			to[k] = from[k];
+		memcpy(b->x[0] + r * n0, t->x + src * n0,
+		    n0 * sizeof(float));
 	}
 	/* forward */
 	for (uint32_t l = 0; l < t->nd; l++) {

@@ -126,6 +126,75 @@ START_TEST(test_matmul_vs_ref)
 END_TEST
 
 /*
+ * The batchnorm kernels give the bits of their _ref twins (==): the
+ * statistics summed in the GEMM's output pass (4x16 and 12x8 tiles, every
+ * remainder; s1, s2 start non-zero, as they accumulate) equal a second
+ * pass over the same product, rows in order; the product itself equals
+ * hgq_matmul_forward's; dz0 and the sum likewise.
+ */
+START_TEST(test_bn_kernels)
+{
+	fx_rng_state = 5;
+	for (size_t v = 0; v < N_ISAS; v++) {
+		if (hgq_kernel_isa(isas[v]) != isas[v])
+			continue;	/* no AVX2 on this CPU */
+		for (size_t s = 0; s < N_SHAPES + 4; s++) {
+			static const size_t more[4][3] = {
+				{ 37, 16, 64 }, { 29, 64, 5 }, { 50, 9, 13 },
+				{ 0, 4, 8 },
+			};
+			const size_t *sh = s < N_SHAPES ? shapes[s] :
+			    more[s - N_SHAPES];
+			size_t B = sh[0], C = sh[1], OC = sh[2];
+			float *inp = rand_array(B * C, -1, 1);
+			float *w = rand_array(C * OC, -1, 1);
+			float *o1 = zeros(B * OC), *o2 = zeros(B * OC);
+			float *o3 = zeros(B * OC);
+			float *fa = rand_array(3 * OC, -1, 1);
+			float *dz = zeros(B * OC);
+			double *st = calloc(4 * OC, sizeof(double));
+
+			ck_assert_ptr_nonnull(st);
+			for (size_t j = 0; j < 4 * OC; j++)
+				st[j] = 0.25 * (double)(j % (2 * OC) % 4 + 1);
+			hgq_matmul_forward_stats(o1, st, st + OC, inp, w, B,
+			    C, OC);
+			hgq_matmul_forward_stats_ref(o2, st + 2 * OC,
+			    st + 3 * OC, inp, w, B, C, OC);
+			hgq_matmul_forward(o3, inp, w, NULL, B, C, OC, 0);
+			for (size_t j = 0; j < B * OC; j++)
+				ck_assert_msg(o1[j] == o2[j] && o1[j] == o3[j],
+				    "product isa %d shape %zu", isas[v], s);
+			for (size_t j = 0; j < 2 * OC; j++)
+				ck_assert_msg(st[j] == st[2 * OC + j],
+				    "statistics isa %d shape %zu", isas[v], s);
+			/* s1 is not the start value: the rows were added */
+			for (size_t j = 0; j < OC && B > 0; j++)
+				ck_assert(st[OC + j] > 0.25 *
+				    (double)((OC + j) % (2 * OC) % 4 + 1));
+			memcpy(dz, o1, B * OC * sizeof(float));
+			hgq_bn_backward_dz(o1, fa, fa + OC, fa + 2 * OC,
+			    1.0f / 3, B, OC);
+			hgq_bn_backward_dz_ref(o2, fa, fa + OC, fa + 2 * OC,
+			    1.0f / 3, B, OC);
+			for (size_t j = 0; j < B * OC; j++)
+				ck_assert_msg(o1[j] == o2[j] && o1[j] ==
+				    fa[j % OC] + fa[OC + j % OC] *
+				    (dz[j] - fa[2 * OC + j % OC]) * (1.0f / 3),
+				    "dz isa %d shape %zu", isas[v], s);
+			memcpy(o3, o1, B * OC * sizeof(float));
+			hgq_add(o1, dz, B * OC);
+			for (size_t j = 0; j < B * OC; j++)
+				ck_assert(o1[j] == o3[j] + dz[j]);
+			free(inp); free(w); free(o1); free(o2); free(o3);
+			free(fa); free(dz); free(st);
+		}
+	}
+	hgq_kernel_isa(HGQ_ISA_AUTO);
+}
+END_TEST
+
+/*
  * The AVX2 products accumulate every element over k in order with one
  * fused multiply-add per term, whatever the tile (4x16, or 12x8 for the
  * narrow columns): equal (==) to fmaf in a loop.  Shapes of the first
@@ -624,6 +693,7 @@ kernels_suite(void)
 
 	tcase_add_test(tc, test_matmul_vs_ref);
 	tcase_add_test(tc, test_matmul_avx2_order);
+	tcase_add_test(tc, test_bn_kernels);
 	tcase_add_test(tc, test_matmul_fd);
 	tcase_add_test(tc, test_fq_forward);
 	tcase_add_test(tc, test_fq_backward);
