@@ -200,6 +200,12 @@ enum hgq_isa	{ HGQ_ISA_AUTO = 0, HGQ_ISA_C = 1, HGQ_ISA_AVX2 = 2 };
  * call it before training starts, never during.
  */
 int	hgq_kernel_isa(int isa);
+/*
+ * hgq_kernel_wide - allow (1, the default) or forbid (0) the AVX-512F
+ * tiles of the AVX2 variant's matrix products (the same bits); returns
+ * whether they are in use (the CPU has AVX-512F and they are allowed)
+ */
+int	hgq_kernel_wide(int on);
 /* hgq_kernel_isa_current - the variant in use (HGQ_ISA_C or _AVX2) */
 int	hgq_kernel_isa_current(void);
 

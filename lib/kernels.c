@@ -36,6 +36,7 @@
  */
 static int isa_best = HGQ_ISA_C;
 static int isa_in_use;
+static int wide_ok, wide_on = 1;	/* AVX-512F: 512-bit GEMM tiles */
 static pthread_once_t isa_once = PTHREAD_ONCE_INIT;
 
 static void
@@ -45,6 +46,8 @@ isa_detect(void)
 	__builtin_cpu_init();
 	if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
 		isa_best = HGQ_ISA_AVX2;
+	wide_ok = isa_best == HGQ_ISA_AVX2 &&
+	    __builtin_cpu_supports("avx512f");
 #endif
 	isa_in_use = isa_best;
 }
@@ -71,6 +74,20 @@ use_avx2(void)
 {
 	pthread_once(&isa_once, isa_detect);
 	return isa_in_use == HGQ_ISA_AVX2;
+}
+
+/*
+ * The AVX2 variant's GEMM uses 8x32 tiles of AVX-512F registers where
+ * the CPU has them: the same fused multiply-add per term in the same
+ * order, so the same bits, at twice the width.  The tests turn them off
+ * to compare.
+ */
+int
+hgq_kernel_wide(int on)
+{
+	pthread_once(&isa_once, isa_detect);
+	wide_on = on;
+	return wide_ok && wide_on;
 }
 
 /* ------------------------------------------------------------------ */
@@ -501,6 +518,106 @@ tile16_avx2(const struct gemm *g, size_t m, size_t n, size_t R)
 }
 
 /*
+ * AVX-512F: rows m..m+R-1 (R <= 8), columns n..n+31, two 16-wide
+ * registers a row, 16 accumulators: per k two loads of Bm, eight
+ * broadcasts of A, sixteen FMAs.  Each element is accumulated over k in
+ * order with one FMA per term from the same start (bias, D or zero) as
+ * tile16_avx2: the same bits.  The statistics go through the 16-column
+ * helper on the registers' halves.
+ */
+__attribute__((target("avx512f,avx2,fma")))
+static void
+tile32_avx512(const struct gemm *g, size_t m, size_t n, size_t R)
+{
+	__m512 acc[8][2];
+	const float *a[8];
+	__m512 i0, i1;
+	const float *bk = g->Bm + n;
+
+	if (g->bias != NULL) {
+		i0 = _mm512_loadu_ps(g->bias + n);
+		i1 = _mm512_loadu_ps(g->bias + n + 16);
+	} else {
+		i0 = i1 = _mm512_setzero_ps();
+	}
+	for (size_t r = 0; r < 8; r++) {
+		acc[r][0] = i0;
+		acc[r][1] = i1;
+		a[r] = g->A + (m + (r < R ? r : 0)) * g->sa;
+	}
+	if (g->accum)
+		for (size_t r = 0; r < R; r++) {
+			const float *d = g->D + (m + r) * g->ldd + n;
+
+			acc[r][0] = _mm512_loadu_ps(d);
+			acc[r][1] = _mm512_loadu_ps(d + 16);
+		}
+	if (R == 8) {
+		for (size_t k = 0, ak = 0; k < g->K; k++, ak += g->ka,
+		    bk += g->ldb) {
+			__m512 b0 = _mm512_loadu_ps(bk);
+			__m512 b1 = _mm512_loadu_ps(bk + 16);
+			__m512 x;
+
+#define FMA2(r) do {							\
+			x = _mm512_set1_ps(a[r][ak]);				\
+			acc[r][0] = _mm512_fmadd_ps(x, b0, acc[r][0]);		\
+			acc[r][1] = _mm512_fmadd_ps(x, b1, acc[r][1]);		\
+		} while (0)
+			FMA2(0); FMA2(1); FMA2(2); FMA2(3);
+			FMA2(4); FMA2(5); FMA2(6); FMA2(7);
+#undef FMA2
+		}
+	} else {
+		for (size_t k = 0, ak = 0; k < g->K; k++, ak += g->ka,
+		    bk += g->ldb) {
+			__m512 b0 = _mm512_loadu_ps(bk);
+			__m512 b1 = _mm512_loadu_ps(bk + 16);
+
+			for (size_t r = 0; r < R; r++) {
+				__m512 x = _mm512_set1_ps(a[r][ak]);
+
+				acc[r][0] = _mm512_fmadd_ps(x, b0, acc[r][0]);
+				acc[r][1] = _mm512_fmadd_ps(x, b1, acc[r][1]);
+			}
+		}
+	}
+	if (g->relu) {
+		__m512 z = _mm512_setzero_ps();
+
+		for (size_t r = 0; r < R; r++) {
+			acc[r][0] = _mm512_max_ps(acc[r][0], z);
+			acc[r][1] = _mm512_max_ps(acc[r][1], z);
+		}
+	}
+	for (size_t r = 0; r < R; r++) {
+		float *d = g->D + (m + r) * g->ldd + n;
+
+		_mm512_storeu_ps(d, acc[r][0]);
+		_mm512_storeu_ps(d + 16, acc[r][1]);
+	}
+	if (g->s1 != NULL)
+		for (size_t r0 = 0; r0 < R; r0 += 4) {
+			size_t rr = R - r0 < 4 ? R - r0 : 4;
+
+			for (size_t h = 0; h < 2; h++) {
+				__m256 q[4][2];
+
+				for (size_t r = 0; r < rr; r++) {
+					q[r][0] = _mm512_castps512_ps256(
+					    acc[r0 + r][h]);
+					q[r][1] = _mm256_castpd_ps(
+					    _mm512_extractf64x4_pd(
+					    _mm512_castps_pd(acc[r0 + r][h]),
+					    1));
+				}
+				tile_stats_avx2(g->s1 + n + 16 * h,
+				    g->s2 + n + 16 * h, q, rr);
+			}
+		}
+}
+
+/*
  * Rows m..m+R-1 (R <= 12), columns n..n+cnt-1 (cnt <= 8): the narrow
  * columns of N % 16, and the whole product when N <= 8 (the first
  * convolution of an image network: 8 filters over 9 taps, or the weight
@@ -586,12 +703,21 @@ __attribute__((target("avx2,fma")))
 static void
 gemm_avx2(const struct gemm *g)
 {
-	size_t n16 = g->N / 16 * 16;
+	size_t n16 = g->N / 16 * 16, n32 = 0;
 
-	for (size_t m = 0; m < g->M; m += 4) {
+	if (wide_ok && wide_on) {
+		n32 = g->N / 32 * 32;
+		for (size_t m = 0; m < g->M && n32 > 0; m += 8) {
+			size_t R = g->M - m < 8 ? g->M - m : 8;
+
+			for (size_t n = 0; n < n32; n += 32)
+				tile32_avx512(g, m, n, R);
+		}
+	}
+	for (size_t m = 0; m < g->M && n32 < n16; m += 4) {
 		size_t R = g->M - m < 4 ? g->M - m : 4;
 
-		for (size_t n = 0; n < n16; n += 16)
+		for (size_t n = n32; n < n16; n += 16)
 			tile16_avx2(g, m, n, R);
 	}
 	for (size_t m = 0; m < g->M; m += TILE8_ROWS) {

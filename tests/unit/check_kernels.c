@@ -130,11 +130,13 @@ END_TEST
  * statistics summed in the GEMM's output pass (4x16 and 12x8 tiles, every
  * remainder; s1, s2 start non-zero, as they accumulate) equal a second
  * pass over the same product, rows in order; the product itself equals
- * hgq_matmul_forward's; dz0 and the sum likewise.
+ * hgq_matmul_forward's; dz0 and the sum likewise.  Shape 37x16x64 gives
+ * the 8x32 AVX-512 tiles a partial last tile.
  */
 START_TEST(test_bn_kernels)
 {
 	fx_rng_state = 5;
+	hgq_kernel_wide(_i);	/* AVX2: 4x16 tiles, then AVX-512 8x32 */
 	for (size_t v = 0; v < N_ISAS; v++) {
 		if (hgq_kernel_isa(isas[v]) != isas[v])
 			continue;	/* no AVX2 on this CPU */
@@ -191,6 +193,7 @@ START_TEST(test_bn_kernels)
 		}
 	}
 	hgq_kernel_isa(HGQ_ISA_AUTO);
+	hgq_kernel_wide(1);
 }
 END_TEST
 
@@ -204,14 +207,20 @@ END_TEST
 static const size_t order_shapes[][3] = {
 	{ 300, 9, 8 }, { 37, 9, 16 }, { 25, 72, 16 }, { 13, 8, 9 },
 	{ 5, 3, 7 }, { 2, 9, 8 }, { 12, 12, 24 }, { 7, 5, 11 },
-	{ 1, 13, 3 }, { 27, 6, 40 },
+	{ 1, 13, 3 }, { 27, 6, 40 }, { 19, 16, 64 }, { 8, 33, 48 },
+	{ 3, 64, 32 }, { 17, 5, 96 },
 };
 
+/*
+ * With the AVX-512 tiles of the AVX2 variant (when the CPU has them:
+ * hgq_kernel_wide) and without: the same fmaf order either way.
+ */
 START_TEST(test_matmul_avx2_order)
 {
 	if (hgq_kernel_isa(HGQ_ISA_AVX2) != HGQ_ISA_AVX2)
 		return;		/* no AVX2 on this CPU */
 	fx_rng_state = 2;
+	hgq_kernel_wide(_i);
 	for (size_t s = 0; s < sizeof(order_shapes) /
 	    sizeof(order_shapes[0]); s++) {
 		size_t B = order_shapes[s][0], C = order_shapes[s][1];
@@ -264,6 +273,7 @@ START_TEST(test_matmul_avx2_order)
 		free(o); free(di); free(dw);
 	}
 	hgq_kernel_isa(HGQ_ISA_AUTO);
+	hgq_kernel_wide(1);
 }
 END_TEST
 
@@ -692,8 +702,8 @@ kernels_suite(void)
 	TCase *tc = tcase_create("kernels");
 
 	tcase_add_test(tc, test_matmul_vs_ref);
-	tcase_add_test(tc, test_matmul_avx2_order);
-	tcase_add_test(tc, test_bn_kernels);
+	tcase_add_loop_test(tc, test_matmul_avx2_order, 0, 2);
+	tcase_add_loop_test(tc, test_bn_kernels, 0, 2);
 	tcase_add_test(tc, test_matmul_fd);
 	tcase_add_test(tc, test_fq_forward);
 	tcase_add_test(tc, test_fq_backward);
