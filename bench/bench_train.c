@@ -2,8 +2,15 @@
  * bench_train.c - training throughput (make bench).
  *
  *   1. HGQ training of a 16-64-32-32-5 MLP (the JSC shape) on synthetic
- *      16-feature data, batch 1024 and 4096; target >= 1,000,000
- *      samples/s on 2 threads.
+ *      16-feature data, batch 1024 and 4096; targets (issue 14) at batch
+ *      1024 on 2 threads: >= 2,500,000 samples/s without batchnorm,
+ *      >= 1,600,000 with it on every layer (jsc.yaml's network).  Also
+ *      printed: the samples per CPU second, which a shared machine blurs
+ *      least.  Batch 1024, one thread, samples per CPU second (medians
+ *      of 3, load 4-5): without batchnorm 1.26 M before the AVX-512
+ *      tiles, 1.95 M after; with it 0.54 M before its statistics moved
+ *      into the GEMM's output pass, one barrier per layer and the
+ *      AVX-512 tiles, 1.09 M after.
  *   2. Fashion-MNIST 784-64-32-10 (real images when the Debian package is
  *      installed, random pixels otherwise): one epoch of 60,000 images at
  *      batch 256; target <= 0.8 s.  Training steps only: the per-epoch
@@ -135,6 +142,7 @@ bench_jsc(int threads, int bn)
 	struct hgq_err err = HGQ_ERR_INIT;
 	uint64_t rng[4];
 	float *x, *y;
+	double target = bn ? 1.6e6 : 2.5e6;
 
 	memset(&d, 0, sizeof(d));
 	d.n_raw = nf;
@@ -173,10 +181,14 @@ bench_jsc(int threads, int bn)
 		sps = run(t, x, y, n, batches[bi], 8, &secs, &cpus);
 		cps = 8.0 * (double)n / (cpus / T);
 		printf("train 16-64-32-32-5%s batch %zu threads %d: %.0f "
-		    "samples/s wall, %.0f by CPU time / threads%s\n",
-		    bn ? " +bn" : "", batches[bi], T, sps, cps,
-		    bn ? "" : sps >= 1e6 ? "  [target >= 1e6: ok]" :
-		    "  [target >= 1e6: MISSED on wall time]");
+		    "samples/s wall, %.0f by CPU time / threads, %.0f per "
+		    "CPU second", bn ? " +bn" : "", batches[bi], T, sps, cps,
+		    cps / T);
+		if (batches[bi] == 1024 && T == 2)
+			printf("  [target >= %.1e: %s]", target,
+			    sps >= target ? "ok" : cps >= target ?
+			    "ok by CPU time, MISSED on wall time" : "MISSED");
+		printf("\n");
 		hgq_trainer_free(t);
 		hgq_model_free(m);
 	}
@@ -347,9 +359,9 @@ main(int argc, char **argv)
 		double la[3];
 
 		printf("kernels: %s; load average %.2f\n",
-		    hgq_kernel_isa(HGQ_ISA_AUTO) == HGQ_ISA_AVX2 ?
-		    "avx2+fma" : "plain C", getloadavg(la, 1) == 1 ? la[0] :
-		    -1.0);
+		    hgq_kernel_isa(HGQ_ISA_AUTO) != HGQ_ISA_AVX2 ? "plain C" :
+		    hgq_kernel_wide(1) ? "avx2+fma, avx-512 GEMM tiles" :
+		    "avx2+fma", getloadavg(la, 1) == 1 ? la[0] : -1.0);
 	}
 	if (strcmp(which, "all") == 0 || strcmp(which, "jsc") == 0)
 		bench_jsc(threads, 0);

@@ -200,6 +200,12 @@ enum hgq_isa	{ HGQ_ISA_AUTO = 0, HGQ_ISA_C = 1, HGQ_ISA_AVX2 = 2 };
  * call it before training starts, never during.
  */
 int	hgq_kernel_isa(int isa);
+/*
+ * hgq_kernel_wide - allow (1, the default) or forbid (0) the AVX-512F
+ * tiles of the AVX2 variant's matrix products (the same bits); returns
+ * whether they are in use (the CPU has AVX-512F and they are allowed)
+ */
+int	hgq_kernel_wide(int on);
 /* hgq_kernel_isa_current - the variant in use (HGQ_ISA_C or _AVX2) */
 int	hgq_kernel_isa_current(void);
 
@@ -245,6 +251,33 @@ void	hgq_matmul_forward(float *restrict out, const float *restrict inp,
 	    size_t C, size_t OC, int relu);
 void	hgq_matmul_forward_ref(float *out, const float *inp, const float *w,
 	    const float *bias, size_t B, size_t C, size_t OC, int relu);
+
+/*
+ * hgq_matmul_forward_stats - out (B,OC) = inp (B,C) . w (C,OC) as
+ * hgq_matmul_forward without bias or relu, and, in the same pass, s1
+ * (OC) += the column sums of out, s2 (OC) += their squares, in double,
+ * rows in order (the batchnorm statistics); _ref sums in a second pass,
+ * to the same bits.
+ */
+void	hgq_matmul_forward_stats(float *restrict out, double *restrict s1,
+	    double *restrict s2, const float *restrict inp,
+	    const float *restrict w, size_t B, size_t C, size_t OC);
+void	hgq_matmul_forward_stats_ref(float *out, double *s1, double *s2,
+	    const float *inp, const float *w, size_t B, size_t C, size_t OC);
+
+/*
+ * hgq_bn_backward_dz - batchnorm backward through the batch statistics,
+ * in place on z (B,OC): z = a[j] + c2[j] (z - mu[j]) invB, in that
+ * order, the same bits in every variant.
+ */
+void	hgq_bn_backward_dz(float *restrict z, const float *restrict a,
+	    const float *restrict c2, const float *restrict mu, float invB,
+	    size_t B, size_t OC);
+void	hgq_bn_backward_dz_ref(float *z, const float *a, const float *c2,
+	    const float *mu, float invB, size_t B, size_t OC);
+
+/* hgq_add - d (n) += s (n) */
+void	hgq_add(float *restrict d, const float *restrict s, size_t n);
 
 /*
  * hgq_matmul_backward - given dout (B,OC): dinp (B,C) = dout . w^T, with

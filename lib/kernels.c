@@ -36,6 +36,7 @@
  */
 static int isa_best = HGQ_ISA_C;
 static int isa_in_use;
+static int wide_ok, wide_on = 1;	/* AVX-512F: 512-bit GEMM tiles */
 static pthread_once_t isa_once = PTHREAD_ONCE_INIT;
 
 static void
@@ -45,6 +46,8 @@ isa_detect(void)
 	__builtin_cpu_init();
 	if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
 		isa_best = HGQ_ISA_AVX2;
+	wide_ok = isa_best == HGQ_ISA_AVX2 &&
+	    __builtin_cpu_supports("avx512f");
 #endif
 	isa_in_use = isa_best;
 }
@@ -71,6 +74,20 @@ use_avx2(void)
 {
 	pthread_once(&isa_once, isa_detect);
 	return isa_in_use == HGQ_ISA_AVX2;
+}
+
+/*
+ * The AVX2 variant's GEMM uses 8x32 tiles of AVX-512F registers where
+ * the CPU has them: the same fused multiply-add per term in the same
+ * order, so the same bits, at twice the width.  The tests turn them off
+ * to compare.
+ */
+int
+hgq_kernel_wide(int on)
+{
+	pthread_once(&isa_once, isa_detect);
+	wide_on = on;
+	return wide_ok && wide_on;
 }
 
 /* ------------------------------------------------------------------ */
@@ -283,7 +300,31 @@ struct gemm {
 	size_t		 M, N, K;
 	int		 accum;		/* init is D itself (D +=) */
 	int		 relu;		/* D = max(D, 0) at the end */
+	double		*s1, *s2;	/* (N) or NULL: += the column sums
+					   and sums of squares of D as
+					   stored, in double, rows in order */
 };
+
+/*
+ * s1 (N) += the column sums of D (M rows, stride ldd), s2 (N) += the
+ * sums of squares, in double, rows in order: what the fused tiles add in
+ * their output pass, so that every variant gives the same bits.
+ */
+static void
+colstats_c(double *restrict s1, double *restrict s2, const float *D,
+    size_t ldd, size_t M, size_t N)
+{
+	for (size_t m = 0; m < M; m++) {
+		const float *d = D + m * ldd;
+
+		for (size_t n = 0; n < N; n++) {
+			double v = d[n];
+
+			s1[n] += v;
+			s2[n] += v * v;
+		}
+	}
+}
 
 /*
  * Plain C: 4 rows of D at a time, so that each row of Bm read from cache
@@ -366,6 +407,33 @@ tail_mask(size_t cnt)
 	return _mm256_loadu_si256((const __m256i *)(mask_table + 8 - cnt));
 }
 
+/*
+ * The statistics of a 4x16 tile in its output pass: s1 (16) += the
+ * column sums of rows 0..R-1 of acc, s2 (16) += their squares, in double
+ * (a multiply, then an add: no FMA, as colstats_c), rows in order.
+ */
+__attribute__((target("avx2,fma")))
+static inline void
+tile_stats_avx2(double *s1, double *s2, __m256 acc[4][2], size_t R)
+{
+	for (size_t h = 0; h < 4; h++) {
+		__m256d a1 = _mm256_loadu_pd(s1 + 4 * h);
+		__m256d a2 = _mm256_loadu_pd(s2 + 4 * h);
+
+		for (size_t r = 0; r < R; r++) {
+			__m256 v = acc[r][h / 2];
+			__m128 x = h % 2 == 0 ? _mm256_castps256_ps128(v) :
+			    _mm256_extractf128_ps(v, 1);
+			__m256d d = _mm256_cvtps_pd(x);
+
+			a1 = _mm256_add_pd(a1, d);
+			a2 = _mm256_add_pd(a2, _mm256_mul_pd(d, d));
+		}
+		_mm256_storeu_pd(s1 + 4 * h, a1);
+		_mm256_storeu_pd(s2 + 4 * h, a2);
+	}
+}
+
 /* rows m..m+R-1 (R <= 4), columns n..n+15 */
 __attribute__((target("avx2,fma")))
 static void
@@ -445,6 +513,108 @@ tile16_avx2(const struct gemm *g, size_t m, size_t n, size_t R)
 		_mm256_storeu_ps(d, acc[r][0]);
 		_mm256_storeu_ps(d + 8, acc[r][1]);
 	}
+	if (g->s1 != NULL)
+		tile_stats_avx2(g->s1 + n, g->s2 + n, acc, R);
+}
+
+/*
+ * AVX-512F: rows m..m+R-1 (R <= 8), columns n..n+31, two 16-wide
+ * registers a row, 16 accumulators: per k two loads of Bm, eight
+ * broadcasts of A, sixteen FMAs.  Each element is accumulated over k in
+ * order with one FMA per term from the same start (bias, D or zero) as
+ * tile16_avx2: the same bits.  The statistics go through the 16-column
+ * helper on the registers' halves.
+ */
+__attribute__((target("avx512f,avx2,fma")))
+static void
+tile32_avx512(const struct gemm *g, size_t m, size_t n, size_t R)
+{
+	__m512 acc[8][2];
+	const float *a[8];
+	__m512 i0, i1;
+	const float *bk = g->Bm + n;
+
+	if (g->bias != NULL) {
+		i0 = _mm512_loadu_ps(g->bias + n);
+		i1 = _mm512_loadu_ps(g->bias + n + 16);
+	} else {
+		i0 = i1 = _mm512_setzero_ps();
+	}
+	for (size_t r = 0; r < 8; r++) {
+		acc[r][0] = i0;
+		acc[r][1] = i1;
+		a[r] = g->A + (m + (r < R ? r : 0)) * g->sa;
+	}
+	if (g->accum)
+		for (size_t r = 0; r < R; r++) {
+			const float *d = g->D + (m + r) * g->ldd + n;
+
+			acc[r][0] = _mm512_loadu_ps(d);
+			acc[r][1] = _mm512_loadu_ps(d + 16);
+		}
+	if (R == 8) {
+		for (size_t k = 0, ak = 0; k < g->K; k++, ak += g->ka,
+		    bk += g->ldb) {
+			__m512 b0 = _mm512_loadu_ps(bk);
+			__m512 b1 = _mm512_loadu_ps(bk + 16);
+			__m512 x;
+
+#define FMA2(r) do {							\
+			x = _mm512_set1_ps(a[r][ak]);				\
+			acc[r][0] = _mm512_fmadd_ps(x, b0, acc[r][0]);		\
+			acc[r][1] = _mm512_fmadd_ps(x, b1, acc[r][1]);		\
+		} while (0)
+			FMA2(0); FMA2(1); FMA2(2); FMA2(3);
+			FMA2(4); FMA2(5); FMA2(6); FMA2(7);
+#undef FMA2
+		}
+	} else {
+		for (size_t k = 0, ak = 0; k < g->K; k++, ak += g->ka,
+		    bk += g->ldb) {
+			__m512 b0 = _mm512_loadu_ps(bk);
+			__m512 b1 = _mm512_loadu_ps(bk + 16);
+
+			for (size_t r = 0; r < R; r++) {
+				__m512 x = _mm512_set1_ps(a[r][ak]);
+
+				acc[r][0] = _mm512_fmadd_ps(x, b0, acc[r][0]);
+				acc[r][1] = _mm512_fmadd_ps(x, b1, acc[r][1]);
+			}
+		}
+	}
+	if (g->relu) {
+		__m512 z = _mm512_setzero_ps();
+
+		for (size_t r = 0; r < R; r++) {
+			acc[r][0] = _mm512_max_ps(acc[r][0], z);
+			acc[r][1] = _mm512_max_ps(acc[r][1], z);
+		}
+	}
+	for (size_t r = 0; r < R; r++) {
+		float *d = g->D + (m + r) * g->ldd + n;
+
+		_mm512_storeu_ps(d, acc[r][0]);
+		_mm512_storeu_ps(d + 16, acc[r][1]);
+	}
+	if (g->s1 != NULL)
+		for (size_t r0 = 0; r0 < R; r0 += 4) {
+			size_t rr = R - r0 < 4 ? R - r0 : 4;
+
+			for (size_t h = 0; h < 2; h++) {
+				__m256 q[4][2];
+
+				for (size_t r = 0; r < rr; r++) {
+					q[r][0] = _mm512_castps512_ps256(
+					    acc[r0 + r][h]);
+					q[r][1] = _mm256_castpd_ps(
+					    _mm512_extractf64x4_pd(
+					    _mm512_castps_pd(acc[r0 + r][h]),
+					    1));
+				}
+				tile_stats_avx2(g->s1 + n + 16 * h,
+				    g->s2 + n + 16 * h, q, rr);
+			}
+		}
 }
 
 /*
@@ -524,18 +694,30 @@ tile8_avx2(const struct gemm *g, size_t m, size_t n, size_t R, size_t cnt)
 			_mm256_maskstore_ps(g->D + (m + base[q] + j) * g->ldd +
 			    n, mask, v);
 		}
+	if (g->s1 != NULL)	/* rows in order, read back from L1 */
+		colstats_c(g->s1 + n, g->s2 + n, g->D + m * g->ldd + n,
+		    g->ldd, R, cnt);
 }
 
 __attribute__((target("avx2,fma")))
 static void
 gemm_avx2(const struct gemm *g)
 {
-	size_t n16 = g->N / 16 * 16;
+	size_t n16 = g->N / 16 * 16, n32 = 0;
 
-	for (size_t m = 0; m < g->M; m += 4) {
+	if (wide_ok && wide_on) {
+		n32 = g->N / 32 * 32;
+		for (size_t m = 0; m < g->M && n32 > 0; m += 8) {
+			size_t R = g->M - m < 8 ? g->M - m : 8;
+
+			for (size_t n = 0; n < n32; n += 32)
+				tile32_avx512(g, m, n, R);
+		}
+	}
+	for (size_t m = 0; m < g->M && n32 < n16; m += 4) {
 		size_t R = g->M - m < 4 ? g->M - m : 4;
 
-		for (size_t n = 0; n < n16; n += 16)
+		for (size_t n = n32; n < n16; n += 16)
 			tile16_avx2(g, m, n, R);
 	}
 	for (size_t m = 0; m < g->M; m += TILE8_ROWS) {
@@ -582,6 +764,8 @@ gemm(const struct gemm *g)
 	}
 #endif
 	gemm_c(g);
+	if (g->s1 != NULL)
+		colstats_c(g->s1, g->s2, g->D, g->ldd, g->M, g->N);
 }
 
 /* out (B,OC) = inp (B,C) . w (C,OC) + bias, then relu if asked */
@@ -608,6 +792,40 @@ hgq_matmul_forward(float *restrict out, const float *restrict inp,
 		.D = out, .ldd = OC, .A = inp, .sa = C, .ka = 1,
 		.Bm = w, .ldb = OC, .bias = bias, .M = B, .N = OC, .K = C,
 		.relu = relu,
+	};
+
+	gemm(&g);
+}
+
+/*
+ * out (B,OC) = inp (B,C) . w (C,OC), no bias; s1 (OC) += the column sums
+ * of out and s2 (OC) += their squares, in double, rows in order: the
+ * batchnorm statistics of the product, summed in the GEMM's output pass
+ * while the tile is in registers instead of a second pass over out.
+ */
+void
+hgq_matmul_forward_stats_ref(float *out, double *s1, double *s2,
+    const float *inp, const float *w, size_t B, size_t C, size_t OC)
+{
+	hgq_matmul_forward(out, inp, w, NULL, B, C, OC, 0);
+	for (size_t b = 0; b < B; b++)
+		for (size_t j = 0; j < OC; j++) {
+			double v = out[b * OC + j];
+
+			s1[j] += v;
+			s2[j] += v * v;
+		}
+}
+
+void
+hgq_matmul_forward_stats(float *restrict out, double *restrict s1,
+    double *restrict s2, const float *restrict inp,
+    const float *restrict w, size_t B, size_t C, size_t OC)
+{
+	struct gemm g = {
+		.D = out, .ldd = OC, .A = inp, .sa = C, .ka = 1,
+		.Bm = w, .ldb = OC, .M = B, .N = OC, .K = C,
+		.s1 = s1, .s2 = s2,
 	};
 
 	gemm(&g);
@@ -681,6 +899,101 @@ hgq_matmul_backward(float *restrict dinp, float *restrict dw,
 				db[j] += d[j];
 		}
 	}
+}
+
+/* ------------------------------------------------------------------ */
+/* Batchnorm backward                                                  */
+/* ------------------------------------------------------------------ */
+
+/*
+ * z (B,OC), the float kernel's product z0 of the forward, becomes in
+ * place the gradient reaching it through the batch mean and variance:
+ *
+ *	dz0[b,j] = a[j] + c2[j] (z0[b,j] - mu[j]) invB
+ *
+ * with a = dmu / B, c2 = 2 dvar, invB = 1 / B, evaluated in this order
+ * (a subtract, two multiplies, an add; no FMA) in every variant.
+ */
+void
+hgq_bn_backward_dz_ref(float *z, const float *a, const float *c2,
+    const float *mu, float invB, size_t B, size_t OC)
+{
+	for (size_t b = 0; b < B; b++)
+		for (size_t j = 0; j < OC; j++)
+			z[b * OC + j] = a[j] + c2[j] * (z[b * OC + j] -
+			    mu[j]) * invB;
+}
+
+#ifdef HAVE_AVX2_VARIANT
+__attribute__((target("avx2,fma")))
+static void
+bn_backward_dz_avx2(float *restrict z, const float *restrict a,
+    const float *restrict c2, const float *restrict mu, float invB,
+    size_t B, size_t OC)
+{
+	__m256 ib = _mm256_set1_ps(invB);
+	size_t o8 = OC / 8 * 8;
+
+	for (size_t b = 0; b < B; b++) {
+		float *zb = z + b * OC;
+		size_t j = 0;
+
+		for (; j < o8; j += 8) {
+			__m256 v = _mm256_sub_ps(_mm256_loadu_ps(zb + j),
+			    _mm256_loadu_ps(mu + j));
+
+			v = _mm256_mul_ps(_mm256_mul_ps(_mm256_loadu_ps(c2 + j),
+			    v), ib);
+			_mm256_storeu_ps(zb + j, _mm256_add_ps(
+			    _mm256_loadu_ps(a + j), v));
+		}
+		for (; j < OC; j++)
+			zb[j] = a[j] + c2[j] * (zb[j] - mu[j]) * invB;
+	}
+}
+#endif
+
+void
+hgq_bn_backward_dz(float *restrict z, const float *restrict a,
+    const float *restrict c2, const float *restrict mu, float invB,
+    size_t B, size_t OC)
+{
+#ifdef HAVE_AVX2_VARIANT
+	if (use_avx2()) {
+		bn_backward_dz_avx2(z, a, c2, mu, invB, B, OC);
+		return;
+	}
+#endif
+	hgq_bn_backward_dz_ref(z, a, c2, mu, invB, B, OC);
+}
+
+/* d (n) += s (n), elementwise: the same bits in every variant */
+#ifdef HAVE_AVX2_VARIANT
+__attribute__((target("avx2,fma")))
+static void
+add_avx2(float *restrict d, const float *restrict s, size_t n)
+{
+	size_t e = 0;
+
+	for (; e + 8 <= n; e += 8)
+		_mm256_storeu_ps(d + e, _mm256_add_ps(_mm256_loadu_ps(d + e),
+		    _mm256_loadu_ps(s + e)));
+	for (; e < n; e++)
+		d[e] += s[e];
+}
+#endif
+
+void
+hgq_add(float *restrict d, const float *restrict s, size_t n)
+{
+#ifdef HAVE_AVX2_VARIANT
+	if (use_avx2()) {
+		add_avx2(d, s, n);
+		return;
+	}
+#endif
+	for (size_t e = 0; e < n; e++)
+		d[e] += s[e];
 }
 
 /* ------------------------------------------------------------------ */

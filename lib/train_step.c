@@ -260,13 +260,33 @@ struct tdense {
 	float		*mmean, *mvar;	/* moving statistics (OC) */
 	float		*kt;		/* float kernel transposed (OC,C) */
 	float		*s, *dmu, *dvar, *dgamma;	/* OC */
+	float		*dz;		/* 3 OC: a, c2, mu of
+					   hgq_bn_backward_dz */
 	double		*mu, *var;	/* batch statistics (OC) */
 	float		*G, *gb;	/* batch gradient of Wq, bq (BN) */
 	size_t		 acc_gw, acc_gb, acc_gk0;
 	size_t		 bn_sum;	/* offset in a thread's bnsum */
 };
 
+/*
+ * What the forward of a batchnorm layer derives from the batch
+ * statistics: the fused kernel and bias and their quantization.  Thread
+ * 0 writes the tdense's own arrays (which the backward's sync and phase D
+ * read); the other threads compute the same numbers into their own copy
+ * instead of waiting at a second barrier for thread 0's.
+ */
+struct bnview {
+	float		*wq, *wt, *wbits, *bq;	/* C*OC, C*OC, C*OC, OC */
+	float		*wf, *bf, *s;		/* C*OC, OC, OC */
+	double		*mu, *var;		/* OC */
+	/* the backward's: the batch's gradients of Wq and bq, those of
+	   the statistics and gamma, the factors of hgq_bn_backward_dz */
+	float		*G, *gb;		/* C*OC, OC */
+	float		*dmu, *dvar, *dgamma, *dz;	/* OC, OC, OC, 3 OC */
+};
+
 struct tbuf {
+	struct bnview	*bv;		/* per op (threads > 0, BN only) */
 	float		**x, **q;	/* per quantizer: rows x n */
 	float		**z0;		/* per op (BN only): rows x out_n */
 	float		**col;		/* per convolution: rows x col_len */
@@ -364,6 +384,27 @@ tbuf_free(struct hgq_trainer *t, struct tbuf *b)
 	if (b->arg != NULL)
 		for (uint32_t l = 0; l < t->nd; l++)
 			free(b->arg[l]);
+	if (b->bv != NULL)
+		for (uint32_t l = 0; l < t->nd; l++) {
+			struct bnview *v = &b->bv[l];
+
+			free(v->wq);
+			free(v->wt);
+			free(v->wbits);
+			free(v->bq);
+			free(v->wf);
+			free(v->bf);
+			free(v->s);
+			free(v->mu);
+			free(v->var);
+			free(v->G);
+			free(v->gb);
+			free(v->dmu);
+			free(v->dvar);
+			free(v->dgamma);
+			free(v->dz);
+		}
+	free(b->bv);
 	free(b->x);
 	free(b->q);
 	free(b->z0);
@@ -402,10 +443,40 @@ tbuf_alloc(struct hgq_trainer *t, struct tbuf *b, size_t rows)
 		if (b->x[l] == NULL || b->q[l] == NULL)
 			return HGQ_ENOMEM;
 	}
+	if ((b->bv = calloc(t->nd ? t->nd : 1, sizeof(*b->bv))) == NULL)
+		return HGQ_ENOMEM;
 	for (uint32_t l = 0; l < t->nd; l++) {
+		struct bnview *v = &b->bv[l];
+		size_t nw = (size_t)t->d[l].C * t->d[l].OC, OC = t->d[l].OC;
+
 		if (t->d[l].bn && (b->z0[l] = falloc(r * t->d[l].out_n)) ==
 		    NULL)
 			return HGQ_ENOMEM;
+		if (t->d[l].bn && b != &t->tb[0]) {
+			v->wq = falloc(nw);
+			v->wt = falloc(nw);
+			v->wbits = falloc(nw);
+			v->bq = falloc(OC);
+			v->wf = falloc(nw);
+			v->bf = falloc(OC);
+			v->s = falloc(OC);
+			v->mu = hgq_calloc(OC, sizeof(double));
+			v->var = hgq_calloc(OC, sizeof(double));
+			v->G = falloc(nw);
+			v->gb = falloc(OC);
+			v->dmu = falloc(OC);
+			v->dvar = falloc(OC);
+			v->dgamma = falloc(OC);
+			v->dz = falloc(3 * OC);
+			if (v->wq == NULL || v->wt == NULL ||
+			    v->wbits == NULL || v->bq == NULL ||
+			    v->wf == NULL || v->bf == NULL || v->s == NULL ||
+			    v->mu == NULL || v->var == NULL || v->G == NULL ||
+			    v->gb == NULL || v->dmu == NULL ||
+			    v->dvar == NULL || v->dgamma == NULL ||
+			    v->dz == NULL)
+				return HGQ_ENOMEM;
+		}
 		if (t->d[l].col_len > 0 &&
 		    (b->col[l] = falloc(r * t->d[l].col_len)) == NULL)
 			return HGQ_ENOMEM;
@@ -490,6 +561,7 @@ hgq_trainer_free(struct hgq_trainer *t)
 		free(d->dmu);
 		free(d->dvar);
 		free(d->dgamma);
+		free(d->dz);
 		free(d->mu);
 		free(d->var);
 		free(d->G);
@@ -770,6 +842,7 @@ trainer_layout(struct hgq_trainer *t, struct hgq_err *err)
 			d->dmu = falloc(d->OC);
 			d->dvar = falloc(d->OC);
 			d->dgamma = falloc(d->OC);
+			d->dz = falloc(3 * (size_t)d->OC);
 			d->mu = hgq_calloc(d->OC, sizeof(double));
 			d->var = hgq_calloc(d->OC, sizeof(double));
 			d->G = falloc(nw);
@@ -777,6 +850,7 @@ trainer_layout(struct hgq_trainer *t, struct hgq_err *err)
 			if (d->mmean == NULL || d->mvar == NULL ||
 			    d->kt == NULL || d->s == NULL || d->dmu == NULL ||
 			    d->dvar == NULL || d->dgamma == NULL ||
+			    d->dz == NULL ||
 			    d->mu == NULL || d->var == NULL || d->G == NULL ||
 			    d->gb == NULL)
 				goto nomem;
@@ -996,30 +1070,45 @@ split(size_t n, int T, int tid, size_t *lo, size_t *hi)
 
 /* quantize rows [r0, r1) of a float kernel kf into wq, wbits, wt */
 static void
-quant_rows(struct tdense *d, const float *kf, const float *fw, size_t r0,
-    size_t r1)
+quant_rows(const struct tdense *d, float *wq, float *wbits, float *wt,
+    const float *kf, const float *fw, size_t r0, size_t r1)
 {
 	size_t OC = d->OC;
 	const float *f = d->w_gran == HGQ_GRAN_ELEMENT ? fw + r0 * OC : fw;
 
 	if (r1 <= r0)
 		return;
-	hgq_wquant(d->wq + r0 * OC, d->wbits + r0 * OC, kf + r0 * OC, f,
-	    r1 - r0, OC, d->w_gran);
+	hgq_wquant(wq + r0 * OC, wbits + r0 * OC, kf + r0 * OC, f, r1 - r0,
+	    OC, d->w_gran);
 	for (size_t i = r0; i < r1; i++)
 		for (size_t j = 0; j < OC; j++)
-			d->wt[j * d->C + i] = d->wq[i * OC + j];
+			wt[j * d->C + i] = wq[i * OC + j];
 }
 
 static void
-quant_bias(struct tdense *d, const float *bf, const float *fb)
+quant_bias(const struct tdense *d, float *bq, const float *bf,
+    const float *fb)
 {
 	for (size_t j = 0; j < d->OC; j++) {
 		int F = hgq_round_bits(fb[d->b_gran == HGQ_GRAN_LAYER ? 0 :
 		    j]);
 
-		d->bq[j] = hgq_fq_f32s(bf[j], pow2f(F), pow2f(-F), HGQ_RND);
+		bq[j] = hgq_fq_f32s(bf[j], pow2f(F), pow2f(-F), HGQ_RND);
 	}
+}
+
+/* the fused arrays of batchnorm op d as thread tid uses them */
+static struct bnview
+bn_view(const struct hgq_trainer *t, struct tdense *d, uint32_t l, int tid)
+{
+	struct bnview v = {
+		.wq = d->wq, .wt = d->wt, .wbits = d->wbits, .bq = d->bq,
+		.wf = d->wf, .bf = d->bf, .s = d->s, .mu = d->mu,
+		.var = d->var, .G = d->G, .gb = d->gb, .dmu = d->dmu,
+		.dvar = d->dvar, .dgamma = d->dgamma, .dz = d->dz,
+	};
+
+	return tid == 0 || !d->bn ? v : t->tb[tid].bv[l];
 }
 
 /* phase A */
@@ -1033,10 +1122,11 @@ phase_quantize(struct hgq_trainer *t, int tid)
 		if (!d->weighted || d->bn)
 			continue;	/* BN: done in the forward (statistics) */
 		split(d->C, t->T, tid, &r0, &r1);
-		quant_rows(d, t->P + d->off_w, t->P + d->off_fw, r0, r1);
+		quant_rows(d, d->wq, d->wbits, d->wt, t->P + d->off_w,
+		    t->P + d->off_fw, r0, r1);
 		if (tid == 0) {
 			memcpy(d->bf, t->P + d->off_b, d->OC * sizeof(float));
-			quant_bias(d, d->bf, t->P + d->off_fb);
+			quant_bias(d, d->bq, d->bf, t->P + d->off_fb);
 		}
 	}
 	if (tid == (t->T > 1 ? 1 : 0))
@@ -1056,11 +1146,16 @@ phase_quantize(struct hgq_trainer *t, int tid)
 }
 
 /*
- * Batchnorm, forward, thread 0 after every thread has summed z0: the
- * batch statistics, the fused kernel and bias, their quantization.
+ * Batchnorm, forward, every thread after every thread has summed z0: the
+ * batch statistics, the fused kernel and bias, their quantization, into
+ * v (bn_view).  Every thread sums the threads' sums in thread order, so
+ * they all get the same numbers.  main (thread 0 only) also keeps K^T
+ * for the backward, adapts f at the first step (before the others read
+ * it: a barrier follows then) and updates the moving statistics.
  */
 static void
-bn_forward_sync(struct hgq_trainer *t, struct tdense *d)
+bn_forward_fuse(struct hgq_trainer *t, struct tdense *d,
+    const struct bnview *v, int main)
 {
 	size_t C = d->C, OC = d->OC, nw = C * OC;
 	const float *K = t->P + d->off_w, *b = t->P + d->off_b;
@@ -1078,18 +1173,20 @@ bn_forward_sync(struct hgq_trainer *t, struct tdense *d)
 		var = s2 / B - mu * mu;
 		if (var < 0)
 			var = 0;
-		d->mu[j] = mu;
-		d->var[j] = var;
-		d->s[j] = gamma[j] / sqrtf((float)var + BN_EPS);
+		v->mu[j] = mu;
+		v->var[j] = var;
+		v->s[j] = gamma[j] / sqrtf((float)var + BN_EPS);
 	}
 	for (size_t i = 0; i < C; i++)
-		for (size_t j = 0; j < OC; j++) {
-			d->wf[i * OC + j] = K[i * OC + j] * d->s[j];
-			d->kt[j * C + i] = K[i * OC + j];
-		}
+		for (size_t j = 0; j < OC; j++)
+			v->wf[i * OC + j] = K[i * OC + j] * v->s[j];
+	if (main)
+		for (size_t i = 0; i < C; i++)
+			for (size_t j = 0; j < OC; j++)
+				d->kt[j * C + i] = K[i * OC + j];
 	for (size_t j = 0; j < OC; j++)
-		d->bf[j] = b[j] - (float)d->mu[j] * d->s[j];
-	if (t->adapt_bn) {
+		v->bf[j] = b[j] - (float)v->mu[j] * v->s[j];
+	if (main && t->adapt_bn) {
 		/*
 		 * v1 adapts the fused kernel's f at the first batch:
 		 * f = init_f - log2|w|, the minimum over shared elements.
@@ -1102,16 +1199,16 @@ bn_forward_sync(struct hgq_trainer *t, struct tdense *d)
 		for (size_t e = 0; e < nw; e++) {
 			size_t g = d->w_gran == HGQ_GRAN_ELEMENT ? e :
 			    d->w_gran == HGQ_GRAN_CHANNEL ? e % OC : 0;
-			float a = fabsf(d->wf[e]);
-			float v = a > 0 ? init - log2f(a) : FBITS_HI;
+			float a = fabsf(v->wf[e]);
+			float nf = a > 0 ? init - log2f(a) : FBITS_HI;
 
-			if (v < fw[g])
-				fw[g] = v < FBITS_LO ? FBITS_LO : v;
+			if (nf < fw[g])
+				fw[g] = nf < FBITS_LO ? FBITS_LO : nf;
 		}
 	}
-	quant_rows(d, d->wf, t->P + d->off_fw, 0, C);
-	quant_bias(d, d->bf, t->P + d->off_fb);
-	if (t->update)
+	quant_rows(d, v->wq, v->wbits, v->wt, v->wf, t->P + d->off_fw, 0, C);
+	quant_bias(d, v->bq, v->bf, t->P + d->off_fb);
+	if (main && t->update)
 		for (size_t j = 0; j < OC; j++) {
 			d->mmean[j] = BN_MOMENTUM * d->mmean[j] +
 			    (1 - BN_MOMENTUM) * (float)d->mu[j];
@@ -1121,39 +1218,48 @@ bn_forward_sync(struct hgq_trainer *t, struct tdense *d)
 }
 
 /*
- * Batchnorm, backward, thread 0: with G = dL/dWq and gb = dL/dbq summed
- * over the batch, the gradients of s and of the statistics:
+ * Batchnorm, backward, every thread into its v (bn_view; thread 0's is
+ * what phase D reads), the threads' sums added in thread order: with G =
+ * dL/dWq and gb = dL/dbq summed over the batch, the gradients of s and
+ * of the statistics:
  *   ds_j = sum_i G_ij K_ij - gb_j mu_j
  *   dgamma_j = ds_j / sqrt(var_j + eps)
  *   dvar_j = -1/2 ds_j s_j / (var_j + eps)
  *   dmu_j = -gb_j s_j
  */
 static void
-bn_backward_sync(struct hgq_trainer *t, struct tdense *d)
+bn_backward_fuse(struct hgq_trainer *t, struct tdense *d,
+    const struct bnview *v)
 {
 	size_t C = d->C, OC = d->OC, nw = C * OC;
 	const float *K = t->P + d->off_w;
+	float invB = 1.0f / ((float)t->n * (float)d->npos);
 
-	memcpy(d->G, t->tb[0].acc + d->acc_gw, nw * sizeof(float));
-	memcpy(d->gb, t->tb[0].acc + d->acc_gb, OC * sizeof(float));
+	memcpy(v->G, t->tb[0].acc + d->acc_gw, nw * sizeof(float));
+	memcpy(v->gb, t->tb[0].acc + d->acc_gb, OC * sizeof(float));
 	for (int k = 1; k < t->T; k++) {
 		const float *g = t->tb[k].acc + d->acc_gw;
 		const float *gb = t->tb[k].acc + d->acc_gb;
 
 		for (size_t e = 0; e < nw; e++)
-			d->G[e] += g[e];
+			v->G[e] += g[e];
 		for (size_t j = 0; j < OC; j++)
-			d->gb[j] += gb[j];
+			v->gb[j] += gb[j];
 	}
 	for (size_t j = 0; j < OC; j++) {
-		float ds = 0, ve = (float)d->var[j] + BN_EPS;
+		float ds = 0, ve = (float)v->var[j] + BN_EPS;
 
 		for (size_t i = 0; i < C; i++)
-			ds += d->G[i * OC + j] * K[i * OC + j];
-		ds -= d->gb[j] * (float)d->mu[j];
-		d->dgamma[j] = ds / sqrtf(ve);
-		d->dvar[j] = -0.5f * ds * d->s[j] / ve;
-		d->dmu[j] = -d->gb[j] * d->s[j];
+			ds += v->G[i * OC + j] * K[i * OC + j];
+		ds -= v->gb[j] * (float)v->mu[j];
+		v->dgamma[j] = ds / sqrtf(ve);
+		v->dvar[j] = -0.5f * ds * v->s[j] / ve;
+		v->dmu[j] = -v->gb[j] * v->s[j];
+		/* the per-column factors of dz0, as hgq_bn_backward_dz
+		   wants them */
+		v->dz[j] = v->dmu[j] * invB;
+		v->dz[OC + j] = v->dvar[j] * 2.0f;
+		v->dz[2 * OC + j] = (float)v->mu[j];
 	}
 }
 
@@ -1181,6 +1287,7 @@ weighted_forward(struct hgq_trainer *t, struct tbuf *b, int tid, uint32_t l,
     size_t nr)
 {
 	struct tdense *d = &t->d[l];
+	struct bnview v = bn_view(t, d, l, tid);
 	const float *A = b->q[l];
 	size_t rows = nr * d->npos;
 
@@ -1192,23 +1299,26 @@ weighted_forward(struct hgq_trainer *t, struct tbuf *b, int tid, uint32_t l,
 		double *s1 = b->bnsum + d->bn_sum, *s2 = s1 + d->OC;
 		float *z0 = b->z0[l];
 
-		hgq_matmul_forward(z0, A, t->P + d->off_w, NULL, rows, d->C,
-		    d->OC, 0);
+		/* the statistics in the product's output pass */
 		for (size_t j = 0; j < d->OC; j++)
 			s1[j] = s2[j] = 0;
-		for (size_t r = 0; r < rows; r++)
-			for (size_t j = 0; j < d->OC; j++) {
-				double v = z0[r * d->OC + j];
-
-				s1[j] += v;
-				s2[j] += v * v;
-			}
+		hgq_matmul_forward_stats(z0, s1, s2, A, t->P + d->off_w, rows,
+		    d->C, d->OC);
+		/*
+		 * One barrier: then every thread derives the fused kernel
+		 * itself (thread 0 into d, the others into their copy)
+		 * instead of waiting for thread 0's; a second one only at
+		 * the first step, when thread 0 adapts f first.
+		 */
 		pool_barrier(&t->pool);
 		if (tid == 0)
-			bn_forward_sync(t, d);
-		pool_barrier(&t->pool);
+			bn_forward_fuse(t, d, &v, 1);
+		if (t->adapt_bn)
+			pool_barrier(&t->pool);
+		if (tid != 0)
+			bn_forward_fuse(t, d, &v, 0);
 	}
-	hgq_matmul_forward(b->x[l + 1], A, d->wq, d->bq, rows, d->C, d->OC,
+	hgq_matmul_forward(b->x[l + 1], A, v.wq, v.bq, rows, d->C, d->OC,
 	    d->relu);
 }
 
@@ -1230,33 +1340,28 @@ weighted_backward(struct hgq_trainer *t, struct tbuf *b, int tid, uint32_t l,
 	size_t rows = nr * d->npos;
 
 	hgq_matmul_backward(dA, b->acc + d->acc_gw, b->acc + d->acc_gb, dcur,
-	    A, d->wt, rows, d->C, d->OC);
+	    A, bn_view(t, d, l, tid).wt, rows, d->C, d->OC);
 	if (conv && want_dq)
 		hgq_conv_col2im(dnext, b->dcol, &d->g, nr);
 	if (d->bn) {
 		float *z0 = b->z0[l];
 		float invB = 1.0f / ((float)t->n * (float)d->npos);
 
-		pool_barrier(&t->pool);
-		if (tid == 0)
-			bn_backward_sync(t, d);
-		pool_barrier(&t->pool);
-		/* dz0 = dmu / B + dvar 2 (z0 - mu) / B, in place */
-		for (size_t r = 0; r < rows; r++)
-			for (size_t j = 0; j < d->OC; j++) {
-				float *v = &z0[r * d->OC + j];
+		struct bnview v = bn_view(t, d, l, tid);
 
-				*v = d->dmu[j] * invB + d->dvar[j] * 2.0f *
-				    (*v - (float)d->mu[j]) * invB;
-			}
+		/* one barrier: then every thread sums the gradients */
+		pool_barrier(&t->pool);
+		bn_backward_fuse(t, d, &v);
+		/* dz0 = dmu / B + dvar 2 (z0 - mu) / B, in place */
+		hgq_bn_backward_dz(z0, v.dz, v.dz + d->OC, v.dz + 2 * d->OC,
+		    invB, rows, d->OC);
 		dA = !want_dq ? NULL : conv ? b->dcol : b->d3;
 		hgq_matmul_backward(dA, b->acc + d->acc_gk0, NULL, z0, A,
 		    d->kt, rows, d->C, d->OC);
 		if (want_dq) {
 			if (conv)
 				hgq_conv_col2im(b->d3, b->dcol, &d->g, nr);
-			for (size_t e = 0; e < nr * d->in_n; e++)
-				dnext[e] += b->d3[e];
+			hgq_add(dnext, b->d3, nr * d->in_n);
 		}
 	}
 }
@@ -1279,11 +1384,8 @@ fwd_bwd_rows(struct hgq_trainer *t, struct tbuf *b, int tid, size_t r0,
 	/* gather the rows */
 	for (size_t r = 0; r < nr; r++) {
 		size_t src = idx != NULL ? idx[r0 + r] : r0 + r;
-		const float *from = t->x + src * n0;
-		float *to = b->x[0] + r * n0;
-
-		for (size_t k = 0; k < n0; k++)
-			to[k] = from[k];
+		memcpy(b->x[0] + r * n0, t->x + src * n0,
+		    n0 * sizeof(float));
 	}
 	/* forward */
 	for (uint32_t l = 0; l < t->nd; l++) {

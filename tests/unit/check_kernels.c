@@ -126,6 +126,78 @@ START_TEST(test_matmul_vs_ref)
 END_TEST
 
 /*
+ * The batchnorm kernels give the bits of their _ref twins (==): the
+ * statistics summed in the GEMM's output pass (4x16 and 12x8 tiles, every
+ * remainder; s1, s2 start non-zero, as they accumulate) equal a second
+ * pass over the same product, rows in order; the product itself equals
+ * hgq_matmul_forward's; dz0 and the sum likewise.  Shape 37x16x64 gives
+ * the 8x32 AVX-512 tiles a partial last tile.
+ */
+START_TEST(test_bn_kernels)
+{
+	fx_rng_state = 5;
+	hgq_kernel_wide(_i);	/* AVX2: 4x16 tiles, then AVX-512 8x32 */
+	for (size_t v = 0; v < N_ISAS; v++) {
+		if (hgq_kernel_isa(isas[v]) != isas[v])
+			continue;	/* no AVX2 on this CPU */
+		for (size_t s = 0; s < N_SHAPES + 4; s++) {
+			static const size_t more[4][3] = {
+				{ 37, 16, 64 }, { 29, 64, 5 }, { 50, 9, 13 },
+				{ 0, 4, 8 },
+			};
+			const size_t *sh = s < N_SHAPES ? shapes[s] :
+			    more[s - N_SHAPES];
+			size_t B = sh[0], C = sh[1], OC = sh[2];
+			float *inp = rand_array(B * C, -1, 1);
+			float *w = rand_array(C * OC, -1, 1);
+			float *o1 = zeros(B * OC), *o2 = zeros(B * OC);
+			float *o3 = zeros(B * OC);
+			float *fa = rand_array(3 * OC, -1, 1);
+			float *dz = zeros(B * OC);
+			double *st = calloc(4 * OC, sizeof(double));
+
+			ck_assert_ptr_nonnull(st);
+			for (size_t j = 0; j < 4 * OC; j++)
+				st[j] = 0.25 * (double)(j % (2 * OC) % 4 + 1);
+			hgq_matmul_forward_stats(o1, st, st + OC, inp, w, B,
+			    C, OC);
+			hgq_matmul_forward_stats_ref(o2, st + 2 * OC,
+			    st + 3 * OC, inp, w, B, C, OC);
+			hgq_matmul_forward(o3, inp, w, NULL, B, C, OC, 0);
+			for (size_t j = 0; j < B * OC; j++)
+				ck_assert_msg(o1[j] == o2[j] && o1[j] == o3[j],
+				    "product isa %d shape %zu", isas[v], s);
+			for (size_t j = 0; j < 2 * OC; j++)
+				ck_assert_msg(st[j] == st[2 * OC + j],
+				    "statistics isa %d shape %zu", isas[v], s);
+			/* s1 is not the start value: the rows were added */
+			for (size_t j = 0; j < OC && B > 0; j++)
+				ck_assert(st[OC + j] > 0.25 *
+				    (double)((OC + j) % (2 * OC) % 4 + 1));
+			memcpy(dz, o1, B * OC * sizeof(float));
+			hgq_bn_backward_dz(o1, fa, fa + OC, fa + 2 * OC,
+			    1.0f / 3, B, OC);
+			hgq_bn_backward_dz_ref(o2, fa, fa + OC, fa + 2 * OC,
+			    1.0f / 3, B, OC);
+			for (size_t j = 0; j < B * OC; j++)
+				ck_assert_msg(o1[j] == o2[j] && o1[j] ==
+				    fa[j % OC] + fa[OC + j % OC] *
+				    (dz[j] - fa[2 * OC + j % OC]) * (1.0f / 3),
+				    "dz isa %d shape %zu", isas[v], s);
+			memcpy(o3, o1, B * OC * sizeof(float));
+			hgq_add(o1, dz, B * OC);
+			for (size_t j = 0; j < B * OC; j++)
+				ck_assert(o1[j] == o3[j] + dz[j]);
+			free(inp); free(w); free(o1); free(o2); free(o3);
+			free(fa); free(dz); free(st);
+		}
+	}
+	hgq_kernel_isa(HGQ_ISA_AUTO);
+	hgq_kernel_wide(1);
+}
+END_TEST
+
+/*
  * The AVX2 products accumulate every element over k in order with one
  * fused multiply-add per term, whatever the tile (4x16, or 12x8 for the
  * narrow columns): equal (==) to fmaf in a loop.  Shapes of the first
@@ -135,14 +207,20 @@ END_TEST
 static const size_t order_shapes[][3] = {
 	{ 300, 9, 8 }, { 37, 9, 16 }, { 25, 72, 16 }, { 13, 8, 9 },
 	{ 5, 3, 7 }, { 2, 9, 8 }, { 12, 12, 24 }, { 7, 5, 11 },
-	{ 1, 13, 3 }, { 27, 6, 40 },
+	{ 1, 13, 3 }, { 27, 6, 40 }, { 19, 16, 64 }, { 8, 33, 48 },
+	{ 3, 64, 32 }, { 17, 5, 96 },
 };
 
+/*
+ * With the AVX-512 tiles of the AVX2 variant (when the CPU has them:
+ * hgq_kernel_wide) and without: the same fmaf order either way.
+ */
 START_TEST(test_matmul_avx2_order)
 {
 	if (hgq_kernel_isa(HGQ_ISA_AVX2) != HGQ_ISA_AVX2)
 		return;		/* no AVX2 on this CPU */
 	fx_rng_state = 2;
+	hgq_kernel_wide(_i);
 	for (size_t s = 0; s < sizeof(order_shapes) /
 	    sizeof(order_shapes[0]); s++) {
 		size_t B = order_shapes[s][0], C = order_shapes[s][1];
@@ -195,6 +273,7 @@ START_TEST(test_matmul_avx2_order)
 		free(o); free(di); free(dw);
 	}
 	hgq_kernel_isa(HGQ_ISA_AUTO);
+	hgq_kernel_wide(1);
 }
 END_TEST
 
@@ -623,7 +702,8 @@ kernels_suite(void)
 	TCase *tc = tcase_create("kernels");
 
 	tcase_add_test(tc, test_matmul_vs_ref);
-	tcase_add_test(tc, test_matmul_avx2_order);
+	tcase_add_loop_test(tc, test_matmul_avx2_order, 0, 2);
+	tcase_add_loop_test(tc, test_bn_kernels, 0, 2);
 	tcase_add_test(tc, test_matmul_fd);
 	tcase_add_test(tc, test_fq_forward);
 	tcase_add_test(tc, test_fq_backward);
