@@ -9,8 +9,12 @@
  * program would meet it, so the outputs and the messages do not depend
  * on the overlap.
  */
+#include <sys/stat.h>
+
+#include <errno.h>
 #include <getopt.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -325,6 +329,8 @@ struct pipeline {
 	struct slot		*slot;
 	size_t			 n_slots;
 	bool			 stop;		/* the consumer quits early */
+	bool			 reading;	/* the reader is in a read */
+	bool			 regular;	/* the input is a regular file */
 	size_t			 rows;		/* per chunk */
 	struct hgq_reader	*rx;
 	const struct hgq_engine	*e;
@@ -370,7 +376,14 @@ reader_main(void *arg)
 		struct slot *s = &p->slot[k % p->n_slots];
 		bool last;
 
+		pthread_mutex_lock(&p->mu);
+		p->reading = true;
+		pthread_mutex_unlock(&p->mu);
 		s->rc = read_rows_err(p->rx, s->x, p->rows, &s->n, &s->err);
+		pthread_mutex_lock(&p->mu);
+		p->reading = false;
+		pthread_cond_broadcast(&p->cv);
+		pthread_mutex_unlock(&p->mu);
 		last = s->n == 0 || s->rc != HGQ_OK;
 		slot_set(p, k, SLOT_READ);	/* s is no longer ours */
 		if (last)
@@ -491,6 +504,46 @@ pipeline_end(struct pipeline *p, uint64_t *ovf)
 	return seconds / p->n_workers;
 }
 
+/* the pipeline whose threads run, for pdie */
+static struct pipeline *live;
+
+/*
+ * pdie - die() once the pipeline's threads are stopped and joined, so
+ * that no thread runs while exit() tears the process down (memcheck saw
+ * their stacks as lost).  The workers only wait or compute; the reader
+ * is waited for when it reads a regular file, not when it is blocked on
+ * a pipe or a terminal, which could take for ever: it is left running.
+ */
+static void
+pdie(const char *fmt, ...)
+{
+	struct pipeline *p = live;
+	int saved = errno;
+	size_t len = strlen(fmt);
+	char msg[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	live = NULL;
+	if (p != NULL) {
+		pthread_mutex_lock(&p->mu);
+		p->stop = true;
+		pthread_cond_broadcast(&p->cv);
+		while (p->reading && p->regular)
+			pthread_cond_wait(&p->cv, &p->mu);
+		pthread_mutex_unlock(&p->mu);
+		for (int w = 0; w < p->n_workers; w++)
+			pthread_join(p->workers[w].tid, NULL);
+		if (!p->reading)
+			pthread_join(p->reader, NULL);
+	}
+	if (len > 0 && fmt[len - 1] == ':')
+		die("%s %s", msg, strerror(saved));
+	die("%s", msg);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -551,6 +604,14 @@ main(int argc, char **argv)
 	}
 	/* the reader starts: its messages wait for their turn */
 	pipeline_start(&pipe, rx, e, n_quant, o.threads);
+	{
+		struct stat st;
+
+		pipe.regular = strcmp(o.input, "-") == 0 ?
+		    fstat(0, &st) == 0 && S_ISREG(st.st_mode) :
+		    stat(o.input, &st) == 0 && S_ISREG(st.st_mode);
+	}
+	live = &pipe;
 	rows = pipe.rows;
 	val = calloc(rows * n_out, sizeof(double));
 	if (ry != NULL)
@@ -559,7 +620,7 @@ main(int argc, char **argv)
 		ref = calloc(rows * n_out, sizeof(double));
 	if (val == NULL ||
 	    (ry != NULL && y == NULL) || (rc != NULL && ref == NULL))
-		die("out of memory");
+		pdie("out of memory");
 	if (o.vectors != NULL) {
 		vec = cli_open_out(o.vectors, 0);
 		qx = calloc(rows * qin->n_out + 1,
@@ -567,7 +628,7 @@ main(int argc, char **argv)
 		hin = malloc(hgq_packed_width(qin) / 4 + 2);
 		hout = malloc(hgq_packed_width(qout) / 4 + 2);
 		if (qx == NULL || hin == NULL || hout == NULL)
-			die("out of memory");
+			pdie("out of memory");
 	}
 
 	want_outputs = o.output != NULL ||
@@ -582,18 +643,19 @@ main(int argc, char **argv)
 		size_t n = s->n;
 
 		if (s->rc != HGQ_OK)
-			die("%s", s->err.msg);
+			pdie("%s", s->err.msg);
 		if (n == 0)
 			break;
 		hgq_engine_out_values(e, out, n, val);
 		if (ry != NULL && read_rows(ry, y, n) != n)
-			die("%s: %zu labels for more input rows", o.labels,
+			pdie("%s: %zu labels for more input rows", o.labels,
 			    hgq_reader_row(ry));
 		if (hgq_eval_add(&ev, val, y, n, o.labels, &err) != HGQ_OK)
-			die("%s", err.msg);
+			pdie("%s", err.msg);
 		if (rc != NULL) {
 			if (read_rows(rc, ref, n) != n)
-				die("%s: fewer rows than the input", o.compare);
+				pdie("%s: fewer rows than the input",
+				    o.compare);
 			for (size_t r = 0; r < n; r++) {
 				bool diff = false;
 
@@ -626,10 +688,11 @@ main(int argc, char **argv)
 				fprintf(vec, "%s %s\n", hin, hout);
 			}
 			if (ferror(vec))
-				die("cannot write '%s':", o.vectors);
+				pdie("cannot write '%s':", o.vectors);
 		}
 		slot_set(&pipe, k, SLOT_FREE);
 	}
+	live = NULL;
 	seconds = pipeline_end(&pipe, ovf);
 	if (ry != NULL && read_rows(ry, y, 1) != 0)
 		die("%s: more labels than input rows (%zu)", o.labels, ev.n);
