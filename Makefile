@@ -48,7 +48,8 @@ HELPER_BIN = $(HELPER_SRC:tests/helpers/%.c=$(B)/bin/%)
 BENCH_SRC = $(sort $(wildcard bench/*.c))
 BENCH_BIN = $(BENCH_SRC:bench/%.c=$(B)/bench/%)
 DEPS	= $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(PROG_SRC:cmd/%.c=$(B)/cmd/%.d) \
-	  $(UNIT_OBJ:.o=.d) $(HELPER_SRC:tests/helpers/%.c=$(B)/tests/helpers/%.d)
+	  $(UNIT_OBJ:.o=.d) $(HELPER_SRC:tests/helpers/%.c=$(B)/tests/helpers/%.d) \
+	  $(BENCH_BIN:=.d)
 
 .PHONY: all check check-build-deps check-unit check-cli check-fuzz \
 	check-fuzz-skipped check-slow check-valgrind deps bench fuzz install \

@@ -29,18 +29,10 @@
 #include <time.h>
 
 #include "internal.h"
+#include "bench.h"
 
 #define BATCH	256
 static size_t BLOCK = 16;	/* rows per block, as the trainer's blk */
-
-static double
-now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 /* CPU time of the calling thread */
 static double

@@ -18,39 +18,11 @@
 #include <time.h>
 
 #include "internal.h"
+#include "bench.h"
 
 #define ROWS	2000000
 #define COLS	16
 #define RUNS	5
-
-static uint64_t state = 42;
-
-static double
-uniform(void)
-{
-	uint64_t z = (state += 0x9e3779b97f4a7c15ULL);
-
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-	return (double)((z ^ (z >> 31)) >> 11) * 0x1p-53;
-}
-
-static double
-now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
-static int
-cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return x < y ? -1 : x > y;
-}
 
 /* bench_sim's model: 8-bit inputs, sparse 1-4 bit weights, f = 3 */
 static struct hgq_model *

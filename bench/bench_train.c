@@ -33,18 +33,10 @@
 #include <time.h>
 
 #include "internal.h"
+#include "bench.h"
 
 #define FMNIST_X "/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz"
 #define FMNIST_Y "/usr/share/datasets/fashion-mnist/train-labels-idx1-ubyte.gz"
-
-static double
-now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 /* CPU seconds of the whole process (every thread) */
 static double
