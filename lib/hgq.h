@@ -157,7 +157,10 @@ enum hgq_layer_kind {
 	HGQ_LAYER_MAXPOOL	= 5,	/* 1.1: 1-D or 2-D by rank */
 	HGQ_LAYER_AVGPOOL	= 6,	/* 1.1: 1-D or 2-D by rank */
 	HGQ_LAYER_FLATTEN	= 7,	/* format 1.1 */
-	/* reserved for later: 8 add */
+	HGQ_LAYER_ADD		= 8,	/* 1.2: sum of 2..8 inputs, one shape */
+	HGQ_LAYER_SUB		= 9,	/* 1.2: input 0 minus input 1 */
+	HGQ_LAYER_CONCAT	= 10,	/* 1.2: inputs joined along l->axis */
+	HGQ_LAYER_LUT		= 11,	/* 1.2: l->func of each element, a table */
 };
 #define HGQ_LAYER_KIND_MAX	HGQ_LAYER_FLATTEN
 
@@ -183,6 +186,41 @@ enum hgq_norm	{ HGQ_NORM_NONE = 0, HGQ_NORM_SCALE = 1, HGQ_NORM_STANDARD = 2 };
 enum hgq_task	{ HGQ_TASK_CLASSIFY = 0, HGQ_TASK_REGRESS = 1 };
 
 /*
+ * The unary functions of a lookup-table layer (HGQ_LAYER_LUT, format
+ * 1.2): stable numeric IDs.  The layer's output element e is
+ * func(x_e) for the value x_e of its input quantizer's element e; the
+ * quantizer after the layer quantizes that real number (hgq_lut_mant()
+ * is the one definition).  An input wider than HGQ_MAX_LUT_BITS
+ * (k + i + f) is refused: its table would have more than 2^12 entries.
+ */
+enum hgq_func {
+	HGQ_FUNC_TANH		= 0,
+	HGQ_FUNC_SIGMOID	= 1,	/* 1 / (1 + e^-x) */
+	HGQ_FUNC_SOFTPLUS	= 2,	/* log(1 + e^x) */
+	HGQ_FUNC_SILU		= 3,	/* x * sigmoid(x) */
+	HGQ_FUNC_EXP		= 4,
+};
+#define HGQ_FUNC_MAX		HGQ_FUNC_EXP
+#define HGQ_MAX_LUT_BITS	12
+
+/* the name of a function ("tanh", ...; NULL if unknown), its number by
+   name (-1 if unknown) */
+const char *hgq_func_name(uint32_t func);
+int	hgq_func_by_name(const char *name);
+/* func(x) in binary64 (libm); the derivative for training */
+double	hgq_func_f64(uint32_t func, double x);
+double	hgq_func_grad_f64(uint32_t func, double x);
+/*
+ * hgq_lut_mant - the exact output of a lookup-table layer: the mantissa
+ * (format k_o, i_o, f_o, round, overflow of the quantizer after it) of
+ * func(m_in * 2^-f_in), for an input mantissa of the input quantizer.
+ * Simulation, training's exact evaluation and the emitted ROM all call
+ * this, so they agree bit for bit.
+ */
+int64_t	hgq_lut_mant(uint32_t func, int64_t m_in, int f_in, int k_o, int i_o,
+	    int f_o, int round, int overflow);
+
+/*
  * Roles of float training tensors: stable numeric IDs (format too).
  * Adam moments of a tensor with role R have roles R | HGQ_ROLE_M1 and
  * R | HGQ_ROLE_M2 (SGD momentum uses M1).
@@ -199,6 +237,8 @@ enum hgq_role {
 	HGQ_ROLE_BN_VAR		= 9,
 	HGQ_ROLE_BN_GAMMA	= 10,
 	HGQ_ROLE_BN_BETA	= 11,
+	HGQ_ROLE_MASK		= 12,	/* dense/conv: n_weights, 0 or 1: a
+					   0 fixes that weight at exactly 0 */
 	HGQ_ROLE_M1		= 0x100,
 	HGQ_ROLE_M2		= 0x200,
 };
@@ -256,6 +296,15 @@ struct hgq_layer {
 	 * HGQ_LAYER_MAXPOOL/AVGPOOL: window kernel, stride, valid only.
 	 * See hgq_layer_window() for the exact geometry.
 	 */
+	/*
+	 * Format 1.2: HGQ_LAYER_ADD (2..8 inputs) and SUB (2) of inputs of
+	 * the layer's own shape, exact; CONCAT joins its inputs (same rank,
+	 * equal dims but on axis) along axis 0..rank-1; LUT (one input, its
+	 * shape) applies func (enum hgq_func) to each element.
+	 */
+	uint8_t		 axis;		/* CONCAT */
+	uint8_t		 func;		/* LUT */
+
 	uint32_t	 kernel[2];	/* [KH, KW] or pool [PH, PW] */
 	uint32_t	 stride[2];	/* [SH, SW] */
 	uint8_t		 padding;	/* enum hgq_pad (conv only) */
@@ -263,6 +312,21 @@ struct hgq_layer {
 	/* float training state (any layer); n_tensors = 0 when absent */
 	uint32_t	 n_tensors;
 	struct hgq_tensor *tensors;
+};
+
+/*
+ * A named model input or output (format 1.2).  Model input k is read by
+ * exactly one layer, a quantizer, through the reference
+ * HGQ_REF_INPUT | k; its elements are the next n_in of that layer of the
+ * index map (input 0 first).  An output names a quantizer layer whose
+ * values are part of the model output (outputs concatenated in order).
+ */
+#define HGQ_MAX_PORTS		8
+#define HGQ_MAX_PORT_NAME	32	/* [A-Za-z_][A-Za-z0-9_]*, bytes */
+struct hgq_port {
+	char		 name[HGQ_MAX_PORT_NAME + 1];
+	uint32_t	 layer;		/* output: the quantizer; input: the
+					   layer that reads it */
 };
 
 /* free-form metadata: UTF-8 key and value, no NUL inside */
@@ -298,6 +362,15 @@ struct hgq_model {
 
 	uint32_t	 n_layers;
 	struct hgq_layer *layers;
+
+	/*
+	 * Named inputs and outputs (format 1.2).  n_in_ports = 0 means one
+	 * unnamed input read by layer 0, n_out_ports = 0 one unnamed output,
+	 * the last layer: every model of format 1.0 and 1.1.
+	 */
+	uint32_t	 n_in_ports, n_out_ports;
+	struct hgq_port	 in_ports[HGQ_MAX_PORTS];
+	struct hgq_port	 out_ports[HGQ_MAX_PORTS];
 
 	int		 calibrated;	/* every quantizer has k, i, f and
 					   every dense layer w_m/b_m */

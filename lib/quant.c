@@ -16,6 +16,7 @@
  */
 #include <math.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "internal.h"
 
@@ -247,4 +248,93 @@ hgq_qop_init(struct hgq_qop *q, int from_f, int k, int i, int f, int round,
 	if (w > 0 && k && w <= 63)
 		q->sbit = (uint64_t)1 << (w - 1);
 	hgq_fmt_range(k, i, f, overflow, &q->lo, &q->hi);
+}
+
+/* ------------------------------------------------------------------ */
+/* Lookup-table functions (format 1.2)                                 */
+/* ------------------------------------------------------------------ */
+
+static const char *const func_names[HGQ_FUNC_MAX + 1] = {
+	[HGQ_FUNC_TANH] = "tanh", [HGQ_FUNC_SIGMOID] = "sigmoid",
+	[HGQ_FUNC_SOFTPLUS] = "softplus", [HGQ_FUNC_SILU] = "silu",
+	[HGQ_FUNC_EXP] = "exp",
+};
+
+const char *
+hgq_func_name(uint32_t func)
+{
+	return func <= HGQ_FUNC_MAX ? func_names[func] : NULL;
+}
+
+int
+hgq_func_by_name(const char *name)
+{
+	for (int u = 0; u <= HGQ_FUNC_MAX; u++)
+		if (strcmp(name, func_names[u]) == 0)
+			return u;
+	return -1;
+}
+
+static double
+sigmoid_f64(double x)
+{
+	/* never exp of a large positive argument */
+	if (x >= 0)
+		return 1.0 / (1.0 + exp(-x));
+	return exp(x) / (1.0 + exp(x));
+}
+
+double
+hgq_func_f64(uint32_t func, double x)
+{
+	switch (func) {
+	case HGQ_FUNC_TANH:
+		return tanh(x);
+	case HGQ_FUNC_SIGMOID:
+		return sigmoid_f64(x);
+	case HGQ_FUNC_SOFTPLUS:
+		return x > 0 ? x + log1p(exp(-x)) : log1p(exp(x));
+	case HGQ_FUNC_SILU:
+		return x * sigmoid_f64(x);
+	case HGQ_FUNC_EXP:
+		return exp(x);
+	}
+	return 0.0;
+}
+
+double
+hgq_func_grad_f64(uint32_t func, double x)
+{
+	double s, t;
+
+	switch (func) {
+	case HGQ_FUNC_TANH:
+		t = tanh(x);
+		return 1.0 - t * t;
+	case HGQ_FUNC_SIGMOID:
+		s = sigmoid_f64(x);
+		return s * (1.0 - s);
+	case HGQ_FUNC_SOFTPLUS:
+		return sigmoid_f64(x);
+	case HGQ_FUNC_SILU:
+		s = sigmoid_f64(x);
+		return s * (1.0 + x * (1.0 - s));
+	case HGQ_FUNC_EXP:
+		return exp(x);
+	}
+	return 0.0;
+}
+
+int64_t
+hgq_lut_mant(uint32_t func, int64_t m_in, int f_in, int k_o, int i_o,
+    int f_o, int round, int overflow)
+{
+	/* m_in has at most HGQ_MAX_LUT_BITS bits: the value is exact */
+	double x = ldexp((double)m_in, -f_in);
+	double y = hgq_func_f64(func, x);
+
+	if (!isfinite(y))	/* exp of a large input: saturate or wrap
+				   the largest mantissa */
+		y = y > 0 ? 0x1p1000 : -0x1p1000;
+	return hgq_quant_f64(y, k_o, i_o, f_o, round, overflow);
 }
