@@ -33,6 +33,13 @@
  * fire), with the identity (the union of the formats reaching each
  * element) after max-pooling and flatten, as the trainer makes them.
  *
+ * --graph builds the format 1.2 example of formats/hgqm.md 9.2 instead:
+ * named inputs x_a [2] and x_b [1], a quantizer and a dense layer on
+ * each, their sum, tanh of the sum, the sum and the tanh concatenated;
+ * named outputs "sum" (the sum's quantizer) and "y"; a regression model.
+ * With --train the first dense layer also carries a weight mask that
+ * fixes its weight (0, 1) at 0.
+ *
  * formats/examples/ was produced once with (see formats/hgqm.md):
  *   mkfixture --seed 221 --shape 2,2,1 --max-width 6 -o tiny.hgqm
  *   mkfixture --seed 221 --shape 2,2,1 --max-width 6 --train -o tiny-train.hgqm
@@ -62,14 +69,14 @@ struct opts {
 	uint32_t	 raw_extra;
 	uint32_t	 n_meta;
 	int		 norm;
-	bool		 regress, train, compress, uncal, fit;
+	bool		 regress, train, compress, uncal, fit, graph;
 	const char	*out;
 	const char	*arch;		/* --arch SPEC, or NULL */
 };
 
 static const char usage[] =
     "usage: mkfixture [--compress] [--regress] [--train] [--uncalibrated]\n"
-    "           [--arch SPEC] [--fit] [--max-width N] [--meta N]\n"
+    "           [--arch SPEC | --graph] [--fit] [--max-width N] [--meta N]\n"
     "           [--norm none|scale|standard] [--raw-extra N] [--seed N]\n"
     "           [--shape N,N,...] [-o FILE]\n";
 
@@ -180,6 +187,7 @@ parse_args(struct opts *o, int argc, char **argv)
 		{ "arch", required_argument, NULL, 'a' },
 		{ "compress", no_argument, NULL, 'c' },
 		{ "fit", no_argument, NULL, 'F' },
+		{ "graph", no_argument, NULL, 'g' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "max-width", required_argument, NULL, 'w' },
 		{ "meta", required_argument, NULL, 'm' },
@@ -206,6 +214,7 @@ parse_args(struct opts *o, int argc, char **argv)
 		case 'a': o->arch = optarg; break;
 		case 'c': o->compress = true; break;
 		case 'F': o->fit = true; break;
+		case 'g': o->graph = true; break;
 		case 'h': fputs(usage, stdout); exit(0);
 		case 'm':
 			o->n_meta = (uint32_t)parse_num(optarg, "--meta",
@@ -244,7 +253,7 @@ parse_args(struct opts *o, int argc, char **argv)
 			exit(2);
 		}
 	}
-	if (optind != argc) {
+	if (optind != argc || (o->graph && (o->arch != NULL || o->fit))) {
 		fputs(usage, stderr);
 		exit(2);
 	}
@@ -369,14 +378,29 @@ fill_dense(struct hgq_model *m, uint32_t j, const struct opts *o, bool last,
 	add_trained(l, HGQ_ROLE_BN_BETA, nc);
 }
 
+/* the index map's length: the elements of every model input */
+static uint32_t
+inputs_len(const struct hgq_model *m)
+{
+	uint32_t n = 0;
+
+	if (m->n_in_ports == 0)
+		return m->layers[0].n_in;
+	for (uint32_t k = 0; k < m->n_in_ports; k++)
+		n += m->layers[m->in_ports[k].layer].n_in;
+	return n;
+}
+
 static void
 fill_input(struct hgq_model *m, const struct opts *o)
 {
-	struct hgq_err err = HGQ_ERR_INIT;
-	uint32_t n = m->layers[0].n_in, n_raw = n + o->raw_extra, left = n;
+	uint32_t n = inputs_len(m), n_raw = n + o->raw_extra, left = n;
 
-	if (hgq_model_set_input(m, n_raw, &err) != HGQ_OK)
-		fail("cannot set the input", &err);
+	free(m->index_map);
+	m->index_map = calloc(n, sizeof(*m->index_map));
+	if (m->index_map == NULL)
+		fail("out of memory", NULL);
+	m->n_raw = n_raw;
 	/* choose n of the n_raw columns, in order */
 	for (uint32_t c = 0, e = 0; c < n_raw && left > 0; c++) {
 		if ((uint64_t)rnd(0, (int)(n_raw - c) - 1) < left) {
@@ -566,6 +590,83 @@ build_arch(struct hgq_model *m, const char *spec)
 	}
 	if (m->n_layers < 3)
 		bad_arch(spec);
+}
+
+/* a layer of the --graph model: kind, flat size, inputs */
+struct glayer {
+	uint32_t	 kind, n, n_refs, refs[2];
+};
+
+#define IN(k)	(HGQ_REF_INPUT | (k))
+
+static const struct glayer graph_layers[] = {
+	{ HGQ_LAYER_QUANT, 2, 1, { IN(0) } },		/* 0: x_a */
+	{ HGQ_LAYER_QUANT, 1, 1, { IN(1) } },		/* 1: x_b */
+	{ HGQ_LAYER_DENSE, 2, 1, { 0 } },		/* 2 */
+	{ HGQ_LAYER_QUANT, 2, 1, { 2 } },		/* 3 */
+	{ HGQ_LAYER_DENSE, 2, 1, { 1 } },		/* 4 */
+	{ HGQ_LAYER_QUANT, 2, 1, { 4 } },		/* 5 */
+	{ HGQ_LAYER_ADD, 2, 2, { 3, 5 } },		/* 6 */
+	{ HGQ_LAYER_QUANT, 2, 1, { 6 } },		/* 7: "sum" */
+	{ HGQ_LAYER_LUT, 2, 1, { 7 } },			/* 8: tanh */
+	{ HGQ_LAYER_QUANT, 2, 1, { 8 } },		/* 9 */
+	{ HGQ_LAYER_CONCAT, 4, 2, { 7, 9 } },		/* 10: axis 0 */
+	{ HGQ_LAYER_QUANT, 4, 1, { 10 } },		/* 11: "y" */
+};
+
+/* the layers and ports of --graph (see the top of the file) */
+static void
+build_graph(struct hgq_model *m)
+{
+	struct hgq_err err = HGQ_ERR_INIT;
+	size_t n = sizeof(graph_layers) / sizeof(graph_layers[0]);
+
+	for (size_t j = 0; j < n; j++) {
+		const struct glayer *g = &graph_layers[j];
+		uint32_t r0 = g->refs[0];
+		uint32_t n_in = (r0 & HGQ_REF_INPUT) ? g->n :
+		    m->layers[r0].n_out;
+		struct hgq_layer *l = hgq_model_add_layer(m, g->kind, n_in,
+		    g->n);
+
+		if (l == NULL)
+			fail("out of memory", NULL);
+		l->rank = 1;
+		l->shape[0] = g->n;
+		if (hgq_layer_set_inputs(l, g->n_refs, g->refs, &err) !=
+		    HGQ_OK)
+			fail("--graph", &err);
+		l->func = g->kind == HGQ_LAYER_LUT ? HGQ_FUNC_TANH : 0;
+	}
+	m->n_in_ports = 2;
+	m->n_out_ports = 2;
+	strcpy(m->in_ports[0].name, "x_a");
+	m->in_ports[0].layer = 0;
+	strcpy(m->in_ports[1].name, "x_b");
+	m->in_ports[1].layer = 1;
+	strcpy(m->out_ports[0].name, "sum");
+	m->out_ports[0].layer = 7;
+	strcpy(m->out_ports[1].name, "y");
+	m->out_ports[1].layer = 11;
+}
+
+/* --graph --train: a mask on layer 2 that fixes weight (0, 1) at 0 */
+static void
+add_mask(struct hgq_model *m)
+{
+	struct hgq_err err = HGQ_ERR_INIT;
+	struct hgq_layer *l = &m->layers[2];
+	struct hgq_tensor *t = hgq_layer_add_tensor(l, HGQ_ROLE_MASK, 4,
+	    &err), *w = hgq_layer_tensor(l, HGQ_ROLE_WEIGHT);
+
+	if (t == NULL)
+		fail("cannot add the mask", &err);
+	for (uint32_t e = 0; e < 4; e++)
+		t->data[e] = e == 1 ? 0.0f : 1.0f;
+	if (l->w_m != NULL)
+		l->w_m[1] = 0;
+	if (w != NULL)
+		w->data[1] = 0.0f;
 }
 
 /* --fit: value ranges [lo, hi] per element, layer by layer */
@@ -768,7 +869,10 @@ build(const struct opts *o)
 	rng_train = o->seed ^ 0x5452414e53ULL;	/* "TRANS" */
 	if (o->arch != NULL)
 		build_arch(m, o->arch);
-	for (int s = 0; o->arch == NULL && s < o->n_shape; s++) {
+	if (o->graph)
+		build_graph(m);
+	for (int s = 0; o->arch == NULL && !o->graph && s < o->n_shape;
+	    s++) {
 		struct hgq_layer *l;
 		uint32_t n = o->shape[s];
 
@@ -778,7 +882,9 @@ build(const struct opts *o)
 		if ((l = hgq_model_add_layer(m, HGQ_LAYER_QUANT, n, n)) == NULL)
 			fail("out of memory", NULL);
 	}
-	m->task = o->regress ? HGQ_TASK_REGRESS : HGQ_TASK_CLASSIFY;
+	/* two outputs: regression (a classifier has one output tensor) */
+	m->task = o->regress || o->graph ? HGQ_TASK_REGRESS :
+	    HGQ_TASK_CLASSIFY;
 	m->calibrated = !o->uncal;
 	fill_input(m, o);
 	for (uint32_t j = 0; j < m->n_layers; j++) {
@@ -793,6 +899,8 @@ build(const struct opts *o)
 		    m->layers[j - 1].kind == HGQ_LAYER_FLATTEN))
 			m->layers[j].trainable = 0;
 	}
+	if (o->graph && o->train)
+		add_mask(m);
 	if (o->fit && !o->uncal)
 		fit_formats(m, o);
 	if (o->train)

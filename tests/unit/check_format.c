@@ -1639,7 +1639,9 @@ static const struct payload_case payload_cases[] = {
 	{ "GRPH", 4, 4, 1, HGQ_EFORMAT, "chunk GRPH: reserved field at byte 4"
 	    " is not zero" },
 	{ "GRPH", 32, 4, 4, HGQ_EUNSUPP, "chunk GRPH: layer 1 has unsupported"
-	    " kind 4" },
+	    " kind 4 in a version 1.0 file (conv2d is format 1.1)" },
+	{ "GRPH", 32, 4, 12, HGQ_EUNSUPP, "chunk GRPH: layer 1 has"
+	    " unsupported kind 12" },
 	{ "GRPH", 32, 4, 0, HGQ_EFORMAT, "chunk GRPH: layer 1 has invalid"
 	    " kind 0" },
 	{ "GRPH", 36, 4, 0x80000000u, HGQ_EFORMAT, "chunk GRPH: layer 1:"
