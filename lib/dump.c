@@ -152,8 +152,7 @@ ref_shape(const struct hgq_model *m, uint32_t ref, uint32_t d[HGQ_MAX_RANK])
 	if ((ref & HGQ_REF_INPUT) == 0)
 		return hgq_layer_shape(&m->layers[ref], d);
 	/* model input k: the shape of the quantizer that reads it */
-	return hgq_layer_shape(&m->layers[m->n_in_ports == 0 ? 0 :
-	    m->in_ports[k].layer], d);
+	return hgq_layer_shape(&m->layers[hgq_model_input_layer(m, k)], d);
 }
 
 /* "input_shapes": every input's shape, for a layer of several */
@@ -225,7 +224,7 @@ static void
 dump_ports(struct jw *w, const struct hgq_model *m, bool out)
 {
 	const struct hgq_port *p = out ? m->out_ports : m->in_ports;
-	uint32_t n = out ? m->n_out_ports : m->n_in_ports, at = 0;
+	uint32_t n = out ? m->n_out_ports : m->n_in_ports;
 	uint32_t d[HGQ_MAX_RANK], r;
 
 	jw_printf(w, "  \"%s\": [\n", out ? "outputs" : "inputs");
@@ -240,24 +239,11 @@ dump_ports(struct jw *w, const struct hgq_model *m, bool out)
 		jw_u32s(w, d, r);
 		jw_printf(w, ", \"n\": %" PRIu32, l->n_out);
 		if (!out)
-			jw_printf(w, ", \"index_map_offset\": %" PRIu32, at);
-		at += l->n_out;
+			jw_printf(w, ", \"index_map_offset\": %" PRIu32,
+			    hgq_model_input_offset(m, k));
 		jw_printf(w, "}%s\n", k + 1 < n ? "," : "");
 	}
 	jw_printf(w, "  ],\n");
-}
-
-/* the index map's length: the elements of every model input */
-static uint32_t
-input_len(const struct hgq_model *m)
-{
-	uint32_t n = 0;
-
-	if (m->n_in_ports == 0)
-		return m->layers[0].n_in;
-	for (uint32_t k = 0; k < m->n_in_ports; k++)
-		n += m->layers[m->in_ports[k].layer].n_in;
-	return n;
 }
 
 static void
@@ -265,7 +251,7 @@ dump_input(struct jw *w, const struct hgq_model *m)
 {
 	static const char *const norm[] = { "none", "scale", "standard" };
 	bool none = m->norm == HGQ_NORM_NONE;
-	uint32_t n = input_len(m), d[HGQ_MAX_RANK], r;
+	uint32_t n = hgq_model_n_in(m), d[HGQ_MAX_RANK], r;
 
 	jw_printf(w, "  \"input\": {\n");
 	jw_printf(w, "    \"n\": %" PRIu32 ",\n", n);

@@ -278,30 +278,11 @@ wb_array(struct wbuf *b, const void *src, size_t n, int type)
 	wb_pad8(b);
 }
 
-/*
- * map_len - the length of the index map: the elements of every model
- * input (section 4.2), 0 when a port names no layer
- */
-static uint32_t
-map_len(const struct hgq_model *m)
-{
-	uint64_t n = 0;
-
-	if (m->n_in_ports == 0)
-		return m->n_layers > 0 ? m->layers[0].n_in : 0;
-	for (uint32_t k = 0; k < m->n_in_ports && k < HGQ_MAX_PORTS; k++) {
-		if (m->in_ports[k].layer >= m->n_layers)
-			return 0;
-		n += m->layers[m->in_ports[k].layer].n_in;
-	}
-	return n > HGQ_MAX_N ? 0 : (uint32_t)n;
-}
-
 /* INPT (section 4.2) */
 static void
 build_inpt(struct wbuf *b, const struct hgq_model *m)
 {
-	uint32_t n = map_len(m);
+	uint32_t n = hgq_model_n_in(m);
 
 	wb_u32(b, m->task);
 	wb_u32(b, m->n_raw);
@@ -1848,14 +1829,14 @@ hgq_model_read(FILE *f, struct hgq_model **out, struct hgq_err *err)
 			goto fail;
 
 	/* obligation 9: the model as a whole */
-	if (st.m->n_layers > 0 && st.n_map != map_len(st.m)) {
+	if (st.m->n_layers > 0 && st.n_map != hgq_model_n_in(st.m)) {
 		rc = st.m->n_in_ports == 0 ? hgq_errf(err, HGQ_EFORMAT,
 		    "chunk INPT: index map of %" PRIu32 " entries for a first"
 		    " layer of %" PRIu32 " inputs", st.n_map,
 		    st.m->layers[0].n_in) : hgq_errf(err, HGQ_EFORMAT,
 		    "chunk INPT: index map of %" PRIu32 " entries for model"
 		    " inputs of %" PRIu32 " elements", st.n_map,
-		    map_len(st.m));
+		    hgq_model_n_in(st.m));
 		goto fail;
 	}
 	if (hgq_model_validate(st.m, &verr) != HGQ_OK) {

@@ -378,23 +378,10 @@ fill_dense(struct hgq_model *m, uint32_t j, const struct opts *o, bool last,
 	add_trained(l, HGQ_ROLE_BN_BETA, nc);
 }
 
-/* the index map's length: the elements of every model input */
-static uint32_t
-inputs_len(const struct hgq_model *m)
-{
-	uint32_t n = 0;
-
-	if (m->n_in_ports == 0)
-		return m->layers[0].n_in;
-	for (uint32_t k = 0; k < m->n_in_ports; k++)
-		n += m->layers[m->in_ports[k].layer].n_in;
-	return n;
-}
-
 static void
 fill_input(struct hgq_model *m, const struct opts *o)
 {
-	uint32_t n = inputs_len(m), n_raw = n + o->raw_extra, left = n;
+	uint32_t n = hgq_model_n_in(m), n_raw = n + o->raw_extra, left = n;
 
 	free(m->index_map);
 	m->index_map = calloc(n, sizeof(*m->index_map));
