@@ -77,9 +77,11 @@ START_TEST(test_golden)
 		{ EX "tiny-deflate.hgqm", EX "tiny-train.json" },
 		{ EX "conv2d.hgqm", EX "conv2d.json" },
 		{ EX "conv1d.hgqm", EX "conv1d.json" },
+		{ EX "graph.hgqm", EX "graph.json" },
+		{ EX "graph-train.hgqm", EX "graph-train.json" },
 	};
 
-	for (int j = 0; j < 5; j++) {
+	for (size_t j = 0; j < sizeof(names) / sizeof(names[0]); j++) {
 		struct hgq_model *m = load(names[j][0]);
 		char *want = slurp_text(names[j][1]), *got = dump(m);
 

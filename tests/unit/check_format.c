@@ -1273,8 +1273,8 @@ START_TEST(test_spec_choices)
 		{ TD "good-deflate-all.hgqm", EX "tiny-deflate.hgqm" },
 		/* an unknown optional chunk before INPT */
 		{ TD "good-unknown-first.hgqm", EX "tiny.hgqm" },
-		/* minor 2 with a header of 24 bytes */
-		{ TD "good-hlen24-minor2.hgqm", EX "conv2d.hgqm" },
+		/* minor 3 with a header of 24 bytes */
+		{ TD "good-hlen24-minor3.hgqm", EX "conv2d.hgqm" },
 		/* "scale" normalisation with offsets -0 */
 		{ TD "good-scale-negzero.hgqm", TD "good-scale-negzero.hgqm" },
 	};
