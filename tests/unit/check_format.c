@@ -858,6 +858,13 @@ START_TEST(test_golden_graph)
 	ck_assert_uint_eq(hgq_model_n_in(m), 3);
 	ck_assert_uint_eq(hgq_model_n_out(m), 6);
 	ck_assert_uint_eq(m->task, HGQ_TASK_REGRESS);
+	/* hgqm.md 9.2: layer 7 element 1 (0, 3, 1), mantissa 3 -> tanh
+	   1.5 into layer 9 element 1 (0, -1, 3) TRN SAT_SYM: 7 -> 3 */
+	ck_assert_int_eq(m->layers[7].i[1], 3);
+	ck_assert_int_eq(m->layers[9].i[1], -1);
+	ck_assert_int_eq(hgq_lut_mant(m->layers[8].func, 3,
+	    m->layers[7].f[1], m->layers[9].k[1], m->layers[9].i[1],
+	    m->layers[9].f[1], m->layers[9].round, m->layers[9].overflow), 3);
 	hgq_model_free(m);
 	free(p);
 
