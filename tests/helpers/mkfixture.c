@@ -2,6 +2,7 @@
  * mkfixture - write a small deterministic random model for the tests.
  *
  * usage: mkfixture [--compress] [--regress] [--train] [--uncalibrated]
+ *            [--arch SPEC | --graph | --graph-all] [--fit]
  *            [--max-width N] [--meta N] [--norm none|scale|standard]
  *            [--raw-extra N] [--seed N] [--shape N,N,...] [-o FILE]
  *
@@ -49,6 +50,14 @@
  *   mkfixture --seed 221 --shape 2,2,1 --max-width 6 --train -o tiny-train.hgqm
  *   mkfixture --seed 221 --shape 2,2,1 --max-width 6 --train --compress
  *       -o tiny-deflate.hgqm
+ *   mkfixture --graph --seed 31 --max-width 6 -o graph.hgqm
+ *   mkfixture --graph --seed 31 --max-width 6 --train -o graph-train.hgqm
+ * and tests/fuzz/corpus-model/graph-*.hgqm with
+ *   mkfixture --graph --seed 31 --max-width 6 --train --compress
+ *       -o graph-deflate.hgqm
+ *   mkfixture --graph-all --seed 3 --max-width 6 -o graph-all.hgqm
+ *   mkfixture --graph-all --seed 4 --max-width 6 --train
+ *       -o graph-all-train.hgqm
  */
 #include <errno.h>
 #include <getopt.h>
