@@ -536,7 +536,8 @@ static const struct {
 	  "2:17: expected a sequence for 'layers', got a mapping" },
 	{ D "model:\n  layers:\n    - {type: conv3d, units: 3}\n",
 	  HGQ_EINVAL, "4:14: expected one of dense|conv1d|conv2d|maxpool1d|"
-	  "maxpool2d|avgpool1d|avgpool2d|flatten for 'type', got 'conv3d'" },
+	  "maxpool2d|avgpool1d|avgpool2d|flatten|add|subtract|concatenate|lut|"
+	  "global_maxpool|global_avgpool for 'type', got 'conv3d'" },
 	/* the keys of each layer type (a contract) */
 	{ D "model:\n  layers:\n    - {type: conv2d, units: 3}\n",
 	  HGQ_EINVAL, "4:22: key 'units' does not apply to a conv2d layer in "
@@ -663,6 +664,108 @@ static const struct {
 	{ D "train: {beta: [{epoch: 0, value: 1, interp: log},\n"
 	  "  {epoch: 10, value: 0}]}\n", HGQ_EINVAL,
 	  "3:22: log interpolation in 'beta' needs values > 0, got 0" },
+	/* graphs (issue 13): names, references, counts, outputs */
+	{ D "model:\n  layers:\n    - {type: dense, units: 2, name: 1a}\n",
+	  HGQ_EINVAL, "4:37: expected a name of 1 to 32 letters, digits and "
+	  "'_' (not a digit first) for 'name', got '1a'" },
+	{ D "model:\n  layers:\n    - {type: dense, units: 2, name: "
+	  "abcdefghijabcdefghijabcdefghijabc}\n", HGQ_EINVAL, "4:37: "
+	  "expected a name of 1 to 32 letters, digits and '_' (not a digit "
+	  "first) for 'name', got 'abcdefghijabcdefghijabcdefghijabc'" },
+	{ D "model:\n  layers:\n    - {type: dense, units: 2, name: a}\n"
+	  "    - {type: dense, units: 2, name: a}\n", HGQ_EINVAL,
+	  "5:37: duplicate name 'a': model.layers[0] has it" },
+	{ D "model:\n  inputs: [{name: a, shape: 4}]\n  layers:\n"
+	  "    - {type: dense, units: 2, name: a}\n", HGQ_EINVAL,
+	  "5:37: name 'a' of model.layers[0] is the name of a model input" },
+	{ D "model:\n  inputs: [{name: a, shape: 4}, {name: a, shape: 4}]\n"
+	  "  layers:\n    - {type: dense, units: 2}\n", HGQ_EINVAL,
+	  "3:40: duplicate input name 'a' in model.inputs" },
+	{ D "model:\n  inputs: [{name: a}]\n  layers:\n"
+	  "    - {type: dense, units: 2}\n", HGQ_EINVAL,
+	  "3:12: missing required key 'shape' in model.inputs[0]" },
+	{ D "model:\n  inputs: [{name: a, shape: [1, 2, 3, 4]}]\n"
+	  "  layers:\n    - {type: dense, units: 2}\n", HGQ_EINVAL,
+	  "3:29: expected 1 to 3 integers in 'shape', got 4" },
+	{ D "model:\n  layers:\n    - {type: dense, units: 2}\n"
+	  "    - {type: dense, units: 2, inputs: [b]}\n", HGQ_EINVAL,
+	  "5:40: unknown name 'b' in the inputs of model.layers[1]" },
+	{ D "model:\n  layers:\n    - {type: dense, units: 2, inputs: [c]}\n"
+	  "    - {type: dense, units: 2, name: c}\n", HGQ_EINVAL,
+	  "4:40: 'c' is model.layers[1], a later item (an item reads "
+	  "earlier items and model inputs)" },
+	{ D "model:\n  layers:\n    - {type: dense, units: 2, name: c, "
+	  "inputs: c}\n", HGQ_EINVAL,
+	  "4:48: model.layers[0] cannot read itself ('c')" },
+	{ D "model:\n  layers:\n    - {type: dense, units: 2, name: a}\n"
+	  "    - {type: dense, units: 2, inputs: [a, a]}\n", HGQ_EINVAL,
+	  "5:39: a dense layer takes 1 input, got 2" },
+	{ D "model:\n  layers:\n    - {type: dense, units: 2, name: a}\n"
+	  "    - {type: add}\n", HGQ_EINVAL,
+	  "5:7: an add layer takes 2 to 8 inputs, got 1" },
+	{ D "model:\n  layers:\n    - {type: dense, units: 2, name: a}\n"
+	  "    - {type: subtract, inputs: [a, a, a]}\n", HGQ_EINVAL,
+	  "5:32: a subtract layer takes 2 inputs, got 3" },
+	{ D "model:\n  layers:\n    - {type: dense, units: 2, name: a}\n"
+	  "    - {type: concatenate, inputs: [a, a, a, a, a, a, a, a, a]}\n",
+	  HGQ_EINVAL, "5:35: expected 1 to 8 names in 'inputs', got 9" },
+	{ D "model:\n  layers:\n    - {type: dense, units: 2, inputs: []}\n",
+	  HGQ_EINVAL, "4:39: expected 1 to 8 names in 'inputs', got 0" },
+	{ D "model:\n  layers:\n    - {type: dense, units: 2, inputs: "
+	  "[{a: 1}]}\n", HGQ_EINVAL,
+	  "4:40: expected a name for 'inputs', got a mapping" },
+	{ D "model:\n  layers:\n    - {type: dense, units: 2, name: a}\n"
+	  "    - {type: dense, units: 2, inputs: a}\n"
+	  "    - {type: dense, units: 2, inputs: a}\n", HGQ_EINVAL,
+	  "5:7: the output of model.layers[1] is not used (name it in "
+	  "model.outputs or in the inputs of a later item)" },
+	{ D "model:\n  inputs: [{name: a, shape: 4}, {name: b, shape: 2}]\n"
+	  "  layers:\n    - {type: dense, units: 2}\n", HGQ_EINVAL,
+	  "3:33: model input 'b' is not used" },
+	{ D "model:\n  layers:\n    - {type: dense, units: 2, name: a}\n"
+	  "  outputs: [b]\n", HGQ_EINVAL,
+	  "5:13: unknown name 'b' in model.outputs" },
+	{ D "model:\n  inputs: [{name: i, shape: 4}]\n  layers:\n"
+	  "    - {type: dense, units: 2, name: a}\n  outputs: [a, i]\n",
+	  HGQ_EINVAL, "6:16: 'i' is a model input (model.outputs names "
+	  "items)" },
+	{ D "model:\n  layers:\n    - {type: dense, units: 2, name: a}\n"
+	  "  outputs: [a, a]\n", HGQ_EINVAL,
+	  "5:16: 'a' appears twice in model.outputs" },
+	{ D "model:\n  layers:\n    - {type: dense, units: 2, name: a}\n"
+	  "    - {type: dense, units: 2, name: b, inputs: a}\n"
+	  "  outputs: [a, b]\n", HGQ_EINVAL,
+	  "6:12: cross_entropy needs one output, model.outputs names 2 "
+	  "(regression: train.loss: mse)" },
+	{ "data: {train_x: a, input_shape: 4}\nmodel:\n  inputs: [{name: i, "
+	  "shape: 4}]\n  layers:\n    - {type: dense, units: 2}\n",
+	  HGQ_EINVAL, "1:33: data.input_shape does not apply with "
+	  "model.inputs (each input has its shape)" },
+	{ D "model:\n  layers:\n    - {type: lut}\n", HGQ_EINVAL,
+	  "4:7: missing required key 'function' in model.layers[0]" },
+	{ D "model:\n  layers:\n    - {type: lut, function: cosh}\n",
+	  HGQ_EINVAL, "4:29: expected one of tanh|sigmoid|softplus|silu|exp "
+	  "for 'function', got 'cosh'" },
+	{ D "model:\n  layers:\n    - {type: add, function: tanh}\n",
+	  HGQ_EINVAL, "4:19: key 'function' does not apply to an add layer "
+	  "in model.layers[0]" },
+	{ D "model:\n  layers:\n    - {type: concatenate, axis: 3}\n",
+	  HGQ_EINVAL, "4:33: axis: 3 out of range [-3, 2]" },
+	{ D "model:\n  layers:\n    - {type: global_avgpool, pool: 2}\n",
+	  HGQ_EINVAL, "4:30: key 'pool' does not apply to a global_avgpool "
+	  "layer in model.layers[0]" },
+	{ D "model:\n  layers:\n    - {type: maxpool2d, pool: 2, mask: "
+	  "m.npy}\n", HGQ_EINVAL, "4:34: key 'mask' does not apply to a "
+	  "maxpool2d layer in model.layers[0]" },
+	{ D "model:\n  layers:\n    - {type: dense, units: 2, mask: "
+	  "{band: -1}}\n", HGQ_EINVAL, "4:44: band: -1 out of range "
+	  "[0, 65535]" },
+	{ D "model:\n  layers:\n    - {type: dense, units: 2, mask: "
+	  "{bnd: 1}}\n", HGQ_EINVAL, "4:38: unknown key 'bnd' in "
+	  "model.layers[0].mask" },
+	{ D "model:\n  layers:\n    - {type: dense, units: 2, mask: "
+	  "[1]}\n", HGQ_EINVAL, "4:37: expected '{ band: B }' or the path "
+	  "of an npy file for 'mask', got a sequence" },
 	/* YAML syntax */
 	{ "data: {train_x: a\n", HGQ_EFORMAT,
 	  "2:1: did not find expected ',' or '}' while parsing a flow "
