@@ -881,7 +881,8 @@ struct hgq_layer_conf {
 	 * are the item's inputs, resolved by hgq_config_load(): an earlier
 	 * item's index, or HGQ_REF_INPUT | k for model input k; without
 	 * "inputs:" the previous item (item 0: input 0).  n_refs is never
-	 * 0 in a loaded config.  add: 2..8 refs, subtract: 2, concatenate:
+	 * 0 in a loaded config (0 in one made in memory: the previous item,
+	 * or input 0).  add: 2..8 refs, subtract: 2, concatenate:
 	 * 2..8, every other type 1.
 	 */
 	char	 name[HGQ_MAX_PORT_NAME + 1];
