@@ -1026,7 +1026,8 @@ parse_grph(struct cur *c, struct rstate *st)
 	if (m->layers == NULL)
 		return hgq_errf(c->err, HGQ_ENOMEM, "out of memory");
 	/* 1.0 knows quantizer and dense; 1.1 the shaped kinds too */
-	max_kind = st->minor == 0 ? HGQ_LAYER_DENSE : HGQ_LAYER_KIND_MAX;
+	max_kind = st->minor == 0 ? HGQ_LAYER_DENSE : st->minor == 1 ?
+	    HGQ_LAYER_FLATTEN : HGQ_LAYER_KIND_MAX;
 	for (uint32_t j = 0; j < n; j++) {
 		struct hgq_layer *l = &m->layers[j];
 		uint32_t plen;

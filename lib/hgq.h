@@ -162,7 +162,7 @@ enum hgq_layer_kind {
 	HGQ_LAYER_CONCAT	= 10,	/* 1.2: inputs joined along l->axis */
 	HGQ_LAYER_LUT		= 11,	/* 1.2: l->func of each element, a table */
 };
-#define HGQ_LAYER_KIND_MAX	HGQ_LAYER_FLATTEN
+#define HGQ_LAYER_KIND_MAX	HGQ_LAYER_LUT
 
 /*
  * Shapes and graphs (format 1.1, formats/hgqm.md 4.3.1-4.3.3).  Every
@@ -499,6 +499,30 @@ uint32_t hgq_layer_shape(const struct hgq_layer *l,
  */
 uint32_t hgq_layer_n_inputs(const struct hgq_layer *l);
 uint32_t hgq_layer_input(const struct hgq_model *m, uint32_t j, uint32_t q);
+
+/*
+ * Model inputs and outputs (format 1.2; a model without ports has one
+ * input, read by layer 0, and one output, the last layer).
+ * hgq_model_n_inputs - the number of model inputs (>= 1).
+ * hgq_model_input_layer - the quantizer that reads input k.
+ * hgq_model_input_offset - the index-map position of input k's element 0
+ *   (the inputs' elements follow each other in input order).
+ * hgq_model_n_in - the index map's length: every input's elements.
+ * hgq_model_n_outputs, hgq_model_output_layer - the outputs and the
+ *   quantizer of output k; hgq_model_n_out (below) sums their lengths.
+ * hgq_model_is_chain - true when the model is a chain of format 1.1:
+ *   one input and output, every layer reading the one before it, no
+ *   kind of 1.2 and no mask (what programs without graph support take).
+ * Meaningful once hgq_model_validate_graph() accepted m; set the ports
+ * before hgq_model_set_input().
+ */
+uint32_t hgq_model_n_inputs(const struct hgq_model *m);
+uint32_t hgq_model_input_layer(const struct hgq_model *m, uint32_t k);
+uint32_t hgq_model_input_offset(const struct hgq_model *m, uint32_t k);
+uint32_t hgq_model_n_in(const struct hgq_model *m);
+uint32_t hgq_model_n_outputs(const struct hgq_model *m);
+uint32_t hgq_model_output_layer(const struct hgq_model *m, uint32_t k);
+int	hgq_model_is_chain(const struct hgq_model *m);
 
 /*
  * hgq_layer_in_shape - the shape of the first input of layer j: the

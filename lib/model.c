@@ -21,6 +21,7 @@
  * reader (format.c) relies on it after decoding, the writer before
  * encoding.
  */
+#include <ctype.h>
 #include <inttypes.h>
 #include <math.h>
 #include <stdbool.h>
@@ -203,7 +204,7 @@ hgq_model_set_input(struct hgq_model *m, uint32_t n_raw, struct hgq_err *err)
 	if (m->n_layers == 0)
 		return hgq_errf(err, HGQ_EINVAL,
 		    "set_input: the model has no layers yet");
-	n = m->layers[0].n_in;
+	n = hgq_model_n_in(m);
 	if (n_raw < n)
 		return hgq_errf(err, HGQ_EINVAL, "set_input: %" PRIu32
 		    " raw columns cannot feed %" PRIu32 " inputs", n_raw, n);
@@ -403,7 +404,8 @@ hgq_layer_kind_name(uint32_t kind)
 {
 	static const char *const name[] = {
 		"invalid", "quantizer", "dense", "conv1d", "conv2d",
-		"maxpool", "avgpool", "flatten",
+		"maxpool", "avgpool", "flatten", "add", "subtract",
+		"concatenate", "lut",
 	};
 
 	return kind <= HGQ_LAYER_KIND_MAX ? name[kind] : "unknown";
@@ -448,9 +450,78 @@ hgq_layer_in_shape(const struct hgq_model *m, uint32_t j,
 {
 	uint32_t ref = hgq_layer_input(m, j, 0);
 
+	/* a layer reading a model input is its quantizer, whose shape is
+	   the input's */
 	if ((ref & HGQ_REF_INPUT) != 0 || ref >= j)
-		return hgq_layer_shape(&m->layers[0], dims);
+		return hgq_layer_shape(&m->layers[j], dims);
 	return hgq_layer_shape(&m->layers[ref], dims);
+}
+
+/* ------------------------------------------------------------------ */
+/* Model inputs and outputs (format 1.2)                               */
+/* ------------------------------------------------------------------ */
+
+uint32_t
+hgq_model_n_inputs(const struct hgq_model *m)
+{
+	return m->n_in_ports == 0 ? 1 : m->n_in_ports;
+}
+
+uint32_t
+hgq_model_input_layer(const struct hgq_model *m, uint32_t k)
+{
+	return m->n_in_ports == 0 || k >= m->n_in_ports ? 0 :
+	    m->in_ports[k].layer;
+}
+
+uint32_t
+hgq_model_input_offset(const struct hgq_model *m, uint32_t k)
+{
+	uint32_t off = 0;
+
+	for (uint32_t u = 0; u < k && u < hgq_model_n_inputs(m); u++)
+		off += m->layers[hgq_model_input_layer(m, u)].n_in;
+	return off;
+}
+
+uint32_t
+hgq_model_n_in(const struct hgq_model *m)
+{
+	if (m->n_layers == 0)
+		return 0;
+	return hgq_model_input_offset(m, hgq_model_n_inputs(m));
+}
+
+uint32_t
+hgq_model_n_outputs(const struct hgq_model *m)
+{
+	return m->n_out_ports == 0 ? 1 : m->n_out_ports;
+}
+
+uint32_t
+hgq_model_output_layer(const struct hgq_model *m, uint32_t k)
+{
+	if (m->n_out_ports == 0 || k >= m->n_out_ports)
+		return m->n_layers == 0 ? 0 : m->n_layers - 1;
+	return m->out_ports[k].layer;
+}
+
+int
+hgq_model_is_chain(const struct hgq_model *m)
+{
+	if (m->n_in_ports > 1 || m->n_out_ports > 1)
+		return false;
+	for (uint32_t j = 0; j < m->n_layers; j++) {
+		const struct hgq_layer *l = &m->layers[j];
+
+		if (l->kind > HGQ_LAYER_FLATTEN ||
+		    hgq_layer_n_inputs(l) != 1 || hgq_layer_input(m, j, 0) !=
+		    (j == 0 ? HGQ_REF_INPUT : j - 1) ||
+		    hgq_layer_tensor(l, HGQ_ROLE_MASK) != NULL)
+			return false;
+	}
+	return m->n_out_ports == 0 ||
+	    m->out_ports[0].layer + 1 == m->n_layers;
 }
 
 /* the last dimension of a shape: the channels */
@@ -715,6 +786,9 @@ tensor_size(const struct hgq_model *m, uint32_t j, uint32_t base,
 	switch (base) {
 	case HGQ_ROLE_WEIGHT:
 		return nw;
+	case HGQ_ROLE_MASK:
+		*moments = false;
+		return nw;
 	case HGQ_ROLE_BIAS:
 		return nc;
 	case HGQ_ROLE_WEIGHT_FBITS:
@@ -920,6 +994,73 @@ validate_window(const struct hgq_layer *l, uint32_t j, const uint32_t *di,
 	return HGQ_OK;
 }
 
+/* the shape of input q of layer j (a model input: layer j's own) */
+static uint32_t
+input_shape(const struct hgq_model *m, uint32_t j, uint32_t q,
+    uint32_t dims[HGQ_MAX_RANK])
+{
+	uint32_t ref = hgq_layer_input(m, j, q);
+
+	if ((ref & HGQ_REF_INPUT) != 0 || ref >= j)
+		return hgq_layer_shape(&m->layers[j], dims);
+	return hgq_layer_shape(&m->layers[ref], dims);
+}
+
+/* add, subtract, lut: every input has the layer's own shape */
+static int
+validate_same_shapes(const struct hgq_model *m, uint32_t j,
+    struct hgq_err *err)
+{
+	const struct hgq_layer *l = &m->layers[j];
+	uint32_t d[HGQ_MAX_RANK], di[HGQ_MAX_RANK], r, ri;
+	char b1[48], b2[48];
+
+	r = hgq_layer_shape(l, d);
+	for (uint32_t q = 0; q < hgq_layer_n_inputs(l); q++) {
+		ri = input_shape(m, j, q, di);
+		if (ri != r || memcmp(di, d, r * sizeof(*d)) != 0)
+			return hgq_errf(err, HGQ_EINVAL, "layer %" PRIu32
+			    ": %s of shape %s has input %" PRIu32 " of shape"
+			    " %s (the shapes must be equal)", j,
+			    hgq_layer_kind_name(l->kind), shape_str(b1, d, r),
+			    q, shape_str(b2, di, ri));
+	}
+	return HGQ_OK;
+}
+
+/* concatenate: same rank, equal dims but on the axis, which sums */
+static int
+validate_concat(const struct hgq_model *m, uint32_t j, struct hgq_err *err)
+{
+	const struct hgq_layer *l = &m->layers[j];
+	uint32_t d[HGQ_MAX_RANK], di[HGQ_MAX_RANK], r, ri;
+	uint64_t sum = 0;
+	char b1[48], b2[48];
+
+	r = hgq_layer_shape(l, d);
+	if (l->axis >= r)
+		return hgq_errf(err, HGQ_EINVAL, "layer %" PRIu32
+		    ": concatenate along axis %u of a rank-%" PRIu32
+		    " tensor", j, l->axis, r);
+	for (uint32_t q = 0; q < hgq_layer_n_inputs(l); q++) {
+		ri = input_shape(m, j, q, di);
+		sum += di[l->axis];
+		di[l->axis] = d[l->axis];
+		if (ri != r || memcmp(di, d, r * sizeof(*d)) != 0)
+			return hgq_errf(err, HGQ_EINVAL, "layer %" PRIu32
+			    ": concatenate of shape %s along axis %u has"
+			    " input %" PRIu32 " of shape %s", j,
+			    shape_str(b1, d, r), l->axis, q,
+			    shape_str(b2, (input_shape(m, j, q, di), di), ri));
+	}
+	if (sum != d[l->axis])
+		return hgq_errf(err, HGQ_EINVAL, "layer %" PRIu32
+		    ": concatenate inputs give %" PRIu64 " along axis %u,"
+		    " the output has %" PRIu32, j, sum, l->axis,
+		    d[l->axis]);
+	return HGQ_OK;
+}
+
 /* the layer-local part: modes, and the shape against the input's */
 static int
 validate_kind(const struct hgq_model *m, uint32_t j, uint32_t src,
@@ -969,7 +1110,111 @@ validate_kind(const struct hgq_model *m, uint32_t j, uint32_t src,
 			return hgq_errf(err, HGQ_EINVAL, "layer %" PRIu32
 			    ": flatten gives rank %" PRIu32 ", not 1", j, r);
 		break;
+	case HGQ_LAYER_ADD:
+	case HGQ_LAYER_SUB:
+	case HGQ_LAYER_LUT:
+		return validate_same_shapes(m, j, err);
+	case HGQ_LAYER_CONCAT:
+		return validate_concat(m, j, err);
 	}
+	return HGQ_OK;
+}
+
+/* "a" or "an" before a kind's name */
+static const char *
+article(uint32_t kind)
+{
+	return kind == HGQ_LAYER_ADD ? "an" : "a";
+}
+
+/* how many inputs a kind reads: [lo, hi] */
+static void
+kind_inputs(uint32_t kind, uint32_t *lo, uint32_t *hi)
+{
+	*lo = *hi = 1;
+	if (kind == HGQ_LAYER_SUB)
+		*lo = *hi = 2;
+	else if (kind == HGQ_LAYER_ADD || kind == HGQ_LAYER_CONCAT) {
+		*lo = 2;
+		*hi = HGQ_MAX_LAYER_INPUTS;
+	}
+}
+
+/*
+ * validate_inputs - the references of layer j: their count for the kind,
+ * each an earlier layer or a model input, alternation (a quantizer reads
+ * a model input or an operation, an operation reads quantizers).
+ */
+static int
+validate_inputs(const struct hgq_model *m, uint32_t j, struct hgq_err *err)
+{
+	const struct hgq_layer *l = &m->layers[j];
+	bool quant = l->kind == HGQ_LAYER_QUANT;
+	uint32_t n_src, lo, hi;
+
+	if (l->n_inputs > HGQ_MAX_LAYER_INPUTS)
+		return hgq_errf(err, HGQ_EINVAL, "layer %" PRIu32 ": %" PRIu32
+		    " inputs exceed the limit %d", j, l->n_inputs,
+		    HGQ_MAX_LAYER_INPUTS);
+	n_src = hgq_layer_n_inputs(l);
+	kind_inputs(l->kind, &lo, &hi);
+	if (n_src < lo || n_src > hi)
+		return lo == hi ? hgq_errf(err, HGQ_EINVAL, "layer %" PRIu32
+		    ": %s %s layer reads %s input%s, not %" PRIu32, j,
+		    article(l->kind), hgq_layer_kind_name(l->kind), lo == 1 ?
+		    "one" : "two", lo == 1 ? "" : "s", n_src) :
+		    hgq_errf(err, HGQ_EINVAL, "layer %" PRIu32 ": %s %s layer"
+		    " reads %" PRIu32 " to %" PRIu32 " inputs, not %" PRIu32,
+		    j, article(l->kind), hgq_layer_kind_name(l->kind), lo, hi,
+		    n_src);
+	for (uint32_t q = l->n_inputs; q < HGQ_MAX_LAYER_INPUTS; q++)
+		if (l->inputs[q] != 0)
+			return hgq_errf(err, HGQ_EINVAL, "layer %" PRIu32
+			    ": input reference %" PRIu32 " set beyond its %"
+			    PRIu32 " inputs", j, q, n_src);
+	for (uint32_t q = 0; q < n_src; q++) {
+		uint32_t src = hgq_layer_input(m, j, q);
+		const struct hgq_layer *s;
+
+		if (src & HGQ_REF_INPUT) {
+			uint32_t k = src & ~HGQ_REF_INPUT;
+
+			if (!quant)
+				return hgq_errf(err, HGQ_EINVAL, "layer %"
+				    PRIu32 ": %s %s layer reads model input %"
+				    PRIu32 " (only a quantizer does)", j,
+				    article(l->kind),
+				    hgq_layer_kind_name(l->kind), k);
+			if (k >= hgq_model_n_inputs(m) ||
+			    hgq_model_input_layer(m, k) != j)
+				return hgq_errf(err, HGQ_EINVAL, "layer %"
+				    PRIu32 ": reads model input %" PRIu32
+				    " (%s)", j, k, m->n_in_ports == 0 ?
+				    "only layer 0 reads the model's one input"
+				    : k >= m->n_in_ports ? "no such input" :
+				    "the input's port names another layer");
+			continue;
+		}
+		if (src >= j)
+			return hgq_errf(err, HGQ_EINVAL, "layer %" PRIu32
+			    ": input reference %" PRIu32 " is not an earlier"
+			    " layer", j, src);
+		s = &m->layers[src];
+		/* alternation: quantizers and operations take turns */
+		if (quant && s->kind == HGQ_LAYER_QUANT)
+			return hgq_errf(err, HGQ_EINVAL, "layer %" PRIu32
+			    ": quantizer reads quantizer layer %" PRIu32
+			    " (an operation layer must come between)", j,
+			    src);
+		if (!quant && s->kind != HGQ_LAYER_QUANT)
+			return hgq_errf(err, HGQ_EINVAL, "layer %" PRIu32
+			    ": kind %" PRIu32 " where a quantizer is"
+			    " expected", src + 1 == j ? j : src, src + 1 == j ?
+			    l->kind : s->kind);
+	}
+	if (j == 0 && !quant)
+		return hgq_errf(err, HGQ_EINVAL, "layer 0: kind %" PRIu32
+		    " where a quantizer is expected", l->kind);
 	return HGQ_OK;
 }
 
@@ -982,8 +1227,9 @@ validate_layer(const struct hgq_model *m, uint32_t j, struct hgq_err *err)
 {
 	const struct hgq_layer *l = &m->layers[j];
 	const struct hgq_layer *s;
-	uint32_t d[HGQ_MAX_RANK], r, src, n_src;
+	uint32_t d[HGQ_MAX_RANK], r, src;
 	uint64_t n;
+	int rc;
 	bool quant = l->kind == HGQ_LAYER_QUANT;
 	bool weights = l->kind == HGQ_LAYER_DENSE ||
 	    l->kind == HGQ_LAYER_CONV1D || l->kind == HGQ_LAYER_CONV2D;
@@ -1035,49 +1281,17 @@ validate_layer(const struct hgq_model *m, uint32_t j, struct hgq_err *err)
 		    " stride or padding set on a %s layer", j,
 		    hgq_layer_kind_name(l->kind));
 
-	/* inputs: 1.1 kinds read exactly one */
-	if (l->n_inputs > HGQ_MAX_LAYER_INPUTS)
-		return hgq_errf(err, HGQ_EINVAL, "layer %" PRIu32 ": %" PRIu32
-		    " inputs exceed the limit %d", j, l->n_inputs,
-		    HGQ_MAX_LAYER_INPUTS);
-	n_src = hgq_layer_n_inputs(l);
-	if (n_src != 1)
-		return hgq_errf(err, HGQ_EINVAL, "layer %" PRIu32 ": a %s"
-		    " layer reads one input, not %" PRIu32, j,
-		    hgq_layer_kind_name(l->kind), n_src);
-	for (uint32_t q = l->n_inputs; q < HGQ_MAX_LAYER_INPUTS; q++)
-		if (l->inputs[q] != 0)
-			return hgq_errf(err, HGQ_EINVAL, "layer %" PRIu32
-			    ": input reference %" PRIu32 " set beyond its %"
-			    PRIu32 " inputs", j, q, n_src);
+	if ((l->kind == HGQ_LAYER_CONCAT ? 0 : l->axis) != 0 ||
+	    (l->kind == HGQ_LAYER_LUT ? 0 : l->func) != 0 ||
+	    (l->kind == HGQ_LAYER_LUT && l->func > HGQ_FUNC_MAX))
+		return hgq_errf(err, HGQ_EINVAL, "layer %" PRIu32 ": axis %u"
+		    " or function %u set on %s %s layer", j, l->axis, l->func,
+		    article(l->kind), hgq_layer_kind_name(l->kind));
+	if ((rc = validate_inputs(m, j, err)) != HGQ_OK)
+		return rc;
 	src = hgq_layer_input(m, j, 0);
-	if (src & HGQ_REF_INPUT) {
-		if (src != HGQ_REF_INPUT || j != 0)
-			return hgq_errf(err, HGQ_EINVAL, "layer %" PRIu32
-			    ": reads model input %" PRIu32 " (only layer 0"
-			    " reads the model's one input)", j,
-			    src & ~HGQ_REF_INPUT);
-		if (!quant)
-			return hgq_errf(err, HGQ_EINVAL, "layer 0: kind %"
-			    PRIu32 " where a quantizer is expected",
-			    l->kind);
-	} else {
-		if (src >= j)
-			return hgq_errf(err, HGQ_EINVAL, "layer %" PRIu32
-			    ": input reference %" PRIu32 " is not an earlier"
-			    " layer", j, src);
+	if ((src & HGQ_REF_INPUT) == 0) {
 		s = &m->layers[src];
-		/* alternation: quantizers and operations take turns */
-		if (quant && s->kind == HGQ_LAYER_QUANT)
-			return hgq_errf(err, HGQ_EINVAL, "layer %" PRIu32
-			    ": quantizer reads quantizer layer %" PRIu32
-			    " (an operation layer must come between)", j,
-			    src);
-		if (!quant && s->kind != HGQ_LAYER_QUANT)
-			return hgq_errf(err, HGQ_EINVAL, "layer %" PRIu32
-			    ": kind %" PRIu32 " where a quantizer is"
-			    " expected", src + 1 == j ? j : src, src + 1 == j ?
-			    l->kind : s->kind);
 		if (l->n_in != s->n_out)
 			return l->kind == HGQ_LAYER_DENSE ?
 			    hgq_errf(err, HGQ_EINVAL, "layer %" PRIu32
@@ -1093,11 +1307,95 @@ validate_layer(const struct hgq_model *m, uint32_t j, struct hgq_err *err)
 	return validate_kind(m, j, src, err);
 }
 
+/* a port name: [A-Za-z_][A-Za-z0-9_]*, 1..HGQ_MAX_PORT_NAME bytes */
+static bool
+port_name_ok(const char *name)
+{
+	size_t n = strnlen(name, HGQ_MAX_PORT_NAME + 1);
+
+	if (n == 0 || n > HGQ_MAX_PORT_NAME || isdigit((unsigned char)name[0]))
+		return false;
+	for (size_t u = 0; u < n; u++)
+		if (!isalnum((unsigned char)name[u]) && name[u] != '_')
+			return false;
+	return true;
+}
+
+/* the ports of one direction: count, names, unique names and layers */
+static int
+validate_ports(const struct hgq_model *m, const struct hgq_port *p,
+    uint32_t n, const char *dir, struct hgq_err *err)
+{
+	if (n > HGQ_MAX_PORTS)
+		return hgq_errf(err, HGQ_EINVAL, "%" PRIu32 " model %ss exceed"
+		    " the limit %d", n, dir, HGQ_MAX_PORTS);
+	for (uint32_t k = 0; k < n; k++) {
+		if (!port_name_ok(p[k].name))
+			return hgq_errf(err, HGQ_EINVAL, "model %s %" PRIu32
+			    ": name \"%.*s\" is not [A-Za-z_][A-Za-z0-9_]* of"
+			    " 1..%d bytes", dir, k, HGQ_MAX_PORT_NAME,
+			    p[k].name, HGQ_MAX_PORT_NAME);
+		if (p[k].layer >= m->n_layers)
+			return hgq_errf(err, HGQ_EINVAL, "model %s %s: layer %"
+			    PRIu32 " does not exist (%" PRIu32 " layers)", dir,
+			    p[k].name, p[k].layer, m->n_layers);
+		if (m->layers[p[k].layer].kind != HGQ_LAYER_QUANT)
+			return hgq_errf(err, HGQ_EINVAL, "model %s %s: layer %"
+			    PRIu32 " is a %s, not a quantizer", dir, p[k].name,
+			    p[k].layer,
+			    hgq_layer_kind_name(m->layers[p[k].layer].kind));
+		for (uint32_t u = 0; u < k; u++) {
+			if (strcmp(p[u].name, p[k].name) == 0)
+				return hgq_errf(err, HGQ_EINVAL, "model %ss %"
+				    PRIu32 " and %" PRIu32 " are both named"
+				    " %s", dir, u, k, p[k].name);
+			if (p[u].layer == p[k].layer)
+				return hgq_errf(err, HGQ_EINVAL, "model %ss %s"
+				    " and %s are both layer %" PRIu32, dir,
+				    p[u].name, p[k].name, p[k].layer);
+		}
+	}
+	return HGQ_OK;
+}
+
+/* every layer is read or is an output; an operation by one quantizer */
+static int
+validate_readers(const struct hgq_model *m, struct hgq_err *err)
+{
+	uint16_t readers[HGQ_MAX_LAYERS];
+	bool output[HGQ_MAX_LAYERS];
+
+	memset(readers, 0, sizeof(readers));
+	memset(output, 0, sizeof(output));
+	for (uint32_t k = 0; k < hgq_model_n_outputs(m); k++)
+		output[hgq_model_output_layer(m, k)] = true;
+	for (uint32_t j = 0; j < m->n_layers; j++)
+		for (uint32_t q = 0; q < hgq_layer_n_inputs(&m->layers[j]);
+		    q++) {
+			uint32_t src = hgq_layer_input(m, j, q);
+
+			if ((src & HGQ_REF_INPUT) == 0)
+				readers[src]++;
+		}
+	for (uint32_t j = 0; j < m->n_layers; j++) {
+		const struct hgq_layer *l = &m->layers[j];
+
+		if (readers[j] == 0 && !output[j])
+			return hgq_errf(err, HGQ_EINVAL, "layer %" PRIu32
+			    ": its output is not used", j);
+		if (l->kind != HGQ_LAYER_QUANT && (readers[j] != 1 ||
+		    output[j]))
+			return hgq_errf(err, HGQ_EINVAL, "layer %" PRIu32
+			    ": %s output read by %u layers (an operation feeds"
+			    " one quantizer)", j,
+			    hgq_layer_kind_name(l->kind), readers[j]);
+	}
+	return HGQ_OK;
+}
+
 int
 hgq_model_validate_graph(const struct hgq_model *m, struct hgq_err *err)
 {
-	const struct hgq_layer *last;
-	uint16_t readers[HGQ_MAX_LAYERS];
 	int rc;
 
 	if (m->n_layers < 3 || m->layers == NULL)
@@ -1107,33 +1405,68 @@ hgq_model_validate_graph(const struct hgq_model *m, struct hgq_err *err)
 	if (m->n_layers > HGQ_MAX_LAYERS)
 		return hgq_errf(err, HGQ_EINVAL, "%" PRIu32 " layers exceed"
 		    " the limit %d", m->n_layers, HGQ_MAX_LAYERS);
-	last = &m->layers[m->n_layers - 1];
-	if (last->kind != HGQ_LAYER_QUANT)
+	if ((rc = validate_ports(m, m->in_ports, m->n_in_ports, "input",
+	    err)) != HGQ_OK || (rc = validate_ports(m, m->out_ports,
+	    m->n_out_ports, "output", err)) != HGQ_OK)
+		return rc;
+	if (m->n_out_ports == 0 &&
+	    m->layers[m->n_layers - 1].kind != HGQ_LAYER_QUANT)
 		return hgq_errf(err, HGQ_EINVAL, "the chain must end with a"
 		    " quantizer (has %" PRIu32 " layers)", m->n_layers);
-	memset(readers, 0, sizeof(readers));
-	for (uint32_t j = 0; j < m->n_layers; j++) {
-		uint32_t src;
-
+	for (uint32_t j = 0; j < m->n_layers; j++)
 		if ((rc = validate_layer(m, j, err)) != HGQ_OK)
 			return rc;
-		src = hgq_layer_input(m, j, 0);
-		if ((src & HGQ_REF_INPUT) == 0)
-			readers[src]++;
-	}
-	/* every layer but the last is read; an operation by exactly one
-	   quantizer (the model output is the last layer, format 1.1) */
-	for (uint32_t j = 0; j + 1 < m->n_layers; j++) {
-		const struct hgq_layer *l = &m->layers[j];
+	/* an input port's layer reads that input (its references were
+	   checked against the ports above) */
+	for (uint32_t k = 0; k < m->n_in_ports; k++) {
+		uint32_t j = m->in_ports[k].layer;
 
-		if (readers[j] == 0)
+		if (hgq_layer_input(m, j, 0) != (HGQ_REF_INPUT | k))
+			return hgq_errf(err, HGQ_EINVAL, "model input %s:"
+			    " layer %" PRIu32 " does not read it",
+			    m->in_ports[k].name, j);
+	}
+	if (m->task == HGQ_TASK_CLASSIFY && hgq_model_n_outputs(m) > 1)
+		return hgq_errf(err, HGQ_EINVAL, "a classifier has one"
+		    " output, not %" PRIu32, hgq_model_n_outputs(m));
+	return validate_readers(m, err);
+}
+
+/* a lookup table's input elements: at most HGQ_MAX_LUT_BITS wide */
+static int
+validate_lut(const struct hgq_model *m, uint32_t j, struct hgq_err *err)
+{
+	const struct hgq_layer *q = &m->layers[hgq_layer_input(m, j, 0)];
+
+	for (uint32_t e = 0; m->calibrated && e < q->n_out; e++) {
+		int w = q->k[e] + q->i[e] + q->f[e];
+
+		if (w > HGQ_MAX_LUT_BITS)
 			return hgq_errf(err, HGQ_EINVAL, "layer %" PRIu32
-			    ": its output is not used", j);
-		if (l->kind != HGQ_LAYER_QUANT && readers[j] != 1)
+			    ": %s table over element %" PRIu32 " of %d bits"
+			    " (the limit is %d bits, %d entries)", j,
+			    hgq_func_name(m->layers[j].func), e, w,
+			    HGQ_MAX_LUT_BITS, 1 << HGQ_MAX_LUT_BITS);
+	}
+	return HGQ_OK;
+}
+
+/* a mask holds 0 and 1; a masked weight is exactly 0 */
+static int
+validate_mask(const struct hgq_model *m, uint32_t j, struct hgq_err *err)
+{
+	const struct hgq_layer *l = &m->layers[j];
+	const struct hgq_tensor *t = hgq_layer_tensor(l, HGQ_ROLE_MASK);
+
+	for (uint32_t e = 0; t != NULL && e < t->n; e++) {
+		if (t->data[e] != 0.0f && t->data[e] != 1.0f)
 			return hgq_errf(err, HGQ_EINVAL, "layer %" PRIu32
-			    ": %s output read by %u layers (an operation feeds"
-			    " one quantizer)", j,
-			    hgq_layer_kind_name(l->kind), readers[j]);
+			    ": mask element %" PRIu32 " is %.9g, not 0 or 1",
+			    j, e, (double)t->data[e]);
+		if (t->data[e] == 0.0f && m->calibrated && l->w_m[e] != 0)
+			return hgq_errf(err, HGQ_EINVAL, "layer %" PRIu32
+			    ": weight %" PRIu32 " is masked but its mantissa"
+			    " is %" PRId32, j, e, l->w_m[e]);
 	}
 	return HGQ_OK;
 }
@@ -1208,7 +1541,7 @@ validate_weights(const struct hgq_model *m, uint32_t j, struct hgq_err *err)
 static int
 validate_input(const struct hgq_model *m, struct hgq_err *err)
 {
-	uint32_t n = m->layers[0].n_in;
+	uint32_t n = hgq_model_n_in(m);
 
 	if (m->task > HGQ_TASK_REGRESS)
 		return hgq_errf(err, HGQ_EINVAL, "task %" PRIu32
@@ -1340,9 +1673,12 @@ hgq_model_validate(const struct hgq_model *m, struct hgq_err *err)
 			rc = validate_quant(m, l, j, err);
 		else if (hgq_layer_n_bias(m, j) > 0)
 			rc = validate_weights(m, j, err);
+		else if (l->kind == HGQ_LAYER_LUT)
+			rc = validate_lut(m, j, err);
 		if (rc != HGQ_OK)
 			return rc;
-		if ((rc = validate_tensors(m, j, err)) != HGQ_OK)
+		if ((rc = validate_tensors(m, j, err)) != HGQ_OK ||
+		    (rc = validate_mask(m, j, err)) != HGQ_OK)
 			return rc;
 	}
 	if ((rc = validate_train(m, err)) != HGQ_OK)
@@ -1442,7 +1778,7 @@ hgq_model_copy(const struct hgq_model *s)
 	d->extra = NULL;
 	d->n_extra = 0;
 	if (s->n_layers > 0 && !dup_array(&d->index_map, s->index_map,
-	    s->layers[0].n_in, sizeof(uint32_t)))
+	    hgq_model_n_in(s), sizeof(uint32_t)))
 		goto fail;
 	if (!dup_array(&d->norm_offset, s->norm_offset, s->n_raw,
 	    sizeof(double)) || !dup_array(&d->norm_scale, s->norm_scale,
@@ -1492,5 +1828,11 @@ fail:
 uint32_t
 hgq_model_n_out(const struct hgq_model *m)
 {
-	return m->n_layers == 0 ? 0 : m->layers[m->n_layers - 1].n_out;
+	uint32_t n = 0;
+
+	if (m->n_layers == 0)
+		return 0;
+	for (uint32_t k = 0; k < hgq_model_n_outputs(m); k++)
+		n += m->layers[hgq_model_output_layer(m, k)].n_out;
+	return n;
 }

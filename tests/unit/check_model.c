@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fixture.h"
 #include "internal.h"
 
 /*
@@ -832,6 +833,162 @@ START_TEST(test_shaped_broken)
 }
 END_TEST
 
+/* ------------------------------------------------------------------ */
+/* Graphs of format 1.2                                                */
+/* ------------------------------------------------------------------ */
+
+START_TEST(test_graph_valid)
+{
+	struct hgq_err err = HGQ_ERR_INIT;
+	struct hgq_model *m = fx_graph(), *c;
+
+	ck_assert_msg(hgq_model_validate(m, &err) == HGQ_OK, "%s", err.msg);
+	ck_assert_uint_eq(hgq_model_n_inputs(m), 2);
+	ck_assert_uint_eq(hgq_model_input_layer(m, 1), 1);
+	ck_assert_uint_eq(hgq_model_input_offset(m, 1), 4);
+	ck_assert_uint_eq(hgq_model_n_in(m), 8);
+	ck_assert_uint_eq(hgq_model_n_outputs(m), 2);
+	ck_assert_uint_eq(hgq_model_output_layer(m, 1), 11);
+	ck_assert_uint_eq(hgq_model_n_out(m), 5);
+	ck_assert_int_eq(hgq_model_is_chain(m), 0);
+	c = hgq_model_copy(m);
+	ck_assert_ptr_nonnull(c);
+	ck_assert_msg(hgq_model_validate(c, &err) == HGQ_OK, "%s", err.msg);
+	ck_assert_str_eq(c->out_ports[1].name, "z");
+	ck_assert_uint_eq(c->index_map[7], 7);
+	hgq_model_free(c);
+	hgq_model_free(m);
+	/* a plain chain is one; without ports the accessors describe it */
+	m = fx_chain((const uint32_t[]){ 3, 2 }, 1);
+	ck_assert_int_eq(hgq_model_is_chain(m), 1);
+	ck_assert_uint_eq(hgq_model_n_in(m), 3);
+	ck_assert_uint_eq(hgq_model_output_layer(m, 0), 2);
+	ck_assert_uint_eq(hgq_model_n_out(m), 2);
+	hgq_model_free(m);
+}
+END_TEST
+
+static void g_add_one(struct hgq_model *m) { m->layers[6].n_inputs = 1; }
+static void
+g_sub_three(struct hgq_model *m)
+{
+	m->layers[8].n_inputs = 3;
+	m->layers[8].inputs[2] = 5;
+}
+static void g_add_shape(struct hgq_model *m) { m->layers[6].inputs[1] = 1; }
+static void g_concat_axis(struct hgq_model *m) { m->layers[12].axis = 1; }
+static void
+g_concat_sum(struct hgq_model *m)
+{
+	/* concatenate of 3 + 3 declared as 5 wide */
+	static const uint32_t n = 5;
+
+	hgq_layer_set_shape(&m->layers[12], 1, &n, NULL);
+}
+static void g_func(struct hgq_model *m) { m->layers[10].func = 9; }
+static void g_axis_add(struct hgq_model *m) { m->layers[6].axis = 1; }
+static void g_lut_wide(struct hgq_model *m) { m->layers[9].f[2] = 13; }
+static void
+g_mask_value(struct hgq_model *m)
+{
+	hgq_layer_tensor(&m->layers[14], HGQ_ROLE_MASK)->data[3] = 0.5f;
+}
+static void g_mask_weight(struct hgq_model *m) { m->layers[14].w_m[7] = 3; }
+static void
+g_input_op(struct hgq_model *m)
+{
+	/* the dense layer 2 reads input "a" itself */
+	m->layers[2].inputs[0] = HGQ_REF_INPUT | 0;
+}
+static void
+g_input_missing(struct hgq_model *m)
+{
+	m->layers[1].inputs[0] = HGQ_REF_INPUT | 2;
+}
+static void
+g_input_other(struct hgq_model *m)
+{
+	/* quantizer 1 reads input 0, whose port names layer 0 */
+	m->layers[1].inputs[0] = HGQ_REF_INPUT | 0;
+}
+static void g_port_dup(struct hgq_model *m) { strcpy(m->out_ports[1].name, "y"); }
+static void g_port_name(struct hgq_model *m) { strcpy(m->in_ports[0].name, "1a"); }
+static void g_port_layer(struct hgq_model *m) { m->out_ports[0].layer = 16; }
+static void g_port_kind(struct hgq_model *m) { m->out_ports[0].layer = 14; }
+static void g_port_many(struct hgq_model *m) { m->n_out_ports = 9; }
+static void
+g_port_reader(struct hgq_model *m)
+{
+	/* input b's port names quantizer 3, which reads a dense layer */
+	m->in_ports[1].layer = 3;
+}
+static void g_classify(struct hgq_model *m) { m->task = HGQ_TASK_CLASSIFY; }
+static void
+g_unread(struct hgq_model *m)
+{
+	/* output z is not an output any more and nobody else reads
+	   quantizer 15 */
+	m->n_out_ports = 1;
+	m->out_ports[0].layer = 11;
+}
+static void
+g_op_output(struct hgq_model *m)
+{
+	m->out_ports[1].layer = 12;
+}
+
+static const struct breaker graph_breakers[] = {
+	{ g_add_one, "layer 6: an add layer reads 2 to 8 inputs, not 1" },
+	{ g_sub_three, "layer 8: a subtract layer reads two inputs, not 3" },
+	{ g_add_shape, "layer 6: add of shape [3] has input 1 of shape [4]"
+	    " (the shapes must be equal)" },
+	{ g_concat_axis, "layer 12: concatenate along axis 1 of a rank-1"
+	    " tensor" },
+	{ g_concat_sum, "layer 12: concatenate inputs give 6 along axis 0,"
+	    " the output has 5" },
+	{ g_func, "layer 10: axis 0 or function 9 set on a lut layer" },
+	{ g_axis_add, "layer 6: axis 1 or function 0 set on an add layer" },
+	{ g_lut_wide, "layer 10: tanh table over element 2 of 13 bits (the"
+	    " limit is 12 bits, 4096 entries)" },
+	{ g_mask_value, "layer 14: mask element 3 is 0.5, not 0 or 1" },
+	{ g_mask_weight, "layer 14: weight 7 is masked but its mantissa is"
+	    " 3" },
+	{ g_input_op, "layer 2: a dense layer reads model input 0 (only a"
+	    " quantizer does)" },
+	{ g_input_missing, "layer 1: reads model input 2 (no such input)" },
+	{ g_input_other, "layer 1: reads model input 0 (the input's port"
+	    " names another layer)" },
+	{ g_port_dup, "model outputs 0 and 1 are both named y" },
+	{ g_port_name, "model input 0: name \"1a\" is not"
+	    " [A-Za-z_][A-Za-z0-9_]* of 1..32 bytes" },
+	{ g_port_layer, "model output y: layer 16 does not exist (16"
+	    " layers)" },
+	{ g_port_kind, "model output y: layer 14 is a dense, not a"
+	    " quantizer" },
+	{ g_port_many, "9 model outputs exceed the limit 8" },
+	{ g_port_reader, "layer 1: reads model input 1 (the input's port"
+	    " names another layer)" },
+	{ g_classify, "a classifier has one output, not 2" },
+	{ g_unread, "layer 15: its output is not used" },
+	{ g_op_output, "model output z: layer 12 is a concatenate, not a"
+	    " quantizer" },
+};
+
+START_TEST(test_graph_broken)
+{
+	for (size_t b = 0; b < sizeof(graph_breakers) /
+	    sizeof(graph_breakers[0]); b++) {
+		struct hgq_err err = HGQ_ERR_INIT;
+		struct hgq_model *m = fx_graph();
+
+		graph_breakers[b].fn(m);
+		ck_assert_int_eq(hgq_model_validate(m, &err), HGQ_EINVAL);
+		ck_assert_str_eq(err.msg, graph_breakers[b].msg);
+		hgq_model_free(m);
+	}
+}
+END_TEST
+
 /* the limits on sizes, and average pooling over other areas */
 START_TEST(test_shaped_limits)
 {
@@ -984,6 +1141,8 @@ model_suite(void)
 	tcase_add_test(tc, test_validate_broken);
 	tcase_add_test(tc, test_shaped_good);
 	tcase_add_test(tc, test_shaped_broken);
+	tcase_add_test(tc, test_graph_valid);
+	tcase_add_test(tc, test_graph_broken);
 	tcase_add_test(tc, test_shaped_limits);
 	tcase_add_test(tc, test_window);
 	suite_add_tcase(s, tc);

@@ -35,4 +35,22 @@ double	fx_rnd_unit(void);
  */
 struct hgq_model *fx_chain(const uint32_t *n, int nl);
 
+/*
+ * fx_graph - a calibrated graph of format 1.2 with every kind of it, all
+ * fixed-point arrays zero as in fx_chain, regression task:
+ *
+ *   0 quant [4] <- input "a"      1 quant [4] <- input "b"
+ *   2 dense 4x3 <- 0              3 quant [3]
+ *   4 dense 4x3 <- 1              5 quant [3]
+ *   6 add(3, 5)                   7 quant [3]
+ *   8 subtract(7, 3)              9 quant [3]
+ *  10 lut tanh <- 9              11 quant [3]      (output "z")
+ *  12 concatenate(7, 11) axis 0  13 quant [6]
+ *  14 dense 6x2 <- 13, with a mask (weights 0 and 7 masked)
+ *  15 quant [2]                                     (output "y")
+ *
+ * The index map is the identity over 8 raw columns (a's 4, then b's).
+ */
+struct hgq_model *fx_graph(void);
+
 #endif
