@@ -159,7 +159,9 @@ END_TEST
 START_TEST(test_shipped_examples)
 {
 	static const char *const paths[] = { "../../examples/fmnist.yaml",
-	    "../../examples/fig3.yaml", "../../examples/jsc.yaml" };
+	    "../../examples/fig3.yaml", "../../examples/jsc.yaml",
+	    "../../examples/fmnist-cnn.yaml", "../../examples/muon.yaml",
+	    "../../examples/deepsets.yaml" };
 	struct hgq_config c;
 	struct hgq_err err = HGQ_ERR_INIT;
 
@@ -800,6 +802,343 @@ START_TEST(test_errors)
 }
 END_TEST
 
+/*
+ * Graphs built from configs (issue 13): the examples give valid models
+ * with the layers, references, ports and masks their items describe.
+ */
+
+/* data of n_raw columns and a row shape, without rows */
+static void
+graph_data(struct hgq_train_data *d, uint32_t n_raw, uint32_t rank,
+    const uint32_t *shape, int task)
+{
+	memset(d, 0, sizeof(*d));
+	d->n_raw = n_raw;
+	d->in_rank = rank;
+	memcpy(d->in_shape, shape, rank * sizeof(*shape));
+	d->task = task;
+}
+
+static void
+layer_is(const struct hgq_model *m, uint32_t j, uint32_t kind,
+    uint32_t n_inputs, const uint32_t *inputs, uint32_t n_out)
+{
+	const struct hgq_layer *l = &m->layers[j];
+
+	ck_assert_msg(l->kind == kind, "layer %u: kind %u, want %u", j,
+	    l->kind, kind);
+	ck_assert_uint_eq(hgq_layer_n_inputs(l), n_inputs);
+	for (uint32_t q = 0; q < n_inputs; q++)
+		ck_assert_uint_eq(hgq_layer_input(m, j, q), inputs[q]);
+	ck_assert_uint_eq(l->n_out, n_out);
+}
+
+START_TEST(test_muon_example)
+{
+	static const uint32_t flat[1] = { 350 };
+	struct hgq_config c;
+	struct hgq_train_data d;
+	struct hgq_err err = HGQ_ERR_INIT;
+	const struct hgq_layer_conf *l = c.model.layers;
+	const struct hgq_tensor *mask, *w;
+	struct hgq_model *m;
+	uint32_t ones = 0;
+
+	ck_assert_msg(hgq_config_load(&c, "../../examples/muon.yaml", &err) ==
+	    HGQ_OK, "%s", err.msg);
+	ck_assert_uint_eq(c.model.n_inputs, 3);
+	ck_assert_str_eq(c.model.inputs[1].name, "s2");
+	ck_assert_uint_eq(c.model.inputs[0].shape.n, 2);
+	ck_assert_uint_eq(c.model.inputs[0].shape.v[0], 50);
+	ck_assert_uint_eq(c.model.inputs[0].shape.v[1], 3);
+	ck_assert_uint_eq(c.model.n_layers, 19);
+	ck_assert_uint_eq(c.model.n_outputs, 1);
+	ck_assert_uint_eq(c.model.outputs[0], 18);
+	ck_assert_str_eq(l[3].name, "c2");
+	ck_assert_uint_eq(l[3].n_refs, 1);
+	ck_assert_uint_eq(l[3].refs[0], HGQ_REF_INPUT | 1);
+	ck_assert_uint_eq(l[4].refs[0], 3);		/* the item before */
+	ck_assert_uint_eq(l[2].kind, HGQ_LAYER_LUT);
+	ck_assert_uint_eq(l[2].func, HGQ_FUNC_TANH);
+	ck_assert_uint_eq(l[10].kind, HGQ_LAYER_ADD);
+	ck_assert_uint_eq(l[10].n_refs, 2);
+	ck_assert_uint_eq(l[10].refs[0], 9);
+	ck_assert_uint_eq(l[10].refs[1], 5);
+	ck_assert_int_eq(l[9].mask, HGQ_MASK_BAND);
+	ck_assert_uint_eq(l[9].band, 2);
+	ck_assert_int_eq(l[9].no_bias, 1);
+
+	graph_data(&d, 350, 1, flat, HGQ_TASK_REGRESS);
+	ck_assert_msg(hgq_train_model_new(&m, &c, &d, &err) == HGQ_OK, "%s",
+	    err.msg);
+	ck_assert_msg(hgq_model_validate(m, &err) == HGQ_OK, "%s", err.msg);
+	/* three input quantizers, then two layers per item */
+	ck_assert_uint_eq(m->n_layers, 3 + 2 * 19);
+	ck_assert_uint_eq(m->n_in_ports, 3);
+	ck_assert_str_eq(m->in_ports[2].name, "s3");
+	ck_assert_uint_eq(m->in_ports[2].layer, 2);
+	ck_assert_uint_eq(m->n_out_ports, 1);
+	ck_assert_str_eq(m->out_ports[0].name, "theta");
+	ck_assert_uint_eq(m->out_ports[0].layer, 40);
+	ck_assert_uint_eq(hgq_model_n_in(m), 350);
+	ck_assert_uint_eq(m->n_raw, 350);
+	ck_assert_uint_eq(hgq_model_n_out(m), 1);
+	layer_is(m, 1, HGQ_LAYER_QUANT, 1, (uint32_t[]){ HGQ_REF_INPUT | 1 },
+	    100);
+	layer_is(m, 9, HGQ_LAYER_CONV1D, 1, (uint32_t[]){ 1 }, 50);
+	ck_assert_uint_eq(m->layers[9].kernel[1], 3);
+	ck_assert_uint_eq(m->layers[9].padding, HGQ_PAD_SAME);
+	layer_is(m, 7, HGQ_LAYER_LUT, 1, (uint32_t[]){ 6 }, 50);
+	ck_assert_uint_eq(m->layers[7].func, HGQ_FUNC_TANH);
+	layer_is(m, 21, HGQ_LAYER_DENSE, 1, (uint32_t[]){ 8 }, 50);
+	layer_is(m, 23, HGQ_LAYER_ADD, 2, (uint32_t[]){ 22, 14 }, 50);
+	layer_is(m, 39, HGQ_LAYER_DENSE, 1, (uint32_t[]){ 38 }, 1);
+	/* the band mask: |i - j| <= 2 of 50 x 50, masked weights 0 */
+	mask = hgq_layer_tensor(&m->layers[21], HGQ_ROLE_MASK);
+	w = hgq_layer_tensor(&m->layers[21], HGQ_ROLE_WEIGHT);
+	ck_assert_ptr_nonnull(mask);
+	ck_assert_uint_eq(mask->n, 2500);
+	for (uint32_t e = 0; e < mask->n; e++) {
+		uint32_t i = e / 50, j = e % 50;
+
+		ck_assert(mask->data[e] == ((i > j ? i - j : j - i) <= 2));
+		if (mask->data[e] == 0)
+			ck_assert(w->data[e] == 0);
+		ones += mask->data[e] == 1;
+	}
+	ck_assert_uint_eq(ones, 244);
+	ck_assert_ptr_null(hgq_layer_tensor(&m->layers[39], HGQ_ROLE_MASK));
+	ck_assert_int_eq(hgq_model_is_chain(m), 0);
+	hgq_model_free(m);
+	hgq_config_release(&c);
+}
+END_TEST
+
+START_TEST(test_deepsets_example)
+{
+	static const uint32_t rows[2] = { 16, 3 };
+	struct hgq_config c;
+	struct hgq_train_data d;
+	struct hgq_err err = HGQ_ERR_INIT;
+	struct hgq_model *m;
+	uint32_t dims[HGQ_MAX_RANK];
+
+	ck_assert_msg(hgq_config_load(&c, "../../examples/deepsets.yaml",
+	    &err) == HGQ_OK, "%s", err.msg);
+	ck_assert_uint_eq(c.model.n_layers, 5);
+	ck_assert_uint_eq(c.model.layers[2].kind, HGQ_LAYER_AVGPOOL);
+	ck_assert_uint_eq(c.model.layers[2].ndim, 0);
+	graph_data(&d, 48, 2, rows, HGQ_TASK_CLASSIFY);
+	ck_assert_msg(hgq_train_model_new(&m, &c, &d, &err) == HGQ_OK, "%s",
+	    err.msg);
+	ck_assert_msg(hgq_model_validate(m, &err) == HGQ_OK, "%s", err.msg);
+	ck_assert_uint_eq(m->n_layers, 13);
+	/* per-particle dense: a 1x1 conv1d on [16, 3] giving [16, 16] */
+	layer_is(m, 1, HGQ_LAYER_CONV1D, 1, (uint32_t[]){ 0 }, 256);
+	ck_assert_uint_eq(m->layers[1].kernel[0], 1);
+	ck_assert_uint_eq(m->layers[1].kernel[1], 1);
+	ck_assert_uint_eq(m->layers[1].stride[1], 1);
+	ck_assert_uint_eq(hgq_layer_n_weights(m, 1), 48);
+	ck_assert_int_eq(m->layers[1].act, HGQ_ACT_RELU);
+	/* global average pooling: the 16 rows, then flatten */
+	layer_is(m, 5, HGQ_LAYER_AVGPOOL, 1, (uint32_t[]){ 4 }, 16);
+	ck_assert_uint_eq(m->layers[5].kernel[1], 16);
+	ck_assert_uint_eq(m->layers[5].stride[1], 16);
+	ck_assert_uint_eq(hgq_layer_shape(&m->layers[6], dims), 2);
+	ck_assert_uint_eq(dims[0], 1);
+	ck_assert_uint_eq(dims[1], 16);
+	layer_is(m, 7, HGQ_LAYER_FLATTEN, 1, (uint32_t[]){ 6 }, 16);
+	ck_assert_int_eq(m->layers[8].trainable, 0);
+	layer_is(m, 11, HGQ_LAYER_DENSE, 1, (uint32_t[]){ 10 }, 5);
+	ck_assert_int_eq(hgq_model_is_chain(m), 1);
+	ck_assert_uint_eq(m->n_in_ports, 0);
+	ck_assert_uint_eq(m->n_out_ports, 0);
+	hgq_model_free(m);
+	hgq_config_release(&c);
+}
+END_TEST
+
+/* build text as a model on n_raw flat columns: rc, err */
+static int
+graph_build(const char *text, uint32_t n_raw, struct hgq_err *err,
+    char *path, size_t size)
+{
+	struct hgq_config c;
+	struct hgq_train_data d;
+	struct hgq_model *m = NULL;
+	int rc;
+
+	cfg_write(text, path, size);
+	rc = hgq_config_load(&c, path, err);
+	if (rc == HGQ_OK) {
+		graph_data(&d, n_raw, 1, &n_raw, c.train.loss ==
+		    HGQ_LOSS_MSE ? HGQ_TASK_REGRESS : HGQ_TASK_CLASSIFY);
+		rc = hgq_train_model_new(&m, &c, &d, err);
+		if (rc == HGQ_OK)
+			ck_assert_msg(hgq_model_validate(m, err) == HGQ_OK,
+			    "%s", err->msg);
+		hgq_model_free(m);
+	}
+	hgq_config_release(&c);
+	unlink(path);
+	return rc;
+}
+
+#define G	"data: {train_x: a}\ntrain: {loss: mse}\nmodel:\n" \
+		"  inputs: [{name: a, shape: [4, 2]}, {name: b, shape: [3]}]\n" \
+		"  layers:\n"
+
+/* shapes that do not fit and masks that do not apply, at the item */
+static const struct {
+	const char	*text;
+	const char	*msg;
+} bad_graph[] = {
+	{ G "  - {name: x, type: flatten}\n"
+	  "  - {type: add, inputs: [x, b]}\n",
+	  "7:5: model.layers[1]: input 1 has shape [3], input 0 has [8] "
+	  "(add needs equal shapes)" },
+	{ G "  - {name: x, type: flatten}\n"
+	  "  - {type: subtract, inputs: [b, x]}\n",
+	  "7:5: model.layers[1]: input 1 has shape [8], input 0 has [3] "
+	  "(subtract needs equal shapes)" },
+	{ G "  - {name: x, type: dense, units: 3}\n"
+	  "  - {type: concatenate, inputs: [x, b], axis: 0}\n",
+	  "7:5: model.layers[1]: input 1 has shape [3], input 0 has "
+	  "[4, 3] (concatenate on axis 0 needs equal other dimensions)" },
+	{ G "  - {name: x, type: flatten}\n"
+	  "  - {type: concatenate, inputs: [x, b], axis: -2}\n",
+	  "7:5: model.layers[1]: axis -2 outside the 1 axes of its inputs "
+	  "(-1..0)" },
+	{ G "  - {name: p, type: global_maxpool, inputs: [b]}\n"
+	  "  - {name: q, type: add, inputs: [a, a]}\n  outputs: [p, q]\n",
+	  "6:5: model.layers[0]: global pooling needs an input of rank 2 "
+	  "([W, C]) or 3 ([H, W, C]), got shape [3]" },
+	{ G "  - {name: p, type: dense, units: 3, inputs: [b], mask: "
+	  "{band: 1}}\n  - {name: q, type: add, inputs: [a, a]}\n"
+	  "  outputs: [p, q]\n", NULL },
+	{ G "  - {name: p, type: dense, units: 5, inputs: [b], mask: "
+	  "{band: 1}}\n  - {name: q, type: add, inputs: [a, a]}\n"
+	  "  outputs: [p, q]\n",
+	  "6:5: model.layers[0]: mask band: the weights are [3, 5], not "
+	  "square (use an npy mask)" },
+	{ G "  - {name: p, type: dense, units: 3, inputs: [b], mask: "
+	  "/nonexistent.npy}\n  - {name: q, type: add, inputs: [a, a]}\n"
+	  "  outputs: [p, q]\n",
+	  "6:5: model.layers[0]: mask: /nonexistent.npy: cannot open: No "
+	  "such file or directory" },
+};
+
+START_TEST(test_graph_errors)
+{
+	struct hgq_err err = HGQ_ERR_INIT;
+	char path[64], want[512];
+	int rc;
+
+	rc = graph_build(bad_graph[_i].text, 11, &err, path, sizeof(path));
+	if (bad_graph[_i].msg == NULL) {
+		ck_assert_msg(rc == HGQ_OK, "%s", err.msg);
+		return;
+	}
+	ck_assert_int_eq(rc, HGQ_EINVAL);
+	snprintf(want, sizeof(want), "%s:%s", path, bad_graph[_i].msg);
+	ck_assert_str_eq(err.msg, want);
+}
+END_TEST
+
+/* masks from npy files: the shape and the values are checked */
+START_TEST(test_mask_file)
+{
+	static const double good[6] = { 1, 0, 1, 0, 1, 1 };
+	static const double half[6] = { 1, 0, 0.5, 0, 1, 1 };
+	char mpath[64], cpath[64], text[512], want[512];
+	struct hgq_err err = HGQ_ERR_INIT;
+	FILE *f;
+	int fd;
+
+	snprintf(mpath, sizeof(mpath), "/tmp/check-mask-XXXXXX");
+	ck_assert_int_ge(fd = mkstemp(mpath), 0);
+	ck_assert_ptr_nonnull(f = fdopen(fd, "wb"));
+	ck_assert_int_eq(hgq_npy_write_f64(f, good, 3, 2, &err), HGQ_OK);
+	ck_assert_int_eq(fclose(f), 0);
+	snprintf(text, sizeof(text), "data: {train_x: a}\nmodel:\n"
+	    "  layers:\n  - {type: dense, units: 2, mask: '%s'}\n", mpath);
+	ck_assert_msg(graph_build(text, 3, &err, cpath, sizeof(cpath)) ==
+	    HGQ_OK, "%s", err.msg);
+	ck_assert_int_eq(graph_build(text, 2, &err, cpath, sizeof(cpath)),
+	    HGQ_EINVAL);
+	snprintf(want, sizeof(want), "%s:4:5: model.layers[0]: mask '%s' is "
+	    "[3, 2], the weights are [2, 2]", cpath, mpath);
+	ck_assert_str_eq(err.msg, want);
+	ck_assert_ptr_nonnull(f = fopen(mpath, "wb"));
+	ck_assert_int_eq(hgq_npy_write_f64(f, half, 3, 2, &err), HGQ_OK);
+	ck_assert_int_eq(fclose(f), 0);
+	ck_assert_int_eq(graph_build(text, 3, &err, cpath, sizeof(cpath)),
+	    HGQ_EINVAL);
+	snprintf(want, sizeof(want), "%s:4:5: model.layers[0]: mask '%s': "
+	    "row 1 column 0 is 0.5, not 0 or 1", cpath, mpath);
+	ck_assert_str_eq(err.msg, want);
+	unlink(mpath);
+}
+END_TEST
+
+/* one data file for several inputs: its columns are theirs, in order */
+START_TEST(test_graph_data)
+{
+	static const double x[2 * 11] = { 0 };
+	static const double y[2 * 11] = { 0 };
+	char xpath[64], ypath[64], cpath[64], text[512], want[512];
+	struct hgq_config c;
+	struct hgq_train_data d;
+	struct hgq_err err = HGQ_ERR_INIT;
+	FILE *f;
+	int fd;
+
+	snprintf(xpath, sizeof(xpath), "/tmp/check-gx-XXXXXX");
+	snprintf(ypath, sizeof(ypath), "/tmp/check-gy-XXXXXX");
+	ck_assert_int_ge(fd = mkstemp(xpath), 0);
+	ck_assert_ptr_nonnull(f = fdopen(fd, "wb"));
+	ck_assert_int_eq(hgq_npy_write_f64(f, x, 2, 11, &err), HGQ_OK);
+	ck_assert_int_eq(fclose(f), 0);
+	ck_assert_int_ge(fd = mkstemp(ypath), 0);
+	ck_assert_ptr_nonnull(f = fdopen(fd, "wb"));
+	ck_assert_int_eq(hgq_npy_write_f64(f, y, 2, 11, &err), HGQ_OK);
+	ck_assert_int_eq(fclose(f), 0);
+	/* 8 + 3 columns; the outputs: [4, 3] and [3], 15 targets */
+	snprintf(text, sizeof(text), "data: {train_x: '%s', train_y: '%s', "
+	    "val_split: 0.5}\ntrain: {loss: mse}\nmodel:\n"
+	    "  inputs: [{name: a, shape: [4, 2]}, {name: b, shape: [3]}]\n"
+	    "  layers:\n  - {name: x, type: dense, units: 3}\n"
+	    "  - {name: z, type: dense, units: 3, inputs: [b]}\n"
+	    "  outputs: [x, z]\n", xpath, ypath);
+	cfg_write(text, cpath, sizeof(cpath));
+	ck_assert_msg(hgq_config_load(&c, cpath, &err) == HGQ_OK, "%s",
+	    err.msg);
+	ck_assert_int_eq(hgq_train_data_load(&d, &c, 0, &err), HGQ_EINVAL);
+	snprintf(want, sizeof(want), "%s: data.train_y: 11 target columns, "
+	    "but the model has 15 outputs", cpath);
+	ck_assert_str_eq(err.msg, want);
+	hgq_config_release(&c);
+	/* the same without z: 12 outputs against 11 columns of x */
+	snprintf(text, sizeof(text), "data: {train_x: '%s', train_y: '%s', "
+	    "val_split: 0.5}\ntrain: {loss: mse}\nmodel:\n"
+	    "  inputs: [{name: a, shape: [4, 2]}, {name: b, shape: [4]}]\n"
+	    "  layers:\n  - {name: x, type: dense, units: 3}\n"
+	    "  - {name: z, type: dense, units: 3, inputs: [b]}\n"
+	    "  outputs: [x, z]\n", xpath, ypath);
+	cfg_write(text, cpath, sizeof(cpath));
+	ck_assert_msg(hgq_config_load(&c, cpath, &err) == HGQ_OK, "%s",
+	    err.msg);
+	ck_assert_int_eq(hgq_train_data_load(&d, &c, 0, &err), HGQ_EINVAL);
+	snprintf(want, sizeof(want), "%s: data.train_x: '%s' has 11 columns, "
+	    "but model.inputs take 12", cpath, xpath);
+	ck_assert_str_eq(err.msg, want);
+	hgq_config_release(&c);
+	unlink(cpath);
+	unlink(xpath);
+	unlink(ypath);
+}
+END_TEST
+
 START_TEST(test_too_many)
 {
 	struct hgq_config c;
@@ -994,6 +1333,12 @@ config_suite(void)
 	tcase_add_test(tc, test_conv_layers);
 	tcase_add_loop_test(tc, test_errors, 0,
 	    (int)(sizeof(bad) / sizeof(bad[0])));
+	tcase_add_test(tc, test_muon_example);
+	tcase_add_test(tc, test_deepsets_example);
+	tcase_add_loop_test(tc, test_graph_errors, 0,
+	    sizeof(bad_graph) / sizeof(bad_graph[0]));
+	tcase_add_test(tc, test_mask_file);
+	tcase_add_test(tc, test_graph_data);
 	tcase_add_test(tc, test_too_many);
 	tcase_add_test(tc, test_io);
 	tcase_add_test(tc, test_stdin);
