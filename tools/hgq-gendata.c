@@ -5,8 +5,8 @@
  * double arithmetic; libm's log, cos, sin, pow and atan may differ in
  * the last bit between C libraries, which float32 rounding rarely shows).
  *
- *   hgq-gendata muon [-n rows] [-s seed] X.npy Y.npy
- *   hgq-gendata jets [-n rows] [-s seed] X.npy Y.npy
+ *   hgq-gendata [-n rows] [-s seed] muon X.npy Y.npy
+ *   hgq-gendata [-n rows] [-s seed] jets X.npy Y.npy
  *
  * muon (examples/muon.yaml): a straight-ish track of angle theta crosses
  * three detector stations of 50 strips at heights 0, 10 and 20 (strip
@@ -43,13 +43,15 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hgq.h"		/* HGQ_VERSION only: the tool links no library */
+
 #define STRIPS		50
 #define PARTICLES	16
 #define FEATURES	3
 #define MAX_ROWS	100000000L
 
 static const char usage_text[] =
-    "usage: hgq-gendata muon|jets [-h] [-n rows] [-s seed] X.npy Y.npy\n";
+    "usage: hgq-gendata [-hV] [-n rows] [-s seed] muon|jets X.npy Y.npy\n";
 
 static const char *progname = "hgq-gendata";
 
@@ -352,7 +354,8 @@ usage(int status)
 {
 	fputs(usage_text, status == 0 ? stdout : stderr);
 	if (status == 0)
-		fputs("  -n rows   rows to write [10000]\n"
+		fputs("\nSynthetic data for the graph examples, npy float32.\n\n"
+		    "  -n rows   rows to write [10000]\n"
 		    "  -s seed   generator seed [1]\n", stdout);
 	exit(status);
 }
@@ -364,6 +367,7 @@ main(int argc, char **argv)
 		{ "help",	no_argument,		NULL, 'h' },
 		{ "rows",	required_argument,	NULL, 'n' },
 		{ "seed",	required_argument,	NULL, 's' },
+		{ "version",	no_argument,		NULL, 'V' },
 		{ NULL,		0,			NULL, 0 }
 	};
 	long rows = 10000, seed = 1;
@@ -372,7 +376,7 @@ main(int argc, char **argv)
 	struct rng r;
 	FILE *fx, *fy;
 
-	while ((ch = getopt_long(argc, argv, "hn:s:", longopts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "hn:s:V", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'h':
 			usage(0);
@@ -383,6 +387,9 @@ main(int argc, char **argv)
 		case 's':
 			seed = parse_long(optarg, "-s", 0, 0x7fffffffL);
 			break;
+		case 'V':
+			printf("hgq-gendata %s\n", HGQ_VERSION);
+			return 0;
 		default:
 			usage(2);
 		}
