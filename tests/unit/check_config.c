@@ -1045,6 +1045,34 @@ START_TEST(test_graph_errors)
 }
 END_TEST
 
+/* the Keras functional model of hgq(7), as its config there */
+START_TEST(test_man_example)
+{
+	static const char *const text = "data: {train_x: a}\n"
+	    "model:\n"
+	    "  inputs:\n"
+	    "    - { name: parts, shape: [16, 3] }\n"
+	    "    - { name: event, shape: [8] }\n"
+	    "  layers:\n"
+	    "    - { type: dense, units: 16, activation: relu, "
+	    "inputs: [parts] }\n"
+	    "    - { type: dense, units: 16, activation: relu }\n"
+	    "    - { name: x, type: global_avgpool }\n"
+	    "    - { name: y, type: dense, units: 16, activation: relu,\n"
+	    "        inputs: [event] }\n"
+	    "    - { type: add, inputs: [x, y] }\n"
+	    "    - { name: t, type: lut, function: tanh }\n"
+	    "    - { type: concatenate, inputs: [t, event] }\n"
+	    "    - { name: logits, type: dense, units: 5 }\n"
+	    "  outputs: [logits]\n";
+	struct hgq_err err = HGQ_ERR_INIT;
+	char path[64];
+
+	ck_assert_msg(graph_build(text, 56, &err, path, sizeof(path)) ==
+	    HGQ_OK, "%s", err.msg);
+}
+END_TEST
+
 /* masks from npy files: the shape and the values are checked */
 START_TEST(test_mask_file)
 {
@@ -1337,6 +1365,7 @@ config_suite(void)
 	tcase_add_test(tc, test_deepsets_example);
 	tcase_add_loop_test(tc, test_graph_errors, 0,
 	    sizeof(bad_graph) / sizeof(bad_graph[0]));
+	tcase_add_test(tc, test_man_example);
 	tcase_add_test(tc, test_mask_file);
 	tcase_add_test(tc, test_graph_data);
 	tcase_add_test(tc, test_too_many);
