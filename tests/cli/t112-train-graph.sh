@@ -1,8 +1,9 @@
 #!/bin/sh
 # Graph configs (issue 13): the data generators of tools/ (deterministic,
 # the shapes the examples read), the DeepSets example (a chain: dense per
-# particle, global average pooling) trained for a few epochs and scored
-# bit-exactly by hgq-sim, and the data and config errors of graphs.
+# particle, global average pooling) trained for a few epochs, scored
+# bit-exactly by hgq-sim, pruned without a change of function and emitted
+# as Verilog that Icarus runs, and the data and config errors of graphs.
 . "$TESTS_DIR/lib.sh"
 
 PATH="$HGQ_BIN/../tools:$PATH"
@@ -49,6 +50,23 @@ check "per-particle dense is a 1x1 conv1d" sh -c \
     'grep -c "\"kind\": \"conv1d\"" ds.json | grep -qx 2'
 check "global pooling is avgpool and flatten" sh -c \
     'grep -q "\"kind\": \"avgpool\"" ds.json && grep -q "\"kind\": \"flatten\"" ds.json'
+ok "hgq-prune" hgq-prune -q -o dsp.hgqm ds.hgqm
+ok "hgq-sim: the trained model" hgq-sim --raw -t 1 -i runs/deepsets/test-x.npy \
+    -o a.npy ds.hgqm
+ok "hgq-sim: the pruned model computes the same mantissas" \
+    hgq-sim --raw -t 2 -i runs/deepsets/test-x.npy --compare a.npy dsp.hgqm
+if have iverilog; then
+	hgq-gendata -n 8 -s 5 jets v.npy vy.npy
+	for p in 0 3; do
+		ok "hgq-emit-verilog --pipeline $p" hgq-emit-verilog \
+		    --pipeline $p -o n$p.v --testbench tb$p.v --vectors v.npy \
+		    dsp.hgqm
+		iverilog -g2005 -o sim$p tb$p.v n$p.v &&
+		    vvp -n sim$p > run$p.txt 2>&1
+		check "pipeline $p: Icarus Verilog PASS 8" \
+		    grep -q '^PASS 8$' run$p.txt
+	done
+fi
 
 # several inputs take the columns of one file, in order: 351 is one more
 hgq-gendata -n 30 muon m.npy t.npy
