@@ -1072,9 +1072,16 @@ input_check(const struct walk *w, const yaml_node_t *item, char *dst,
     const char *where)
 {
 	struct hgq_conf_input *ci = (struct hgq_conf_input *)(void *)dst;
+	uint64_t n = 1;
 
-	(void)w;
 	(void)where;
+	for (uint32_t a = 0; a < ci->shape.n; a++) {
+		n *= ci->shape.v[a];	/* each <= 2^24: no overflow */
+		if (n > HGQ_MAX_N)
+			return node_err(w, map_lookup(w, item, "shape"),
+			    HGQ_EINVAL, "shape of more than %u elements",
+			    HGQ_MAX_N);
+	}
 	ci->line = (uint32_t)item->start_mark.line + 1;
 	ci->col = (uint32_t)item->start_mark.column + 1;
 	return HGQ_OK;

@@ -488,6 +488,20 @@ conf_input_shape(const struct hgq_config *c, const struct hgq_train_data *d,
 	memcpy(s->d, c->model.inputs[k].shape.v, s->rank * sizeof(uint32_t));
 }
 
+/* the elements of a shape (each dimension is at most 2^32 - 1) */
+static uint64_t
+shape_size(const struct conf_shape *s)
+{
+	uint64_t n = 1;
+
+	for (uint32_t a = 0; a < s->rank; a++) {
+		if (s->d[a] != 0 && n > (UINT64_MAX >> 1) / s->d[a])
+			return UINT64_MAX;
+		n *= s->d[a];
+	}
+	return n;
+}
+
 /*
  * The output shape of a windowed item (conv, pooling) on an input of
  * shape (rank, dims), written over them.
@@ -619,11 +633,10 @@ item_shape(const struct hgq_config *c, const struct hgq_layer_conf *lc,
 		out->d[out->rank - 1] = lc->units;
 		return HGQ_OK;
 	case HGQ_LAYER_FLATTEN:
-		for (uint32_t k = 0; k < in[0].rank; k++)
-			n *= in[0].d[k];
+		n = shape_size(&in[0]);
 		memset(out, 0, sizeof(*out));
 		out->rank = 1;
-		out->d[0] = (uint32_t)n;
+		out->d[0] = n > HGQ_MAX_N ? HGQ_MAX_N + 1 : (uint32_t)n;
 		return HGQ_OK;
 	case HGQ_LAYER_LUT:
 		return HGQ_OK;
@@ -677,6 +690,13 @@ conf_shapes(const struct hgq_config *c, const struct hgq_train_data *d,
 		if ((rc = item_shape(c, &c->model.layers[j], n, in, &out[j],
 		    err)) != HGQ_OK)
 			return rc;
+		if (shape_size(&out[j]) > HGQ_MAX_N) {
+			char sh[64];
+
+			return conf_err(err, c, &c->model.layers[j], "output "
+			    "shape %s has more than %u elements", shape_text(sh,
+			    sizeof(sh), out[j].rank, out[j].d), HGQ_MAX_N);
+		}
 	}
 	return HGQ_OK;
 }
@@ -688,15 +708,9 @@ conf_n_out(const struct hgq_config *c, const struct conf_shape *sh)
 	uint64_t n = 0;
 	uint32_t n_outs = c->model.n_outputs;
 
-	for (uint32_t q = 0; q < (n_outs == 0 ? 1 : n_outs); q++) {
-		const struct conf_shape *s = &sh[n_outs == 0 ?
-		    c->model.n_layers - 1 : c->model.outputs[q]];
-		uint64_t p = 1;
-
-		for (uint32_t a = 0; a < s->rank; a++)
-			p *= s->d[a];
-		n += p;
-	}
+	for (uint32_t q = 0; q < (n_outs == 0 ? 1 : n_outs); q++)
+		n += shape_size(&sh[n_outs == 0 ? c->model.n_layers - 1 :
+		    c->model.outputs[q]]);
 	return n > HGQ_MAX_N ? HGQ_MAX_N + 1 : (uint32_t)n;
 }
 

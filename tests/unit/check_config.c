@@ -683,6 +683,9 @@ static const struct {
 	{ D "model:\n  inputs: [{name: a, shape: 4}, {name: a, shape: 4}]\n"
 	  "  layers:\n    - {type: dense, units: 2}\n", HGQ_EINVAL,
 	  "3:40: duplicate input name 'a' in model.inputs" },
+	{ D "model:\n  inputs: [{name: a, shape: [4096, 4096, 2]}]\n"
+	  "  layers:\n    - {type: dense, units: 2}\n", HGQ_EINVAL,
+	  "3:29: shape of more than 16777216 elements" },
 	{ D "model:\n  inputs: [{name: a}]\n  layers:\n"
 	  "    - {type: dense, units: 2}\n", HGQ_EINVAL,
 	  "3:12: missing required key 'shape' in model.inputs[0]" },
@@ -993,6 +996,14 @@ static const struct {
 	const char	*text;
 	const char	*msg;
 } bad_graph[] = {
+	{ G "  - {name: x, type: dense, units: 65535}\n"
+	  "  - {name: y, type: concatenate, axis: 0, inputs: [x, x, x, x, x, "
+	  "x, x, x]}\n  - {name: w, type: dense, units: 1, inputs: [b]}\n"
+	  "  - {name: z, type: concatenate, axis: 0, inputs: [y, y, y, y, y, "
+	  "y, y, y]}\n  - {name: v, type: concatenate, axis: 0, inputs: "
+	  "[z, x]}\n  outputs: [w, v]\n",
+	  "10:5: model.layers[4]: output shape [260, 65535] has more than "
+	  "16777216 elements" },
 	{ G "  - {name: x, type: flatten}\n"
 	  "  - {type: add, inputs: [x, b]}\n",
 	  "7:5: model.layers[1]: input 1 has shape [3], input 0 has [8] "
