@@ -13,6 +13,13 @@
  * (channels last); a convolution's weights are one row per kernel tap,
  * [KH][KW][C_in] row-major, of C_out columns (Keras order flattened to
  * rows x filters, like a dense layer's n_in x n_out).
+ *
+ * Graphs (format 1.2): a layer of several inputs adds the shape of each
+ * ("input_shapes"), a concatenation its axis, a lookup table its
+ * function, a masked dense or convolution layer the number of weights
+ * its mask fixes at 0; a model with named inputs and outputs lists them
+ * ("inputs", "outputs": name, layer, shape, and where each input's
+ * elements start in the index map).
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -136,6 +143,33 @@ jw_u32s(struct jw *w, const uint32_t *v, size_t n)
 	jw_printf(w, "]");
 }
 
+/* the shape of layer ref, or of the model input it names */
+static uint32_t
+ref_shape(const struct hgq_model *m, uint32_t ref, uint32_t d[HGQ_MAX_RANK])
+{
+	uint32_t k = ref & ~HGQ_REF_INPUT;
+
+	if ((ref & HGQ_REF_INPUT) == 0)
+		return hgq_layer_shape(&m->layers[ref], d);
+	/* model input k: the shape of the quantizer that reads it */
+	return hgq_layer_shape(&m->layers[hgq_model_input_layer(m, k)], d);
+}
+
+/* "input_shapes": every input's shape, for a layer of several */
+static void
+dump_in_shapes(struct jw *w, const struct hgq_model *m, uint32_t j)
+{
+	uint32_t d[HGQ_MAX_RANK], r;
+
+	jw_printf(w, "      \"input_shapes\": [");
+	for (uint32_t q = 0; q < hgq_layer_n_inputs(&m->layers[j]); q++) {
+		r = ref_shape(m, hgq_layer_input(m, j, q), d);
+		jw_printf(w, "%s", q ? ", " : "");
+		jw_u32s(w, d, r);
+	}
+	jw_printf(w, "],\n");
+}
+
 /* "inputs", "input_shape" and "shape" of layer j (every kind) */
 static void
 dump_shapes(struct jw *w, const struct hgq_model *m, uint32_t j, bool last)
@@ -158,6 +192,8 @@ dump_shapes(struct jw *w, const struct hgq_model *m, uint32_t j, bool last)
 	jw_printf(w, "      \"input_shape\": ");
 	jw_u32s(w, d, r);
 	jw_printf(w, ",\n");
+	if (hgq_layer_n_inputs(&m->layers[j]) > 1)
+		dump_in_shapes(w, m, j);
 	r = hgq_layer_shape(&m->layers[j], d);
 	jw_printf(w, "      \"shape\": ");
 	jw_u32s(w, d, r);
@@ -180,19 +216,52 @@ gran_name(int g)
 	    g == HGQ_GRAN_CHANNEL ? "channel" : "layer";
 }
 
+/*
+ * "inputs" and "outputs" of a model with named ones: name, layer, shape,
+ * elements, and for an input where its elements start in the index map
+ */
+static void
+dump_ports(struct jw *w, const struct hgq_model *m, bool out)
+{
+	const struct hgq_port *p = out ? m->out_ports : m->in_ports;
+	uint32_t n = out ? m->n_out_ports : m->n_in_ports;
+	uint32_t d[HGQ_MAX_RANK], r;
+
+	jw_printf(w, "  \"%s\": [\n", out ? "outputs" : "inputs");
+	for (uint32_t k = 0; k < n; k++) {
+		const struct hgq_layer *l = &m->layers[p[k].layer];
+
+		r = hgq_layer_shape(l, d);
+		jw_printf(w, "    {\"name\": ");
+		jw_string(w, p[k].name);
+		jw_printf(w, ", \"layer\": %" PRIu32 ", \"shape\": ",
+		    p[k].layer);
+		jw_u32s(w, d, r);
+		jw_printf(w, ", \"n\": %" PRIu32, l->n_out);
+		if (!out)
+			jw_printf(w, ", \"index_map_offset\": %" PRIu32,
+			    hgq_model_input_offset(m, k));
+		jw_printf(w, "}%s\n", k + 1 < n ? "," : "");
+	}
+	jw_printf(w, "  ],\n");
+}
+
 static void
 dump_input(struct jw *w, const struct hgq_model *m)
 {
 	static const char *const norm[] = { "none", "scale", "standard" };
 	bool none = m->norm == HGQ_NORM_NONE;
-	uint32_t n = m->layers[0].n_in, d[HGQ_MAX_RANK], r;
+	uint32_t n = hgq_model_n_in(m), d[HGQ_MAX_RANK], r;
 
-	r = hgq_layer_shape(&m->layers[0], d);
 	jw_printf(w, "  \"input\": {\n");
 	jw_printf(w, "    \"n\": %" PRIu32 ",\n", n);
-	jw_printf(w, "    \"shape\": ");
-	jw_u32s(w, d, r);
-	jw_printf(w, ",\n");
+	if (m->n_in_ports == 0) {
+		/* one input: its shape (several: "inputs" below) */
+		r = hgq_layer_shape(&m->layers[0], d);
+		jw_printf(w, "    \"shape\": ");
+		jw_u32s(w, d, r);
+		jw_printf(w, ",\n");
+	}
 	jw_printf(w, "    \"n_raw\": %" PRIu32 ",\n", m->n_raw);
 	jw_printf(w, "    \"index_map\": [");
 	for (uint32_t e = 0; e < n; e++)
@@ -212,6 +281,10 @@ dump_input(struct jw *w, const struct hgq_model *m)
 	jw_printf(w, "]\n");
 	jw_printf(w, "    }\n");
 	jw_printf(w, "  },\n");
+	if (m->n_in_ports > 0)
+		dump_ports(w, m, false);
+	if (m->n_out_ports > 0)
+		dump_ports(w, m, true);
 }
 
 static void
@@ -232,6 +305,21 @@ dump_quant(struct jw *w, const struct hgq_model *m, uint32_t j, bool cal)
 	jw_field_i8(w, "k", cal ? l->k : NULL, l->n_out, false);
 	jw_field_i8(w, "i", cal ? l->i : NULL, l->n_out, false);
 	jw_field_i8(w, "f", cal ? l->f : NULL, l->n_out, true);
+}
+
+/* a weight mask: "mask": true and the weights it fixes at 0 */
+static void
+dump_mask(struct jw *w, const struct hgq_layer *l)
+{
+	const struct hgq_tensor *t = hgq_layer_tensor(l, HGQ_ROLE_MASK);
+	uint32_t zeros = 0;
+
+	if (t == NULL)
+		return;
+	for (uint32_t e = 0; e < t->n; e++)
+		zeros += t->data[e] == 0.0f;
+	jw_printf(w, "      \"mask\": true,\n");
+	jw_printf(w, "      \"masked_weights\": %" PRIu32 ",\n", zeros);
 }
 
 /*
@@ -273,6 +361,7 @@ dump_dense(struct jw *w, const struct hgq_model *m, uint32_t j, bool cal)
 	    gran_name(l->w_gran));
 	jw_printf(w, "      \"bias_granularity\": \"%s\",\n",
 	    gran_name(l->b_gran));
+	dump_mask(w, l);
 	jw_matrix(w, "weight_mantissa", cal ? l->w_m : NULL, true, rows,
 	    nc);
 	jw_matrix(w, "weight_f", cal ? l->w_f : NULL, false, rows, nc);
@@ -312,6 +401,25 @@ dump_reshape(struct jw *w, const struct hgq_model *m, uint32_t j)
 	dump_shapes(w, m, j, true);
 }
 
+/* add, subtract, concatenate (its axis), lookup table (its function) */
+static void
+dump_combine(struct jw *w, const struct hgq_model *m, uint32_t j)
+{
+	const struct hgq_layer *l = &m->layers[j];
+	const char *fn = hgq_func_name(l->func);
+
+	jw_printf(w, "      \"kind\": \"%s\",\n",
+	    hgq_layer_kind_name(l->kind));
+	jw_printf(w, "      \"n_in\": %" PRIu32 ",\n", l->n_in);
+	jw_printf(w, "      \"n_out\": %" PRIu32 ",\n", l->n_out);
+	if (l->kind == HGQ_LAYER_CONCAT)
+		jw_printf(w, "      \"axis\": %u,\n", l->axis);
+	if (l->kind == HGQ_LAYER_LUT)
+		jw_printf(w, "      \"function\": \"%s\",\n",
+		    fn != NULL ? fn : "unknown");
+	dump_shapes(w, m, j, true);
+}
+
 int
 hgq_model_dump_json(FILE *out, const struct hgq_model *m,
     struct hgq_err *err)
@@ -341,6 +449,8 @@ hgq_model_dump_json(FILE *out, const struct hgq_model *m,
 			dump_quant(&w, m, j, cal);
 		else if (hgq_layer_n_bias(m, j) > 0)
 			dump_dense(&w, m, j, cal);
+		else if (m->layers[j].kind >= HGQ_LAYER_ADD)
+			dump_combine(&w, m, j);
 		else
 			dump_reshape(&w, m, j);
 		jw_printf(&w, "    }%s\n", j + 1 < m->n_layers ? "," : "");

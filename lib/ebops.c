@@ -138,6 +138,10 @@ hgq_model_live_zero(const struct hgq_model *m, uint8_t **live,
 		return rc;
 	if (!m->calibrated)
 		return hgq_errf(err, HGQ_EINVAL, "model was never calibrated");
+	/* until this code knows graphs (format 1.2), refuse them here:
+	   below, every index assumes a chain */
+	if (!hgq_model_is_chain(m))
+		return hgq_errf(err, HGQ_EUNSUPP, "%s", HGQ_GRAPH_TODO);
 	for (uint32_t l = 0; l < nl; l += 2) {
 		live[l] = hgq_calloc(m->layers[l].n_out, 1);
 		if (live[l] == NULL) {
@@ -333,6 +337,10 @@ hgq_ebops_report(const struct hgq_model *m, struct hgq_ebops_report *r,
 		return rc;
 	if (!m->calibrated)
 		return hgq_errf(err, HGQ_EINVAL, "model was never calibrated");
+	/* until this code knows graphs (format 1.2), refuse them here:
+	   below, every index assumes a chain */
+	if (!hgq_model_is_chain(m))
+		return hgq_errf(err, HGQ_EUNSUPP, "%s", HGQ_GRAPH_TODO);
 	r->n_dense = m->n_layers / 2;
 	r->layer = hgq_calloc(r->n_dense, sizeof(*r->layer));
 	live = hgq_calloc(m->n_layers, sizeof(*live));

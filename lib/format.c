@@ -30,9 +30,10 @@
 #include "internal.h"
 
 #define HGQM_MAJOR		1
-#define HGQM_MINOR		1	/* the minor this code implements */
+#define HGQM_MINOR		2	/* the minor this code implements */
 #define PAR_10			8	/* parameters of a 1.0 record */
 #define PAR_11			48	/* 1.1: before the references */
+#define PORT_REC		40	/* a PORT record (1.2) */
 #define HDR_FIXED		16	/* magic, major, minor, hlen, nchunks */
 #define HDR_MAX			4096	/* largest header length accepted */
 #define TOC_ENTRY		32
@@ -43,7 +44,7 @@
 #define CHUNK_DEFLATE		0x2
 
 /* the known chunks, in canonical order (section 4) */
-enum { C_INPT, C_GRPH, C_FIXP, C_CALB, C_TRNS, C_META, N_KNOWN };
+enum { C_INPT, C_PORT, C_GRPH, C_FIXP, C_CALB, C_TRNS, C_META, N_KNOWN };
 
 static const struct {
 	char	 id[5];
@@ -51,6 +52,7 @@ static const struct {
 	bool	 deflatable;	/* deflated by HGQ_WRITE_COMPRESS */
 } known[N_KNOWN] = {
 	{ "INPT", true, false },
+	{ "PORT", true, false },
 	{ "GRPH", true, false },
 	{ "FIXP", true, true },
 	{ "CALB", false, true },
@@ -276,11 +278,11 @@ wb_array(struct wbuf *b, const void *src, size_t n, int type)
 	wb_pad8(b);
 }
 
-/* INPT (section 4.1) */
+/* INPT (section 4.2) */
 static void
 build_inpt(struct wbuf *b, const struct hgq_model *m)
 {
-	uint32_t n = m->layers[0].n_in;
+	uint32_t n = hgq_model_n_in(m);
 
 	wb_u32(b, m->task);
 	wb_u32(b, m->n_raw);
@@ -315,10 +317,41 @@ fits_10(const struct hgq_model *m)
 	return true;
 }
 
+/*
+ * needs_12 - does m use something of format 1.2: a kind of 1.2, named
+ * inputs or outputs, or (when TRNS is written) a mask tensor?
+ */
+static bool
+needs_12(const struct hgq_model *m, bool trns)
+{
+	if (m->n_in_ports > 0 || m->n_out_ports > 0)
+		return true;
+	for (uint32_t j = 0; j < m->n_layers; j++) {
+		const struct hgq_layer *l = &m->layers[j];
+
+		if (l->kind >= HGQ_LAYER_ADD)
+			return true;
+		for (uint32_t t = 0; trns && t < l->n_tensors; t++)
+			if ((l->tensors[t].role & ~(uint32_t)(HGQ_ROLE_M1 |
+			    HGQ_ROLE_M2)) == HGQ_ROLE_MASK)
+				return true;
+	}
+	return false;
+}
+
+/* the minor a writer gives m (section 6): the lowest that describes it */
+static unsigned
+minor_for(const struct hgq_model *m, bool trns)
+{
+	if (needs_12(m, trns))
+		return 2;
+	return fits_10(m) ? 0 : 1;
+}
+
 unsigned
 hgq_model_format_minor(const struct hgq_model *m)
 {
-	return fits_10(m) ? 0 : HGQM_MINOR;
+	return minor_for(m, true);
 }
 
 /*
@@ -358,6 +391,12 @@ build_grph(struct wbuf *b, const struct hgq_model *m, unsigned minor)
 			par[3] = l->b_gran;
 			par[4] = l->padding;	/* 0 for dense */
 			break;
+		case HGQ_LAYER_CONCAT:
+			par[0] = l->axis;
+			break;
+		case HGQ_LAYER_LUT:
+			par[0] = l->func;
+			break;
 		}
 		wb_append(b, par, sizeof(par));
 		if (minor == 0)
@@ -378,7 +417,30 @@ build_grph(struct wbuf *b, const struct hgq_model *m, unsigned minor)
 	}
 }
 
-/* FIXP (section 4.3) */
+/*
+ * PORT (section 4.8): the counts, then a record per input and per
+ * output: u32 layer, u8 name length, 3 reserved bytes, the name padded
+ * with zeros to 32 bytes
+ */
+static void
+build_port(struct wbuf *b, const struct hgq_model *m)
+{
+	wb_u32(b, m->n_in_ports);
+	wb_u32(b, m->n_out_ports);
+	for (uint32_t k = 0; k < m->n_in_ports + m->n_out_ports; k++) {
+		const struct hgq_port *p = k < m->n_in_ports ?
+		    &m->in_ports[k] : &m->out_ports[k - m->n_in_ports];
+		size_t len = strnlen(p->name, HGQ_MAX_PORT_NAME);
+		uint8_t rec[PORT_REC] = { 0 };
+
+		put_le32(rec, p->layer);
+		rec[4] = (uint8_t)len;
+		memcpy(rec + 8, p->name, len);
+		wb_append(b, rec, sizeof(rec));
+	}
+}
+
+/* FIXP (section 4.4) */
 static void
 build_fixp(struct wbuf *b, const struct hgq_model *m)
 {
@@ -404,7 +466,7 @@ build_fixp(struct wbuf *b, const struct hgq_model *m)
 	}
 }
 
-/* CALB (section 4.4) */
+/* CALB (section 4.5) */
 static void
 build_calb(struct wbuf *b, const struct hgq_model *m)
 {
@@ -427,7 +489,7 @@ build_calb(struct wbuf *b, const struct hgq_model *m)
 	}
 }
 
-/* TRNS (section 4.5) */
+/* TRNS (section 4.6) */
 static void
 build_trns(struct wbuf *b, const struct hgq_model *m)
 {
@@ -457,7 +519,7 @@ build_trns(struct wbuf *b, const struct hgq_model *m)
 	}
 }
 
-/* META (section 4.6) */
+/* META (section 4.7) */
 static void
 build_meta(struct wbuf *b, const struct hgq_model *m)
 {
@@ -637,15 +699,16 @@ hgq_model_write(FILE *f, const struct hgq_model *m, unsigned flags,
 
 	if ((rc = hgq_model_validate(m, err)) != HGQ_OK)
 		return rc;
-	minor = fits_10(m) ? 0 : HGQM_MINOR;
 	flags |= m->write_flags;
 	memset(bufs, 0, sizeof(bufs));
 	want[C_INPT] = want[C_GRPH] = true;
+	want[C_PORT] = m->n_in_ports + m->n_out_ports > 0;
 	want[C_FIXP] = m->calibrated != 0;
 	want[C_CALB] = has_calb(m);
 	want[C_TRNS] = (flags & HGQ_WRITE_NO_TRAIN) == 0 &&
 	    (m->has_train || has_tensors(m));
 	want[C_META] = m->n_meta > 0;
+	minor = minor_for(m, want[C_TRNS]);
 	for (int k = 0; k < N_KNOWN; k++)
 		n += want[k];
 	if (n + m->n_extra > HGQ_MAX_CHUNKS)
@@ -660,6 +723,7 @@ hgq_model_write(FILE *f, const struct hgq_model *m, unsigned flags,
 			continue;
 		switch (k) {
 		case C_INPT: build_inpt(b, m); break;
+		case C_PORT: build_port(b, m); break;
 		case C_GRPH: build_grph(b, m, minor); break;
 		case C_FIXP: build_fixp(b, m); break;
 		case C_CALB: build_calb(b, m); break;
@@ -1004,6 +1068,41 @@ parse_shape(struct cur *c, struct hgq_layer *l, uint32_t j,
 	return HGQ_OK;
 }
 
+/* the parameter bytes a kind uses (section 4.3); the rest are reserved */
+static int
+kind_param_bytes(uint32_t kind)
+{
+	switch (kind) {
+	case HGQ_LAYER_QUANT:
+	case HGQ_LAYER_DENSE:
+		return 4;
+	case HGQ_LAYER_CONV1D:
+	case HGQ_LAYER_CONV2D:
+		return 5;
+	case HGQ_LAYER_CONCAT:		/* axis */
+	case HGQ_LAYER_LUT:		/* function */
+		return 1;
+	default:
+		return 0;
+	}
+}
+
+/* a kind of 0, beyond the file's minor, or unknown (section 5, step 9) */
+static int
+bad_kind(struct cur *c, uint32_t j, uint32_t kind, unsigned minor)
+{
+	if (kind == 0)
+		return hgq_errf(c->err, HGQ_EFORMAT, "chunk GRPH: layer %"
+		    PRIu32 " has invalid kind 0", j);
+	if (kind <= HGQ_LAYER_LUT)
+		return hgq_errf(c->err, HGQ_EUNSUPP, "chunk GRPH: layer %"
+		    PRIu32 " has unsupported kind %" PRIu32 " in a version"
+		    " 1.%u file (%s is format 1.%d)", j, kind, minor,
+		    hgq_layer_kind_name(kind), kind >= HGQ_LAYER_ADD ? 2 : 1);
+	return hgq_errf(c->err, HGQ_EUNSUPP, "chunk GRPH: layer %" PRIu32
+	    " has unsupported kind %" PRIu32, j, kind);
+}
+
 static int
 parse_grph(struct cur *c, struct rstate *st)
 {
@@ -1025,9 +1124,10 @@ parse_grph(struct cur *c, struct rstate *st)
 	m->layers = hgq_calloc(n, sizeof(*m->layers));
 	if (m->layers == NULL)
 		return hgq_errf(c->err, HGQ_ENOMEM, "out of memory");
-	/* 1.0 knows quantizer and dense; 1.1 the shaped kinds too */
+	/* 1.0 knows quantizer and dense; 1.1 the shaped kinds too; 1.2
+	   add, subtract, concatenate and lookup tables */
 	max_kind = st->minor == 0 ? HGQ_LAYER_DENSE : st->minor == 1 ?
-	    HGQ_LAYER_FLATTEN : HGQ_LAYER_KIND_MAX;
+	    HGQ_LAYER_FLATTEN : HGQ_LAYER_LUT;
 	for (uint32_t j = 0; j < n; j++) {
 		struct hgq_layer *l = &m->layers[j];
 		uint32_t plen;
@@ -1042,10 +1142,7 @@ parse_grph(struct cur *c, struct rstate *st)
 		plen = cur_u32(c);
 		m->n_layers = j + 1;
 		if (l->kind == 0 || l->kind > max_kind)
-			return hgq_errf(c->err, l->kind == 0 ? HGQ_EFORMAT :
-			    HGQ_EUNSUPP, "chunk GRPH: layer %" PRIu32 " has %s"
-			    " kind %" PRIu32, j, l->kind == 0 ? "invalid" :
-			    "unsupported", l->kind);
+			return bad_kind(c, j, l->kind, st->minor);
 		if (l->n_in > HGQ_MAX_N || l->n_out > HGQ_MAX_N ||
 		    (l->kind == HGQ_LAYER_DENSE &&
 		    (uint64_t)l->n_in * l->n_out > HGQ_MAX_WEIGHTS))
@@ -1063,10 +1160,7 @@ parse_grph(struct cur *c, struct rstate *st)
 			return rc;
 		par = c->p + c->pos;
 		/* the bytes a kind does not use are reserved (zero) */
-		res = l->kind == HGQ_LAYER_QUANT ||
-		    l->kind == HGQ_LAYER_DENSE ? 4 :
-		    l->kind == HGQ_LAYER_CONV1D ||
-		    l->kind == HGQ_LAYER_CONV2D ? 5 : 0;
+		res = kind_param_bytes(l->kind);
 		for (int b = res; b < PAR_10; b++)
 			if (par[b] != 0)
 				return hgq_errf(c->err, HGQ_EFORMAT, "chunk"
@@ -1077,6 +1171,10 @@ parse_grph(struct cur *c, struct rstate *st)
 			l->overflow = par[1];
 			l->gran = par[2];
 			l->trainable = par[3];
+		} else if (l->kind == HGQ_LAYER_CONCAT) {
+			l->axis = par[0];
+		} else if (l->kind == HGQ_LAYER_LUT) {
+			l->func = par[0];
 		} else if (res > 0) {
 			l->act = par[0];
 			l->bn = par[1];
@@ -1113,6 +1211,69 @@ parse_grph(struct cur *c, struct rstate *st)
 			    sizeof(m->layers[j].inputs));
 		}
 	return HGQ_OK;
+}
+
+/* one PORT record into *p (section 4.8); the meaning is validation's */
+static int
+parse_port_rec(struct cur *c, struct hgq_port *p, const char *what,
+    uint32_t k)
+{
+	const uint8_t *r = c->p + c->pos;
+	uint8_t len = r[4];
+
+	if (len < 1 || len > HGQ_MAX_PORT_NAME)
+		return hgq_errf(c->err, HGQ_EFORMAT, "chunk PORT: %s %" PRIu32
+		    ": name of %u bytes (1..%d)", what, k, len,
+		    HGQ_MAX_PORT_NAME);
+	if (r[5] != 0 || r[6] != 0 || r[7] != 0)
+		return hgq_errf(c->err, HGQ_EFORMAT, "chunk PORT: %s %" PRIu32
+		    ": reserved bytes are not zero", what, k);
+	if (memchr(r + 8, 0, len) != NULL)
+		return hgq_errf(c->err, HGQ_EFORMAT, "chunk PORT: %s %" PRIu32
+		    ": name contains a NUL byte", what, k);
+	for (int b = 8 + len; b < PORT_REC; b++)
+		if (r[b] != 0)
+			return hgq_errf(c->err, HGQ_EFORMAT, "chunk PORT: %s %"
+			    PRIu32 ": non-zero padding after the name", what,
+			    k);
+	p->layer = get_le32(r);
+	memcpy(p->name, r + 8, len);
+	p->name[len] = '\0';
+	c->pos += PORT_REC;
+	return HGQ_OK;
+}
+
+/* PORT (section 4.8): before GRPH, whose graph rules use the ports */
+static int
+parse_port(struct cur *c, struct rstate *st)
+{
+	struct hgq_model *m = st->m;
+	uint32_t n_in, n_out;
+	int rc;
+
+	if ((rc = need(c, 8, "the port counts")) != HGQ_OK)
+		return rc;
+	n_in = cur_u32(c);
+	n_out = cur_u32(c);
+	if (n_in > HGQ_MAX_PORTS || n_out > HGQ_MAX_PORTS ||
+	    n_in + n_out == 0)
+		return hgq_errf(c->err, HGQ_EFORMAT, "chunk PORT: %" PRIu32
+		    " inputs and %" PRIu32 " outputs (each 0..%d, not both"
+		    " 0)", n_in, n_out, HGQ_MAX_PORTS);
+	if ((rc = need(c, (uint64_t)(n_in + n_out) * PORT_REC,
+	    "the port records")) != HGQ_OK)
+		return rc;
+	for (uint32_t k = 0; k < n_in; k++)
+		if ((rc = parse_port_rec(c, &m->in_ports[k], "input", k)) !=
+		    HGQ_OK)
+			return rc;
+	for (uint32_t k = 0; k < n_out; k++)
+		if ((rc = parse_port_rec(c, &m->out_ports[k], "output", k)) !=
+		    HGQ_OK)
+			return rc;
+	m->n_in_ports = n_in;
+	m->n_out_ports = n_out;
+	return cur_end(c, st->minor);
 }
 
 static int
@@ -1241,6 +1402,12 @@ parse_trns(struct cur *c, struct rstate *st)
 		cnt = cur_u32(c);
 		if ((rc = cur_reserved(c)) != HGQ_OK)
 			return rc;
+		if ((role & ~(uint32_t)(HGQ_ROLE_M1 | HGQ_ROLE_M2)) ==
+		    HGQ_ROLE_MASK && st->minor < 2)
+			return hgq_errf(c->err, HGQ_EFORMAT, "chunk TRNS:"
+			    " tensor %" PRIu32 ": a mask (role %d) in a version"
+			    " 1.%u file (masks are format 1.2)", t,
+			    HGQ_ROLE_MASK, st->minor);
 		if (layer >= m->n_layers || layer < last)
 			return hgq_errf(c->err, HGQ_EFORMAT, "chunk TRNS:"
 			    " tensor %" PRIu32 ": layer %" PRIu32
@@ -1525,6 +1692,12 @@ read_header(FILE *f, struct rchunk **toc, uint32_t *n_out, unsigned *minor,
 			}
 			continue;
 		}
+		if (c[j].kind == C_PORT && *minor < 2) {
+			rc = hgq_errf(err, HGQ_EFORMAT, "chunk PORT in a"
+			    " version 1.%u file (named inputs and outputs are"
+			    " format 1.2)", *minor);
+			goto fail;
+		}
 		if (((c[j].flags & CHUNK_REQUIRED) != 0) !=
 		    known[c[j].kind].required) {
 			rc = hgq_errf(err, HGQ_EFORMAT, "chunk %s: required"
@@ -1541,6 +1714,8 @@ read_header(FILE *f, struct rchunk **toc, uint32_t *n_out, unsigned *minor,
 	for (int k = C_INPT; k <= C_GRPH; k++) {
 		bool seen = false;
 
+		if (k == C_PORT)	/* only with ports */
+			continue;
 		for (uint32_t j = 0; j < n; j++)
 			seen |= c[j].kind == k;
 		if (!seen) {
@@ -1566,8 +1741,8 @@ read_chunk(FILE *f, const struct rchunk *c, struct rstate *st,
     uint64_t *pos, struct hgq_err *err)
 {
 	static int (*const parse[N_KNOWN])(struct cur *, struct rstate *) = {
-		parse_inpt, parse_grph, parse_fixp, parse_calb, parse_trns,
-		parse_meta,
+		parse_inpt, parse_port, parse_grph, parse_fixp, parse_calb,
+		parse_trns, parse_meta,
 	};
 	uint8_t pad[8], *stored = NULL, *plain = NULL;
 	struct cur cu;
@@ -1654,10 +1829,14 @@ hgq_model_read(FILE *f, struct hgq_model **out, struct hgq_err *err)
 			goto fail;
 
 	/* obligation 9: the model as a whole */
-	if (st.m->n_layers > 0 && st.n_map != st.m->layers[0].n_in) {
-		rc = hgq_errf(err, HGQ_EFORMAT, "chunk INPT: index map of %"
-		    PRIu32 " entries for a first layer of %" PRIu32 " inputs",
-		    st.n_map, st.m->layers[0].n_in);
+	if (st.m->n_layers > 0 && st.n_map != hgq_model_n_in(st.m)) {
+		rc = st.m->n_in_ports == 0 ? hgq_errf(err, HGQ_EFORMAT,
+		    "chunk INPT: index map of %" PRIu32 " entries for a first"
+		    " layer of %" PRIu32 " inputs", st.n_map,
+		    st.m->layers[0].n_in) : hgq_errf(err, HGQ_EFORMAT,
+		    "chunk INPT: index map of %" PRIu32 " entries for model"
+		    " inputs of %" PRIu32 " elements", st.n_map,
+		    hgq_model_n_in(st.m));
 		goto fail;
 	}
 	if (hgq_model_validate(st.m, &verr) != HGQ_OK) {

@@ -653,9 +653,12 @@ int	hgq_model_read_file(const char *path, struct hgq_model **out,
  * on failure part of the model may have been written.
  */
 /*
- * hgq_model_format_minor - the minor version hgq_model_write() gives m:
- * 0 when format 1.0 describes it (a chain of quantizer and dense layers
- * on flat tensors), else 1.  m must be valid.
+ * hgq_model_format_minor - the minor version hgq_model_write() gives m
+ * (with its training state): 2 when m uses something of format 1.2 (a
+ * kind >= HGQ_LAYER_ADD, ports, a mask tensor; without TRNS a mask is not
+ * written and does not count), else 0 when format 1.0 describes it (a
+ * chain of quantizer and dense layers on flat tensors), else 1.  m must
+ * be valid.
  */
 unsigned hgq_model_format_minor(const struct hgq_model *m);
 

@@ -1281,9 +1281,12 @@ validate_layer(const struct hgq_model *m, uint32_t j, struct hgq_err *err)
 		    " stride or padding set on a %s layer", j,
 		    hgq_layer_kind_name(l->kind));
 
+	if (l->kind == HGQ_LAYER_LUT && l->func > HGQ_FUNC_MAX)
+		return hgq_errf(err, HGQ_EINVAL, "layer %" PRIu32 ": unknown"
+		    " lookup-table function %u (0..%d: tanh, sigmoid,"
+		    " softplus, silu, exp)", j, l->func, HGQ_FUNC_MAX);
 	if ((l->kind == HGQ_LAYER_CONCAT ? 0 : l->axis) != 0 ||
-	    (l->kind == HGQ_LAYER_LUT ? 0 : l->func) != 0 ||
-	    (l->kind == HGQ_LAYER_LUT && l->func > HGQ_FUNC_MAX))
+	    (l->kind == HGQ_LAYER_LUT ? 0 : l->func) != 0)
 		return hgq_errf(err, HGQ_EINVAL, "layer %" PRIu32 ": axis %u"
 		    " or function %u set on %s %s layer", j, l->axis, l->func,
 		    article(l->kind), hgq_layer_kind_name(l->kind));

@@ -105,6 +105,7 @@ hostile-norm-nan.hgqm|normalisation scale of column 1 is not finite
 hostile-after-last.hgqm|unexpected bytes after the last chunk
 hostile-hlen24-minor0.hgqm|header length 24 in a version 1.0 file
 hostile-hlen24-minor1.hgqm|header length 24 in a version 1.1 file
+hostile-hlen24-minor2.hgqm|header length 24 in a version 1.2 file
 hostile-calb-nan.hgqm|layer 0 element 0: calibration range [[]nan, 3.5] is not finite and ordered (CALB)
 hostile-calb-inverted.hgqm|layer 0 element 1: calibration range [[]5, 4.25] is not finite and ordered (CALB)
 hostile-trns-lr-nan.hgqm|training lr_scale nan is not finite and positive (TRNS)
@@ -126,6 +127,24 @@ hostile-conv-rank.hgqm|chunk GRPH: layer 1: rank 7 outside 1..3
 hostile-conv-ninputs.hgqm|chunk GRPH: layer 1: 4294967295 inputs outside 1..8
 hostile-conv-plen.hgqm|chunk GRPH: layer 0: parameter length 48 (expected 56)
 hostile-avgpool-area.hgqm|chunk GRPH: layer 3: average pooling over 1x3 = 3 elements: only areas that are powers of two
+hostile-g-forward-ref.hgqm|chunk GRPH: layer 3: input reference 4 is not an earlier layer
+hostile-g-dangling-ref.hgqm|chunk GRPH: layer 9: input reference 99 is not an earlier layer
+hostile-g-input-to-op.hgqm|chunk GRPH: layer 2: a dense layer reads model input 0 (only a quantizer does)
+hostile-g-two-readers.hgqm|chunk GRPH: layer 6: add output read by 2 layers (an operation feeds one quantizer)
+hostile-g-unused.hgqm|chunk GRPH: layer 9: its output is not used
+hostile-g-dup-name.hgqm|chunk GRPH: model outputs 0 and 1 are both named sum
+hostile-g-bad-name.hgqm|chunk GRPH: model input 1: name "2b" is not [[]A-Za-z_][[]A-Za-z0-9_]* of 1..32 bytes
+hostile-g-port-layer.hgqm|chunk GRPH: model output y: layer 99 does not exist (12 layers)
+hostile-g-bad-func.hgqm|chunk GRPH: layer 8: unknown lookup-table function 9 (0..4: tanh, sigmoid, softplus, silu, exp)
+hostile-g-lut-width.hgqm|invalid model: layer 8: tanh table over element 0 of 13 bits (the limit is 12 bits, 4096 entries)
+hostile-g-mask-value.hgqm|invalid model: layer 2: mask element 0 is 0.5, not 0 or 1
+hostile-g-mask-weight.hgqm|invalid model: layer 2: weight 1 is masked but its mantissa is 3
+hostile-g-add-shape.hgqm|chunk GRPH: layer 6: add of shape ?2? has input 1 of shape ?1? (the shapes must be equal)
+hostile-g-sub3.hgqm|chunk GRPH: layer 6: a subtract layer reads two inputs, not 3
+hostile-g-concat-axis.hgqm|chunk GRPH: layer 10: concatenate along axis 1 of a rank-1 tensor
+hostile-g-concat-dims.hgqm|chunk GRPH: layer 10: concatenate inputs give 4 along axis 0, the output has 5
+hostile-g-port-minor1.hgqm|chunk PORT in a version 1.1 file (named inputs and outputs are format 1.2)
+hostile-g-classify-2out.hgqm|chunk GRPH: a classifier has one output, not 2
 EOF
 
 # an uncalibrated model is no input for the exact tools

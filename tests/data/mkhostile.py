@@ -494,14 +494,16 @@ def spec_rules(t, tr, patched):
     nan = float("nan")
     # a model file is one model: nothing after its last chunk
     put("hostile-after-last.hgqm", build(t()) + bytes(8))
-    # files of minor 0 and 1 have the 16-byte header (no header field is
-    # defined up to 1.1); a later minor may have more
+    # files of minor 0, 1 and 2 have the 16-byte header (no header field
+    # is defined up to 1.2); a later minor may have more
     conv = os.path.join(EXAMPLES, "conv2d.hgqm")
     put("hostile-hlen24-minor0.hgqm", build(t(), hextra=bytes(8)))
     put("hostile-hlen24-minor1.hgqm",
         build(parse(conv), minor=1, hextra=bytes(8)))
-    put("good-hlen24-minor2.hgqm",
-        build(parse(conv), minor=2, hextra=b"\xa5" * 8))
+    put("hostile-hlen24-minor2.hgqm",
+        build(parse(conv), minor=2, hextra=bytes(8)))
+    put("good-hlen24-minor3.hgqm",
+        build(parse(conv), minor=3, hextra=b"\xa5" * 8))
     # CALB: finite ranges with min <= max (layer 0: min at 16, max at 32)
     put("hostile-calb-nan.hgqm",
         build(patched(tr(), b"CALB", 16, "<d", nan)))
@@ -728,8 +730,176 @@ def later_minor():
     put("minor1.hgqm", build(c, minor=1))
 
 
+# ---------------------------------------------------------------------
+# hostile graphs (format 1.2, hgqm.md 4.3.3 and 4.8): one per rule, from
+# formats/examples/graph.hgqm (q0 x_a [2], q1 x_b [1], dense 2 <- 0,
+# q3, dense 4 <- 1, q5, add 6 <- 3 5, q7 "sum", lut tanh 8 <- 7, q9,
+# concatenate 10 <- 7 9, q11 "y") and graph-train.hgqm (its mask)
+# ---------------------------------------------------------------------
+
+def grph_records(data):
+    """the 1.1/1.2 records of a GRPH payload as dicts"""
+    n = struct.unpack_from("<I", data, 0)[0]
+    at, out = 8, []
+    for _ in range(n):
+        kind, n_in, n_out, plen = struct.unpack_from("<IIII", data, at)
+        par = data[at + 16:at + 24]
+        rank = struct.unpack_from("<I", data, at + R_RANK)[0]
+        shape = list(struct.unpack_from("<III", data, at + R_SHAPE))
+        k = struct.unpack_from("<I", data, at + R_NINPUTS)[0]
+        win = list(struct.unpack_from("<4I", data, at + R_KERNEL))
+        refs = list(struct.unpack_from("<%dI" % k, data, at + R_INPUTS))
+        out.append({"kind": kind, "n_in": n_in, "n_out": n_out,
+                    "par": bytearray(par), "rank": rank, "shape": shape,
+                    "win": win, "refs": refs})
+        at += 16 + plen
+    return out
+
+
+def grph_bytes(recs):
+    b = struct.pack("<II", len(recs), 0)
+    for r in recs:
+        k = len(r["refs"])
+        refs = pad8(struct.pack("<%dI" % k, *r["refs"]))
+        b += struct.pack("<IIII", r["kind"], r["n_in"], r["n_out"],
+                         48 + len(refs))
+        b += bytes(r["par"]) + struct.pack("<I3III4I", r["rank"],
+                                            *r["shape"], k, 0, *r["win"])
+        b += refs
+    return b
+
+
+def fixp_offsets(recs):
+    """payload offset of each layer's arrays in FIXP (quantizer: k, then
+    i and f 1 * align8(n) apart; dense: the weight mantissas first)"""
+    at, offs = 8, []
+    for r in recs:
+        offs.append(at)
+        if r["kind"] == 1:
+            at += 3 * align8(r["n_out"])
+        elif r["kind"] == 2:
+            nw = r["n_in"] * r["n_out"]
+            at += align8(4 * nw) + align8(nw) + align8(4 * r["n_out"]) + \
+                align8(r["n_out"])
+    return offs
+
+
+def port_bytes(inputs, outputs):
+    b = struct.pack("<II", len(inputs), len(outputs))
+    for layer, name in inputs + outputs:
+        b += struct.pack("<IB3x", layer, len(name)) + \
+            name.encode().ljust(32, b"\0")
+    return b
+
+
+G_IN = [(0, "x_a"), (1, "x_b")]
+G_OUT = [(7, "sum"), (11, "y")]
+
+
+def hostile_graph():
+    gpath = os.path.join(EXAMPLES, "graph.hgqm")
+    tpath = os.path.join(EXAMPLES, "graph-train.hgqm")
+
+    def g(edit=None, ports=None, path=gpath, minor=2):
+        c = parse(path)
+        gr = chunk(c, b"GRPH")
+        recs = grph_records(gr["data"])
+        if edit:
+            edit(recs)
+        gr["data"] = grph_bytes(recs)
+        if ports is not None:
+            chunk(c, b"PORT")["data"] = port_bytes(*ports)
+        return c, recs
+
+    def put_g(name, *args, **kw):
+        c, _ = g(*args, **kw)
+        put(name, build(c, minor=kw.get("minor", 2)))
+
+    def refs(j, *v):
+        def f(recs):
+            recs[j]["refs"] = list(v)
+        return f
+
+    IN = 0x80000000
+    put_g("hostile-g-forward-ref.hgqm", refs(3, 4))
+    put_g("hostile-g-dangling-ref.hgqm", refs(9, 99))
+    put_g("hostile-g-input-to-op.hgqm", refs(2, IN))
+    # the lookup table's quantizer reads the add: the add has 2 readers
+    put_g("hostile-g-two-readers.hgqm", refs(9, 6))
+    # the concatenation reads the sum twice: q9 is read by nothing
+    put_g("hostile-g-unused.hgqm", refs(10, 7, 7))
+    put_g("hostile-g-dup-name.hgqm", ports=(G_IN, [(7, "sum"), (11, "sum")]))
+    put_g("hostile-g-bad-name.hgqm", ports=([(0, "x_a"), (1, "2b")], G_OUT))
+    put_g("hostile-g-port-layer.hgqm", ports=(G_IN, [(7, "sum"), (99, "y")]))
+
+    def func(recs):
+        recs[8]["par"][0] = 9
+    put_g("hostile-g-bad-func.hgqm", func)
+    # the add reads q1 ([1]) beside q3 ([2])
+    put_g("hostile-g-add-shape.hgqm", refs(6, 3, 1))
+
+    def sub3(recs):
+        recs[6]["kind"] = 9
+        recs[6]["refs"] = [3, 5, 3]
+    put_g("hostile-g-sub3.hgqm", sub3)
+
+    def axis(recs):
+        recs[10]["par"][0] = 1
+    put_g("hostile-g-concat-axis.hgqm", axis)
+
+    # the concatenation (and its quantizer) of 5 elements from 2 + 2
+    def dims(recs):
+        for j in (10, 11):
+            recs[j]["shape"][0] = 5
+            recs[j]["n_out"] = 5
+        recs[11]["n_in"] = 5
+    c, recs = g(dims)
+    fx = chunk(c, b"FIXP")["data"]
+    o = fixp_offsets(recs)[11]
+    # q11 of 5 elements: k, i, f of 8 bytes each (4 of them were used)
+    chunk(c, b"FIXP")["data"] = fx[:o] + bytes(24)
+    put("hostile-g-concat-dims.hgqm", build(c, minor=2))
+    # PORT in a version 1.1 file (whose records are 1.1's)
+    put_g("hostile-g-port-minor1.hgqm", minor=1)
+    # a classifier with two outputs
+    c, _ = g()
+    struct.pack_into("<I", chunk(c, b"INPT")["data"], 0, 0)
+    put("hostile-g-classify-2out.hgqm", build(c, minor=2))
+    # the table's input q7: element 0 of width 13 (k 1, i 6, f 6)
+    c, recs = g()
+    fx = chunk(c, b"FIXP")["data"]
+    o = fixp_offsets(recs)[7]
+    fx[o] = 1
+    fx[o + 8] = 6
+    fx[o + 16] = 6
+    put("hostile-g-lut-width.hgqm", build(c, minor=2))
+    # masks (graph-train.hgqm: layer 2's mask is [1, 0, 1, 1])
+    c, recs = g(path=tpath)
+    tr = chunk(c, b"TRNS")["data"]
+    at = mask_at(tr)
+    struct.pack_into("<f", tr, at, 0.5)
+    put("hostile-g-mask-value.hgqm", build(c, minor=2))
+    c, recs = g(path=tpath)
+    fx = chunk(c, b"FIXP")["data"]
+    struct.pack_into("<i", fx, fixp_offsets(recs)[2] + 4, 3)
+    put("hostile-g-mask-weight.hgqm", build(c, minor=2))
+
+
+def mask_at(tr):
+    """payload offset of the data of the mask (role 12) in TRNS"""
+    n = struct.unpack_from("<I", tr, 56)[0]
+    at = 64
+    for _ in range(n):
+        layer, role, cnt = struct.unpack_from("<III", tr, at)
+        if role == 12:
+            return at + 16
+        at += 16 + align8(4 * cnt)
+    raise KeyError("no mask")
+
+
 def main():
     hostile()
+    hostile_graph()
     hostile_shaped()
     hostile_data()
     write_edge("edge-wide-sat", edge_wide(1), edge_wide_inputs())

@@ -6,6 +6,7 @@
  * whatever the reader accepted; pruning keeps the outputs and the EBOPs
  * of the model on a few inputs taken from the fuzz data; the receptive
  * fields of convolution and pooling layers stay inside their inputs; a
+ * graph's references, ports and written version agree (format 1.2); a
  * copy writes the same bytes.  Each input is
  * tried as it is and, so that mutations get past the checksums into the
  * chunk decoders, once more with its header and chunk CRCs recomputed.
@@ -203,6 +204,45 @@ check_windows(const struct hgq_model *m)
 	}
 }
 
+/*
+ * check_graph - what a valid model promises the programs (format 1.2):
+ * every reference an earlier layer or a model input read by its port's
+ * quantizer only, outputs naming quantizers, and the writer's minor 2
+ * exactly when the model has ports, a kind of 1.2 or a mask
+ */
+static void
+check_graph(const struct hgq_model *m)
+{
+	int v12 = m->n_in_ports + m->n_out_ports > 0;
+
+	for (uint32_t j = 0; j < m->n_layers; j++) {
+		const struct hgq_layer *l = &m->layers[j];
+
+		for (uint32_t q = 0; q < hgq_layer_n_inputs(l); q++) {
+			uint32_t ref = hgq_layer_input(m, j, q);
+			uint32_t k = ref & ~HGQ_REF_INPUT;
+
+			if (ref & HGQ_REF_INPUT) {
+				if (k >= hgq_model_n_inputs(m) ||
+				    hgq_model_input_layer(m, k) != j ||
+				    l->kind != HGQ_LAYER_QUANT)
+					abort();
+			} else if (ref >= j)
+				abort();	/* not topological */
+		}
+		if (l->kind >= HGQ_LAYER_ADD ||
+		    hgq_layer_tensor(l, HGQ_ROLE_MASK) != NULL)
+			v12 = 1;
+	}
+	for (uint32_t k = 0; k < hgq_model_n_outputs(m); k++)
+		if (hgq_model_output_layer(m, k) >= m->n_layers ||
+		    m->layers[hgq_model_output_layer(m, k)].kind !=
+		    HGQ_LAYER_QUANT)
+			abort();
+	if ((hgq_model_format_minor(m) == 2) != v12)
+		abort();	/* 1.2 only when needed, always then */
+}
+
 static void one(const uint8_t *data, size_t size);
 
 int
@@ -243,6 +283,7 @@ one(const uint8_t *data, size_t size)
 		fclose(null);
 	}
 	check_windows(m);
+	check_graph(m);
 	if (m->calibrated && hgq_engine_new(&e, m, NULL) == HGQ_OK)
 		check_engine(m, e, data, size);
 	/* canonical: write, read, write gives the same bytes */

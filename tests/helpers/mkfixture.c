@@ -2,6 +2,7 @@
  * mkfixture - write a small deterministic random model for the tests.
  *
  * usage: mkfixture [--compress] [--regress] [--train] [--uncalibrated]
+ *            [--arch SPEC | --graph | --graph-all] [--fit]
  *            [--max-width N] [--meta N] [--norm none|scale|standard]
  *            [--raw-extra N] [--seed N] [--shape N,N,...] [-o FILE]
  *
@@ -33,11 +34,30 @@
  * fire), with the identity (the union of the formats reaching each
  * element) after max-pooling and flatten, as the trainer makes them.
  *
+ * --graph builds the format 1.2 example of formats/hgqm.md 9.2 instead:
+ * named inputs x_a [2] and x_b [1], a quantizer and a dense layer on
+ * each, their sum, tanh of the sum, the sum and the tanh concatenated;
+ * named outputs "sum" (the sum's quantizer) and "y"; a regression model.
+ * --graph-all builds a graph of every kind on rank-2 tensors: inputs p
+ * [4, 2] and q [4, 3] concatenated on axis 1, a per-row dense (conv1d
+ * kernel 1), subtract, a 3-input add, sigmoid, average pooling over the
+ * rows, flatten, dense; outputs "o" (the dense) and "s" (the sigmoid).
+ * With --train the first (--graph) or last (--graph-all) dense layer also
+ * carries a weight mask that fixes one weight at 0.
+ *
  * formats/examples/ was produced once with (see formats/hgqm.md):
  *   mkfixture --seed 221 --shape 2,2,1 --max-width 6 -o tiny.hgqm
  *   mkfixture --seed 221 --shape 2,2,1 --max-width 6 --train -o tiny-train.hgqm
  *   mkfixture --seed 221 --shape 2,2,1 --max-width 6 --train --compress
  *       -o tiny-deflate.hgqm
+ *   mkfixture --graph --seed 31 --max-width 6 -o graph.hgqm
+ *   mkfixture --graph --seed 31 --max-width 6 --train -o graph-train.hgqm
+ * and tests/fuzz/corpus-model/graph-*.hgqm with
+ *   mkfixture --graph --seed 31 --max-width 6 --train --compress
+ *       -o graph-deflate.hgqm
+ *   mkfixture --graph-all --seed 3 --max-width 6 -o graph-all.hgqm
+ *   mkfixture --graph-all --seed 4 --max-width 6 --train
+ *       -o graph-all-train.hgqm
  */
 #include <errno.h>
 #include <getopt.h>
@@ -63,13 +83,15 @@ struct opts {
 	uint32_t	 n_meta;
 	int		 norm;
 	bool		 regress, train, compress, uncal, fit;
+	int		 graph;		/* 1 --graph, 2 --graph-all */
 	const char	*out;
 	const char	*arch;		/* --arch SPEC, or NULL */
 };
 
 static const char usage[] =
     "usage: mkfixture [--compress] [--regress] [--train] [--uncalibrated]\n"
-    "           [--arch SPEC] [--fit] [--max-width N] [--meta N]\n"
+    "           [--arch SPEC | --graph | --graph-all] [--fit] [--max-width N]\n"
+    "           [--meta N]\n"
     "           [--norm none|scale|standard] [--raw-extra N] [--seed N]\n"
     "           [--shape N,N,...] [-o FILE]\n";
 
@@ -180,6 +202,8 @@ parse_args(struct opts *o, int argc, char **argv)
 		{ "arch", required_argument, NULL, 'a' },
 		{ "compress", no_argument, NULL, 'c' },
 		{ "fit", no_argument, NULL, 'F' },
+		{ "graph", no_argument, NULL, 'g' },
+		{ "graph-all", no_argument, NULL, 'G' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "max-width", required_argument, NULL, 'w' },
 		{ "meta", required_argument, NULL, 'm' },
@@ -206,6 +230,8 @@ parse_args(struct opts *o, int argc, char **argv)
 		case 'a': o->arch = optarg; break;
 		case 'c': o->compress = true; break;
 		case 'F': o->fit = true; break;
+		case 'g': o->graph = 1; break;
+		case 'G': o->graph = 2; break;
 		case 'h': fputs(usage, stdout); exit(0);
 		case 'm':
 			o->n_meta = (uint32_t)parse_num(optarg, "--meta",
@@ -244,7 +270,8 @@ parse_args(struct opts *o, int argc, char **argv)
 			exit(2);
 		}
 	}
-	if (optind != argc) {
+	if (optind != argc || (o->graph != 0 && (o->arch != NULL ||
+	    o->fit))) {
 		fputs(usage, stderr);
 		exit(2);
 	}
@@ -372,11 +399,13 @@ fill_dense(struct hgq_model *m, uint32_t j, const struct opts *o, bool last,
 static void
 fill_input(struct hgq_model *m, const struct opts *o)
 {
-	struct hgq_err err = HGQ_ERR_INIT;
-	uint32_t n = m->layers[0].n_in, n_raw = n + o->raw_extra, left = n;
+	uint32_t n = hgq_model_n_in(m), n_raw = n + o->raw_extra, left = n;
 
-	if (hgq_model_set_input(m, n_raw, &err) != HGQ_OK)
-		fail("cannot set the input", &err);
+	free(m->index_map);
+	m->index_map = calloc(n, sizeof(*m->index_map));
+	if (m->index_map == NULL)
+		fail("out of memory", NULL);
+	m->n_raw = n_raw;
 	/* choose n of the n_raw columns, in order */
 	for (uint32_t c = 0, e = 0; c < n_raw && left > 0; c++) {
 		if ((uint64_t)rnd(0, (int)(n_raw - c) - 1) < left) {
@@ -566,6 +595,126 @@ build_arch(struct hgq_model *m, const char *spec)
 	}
 	if (m->n_layers < 3)
 		bad_arch(spec);
+}
+
+/* a layer of a --graph model: kind, shape, inputs, axis or function,
+   window */
+struct glayer {
+	uint32_t	 kind, rank, dims[HGQ_MAX_RANK], n_refs, refs[3];
+	uint8_t		 arg;		/* CONCAT axis, LUT function */
+	uint32_t	 win[2];	/* kernel [1, K] = stride (1-D) */
+};
+
+#define IN(k)	(HGQ_REF_INPUT | (k))
+#define Q(r, a, b, c, ref)	{ HGQ_LAYER_QUANT, r, { a, b, c }, 1, \
+				  { ref }, 0, { 0, 0 } }
+
+/* --graph: the example of hgqm.md 9.2 */
+static const struct glayer graph_example[] = {
+	Q(1, 2, 0, 0, IN(0)),					/* 0: x_a */
+	Q(1, 1, 0, 0, IN(1)),					/* 1: x_b */
+	{ HGQ_LAYER_DENSE, 1, { 2 }, 1, { 0 }, 0, { 0, 0 } },	/* 2 */
+	Q(1, 2, 0, 0, 2),					/* 3 */
+	{ HGQ_LAYER_DENSE, 1, { 2 }, 1, { 1 }, 0, { 0, 0 } },	/* 4 */
+	Q(1, 2, 0, 0, 4),					/* 5 */
+	{ HGQ_LAYER_ADD, 1, { 2 }, 2, { 3, 5 }, 0, { 0, 0 } },	/* 6 */
+	Q(1, 2, 0, 0, 6),					/* 7: sum */
+	{ HGQ_LAYER_LUT, 1, { 2 }, 1, { 7 }, HGQ_FUNC_TANH,
+	    { 0, 0 } },						/* 8 */
+	Q(1, 2, 0, 0, 8),					/* 9 */
+	{ HGQ_LAYER_CONCAT, 1, { 4 }, 2, { 7, 9 }, 0, { 0, 0 } }, /* 10 */
+	Q(1, 4, 0, 0, 10),					/* 11: y */
+};
+
+/* --graph-all: every kind of 1.2 beside those of 1.1, on rank 2 */
+static const struct glayer graph_all[] = {
+	Q(2, 4, 2, 0, IN(0)),					/* 0: p */
+	Q(2, 4, 3, 0, IN(1)),					/* 1: q */
+	{ HGQ_LAYER_CONCAT, 2, { 4, 5 }, 2, { 0, 1 }, 1,
+	    { 0, 0 } },						/* 2 */
+	Q(2, 4, 5, 0, 2),					/* 3 */
+	{ HGQ_LAYER_CONV1D, 2, { 4, 3 }, 1, { 3 }, 0, { 1, 1 } }, /* 4 */
+	Q(2, 4, 3, 0, 4),					/* 5 */
+	{ HGQ_LAYER_SUB, 2, { 4, 3 }, 2, { 5, 1 }, 0, { 0, 0 } }, /* 6 */
+	Q(2, 4, 3, 0, 6),					/* 7 */
+	{ HGQ_LAYER_ADD, 2, { 4, 3 }, 3, { 5, 7, 1 }, 0,
+	    { 0, 0 } },						/* 8 */
+	Q(2, 4, 3, 0, 8),					/* 9 */
+	{ HGQ_LAYER_LUT, 2, { 4, 3 }, 1, { 9 }, HGQ_FUNC_SIGMOID,
+	    { 0, 0 } },						/* 10 */
+	Q(2, 4, 3, 0, 10),					/* 11: s */
+	{ HGQ_LAYER_AVGPOOL, 2, { 1, 3 }, 1, { 11 }, 0, { 4, 4 } }, /* 12 */
+	Q(2, 1, 3, 0, 12),					/* 13 */
+	{ HGQ_LAYER_FLATTEN, 1, { 3 }, 1, { 13 }, 0, { 0, 0 } },  /* 14 */
+	Q(1, 3, 0, 0, 14),					/* 15 */
+	{ HGQ_LAYER_DENSE, 1, { 2 }, 1, { 15 }, 0, { 0, 0 } },	/* 16 */
+	Q(1, 2, 0, 0, 16),					/* 17: o */
+};
+
+static void
+set_port(struct hgq_port *p, const char *name, uint32_t layer)
+{
+	snprintf(p->name, sizeof(p->name), "%s", name);
+	p->layer = layer;
+}
+
+/* the layers and ports of --graph, --graph-all (see the top of file) */
+static void
+build_graph(struct hgq_model *m, int which)
+{
+	struct hgq_err err = HGQ_ERR_INIT;
+	const struct glayer *gl = which == 1 ? graph_example : graph_all;
+	size_t n = which == 1 ? sizeof(graph_example) / sizeof(*gl) :
+	    sizeof(graph_all) / sizeof(*gl);
+
+	for (size_t j = 0; j < n; j++) {
+		const struct glayer *g = &gl[j];
+		uint32_t r0 = g->refs[0];
+		struct hgq_layer *l = hgq_model_add_layer(m, g->kind, 1, 1);
+
+		if (l == NULL)
+			fail("out of memory", NULL);
+		if (hgq_layer_set_shape(l, g->rank, g->dims, &err) != HGQ_OK ||
+		    hgq_layer_set_inputs(l, g->n_refs, g->refs, &err) !=
+		    HGQ_OK)
+			fail("--graph", &err);
+		l->n_in = (r0 & HGQ_REF_INPUT) ? l->n_out :
+		    m->layers[r0].n_out;
+		l->axis = g->kind == HGQ_LAYER_CONCAT ? g->arg : 0;
+		l->func = g->kind == HGQ_LAYER_LUT ? g->arg : 0;
+		if (g->win[0] != 0) {
+			l->kernel[0] = l->stride[0] = 1;
+			l->kernel[1] = g->win[0];
+			l->stride[1] = g->win[1];
+		}
+	}
+	m->n_in_ports = m->n_out_ports = 2;
+	set_port(&m->in_ports[0], which == 1 ? "x_a" : "p", 0);
+	set_port(&m->in_ports[1], which == 1 ? "x_b" : "q", 1);
+	set_port(&m->out_ports[0], which == 1 ? "sum" : "o",
+	    which == 1 ? 7 : 17);
+	set_port(&m->out_ports[1], which == 1 ? "y" : "s", which == 1 ? 11 :
+	    11);
+}
+
+/* --train: a mask on dense layer j that fixes its weight e at 0 */
+static void
+add_mask(struct hgq_model *m, uint32_t j, uint32_t e)
+{
+	struct hgq_err err = HGQ_ERR_INIT;
+	struct hgq_layer *l = &m->layers[j];
+	uint32_t nw = (uint32_t)hgq_layer_n_weights(m, j);
+	struct hgq_tensor *t = hgq_layer_add_tensor(l, HGQ_ROLE_MASK, nw,
+	    &err), *w = hgq_layer_tensor(l, HGQ_ROLE_WEIGHT);
+
+	if (t == NULL)
+		fail("cannot add the mask", &err);
+	for (uint32_t u = 0; u < nw; u++)
+		t->data[u] = u == e ? 0.0f : 1.0f;
+	if (l->w_m != NULL)
+		l->w_m[e] = 0;
+	if (w != NULL)
+		w->data[e] = 0.0f;
 }
 
 /* --fit: value ranges [lo, hi] per element, layer by layer */
@@ -768,7 +917,10 @@ build(const struct opts *o)
 	rng_train = o->seed ^ 0x5452414e53ULL;	/* "TRANS" */
 	if (o->arch != NULL)
 		build_arch(m, o->arch);
-	for (int s = 0; o->arch == NULL && s < o->n_shape; s++) {
+	if (o->graph != 0)
+		build_graph(m, o->graph);
+	for (int s = 0; o->arch == NULL && o->graph == 0 && s < o->n_shape;
+	    s++) {
 		struct hgq_layer *l;
 		uint32_t n = o->shape[s];
 
@@ -778,7 +930,9 @@ build(const struct opts *o)
 		if ((l = hgq_model_add_layer(m, HGQ_LAYER_QUANT, n, n)) == NULL)
 			fail("out of memory", NULL);
 	}
-	m->task = o->regress ? HGQ_TASK_REGRESS : HGQ_TASK_CLASSIFY;
+	/* two outputs: regression (a classifier has one output tensor) */
+	m->task = o->regress || o->graph != 0 ? HGQ_TASK_REGRESS :
+	    HGQ_TASK_CLASSIFY;
 	m->calibrated = !o->uncal;
 	fill_input(m, o);
 	for (uint32_t j = 0; j < m->n_layers; j++) {
@@ -793,6 +947,8 @@ build(const struct opts *o)
 		    m->layers[j - 1].kind == HGQ_LAYER_FLATTEN))
 			m->layers[j].trainable = 0;
 	}
+	if (o->graph != 0 && o->train)
+		add_mask(m, o->graph == 1 ? 2 : 16, o->graph == 1 ? 1 : 2);
 	if (o->fit && !o->uncal)
 		fit_formats(m, o);
 	if (o->train)

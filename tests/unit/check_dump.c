@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fixture.h"
 #include "internal.h"
 #include "unit.h"
 
@@ -77,9 +78,11 @@ START_TEST(test_golden)
 		{ EX "tiny-deflate.hgqm", EX "tiny-train.json" },
 		{ EX "conv2d.hgqm", EX "conv2d.json" },
 		{ EX "conv1d.hgqm", EX "conv1d.json" },
+		{ EX "graph.hgqm", EX "graph.json" },
+		{ EX "graph-train.hgqm", EX "graph-train.json" },
 	};
 
-	for (int j = 0; j < 5; j++) {
+	for (size_t j = 0; j < sizeof(names) / sizeof(names[0]); j++) {
 		struct hgq_model *m = load(names[j][0]);
 		char *want = slurp_text(names[j][1]), *got = dump(m);
 
@@ -197,6 +200,53 @@ START_TEST(test_escape_and_doubles)
 }
 END_TEST
 
+/*
+ * A graph (format 1.2, tests/unit/fixture.c fx_graph): the ports with
+ * their shapes and index-map offsets, the inputs of every layer, the
+ * shapes of several inputs, the function, the axis and the mask
+ */
+START_TEST(test_graph)
+{
+	struct hgq_model *m = fx_graph();
+	char *got = dump(m);
+
+	ck_assert(strncmp(got, "{\n  \"format_version\": [1, 2],\n", 30) == 0);
+	ck_assert_ptr_nonnull(strstr(got, "  \"input\": {\n    \"n\": 8,\n"
+	    "    \"n_raw\": 8,\n"));
+	ck_assert_ptr_nonnull(strstr(got, "  \"inputs\": [\n"
+	    "    {\"name\": \"a\", \"layer\": 0, \"shape\": [4], \"n\": 4,"
+	    " \"index_map_offset\": 0},\n"
+	    "    {\"name\": \"b\", \"layer\": 1, \"shape\": [4], \"n\": 4,"
+	    " \"index_map_offset\": 4}\n  ],\n"
+	    "  \"outputs\": [\n"
+	    "    {\"name\": \"y\", \"layer\": 15, \"shape\": [2], \"n\": 2},\n"
+	    "    {\"name\": \"z\", \"layer\": 11, \"shape\": [3], \"n\": 3}\n"
+	    "  ],\n  \"layers\": [\n"));
+	ck_assert_ptr_nonnull(strstr(got, "      \"inputs\": [{\"input\":"
+	    " 1}],\n"));
+	ck_assert_ptr_nonnull(strstr(got, "      \"kind\": \"subtract\",\n"
+	    "      \"n_in\": 3,\n      \"n_out\": 3,\n"
+	    "      \"inputs\": [{\"layer\": 7}, {\"layer\": 3}],\n"
+	    "      \"input_shape\": [3],\n"
+	    "      \"input_shapes\": [[3], [3]],\n      \"shape\": [3]\n"));
+	ck_assert_ptr_nonnull(strstr(got, "      \"kind\": \"lut\",\n"
+	    "      \"n_in\": 3,\n      \"n_out\": 3,\n"
+	    "      \"function\": \"tanh\",\n"
+	    "      \"inputs\": [{\"layer\": 9}],\n"));
+	ck_assert_ptr_nonnull(strstr(got, "      \"kind\": \"concatenate\",\n"
+	    "      \"n_in\": 3,\n      \"n_out\": 6,\n      \"axis\": 0,\n"
+	    "      \"inputs\": [{\"layer\": 7}, {\"layer\": 11}],\n"
+	    "      \"input_shape\": [3],\n"
+	    "      \"input_shapes\": [[3], [3]],\n      \"shape\": [6]\n"));
+	ck_assert_ptr_nonnull(strstr(got, "      \"kind\": \"add\",\n"));
+	ck_assert_uint_eq(count(got, "\"mask\": true"), 1);
+	ck_assert_ptr_nonnull(strstr(got, "      \"mask\": true,\n"
+	    "      \"masked_weights\": 2,\n"));
+	free(got);
+	hgq_model_free(m);
+}
+END_TEST
+
 START_TEST(test_errors)
 {
 	struct hgq_err err = HGQ_ERR_INIT;
@@ -233,6 +283,7 @@ dump_suite(void)
 	tcase_add_test(tc, test_version);
 	tcase_add_test(tc, test_uncalibrated);
 	tcase_add_test(tc, test_escape_and_doubles);
+	tcase_add_test(tc, test_graph);
 	tcase_add_test(tc, test_errors);
 	suite_add_tcase(s, tc);
 	return s;

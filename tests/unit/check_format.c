@@ -151,6 +151,18 @@ check_identity(const uint8_t *p, size_t n, unsigned flags)
 	return m;
 }
 
+/* the bytes read (the status must be HGQ_OK) */
+static struct hgq_model *
+check_read_ok(const uint8_t *p, size_t n)
+{
+	struct hgq_err err = HGQ_ERR_INIT;
+	struct hgq_model *m;
+
+	ck_assert_msg(read_bytes(p, n, &m, &err) == HGQ_OK, "read: %s",
+	    err.msg);
+	return m;
+}
+
 /* ------------------------------------------------------------------ */
 /* Crafting files                                                      */
 /* ------------------------------------------------------------------ */
@@ -796,6 +808,207 @@ START_TEST(test_golden_conv)
 END_TEST
 
 /*
+ * The format 1.2 golden files (hgqm.md 9.2): minor 2, PORT between INPT
+ * and GRPH, the inputs, kinds, axis and function as annotated there,
+ * read -> write byte-identical; with training state the mask of layer 2.
+ */
+START_TEST(test_golden_graph)
+{
+	static const uint32_t kinds[] = { 1, 1, 2, 1, 2, 1, 8, 1, 11, 1, 10,
+	    1 };
+	static const uint32_t refs[][2] = {
+		{ HGQ_REF_INPUT, 0 }, { HGQ_REF_INPUT | 1, 0 }, { 0, 0 },
+		{ 2, 0 }, { 1, 0 }, { 4, 0 }, { 3, 5 }, { 6, 0 }, { 7, 0 },
+		{ 8, 0 }, { 7, 9 }, { 10, 0 },
+	};
+	struct hgq_err err = HGQ_ERR_INIT;
+	size_t n, nq;
+	uint8_t *p = slurp(EX "graph.hgqm", &n), *q;
+	struct hgq_model *m;
+	const struct hgq_tensor *t;
+
+	ck_assert_uint_eq(n, 1472);
+	ck_assert_uint_eq(p[6], 2);			/* minor 2 */
+	ck_assert_mem_eq(p + 16 + 32, "PORT", 4);	/* TOC[1] */
+	ck_assert_uint_eq(le32(p + 16 + 32 + 4), 1);	/* REQUIRED */
+	m = check_identity(p, n, 0);
+	ck_assert_uint_eq(m->format_minor, 2);
+	ck_assert_uint_eq(m->n_layers, 12);
+	for (uint32_t j = 0; j < 12; j++) {
+		const struct hgq_layer *l = &m->layers[j];
+
+		ck_assert_uint_eq(l->kind, kinds[j]);
+		ck_assert_uint_eq(l->n_inputs, kinds[j] == 8 ||
+		    kinds[j] == 10 ? 2 : 1);
+		for (uint32_t u = 0; u < l->n_inputs; u++)
+			ck_assert_uint_eq(l->inputs[u], refs[j][u]);
+	}
+	ck_assert_uint_eq(m->layers[8].func, HGQ_FUNC_TANH);
+	ck_assert_uint_eq(m->layers[10].axis, 0);
+	ck_assert_uint_eq(m->layers[10].shape[0], 4);
+	ck_assert_uint_eq(m->n_in_ports, 2);
+	ck_assert_uint_eq(m->n_out_ports, 2);
+	ck_assert_str_eq(m->in_ports[0].name, "x_a");
+	ck_assert_str_eq(m->in_ports[1].name, "x_b");
+	ck_assert_uint_eq(m->in_ports[1].layer, 1);
+	ck_assert_str_eq(m->out_ports[0].name, "sum");
+	ck_assert_uint_eq(m->out_ports[0].layer, 7);
+	ck_assert_str_eq(m->out_ports[1].name, "y");
+	ck_assert_uint_eq(m->out_ports[1].layer, 11);
+	ck_assert_uint_eq(hgq_model_n_in(m), 3);
+	ck_assert_uint_eq(hgq_model_n_out(m), 6);
+	ck_assert_uint_eq(m->task, HGQ_TASK_REGRESS);
+	/* hgqm.md 9.2: layer 7 element 1 (0, 3, 1), mantissa 3 -> tanh
+	   1.5 into layer 9 element 1 (0, -1, 3) TRN SAT_SYM: 7 -> 3 */
+	ck_assert_int_eq(m->layers[7].i[1], 3);
+	ck_assert_int_eq(m->layers[9].i[1], -1);
+	ck_assert_int_eq(hgq_lut_mant(m->layers[8].func, 3,
+	    m->layers[7].f[1], m->layers[9].k[1], m->layers[9].i[1],
+	    m->layers[9].f[1], m->layers[9].round, m->layers[9].overflow), 3);
+	hgq_model_free(m);
+	free(p);
+
+	p = slurp(EX "graph-train.hgqm", &n);
+	ck_assert_uint_eq(p[6], 2);
+	m = check_identity(p, n, 0);
+	t = hgq_layer_tensor(&m->layers[2], HGQ_ROLE_MASK);
+	ck_assert_ptr_nonnull(t);
+	ck_assert_uint_eq(t->n, 4);
+	ck_assert(t->data[0] == 1.0f && t->data[1] == 0.0f &&
+	    t->data[2] == 1.0f && t->data[3] == 1.0f);
+	ck_assert_int_eq(m->layers[2].w_m[1], 0);
+	ck_assert_int_eq(write_mem(m, HGQ_WRITE_COMPRESS, &q, &nq, &err),
+	    HGQ_OK);
+	hgq_model_free(check_identity(q, nq, 0));
+	free(q);
+	/* without training state: no mask, still 1.2 (the ports) */
+	ck_assert_int_eq(write_mem(m, HGQ_WRITE_NO_TRAIN, &q, &nq, &err),
+	    HGQ_OK);
+	ck_assert_uint_eq(q[6], 2);
+	free(q);
+	hgq_model_free(m);
+	free(p);
+}
+END_TEST
+
+/*
+ * A model is written as 1.2 only when it needs to be: a mask alone makes
+ * tiny-train.hgqm a 1.2 file, which reads back and writes the same
+ * bytes; without its training state it is 1.0 again.
+ */
+START_TEST(test_minor2_mask)
+{
+	struct hgq_err err = HGQ_ERR_INIT;
+	size_t n, nq, nr;
+	uint8_t *p = slurp(EX "tiny-train.hgqm", &n), *q, *r;
+	struct hgq_model *m;
+	struct hgq_tensor *t;
+
+	ck_assert_int_eq(read_bytes(p, n, &m, &err), HGQ_OK);
+	ck_assert_uint_eq(hgq_model_format_minor(m), 0);
+	t = hgq_layer_add_tensor(&m->layers[3], HGQ_ROLE_MASK, 2, &err);
+	ck_assert_ptr_nonnull(t);
+	t->data[0] = 0.0f;			/* weight mantissa 0 there */
+	t->data[1] = 1.0f;
+	ck_assert_uint_eq(hgq_model_format_minor(m), 2);
+	ck_assert_int_eq(write_mem(m, 0, &q, &nq, &err), HGQ_OK);
+	ck_assert_uint_eq(q[6], 2);
+	hgq_model_free(check_identity(q, nq, 0));
+	ck_assert_int_eq(write_mem(m, HGQ_WRITE_NO_TRAIN, &r, &nr, &err),
+	    HGQ_OK);
+	ck_assert_uint_eq(r[6], 0);
+	free(r);
+	/* the same bytes saying 1.1: a mask is refused there */
+	q[6] = 1;
+	set32(q + 16 + 32 * le32(q + 12), crc(q, 16 + 32 * le32(q + 12)));
+	expect(q, nq, HGQ_EFORMAT, "chunk TRNS: tensor 42: a mask (role 12)"
+	    " in a version 1.1 file (masks are format 1.2)");
+	free(q);
+	hgq_model_free(m);
+	free(p);
+}
+END_TEST
+
+/*
+ * What a 1.2 reader refuses in graph.hgqm: PORT or a kind of 1.2 in a
+ * file that says 1.1, and every malformed PORT record (the graph rules
+ * on the ports, and the rest, are model.c's: tests/data/hostile-g-*)
+ */
+START_TEST(test_graph_reader)
+{
+	static const struct {
+		size_t		 at;	/* in PORT */
+		int		 width;
+		uint32_t	 value;
+		const char	*msg;
+	} cases[] = {
+		{ 0, 4, 9, "chunk PORT: 9 inputs and 2 outputs (each 0..8,"
+		    " not both 0)" },
+		{ 4, 4, 0xffffffffu, "chunk PORT: 2 inputs and 4294967295"
+		    " outputs (each 0..8, not both 0)" },
+		{ 4, 4, 3, "chunk PORT: the port records needs 200 bytes at"
+		    " byte 8, only 160 left" },
+		{ 8 + 4, 1, 0, "chunk PORT: input 0: name of 0 bytes"
+		    " (1..32)" },
+		{ 8 + 40 + 4, 1, 33, "chunk PORT: input 1: name of 33 bytes"
+		    " (1..32)" },
+		{ 8 + 6, 1, 1, "chunk PORT: input 0: reserved bytes are not"
+		    " zero" },
+		{ 8 + 80 + 8 + 1, 1, 0, "chunk PORT: output 0: name contains"
+		    " a NUL byte" },
+		{ 8 + 120 + 8 + 5, 1, 'x', "chunk PORT: output 1: non-zero"
+		    " padding after the name" },
+	};
+	size_t n, nq;
+	uint8_t *p = slurp(EX "graph.hgqm", &n), *q, *d;
+	struct craft cf;
+	uint32_t zero[2] = { 0, 0 };
+
+	for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
+		craft_parse(p, n, &cf);
+		d = craft_data(&cf, "PORT");
+		if (cases[c].width == 4)
+			set32(d + cases[c].at, cases[c].value);
+		else
+			d[cases[c].at] = (uint8_t)cases[c].value;
+		expect_craft(&cf, HGQ_EFORMAT, cases[c].msg);
+		craft_free(&cf);
+	}
+	/* no ports at all: a PORT chunk is never empty */
+	craft_parse(p, n, &cf);
+	craft_remove(&cf, craft_find(&cf, "PORT"));
+	craft_insert(&cf, 1, "PORT", 1, zero, 8);
+	expect_craft(&cf, HGQ_EFORMAT, "chunk PORT: 0 inputs and 0 outputs"
+	    " (each 0..8, not both 0)");
+	craft_free(&cf);
+	/* a record past the counts: bytes after the last field */
+	craft_parse(p, n, &cf);
+	cf.c[craft_find(&cf, "PORT")].len += 8;
+	expect_craft(&cf, HGQ_EFORMAT, "chunk PORT: 8 unexpected bytes after"
+	    " the last field");
+	craft_free(&cf);
+	/* version 1.1: PORT refused first; without it the kind of 1.2 */
+	craft_parse(p, n, &cf);
+	cf.minor = 1;
+	expect_craft(&cf, HGQ_EFORMAT, "chunk PORT in a version 1.1 file"
+	    " (named inputs and outputs are format 1.2)");
+	craft_remove(&cf, craft_find(&cf, "PORT"));
+	expect_craft(&cf, HGQ_EUNSUPP, "chunk GRPH: layer 6 has unsupported"
+	    " kind 8 in a version 1.1 file (add is format 1.2)");
+	craft_free(&cf);
+	/* in a later minor the appended bytes are skipped */
+	craft_parse(p, n, &cf);
+	cf.minor = 3;
+	cf.c[craft_find(&cf, "PORT")].len += 8;
+	q = craft_build(&cf, &nq);
+	hgq_model_free(check_read_ok(q, nq));
+	free(q);
+	craft_free(&cf);
+	free(p);
+}
+END_TEST
+
+/*
  * A trained conv model in memory (every tensor role at its conv size,
  * channel granularity of a quantizer = its last axis) writes as 1.1,
  * reads back and writes the same bytes; the same model as a flat chain
@@ -1067,8 +1280,8 @@ START_TEST(test_spec_choices)
 		{ TD "good-deflate-all.hgqm", EX "tiny-deflate.hgqm" },
 		/* an unknown optional chunk before INPT */
 		{ TD "good-unknown-first.hgqm", EX "tiny.hgqm" },
-		/* minor 2 with a header of 24 bytes */
-		{ TD "good-hlen24-minor2.hgqm", EX "conv2d.hgqm" },
+		/* minor 3 with a header of 24 bytes */
+		{ TD "good-hlen24-minor3.hgqm", EX "conv2d.hgqm" },
 		/* "scale" normalisation with offsets -0 */
 		{ TD "good-scale-negzero.hgqm", TD "good-scale-negzero.hgqm" },
 	};
@@ -1639,7 +1852,9 @@ static const struct payload_case payload_cases[] = {
 	{ "GRPH", 4, 4, 1, HGQ_EFORMAT, "chunk GRPH: reserved field at byte 4"
 	    " is not zero" },
 	{ "GRPH", 32, 4, 4, HGQ_EUNSUPP, "chunk GRPH: layer 1 has unsupported"
-	    " kind 4" },
+	    " kind 4 in a version 1.0 file (conv2d is format 1.1)" },
+	{ "GRPH", 32, 4, 12, HGQ_EUNSUPP, "chunk GRPH: layer 1 has"
+	    " unsupported kind 12" },
 	{ "GRPH", 32, 4, 0, HGQ_EFORMAT, "chunk GRPH: layer 1 has invalid"
 	    " kind 0" },
 	{ "GRPH", 36, 4, 0x80000000u, HGQ_EFORMAT, "chunk GRPH: layer 1:"
@@ -1828,6 +2043,9 @@ format_suite(void)
 	tcase_add_test(tc, test_golden_deflate);
 	tcase_add_test(tc, test_golden_conv);
 	tcase_add_test(tc, test_conv_train_roundtrip);
+	tcase_add_test(tc, test_golden_graph);
+	tcase_add_test(tc, test_minor2_mask);
+	tcase_add_test(tc, test_graph_reader);
 	tcase_add_test(tc, test_flat_11);
 	tcase_add_test(tc, test_no_train);
 	tcase_add_test(tc, test_roundtrip_random);

@@ -946,7 +946,8 @@ static const struct breaker graph_breakers[] = {
 	    " tensor" },
 	{ g_concat_sum, "layer 12: concatenate inputs give 6 along axis 0,"
 	    " the output has 5" },
-	{ g_func, "layer 10: axis 0 or function 9 set on a lut layer" },
+	{ g_func, "layer 10: unknown lookup-table function 9 (0..4: tanh,"
+	    " sigmoid, softplus, silu, exp)" },
 	{ g_axis_add, "layer 6: axis 1 or function 0 set on an add layer" },
 	{ g_lut_wide, "layer 10: tanh table over element 2 of 13 bits (the"
 	    " limit is 12 bits, 4096 entries)" },
