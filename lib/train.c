@@ -1030,30 +1030,32 @@ out:
 }
 
 /*
- * add_mask - the HGQ_ROLE_MASK tensor of the weighted layer j from its
- * item; the masked float weights start at exactly 0 (the trainer keeps
- * them there).
+ * add_masks - the HGQ_ROLE_MASK tensor of every item with a mask, in its
+ * operation layer ops[j], before the weights exist (they are drawn 0
+ * where the mask is 0, and the trainer keeps them there).
  */
 static int
-add_mask(struct hgq_model *m, uint32_t j, const struct hgq_config *c,
-    const struct hgq_layer_conf *lc, struct hgq_err *err)
+add_masks(struct hgq_model *m, const struct hgq_config *c,
+    const uint32_t *ops, struct hgq_err *err)
 {
-	struct hgq_layer *l = &m->layers[j];
-	uint32_t units = hgq_layer_n_bias(m, j);
-	uint32_t nw = (uint32_t)hgq_layer_n_weights(m, j);
-	struct hgq_tensor *mt, *w;
 	int rc;
 
-	if ((mt = hgq_layer_add_tensor(l, HGQ_ROLE_MASK, nw, err)) == NULL)
-		return HGQ_ENOMEM;
-	if ((rc = mask_fill(mt->data, c, lc, nw / units, units, err)) !=
-	    HGQ_OK)
-		return rc;
-	mt = hgq_layer_tensor(l, HGQ_ROLE_MASK);
-	w = hgq_layer_tensor(l, HGQ_ROLE_WEIGHT);
-	for (uint32_t e = 0; e < nw; e++)
-		if (mt->data[e] == 0)
-			w->data[e] = 0;
+	for (uint32_t j = 0; j < c->model.n_layers; j++) {
+		const struct hgq_layer_conf *lc = &c->model.layers[j];
+		struct hgq_layer *l = &m->layers[ops[j]];
+		uint32_t units = hgq_layer_n_bias(m, ops[j]);
+		uint32_t nw = (uint32_t)hgq_layer_n_weights(m, ops[j]);
+		struct hgq_tensor *mt;
+
+		if (lc->mask == HGQ_MASK_NONE)
+			continue;
+		if ((mt = hgq_layer_add_tensor(l, HGQ_ROLE_MASK, nw, err)) ==
+		    NULL)
+			return HGQ_ENOMEM;
+		if ((rc = mask_fill(mt->data, c, lc, nw / units, units, err))
+		    != HGQ_OK)
+			return rc;
+	}
 	return HGQ_OK;
 }
 
@@ -1077,23 +1079,26 @@ hgq_train_model_new(struct hgq_model **out, const struct hgq_config *c,
 		goto fail;
 	if ((rc = hgq_model_set_input(m, d->n_raw, err)) != HGQ_OK)
 		goto fail;
+	if ((rc = add_masks(m, c, ops, err)) != HGQ_OK)
+		goto fail;
 	/* tensors, in layer order; weights drawn from the generator */
 	for (uint32_t j = 0; j < m->n_layers; j++) {
 		struct hgq_tensor *w, *fw;
+		const struct hgq_tensor *mask;
 		size_t nw, nfw, OC;
 		double lim;
 
 		l = &m->layers[j];
 		if (l->kind == HGQ_LAYER_QUANT) {
-			if ((rc = quant_tensors(l, hgq_layer_input(m, j, 0) &
-			    HGQ_REF_INPUT ? &c->model.input : &c->q_act, optim,
-			    err)) != HGQ_OK)
+			if ((rc = quant_tensors(l, (hgq_layer_input(m, j, 0) &
+			    HGQ_REF_INPUT) != 0 ? &c->model.input : &c->q_act,
+			    optim, err)) != HGQ_OK)
 				goto fail;
 			continue;
 		}
 		OC = hgq_layer_n_bias(m, j);
 		if (OC == 0)
-			continue;	/* pooling, flatten */
+			continue;	/* pooling, flatten, add, ... */
 		nw = (size_t)hgq_layer_n_weights(m, j);
 		nfw = l->w_gran == HGQ_GRAN_ELEMENT ? nw :
 		    l->w_gran == HGQ_GRAN_CHANNEL ? OC : 1;
@@ -1113,6 +1118,11 @@ hgq_train_model_new(struct hgq_model **out, const struct hgq_config *c,
 		for (size_t e = 0; e < nw; e++)
 			w->data[e] = (float)((2 * hgq_rng_uniform(rng) - 1) *
 			    lim);
+		if ((mask = hgq_layer_tensor(l, HGQ_ROLE_MASK)) != NULL &&
+		    mask->n == nw)
+			for (size_t e = 0; e < nw; e++)
+				w->data[e] = mask->data[e] != 0.0f ?
+				    w->data[e] : 0.0f;
 		if (add_param(l, HGQ_ROLE_BIAS, OC, 0, optim, err) == NULL ||
 		    (fw = add_param(l, HGQ_ROLE_WEIGHT_FBITS, nfw, 0, optim,
 		    err)) == NULL ||
@@ -1130,11 +1140,6 @@ hgq_train_model_new(struct hgq_model **out, const struct hgq_config *c,
 		    err) == NULL))
 			goto nomem;
 	}
-	for (uint32_t j = 0; j < c->model.n_layers; j++)
-		if (c->model.layers[j].mask != HGQ_MASK_NONE &&
-		    (rc = add_mask(m, ops[j], c, &c->model.layers[j], err)) !=
-		    HGQ_OK)
-			goto fail;
 	/* normalisation, fitted on the training split */
 	m->norm = (uint32_t)c->data.normalize;
 	m->norm_offset = hgq_calloc(d->n_raw, sizeof(double));
@@ -1233,8 +1238,7 @@ hgq_train_model_check(const struct hgq_model *m, const struct hgq_config *c,
 	if (!m->has_train)
 		return hgq_errf(err, HGQ_EINVAL, "the model has no training "
 		    "state");
-	if (m->n_raw != d->n_raw || (m->n_in_ports == 0 &&
-	    m->layers[0].n_in != d->n_raw))
+	if (m->n_raw != d->n_raw || hgq_model_n_in(m) != d->n_raw)
 		return hgq_errf(err, HGQ_EINVAL, "the model takes %" PRIu32
 		    " features, data.train_x of %s has %" PRIu32, m->n_raw,
 		    c->path != NULL ? c->path : "the config", d->n_raw);
