@@ -836,6 +836,36 @@ layer_is(const struct hgq_model *m, uint32_t j, uint32_t kind,
 	ck_assert_uint_eq(l->n_out, n_out);
 }
 
+/* write m, read it back, write again: the same bytes */
+static void
+roundtrip(const struct hgq_model *m)
+{
+	struct hgq_err err = HGQ_ERR_INIT;
+	struct hgq_model *back;
+	char *a = NULL, *b = NULL;
+	size_t na = 0, nb = 0;
+	FILE *f;
+
+	ck_assert_ptr_nonnull(f = open_memstream(&a, &na));
+	ck_assert_msg(hgq_model_write(f, m, 0, &err) == HGQ_OK, "%s",
+	    err.msg);
+	ck_assert_int_eq(fclose(f), 0);
+	ck_assert_ptr_nonnull(f = fmemopen(a, na, "rb"));
+	ck_assert_msg(hgq_model_read(f, &back, &err) == HGQ_OK, "%s",
+	    err.msg);
+	ck_assert_int_eq(fclose(f), 0);
+	ck_assert_ptr_nonnull(f = open_memstream(&b, &nb));
+	ck_assert_int_eq(hgq_model_write(f, back, 0, &err), HGQ_OK);
+	ck_assert_int_eq(fclose(f), 0);
+	ck_assert_uint_eq(na, nb);
+	ck_assert_mem_eq(a, b, na);
+	ck_assert_uint_eq(back->n_in_ports, m->n_in_ports);
+	ck_assert_uint_eq(back->n_out_ports, m->n_out_ports);
+	hgq_model_free(back);
+	free(a);
+	free(b);
+}
+
 START_TEST(test_muon_example)
 {
 	static const uint32_t flat[1] = { 350 };
@@ -912,6 +942,9 @@ START_TEST(test_muon_example)
 	ck_assert_uint_eq(ones, 244);
 	ck_assert_ptr_null(hgq_layer_tensor(&m->layers[39], HGQ_ROLE_MASK));
 	ck_assert_int_eq(hgq_model_is_chain(m), 0);
+	/* a file of format 1.2 that reads back to the same bytes */
+	ck_assert_uint_eq(hgq_model_format_minor(m), 2);
+	roundtrip(m);
 	hgq_model_free(m);
 	hgq_config_release(&c);
 }
@@ -956,6 +989,8 @@ START_TEST(test_deepsets_example)
 	ck_assert_int_eq(hgq_model_is_chain(m), 1);
 	ck_assert_uint_eq(m->n_in_ports, 0);
 	ck_assert_uint_eq(m->n_out_ports, 0);
+	ck_assert_uint_eq(hgq_model_format_minor(m), 1);
+	roundtrip(m);
 	hgq_model_free(m);
 	hgq_config_release(&c);
 }
