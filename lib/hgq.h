@@ -1006,7 +1006,9 @@ void	hgq_config_init(struct hgq_config *c);
  * the strings, path and the whole text; free them with
  * hgq_config_release.  On failure c holds the defaults and owns nothing.
  * Schema errors (unknown or duplicate key, wrong type, out of range,
- * missing data.train_x) are HGQ_EINVAL and YAML syntax errors
+ * missing data.train_x; in graphs an unknown, duplicate or later name,
+ * a wrong number of inputs, an item or input nothing reads, several
+ * outputs with cross_entropy) are HGQ_EINVAL and YAML syntax errors
  * HGQ_EFORMAT, both as "PATH:LINE:COL: message" (1-based, at the key for
  * unknown/duplicate keys, at the value otherwise); an unreadable file is
  * HGQ_EIO; also HGQ_ENOMEM.
