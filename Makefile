@@ -45,17 +45,20 @@ UNIT_SRC = $(sort $(wildcard tests/unit/check_*.c))
 UNIT_OBJ = $(UNIT_SRC:%.c=$(B)/%.o) $(B)/tests/unit/fixture.o
 HELPER_SRC = $(sort $(wildcard tests/helpers/*.c))
 HELPER_BIN = $(HELPER_SRC:tests/helpers/%.c=$(B)/bin/%)
+TOOL_SRC = $(sort $(wildcard tools/*.c))
+TOOL_BIN = $(TOOL_SRC:tools/%.c=$(B)/tools/%)
 BENCH_SRC = $(sort $(wildcard bench/*.c))
 BENCH_BIN = $(BENCH_SRC:bench/%.c=$(B)/bench/%)
 DEPS	= $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(PROG_SRC:cmd/%.c=$(B)/cmd/%.d) \
 	  $(UNIT_OBJ:.o=.d) $(HELPER_SRC:tests/helpers/%.c=$(B)/tests/helpers/%.d) \
-	  $(BENCH_BIN:=.d)
+	  $(BENCH_BIN:=.d) $(TOOL_BIN:=.d)
 
 .PHONY: all check check-build-deps check-unit check-cli check-fuzz \
 	check-fuzz-skipped check-slow check-valgrind deps bench fuzz install \
 	clean lint-man
 
-all: $(B)/lib/libhgq.a $(PROG_BIN) $(B)/tests/unit/check_hgq $(HELPER_BIN)
+all: $(B)/lib/libhgq.a $(PROG_BIN) $(B)/tests/unit/check_hgq $(HELPER_BIN) \
+	$(TOOL_BIN)
 
 $(B)/%.o: %.c
 	@mkdir -p $(@D)
@@ -77,6 +80,11 @@ $(B)/bin/%: $(B)/cmd/%.o $(CLI_OBJ) $(B)/lib/libhgq.a
 $(B)/bin/%: $(B)/tests/helpers/%.o $(B)/lib/libhgq.a
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) -o $@ $< $(B)/lib/libhgq.a $(LIBS)
+
+# tools/: data generators for the examples (built, not installed)
+$(B)/tools/%: $(B)/tools/%.o
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) -o $@ $< -lm
 
 $(B)/bench/%: $(B)/bench/%.o $(B)/lib/libhgq.a
 	@mkdir -p $(@D)

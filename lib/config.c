@@ -48,6 +48,11 @@ enum ktype {
 	K_KIND,		/* uint32_t kind, then uint32_t ndim (layer_kinds) */
 	K_DIMS,		/* struct hgq_conf_dims: an integer or a list of
 			   1..maxn integers in [lo, hi] */
+	K_NAME,		/* char[HGQ_MAX_PORT_NAME + 1]: an identifier */
+	K_NAMES,	/* uint32_t count of a list of 1..maxn identifiers
+			   (or one); graph_resolve() reads the names */
+	K_FUNC,		/* uint32_t: a function of hgq_func_by_name() */
+	K_MASK,		/* a layer's mask: { band: B } or an npy path */
 };
 
 #define F_REQ		0x1	/* the key must be present */
@@ -109,7 +114,10 @@ static const char *const interp_names[] = { "constant", "linear", "log",
 	NULL };
 static const char *const pad_names[] = { "valid", "same", NULL };
 
-/* the layer types of model.layers[].type: name, kind, ndim */
+/*
+ * the layer types of model.layers[].type: name, kind, ndim (0 for the
+ * global pools, whose window is the whole input)
+ */
 static const struct {
 	const char	*name;
 	uint32_t	 kind, ndim;
@@ -122,6 +130,12 @@ static const struct {
 	{ "avgpool1d",	HGQ_LAYER_AVGPOOL,	1 },
 	{ "avgpool2d",	HGQ_LAYER_AVGPOOL,	2 },
 	{ "flatten",	HGQ_LAYER_FLATTEN,	0 },
+	{ "add",	HGQ_LAYER_ADD,		0 },
+	{ "subtract",	HGQ_LAYER_SUB,		0 },
+	{ "concatenate", HGQ_LAYER_CONCAT,	0 },
+	{ "lut",	HGQ_LAYER_LUT,		0 },
+	{ "global_maxpool", HGQ_LAYER_MAXPOOL,	0 },
+	{ "global_avgpool", HGQ_LAYER_AVGPOOL,	0 },
 };
 #define N_LAYER_KINDS	(sizeof(layer_kinds) / sizeof(layer_kinds[0]))
 
@@ -140,6 +154,7 @@ _Static_assert(HGQ_PAD_SAME == 1 &&
 #define QF(m)		offsetof(struct hgq_qconf, m)
 #define LF(m)		offsetof(struct hgq_layer_conf, m)
 #define SF(m)		offsetof(struct hgq_sched_point, m)
+#define IF(m)		offsetof(struct hgq_conf_input, m)
 #define ANY		.lo = -INFINITY, .hi = INFINITY
 #define NONNEG		.lo = 0, .hi = INFINITY
 #define POSITIVE	.lo = 0, .hi = INFINITY, .flags = F_LO_OPEN
@@ -169,6 +184,25 @@ static const struct key layer_keys[] = {
 	{ KEY("activation", K_ENUM, LF(act)), .names = act_names },
 	{ KEY("batchnorm", K_BOOL, LF(bn)) },
 	{ KEY("use_bias", K_BOOL, LF(no_bias)), .flags = F_NOT },
+	{ KEY("name", K_NAME, LF(name)) },
+	{ KEY("inputs", K_NAMES, LF(n_refs)), .maxn = HGQ_MAX_LAYER_INPUTS },
+	{ KEY("axis", K_INT, LF(axis)), .lo = -HGQ_MAX_RANK,
+	  .hi = HGQ_MAX_RANK - 1 },
+	{ KEY("function", K_FUNC, LF(func)) },
+	{ KEY("mask", K_MASK, 0) },
+	{ NULL }
+};
+
+static const struct key band_keys[] = {
+	{ KEY("band", K_U32, LF(band)), .lo = 0, .hi = 65535,
+	  .flags = F_REQ },
+	{ NULL }
+};
+
+static const struct key input_keys[] = {
+	{ KEY("name", K_NAME, IF(name)), .flags = F_REQ },
+	{ KEY("shape", K_DIMS, IF(shape)), .lo = 1, .hi = HGQ_MAX_N,
+	  .maxn = HGQ_MAX_RANK, .flags = F_REQ },
 	{ NULL }
 };
 
@@ -181,6 +215,14 @@ static const struct key point_keys[] = {
 
 static int layer_check(const struct walk *w, const yaml_node_t *item,
     char *dst, const char *where);
+
+static int input_check(const struct walk *w, const yaml_node_t *item,
+    char *dst, const char *where);
+
+static const struct seq inputs_seq = {
+	CF(model.n_inputs), CF(model.inputs), sizeof(struct hgq_conf_input),
+	HGQ_MAX_PORTS, input_keys, input_check
+};
 
 static const struct seq layers_seq = {
 	CF(model.n_layers), CF(model.layers), sizeof(struct hgq_layer_conf),
@@ -210,6 +252,9 @@ static const struct key data_keys[] = {
 static const struct key model_keys[] = {
 	{ KEY("input", K_MAP, CF(model.input)), .sub = qconf_keys },
 	{ KEY("layers", K_SEQ, 0), .seq = &layers_seq },
+	{ KEY("inputs", K_SEQ, 0), .seq = &inputs_seq },
+	{ KEY("outputs", K_NAMES, CF(model.n_outputs)),
+	  .maxn = HGQ_MAX_PORTS },
 	{ NULL }
 };
 
@@ -328,6 +373,10 @@ hgq_config_release(struct hgq_config *c)
 	for (size_t j = 0; j < sizeof(s) / sizeof(s[0]); j++) {
 		free(*s[j]);
 		*s[j] = NULL;
+	}
+	for (size_t j = 0; j < HGQ_MAX_CONF_LAYERS; j++) {
+		free(c->model.layers[j].mask_path);
+		c->model.layers[j].mask_path = NULL;
 	}
 }
 
@@ -646,7 +695,7 @@ static int
 kind_get(const struct walk *w, const struct key *k, const yaml_node_t *n,
     uint32_t *v)
 {
-	char want[160], shown[SHOW_MAX + 8];
+	char want[200], shown[SHOW_MAX + 8];
 	const char *text;
 	size_t len;
 	int rc;
@@ -701,12 +750,122 @@ dims_get(const struct walk *w, const struct key *k, const yaml_node_t *n,
 	return HGQ_OK;
 }
 
-/*
- * Structure.
- */
+/* is the scalar text an identifier [A-Za-z_][A-Za-z0-9_]* of 1..32? */
+static int
+ident_ok(const char *s, size_t len)
+{
+	if (len == 0 || len > HGQ_MAX_PORT_NAME || strlen(s) != len ||
+	    !(s[0] == '_' || (s[0] >= 'A' && s[0] <= 'Z') ||
+	    (s[0] >= 'a' && s[0] <= 'z')))
+		return 0;
+	for (size_t j = 1; j < len; j++)
+		if (!(s[j] == '_' || (s[j] >= 'A' && s[j] <= 'Z') ||
+		    (s[j] >= 'a' && s[j] <= 'z') || (s[j] >= '0' &&
+		    s[j] <= '9')))
+			return 0;
+	return 1;
+}
+
+/* K_NAME: an identifier into a char[HGQ_MAX_PORT_NAME + 1] */
+static int
+name_get(const struct walk *w, const struct key *k, const yaml_node_t *n,
+    char *v)
+{
+	char shown[SHOW_MAX + 8];
+	const char *text;
+	int rc;
+
+	if ((rc = scalar_get(w, k, n, "a name", &text)) != HGQ_OK)
+		return rc;
+	if (!ident_ok(text, n->data.scalar.length))
+		return node_err(w, n, HGQ_EINVAL, "expected a name of 1 to %d "
+		    "letters, digits and '_' (not a digit first) for '%s', "
+		    "got %s", HGQ_MAX_PORT_NAME, k->name,
+		    node_show(n, shown, sizeof(shown)));
+	memcpy(v, text, n->data.scalar.length + 1);
+	return HGQ_OK;
+}
+
+/* K_NAMES: one name or a list of 1..maxn; stores the count */
+static int
+names_get(const struct walk *w, const struct key *k, const yaml_node_t *n,
+    uint32_t *count)
+{
+	char name[HGQ_MAX_PORT_NAME + 1];
+	const yaml_node_item_t *items;
+	size_t n_items;
+	int rc;
+
+	if (n->type != YAML_SEQUENCE_NODE) {
+		if ((rc = name_get(w, k, n, name)) == HGQ_OK)
+			*count = 1;
+		return rc;
+	}
+	items = n->data.sequence.items.start;
+	n_items = (size_t)(n->data.sequence.items.top - items);
+	if (n_items == 0 || n_items > k->maxn)
+		return node_err(w, n, HGQ_EINVAL, "expected 1 to %u names in "
+		    "'%s', got %zu", k->maxn, k->name, n_items);
+	for (size_t j = 0; j < n_items; j++)
+		if ((rc = name_get(w, k, node_get(w, items[j]), name)) !=
+		    HGQ_OK)
+			return rc;
+	*count = (uint32_t)n_items;
+	return HGQ_OK;
+}
+
+/* K_FUNC: the name of a lookup-table function */
+static int
+func_get(const struct walk *w, const struct key *k, const yaml_node_t *n,
+    uint32_t *v)
+{
+	char want[128], shown[SHOW_MAX + 8];
+	const char *text;
+	size_t len;
+	int rc, f;
+
+	len = (size_t)snprintf(want, sizeof(want), "one of");
+	for (uint32_t j = 0; j <= HGQ_FUNC_MAX && len < sizeof(want); j++)
+		len += (size_t)snprintf(want + len, sizeof(want) - len, "%c%s",
+		    j == 0 ? ' ' : '|', hgq_func_name(j));
+	if ((rc = scalar_get(w, k, n, want, &text)) != HGQ_OK)
+		return rc;
+	if ((f = hgq_func_by_name(text)) < 0)
+		return node_err(w, n, HGQ_EINVAL, "expected %s for '%s', got "
+		    "%s", want, k->name, node_show(n, shown, sizeof(shown)));
+	*v = (uint32_t)f;
+	return HGQ_OK;
+}
 
 static int walk_map(const struct walk *w, const yaml_node_t *map,
     const struct key *keys, char *base, const char *where);
+
+/* K_MASK: "{ band: B }" or the path of an npy file, into a layer item */
+static int
+mask_get(const struct walk *w, const struct key *k, const yaml_node_t *n,
+    char *base, const char *where)
+{
+	struct hgq_layer_conf *lc = (struct hgq_layer_conf *)(void *)base;
+	char shown[SHOW_MAX + 8];
+	int rc;
+
+	if (n->type == YAML_MAPPING_NODE) {
+		if ((rc = walk_map(w, n, band_keys, base, where)) == HGQ_OK)
+			lc->mask = HGQ_MASK_BAND;
+		return rc;
+	}
+	if (n->type != YAML_SCALAR_NODE)
+		return node_err(w, n, HGQ_EINVAL, "expected '{ band: B }' or "
+		    "the path of an npy file for '%s', got %s", k->name,
+		    node_show(n, shown, sizeof(shown)));
+	if ((rc = str_get(w, k, n, &lc->mask_path)) == HGQ_OK)
+		lc->mask = HGQ_MASK_FILE;
+	return rc;
+}
+
+/*
+ * Structure.
+ */
 
 /* the value node of key name in a mapping, or NULL */
 static yaml_node_t *
@@ -774,53 +933,62 @@ dims_norm(const struct walk *w, const yaml_node_t *item, const char *name,
 }
 
 /*
- * layer_check - an item of model.layers as a whole: only the keys its
- * type takes, the required ones present, windows normalized, and an
- * average pool's area a power of two (its division is an exact shift,
- * formats/hgqm.md 4.3.2).  Shapes are checked once the data are known
- * (hgq_train_model_new).
+ * type_keys - the keys a layer type takes and the one it requires
+ * (NULL: none); *window is 1 for convolutions, 2 for pooling with a
+ * window (the global pools have none), else 0.
  */
-static int
-layer_check(const struct walk *w, const yaml_node_t *item, char *dst,
-    const char *where)
+static const char *const *
+type_keys(const struct hgq_layer_conf *lc, const char **req, int *window)
 {
-	static const char *const dense_keys[] = { "type", "units",
-		"activation", "batchnorm", "use_bias", NULL };
-	static const char *const conv_keys[] = { "type", "filters", "kernel",
-		"stride", "padding", "activation", "batchnorm", "use_bias",
+	static const char *const dense_keys[] = { "type", "name", "inputs",
+		"units", "activation", "batchnorm", "use_bias", "mask", NULL };
+	static const char *const conv_keys[] = { "type", "name", "inputs",
+		"filters", "kernel", "stride", "padding", "activation",
+		"batchnorm", "use_bias", "mask", NULL };
+	static const char *const pool_keys[] = { "type", "name", "inputs",
+		"pool", "stride", NULL };
+	static const char *const concat_keys[] = { "type", "name", "inputs",
+		"axis", NULL };
+	static const char *const lut_keys[] = { "type", "name", "inputs",
+		"function", NULL };
+	static const char *const plain_keys[] = { "type", "name", "inputs",
 		NULL };
-	static const char *const pool_keys[] = { "type", "pool", "stride",
-		NULL };
-	static const char *const flat_keys[] = { "type", NULL };
-	static const uint32_t one[2] = { 1, 1 };
-	struct hgq_layer_conf *lc = (struct hgq_layer_conf *)(void *)dst;
-	const char *const *keys, *req = NULL, *type;
-	char in[WHERE_MAX + 8], shown[SHOW_MAX + 8];
-	const yaml_node_t *kn;
-	int conv = 0, pool = 0, rc;
-	uint64_t area;
 
-	type = kind_name(lc->kind, lc->ndim);
+	*req = NULL;
+	*window = 0;
 	switch (lc->kind) {
 	case HGQ_LAYER_DENSE:
-		keys = dense_keys;
-		req = "units";
-		break;
+		*req = "units";
+		return dense_keys;
 	case HGQ_LAYER_CONV1D:
 	case HGQ_LAYER_CONV2D:
-		keys = conv_keys;
-		conv = 1;
-		break;
+		*window = 1;
+		return conv_keys;
 	case HGQ_LAYER_MAXPOOL:
 	case HGQ_LAYER_AVGPOOL:
-		keys = pool_keys;
-		pool = 1;
-		req = "pool";
-		break;
+		if (lc->ndim == 0)
+			return plain_keys;
+		*req = "pool";
+		*window = 2;
+		return pool_keys;
+	case HGQ_LAYER_CONCAT:
+		return concat_keys;
+	case HGQ_LAYER_LUT:
+		*req = "function";
+		return lut_keys;
 	default:
-		keys = flat_keys;
-		break;
+		return plain_keys;
 	}
+}
+
+/* every key of the item is one its type takes */
+static int
+keys_apply(const struct walk *w, const yaml_node_t *item,
+    const char *const *keys, const char *type, const char *where)
+{
+	char in[WHERE_MAX + 8], shown[SHOW_MAX + 8];
+	const yaml_node_t *kn;
+
 	for (const yaml_node_pair_t *p = item->data.mapping.pairs.start;
 	    p < item->data.mapping.pairs.top; p++) {
 		size_t j;
@@ -835,29 +1003,53 @@ layer_check(const struct walk *w, const yaml_node_t *item, char *dst,
 		text_show(kn->data.scalar.value, kn->data.scalar.length,
 		    shown, sizeof(shown));
 		return node_err(w, kn, HGQ_EINVAL, "key '%s' does not apply "
-		    "to a %s layer %s", shown, type,
-		    where_show(where, in, sizeof(in)));
+		    "to a%s %s layer %s", shown, type[0] == 'a' ? "n" : "",
+		    type, where_show(where, in, sizeof(in)));
 	}
-	if (conv && (lc->filters == 0 || lc->kernel_in.n == 0))
+	return HGQ_OK;
+}
+
+/*
+ * layer_check - an item of model.layers as a whole: only the keys its
+ * type takes, the required ones present, windows normalized, and an
+ * average pool's area a power of two (its division is an exact shift,
+ * formats/hgqm.md 4.3.2).  Names and inputs are resolved by
+ * graph_resolve() once every item is read; shapes are checked once the
+ * data are known (hgq_train_model_new).
+ */
+static int
+layer_check(const struct walk *w, const yaml_node_t *item, char *dst,
+    const char *where)
+{
+	static const uint32_t one[2] = { 1, 1 };
+	struct hgq_layer_conf *lc = (struct hgq_layer_conf *)(void *)dst;
+	const char *const *keys, *req, *type;
+	char in[WHERE_MAX + 8];
+	int window, rc;
+	uint64_t area;
+
+	type = kind_name(lc->kind, lc->ndim);
+	keys = type_keys(lc, &req, &window);
+	if ((rc = keys_apply(w, item, keys, type, where)) != HGQ_OK)
+		return rc;
+	if (window == 1 && (lc->filters == 0 || lc->kernel_in.n == 0))
 		req = lc->filters == 0 ? "filters" : "kernel";
-	else if (lc->kind == HGQ_LAYER_DENSE && lc->units != 0)
-		req = NULL;
-	else if (pool && lc->pool_in.n != 0)
+	else if (req != NULL && map_lookup(w, item, req) != NULL)
 		req = NULL;
 	if (req != NULL)
 		return node_err(w, item, HGQ_EINVAL, "missing required key "
 		    "'%s' %s", req, where_show(where, in, sizeof(in)));
-	if (conv && ((rc = dims_norm(w, item, "kernel", &lc->kernel_in,
+	if (window == 1 && ((rc = dims_norm(w, item, "kernel", &lc->kernel_in,
 	    lc->ndim, type, one, lc->kernel)) != HGQ_OK ||
 	    (rc = dims_norm(w, item, "stride", &lc->stride_in, lc->ndim, type,
 	    one, lc->stride)) != HGQ_OK))
 		return rc;
-	if (pool && ((rc = dims_norm(w, item, "pool", &lc->pool_in,
+	if (window == 2 && ((rc = dims_norm(w, item, "pool", &lc->pool_in,
 	    lc->ndim, type, one, lc->pool)) != HGQ_OK ||
 	    (rc = dims_norm(w, item, "stride", &lc->stride_in, lc->ndim, type,
 	    lc->pool, lc->stride)) != HGQ_OK))
 		return rc;
-	if (lc->kind == HGQ_LAYER_AVGPOOL) {
+	if (window == 2 && lc->kind == HGQ_LAYER_AVGPOOL) {
 		area = (uint64_t)lc->pool[0] * lc->pool[1];
 		if ((area & (area - 1)) != 0)
 			return node_err(w, map_lookup(w, item, "pool"),
@@ -866,8 +1058,32 @@ layer_check(const struct walk *w, const yaml_node_t *item, char *dst,
 			    "pooling divides by an exact shift)", type,
 			    lc->pool[0], lc->pool[1], area);
 	}
+	if (lc->kind == HGQ_LAYER_CONCAT && map_lookup(w, item, "axis") ==
+	    NULL)
+		lc->axis = -1;
 	lc->line = (uint32_t)item->start_mark.line + 1;
 	lc->col = (uint32_t)item->start_mark.column + 1;
+	return HGQ_OK;
+}
+
+/* an item of model.inputs: its position, for later messages */
+static int
+input_check(const struct walk *w, const yaml_node_t *item, char *dst,
+    const char *where)
+{
+	struct hgq_conf_input *ci = (struct hgq_conf_input *)(void *)dst;
+	uint64_t n = 1;
+
+	(void)where;
+	for (uint32_t a = 0; a < ci->shape.n; a++) {
+		n *= ci->shape.v[a];	/* each <= 2^24: no overflow */
+		if (n > HGQ_MAX_N)
+			return node_err(w, map_lookup(w, item, "shape"),
+			    HGQ_EINVAL, "shape of more than %u elements",
+			    HGQ_MAX_N);
+	}
+	ci->line = (uint32_t)item->start_mark.line + 1;
+	ci->col = (uint32_t)item->start_mark.column + 1;
 	return HGQ_OK;
 }
 
@@ -1011,6 +1227,14 @@ walk_value(const struct walk *w, const struct key *k, const yaml_node_t *n,
 		return kind_get(w, k, n, (uint32_t *)(void *)dst);
 	case K_DIMS:
 		return dims_get(w, k, n, (struct hgq_conf_dims *)(void *)dst);
+	case K_NAME:
+		return name_get(w, k, n, dst);
+	case K_NAMES:
+		return names_get(w, k, n, (uint32_t *)(void *)dst);
+	case K_FUNC:
+		return func_get(w, k, n, (uint32_t *)(void *)dst);
+	case K_MASK:
+		return mask_get(w, k, n, base, where);
 	}
 	return node_err(w, n, HGQ_EINVAL, "internal: bad schema for '%s'",
 	    k->name);
@@ -1073,6 +1297,229 @@ walk_map(const struct walk *w, const yaml_node_t *map, const struct key *keys,
 			    "key '%s' %s", k->name,
 			    where_show(where, in, sizeof(in)));
 	return HGQ_OK;
+}
+
+/*
+ * Graphs: names, references and outputs, resolved once every key is
+ * stored (a reference may only name an earlier item, so cycles cannot
+ * be written).
+ */
+
+/* the item or input called name: its reference, or UINT32_MAX */
+static uint32_t
+name_find(const struct hgq_config *c, const char *name)
+{
+	for (uint32_t k = 0; k < c->model.n_inputs; k++)
+		if (strcmp(c->model.inputs[k].name, name) == 0)
+			return HGQ_REF_INPUT | k;
+	for (uint32_t j = 0; j < c->model.n_layers; j++)
+		if (strcmp(c->model.layers[j].name, name) == 0)
+			return j;
+	return UINT32_MAX;
+}
+
+/* the idx-th item of a sequence node, or the node itself (a scalar) */
+static const yaml_node_t *
+seq_item(const struct walk *w, const yaml_node_t *n, size_t idx)
+{
+	if (n->type != YAML_SEQUENCE_NODE)
+		return n;
+	return node_get(w, n->data.sequence.items.start[idx]);
+}
+
+/* names are unique among inputs and items, and no item has an input's */
+static int
+names_check(const struct walk *w, const struct hgq_config *c,
+    const yaml_node_t *ins, const yaml_node_t *layers)
+{
+	const struct hgq_conf_input *in = c->model.inputs;
+	const struct hgq_layer_conf *lc = c->model.layers;
+	const yaml_node_t *at;
+
+	for (uint32_t k = 0; k < c->model.n_inputs; k++)
+		for (uint32_t u = 0; u < k; u++) {
+			if (strcmp(in[u].name, in[k].name) != 0)
+				continue;
+			at = map_lookup(w, seq_item(w, ins, k), "name");
+			return node_err(w, at, HGQ_EINVAL, "duplicate input "
+			    "name '%s' in model.inputs", in[k].name);
+		}
+	for (uint32_t j = 0; j < c->model.n_layers; j++) {
+		if (lc[j].name[0] == '\0')
+			continue;
+		at = map_lookup(w, seq_item(w, layers, j), "name");
+		for (uint32_t k = 0; k < c->model.n_inputs; k++)
+			if (strcmp(in[k].name, lc[j].name) == 0)
+				return node_err(w, at, HGQ_EINVAL, "name '%s' "
+				    "of model.layers[%" PRIu32 "] is the name "
+				    "of a model input", lc[j].name, j);
+		for (uint32_t u = 0; u < j; u++)
+			if (strcmp(lc[u].name, lc[j].name) == 0)
+				return node_err(w, at, HGQ_EINVAL, "duplicate "
+				    "name '%s': model.layers[%" PRIu32 "] has "
+				    "it", lc[j].name, u);
+	}
+	return HGQ_OK;
+}
+
+/* the number of inputs an item's type takes: [*lo, *hi] */
+static void
+refs_range(uint32_t kind, uint32_t *lo, uint32_t *hi)
+{
+	*lo = *hi = 1;
+	if (kind == HGQ_LAYER_ADD || kind == HGQ_LAYER_CONCAT) {
+		*lo = 2;
+		*hi = HGQ_MAX_LAYER_INPUTS;
+	} else if (kind == HGQ_LAYER_SUB) {
+		*lo = *hi = 2;
+	}
+}
+
+/* the inputs of item j: names to references, and their count */
+static int
+refs_resolve(const struct walk *w, struct hgq_config *c,
+    const yaml_node_t *item, uint32_t j)
+{
+	struct hgq_layer_conf *lc = &c->model.layers[j];
+	const yaml_node_t *ins = map_lookup(w, item, "inputs"), *at;
+	const char *type = kind_name(lc->kind, lc->ndim), *name;
+	uint32_t lo, hi, r;
+
+	if (ins == NULL) {
+		lc->n_refs = 1;
+		lc->refs[0] = j == 0 ? HGQ_REF_INPUT : j - 1;
+	}
+	for (uint32_t q = 0; ins != NULL && q < lc->n_refs; q++) {
+		at = seq_item(w, ins, q);
+		name = (const char *)at->data.scalar.value;
+		r = name_find(c, name);
+		if (r == UINT32_MAX)
+			return node_err(w, at, HGQ_EINVAL, "unknown name '%s' "
+			    "in the inputs of model.layers[%" PRIu32 "]",
+			    name, j);
+		if (r == j)
+			return node_err(w, at, HGQ_EINVAL, "model.layers[%"
+			    PRIu32 "] cannot read itself ('%s')", j, name);
+		if ((r & HGQ_REF_INPUT) == 0 && r > j)
+			return node_err(w, at, HGQ_EINVAL, "'%s' is model."
+			    "layers[%" PRIu32 "], a later item (an item reads "
+			    "earlier items and model inputs)", name, r);
+		lc->refs[q] = r;
+	}
+	refs_range(lc->kind, &lo, &hi);
+	if (lc->n_refs >= lo && lc->n_refs <= hi)
+		return HGQ_OK;
+	at = ins != NULL ? ins : item;
+	if (lo == hi)
+		return node_err(w, at, HGQ_EINVAL, "a%s %s layer takes %"
+		    PRIu32 " input%s, got %" PRIu32, type[0] == 'a' ? "n" : "",
+		    type, lo, lo == 1 ? "" : "s", lc->n_refs);
+	return node_err(w, at, HGQ_EINVAL, "a%s %s layer takes %" PRIu32
+	    " to %" PRIu32 " inputs, got %" PRIu32, type[0] == 'a' ? "n" : "",
+	    type, lo, hi, lc->n_refs);
+}
+
+/* model.outputs: names of items, each once; one with cross_entropy */
+static int
+outputs_resolve(const struct walk *w, struct hgq_config *c,
+    const yaml_node_t *outs)
+{
+	const yaml_node_t *at;
+	const char *name;
+	uint32_t r;
+
+	c->model.outputs_line = (uint32_t)outs->start_mark.line + 1;
+	c->model.outputs_col = (uint32_t)outs->start_mark.column + 1;
+	for (uint32_t q = 0; q < c->model.n_outputs; q++) {
+		at = seq_item(w, outs, q);
+		name = (const char *)at->data.scalar.value;
+		r = name_find(c, name);
+		if (r == UINT32_MAX)
+			return node_err(w, at, HGQ_EINVAL, "unknown name '%s' "
+			    "in model.outputs", name);
+		if (r & HGQ_REF_INPUT)
+			return node_err(w, at, HGQ_EINVAL, "'%s' is a model "
+			    "input (model.outputs names items)", name);
+		for (uint32_t u = 0; u < q; u++)
+			if (c->model.outputs[u] == r)
+				return node_err(w, at, HGQ_EINVAL, "'%s' appears "
+				    "twice in model.outputs", name);
+		c->model.outputs[q] = r;
+	}
+	if (c->model.n_outputs > 1 && c->train.loss == HGQ_LOSS_XENT)
+		return node_err(w, outs, HGQ_EINVAL, "cross_entropy needs one "
+		    "output, model.outputs names %" PRIu32 " (regression: "
+		    "train.loss: mse)", c->model.n_outputs);
+	return HGQ_OK;
+}
+
+/* every item and every input feeds something */
+static int
+usage_check(const struct walk *w, const struct hgq_config *c,
+    const yaml_node_t *ins, const yaml_node_t *layers)
+{
+	const struct hgq_layer_conf *lc = c->model.layers;
+	uint8_t used[HGQ_MAX_CONF_LAYERS], in_used[HGQ_MAX_PORTS];
+
+	memset(used, 0, sizeof(used));
+	memset(in_used, 0, sizeof(in_used));
+	for (uint32_t j = 0; j < c->model.n_layers; j++)
+		for (uint32_t q = 0; q < lc[j].n_refs; q++) {
+			uint32_t r = lc[j].refs[q] & ~HGQ_REF_INPUT;
+
+			if ((lc[j].refs[q] & HGQ_REF_INPUT) != 0 &&
+			    r < HGQ_MAX_PORTS)
+				in_used[r] = 1;
+			else if (r < HGQ_MAX_CONF_LAYERS)
+				used[r] = 1;
+		}
+	for (uint32_t q = 0; q < c->model.n_outputs; q++)
+		if (c->model.outputs[q] < HGQ_MAX_CONF_LAYERS)
+			used[c->model.outputs[q]] = 1;
+	if (c->model.n_outputs == 0 && c->model.n_layers > 0 &&
+	    c->model.n_layers <= HGQ_MAX_CONF_LAYERS)
+		used[c->model.n_layers - 1] = 1;
+	for (uint32_t j = 0; j < c->model.n_layers; j++)
+		if (!used[j])
+			return node_err(w, seq_item(w, layers, j), HGQ_EINVAL,
+			    "the output of model.layers[%" PRIu32 "] is not "
+			    "used (name it in model.outputs or in the inputs "
+			    "of a later item)", j);
+	for (uint32_t k = 0; k < c->model.n_inputs; k++)
+		if (!in_used[k])
+			return node_err(w, seq_item(w, ins, k), HGQ_EINVAL,
+			    "model input '%s' is not used",
+			    c->model.inputs[k].name);
+	return HGQ_OK;
+}
+
+static int
+graph_resolve(const struct walk *w, struct hgq_config *c,
+    const yaml_node_t *root)
+{
+	const yaml_node_t *model = map_lookup(w, root, "model");
+	const yaml_node_t *layers, *ins, *outs;
+	const struct hgq_conf_dims *is = &c->data.input_shape;
+	int rc;
+
+	if (model == NULL || c->model.n_layers == 0)
+		return HGQ_OK;
+	layers = map_lookup(w, model, "layers");
+	ins = map_lookup(w, model, "inputs");
+	outs = map_lookup(w, model, "outputs");
+	if (c->model.n_inputs > 0 && is->n > 0)
+		return hgq_errf(w->err, HGQ_EINVAL, "%s:%" PRIu32 ":%" PRIu32
+		    ": data.input_shape does not apply with model.inputs "
+		    "(each input has its shape)", w->path, is->line, is->col);
+	if ((rc = names_check(w, c, ins, layers)) != HGQ_OK)
+		return rc;
+	for (uint32_t j = 0; j < c->model.n_layers; j++)
+		if ((rc = refs_resolve(w, c, seq_item(w, layers, j), j)) !=
+		    HGQ_OK)
+			return rc;
+	if (outs != NULL && (rc = outputs_resolve(w, c, outs)) != HGQ_OK)
+		return rc;
+	return usage_check(w, c, ins, layers);
 }
 
 /*
@@ -1244,7 +1691,8 @@ hgq_config_load(struct hgq_config *c, const char *path, struct hgq_err *err)
 		    "level, got %s", node_show(root, shown, sizeof(shown)));
 		goto out;
 	}
-	if ((rc = walk_map(&w, root, top_keys, (char *)c, "")) != HGQ_OK)
+	if ((rc = walk_map(&w, root, top_keys, (char *)c, "")) != HGQ_OK ||
+	    (rc = graph_resolve(&w, c, root)) != HGQ_OK)
 		goto out;
 	if (!yaml_parser_load(&parser, &extra)) {
 		rc = yaml_fail(&parser, path, c->text, len, err);

@@ -876,7 +876,12 @@ struct hgq_conf_dims {
 /*
  * One item of model.layers.  type is the kind and ndim: dense (ndim 0),
  * conv1d/conv2d (HGQ_LAYER_CONV1D/2D, ndim 1/2), maxpool1d/2d and
- * avgpool1d/2d (HGQ_LAYER_MAXPOOL/AVGPOOL, ndim 1/2), flatten (ndim 0).
+ * avgpool1d/2d (HGQ_LAYER_MAXPOOL/AVGPOOL, ndim 1/2), flatten (ndim 0);
+ * format 1.2: add, subtract, concatenate, lut (HGQ_LAYER_ADD/SUB/
+ * CONCAT/LUT, ndim 0), global_maxpool and global_avgpool
+ * (HGQ_LAYER_MAXPOOL/AVGPOOL with ndim 0: the window is the whole
+ * spatial extent, and a flatten follows).  A dense item on a tensor of
+ * rank 2 or 3 becomes a convolution with a 1x1 kernel (per-row dense).
  * kernel, stride and pool are normalized to [rows, columns]: a 1-D
  * layer has [1, K]; an integer for a 2-D layer means [k, k]; stride
  * defaults to 1 (convolutions) or to pool (pooling).  line/col locate
@@ -897,6 +902,40 @@ struct hgq_layer_conf {
 				   (with bn, its shift remains) [0] */
 	struct hgq_conf_dims kernel_in, stride_in, pool_in;	/* as given */
 	uint32_t line, col;	/* of the item */
+
+	/*
+	 * Graphs (format 1.2).  name: "" when not given.  refs[0..n_refs)
+	 * are the item's inputs, resolved by hgq_config_load(): an earlier
+	 * item's index, or HGQ_REF_INPUT | k for model input k; without
+	 * "inputs:" the previous item (item 0: input 0).  n_refs is never
+	 * 0 in a loaded config (0 in one made in memory: the previous item,
+	 * or input 0).  add: 2..8 refs, subtract: 2, concatenate:
+	 * 2..8, every other type 1.
+	 */
+	char	 name[HGQ_MAX_PORT_NAME + 1];
+	uint32_t n_refs;
+	uint32_t refs[HGQ_MAX_LAYER_INPUTS];
+	int	 axis;		/* concatenate: as given, -3..2 [-1] */
+	uint32_t func;		/* lut: enum hgq_func */
+	int	 mask;		/* dense, conv: enum hgq_conf_mask */
+	uint32_t band;		/* mask HGQ_MASK_BAND: |i - j| <= band */
+	char	*mask_path;	/* mask HGQ_MASK_FILE: a 0/1 npy, owned */
+};
+
+/*
+ * The mask of a dense or convolution item ("mask:"): none, a band
+ * ("{ band: B }", the weights (i, j) with |i - j| <= B of a square
+ * [rows, units] matrix) or a file (a path to an npy of 0 and 1 of shape
+ * [rows, units]); rows = n_in for dense, KH*KW*C_in for a convolution.
+ */
+enum hgq_conf_mask	{ HGQ_MASK_NONE = 0, HGQ_MASK_BAND = 1,
+			  HGQ_MASK_FILE = 2 };
+
+/* an item of model.inputs: a named input of a shape */
+struct hgq_conf_input {
+	char	 name[HGQ_MAX_PORT_NAME + 1];
+	struct hgq_conf_dims shape;	/* [n], [W, C] or [H, W, C] */
+	uint32_t line, col;
 };
 
 struct hgq_sched_point {
@@ -917,9 +956,15 @@ struct hgq_config {
 					   [n] or n = 0: from the data */
 	} data;
 	struct {
-		struct hgq_qconf input;	/* input quantizer */
+		struct hgq_qconf input;	/* input quantizers */
 		uint32_t n_layers;
 		struct hgq_layer_conf layers[HGQ_MAX_CONF_LAYERS];
+		/* model.inputs (0: one unnamed input, the data's columns)
+		   and model.outputs (0: the last item): item indices */
+		uint32_t n_inputs, n_outputs;
+		struct hgq_conf_input inputs[HGQ_MAX_PORTS];
+		uint32_t outputs[HGQ_MAX_PORTS];
+		uint32_t outputs_line, outputs_col;
 	} model;
 	struct hgq_qconf q_weight, q_bias, q_act;
 	struct {
@@ -961,7 +1006,9 @@ void	hgq_config_init(struct hgq_config *c);
  * the strings, path and the whole text; free them with
  * hgq_config_release.  On failure c holds the defaults and owns nothing.
  * Schema errors (unknown or duplicate key, wrong type, out of range,
- * missing data.train_x) are HGQ_EINVAL and YAML syntax errors
+ * missing data.train_x; in graphs an unknown, duplicate or later name,
+ * a wrong number of inputs, an item or input nothing reads, several
+ * outputs with cross_entropy) are HGQ_EINVAL and YAML syntax errors
  * HGQ_EFORMAT, both as "PATH:LINE:COL: message" (1-based, at the key for
  * unknown/duplicate keys, at the value otherwise); an unreadable file is
  * HGQ_EIO; also HGQ_ENOMEM.

@@ -145,6 +145,57 @@ out:
 	return rc;
 }
 
+/* a tensor shape of the config's graph (channels last) */
+struct conf_shape {
+	uint32_t	 rank;
+	uint32_t	 d[HGQ_MAX_RANK];	/* 0 past rank */
+};
+
+static int conf_shapes(const struct hgq_config *c,
+    const struct hgq_train_data *d, struct conf_shape *out,
+    struct hgq_err *err);
+static uint32_t conf_n_out(const struct hgq_config *c,
+    const struct conf_shape *sh);
+static int conf_shaped(const struct hgq_config *c);
+
+/*
+ * data_outputs - with model.inputs, the data's columns are the inputs'
+ * elements in order (input k takes the product of its shape); then the
+ * outputs of the model on those shapes give d->n_out.
+ */
+static int
+data_outputs(struct hgq_train_data *d, const struct hgq_config *c,
+    const char *cfg, struct hgq_err *err)
+{
+	struct conf_shape sh[HGQ_MAX_CONF_LAYERS];
+	uint64_t want = 0;
+	int rc;
+
+	for (uint32_t k = 0; k < c->model.n_inputs; k++) {
+		const struct hgq_conf_dims *s = &c->model.inputs[k].shape;
+		uint64_t p = 1;
+
+		for (uint32_t a = 0; a < s->n; a++)
+			p *= s->v[a];
+		want += p;
+	}
+	if (c->model.n_inputs > 0 && want != d->n_raw)
+		return hgq_errf(err, HGQ_EINVAL, "%s: data.train_x: '%s' has %"
+		    PRIu32 " columns, but model.inputs take %" PRIu64, cfg,
+		    c->data.train_x, d->n_raw, want);
+	if (!conf_shaped(c)) {
+		d->n_out = c->model.layers[c->model.n_layers - 1].units;
+		return HGQ_OK;
+	}
+	if ((rc = conf_shapes(c, d, sh, err)) != HGQ_OK)
+		return rc;
+	d->n_out = conf_n_out(c, sh);
+	if (d->n_out > HGQ_MAX_N)
+		return hgq_errf(err, HGQ_EINVAL, "%s: model.outputs: more "
+		    "than %u outputs", cfg, HGQ_MAX_N);
+	return HGQ_OK;
+}
+
 int
 hgq_train_data_load(struct hgq_train_data *d, const struct hgq_config *c,
     size_t limit, struct hgq_err *err)
@@ -166,7 +217,8 @@ hgq_train_data_load(struct hgq_train_data *d, const struct hgq_config *c,
 	if (c->data.train_x == NULL)
 		return hgq_errf(err, HGQ_EINVAL, "%s: data.train_x: missing",
 		    cfg);
-	if (c->model.layers[c->model.n_layers - 1].kind != HGQ_LAYER_DENSE) {
+	if (c->model.n_outputs == 0 &&
+	    c->model.layers[c->model.n_layers - 1].kind != HGQ_LAYER_DENSE) {
 		const struct hgq_layer_conf *lc = &c->model.layers[
 		    c->model.n_layers - 1];
 
@@ -174,10 +226,8 @@ hgq_train_data_load(struct hgq_train_data *d, const struct hgq_config *c,
 		    ": the last layer of model.layers must be dense (it "
 		    "gives the outputs)", cfg, lc->line, lc->col);
 	}
-	d->n_out = c->model.layers[c->model.n_layers - 1].units;
 	d->task = c->train.loss == HGQ_LOSS_MSE ? HGQ_TASK_REGRESS :
 	    HGQ_TASK_CLASSIFY;
-	ycols = d->task == HGQ_TASK_CLASSIFY ? 1 : d->n_out;
 	hgq_data_opts_init(&o);
 	o.label_col = c->data.train_y == NULL ? c->data.label_col : -1;
 	if ((rc = hgq_table_load(c->data.train_x, &o, &tx, &e2)) != HGQ_OK)
@@ -207,6 +257,9 @@ hgq_train_data_load(struct hgq_train_data *d, const struct hgq_config *c,
 		memset(d->in_shape, 0, sizeof(d->in_shape));
 		memcpy(d->in_shape, is->v, is->n * sizeof(uint32_t));
 	}
+	if ((rc = data_outputs(d, c, cfg, err)) != HGQ_OK)
+		goto fail;
+	ycols = d->task == HGQ_TASK_CLASSIFY ? 1 : d->n_out;
 	n = tx.n_rows;
 	if (limit > 0 && limit < n)
 		n = limit;
@@ -341,16 +394,49 @@ quant_nf(const struct hgq_layer *l)
 	return l->n_out;
 }
 
+/*
+ * item_refs - the inputs of item j: its refs, or without them (a config
+ * made in memory) the item before it, or model input 0 for item 0.
+ */
+static uint32_t
+item_refs(const struct hgq_config *c, uint32_t j, uint32_t *refs)
+{
+	const struct hgq_layer_conf *lc = &c->model.layers[j];
+
+	if (lc->n_refs == 0 || lc->n_refs > HGQ_MAX_LAYER_INPUTS) {
+		refs[0] = j == 0 ? HGQ_REF_INPUT : j - 1;
+		return 1;
+	}
+	memcpy(refs, lc->refs, lc->n_refs * sizeof(*refs));
+	return lc->n_refs;
+}
+
+/* a config of one input whose items each read the one before */
+static int
+conf_chain(const struct hgq_config *c)
+{
+	uint32_t refs[HGQ_MAX_LAYER_INPUTS];
+
+	if (c->model.n_inputs > 0 || c->model.n_outputs > 0)
+		return 0;
+	for (uint32_t j = 0; j < c->model.n_layers; j++)
+		if (item_refs(c, j, refs) != 1 ||
+		    refs[0] != (j == 0 ? HGQ_REF_INPUT : j - 1))
+			return 0;
+	return 1;
+}
+
 /* does the config need shaped tensors (else the flat chain of 1.0)? */
 static int
 conf_shaped(const struct hgq_config *c)
 {
-	if (c->data.input_shape.n > 0)
+	if (c->data.input_shape.n > 0 || c->model.n_inputs > 0 ||
+	    c->model.n_outputs > 0)
 		return 1;
 	for (uint32_t k = 0; k < c->model.n_layers; k++)
 		if (c->model.layers[k].kind != HGQ_LAYER_DENSE)
 			return 1;
-	return 0;
+	return !conf_chain(c);
 }
 
 static int
@@ -387,41 +473,53 @@ shape_text(char *buf, size_t size, uint32_t rank, const uint32_t *d)
 	return buf;
 }
 
+/* the shape of model input k: model.inputs, else the data's */
+static void
+conf_input_shape(const struct hgq_config *c, const struct hgq_train_data *d,
+    uint32_t k, struct conf_shape *s)
+{
+	memset(s, 0, sizeof(*s));
+	if (c->model.n_inputs == 0) {
+		s->rank = d->in_rank;
+		memcpy(s->d, d->in_shape, sizeof(s->d));
+		return;
+	}
+	s->rank = c->model.inputs[k].shape.n;
+	memcpy(s->d, c->model.inputs[k].shape.v, s->rank * sizeof(uint32_t));
+}
+
+/* the elements of a shape (each dimension is at most 2^32 - 1) */
+static uint64_t
+shape_size(const struct conf_shape *s)
+{
+	uint64_t n = 1;
+
+	for (uint32_t a = 0; a < s->rank; a++) {
+		if (s->d[a] != 0 && n > (UINT64_MAX >> 1) / s->d[a])
+			return UINT64_MAX;
+		n *= s->d[a];
+	}
+	return n;
+}
+
 /*
- * The output shape of config layer lc on an input of shape (rank, dims),
- * written over them; a shape that does not fit is a config error at
- * the layer.
+ * The output shape of a windowed item (conv, pooling) on an input of
+ * shape (rank, dims), written over them.
  */
 static int
-conf_layer_shape(const struct hgq_config *c, const struct hgq_layer_conf *lc,
+window_shape(const struct hgq_config *c, const struct hgq_layer_conf *lc,
     uint32_t *rank, uint32_t *dims, struct hgq_err *err)
 {
 	struct hgq_err e2 = HGQ_ERR_INIT;
 	struct hgq_conv_geom g;
 	struct hgq_pool_geom pg;
 	uint32_t want = lc->ndim + 1, H, W, C;
-	uint64_t n = 1;
 	char sh[64];
 	const char *name = lc->kind == HGQ_LAYER_CONV1D ||
 	    lc->kind == HGQ_LAYER_CONV2D ? "conv" :
 	    lc->kind == HGQ_LAYER_MAXPOOL ? "maxpool" : "avgpool";
 
 	shape_text(sh, sizeof(sh), *rank, dims);
-	switch (lc->kind) {
-	case HGQ_LAYER_DENSE:
-		if (*rank != 1)
-			return conf_err(err, c, lc, "dense on a tensor of shape "
-			    "%s (put a flatten layer before it)", sh);
-		dims[0] = lc->units;
-		return HGQ_OK;
-	case HGQ_LAYER_FLATTEN:
-		for (uint32_t k = 0; k < *rank; k++)
-			n *= dims[k];
-		*rank = 1;
-		dims[0] = (uint32_t)n;
-		dims[1] = dims[2] = 0;
-		return HGQ_OK;
-	}
 	if (*rank != want)
 		return conf_err(err, c, lc, "%s%" PRIu32 "d needs an input of "
 		    "rank %" PRIu32 " (%s), got shape %s", name, lc->ndim, want,
@@ -461,95 +559,390 @@ conf_layer_shape(const struct hgq_config *c, const struct hgq_layer_conf *lc,
 	return HGQ_OK;
 }
 
+/* add and subtract: every input has the first one's shape */
+static int
+same_shapes(const struct hgq_config *c, const struct hgq_layer_conf *lc,
+    uint32_t n, const struct conf_shape *in, struct hgq_err *err)
+{
+	char s0[64], sq[64];
+
+	for (uint32_t q = 1; q < n; q++)
+		if (in[q].rank != in[0].rank ||
+		    memcmp(in[q].d, in[0].d, sizeof(in[0].d)) != 0)
+			return conf_err(err, c, lc, "input %" PRIu32 " has shape "
+			    "%s, input 0 has %s (%s needs equal shapes)", q,
+			    shape_text(sq, sizeof(sq), in[q].rank, in[q].d),
+			    shape_text(s0, sizeof(s0), in[0].rank, in[0].d),
+			    lc->kind == HGQ_LAYER_ADD ? "add" : "subtract");
+	return HGQ_OK;
+}
+
+/* concatenate along the item's axis: equal ranks, equal other dims */
+static int
+concat_shape(const struct hgq_config *c, const struct hgq_layer_conf *lc,
+    uint32_t n, const struct conf_shape *in, struct conf_shape *out,
+    struct hgq_err *err)
+{
+	uint32_t r = in[0].rank;
+	int axis = lc->axis < 0 ? lc->axis + (int)r : lc->axis;
+	uint64_t sum = 0;
+	char s0[64], sq[64];
+
+	if (axis < 0 || axis >= (int)r)
+		return conf_err(err, c, lc, "axis %d outside the %" PRIu32
+		    " axes of its inputs (-%" PRIu32 "..%" PRIu32 ")", lc->axis,
+		    r, r, r - 1);
+	for (uint32_t q = 0; q < n; q++) {
+		for (uint32_t a = 0; a < HGQ_MAX_RANK; a++)
+			if (in[q].rank != r || (a != (uint32_t)axis &&
+			    in[q].d[a] != in[0].d[a]))
+				return conf_err(err, c, lc, "input %" PRIu32
+				    " has shape %s, input 0 has %s (concatenate"
+				    " on axis %d needs equal other dimensions)",
+				    q, shape_text(sq, sizeof(sq), in[q].rank,
+				    in[q].d), shape_text(s0, sizeof(s0), r,
+				    in[0].d), axis);
+		sum += in[q].d[axis];
+	}
+	if (sum > HGQ_MAX_N)
+		return conf_err(err, c, lc, "concatenation of %" PRIu64
+		    " elements on axis %d is too large", sum, axis);
+	*out = in[0];
+	out->d[axis] = (uint32_t)sum;
+	return HGQ_OK;
+}
+
 /*
- * build_layers - the chain of the config on the input shape of d, without
- * tensors: quantizer, then per item its layer and a quantizer.  A
- * quantizer after flatten and max pooling is not trainable: its exact
- * format is the union of the formats that reach it (an identity).  A
- * config of dense layers only (and no data.input_shape) gives the flat
- * chain of format 1.0, as always.  Shapes that do not fit are config
- * errors at the layer.
+ * item_shape - the output shape of item lc on inputs of shapes in[]; a
+ * shape that does not fit is a config error at the item.  A dense item
+ * on rank 2 or 3 is per-row (a 1x1 convolution); the global pools give
+ * the channels (after their flatten).
  */
 static int
-build_layers(struct hgq_model *m, const struct hgq_config *c,
-    const struct hgq_train_data *d, struct hgq_err *err)
+item_shape(const struct hgq_config *c, const struct hgq_layer_conf *lc,
+    uint32_t n_in, const struct conf_shape *in, struct conf_shape *out,
+    struct hgq_err *err)
 {
-	struct hgq_err e2 = HGQ_ERR_INIT;
-	struct hgq_layer *l;
-	uint32_t rank = d->in_rank, dims[HGQ_MAX_RANK], n_prev = d->n_raw;
-	int shaped = conf_shaped(c), rc;
+	uint64_t n = 1;
+	char sh[64];
 
-	if (!shaped) {
-		if ((l = hgq_model_add_layer(m, HGQ_LAYER_QUANT, n_prev,
-		    n_prev)) == NULL)
-			return hgq_errf(err, HGQ_ENOMEM, "out of memory");
-		set_quant(l, &c->model.input, 0);
-		for (uint32_t k = 0; k < c->model.n_layers; k++) {
-			const struct hgq_layer_conf *lc = &c->model.layers[k];
-
-			if ((l = hgq_model_add_layer(m, HGQ_LAYER_DENSE,
-			    n_prev, lc->units)) == NULL)
-				return hgq_errf(err, HGQ_ENOMEM, "out of "
-				    "memory");
-			l->act = (uint8_t)lc->act;
-			l->bn = lc->bn ? 1 : 0;
-			l->w_gran = (uint8_t)c->q_weight.gran;
-			l->b_gran = (uint8_t)(c->q_bias.gran ==
-			    HGQ_GRAN_LAYER ? HGQ_GRAN_LAYER :
-			    HGQ_GRAN_ELEMENT);
-			n_prev = lc->units;
-			if ((l = hgq_model_add_layer(m, HGQ_LAYER_QUANT,
-			    n_prev, n_prev)) == NULL)
-				return hgq_errf(err, HGQ_ENOMEM, "out of "
-				    "memory");
-			set_quant(l, &c->q_act, 0);
-		}
+	*out = in[0];
+	shape_text(sh, sizeof(sh), in[0].rank, in[0].d);
+	switch (lc->kind) {
+	case HGQ_LAYER_DENSE:
+		out->d[out->rank - 1] = lc->units;
 		return HGQ_OK;
+	case HGQ_LAYER_FLATTEN:
+		n = shape_size(&in[0]);
+		memset(out, 0, sizeof(*out));
+		out->rank = 1;
+		out->d[0] = n > HGQ_MAX_N ? HGQ_MAX_N + 1 : (uint32_t)n;
+		return HGQ_OK;
+	case HGQ_LAYER_LUT:
+		return HGQ_OK;
+	case HGQ_LAYER_ADD:
+	case HGQ_LAYER_SUB:
+		return same_shapes(c, lc, n_in, in, err);
+	case HGQ_LAYER_CONCAT:
+		return concat_shape(c, lc, n_in, in, out, err);
 	}
-	memcpy(dims, d->in_shape, sizeof(dims));
-	if ((l = hgq_model_add_shaped(m, HGQ_LAYER_QUANT, rank, dims, err)) ==
-	    NULL)
-		return err != NULL && err->code != 0 ? err->code : HGQ_ENOMEM;
-	set_quant(l, &c->model.input, 1);
-	for (uint32_t k = 0; k < c->model.n_layers; k++) {
-		const struct hgq_layer_conf *lc = &c->model.layers[k];
+	if (lc->ndim != 0)
+		return window_shape(c, lc, &out->rank, out->d, err);
+	/* a global pool */
+	if (in[0].rank < 2)
+		return conf_err(err, c, lc, "global pooling needs an input of "
+		    "rank 2 ([W, C]) or 3 ([H, W, C]), got shape %s", sh);
+	n = in[0].rank == 3 ? (uint64_t)in[0].d[0] * in[0].d[1] : in[0].d[0];
+	if (lc->kind == HGQ_LAYER_AVGPOOL && (n & (n - 1)) != 0)
+		return conf_err(err, c, lc, "global average pooling over %"
+		    PRIu64 " positions of %s: not a power of two (average "
+		    "pooling divides by an exact shift)", n, sh);
+	memset(out, 0, sizeof(*out));
+	out->rank = 1;
+	out->d[0] = in[0].d[in[0].rank - 1];
+	return HGQ_OK;
+}
 
-		if ((rc = conf_layer_shape(c, lc, &rank, dims, err)) != HGQ_OK)
+/*
+ * conf_shapes - the output shape of every item of the config on the
+ * input shapes (model.inputs, or the data's for one input): out[j] for
+ * item j.
+ */
+static int
+conf_shapes(const struct hgq_config *c, const struct hgq_train_data *d,
+    struct conf_shape *out, struct hgq_err *err)
+{
+	struct conf_shape in[HGQ_MAX_LAYER_INPUTS];
+	uint32_t refs[HGQ_MAX_LAYER_INPUTS], n;
+	int rc;
+
+	for (uint32_t j = 0; j < c->model.n_layers; j++) {
+		n = item_refs(c, j, refs);
+		for (uint32_t q = 0; q < n; q++) {
+			uint32_t r = refs[q];
+
+			if (r & HGQ_REF_INPUT)
+				conf_input_shape(c, d, r & ~HGQ_REF_INPUT,
+				    &in[q]);
+			else
+				in[q] = out[r];
+		}
+		if ((rc = item_shape(c, &c->model.layers[j], n, in, &out[j],
+		    err)) != HGQ_OK)
 			return rc;
-		if ((l = hgq_model_add_shaped(m, lc->kind, rank, dims, &e2)) ==
-		    NULL)
-			return conf_err(err, c, lc, "%s", e2.msg);
-		if (lc->kind != HGQ_LAYER_DENSE &&
-		    lc->kind != HGQ_LAYER_FLATTEN) {
-			memcpy(l->kernel, lc->kind == HGQ_LAYER_CONV1D ||
-			    lc->kind == HGQ_LAYER_CONV2D ? lc->kernel :
-			    lc->pool, sizeof(l->kernel));
-			memcpy(l->stride, lc->stride, sizeof(l->stride));
+		if (shape_size(&out[j]) > HGQ_MAX_N) {
+			char sh[64];
+
+			return conf_err(err, c, &c->model.layers[j], "output "
+			    "shape %s has more than %u elements", shape_text(sh,
+			    sizeof(sh), out[j].rank, out[j].d), HGQ_MAX_N);
 		}
-		if (lc->kind == HGQ_LAYER_DENSE ||
-		    lc->kind == HGQ_LAYER_CONV1D ||
-		    lc->kind == HGQ_LAYER_CONV2D) {
-			l->padding = (uint8_t)lc->padding;
-			l->act = (uint8_t)lc->act;
-			l->bn = lc->bn ? 1 : 0;
-			l->w_gran = (uint8_t)c->q_weight.gran;
-			l->b_gran = (uint8_t)(c->q_bias.gran ==
-			    HGQ_GRAN_LAYER ? HGQ_GRAN_LAYER :
-			    HGQ_GRAN_ELEMENT);
-		}
-		if ((l = hgq_model_add_shaped(m, HGQ_LAYER_QUANT, rank, dims,
-		    &e2)) == NULL)
-			return conf_err(err, c, lc, "%s", e2.msg);
-		set_quant(l, &c->q_act, 1);
-		if (lc->kind == HGQ_LAYER_FLATTEN ||
-		    lc->kind == HGQ_LAYER_MAXPOOL)
-			l->trainable = 0;
-		if (hgq_model_validate_graph(m, &e2) != HGQ_OK)
-			return conf_err(err, c, lc, "%s", e2.msg);
 	}
 	return HGQ_OK;
 }
 
+/* the elements of the model outputs (hgq_train_data.n_out) */
+static uint32_t
+conf_n_out(const struct hgq_config *c, const struct conf_shape *sh)
+{
+	uint64_t n = 0;
+	uint32_t n_outs = c->model.n_outputs;
+
+	for (uint32_t q = 0; q < (n_outs == 0 ? 1 : n_outs); q++)
+		n += shape_size(&sh[n_outs == 0 ? c->model.n_layers - 1 :
+		    c->model.outputs[q]]);
+	return n > HGQ_MAX_N ? HGQ_MAX_N + 1 : (uint32_t)n;
+}
+
+/* a quantizer reading layer src, or model input k (src HGQ_REF_INPUT|k) */
+static struct hgq_layer *
+add_quant(struct hgq_model *m, const struct conf_shape *s, uint32_t src,
+    const struct hgq_qconf *q, struct hgq_err *err)
+{
+	struct hgq_layer *l;
+
+	if ((l = hgq_model_add_shaped(m, HGQ_LAYER_QUANT, s->rank, s->d,
+	    err)) == NULL)
+		return NULL;
+	if (src & HGQ_REF_INPUT) {
+		l->n_in = l->n_out;
+		l->inputs[0] = src;
+	}
+	set_quant(l, q, 1);
+	return l;
+}
+
+/*
+ * add_op - the operation layer of item lc reading the quantizer layers
+ * src[0..n), of output shape *s, kernel/pool window win (the
+ * global pools' whole input), or for a dense item on rank 2 or 3 a
+ * convolution with a 1x1 kernel.
+ */
+static struct hgq_layer *
+add_op(struct hgq_model *m, const struct hgq_config *c,
+    const struct hgq_layer_conf *lc, uint32_t kind, uint32_t n,
+    const uint32_t *src, const struct conf_shape *s, const uint32_t *win,
+    struct hgq_err *err)
+{
+	struct hgq_err e2 = HGQ_ERR_INIT;
+	struct hgq_layer *l;
+
+	if ((l = hgq_model_add_shaped(m, kind, s->rank, s->d, &e2)) == NULL ||
+	    hgq_layer_set_inputs(l, n, src, &e2) != HGQ_OK) {
+		conf_err(err, c, lc, "%s", e2.msg);
+		return NULL;
+	}
+	l->n_in = m->layers[src[0]].n_out;
+	if (kind == HGQ_LAYER_CONV1D || kind == HGQ_LAYER_CONV2D ||
+	    kind == HGQ_LAYER_MAXPOOL || kind == HGQ_LAYER_AVGPOOL) {
+		memcpy(l->kernel, win, sizeof(l->kernel));
+		memcpy(l->stride, lc->ndim != 0 ? lc->stride : win,
+		    sizeof(l->stride));
+	}
+	if (kind == HGQ_LAYER_DENSE || kind == HGQ_LAYER_CONV1D ||
+	    kind == HGQ_LAYER_CONV2D) {
+		l->padding = (uint8_t)lc->padding;
+		l->act = (uint8_t)lc->act;
+		l->bn = lc->bn ? 1 : 0;
+		l->w_gran = (uint8_t)c->q_weight.gran;
+		l->b_gran = (uint8_t)(c->q_bias.gran == HGQ_GRAN_LAYER ?
+		    HGQ_GRAN_LAYER : HGQ_GRAN_ELEMENT);
+	}
+	return l;
+}
+
+/*
+ * add_item - the layers of item lc on the quantizers src[0..n) (shapes
+ * in[]): its operation and its output quantizer; a global pool is the
+ * pooling over the whole input, its quantizer, a flatten and its
+ * quantizer.  The quantizer after flatten and max pooling is not
+ * trainable: its exact format is the union of the formats that reach it
+ * (an identity).  *op receives the operation layer's index.
+ */
+static int
+add_item(struct hgq_model *m, const struct hgq_config *c,
+    const struct hgq_layer_conf *lc, uint32_t n, const uint32_t *src,
+    const struct conf_shape *in, const struct conf_shape *out,
+    uint32_t *op, struct hgq_err *err)
+{
+	struct hgq_err e2 = HGQ_ERR_INIT;
+	struct conf_shape ps = in[0];
+	uint32_t kind = lc->kind, win[2], q;
+	const uint32_t *wp = lc->kind == HGQ_LAYER_MAXPOOL ||
+	    lc->kind == HGQ_LAYER_AVGPOOL ? lc->pool : lc->kernel;
+	struct hgq_layer *l;
+
+	if (kind == HGQ_LAYER_DENSE && in[0].rank > 1) {
+		kind = in[0].rank == 2 ? HGQ_LAYER_CONV1D : HGQ_LAYER_CONV2D;
+		win[0] = win[1] = 1;
+		wp = win;
+	}
+	if (lc->ndim == 0 && (kind == HGQ_LAYER_MAXPOOL ||
+	    kind == HGQ_LAYER_AVGPOOL)) {
+		win[0] = in[0].rank == 3 ? in[0].d[0] : 1;
+		win[1] = in[0].d[in[0].rank - 2];
+		ps.d[0] = 1;
+		ps.d[in[0].rank - 2] = 1;
+		wp = win;
+	} else {
+		ps = *out;
+	}
+	*op = m->n_layers;
+	if ((l = add_op(m, c, lc, kind, n, src, &ps, wp, err)) == NULL)
+		return HGQ_EINVAL;
+	if (kind == HGQ_LAYER_CONCAT)
+		l->axis = (uint8_t)(lc->axis < 0 ? lc->axis + (int)in[0].rank :
+		    lc->axis);
+	if (kind == HGQ_LAYER_LUT)
+		l->func = (uint8_t)lc->func;
+	if ((l = add_quant(m, &ps, m->n_layers - 1, &c->q_act, &e2)) == NULL)
+		return conf_err(err, c, lc, "%s", e2.msg);
+	if (kind == HGQ_LAYER_FLATTEN || kind == HGQ_LAYER_MAXPOOL)
+		l->trainable = 0;
+	if (lc->ndim != 0 || (kind != HGQ_LAYER_MAXPOOL &&
+	    kind != HGQ_LAYER_AVGPOOL))
+		return HGQ_OK;
+	q = m->n_layers - 1;
+	if (add_op(m, c, lc, HGQ_LAYER_FLATTEN, 1, &q, out, wp, err) == NULL)
+		return HGQ_EINVAL;
+	if ((l = add_quant(m, out, m->n_layers - 1, &c->q_act, &e2)) == NULL)
+		return conf_err(err, c, lc, "%s", e2.msg);
+	l->trainable = 0;
+	return HGQ_OK;
+}
+
+/* the flat chain of format 1.0: quantizer, then dense and quantizer */
+static int
+build_flat(struct hgq_model *m, const struct hgq_config *c,
+    const struct hgq_train_data *d, uint32_t *ops, struct hgq_err *err)
+{
+	struct hgq_layer *l;
+	uint32_t n_prev = d->n_raw;
+
+	if ((l = hgq_model_add_layer(m, HGQ_LAYER_QUANT, n_prev, n_prev)) ==
+	    NULL)
+		return hgq_errf(err, HGQ_ENOMEM, "out of memory");
+	set_quant(l, &c->model.input, 0);
+	for (uint32_t k = 0; k < c->model.n_layers; k++) {
+		const struct hgq_layer_conf *lc = &c->model.layers[k];
+
+		ops[k] = m->n_layers;
+		if ((l = hgq_model_add_layer(m, HGQ_LAYER_DENSE, n_prev,
+		    lc->units)) == NULL)
+			return hgq_errf(err, HGQ_ENOMEM, "out of memory");
+		l->act = (uint8_t)lc->act;
+		l->bn = lc->bn ? 1 : 0;
+		l->w_gran = (uint8_t)c->q_weight.gran;
+		l->b_gran = (uint8_t)(c->q_bias.gran == HGQ_GRAN_LAYER ?
+		    HGQ_GRAN_LAYER : HGQ_GRAN_ELEMENT);
+		n_prev = lc->units;
+		if ((l = hgq_model_add_layer(m, HGQ_LAYER_QUANT, n_prev,
+		    n_prev)) == NULL)
+			return hgq_errf(err, HGQ_ENOMEM, "out of memory");
+		set_quant(l, &c->q_act, 0);
+	}
+	return HGQ_OK;
+}
+
+/* the named inputs and outputs of the config (format 1.2 ports) */
+static void
+set_ports(struct hgq_model *m, const struct hgq_config *c,
+    const uint32_t *inq, const uint32_t *outq)
+{
+	m->n_in_ports = c->model.n_inputs;
+	for (uint32_t k = 0; k < c->model.n_inputs; k++) {
+		memcpy(m->in_ports[k].name, c->model.inputs[k].name,
+		    sizeof(m->in_ports[k].name));
+		m->in_ports[k].layer = inq[k];
+	}
+	m->n_out_ports = c->model.n_outputs;
+	for (uint32_t q = 0; q < c->model.n_outputs; q++) {
+		memcpy(m->out_ports[q].name,
+		    c->model.layers[c->model.outputs[q]].name,
+		    sizeof(m->out_ports[q].name));
+		m->out_ports[q].layer = outq[c->model.outputs[q]];
+	}
+}
+
+/*
+ * build_layers - the layers of the config on the input shapes (the
+ * data's for one input), without tensors: a quantizer per model input
+ * (all first, in order), then per item its layers and its output
+ * quantizer (add_item); a reference to an item reads that item's output
+ * quantizer.  ops[j] receives the index of item j's operation layer.
+ * A config of dense layers only (no data.input_shape, no graph) gives
+ * the flat chain of format 1.0, as always; a chain of one input the
+ * layers of format 1.1, each item checked as it is added.  Shapes that
+ * do not fit are config errors at the item.
+ */
+static int
+build_layers(struct hgq_model *m, const struct hgq_config *c,
+    const struct hgq_train_data *d, uint32_t *ops, struct hgq_err *err)
+{
+	struct hgq_err e2 = HGQ_ERR_INIT;
+	struct conf_shape sh[HGQ_MAX_CONF_LAYERS], in[HGQ_MAX_LAYER_INPUTS];
+	uint32_t inq[HGQ_MAX_PORTS], outq[HGQ_MAX_CONF_LAYERS];
+	uint32_t src[HGQ_MAX_LAYER_INPUTS], refs[HGQ_MAX_LAYER_INPUTS], n;
+	uint32_t n_in = c->model.n_inputs == 0 ? 1 : c->model.n_inputs;
+	int chain = conf_chain(c), rc;
+
+	if (!conf_shaped(c))
+		return build_flat(m, c, d, ops, err);
+	if ((rc = conf_shapes(c, d, sh, err)) != HGQ_OK)
+		return rc;
+	for (uint32_t k = 0; k < n_in; k++) {
+		conf_input_shape(c, d, k, &in[0]);
+		inq[k] = m->n_layers;
+		if (add_quant(m, &in[0], HGQ_REF_INPUT | k, &c->model.input,
+		    err) == NULL)
+			return err->code;
+	}
+	for (uint32_t j = 0; j < c->model.n_layers; j++) {
+		const struct hgq_layer_conf *lc = &c->model.layers[j];
+
+		n = item_refs(c, j, refs);
+		for (uint32_t q = 0; q < n; q++) {
+			uint32_t r = refs[q];
+
+			src[q] = r & HGQ_REF_INPUT ? inq[r & ~HGQ_REF_INPUT] :
+			    outq[r];
+			memset(&in[q], 0, sizeof(in[q]));
+			in[q].rank = hgq_layer_shape(&m->layers[src[q]],
+			    in[q].d);
+		}
+		if ((rc = add_item(m, c, lc, n, src, in, &sh[j], &ops[j],
+		    err)) != HGQ_OK)
+			return rc;
+		outq[j] = m->n_layers - 1;
+		if (chain && hgq_model_validate_graph(m, &e2) != HGQ_OK)
+			return conf_err(err, c, lc, "%s", e2.msg);
+	}
+	set_ports(m, c, inq, outq);
+	if (hgq_model_validate_graph(m, &e2) != HGQ_OK)
+		return hgq_errf(err, HGQ_EINVAL, "%s: model: %s",
+		    c->path != NULL ? c->path : "config", e2.msg);
+	return HGQ_OK;
+}
 /* f = init - log2|w|, the minimum over the elements sharing it */
 static void
 init_wfbits(float *f, size_t nf, const float *w, size_t nw, size_t OC,
@@ -589,6 +982,83 @@ quant_tensors(struct hgq_layer *l, const struct hgq_qconf *q, int optim,
 	return HGQ_OK;
 }
 
+/*
+ * mask_fill - the 0/1 mask of item lc over a [rows, units] weight matrix
+ * (row-major, the layout of the weights): a band |i - j| <= B of a
+ * square matrix, or an npy file of that shape holding only 0 and 1.
+ */
+static int
+mask_fill(float *mask, const struct hgq_config *c,
+    const struct hgq_layer_conf *lc, uint32_t rows, uint32_t units,
+    struct hgq_err *err)
+{
+	struct hgq_err e2 = HGQ_ERR_INIT;
+	struct hgq_table t;
+	int rc = HGQ_OK;
+
+	if (lc->mask == HGQ_MASK_BAND) {
+		if (rows != units)
+			return conf_err(err, c, lc, "mask band: the weights "
+			    "are [%" PRIu32 ", %" PRIu32 "], not square (use "
+			    "an npy mask)", rows, units);
+		for (uint32_t i = 0; i < rows; i++)
+			for (uint32_t j = 0; j < units; j++)
+				mask[(size_t)i * units + j] = (i > j ? i - j :
+				    j - i) <= lc->band ? 1.0f : 0.0f;
+		return HGQ_OK;
+	}
+	if (hgq_table_load(lc->mask_path, NULL, &t, &e2) != HGQ_OK)
+		return conf_err(err, c, lc, "mask: %s", e2.msg);
+	if (t.n_rows != rows || t.n_cols != units) {
+		rc = conf_err(err, c, lc, "mask '%s' is [%zu, %zu], the "
+		    "weights are [%" PRIu32 ", %" PRIu32 "]", lc->mask_path,
+		    t.n_rows, t.n_cols, rows, units);
+		goto out;
+	}
+	for (size_t e = 0; e < t.n_rows * t.n_cols; e++) {
+		if (t.x[e] != 0 && t.x[e] != 1) {
+			rc = conf_err(err, c, lc, "mask '%s': row %zu column "
+			    "%zu is %.17g, not 0 or 1", lc->mask_path,
+			    e / units, e % units, t.x[e]);
+			goto out;
+		}
+		mask[e] = (float)t.x[e];
+	}
+out:
+	hgq_table_release(&t);
+	return rc;
+}
+
+/*
+ * add_masks - the HGQ_ROLE_MASK tensor of every item with a mask, in its
+ * operation layer ops[j], before the weights exist (they are drawn 0
+ * where the mask is 0, and the trainer keeps them there).
+ */
+static int
+add_masks(struct hgq_model *m, const struct hgq_config *c,
+    const uint32_t *ops, struct hgq_err *err)
+{
+	int rc;
+
+	for (uint32_t j = 0; j < c->model.n_layers; j++) {
+		const struct hgq_layer_conf *lc = &c->model.layers[j];
+		struct hgq_layer *l = &m->layers[ops[j]];
+		uint32_t units = hgq_layer_n_bias(m, ops[j]);
+		uint32_t nw = (uint32_t)hgq_layer_n_weights(m, ops[j]);
+		struct hgq_tensor *mt;
+
+		if (lc->mask == HGQ_MASK_NONE)
+			continue;
+		if ((mt = hgq_layer_add_tensor(l, HGQ_ROLE_MASK, nw, err)) ==
+		    NULL)
+			return HGQ_ENOMEM;
+		if ((rc = mask_fill(mt->data, c, lc, nw / units, units, err))
+		    != HGQ_OK)
+			return rc;
+	}
+	return HGQ_OK;
+}
+
 int
 hgq_train_model_new(struct hgq_model **out, const struct hgq_config *c,
     const struct hgq_train_data *d, struct hgq_err *err)
@@ -597,6 +1067,7 @@ hgq_train_model_new(struct hgq_model **out, const struct hgq_config *c,
 	struct hgq_layer *l;
 	int optim = c->train.optimizer;
 	uint64_t rng[4];
+	uint32_t ops[HGQ_MAX_CONF_LAYERS];
 	int rc = HGQ_ENOMEM;
 
 	*out = NULL;
@@ -604,26 +1075,30 @@ hgq_train_model_new(struct hgq_model **out, const struct hgq_config *c,
 		return hgq_errf(err, HGQ_ENOMEM, "out of memory");
 	m->task = d->task;
 	hgq_rng_seed(rng, c->seed);
-	if ((rc = build_layers(m, c, d, err)) != HGQ_OK)
+	if ((rc = build_layers(m, c, d, ops, err)) != HGQ_OK)
 		goto fail;
 	if ((rc = hgq_model_set_input(m, d->n_raw, err)) != HGQ_OK)
+		goto fail;
+	if ((rc = add_masks(m, c, ops, err)) != HGQ_OK)
 		goto fail;
 	/* tensors, in layer order; weights drawn from the generator */
 	for (uint32_t j = 0; j < m->n_layers; j++) {
 		struct hgq_tensor *w, *fw;
+		const struct hgq_tensor *mask;
 		size_t nw, nfw, OC;
 		double lim;
 
 		l = &m->layers[j];
 		if (l->kind == HGQ_LAYER_QUANT) {
-			if ((rc = quant_tensors(l, j == 0 ? &c->model.input :
-			    &c->q_act, optim, err)) != HGQ_OK)
+			if ((rc = quant_tensors(l, (hgq_layer_input(m, j, 0) &
+			    HGQ_REF_INPUT) != 0 ? &c->model.input : &c->q_act,
+			    optim, err)) != HGQ_OK)
 				goto fail;
 			continue;
 		}
 		OC = hgq_layer_n_bias(m, j);
 		if (OC == 0)
-			continue;	/* pooling, flatten */
+			continue;	/* pooling, flatten, add, ... */
 		nw = (size_t)hgq_layer_n_weights(m, j);
 		nfw = l->w_gran == HGQ_GRAN_ELEMENT ? nw :
 		    l->w_gran == HGQ_GRAN_CHANNEL ? OC : 1;
@@ -643,6 +1118,11 @@ hgq_train_model_new(struct hgq_model **out, const struct hgq_config *c,
 		for (size_t e = 0; e < nw; e++)
 			w->data[e] = (float)((2 * hgq_rng_uniform(rng) - 1) *
 			    lim);
+		if ((mask = hgq_layer_tensor(l, HGQ_ROLE_MASK)) != NULL &&
+		    mask->n == nw)
+			for (size_t e = 0; e < nw; e++)
+				w->data[e] = mask->data[e] != 0.0f ?
+				    w->data[e] : 0.0f;
 		if (add_param(l, HGQ_ROLE_BIAS, OC, 0, optim, err) == NULL ||
 		    (fw = add_param(l, HGQ_ROLE_WEIGHT_FBITS, nfw, 0, optim,
 		    err)) == NULL ||
@@ -705,17 +1185,60 @@ fail:
 	return rc;
 }
 
+/* do layers j of a and b (built from a config) agree on the structure? */
+static int
+layer_same(const struct hgq_model *a, const struct hgq_model *b, uint32_t j)
+{
+	const struct hgq_layer *la = &a->layers[j], *lb = &b->layers[j];
+	uint32_t da[HGQ_MAX_RANK], db[HGQ_MAX_RANK];
+	uint32_t ra = hgq_layer_shape(la, da), rb = hgq_layer_shape(lb, db);
+
+	if (la->kind != lb->kind || la->n_in != lb->n_in ||
+	    la->n_out != lb->n_out || ra != rb ||
+	    memcmp(da, db, sizeof(da)) != 0 ||
+	    memcmp(la->kernel, lb->kernel, sizeof(la->kernel)) != 0 ||
+	    memcmp(la->stride, lb->stride, sizeof(la->stride)) != 0 ||
+	    la->padding != lb->padding || la->axis != lb->axis ||
+	    la->func != lb->func || (la->kind != HGQ_LAYER_QUANT &&
+	    (la->act != lb->act || la->bn != lb->bn)) ||
+	    (la->kind == HGQ_LAYER_QUANT && la->trainable != lb->trainable) ||
+	    hgq_layer_n_inputs(la) != hgq_layer_n_inputs(lb))
+		return 0;
+	for (uint32_t q = 0; q < hgq_layer_n_inputs(la); q++)
+		if (hgq_layer_input(a, j, q) != hgq_layer_input(b, j, q))
+			return 0;
+	return 1;
+}
+
+static int
+ports_same(const struct hgq_model *a, const struct hgq_model *b)
+{
+	if (a->n_in_ports != b->n_in_ports ||
+	    a->n_out_ports != b->n_out_ports)
+		return 0;
+	for (uint32_t k = 0; k < a->n_in_ports && k < HGQ_MAX_PORTS; k++)
+		if (a->in_ports[k].layer != b->in_ports[k].layer ||
+		    strcmp(a->in_ports[k].name, b->in_ports[k].name) != 0)
+			return 0;
+	for (uint32_t k = 0; k < a->n_out_ports && k < HGQ_MAX_PORTS; k++)
+		if (a->out_ports[k].layer != b->out_ports[k].layer ||
+		    strcmp(a->out_ports[k].name, b->out_ports[k].name) != 0)
+			return 0;
+	return 1;
+}
+
 int
 hgq_train_model_check(const struct hgq_model *m, const struct hgq_config *c,
     const struct hgq_train_data *d, struct hgq_err *err)
 {
 	struct hgq_model *want;
+	uint32_t ops[HGQ_MAX_CONF_LAYERS];
 	int rc = HGQ_OK;
 
 	if (!m->has_train)
 		return hgq_errf(err, HGQ_EINVAL, "the model has no training "
 		    "state");
-	if (m->n_raw != d->n_raw || m->layers[0].n_in != d->n_raw)
+	if (m->n_raw != d->n_raw || hgq_model_n_in(m) != d->n_raw)
 		return hgq_errf(err, HGQ_EINVAL, "the model takes %" PRIu32
 		    " features, data.train_x of %s has %" PRIu32, m->n_raw,
 		    c->path != NULL ? c->path : "the config", d->n_raw);
@@ -725,8 +1248,13 @@ hgq_train_model_check(const struct hgq_model *m, const struct hgq_config *c,
 	/* the layers the config gives, compared field by field */
 	if ((want = hgq_model_new()) == NULL)
 		return hgq_errf(err, HGQ_ENOMEM, "out of memory");
-	if ((rc = build_layers(want, c, d, err)) != HGQ_OK)
+	if ((rc = build_layers(want, c, d, ops, err)) != HGQ_OK)
 		goto out;
+	if (!ports_same(m, want)) {
+		rc = hgq_errf(err, HGQ_EINVAL, "the model's inputs or outputs "
+		    "differ from the config's");
+		goto out;
+	}
 	if (m->n_layers != want->n_layers) {
 		rc = hgq_errf(err, HGQ_EINVAL, "the model has %" PRIu32
 		    " layers, the config describes %" PRIu32, m->n_layers,
@@ -734,22 +1262,10 @@ hgq_train_model_check(const struct hgq_model *m, const struct hgq_config *c,
 		goto out;
 	}
 	for (uint32_t j = 0; j < m->n_layers; j++) {
-		const struct hgq_layer *a = &m->layers[j], *b = &want->layers[j];
-		uint32_t da[HGQ_MAX_RANK], db[HGQ_MAX_RANK];
-		uint32_t ra = hgq_layer_shape(a, da), rb = hgq_layer_shape(b, db);
-
-		if (a->kind != b->kind || a->n_in != b->n_in ||
-		    a->n_out != b->n_out || ra != rb ||
-		    memcmp(da, db, sizeof(da)) != 0 ||
-		    memcmp(a->kernel, b->kernel, sizeof(a->kernel)) != 0 ||
-		    memcmp(a->stride, b->stride, sizeof(a->stride)) != 0 ||
-		    a->padding != b->padding || (a->kind != HGQ_LAYER_QUANT &&
-		    (a->act != b->act || a->bn != b->bn)) ||
-		    (a->kind == HGQ_LAYER_QUANT &&
-		    a->trainable != b->trainable)) {
+		if (!layer_same(m, want, j)) {
 			rc = hgq_errf(err, HGQ_EINVAL, "layer %" PRIu32 " (%s) "
 			    "of the model differs from the config's", j,
-			    hgq_layer_kind_name(a->kind));
+			    hgq_layer_kind_name(m->layers[j].kind));
 			goto out;
 		}
 	}

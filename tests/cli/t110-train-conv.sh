@@ -127,8 +127,10 @@ EOF2
 bad "a kernel larger than its input" \
     "{ type: conv2d, filters: 2, kernel: 9 }" \
     "bad.yaml:4:5: model.layers[0]: kernel 9x9 larger than its input [8, 8, 1]"
-bad "dense on an image" "{ type: dense, units: 4 }" \
-    "bad.yaml:4:5: model.layers[0]: dense on a tensor of shape [8, 8, 1] (put a flatten layer before it)"
+bad "a global average pool of 8x8 after a valid 2x2 kernel" \
+    "{ type: conv2d, filters: 2, kernel: 2 }
+  - { type: global_avgpool }" \
+    "bad.yaml:5:5: model.layers[1]: global average pooling over 49 positions of [7, 7, 2]: not a power of two (average pooling divides by an exact shift)"
 bad "a pool larger than its input" "{ type: maxpool2d, pool: [2, 9] }" \
     "bad.yaml:4:5: model.layers[0]: pool 2x9 larger than its input [8, 8, 1]"
 bad "conv1d on an image" "{ type: conv1d, filters: 2, kernel: 3 }" \

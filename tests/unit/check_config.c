@@ -159,7 +159,9 @@ END_TEST
 START_TEST(test_shipped_examples)
 {
 	static const char *const paths[] = { "../../examples/fmnist.yaml",
-	    "../../examples/fig3.yaml", "../../examples/jsc.yaml" };
+	    "../../examples/fig3.yaml", "../../examples/jsc.yaml",
+	    "../../examples/fmnist-cnn.yaml", "../../examples/muon.yaml",
+	    "../../examples/deepsets.yaml" };
 	struct hgq_config c;
 	struct hgq_err err = HGQ_ERR_INIT;
 
@@ -536,7 +538,8 @@ static const struct {
 	  "2:17: expected a sequence for 'layers', got a mapping" },
 	{ D "model:\n  layers:\n    - {type: conv3d, units: 3}\n",
 	  HGQ_EINVAL, "4:14: expected one of dense|conv1d|conv2d|maxpool1d|"
-	  "maxpool2d|avgpool1d|avgpool2d|flatten for 'type', got 'conv3d'" },
+	  "maxpool2d|avgpool1d|avgpool2d|flatten|add|subtract|concatenate|lut|"
+	  "global_maxpool|global_avgpool for 'type', got 'conv3d'" },
 	/* the keys of each layer type (a contract) */
 	{ D "model:\n  layers:\n    - {type: conv2d, units: 3}\n",
 	  HGQ_EINVAL, "4:22: key 'units' does not apply to a conv2d layer in "
@@ -663,6 +666,111 @@ static const struct {
 	{ D "train: {beta: [{epoch: 0, value: 1, interp: log},\n"
 	  "  {epoch: 10, value: 0}]}\n", HGQ_EINVAL,
 	  "3:22: log interpolation in 'beta' needs values > 0, got 0" },
+	/* graphs (issue 13): names, references, counts, outputs */
+	{ D "model:\n  layers:\n    - {type: dense, units: 2, name: 1a}\n",
+	  HGQ_EINVAL, "4:37: expected a name of 1 to 32 letters, digits and "
+	  "'_' (not a digit first) for 'name', got '1a'" },
+	{ D "model:\n  layers:\n    - {type: dense, units: 2, name: "
+	  "abcdefghijabcdefghijabcdefghijabc}\n", HGQ_EINVAL, "4:37: "
+	  "expected a name of 1 to 32 letters, digits and '_' (not a digit "
+	  "first) for 'name', got 'abcdefghijabcdefghijabcdefghijabc'" },
+	{ D "model:\n  layers:\n    - {type: dense, units: 2, name: a}\n"
+	  "    - {type: dense, units: 2, name: a}\n", HGQ_EINVAL,
+	  "5:37: duplicate name 'a': model.layers[0] has it" },
+	{ D "model:\n  inputs: [{name: a, shape: 4}]\n  layers:\n"
+	  "    - {type: dense, units: 2, name: a}\n", HGQ_EINVAL,
+	  "5:37: name 'a' of model.layers[0] is the name of a model input" },
+	{ D "model:\n  inputs: [{name: a, shape: 4}, {name: a, shape: 4}]\n"
+	  "  layers:\n    - {type: dense, units: 2}\n", HGQ_EINVAL,
+	  "3:40: duplicate input name 'a' in model.inputs" },
+	{ D "model:\n  inputs: [{name: a, shape: [4096, 4096, 2]}]\n"
+	  "  layers:\n    - {type: dense, units: 2}\n", HGQ_EINVAL,
+	  "3:29: shape of more than 16777216 elements" },
+	{ D "model:\n  inputs: [{name: a}]\n  layers:\n"
+	  "    - {type: dense, units: 2}\n", HGQ_EINVAL,
+	  "3:12: missing required key 'shape' in model.inputs[0]" },
+	{ D "model:\n  inputs: [{name: a, shape: [1, 2, 3, 4]}]\n"
+	  "  layers:\n    - {type: dense, units: 2}\n", HGQ_EINVAL,
+	  "3:29: expected 1 to 3 integers in 'shape', got 4" },
+	{ D "model:\n  layers:\n    - {type: dense, units: 2}\n"
+	  "    - {type: dense, units: 2, inputs: [b]}\n", HGQ_EINVAL,
+	  "5:40: unknown name 'b' in the inputs of model.layers[1]" },
+	{ D "model:\n  layers:\n    - {type: dense, units: 2, inputs: [c]}\n"
+	  "    - {type: dense, units: 2, name: c}\n", HGQ_EINVAL,
+	  "4:40: 'c' is model.layers[1], a later item (an item reads "
+	  "earlier items and model inputs)" },
+	{ D "model:\n  layers:\n    - {type: dense, units: 2, name: c, "
+	  "inputs: c}\n", HGQ_EINVAL,
+	  "4:48: model.layers[0] cannot read itself ('c')" },
+	{ D "model:\n  layers:\n    - {type: dense, units: 2, name: a}\n"
+	  "    - {type: dense, units: 2, inputs: [a, a]}\n", HGQ_EINVAL,
+	  "5:39: a dense layer takes 1 input, got 2" },
+	{ D "model:\n  layers:\n    - {type: dense, units: 2, name: a}\n"
+	  "    - {type: add}\n", HGQ_EINVAL,
+	  "5:7: an add layer takes 2 to 8 inputs, got 1" },
+	{ D "model:\n  layers:\n    - {type: dense, units: 2, name: a}\n"
+	  "    - {type: subtract, inputs: [a, a, a]}\n", HGQ_EINVAL,
+	  "5:32: a subtract layer takes 2 inputs, got 3" },
+	{ D "model:\n  layers:\n    - {type: dense, units: 2, name: a}\n"
+	  "    - {type: concatenate, inputs: [a, a, a, a, a, a, a, a, a]}\n",
+	  HGQ_EINVAL, "5:35: expected 1 to 8 names in 'inputs', got 9" },
+	{ D "model:\n  layers:\n    - {type: dense, units: 2, inputs: []}\n",
+	  HGQ_EINVAL, "4:39: expected 1 to 8 names in 'inputs', got 0" },
+	{ D "model:\n  layers:\n    - {type: dense, units: 2, inputs: "
+	  "[{a: 1}]}\n", HGQ_EINVAL,
+	  "4:40: expected a name for 'inputs', got a mapping" },
+	{ D "model:\n  layers:\n    - {type: dense, units: 2, name: a}\n"
+	  "    - {type: dense, units: 2, inputs: a}\n"
+	  "    - {type: dense, units: 2, inputs: a}\n", HGQ_EINVAL,
+	  "5:7: the output of model.layers[1] is not used (name it in "
+	  "model.outputs or in the inputs of a later item)" },
+	{ D "model:\n  inputs: [{name: a, shape: 4}, {name: b, shape: 2}]\n"
+	  "  layers:\n    - {type: dense, units: 2}\n", HGQ_EINVAL,
+	  "3:33: model input 'b' is not used" },
+	{ D "model:\n  layers:\n    - {type: dense, units: 2, name: a}\n"
+	  "  outputs: [b]\n", HGQ_EINVAL,
+	  "5:13: unknown name 'b' in model.outputs" },
+	{ D "model:\n  inputs: [{name: i, shape: 4}]\n  layers:\n"
+	  "    - {type: dense, units: 2, name: a}\n  outputs: [a, i]\n",
+	  HGQ_EINVAL, "6:16: 'i' is a model input (model.outputs names "
+	  "items)" },
+	{ D "model:\n  layers:\n    - {type: dense, units: 2, name: a}\n"
+	  "  outputs: [a, a]\n", HGQ_EINVAL,
+	  "5:16: 'a' appears twice in model.outputs" },
+	{ D "model:\n  layers:\n    - {type: dense, units: 2, name: a}\n"
+	  "    - {type: dense, units: 2, name: b, inputs: a}\n"
+	  "  outputs: [a, b]\n", HGQ_EINVAL,
+	  "6:12: cross_entropy needs one output, model.outputs names 2 "
+	  "(regression: train.loss: mse)" },
+	{ "data: {train_x: a, input_shape: 4}\nmodel:\n  inputs: [{name: i, "
+	  "shape: 4}]\n  layers:\n    - {type: dense, units: 2}\n",
+	  HGQ_EINVAL, "1:33: data.input_shape does not apply with "
+	  "model.inputs (each input has its shape)" },
+	{ D "model:\n  layers:\n    - {type: lut}\n", HGQ_EINVAL,
+	  "4:7: missing required key 'function' in model.layers[0]" },
+	{ D "model:\n  layers:\n    - {type: lut, function: cosh}\n",
+	  HGQ_EINVAL, "4:29: expected one of tanh|sigmoid|softplus|silu|exp "
+	  "for 'function', got 'cosh'" },
+	{ D "model:\n  layers:\n    - {type: add, function: tanh}\n",
+	  HGQ_EINVAL, "4:19: key 'function' does not apply to an add layer "
+	  "in model.layers[0]" },
+	{ D "model:\n  layers:\n    - {type: concatenate, axis: 3}\n",
+	  HGQ_EINVAL, "4:33: axis: 3 out of range [-3, 2]" },
+	{ D "model:\n  layers:\n    - {type: global_avgpool, pool: 2}\n",
+	  HGQ_EINVAL, "4:30: key 'pool' does not apply to a global_avgpool "
+	  "layer in model.layers[0]" },
+	{ D "model:\n  layers:\n    - {type: maxpool2d, pool: 2, mask: "
+	  "m.npy}\n", HGQ_EINVAL, "4:34: key 'mask' does not apply to a "
+	  "maxpool2d layer in model.layers[0]" },
+	{ D "model:\n  layers:\n    - {type: dense, units: 2, mask: "
+	  "{band: -1}}\n", HGQ_EINVAL, "4:44: band: -1 out of range "
+	  "[0, 65535]" },
+	{ D "model:\n  layers:\n    - {type: dense, units: 2, mask: "
+	  "{bnd: 1}}\n", HGQ_EINVAL, "4:38: unknown key 'bnd' in "
+	  "model.layers[0].mask" },
+	{ D "model:\n  layers:\n    - {type: dense, units: 2, mask: "
+	  "[1]}\n", HGQ_EINVAL, "4:37: expected '{ band: B }' or the path "
+	  "of an npy file for 'mask', got a sequence" },
 	/* YAML syntax */
 	{ "data: {train_x: a\n", HGQ_EFORMAT,
 	  "2:1: did not find expected ',' or '}' while parsing a flow "
@@ -694,6 +802,414 @@ START_TEST(test_errors)
 	ck_assert_ptr_null(c.path);
 	ck_assert_ptr_null(c.data.train_x);
 	ck_assert_uint_eq(c.model.n_layers, 0);
+}
+END_TEST
+
+/*
+ * Graphs built from configs (issue 13): the examples give valid models
+ * with the layers, references, ports and masks their items describe.
+ */
+
+/* data of n_raw columns and a row shape, without rows */
+static void
+graph_data(struct hgq_train_data *d, uint32_t n_raw, uint32_t rank,
+    const uint32_t *shape, int task)
+{
+	memset(d, 0, sizeof(*d));
+	d->n_raw = n_raw;
+	d->in_rank = rank;
+	memcpy(d->in_shape, shape, rank * sizeof(*shape));
+	d->task = task;
+}
+
+static void
+layer_is(const struct hgq_model *m, uint32_t j, uint32_t kind,
+    uint32_t n_inputs, const uint32_t *inputs, uint32_t n_out)
+{
+	const struct hgq_layer *l = &m->layers[j];
+
+	ck_assert_msg(l->kind == kind, "layer %u: kind %u, want %u", j,
+	    l->kind, kind);
+	ck_assert_uint_eq(hgq_layer_n_inputs(l), n_inputs);
+	for (uint32_t q = 0; q < n_inputs; q++)
+		ck_assert_uint_eq(hgq_layer_input(m, j, q), inputs[q]);
+	ck_assert_uint_eq(l->n_out, n_out);
+}
+
+/* write m, read it back, write again: the same bytes */
+static void
+roundtrip(const struct hgq_model *m)
+{
+	struct hgq_err err = HGQ_ERR_INIT;
+	struct hgq_model *back;
+	char *a = NULL, *b = NULL;
+	size_t na = 0, nb = 0;
+	FILE *f;
+
+	ck_assert_ptr_nonnull(f = open_memstream(&a, &na));
+	ck_assert_msg(hgq_model_write(f, m, 0, &err) == HGQ_OK, "%s",
+	    err.msg);
+	ck_assert_int_eq(fclose(f), 0);
+	ck_assert_ptr_nonnull(f = fmemopen(a, na, "rb"));
+	ck_assert_msg(hgq_model_read(f, &back, &err) == HGQ_OK, "%s",
+	    err.msg);
+	ck_assert_int_eq(fclose(f), 0);
+	ck_assert_ptr_nonnull(f = open_memstream(&b, &nb));
+	ck_assert_int_eq(hgq_model_write(f, back, 0, &err), HGQ_OK);
+	ck_assert_int_eq(fclose(f), 0);
+	ck_assert_uint_eq(na, nb);
+	ck_assert_mem_eq(a, b, na);
+	ck_assert_uint_eq(back->n_in_ports, m->n_in_ports);
+	ck_assert_uint_eq(back->n_out_ports, m->n_out_ports);
+	hgq_model_free(back);
+	free(a);
+	free(b);
+}
+
+START_TEST(test_muon_example)
+{
+	static const uint32_t flat[1] = { 350 };
+	struct hgq_config c;
+	struct hgq_train_data d;
+	struct hgq_err err = HGQ_ERR_INIT;
+	const struct hgq_layer_conf *l = c.model.layers;
+	const struct hgq_tensor *mask, *w;
+	struct hgq_model *m;
+	uint32_t ones = 0;
+
+	ck_assert_msg(hgq_config_load(&c, "../../examples/muon.yaml", &err) ==
+	    HGQ_OK, "%s", err.msg);
+	ck_assert_uint_eq(c.model.n_inputs, 3);
+	ck_assert_str_eq(c.model.inputs[1].name, "s2");
+	ck_assert_uint_eq(c.model.inputs[0].shape.n, 2);
+	ck_assert_uint_eq(c.model.inputs[0].shape.v[0], 50);
+	ck_assert_uint_eq(c.model.inputs[0].shape.v[1], 3);
+	ck_assert_uint_eq(c.model.n_layers, 19);
+	ck_assert_uint_eq(c.model.n_outputs, 1);
+	ck_assert_uint_eq(c.model.outputs[0], 18);
+	ck_assert_str_eq(l[3].name, "c2");
+	ck_assert_uint_eq(l[3].n_refs, 1);
+	ck_assert_uint_eq(l[3].refs[0], HGQ_REF_INPUT | 1);
+	ck_assert_uint_eq(l[4].refs[0], 3);		/* the item before */
+	ck_assert_uint_eq(l[2].kind, HGQ_LAYER_LUT);
+	ck_assert_uint_eq(l[2].func, HGQ_FUNC_TANH);
+	ck_assert_uint_eq(l[10].kind, HGQ_LAYER_ADD);
+	ck_assert_uint_eq(l[10].n_refs, 2);
+	ck_assert_uint_eq(l[10].refs[0], 9);
+	ck_assert_uint_eq(l[10].refs[1], 5);
+	ck_assert_int_eq(l[9].mask, HGQ_MASK_BAND);
+	ck_assert_uint_eq(l[9].band, 2);
+	ck_assert_int_eq(l[9].no_bias, 1);
+
+	graph_data(&d, 350, 1, flat, HGQ_TASK_REGRESS);
+	ck_assert_msg(hgq_train_model_new(&m, &c, &d, &err) == HGQ_OK, "%s",
+	    err.msg);
+	ck_assert_msg(hgq_model_validate(m, &err) == HGQ_OK, "%s", err.msg);
+	/* three input quantizers, then two layers per item */
+	ck_assert_uint_eq(m->n_layers, 3 + 2 * 19);
+	ck_assert_uint_eq(m->n_in_ports, 3);
+	ck_assert_str_eq(m->in_ports[2].name, "s3");
+	ck_assert_uint_eq(m->in_ports[2].layer, 2);
+	ck_assert_uint_eq(m->n_out_ports, 1);
+	ck_assert_str_eq(m->out_ports[0].name, "theta");
+	ck_assert_uint_eq(m->out_ports[0].layer, 40);
+	ck_assert_uint_eq(hgq_model_n_in(m), 350);
+	ck_assert_uint_eq(m->n_raw, 350);
+	ck_assert_uint_eq(hgq_model_n_out(m), 1);
+	layer_is(m, 1, HGQ_LAYER_QUANT, 1, (uint32_t[]){ HGQ_REF_INPUT | 1 },
+	    100);
+	layer_is(m, 9, HGQ_LAYER_CONV1D, 1, (uint32_t[]){ 1 }, 50);
+	ck_assert_uint_eq(m->layers[9].kernel[1], 3);
+	ck_assert_uint_eq(m->layers[9].padding, HGQ_PAD_SAME);
+	layer_is(m, 7, HGQ_LAYER_LUT, 1, (uint32_t[]){ 6 }, 50);
+	ck_assert_uint_eq(m->layers[7].func, HGQ_FUNC_TANH);
+	layer_is(m, 21, HGQ_LAYER_DENSE, 1, (uint32_t[]){ 8 }, 50);
+	layer_is(m, 23, HGQ_LAYER_ADD, 2, (uint32_t[]){ 22, 14 }, 50);
+	layer_is(m, 39, HGQ_LAYER_DENSE, 1, (uint32_t[]){ 38 }, 1);
+	/* the band mask: |i - j| <= 2 of 50 x 50, masked weights 0 */
+	mask = hgq_layer_tensor(&m->layers[21], HGQ_ROLE_MASK);
+	w = hgq_layer_tensor(&m->layers[21], HGQ_ROLE_WEIGHT);
+	ck_assert_ptr_nonnull(mask);
+	ck_assert_uint_eq(mask->n, 2500);
+	for (uint32_t e = 0; e < mask->n; e++) {
+		uint32_t i = e / 50, j = e % 50;
+
+		ck_assert(mask->data[e] == ((i > j ? i - j : j - i) <= 2));
+		if (mask->data[e] == 0)
+			ck_assert(w->data[e] == 0);
+		ones += mask->data[e] == 1;
+	}
+	ck_assert_uint_eq(ones, 244);
+	ck_assert_ptr_null(hgq_layer_tensor(&m->layers[39], HGQ_ROLE_MASK));
+	ck_assert_int_eq(hgq_model_is_chain(m), 0);
+	/* a file of format 1.2 that reads back to the same bytes */
+	ck_assert_uint_eq(hgq_model_format_minor(m), 2);
+	roundtrip(m);
+	hgq_model_free(m);
+	hgq_config_release(&c);
+}
+END_TEST
+
+START_TEST(test_deepsets_example)
+{
+	static const uint32_t rows[2] = { 16, 3 };
+	struct hgq_config c;
+	struct hgq_train_data d;
+	struct hgq_err err = HGQ_ERR_INIT;
+	struct hgq_model *m;
+	uint32_t dims[HGQ_MAX_RANK];
+
+	ck_assert_msg(hgq_config_load(&c, "../../examples/deepsets.yaml",
+	    &err) == HGQ_OK, "%s", err.msg);
+	ck_assert_uint_eq(c.model.n_layers, 5);
+	ck_assert_uint_eq(c.model.layers[2].kind, HGQ_LAYER_AVGPOOL);
+	ck_assert_uint_eq(c.model.layers[2].ndim, 0);
+	graph_data(&d, 48, 2, rows, HGQ_TASK_CLASSIFY);
+	ck_assert_msg(hgq_train_model_new(&m, &c, &d, &err) == HGQ_OK, "%s",
+	    err.msg);
+	ck_assert_msg(hgq_model_validate(m, &err) == HGQ_OK, "%s", err.msg);
+	ck_assert_uint_eq(m->n_layers, 13);
+	/* per-particle dense: a 1x1 conv1d on [16, 3] giving [16, 16] */
+	layer_is(m, 1, HGQ_LAYER_CONV1D, 1, (uint32_t[]){ 0 }, 256);
+	ck_assert_uint_eq(m->layers[1].kernel[0], 1);
+	ck_assert_uint_eq(m->layers[1].kernel[1], 1);
+	ck_assert_uint_eq(m->layers[1].stride[1], 1);
+	ck_assert_uint_eq(hgq_layer_n_weights(m, 1), 48);
+	ck_assert_int_eq(m->layers[1].act, HGQ_ACT_RELU);
+	/* global average pooling: the 16 rows, then flatten */
+	layer_is(m, 5, HGQ_LAYER_AVGPOOL, 1, (uint32_t[]){ 4 }, 16);
+	ck_assert_uint_eq(m->layers[5].kernel[1], 16);
+	ck_assert_uint_eq(m->layers[5].stride[1], 16);
+	ck_assert_uint_eq(hgq_layer_shape(&m->layers[6], dims), 2);
+	ck_assert_uint_eq(dims[0], 1);
+	ck_assert_uint_eq(dims[1], 16);
+	layer_is(m, 7, HGQ_LAYER_FLATTEN, 1, (uint32_t[]){ 6 }, 16);
+	ck_assert_int_eq(m->layers[8].trainable, 0);
+	layer_is(m, 11, HGQ_LAYER_DENSE, 1, (uint32_t[]){ 10 }, 5);
+	ck_assert_int_eq(hgq_model_is_chain(m), 1);
+	ck_assert_uint_eq(m->n_in_ports, 0);
+	ck_assert_uint_eq(m->n_out_ports, 0);
+	ck_assert_uint_eq(hgq_model_format_minor(m), 1);
+	roundtrip(m);
+	hgq_model_free(m);
+	hgq_config_release(&c);
+}
+END_TEST
+
+/* build text as a model on n_raw flat columns: rc, err */
+static int
+graph_build(const char *text, uint32_t n_raw, struct hgq_err *err,
+    char *path, size_t size)
+{
+	struct hgq_config c;
+	struct hgq_train_data d;
+	struct hgq_model *m = NULL;
+	int rc;
+
+	cfg_write(text, path, size);
+	rc = hgq_config_load(&c, path, err);
+	if (rc == HGQ_OK) {
+		graph_data(&d, n_raw, 1, &n_raw, c.train.loss ==
+		    HGQ_LOSS_MSE ? HGQ_TASK_REGRESS : HGQ_TASK_CLASSIFY);
+		rc = hgq_train_model_new(&m, &c, &d, err);
+		if (rc == HGQ_OK)
+			ck_assert_msg(hgq_model_validate(m, err) == HGQ_OK,
+			    "%s", err->msg);
+		hgq_model_free(m);
+	}
+	hgq_config_release(&c);
+	unlink(path);
+	return rc;
+}
+
+#define G	"data: {train_x: a}\ntrain: {loss: mse}\nmodel:\n" \
+		"  inputs: [{name: a, shape: [4, 2]}, {name: b, shape: [3]}]\n" \
+		"  layers:\n"
+
+/* shapes that do not fit and masks that do not apply, at the item */
+static const struct {
+	const char	*text;
+	const char	*msg;
+} bad_graph[] = {
+	{ G "  - {name: x, type: dense, units: 65535}\n"
+	  "  - {name: y, type: concatenate, axis: 0, inputs: [x, x, x, x, x, "
+	  "x, x, x]}\n  - {name: w, type: dense, units: 1, inputs: [b]}\n"
+	  "  - {name: z, type: concatenate, axis: 0, inputs: [y, y, y, y, y, "
+	  "y, y, y]}\n  - {name: v, type: concatenate, axis: 0, inputs: "
+	  "[z, x]}\n  outputs: [w, v]\n",
+	  "10:5: model.layers[4]: output shape [260, 65535] has more than "
+	  "16777216 elements" },
+	{ G "  - {name: x, type: flatten}\n"
+	  "  - {type: add, inputs: [x, b]}\n",
+	  "7:5: model.layers[1]: input 1 has shape [3], input 0 has [8] "
+	  "(add needs equal shapes)" },
+	{ G "  - {name: x, type: flatten}\n"
+	  "  - {type: subtract, inputs: [b, x]}\n",
+	  "7:5: model.layers[1]: input 1 has shape [8], input 0 has [3] "
+	  "(subtract needs equal shapes)" },
+	{ G "  - {name: x, type: dense, units: 3}\n"
+	  "  - {type: concatenate, inputs: [x, b], axis: 0}\n",
+	  "7:5: model.layers[1]: input 1 has shape [3], input 0 has "
+	  "[4, 3] (concatenate on axis 0 needs equal other dimensions)" },
+	{ G "  - {name: x, type: flatten}\n"
+	  "  - {type: concatenate, inputs: [x, b], axis: -2}\n",
+	  "7:5: model.layers[1]: axis -2 outside the 1 axes of its inputs "
+	  "(-1..0)" },
+	{ G "  - {name: p, type: global_maxpool, inputs: [b]}\n"
+	  "  - {name: q, type: add, inputs: [a, a]}\n  outputs: [p, q]\n",
+	  "6:5: model.layers[0]: global pooling needs an input of rank 2 "
+	  "([W, C]) or 3 ([H, W, C]), got shape [3]" },
+	{ G "  - {name: p, type: dense, units: 3, inputs: [b], mask: "
+	  "{band: 1}}\n  - {name: q, type: add, inputs: [a, a]}\n"
+	  "  outputs: [p, q]\n", NULL },
+	{ G "  - {name: p, type: dense, units: 5, inputs: [b], mask: "
+	  "{band: 1}}\n  - {name: q, type: add, inputs: [a, a]}\n"
+	  "  outputs: [p, q]\n",
+	  "6:5: model.layers[0]: mask band: the weights are [3, 5], not "
+	  "square (use an npy mask)" },
+	{ G "  - {name: p, type: dense, units: 3, inputs: [b], mask: "
+	  "/nonexistent.npy}\n  - {name: q, type: add, inputs: [a, a]}\n"
+	  "  outputs: [p, q]\n",
+	  "6:5: model.layers[0]: mask: /nonexistent.npy: cannot open: No "
+	  "such file or directory" },
+};
+
+START_TEST(test_graph_errors)
+{
+	struct hgq_err err = HGQ_ERR_INIT;
+	char path[64], want[512];
+	int rc;
+
+	rc = graph_build(bad_graph[_i].text, 11, &err, path, sizeof(path));
+	if (bad_graph[_i].msg == NULL) {
+		ck_assert_msg(rc == HGQ_OK, "%s", err.msg);
+		return;
+	}
+	ck_assert_int_eq(rc, HGQ_EINVAL);
+	snprintf(want, sizeof(want), "%s:%s", path, bad_graph[_i].msg);
+	ck_assert_str_eq(err.msg, want);
+}
+END_TEST
+
+/* the Keras functional model of hgq(7), as its config there */
+START_TEST(test_man_example)
+{
+	static const char *const text = "data: {train_x: a}\n"
+	    "model:\n"
+	    "  inputs:\n"
+	    "    - { name: parts, shape: [16, 3] }\n"
+	    "    - { name: event, shape: [8] }\n"
+	    "  layers:\n"
+	    "    - { type: dense, units: 16, activation: relu, "
+	    "inputs: [parts] }\n"
+	    "    - { type: dense, units: 16, activation: relu }\n"
+	    "    - { name: x, type: global_avgpool }\n"
+	    "    - { name: y, type: dense, units: 16, activation: relu,\n"
+	    "        inputs: [event] }\n"
+	    "    - { type: add, inputs: [x, y] }\n"
+	    "    - { name: t, type: lut, function: tanh }\n"
+	    "    - { type: concatenate, inputs: [t, event] }\n"
+	    "    - { name: logits, type: dense, units: 5 }\n"
+	    "  outputs: [logits]\n";
+	struct hgq_err err = HGQ_ERR_INIT;
+	char path[64];
+
+	ck_assert_msg(graph_build(text, 56, &err, path, sizeof(path)) ==
+	    HGQ_OK, "%s", err.msg);
+}
+END_TEST
+
+/* masks from npy files: the shape and the values are checked */
+START_TEST(test_mask_file)
+{
+	static const double good[6] = { 1, 0, 1, 0, 1, 1 };
+	static const double half[6] = { 1, 0, 0.5, 0, 1, 1 };
+	char mpath[64], cpath[64], text[512], want[512];
+	struct hgq_err err = HGQ_ERR_INIT;
+	FILE *f;
+	int fd;
+
+	snprintf(mpath, sizeof(mpath), "/tmp/check-mask-XXXXXX");
+	ck_assert_int_ge(fd = mkstemp(mpath), 0);
+	ck_assert_ptr_nonnull(f = fdopen(fd, "wb"));
+	ck_assert_int_eq(hgq_npy_write_f64(f, good, 3, 2, &err), HGQ_OK);
+	ck_assert_int_eq(fclose(f), 0);
+	snprintf(text, sizeof(text), "data: {train_x: a}\nmodel:\n"
+	    "  layers:\n  - {type: dense, units: 2, mask: '%s'}\n", mpath);
+	ck_assert_msg(graph_build(text, 3, &err, cpath, sizeof(cpath)) ==
+	    HGQ_OK, "%s", err.msg);
+	ck_assert_int_eq(graph_build(text, 2, &err, cpath, sizeof(cpath)),
+	    HGQ_EINVAL);
+	snprintf(want, sizeof(want), "%s:4:5: model.layers[0]: mask '%s' is "
+	    "[3, 2], the weights are [2, 2]", cpath, mpath);
+	ck_assert_str_eq(err.msg, want);
+	ck_assert_ptr_nonnull(f = fopen(mpath, "wb"));
+	ck_assert_int_eq(hgq_npy_write_f64(f, half, 3, 2, &err), HGQ_OK);
+	ck_assert_int_eq(fclose(f), 0);
+	ck_assert_int_eq(graph_build(text, 3, &err, cpath, sizeof(cpath)),
+	    HGQ_EINVAL);
+	snprintf(want, sizeof(want), "%s:4:5: model.layers[0]: mask '%s': "
+	    "row 1 column 0 is 0.5, not 0 or 1", cpath, mpath);
+	ck_assert_str_eq(err.msg, want);
+	unlink(mpath);
+}
+END_TEST
+
+/* one data file for several inputs: its columns are theirs, in order */
+START_TEST(test_graph_data)
+{
+	static const double x[2 * 11] = { 0 };
+	static const double y[2 * 11] = { 0 };
+	char xpath[64], ypath[64], cpath[64], text[512], want[512];
+	struct hgq_config c;
+	struct hgq_train_data d;
+	struct hgq_err err = HGQ_ERR_INIT;
+	FILE *f;
+	int fd;
+
+	snprintf(xpath, sizeof(xpath), "/tmp/check-gx-XXXXXX");
+	snprintf(ypath, sizeof(ypath), "/tmp/check-gy-XXXXXX");
+	ck_assert_int_ge(fd = mkstemp(xpath), 0);
+	ck_assert_ptr_nonnull(f = fdopen(fd, "wb"));
+	ck_assert_int_eq(hgq_npy_write_f64(f, x, 2, 11, &err), HGQ_OK);
+	ck_assert_int_eq(fclose(f), 0);
+	ck_assert_int_ge(fd = mkstemp(ypath), 0);
+	ck_assert_ptr_nonnull(f = fdopen(fd, "wb"));
+	ck_assert_int_eq(hgq_npy_write_f64(f, y, 2, 11, &err), HGQ_OK);
+	ck_assert_int_eq(fclose(f), 0);
+	/* 8 + 3 columns; the outputs: [4, 3] and [3], 15 targets */
+	snprintf(text, sizeof(text), "data: {train_x: '%s', train_y: '%s', "
+	    "val_split: 0.5}\ntrain: {loss: mse}\nmodel:\n"
+	    "  inputs: [{name: a, shape: [4, 2]}, {name: b, shape: [3]}]\n"
+	    "  layers:\n  - {name: x, type: dense, units: 3}\n"
+	    "  - {name: z, type: dense, units: 3, inputs: [b]}\n"
+	    "  outputs: [x, z]\n", xpath, ypath);
+	cfg_write(text, cpath, sizeof(cpath));
+	ck_assert_msg(hgq_config_load(&c, cpath, &err) == HGQ_OK, "%s",
+	    err.msg);
+	ck_assert_int_eq(hgq_train_data_load(&d, &c, 0, &err), HGQ_EINVAL);
+	snprintf(want, sizeof(want), "%s: data.train_y: 11 target columns, "
+	    "but the model has 15 outputs", cpath);
+	ck_assert_str_eq(err.msg, want);
+	hgq_config_release(&c);
+	/* the same without z: 12 outputs against 11 columns of x */
+	snprintf(text, sizeof(text), "data: {train_x: '%s', train_y: '%s', "
+	    "val_split: 0.5}\ntrain: {loss: mse}\nmodel:\n"
+	    "  inputs: [{name: a, shape: [4, 2]}, {name: b, shape: [4]}]\n"
+	    "  layers:\n  - {name: x, type: dense, units: 3}\n"
+	    "  - {name: z, type: dense, units: 3, inputs: [b]}\n"
+	    "  outputs: [x, z]\n", xpath, ypath);
+	cfg_write(text, cpath, sizeof(cpath));
+	ck_assert_msg(hgq_config_load(&c, cpath, &err) == HGQ_OK, "%s",
+	    err.msg);
+	ck_assert_int_eq(hgq_train_data_load(&d, &c, 0, &err), HGQ_EINVAL);
+	snprintf(want, sizeof(want), "%s: data.train_x: '%s' has 11 columns, "
+	    "but model.inputs take 12", cpath, xpath);
+	ck_assert_str_eq(err.msg, want);
+	hgq_config_release(&c);
+	unlink(cpath);
+	unlink(xpath);
+	unlink(ypath);
 }
 END_TEST
 
@@ -891,6 +1407,13 @@ config_suite(void)
 	tcase_add_test(tc, test_conv_layers);
 	tcase_add_loop_test(tc, test_errors, 0,
 	    (int)(sizeof(bad) / sizeof(bad[0])));
+	tcase_add_test(tc, test_muon_example);
+	tcase_add_test(tc, test_deepsets_example);
+	tcase_add_loop_test(tc, test_graph_errors, 0,
+	    sizeof(bad_graph) / sizeof(bad_graph[0]));
+	tcase_add_test(tc, test_man_example);
+	tcase_add_test(tc, test_mask_file);
+	tcase_add_test(tc, test_graph_data);
 	tcase_add_test(tc, test_too_many);
 	tcase_add_test(tc, test_io);
 	tcase_add_test(tc, test_stdin);
