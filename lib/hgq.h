@@ -1065,9 +1065,11 @@ int	hgq_calibrate(struct hgq_model *m, const double *x, size_t n,
 
 /*
  * Liveness.  An element of a quantizer is *live* when it can change an
- * output: its width k+i+f is > 0 and either it belongs to the last
- * quantizer or it has a non-zero weight to a live element of the next
- * quantizer.  Everything else computes nothing: a dead element of an
+ * output: its width k+i+f is > 0 and either it belongs to a model output
+ * or it reaches a live element of a quantizer after a layer reading it
+ * (a non-zero weight of a dense layer or convolution, a pooling window,
+ * the same element of flatten, add, subtract or a table, its place in a
+ * concatenation).  Everything else computes nothing: a dead element of an
  * earlier quantizer is what hgq_prune() removes, a dead output element
  * (width <= 0) always outputs 0.  One sweep from the outputs back to the
  * inputs decides every element.
@@ -1145,7 +1147,7 @@ uint64_t hgq_ebops_lut_estimate(uint64_t ebops);
 #define HGQ_LUT_FIT_B		1.090
 
 struct hgq_ebops_stats {
-	uint32_t	 index;		/* layer index in the chain */
+	uint32_t	 index;		/* its layer index in the model */
 	uint32_t	 kind;		/* enum hgq_layer_kind of the layer */
 	uint64_t	 mults;		/* multiplications counted (dense:
 					   nonzero) */
@@ -1165,7 +1167,8 @@ struct hgq_ebops_report {
 	uint64_t	 uniform8;	/* sum */
 	uint64_t	 lut_estimate;	/* of total (not the sum of the
 					   rounded per-layer estimates) */
-	uint32_t	 n_dense;	/* rows: every operation (layer 2n+1) */
+	uint32_t	 n_dense;	/* rows: every operation, in layer
+					   order (a chain's layer 2n+1) */
 	struct hgq_ebops_stats *layer;	/* n_dense, owned by the report */
 };
 

@@ -699,6 +699,14 @@ void	hgq_ival_quant(struct hgq_ival *out, const struct hgq_ival *y,
 	    int relu, int k, int i, int f, int round, int overflow);
 
 /*
+ * hgq_layer_concat_runs - concatenate layer j of m as runs: its output
+ * is, *outer times, seg[0] elements of input 0, seg[1] of input 1, ...
+ * (row-major over the channels-last shape; ebops.c).
+ */
+void	hgq_layer_concat_runs(const struct hgq_model *m, uint32_t j,
+	    size_t *outer, size_t seg[HGQ_MAX_LAYER_INPUTS]);
+
+/*
  * hgq_model_live_zero - hgq_model_live() where zero[l] (for quantizers
  * l before the last; zero itself may be NULL) marks elements known to be
  * always 0: they count as dead like elements of width 0.  (prune.c finds

@@ -715,7 +715,7 @@ hgq_train_model_check(const struct hgq_model *m, const struct hgq_config *c,
 	if (!m->has_train)
 		return hgq_errf(err, HGQ_EINVAL, "the model has no training "
 		    "state");
-	if (m->n_raw != d->n_raw || m->layers[0].n_in != d->n_raw)
+	if (m->n_raw != d->n_raw || hgq_model_n_in(m) != d->n_raw)
 		return hgq_errf(err, HGQ_EINVAL, "the model takes %" PRIu32
 		    " features, data.train_x of %s has %" PRIu32, m->n_raw,
 		    c->path != NULL ? c->path : "the config", d->n_raw);
@@ -771,15 +771,32 @@ tensor_data(const struct hgq_layer *l, uint32_t role, size_t n)
 }
 
 /*
+ * ident_op - the flatten or max pool that quantizer j, an identity
+ * quantizer (not trainable), reads; 0 when it is not one.
+ */
+static uint32_t
+ident_op(const struct hgq_model *m, uint32_t j)
+{
+	const struct hgq_layer *l = &m->layers[j];
+	uint32_t op = hgq_layer_input(m, j, 0);
+
+	if (l->kind != HGQ_LAYER_QUANT || l->trainable ||
+	    (op & HGQ_REF_INPUT) != 0 || op >= j)
+		return 0;
+	return m->layers[op].kind == HGQ_LAYER_FLATTEN ||
+	    m->layers[op].kind == HGQ_LAYER_MAXPOOL ? op : 0;
+}
+
+/*
  * ident_f - the f of the identity quantizer j after a flatten or max
- * pool: the largest f of the elements that reach each element (the
- * union of their formats; calibration sets k and i).
+ * pool (layer op): the largest f of the elements that reach each
+ * element (the union of their formats; calibration sets k and i).
  */
 static int
-ident_f(struct hgq_model *m, uint32_t j, struct hgq_err *err)
+ident_f(struct hgq_model *m, uint32_t j, uint32_t op, struct hgq_err *err)
 {
 	struct hgq_layer *l = &m->layers[j];
-	const struct hgq_layer *src = &m->layers[j - 2];
+	const struct hgq_layer *src = &m->layers[hgq_layer_input(m, op, 0)];
 	struct hgq_window w;
 	uint32_t *idx;
 	int rc;
@@ -788,11 +805,11 @@ ident_f(struct hgq_model *m, uint32_t j, struct hgq_err *err)
 		l->k[e] = 0;
 		l->i[e] = 0;
 	}
-	if (m->layers[j - 1].kind == HGQ_LAYER_FLATTEN) {
+	if (m->layers[op].kind == HGQ_LAYER_FLATTEN) {
 		memcpy(l->f, src->f, l->n_out);
 		return HGQ_OK;
 	}
-	if ((rc = hgq_layer_window(m, j - 1, &w, err)) != HGQ_OK)
+	if ((rc = hgq_layer_window(m, op, &w, err)) != HGQ_OK)
 		return rc;
 	if ((idx = hgq_calloc(w.n_taps, sizeof(*idx))) == NULL)
 		return hgq_errf(err, HGQ_ENOMEM, "out of memory");
@@ -843,10 +860,9 @@ hgq_train_export(struct hgq_model *m, const double *x, size_t n, int threads,
 		    (OC > 0 && l->w_m == NULL))
 			if ((rc = hgq_model_alloc_fixed(m, j, err)) != HGQ_OK)
 				return rc;
-		if (l->kind == HGQ_LAYER_QUANT && j > 0 && !l->trainable &&
-		    (m->layers[j - 1].kind == HGQ_LAYER_FLATTEN ||
-		    m->layers[j - 1].kind == HGQ_LAYER_MAXPOOL)) {
-			if ((rc = ident_f(m, j, err)) != HGQ_OK)
+		if (ident_op(m, j) != 0) {
+			if ((rc = ident_f(m, j, ident_op(m, j), err)) !=
+			    HGQ_OK)
 				return rc;
 		} else if (l->kind == HGQ_LAYER_QUANT) {
 			size_t nf = quant_nf(l), C = nf;

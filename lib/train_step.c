@@ -258,7 +258,7 @@ struct tdense {
 					   first gradient into in[k]: write,
 					   not add */
 	uint32_t	 out;		/* the quantizer reading it */
-	size_t		 outer, inner;	/* concatenate: the output is outer
+	size_t		 outer;		/* concatenate: the output is outer
 					   runs of seg[0], seg[1], ... */
 	size_t		 seg[HGQ_MAX_LAYER_INPUTS];
 	uint32_t	 func;		/* lut */
@@ -648,33 +648,6 @@ load_tensor(const struct hgq_layer *l, uint32_t role, float *dst, size_t n,
 }
 
 /*
- * concat_geom - the output of concatenate op d as outer runs of its
- * inputs' segments: seg[k] = (input k's dim on the axis) x inner.
- */
-static void
-concat_geom(const struct hgq_model *m, struct tdense *d, uint32_t j)
-{
-	const struct hgq_layer *l = &m->layers[j];
-	uint32_t dims[HGQ_MAX_RANK], r = hgq_layer_shape(l, dims);
-
-	d->outer = 1;
-	d->inner = 1;
-	for (uint32_t a = 0; a < r; a++) {
-		if (a < l->axis)
-			d->outer *= dims[a];
-		else if (a > l->axis)
-			d->inner *= dims[a];
-	}
-	for (uint32_t k = 0; k < d->n_in; k++) {
-		uint32_t di[HGQ_MAX_RANK];
-
-		(void)hgq_layer_shape(&m->layers[hgq_layer_input(m, j, k)],
-		    di);
-		d->seg[k] = (size_t)di[l->axis] * d->inner;
-	}
-}
-
-/*
  * op_init - the geometry of op d (model layer j) from the model; the
  * model is valid, so the geometry is too.  idx maps a model layer to
  * its quantizer's index.
@@ -724,7 +697,7 @@ op_init(struct hgq_trainer *t, struct tdense *d, uint32_t j,
 			return rc;
 		break;
 	case HGQ_LAYER_CONCAT:
-		concat_geom(m, d, j);
+		hgq_layer_concat_runs(m, j, &d->outer, d->seg);
 		break;
 	case HGQ_LAYER_LUT:
 		d->func = l->func;
