@@ -375,12 +375,28 @@ double	hgq_rng_uniform(uint64_t state[4]);
 uint64_t hgq_rng_below(uint64_t state[4], uint64_t n);
 
 /*
+ * hgq_train_init_tensors - add the initial training tensors of every
+ * layer of m (a chain or a graph of format 1.2), in layer order, as
+ * hgq_train_model_new does: quantizer f (a model input's quantizer from
+ * c->model.input, the others from c->q_act) and states, Glorot-uniform
+ * weights drawn from rng (masked ones 0), zero biases, weight f from the
+ * weights, batchnorm's gamma and statistics.  HGQ_ENOMEM.
+ */
+int	hgq_train_init_tensors(struct hgq_model *m, const struct hgq_config *c,
+	    uint64_t rng[4], struct hgq_err *err);
+
+/*
  * The trainer: a model's float state unpacked into flat arrays, worker
  * threads and their buffers.  hgq_trainer_new reads m's training tensors
  * (m must come from hgq_train_model_new or a model file with them) and
- * keeps a pointer to m and c, which must outlive it.  Parameters are one
- * flat vector in model order: per dense layer W, b, W fbits, b fbits
- * (and batchnorm gamma), per trainable quantizer its fbits.
+ * keeps a pointer to m and c, which must outlive it.  m is a chain or a
+ * valid graph of format 1.2 (several inputs, each its columns of a data
+ * row, in input order; several outputs, their columns joined for the
+ * mean squared error; a classifier has one output).  Parameters are one
+ * flat vector in model order: per dense layer or convolution W, b,
+ * W fbits, b fbits (and batchnorm gamma), per trainable quantizer its
+ * fbits.  A masked weight (HGQ_ROLE_MASK 0) stays exactly 0: no
+ * gradient, no optimizer move.
  */
 struct hgq_trainer;
 int	hgq_trainer_new(struct hgq_trainer **out, struct hgq_model *m,

@@ -589,41 +589,38 @@ quant_tensors(struct hgq_layer *l, const struct hgq_qconf *q, int optim,
 	return HGQ_OK;
 }
 
+/*
+ * hgq_train_init_tensors - the training tensors of every layer of m, in
+ * layer order: f, integer-bit and sign states of the quantizers (a
+ * model input's from model.input, the others' from quantizers.activation),
+ * Glorot-uniform weights drawn from rng, zero biases, f of the weights
+ * from their values, batchnorm's; masked weights are 0.
+ */
 int
-hgq_train_model_new(struct hgq_model **out, const struct hgq_config *c,
-    const struct hgq_train_data *d, struct hgq_err *err)
+hgq_train_init_tensors(struct hgq_model *m, const struct hgq_config *c,
+    uint64_t rng[4], struct hgq_err *err)
 {
-	struct hgq_model *m;
 	struct hgq_layer *l;
 	int optim = c->train.optimizer;
-	uint64_t rng[4];
-	int rc = HGQ_ENOMEM;
+	int rc;
 
-	*out = NULL;
-	if ((m = hgq_model_new()) == NULL)
-		return hgq_errf(err, HGQ_ENOMEM, "out of memory");
-	m->task = d->task;
-	hgq_rng_seed(rng, c->seed);
-	if ((rc = build_layers(m, c, d, err)) != HGQ_OK)
-		goto fail;
-	if ((rc = hgq_model_set_input(m, d->n_raw, err)) != HGQ_OK)
-		goto fail;
-	/* tensors, in layer order; weights drawn from the generator */
 	for (uint32_t j = 0; j < m->n_layers; j++) {
 		struct hgq_tensor *w, *fw;
+		const struct hgq_tensor *mask;
 		size_t nw, nfw, OC;
 		double lim;
 
 		l = &m->layers[j];
 		if (l->kind == HGQ_LAYER_QUANT) {
-			if ((rc = quant_tensors(l, j == 0 ? &c->model.input :
-			    &c->q_act, optim, err)) != HGQ_OK)
-				goto fail;
+			if ((rc = quant_tensors(l, (hgq_layer_input(m, j, 0) &
+			    HGQ_REF_INPUT) != 0 ? &c->model.input : &c->q_act,
+			    optim, err)) != HGQ_OK)
+				return rc;
 			continue;
 		}
 		OC = hgq_layer_n_bias(m, j);
 		if (OC == 0)
-			continue;	/* pooling, flatten */
+			continue;	/* pooling, flatten, add, ... */
 		nw = (size_t)hgq_layer_n_weights(m, j);
 		nfw = l->w_gran == HGQ_GRAN_ELEMENT ? nw :
 		    l->w_gran == HGQ_GRAN_CHANNEL ? OC : 1;
@@ -643,6 +640,11 @@ hgq_train_model_new(struct hgq_model **out, const struct hgq_config *c,
 		for (size_t e = 0; e < nw; e++)
 			w->data[e] = (float)((2 * hgq_rng_uniform(rng) - 1) *
 			    lim);
+		if ((mask = hgq_layer_tensor(l, HGQ_ROLE_MASK)) != NULL &&
+		    mask->n == nw)
+			for (size_t e = 0; e < nw; e++)
+				w->data[e] = mask->data[e] != 0.0f ?
+				    w->data[e] : 0.0f;
 		if (add_param(l, HGQ_ROLE_BIAS, OC, 0, optim, err) == NULL ||
 		    (fw = add_param(l, HGQ_ROLE_WEIGHT_FBITS, nfw, 0, optim,
 		    err)) == NULL ||
@@ -660,6 +662,30 @@ hgq_train_model_new(struct hgq_model **out, const struct hgq_config *c,
 		    err) == NULL))
 			goto nomem;
 	}
+	return HGQ_OK;
+nomem:
+	return hgq_errf(err, HGQ_ENOMEM, "out of memory");
+}
+
+int
+hgq_train_model_new(struct hgq_model **out, const struct hgq_config *c,
+    const struct hgq_train_data *d, struct hgq_err *err)
+{
+	struct hgq_model *m;
+	uint64_t rng[4];
+	int rc = HGQ_ENOMEM;
+
+	*out = NULL;
+	if ((m = hgq_model_new()) == NULL)
+		return hgq_errf(err, HGQ_ENOMEM, "out of memory");
+	m->task = d->task;
+	hgq_rng_seed(rng, c->seed);
+	if ((rc = build_layers(m, c, d, err)) != HGQ_OK)
+		goto fail;
+	if ((rc = hgq_model_set_input(m, d->n_raw, err)) != HGQ_OK)
+		goto fail;
+	if ((rc = hgq_train_init_tensors(m, c, rng, err)) != HGQ_OK)
+		goto fail;
 	/* normalisation, fitted on the training split */
 	m->norm = (uint32_t)c->data.normalize;
 	m->norm_offset = hgq_calloc(d->n_raw, sizeof(double));
