@@ -14,6 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "fixture.h"
 #include "internal.h"
 #include "unit.h"
 
@@ -1075,6 +1076,410 @@ START_TEST(test_fmnist_short)
 }
 END_TEST
 
+/* ------------------------------------------------------------------ */
+/* Graphs of format 1.2                                                */
+/* ------------------------------------------------------------------ */
+
+/* a config for hand-built graphs: regression, small steps */
+static void
+graph_config(struct hgq_config *c, int threads)
+{
+	hgq_config_init(c);
+	c->model.input.init_f = 6;
+	c->q_weight.init_f = 3;
+	c->q_bias.init_f = 6;
+	c->q_act.init_f = 5;
+	c->train.loss = HGQ_LOSS_MSE;
+	c->train.lr = 0.01;
+	c->train.beta[0].value = 1e-5;
+	c->train.gamma = 1e-6;
+	c->train.threads = threads;
+}
+
+/* append a layer of kind and shape reading refs */
+static struct hgq_layer *
+gadd(struct hgq_model *m, uint32_t kind, uint32_t rank, const uint32_t *dims,
+    uint32_t n_refs, const uint32_t *refs)
+{
+	struct hgq_err err = HGQ_ERR_INIT;
+	uint32_t n = 1, n_in;
+	struct hgq_layer *l;
+
+	for (uint32_t a = 0; a < rank; a++)
+		n *= dims[a];
+	n_in = (refs[0] & HGQ_REF_INPUT) != 0 ? n :
+	    m->layers[refs[0]].n_out;
+	l = hgq_model_add_layer(m, kind, n_in, n);
+	ck_assert_ptr_nonnull(l);
+	ck_assert_msg(hgq_layer_set_shape(l, rank, dims, &err) == HGQ_OK,
+	    "%s", err.msg);
+	ck_assert_msg(hgq_layer_set_inputs(l, n_refs, refs, &err) == HGQ_OK,
+	    "%s", err.msg);
+	if (kind == HGQ_LAYER_QUANT) {
+		l->trainable = 1;
+		l->round = HGQ_RND;
+	}
+	return l;
+}
+
+#define D(...)	(uint32_t)(sizeof((uint32_t[]){ __VA_ARGS__ }) / \
+		    sizeof(uint32_t)), (const uint32_t[]){ __VA_ARGS__ }
+#define IN0	(HGQ_REF_INPUT | 0)
+
+/* a conv1d of kernel 1 (per-row dense) on [W, C] */
+static void
+gconv1(struct hgq_model *m, uint32_t w, uint32_t filters, uint32_t ref)
+{
+	struct hgq_layer *l = gadd(m, HGQ_LAYER_CONV1D, D(w, filters),
+	    D(ref));
+
+	l->kernel[0] = l->kernel[1] = 1;
+	l->stride[0] = l->stride[1] = 1;
+}
+
+/*
+ * A small graph around one kind, one input of 4 columns (6 for
+ * concatenate), read by two branches that kind joins (lut: one
+ * branch), then a dense layer to 2 outputs:
+ *
+ *   add, sub   q0[4] -> dense 3 -> q2, dense 3 -> q4; kind(q2, q4) -> q6
+ *   concat     q0[3,2] -> conv1d k1 1 -> q2[3,1], conv1d 2 -> q4[3,2];
+ *              concatenate axis 1 -> q6[3,3] -> flatten -> q8[9]
+ *   lut        q0[4] -> dense 3 -> q2 -> tanh -> q4
+ */
+static struct hgq_model *
+kind_graph(uint32_t kind, uint32_t func)
+{
+	struct hgq_err err = HGQ_ERR_INIT;
+	struct hgq_model *m = hgq_model_new();
+	uint32_t last;
+
+	ck_assert_ptr_nonnull(m);
+	if (kind == HGQ_LAYER_CONCAT) {
+		gadd(m, HGQ_LAYER_QUANT, D(3, 2), D(IN0));
+		gconv1(m, 3, 1, 0);
+		gadd(m, HGQ_LAYER_QUANT, D(3, 1), D(1));
+		gconv1(m, 3, 2, 0);
+		gadd(m, HGQ_LAYER_QUANT, D(3, 2), D(3));
+		gadd(m, HGQ_LAYER_CONCAT, D(3, 3), D(2, 4))->axis = 1;
+		gadd(m, HGQ_LAYER_QUANT, D(3, 3), D(5));
+		gadd(m, HGQ_LAYER_FLATTEN, D(9), D(6));
+		gadd(m, HGQ_LAYER_QUANT, D(9), D(7))->trainable = 0;
+		last = 8;
+	} else if (kind == HGQ_LAYER_LUT) {
+		gadd(m, HGQ_LAYER_QUANT, D(4), D(IN0));
+		gadd(m, HGQ_LAYER_DENSE, D(3), D(0));
+		gadd(m, HGQ_LAYER_QUANT, D(3), D(1));
+		gadd(m, HGQ_LAYER_LUT, D(3), D(2))->func = (uint8_t)func;
+		gadd(m, HGQ_LAYER_QUANT, D(3), D(3));
+		last = 4;
+	} else {
+		gadd(m, HGQ_LAYER_QUANT, D(4), D(IN0));
+		gadd(m, HGQ_LAYER_DENSE, D(3), D(0));
+		gadd(m, HGQ_LAYER_QUANT, D(3), D(1));
+		gadd(m, HGQ_LAYER_DENSE, D(3), D(0));
+		gadd(m, HGQ_LAYER_QUANT, D(3), D(3));
+		gadd(m, kind, D(3), D(2, 4));
+		gadd(m, HGQ_LAYER_QUANT, D(3), D(5));
+		last = 6;
+	}
+	gadd(m, HGQ_LAYER_DENSE, D(2), D(last));
+	gadd(m, HGQ_LAYER_QUANT, D(2), D(last + 1));
+	m->task = HGQ_TASK_REGRESS;
+	ck_assert_msg(hgq_model_set_input(m, m->layers[0].n_out, &err) ==
+	    HGQ_OK, "%s", err.msg);
+	ck_assert_msg(hgq_model_validate_graph(m, &err) == HGQ_OK, "%s",
+	    err.msg);
+	return m;
+}
+
+/* the training tensors of a hand-built graph, seeded */
+static void
+graph_init(struct hgq_model *m, const struct hgq_config *c, uint64_t seed)
+{
+	struct hgq_err err = HGQ_ERR_INIT;
+	uint64_t rng[4];
+
+	hgq_rng_seed(rng, seed);
+	ck_assert_msg(hgq_train_init_tensors(m, c, rng, &err) == HGQ_OK, "%s",
+	    err.msg);
+}
+
+/* rows of inputs on a 1/64 grid in [-1, 1) and targets sin(k) */
+static void
+graph_rows(float *x, float *y, size_t B, size_t nx, size_t ny, uint64_t seed)
+{
+	uint64_t rng[4];
+
+	hgq_rng_seed(rng, seed);
+	for (size_t j = 0; j < B * nx; j++)
+		x[j] = (float)(floor((2 * hgq_rng_uniform(rng) - 1) * 64) / 64);
+	for (size_t j = 0; j < B * ny; j++)
+		y[j] = (float)sin((double)j);
+}
+
+/* as param_kinds, masked weights marked 2: their gradient must be 0 */
+static void
+graph_kinds(const struct hgq_model *m, char *smooth, size_t n)
+{
+	size_t off = 0;
+
+	param_kinds(m, smooth, n);
+	for (uint32_t j = 0; j < m->n_layers; j++) {
+		const struct hgq_layer *l = &m->layers[j];
+		const struct hgq_tensor *mask = hgq_layer_tensor(l,
+		    HGQ_ROLE_MASK);
+
+		if (l->kind == HGQ_LAYER_QUANT) {
+			if (l->trainable)
+				off += hgq_layer_tensor(l,
+				    HGQ_ROLE_ACT_FBITS)->n;
+			continue;
+		}
+		if (hgq_layer_n_bias(m, j) == 0)
+			continue;
+		for (uint32_t e = 0; mask != NULL && e < mask->n; e++)
+			if (mask->data[e] == 0)
+				smooth[off + e] = 2;
+		off += hgq_layer_n_weights(m, j) + hgq_layer_n_bias(m, j) +
+		    hgq_layer_tensor(l, HGQ_ROLE_WEIGHT_FBITS)->n +
+		    hgq_layer_tensor(l, HGQ_ROLE_BIAS_FBITS)->n;
+	}
+}
+
+/*
+ * Finite differences of the loss against the gradient of every weight
+ * and bias of m (its tensors fine: q(x) ~ x); masked weights get
+ * exactly 0.  Takes m.
+ */
+static void
+graph_fd(struct hgq_model *m, int threads, const char *what)
+{
+	struct hgq_config c;
+	struct hgq_trainer *t;
+	struct hgq_err err = HGQ_ERR_INIT;
+	struct hgq_step_stats st;
+	const size_t B = 24;
+	size_t nx = hgq_model_n_in(m), ny = hgq_model_n_out(m);
+	size_t np, n_bad = 0, n_checked = 0, n_masked = 0;
+	float *x, *y, *g, *p;
+	char *smooth;
+	const float h = 2e-3f;
+
+	graph_config(&c, threads);
+	graph_init(m, &c, 9);
+	fine_bits(m);
+	ck_assert_msg(hgq_trainer_new(&t, m, &c, threads, &err) == HGQ_OK,
+	    "%s: %s", what, err.msg);
+	x = calloc(B * nx, sizeof(float));
+	y = calloc(B * ny, sizeof(float));
+	ck_assert(x != NULL && y != NULL);
+	graph_rows(x, y, B, nx, ny, 4);
+	np = hgq_trainer_n_params(t);
+	g = calloc(np, sizeof(float));
+	smooth = calloc(np, 1);
+	graph_kinds(m, smooth, np);
+	ck_assert(hgq_trainer_step(t, x, y, NULL, B, 0, 0, 0, g, &st, &err) ==
+	    HGQ_OK);
+	p = hgq_trainer_params(t);
+	for (size_t j = 0; j < np; j++) {
+		double lp, lm, fd;
+		float save = p[j];
+
+		if (smooth[j] == 2) {
+			ck_assert_msg(g[j] == 0.0f && p[j] == 0.0f, "%s: "
+			    "masked parameter %zu: %g, gradient %g", what, j,
+			    (double)p[j], (double)g[j]);
+			n_masked++;
+			continue;
+		}
+		if (!smooth[j])
+			continue;
+		p[j] = save + h;
+		hgq_trainer_step(t, x, y, NULL, B, 0, 0, 0, NULL, &st, &err);
+		lp = st.loss / B;
+		p[j] = save - h;
+		hgq_trainer_step(t, x, y, NULL, B, 0, 0, 0, NULL, &st, &err);
+		lm = st.loss / B;
+		p[j] = save;
+		fd = (lp - lm) / (2.0 * h);
+		n_checked++;
+		if (fabs(fd - g[j]) > 2e-3 + 2e-2 * fabs(fd))
+			n_bad++;
+	}
+	ck_assert_msg(n_checked >= 10, "%s: only %zu parameters", what,
+	    n_checked);
+	ck_assert_msg(n_bad * 50 <= n_checked, "%s: %zu of %zu gradients "
+	    "differ from finite differences (threads %d)", what, n_bad,
+	    n_checked, threads);
+	ck_assert_uint_eq(n_masked, hgq_layer_tensor(&m->layers[
+	    m->n_layers - 2], HGQ_ROLE_MASK) != NULL ? 2 : 0);
+	free(x); free(y); free(g); free(smooth);
+	hgq_trainer_free(t);
+	hgq_model_free(m);
+}
+
+START_TEST(test_graph_fd_kinds)
+{
+	graph_fd(kind_graph(HGQ_LAYER_ADD, 0), 1, "add");
+	graph_fd(kind_graph(HGQ_LAYER_SUB, 0), 1, "subtract");
+	graph_fd(kind_graph(HGQ_LAYER_CONCAT, 0), 1, "concatenate");
+	graph_fd(kind_graph(HGQ_LAYER_CONCAT, 0), 2, "concatenate");
+	graph_fd(kind_graph(HGQ_LAYER_LUT, HGQ_FUNC_TANH), 1, "tanh");
+	graph_fd(kind_graph(HGQ_LAYER_LUT, HGQ_FUNC_SIGMOID), 2, "sigmoid");
+	graph_fd(kind_graph(HGQ_LAYER_LUT, HGQ_FUNC_SILU), 1, "silu");
+}
+END_TEST
+
+/* every kind, two inputs, two outputs, fan-out and a mask (fx_graph) */
+START_TEST(test_graph_fd_fixture)
+{
+	graph_fd(fx_graph(), 1, "fx_graph");
+	graph_fd(fx_graph(), 2, "fx_graph");
+}
+END_TEST
+
+/*
+ * fx_graph trained for n steps from step s0 (batches of 32 of a fixed
+ * set of 256 rows, learnable targets: y = (a0 - b1, a2 b3) / 2 and
+ * z = tanh of a sum), 2 threads; returns the mean loss of the last
+ * step, the first's in *first.
+ */
+static double
+graph_steps(struct hgq_model *m, const struct hgq_config *c, int n, int s0,
+    double *first)
+{
+	enum { N = 256, B = 32, NX = 8, NY = 5 };
+	struct hgq_trainer *t;
+	struct hgq_err err = HGQ_ERR_INIT;
+	struct hgq_step_stats st;
+	float *x = calloc(N * NX, sizeof(float));
+	float *y = calloc(N * NY, sizeof(float));
+	uint32_t idx[B];
+	double loss = 0;
+
+	ck_assert(x != NULL && y != NULL);
+	graph_rows(x, y, N, NX, 0, 21);
+	for (size_t r = 0; r < N; r++) {
+		const float *a = x + r * NX, *b = a + 4;
+		float *o = y + r * NY;
+
+		o[0] = (a[0] - b[1]) / 2;
+		o[1] = a[2] * b[3] / 2;
+		for (int k = 0; k < 3; k++)
+			o[2 + k] = (float)tanh(a[k] + b[k + 1]);
+	}
+	ck_assert_msg(hgq_trainer_new(&t, m, c, 2, &err) == HGQ_OK, "%s",
+	    err.msg);
+	for (int s = s0; s < s0 + n; s++) {
+		for (uint32_t r = 0; r < B; r++)
+			idx[r] = (uint32_t)((s * 37 + r * 11) % N);
+		ck_assert_msg(hgq_trainer_step(t, x, y, idx, B, 1e-6, 0.02, 1,
+		    NULL, &st, &err) == HGQ_OK, "%s", err.msg);
+		loss = st.loss / B;
+		if (s == s0 && first != NULL)
+			*first = loss;
+	}
+	hgq_trainer_sync(t);
+	hgq_trainer_free(t);
+	free(x);
+	free(y);
+	return loss;
+}
+
+/* every training tensor of a and b, bit for bit */
+static void
+same_tensors(const struct hgq_model *a, const struct hgq_model *b,
+    const char *what)
+{
+	ck_assert_uint_eq(a->n_layers, b->n_layers);
+	ck_assert_msg(a->train.step == b->train.step, "%s: steps", what);
+	for (uint32_t j = 0; j < a->n_layers; j++) {
+		const struct hgq_layer *la = &a->layers[j], *lb = &b->layers[j];
+
+		ck_assert_uint_eq(la->n_tensors, lb->n_tensors);
+		for (uint32_t k = 0; k < la->n_tensors; k++) {
+			const struct hgq_tensor *ta = &la->tensors[k];
+			const struct hgq_tensor *tb = hgq_layer_tensor(lb,
+			    ta->role);
+
+			ck_assert_ptr_nonnull(tb);
+			ck_assert_msg(ta->n == tb->n && memcmp(ta->data,
+			    tb->data, ta->n * sizeof(float)) == 0, "%s: "
+			    "layer %u tensor 0x%x differs", what, j,
+			    ta->role);
+		}
+	}
+}
+
+START_TEST(test_graph_train)
+{
+	struct hgq_config c;
+	struct hgq_model *a = fx_graph(), *b = fx_graph(), *r;
+	const struct hgq_tensor *w, *m1, *m2;
+	double first, last;
+
+	graph_config(&c, 2);
+	c.train.optimizer = HGQ_OPT_ADAM;
+	graph_init(a, &c, 3);
+	graph_init(b, &c, 3);
+	/* the loss falls */
+	last = graph_steps(a, &c, 300, 0, &first);
+	ck_assert_msg(last < 0.5 * first, "loss %g -> %g", first, last);
+	ck_assert_uint_eq(a->train.step, 300);
+	/* the masked weights (0 and 7 of layer 14) never moved from 0 */
+	w = hgq_layer_tensor(&a->layers[14], HGQ_ROLE_WEIGHT);
+	m1 = hgq_layer_tensor(&a->layers[14], HGQ_ROLE_WEIGHT | HGQ_ROLE_M1);
+	m2 = hgq_layer_tensor(&a->layers[14], HGQ_ROLE_WEIGHT | HGQ_ROLE_M2);
+	ck_assert(w->data[0] == 0.0f && w->data[7] == 0.0f);
+	ck_assert(m1->data[0] == 0.0f && m1->data[7] == 0.0f);
+	ck_assert(m2->data[0] == 0.0f && m2->data[7] == 0.0f);
+	ck_assert(w->data[1] != 0.0f && w->data[6] != 0.0f);
+	/* the same seed, the same bits */
+	(void)graph_steps(b, &c, 300, 0, NULL);
+	same_tensors(a, b, "a second run");
+	hgq_model_free(b);
+	/* 120 steps, a copy, a new trainer, 180 more: the same */
+	b = fx_graph();
+	graph_init(b, &c, 3);
+	(void)graph_steps(b, &c, 120, 0, NULL);
+	r = hgq_model_copy(b);
+	ck_assert_ptr_nonnull(r);
+	hgq_model_free(b);
+	(void)graph_steps(r, &c, 180, 120, NULL);
+	same_tensors(a, r, "resumed");
+	hgq_model_free(r);
+	hgq_model_free(a);
+}
+END_TEST
+
+/* models the trainer refuses on graphs, with their messages */
+START_TEST(test_graph_refused)
+{
+	struct hgq_config c;
+	struct hgq_model *m = fx_graph();
+	struct hgq_trainer *t;
+	struct hgq_err err = HGQ_ERR_INIT;
+
+	graph_config(&c, 1);
+	graph_init(m, &c, 1);
+	c.train.loss = HGQ_LOSS_XENT;
+	ck_assert(hgq_trainer_new(&t, m, &c, 1, &err) == HGQ_EINVAL);
+	ck_assert_str_eq(err.msg, "a classifier has one output (the model "
+	    "has 2)");
+	c.train.loss = HGQ_LOSS_MSE;
+	hgq_layer_tensor(&m->layers[14], HGQ_ROLE_MASK)->n = 11;
+	ck_assert(hgq_trainer_new(&t, m, &c, 1, &err) == HGQ_EINVAL);
+	ck_assert_str_eq(err.msg, "layer 14: the mask has 11 floats, "
+	    "expected 12");
+	hgq_layer_tensor(&m->layers[14], HGQ_ROLE_MASK)->n = 12;
+	m->layers[6].inputs[1] = 6;	/* a layer reading itself */
+	ck_assert(hgq_trainer_new(&t, m, &c, 1, &err) != HGQ_OK);
+	ck_assert(err.msg[0] != '\0');
+	hgq_model_free(m);
+}
+END_TEST
+
 Suite *
 train_suite(void)
 {
@@ -1096,6 +1501,13 @@ train_suite(void)
 	tcase_add_test(tc, test_divergence);
 	tcase_add_test(tc, test_data_errors);
 	tcase_add_test(tc, test_fmnist_short);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("graph");
+	tcase_set_timeout(tc, 120);
+	tcase_add_test(tc, test_graph_fd_kinds);
+	tcase_add_test(tc, test_graph_fd_fixture);
+	tcase_add_test(tc, test_graph_train);
+	tcase_add_test(tc, test_graph_refused);
 	suite_add_tcase(s, tc);
 	return s;
 }
