@@ -1453,6 +1453,63 @@ START_TEST(test_graph_train)
 }
 END_TEST
 
+/* set every float of role in layer l to v */
+static void
+fill_role(struct hgq_layer *l, uint32_t role, float v)
+{
+	struct hgq_tensor *ts = hgq_layer_tensor(l, role);
+
+	ck_assert_ptr_nonnull(ts);
+	for (uint32_t e = 0; e < ts->n; e++)
+		ts->data[e] = v;
+}
+
+/*
+ * The training EBOPs of a graph: every dense layer counts the bits of
+ * its own input quantizer.  fx_graph with f = 2, i = 1, k = 0 (3 bits)
+ * everywhere but input "b" (i = 2: 4 bits), weights 0.75 at f = 2
+ * (mantissa 3: 2 bits) but the masked ones: 3 x 12 x 2 + 4 x 12 x 2 +
+ * 3 x 10 x 2 = 228; add, subtract, concatenate and the table add 0.
+ */
+START_TEST(test_graph_train_ebops)
+{
+	struct hgq_config c;
+	struct hgq_model *m = fx_graph();
+	struct hgq_trainer *t;
+	struct hgq_err err = HGQ_ERR_INIT;
+	struct hgq_step_stats st;
+	float x[2 * 8] = { 0 }, y[2 * 5] = { 0 };
+
+	graph_config(&c, 1);
+	graph_init(m, &c, 5);
+	for (uint32_t j = 0; j < m->n_layers; j++) {
+		struct hgq_layer *l = &m->layers[j];
+		const struct hgq_tensor *mask = hgq_layer_tensor(l,
+		    HGQ_ROLE_MASK);
+
+		if (l->kind == HGQ_LAYER_QUANT) {
+			fill_role(l, HGQ_ROLE_ACT_FBITS, 2);
+			fill_role(l, HGQ_ROLE_ACT_ISTATE, j == 1 ? 2 : 1);
+			fill_role(l, HGQ_ROLE_ACT_KSTATE, 0);
+		} else if (l->kind == HGQ_LAYER_DENSE) {
+			fill_role(l, HGQ_ROLE_WEIGHT, 0.75f);
+			fill_role(l, HGQ_ROLE_WEIGHT_FBITS, 2);
+			for (uint32_t e = 0; mask != NULL && e < mask->n; e++)
+				if (mask->data[e] == 0)
+					hgq_layer_tensor(l, HGQ_ROLE_WEIGHT)->
+					    data[e] = 0;
+		}
+	}
+	ck_assert_msg(hgq_trainer_new(&t, m, &c, 1, &err) == HGQ_OK, "%s",
+	    err.msg);
+	ck_assert(hgq_trainer_step(t, x, y, NULL, 2, 1e-5, 0, 0, NULL, &st,
+	    &err) == HGQ_OK);
+	ck_assert(st.ebops == 228.0);
+	hgq_trainer_free(t);
+	hgq_model_free(m);
+}
+END_TEST
+
 /* models the trainer refuses on graphs, with their messages */
 START_TEST(test_graph_refused)
 {
@@ -1507,6 +1564,7 @@ train_suite(void)
 	tcase_add_test(tc, test_graph_fd_kinds);
 	tcase_add_test(tc, test_graph_fd_fixture);
 	tcase_add_test(tc, test_graph_train);
+	tcase_add_test(tc, test_graph_train_ebops);
 	tcase_add_test(tc, test_graph_refused);
 	suite_add_tcase(s, tc);
 	return s;
