@@ -2,8 +2,17 @@
  * train_step.c - the trainer: one optimizer step of HGQ training on a
  * batch, spread over a fixed pool of threads.
  *
- * The network is the model chain Q0 D0 Q1 D1 ... D(n-1) Qn: quantizer l
- * feeds dense layer l, whose output (after ReLU) feeds quantizer l+1.
+ * The network is the model's layers in their (topological) order: a
+ * chain Q0 D0 Q1 D1 ... D(n-1) Qn, or a graph of format 1.2.  Every op
+ * (dense, convolution, pooling, flatten, add, subtract, concatenate,
+ * lut; t->d) reads quantizers (t->q) and is read by exactly one, its
+ * output quantizer; a quantizer reads a model input (its columns of a
+ * data row) or one op, and may be read by several ops.  The forward
+ * runs the layers in order, the backward in reverse: an op writes the
+ * gradient of an input quantizer into that quantizer's buffer if it is
+ * the first to (the loss is first for an output), else adds it, so a
+ * quantizer read by several layers gets the sum, in a fixed order
+ * (assign_slots; a chain uses two buffers in turn, as it always did).
  * A step is one parallel job with barriers between its phases:
  *
  *   A  quantize the weights (rows split over threads) and the biases;
@@ -29,6 +38,12 @@
  *   batchnorm  z0 = q . K (float kernel); s = gamma / sqrt(var + eps);
  *              Wq = Q(K s), bq = Q(b - mean s); the gradient flows
  *              through the batch mean and variance as well
+ *   graphs     add/sub/concat exact in float, their gradient to each
+ *              input (negated for the second of a subtraction, split
+ *              for a concatenation); lut z = func(q) in binary64,
+ *              dz/dq = func'(q); masked weights 0, no gradient; EBOPs
+ *              of a dense or convolution with its own input's bits,
+ *              0 for the others; the loss on the joined outputs
  */
 #include <inttypes.h>
 #include <math.h>
