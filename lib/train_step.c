@@ -368,6 +368,7 @@ struct hgq_trainer {
 	uint32_t		 n_outq;	/* output quantizers */
 	uint32_t		 outq[HGQ_MAX_PORTS];
 	int			 n_slot;	/* gradient buffers */
+	int			 adds;		/* some gradient is added (d4) */
 	struct tbuf		*tb;
 	size_t			 cap;		/* rows per thread buffer */
 	size_t			 blk;		/* rows per block (0: all) */
@@ -544,19 +545,21 @@ tbuf_alloc(struct hgq_trainer *t, struct tbuf *b, size_t rows)
 	for (int k = 0; k < t->n_slot; k++)
 		if ((b->gs[k] = falloc(r * t->max_w)) == NULL)
 			return HGQ_ENOMEM;
+	/* the graphs' buffers only when the model needs them */
+	if ((t->adds && (b->d4 = falloc(r * t->max_w)) == NULL) ||
+	    (t->loss_kind == HGQ_LOSS_MSE &&
+	    (b->yb = falloc(r * t->n_outcols)) == NULL) ||
+	    (t->n_outq > 1 && ((b->ob = falloc(r * t->n_outcols)) == NULL ||
+	    (b->dob = falloc(r * t->n_outcols)) == NULL)))
+		return HGQ_ENOMEM;
 	b->d3 = falloc(r * t->max_w);
-	b->d4 = falloc(r * t->max_w);
-	b->yb = falloc(r * t->n_outcols);
-	b->ob = falloc(r * t->n_outcols);
-	b->dob = falloc(r * t->n_outcols);
 	b->acc = falloc(t->n_acc);
 	b->qmin = falloc(t->n_mm);
 	b->qmax = falloc(t->n_mm);
 	b->bnsum = hgq_calloc(t->n_bnsum ? t->n_bnsum : 1, sizeof(double));
 	b->labels = hgq_calloc(r, sizeof(int32_t));
-	if (b->d3 == NULL || b->d4 == NULL || b->yb == NULL ||
-	    b->ob == NULL || b->dob == NULL || b->acc == NULL || b->qmin == NULL || b->qmax == NULL ||
-	    b->bnsum == NULL || b->labels == NULL)
+	if (b->d3 == NULL || b->acc == NULL || b->qmin == NULL ||
+	    b->qmax == NULL || b->bnsum == NULL || b->labels == NULL)
 		return HGQ_ENOMEM;
 	return HGQ_OK;
 }
@@ -837,6 +840,7 @@ assign_slots(struct hgq_trainer *t, struct hgq_err *err)
 			struct tquant *q = &t->q[d->in[k]];
 
 			d->first[k] = q->want && q->slot < 0;
+			t->adds |= q->want && !d->first[k];
 			if (d->first[k] && (q->slot = slot_take(&busy, &n)) <
 			    0)
 				goto full;
