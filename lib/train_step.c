@@ -1828,9 +1828,11 @@ loss_rows(struct hgq_trainer *t, struct tbuf *b, size_t r0, size_t nr)
 		for (uint32_t k = 0; k < t->n_outq; k++) {
 			const struct tquant *q = &t->q[t->outq[k]];
 
+			const float *v = b->q[t->outq[k]];
+
 			for (size_t r = 0; r < nr; r++)
-				memcpy(b->ob + r * no + q->out, b->q[t->outq[k]] +
-				    r * q->n, q->n * sizeof(float));
+				memcpy(b->ob + r * no + q->out, v + r * q->n,
+				    q->n * sizeof(float));
 		}
 		out = b->ob;
 		dq = b->dob;

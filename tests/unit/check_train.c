@@ -1332,6 +1332,157 @@ graph_fd(struct hgq_model *m, int threads, const char *what)
 	hgq_model_free(m);
 }
 
+/* a dense layer or a conv1d of kernel 1 (per row) of the reference */
+static void
+ref_linear(const struct hgq_model *m, uint32_t j, const double *a, double *v)
+{
+	const struct hgq_layer *l = &m->layers[j];
+	const float *w = hgq_layer_tensor(l, HGQ_ROLE_WEIGHT)->data;
+	const float *b = hgq_layer_tensor(l, HGQ_ROLE_BIAS)->data;
+	uint32_t nb = hgq_layer_n_bias(m, j), ci = l->n_in / (l->n_out / nb);
+
+	for (uint32_t e = 0; e < l->n_out; e++) {
+		uint32_t p = e / nb, o = e % nb;
+		double s = b[o];
+
+		for (uint32_t i = 0; i < ci; i++)
+			s += a[p * ci + i] * w[i * nb + o];
+		v[e] = l->act == HGQ_ACT_RELU && s < 0 ? 0 : s;
+	}
+}
+
+/* concatenate of the reference: rank 1 on axis 0, rank 2 on axis 1 */
+static void
+ref_concat(const struct hgq_model *m, uint32_t j, double **vals)
+{
+	const struct hgq_layer *l = &m->layers[j];
+	uint32_t d[HGQ_MAX_RANK], rk = hgq_layer_shape(l, d);
+	uint32_t rows = rk == 1 ? 1 : d[0], e = 0;
+
+	for (uint32_t p = 0; p < rows; p++)
+		for (uint32_t k = 0; k < l->n_inputs; k++) {
+			const double *in = vals[l->inputs[k]];
+			uint32_t nk = m->layers[l->inputs[k]].n_out / rows;
+
+			for (uint32_t c = 0; c < nk; c++)
+				vals[j][e++] = in[p * nk + c];
+		}
+}
+
+/*
+ * An independent float evaluation of a hand-built graph (quantizers as
+ * the identity: the tests give them 18 fractional bits) from its
+ * training tensors, for one row x; v[j] gets layer j's values.
+ */
+static void
+ref_eval(const struct hgq_model *m, const float *x, double **v)
+{
+	for (uint32_t j = 0; j < m->n_layers; j++) {
+		const struct hgq_layer *l = &m->layers[j];
+		uint32_t r0 = hgq_layer_input(m, j, 0), n = l->n_out;
+		const double *a = (r0 & HGQ_REF_INPUT) != 0 ? NULL : v[r0];
+		const float *xi = x + hgq_model_input_offset(m,
+		    r0 & ~HGQ_REF_INPUT);
+		double sign = l->kind == HGQ_LAYER_SUB ? -1 : 1;
+
+		switch (l->kind) {
+		case HGQ_LAYER_QUANT:
+			for (uint32_t e = 0; e < n; e++)
+				v[j][e] = a != NULL ? a[e] : xi[e];
+			break;
+		case HGQ_LAYER_DENSE:
+		case HGQ_LAYER_CONV1D:
+			ref_linear(m, j, a, v[j]);
+			break;
+		case HGQ_LAYER_ADD:
+		case HGQ_LAYER_SUB:
+			for (uint32_t e = 0; e < n; e++)
+				v[j][e] = a[e] + sign * v[l->inputs[1]][e];
+			break;
+		case HGQ_LAYER_CONCAT:
+			ref_concat(m, j, v);
+			break;
+		case HGQ_LAYER_LUT:
+			for (uint32_t e = 0; e < n; e++)
+				v[j][e] = l->func == HGQ_FUNC_TANH ?
+				    tanh(a[e]) : 1 / (1 + exp(-a[e]));
+			break;
+		default:	/* flatten */
+			memcpy(v[j], a, n * sizeof(double));
+		}
+	}
+}
+
+/* the reference's squared error of row r, outputs in port order */
+static double
+ref_loss(const struct hgq_model *m, double **v, const float *y)
+{
+	size_t o = 0, ny = hgq_model_n_out(m);
+	double sum = 0;
+
+	for (uint32_t k = 0; k < hgq_model_n_outputs(m); k++) {
+		uint32_t ol = hgq_model_output_layer(m, k);
+
+		for (uint32_t e = 0; e < m->layers[ol].n_out; e++, o++)
+			sum += (v[ol][e] - y[o]) * (v[ol][e] - y[o]) /
+			    (double)ny;
+	}
+	return sum;
+}
+
+/*
+ * The trainer's forward (its loss, with 18 fractional bits everywhere)
+ * equals the reference evaluation of the same graph, outputs joined in
+ * port order.
+ */
+static void
+graph_forward(struct hgq_model *m, const char *what)
+{
+	enum { B = 8 };
+	struct hgq_config c;
+	struct hgq_trainer *t;
+	struct hgq_err err = HGQ_ERR_INIT;
+	struct hgq_step_stats st;
+	size_t nx = hgq_model_n_in(m), ny = hgq_model_n_out(m);
+	float *x = calloc(B * nx, sizeof(float));
+	float *y = calloc(B * ny, sizeof(float));
+	double *v[32], want = 0;
+
+	ck_assert(x != NULL && y != NULL && m->n_layers <= 32);
+	graph_config(&c, 1);
+	graph_init(m, &c, 12);
+	fine_bits(m);
+	graph_rows(x, y, B, nx, ny, 6);
+	for (uint32_t j = 0; j < m->n_layers; j++)
+		ck_assert_ptr_nonnull(v[j] = calloc(m->layers[j].n_out,
+		    sizeof(double)));
+	for (size_t r = 0; r < B; r++) {
+		ref_eval(m, x + r * nx, v);
+		want += ref_loss(m, v, y + r * ny);
+	}
+	ck_assert_msg(hgq_trainer_new(&t, m, &c, 1, &err) == HGQ_OK, "%s",
+	    err.msg);
+	ck_assert(hgq_trainer_step(t, x, y, NULL, B, 0, 0, 0, NULL, &st,
+	    &err) == HGQ_OK);
+	ck_assert_msg(fabs(st.loss - want) <= 1e-4 * want, "%s: loss %.9g, "
+	    "the reference %.9g", what, st.loss, want);
+	for (uint32_t j = 0; j < m->n_layers; j++)
+		free(v[j]);
+	free(x);
+	free(y);
+	hgq_trainer_free(t);
+	hgq_model_free(m);
+}
+
+START_TEST(test_graph_forward)
+{
+	graph_forward(fx_graph(), "fx_graph");
+	graph_forward(kind_graph(HGQ_LAYER_CONCAT, 0), "concatenate");
+	graph_forward(kind_graph(HGQ_LAYER_SUB, 0), "subtract");
+	graph_forward(kind_graph(HGQ_LAYER_LUT, HGQ_FUNC_SIGMOID), "sigmoid");
+}
+END_TEST
+
 START_TEST(test_graph_fd_kinds)
 {
 	graph_fd(kind_graph(HGQ_LAYER_ADD, 0), 1, "add");
@@ -1574,6 +1725,7 @@ train_suite(void)
 	suite_add_tcase(s, tc);
 	tc = tcase_create("graph");
 	tcase_set_timeout(tc, 120);
+	tcase_add_test(tc, test_graph_forward);
 	tcase_add_test(tc, test_graph_fd_kinds);
 	tcase_add_test(tc, test_graph_fd_fixture);
 	tcase_add_test(tc, test_graph_train);
