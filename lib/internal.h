@@ -435,9 +435,12 @@ void	hgq_trainer_sync(struct hgq_trainer *t);
  * hgq_train_export - from m's float state, build its exact fixed part
  * (quantizer f, round, overflow; dense mantissas, batchnorm fused with the
  * moving statistics) and calibrate it on x (n raw rows).
+ * hgq_train_export_fixed builds the fixed part only (k = i = 0 for every
+ * quantizer element; m->calibrated 0): what calibration starts from.
  */
 int	hgq_train_export(struct hgq_model *m, const double *x, size_t n,
 	    int threads, struct hgq_err *err);
+int	hgq_train_export_fixed(struct hgq_model *m, struct hgq_err *err);
 
 /* ------------------------------------------------------------------ */
 /* Intervals (cmvm.c)                                                 */

@@ -871,8 +871,7 @@ mantissa(float v, int F, int *ok)
 }
 
 int
-hgq_train_export(struct hgq_model *m, const double *x, size_t n, int threads,
-    struct hgq_err *err)
+hgq_train_export_fixed(struct hgq_model *m, struct hgq_err *err)
 {
 	int rc;
 
@@ -958,6 +957,17 @@ hgq_train_export(struct hgq_model *m, const double *x, size_t n, int threads,
 				    "32 bits (the training diverged)", j);
 		}
 	}
+	return HGQ_OK;
+}
+
+int
+hgq_train_export(struct hgq_model *m, const double *x, size_t n, int threads,
+    struct hgq_err *err)
+{
+	int rc;
+
+	if ((rc = hgq_train_export_fixed(m, err)) != HGQ_OK)
+		return rc;
 	return hgq_calibrate(m, x, n, threads, err);
 }
 

@@ -1576,10 +1576,21 @@ same_tensors(const struct hgq_model *a, const struct hgq_model *b,
 	}
 }
 
+/* fx_graph with every quantizer's f trainable */
+static struct hgq_model *
+fx_graph_trainable(void)
+{
+	struct hgq_model *m = fx_graph();
+
+	for (uint32_t j = 0; j < m->n_layers; j++)
+		m->layers[j].trainable = m->layers[j].kind == HGQ_LAYER_QUANT;
+	return m;
+}
+
 START_TEST(test_graph_train)
 {
 	struct hgq_config c;
-	struct hgq_model *a = fx_graph(), *b = fx_graph(), *r;
+	struct hgq_model *a = fx_graph_trainable(), *b = fx_graph_trainable(), *r;
 	const struct hgq_tensor *w, *m1, *m2;
 	double first, last;
 
@@ -1599,12 +1610,16 @@ START_TEST(test_graph_train)
 	ck_assert(m1->data[0] == 0.0f && m1->data[7] == 0.0f);
 	ck_assert(m2->data[0] == 0.0f && m2->data[7] == 0.0f);
 	ck_assert(w->data[1] != 0.0f && w->data[6] != 0.0f);
+	/* the f of the table's output quantizer learned, as any other */
+	for (uint32_t e = 0; e < 3; e++)
+		ck_assert(hgq_layer_tensor(&a->layers[11],
+		    HGQ_ROLE_ACT_FBITS)->data[e] != 5.0f);
 	/* the same seed, the same bits */
 	(void)graph_steps(b, &c, 300, 0, NULL);
 	same_tensors(a, b, "a second run");
 	hgq_model_free(b);
 	/* 120 steps, a copy, a new trainer, 180 more: the same */
-	b = fx_graph();
+	b = fx_graph_trainable();
 	graph_init(b, &c, 3);
 	(void)graph_steps(b, &c, 120, 0, NULL);
 	r = hgq_model_copy(b);
@@ -1674,6 +1689,75 @@ START_TEST(test_graph_train_ebops)
 }
 END_TEST
 
+/* bits from the most to the least significant 1 of |m| (0 for 0) */
+static int
+span_of(int64_t m)
+{
+	uint64_t a = m < 0 ? (uint64_t)(-m) : (uint64_t)m;
+	int lo = 0, hi = 0;
+
+	if (a == 0)
+		return 0;
+	while (((a >> lo) & 1) == 0)
+		lo++;
+	for (hi = lo; (a >> hi) > 1; hi++)
+		;
+	return hi - lo + 1;
+}
+
+/*
+ * The exact fixed part of a trained graph (fx_graph, 100 steps): every
+ * quantizer element gets k = 1 and i = 3 (2 for the table's input, which
+ * must stay within 12 bits) in place of calibration; its exact EBOPs are
+ * those of every dense layer's multiplications with its own input's
+ * widths (every element is live: each reaches output "z"), the masked
+ * weights' mantissas are 0.
+ */
+START_TEST(test_graph_export_ebops)
+{
+	struct hgq_config c;
+	struct hgq_model *m = fx_graph();
+	struct hgq_err err = HGQ_ERR_INIT;
+	uint64_t want = 0;
+
+	graph_config(&c, 2);
+	graph_init(m, &c, 8);
+	(void)graph_steps(m, &c, 100, 0, NULL);
+	ck_assert_msg(hgq_train_export_fixed(m, &err) == HGQ_OK, "%s",
+	    err.msg);
+	for (uint32_t j = 0; j < m->n_layers; j++) {
+		struct hgq_layer *l = &m->layers[j];
+
+		for (uint32_t e = 0; l->kind == HGQ_LAYER_QUANT &&
+		    e < l->n_out; e++) {
+			ck_assert(l->k[e] == 0 && l->i[e] == 0);
+			ck_assert(l->f[e] > -2 && l->f[e] < 9);
+			l->k[e] = 1;
+			l->i[e] = j == 9 ? 2 : 3;
+		}
+	}
+	m->calibrated = 1;
+	ck_assert_msg(hgq_model_validate(m, &err) == HGQ_OK, "%s", err.msg);
+	ck_assert(m->layers[14].w_m[0] == 0 && m->layers[14].w_m[7] == 0);
+	for (uint32_t j = 0; j < m->n_layers; j++) {
+		const struct hgq_layer *d = &m->layers[j];
+		const struct hgq_layer *q;
+
+		if (d->kind != HGQ_LAYER_DENSE)
+			continue;
+		q = &m->layers[hgq_layer_input(m, j, 0)];
+		for (uint32_t i = 0; i < d->n_in; i++)
+			for (uint32_t o = 0; o < d->n_out; o++)
+				want += (uint64_t)(1 + q->i[i] + q->f[i]) *
+				    (uint64_t)span_of(d->w_m[(size_t)i *
+				    d->n_out + o]);
+	}
+	ck_assert(want > 0);
+	ck_assert_uint_eq(hgq_ebops_total(m), want);
+	hgq_model_free(m);
+}
+END_TEST
+
 /* models the trainer refuses on graphs, with their messages */
 START_TEST(test_graph_refused)
 {
@@ -1730,6 +1814,7 @@ train_suite(void)
 	tcase_add_test(tc, test_graph_fd_fixture);
 	tcase_add_test(tc, test_graph_train);
 	tcase_add_test(tc, test_graph_train_ebops);
+	tcase_add_test(tc, test_graph_export_ebops);
 	tcase_add_test(tc, test_graph_refused);
 	suite_add_tcase(s, tc);
 	return s;
