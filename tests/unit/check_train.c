@@ -1590,7 +1590,8 @@ fx_graph_trainable(void)
 START_TEST(test_graph_train)
 {
 	struct hgq_config c;
-	struct hgq_model *a = fx_graph_trainable(), *b = fx_graph_trainable(), *r;
+	struct hgq_model *a = fx_graph_trainable();
+	struct hgq_model *b = fx_graph_trainable(), *r;
 	const struct hgq_tensor *w, *m1, *m2;
 	double first, last;
 
