@@ -4,7 +4,12 @@
  * schedules, Pareto bookkeeping, export and calibration against a
  * long-double evaluation of the quantized network, determinism, resume
  * equals an uninterrupted run (at an epoch boundary and mid-epoch), data
- * errors, and a short real Fashion-MNIST run.
+ * errors, and a short real Fashion-MNIST run.  Graphs of format 1.2
+ * (built by hand: the config has no graphs yet): the forward against an
+ * independent float evaluation, finite differences through every kind
+ * (add, subtract, concatenate, tables, masked dense and convolution,
+ * fan-out, two inputs and outputs), training, determinism and resume,
+ * the training and exact EBOPs by hand.
  */
 #include <check.h>
 #include <math.h>
