@@ -1152,6 +1152,9 @@ gconv1(struct hgq_model *m, uint32_t w, uint32_t filters, uint32_t ref)
  *              (weight 1 masked); concatenate axis 1 -> q6[3,3] ->
  *              flatten -> q8[9]
  *   lut        q0[4] -> dense 3 -> q2 -> tanh -> q4
+ *   dense      q0[4] -> dense 4 -> q2, read by dense 3 with batchnorm
+ *              -> q4 and dense 3 -> q6 (so the batchnorm layer adds its
+ *              gradient to q2's); add(q4, q6) -> q8
  */
 static struct hgq_model *
 kind_graph(uint32_t kind, uint32_t func)
@@ -1185,6 +1188,17 @@ kind_graph(uint32_t kind, uint32_t func)
 		gadd(m, HGQ_LAYER_LUT, D(3), D(2))->func = (uint8_t)func;
 		gadd(m, HGQ_LAYER_QUANT, D(3), D(3));
 		last = 4;
+	} else if (kind == HGQ_LAYER_DENSE) {
+		gadd(m, HGQ_LAYER_QUANT, D(4), D(IN0));
+		gadd(m, HGQ_LAYER_DENSE, D(4), D(0));
+		gadd(m, HGQ_LAYER_QUANT, D(4), D(1));
+		gadd(m, HGQ_LAYER_DENSE, D(3), D(2))->bn = 1;
+		gadd(m, HGQ_LAYER_QUANT, D(3), D(3));
+		gadd(m, HGQ_LAYER_DENSE, D(3), D(2));
+		gadd(m, HGQ_LAYER_QUANT, D(3), D(5));
+		gadd(m, HGQ_LAYER_ADD, D(3), D(4, 6));
+		gadd(m, HGQ_LAYER_QUANT, D(3), D(7));
+		last = 8;
 	} else {
 		gadd(m, HGQ_LAYER_QUANT, D(4), D(IN0));
 		gadd(m, HGQ_LAYER_DENSE, D(3), D(0));
@@ -1253,7 +1267,8 @@ graph_kinds(const struct hgq_model *m, char *smooth, size_t n)
 		for (uint32_t e = 0; mask != NULL && e < mask->n; e++)
 			if (mask->data[e] == 0)
 				smooth[off + e] = 2;
-		off += hgq_layer_n_weights(m, j) + hgq_layer_n_bias(m, j) +
+		off += hgq_layer_n_weights(m, j) + hgq_layer_n_bias(m, j) *
+		    (l->bn ? 2 : 1) +
 		    hgq_layer_tensor(l, HGQ_ROLE_WEIGHT_FBITS)->n +
 		    hgq_layer_tensor(l, HGQ_ROLE_BIAS_FBITS)->n;
 	}
@@ -1492,6 +1507,8 @@ START_TEST(test_graph_fd_kinds)
 {
 	graph_fd(kind_graph(HGQ_LAYER_ADD, 0), 1, "add");
 	graph_fd(kind_graph(HGQ_LAYER_SUB, 0), 1, "subtract");
+	graph_fd(kind_graph(HGQ_LAYER_DENSE, 0), 1, "batchnorm fan-out");
+	graph_fd(kind_graph(HGQ_LAYER_DENSE, 0), 2, "batchnorm fan-out");
 	graph_fd(kind_graph(HGQ_LAYER_CONCAT, 0), 1, "concatenate");
 	graph_fd(kind_graph(HGQ_LAYER_CONCAT, 0), 2, "concatenate");
 	graph_fd(kind_graph(HGQ_LAYER_LUT, HGQ_FUNC_TANH), 1, "tanh");
