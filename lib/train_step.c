@@ -668,7 +668,7 @@ load_tensor(const struct hgq_layer *l, uint32_t role, float *dst, size_t n,
 /*
  * op_init - the geometry of op d (model layer j) from the model; the
  * model is valid, so the geometry is too.  idx maps a model layer to
- * its quantizer's index.
+ * its index among the quantizers (or the ops).
  */
 static int
 op_init(struct hgq_trainer *t, struct tdense *d, uint32_t j,
@@ -1595,8 +1595,7 @@ weighted_backward(struct hgq_trainer *t, struct tbuf *b, int tid, uint32_t l,
  * rounds).
  */
 static void
-merge_forward(struct hgq_trainer *t, struct tbuf *b, const struct tdense *d,
-    size_t nr)
+merge_forward(struct tbuf *b, const struct tdense *d, size_t nr)
 {
 	float *out = b->x[d->out];
 	size_t n = nr * d->out_n;
@@ -1622,7 +1621,6 @@ merge_forward(struct hgq_trainer *t, struct tbuf *b, const struct tdense *d,
 		else
 			hgq_add(out, in, n);
 	}
-	(void)t;
 }
 
 /* lut op d: out = func(in), in binary64 as the exact table is made */
@@ -1658,7 +1656,7 @@ op_forward(struct hgq_trainer *t, struct tbuf *b, int tid, uint32_t l,
 	case HGQ_LAYER_ADD:
 	case HGQ_LAYER_SUB:
 	case HGQ_LAYER_CONCAT:
-		merge_forward(t, b, d, nr);
+		merge_forward(b, d, nr);
 		break;
 	case HGQ_LAYER_LUT:
 		lut_forward(b, d, nr);
@@ -1827,7 +1825,6 @@ loss_rows(struct hgq_trainer *t, struct tbuf *b, size_t r0, size_t nr)
 	if (t->n_outq > 1) {
 		for (uint32_t k = 0; k < t->n_outq; k++) {
 			const struct tquant *q = &t->q[t->outq[k]];
-
 			const float *v = b->q[t->outq[k]];
 
 			for (size_t r = 0; r < nr; r++)
