@@ -416,7 +416,9 @@ struct hgq_step_stats {
 
 /*
  * hgq_trainer_step - one step on n rows: rows idx[0..n) of x (normalised
- * inputs, n_in floats a row) and of y (labels, or n_out targets a row);
+ * raw inputs, m->n_raw floats a row, from which the index map takes
+ * every model input's elements) and of y (labels, or n_out targets a
+ * row: the outputs' columns joined);
  * idx NULL means rows 0..n-1.  The loss is the batch mean of the task
  * loss + beta * EBOPs + gamma * sum of the bit parameters.  grad (may be
  * NULL) receives its gradient in parameter order; with update the

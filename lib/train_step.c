@@ -364,6 +364,8 @@ struct hgq_trainer {
 	size_t			 n_reg;
 	size_t			 n_acc, n_mm, n_bnsum, max_w, max_col;
 	size_t			 n_cols;	/* columns of a data row */
+	const uint32_t		*map;		/* the model's index map, or
+						   NULL when the identity */
 	size_t			 n_outcols;	/* of the outputs, joined */
 	uint32_t		 n_outq;	/* output quantizers */
 	uint32_t		 outq[HGQ_MAX_PORTS];
@@ -854,6 +856,18 @@ full:
 	    "gradients at once");
 }
 
+/* is m's index map the identity over its raw columns? */
+static int
+identity_map(const struct hgq_model *m)
+{
+	if (m->index_map == NULL || m->n_raw != hgq_model_n_in(m))
+		return m->index_map == NULL;
+	for (uint32_t e = 0; e < m->n_raw; e++)
+		if (m->index_map[e] != e)
+			return 0;
+	return 1;
+}
+
 /*
  * The model's quantizers and ops, in layer order, what each reads, the
  * outputs, the gradient buffers.
@@ -902,7 +916,9 @@ trainer_graph(struct hgq_trainer *t, struct hgq_err *err)
 		q->out = (int)t->n_outcols;
 		t->n_outcols += q->n;
 	}
-	t->n_cols = hgq_model_n_in(m);
+	/* a data row: the raw columns; the index map picks the inputs' */
+	t->n_cols = m->n_raw;
+	t->map = identity_map(m) ? NULL : m->index_map;
 	return assign_slots(t, err);
 }
 
@@ -1800,9 +1816,14 @@ gather_inputs(struct hgq_trainer *t, struct tbuf *b, size_t r0, size_t nr)
 			continue;
 		for (size_t r = 0; r < nr; r++) {
 			size_t src = idx != NULL ? idx[r0 + r] : r0 + r;
+			const float *row = t->x + src * t->n_cols;
+			float *x = b->x[l] + r * q->n;
 
-			memcpy(b->x[l] + r * q->n, t->x + src * t->n_cols +
-			    q->in_off, q->n * sizeof(float));
+			if (t->map == NULL)
+				memcpy(x, row + q->in_off, q->n * sizeof(float));
+			else
+				for (size_t e = 0; e < q->n; e++)
+					x[e] = row[t->map[q->in_off + e]];
 		}
 	}
 }

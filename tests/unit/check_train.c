@@ -1781,6 +1781,56 @@ START_TEST(test_graph_export_ebops)
 }
 END_TEST
 
+/*
+ * The trainer takes each input's elements from a data row through the
+ * model's index map: fx_graph over 11 raw columns, its 8 elements from
+ * columns 10, 0, 9, 3 (input "a") and 1, 8, 2, 7 (input "b"), has the
+ * loss and gradient of fx_graph on the same values in identity order.
+ */
+START_TEST(test_graph_index_map)
+{
+	static const uint32_t map[8] = { 10, 0, 9, 3, 1, 8, 2, 7 };
+	enum { B = 6 };
+	struct hgq_config c;
+	struct hgq_model *a = fx_graph(), *b = fx_graph();
+	struct hgq_trainer *ta, *tb;
+	struct hgq_err err = HGQ_ERR_INIT;
+	struct hgq_step_stats sa, sb;
+	float xa[B * 8], xb[B * 11], y[B * 5], *ga, *gb;
+
+	graph_config(&c, 1);
+	graph_init(a, &c, 4);
+	graph_init(b, &c, 4);
+	ck_assert(hgq_model_set_input(b, 11, &err) == HGQ_OK);
+	memcpy(b->index_map, map, sizeof(map));
+	graph_rows(xa, y, B, 8, 5, 3);
+	for (size_t r = 0; r < B; r++) {
+		for (uint32_t k = 0; k < 11; k++)
+			xb[r * 11 + k] = -7.0f;
+		for (uint32_t e = 0; e < 8; e++)
+			xb[r * 11 + map[e]] = xa[r * 8 + e];
+	}
+	ck_assert(hgq_trainer_new(&ta, a, &c, 1, &err) == HGQ_OK);
+	ck_assert(hgq_trainer_new(&tb, b, &c, 1, &err) == HGQ_OK);
+	ga = calloc(hgq_trainer_n_params(ta), sizeof(float));
+	gb = calloc(hgq_trainer_n_params(tb), sizeof(float));
+	ck_assert(ga != NULL && gb != NULL);
+	ck_assert(hgq_trainer_step(ta, xa, y, NULL, B, 1e-5, 0, 0, ga, &sa,
+	    &err) == HGQ_OK);
+	ck_assert(hgq_trainer_step(tb, xb, y, NULL, B, 1e-5, 0, 0, gb, &sb,
+	    &err) == HGQ_OK);
+	ck_assert(sa.loss == sb.loss && sa.ebops == sb.ebops);
+	ck_assert(memcmp(ga, gb, hgq_trainer_n_params(ta) *
+	    sizeof(float)) == 0);
+	free(ga);
+	free(gb);
+	hgq_trainer_free(ta);
+	hgq_trainer_free(tb);
+	hgq_model_free(a);
+	hgq_model_free(b);
+}
+END_TEST
+
 /* models the trainer refuses on graphs, with their messages */
 START_TEST(test_graph_refused)
 {
@@ -1838,6 +1888,7 @@ train_suite(void)
 	tcase_add_test(tc, test_graph_train);
 	tcase_add_test(tc, test_graph_train_ebops);
 	tcase_add_test(tc, test_graph_export_ebops);
+	tcase_add_test(tc, test_graph_index_map);
 	tcase_add_test(tc, test_graph_refused);
 	suite_add_tcase(s, tc);
 	return s;
