@@ -1196,6 +1196,14 @@ hgq_train(struct hgq_model *m, const struct hgq_config *c,
 	res->test_metric = NAN;
 	if (d->n_train == 0 || bs == 0)
 		return hgq_errf(err, HGQ_EINVAL, "no training rows");
+	/* rows of n_raw columns; targets: every output's columns */
+	if (d->n_raw != m->n_raw)
+		return hgq_errf(err, HGQ_EINVAL, "the model takes %" PRIu32
+		    " columns, the data have %" PRIu32, m->n_raw, d->n_raw);
+	if (!classify && d->n_out != hgq_model_n_out(m))
+		return hgq_errf(err, HGQ_EINVAL, "the model has %" PRIu32
+		    " outputs, the targets %" PRIu32 " columns",
+		    hgq_model_n_out(m), d->n_out);
 	if ((rc = hgq_trainer_new(&t, m, c, p->threads, err)) != HGQ_OK)
 		return rc;
 	threads = hgq_trainer_threads(t);
