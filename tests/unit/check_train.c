@@ -1081,6 +1081,38 @@ START_TEST(test_fmnist_short)
 }
 END_TEST
 
+/* hgq_train refuses data that do not fit the model, with a message */
+START_TEST(test_train_data_mismatch)
+{
+	static const uint32_t units[] = { 5, 3 };
+	struct hgq_config c;
+	struct hgq_train_data d;
+	struct hgq_train_params p;
+	struct hgq_train_result res;
+	struct hgq_model *m;
+	struct hgq_err err = HGQ_ERR_INIT;
+
+	small_config(&c, units, 2, 0);
+	c.train.loss = HGQ_LOSS_MSE;
+	synth_data(&d, 40, 8, 6, 3, 2);
+	d.task = HGQ_TASK_REGRESS;
+	ck_assert_msg(hgq_train_model_new(&m, &c, &d, &err) == HGQ_OK, "%s",
+	    err.msg);
+	hgq_train_params_init(&p);
+	d.n_raw = 5;
+	ck_assert(hgq_train(m, &c, &d, &p, &res, &err) == HGQ_EINVAL);
+	ck_assert_str_eq(err.msg, "the model takes 6 columns, the data have "
+	    "5");
+	d.n_raw = 6;
+	d.n_out = 4;
+	ck_assert(hgq_train(m, &c, &d, &p, &res, &err) == HGQ_EINVAL);
+	ck_assert_str_eq(err.msg, "the model has 3 outputs, the targets 4 "
+	    "columns");
+	hgq_model_free(m);
+	hgq_train_data_release(&d);
+}
+END_TEST
+
 /* ------------------------------------------------------------------ */
 /* Graphs of format 1.2                                                */
 /* ------------------------------------------------------------------ */
@@ -1878,6 +1910,7 @@ train_suite(void)
 	tcase_add_test(tc, test_regression);
 	tcase_add_test(tc, test_divergence);
 	tcase_add_test(tc, test_data_errors);
+	tcase_add_test(tc, test_train_data_mismatch);
 	tcase_add_test(tc, test_fmnist_short);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("graph");
