@@ -298,6 +298,20 @@ void	hgq_relu_forward(float *x, size_t n);
 void	hgq_relu_backward(float *restrict d, const float *restrict act,
 	    size_t n);
 /*
+ * hgq_lut_forward - y (n) = func(x) of a lookup-table layer in training:
+ * hgq_func_f64 rounded to float.  hgq_lut_backward - dx = dy func'(x),
+ * given y = hgq_lut_forward(x) (tanh, sigmoid and exp take func' from y,
+ * within 2^-22 of hgq_func_grad_f64; the others, and _ref, call it).
+ */
+void	hgq_lut_forward(float *restrict y, const float *restrict x, size_t n,
+	    uint32_t func);
+void	hgq_lut_backward(float *restrict dx, const float *restrict dy,
+	    const float *restrict x, const float *restrict y, size_t n,
+	    uint32_t func);
+void	hgq_lut_backward_ref(float *dx, const float *dy, const float *x,
+	    const float *y, size_t n, uint32_t func);
+
+/*
  * hgq_fq_relu_backward - hgq_fq_backward for a quantizer whose input x is
  * a ReLU output, fused with the ReLU's backward: dfs[c] += sum_b d (x - q),
  * then d[b,c] = 0 where x[b,c] <= 0.

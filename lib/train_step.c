@@ -1639,17 +1639,6 @@ merge_forward(struct tbuf *b, const struct tdense *d, size_t nr)
 	}
 }
 
-/* lut op d: out = func(in), in binary64 as the exact table is made */
-static void
-lut_forward(struct tbuf *b, const struct tdense *d, size_t nr)
-{
-	float *out = b->x[d->out];
-	const float *in = b->q[d->in[0]];
-
-	for (size_t e = 0; e < nr * d->out_n; e++)
-		out[e] = (float)hgq_func_f64(d->func, (double)in[e]);
-}
-
 /* op l's forward on nr rows: its output quantizer's input */
 static void
 op_forward(struct hgq_trainer *t, struct tbuf *b, int tid, uint32_t l,
@@ -1675,7 +1664,7 @@ op_forward(struct hgq_trainer *t, struct tbuf *b, int tid, uint32_t l,
 		merge_forward(b, d, nr);
 		break;
 	case HGQ_LAYER_LUT:
-		lut_forward(b, d, nr);
+		hgq_lut_forward(b->x[d->out], in, nr * d->out_n, d->func);
 		break;
 	default:
 		weighted_forward(t, b, tid, l, nr);
@@ -1766,11 +1755,12 @@ op_backward(struct hgq_trainer *t, struct tbuf *b, int tid, uint32_t l,
 			memcpy(dn, dcur, nr * d->in_n * sizeof(float));
 		break;
 	case HGQ_LAYER_LUT:
-		/* d func(x)/dx at the input's value; straight through
-		   the quantizers on either side */
-		for (size_t e = 0; dn != NULL && e < nr * d->in_n; e++)
-			dn[e] = dcur[e] * (float)hgq_func_grad_f64(d->func,
-			    (double)b->q[d->in[0]][e]);
+		/* func'(x) at the input's value x (its output y is what
+		   the quantizer after it read); straight through the
+		   quantizers on either side */
+		if (dn != NULL)
+			hgq_lut_backward(dn, dcur, b->q[d->in[0]],
+			    b->x[d->out], nr * d->in_n, d->func);
 		break;
 	case HGQ_LAYER_ADD:
 	case HGQ_LAYER_SUB:
