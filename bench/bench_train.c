@@ -24,7 +24,14 @@
  *      blur (33,400 on 2 threads, 25,800 before the work on im2col,
  *      col2im, pooling and blocks; medians of 7).
  *
- * Usage: bench_train [threads [jsc|bn|fmnist|cnn]]  (default: every CPU, all)
+ *   4. The muon-tracking graph of issue 13 (three inputs, conv1d, tanh
+ *      tables, masked dense and add, dense 28-14-8-1 with batchnorm),
+ *      built by hand, batch 256, mean squared error: samples per CPU
+ *      second (1 thread, load 4.5: 65,000 with tanh' from a second libm
+ *      call, 91,000 from the forward's output).
+ *
+ * Usage: bench_train [threads [jsc|bn|fmnist|cnn|muon]]  (default: every
+ * CPU, all)
  */
 #include <math.h>
 #include <stdio.h>
