@@ -2,11 +2,13 @@
  * ebops.c - exact EBOPs of a calibrated model (DESIGN.md "EBOPs"): for
  * every multiplication a_i * w_ij of a dense layer, or of a convolution
  * at every output position and kernel tap that meets a real (not padding)
- * input element, the bits of the input
- * element (k+i+f of the quantizer before the layer) times the span of the
- * non-zero bits of the weight mantissa - counted only when the product
- * can reach an output (the liveness analysis below), so that pruning,
- * which removes exactly what cannot, leaves EBOPs unchanged.
+ * input element, the bits of the input element (k+i+f of the layer's own
+ * input quantizer, hgq_layer_input()) times the span of the non-zero bits
+ * of the weight mantissa - counted only when the product can reach an
+ * output (the liveness analysis below), so that pruning, which removes
+ * exactly what cannot, leaves EBOPs unchanged.  Add, subtract,
+ * concatenate and lookup tables (format 1.2) count 0: EBOPs count
+ * multiplications (a table's cost is its ROM, in the emitter's report).
  *
  * Also the per-layer report of hgq-ebops (counts, histograms, a LUT
  * estimate) and its three printed forms: text table, TSV and JSON.
