@@ -1090,13 +1090,14 @@ void	hgq_model_live_release(uint8_t **live, uint32_t n_layers);
  * element is a multiplication of its own):
  * the sum of bits(a_i) * span(w_ij) over the multiplications of the layer
  * that can reach an output, i.e. whose output element j is live (above),
- * with bits(a_i) = k+i+f (0 when <= 0) of element i of the quantizer
- * before the layer and span() as hgq_span().  A multiplication into a
+ * with bits(a_i) = k+i+f (0 when <= 0) of element i of the layer's
+ * input quantizer (hgq_layer_input(m, l, 0)) and span() as hgq_span().  A multiplication into a
  * dead element is not counted: the hardware does not contain it and
  * hgq_prune() removes it, so EBOPs are the same before and after pruning.
  * In a model without dead elements this is the plain sum over every i, j.
- * Non-dense layers, invalid models and models that are not calibrated
- * give 0; HGQ_EBOPS_ENOMEM when the liveness analysis cannot allocate.
+ * Convolutions count every output position (hgq-ebops(1)); pooling,
+ * flatten, add, subtract, concatenate and lookup tables, quantizers,
+ * invalid models and models that are not calibrated give 0; HGQ_EBOPS_ENOMEM when the liveness analysis cannot allocate.
  * hgq_ebops_total sums every dense layer (HGQ_EBOPS_ENOMEM likewise).
  */
 #define HGQ_EBOPS_ENOMEM	UINT64_MAX
