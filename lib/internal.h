@@ -456,6 +456,20 @@ void	hgq_trainer_sync(struct hgq_trainer *t);
  */
 int	hgq_train_export(struct hgq_model *m, const double *x, size_t n,
 	    int threads, struct hgq_err *err);
+
+/*
+ * Lookup-table inputs: the quantizers a table reads (or, through the
+ * identity quantizer of a flatten or max pool, the one before it:
+ * hgq_quant_feeds_lut) keep k + i + f within HGQ_MAX_LUT_BITS, so that
+ * the exported model's tables are valid: training quantizes element e
+ * with F = min(round(f), hgq_lut_fcap(istate, kstate)) and export writes
+ * that F (calibration's i can still exceed the tracked one, rarely: the
+ * model is then refused as too wide).  hgq_lut_fcap gives
+ * HGQ_MAX_LUT_BITS - (kstate > 0) - ceil(istate), INT_MAX before any
+ * data (istate I_UNSET).
+ */
+int	hgq_lut_fcap(float istate, float kstate);
+int	hgq_quant_feeds_lut(const struct hgq_model *m, uint32_t j);
 int	hgq_train_export_fixed(struct hgq_model *m, struct hgq_err *err);
 
 /* ------------------------------------------------------------------ */

@@ -13,6 +13,7 @@
  * the start of the epoch in progress (whose shuffle it replays).
  */
 #include <inttypes.h>
+#include <limits.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -813,6 +814,52 @@ ident_op(const struct hgq_model *m, uint32_t j)
 	    m->layers[op].kind == HGQ_LAYER_MAXPOOL ? op : 0;
 }
 
+int
+hgq_lut_fcap(float istate, float kstate)
+{
+	if (istate <= I_UNSET)
+		return INT_MAX;
+	return HGQ_MAX_LUT_BITS - (kstate > 0) - (int)ceilf(istate);
+}
+
+int
+hgq_quant_feeds_lut(const struct hgq_model *m, uint32_t j)
+{
+	for (uint32_t l = j + 1; l < m->n_layers; l++) {
+		uint32_t q, op;
+
+		if (m->layers[l].kind != HGQ_LAYER_LUT)
+			continue;
+		q = hgq_layer_input(m, l, 0);
+		op = ident_op(m, q);
+		if ((op != 0 ? hgq_layer_input(m, op, 0) : q) == j)
+			return 1;
+	}
+	return 0;
+}
+
+/*
+ * lut_cap - quantizer j's f, as training used it: within the table
+ * width for the quantizers a lookup table reads (hgq_lut_fcap, from the
+ * tracked integer bits and sign of each element).
+ */
+static void
+lut_cap(struct hgq_model *m, uint32_t j)
+{
+	struct hgq_layer *l = &m->layers[j];
+	const float *is = tensor_data(l, HGQ_ROLE_ACT_ISTATE, l->n_out);
+	const float *ks = tensor_data(l, HGQ_ROLE_ACT_KSTATE, l->n_out);
+
+	if (is == NULL || ks == NULL || !hgq_quant_feeds_lut(m, j))
+		return;
+	for (uint32_t e = 0; e < l->n_out; e++) {
+		int cap = hgq_lut_fcap(is[e], ks[e]);
+
+		if (l->f[e] > cap)
+			l->f[e] = (int8_t)cap;
+	}
+}
+
 /*
  * ident_f - the f of the identity quantizer j after a flatten or max
  * pool (layer op): the largest f of the elements that reach each
@@ -903,6 +950,7 @@ hgq_train_export_fixed(struct hgq_model *m, struct hgq_err *err)
 				l->k[e] = 0;
 				l->i[e] = 0;
 			}
+			lut_cap(m, j);
 		} else if (OC > 0) {
 			size_t nfw = l->w_gran == HGQ_GRAN_ELEMENT ? nw :
 			    l->w_gran == HGQ_GRAN_CHANNEL ? OC : 1;

@@ -239,6 +239,7 @@ struct tquant {
 					   input, columns in_off.. of a row */
 	size_t		 in_off;
 	int		 relu;		/* its op ends in a ReLU */
+	int		 lut_cap;	/* a table reads it: F capped */
 	int		 want;		/* its gradient is needed */
 	int		 slot;		/* its gradient buffer (want) */
 	int		 out;		/* model output: its first column in
@@ -782,6 +783,7 @@ quant_init(struct hgq_trainer *t, struct tquant *q, uint32_t j,
 	q->gran = l->gran;
 	q->slot = -1;
 	q->out = -1;
+	q->lut_cap = hgq_quant_feeds_lut(m, j);
 	q->n_f = l->gran == HGQ_GRAN_LAYER ? 1 :
 	    l->gran == HGQ_GRAN_CHANNEL ? dims[r - 1] : q->n;
 	if ((ref & HGQ_REF_INPUT) != 0) {
@@ -1298,6 +1300,18 @@ qf_param(const struct hgq_trainer *t, const struct tquant *q)
 	return q->trainable ? t->P + q->off_f : q->ffixed;
 }
 
+/* element e's F of quantizer q: round(f), within a table's width */
+static inline int
+act_F(const struct tquant *q, const float *f, size_t e)
+{
+	int F = hgq_round_bits(f[e % q->n_f]), cap;
+
+	if (!q->lut_cap)
+		return F;
+	cap = hgq_lut_fcap(q->istate[e], q->kstate[e]);
+	return F < cap ? F : cap;
+}
+
 /* [lo, hi) of n items for thread tid */
 static void
 split(size_t n, int T, int tid, size_t *lo, size_t *hi)
@@ -1375,7 +1389,7 @@ phase_quantize(struct hgq_trainer *t, int tid)
 			if (q->ident)
 				continue;
 			for (size_t e = 0; e < q->n; e++) {
-				int F = hgq_round_bits(f[e % q->n_f]);
+				int F = act_F(q, f, e);
 
 				q->scale[e] = pow2f(F);
 				q->inv[e] = pow2f(-F);
@@ -2035,7 +2049,7 @@ phase_grads(struct hgq_trainer *t)
 		for (size_t e = 0; e < q->n; e++) {
 			float mn = t->tb[0].qmin[q->mm + e];
 			float mx = t->tb[0].qmax[q->mm + e];
-			int F = hgq_round_bits(f[e % q->n_f]);
+			int F = act_F(q, f, e);
 			float a, inew, k;
 
 			for (int th = 1; th < t->T; th++) {
@@ -2057,7 +2071,9 @@ phase_grads(struct hgq_trainer *t)
 			}
 			a = q->istate[e] + (float)F + (q->kstate[e] > 0);
 			q->abits[e] = a > 0 ? a : 0;
-			q->efa[e] = ln2 * acc[q->acc_dfs + e];
+			/* F held at a table's width does not follow f */
+			q->efa[e] = F < hgq_round_bits(f[e % q->n_f]) ? 0 :
+			    ln2 * acc[q->acc_dfs + e];
 		}
 	}
 	/* weighted ops: weights, biases, their f; EBOPs */

@@ -12,6 +12,7 @@
  * the training and exact EBOPs by hand.
  */
 #include <check.h>
+#include <limits.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -1328,6 +1329,15 @@ graph_fd(struct hgq_model *m, int threads, const char *what)
 	graph_config(&c, threads);
 	graph_init(m, &c, 9);
 	fine_bits(m);
+	/* a table's input: no integer bits tracked yet, so 18 bits too */
+	for (uint32_t j = 0; j < m->n_layers; j++) {
+		struct hgq_tensor *is = hgq_layer_tensor(&m->layers[j],
+		    HGQ_ROLE_ACT_ISTATE);
+
+		for (uint32_t e = 0; hgq_quant_feeds_lut(m, j) && e < is->n;
+		    e++)
+			is->data[e] = I_UNSET;
+	}
 	ck_assert_msg(hgq_trainer_new(&t, m, &c, threads, &err) == HGQ_OK,
 	    "%s: %s", what, err.msg);
 	x = calloc(B * nx, sizeof(float));
@@ -1724,6 +1734,7 @@ START_TEST(test_graph_train)
 }
 END_TEST
 
+
 /* set every float of role in layer l to v */
 static void
 fill_role(struct hgq_layer *l, uint32_t role, float v)
@@ -1734,6 +1745,80 @@ fill_role(struct hgq_layer *l, uint32_t role, float v)
 	for (uint32_t e = 0; e < ts->n; e++)
 		ts->data[e] = v;
 }
+
+/* the step loss of fx_graph with q9's f at f9 (istate 3, kstate 1) */
+static double
+cap_loss(double f9)
+{
+	enum { B = 8 };
+	struct hgq_config c;
+	struct hgq_model *m = fx_graph();
+	struct hgq_trainer *t;
+	struct hgq_err err = HGQ_ERR_INIT;
+	struct hgq_step_stats st;
+	float x[B * 8], y[B * 5];
+
+	graph_config(&c, 1);
+	c.q_act.init_f = 12;	/* values on a grid finer than q9's */
+	graph_init(m, &c, 2);
+	fill_role(&m->layers[9], HGQ_ROLE_ACT_FBITS, (float)f9);
+	fill_role(&m->layers[9], HGQ_ROLE_ACT_ISTATE, 3);
+	fill_role(&m->layers[9], HGQ_ROLE_ACT_KSTATE, 1);
+	graph_rows(x, y, B, 8, 5, 1);
+	ck_assert_msg(hgq_trainer_new(&t, m, &c, 1, &err) == HGQ_OK, "%s",
+	    err.msg);
+	ck_assert(hgq_trainer_step(t, x, y, NULL, B, 0, 0, 0, NULL, &st,
+	    &err) == HGQ_OK);
+	hgq_trainer_free(t);
+	hgq_model_free(m);
+	return st.loss;
+}
+
+/*
+ * A table's input keeps k + i + f within 12 bits: its f is capped at
+ * 12 - k - ceil(i) of the tracked states, in training (the loss with f
+ * 10 is the loss with f 8, not with 7) and in export (f 8 written); a
+ * quantizer a table reads through a flatten's identity is capped, the
+ * identity itself and the others are not.
+ */
+START_TEST(test_lut_cap)
+{
+	struct hgq_config c;
+	struct hgq_model *m = fx_graph(), *k = hgq_model_new();
+	struct hgq_err err = HGQ_ERR_INIT;
+
+	ck_assert_int_eq(hgq_lut_fcap(I_UNSET, 0), INT_MAX);
+	ck_assert_int_eq(hgq_lut_fcap(3.0f, 1.0f), 8);
+	ck_assert_int_eq(hgq_lut_fcap(2.5f, 0.0f), 9);
+	ck_assert_int_eq(hgq_lut_fcap(-1.0f, 0.3f), 12);
+	for (uint32_t j = 0; j < m->n_layers; j++)
+		ck_assert_int_eq(hgq_quant_feeds_lut(m, j), j == 9);
+	ck_assert(cap_loss(10) == cap_loss(8));
+	ck_assert(cap_loss(8) != cap_loss(7));
+	graph_config(&c, 1);
+	graph_init(m, &c, 2);
+	fill_role(&m->layers[9], HGQ_ROLE_ACT_FBITS, 10);
+	fill_role(&m->layers[9], HGQ_ROLE_ACT_ISTATE, 3);
+	fill_role(&m->layers[9], HGQ_ROLE_ACT_KSTATE, 1);
+	ck_assert_msg(hgq_train_export_fixed(m, &err) == HGQ_OK, "%s",
+	    err.msg);
+	for (uint32_t e = 0; e < 3; e++) {
+		ck_assert_int_eq(m->layers[9].f[e], 8);
+		ck_assert_int_eq(m->layers[7].f[e], 5);
+	}
+	hgq_model_free(m);
+	/* q0 [3, 2] -> flatten -> q2 (identity) -> tanh -> q4 */
+	ck_assert_ptr_nonnull(k);
+	gadd(k, HGQ_LAYER_QUANT, D(3, 2), D(IN0));
+	gadd(k, HGQ_LAYER_FLATTEN, D(6), D(0));
+	gadd(k, HGQ_LAYER_QUANT, D(6), D(1))->trainable = 0;
+	gadd(k, HGQ_LAYER_LUT, D(6), D(2))->func = HGQ_FUNC_TANH;
+	gadd(k, HGQ_LAYER_QUANT, D(6), D(3));
+	ck_assert(hgq_quant_feeds_lut(k, 0) && !hgq_quant_feeds_lut(k, 2) &&
+	    !hgq_quant_feeds_lut(k, 4));
+	hgq_model_free(k);
+}
+END_TEST
 
 /*
  * The training EBOPs of a graph: every dense layer counts the bits of
@@ -1958,6 +2043,7 @@ train_suite(void)
 	tcase_add_test(tc, test_graph_fd_kinds);
 	tcase_add_test(tc, test_graph_fd_fixture);
 	tcase_add_test(tc, test_graph_train);
+	tcase_add_test(tc, test_lut_cap);
 	tcase_add_test(tc, test_graph_train_ebops);
 	tcase_add_test(tc, test_graph_export_ebops);
 	tcase_add_test(tc, test_graph_index_map);
