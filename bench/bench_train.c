@@ -24,7 +24,14 @@
  *      blur (33,400 on 2 threads, 25,800 before the work on im2col,
  *      col2im, pooling and blocks; medians of 7).
  *
- * Usage: bench_train [threads [jsc|bn|fmnist|cnn]]  (default: every CPU, all)
+ *   4. The muon-tracking graph of issue 13 (three inputs, conv1d, tanh
+ *      tables, masked dense and add, dense 28-14-8-1 with batchnorm),
+ *      built by hand, batch 256, mean squared error: samples per CPU
+ *      second (1 thread, load 4.5: 65,000 with tanh' from a second libm
+ *      call, 91,000 from the forward's output).
+ *
+ * Usage: bench_train [threads [jsc|bn|fmnist|cnn|muon]]  (default: every
+ * CPU, all)
  */
 #include <math.h>
 #include <stdio.h>
@@ -341,6 +348,154 @@ bench_cnn(int threads)
 	free(d.x_train);
 }
 
+/* append a layer of kind and shape (rank 1 or 2) reading refs */
+static struct hgq_layer *
+gadd(struct hgq_model *m, uint32_t kind, uint32_t d0, uint32_t d1,
+    uint32_t r0, uint32_t r1)
+{
+	struct hgq_err err = HGQ_ERR_INIT;
+	uint32_t dims[2] = { d0, d1 }, refs[2] = { r0, r1 };
+	uint32_t n_in = (r0 & HGQ_REF_INPUT) != 0 ? d0 * (d1 ? d1 : 1) :
+	    m->layers[r0].n_out;
+	struct hgq_layer *l = hgq_model_add_layer(m, kind, n_in,
+	    d0 * (d1 ? d1 : 1));
+
+	if (l == NULL || hgq_layer_set_shape(l, d1 ? 2 : 1, dims, &err) !=
+	    HGQ_OK || hgq_layer_set_inputs(l, r1 != UINT32_MAX ? 2 : 1,
+	    refs, &err) != HGQ_OK)
+		die("graph", &err);
+	l->trainable = kind == HGQ_LAYER_QUANT;
+	return l;
+}
+
+#define ONE	UINT32_MAX
+
+/* station s [50, C]: conv1d 1 filter kernel 3 same, flatten, tanh */
+static uint32_t
+muon_station(struct hgq_model *m, uint32_t q, uint32_t c)
+{
+	struct hgq_layer *l;
+	uint32_t j = m->n_layers;
+
+	l = gadd(m, HGQ_LAYER_CONV1D, 50, 1, q, ONE);
+	l->kernel[0] = 1;
+	l->kernel[1] = 3;
+	l->stride[0] = l->stride[1] = 1;
+	l->padding = HGQ_PAD_SAME;
+	gadd(m, HGQ_LAYER_QUANT, 50, 1, j, ONE);
+	gadd(m, HGQ_LAYER_FLATTEN, 50, 0, j + 1, ONE);
+	gadd(m, HGQ_LAYER_QUANT, 50, 0, j + 2, ONE)->trainable = 0;
+	gadd(m, HGQ_LAYER_LUT, 50, 0, j + 3, ONE)->func = HGQ_FUNC_TANH;
+	gadd(m, HGQ_LAYER_QUANT, 50, 0, j + 4, ONE);
+	(void)c;
+	return j + 5;
+}
+
+/* a dense 50 -> 50 masked to the band |i - j| <= 2, added to t, tanh */
+static uint32_t
+muon_join(struct hgq_model *m, uint32_t u, uint32_t t)
+{
+	struct hgq_err err = HGQ_ERR_INIT;
+	struct hgq_tensor *mask;
+	uint32_t j = m->n_layers;
+
+	gadd(m, HGQ_LAYER_DENSE, 50, 0, u, ONE);
+	if ((mask = hgq_layer_add_tensor(&m->layers[j], HGQ_ROLE_MASK, 2500,
+	    &err)) == NULL)
+		die("mask", &err);
+	for (uint32_t e = 0; e < 2500; e++)
+		mask->data[e] = abs((int)(e / 50) - (int)(e % 50)) <= 2;
+	gadd(m, HGQ_LAYER_QUANT, 50, 0, j, ONE);
+	gadd(m, HGQ_LAYER_ADD, 50, 0, j + 1, t);
+	gadd(m, HGQ_LAYER_QUANT, 50, 0, j + 2, ONE);
+	gadd(m, HGQ_LAYER_LUT, 50, 0, j + 3, ONE)->func = HGQ_FUNC_TANH;
+	gadd(m, HGQ_LAYER_QUANT, 50, 0, j + 4, ONE);
+	return j + 5;
+}
+
+/*
+ * The muon-tracking graph of issue 13 (three stations [50, 3], [50, 2],
+ * [50, 2]; per station conv1d, tanh; masked dense 50 and add between
+ * them, tanh; dense 28, 14, 8 (batchnorm), 1), built by hand.
+ */
+static struct hgq_model *
+muon_model(const struct hgq_config *c)
+{
+	static const uint32_t units[] = { 28, 14, 8, 1 };
+	struct hgq_model *m = hgq_model_new();
+	struct hgq_err err = HGQ_ERR_INIT;
+	uint32_t t1, t2, t3, u;
+	uint64_t rng[4];
+
+	if (m == NULL)
+		exit(1);
+	gadd(m, HGQ_LAYER_QUANT, 50, 3, HGQ_REF_INPUT | 0, ONE);
+	gadd(m, HGQ_LAYER_QUANT, 50, 2, HGQ_REF_INPUT | 1, ONE);
+	gadd(m, HGQ_LAYER_QUANT, 50, 2, HGQ_REF_INPUT | 2, ONE);
+	m->n_in_ports = 3;
+	for (uint32_t k = 0; k < 3; k++) {
+		snprintf(m->in_ports[k].name, sizeof(m->in_ports[k].name),
+		    "s%u", k + 1);
+		m->in_ports[k].layer = k;
+	}
+	t1 = muon_station(m, 0, 3);
+	t2 = muon_station(m, 1, 2);
+	t3 = muon_station(m, 2, 2);
+	u = muon_join(m, muon_join(m, t1, t2), t3);
+	for (uint32_t k = 0; k < 4; k++) {
+		struct hgq_layer *l = gadd(m, HGQ_LAYER_DENSE, units[k], 0, u,
+		    ONE);
+
+		l->act = k < 3 ? HGQ_ACT_RELU : HGQ_ACT_LINEAR;
+		l->bn = k == 2;
+		gadd(m, HGQ_LAYER_QUANT, units[k], 0, m->n_layers - 1, ONE);
+		u = m->n_layers - 1;
+	}
+	m->task = HGQ_TASK_REGRESS;
+	hgq_rng_seed(rng, 5);
+	if (hgq_model_set_input(m, 350, &err) != HGQ_OK ||
+	    hgq_model_validate_graph(m, &err) != HGQ_OK ||
+	    hgq_train_init_tensors(m, c, rng, &err) != HGQ_OK)
+		die("muon", &err);
+	return m;
+}
+
+static void
+bench_muon(int threads)
+{
+	struct hgq_config c;
+	struct hgq_model *m;
+	struct hgq_trainer *t;
+	struct hgq_err err = HGQ_ERR_INIT;
+	const size_t n = 16384, nf = 350;
+	float *x = malloc(n * nf * sizeof(float));
+	float *y = malloc(n * sizeof(float));
+	uint64_t rng[4];
+	double secs, cpus, sps;
+
+	config(&c, NULL, 0, 0, 256);
+	c.train.loss = HGQ_LOSS_MSE;
+	m = muon_model(&c);
+	hgq_rng_seed(rng, 4);
+	for (size_t j = 0; j < n * nf; j++)
+		x[j] = (float)hgq_rng_uniform(rng);
+	for (size_t r = 0; r < n; r++)
+		y[r] = x[r * nf] - x[r * nf + 151];
+	if (hgq_trainer_new(&t, m, &c, threads, &err) != HGQ_OK)
+		die("trainer", &err);
+	run(t, x, y, 1024, 256, 1, &secs, &cpus);	/* warm up */
+	sps = run(t, x, y, n, 256, 2, &secs, &cpus);
+	printf("train muon graph (%u layers) batch 256 threads %d: %.0f "
+	    "samples/s (%.2f s wall, %.2f s cpu: %.0f samples/s at %d "
+	    "CPUs' worth)\n", m->n_layers, hgq_trainer_threads(t), sps, secs,
+	    cpus, cpus > 0 ? (double)n * 2 * hgq_trainer_threads(t) / cpus :
+	    0.0, hgq_trainer_threads(t));
+	hgq_trainer_free(t);
+	hgq_model_free(m);
+	free(x);
+	free(y);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -363,5 +518,7 @@ main(int argc, char **argv)
 		bench_fmnist(threads);
 	if (strcmp(which, "all") == 0 || strcmp(which, "cnn") == 0)
 		bench_cnn(threads);
+	if (strcmp(which, "all") == 0 || strcmp(which, "muon") == 0)
+		bench_muon(threads);
 	return 0;
 }

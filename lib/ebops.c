@@ -2,11 +2,13 @@
  * ebops.c - exact EBOPs of a calibrated model (DESIGN.md "EBOPs"): for
  * every multiplication a_i * w_ij of a dense layer, or of a convolution
  * at every output position and kernel tap that meets a real (not padding)
- * input element, the bits of the input
- * element (k+i+f of the quantizer before the layer) times the span of the
- * non-zero bits of the weight mantissa - counted only when the product
- * can reach an output (the liveness analysis below), so that pruning,
- * which removes exactly what cannot, leaves EBOPs unchanged.
+ * input element, the bits of the input element (k+i+f of the layer's own
+ * input quantizer, hgq_layer_input()) times the span of the non-zero bits
+ * of the weight mantissa - counted only when the product can reach an
+ * output (the liveness analysis below), so that pruning, which removes
+ * exactly what cannot, leaves EBOPs unchanged.  Add, subtract,
+ * concatenate and lookup tables (format 1.2) count 0: EBOPs count
+ * multiplications (a table's cost is its ROM, in the emitter's report).
  *
  * Also the per-layer report of hgq-ebops (counts, histograms, a LUT
  * estimate) and its three printed forms: text table, TSV and JSON.
@@ -56,66 +58,135 @@ hgq_model_live_release(uint8_t **live, uint32_t n_layers)
 }
 
 /*
- * live_sweep - decide the elements of quantizer q (layer l - 1) from the
- * flags next of the quantizer after operation l: element i is live when
- * its width is > 0 and it reaches a live output element through the
- * operation - a non-zero weight of a dense layer or of a convolution's
- * tap at some output position (padding taps read no element), any window
- * of a pooling layer, the same element of a flatten.  zero (NULL: none)
- * marks elements of q known to be always 0: dead like width 0.
+ * hgq_layer_concat_runs - concatenate layer j of m as outer runs of its
+ * inputs' segments: the output is, outer times, seg[0] elements of
+ * input 0, then seg[1] of input 1, ... (row-major over the shape).
  */
-static int
-live_sweep(const struct hgq_model *m, uint32_t l, uint8_t *flags,
-    const uint8_t *next, const uint8_t *zero)
+void
+hgq_layer_concat_runs(const struct hgq_model *m, uint32_t j, size_t *outer,
+    size_t seg[HGQ_MAX_LAYER_INPUTS])
 {
-	const struct hgq_layer *q = &m->layers[l - 1], *d = &m->layers[l];
+	const struct hgq_layer *l = &m->layers[j];
+	uint32_t dims[HGQ_MAX_RANK], r = hgq_layer_shape(l, dims);
+	size_t inner = 1;
+
+	*outer = 1;
+	for (uint32_t a = 0; a < r; a++) {
+		if (a < l->axis)
+			*outer *= dims[a];
+		else if (a > l->axis)
+			inner *= dims[a];
+	}
+	for (uint32_t k = 0; k < hgq_layer_n_inputs(l); k++) {
+		uint32_t di[HGQ_MAX_RANK];
+
+		(void)hgq_layer_shape(&m->layers[hgq_layer_input(m, j, k)],
+		    di);
+		seg[k] = (size_t)di[l->axis] * inner;
+	}
+}
+
+/* the quantizer layer that reads operation l (its output) */
+static uint32_t
+op_reader(const struct hgq_model *m, uint32_t l)
+{
+	for (uint32_t j = l + 1; j < m->n_layers; j++)
+		if (m->layers[j].kind == HGQ_LAYER_QUANT &&
+		    hgq_layer_input(m, j, 0) == l)
+			return j;
+	return l;	/* not in a valid model */
+}
+
+/* flags of input k of concatenate l |= next of its part of the output */
+static void
+live_concat(const struct hgq_model *m, uint32_t l, uint32_t k, uint8_t *flags,
+    const uint8_t *next)
+{
+	size_t outer, seg[HGQ_MAX_LAYER_INPUTS], off = 0, total = 0;
+	uint32_t n = hgq_layer_n_inputs(&m->layers[l]);
+
+	hgq_layer_concat_runs(m, l, &outer, seg);
+	for (uint32_t u = 0; u < n; u++) {
+		off += u < k ? seg[u] : 0;
+		total += seg[u];
+	}
+	for (size_t o = 0; o < outer; o++)
+		for (size_t e = 0; e < seg[k]; e++)
+			flags[o * seg[k] + e] |= next[o * total + off + e];
+}
+
+/* flags of the input of windowed op d (layer l) |= those reaching next */
+static int
+live_window(const struct hgq_model *m, uint32_t l, uint8_t *flags,
+    const uint8_t *next)
+{
+	const struct hgq_layer *d = &m->layers[l];
 	struct hgq_window w;
 	uint32_t *idx;
 
-	memset(flags, 0, q->n_out);
+	if (hgq_layer_window(m, l, &w, NULL) != HGQ_OK)
+		return HGQ_EINVAL;
+	if ((idx = hgq_calloc(w.n_taps, sizeof(uint32_t))) == NULL)
+		return HGQ_ENOMEM;
+	for (uint32_t p = 0; p < w.n_pos; p++) {
+		hgq_window_taps(&w, p, idx);
+		for (uint32_t t = 0; t < w.n_taps; t++) {
+			uint32_t i = idx[t];
+
+			if (i == HGQ_TAP_PAD || flags[i])
+				continue;
+			if (d->kind == HGQ_LAYER_MAXPOOL ||
+			    d->kind == HGQ_LAYER_AVGPOOL) {
+				flags[i] = next[(size_t)p * w.out_c +
+				    t % w.in_c];
+				continue;
+			}
+			for (uint32_t co = 0; co < w.out_c && !flags[i]; co++)
+				flags[i] = d->w_m[(size_t)t * w.out_c + co] !=
+				    0 && next[(size_t)p * w.out_c + co];
+		}
+	}
+	free(idx);
+	return HGQ_OK;
+}
+
+/*
+ * live_sweep - mark (or) the elements of input k of operation l that
+ * reach a live element next of its output quantizer: through a
+ * non-zero weight of a dense layer or of a convolution's tap at some
+ * output position (padding taps read no element), any window of a
+ * pooling layer, the same element of a flatten, add, subtract or
+ * lookup table, its place in a concatenation.
+ */
+static int
+live_sweep(const struct hgq_model *m, uint32_t l, uint32_t k, uint8_t *flags,
+    const uint8_t *next)
+{
+	const struct hgq_layer *d = &m->layers[l];
+	uint32_t n = m->layers[hgq_layer_input(m, l, k)].n_out;
+
 	switch (d->kind) {
 	case HGQ_LAYER_DENSE:
-		for (uint32_t i = 0; i < q->n_out; i++) {
+		for (uint32_t i = 0; i < n; i++) {
 			const int32_t *row = d->w_m + (size_t)i * d->n_out;
 
 			for (uint32_t j = 0; j < d->n_out && !flags[i]; j++)
 				flags[i] = row[j] != 0 && next[j];
 		}
-		break;
+		return HGQ_OK;
 	case HGQ_LAYER_FLATTEN:
-		memcpy(flags, next, q->n_out);
-		break;
+	case HGQ_LAYER_ADD:
+	case HGQ_LAYER_SUB:
+	case HGQ_LAYER_LUT:
+		for (uint32_t i = 0; i < n; i++)
+			flags[i] |= next[i];
+		return HGQ_OK;
+	case HGQ_LAYER_CONCAT:
+		live_concat(m, l, k, flags, next);
+		return HGQ_OK;
 	default:
-		if (hgq_layer_window(m, l, &w, NULL) != HGQ_OK)
-			return HGQ_EINVAL;
-		if ((idx = hgq_calloc(w.n_taps, sizeof(uint32_t))) == NULL)
-			return HGQ_ENOMEM;
-		for (uint32_t p = 0; p < w.n_pos; p++) {
-			hgq_window_taps(&w, p, idx);
-			for (uint32_t t = 0; t < w.n_taps; t++) {
-				uint32_t i = idx[t];
-
-				if (i == HGQ_TAP_PAD || flags[i])
-					continue;
-				if (d->kind == HGQ_LAYER_MAXPOOL ||
-				    d->kind == HGQ_LAYER_AVGPOOL) {
-					flags[i] = next[(size_t)p * w.out_c +
-					    t % w.in_c];
-					continue;
-				}
-				for (uint32_t co = 0; co < w.out_c &&
-				    !flags[i]; co++)
-					flags[i] = d->w_m[(size_t)t * w.out_c +
-					    co] != 0 && next[(size_t)p *
-					    w.out_c + co];
-			}
-		}
-		free(idx);
+		return live_window(m, l, flags, next);
 	}
-	for (uint32_t i = 0; i < q->n_out; i++)
-		flags[i] &= hgq_fmt_width(q->k[i], q->i[i], q->f[i]) > 0 &&
-		    (zero == NULL || !zero[i]);
-	return HGQ_OK;
 }
 
 int
@@ -124,13 +195,42 @@ hgq_model_live(const struct hgq_model *m, uint8_t **live, struct hgq_err *err)
 	return hgq_model_live_zero(m, live, NULL, err);
 }
 
+/* is quantizer j a model output? */
+static int
+is_output(const struct hgq_model *m, uint32_t j)
+{
+	for (uint32_t k = 0; k < hgq_model_n_outputs(m); k++)
+		if (hgq_model_output_layer(m, k) == j)
+			return 1;
+	return 0;
+}
+
+/*
+ * live_final - quantizer j's elements, reached (flags) from the layers
+ * reading it, are live when their width is > 0 and they are not known
+ * to be 0 (zero, or NULL); an output's are live with any width > 0.
+ */
+static void
+live_final(const struct hgq_model *m, uint32_t j, uint8_t *flags,
+    const uint8_t *zero)
+{
+	const struct hgq_layer *q = &m->layers[j];
+	int out = is_output(m, j);
+
+	for (uint32_t i = 0; i < q->n_out; i++) {
+		int w = hgq_fmt_width(q->k[i], q->i[i], q->f[i]) > 0;
+
+		flags[i] = (out && w) || (flags[i] && w &&
+		    (zero == NULL || !zero[i]));
+	}
+}
+
 int
 hgq_model_live_zero(const struct hgq_model *m, uint8_t **live,
     uint8_t *const *zero, struct hgq_err *err)
 {
-	const struct hgq_layer *last;
 	uint32_t nl = m->n_layers;
-	int rc;
+	int rc = HGQ_OK;
 
 	for (uint32_t l = 0; l < nl; l++)
 		live[l] = NULL;
@@ -138,29 +238,39 @@ hgq_model_live_zero(const struct hgq_model *m, uint8_t **live,
 		return rc;
 	if (!m->calibrated)
 		return hgq_errf(err, HGQ_EINVAL, "model was never calibrated");
-	/* until this code knows graphs (format 1.2), refuse them here:
-	   below, every index assumes a chain */
-	if (!hgq_model_is_chain(m))
-		return hgq_errf(err, HGQ_EUNSUPP, "%s", HGQ_GRAPH_TODO);
-	for (uint32_t l = 0; l < nl; l += 2) {
+	for (uint32_t l = 0; l < nl; l++) {
+		if (m->layers[l].kind != HGQ_LAYER_QUANT)
+			continue;
 		live[l] = hgq_calloc(m->layers[l].n_out, 1);
 		if (live[l] == NULL) {
 			hgq_model_live_release(live, nl);
 			return hgq_errf(err, HGQ_ENOMEM, "out of memory");
 		}
 	}
-	/* the outputs: live unless their width is 0; then backwards */
-	last = &m->layers[nl - 1];
-	for (uint32_t j = 0; j < last->n_out; j++)
-		live[nl - 1][j] = hgq_fmt_width(last->k[j], last->i[j],
-		    last->f[j]) > 0;
-	for (uint32_t l = nl - 1; l >= 2; l -= 2)
-		if ((rc = live_sweep(m, l - 1, live[l - 2], live[l],
-		    zero != NULL ? zero[l - 2] : NULL)) != HGQ_OK) {
-			hgq_model_live_release(live, nl);
-			return hgq_errf(err, rc, rc == HGQ_ENOMEM ?
-			    "out of memory" : "layer %u: no window", l - 1);
+	/*
+	 * Backwards in layer order: every reader of a quantizer comes
+	 * after it, so its flags are complete when the sweep reaches it.
+	 */
+	for (uint32_t l = nl; l-- > 0 && rc == HGQ_OK;) {
+		const struct hgq_layer *d = &m->layers[l];
+		const uint8_t *next;
+
+		if (d->kind == HGQ_LAYER_QUANT) {
+			live_final(m, l, live[l], zero != NULL ? zero[l] :
+			    NULL);
+			continue;
 		}
+		next = live[op_reader(m, l)];
+		for (uint32_t k = 0; k < hgq_layer_n_inputs(d) &&
+		    rc == HGQ_OK; k++)
+			rc = live_sweep(m, l, k, live[hgq_layer_input(m, l,
+			    k)], next);
+	}
+	if (rc != HGQ_OK) {
+		hgq_model_live_release(live, nl);
+		return hgq_errf(err, rc, rc == HGQ_ENOMEM ? "out of memory" :
+		    "a layer has no window");
+	}
 	return HGQ_OK;
 }
 
@@ -169,20 +279,26 @@ hgq_model_live_zero(const struct hgq_model *m, uint8_t **live,
 /* ------------------------------------------------------------------ */
 
 /*
- * layer_stats - every count of operation l whose input quantizer is
- * layer l - 1, with the liveness flags of its inputs and outputs.  A
+ * layer_stats - every count of operation l (its first input quantizer,
+ * hgq_layer_input(), and the liveness flags of that input and of its
+ * output quantizer).  A
  * dense layer counts each weight once (one multiplication); a
  * convolution each (output position, tap on a real input element,
  * filter) - every multiplication of the fully parallel design -, and its
  * weight counts and span histogram are of the kernel's weights that take
- * part in at least one counted multiplication.  Pooling and flatten have
- * no weights and 0 EBOPs.
+ * part in at least one counted multiplication.  Pooling, flatten, add,
+ * subtract, concatenate and lookup tables have no weights and 0 EBOPs
+ * (the adders of add and subtract are not multiplications - those
+ * inside a dense layer are not counted either -, and a table's cost is
+ * its ROM, in the emitter's report); the counts of the inputs are those
+ * of the first input.
  */
 static int
 layer_stats(struct hgq_ebops_stats *s, const struct hgq_model *m,
     uint32_t l, const uint8_t *live_in, const uint8_t *live_out)
 {
-	const struct hgq_layer *q = &m->layers[l - 1], *d = &m->layers[l];
+	const struct hgq_layer *q = &m->layers[hgq_layer_input(m, l, 0)];
+	const struct hgq_layer *d = &m->layers[l];
 	struct hgq_window w;
 	uint32_t *idx = NULL;
 	uint8_t *used = NULL;
@@ -296,7 +412,8 @@ hgq_ebops_layer(const struct hgq_model *m, uint32_t l)
 	}
 	rc = hgq_model_live(m, live, NULL);
 	if (rc == HGQ_OK)
-		rc = layer_stats(s, m, l, live[l - 1], live[l + 1]);
+		rc = layer_stats(s, m, l, live[hgq_layer_input(m, l, 0)],
+		    live[op_reader(m, l)]);
 	if (rc == HGQ_OK)
 		e = s->ebops;
 	else
@@ -337,11 +454,8 @@ hgq_ebops_report(const struct hgq_model *m, struct hgq_ebops_report *r,
 		return rc;
 	if (!m->calibrated)
 		return hgq_errf(err, HGQ_EINVAL, "model was never calibrated");
-	/* until this code knows graphs (format 1.2), refuse them here:
-	   below, every index assumes a chain */
-	if (!hgq_model_is_chain(m))
-		return hgq_errf(err, HGQ_EUNSUPP, "%s", HGQ_GRAPH_TODO);
-	r->n_dense = m->n_layers / 2;
+	for (uint32_t l = 0; l < m->n_layers; l++)
+		r->n_dense += m->layers[l].kind != HGQ_LAYER_QUANT;
 	r->layer = hgq_calloc(r->n_dense, sizeof(*r->layer));
 	live = hgq_calloc(m->n_layers, sizeof(*live));
 	if (r->layer == NULL || live == NULL) {
@@ -354,12 +468,13 @@ hgq_ebops_report(const struct hgq_model *m, struct hgq_ebops_report *r,
 		hgq_ebops_report_release(r);
 		return rc;
 	}
-	for (uint32_t n = 0; n < r->n_dense; n++) {
-		uint32_t l = 2 * n + 1;
+	for (uint32_t n = 0, l = 0; n < r->n_dense; n++, l++) {
 		struct hgq_ebops_stats *s = &r->layer[n];
 
-		if ((rc = layer_stats(s, m, l, live[l - 1], live[l + 1])) !=
-		    HGQ_OK) {
+		while (m->layers[l].kind == HGQ_LAYER_QUANT)
+			l++;
+		if ((rc = layer_stats(s, m, l, live[hgq_layer_input(m, l, 0)],
+		    live[op_reader(m, l)])) != HGQ_OK) {
 			hgq_model_live_release(live, m->n_layers);
 			free(live);
 			hgq_ebops_report_release(r);

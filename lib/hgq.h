@@ -1115,9 +1115,11 @@ int	hgq_calibrate(struct hgq_model *m, const double *x, size_t n,
 
 /*
  * Liveness.  An element of a quantizer is *live* when it can change an
- * output: its width k+i+f is > 0 and either it belongs to the last
- * quantizer or it has a non-zero weight to a live element of the next
- * quantizer.  Everything else computes nothing: a dead element of an
+ * output: its width k+i+f is > 0 and either it belongs to a model output
+ * or it reaches a live element of a quantizer after a layer reading it
+ * (a non-zero weight of a dense layer or convolution, a pooling window,
+ * the same element of flatten, add, subtract or a table, its place in a
+ * concatenation).  Everything else computes nothing: a dead element of an
  * earlier quantizer is what hgq_prune() removes, a dead output element
  * (width <= 0) always outputs 0.  One sweep from the outputs back to the
  * inputs decides every element.
@@ -1138,13 +1140,14 @@ void	hgq_model_live_release(uint8_t **live, uint32_t n_layers);
  * element is a multiplication of its own):
  * the sum of bits(a_i) * span(w_ij) over the multiplications of the layer
  * that can reach an output, i.e. whose output element j is live (above),
- * with bits(a_i) = k+i+f (0 when <= 0) of element i of the quantizer
- * before the layer and span() as hgq_span().  A multiplication into a
+ * with bits(a_i) = k+i+f (0 when <= 0) of element i of the layer's
+ * input quantizer (hgq_layer_input(m, l, 0)) and span() as hgq_span().  A multiplication into a
  * dead element is not counted: the hardware does not contain it and
  * hgq_prune() removes it, so EBOPs are the same before and after pruning.
  * In a model without dead elements this is the plain sum over every i, j.
- * Non-dense layers, invalid models and models that are not calibrated
- * give 0; HGQ_EBOPS_ENOMEM when the liveness analysis cannot allocate.
+ * Convolutions count every output position (hgq-ebops(1)); pooling,
+ * flatten, add, subtract, concatenate and lookup tables, quantizers,
+ * invalid models and models that are not calibrated give 0; HGQ_EBOPS_ENOMEM when the liveness analysis cannot allocate.
  * hgq_ebops_total sums every dense layer (HGQ_EBOPS_ENOMEM likewise).
  */
 #define HGQ_EBOPS_ENOMEM	UINT64_MAX
@@ -1195,7 +1198,7 @@ uint64_t hgq_ebops_lut_estimate(uint64_t ebops);
 #define HGQ_LUT_FIT_B		1.090
 
 struct hgq_ebops_stats {
-	uint32_t	 index;		/* layer index in the chain */
+	uint32_t	 index;		/* its layer index in the model */
 	uint32_t	 kind;		/* enum hgq_layer_kind of the layer */
 	uint64_t	 mults;		/* multiplications counted (dense:
 					   nonzero) */
@@ -1215,7 +1218,8 @@ struct hgq_ebops_report {
 	uint64_t	 uniform8;	/* sum */
 	uint64_t	 lut_estimate;	/* of total (not the sum of the
 					   rounded per-layer estimates) */
-	uint32_t	 n_dense;	/* rows: every operation (layer 2n+1) */
+	uint32_t	 n_dense;	/* rows: every operation, in layer
+					   order (a chain's layer 2n+1) */
 	struct hgq_ebops_stats *layer;	/* n_dense, owned by the report */
 };
 

@@ -307,6 +307,20 @@ void	hgq_relu_forward(float *x, size_t n);
 void	hgq_relu_backward(float *restrict d, const float *restrict act,
 	    size_t n);
 /*
+ * hgq_lut_forward - y (n) = func(x) of a lookup-table layer in training:
+ * hgq_func_f64 rounded to float.  hgq_lut_backward - dx = dy func'(x),
+ * given y = hgq_lut_forward(x) (tanh, sigmoid and exp take func' from y,
+ * within 2^-22 of hgq_func_grad_f64; the others, and _ref, call it).
+ */
+void	hgq_lut_forward(float *restrict y, const float *restrict x, size_t n,
+	    uint32_t func);
+void	hgq_lut_backward(float *restrict dx, const float *restrict dy,
+	    const float *restrict x, const float *restrict y, size_t n,
+	    uint32_t func);
+void	hgq_lut_backward_ref(float *dx, const float *dy, const float *x,
+	    const float *y, size_t n, uint32_t func);
+
+/*
  * hgq_fq_relu_backward - hgq_fq_backward for a quantizer whose input x is
  * a ReLU output, fused with the ReLU's backward: dfs[c] += sum_b d (x - q),
  * then d[b,c] = 0 where x[b,c] <= 0.
@@ -384,12 +398,28 @@ double	hgq_rng_uniform(uint64_t state[4]);
 uint64_t hgq_rng_below(uint64_t state[4], uint64_t n);
 
 /*
+ * hgq_train_init_tensors - add the initial training tensors of every
+ * layer of m (a chain or a graph of format 1.2), in layer order, as
+ * hgq_train_model_new does: quantizer f (a model input's quantizer from
+ * c->model.input, the others from c->q_act) and states, Glorot-uniform
+ * weights drawn from rng (masked ones 0), zero biases, weight f from the
+ * weights, batchnorm's gamma and statistics.  HGQ_ENOMEM.
+ */
+int	hgq_train_init_tensors(struct hgq_model *m, const struct hgq_config *c,
+	    uint64_t rng[4], struct hgq_err *err);
+
+/*
  * The trainer: a model's float state unpacked into flat arrays, worker
  * threads and their buffers.  hgq_trainer_new reads m's training tensors
  * (m must come from hgq_train_model_new or a model file with them) and
- * keeps a pointer to m and c, which must outlive it.  Parameters are one
- * flat vector in model order: per dense layer W, b, W fbits, b fbits
- * (and batchnorm gamma), per trainable quantizer its fbits.
+ * keeps a pointer to m and c, which must outlive it.  m is a chain or a
+ * valid graph of format 1.2 (several inputs, each its columns of a data
+ * row, in input order; several outputs, their columns joined for the
+ * mean squared error; a classifier has one output).  Parameters are one
+ * flat vector in model order: per dense layer or convolution W, b,
+ * W fbits, b fbits (and batchnorm gamma), per trainable quantizer its
+ * fbits.  A masked weight (HGQ_ROLE_MASK 0) stays exactly 0: no
+ * gradient, no optimizer move.
  */
 struct hgq_trainer;
 int	hgq_trainer_new(struct hgq_trainer **out, struct hgq_model *m,
@@ -409,7 +439,9 @@ struct hgq_step_stats {
 
 /*
  * hgq_trainer_step - one step on n rows: rows idx[0..n) of x (normalised
- * inputs, n_in floats a row) and of y (labels, or n_out targets a row);
+ * raw inputs, m->n_raw floats a row, from which the index map takes
+ * every model input's elements) and of y (labels, or n_out targets a
+ * row: the outputs' columns joined);
  * idx NULL means rows 0..n-1.  The loss is the batch mean of the task
  * loss + beta * EBOPs + gamma * sum of the bit parameters.  grad (may be
  * NULL) receives its gradient in parameter order; with update the
@@ -428,9 +460,26 @@ void	hgq_trainer_sync(struct hgq_trainer *t);
  * hgq_train_export - from m's float state, build its exact fixed part
  * (quantizer f, round, overflow; dense mantissas, batchnorm fused with the
  * moving statistics) and calibrate it on x (n raw rows).
+ * hgq_train_export_fixed builds the fixed part only (k = i = 0 for every
+ * quantizer element; m->calibrated 0): what calibration starts from.
  */
 int	hgq_train_export(struct hgq_model *m, const double *x, size_t n,
 	    int threads, struct hgq_err *err);
+
+/*
+ * Lookup-table inputs: the quantizers a table reads (or, through the
+ * identity quantizer of a flatten or max pool, the one before it:
+ * hgq_quant_feeds_lut) keep k + i + f within HGQ_MAX_LUT_BITS, so that
+ * the exported model's tables are valid: training quantizes element e
+ * with F = min(round(f), hgq_lut_fcap(istate, kstate)) and export writes
+ * that F (calibration's i can still exceed the tracked one, rarely: the
+ * model is then refused as too wide).  hgq_lut_fcap gives
+ * HGQ_MAX_LUT_BITS - (kstate > 0) - ceil(istate), INT_MAX before any
+ * data (istate I_UNSET).
+ */
+int	hgq_lut_fcap(float istate, float kstate);
+int	hgq_quant_feeds_lut(const struct hgq_model *m, uint32_t j);
+int	hgq_train_export_fixed(struct hgq_model *m, struct hgq_err *err);
 
 /* ------------------------------------------------------------------ */
 /* Intervals (cmvm.c)                                                 */
@@ -706,6 +755,14 @@ int	hgq_ival_rescale(struct hgq_ival *v, int32_t e);
  */
 void	hgq_ival_quant(struct hgq_ival *out, const struct hgq_ival *y,
 	    int relu, int k, int i, int f, int round, int overflow);
+
+/*
+ * hgq_layer_concat_runs - concatenate layer j of m as runs: its output
+ * is, *outer times, seg[0] elements of input 0, seg[1] of input 1, ...
+ * (row-major over the channels-last shape; ebops.c).
+ */
+void	hgq_layer_concat_runs(const struct hgq_model *m, uint32_t j,
+	    size_t *outer, size_t seg[HGQ_MAX_LAYER_INPUTS]);
 
 /*
  * hgq_model_live_zero - hgq_model_live() where zero[l] (for quantizers

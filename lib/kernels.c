@@ -1019,6 +1019,56 @@ hgq_relu_backward(float *restrict d, const float *restrict act, size_t n)
 }
 
 /*
+ * Lookup-table activations (format 1.2): y = func(x) in binary64, as
+ * hgq_lut_mant() computes the exact table, rounded to float; the
+ * backward's derivative at x, from y where func' is a function of func
+ * (tanh 1 - y^2, sigmoid y (1 - y), exp y: no second libm call; the
+ * float rounding of y moves it by less than 2^-22), else from x.
+ */
+void
+hgq_lut_forward(float *restrict y, const float *restrict x, size_t n,
+    uint32_t func)
+{
+	for (size_t j = 0; j < n; j++)
+		y[j] = (float)hgq_func_f64(func, (double)x[j]);
+}
+
+void
+hgq_lut_backward(float *restrict dx, const float *restrict dy,
+    const float *restrict x, const float *restrict y, size_t n,
+    uint32_t func)
+{
+	size_t j;
+
+	switch (func) {
+	case HGQ_FUNC_TANH:
+		for (j = 0; j < n; j++)
+			dx[j] = dy[j] * (1.0f - y[j] * y[j]);
+		break;
+	case HGQ_FUNC_SIGMOID:
+		for (j = 0; j < n; j++)
+			dx[j] = dy[j] * (y[j] * (1.0f - y[j]));
+		break;
+	case HGQ_FUNC_EXP:
+		for (j = 0; j < n; j++)
+			dx[j] = dy[j] * y[j];
+		break;
+	default:
+		hgq_lut_backward_ref(dx, dy, x, y, n, func);
+	}
+}
+
+/* the definition: dx = dy func'(x), func' in binary64 */
+void
+hgq_lut_backward_ref(float *dx, const float *dy, const float *x,
+    const float *y, size_t n, uint32_t func)
+{
+	(void)y;
+	for (size_t j = 0; j < n; j++)
+		dx[j] = dy[j] * (float)hgq_func_grad_f64(func, (double)x[j]);
+}
+
+/*
  * The quantizer after a ReLU, backward: dfs += d (x - q) as
  * hgq_fq_backward, then d becomes the gradient before the ReLU (0 where
  * x <= 0; x is the ReLU's output).

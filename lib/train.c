@@ -13,6 +13,7 @@
  * the start of the epoch in progress (whose shuffle it replays).
  */
 #include <inttypes.h>
+#include <limits.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -1059,29 +1060,21 @@ add_masks(struct hgq_model *m, const struct hgq_config *c,
 	return HGQ_OK;
 }
 
+/*
+ * hgq_train_init_tensors - the training tensors of every layer of m, in
+ * layer order: f, integer-bit and sign states of the quantizers (a
+ * model input's from model.input, the others' from quantizers.activation),
+ * Glorot-uniform weights drawn from rng, zero biases, f of the weights
+ * from their values, batchnorm's; masked weights are 0.
+ */
 int
-hgq_train_model_new(struct hgq_model **out, const struct hgq_config *c,
-    const struct hgq_train_data *d, struct hgq_err *err)
+hgq_train_init_tensors(struct hgq_model *m, const struct hgq_config *c,
+    uint64_t rng[4], struct hgq_err *err)
 {
-	struct hgq_model *m;
 	struct hgq_layer *l;
 	int optim = c->train.optimizer;
-	uint64_t rng[4];
-	uint32_t ops[HGQ_MAX_CONF_LAYERS];
-	int rc = HGQ_ENOMEM;
+	int rc;
 
-	*out = NULL;
-	if ((m = hgq_model_new()) == NULL)
-		return hgq_errf(err, HGQ_ENOMEM, "out of memory");
-	m->task = d->task;
-	hgq_rng_seed(rng, c->seed);
-	if ((rc = build_layers(m, c, d, ops, err)) != HGQ_OK)
-		goto fail;
-	if ((rc = hgq_model_set_input(m, d->n_raw, err)) != HGQ_OK)
-		goto fail;
-	if ((rc = add_masks(m, c, ops, err)) != HGQ_OK)
-		goto fail;
-	/* tensors, in layer order; weights drawn from the generator */
 	for (uint32_t j = 0; j < m->n_layers; j++) {
 		struct hgq_tensor *w, *fw;
 		const struct hgq_tensor *mask;
@@ -1093,7 +1086,7 @@ hgq_train_model_new(struct hgq_model **out, const struct hgq_config *c,
 			if ((rc = quant_tensors(l, (hgq_layer_input(m, j, 0) &
 			    HGQ_REF_INPUT) != 0 ? &c->model.input : &c->q_act,
 			    optim, err)) != HGQ_OK)
-				goto fail;
+				return rc;
 			continue;
 		}
 		OC = hgq_layer_n_bias(m, j);
@@ -1140,6 +1133,33 @@ hgq_train_model_new(struct hgq_model **out, const struct hgq_config *c,
 		    err) == NULL))
 			goto nomem;
 	}
+	return HGQ_OK;
+nomem:
+	return hgq_errf(err, HGQ_ENOMEM, "out of memory");
+}
+
+int
+hgq_train_model_new(struct hgq_model **out, const struct hgq_config *c,
+    const struct hgq_train_data *d, struct hgq_err *err)
+{
+	struct hgq_model *m;
+	uint64_t rng[4];
+	uint32_t ops[HGQ_MAX_CONF_LAYERS];
+	int rc = HGQ_ENOMEM;
+
+	*out = NULL;
+	if ((m = hgq_model_new()) == NULL)
+		return hgq_errf(err, HGQ_ENOMEM, "out of memory");
+	m->task = d->task;
+	hgq_rng_seed(rng, c->seed);
+	if ((rc = build_layers(m, c, d, ops, err)) != HGQ_OK)
+		goto fail;
+	if ((rc = hgq_model_set_input(m, d->n_raw, err)) != HGQ_OK)
+		goto fail;
+	if ((rc = add_masks(m, c, ops, err)) != HGQ_OK)
+		goto fail;
+	if ((rc = hgq_train_init_tensors(m, c, rng, err)) != HGQ_OK)
+		goto fail;
 	/* normalisation, fitted on the training split */
 	m->norm = (uint32_t)c->data.normalize;
 	m->norm_offset = hgq_calloc(d->n_raw, sizeof(double));
@@ -1287,15 +1307,78 @@ tensor_data(const struct hgq_layer *l, uint32_t role, size_t n)
 }
 
 /*
- * ident_f - the f of the identity quantizer j after a flatten or max
- * pool: the largest f of the elements that reach each element (the
- * union of their formats; calibration sets k and i).
+ * ident_op - the flatten or max pool that quantizer j, an identity
+ * quantizer (not trainable), reads; 0 when it is not one.
  */
-static int
-ident_f(struct hgq_model *m, uint32_t j, struct hgq_err *err)
+static uint32_t
+ident_op(const struct hgq_model *m, uint32_t j)
+{
+	const struct hgq_layer *l = &m->layers[j];
+	uint32_t op = hgq_layer_input(m, j, 0);
+
+	if (l->kind != HGQ_LAYER_QUANT || l->trainable ||
+	    (op & HGQ_REF_INPUT) != 0 || op >= j)
+		return 0;
+	return m->layers[op].kind == HGQ_LAYER_FLATTEN ||
+	    m->layers[op].kind == HGQ_LAYER_MAXPOOL ? op : 0;
+}
+
+int
+hgq_lut_fcap(float istate, float kstate)
+{
+	if (istate <= I_UNSET)
+		return INT_MAX;
+	return HGQ_MAX_LUT_BITS - (kstate > 0) - (int)ceilf(istate);
+}
+
+int
+hgq_quant_feeds_lut(const struct hgq_model *m, uint32_t j)
+{
+	for (uint32_t l = j + 1; l < m->n_layers; l++) {
+		uint32_t q, op;
+
+		if (m->layers[l].kind != HGQ_LAYER_LUT)
+			continue;
+		q = hgq_layer_input(m, l, 0);
+		op = ident_op(m, q);
+		if ((op != 0 ? hgq_layer_input(m, op, 0) : q) == j)
+			return 1;
+	}
+	return 0;
+}
+
+/*
+ * lut_cap - quantizer j's f, as training used it: within the table
+ * width for the quantizers a lookup table reads (hgq_lut_fcap, from the
+ * tracked integer bits and sign of each element).
+ */
+static void
+lut_cap(struct hgq_model *m, uint32_t j)
 {
 	struct hgq_layer *l = &m->layers[j];
-	const struct hgq_layer *src = &m->layers[j - 2];
+	const float *is = tensor_data(l, HGQ_ROLE_ACT_ISTATE, l->n_out);
+	const float *ks = tensor_data(l, HGQ_ROLE_ACT_KSTATE, l->n_out);
+
+	if (is == NULL || ks == NULL || !hgq_quant_feeds_lut(m, j))
+		return;
+	for (uint32_t e = 0; e < l->n_out; e++) {
+		int cap = hgq_lut_fcap(is[e], ks[e]);
+
+		if (l->f[e] > cap)
+			l->f[e] = (int8_t)cap;
+	}
+}
+
+/*
+ * ident_f - the f of the identity quantizer j after a flatten or max
+ * pool (layer op): the largest f of the elements that reach each
+ * element (the union of their formats; calibration sets k and i).
+ */
+static int
+ident_f(struct hgq_model *m, uint32_t j, uint32_t op, struct hgq_err *err)
+{
+	struct hgq_layer *l = &m->layers[j];
+	const struct hgq_layer *src = &m->layers[hgq_layer_input(m, op, 0)];
 	struct hgq_window w;
 	uint32_t *idx;
 	int rc;
@@ -1304,11 +1387,11 @@ ident_f(struct hgq_model *m, uint32_t j, struct hgq_err *err)
 		l->k[e] = 0;
 		l->i[e] = 0;
 	}
-	if (m->layers[j - 1].kind == HGQ_LAYER_FLATTEN) {
+	if (m->layers[op].kind == HGQ_LAYER_FLATTEN) {
 		memcpy(l->f, src->f, l->n_out);
 		return HGQ_OK;
 	}
-	if ((rc = hgq_layer_window(m, j - 1, &w, err)) != HGQ_OK)
+	if ((rc = hgq_layer_window(m, op, &w, err)) != HGQ_OK)
 		return rc;
 	if ((idx = hgq_calloc(w.n_taps, sizeof(*idx))) == NULL)
 		return hgq_errf(err, HGQ_ENOMEM, "out of memory");
@@ -1344,8 +1427,7 @@ mantissa(float v, int F, int *ok)
 }
 
 int
-hgq_train_export(struct hgq_model *m, const double *x, size_t n, int threads,
-    struct hgq_err *err)
+hgq_train_export_fixed(struct hgq_model *m, struct hgq_err *err)
 {
 	int rc;
 
@@ -1359,10 +1441,9 @@ hgq_train_export(struct hgq_model *m, const double *x, size_t n, int threads,
 		    (OC > 0 && l->w_m == NULL))
 			if ((rc = hgq_model_alloc_fixed(m, j, err)) != HGQ_OK)
 				return rc;
-		if (l->kind == HGQ_LAYER_QUANT && j > 0 && !l->trainable &&
-		    (m->layers[j - 1].kind == HGQ_LAYER_FLATTEN ||
-		    m->layers[j - 1].kind == HGQ_LAYER_MAXPOOL)) {
-			if ((rc = ident_f(m, j, err)) != HGQ_OK)
+		if (ident_op(m, j) != 0) {
+			if ((rc = ident_f(m, j, ident_op(m, j), err)) !=
+			    HGQ_OK)
 				return rc;
 		} else if (l->kind == HGQ_LAYER_QUANT) {
 			size_t nf = quant_nf(l), C = nf;
@@ -1378,6 +1459,7 @@ hgq_train_export(struct hgq_model *m, const double *x, size_t n, int threads,
 				l->k[e] = 0;
 				l->i[e] = 0;
 			}
+			lut_cap(m, j);
 		} else if (OC > 0) {
 			size_t nfw = l->w_gran == HGQ_GRAN_ELEMENT ? nw :
 			    l->w_gran == HGQ_GRAN_CHANNEL ? OC : 1;
@@ -1432,6 +1514,17 @@ hgq_train_export(struct hgq_model *m, const double *x, size_t n, int threads,
 				    "32 bits (the training diverged)", j);
 		}
 	}
+	return HGQ_OK;
+}
+
+int
+hgq_train_export(struct hgq_model *m, const double *x, size_t n, int threads,
+    struct hgq_err *err)
+{
+	int rc;
+
+	if ((rc = hgq_train_export_fixed(m, err)) != HGQ_OK)
+		return rc;
 	return hgq_calibrate(m, x, n, threads, err);
 }
 
@@ -1660,6 +1753,14 @@ hgq_train(struct hgq_model *m, const struct hgq_config *c,
 	res->test_metric = NAN;
 	if (d->n_train == 0 || bs == 0)
 		return hgq_errf(err, HGQ_EINVAL, "no training rows");
+	/* rows of n_raw columns; targets: every output's columns */
+	if (d->n_raw != m->n_raw)
+		return hgq_errf(err, HGQ_EINVAL, "the model takes %" PRIu32
+		    " columns, the data have %" PRIu32, m->n_raw, d->n_raw);
+	if (!classify && d->n_out != hgq_model_n_out(m))
+		return hgq_errf(err, HGQ_EINVAL, "the model has %" PRIu32
+		    " outputs, the targets %" PRIu32 " columns",
+		    hgq_model_n_out(m), d->n_out);
 	if ((rc = hgq_trainer_new(&t, m, c, p->threads, err)) != HGQ_OK)
 		return rc;
 	threads = hgq_trainer_threads(t);

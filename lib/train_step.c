@@ -2,8 +2,17 @@
  * train_step.c - the trainer: one optimizer step of HGQ training on a
  * batch, spread over a fixed pool of threads.
  *
- * The network is the model chain Q0 D0 Q1 D1 ... D(n-1) Qn: quantizer l
- * feeds dense layer l, whose output (after ReLU) feeds quantizer l+1.
+ * The network is the model's layers in their (topological) order: a
+ * chain Q0 D0 Q1 D1 ... D(n-1) Qn, or a graph of format 1.2.  Every op
+ * (dense, convolution, pooling, flatten, add, subtract, concatenate,
+ * lut; t->d) reads quantizers (t->q) and is read by exactly one, its
+ * output quantizer; a quantizer reads a model input (its columns of a
+ * data row) or one op, and may be read by several ops.  The forward
+ * runs the layers in order, the backward in reverse: an op writes the
+ * gradient of an input quantizer into that quantizer's buffer if it is
+ * the first to (the loss is first for an output), else adds it, so a
+ * quantizer read by several layers gets the sum, in a fixed order
+ * (assign_slots; a chain uses two buffers in turn, as it always did).
  * A step is one parallel job with barriers between its phases:
  *
  *   A  quantize the weights (rows split over threads) and the biases;
@@ -29,6 +38,12 @@
  *   batchnorm  z0 = q . K (float kernel); s = gamma / sqrt(var + eps);
  *              Wq = Q(K s), bq = Q(b - mean s); the gradient flows
  *              through the batch mean and variance as well
+ *   graphs     add/sub/concat exact in float, their gradient to each
+ *              input (negated for the second of a subtraction, split
+ *              for a concatenation); lut z = func(q) in binary64,
+ *              dz/dq = func'(q); masked weights 0, no gradient; EBOPs
+ *              of a dense or convolution with its own input's bits,
+ *              0 for the others; the loss on the joined outputs
  */
 #include <inttypes.h>
 #include <math.h>
@@ -217,12 +232,22 @@ pool_release(struct pool *p)
 
 struct tquant {
 	struct hgq_layer *l;
+	uint32_t	 j;		/* its model layer */
 	uint32_t	 n;
 	int		 trainable, round, gran;
+	int		 src;		/* the op it reads, or -1: a model
+					   input, columns in_off.. of a row */
+	size_t		 in_off;
+	int		 relu;		/* its op ends in a ReLU */
+	int		 lut_cap;	/* a table reads it: F capped */
+	int		 want;		/* its gradient is needed */
+	int		 slot;		/* its gradient buffer (want) */
+	int		 out;		/* model output: its first column in
+					   the concatenated outputs, or -1 */
 	int		 ident;		/* after flatten or max pool: q = x,
 					   bits from the elements reaching it */
-	uint32_t	*src;		/* ident: n, the element of the
-					   quantizer before whose bits it has */
+	uint32_t	*src_e;		/* ident: n, the element of its op's
+					   input whose bits it has */
 	size_t		 off_f, n_f;	/* f parameters in P (trainable) */
 	float		*ffixed;	/* n_f, when not trainable */
 	float		*istate, *kstate;	/* n */
@@ -240,8 +265,20 @@ struct tquant {
  */
 struct tdense {
 	struct hgq_layer *l;
+	uint32_t	 j;		/* its model layer */
 	uint32_t	 kind;		/* enum hgq_layer_kind */
 	int		 weighted;
+	uint32_t	 n_in;		/* inputs: quantizers in[0..n_in) */
+	uint32_t	 in[HGQ_MAX_LAYER_INPUTS];
+	uint8_t		 first[HGQ_MAX_LAYER_INPUTS];	/* the backward's
+					   first gradient into in[k]: write,
+					   not add */
+	uint32_t	 out;		/* the quantizer reading it */
+	size_t		 outer;		/* concatenate: the output is outer
+					   runs of seg[0], seg[1], ... */
+	size_t		 seg[HGQ_MAX_LAYER_INPUTS];
+	uint32_t	 func;		/* lut */
+	float		*mask;		/* C*OC, 0 or 1 (masked), or NULL */
 	uint32_t	 C, OC;		/* kernel matrix (C, OC) */
 	size_t		 npos;		/* output positions (dense: 1) */
 	size_t		 in_n, out_n;	/* elements of a sample */
@@ -293,7 +330,11 @@ struct tbuf {
 	uint32_t	**arg;		/* per max pooling: rows x out_n, the
 					   winners (hgq_maxpool_forward_arg) */
 	float		*dcol;		/* rows x max_col */
-	float		*d1, *d2, *d3;	/* gradients, rows x max width */
+	float		**gs;		/* n_slot gradient buffers of the
+					   quantizers (slot), rows x max_w */
+	float		*d3, *d4;	/* scratch, rows x max_w */
+	float		*yb, *ob, *dob;	/* targets, outputs and their
+					   gradient, rows x n_outcols */
 	float		*acc;		/* reducible sums (n_acc) */
 	float		*qmin, *qmax;	/* n_mm */
 	double		*bnsum;		/* BN sum and sum of squares */
@@ -315,6 +356,7 @@ struct hgq_trainer {
 	struct pool		 pool;
 	int			 pool_ok;
 	uint32_t		 nq, nd;
+	uint32_t		*lidx;		/* model layer -> q or d index */
 	struct tquant		*q;
 	struct tdense		*d;
 	size_t			 n_params;
@@ -322,6 +364,14 @@ struct hgq_trainer {
 	struct region		*reg;
 	size_t			 n_reg;
 	size_t			 n_acc, n_mm, n_bnsum, max_w, max_col;
+	size_t			 n_cols;	/* columns of a data row */
+	const uint32_t		*map;		/* the model's index map, or
+						   NULL when the identity */
+	size_t			 n_outcols;	/* of the outputs, joined */
+	uint32_t		 n_outq;	/* output quantizers */
+	uint32_t		 outq[HGQ_MAX_PORTS];
+	int			 n_slot;	/* gradient buffers */
+	int			 adds;		/* some gradient is added (d4) */
 	struct tbuf		*tb;
 	size_t			 cap;		/* rows per thread buffer */
 	size_t			 blk;		/* rows per block (0: all) */
@@ -411,9 +461,15 @@ tbuf_free(struct hgq_trainer *t, struct tbuf *b)
 	free(b->col);
 	free(b->arg);
 	free(b->dcol);
-	free(b->d1);
-	free(b->d2);
+	if (b->gs != NULL)
+		for (int k = 0; k < t->n_slot; k++)
+			free(b->gs[k]);
+	free(b->gs);
 	free(b->d3);
+	free(b->d4);
+	free(b->yb);
+	free(b->ob);
+	free(b->dob);
 	free(b->acc);
 	free(b->qmin);
 	free(b->qmax);
@@ -487,17 +543,26 @@ tbuf_alloc(struct hgq_trainer *t, struct tbuf *b, size_t rows)
 	}
 	if (t->max_col > 0 && (b->dcol = falloc(r * t->max_col)) == NULL)
 		return HGQ_ENOMEM;
-	b->d1 = falloc(r * t->max_w);
-	b->d2 = falloc(r * t->max_w);
+	if ((b->gs = calloc((size_t)t->n_slot, sizeof(*b->gs))) == NULL)
+		return HGQ_ENOMEM;
+	for (int k = 0; k < t->n_slot; k++)
+		if ((b->gs[k] = falloc(r * t->max_w)) == NULL)
+			return HGQ_ENOMEM;
+	/* the graphs' buffers only when the model needs them */
+	if ((t->adds && (b->d4 = falloc(r * t->max_w)) == NULL) ||
+	    (t->loss_kind == HGQ_LOSS_MSE &&
+	    (b->yb = falloc(r * t->n_outcols)) == NULL) ||
+	    (t->n_outq > 1 && ((b->ob = falloc(r * t->n_outcols)) == NULL ||
+	    (b->dob = falloc(r * t->n_outcols)) == NULL)))
+		return HGQ_ENOMEM;
 	b->d3 = falloc(r * t->max_w);
 	b->acc = falloc(t->n_acc);
 	b->qmin = falloc(t->n_mm);
 	b->qmax = falloc(t->n_mm);
 	b->bnsum = hgq_calloc(t->n_bnsum ? t->n_bnsum : 1, sizeof(double));
 	b->labels = hgq_calloc(r, sizeof(int32_t));
-	if (b->d1 == NULL || b->d2 == NULL || b->d3 == NULL ||
-	    b->acc == NULL || b->qmin == NULL || b->qmax == NULL ||
-	    b->bnsum == NULL || b->labels == NULL)
+	if (b->d3 == NULL || b->acc == NULL || b->qmin == NULL ||
+	    b->qmax == NULL || b->bnsum == NULL || b->labels == NULL)
 		return HGQ_ENOMEM;
 	return HGQ_OK;
 }
@@ -542,7 +607,7 @@ hgq_trainer_free(struct hgq_trainer *t)
 		free(q->inv);
 		free(q->abits);
 		free(q->efa);
-		free(q->src);
+		free(q->src_e);
 	}
 	for (uint32_t l = 0; t->d != NULL && l < t->nd; l++) {
 		struct tdense *d = &t->d[l];
@@ -566,9 +631,11 @@ hgq_trainer_free(struct hgq_trainer *t)
 		free(d->var);
 		free(d->G);
 		free(d->gb);
+		free(d->mask);
 	}
 	free(t->q);
 	free(t->d);
+	free(t->lidx);
 	free(t->P);
 	free(t->M1);
 	free(t->M2);
@@ -602,12 +669,33 @@ load_tensor(const struct hgq_layer *l, uint32_t role, float *dst, size_t n,
 }
 
 /*
- * op_init - the geometry of op l (model layer j) from the model; the
- * model is valid, so the geometry is too.
+ * op_init - the geometry of op d (model layer j) from the model; the
+ * model is valid, so the geometry is too.  idx maps a model layer to
+ * its index among the quantizers (or the ops).
  */
+/*
+ * conf_item - the config item that made operation op (the op-th
+ * non-quantizer layer) of a model built from the config: one each, but
+ * a global pool makes two (the pool and its flatten).
+ */
+static uint32_t
+conf_item(const struct hgq_config *c, uint32_t op)
+{
+	for (uint32_t k = 0; k < c->model.n_layers; k++) {
+		const struct hgq_layer_conf *lc = &c->model.layers[k];
+		uint32_t n = lc->ndim == 0 && (lc->kind == HGQ_LAYER_MAXPOOL ||
+		    lc->kind == HGQ_LAYER_AVGPOOL) ? 2 : 1;
+
+		if (op < n)
+			return k;
+		op -= n;
+	}
+	return c->model.n_layers;
+}
+
 static int
 op_init(struct hgq_trainer *t, struct tdense *d, uint32_t j,
-    struct hgq_err *err)
+    const uint32_t *idx, struct hgq_err *err)
 {
 	struct hgq_model *m = t->m;
 	struct hgq_layer *l = &m->layers[j];
@@ -615,10 +703,14 @@ op_init(struct hgq_trainer *t, struct tdense *d, uint32_t j,
 	int rc;
 
 	d->l = l;
+	d->j = j;
 	d->kind = l->kind;
 	d->in_n = l->n_in;
 	d->out_n = l->n_out;
 	d->npos = 1;
+	d->n_in = hgq_layer_n_inputs(l);
+	for (uint32_t k = 0; k < d->n_in; k++)
+		d->in[k] = idx[hgq_layer_input(m, j, k)];
 	switch (l->kind) {
 	case HGQ_LAYER_DENSE:
 		d->weighted = 1;
@@ -645,7 +737,15 @@ op_init(struct hgq_trainer *t, struct tdense *d, uint32_t j,
 		    w.k_h, w.k_w, w.s_h, w.s_w, err)) != HGQ_OK)
 			return rc;
 		break;
+	case HGQ_LAYER_CONCAT:
+		hgq_layer_concat_runs(m, j, &d->outer, d->seg);
+		break;
+	case HGQ_LAYER_LUT:
+		d->func = l->func;
+		break;
 	case HGQ_LAYER_FLATTEN:
+	case HGQ_LAYER_ADD:
+	case HGQ_LAYER_SUB:
 		break;
 	default:
 		return hgq_errf(err, HGQ_EUNSUPP, "layer %" PRIu32 " (%s): "
@@ -653,12 +753,13 @@ op_init(struct hgq_trainer *t, struct tdense *d, uint32_t j,
 		    hgq_layer_kind_name(l->kind));
 	}
 	if (d->weighted) {
+		uint32_t ci = conf_item(t->c, idx[j]);
+
 		d->relu = l->act == HGQ_ACT_RELU;
 		d->bn = l->bn;
-		/* model layer j is config layer j / 2 (odd j: the ops); a
-		   model built without a config's layers has biases */
-		d->nobias = !l->bn && j / 2 < t->c->model.n_layers &&
-		    t->c->model.layers[j / 2].no_bias;
+		/* a model built without a config's layers has biases */
+		d->nobias = !l->bn && ci < t->c->model.n_layers &&
+		    t->c->model.layers[ci].no_bias;
 		d->w_gran = l->w_gran;
 		d->b_gran = l->b_gran;
 	}
@@ -671,14 +772,176 @@ op_init(struct hgq_trainer *t, struct tdense *d, uint32_t j,
  * window (a placeholder: the step picks the one with the most bits).
  */
 static int
-ident_src(struct hgq_trainer *t, struct tquant *q, const struct tdense *d)
+ident_src(struct tquant *q, const struct tdense *d)
 {
-	if ((q->src = hgq_calloc(q->n, sizeof(*q->src))) == NULL)
+	if ((q->src_e = hgq_calloc(q->n, sizeof(*q->src_e))) == NULL)
 		return HGQ_ENOMEM;
 	for (uint32_t e = 0; e < q->n; e++)
-		q->src[e] = d->kind == HGQ_LAYER_FLATTEN ? e : 0;
-	(void)t;
+		q->src_e[e] = d->kind == HGQ_LAYER_FLATTEN ? e : 0;
 	return HGQ_OK;
+}
+
+/*
+ * quant_init - quantizer q (model layer j) and what it reads: a model
+ * input (its columns of a data row) or op idx[ref].  Its ops are set
+ * up already (layer order: the op before it has a lower index).
+ */
+static int
+quant_init(struct hgq_trainer *t, struct tquant *q, uint32_t j,
+    const uint32_t *idx)
+{
+	struct hgq_model *m = t->m;
+	struct hgq_layer *l = &m->layers[j];
+	uint32_t dims[HGQ_MAX_RANK], r = hgq_layer_shape(l, dims);
+	uint32_t ref = hgq_layer_input(m, j, 0);
+	const struct tdense *d;
+
+	q->l = l;
+	q->j = j;
+	q->n = l->n_out;
+	q->round = l->round;
+	q->gran = l->gran;
+	q->slot = -1;
+	q->out = -1;
+	q->lut_cap = hgq_quant_feeds_lut(m, j);
+	q->n_f = l->gran == HGQ_GRAN_LAYER ? 1 :
+	    l->gran == HGQ_GRAN_CHANNEL ? dims[r - 1] : q->n;
+	if ((ref & HGQ_REF_INPUT) != 0) {
+		q->src = -1;
+		q->in_off = hgq_model_input_offset(m, ref & ~HGQ_REF_INPUT);
+		q->trainable = l->trainable;
+		q->want = q->trainable;
+		return HGQ_OK;
+	}
+	q->src = (int)idx[ref];
+	d = &t->d[q->src];
+	q->relu = d->weighted && d->relu;
+	q->ident = !l->trainable && (d->kind == HGQ_LAYER_FLATTEN ||
+	    d->kind == HGQ_LAYER_MAXPOOL);
+	q->trainable = l->trainable && !q->ident;
+	q->want = 1;
+	return q->ident ? ident_src(q, d) : HGQ_OK;
+}
+
+/* the lowest free gradient buffer, marked busy; -1: none left */
+static int
+slot_take(uint64_t *busy, int *n)
+{
+	for (int s = 0; s < 64; s++)
+		if ((*busy & ((uint64_t)1 << s)) == 0) {
+			*busy |= (uint64_t)1 << s;
+			if (s + 1 > *n)
+				*n = s + 1;
+			return s;
+		}
+	return -1;
+}
+
+/*
+ * assign_slots - a gradient buffer for every quantizer whose gradient
+ * is wanted, from its first writer in the backward (the loss for an
+ * output, else the last layer reading it) to its own op, which reads it
+ * and frees it; d->first[k] says which reader writes (the others add).
+ * A chain gets the two buffers it always had, in turn.
+ */
+static int
+assign_slots(struct hgq_trainer *t, struct hgq_err *err)
+{
+	uint64_t busy = 0;
+	int n = 0;
+
+	for (uint32_t k = 0; k < t->n_outq; k++)
+		if (t->q[t->outq[k]].slot < 0 &&
+		    (t->q[t->outq[k]].slot = slot_take(&busy, &n)) < 0)
+			goto full;
+	for (uint32_t j = t->m->n_layers; j-- > 0;) {
+		struct tdense *d;
+
+		if (t->m->layers[j].kind == HGQ_LAYER_QUANT)
+			continue;
+		d = &t->d[t->lidx[j]];
+		for (uint32_t k = 0; k < d->n_in; k++) {
+			struct tquant *q = &t->q[d->in[k]];
+
+			d->first[k] = q->want && q->slot < 0;
+			t->adds |= q->want && !d->first[k];
+			if (d->first[k] && (q->slot = slot_take(&busy, &n)) <
+			    0)
+				goto full;
+		}
+		busy &= ~((uint64_t)1 << t->q[d->out].slot);
+	}
+	t->n_slot = n;
+	return HGQ_OK;
+full:
+	return hgq_errf(err, HGQ_EUNSUPP, "the graph needs more than 64 "
+	    "gradients at once");
+}
+
+/* is m's index map the identity over its raw columns? */
+static int
+identity_map(const struct hgq_model *m)
+{
+	if (m->index_map == NULL || m->n_raw != hgq_model_n_in(m))
+		return m->index_map == NULL;
+	for (uint32_t e = 0; e < m->n_raw; e++)
+		if (m->index_map[e] != e)
+			return 0;
+	return 1;
+}
+
+/*
+ * The model's quantizers and ops, in layer order, what each reads, the
+ * outputs, the gradient buffers.
+ */
+static int
+trainer_graph(struct hgq_trainer *t, struct hgq_err *err)
+{
+	struct hgq_model *m = t->m;
+	int rc;
+
+	if ((rc = hgq_model_validate_graph(m, err)) != HGQ_OK)
+		return rc;
+	if ((t->lidx = calloc(m->n_layers, sizeof(*t->lidx))) == NULL)
+		return hgq_errf(err, HGQ_ENOMEM, "out of memory");
+	for (uint32_t j = 0; j < m->n_layers; j++)
+		t->lidx[j] = m->layers[j].kind == HGQ_LAYER_QUANT ? t->nq++ :
+		    t->nd++;
+	t->q = calloc(t->nq, sizeof(*t->q));
+	t->d = calloc(t->nd ? t->nd : 1, sizeof(*t->d));
+	if (t->q == NULL || t->d == NULL)
+		return hgq_errf(err, HGQ_ENOMEM, "out of memory");
+	for (uint32_t j = 0; j < m->n_layers; j++) {
+		uint32_t x = t->lidx[j];
+
+		if (m->layers[j].kind != HGQ_LAYER_QUANT)
+			rc = op_init(t, &t->d[x], j, t->lidx, err);
+		else if (quant_init(t, &t->q[x], j, t->lidx) != HGQ_OK)
+			rc = hgq_errf(err, HGQ_ENOMEM, "out of memory");
+		else if (t->q[x].src >= 0)
+			t->d[t->q[x].src].out = x;
+		if (rc != HGQ_OK)
+			return rc;
+	}
+	if (hgq_model_is_chain(m) && t->d[t->nd - 1].kind != HGQ_LAYER_DENSE)
+		return hgq_errf(err, HGQ_EINVAL, "the last operation must be "
+		    "dense");
+	t->n_outq = hgq_model_n_outputs(m);
+	if (t->task == HGQ_TASK_CLASSIFY && t->n_outq != 1)
+		return hgq_errf(err, HGQ_EINVAL, "a classifier has one output"
+		    " (the model has %" PRIu32 ")", t->n_outq);
+	for (uint32_t k = 0; k < t->n_outq; k++) {
+		struct tquant *q;
+
+		t->outq[k] = t->lidx[hgq_model_output_layer(m, k)];
+		q = &t->q[t->outq[k]];
+		q->out = (int)t->n_outcols;
+		t->n_outcols += q->n;
+	}
+	/* a data row: the raw columns; the index map picks the inputs' */
+	t->n_cols = m->n_raw;
+	t->map = identity_map(m) ? NULL : m->index_map;
+	return assign_slots(t, err);
 }
 
 /*
@@ -692,51 +955,13 @@ trainer_layout(struct hgq_trainer *t, struct hgq_err *err)
 	size_t off = 0, acc = 0, mm = 0, bns = 0;
 	int rc;
 
-	if (m->n_layers < 3 || m->n_layers % 2 == 0)
-		return hgq_errf(err, HGQ_EINVAL, "the model is not a chain "
-		    "quantizer, operation, ..., quantizer");
-	t->nd = m->n_layers / 2;
-	t->nq = t->nd + 1;
-	t->q = calloc(t->nq, sizeof(*t->q));
-	t->d = calloc(t->nd, sizeof(*t->d));
-	if (t->q == NULL || t->d == NULL)
-		return hgq_errf(err, HGQ_ENOMEM, "out of memory");
-	for (uint32_t j = 0; j < m->n_layers; j++) {
-		struct hgq_layer *l = &m->layers[j];
-
-		if ((l->kind == HGQ_LAYER_QUANT) != (j % 2 == 0))
-			return hgq_errf(err, HGQ_EINVAL, "layer %" PRIu32
-			    ": not the expected %s", j, j % 2 == 0 ?
-			    "quantizer" : "operation");
-		if (j % 2 == 1 && (rc = op_init(t, &t->d[j / 2], j, err)) !=
-		    HGQ_OK)
-			return rc;
-	}
-	if (t->d[t->nd - 1].kind != HGQ_LAYER_DENSE)
-		return hgq_errf(err, HGQ_EINVAL, "the last operation must be "
-		    "dense");
+	if ((rc = trainer_graph(t, err)) != HGQ_OK)
+		return rc;
 	/* parameters: weighted op W b FW FB (gamma); trainable quantizer FA */
 	for (uint32_t j = 0; j < m->n_layers; j++) {
-		struct hgq_layer *l = &m->layers[j];
+		if (m->layers[j].kind == HGQ_LAYER_QUANT) {
+			struct tquant *q = &t->q[t->lidx[j]];
 
-		if (j % 2 == 0) {
-			struct tquant *q = &t->q[j / 2];
-			uint32_t dims[HGQ_MAX_RANK], r = hgq_layer_shape(l,
-			    dims);
-
-			q->l = l;
-			q->n = l->n_out;
-			q->round = l->round;
-			q->gran = l->gran;
-			q->n_f = l->gran == HGQ_GRAN_LAYER ? 1 :
-			    l->gran == HGQ_GRAN_CHANNEL ? dims[r - 1] : q->n;
-			q->ident = j > 0 && !l->trainable &&
-			    (t->d[j / 2 - 1].kind == HGQ_LAYER_FLATTEN ||
-			    t->d[j / 2 - 1].kind == HGQ_LAYER_MAXPOOL);
-			q->trainable = l->trainable && !q->ident;
-			if (q->ident && ident_src(t, q, &t->d[j / 2 - 1]) !=
-			    HGQ_OK)
-				goto nomem;
 			if (q->trainable) {
 				q->off_f = off;
 				if ((rc = add_region(t, off, q->n_f, FBITS_LO,
@@ -750,8 +975,8 @@ trainer_layout(struct hgq_trainer *t, struct hgq_err *err)
 			mm += q->n;
 			if (q->n > t->max_w)
 				t->max_w = q->n;
-		} else if (t->d[j / 2].weighted) {
-			struct tdense *d = &t->d[j / 2];
+		} else if (t->d[t->lidx[j]].weighted) {
+			struct tdense *d = &t->d[t->lidx[j]];
 			size_t nw = (size_t)d->C * d->OC;
 
 			d->n_fw = fsize(d->w_gran, nw, d->OC);
@@ -902,7 +1127,7 @@ trainer_io(struct hgq_trainer *t, int dir, struct hgq_err *err)
 
 	for (uint32_t l = 0; l < t->nq; l++) {
 		struct tquant *q = &t->q[l];
-		uint32_t li = 2 * l;
+		uint32_t li = q->j;
 
 		if (q->trainable)
 			IO_PARAM(q->l, HGQ_ROLE_ACT_FBITS, q->off_f, q->n_f,
@@ -916,7 +1141,7 @@ trainer_io(struct hgq_trainer *t, int dir, struct hgq_err *err)
 	}
 	for (uint32_t l = 0; l < t->nd; l++) {
 		struct tdense *d = &t->d[l];
-		uint32_t li = 2 * l + 1;
+		uint32_t li = d->j;
 		size_t nw = (size_t)d->C * d->OC;
 
 		if (!d->weighted)
@@ -935,6 +1160,40 @@ trainer_io(struct hgq_trainer *t, int dir, struct hgq_err *err)
 #undef IO_PARAM
 #undef IO
 	return rc;
+}
+
+/*
+ * trainer_masks - the mask of every masked dense or convolution: its
+ * masked weights are exactly 0 and so are their optimizer moments, so
+ * that with no gradient (phase_grads) no step ever moves them.
+ */
+static int
+trainer_masks(struct hgq_trainer *t, struct hgq_err *err)
+{
+	for (uint32_t l = 0; l < t->nd; l++) {
+		struct tdense *d = &t->d[l];
+		const struct hgq_tensor *ts = hgq_layer_tensor(d->l,
+		    HGQ_ROLE_MASK);
+		size_t nw = (size_t)d->C * d->OC;
+
+		if (ts == NULL || !d->weighted)
+			continue;
+		if (ts->n != nw)
+			return hgq_errf(err, HGQ_EINVAL, "layer %" PRIu32
+			    ": the mask has %" PRIu32 " floats, expected %zu",
+			    d->j, ts->n, nw);
+		if ((d->mask = falloc(nw)) == NULL)
+			return hgq_errf(err, HGQ_ENOMEM, "out of memory");
+		for (size_t e = 0; e < nw; e++) {
+			d->mask[e] = ts->data[e] != 0.0f ? 1.0f : 0.0f;
+			if (d->mask[e] != 0.0f)
+				continue;
+			t->P[d->off_w + e] = 0;
+			t->M1[d->off_w + e] = 0;
+			t->M2[d->off_w + e] = 0;
+		}
+	}
+	return HGQ_OK;
 }
 
 /*
@@ -985,7 +1244,8 @@ hgq_trainer_new(struct hgq_trainer **out, struct hgq_model *m,
 	t->optimizer = c->train.optimizer;
 	t->step = m->has_train ? m->train.step : 0;
 	if ((rc = trainer_layout(t, err)) != HGQ_OK ||
-	    (rc = trainer_io(t, 0, err)) != HGQ_OK)
+	    (rc = trainer_io(t, 0, err)) != HGQ_OK ||
+	    (rc = trainer_masks(t, err)) != HGQ_OK)
 		goto fail;
 	t->blk = block_rows(t);
 	t->tb = calloc((size_t)threads, sizeof(*t->tb));
@@ -1058,6 +1318,18 @@ static inline const float *
 qf_param(const struct hgq_trainer *t, const struct tquant *q)
 {
 	return q->trainable ? t->P + q->off_f : q->ffixed;
+}
+
+/* element e's F of quantizer q: round(f), within a table's width */
+static inline int
+act_F(const struct tquant *q, const float *f, size_t e)
+{
+	int F = hgq_round_bits(f[e % q->n_f]), cap;
+
+	if (!q->lut_cap)
+		return F;
+	cap = hgq_lut_fcap(q->istate[e], q->kstate[e]);
+	return F < cap ? F : cap;
 }
 
 /* [lo, hi) of n items for thread tid */
@@ -1137,7 +1409,7 @@ phase_quantize(struct hgq_trainer *t, int tid)
 			if (q->ident)
 				continue;
 			for (size_t e = 0; e < q->n; e++) {
-				int F = hgq_round_bits(f[e % q->n_f]);
+				int F = act_F(q, f, e);
 
 				q->scale[e] = pow2f(F);
 				q->inv[e] = pow2f(-F);
@@ -1288,11 +1560,11 @@ weighted_forward(struct hgq_trainer *t, struct tbuf *b, int tid, uint32_t l,
 {
 	struct tdense *d = &t->d[l];
 	struct bnview v = bn_view(t, d, l, tid);
-	const float *A = b->q[l];
+	const float *A = b->q[d->in[0]];
 	size_t rows = nr * d->npos;
 
 	if (d->kind != HGQ_LAYER_DENSE) {
-		hgq_conv_im2col(b->col[l], b->q[l], &d->g, nr);
+		hgq_conv_im2col(b->col[l], A, &d->g, nr);
 		A = b->col[l];
 	}
 	if (d->bn) {
@@ -1318,7 +1590,7 @@ weighted_forward(struct hgq_trainer *t, struct tbuf *b, int tid, uint32_t l,
 		if (tid != 0)
 			bn_forward_fuse(t, d, &v, 0);
 	}
-	hgq_matmul_forward(b->x[l + 1], A, v.wq, v.bq, rows, d->C, d->OC,
+	hgq_matmul_forward(b->x[d->out], A, v.wq, v.bq, rows, d->C, d->OC,
 	    d->relu);
 }
 
@@ -1335,7 +1607,7 @@ weighted_backward(struct hgq_trainer *t, struct tbuf *b, int tid, uint32_t l,
 {
 	struct tdense *d = &t->d[l];
 	int conv = d->kind != HGQ_LAYER_DENSE;
-	const float *A = conv ? b->col[l] : b->q[l];
+	const float *A = conv ? b->col[l] : b->q[d->in[0]];
 	float *dA = !want_dq ? NULL : conv ? b->dcol : dnext;
 	size_t rows = nr * d->npos;
 
@@ -1367,8 +1639,277 @@ weighted_backward(struct hgq_trainer *t, struct tbuf *b, int tid, uint32_t l,
 }
 
 /*
+ * The forward of a merge op d (add, subtract, concatenate) on nr rows:
+ * the sum or difference of its inputs' values, or their segments side
+ * by side, exact in float as the values are (the quantizer after it
+ * rounds).
+ */
+static void
+merge_forward(struct tbuf *b, const struct tdense *d, size_t nr)
+{
+	float *out = b->x[d->out];
+	size_t n = nr * d->out_n;
+
+	if (d->kind == HGQ_LAYER_CONCAT) {
+		size_t o = 0;
+
+		for (size_t r = 0; r < nr * d->outer; r++)
+			for (uint32_t k = 0; k < d->n_in; k++) {
+				memcpy(out + o, b->q[d->in[k]] + r * d->seg[k],
+				    d->seg[k] * sizeof(float));
+				o += d->seg[k];
+			}
+		return;
+	}
+	memcpy(out, b->q[d->in[0]], n * sizeof(float));
+	for (uint32_t k = 1; k < d->n_in; k++) {
+		const float *in = b->q[d->in[k]];
+
+		if (d->kind == HGQ_LAYER_SUB)
+			for (size_t e = 0; e < n; e++)
+				out[e] -= in[e];
+		else
+			hgq_add(out, in, n);
+	}
+}
+
+/* op l's forward on nr rows: its output quantizer's input */
+static void
+op_forward(struct hgq_trainer *t, struct tbuf *b, int tid, uint32_t l,
+    size_t nr)
+{
+	struct tdense *d = &t->d[l];
+	const float *in = b->q[d->in[0]];
+
+	switch (d->kind) {
+	case HGQ_LAYER_MAXPOOL:
+		hgq_maxpool_forward_arg(b->x[d->out], b->arg[l], in, &d->pg,
+		    nr);
+		break;
+	case HGQ_LAYER_AVGPOOL:
+		hgq_avgpool_forward(b->x[d->out], in, &d->pg, nr);
+		break;
+	case HGQ_LAYER_FLATTEN:
+		memcpy(b->x[d->out], in, nr * d->in_n * sizeof(float));
+		break;
+	case HGQ_LAYER_ADD:
+	case HGQ_LAYER_SUB:
+	case HGQ_LAYER_CONCAT:
+		merge_forward(b, d, nr);
+		break;
+	case HGQ_LAYER_LUT:
+		hgq_lut_forward(b->x[d->out], in, nr * d->out_n, d->func);
+		break;
+	default:
+		weighted_forward(t, b, tid, l, nr);
+		break;
+	}
+}
+
+/*
+ * Where op d's backward puts the gradient of its input k (n floats):
+ * the quantizer's buffer when it is the first to (d->first), else
+ * scratch that grad_done adds to the buffer.
+ */
+static float *
+grad_dst(const struct hgq_trainer *t, struct tbuf *b, const struct tdense *d,
+    uint32_t k)
+{
+	return d->first[k] ? b->gs[t->q[d->in[k]].slot] : b->d4;
+}
+
+static void
+grad_done(const struct hgq_trainer *t, struct tbuf *b, const struct tdense *d,
+    uint32_t k, size_t nr)
+{
+	const struct tquant *q = &t->q[d->in[k]];
+
+	if (!d->first[k])
+		hgq_add(b->gs[q->slot], b->d4, nr * q->n);
+}
+
+/*
+ * The backward of a merge op: each input gets the output's gradient
+ * (negated for the second of a subtraction), concatenate its segment.
+ */
+static void
+merge_backward(const struct hgq_trainer *t, struct tbuf *b,
+    const struct tdense *d, const float *dcur, size_t nr)
+{
+	size_t off = 0;
+
+	for (uint32_t k = 0; k < d->n_in; k++) {
+		const struct tquant *q = &t->q[d->in[k]];
+		float *dst;
+
+		if (!q->want) {
+			off += d->seg[k];
+			continue;
+		}
+		dst = grad_dst(t, b, d, k);
+		if (d->kind == HGQ_LAYER_CONCAT) {
+			size_t stride = d->out_n / d->outer;
+
+			for (size_t r = 0; r < nr * d->outer; r++)
+				memcpy(dst + r * d->seg[k], dcur + r * stride +
+				    off, d->seg[k] * sizeof(float));
+			off += d->seg[k];
+		} else if (d->kind == HGQ_LAYER_SUB && k == 1) {
+			for (size_t e = 0; e < nr * q->n; e++)
+				dst[e] = -dcur[e];
+		} else {
+			memcpy(dst, dcur, nr * q->n * sizeof(float));
+		}
+		grad_done(t, b, d, k, nr);
+	}
+}
+
+/* op l's backward: dcur, the gradient of its output, to its inputs */
+static void
+op_backward(struct hgq_trainer *t, struct tbuf *b, int tid, uint32_t l,
+    size_t nr)
+{
+	struct tdense *d = &t->d[l];
+	const float *dcur = b->gs[t->q[d->out].slot];
+	const struct tquant *q = &t->q[d->in[0]];
+	float *dn = q->want ? grad_dst(t, b, d, 0) : NULL;
+
+	switch (d->kind) {
+	case HGQ_LAYER_MAXPOOL:
+		if (dn != NULL)
+			hgq_maxpool_backward_arg(dn, dcur, b->arg[l], &d->pg,
+			    nr);
+		break;
+	case HGQ_LAYER_AVGPOOL:
+		if (dn != NULL)
+			hgq_avgpool_backward(dn, dcur, &d->pg, nr);
+		break;
+	case HGQ_LAYER_FLATTEN:
+		if (dn != NULL)
+			memcpy(dn, dcur, nr * d->in_n * sizeof(float));
+		break;
+	case HGQ_LAYER_LUT:
+		/* func'(x) at the input's value x (its output y is what
+		   the quantizer after it read); straight through the
+		   quantizers on either side */
+		if (dn != NULL)
+			hgq_lut_backward(dn, dcur, b->q[d->in[0]],
+			    b->x[d->out], nr * d->in_n, d->func);
+		break;
+	case HGQ_LAYER_ADD:
+	case HGQ_LAYER_SUB:
+	case HGQ_LAYER_CONCAT:
+		merge_backward(t, b, d, dcur, nr);
+		return;
+	default:
+		weighted_backward(t, b, tid, l, nr, dcur, dn, dn != NULL);
+		break;
+	}
+	if (dn != NULL)
+		grad_done(t, b, d, 0, nr);
+}
+
+/* quantizer l's backward: its gradient, in place, to its input's */
+static void
+quant_backward(struct hgq_trainer *t, struct tbuf *b, uint32_t l, size_t nr)
+{
+	struct tquant *q = &t->q[l];
+	float *g = b->gs[q->slot];
+
+	/* an identity quantizer passes the gradient as it is */
+	if (q->ident)
+		return;
+	if (q->relu)
+		hgq_fq_relu_backward(b->acc + q->acc_dfs, g, b->x[l], b->q[l],
+		    nr, q->n);
+	else
+		hgq_fq_backward(b->acc + q->acc_dfs, g, b->x[l], b->q[l], nr,
+		    q->n);
+}
+
+/* the model inputs of rows [r0, r0 + nr): each its columns of a row */
+static void
+gather_inputs(struct hgq_trainer *t, struct tbuf *b, size_t r0, size_t nr)
+{
+	const uint32_t *idx = t->idx;
+
+	for (uint32_t l = 0; l < t->nq; l++) {
+		const struct tquant *q = &t->q[l];
+
+		if (q->src >= 0)
+			continue;
+		for (size_t r = 0; r < nr; r++) {
+			size_t src = idx != NULL ? idx[r0 + r] : r0 + r;
+			const float *row = t->x + src * t->n_cols;
+			float *x = b->x[l] + r * q->n;
+
+			if (t->map == NULL)
+				memcpy(x, row + q->in_off, q->n * sizeof(float));
+			else
+				for (size_t e = 0; e < q->n; e++)
+					x[e] = row[t->map[q->in_off + e]];
+		}
+	}
+}
+
+/*
+ * The loss of rows [r0, r0 + nr) and its gradient, written into the
+ * output quantizers' buffers; several outputs are joined first (the
+ * mean squared error over all their columns).
+ */
+static void
+loss_rows(struct hgq_trainer *t, struct tbuf *b, size_t r0, size_t nr)
+{
+	float dscale = 1.0f / (float)t->n;
+	const uint32_t *idx = t->idx;
+	size_t no = t->n_outcols;
+	const struct tquant *q0 = &t->q[t->outq[0]];
+	const float *out = b->q[t->outq[0]];
+	float *dq = b->gs[q0->slot];
+
+	if (t->n_outq > 1) {
+		for (uint32_t k = 0; k < t->n_outq; k++) {
+			const struct tquant *q = &t->q[t->outq[k]];
+			const float *v = b->q[t->outq[k]];
+
+			for (size_t r = 0; r < nr; r++)
+				memcpy(b->ob + r * no + q->out, v + r * q->n,
+				    q->n * sizeof(float));
+		}
+		out = b->ob;
+		dq = b->dob;
+	}
+	if (t->loss_kind == HGQ_LOSS_MSE) {
+		for (size_t r = 0; r < nr; r++) {
+			size_t src = idx != NULL ? idx[r0 + r] : r0 + r;
+
+			memcpy(b->yb + r * no, t->y + src * no,
+			    no * sizeof(float));
+		}
+		b->loss += hgq_mse_forward_backward(dq, out, b->yb, nr, no,
+		    dscale);
+	} else {
+		for (size_t r = 0; r < nr; r++) {
+			size_t src = idx != NULL ? idx[r0 + r] : r0 + r;
+
+			b->labels[r] = (int32_t)t->y[src];
+		}
+		b->loss += hgq_xent_forward_backward(dq, out, b->labels, nr,
+		    no, dscale, &b->correct);
+	}
+	for (uint32_t k = 0; t->n_outq > 1 && k < t->n_outq; k++) {
+		const struct tquant *q = &t->q[t->outq[k]];
+
+		for (size_t r = 0; r < nr; r++)
+			memcpy(b->gs[q->slot] + r * q->n, b->dob + r * no +
+			    q->out, q->n * sizeof(float));
+	}
+}
+
+/*
  * Forward and backward of rows [r0, r0 + nr) of the batch, adding to the
- * thread's sums.  With batchnorm, every thread calls this exactly once
+ * thread's sums: the layers in model order, then the loss, then back in
+ * reverse order.  With batchnorm, every thread calls this exactly once
  * (possibly with nr = 0): the statistics need every row, and the threads
  * meet at barriers inside.
  */
@@ -1376,115 +1917,22 @@ static void
 fwd_bwd_rows(struct hgq_trainer *t, struct tbuf *b, int tid, size_t r0,
     size_t nr)
 {
-	size_t n0 = t->q[0].n;
-	float *dcur, *dnext;
-	float dscale = 1.0f / (float)t->n;
-	const uint32_t *idx = t->idx;
+	const struct hgq_model *m = t->m;
 
-	/* gather the rows */
-	for (size_t r = 0; r < nr; r++) {
-		size_t src = idx != NULL ? idx[r0 + r] : r0 + r;
-		memcpy(b->x[0] + r * n0, t->x + src * n0,
-		    n0 * sizeof(float));
-	}
-	/* forward */
-	for (uint32_t l = 0; l < t->nd; l++) {
-		struct tdense *d = &t->d[l];
-
-		quant_forward(t, b, l, nr);
-		switch (d->kind) {
-		case HGQ_LAYER_MAXPOOL:
-			hgq_maxpool_forward_arg(b->x[l + 1], b->arg[l],
-			    b->q[l], &d->pg, nr);
-			break;
-		case HGQ_LAYER_AVGPOOL:
-			hgq_avgpool_forward(b->x[l + 1], b->q[l], &d->pg, nr);
-			break;
-		case HGQ_LAYER_FLATTEN:
-			memcpy(b->x[l + 1], b->q[l], nr * d->in_n *
-			    sizeof(float));
-			break;
-		default:
-			weighted_forward(t, b, tid, l, nr);
-			break;
-		}
-	}
-	/* the output quantizer and the loss */
-	{
-		struct tquant *q = &t->q[t->nd];
-		size_t no = q->n;
-
-		quant_forward(t, b, t->nd, nr);
-		dcur = b->d1;
-		if (t->loss_kind == HGQ_LOSS_MSE) {
-			for (size_t r = 0; r < nr; r++) {
-				size_t src = idx != NULL ? idx[r0 + r] : r0 + r;
-
-				memcpy(b->d2 + r * no, t->y + src * no,
-				    no * sizeof(float));
-			}
-			b->loss += hgq_mse_forward_backward(dcur, b->q[t->nd],
-			    b->d2, nr, no, dscale);
-		} else {
-			for (size_t r = 0; r < nr; r++) {
-				size_t src = idx != NULL ? idx[r0 + r] : r0 + r;
-
-				b->labels[r] = (int32_t)t->y[src];
-			}
-			b->loss += hgq_xent_forward_backward(dcur,
-			    b->q[t->nd], b->labels, nr, no, dscale,
-			    &b->correct);
-		}
-		if (t->d[t->nd - 1].relu)
-			hgq_fq_relu_backward(b->acc + q->acc_dfs, dcur,
-			    b->x[t->nd], b->q[t->nd], nr, no);
+	gather_inputs(t, b, r0, nr);
+	for (uint32_t j = 0; j < m->n_layers; j++)
+		if (m->layers[j].kind == HGQ_LAYER_QUANT)
+			quant_forward(t, b, t->lidx[j], nr);
 		else
-			hgq_fq_backward(b->acc + q->acc_dfs, dcur, b->x[t->nd],
-			    b->q[t->nd], nr, no);
-	}
-	/* backward: dcur is the gradient of op l's output (after the
-	   ReLU's mask) */
-	dnext = b->d2;
-	for (uint32_t l = t->nd; l-- > 0;) {
-		struct tquant *q = &t->q[l];
-		struct tdense *d = &t->d[l];
-		int want_dq = l > 0 || q->trainable;
-		float *tmp;
+			op_forward(t, b, tid, t->lidx[j], nr);
+	loss_rows(t, b, r0, nr);
+	for (uint32_t j = m->n_layers; j-- > 0;) {
+		uint32_t x = t->lidx[j];
 
-		switch (d->kind) {
-		case HGQ_LAYER_MAXPOOL:
-			if (want_dq)
-				hgq_maxpool_backward_arg(dnext, dcur,
-				    b->arg[l], &d->pg, nr);
-			break;
-		case HGQ_LAYER_AVGPOOL:
-			if (want_dq)
-				hgq_avgpool_backward(dnext, dcur, &d->pg, nr);
-			break;
-		case HGQ_LAYER_FLATTEN:
-			if (want_dq)
-				memcpy(dnext, dcur, nr * d->in_n *
-				    sizeof(float));
-			break;
-		default:
-			weighted_backward(t, b, tid, l, nr, dcur, dnext,
-			    want_dq);
-			break;
-		}
-		if (!want_dq)
-			break;
-		/* an identity quantizer passes the gradient as it is */
-		if (q->ident)
-			;
-		else if (l > 0 && t->d[l - 1].relu)
-			hgq_fq_relu_backward(b->acc + q->acc_dfs, dnext,
-			    b->x[l], b->q[l], nr, q->n);
-		else
-			hgq_fq_backward(b->acc + q->acc_dfs, dnext, b->x[l],
-			    b->q[l], nr, q->n);
-		tmp = dcur;
-		dcur = dnext;
-		dnext = tmp;
+		if (m->layers[j].kind != HGQ_LAYER_QUANT)
+			op_backward(t, b, tid, x, nr);
+		else if (t->q[x].want)
+			quant_backward(t, b, x, nr);
 	}
 }
 
@@ -1555,7 +2003,7 @@ gran_reduce(float *g, const float *e, size_t n_elem, size_t OC, int gran)
  * ident_bits - the bits of identity quantizer q (after op d) are those of
  * the element reaching it: the same element after flatten, the one with
  * the most bits of the window after max pooling (the first on ties),
- * whose f the EBOPs gradient of q's elements goes to (q->src).
+ * whose f the EBOPs gradient of q's elements goes to (q->src_e).
  */
 static void
 ident_bits(struct tquant *q, const struct tquant *from, const struct tdense *d)
@@ -1583,7 +2031,7 @@ ident_bits(struct tquant *q, const struct tquant *from, const struct tdense *d)
 						    from->abits[best])
 							best = e;
 					}
-				q->src[o] = (uint32_t)best;
+				q->src_e[o] = (uint32_t)best;
 				q->abits[o] = from->abits[best];
 			}
 }
@@ -1612,14 +2060,16 @@ phase_grads(struct hgq_trainer *t)
 		const float *f = qf_param(t, q);
 
 		if (q->ident) {
-			ident_bits(q, &t->q[l - 1], &t->d[l - 1]);
+			const struct tdense *d = &t->d[q->src];
+
+			ident_bits(q, &t->q[d->in[0]], d);
 			memset(q->efa, 0, q->n * sizeof(float));
 			continue;
 		}
 		for (size_t e = 0; e < q->n; e++) {
 			float mn = t->tb[0].qmin[q->mm + e];
 			float mx = t->tb[0].qmax[q->mm + e];
-			int F = hgq_round_bits(f[e % q->n_f]);
+			int F = act_F(q, f, e);
 			float a, inew, k;
 
 			for (int th = 1; th < t->T; th++) {
@@ -1641,13 +2091,15 @@ phase_grads(struct hgq_trainer *t)
 			}
 			a = q->istate[e] + (float)F + (q->kstate[e] > 0);
 			q->abits[e] = a > 0 ? a : 0;
-			q->efa[e] = ln2 * acc[q->acc_dfs + e];
+			/* F held at a table's width does not follow f */
+			q->efa[e] = F < hgq_round_bits(f[e % q->n_f]) ? 0 :
+			    ln2 * acc[q->acc_dfs + e];
 		}
 	}
 	/* weighted ops: weights, biases, their f; EBOPs */
 	for (uint32_t l = 0; l < t->nd; l++) {
 		struct tdense *d = &t->d[l];
-		struct tquant *q = &t->q[l];
+		struct tquant *q = &t->q[d->in[0]];
 		size_t C = d->C, OC = d->OC, nw = C * OC;
 		const float *G = acc + d->acc_gw, *gb = acc + d->acc_gb;
 		const float *wf, *gk0;
@@ -1667,6 +2119,9 @@ phase_grads(struct hgq_trainer *t)
 		} else {
 			memcpy(gw, G, nw * sizeof(float));
 		}
+		/* masked weights: no gradient, they stay 0 */
+		for (size_t e = 0; d->mask != NULL && e < nw; e++)
+			gw[e] *= d->mask[e];
 		memcpy(gbias, gb, OC * sizeof(float));
 		if (d->kind == HGQ_LAYER_DENSE)
 			ebops += hgq_ebops_dense(dfa, d->efw, q->abits,
@@ -1695,12 +2150,13 @@ phase_grads(struct hgq_trainer *t)
 	}
 	/* the EBOPs gradient of identity quantizers goes to their sources */
 	for (uint32_t l = t->nq; l-- > 1;) {
-		struct tquant *q = &t->q[l], *from = &t->q[l - 1];
+		struct tquant *q = &t->q[l], *from;
 
 		if (!q->ident)
 			continue;
+		from = &t->q[t->d[q->src].in[0]];
 		for (size_t e = 0; e < q->n; e++)
-			from->efa[q->src[e]] += q->efa[e];
+			from->efa[q->src_e[e]] += q->efa[e];
 	}
 	for (uint32_t l = 0; l < t->nq; l++) {
 		struct tquant *q = &t->q[l];

@@ -108,6 +108,29 @@ check "with biases, the conv1d's is not" sh -c \
     'sed -n 1p wb.b | grep -q "\"bias_mantissa\": \[" &&
     ! sed -n 1p wb.b | grep -q "\[0, 0, 0, 0\]"'
 
+# after a global pool (two layers: the pool and its flatten), the next
+# item's use_bias still belongs to that item
+cat > gp.yaml <<EOF2
+seed: 3
+data: { train_x: x50.npy, train_y: y2.npy, input_shape: [50, 3] }
+model:
+  layers:
+  - { type: conv1d, filters: 4, kernel: 3, activation: relu }
+  - { type: global_maxpool }
+  - { type: dense, units: 4, activation: relu, use_bias: false }
+  - { type: dense, units: 2 }
+quantizers: { bias: { init_f: 8 } }
+train: { epochs: 3, batch_size: 20, threads: 1,
+         optimizer: { name: adam, lr: 0.05 } }
+EOF2
+ok "use_bias: false after a global pool trains" \
+    hgq-train -q -c gp.yaml -o gp.hgqm
+hgq-ebops --dump gp.hgqm | grep '"bias_mantissa"' > gp.b
+check "the dense bias after the pool is 0, the others are not" sh -c \
+    '[ "$(sed -n 2p gp.b)" = "      \"bias_mantissa\": [0, 0, 0, 0]," ] &&
+    ! sed -n 1p gp.b | grep -q "\[0, 0, 0, 0\]" &&
+    ! sed -n 3p gp.b | grep -q "\[0, 0\]"'
+
 # shapes that do not fit: config errors at the layer, no output
 bad() {	# bad WHAT LAYER WANT
 	cat > bad.yaml <<EOF2

@@ -514,6 +514,79 @@ START_TEST(test_hand_conv)
 }
 END_TEST
 
+/*
+ * A graph (fx_graph): every quantizer 4 bits (k 1, i 2, f 1) but the
+ * input "b", 3 bits; dense 2 weights 3 (span 2), dense 4 weights 5
+ * (span 3), dense 14 weights 1 but the masked 0 and 7.  Each dense
+ * layer counts the bits of its own input: 4 x 12 x 2 + 3 x 12 x 3 +
+ * 4 x 10 x 1; add, subtract, the table and concatenate count 0.  Then
+ * q9[0] gets width 0 and row 0 of dense 14 is zeroed: q7[0] reaches
+ * nothing live, nor do q3[0] and q5[0], so column 0 of dense 2 and 4
+ * no longer counts, while q11[0], an output, stays live.
+ */
+static struct hgq_model *
+graph_hand(void)
+{
+	struct hgq_model *m = fx_graph();
+
+	for (uint32_t l = 0; l < m->n_layers; l++)
+		for (uint32_t e = 0; m->layers[l].kind == HGQ_LAYER_QUANT &&
+		    e < m->layers[l].n_out; e++)
+			set_fmt(m, l, e, 1, 2, 1);
+	for (uint32_t e = 0; e < 4; e++)
+		set_fmt(m, 1, e, 0, 1, 2);
+	for (uint32_t e = 0; e < 12; e++) {
+		m->layers[2].w_m[e] = 3;
+		m->layers[4].w_m[e] = 5;
+		m->layers[14].w_m[e] = e == 0 || e == 7 ? 0 : 1;
+	}
+	return m;
+}
+
+START_TEST(test_hand_graph)
+{
+	static const uint64_t want[7] = { 96, 108, 0, 0, 0, 0, 40 };
+	static const uint64_t dead[7] = { 64, 72, 0, 0, 0, 0, 36 };
+	struct hgq_model *m = graph_hand();
+	struct hgq_ebops_report r;
+	struct hgq_err err = HGQ_ERR_INIT;
+	uint8_t *live[16];
+
+	ck_assert_msg(hgq_ebops_report(m, &r, &err) == HGQ_OK, "%s", err.msg);
+	ck_assert_uint_eq(r.n_dense, 7);
+	for (uint32_t n = 0; n < 7; n++)
+		ck_assert_uint_eq(r.layer[n].ebops, want[n]);
+	ck_assert_uint_eq(r.layer[2].index, 6);
+	ck_assert_uint_eq(r.layer[2].kind, HGQ_LAYER_ADD);
+	ck_assert_uint_eq(r.layer[5].kind, HGQ_LAYER_CONCAT);
+	ck_assert_uint_eq(r.total, 244);
+	ck_assert_uint_eq(hgq_ebops_total(m), 244);
+	ck_assert_uint_eq(hgq_ebops_layer(m, 4), 108);
+	hgq_ebops_report_release(&r);
+
+	set_fmt(m, 9, 0, 0, 0, 0);
+	for (uint32_t j = 0; j < 2; j++)
+		m->layers[14].w_m[j] = 0;
+	ck_assert_msg(hgq_model_live(m, live, &err) == HGQ_OK, "%s", err.msg);
+	ck_assert(live[2] == NULL && live[6] == NULL);
+	ck_assert_uint_eq(live[13][0], 0);
+	ck_assert_uint_eq(live[9][0], 0);
+	ck_assert_uint_eq(live[7][0], 0);
+	ck_assert_uint_eq(live[7][1], 1);
+	ck_assert_uint_eq(live[3][0], 0);
+	ck_assert_uint_eq(live[5][0], 0);
+	ck_assert_uint_eq(live[11][0], 1);
+	ck_assert_uint_eq(live[0][0], 1);
+	hgq_model_live_release(live, m->n_layers);
+	ck_assert_msg(hgq_ebops_report(m, &r, &err) == HGQ_OK, "%s", err.msg);
+	for (uint32_t n = 0; n < 7; n++)
+		ck_assert_uint_eq(r.layer[n].ebops, dead[n]);
+	ck_assert_uint_eq(r.total, 172);
+	hgq_ebops_report_release(&r);
+	hgq_model_free(m);
+}
+END_TEST
+
 Suite *
 ebops_suite(void)
 {
@@ -528,6 +601,7 @@ ebops_suite(void)
 	tcase_add_test(tc, test_write);
 	tcase_add_test(tc, test_lut_estimate);
 	tcase_add_test(tc, test_hand_conv);
+	tcase_add_test(tc, test_hand_graph);
 	suite_add_tcase(s, tc);
 	return s;
 }
