@@ -7,8 +7,11 @@
  *   module TOP([input clk,] input [WI-1:0] model_inp,
  *       output [WO-1:0] model_out);
  *
- * Element j of a port occupies its own width (k+i+f) from the sum of the
- * widths before it, element 0 at the LSBs; pruned elements take no bits.
+ * or, for a model with named inputs and outputs (format 1.2), one port
+ * inp_<name> per input and out_<name> per output, in the model's order,
+ * after clk.  Element j of a port occupies its own width (k+i+f) from the
+ * sum of the widths before it, element 0 at the LSBs; pruned elements
+ * take no bits.
  * Inside, one variable per IR value, sized from its interval (and cut to
  * the bits its consumers read), and one blocking statement per op in
  * topological order in a single always @* block (rtl-notes.md 2.2, 5):
@@ -22,13 +25,16 @@
  *     finer operand's low bits pass through as wires (hgq_add_span);
  *   - ReLU masks with the inverted sign bit, truncation and wrap are bit
  *     slices, saturation is a choice between the value and two constants
- *     on tests of the bits above the format.
+ *     on tests of the bits above the format;
+ *   - a lookup-table element is a case over every value of its index
+ *     bits (a ROM; the entries come from the IR, hence hgq_lut_mant).
  *
- * Pipelining (--pipeline N): an adder at level L (1, 2, ...) belongs to
- * stage (L-1)/N, the other ops to the stage of their operands; at the end
- * of every stage each value still needed later is registered, and so are
- * the outputs, so the latency is the number of stages and the flip-flops
- * are the bits crossing the cuts.
+ * Pipelining (--pipeline N): an adder or a ROM at level L (1, 2, ...; a
+ * ROM counts as one level, like an adder) belongs to stage (L-1)/N, the
+ * other ops to the stage of their operands; at the end of every stage
+ * each value still needed later is registered, and so are the outputs,
+ * so the latency is the number of stages and the flip-flops are the bits
+ * crossing the cuts.
  */
 #include <stdarg.h>
 #include <stdbool.h>
