@@ -890,6 +890,108 @@ trained_like_graph(void)
 }
 
 /*
+ * Concatenation of rank-2 tensors on either axis, by hand (row-major
+ * element order): a [2, 3] | b [2, 2] on axis 1 is [2, 5], c [1, 3] over
+ * e [2, 3] on axis 0 is [3, 3]; wiring only.
+ */
+START_TEST(test_concat_axes)
+{
+	static const int want[19] = { 0, 1, 2, 6, 7, 3, 4, 5, 8, 9,
+	    10, 11, 12, 13, 14, 15, 16, 17, 18 };
+	static const uint32_t shape[4][2] = { { 2, 3 }, { 2, 2 }, { 1, 3 },
+	    { 2, 3 } };
+	struct hgq_err err = HGQ_ERR_INIT;
+	struct hgq_model *m = hgq_model_new();
+	struct hgq_ir *ir = NULL;
+	int64_t x[19], y[19], buf[64];
+	uint32_t r;
+
+	for (uint32_t k = 0; k < 4; k++) {
+		r = HGQ_REF_INPUT | k;
+		add_layer(m, HGQ_LAYER_QUANT, shape[k][0] * shape[k][1], 2,
+		    shape[k], 1, &r);
+		m->in_ports[k].layer = k;
+		snprintf(m->in_ports[k].name, sizeof(m->in_ports[k].name),
+		    "x%u", k);
+	}
+	add_layer(m, HGQ_LAYER_CONCAT, 6, 2, (const uint32_t[]){ 2, 5 }, 2,
+	    (const uint32_t[]){ 0, 1 })->axis = 1;
+	add_layer(m, HGQ_LAYER_QUANT, 10, 2, (const uint32_t[]){ 2, 5 }, 1,
+	    (const uint32_t[]){ 4 });
+	add_layer(m, HGQ_LAYER_CONCAT, 3, 2, (const uint32_t[]){ 3, 3 }, 2,
+	    (const uint32_t[]){ 2, 3 })->axis = 0;
+	add_layer(m, HGQ_LAYER_QUANT, 9, 2, (const uint32_t[]){ 3, 3 }, 1,
+	    (const uint32_t[]){ 6 });
+	for (uint32_t l = 0; l < m->n_layers; l++)
+		if (m->layers[l].kind == HGQ_LAYER_QUANT)
+			set_fmt(m, l, 1, 4, 0, HGQ_TRN);
+	m->n_in_ports = 4;
+	m->n_out_ports = 2;
+	m->out_ports[0] = (struct hgq_port){ .name = "ab", .layer = 5 };
+	m->out_ports[1] = (struct hgq_port){ .name = "ce", .layer = 7 };
+	m->task = HGQ_TASK_REGRESS;
+	ck_assert_msg(hgq_model_set_input(m, 19, &err) == HGQ_OK, "%s",
+	    err.msg);
+	m->calibrated = 1;
+	ck_assert_msg(hgq_model_validate(m, &err) == HGQ_OK, "%s", err.msg);
+	ck_assert_msg(hgq_ir_build(&ir, m, NULL, 0, &err) == HGQ_OK, "%s",
+	    err.msg);
+	ck_assert_uint_eq(ir->n_out, 19);
+	for (int t = 0; t < 19; t++)
+		x[t] = t - 9;
+	hgq_ir_eval(ir, x, buf, y);
+	for (int e = 0; e < 19; e++)
+		ck_assert_int_eq(y[e], x[want[e]]);
+	ck_assert_uint_eq(ir->n_adders, 0);
+	ck_assert_uint_eq(ir->lut, 0);
+	hgq_ir_free(ir);
+	hgq_model_free(m);
+}
+END_TEST
+
+/* the named ports: clk first, the inputs, the outputs, each packed */
+START_TEST(test_ports)
+{
+	struct hgq_err err = HGQ_ERR_INIT;
+	struct hgq_verilog_opts vo;
+	struct hgq_model *m;
+	struct hgq_ir *ir = NULL;
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f;
+
+	fx_rng_state = 99;
+	m = trained_like_graph();
+	ck_assert_msg(hgq_ir_build(&ir, m, NULL, 0, &err) == HGQ_OK, "%s",
+	    err.msg);
+	hgq_verilog_opts_init(&vo);
+	vo.top = "g";
+	vo.pipeline = 1;
+	ck_assert_ptr_nonnull(f = open_memstream(&text, &len));
+	ck_assert_int_eq(hgq_verilog_write(f, ir, &vo, &err), HGQ_OK);
+	ck_assert_int_eq(hgq_verilog_testbench(f, ir, &vo, "i.mem", "e.mem",
+	    3, &err), HGQ_OK);
+	ck_assert_int_eq(fclose(f), 0);
+	ck_assert_msg(strstr(text, "module g (\n\tinput clk,\n"
+	    "\tinput [47:0] inp_a,\n\tinput [47:0] inp_b,\n"
+	    "\toutput [35:0] out_y,\n\toutput [39:0] out_z\n);\n") != NULL,
+	    "%s", text);
+	ck_assert(strstr(text, "// inp_a: 8 elements in 48 bits;\n") != NULL);
+	ck_assert(strstr(text, "// out_z: 8 elements in 40 bits;\n") != NULL);
+	ck_assert(strstr(text, "\tcase (") != NULL);
+	ck_assert(strstr(text, "wire [75:0] tb_got = {out_z, out_y};\n") !=
+	    NULL);
+	ck_assert(strstr(text, "\t\t\t{inp_b, inp_a} = tb_inp[t];\n") != NULL);
+	ck_assert(strstr(text, "g dut (.clk(clk), .inp_a(inp_a), "
+	    ".inp_b(inp_b), .out_y(out_y), .out_z(out_z));\n") != NULL);
+	ck_assert(strstr(text, "model_inp") == NULL);
+	free(text);
+	hgq_ir_free(ir);
+	hgq_model_free(m);
+}
+END_TEST
+
+/*
  * Yosys synth_xilinx on two graphs of trained_like_graph (random
  * weights): the LUTs it counts are within 12 % of the estimate (the
  * adders' as for chains, each ROM bit a LUT6 of its 6-bit index).
@@ -951,6 +1053,8 @@ verilog_suite(void)
 
 	tcase_set_timeout(tc, 600);
 	tcase_add_loop_test(tc, test_random_graphs, 0, 3);
+	tcase_add_test(tc, test_concat_axes);
+	tcase_add_test(tc, test_ports);
 	tcase_add_loop_test(tc, test_icarus, 0, 2);
 	tcase_add_test(tc, test_icarus_mismatch);
 	tcase_add_test(tc, test_verilator_lint);
