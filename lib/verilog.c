@@ -453,27 +453,64 @@ dot_width(const struct hgq_ir *ir, uint32_t j)
 }
 
 /* one op's statement(s) into b (declarations into d) */
-/* a ROM: a case over every index (the last as default) */
+static int
+cmp_i64(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* the most frequent of the n entries t (the smallest of a tie) */
+static int64_t
+rom_mode(const int64_t *t, uint32_t n)
+{
+	int64_t *c = hgq_calloc(n, sizeof(*c)), best;
+	uint32_t run = 0, best_run = 0;
+
+	if (c == NULL)
+		return t[n - 1];
+	memcpy(c, t, n * sizeof(*c));
+	qsort(c, n, sizeof(*c), cmp_i64);
+	best = c[0];
+	for (uint32_t p = 0; p < n; p++) {
+		run = p > 0 && c[p] == c[p - 1] ? run + 1 : 1;
+		if (run > best_run) {
+			best_run = run;
+			best = c[p];
+		}
+	}
+	free(c);
+	return best;
+}
+
+/*
+ * A ROM: a case over the values of its index bits; the most frequent
+ * entry is the default and the others are listed (a table that
+ * saturates lists only its slope).
+ */
 static void
 emit_rom(struct sbuf *b, const struct hgq_ir *ir, const struct sched *s,
     uint32_t j)
 {
 	const struct hgq_ir_op *op = &ir->ops[j];
+	const int64_t *t = &ir->tab[op->tab];
 	uint32_t n = (uint32_t)1 << op->n_idx;
+	int64_t dflt = rom_mode(t, n);
 
 	sb_printf(b, "\tcase (");
 	ext(b, ir, s, op->a, s->stage[j], 0, op->n_idx);
 	sb_printf(b, ")\n");
 	for (uint32_t p = 0; p < n; p++) {
-		if (p + 1 < n)
-			sb_printf(b, "\t%d'h%x: ", op->n_idx, p);
-		else
-			sb_printf(b, "\tdefault: ");
-		sb_printf(b, "v%u = ", j);
-		literal(b, op->w, (uint64_t)ir->tab[op->tab + p]);
+		if (t[p] == dflt)
+			continue;
+		sb_printf(b, "\t%d'h%x: v%u = ", op->n_idx, p, j);
+		literal(b, op->w, (uint64_t)t[p]);
 		sb_printf(b, ";\n");
 	}
-	sb_printf(b, "\tendcase\n");
+	sb_printf(b, "\tdefault: v%u = ", j);
+	literal(b, op->w, (uint64_t)dflt);
+	sb_printf(b, ";\n\tendcase\n");
 }
 
 static void
