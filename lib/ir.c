@@ -1774,8 +1774,6 @@ ir_ports(struct hgq_ir *ir, const struct hgq_model *m)
 		p->n = m->layers[hgq_model_output_layer(m, k)].n_out;
 		pos += p->n;
 	}
-	ir->in_ports[ir->n_in_ports - 1].name[HGQ_MAX_PORT_NAME] = '\0';
-	ir->out_ports[ir->n_out_ports - 1].name[HGQ_MAX_PORT_NAME] = '\0';
 }
 
 /*
