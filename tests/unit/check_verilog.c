@@ -395,8 +395,13 @@ static void
 ref_eval(const struct hgq_model *m, const int64_t *in, int64_t *out)
 {
 	int64_t **v = calloc(m->n_layers, sizeof(*v));
-	struct xsum *y = calloc(HGQ_MAX_N, sizeof(*y));
-	uint32_t pos = 0;
+	uint32_t pos = 0, max_n = 1;
+	struct xsum *y;
+
+	for (uint32_t l = 0; l < m->n_layers; l++)
+		if (m->layers[l].n_out > max_n)
+			max_n = m->layers[l].n_out;
+	y = calloc(max_n, sizeof(*y));
 
 	for (uint32_t l = 0; l < m->n_layers; l++) {
 		const struct hgq_layer *q = &m->layers[l];
