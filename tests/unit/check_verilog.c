@@ -382,6 +382,37 @@ ref_op(const struct hgq_model *m, int64_t *const *v, uint32_t l,
 		}
 		break;
 	}
+	case HGQ_LAYER_CONV1D: {
+		struct hgq_window w;
+		uint32_t idx[64];
+
+		ck_assert_int_eq(hgq_layer_window(m, l, &w, NULL), HGQ_OK);
+		ck_assert_uint_le(w.n_taps, 64);
+		for (uint32_t pp = 0; pp < w.n_pos; pp++) {
+			hgq_window_taps(&w, pp, idx);
+			for (uint32_t co = 0; co < w.out_c; co++) {
+				struct xsum *o = &y[pp * w.out_c + co];
+
+				for (uint32_t t = 0; t < w.n_taps; t++) {
+					size_t at = (size_t)t * w.out_c + co;
+
+					if (idx[t] != HGQ_TAP_PAD)
+						xs_add(o, (__int128)v[p][idx[t]] *
+						    d->w_m[at],
+						    -m->layers[p].f[idx[t]] -
+						    d->w_f[at]);
+				}
+				xs_add(o, d->b_m[co], -d->b_f[co]);
+				if (d->act == HGQ_ACT_RELU && o->S < 0)
+					o->S = 0;
+			}
+		}
+		break;
+	}
+	case HGQ_LAYER_FLATTEN:
+		for (uint32_t j = 0; j < d->n_out; j++)
+			xs_elem(&y[j], m, v, p, j, 0);
+		break;
 	default:
 		ck_abort_msg("layer %u: kind %u", l, d->kind);
 	}
@@ -996,6 +1027,124 @@ START_TEST(test_ports)
 }
 END_TEST
 
+/* layer j of kind conv1d: 1 filter, kernel 3, same padding, no bias */
+static uint32_t
+conv_station(struct hgq_model *m, uint32_t ref, uint32_t n, uint32_t c)
+{
+	struct hgq_err err = HGQ_ERR_INIT;
+	struct hgq_layer *l = add_layer(m, HGQ_LAYER_CONV1D, n * c, 2,
+	    (const uint32_t[]){ n, 1 }, 1, &ref);
+	uint32_t j = m->n_layers - 1;
+
+	l->kernel[0] = 1;
+	l->kernel[1] = 3;
+	l->stride[0] = l->stride[1] = 1;
+	l->padding = HGQ_PAD_SAME;
+	ck_assert_msg(hgq_model_alloc_fixed(m, j, &err) == HGQ_OK, "%s",
+	    err.msg);
+	for (uint32_t e = 0; e < 3 * c; e++) {
+		l->w_m[e] = fx_rnd_int(-8, 7);
+		l->w_f[e] = (int8_t)fx_rnd_int(1, 3);
+	}
+	return j;
+}
+
+/*
+ * The muon network's shape, small: stations a [6, 3] and b [6, 2], a
+ * convolution each (1 filter, kernel 3, same) flattened to 6, tanh
+ * tables, a masked dense 6x6 on b's, the sum, tanh, a dense 6x2 (output
+ * y); z is a's tanh.  The IR (both styles) against the reference, and
+ * the Verilog under Icarus, combinational and pipelined.
+ */
+START_TEST(test_muon_like)
+{
+	struct hgq_err err = HGQ_ERR_INIT;
+	struct hgq_model *m = hgq_model_new();
+	uint32_t r, qa, qb, t[2], s, l;
+	struct hgq_ir *ir = NULL, *irb = NULL;
+	int64_t *x, *y;
+	size_t n = 300;
+
+	fx_rng_state = 2026;
+	r = HGQ_REF_INPUT | 0;
+	qa = m->n_layers;
+	add_layer(m, HGQ_LAYER_QUANT, 18, 2, (const uint32_t[]){ 6, 3 }, 1, &r);
+	r = HGQ_REF_INPUT | 1;
+	qb = m->n_layers;
+	add_layer(m, HGQ_LAYER_QUANT, 12, 2, (const uint32_t[]){ 6, 2 }, 1, &r);
+	for (int k = 0; k < 2; k++) {
+		r = conv_station(m, k == 0 ? qa : qb, 6, k == 0 ? 3 : 2);
+		r = m->n_layers;
+		add_layer(m, HGQ_LAYER_QUANT, 6, 2, (const uint32_t[]){ 6, 1 },
+		    1, (const uint32_t[]){ r - 1 });
+		r = add_flat(m, HGQ_LAYER_FLATTEN, 6, 6, 1, &r);
+		r = add_flat(m, HGQ_LAYER_QUANT, 6, 6, 1, &r);
+		set_fmt(m, r, 1, 2, 3, HGQ_RND);
+		r = add_flat(m, HGQ_LAYER_LUT, 6, 6, 1, &r);
+		m->layers[r].func = HGQ_FUNC_TANH;
+		t[k] = add_flat(m, HGQ_LAYER_QUANT, 6, 6, 1, &r);
+		set_fmt(m, t[k], 1, 0, 5, HGQ_RND);
+	}
+	l = add_flat(m, HGQ_LAYER_DENSE, 6, 6, 1, &t[1]);
+	random_dense(&m->layers[l]);
+	m->layers[l].act = HGQ_ACT_LINEAR;
+	r = add_flat(m, HGQ_LAYER_QUANT, 6, 6, 1, &l);
+	set_fmt(m, r, 1, 1, 5, HGQ_RND);
+	s = add_flat(m, HGQ_LAYER_ADD, 6, 6, 2, (const uint32_t[]){ t[0], r });
+	s = add_flat(m, HGQ_LAYER_QUANT, 6, 6, 1, &s);
+	set_fmt(m, s, 1, 2, 3, HGQ_RND);
+	s = add_flat(m, HGQ_LAYER_LUT, 6, 6, 1, &s);
+	m->layers[s].func = HGQ_FUNC_TANH;
+	s = add_flat(m, HGQ_LAYER_QUANT, 6, 6, 1, &s);
+	set_fmt(m, s, 1, 0, 5, HGQ_RND);
+	l = add_flat(m, HGQ_LAYER_DENSE, 6, 2, 1, &s);
+	random_dense(&m->layers[l]);
+	r = add_flat(m, HGQ_LAYER_QUANT, 2, 2, 1, &l);
+	set_fmt(m, r, 1, 4, 4, HGQ_RND);
+	for (uint32_t j = 0; j < m->n_layers; j++)
+		if (j == qa || j == qb || (m->layers[j].kind == HGQ_LAYER_QUANT &&
+		    m->layers[j - 1].kind == HGQ_LAYER_CONV1D))
+			set_fmt(m, j, 1, 2, 3, HGQ_RND);
+	m->n_in_ports = 2;
+	m->in_ports[0] = (struct hgq_port){ .name = "s1", .layer = qa };
+	m->in_ports[1] = (struct hgq_port){ .name = "s2", .layer = qb };
+	m->n_out_ports = 2;
+	m->out_ports[0] = (struct hgq_port){ .name = "y", .layer = r };
+	m->out_ports[1] = (struct hgq_port){ .name = "z", .layer = t[0] };
+	m->task = HGQ_TASK_REGRESS;
+	ck_assert_msg(hgq_model_set_input(m, 30, &err) == HGQ_OK, "%s",
+	    err.msg);
+	m->calibrated = 1;
+	ck_assert_msg(hgq_model_validate(m, &err) == HGQ_OK, "%s", err.msg);
+	ck_assert_msg(hgq_ir_build(&ir, m, NULL, 0, &err) == HGQ_OK, "%s",
+	    err.msg);
+	ck_assert_msg(hgq_ir_build(&irb, m, NULL, 1, &err) == HGQ_OK, "%s",
+	    err.msg);
+	ck_assert_uint_ge(ir->n_rom, 12);	/* 18 tables, a few constant */
+	samples(m, n, &x, &y);
+	check_ir(m, ir, x, y, n);
+	check_ir(m, irb, x, y, n);
+	if (have("iverilog") && have("vvp"))
+		for (int p = 0; p <= 1; p++) {
+			char line[256];
+			struct tmp tt;
+
+			tmp_open(&tt);
+			write_module(&tt, ir, p);
+			write_tb(&tt, m, ir, p, x, y, n);
+			ck_assert_msg(run_icarus(&tt, line, sizeof(line)) == 0 &&
+			    strcmp(line, "PASS 300") == 0, "pipeline %d: %s", p,
+			    line);
+			tmp_close(&tt);
+		}
+	hgq_ir_free(ir);
+	hgq_ir_free(irb);
+	hgq_model_free(m);
+	free(x);
+	free(y);
+}
+END_TEST
+
 /*
  * Yosys synth_xilinx on two graphs of trained_like_graph (random
  * weights): the LUTs it counts are within 12 % of the estimate (the
@@ -1060,6 +1209,7 @@ verilog_suite(void)
 	tcase_add_loop_test(tc, test_random_graphs, 0, 3);
 	tcase_add_test(tc, test_concat_axes);
 	tcase_add_test(tc, test_ports);
+	tcase_add_test(tc, test_muon_like);
 	tcase_add_loop_test(tc, test_icarus, 0, 2);
 	tcase_add_test(tc, test_icarus_mismatch);
 	tcase_add_test(tc, test_verilator_lint);
