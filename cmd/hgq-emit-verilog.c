@@ -1,9 +1,11 @@
 /*
- * hgq-emit-verilog - a calibrated model as multiplier-free Verilog: one
- * shared adder graph per dense layer and per convolution position (or
- * group of positions), comparator trees for max-pooling, combinational
- * or pipelined, with an optional self-checking testbench and a resource
- * report.
+ * hgq-emit-verilog - a calibrated model, chain or graph, as
+ * multiplier-free Verilog: one shared adder graph per dense layer and
+ * per convolution position (or group of positions), comparator trees for
+ * max-pooling, adder trees for add and subtract, a case ROM per
+ * lookup-table element, named ports for named model inputs and outputs;
+ * combinational or pipelined, with an optional self-checking testbench
+ * and a resource report.
  */
 #include <getopt.h>
 #include <stdbool.h>

@@ -1614,6 +1614,9 @@ enum hgq_ir_kind {
 				   (k, i, f) for mode SAT or SAT_SYM */
 	HGQ_IR_DOT	= 6,	/* behavioral: sum of terms[a .. a+b) */
 	HGQ_IR_MAX	= 7,	/* max(a, b) (values; max-pooling) */
+	HGQ_IR_LUT	= 8,	/* a ROM: tab[the low n_idx bits of a]
+				   (a lookup-table layer element and
+				   the quantizer after it) */
 };
 
 struct hgq_ir_op {
@@ -1630,6 +1633,9 @@ struct hgq_ir_op {
 					   bits of the mantissa, all that the
 					   consumers read (<= the width of v) */
 	struct hgq_ival	 v;
+	uint32_t	 tab;		/* LUT: its entries are ir->tab[tab ..
+					   tab + 2^n_idx), mantissas at v.e */
+	uint8_t		 n_idx;		/* LUT: index bits (<= 12) */
 };
 
 /* a product term of a DOT op: src * w_m * 2^(w_e - src's v.e) */
@@ -1641,6 +1647,9 @@ struct hgq_ir_term {
 
 struct hgq_ir_layer {
 	uint32_t	 kind;		/* the model layer's kind */
+	uint32_t	 model_layer;	/* its index in the model */
+	uint32_t	 n_rom;		/* LUT ops: ROMs */
+	uint64_t	 rom_bits;	/* sum of 2^n_idx * w over its ROMs */
 	uint32_t	 n_solves;	/* CMVMs solved for it */
 	uint32_t	 n_cmp;		/* MAX ops: comparators */
 	uint32_t	 n_adders;
@@ -1648,36 +1657,63 @@ struct hgq_ir_layer {
 	int32_t		 depth;		/* deepest op (from the inputs) */
 };
 
+/*
+ * A port of the module: elements [start, start + n) of the inputs (or
+ * outputs); name "" for the one unnamed port of a model without ports
+ * (model_inp / model_out), else the model's port name (inp_<name> /
+ * out_<name> in Verilog).
+ */
+struct hgq_ir_port {
+	char		 name[HGQ_MAX_PORT_NAME + 1];
+	uint32_t	 start, n;
+};
+
 struct hgq_ir {
 	uint32_t	 n_ops;
 	struct hgq_ir_op *ops;
 	uint32_t	 n_terms;
 	struct hgq_ir_term *terms;	/* DOT terms (behavioral only) */
-	uint32_t	 n_in;		/* first quantizer's elements */
+	uint32_t	 n_tab;
+	int64_t		*tab;		/* LUT entries */
+	uint32_t	 n_in;		/* input quantizers' elements, in
+					   model input order */
 	int32_t		*in_op;		/* n_in: INPUT op, or -1 (unused) */
 	uint8_t		*in_w;		/* n_in: port widths (0: pruned) */
-	uint32_t	 n_out;		/* last quantizer's elements */
+	uint32_t	 n_out;		/* output quantizers' elements, in
+					   model output order */
 	int32_t		*out_op;	/* n_out: op (at 2^-f), or -1: 0 */
 	uint8_t		*out_w;		/* n_out: port widths k+i+f */
 	uint8_t		*out_k;		/* n_out: signed port element */
-	uint32_t	 n_layers;	/* dense layers */
+	uint32_t	 n_in_ports, n_out_ports;	/* >= 1 each */
+	struct hgq_ir_port in_ports[HGQ_MAX_PORTS];
+	struct hgq_ir_port out_ports[HGQ_MAX_PORTS];
+	uint32_t	 n_layers;	/* operation (non-quantizer) layers */
 	struct hgq_ir_layer *layers;
 	int		 behavioral;
 	uint32_t	 n_adders;	/* ADD ops (CMVM and constants) */
 	uint32_t	 n_cmp;		/* MAX ops */
+	uint32_t	 n_rom;		/* LUT ops */
+	uint64_t	 rom_bits;	/* sum over them of 2^n_idx * w */
 	uint64_t	 lut;		/* sum of hgq_ir_op_cost */
 	int32_t		 depth;		/* adder depth of the deepest op */
 };
 
 /*
- * hgq_ir_build - the IR of a calibrated model: one CMVM (hgq_cmvm_solve
- * with par; NULL: defaults) per dense layer and per group of positions of
- * a convolution (par->conv_share), or with behavioral one DOT op per
- * output; max-pooling as MAX trees, average pooling as adder trees,
- * flatten as the same values.  On success *out owns a new IR (free with hgq_ir_free).
- * Returns HGQ_OK, HGQ_EINVAL (invalid or uncalibrated model), HGQ_EUNSUPP
- * (not a chain), HGQ_ERANGE (a value needs
- * more than 62 bits; the message names the layer) or HGQ_ENOMEM.
+ * hgq_ir_build - the IR of a calibrated model, chain or graph (format
+ * 1.2), its layers in topological order, each operation reading the ops
+ * of its input quantizers: one CMVM (hgq_cmvm_solve with par; NULL:
+ * defaults) per dense layer and per group of positions of a convolution
+ * (par->conv_share), or with behavioral one DOT op per output; max-pooling
+ * as MAX trees, average pooling, add and subtract as adder trees,
+ * flatten and concatenate as the same values; a lookup table and the
+ * quantizer after it as one LUT op (a ROM, every entry hgq_lut_mant) per
+ * element.  The inputs are the input quantizers' elements in model input
+ * order (ports in in_ports), the outputs the output quantizers' in
+ * output order (out_ports).  On success *out owns a new IR (free with
+ * hgq_ir_free).  Returns HGQ_OK, HGQ_EINVAL (invalid or uncalibrated
+ * model), HGQ_EUNSUPP (an input or output that is not a quantizer),
+ * HGQ_ERANGE (a value needs more than 62 bits; the message names the
+ * layer) or HGQ_ENOMEM.
  */
 int	hgq_ir_build(struct hgq_ir **out, const struct hgq_model *m,
 	    const struct hgq_cmvm_params *par, int behavioral,
@@ -1685,19 +1721,22 @@ int	hgq_ir_build(struct hgq_ir **out, const struct hgq_model *m,
 void	hgq_ir_free(struct hgq_ir *ir);
 
 /*
- * hgq_ir_eval - run the IR on the first quantizer's mantissas inp (n_in,
- * as hgq_engine_quant_input gives them): out gets the last quantizer's
- * mantissas (n_out); buf is scratch of n_ops values (op j's mantissa, at
- * 2^v.e, is left in buf[j]).
+ * hgq_ir_eval - run the IR on the input quantizers' mantissas inp (n_in,
+ * input 0's elements first, as hgq_engine_quant_input gives them): out
+ * gets the output quantizers' mantissas (n_out, in output order); buf is
+ * scratch of n_ops values (op j's mantissa, at 2^v.e, is left in buf[j]).
  */
 void	hgq_ir_eval(const struct hgq_ir *ir, const int64_t *inp,
 	    int64_t *buf, int64_t *out);
 
 /*
  * Verilog (verilog.c): one module with flat packed ports (DESIGN.md "The
- * RTL ports"), one statement per op with explicit extension, no vendor
- * primitives; combinational, or with a register every `pipeline` adder
- * levels (and at the outputs) when pipeline > 0.
+ * RTL ports": model_inp and model_out, or with named model ports one
+ * inp_<name> per input and one out_<name> per output, each packed the
+ * same way), one statement per op with explicit extension, a case ROM
+ * per lookup-table element, no vendor primitives; combinational, or with
+ * a register every `pipeline` adder levels (a ROM is one level; and at
+ * the outputs) when pipeline > 0.
  */
 struct hgq_verilog_opts {
 	const char	*top;		/* module name ["hgq_top"] */
@@ -1717,7 +1756,9 @@ struct hgq_rtl_info {
 	uint64_t	 ff;		/* flip-flops: bits crossing the cuts */
 	uint32_t	 latency;	/* cycles = register stages (0: comb.) */
 	int32_t		 depth;		/* max adder depth */
-	uint64_t	 inp_bits, out_bits;	/* port widths */
+	uint64_t	 inp_bits, out_bits;	/* port widths (all ports) */
+	uint32_t	 roms;		/* lookup-table ROMs */
+	uint64_t	 rom_bits;	/* sum of 2^index bits * width */
 };
 
 /* hgq_verilog_info - the figures of ir emitted with that pipelining */
@@ -1735,8 +1776,10 @@ int	hgq_verilog_write(FILE *f, const struct hgq_ir *ir,
  * hgq_verilog_testbench - a self-checking testbench of the module of
  * hgq_verilog_write (same opts): it $readmemh's n input vectors from
  * inp_path and the expected outputs from exp_path (paths as written into
- * the Verilog, relative to the simulator's folder or absolute), drives one
- * vector per cycle (pipelined: compares LAT cycles later), prints
+ * the Verilog, relative to the simulator's folder or absolute; a line
+ * holds every port, as hgq_verilog_vectors writes them), drives one
+ * vector per cycle into every input port (pipelined: compares every
+ * output port LAT cycles later), prints
  * "PASS <n>", or the first mismatches and "FAIL ..." and ends with
  * $fatal (non-zero exit).
  */
@@ -1746,9 +1789,12 @@ int	hgq_verilog_testbench(FILE *f, const struct hgq_ir *ir,
 
 /*
  * hgq_verilog_vectors - the vector files of n raw samples x (n*n_raw): to
- * inp the packed input mantissas (hgq_engine_quant_input), to exp the
- * packed outputs of hgq_engine_run, one hex line per sample (hgq_pack_hex;
- * "0" for an empty port).  e must be the engine of m.
+ * inp the packed input mantissas (hgq_engine_quant_input: every input's
+ * elements, input 0's first), to exp the packed outputs of
+ * hgq_engine_run (every output's, in output order), one hex line per
+ * sample, element 0 at the LSBs (as hgq_pack_hex; "0" for no bits): the
+ * input ports side by side, the first at the LSBs, and so the outputs.
+ * e must be the engine of m.
  */
 int	hgq_verilog_vectors(FILE *inp, FILE *exp, const struct hgq_model *m,
 	    const struct hgq_engine *e, const double *x, size_t n,
@@ -1757,9 +1803,11 @@ int	hgq_verilog_vectors(FILE *inp, FILE *exp, const struct hgq_model *m,
 /*
  * hgq_verilog_report - the resource report: json (DESIGN.md "Reports":
  * adders, lut_estimate, ff, latency_cycles, max_adder_depth, ...,
- * lut_estimate_from: "adders", layers) or text (TSV lines and a comment
- * line saying which estimate it is).  The LUT estimate is the one counted
- * from the adders of the design, not hgq-ebops' fit of the EBOPs.
+ * lut_estimate_from: "adders", roms, rom_bits, comparators, layers, each
+ * with its model layer index) or text (TSV lines and a comment line
+ * saying which estimate it is).  The LUT estimate is the one counted
+ * from the adders, comparators and ROMs of the design, not hgq-ebops'
+ * fit of the EBOPs.
  */
 int	hgq_verilog_report(FILE *f, const struct hgq_ir *ir, int pipeline,
 	    int json, struct hgq_err *err);

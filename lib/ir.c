@@ -22,6 +22,14 @@
  *   or truncate, clip           SAT / SAT_SYM: the mantissa clipped to
  *                               the format's range
  *
+ * A graph (format 1.2) is built layer by layer in the model's order:
+ * every quantizer's elements get an op (the inputs' are INPUT ops), and
+ * an operation reads the ops of the quantizers it names.  Add and
+ * subtract are adder trees on the exact values (the quantizer after them
+ * rounds, as after a dense layer), concatenation is wiring, and a lookup
+ * table with the quantizer after it is one LUT op per element: a ROM
+ * over every value of the input op's bits, each entry hgq_lut_mant().
+ *
  * Constants fold at build time through quant.c, so that the same code
  * defines every number.  Ops that no output needs are removed at the end.
  * hgq_ir_eval() runs the ops on int64 mantissas: QUANT and SAT call
@@ -46,7 +54,7 @@ struct dy {
 
 struct builder {
 	struct hgq_ir	*ir;
-	uint32_t	 cap_ops, cap_terms;
+	uint32_t	 cap_ops, cap_terms, cap_tab;
 	const struct hgq_cmvm_params *par;
 	int		 behavioral;
 	int32_t		 zero;		/* the CONST 0 op, or -1 */
@@ -324,6 +332,10 @@ lower_output(struct builder *B, int32_t src, int32_t shift, int neg,
 		/* one value only (e.g. a variable below the LSB): fold */
 		return const_mant(B, hgq_quant_mant(tlo, f, k, i, f, HGQ_TRN,
 		    ovf), f, layer, id);
+	}
+	if (ovf == HGQ_WRAP && (int64_t)e_src + f >= k + i + f) {
+		/* every kept bit is below the value's LSB: always 0 */
+		return HGQ_OK;
 	}
 	if (ovf == HGQ_WRAP) {
 		op_init(&op, HGQ_IR_QUANT, layer);
@@ -648,6 +660,25 @@ out_plain(const struct builder *B, int32_t id, int32_t sh,
 	O->sh[j] = sh;
 	O->V[j] = B->ir->ops[id].v;
 	O->V[j].e += sh;
+}
+
+/* out_plain(B, id, 0, O, j), negated when neg */
+static void
+out_var(const struct builder *B, int32_t id, int neg, const struct outs *O,
+    uint32_t j)
+{
+	int64_t t;
+
+	out_plain(B, id, 0, O, j);
+	if (!neg)
+		return;
+	O->C[j].m = -O->C[j].m;
+	if (O->acc[j] < 0)
+		return;
+	O->neg[j] = 1;
+	t = O->V[j].lo;
+	O->V[j].lo = -O->V[j].hi;
+	O->V[j].hi = -t;
 }
 
 /* the exact ranges and constants of the outputs of dense view d */
@@ -1160,6 +1191,207 @@ out:
 }
 
 /* ------------------------------------------------------------------ */
+/* Graphs: add, subtract, concatenate, lookup tables                   */
+/* ------------------------------------------------------------------ */
+
+/*
+ * Add or subtract (format 1.2): output j is the exact sum of element j
+ * of every input (input 1 negated by a subtraction).  The constants
+ * fold into C, the variables become a tree of adders, shallowest
+ * operands first; a lone variable is the variable part itself (negated
+ * when it is the subtrahend).
+ */
+static int
+layer_addsub(struct builder *B, const struct hgq_model *m, uint32_t li,
+    int32_t *const *val, int32_t layer, const struct outs *O,
+    struct hgq_err *err)
+{
+	const struct hgq_layer *d = &m->layers[li];
+	uint32_t n_in = hgq_layer_n_inputs(d);
+	int sub = d->kind == HGQ_LAYER_SUB;
+	int32_t ids[8];
+	int rc;
+
+	for (uint32_t j = 0; j < d->n_out; j++) {
+		struct dy C = dy_norm(0, 0);
+		int32_t neg_id = -1;
+		uint32_t n = 0;
+
+		for (uint32_t q = 0; q < n_in && q < 8; q++) {
+			int32_t id = val[hgq_layer_input(m, li, q)][j];
+			const struct hgq_ir_op *op;
+			int neg = sub && q == 1;
+
+			if (id < 0)
+				continue;
+			op = &B->ir->ops[id];
+			if (op->kind == HGQ_IR_CONST) {
+				if (dy_add(&C, C, neg ? -op->v.lo : op->v.lo,
+				    op->v.e) != 0)
+					goto range;
+			} else if (neg) {
+				neg_id = id;
+			} else {
+				ids[n++] = id;
+			}
+		}
+		while (n > 1) {
+			int32_t a = pop_shallow(B, ids, &n);
+			int32_t b = pop_shallow(B, ids, &n);
+
+			if ((rc = add_op(B, a, b, 0, 0, layer, &ids[n++])) !=
+			    HGQ_OK)
+				goto fail;
+		}
+		if (neg_id >= 0 && n == 1) {
+			if ((rc = add_op(B, ids[0], neg_id, 0, 1, layer,
+			    &ids[0])) != HGQ_OK)
+				goto fail;
+			neg_id = -1;
+		}
+		if (neg_id >= 0)
+			out_var(B, neg_id, 1, O, j);
+		else
+			out_var(B, n > 0 ? ids[0] : -1, 0, O, j);
+		if (dy_add(&O->C[j], O->C[j], C.m, C.e) != 0)
+			goto range;
+	}
+	return HGQ_OK;
+fail:
+	if (rc == HGQ_ENOMEM)
+		return hgq_errf(err, rc, "out of memory");
+range:
+	return hgq_errf(err, HGQ_ERANGE, "layer %u: a sum exceeds 62 bits",
+	    li);
+}
+
+/*
+ * Concatenation: wiring.  Output element e, row-major over the output
+ * shape, is at coordinate c on the axis; the input holding c gives the
+ * element at the same coordinates, c less the dims of the inputs before
+ * it.
+ */
+static void
+layer_concat(struct builder *B, const struct hgq_model *m, uint32_t li,
+    int32_t *const *val, const struct outs *O)
+{
+	const struct hgq_layer *d = &m->layers[li];
+	uint32_t dims[HGQ_MAX_RANK], in_d[HGQ_MAX_RANK];
+	uint32_t r = hgq_layer_shape(d, dims), ax = d->axis;
+	uint32_t inner = 1;
+
+	for (uint32_t t = ax + 1; t < r; t++)
+		inner *= dims[t];
+	for (uint32_t e = 0; e < d->n_out; e++) {
+		uint32_t outer = e / (dims[ax] * inner);
+		uint32_t c = e / inner % dims[ax], rest = e % inner;
+		uint32_t q = 0, src;
+
+		for (;; q++) {
+			hgq_layer_shape(&m->layers[hgq_layer_input(m, li, q)],
+			    in_d);
+			if (c < in_d[ax])
+				break;
+			c -= in_d[ax];
+		}
+		src = hgq_layer_input(m, li, q);
+		out_var(B, val[src][(outer * in_d[ax] + c) * inner + rest], 0,
+		    O, e);
+	}
+}
+
+/* the bits of a mantissa in [lo, hi] as the index of a table */
+static int64_t
+index_mant(uint32_t p, int n_idx, int sgn, int64_t lo, int64_t hi)
+{
+	int64_t x = p;
+
+	if (sgn && n_idx > 0 && (p >> (n_idx - 1)) != 0)
+		x -= (int64_t)1 << n_idx;
+	return x < lo ? lo : x > hi ? hi : x;
+}
+
+/*
+ * Lookup table element j: the ROM of the LUT layer li and its output
+ * quantizer q, over the values x of input op src (every index of its
+ * bits; the indexes outside x's interval repeat the nearest entry, so
+ * the ROM holds no value x never gives).  Every entry is hgq_lut_mant of
+ * the input mantissa: the one definition.  A constant or zero-width input,
+ * or a table of one value, folds to a constant.
+ */
+static int
+lut_elem(struct builder *B, const struct hgq_layer *d,
+    const struct hgq_layer *q, uint32_t j, int32_t src, int32_t layer,
+    int32_t *id)
+{
+	struct hgq_ir *ir = B->ir;
+	struct hgq_ir_op op;
+	const struct hgq_ir_op *x = src >= 0 ? &ir->ops[src] : NULL;
+	int k = q->k[j], i = q->i[j], f = q->f[j], n_idx, sgn;
+	int64_t lo = INT64_MAX, hi = INT64_MIN;
+	uint32_t n;
+
+	if (k + i + f <= 0) {
+		*id = -1;
+		return HGQ_OK;
+	}
+	if (x == NULL || x->kind == HGQ_IR_CONST)
+		return const_mant(B, hgq_lut_mant(d->func, x == NULL ? 0 :
+		    x->v.lo, x == NULL ? 0 : -x->v.e, k, i, f, q->round,
+		    q->overflow), f, layer, id);
+	n_idx = hgq_ival_width(x->v.lo, x->v.hi, &sgn);
+	if (n_idx > HGQ_MAX_LUT_BITS)
+		return HGQ_EUNSUPP;
+	n = (uint32_t)1 << n_idx;
+	if (grow((void **)&ir->tab, &B->cap_tab, (size_t)ir->n_tab + n,
+	    sizeof(*ir->tab)) != 0)
+		return HGQ_ENOMEM;
+	for (uint32_t p = 0; p < n; p++) {
+		int64_t t = hgq_lut_mant(d->func, index_mant(p, n_idx, sgn,
+		    x->v.lo, x->v.hi), -x->v.e, k, i, f, q->round,
+		    q->overflow);
+
+		ir->tab[ir->n_tab + p] = t;
+		lo = t < lo ? t : lo;
+		hi = t > hi ? t : hi;
+	}
+	if (lo == hi)
+		return const_mant(B, lo, f, layer, id);
+	op_init(&op, HGQ_IR_LUT, layer);
+	op.a = src;
+	op.depth = x->depth + 1;
+	op.tab = ir->n_tab;
+	op.n_idx = (uint8_t)n_idx;
+	op.v.lo = lo;
+	op.v.hi = hi;
+	op.v.e = -f;
+	ir->n_tab += n;
+	return new_op(B, &op, id);
+}
+
+/* a lookup-table layer li with its output quantizer qi: out (n_out) */
+static int
+layer_lut(struct builder *B, const struct hgq_model *m, uint32_t li,
+    uint32_t qi, int32_t *const *val, int32_t layer, int32_t *out,
+    struct hgq_err *err)
+{
+	const struct hgq_layer *d = &m->layers[li];
+	const int32_t *in = val[hgq_layer_input(m, li, 0)];
+	int rc;
+
+	for (uint32_t j = 0; j < d->n_out; j++) {
+		rc = lut_elem(B, d, &m->layers[qi], j, in[j], layer, &out[j]);
+		if (rc == HGQ_EUNSUPP)
+			return hgq_errf(err, rc, "layer %u element %u: a "
+			    "table of more than %d index bits", li, j,
+			    HGQ_MAX_LUT_BITS);
+		if (rc != HGQ_OK)
+			return hgq_errf(err, rc, "out of memory");
+	}
+	return HGQ_OK;
+}
+
+/* ------------------------------------------------------------------ */
 /* Dead code and statistics                                            */
 /* ------------------------------------------------------------------ */
 
@@ -1279,6 +1511,11 @@ demand(struct hgq_ir *ir)
 				need_bits(ir, op->b, INT32_MAX);
 			}
 			break;
+		case HGQ_IR_LUT:
+			/* the ROM reads every bit of its index */
+			if (w > 0)
+				need_bits(ir, op->a, INT32_MAX);
+			break;
 		case HGQ_IR_DOT:
 			/* behavioral: the sum keeps its whole width */
 			if (w > 0)
@@ -1319,6 +1556,78 @@ var_bit(const struct hgq_ir_op *x, int64_t p, int t)
 	return t < p + x->w || sgn;
 }
 
+/* does the table t of 2^n bits depend on its index bit v? */
+static bool
+tt_depends(const uint8_t *t, int n, int v)
+{
+	uint32_t s = (uint32_t)1 << v;
+
+	for (uint32_t p = 0; p < ((uint32_t)1 << n); p++)
+		if ((p & s) == 0 && t[p] != t[p | s])
+			return true;
+	return false;
+}
+
+/*
+ * The LUT6s of one output bit of a ROM, t (2^n entries, one bit each):
+ * none for a constant or a copy of an index bit, one for a function of
+ * at most 6 index bits, else the two halves on its highest index bit and
+ * a LUT that chooses between them (Shannon).  buf holds 2^n more bytes
+ * for the halves (and theirs, down the recursion).
+ */
+static uint32_t
+lut6_cover(const uint8_t *t, int n, uint8_t *buf)
+{
+	uint32_t h, s, c;
+	int sup = 0, top = 0;
+
+	for (int v = 0; v < n; v++)
+		if (tt_depends(t, n, v)) {
+			sup++;
+			top = v;
+		}
+	if (sup <= 1)
+		return 0;
+	if (sup <= 6)
+		return 1;
+	h = (uint32_t)1 << (n - 1);
+	s = (uint32_t)1 << top;
+	for (uint32_t p = 0; p < 2 * h; p++)
+		if ((p & s) == 0) {
+			uint32_t q = (p & (s - 1)) | (p >> (top + 1)) << top;
+
+			buf[q] = t[p];
+			buf[h + q] = t[p | s];
+		}
+	c = lut6_cover(buf, n - 1, buf + 2 * h);
+	return c + lut6_cover(buf + h, n - 1, buf + 2 * h) + 1;
+}
+
+/*
+ * The LUT estimate of a ROM: lut6_cover of each kept output bit.  Exact
+ * against Yosys synth_xilinx up to 6 index bits; for wider tables of
+ * smooth functions Yosys finds shared logic and counts 20-50 % fewer
+ * (man/hgq-emit-verilog.1 gives the figures).
+ */
+static int
+rom_cost(const struct hgq_ir *ir, const struct hgq_ir_op *op)
+{
+	const int64_t *tab = &ir->tab[op->tab];
+	uint32_t n = (uint32_t)1 << op->n_idx;
+	uint8_t *t = malloc(3 * (size_t)n);
+	uint64_t c = 0;
+
+	if (t == NULL)		/* the plain count: a LUT6 per 64 bits */
+		return (int)((n + 63) / 64) * op->w;
+	for (int b = 0; b < op->w; b++) {
+		for (uint32_t p = 0; p < n; p++)
+			t[p] = (uint8_t)(((uint64_t)tab[p] >> b) & 1);
+		c += lut6_cover(t, op->n_idx, t + n);
+	}
+	free(t);
+	return (int)c;
+}
+
 int
 hgq_ir_op_cost(const struct hgq_ir *ir, uint32_t j)
 {
@@ -1341,6 +1650,8 @@ hgq_ir_op_cost(const struct hgq_ir *ir, uint32_t j)
 		return n;
 	case HGQ_IR_SAT:
 		return op->w;		/* a 3-way choice per bit */
+	case HGQ_IR_LUT:
+		return rom_cost(ir, op);
 	case HGQ_IR_MAX:
 		/* the comparison (Yosys: about two bits per LUT), then a
 		   2-way choice per kept bit; fitted on 107 comparators:
@@ -1370,11 +1681,15 @@ stats(struct hgq_ir *ir)
 {
 	ir->n_adders = 0;
 	ir->n_cmp = 0;
+	ir->n_rom = 0;
+	ir->rom_bits = 0;
 	ir->lut = 0;
 	ir->depth = 0;
 	for (uint32_t l = 0; l < ir->n_layers; l++) {
 		ir->layers[l].n_adders = 0;
 		ir->layers[l].n_cmp = 0;
+		ir->layers[l].n_rom = 0;
+		ir->layers[l].rom_bits = 0;
 		ir->layers[l].lut = 0;
 		ir->layers[l].depth = 0;
 	}
@@ -1399,6 +1714,15 @@ stats(struct hgq_ir *ir)
 			L->n_cmp++;
 			ir->n_cmp++;
 		}
+		if (op->kind == HGQ_IR_LUT) {
+			uint64_t bits = ((uint64_t)1 << op->n_idx) *
+			    (uint64_t)op->w;
+
+			L->n_rom++;
+			L->rom_bits += bits;
+			ir->n_rom++;
+			ir->rom_bits += bits;
+		}
 		if (op->depth > L->depth)
 			L->depth = op->depth;
 	}
@@ -1415,6 +1739,7 @@ hgq_ir_free(struct hgq_ir *ir)
 		return;
 	free(ir->ops);
 	free(ir->terms);
+	free(ir->tab);
 	free(ir->in_op);
 	free(ir->in_w);
 	free(ir->out_op);
@@ -1424,57 +1749,81 @@ hgq_ir_free(struct hgq_ir *ir)
 	free(ir);
 }
 
-int
-hgq_ir_build(struct hgq_ir **out, const struct hgq_model *m,
-    const struct hgq_cmvm_params *par, int behavioral, struct hgq_err *err)
+/* the model's ports; a model without ports has one unnamed of each */
+static void
+ir_ports(struct hgq_ir *ir, const struct hgq_model *m)
 {
-	struct builder B;
-	struct hgq_ir *ir;
-	const struct hgq_layer *q0, *ql;
-	int32_t *cur = NULL, *nxt = NULL, *acc = NULL, *acc_sh = NULL;
-	uint8_t *acc_neg = NULL;
-	struct dy *C = NULL;
-	struct hgq_ival *xv = NULL, *V = NULL;
-	struct outs O;
-	uint32_t max_n = 0;
+	uint32_t pos = 0;
+
+	ir->n_in_ports = hgq_model_n_inputs(m);
+	for (uint32_t k = 0; k < ir->n_in_ports; k++) {
+		struct hgq_ir_port *p = &ir->in_ports[k];
+
+		if (m->n_in_ports > 0)
+			memcpy(p->name, m->in_ports[k].name, sizeof(p->name));
+		p->start = hgq_model_input_offset(m, k);
+		p->n = m->layers[hgq_model_input_layer(m, k)].n_out;
+	}
+	ir->n_out_ports = hgq_model_n_outputs(m);
+	for (uint32_t k = 0; k < ir->n_out_ports; k++) {
+		struct hgq_ir_port *p = &ir->out_ports[k];
+
+		if (m->n_out_ports > 0)
+			memcpy(p->name, m->out_ports[k].name, sizeof(p->name));
+		p->start = pos;
+		p->n = m->layers[hgq_model_output_layer(m, k)].n_out;
+		pos += p->n;
+	}
+}
+
+/*
+ * What hgq_ir_build takes: a calibrated model whose inputs and outputs
+ * are quantizers; *n_ops gets the operation layers, *max_n the largest
+ * layer.
+ */
+static int
+ir_check(const struct hgq_model *m, uint32_t *n_ops, uint32_t *max_n,
+    struct hgq_err *err)
+{
 	int rc;
 
-	*out = NULL;
 	if ((rc = hgq_model_validate(m, err)) != HGQ_OK)
 		return rc;
 	if (!m->calibrated)
 		return hgq_errf(err, HGQ_EINVAL, "the model was never "
 		    "calibrated (no exact formats)");
-	if (m->n_layers < 1 || m->layers[0].kind != HGQ_LAYER_QUANT ||
-	    m->layers[m->n_layers - 1].kind != HGQ_LAYER_QUANT)
-		return hgq_errf(err, HGQ_EINVAL, "the model must start and "
-		    "end with a quantizer");
+	if (m->n_layers < 1)
+		return hgq_errf(err, HGQ_EINVAL, "the model has no layers");
+	for (uint32_t k = 0; k < hgq_model_n_inputs(m); k++)
+		if (m->layers[hgq_model_input_layer(m, k)].kind !=
+		    HGQ_LAYER_QUANT)
+			return hgq_errf(err, HGQ_EUNSUPP, "input %u: not read "
+			    "by a quantizer", k);
+	for (uint32_t k = 0; k < hgq_model_n_outputs(m); k++)
+		if (m->layers[hgq_model_output_layer(m, k)].kind !=
+		    HGQ_LAYER_QUANT)
+			return hgq_errf(err, HGQ_EUNSUPP, "output %u: not a "
+			    "quantizer", k);
+	*n_ops = 0;
+	*max_n = 1;
 	for (uint32_t l = 0; l < m->n_layers; l++) {
-		if ((m->layers[l].kind == HGQ_LAYER_QUANT) != ((l % 2) == 0) ||
-		    hgq_layer_n_inputs(&m->layers[l]) > 1 ||
-		    (l > 0 && hgq_layer_input(m, l, 0) != l - 1))
-			return hgq_errf(err, HGQ_EUNSUPP, "layer %u: only a "
-			    "chain of quantizers and operations, alternating, "
-			    "can be emitted", l);
-		if (m->layers[l].n_out > max_n)
-			max_n = m->layers[l].n_out;
-		if (m->layers[l].n_in > max_n)
-			max_n = m->layers[l].n_in;
+		const struct hgq_layer *d = &m->layers[l];
+
+		if (d->kind != HGQ_LAYER_QUANT)
+			(*n_ops)++;
+		*max_n = d->n_out > *max_n ? d->n_out : *max_n;
+		*max_n = d->n_in > *max_n ? d->n_in : *max_n;
 	}
-	memset(&B, 0, sizeof(B));
-	B.par = par;
-	B.behavioral = behavioral;
-	B.zero = -1;
-	if ((ir = calloc(1, sizeof(*ir))) == NULL)
-		return hgq_errf(err, HGQ_ENOMEM, "out of memory");
-	B.ir = ir;
-	q0 = &m->layers[0];
-	ql = &m->layers[m->n_layers - 1];
-	ir->behavioral = behavioral;
-	ir->n_in = q0->n_out;
-	ir->n_out = ql->n_out;
-	ir->n_layers = (m->n_layers - 1) / 2;
-	rc = HGQ_ENOMEM;
+	return HGQ_OK;
+}
+
+static int
+ir_alloc(struct hgq_ir *ir, const struct hgq_model *m, uint32_t n_ops)
+{
+	ir_ports(ir, m);
+	ir->n_in = hgq_model_n_in(m);
+	ir->n_out = hgq_model_n_out(m);
+	ir->n_layers = n_ops;
 	if ((ir->in_op = hgq_calloc(ir->n_in, sizeof(*ir->in_op))) == NULL ||
 	    (ir->in_w = hgq_calloc(ir->n_in, sizeof(*ir->in_w))) == NULL ||
 	    (ir->out_op = hgq_calloc(ir->n_out, sizeof(*ir->out_op))) ==
@@ -1482,138 +1831,263 @@ hgq_ir_build(struct hgq_ir **out, const struct hgq_model *m,
 	    (ir->out_w = hgq_calloc(ir->n_out, sizeof(*ir->out_w))) == NULL ||
 	    (ir->out_k = hgq_calloc(ir->n_out, sizeof(*ir->out_k))) == NULL ||
 	    (ir->layers = hgq_calloc(ir->n_layers + 1,
-	    sizeof(*ir->layers))) == NULL ||
-	    (cur = hgq_calloc(max_n, sizeof(*cur))) == NULL ||
-	    (nxt = hgq_calloc(max_n, sizeof(*nxt))) == NULL ||
-	    (acc = hgq_calloc(max_n, sizeof(*acc))) == NULL ||
-	    (acc_sh = hgq_calloc(max_n, sizeof(*acc_sh))) == NULL ||
-	    (acc_neg = hgq_calloc(max_n, 1)) == NULL ||
-	    (C = hgq_calloc(max_n, sizeof(*C))) == NULL ||
-	    (xv = hgq_calloc(max_n, sizeof(*xv))) == NULL ||
-	    (V = hgq_calloc(max_n, sizeof(*V))) == NULL)
-		goto nomem;
+	    sizeof(*ir->layers))) == NULL)
+		return HGQ_ENOMEM;
+	return HGQ_OK;
+}
 
-	/* the inputs: the first quantizer's mantissas, as given */
-	for (uint32_t j = 0; j < q0->n_out; j++) {
-		int k = q0->k[j], i = q0->i[j], f = q0->f[j];
+/* model input k: the mantissas of its quantizer q, as given, into val */
+static int
+make_inputs(struct builder *B, const struct hgq_layer *q, uint32_t start,
+    int32_t *val)
+{
+	struct hgq_ir *ir = B->ir;
+
+	for (uint32_t j = 0; j < q->n_out; j++) {
+		int k = q->k[j], i = q->i[j], f = q->f[j];
 		int w = hgq_fmt_width(k, i, f);
 		struct hgq_ir_op op;
 
-		ir->in_w[j] = (uint8_t)w;
+		ir->in_w[start + j] = (uint8_t)w;
 		if (w == 0) {
-			ir->in_op[j] = cur[j] = -1;
+			ir->in_op[start + j] = val[j] = -1;
 			continue;
 		}
 		op_init(&op, HGQ_IR_INPUT, -1);
-		op.a = (int32_t)j;
+		op.a = (int32_t)(start + j);
 		op.k = (int8_t)k;
 		op.i = (int8_t)i;
 		op.f = (int8_t)f;
-		hgq_fmt_range(k, i, f, q0->overflow, &op.v.lo, &op.v.hi);
+		hgq_fmt_range(k, i, f, q->overflow, &op.v.lo, &op.v.hi);
 		op.v.e = -f;
-		if (new_op(&B, &op, &cur[j]) != HGQ_OK)
-			goto nomem;
-		ir->in_op[j] = cur[j];
+		if (new_op(B, &op, &val[j]) != HGQ_OK)
+			return HGQ_ENOMEM;
+		ir->in_op[start + j] = val[j];
 	}
+	return HGQ_OK;
+}
 
-	O.acc = acc;
-	O.sh = acc_sh;
-	O.neg = acc_neg;
-	O.C = C;
-	O.V = V;
-	for (uint32_t l = 1; l + 1 < m->n_layers; l += 2) {
-		const struct hgq_layer *d = &m->layers[l];
-		const struct hgq_layer *q = &m->layers[l + 1];
-		int32_t layer = (int32_t)(l / 2);
-		int relu = 0;
-		uint64_t solves = B.n_solves;
+/* the parts of the outputs of operation layer li (before its quantizer) */
+static int
+layer_parts(struct builder *B, const struct hgq_model *m, uint32_t li,
+    int32_t *const *val, int32_t layer, const struct outs *O,
+    struct hgq_ival *xv, struct hgq_err *err)
+{
+	const struct hgq_layer *d = &m->layers[li];
+	const int32_t *cur = val[hgq_layer_input(m, li, 0)];
+	int rc;
 
-		B.zero = -1;
-		switch (d->kind) {
-		case HGQ_LAYER_DENSE:
-			relu = d->act == HGQ_ACT_RELU;
-			if ((rc = view_ranges(&B, d, cur, xv, C, V, l, err)) !=
-			    HGQ_OK)
-				goto fail;
-			if (behavioral) {
-				rc = layer_dot(&B, d, cur, V, layer, acc, l,
-				    err);
-				memset(acc_sh, 0, d->n_out * sizeof(*acc_sh));
-				memset(acc_neg, 0, d->n_out);
-			} else {
-				rc = layer_cmvm(&B, d, cur, layer, acc, acc_sh,
-				    acc_neg, l, err);
-			}
-			break;
-		case HGQ_LAYER_CONV1D:
-		case HGQ_LAYER_CONV2D:
-			relu = d->act == HGQ_ACT_RELU;
-			rc = layer_conv(&B, m, l, cur, layer, &O, err);
-			break;
-		case HGQ_LAYER_MAXPOOL:
-		case HGQ_LAYER_AVGPOOL:
-			rc = layer_pool(&B, m, l, cur, layer, &O, err);
-			break;
-		default:		/* flatten: the same elements */
-			for (uint32_t j = 0; j < d->n_out; j++)
-				out_plain(&B, cur[j], 0, &O, j);
-			rc = HGQ_OK;
-		}
+	switch (d->kind) {
+	case HGQ_LAYER_DENSE:
+		if ((rc = view_ranges(B, d, cur, xv, O->C, O->V, li, err)) !=
+		    HGQ_OK)
+			return rc;
+		if (!B->behavioral)
+			return layer_cmvm(B, d, cur, layer, O->acc, O->sh,
+			    O->neg, li, err);
+		memset(O->sh, 0, d->n_out * sizeof(*O->sh));
+		memset(O->neg, 0, d->n_out);
+		return layer_dot(B, d, cur, O->V, layer, O->acc, li, err);
+	case HGQ_LAYER_CONV1D:
+	case HGQ_LAYER_CONV2D:
+		return layer_conv(B, m, li, cur, layer, O, err);
+	case HGQ_LAYER_MAXPOOL:
+	case HGQ_LAYER_AVGPOOL:
+		return layer_pool(B, m, li, cur, layer, O, err);
+	case HGQ_LAYER_ADD:
+	case HGQ_LAYER_SUB:
+		return layer_addsub(B, m, li, val, layer, O, err);
+	case HGQ_LAYER_CONCAT:
+		layer_concat(B, m, li, val, O);
+		return HGQ_OK;
+	default:		/* flatten: the same elements */
+		for (uint32_t j = 0; j < d->n_out; j++)
+			out_plain(B, cur[j], 0, O, j);
+		return HGQ_OK;
+	}
+}
+
+/*
+ * Operation layer li and the quantizer qi that reads it: the ops of
+ * qi's values into val[qi].  (A lookup table and its quantizer are one
+ * ROM per element.)
+ */
+static int
+lower_layer(struct builder *B, const struct hgq_model *m, uint32_t li,
+    uint32_t qi, int32_t *const *val, int32_t layer, const struct outs *O,
+    struct hgq_ival *xv, struct hgq_err *err)
+{
+	const struct hgq_layer *d = &m->layers[li];
+	const struct hgq_layer *q = &m->layers[qi];
+	int relu = d->act == HGQ_ACT_RELU && (d->kind == HGQ_LAYER_DENSE ||
+	    d->kind == HGQ_LAYER_CONV1D || d->kind == HGQ_LAYER_CONV2D);
+	uint64_t solves = B->n_solves;
+	int rc;
+
+	B->zero = -1;
+	B->ir->layers[layer].kind = d->kind;
+	B->ir->layers[layer].model_layer = li;
+	if (d->kind == HGQ_LAYER_LUT)
+		return layer_lut(B, m, li, qi, val, layer, val[qi], err);
+	if ((rc = layer_parts(B, m, li, val, layer, O, xv, err)) != HGQ_OK)
+		return rc;
+	B->ir->layers[layer].n_solves = (uint32_t)(B->n_solves - solves);
+	for (uint32_t j = 0; j < d->n_out; j++) {
+		rc = lower_output(B, O->acc[j], O->sh[j], O->neg[j], &O->V[j],
+		    O->C[j], relu, q->k[j], q->i[j], q->f[j], q->round,
+		    q->overflow, layer, &val[qi][j]);
+		if (rc == HGQ_ERANGE)
+			return hgq_errf(err, rc, "layer %u output %u: a "
+			    "value exceeds 62 bits", li, j);
 		if (rc != HGQ_OK)
-			goto fail;
-		ir->layers[layer].kind = d->kind;
-		ir->layers[layer].n_solves = (uint32_t)(B.n_solves - solves);
-		for (uint32_t j = 0; j < d->n_out; j++) {
-			rc = lower_output(&B, acc[j], acc_sh[j], acc_neg[j],
-			    &V[j], C[j], relu, q->k[j], q->i[j], q->f[j],
-			    q->round, q->overflow, layer, &nxt[j]);
-			if (rc == HGQ_ERANGE) {
-				hgq_errf(err, rc, "layer %u output %u: a "
-				    "value exceeds 62 bits", l, j);
-				goto fail;
-			}
-			if (rc != HGQ_OK)
-				goto nomem;
+			return hgq_errf(err, rc, "out of memory");
+	}
+	return HGQ_OK;
+}
+
+/* the values of every quantizer, layer by layer (topological order) */
+static int
+build_layers(struct builder *B, const struct hgq_model *m, int32_t **val,
+    const struct outs *O, struct hgq_ival *xv, struct hgq_err *err)
+{
+	int32_t layer = 0;
+	uint32_t in_k = 0;
+	int rc;
+
+	for (uint32_t l = 0; l < m->n_layers; l++) {
+		uint32_t src = hgq_layer_input(m, l, 0);
+
+		if (m->layers[l].kind != HGQ_LAYER_QUANT)
+			continue;
+		if ((src & HGQ_REF_INPUT) != 0) {
+			in_k = src & ~HGQ_REF_INPUT;
+			if (make_inputs(B, &m->layers[l],
+			    hgq_model_input_offset(m, in_k), val[l]) != HGQ_OK)
+				return hgq_errf(err, HGQ_ENOMEM,
+				    "out of memory");
+			continue;
 		}
-		memcpy(cur, nxt, d->n_out * sizeof(*cur));
+		/* the operation layers are counted in model order */
+		layer = 0;
+		for (uint32_t t = 0; t < src; t++)
+			layer += m->layers[t].kind != HGQ_LAYER_QUANT;
+		if ((rc = lower_layer(B, m, src, l, val, layer, O, xv,
+		    err)) != HGQ_OK)
+			return rc;
 	}
-	for (uint32_t j = 0; j < ql->n_out; j++) {
-		ir->out_op[j] = cur[j];
-		ir->out_k[j] = (uint8_t)ql->k[j];
-		ir->out_w[j] = (uint8_t)hgq_fmt_width(ql->k[j], ql->i[j],
-		    ql->f[j]);
+	return HGQ_OK;
+}
+
+/* the outputs: every output quantizer's values, in port order */
+static void
+set_outputs(struct hgq_ir *ir, const struct hgq_model *m,
+    int32_t *const *val)
+{
+	for (uint32_t k = 0; k < ir->n_out_ports; k++) {
+		uint32_t l = hgq_model_output_layer(m, k);
+		const struct hgq_layer *q = &m->layers[l];
+		uint32_t s = ir->out_ports[k].start;
+
+		for (uint32_t j = 0; j < q->n_out; j++) {
+			ir->out_op[s + j] = val[l][j];
+			ir->out_k[s + j] = (uint8_t)q->k[j];
+			ir->out_w[s + j] = (uint8_t)hgq_fmt_width(q->k[j],
+			    q->i[j], q->f[j]);
+		}
 	}
-	if (m->n_layers == 1) {
-		/* a lone quantizer: outputs are the inputs */
-		for (uint32_t j = 0; j < ql->n_out; j++)
-			ir->out_op[j] = ir->in_op[j];
-	}
+}
+
+/* scratch of the build: per quantizer its values; a layer's parts */
+struct scratch {
+	int32_t		**val;
+	int32_t		*acc, *sh;
+	uint8_t		*neg;
+	struct dy	*C;
+	struct hgq_ival	*xv, *V;
+	uint32_t	 n_layers;
+};
+
+static void
+scratch_free(struct scratch *S)
+{
+	for (uint32_t l = 0; S->val != NULL && l < S->n_layers; l++)
+		free(S->val[l]);
+	free(S->val);
+	free(S->acc);
+	free(S->sh);
+	free(S->neg);
+	free(S->C);
+	free(S->xv);
+	free(S->V);
+}
+
+static int
+scratch_alloc(struct scratch *S, const struct hgq_model *m, uint32_t max_n)
+{
+	memset(S, 0, sizeof(*S));
+	S->n_layers = m->n_layers;
+	if ((S->val = hgq_calloc(m->n_layers, sizeof(*S->val))) == NULL)
+		return HGQ_ENOMEM;
+	for (uint32_t l = 0; l < m->n_layers; l++)
+		if (m->layers[l].kind == HGQ_LAYER_QUANT &&
+		    (S->val[l] = hgq_calloc(m->layers[l].n_out,
+		    sizeof(**S->val))) == NULL)
+			return HGQ_ENOMEM;
+	if ((S->acc = hgq_calloc(max_n, sizeof(*S->acc))) == NULL ||
+	    (S->sh = hgq_calloc(max_n, sizeof(*S->sh))) == NULL ||
+	    (S->neg = hgq_calloc(max_n, 1)) == NULL ||
+	    (S->C = hgq_calloc(max_n, sizeof(*S->C))) == NULL ||
+	    (S->xv = hgq_calloc(max_n, sizeof(*S->xv))) == NULL ||
+	    (S->V = hgq_calloc(max_n, sizeof(*S->V))) == NULL)
+		return HGQ_ENOMEM;
+	return HGQ_OK;
+}
+
+int
+hgq_ir_build(struct hgq_ir **out, const struct hgq_model *m,
+    const struct hgq_cmvm_params *par, int behavioral, struct hgq_err *err)
+{
+	struct builder B;
+	struct scratch S;
+	struct hgq_ir *ir;
+	struct outs O;
+	uint32_t n_ops = 0, max_n = 1;
+	int rc;
+
+	*out = NULL;
+	if ((rc = ir_check(m, &n_ops, &max_n, err)) != HGQ_OK)
+		return rc;
+	memset(&B, 0, sizeof(B));
+	B.par = par;
+	B.behavioral = behavioral;
+	B.zero = -1;
+	if ((ir = calloc(1, sizeof(*ir))) == NULL)
+		return hgq_errf(err, HGQ_ENOMEM, "out of memory");
+	B.ir = ir;
+	ir->behavioral = behavioral;
+	if (scratch_alloc(&S, m, max_n) != HGQ_OK ||
+	    ir_alloc(ir, m, n_ops) != HGQ_OK)
+		goto nomem;
+	O.acc = S.acc;
+	O.sh = S.sh;
+	O.neg = S.neg;
+	O.C = S.C;
+	O.V = S.V;
+	if ((rc = build_layers(&B, m, S.val, &O, S.xv, err)) != HGQ_OK)
+		goto fail;
+	set_outputs(ir, m, S.val);
 	if (prune(ir) != HGQ_OK)
 		goto nomem;
 	demand(ir);
 	stats(ir);
-	free(cur);
-	free(nxt);
-	free(acc);
-	free(acc_sh);
-	free(acc_neg);
-	free(C);
-	free(xv);
-	free(V);
+	scratch_free(&S);
 	*out = ir;
 	return HGQ_OK;
 
 nomem:
 	rc = hgq_errf(err, HGQ_ENOMEM, "out of memory");
 fail:
-	free(cur);
-	free(nxt);
-	free(acc);
-	free(acc_sh);
-	free(acc_neg);
-	free(C);
-	free(xv);
-	free(V);
+	scratch_free(&S);
 	hgq_ir_free(ir);
 	return rc;
 }
@@ -1685,6 +2159,10 @@ hgq_ir_eval(const struct hgq_ir *ir, const int64_t *inp, int64_t *buf,
 		case HGQ_IR_SAT:
 			v = hgq_overflow_mant(buf[op->a], op->k, op->i, op->f,
 			    op->mode);
+			break;
+		case HGQ_IR_LUT:
+			v = ir->tab[op->tab + ((uint64_t)buf[op->a] &
+			    (((uint64_t)1 << op->n_idx) - 1))];
 			break;
 		case HGQ_IR_DOT:
 			for (int32_t t = 0; t < op->b; t++) {

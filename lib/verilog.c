@@ -7,8 +7,11 @@
  *   module TOP([input clk,] input [WI-1:0] model_inp,
  *       output [WO-1:0] model_out);
  *
- * Element j of a port occupies its own width (k+i+f) from the sum of the
- * widths before it, element 0 at the LSBs; pruned elements take no bits.
+ * or, for a model with named inputs and outputs (format 1.2), one port
+ * inp_<name> per input and out_<name> per output, in the model's order,
+ * after clk.  Element j of a port occupies its own width (k+i+f) from the
+ * sum of the widths before it, element 0 at the LSBs; pruned elements
+ * take no bits.
  * Inside, one variable per IR value, sized from its interval (and cut to
  * the bits its consumers read), and one blocking statement per op in
  * topological order in a single always @* block (rtl-notes.md 2.2, 5):
@@ -22,13 +25,16 @@
  *     finer operand's low bits pass through as wires (hgq_add_span);
  *   - ReLU masks with the inverted sign bit, truncation and wrap are bit
  *     slices, saturation is a choice between the value and two constants
- *     on tests of the bits above the format.
+ *     on tests of the bits above the format;
+ *   - a lookup-table element is a case over every value of its index
+ *     bits (a ROM; the entries come from the IR, hence hgq_lut_mant).
  *
- * Pipelining (--pipeline N): an adder at level L (1, 2, ...) belongs to
- * stage (L-1)/N, the other ops to the stage of their operands; at the end
- * of every stage each value still needed later is registered, and so are
- * the outputs, so the latency is the number of stages and the flip-flops
- * are the bits crossing the cuts.
+ * Pipelining (--pipeline N): an adder or a ROM at level L (1, 2, ...; a
+ * ROM counts as one level, like an adder) belongs to stage (L-1)/N, the
+ * other ops to the stage of their operands; at the end of every stage
+ * each value still needed later is registered, and so are the outputs,
+ * so the latency is the number of stages and the flip-flops are the bits
+ * crossing the cuts.
  */
 #include <stdarg.h>
 #include <stdbool.h>
@@ -157,6 +163,7 @@ sched_build(struct sched *s, const struct hgq_ir *ir, int pipeline)
 		case HGQ_IR_ADD:
 		case HGQ_IR_DOT:
 		case HGQ_IR_MAX:
+		case HGQ_IR_LUT:
 			st = (op->depth - 1) / pipeline;
 			break;
 		default:
@@ -295,6 +302,37 @@ port_width(const uint8_t *w, uint32_t n)
 	return t;
 }
 
+/* the Verilog name of input (out = 0) or output port k */
+static void
+port_name(struct sbuf *b, const struct hgq_ir *ir, int out, uint32_t k)
+{
+	const struct hgq_ir_port *p = out ? &ir->out_ports[k] :
+	    &ir->in_ports[k];
+
+	if (p->name[0] == '\0')
+		sb_printf(b, "%s", out ? "model_out" : "model_inp");
+	else
+		sb_printf(b, "%s_%s", out ? "out" : "inp", p->name);
+}
+
+/* the bits of input (out = 0) or output port k */
+static uint64_t
+port_bits(const struct hgq_ir *ir, int out, uint32_t k)
+{
+	const struct hgq_ir_port *p = out ? &ir->out_ports[k] :
+	    &ir->in_ports[k];
+
+	return port_width((out ? ir->out_w : ir->in_w) + p->start, p->n);
+}
+
+/* a model without ports: model_inp and model_out */
+static bool
+unnamed(const struct hgq_ir *ir)
+{
+	return ir->n_in_ports == 1 && ir->in_ports[0].name[0] == '\0' &&
+	    ir->n_out_ports == 1 && ir->out_ports[0].name[0] == '\0';
+}
+
 /* Verilog-2005 (IEEE 1364 Annex B) and SystemVerilog keywords */
 static const char *const keywords[] = {
 	"accept_on", "alias", "always", "always_comb", "always_ff",
@@ -379,6 +417,8 @@ hgq_verilog_info(const struct hgq_ir *ir, int pipeline,
 	info->depth = ir->depth;
 	info->inp_bits = port_width(ir->in_w, ir->n_in);
 	info->out_bits = port_width(ir->out_w, ir->n_out);
+	info->roms = ir->n_rom;
+	info->rom_bits = ir->rom_bits;
 	sched_release(&s);
 	return HGQ_OK;
 }
@@ -413,9 +453,70 @@ dot_width(const struct hgq_ir *ir, uint32_t j)
 }
 
 /* one op's statement(s) into b (declarations into d) */
+static int
+cmp_i64(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* the most frequent of the n entries t (the smallest of a tie) */
+static int64_t
+rom_mode(const int64_t *t, uint32_t n)
+{
+	int64_t *c = hgq_calloc(n, sizeof(*c)), best;
+	uint32_t run = 0, best_run = 0;
+
+	if (c == NULL)
+		return t[n - 1];
+	memcpy(c, t, n * sizeof(*c));
+	qsort(c, n, sizeof(*c), cmp_i64);
+	best = c[0];
+	for (uint32_t p = 0; p < n; p++) {
+		run = p > 0 && c[p] == c[p - 1] ? run + 1 : 1;
+		if (run > best_run) {
+			best_run = run;
+			best = c[p];
+		}
+	}
+	free(c);
+	return best;
+}
+
+/*
+ * A ROM: a case over the values of its index bits; the most frequent
+ * entry is the default and the others are listed (a table that
+ * saturates lists only its slope).
+ */
+static void
+emit_rom(struct sbuf *b, const struct hgq_ir *ir, const struct sched *s,
+    uint32_t j)
+{
+	const struct hgq_ir_op *op = &ir->ops[j];
+	const int64_t *t = &ir->tab[op->tab];
+	uint32_t n = (uint32_t)1 << op->n_idx;
+	int64_t dflt = rom_mode(t, n);
+
+	sb_printf(b, "\tcase (");
+	ext(b, ir, s, op->a, s->stage[j], 0, op->n_idx);
+	sb_printf(b, ")\n");
+	for (uint32_t p = 0; p < n; p++) {
+		if (t[p] == dflt)
+			continue;
+		sb_printf(b, "\t%d'h%x: v%u = ", op->n_idx, p, j);
+		literal(b, op->w, (uint64_t)t[p]);
+		sb_printf(b, ";\n");
+	}
+	sb_printf(b, "\tdefault: v%u = ", j);
+	literal(b, op->w, (uint64_t)dflt);
+	sb_printf(b, ";\n\tendcase\n");
+}
+
 static void
 emit_op(struct sbuf *d, struct sbuf *b, const struct hgq_ir *ir,
-    const struct sched *s, uint32_t j, const uint64_t *in_off)
+    const struct sched *s, uint32_t j, const uint64_t *in_off,
+    const uint32_t *in_port)
 {
 	const struct hgq_ir_op *op = &ir->ops[j];
 	int sgn, w = op_width(op, &sgn);
@@ -430,9 +531,14 @@ emit_op(struct sbuf *d, struct sbuf *b, const struct hgq_ir *ir,
 		sb_printf(d, "reg [%d:0] v%u;\n", w - 1, j);
 	switch (op->kind) {
 	case HGQ_IR_INPUT:
-		sb_printf(b, "\tv%u = model_inp[%llu:%llu];\n", j,
+		sb_printf(b, "\tv%u = ", j);
+		port_name(b, ir, 0, in_port[op->a]);
+		sb_printf(b, "[%llu:%llu];\n",
 		    (unsigned long long)(in_off[op->a] + (uint64_t)w - 1),
 		    (unsigned long long)in_off[op->a]);
+		break;
+	case HGQ_IR_LUT:
+		emit_rom(b, ir, s, j);
 		break;
 	case HGQ_IR_ADD: {
 		const struct hgq_ir_op *a = &ir->ops[op->a];
@@ -618,15 +724,177 @@ emit_op(struct sbuf *d, struct sbuf *b, const struct hgq_ir *ir,
 	}
 }
 
+/* the header comment: what the module is and its ports */
+static void
+write_header(FILE *f, const struct hgq_ir *ir, const struct sched *s,
+    int pipeline)
+{
+	struct sbuf n = { 0 };
+
+	fprintf(f, "// Generated by hgq-emit-verilog %s; do not edit.\n",
+	    HGQ_VERSION);
+	fprintf(f, "// %s: %u adders, LUT estimate %llu, adder depth %d",
+	    ir->behavioral ? "behavioral (* operators)" : "adder graphs",
+	    ir->n_adders, (unsigned long long)ir->lut, ir->depth);
+	if (ir->n_rom > 0)
+		fprintf(f, ",\n// %u ROMs of %llu bits (a ROM is one level "
+		    "of depth)", ir->n_rom,
+		    (unsigned long long)ir->rom_bits);
+	fprintf(f, ".\n");
+	if (s->n_stages > 0)
+		fprintf(f, "// Pipelined: a register every %d adder levels; "
+		    "latency %d cycles, %llu flip-flops.\n", pipeline,
+		    s->n_stages, (unsigned long long)s->ff);
+	else
+		fprintf(f, "// Combinational: latency 0 cycles.\n");
+	if (unnamed(ir)) {
+		fprintf(f, "// model_inp: %u elements in %llu bits; model_out: "
+		    "%u elements in %llu bits;\n", ir->n_in,
+		    (unsigned long long)port_width(ir->in_w, ir->n_in),
+		    ir->n_out,
+		    (unsigned long long)port_width(ir->out_w, ir->n_out));
+	} else {
+		for (int out = 0; out < 2; out++)
+			for (uint32_t k = 0; k < (out ? ir->n_out_ports :
+			    ir->n_in_ports); k++) {
+				sb_reset(&n);
+				port_name(&n, ir, out, k);
+				fprintf(f, "// %s: %u elements in %llu bits;\n",
+				    n.p != NULL ? n.p : "", out ?
+				    ir->out_ports[k].n : ir->in_ports[k].n,
+				    (unsigned long long)port_bits(ir, out, k));
+			}
+	}
+	fprintf(f, "// element 0 at the LSBs, each at its own width, pruned "
+	    "elements absent.\n");
+	free(n.p);
+}
+
+/* the port list: clk, the inputs, the outputs */
+static void
+write_ports(FILE *f, const struct hgq_ir *ir, const struct sched *s)
+{
+	struct sbuf n = { 0 };
+
+	if (s->n_stages > 0)
+		fprintf(f, "\tinput clk,\n");
+	for (int out = 0; out < 2; out++)
+		for (uint32_t k = 0; k < (out ? ir->n_out_ports :
+		    ir->n_in_ports); k++) {
+			uint64_t w = port_bits(ir, out, k);
+			int last = out && k + 1 == ir->n_out_ports;
+
+			sb_reset(&n);
+			port_name(&n, ir, out, k);
+			fprintf(f, "\t%s [%llu:0] %s%s\n", out ? "output" :
+			    "input", (unsigned long long)(w > 0 ? w - 1 : 0),
+			    n.p != NULL ? n.p : "", last ? "" : ",");
+		}
+	fprintf(f, ");\n");
+	free(n.p);
+}
+
+/* the output ports from their ops (registered when pipelined) */
+static int
+write_outputs(FILE *f, const struct hgq_ir *ir, const struct sched *s)
+{
+	struct sbuf r = { 0 }, n = { 0 };
+	int rc = HGQ_OK;
+
+	for (uint32_t k = 0; k < ir->n_out_ports; k++) {
+		const struct hgq_ir_port *p = &ir->out_ports[k];
+		uint64_t pos = 0;
+
+		sb_reset(&n);
+		port_name(&n, ir, 1, k);
+		for (uint32_t j = p->start; j < p->start + p->n; j++) {
+			int w = ir->out_w[j];
+
+			if (w == 0)
+				continue;
+			sb_reset(&r);
+			if (ir->out_op[j] < 0)
+				literal(&r, w, 0);
+			else
+				ext(&r, ir, s, ir->out_op[j], s->n_stages, 0,
+				    w);
+			if (r.oom || n.oom) {
+				rc = HGQ_ENOMEM;
+				goto out;
+			}
+			fprintf(f, "assign %s[%llu:%llu] = %s;\n", n.p,
+			    (unsigned long long)(pos + (uint64_t)w - 1),
+			    (unsigned long long)pos, r.p);
+			pos += (uint64_t)w;
+		}
+		if (pos == 0)
+			fprintf(f, "assign %s = 1'b0;\n", n.p != NULL ? n.p :
+			    "");
+	}
+out:
+	free(r.p);
+	free(n.p);
+	return rc;
+}
+
+/* does the logic read a bit of an input port? */
+static bool
+reads_input(const struct hgq_ir *ir)
+{
+	for (uint32_t j = 0; j < ir->n_ops; j++)
+		if (ir->ops[j].kind == HGQ_IR_INPUT && ir->ops[j].w > 0)
+			return true;
+	return false;
+}
+
+/*
+ * Logic that reads no input bit (every value it keeps is a constant):
+ * "always @*" would wait forever on an empty event list, so the block
+ * waits on the input ports instead, which the first input vector sets.
+ */
+static void
+write_const_block(FILE *f, const struct hgq_ir *ir, const char *body)
+{
+	struct sbuf n = { 0 };
+
+	for (uint32_t k = 0; k < ir->n_in_ports; k++) {
+		sb_printf(&n, k > 0 ? " or " : "");
+		port_name(&n, ir, 0, k);
+	}
+	fprintf(f, "always @(%s) begin\n%send\n", n.p != NULL ? n.p : "",
+	    body);
+	free(n.p);
+}
+
+/* every element's input port and its offset in that port */
+static int
+input_layout(const struct hgq_ir *ir, uint64_t **off, uint32_t **port)
+{
+	*off = hgq_calloc(ir->n_in, sizeof(**off));
+	*port = hgq_calloc(ir->n_in, sizeof(**port));
+	if (*off == NULL || *port == NULL)
+		return HGQ_ENOMEM;
+	for (uint32_t k = 0; k < ir->n_in_ports; k++) {
+		const struct hgq_ir_port *p = &ir->in_ports[k];
+		uint64_t pos = 0;
+
+		for (uint32_t j = p->start; j < p->start + p->n; j++) {
+			(*off)[j] = pos;
+			(*port)[j] = k;
+			pos += ir->in_w[j];
+		}
+	}
+	return HGQ_OK;
+}
+
 int
 hgq_verilog_write(FILE *f, const struct hgq_ir *ir,
     const struct hgq_verilog_opts *o, struct hgq_err *err)
 {
 	struct sched s;
 	struct sbuf d = { 0 }, b = { 0 }, r = { 0 };
-	uint64_t wi = port_width(ir->in_w, ir->n_in);
-	uint64_t wo = port_width(ir->out_w, ir->n_out);
-	uint64_t *in_off = NULL, pos = 0;
+	uint64_t *in_off = NULL;
+	uint32_t *in_port = NULL;
 	const char *top = o->top != NULL ? o->top : "hgq_top";
 	int rc = HGQ_ENOMEM;
 
@@ -638,15 +906,11 @@ hgq_verilog_write(FILE *f, const struct hgq_ir *ir,
 		    "of adder levels", o->pipeline);
 	if (sched_build(&s, ir, o->pipeline) != HGQ_OK)
 		return hgq_errf(err, HGQ_ENOMEM, "out of memory");
-	if ((in_off = hgq_calloc(ir->n_in, sizeof(*in_off))) == NULL)
+	if (input_layout(ir, &in_off, &in_port) != HGQ_OK)
 		goto out;
-	for (uint32_t j = 0; j < ir->n_in; j++) {
-		in_off[j] = pos;
-		pos += ir->in_w[j];
-	}
 	for (uint32_t j = 0; j < ir->n_ops; j++) {
 		sb_reset(&r);
-		emit_op(&d, &r, ir, &s, j, in_off);
+		emit_op(&d, &r, ir, &s, j, in_off, in_port);
 		sb_printf(&b, "%s", r.p != NULL ? r.p : "");
 	}
 	/* registers */
@@ -670,58 +934,23 @@ hgq_verilog_write(FILE *f, const struct hgq_ir *ir,
 	if (b.oom || d.oom || r.oom)
 		goto out;
 
-	fprintf(f, "// Generated by hgq-emit-verilog %s; do not edit.\n",
-	    HGQ_VERSION);
-	fprintf(f, "// %s: %u adders, LUT estimate %llu, adder depth %d.\n",
-	    ir->behavioral ? "behavioral (* operators)" : "adder graphs",
-	    ir->n_adders, (unsigned long long)ir->lut, ir->depth);
-	if (s.n_stages > 0)
-		fprintf(f, "// Pipelined: a register every %d adder levels; "
-		    "latency %d cycles, %llu flip-flops.\n", o->pipeline,
-		    s.n_stages, (unsigned long long)s.ff);
-	else
-		fprintf(f, "// Combinational: latency 0 cycles.\n");
-	fprintf(f, "// model_inp: %u elements in %llu bits; model_out: %u "
-	    "elements in %llu bits;\n// element 0 at the LSBs, each at its "
-	    "own width, pruned elements absent.\n", ir->n_in,
-	    (unsigned long long)wi, ir->n_out, (unsigned long long)wo);
+	write_header(f, ir, &s, o->pipeline);
 	fprintf(f, "/* verilator lint_off UNUSEDSIGNAL */\n"
 	    "/* verilator lint_off DECLFILENAME */\n");
 	fprintf(f, "module %s (\n", top);
-	if (s.n_stages > 0)
-		fprintf(f, "\tinput clk,\n");
-	fprintf(f, "\tinput [%llu:0] model_inp,\n\toutput [%llu:0] model_out\n"
-	    ");\n", (unsigned long long)(wi > 0 ? wi - 1 : 0),
-	    (unsigned long long)(wo > 0 ? wo - 1 : 0));
+	write_ports(f, ir, &s);
 	fputs(d.p != NULL ? d.p : "", f);
 	/* one block in topological order: each op is evaluated once per
 	   change of the inputs (continuous assigns in a deep graph make
 	   event-driven simulators re-evaluate on every glitch) */
-	if (b.n > 0)
+	if (b.n > 0 && reads_input(ir))
 		fprintf(f, "always @* begin\n%send\n", b.p);
+	else if (b.n > 0)
+		write_const_block(f, ir, b.p);
 	if (r.n > 0)
 		fprintf(f, "always @(posedge clk) begin\n%send\n", r.p);
-	/* the outputs */
-	pos = 0;
-	for (uint32_t j = 0; j < ir->n_out; j++) {
-		int w = ir->out_w[j];
-
-		if (w == 0)
-			continue;
-		sb_reset(&r);
-		if (ir->out_op[j] < 0)
-			literal(&r, w, 0);
-		else
-			ext(&r, ir, &s, ir->out_op[j], s.n_stages, 0, w);
-		if (r.oom)
-			goto out;
-		fprintf(f, "assign model_out[%llu:%llu] = %s;\n",
-		    (unsigned long long)(pos + (uint64_t)w - 1),
-		    (unsigned long long)pos, r.p);
-		pos += (uint64_t)w;
-	}
-	if (wo == 0)
-		fprintf(f, "assign model_out = 1'b0;\n");
+	if (write_outputs(f, ir, &s) != HGQ_OK)
+		goto out;
 	fprintf(f, "endmodule\n/* verilator lint_on DECLFILENAME */\n"
 	    "/* verilator lint_on UNUSEDSIGNAL */\n");
 	rc = ferror(f) ? hgq_errf(err, HGQ_EIO, "write error") : HGQ_OK;
@@ -733,6 +962,7 @@ done:
 	free(b.p);
 	free(r.p);
 	free(in_off);
+	free(in_port);
 	sched_release(&s);
 	return rc;
 }
@@ -740,6 +970,76 @@ done:
 /* ------------------------------------------------------------------ */
 /* Testbench and vectors                                               */
 /* ------------------------------------------------------------------ */
+
+/*
+ * {port_{n-1}, ..., port_0} of the ports of one side that have bits (the
+ * vector files hold them so: the first port at the LSBs), or "" for none
+ */
+static void
+port_concat(struct sbuf *b, const struct hgq_ir *ir, int out)
+{
+	uint32_t n = out ? ir->n_out_ports : ir->n_in_ports, c = 0;
+
+	for (uint32_t k = n; k-- > 0;) {
+		if (port_bits(ir, out, k) == 0)
+			continue;
+		sb_printf(b, c++ == 0 ? "{" : ", ");
+		port_name(b, ir, out, k);
+	}
+	if (c > 0)
+		sb_printf(b, "}");
+}
+
+/* named ports: their declarations, the instance, what drives them */
+static void
+tb_named_ports(FILE *f, const struct hgq_ir *ir, const char *top,
+    uint64_t wo, int clk)
+{
+	struct sbuf n = { 0 }, c = { 0 };
+
+	for (int out = 0; out < 2; out++)
+		for (uint32_t k = 0; k < (out ? ir->n_out_ports :
+		    ir->n_in_ports); k++) {
+			uint64_t w = port_bits(ir, out, k);
+
+			sb_reset(&n);
+			port_name(&n, ir, out, k);
+			fprintf(f, "%s [%llu:0] %s;\n", out ? "wire" : "reg",
+			    (unsigned long long)(w > 0 ? w - 1 : 0), n.p);
+		}
+	port_concat(&c, ir, 1);
+	fprintf(f, "wire [%llu:0] tb_got = %s;\n", (unsigned long long)wo - 1,
+	    c.n > 0 ? c.p : "1'b0");
+	fprintf(f, "integer t, errors;\n");
+	if (clk)
+		fprintf(f, "reg clk;\n");
+	fprintf(f, "%s dut (%s", top, clk ? ".clk(clk)" : "");
+	for (int out = 0; out < 2; out++)
+		for (uint32_t k = 0; k < (out ? ir->n_out_ports :
+		    ir->n_in_ports); k++) {
+			sb_reset(&n);
+			port_name(&n, ir, out, k);
+			fprintf(f, "%s.%s(%s)", clk || out || k > 0 ? ", " :
+			    "", n.p, n.p);
+		}
+	fprintf(f, ");\n");
+	free(n.p);
+	free(c.p);
+}
+
+/* the statement that drives the inputs from vector t */
+static void
+tb_drive(struct sbuf *b, const struct hgq_ir *ir, const char *imem)
+{
+	struct sbuf c = { 0 };
+
+	port_concat(&c, ir, 0);
+	if (c.n > 0)
+		sb_printf(b, "%s = %s[t];", c.p, imem);
+	else
+		sb_printf(b, ";");
+	free(c.p);
+}
 
 int
 hgq_verilog_testbench(FILE *f, const struct hgq_ir *ir,
@@ -750,6 +1050,11 @@ hgq_verilog_testbench(FILE *f, const struct hgq_ir *ir,
 	uint64_t wi = port_width(ir->in_w, ir->n_in);
 	uint64_t wo = port_width(ir->out_w, ir->n_out);
 	const char *top = o->top != NULL ? o->top : "hgq_top";
+	int plain = unnamed(ir);
+	const char *imem = plain ? "inp_mem" : "tb_inp";
+	const char *emem = plain ? "exp_mem" : "tb_exp";
+	const char *got = plain ? "model_out" : "tb_got";
+	struct sbuf drive = { 0 };
 	int rc;
 
 	if (!hgq_verilog_ident_ok(top))
@@ -764,52 +1069,125 @@ hgq_verilog_testbench(FILE *f, const struct hgq_ir *ir,
 		return rc;
 	wi = wi > 0 ? wi : 1;
 	wo = wo > 0 ? wo : 1;
+	if (plain)
+		sb_printf(&drive, "model_inp = inp_mem[t];");
+	else
+		tb_drive(&drive, ir, imem);
+	if (drive.oom)
+		return hgq_errf(err, HGQ_ENOMEM, "out of memory");
 	fprintf(f, "// Generated by hgq-emit-verilog %s: self-checking "
 	    "testbench of %s.\n// Prints PASS <n>, or FAIL with the first "
 	    "mismatches (and exits non-zero).\n", HGQ_VERSION, top);
 	fprintf(f, "`timescale 1ns / 1ps\nmodule %s_tb;\n", top);
 	fprintf(f, "localparam N = %zu, LAT = %u;\n", n, info.latency);
-	fprintf(f, "reg [%llu:0] inp_mem [0:N-1];\nreg [%llu:0] exp_mem "
-	    "[0:N-1];\n", (unsigned long long)wi - 1,
-	    (unsigned long long)wo - 1);
-	fprintf(f, "reg [%llu:0] model_inp;\nwire [%llu:0] model_out;\n",
-	    (unsigned long long)wi - 1, (unsigned long long)wo - 1);
-	fprintf(f, "integer t, errors;\n");
-	if (info.latency > 0) {
-		fprintf(f, "reg clk;\n%s dut (.clk(clk), .model_inp(model_inp),"
-		    " .model_out(model_out));\n", top);
+	fprintf(f, "reg [%llu:0] %s [0:N-1];\nreg [%llu:0] %s "
+	    "[0:N-1];\n", (unsigned long long)wi - 1, imem,
+	    (unsigned long long)wo - 1, emem);
+	if (!plain) {
+		tb_named_ports(f, ir, top, wo, info.latency > 0);
 	} else {
-		fprintf(f, "%s dut (.model_inp(model_inp), "
-		    ".model_out(model_out));\n", top);
+		fprintf(f, "reg [%llu:0] model_inp;\nwire [%llu:0] "
+		    "model_out;\n", (unsigned long long)wi - 1,
+		    (unsigned long long)wo - 1);
+		fprintf(f, "integer t, errors;\n");
+		if (info.latency > 0)
+			fprintf(f, "reg clk;\n%s dut (.clk(clk), "
+			    ".model_inp(model_inp), .model_out(model_out));\n",
+			    top);
+		else
+			fprintf(f, "%s dut (.model_inp(model_inp), "
+			    ".model_out(model_out));\n", top);
 	}
 	fprintf(f, "task check;\ninput integer k;\nbegin\n"
-	    "\tif (model_out !== exp_mem[k]) begin\n"
+	    "\tif (%s !== %s[k]) begin\n"
 	    "\t\terrors = errors + 1;\n"
 	    "\t\tif (errors <= 10)\n"
 	    "\t\t\t$display(\"FAIL vector %%0d: got %%h, expected %%h\", k,"
-	    " model_out, exp_mem[k]);\n"
-	    "\tend\nend\nendtask\n");
-	fprintf(f, "initial begin\n\t$readmemh(\"%s\", inp_mem);\n"
-	    "\t$readmemh(\"%s\", exp_mem);\n\terrors = 0;\n", inp_path,
-	    exp_path);
+	    " %s, %s[k]);\n"
+	    "\tend\nend\nendtask\n", got, emem, got, emem);
+	fprintf(f, "initial begin\n\t$readmemh(\"%s\", %s);\n"
+	    "\t$readmemh(\"%s\", %s);\n\terrors = 0;\n", inp_path, imem,
+	    exp_path, emem);
+	if (!plain)
+		for (uint32_t k = 0; k < ir->n_in_ports; k++)
+			if (port_bits(ir, 0, k) == 0) {
+				struct sbuf z = { 0 };
+
+				port_name(&z, ir, 0, k);
+				fprintf(f, "\t%s = 1'b0;\n", z.p);
+				free(z.p);
+			}
 	if (info.latency > 0) {
 		/* one vector per cycle; output t appears LAT edges later */
 		fprintf(f, "\tclk = 0;\n"
 		    "\tfor (t = 0; t < N + LAT - 1; t = t + 1) begin\n"
-		    "\t\tif (t < N)\n\t\t\tmodel_inp = inp_mem[t];\n"
+		    "\t\tif (t < N)\n\t\t\t%s\n"
 		    "\t\t#5 clk = 1;\n\t\t#1;\n"
 		    "\t\tif (t >= LAT - 1)\n\t\t\tcheck(t - (LAT - 1));\n"
-		    "\t\t#4 clk = 0;\n\tend\n");
+		    "\t\t#4 clk = 0;\n\tend\n", drive.p);
 	} else {
 		fprintf(f, "\tfor (t = 0; t < N; t = t + 1) begin\n"
-		    "\t\tmodel_inp = inp_mem[t];\n\t\t#1;\n\t\tcheck(t);\n"
-		    "\tend\n");
+		    "\t\t%s\n\t\t#1;\n\t\tcheck(t);\n"
+		    "\tend\n", drive.p);
 	}
 	fprintf(f, "\tif (errors == 0) begin\n\t\t$display(\"PASS %%0d\", N);"
 	    "\n\t\t$finish;\n\tend\n"
 	    "\t$display(\"FAIL %%0d of %%0d vectors\", errors, N);\n"
 	    "\t$fatal(1, \"%%0d mismatches\", errors);\nend\nendmodule\n");
+	free(drive.p);
 	return ferror(f) ? hgq_errf(err, HGQ_EIO, "write error") : HGQ_OK;
+}
+
+/*
+ * The widths of the elements of every model input (out = 0) or output,
+ * in port order: n of them into *w (allocated).
+ */
+static int
+elem_widths(const struct hgq_model *m, int out, uint8_t **w, uint32_t *n)
+{
+	uint32_t np = out ? hgq_model_n_outputs(m) : hgq_model_n_inputs(m);
+	uint32_t pos = 0;
+
+	*n = out ? hgq_model_n_out(m) : hgq_model_n_in(m);
+	if ((*w = hgq_calloc(*n + 1, 1)) == NULL)
+		return HGQ_ENOMEM;
+	for (uint32_t k = 0; k < np; k++) {
+		const struct hgq_layer *q = &m->layers[out ?
+		    hgq_model_output_layer(m, k) : hgq_model_input_layer(m, k)];
+
+		for (uint32_t j = 0; j < q->n_out && pos < *n; j++)
+			(*w)[pos++] = (uint8_t)hgq_fmt_width(q->k[j], q->i[j],
+			    q->f[j]);
+	}
+	return HGQ_OK;
+}
+
+/* the n mantissas of widths w packed (element 0 at the LSBs) as hex */
+static void
+pack_hex(const uint8_t *w, uint32_t n, const int64_t *mant, char *buf)
+{
+	static const char hex[] = "0123456789abcdef";
+	uint64_t width = port_width(w, n), pos = 0;
+	size_t nd = (size_t)((width + 3) / 4);
+
+	if (width == 0) {
+		strcpy(buf, "0");
+		return;
+	}
+	memset(buf, '0', nd);
+	buf[nd] = '\0';
+	for (uint32_t j = 0; j < n; j++) {
+		uint64_t u = (uint64_t)mant[j];
+
+		for (int b = 0; b < w[j]; b++, pos++)
+			if ((u >> b) & 1) {
+				size_t d = nd - 1 - (size_t)(pos / 4);
+				int v = (buf[d] <= '9' ? buf[d] - '0' :
+				    buf[d] - 'a' + 10) | 1 << (pos % 4);
+
+				buf[d] = hex[v];
+			}
+	}
 }
 
 int
@@ -817,17 +1195,21 @@ hgq_verilog_vectors(FILE *inp, FILE *exp, const struct hgq_model *m,
     const struct hgq_engine *e, const double *x, size_t n,
     struct hgq_err *err)
 {
-	const struct hgq_layer *q0 = &m->layers[0];
-	const struct hgq_layer *ql = &m->layers[m->n_layers - 1];
-	uint32_t n0 = q0->n_out, no = ql->n_out;
-	uint64_t wi = hgq_packed_width(q0), wo = hgq_packed_width(ql);
+	uint8_t *w_in = NULL, *w_out = NULL;
+	uint32_t n0 = 0, no = 0;
+	uint64_t wi, wo;
 	size_t chunk = 256;
 	int64_t *q = NULL, *y = NULL;
 	char *buf = NULL;
 	int rc = HGQ_ENOMEM;
 
-	if ((q = hgq_calloc(chunk * n0, sizeof(*q))) == NULL ||
-	    (y = hgq_calloc(chunk * no, sizeof(*y))) == NULL ||
+	if (elem_widths(m, 0, &w_in, &n0) != HGQ_OK ||
+	    elem_widths(m, 1, &w_out, &no) != HGQ_OK)
+		goto fail;
+	wi = port_width(w_in, n0);
+	wo = port_width(w_out, no);
+	if ((q = hgq_calloc(chunk * n0 + 1, sizeof(*q))) == NULL ||
+	    (y = hgq_calloc(chunk * no + 1, sizeof(*y))) == NULL ||
 	    (buf = malloc((size_t)((wi > wo ? wi : wo) + 3) / 4 + 2)) == NULL)
 		goto fail;
 	for (size_t s0 = 0; s0 < n; s0 += chunk) {
@@ -838,10 +1220,10 @@ hgq_verilog_vectors(FILE *inp, FILE *exp, const struct hgq_model *m,
 		    1) != HGQ_OK)
 			goto fail;
 		for (size_t t = 0; t < c; t++) {
-			hgq_pack_hex(q0, &q[t * n0], buf);
-			fprintf(inp, "%s\n", wi > 0 ? buf : "0");
-			hgq_pack_hex(ql, &y[t * no], buf);
-			fprintf(exp, "%s\n", wo > 0 ? buf : "0");
+			pack_hex(w_in, n0, &q[t * n0], buf);
+			fprintf(inp, "%s\n", buf);
+			pack_hex(w_out, no, &y[t * no], buf);
+			fprintf(exp, "%s\n", buf);
 		}
 	}
 	rc = ferror(inp) || ferror(exp) ?
@@ -850,6 +1232,8 @@ hgq_verilog_vectors(FILE *inp, FILE *exp, const struct hgq_model *m,
 fail:
 	rc = hgq_errf(err, HGQ_ENOMEM, "out of memory");
 out:
+	free(w_in);
+	free(w_out);
 	free(q);
 	free(y);
 	free(buf);
@@ -875,40 +1259,49 @@ hgq_verilog_report(FILE *f, const struct hgq_ir *ir, int pipeline, int json,
 		    "\"max_adder_depth\": %d, \"style\": \"%s\", "
 		    "\"pipeline\": %d, \"inp_bits\": %llu, \"out_bits\": "
 		    "%llu, \"lut_estimate_from\": \"adders\", "
+		    "\"roms\": %u, \"rom_bits\": %llu, "
 		    "\"comparators\": %u, \"layers\": [", info.adders,
 		    (unsigned long long)info.lut, (unsigned long long)info.ff,
 		    info.latency, info.depth, ir->behavioral ? "behavioral" :
 		    "adders", pipeline, (unsigned long long)info.inp_bits,
-		    (unsigned long long)info.out_bits, ir->n_cmp);
+		    (unsigned long long)info.out_bits, info.roms,
+		    (unsigned long long)info.rom_bits, ir->n_cmp);
 		for (uint32_t l = 0; l < ir->n_layers; l++) {
 			const struct hgq_ir_layer *L = &ir->layers[l];
 
 			fprintf(f, "%s{\"layer\": %u, \"adders\": %u, "
 			    "\"lut_estimate\": %llu, \"adder_depth\": %d, "
 			    "\"kind\": \"%s\", \"comparators\": %u, "
-			    "\"cmvm_solves\": %u}", l ? ", " : "", 2 * l + 1,
-			    L->n_adders, (unsigned long long)L->lut, L->depth,
+			    "\"cmvm_solves\": %u, \"roms\": %u, "
+			    "\"rom_bits\": %llu}", l ? ", " : "",
+			    L->model_layer, L->n_adders,
+			    (unsigned long long)L->lut, L->depth,
 			    hgq_layer_kind_name(L->kind), L->n_cmp,
-			    L->n_solves);
+			    L->n_solves, L->n_rom,
+			    (unsigned long long)L->rom_bits);
 		}
 		fprintf(f, "]}\n");
 	} else {
 		fprintf(f, "adders\t%u\nlut_estimate\t%llu\nff\t%llu\n"
 		    "latency_cycles\t%u\nmax_adder_depth\t%d\n"
-		    "comparators\t%u\n", info.adders,
-		    (unsigned long long)info.lut, (unsigned long long)info.ff,
-		    info.latency, info.depth, ir->n_cmp);
-		fprintf(f, "# lut_estimate: counted from the adders and "
-		    "comparators; hgq-ebops estimates from EBOPs\n");
+		    "comparators\t%u\nroms\t%u\nrom_bits\t%llu\n",
+		    info.adders, (unsigned long long)info.lut,
+		    (unsigned long long)info.ff, info.latency, info.depth,
+		    ir->n_cmp, info.roms, (unsigned long long)info.rom_bits);
+		fprintf(f, "# lut_estimate: counted from the adders, "
+		    "comparators and ROMs; hgq-ebops estimates from EBOPs\n");
 		fprintf(f, "# layer\tadders\tlut_estimate\tadder_depth\tkind"
-		    "\tcomparators\tcmvm_solves\n");
-		for (uint32_t l = 0; l < ir->n_layers; l++)
-			fprintf(f, "%u\t%u\t%llu\t%d\t%s\t%u\t%u\n", 2 * l + 1,
-			    ir->layers[l].n_adders,
-			    (unsigned long long)ir->layers[l].lut,
-			    ir->layers[l].depth,
-			    hgq_layer_kind_name(ir->layers[l].kind),
-			    ir->layers[l].n_cmp, ir->layers[l].n_solves);
+		    "\tcomparators\tcmvm_solves\troms\trom_bits\n");
+		for (uint32_t l = 0; l < ir->n_layers; l++) {
+			const struct hgq_ir_layer *L = &ir->layers[l];
+
+			fprintf(f, "%u\t%u\t%llu\t%d\t%s\t%u\t%u\t%u\t%llu\n",
+			    L->model_layer, L->n_adders,
+			    (unsigned long long)L->lut, L->depth,
+			    hgq_layer_kind_name(L->kind), L->n_cmp,
+			    L->n_solves, L->n_rom,
+			    (unsigned long long)L->rom_bits);
+		}
 	}
 	return ferror(f) ? hgq_errf(err, HGQ_EIO, "write error") : HGQ_OK;
 }

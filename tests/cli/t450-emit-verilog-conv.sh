@@ -52,15 +52,16 @@ check "the designs hold comparators ($cmp)" test "$cmp" -ge 20
 mkfixture --seed 31 --fit --max-width 5 \
     --arch in:6x6x1,conv2d:4:3x3,maxpool:2x2,flatten,dense:4 -o id.hgqm
 ok "identity: emit" hgq-emit-verilog --report text -o id.v id.hgqm
-check "flatten: no adders, no LUTs" grep -q '^5	0	0	0	flatten	0	0$' .out
+check "flatten: no adders, no LUTs" grep -q '^5	0	0	0	flatten	0	0	0	0$' .out
 check "max-pooling: comparators only" \
-    grep -q '^3	0	[0-9]*	[0-9]*	maxpool	[1-9][0-9]*	0$' .out
+    grep -q '^3	0	[0-9]*	[0-9]*	maxpool	[1-9][0-9]*	0	0	0$' .out
 solves=$(awk -F'	' '$5 == "conv2d" { print $7 }' .out)
 check "conv2d: fewer CMVMs ($solves) than 16 positions" \
     test "$solves" -ge 1 -a "$solves" -lt 16
 ok "identity: one solve per position" \
     hgq-emit-verilog --share none --report text -o id2.v id.hgqm
-check "conv2d: 16 CMVMs" grep -q '^1	[0-9]*	[0-9]*	[0-9]*	conv2d	0	16$' .out
+check "conv2d: 16 CMVMs" \
+    grep -q '^1	[0-9]*	[0-9]*	[0-9]*	conv2d	0	16	0	0$' .out
 
 # the golden models of formats/examples
 EX=$ROOT/formats/examples
