@@ -974,12 +974,16 @@ void	hgq_config_release(struct hgq_config *c);
 
 /*
  * An engine is a calibrated model prepared for integer inference (every
- * layer kind of format 1.1; convolutions as a dense layer per output
- * position, with weights aligned once per filter): every
+ * layer kind of formats 1.1 and 1.2; convolutions as a dense layer per
+ * output position, with weights aligned once per filter): every
  * dense layer's weights are aligned to one fractional position per output
  * and the exact range of every output (hgq_dense_range, over the input
- * ranges carried from the first quantizer) is proven to fit (int32 when
- * it can, int64 otherwise; HGQ_ERANGE when a range reaches 2^62).
+ * ranges carried from the input quantizers) is proven to fit (int32 when
+ * it can, int64 otherwise; HGQ_ERANGE when a range reaches 2^62); sums
+ * and differences align their inputs likewise; a lookup table is computed
+ * once per element (hgq_lut_mant).  A graph's input row has n_raw columns
+ * (each input takes its slice of the index map) and its output row is
+ * the output quantizers' values in port order (hgq_model_n_out).
  */
 struct hgq_engine;
 
@@ -994,6 +998,9 @@ int	hgq_engine_new(struct hgq_engine **e, const struct hgq_model *m,
 void	hgq_engine_free(struct hgq_engine *e);
 uint32_t hgq_engine_n_in(const struct hgq_engine *e);	/* = model n_raw */
 uint32_t hgq_engine_n_out(const struct hgq_engine *e);
+/* the number of quantizer layers: the counters of struct hgq_ovf_stats,
+   quantizer q the q-th in layer order */
+uint32_t hgq_engine_n_quant(const struct hgq_engine *e);
 /* fractional bits of output element j: value = mantissa * 2^-f */
 int	hgq_engine_out_f(const struct hgq_engine *e, uint32_t j);
 /*
@@ -1015,7 +1022,8 @@ int	hgq_engine_run(const struct hgq_engine *e, const double *x, size_t n,
 	    int64_t *out, struct hgq_ovf_stats *st, int threads);
 
 /*
- * hgq_engine_quant_input - the first quantizer's mantissas (n*n0) of raw
+ * hgq_engine_quant_input - the input quantizers' mantissas (n*n0, n0 =
+ * hgq_model_n_in: input 0's quantizer, then input 1's, ...) of raw
  * inputs: normalisation then quantization (the packed input of the RTL).
  */
 void	hgq_engine_quant_input(const struct hgq_engine *e, const double *x,
