@@ -2988,7 +2988,7 @@ static int
 union_set(const struct hgq_model *m, uint32_t li, struct hgq_layer *q,
     struct hgq_err *err)
 {
-	const struct hgq_layer *qin = &m->layers[li - 1];
+	const struct hgq_layer *qin = &m->layers[hgq_layer_input(m, li, 0)];
 	struct hgq_window w;
 	uint32_t *idx = NULL, n_win = 1;
 	int rc;
@@ -3119,6 +3119,155 @@ cal_prepare(struct hgq_model *m, struct hgq_err *err)
 	return HGQ_OK;
 }
 
+/* ---------------------------------------------------------------- */
+/* Calibration of graphs                                             */
+/* ---------------------------------------------------------------- */
+
+/*
+ * A graph is calibrated step by step, in layer order: stage s runs all
+ * rows through steps 0..s, step s in its calibration form (an input
+ * step rounds only, saturating at 2^61; an operation's quantizer rounds
+ * to f, a table holds the rounded values), and tracks the range of the
+ * step's values; the quantizer gets its format (calib_set) and the step
+ * is prepared again, calibrated: on the data it is the identity.  A
+ * union quantizer (union_set) has its format before its pass, which only
+ * records the range seen.  The stages cost 1 + 2 + ... steps per row.
+ */
+struct gcal_job {
+	const struct hgq_engine *e;
+	const double	*x;
+	size_t		 s0, s1;
+	uint32_t	 step;		/* the stage */
+	int64_t		*mn, *mx;	/* its values' ranges (the step's n) */
+	uint64_t	*counts;	/* n_quant, ignored */
+	int64_t		*buf;		/* the engine's scratch */
+};
+
+static void *
+gcal_job_main(void *arg)
+{
+	struct gcal_job *jb = arg;
+	const struct hgq_engine *e = jb->e;
+	const struct gstep *st = &e->g->steps[jb->step];
+
+	for (size_t s = jb->s0; s < jb->s1; s++) {
+		graph_sample(e, jb->step + 1, jb->x + s * e->n_raw, jb->counts,
+		    jb->buf);
+		for (uint32_t j = 0; j < st->n; j++)
+			cal_track(jb->mn, jb->mx, j, jb->buf[st->dst + j]);
+	}
+	return NULL;
+}
+
+/* gcal_run - stage s over the n rows x on nt threads into mn/mx */
+static void
+gcal_run(const struct hgq_engine *e, uint32_t s, const double *x, size_t n,
+    int nt, int64_t *mem, size_t per_thread, int64_t *mn, int64_t *mx)
+{
+	struct gcal_job jobs[MAX_THREADS];
+	uint32_t w = e->g->steps[s].n;
+
+	for (int t = 0; t < nt; t++) {
+		int64_t *base = mem + (size_t)t * per_thread;
+
+		jobs[t] = (struct gcal_job){ e, x, n * t / nt,
+		    n * (t + 1) / nt, s, base, base + w,
+		    (uint64_t *)(base + 2 * (size_t)w),
+		    base + 2 * (size_t)w + e->n_quant };
+		for (uint32_t j = 0; j < w; j++)
+			jobs[t].mn[j] = jobs[t].mx[j] = 0;
+	}
+	hgq_fan_out(gcal_job_main, jobs, sizeof(jobs[0]), nt);
+	for (uint32_t j = 0; j < w; j++)
+		mn[j] = mx[j] = 0;
+	for (int t = 0; t < nt; t++)
+		for (uint32_t j = 0; j < w; j++) {
+			cal_track(mn, mx, j, jobs[t].mn[j]);
+			cal_track(mn, mx, j, jobs[t].mx[j]);
+		}
+}
+
+/* input step st rounds only (saturating at 2^61): calibration's view */
+static void
+gcal_input(struct hgq_engine *e, const struct gstep *st)
+{
+	for (uint32_t p = st->p0; p < st->p0 + st->n; p++) {
+		int f = e->in_f[p];
+
+		e->in_k[p] = 1;
+		e->in_i[p] = (int8_t)(61 - f);
+		e->in_om[p] = HGQ_SAT;
+		hgq_qop_init(&e->in_q[p], f, 1, 61 - f, f, e->in_rm[p],
+		    HGQ_SAT);
+	}
+}
+
+/* gcal_stage - calibrate step s of e's graph on the n rows x */
+static int
+gcal_stage(struct hgq_engine *e, struct hgq_model *m, uint32_t s,
+    const double *x, size_t n, int nt, int64_t *mem, size_t per_thread,
+    int64_t *mn, int64_t *mx, struct hgq_err *err)
+{
+	struct gstep *st = &e->g->steps[s];
+	struct hgq_layer *q = &m->layers[st->layer];
+	uint32_t li = hgq_layer_input(m, st->layer, 0);
+	bool uni = st->kind != STEP_INPUT && !q->trainable &&
+	    (m->layers[li].kind == HGQ_LAYER_FLATTEN ||
+	    m->layers[li].kind == HGQ_LAYER_MAXPOOL);
+	int rc;
+
+	if (uni && (rc = union_set(m, li, q, err)) != HGQ_OK)
+		return rc;
+	if (st->kind == STEP_INPUT)
+		gcal_input(e, st);
+	else if ((rc = graph_prepare(e, m, s, !uni, err)) != HGQ_OK)
+		return rc;
+	e->g->n_steps = s + 1;
+	gcal_run(e, s, x, n, nt, mem, per_thread, mn, mx);
+	if (uni) {
+		cal_seen(q, mn, mx);
+		return HGQ_OK;
+	}
+	if ((rc = calib_set(q, st->layer, mn, mx, err)) != HGQ_OK)
+		return rc;
+	if (st->kind == STEP_INPUT) {
+		engine_input(e, m);
+		return graph_prepare(e, m, s, 0, err);
+	}
+	gstep_release(st);
+	return graph_prepare(e, m, s, 0, err);
+}
+
+/* graph_calibrate - hgq_calibrate of a graph (validated, provisional) */
+static int
+graph_calibrate(struct hgq_model *m, const double *x, size_t n, int nt,
+    struct hgq_err *err)
+{
+	struct hgq_engine *e = NULL;
+	int64_t *mem = NULL, *mn = NULL, *mx = NULL;
+	size_t per_thread;
+	int rc;
+
+	if ((rc = engine_alloc(&e, m, err)) != HGQ_OK)
+		return rc;
+	per_thread = 2 * (size_t)e->max_n + e->n_quant + e->per_buf;
+	if ((mem = hgq_calloc((size_t)nt * per_thread, sizeof(int64_t))) ==
+	    NULL || (mn = hgq_calloc(e->max_n, sizeof(int64_t))) == NULL ||
+	    (mx = hgq_calloc(e->max_n, sizeof(int64_t))) == NULL) {
+		rc = hgq_errf(err, HGQ_ENOMEM, "out of memory");
+		goto out;
+	}
+	for (uint32_t s = 0; s < e->g->n_alloc && rc == HGQ_OK; s++)
+		rc = gcal_stage(e, m, s, x, n, nt, mem, per_thread, mn, mx,
+		    err);
+out:
+	hgq_engine_free(e);
+	free(mem);
+	free(mn);
+	free(mx);
+	return rc;
+}
+
 int
 hgq_calibrate(struct hgq_model *m, const double *x, size_t n, int threads,
     struct hgq_err *err)
@@ -3138,13 +3287,17 @@ hgq_calibrate(struct hgq_model *m, const double *x, size_t n, int threads,
 	m->calibrated = 1;
 	if ((rc = hgq_model_validate(m, err)) != HGQ_OK)
 		goto out;
+	nt = hgq_n_threads(threads, MAX_THREADS);
+	if ((size_t)nt > n / 64 + 1)
+		nt = (int)(n / 64 + 1);
+	if (!hgq_model_is_chain(m)) {
+		rc = graph_calibrate(m, x, n, nt, err);
+		goto out;
+	}
 	for (uint32_t l = 0; l < m->n_layers; l++)
 		if (m->layers[l].n_out > max_n)
 			max_n = m->layers[l].n_out;
 	n0 = m->layers[0].n_out;
-	nt = hgq_n_threads(threads, MAX_THREADS);
-	if ((size_t)nt > n / 64 + 1)
-		nt = (int)(n / 64 + 1);
 	/* mn, mx: the ranges of two stages at most (2 x max_n each) */
 	/* per thread: ranges (of two stages at most: 2 x 2 x max_n) and
 	   one sample's outputs (up to 2 x max_n before the counters), the

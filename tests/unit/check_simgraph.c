@@ -215,6 +215,9 @@ ref_eval(const struct hgq_model *m, const double *x, double *out)
 /* Random formats, weights, inputs                                   */
 /* ---------------------------------------------------------------- */
 
+/* random_weights gives no dense layer a mask (a chain stays a chain) */
+static int no_masks;
+
 static void
 random_quant(struct hgq_layer *q)
 {
@@ -237,7 +240,7 @@ random_weights(struct hgq_model *m, uint32_t j)
 	struct hgq_tensor *t = NULL;
 	struct hgq_err err = HGQ_ERR_INIT;
 
-	if (l->kind == HGQ_LAYER_DENSE && fx_rnd_int(0, 2) == 0) {
+	if (l->kind == HGQ_LAYER_DENSE && !no_masks && fx_rnd_int(0, 2) == 0) {
 		t = hgq_layer_add_tensor(l, HGQ_ROLE_MASK, (uint32_t)nw, &err);
 		ck_assert_msg(t != NULL, "%s", err.msg);
 	}
@@ -272,15 +275,15 @@ randomize(struct hgq_model *m)
 	}
 }
 
-/* n rows: in range (|x| < 4) or far out (|x| up to 2^20) */
+/* n rows: in range (|x| < 4), and with far, a third far out (to 2^20) */
 static double *
-random_rows(uint32_t n_raw, size_t n)
+random_rows(uint32_t n_raw, size_t n, int far)
 {
 	double *x = malloc(n * n_raw * sizeof(double) + 1);
 
 	ck_assert_ptr_nonnull(x);
 	for (size_t a = 0; a < n * n_raw; a++)
-		x[a] = (fx_rnd_unit() - 0.4) * ldexp(1.0, a % 3 == 0 ?
+		x[a] = (fx_rnd_unit() - 0.4) * ldexp(1.0, far && a % 3 == 0 ?
 		    fx_rnd_int(-3, 20) : fx_rnd_int(-3, 2));
 	return x;
 }
@@ -527,7 +530,7 @@ START_TEST(test_fx_graph)
 		randomize(m);
 		/* keep the fixture's mask: its weights are 0 */
 		m->layers[14].w_m[0] = m->layers[14].w_m[7] = 0;
-		x = random_rows(m->n_raw, 600);
+		x = random_rows(m->n_raw, 600, 1);
 		ck_assert_uint_eq(compare(m, x, 600, 1 + t % 2), 0);
 		free(x);
 		hgq_model_free(m);
@@ -547,7 +550,7 @@ START_TEST(test_random_graphs)
 
 		if (m == NULL)
 			continue;
-		x = random_rows(m->n_raw, 300);
+		x = random_rows(m->n_raw, 300, 1);
 		ck_assert_uint_eq(compare(m, x, 300, 1 + done % 2), 0);
 		free(x);
 		hgq_model_free(m);
@@ -639,6 +642,115 @@ START_TEST(test_graph_overflows)
 }
 END_TEST
 
+/* the overflows of every quantizer of m on the n rows x, summed */
+static uint64_t
+overflows(const struct hgq_model *m, const double *x, size_t n)
+{
+	struct hgq_err err = HGQ_ERR_INIT;
+	struct hgq_engine *e;
+	uint64_t count[64] = { 0 }, sum = 0;
+	struct hgq_ovf_stats st = { 64, count };
+	int64_t *out = malloc(n * hgq_model_n_out(m) * sizeof(int64_t));
+
+	ck_assert_ptr_nonnull(out);
+	ck_assert_msg(hgq_engine_new(&e, m, &err) == HGQ_OK, "%s", err.msg);
+	ck_assert_uint_le(hgq_engine_n_quant(e), 64);
+	ck_assert_int_eq(hgq_engine_run(e, x, n, out, &st, 2), HGQ_OK);
+	for (int q = 0; q < 64; q++)
+		sum += count[q];
+	hgq_engine_free(e);
+	free(out);
+	return sum;
+}
+
+/*
+ * a chain calibrated as a graph (a mask of ones makes it one) gets the
+ * formats and ranges that the chain's own calibration gives
+ */
+START_TEST(test_calibrate_chain_as_graph)
+{
+	static const uint32_t n[4] = { 6, 9, 5, 3 };
+	struct hgq_err err = HGQ_ERR_INIT;
+
+	fx_rng_state = 1305;
+	for (int t = 0; t < 20; t++) {
+		struct hgq_model *a = fx_chain(n, 3), *b;
+		struct hgq_tensor *mask;
+		double *x;
+
+		no_masks = 1;
+		randomize(a);
+		no_masks = 0;
+		b = hgq_model_copy(a);
+		ck_assert_ptr_nonnull(b);
+		mask = hgq_layer_add_tensor(&b->layers[3], HGQ_ROLE_MASK,
+		    n[1] * n[2], &err);
+		ck_assert_msg(mask != NULL, "%s", err.msg);
+		for (uint32_t w = 0; w < n[1] * n[2]; w++)
+			mask->data[w] = 1.0f;
+		ck_assert(hgq_model_is_chain(a) && !hgq_model_is_chain(b));
+		x = random_rows(a->n_raw, 700, 0);
+		ck_assert_msg(hgq_calibrate(a, x, 700, 1 + t % 2, &err) ==
+		    HGQ_OK, "%s", err.msg);
+		ck_assert_msg(hgq_calibrate(b, x, 700, 2 - t % 2, &err) ==
+		    HGQ_OK, "%s", err.msg);
+		for (uint32_t j = 0; j < a->n_layers; j += 2) {
+			size_t nb = a->layers[j].n_out;
+
+			ck_assert_mem_eq(a->layers[j].k, b->layers[j].k, nb);
+			ck_assert_mem_eq(a->layers[j].i, b->layers[j].i, nb);
+			ck_assert_mem_eq(a->layers[j].cal_min,
+			    b->layers[j].cal_min, nb * sizeof(double));
+			ck_assert_mem_eq(a->layers[j].cal_max,
+			    b->layers[j].cal_max, nb * sizeof(double));
+		}
+		free(x);
+		hgq_model_free(a);
+		hgq_model_free(b);
+	}
+}
+END_TEST
+
+/*
+ * random graphs calibrated on data: every quantizer then holds every
+ * value of that data (no overflow anywhere), and the engine still
+ * agrees with the reference
+ */
+START_TEST(test_calibrate_graphs)
+{
+	struct hgq_err err = HGQ_ERR_INIT;
+	int done = 0, wide = 0;
+
+	fx_rng_state = 1306;
+	while (done < 60) {
+		struct hgq_model *m = random_graph();
+		double *x;
+		int rc;
+
+		if (m == NULL)
+			continue;
+		/* exp grows beyond any format: tables of the others */
+		for (uint32_t j = 0; j < m->n_layers; j++)
+			if (m->layers[j].kind == HGQ_LAYER_LUT &&
+			    m->layers[j].func == HGQ_FUNC_EXP)
+				m->layers[j].func = HGQ_FUNC_SIGMOID;
+		x = random_rows(m->n_raw, 400, 0);
+		rc = hgq_calibrate(m, x, 400, 1 + done % 2, &err);
+		if (rc == HGQ_ERANGE && strstr(err.msg, "table") != NULL) {
+			wide++;		/* a table's input grew too wide */
+		} else {
+			ck_assert_msg(rc == HGQ_OK, "%s", err.msg);
+			ck_assert_uint_eq(overflows(m, x, 400), 0);
+			ck_assert_uint_eq(compare(m, x, 400, 2), 0);
+			done++;
+		}
+		free(x);
+		hgq_model_free(m);
+	}
+	ck_assert_int_lt(wide, 30);
+}
+END_TEST
+
 Suite *
 simgraph_suite(void)
 {
@@ -650,6 +762,8 @@ simgraph_suite(void)
 	tcase_add_test(tc, test_random_graphs);
 	tcase_add_test(tc, test_lut_extremes);
 	tcase_add_test(tc, test_graph_overflows);
+	tcase_add_test(tc, test_calibrate_chain_as_graph);
+	tcase_add_test(tc, test_calibrate_graphs);
 	suite_add_tcase(s, tc);
 	return s;
 }
