@@ -2104,12 +2104,12 @@ hgq_engine_out_values(const struct hgq_engine *e, const int64_t *out,
 /*
  * input_quant_m - normalise and quantise raw column value x for index-map
  * entry j, whose quantizer rounds with round and overflows with overflow
- * (its in_q has the same mode): xn = (x - offset) * scale, then xn * 2^f is rounded and
- * overflowed.  Because scaling by 2^f is exact, (x - offset) * (scale *
- * 2^f) is the same number, so the common case takes one multiply and an
- * integer floor (|v| < 2^52: the conversion is exact).  Values that are
- * huge, or so tiny that the product could be subnormal, go through
- * hgq_quant_f64, the definition.  *ovf tells whether overflow changed the
+ * (its in_q has the same mode): xn = (x - offset) * scale, then xn * 2^f
+ * is rounded and overflowed.  Because scaling by 2^f is exact,
+ * (x - offset) * (scale * 2^f) is the same number, so the common case
+ * takes one multiply and an integer floor (|v| < 2^52: the conversion
+ * is exact).  Values that are huge, or so tiny that the product could be
+ * subnormal, go through hgq_quant_f64, the definition.  *ovf tells whether overflow changed the
  * rounded value.
  */
 static inline __attribute__((always_inline)) int64_t
@@ -2352,7 +2352,7 @@ sum_prepare(struct gstep *st, const struct graph *g,
 		reach[j] = 1;
 		for (uint32_t q = 0; q < st->n_src; q++) {
 			const struct hgq_ival *x = &g->xr[st->src[q] + j];
-			int64_t sh = (int64_t)F + x->e;
+			int64_t sh = (int64_t)F + x->e, p2;
 			bool neg = sub && q == 1;
 
 			if (x->lo == 0 && x->hi == 0)
@@ -2361,10 +2361,11 @@ sum_prepare(struct gstep *st, const struct graph *g,
 				reach[j] = 0;
 				continue;
 			}
-			st->mul[(size_t)q * st->n + j] = neg ?
-			    -((uint64_t)1 << sh) : (uint64_t)1 << sh;
-			lo += (__int128)(neg ? -x->hi : x->lo) << sh;
-			hi += (__int128)(neg ? -x->lo : x->hi) << sh;
+			p2 = (int64_t)1 << sh;
+			st->mul[(size_t)q * st->n + j] = neg ? -(uint64_t)p2 :
+			    (uint64_t)p2;
+			lo += (__int128)(neg ? -x->hi : x->lo) * p2;
+			hi += (__int128)(neg ? -x->lo : x->hi) * p2;
 		}
 		if (lo <= -HGQ_IVAL_LIMIT || hi >= HGQ_IVAL_LIMIT)
 			reach[j] = 0;

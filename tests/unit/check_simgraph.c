@@ -54,6 +54,23 @@ hwc(const struct hgq_layer *l, uint32_t *h, uint32_t *w, uint32_t *c)
 	*c = l->shape[l->rank - 1];
 }
 
+/*
+ * tap (kh, kw, c) of output position (oh, ow) of convolution L over a
+ * [H, W, C] input with padding pt, pl: its value, 0 outside the input
+ */
+static double
+ref_tap(const struct hgq_layer *L, const double *a, uint32_t H, uint32_t W,
+    uint32_t C, int64_t pt, int64_t pl, uint32_t oh, uint32_t ow,
+    uint32_t kh, uint32_t kw, uint32_t c)
+{
+	int64_t r = (int64_t)oh * L->stride[0] + kh - pt;
+	int64_t q = (int64_t)ow * L->stride[1] + kw - pl;
+
+	if (r < 0 || q < 0 || r >= H || q >= W)
+		return 0.0;
+	return a[((size_t)r * W + (size_t)q) * C + c];
+}
+
 /* convolution j of m, reading the values a, into v (before the quantizer) */
 static void
 ref_conv(const struct hgq_model *m, uint32_t j, const double *a, double *v)
@@ -72,28 +89,18 @@ ref_conv(const struct hgq_model *m, uint32_t j, const double *a, double *v)
 		pt = th > 0 ? th / 2 : 0;
 		pl = tw > 0 ? tw / 2 : 0;
 	}
-	for (uint32_t oh = 0; oh < OH; oh++)
-		for (uint32_t ow = 0; ow < OW; ow++)
-			for (uint32_t co = 0; co < F; co++) {
-				double s = ldexp(L->b_m[co], -L->b_f[co]);
+	for (uint32_t p = 0; p < OH * OW; p++)
+		for (uint32_t co = 0; co < F; co++) {
+			double s = ldexp(L->b_m[co], -L->b_f[co]);
 
-				for (uint32_t kh = 0; kh < KH; kh++)
-					for (uint32_t kw = 0; kw < KW; kw++)
-						for (uint32_t c = 0; c < C;
-						    c++) {
-							int64_t r = (int64_t)oh * L->stride[0] + kh - pt;
-							int64_t q = (int64_t)ow * L->stride[1] + kw - pl;
-							size_t t = ((size_t)kh * KW + kw) * C + c;
-
-							if (r < 0 || q < 0 || r >= H || q >= W)
-								continue;
-							s += a[((size_t)r * W + (size_t)q) * C + c] *
-							    ldexp(L->w_m[t * F + co], -L->w_f[t * F + co]);
-						}
-				if (L->act == HGQ_ACT_RELU && s < 0)
-					s = 0;
-				v[((size_t)oh * OW + ow) * F + co] = s;
-			}
+			for (uint32_t t = 0; t < KH * KW * C; t++)
+				s += ref_tap(L, a, H, W, C, pt, pl, p / OW,
+				    p % OW, t / (KW * C), t / C % KW, t % C) *
+				    ldexp(L->w_m[t * F + co], -L->w_f[t * F +
+				    co]);
+			v[(size_t)p * F + co] = L->act == HGQ_ACT_RELU &&
+			    s < 0 ? 0 : s;
+		}
 }
 
 /* concatenate j of m into v: row-major over the output shape */
@@ -188,11 +195,14 @@ ref_eval(const struct hgq_model *m, const double *x, double *out)
 			double r;
 
 			if (s & HGQ_REF_INPUT) {
-				uint32_t c = m->index_map[hgq_model_input_offset(
-				    m, s & ~HGQ_REF_INPUT) + e];
+				uint32_t c = m->index_map[e +
+				    hgq_model_input_offset(m, s &
+				    ~HGQ_REF_INPUT)];
+				double o = m->norm_offset ? m->norm_offset[c] :
+				    0;
 
-				r = (x[c] - (m->norm_offset ? m->norm_offset[c] :
-				    0)) * (m->norm_scale ? m->norm_scale[c] : 1);
+				r = (x[c] - o) * (m->norm_scale ?
+				    m->norm_scale[c] : 1);
 			} else {
 				r = val[s][e];
 			}
@@ -313,9 +323,9 @@ compare(const struct hgq_model *m, const double *x, size_t n, int threads)
 		ref_eval(m, x + r * m->n_raw, ref);
 		for (uint32_t j = 0; j < no; j++)
 			if (val[r * no + j] != ref[j] && bad++ < 5)
-				fprintf(stderr, "row %zu output %u: engine %.17g, "
-				    "reference %.17g\n", r, j, val[r * no + j],
-				    ref[j]);
+				fprintf(stderr, "row %zu output %u: engine "
+				    "%.17g, reference %.17g\n", r, j,
+				    val[r * no + j], ref[j]);
 	}
 	hgq_engine_free(e);
 	free(out);
@@ -580,7 +590,8 @@ START_TEST(test_lut_extremes)
 			l = add_layer(m, HGQ_LAYER_LUT, 1, &d, 1, &l);
 			m->layers[l].func = (uint8_t)func;
 			add_layer(m, HGQ_LAYER_QUANT, 1, &d, 1, &l);
-			ck_assert_int_eq(hgq_model_set_input(m, 3, NULL), HGQ_OK);
+			ck_assert_int_eq(hgq_model_set_input(m, 3, NULL),
+			    HGQ_OK);
 			randomize(m);
 			q = &m->layers[0];
 			for (uint32_t e = 0; e < 3; e++) {
