@@ -2109,8 +2109,8 @@ hgq_engine_out_values(const struct hgq_engine *e, const int64_t *out,
  * (x - offset) * (scale * 2^f) is the same number, so the common case
  * takes one multiply and an integer floor (|v| < 2^52: the conversion
  * is exact).  Values that are huge, or so tiny that the product could be
- * subnormal, go through hgq_quant_f64, the definition.  *ovf tells whether overflow changed the
- * rounded value.
+ * subnormal, go through hgq_quant_f64, the definition.  *ovf tells
+ * whether overflow changed the rounded value.
  */
 static inline __attribute__((always_inline)) int64_t
 input_quant_m(const struct hgq_engine *e, uint32_t j, double x, int round,
