@@ -1205,7 +1205,7 @@ int	hgq_ebops_write(FILE *f, const struct hgq_ebops_report *r, int style,
 /* ------------------------------------------------------------------ */
 
 /*
- * What hgq_prune did to one operation (layer index in the chain, kind):
+ * What hgq_prune did to one operation (layer index, kind):
  * n_in/n_out the elements of its input and output tensors before,
  * new_in/new_out after; inputs_removed = n_in - new_in and
  * neurons_removed = n_out - new_out; in_c/out_c the last dimensions of
@@ -1213,8 +1213,9 @@ int	hgq_ebops_write(FILE *f, const struct hgq_ebops_report *r, int style,
  * new_out_c after (a convolution loses new_out_c - out_c filters and
  * in_c - new_in_c kernel slices); k_h/k_w the kernel or pool size (0
  * for dense and flatten); outputs_cleared counts output columns of the
- * last layer (dense: elements, convolution: filters) with no live
- * element whose weights and bias were set to 0 (they are kept);
+ * last layer (dense: elements, convolution: filters; a graph: of any
+ * dense layer) with no live element whose weights and bias were set to
+ * 0 (they are kept);
  * zero_weights is the number of zero mantissas left in the pruned layer.
  */
 struct hgq_prune_stats {
@@ -1229,7 +1230,8 @@ struct hgq_prune_stats {
 };
 
 struct hgq_prune_report {
-	uint32_t	 n_dense;	/* rows: every operation (layer 2n+1) */
+	uint32_t	 n_dense;	/* rows: every operation in layer order
+					   (a chain's row n is layer 2n+1) */
 	struct hgq_prune_stats *layer;	/* n_dense, owned by the report */
 	uint32_t	 passes;	/* passes that changed something */
 	int		 changed;	/* anything removed or cleared */
@@ -1261,6 +1263,16 @@ struct hgq_prune_report {
  *     zero-width input element already costs nothing (no port bits);
  *   - the weights and bias of an output column without live elements
  *     are cleared (output elements are never removed).
+ * A graph (a model that hgq_model_is_chain() refuses: several inputs or
+ * outputs, add, subtract, concatenate, tables, masks) is pruned more
+ * narrowly, in one pass: only a flat quantizer that is not a model
+ * output, is computed by a dense layer or is a model input, and is read
+ * by dense layers only loses its dead elements (with the producer's
+ * column, the readers' rows and the masks' entries, or its index-map
+ * entries: the input's slice shrinks with its quantizer); every other
+ * quantizer keeps its elements; a dense column that feeds a zero-width
+ * element is cleared.  Masks are pruned with their weights and stay;
+ * the report has one row per operation (index: its layer).
  * Passes repeat until nothing changes.  Exact EBOPs never grow: they
  * stay unless removed always-0 elements had live multiplications, which
  * EBOPs count at the element's width (an always-0 element in a kept
@@ -1771,12 +1783,14 @@ double	hgq_eval_metric(const struct hgq_eval *ev);	/* by the task */
 
 /*
  * hgq_eval_report - hgq-sim's report (DESIGN.md "Reports") to f: json or
- * text, with the overflow counts of the n_quant quantizers (ovf, as
- * struct hgq_ovf_stats counts them) and the samples per second of
- * seconds spent in the engine.
+ * text, with the overflow counts of the n_quant quantizers of model m
+ * (ovf, as struct hgq_ovf_stats counts them: quantizer q is the q-th
+ * quantizer layer of m, reported by its layer number) and the samples
+ * per second of seconds spent in the engine.
  */
 void	hgq_eval_report(FILE *f, const struct hgq_eval *ev,
-	    const uint64_t *ovf, uint32_t n_quant, double seconds, int json);
+	    const struct hgq_model *m, const uint64_t *ovf, uint32_t n_quant,
+	    double seconds, int json);
 
 /* ------------------------------------------------------------------ */
 /* Pareto fronts across models (pareto.c, for hgq-pareto)              */

@@ -762,6 +762,136 @@ START_TEST(test_calibrate_graphs)
 }
 END_TEST
 
+/* the output mantissas of m on n rows x (n * hgq_model_n_out, malloc'ed) */
+static int64_t *
+run(const struct hgq_model *m, const double *x, size_t n)
+{
+	struct hgq_err err = HGQ_ERR_INIT;
+	struct hgq_engine *e;
+	int64_t *out = malloc(n * hgq_model_n_out(m) * sizeof(int64_t) + 1);
+
+	ck_assert_ptr_nonnull(out);
+	ck_assert_msg(hgq_engine_new(&e, m, &err) == HGQ_OK, "%s", err.msg);
+	ck_assert_int_eq(hgq_engine_run(e, x, n, out, NULL, 1), HGQ_OK);
+	hgq_engine_free(e);
+	return out;
+}
+
+/*
+ * pruning keeps the function of random graphs for every input, in and
+ * far out of range, and a second pruning changes nothing
+ */
+START_TEST(test_prune_graphs)
+{
+	struct hgq_err err = HGQ_ERR_INIT;
+	uint32_t removed = 0, cleared = 0;
+	int done = 0;
+
+	fx_rng_state = 1307;
+	while (done < 150) {
+		struct hgq_model *m = random_graph(), *p;
+		struct hgq_prune_report r;
+		int64_t *a, *b;
+		double *x;
+
+		if (m == NULL)
+			continue;
+		p = hgq_model_copy(m);
+		ck_assert_ptr_nonnull(p);
+		ck_assert_msg(hgq_prune(p, &r, &err) == HGQ_OK, "%s", err.msg);
+		for (uint32_t l = 0; l < r.n_dense; l++) {
+			removed += r.layer[l].inputs_removed +
+			    r.layer[l].neurons_removed;
+			cleared += r.layer[l].outputs_cleared;
+		}
+		hgq_prune_report_release(&r);
+		ck_assert_uint_eq(p->n_raw, m->n_raw);
+		ck_assert_uint_eq(hgq_model_n_out(p), hgq_model_n_out(m));
+		x = random_rows(m->n_raw, 400, 1);
+		a = run(m, x, 400);
+		b = run(p, x, 400);
+		ck_assert_mem_eq(a, b, 400 * hgq_model_n_out(m) *
+		    sizeof(int64_t));
+		ck_assert_msg(hgq_prune(p, &r, &err) == HGQ_OK, "%s", err.msg);
+		ck_assert_int_eq(r.changed, 0);
+		hgq_prune_report_release(&r);
+		free(a);
+		free(b);
+		free(x);
+		hgq_model_free(p);
+		hgq_model_free(m);
+		done++;
+	}
+	/* the graphs had something to prune */
+	ck_assert_uint_gt(removed, 20);
+	ck_assert_uint_gt(cleared, 10);
+}
+END_TEST
+
+/*
+ * fx_graph: a zero-width element of input "a" leaves the index map and
+ * the dense row it feeds; quantizers read by add, subtract, concatenate
+ * and the table keep every element; the mask stays with its weights
+ */
+START_TEST(test_prune_fx_graph)
+{
+	static const uint32_t map[7] = { 0, 1, 3, 4, 5, 6, 7 };
+	struct hgq_err err = HGQ_ERR_INIT;
+	struct hgq_model *m, *p;
+	struct hgq_tensor *t;
+	int64_t *a, *b;
+	double *x;
+
+	fx_rng_state = 1308;
+	m = fx_graph();
+	no_masks = 1;
+	randomize(m);
+	no_masks = 0;
+	for (uint32_t j = 0; j < m->n_layers; j++)
+		if (m->layers[j].kind == HGQ_LAYER_QUANT)
+			for (uint32_t e = 0; e < m->layers[j].n_out; e++) {
+				m->layers[j].k[e] = 1;
+				m->layers[j].i[e] = 3;
+				m->layers[j].f[e] = 2;
+			}
+	for (uint32_t w = 0; w < 12; w++)	/* every element is read */
+		m->layers[2].w_m[w] = m->layers[4].w_m[w] = 5;
+	m->layers[0].i[2] = -3;		/* width 0 */
+	m->layers[3].i[1] = -3;		/* read by add: stays */
+	m->layers[14].w_m[0] = m->layers[14].w_m[7] = 0;
+	p = hgq_model_copy(m);
+	ck_assert_ptr_nonnull(p);
+	ck_assert_msg(hgq_prune(p, NULL, &err) == HGQ_OK, "%s", err.msg);
+	ck_assert_uint_eq(p->layers[0].n_out, 3);
+	ck_assert_uint_eq(p->layers[2].n_in, 3);
+	ck_assert_mem_eq(p->index_map, map, sizeof(map));
+	ck_assert_uint_eq(hgq_model_n_in(p), 7);
+	ck_assert_uint_eq(hgq_model_input_offset(p, 1), 3);
+	for (uint32_t j = 1; j < m->n_layers; j++)
+		ck_assert_uint_eq(p->layers[j].n_out, m->layers[j].n_out);
+	/* the zero-width element of layer 3 keeps its column, cleared */
+	for (uint32_t r = 0; r < 3; r++)
+		ck_assert_int_eq(p->layers[2].w_m[r * 3 + 1], 0);
+	ck_assert_int_eq(p->layers[2].b_m[1], 0);
+	t = hgq_layer_tensor(&p->layers[14], HGQ_ROLE_MASK);
+	ck_assert_ptr_nonnull(t);
+	ck_assert_uint_eq(t->n, 12);
+	ck_assert(t->data[0] == 0.0f && t->data[7] == 0.0f &&
+	    t->data[1] == 1.0f);
+	ck_assert_str_eq(hgq_meta_get(p, "pruned"),
+	    "4-4-3-3-3-3-3-6-2 -> 3-4-3-3-3-3-3-6-2");
+	x = random_rows(m->n_raw, 500, 1);
+	a = run(m, x, 500);
+	b = run(p, x, 500);
+	ck_assert_mem_eq(a, b, 500 * 5 * sizeof(int64_t));
+	free(a);
+	free(b);
+	free(x);
+	hgq_model_free(p);
+	hgq_model_free(m);
+}
+END_TEST
+
 Suite *
 simgraph_suite(void)
 {
@@ -775,6 +905,8 @@ simgraph_suite(void)
 	tcase_add_test(tc, test_graph_overflows);
 	tcase_add_test(tc, test_calibrate_chain_as_graph);
 	tcase_add_test(tc, test_calibrate_graphs);
+	tcase_add_test(tc, test_prune_graphs);
+	tcase_add_test(tc, test_prune_fx_graph);
 	suite_add_tcase(s, tc);
 	return s;
 }
