@@ -2033,14 +2033,10 @@ fail:
 	return rc;
 }
 
-const char *
-hgq_engine_op_kernel(const struct hgq_engine *e, uint32_t op)
+/* the kernel of prepared operation o (hgq_engine_op_kernel) */
+static const char *
+op_kernel(const struct op_prep *o)
 {
-	const struct op_prep *o;
-
-	if (op >= e->n_ops)
-		return "none";
-	o = &e->ops[op];
 	switch (o->kind) {
 	case HGQ_LAYER_DENSE:
 		if (o->d.k16)
@@ -2055,6 +2051,27 @@ hgq_engine_op_kernel(const struct hgq_engine *e, uint32_t op)
 	default:
 		return hgq_layer_kind_name(o->kind);
 	}
+}
+
+const char *
+hgq_engine_op_kernel(const struct hgq_engine *e, uint32_t op)
+{
+	static const char *const step_name[] = {
+		[STEP_SUM] = "sum", [STEP_CAT] = "concatenate",
+		[STEP_LUT] = "lut",
+	};
+
+	if (e->g == NULL)
+		return op < e->n_ops ? op_kernel(&e->ops[op]) : "none";
+	for (uint32_t s = 0; s < e->g->n_steps; s++) {
+		const struct gstep *st = &e->g->steps[s];
+
+		if (st->kind == STEP_INPUT || op-- > 0)
+			continue;
+		return st->kind == STEP_OP ? op_kernel(&st->o) :
+		    step_name[st->kind];
+	}
+	return "none";
 }
 
 uint32_t

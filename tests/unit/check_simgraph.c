@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "internal.h"
 #include "fixture.h"
 #include "unit.h"
 
@@ -618,6 +619,32 @@ START_TEST(test_lut_extremes)
 }
 END_TEST
 
+/* a graph's dense layers run the chains' kernels (16-bit products) */
+START_TEST(test_graph_kernels)
+{
+	static const char *const want[8] = { "dense16", "dense16", "sum",
+	    "sum", "lut", "concatenate", "dense16", "none" };
+	struct hgq_err err = HGQ_ERR_INIT;
+	struct hgq_model *m = fx_graph();
+	struct hgq_engine *e;
+
+	for (uint32_t j = 0; j < m->n_layers; j++)
+		if (m->layers[j].kind == HGQ_LAYER_QUANT)
+			for (uint32_t a = 0; a < m->layers[j].n_out; a++) {
+				m->layers[j].k[a] = 1;
+				m->layers[j].i[a] = 3;
+				m->layers[j].f[a] = 2;
+			}
+	ck_assert_msg(hgq_engine_new(&e, m, &err) == HGQ_OK, "%s", err.msg);
+	for (uint32_t op = 0; op < 8; op++)
+		ck_assert_msg(strncmp(hgq_engine_op_kernel(e, op), want[op],
+		    strlen(want[op])) == 0, "op %u: %s", op,
+		    hgq_engine_op_kernel(e, op));
+	hgq_engine_free(e);
+	hgq_model_free(m);
+}
+END_TEST
+
 /* the overflow counters: one per quantizer, in layer order */
 START_TEST(test_graph_overflows)
 {
@@ -903,6 +930,7 @@ simgraph_suite(void)
 	tcase_add_test(tc, test_random_graphs);
 	tcase_add_test(tc, test_lut_extremes);
 	tcase_add_test(tc, test_graph_overflows);
+	tcase_add_test(tc, test_graph_kernels);
 	tcase_add_test(tc, test_calibrate_chain_as_graph);
 	tcase_add_test(tc, test_calibrate_graphs);
 	tcase_add_test(tc, test_prune_graphs);
