@@ -22,6 +22,12 @@
  * lutions" below); pooling aligns each window to its finest exponent;
  * flatten is the identity on the element order.
  *
+ * A graph of format 1.2 (several inputs and outputs, add, subtract,
+ * concatenate, lookup tables) runs the same operations step by step,
+ * every quantizer's values kept until the sample ends; sums align their
+ * inputs to a common fraction and tables are computed once per element
+ * (see "Graphs" below).  Chains keep their own path, unchanged.
+ *
  * Where the exact ranges prove that a PATH_32 layer's inputs and aligned
  * weights are int16 numbers, its sums are taken over pairs of 16-bit
  * products (struct mac16, "16-bit products" below): vpmaddwd with AVX2,
