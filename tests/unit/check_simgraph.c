@@ -645,6 +645,50 @@ START_TEST(test_graph_kernels)
 }
 END_TEST
 
+/*
+ * a sum whose inputs' fractions lie too far apart for 62 bits is refused
+ * when the engine is made, with the layer and element
+ */
+START_TEST(test_graph_range)
+{
+	struct hgq_err err = HGQ_ERR_INIT;
+	struct hgq_model *m = hgq_model_new();
+	struct hgq_engine *e;
+	uint32_t d = 1, refs[2] = { HGQ_REF_INPUT, HGQ_REF_INPUT | 1 }, l;
+
+	ck_assert_ptr_nonnull(m);
+	add_layer(m, HGQ_LAYER_QUANT, 1, &d, 1, &refs[0]);
+	add_layer(m, HGQ_LAYER_QUANT, 1, &d, 1, &refs[1]);
+	refs[0] = 0;
+	refs[1] = 1;
+	l = add_layer(m, HGQ_LAYER_ADD, 1, &d, 2, refs);
+	add_layer(m, HGQ_LAYER_QUANT, 1, &d, 1, &l);
+	m->n_in_ports = 2;
+	m->in_ports[0] = (struct hgq_port){ .name = "a", .layer = 0 };
+	m->in_ports[1] = (struct hgq_port){ .name = "b", .layer = 1 };
+	ck_assert_int_eq(hgq_model_set_input(m, 2, NULL), HGQ_OK);
+	/* 2^-62 steps and values up to 2^61: 123 bits apart */
+	m->layers[0].k[0] = m->layers[1].k[0] = m->layers[3].k[0] = 1;
+	m->layers[0].f[0] = 62;
+	m->layers[0].i[0] = -31;
+	m->layers[1].f[0] = -30;
+	m->layers[1].i[0] = 61;
+	m->layers[3].f[0] = 0;
+	m->layers[3].i[0] = 8;
+	m->calibrated = 1;
+	ck_assert_msg(hgq_model_validate(m, &err) == HGQ_OK, "%s", err.msg);
+	ck_assert_int_eq(hgq_engine_new(&e, m, &err), HGQ_ERANGE);
+	ck_assert_ptr_null(e);
+	ck_assert_str_eq(err.msg, "layer 2 element 0: the exact sum would "
+	    "need more than 62 bits (weights or activations too wide)");
+	/* a zero-width result needs no sum */
+	m->layers[3].i[0] = -1;
+	ck_assert_msg(hgq_engine_new(&e, m, &err) == HGQ_OK, "%s", err.msg);
+	hgq_engine_free(e);
+	hgq_model_free(m);
+}
+END_TEST
+
 /* the overflow counters: one per quantizer, in layer order */
 START_TEST(test_graph_overflows)
 {
@@ -931,6 +975,7 @@ simgraph_suite(void)
 	tcase_add_test(tc, test_lut_extremes);
 	tcase_add_test(tc, test_graph_overflows);
 	tcase_add_test(tc, test_graph_kernels);
+	tcase_add_test(tc, test_graph_range);
 	tcase_add_test(tc, test_calibrate_chain_as_graph);
 	tcase_add_test(tc, test_calibrate_graphs);
 	tcase_add_test(tc, test_prune_graphs);
