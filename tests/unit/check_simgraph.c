@@ -104,6 +104,29 @@ ref_conv(const struct hgq_model *m, uint32_t j, const double *a, double *v)
 		}
 }
 
+/* 1-D max or average pooling j of m (valid windows) into v */
+static void
+ref_pool(const struct hgq_model *m, uint32_t j, const double *a, double *v)
+{
+	const struct hgq_layer *L = &m->layers[j];
+	uint32_t W = L->shape[0], C = L->shape[1], K = L->kernel[1];
+
+	for (uint32_t ow = 0; ow < W; ow++)
+		for (uint32_t c = 0; c < C; c++) {
+			double s = 0, mx = -INFINITY;
+
+			for (uint32_t k = 0; k < K; k++) {
+				double t = a[((size_t)ow * L->stride[1] + k) * C +
+				    c];
+
+				s += t;
+				mx = t > mx ? t : mx;
+			}
+			v[(size_t)ow * C + c] = L->kind == HGQ_LAYER_MAXPOOL ?
+			    mx : s / K;
+		}
+}
+
 /* concatenate j of m into v: row-major over the output shape */
 static void
 ref_concat(const struct hgq_model *m, uint32_t j, double *const *val,
@@ -128,7 +151,7 @@ ref_concat(const struct hgq_model *m, uint32_t j, double *const *val,
 		}
 }
 
-/* operation j of m (every kind but pooling) into v, the real values */
+/* operation j of m (pooling 1-D only) into v, the real values */
 static void
 ref_op(const struct hgq_model *m, uint32_t j, double *const *val, double *v)
 {
@@ -161,6 +184,10 @@ ref_op(const struct hgq_model *m, uint32_t j, double *const *val, double *v)
 		break;
 	case HGQ_LAYER_CONCAT:
 		ref_concat(m, j, val, v);
+		break;
+	case HGQ_LAYER_MAXPOOL:
+	case HGQ_LAYER_AVGPOOL:
+		ref_pool(m, j, a, v);
 		break;
 	case HGQ_LAYER_LUT:
 		for (uint32_t e = 0; e < L->n_out; e++) {
@@ -418,7 +445,7 @@ random_op(struct hgq_model *m, struct pool *p)
 {
 	uint32_t u = pick(p), src[4] = { u, 0, 0, 0 }, d[3];
 	const struct hgq_layer *a = &m->layers[p->layer[u]];
-	uint32_t rank = a->rank, kind = (uint32_t)fx_rnd_int(0, 5), n = 1;
+	uint32_t rank = a->rank, kind = (uint32_t)fx_rnd_int(0, 6), n = 1;
 	struct hgq_layer *l;
 
 	memcpy(d, a->shape, sizeof(d));
@@ -454,6 +481,18 @@ random_op(struct hgq_model *m, struct pool *p)
 		d[ax] *= 2;
 		add_op(m, p, HGQ_LAYER_CONCAT, rank, d, 2, src);
 		m->layers[m->n_layers - 2].axis = (uint8_t)ax;
+	} else if (kind == 5 && rank == 2) {	/* pooling, 1-D */
+		uint32_t kw = d[0] >= 4 && fx_rnd_int(0, 1) ? 4 : d[0] >= 2 ?
+		    (uint32_t)fx_rnd_int(1, 2) : 1;
+		uint32_t sw = (uint32_t)fx_rnd_int(1, 2);
+
+		d[0] = (d[0] - kw) / sw + 1;
+		add_op(m, p, fx_rnd_int(0, 1) ? HGQ_LAYER_MAXPOOL :
+		    HGQ_LAYER_AVGPOOL, 2, d, 1, src);
+		l = &m->layers[m->n_layers - 2];
+		l->kernel[0] = l->stride[0] = 1;
+		l->kernel[1] = kw;
+		l->stride[1] = sw;
 	} else if (kind == 4) {			/* lut */
 		add_op(m, p, HGQ_LAYER_LUT, rank, d, 1, src);
 		m->layers[m->n_layers - 2].func = (uint8_t)fx_rnd_int(0,
