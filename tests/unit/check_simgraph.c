@@ -728,6 +728,41 @@ START_TEST(test_graph_range)
 }
 END_TEST
 
+/*
+ * training's exact evaluation (hgq_eval_exact) of a graph: the mean
+ * squared error over the concatenated outputs, from the reference's
+ * outputs in the same order (row by row, output by output)
+ */
+START_TEST(test_eval_exact_graph)
+{
+	struct hgq_err err = HGQ_ERR_INIT;
+	struct hgq_model *m;
+	double *x, *y, ref[5], sq = 0, metric;
+	size_t n = 700;
+
+	fx_rng_state = 1309;
+	m = fx_graph();
+	randomize(m);
+	m->layers[14].w_m[0] = m->layers[14].w_m[7] = 0;
+	x = random_rows(m->n_raw, n, 1);
+	y = malloc(n * 5 * sizeof(double));
+	ck_assert_ptr_nonnull(y);
+	for (size_t a = 0; a < n * 5; a++)
+		y[a] = fx_rnd_int(-40, 40) / 8.0;
+	for (size_t r = 0; r < n; r++) {
+		ref_eval(m, x + r * m->n_raw, ref);
+		for (uint32_t j = 0; j < 5; j++)
+			sq += (ref[j] - y[r * 5 + j]) * (ref[j] - y[r * 5 + j]);
+	}
+	ck_assert_msg(hgq_eval_exact(m, x, y, n, 2, &metric, &err) == HGQ_OK,
+	    "%s", err.msg);
+	ck_assert(metric == sq / (double)n / 5);
+	free(x);
+	free(y);
+	hgq_model_free(m);
+}
+END_TEST
+
 /* the overflow counters: one per quantizer, in layer order */
 START_TEST(test_graph_overflows)
 {
@@ -1015,6 +1050,7 @@ simgraph_suite(void)
 	tcase_add_test(tc, test_graph_overflows);
 	tcase_add_test(tc, test_graph_kernels);
 	tcase_add_test(tc, test_graph_range);
+	tcase_add_test(tc, test_eval_exact_graph);
 	tcase_add_test(tc, test_calibrate_chain_as_graph);
 	tcase_add_test(tc, test_calibrate_graphs);
 	tcase_add_test(tc, test_prune_graphs);
