@@ -836,10 +836,13 @@ g_live(const struct hgq_model *m, uint8_t **zero, uint8_t **live)
 			const struct hgq_layer *D = &m->layers[j];
 			const uint8_t *lo = live[next_reader(m, j, j + 1)];
 
-			for (uint32_t e = 0; e < Q->n_out; e++)
+			for (uint32_t e = 0; e < Q->n_out; e++) {
+				const int32_t *row = D->w_m + (size_t)e *
+				    D->n_out;
+
 				for (uint32_t c = 0; c < D->n_out; c++)
-					live[q][e] |= lo[c] && D->w_m[(size_t)e *
-					    D->n_out + c] != 0;
+					live[q][e] |= lo[c] && row[c] != 0;
+			}
 		}
 		for (uint32_t e = 0; e < Q->n_out; e++)
 			live[q][e] = (all || live[q][e]) && !zero[q][e];
@@ -860,11 +863,14 @@ sub_matrix(const void *a, size_t size, uint32_t cols, const uint32_t *kr,
 
 	if (b == NULL)
 		return NULL;
-	for (uint32_t r = 0; r < nr; r++)
+	for (uint32_t r = 0; r < nr; r++) {
+		const char *row = (const char *)a + (size_t)(kr != NULL ?
+		    kr[r] : r) * cols * size;
+
 		for (uint32_t c = 0; c < nc; c++)
-			memcpy(b + ((size_t)r * nc + c) * size, (const char *)a +
-			    ((size_t)(kr != NULL ? kr[r] : r) * cols + kc[c]) *
-			    size, size);
+			memcpy(b + ((size_t)r * nc + c) * size, row +
+			    (size_t)kc[c] * size, size);
+	}
 	return b;
 }
 

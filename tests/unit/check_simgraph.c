@@ -116,8 +116,8 @@ ref_pool(const struct hgq_model *m, uint32_t j, const double *a, double *v)
 			double s = 0, mx = -INFINITY;
 
 			for (uint32_t k = 0; k < K; k++) {
-				double t = a[((size_t)ow * L->stride[1] + k) * C +
-				    c];
+				size_t at = (size_t)ow * L->stride[1] + k;
+				double t = a[at * C + c];
 
 				s += t;
 				mx = t > mx ? t : mx;
