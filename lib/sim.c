@@ -2293,7 +2293,7 @@ graph_free(struct graph *g)
 {
 	if (g == NULL)
 		return;
-	for (uint32_t s = 0; s < g->n_alloc; s++) {
+	for (uint32_t s = 0; g->steps != NULL && s < g->n_alloc; s++) {
 		gstep_release(&g->steps[s]);
 		free(g->steps[s].qo);
 	}
