@@ -2625,13 +2625,13 @@ step_sum(const struct gstep *st, const int64_t *val, int64_t *dst,
 
 /*
  * graph_sample - one sample of raw inputs xs through steps [0, n_steps)
- * of e's graph: val (the first n_val int64 of buf) gets every quantizer's
- * values, counts[q] the overflows of quantizer q; the rest of buf is the
- * operations' scratch
+ * of e's graph, those that run marks (NULL: all): val (the first n_val
+ * int64 of buf) gets their quantizers' values, counts[q] the overflows of
+ * quantizer q; the rest of buf is the operations' scratch
  */
 static void
-graph_sample(const struct hgq_engine *e, uint32_t n_steps, const double *xs,
-    uint64_t *counts, int64_t *buf)
+graph_sample(const struct hgq_engine *e, uint32_t n_steps,
+    const uint8_t *run, const double *xs, uint64_t *counts, int64_t *buf)
 {
 	const struct graph *g = e->g;
 	int64_t *val = buf, *scr = buf + g->n_val;
@@ -2642,6 +2642,8 @@ graph_sample(const struct hgq_engine *e, uint32_t n_steps, const double *xs,
 		uint64_t *c = &counts[st->qi];
 		int ovf;
 
+		if (run != NULL && !run[s])
+			continue;
 		switch (st->kind) {
 		case STEP_INPUT:
 			for (uint32_t j = 0, p = st->p0; j < st->n; j++, p++) {
@@ -2685,7 +2687,8 @@ graph_range(const struct hgq_engine *e, const double *x, size_t s0,
 	for (size_t s = s0; s < s1; s++) {
 		int64_t *o = out + s * e->n_out;
 
-		graph_sample(e, g->n_steps, x + s * e->n_raw, counts, buf);
+		graph_sample(e, g->n_steps, NULL, x + s * e->n_raw, counts,
+		    buf);
 		for (uint32_t k = 0; k < g->n_outputs; k++) {
 			memcpy(o, buf + g->out_off[k], g->out_n[k] *
 			    sizeof(int64_t));
@@ -3174,21 +3177,35 @@ cal_prepare(struct hgq_model *m, struct hgq_err *err)
 /* ---------------------------------------------------------------- */
 
 /*
- * A graph is calibrated step by step, in layer order: stage s runs all
- * rows through steps 0..s, step s in its calibration form (an input
- * step rounds only, saturating at 2^61; an operation's quantizer rounds
- * to f, a table holds the rounded values), and tracks the range of the
- * step's values; the quantizer gets its format (calib_set) and the step
- * is prepared again, calibrated: on the data it is the identity.  A
- * union quantizer (union_set) has its format before its pass, which only
- * records the range seen.  The stages cost 1 + 2 + ... steps per row.
+ * A graph is calibrated in waves: a wave is every step not calibrated
+ * yet whose operation reads calibrated quantizers only (at first the
+ * input steps).  One pass runs all rows through the wave's steps in
+ * their calibration form (an input step rounds only, saturating at
+ * 2^61; an operation's quantizer rounds to f, a table holds the rounded
+ * values) and through the calibrated steps they depend on, nothing else,
+ * and tracks the range of every wave step's values; each wave quantizer
+ * then gets its format (calib_set) and its step is prepared again,
+ * calibrated: on the data it is the identity.  A step's format depends
+ * on its ancestors and the data only, so the order of the waves does not
+ * matter; their number is the depth of the graph (parallel branches
+ * share their passes).  A union quantizer (union_set) has its format
+ * before its pass, which only records the range seen.
  */
+struct gcal_wave {
+	uint32_t	 n;		/* steps in the wave */
+	uint32_t	*step;		/* n: their indices, ascending */
+	uint32_t	*at;		/* n: where their ranges start in mn */
+	uint32_t	 width;		/* their elements */
+	uint8_t		*run;		/* n_alloc: the steps a pass runs */
+	uint32_t	 end;		/* the last wave step + 1 */
+};
+
 struct gcal_job {
 	const struct hgq_engine *e;
+	const struct gcal_wave *w;
 	const double	*x;
 	size_t		 s0, s1;
-	uint32_t	 step;		/* the stage */
-	int64_t		*mn, *mx;	/* its values' ranges (the step's n) */
+	int64_t		*mn, *mx;	/* the wave's ranges (width) */
 	uint64_t	*counts;	/* n_quant, ignored */
 	int64_t		*buf;		/* the engine's scratch */
 };
@@ -3198,40 +3215,46 @@ gcal_job_main(void *arg)
 {
 	struct gcal_job *jb = arg;
 	const struct hgq_engine *e = jb->e;
-	const struct gstep *st = &e->g->steps[jb->step];
+	const struct gcal_wave *w = jb->w;
 
 	for (size_t s = jb->s0; s < jb->s1; s++) {
-		graph_sample(e, jb->step + 1, jb->x + s * e->n_raw, jb->counts,
-		    jb->buf);
-		for (uint32_t j = 0; j < st->n; j++)
-			cal_track(jb->mn, jb->mx, j, jb->buf[st->dst + j]);
+		graph_sample(e, w->end, w->run, jb->x + s * e->n_raw,
+		    jb->counts, jb->buf);
+		for (uint32_t k = 0; k < w->n; k++) {
+			const struct gstep *st = &e->g->steps[w->step[k]];
+
+			for (uint32_t j = 0; j < st->n; j++)
+				cal_track(jb->mn, jb->mx, w->at[k] + j,
+				    jb->buf[st->dst + j]);
+		}
 	}
 	return NULL;
 }
 
-/* gcal_run - stage s over the n rows x on nt threads into mn/mx */
+/* gcal_run - wave w over the n rows x on nt threads into mn/mx */
 static void
-gcal_run(const struct hgq_engine *e, uint32_t s, const double *x, size_t n,
-    int nt, int64_t *mem, size_t per_thread, int64_t *mn, int64_t *mx)
+gcal_run(const struct hgq_engine *e, const struct gcal_wave *w,
+    const double *x, size_t n, int nt, int64_t *mem, size_t per_thread,
+    int64_t *mn, int64_t *mx)
 {
 	struct gcal_job jobs[MAX_THREADS];
-	uint32_t w = e->g->steps[s].n;
+	uint32_t wd = w->width;
 
 	for (int t = 0; t < nt; t++) {
 		int64_t *base = mem + (size_t)t * per_thread;
 
-		jobs[t] = (struct gcal_job){ e, x, n * t / nt,
-		    n * (t + 1) / nt, s, base, base + w,
-		    (uint64_t *)(base + 2 * (size_t)w),
-		    base + 2 * (size_t)w + e->n_quant };
-		for (uint32_t j = 0; j < w; j++)
+		jobs[t] = (struct gcal_job){ e, w, x, n * t / nt,
+		    n * (t + 1) / nt, base, base + wd,
+		    (uint64_t *)(base + 2 * (size_t)wd),
+		    base + 2 * (size_t)wd + e->n_quant };
+		for (uint32_t j = 0; j < wd; j++)
 			jobs[t].mn[j] = jobs[t].mx[j] = 0;
 	}
 	hgq_fan_out(gcal_job_main, jobs, sizeof(jobs[0]), nt);
-	for (uint32_t j = 0; j < w; j++)
+	for (uint32_t j = 0; j < wd; j++)
 		mn[j] = mx[j] = 0;
 	for (int t = 0; t < nt; t++)
-		for (uint32_t j = 0; j < w; j++) {
+		for (uint32_t j = 0; j < wd; j++) {
 			cal_track(mn, mx, j, jobs[t].mn[j]);
 			cal_track(mn, mx, j, jobs[t].mx[j]);
 		}
@@ -3252,40 +3275,125 @@ gcal_input(struct hgq_engine *e, const struct gstep *st)
 	}
 }
 
-/* gcal_stage - calibrate step s of e's graph on the n rows x */
+/* is step s a union quantizer (its format known before its pass)? */
+static bool
+gcal_union(const struct hgq_engine *e, const struct hgq_model *m,
+    uint32_t s)
+{
+	const struct gstep *st = &e->g->steps[s];
+	uint32_t li = hgq_layer_input(m, st->layer, 0);
+
+	return st->kind != STEP_INPUT && !m->layers[st->layer].trainable &&
+	    (m->layers[li].kind == HGQ_LAYER_FLATTEN ||
+	    m->layers[li].kind == HGQ_LAYER_MAXPOOL);
+}
+
+/*
+ * gcal_wave - the next wave after the steps done marks (w->n = 0 when
+ * every step is done): its steps, where their ranges go, and the steps
+ * a pass runs (the wave and its ancestors)
+ */
+static void
+gcal_wave(const struct hgq_engine *e, const struct hgq_model *m,
+    const uint8_t *done, const uint32_t *sidx, struct gcal_wave *w)
+{
+	const struct graph *g = e->g;
+
+	w->n = w->width = w->end = 0;
+	memset(w->run, 0, g->n_alloc);
+	for (uint32_t s = 0; s < g->n_alloc; s++) {
+		const struct gstep *st = &g->steps[s];
+		uint32_t li = hgq_layer_input(m, st->layer, 0);
+		bool ready = !done[s];
+
+		for (uint32_t q = 0; ready && st->kind != STEP_INPUT &&
+		    q < st->n_src; q++)
+			ready = done[sidx[hgq_layer_input(m, li, q)]];
+		if (!ready)
+			continue;
+		w->run[s] = 1;
+		w->step[w->n] = s;
+		w->at[w->n++] = w->width;
+		w->width += st->n;
+		w->end = s + 1;
+	}
+	for (uint32_t s = w->end; s-- > 0; ) {
+		const struct gstep *st = &g->steps[s];
+		uint32_t li = hgq_layer_input(m, st->layer, 0);
+
+		for (uint32_t q = 0; w->run[s] && st->kind != STEP_INPUT &&
+		    q < st->n_src; q++)
+			w->run[sidx[hgq_layer_input(m, li, q)]] = 1;
+	}
+}
+
+/* gcal_begin - step s in its calibration form (or its union format) */
 static int
-gcal_stage(struct hgq_engine *e, struct hgq_model *m, uint32_t s,
-    const double *x, size_t n, int nt, int64_t *mem, size_t per_thread,
-    int64_t *mn, int64_t *mx, struct hgq_err *err)
+gcal_begin(struct hgq_engine *e, struct hgq_model *m, uint32_t s,
+    struct hgq_err *err)
+{
+	struct gstep *st = &e->g->steps[s];
+	bool uni = gcal_union(e, m, s);
+	int rc;
+
+	if (uni && (rc = union_set(m, hgq_layer_input(m, st->layer, 0),
+	    &m->layers[st->layer], err)) != HGQ_OK)
+		return rc;
+	if (st->kind == STEP_INPUT) {
+		gcal_input(e, st);
+		return HGQ_OK;
+	}
+	return graph_prepare(e, m, s, !uni, err);
+}
+
+/* gcal_end - step s calibrated from the ranges mn/mx of its values */
+static int
+gcal_end(struct hgq_engine *e, struct hgq_model *m, uint32_t s,
+    const int64_t *mn, const int64_t *mx, struct hgq_err *err)
 {
 	struct gstep *st = &e->g->steps[s];
 	struct hgq_layer *q = &m->layers[st->layer];
-	uint32_t li = hgq_layer_input(m, st->layer, 0);
-	bool uni = st->kind != STEP_INPUT && !q->trainable &&
-	    (m->layers[li].kind == HGQ_LAYER_FLATTEN ||
-	    m->layers[li].kind == HGQ_LAYER_MAXPOOL);
 	int rc;
 
-	if (uni && (rc = union_set(m, li, q, err)) != HGQ_OK)
-		return rc;
-	if (st->kind == STEP_INPUT)
-		gcal_input(e, st);
-	else if ((rc = graph_prepare(e, m, s, !uni, err)) != HGQ_OK)
-		return rc;
-	e->g->n_steps = s + 1;
-	gcal_run(e, s, x, n, nt, mem, per_thread, mn, mx);
-	if (uni) {
+	if (gcal_union(e, m, s)) {
 		cal_seen(q, mn, mx);
 		return HGQ_OK;
 	}
 	if ((rc = calib_set(q, st->layer, mn, mx, err)) != HGQ_OK)
 		return rc;
-	if (st->kind == STEP_INPUT) {
+	if (st->kind == STEP_INPUT)
 		engine_input(e, m);
-		return graph_prepare(e, m, s, 0, err);
-	}
-	gstep_release(st);
+	else
+		gstep_release(st);
 	return graph_prepare(e, m, s, 0, err);
+}
+
+/* gcal_waves - calibrate e's graph wave by wave; the buffers allocated */
+static int
+gcal_waves(struct hgq_engine *e, struct hgq_model *m, const double *x,
+    size_t n, int nt, int64_t *mem, size_t per_thread, int64_t *mn,
+    int64_t *mx, uint8_t *done, uint32_t *sidx, struct gcal_wave *w,
+    struct hgq_err *err)
+{
+	int rc;
+
+	for (uint32_t s = 0; s < e->g->n_alloc; s++)
+		sidx[e->g->steps[s].layer] = s;
+	e->g->n_steps = e->g->n_alloc;
+	for (gcal_wave(e, m, done, sidx, w); w->n > 0;
+	    gcal_wave(e, m, done, sidx, w)) {
+		for (uint32_t k = 0; k < w->n; k++)
+			if ((rc = gcal_begin(e, m, w->step[k], err)) != HGQ_OK)
+				return rc;
+		gcal_run(e, w, x, n, nt, mem, per_thread, mn, mx);
+		for (uint32_t k = 0; k < w->n; k++) {
+			if ((rc = gcal_end(e, m, w->step[k], mn + w->at[k],
+			    mx + w->at[k], err)) != HGQ_OK)
+				return rc;
+			done[w->step[k]] = 1;
+		}
+	}
+	return HGQ_OK;
 }
 
 /* graph_calibrate - hgq_calibrate of a graph (validated, provisional) */
@@ -3294,27 +3402,38 @@ graph_calibrate(struct hgq_model *m, const double *x, size_t n, int nt,
     struct hgq_err *err)
 {
 	struct hgq_engine *e = NULL;
+	struct gcal_wave w = { 0 };
 	int64_t *mem = NULL, *mn = NULL, *mx = NULL;
+	uint8_t *done = NULL;
+	uint32_t *sidx = NULL, ns;
 	size_t per_thread;
 	int rc;
 
 	if ((rc = engine_alloc(&e, m, err)) != HGQ_OK)
 		return rc;
-	per_thread = 2 * (size_t)e->max_n + e->n_quant + e->per_buf;
+	ns = e->g->n_alloc;
+	per_thread = 2 * e->g->n_val + e->n_quant + e->per_buf;
 	if ((mem = hgq_calloc((size_t)nt * per_thread, sizeof(int64_t))) ==
-	    NULL || (mn = hgq_calloc(e->max_n, sizeof(int64_t))) == NULL ||
-	    (mx = hgq_calloc(e->max_n, sizeof(int64_t))) == NULL) {
+	    NULL || (mn = hgq_calloc(e->g->n_val, sizeof(int64_t))) == NULL ||
+	    (mx = hgq_calloc(e->g->n_val, sizeof(int64_t))) == NULL ||
+	    (done = hgq_calloc(ns, 1)) == NULL ||
+	    (sidx = hgq_calloc(m->n_layers, sizeof(uint32_t))) == NULL ||
+	    (w.step = hgq_calloc(ns, sizeof(uint32_t))) == NULL ||
+	    (w.at = hgq_calloc(ns, sizeof(uint32_t))) == NULL ||
+	    (w.run = hgq_calloc(ns, 1)) == NULL)
 		rc = hgq_errf(err, HGQ_ENOMEM, "out of memory");
-		goto out;
-	}
-	for (uint32_t s = 0; s < e->g->n_alloc && rc == HGQ_OK; s++)
-		rc = gcal_stage(e, m, s, x, n, nt, mem, per_thread, mn, mx,
-		    err);
-out:
+	else
+		rc = gcal_waves(e, m, x, n, nt, mem, per_thread, mn, mx, done,
+		    sidx, &w, err);
 	hgq_engine_free(e);
 	free(mem);
 	free(mn);
 	free(mx);
+	free(done);
+	free(sidx);
+	free(w.step);
+	free(w.at);
+	free(w.run);
 	return rc;
 }
 
