@@ -1058,7 +1058,10 @@ void	hgq_pack_hex(const struct hgq_layer *q, const int64_t *mant,
  * its single source, i raised while its own overflow mode does not hold
  * every source's range; width 0 when no source has a width): it is the
  * identity for every input.  Convolutional models are calibrated stage
- * by stage with memory per thread and layer only.  Sets cal_min/cal_max and
+ * by stage with memory per thread and layer only; a graph (format 1.2)
+ * in waves, each quantizer once every quantizer it depends on has its
+ * format (the same formats in any order: a chain calibrated as a graph
+ * gets those of the chain).  Sets cal_min/cal_max and
  * m->calibrated.  Rows are split over threads (0: one per online CPU);
  * the result does not depend on their number.  HGQ_ERANGE when a value
  * or accumulator exceeds the limits of hgq.h (the message names the
