@@ -2629,7 +2629,7 @@ step_sum(const struct gstep *st, const int64_t *val, int64_t *dst,
  * int64 of buf) gets their quantizers' values, counts[q] the overflows of
  * quantizer q; the rest of buf is the operations' scratch
  */
-static void
+static inline __attribute__((always_inline)) void
 graph_sample(const struct hgq_engine *e, uint32_t n_steps,
     const uint8_t *run, const double *xs, uint64_t *counts, int64_t *buf)
 {
@@ -2678,6 +2678,10 @@ graph_sample(const struct hgq_engine *e, uint32_t n_steps,
 }
 
 /* graph_range - samples [s0, s1) of a graph (run_range's twin) */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && \
+    !defined(__SANITIZE_ADDRESS__)
+__attribute__((target_clones("avx2", "default"), optimize("O3")))
+#endif
 static void
 graph_range(const struct hgq_engine *e, const double *x, size_t s0,
     size_t s1, int64_t *out, uint64_t *counts, int64_t *buf)
@@ -3210,6 +3214,10 @@ struct gcal_job {
 	int64_t		*buf;		/* the engine's scratch */
 };
 
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && \
+    !defined(__SANITIZE_ADDRESS__)
+__attribute__((target_clones("avx2", "default"), optimize("O3")))
+#endif
 static void *
 gcal_job_main(void *arg)
 {
