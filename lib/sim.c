@@ -1752,8 +1752,10 @@ struct gstep {
 	struct hgq_qop	*qo;		/* n: the quantizer's ops */
 	uint64_t	*mul;		/* STEP_SUM: n_src * n */
 	size_t		*cat;		/* STEP_CAT: n val offsets */
-	int64_t		*tab;		/* STEP_LUT: the tables, */
-	uint8_t		*tov;		/* their overflow flags, */
+	int64_t		*tab;		/* STEP_LUT: the tables, or */
+	int16_t		*tab16;		/* when every entry fits int16, */
+	uint8_t		*tov;		/* their overflow flags (NULL:
+					   none overflows), */
 	size_t		*toff;		/* n: where each starts, */
 	int64_t		*tlo;		/* n: and its lowest input */
 };
@@ -2277,12 +2279,14 @@ gstep_release(struct gstep *st)
 	free(st->mul);
 	free(st->cat);
 	free(st->tab);
+	free(st->tab16);
 	free(st->tov);
 	free(st->toff);
 	free(st->tlo);
 	st->mul = NULL;
 	st->cat = NULL;
 	st->tab = NULL;
+	st->tab16 = NULL;
 	st->tov = NULL;
 	st->toff = NULL;
 	st->tlo = NULL;
@@ -2491,6 +2495,35 @@ out:
 }
 
 /*
+ * lut_narrow - the n_tab entries of st's tables as int16 when they all
+ * fit (the common case: a quarter of the cache), and no overflow flags
+ * when none is set
+ */
+static int
+lut_narrow(struct gstep *st, size_t n_tab, struct hgq_err *err)
+{
+	bool narrow = true, ov = false;
+
+	for (size_t t = 0; t < n_tab; t++) {
+		narrow &= st->tab[t] >= INT16_MIN && st->tab[t] <= INT16_MAX;
+		ov |= st->tov[t] != 0;
+	}
+	if (!ov) {
+		free(st->tov);
+		st->tov = NULL;
+	}
+	if (!narrow)
+		return HGQ_OK;
+	if ((st->tab16 = hgq_calloc(n_tab, sizeof(int16_t))) == NULL)
+		return hgq_errf(err, HGQ_ENOMEM, "out of memory");
+	for (size_t t = 0; t < n_tab; t++)
+		st->tab16[t] = (int16_t)st->tab[t];
+	free(st->tab);
+	st->tab = NULL;
+	return HGQ_OK;
+}
+
+/*
  * lut_prepare - the tables of lookup-table layer li (step st, quantizer
  * qo; with calib, entries only rounded to qo's f, saturating at 2^61)
  * over every mantissa of its input quantizer's elements
@@ -2545,7 +2578,7 @@ lut_prepare(struct gstep *st, struct graph *g, const struct hgq_model *m,
 		}
 		x->e = -f;
 	}
-	return HGQ_OK;
+	return lut_narrow(st, n_tab, err);
 }
 
 /*
@@ -2605,6 +2638,22 @@ graph_new(struct hgq_engine *e, const struct hgq_model *m,
 	return HGQ_OK;
 }
 
+/* the values of lookup-table step st into dst */
+static inline __attribute__((always_inline)) void
+step_lut(const struct gstep *st, const int64_t *val, int64_t *dst,
+    uint64_t *count)
+{
+	const int64_t *a = val + st->src[0];
+
+	for (uint32_t j = 0; j < st->n; j++) {
+		size_t t = st->toff[j] + (size_t)(a[j] - st->tlo[j]);
+
+		dst[j] = st->tab16 != NULL ? st->tab16[t] : st->tab[t];
+		if (st->tov != NULL)
+			*count += st->tov[t];
+	}
+}
+
 /* the values of add or subtract step st into dst */
 static void
 step_sum(const struct gstep *st, const int64_t *val, int64_t *dst,
@@ -2662,13 +2711,7 @@ graph_sample(const struct hgq_engine *e, uint32_t n_steps,
 				    0, c);
 			break;
 		case STEP_LUT:
-			for (uint32_t j = 0; j < st->n; j++) {
-				size_t t = st->toff[j] + (size_t)(val[st->src[0]
-				    + j] - st->tlo[j]);
-
-				dst[j] = st->tab[t];
-				*c += st->tov[t];
-			}
+			step_lut(st, val, dst, c);
 			break;
 		default:
 			op_quant(&st->o, st->qo, val + st->src[0], dst, scr,

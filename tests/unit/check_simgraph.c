@@ -640,6 +640,12 @@ START_TEST(test_lut_extremes)
 				q->i[e] = (int8_t)(w - q->k[e] - q->f[e]);
 			}
 			q->overflow = (uint8_t)fx_rnd_int(0, 2);
+			for (uint32_t e = 0; e < 3 && w % 2 == 1; e++) {
+				/* outputs beyond int16: the wide tables */
+				m->layers[2].k[e] = 1;
+				m->layers[2].i[e] = 8;
+				m->layers[2].f[e] = 15;
+			}
 			for (size_t r = 0; r < n; r++)
 				for (uint32_t e = 0; e < 3; e++) {
 					int64_t lo = q->k[e] ? -((int64_t)1 <<
