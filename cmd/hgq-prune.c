@@ -92,6 +92,8 @@ plural(uint32_t n)
  *   conv1d_1: 3x4x8 -> 3x2x8 (2 input channels, 0 filters removed; ...)
  *   maxpool_1: 8 -> 6 channels (2 removed)
  *   flatten_1: 1352 -> 1014 elements (338 removed)
+ *   add_1: 16 -> 16 elements (0 removed)    (and subtract, concatenate,
+ *     lut: their output elements)
  */
 static void
 report(const struct hgq_prune_report *r)
@@ -138,6 +140,10 @@ report(const struct hgq_prune_report *r)
 			    s->zero_weights, s->zero_weights == 1 ? "" : "s");
 			break;
 		case HGQ_LAYER_FLATTEN:
+		case HGQ_LAYER_ADD:
+		case HGQ_LAYER_SUB:
+		case HGQ_LAYER_CONCAT:
+		case HGQ_LAYER_LUT:
 			warnx("%s_%" PRIu32 ": %" PRIu32 " -> %" PRIu32
 			    " elements (%" PRIu32 " removed)", kind, c,
 			    s->n_out, s->new_out, s->neurons_removed);

@@ -544,6 +544,51 @@ pdie(const char *fmt, ...)
 	die("%s", msg);
 }
 
+/* the widest packed port of m: its inputs' and outputs' quantizers */
+static uint64_t
+port_width(const struct hgq_model *m)
+{
+	uint64_t w = 0, t;
+
+	for (uint32_t k = 0; k < hgq_model_n_inputs(m); k++)
+		if ((t = hgq_packed_width(&m->layers[hgq_model_input_layer(m,
+		    k)])) > w)
+			w = t;
+	for (uint32_t k = 0; k < hgq_model_n_outputs(m); k++)
+		if ((t = hgq_packed_width(&m->layers[hgq_model_output_layer(m,
+		    k)])) > w)
+			w = t;
+	return w;
+}
+
+/*
+ * vector_line - one row of test vectors: the packed input ports (the
+ * input quantizers' mantissas q, in input order), then the packed output
+ * ports (out, in port order), in hex, separated by spaces
+ */
+static void
+vector_line(FILE *vec, const struct hgq_model *m, const int64_t *q,
+    const int64_t *out, char *hex)
+{
+	for (uint32_t k = 0; k < hgq_model_n_inputs(m); k++) {
+		const struct hgq_layer *l = &m->layers[
+		    hgq_model_input_layer(m, k)];
+
+		hgq_pack_hex(l, q, hex);
+		fprintf(vec, "%s ", hex);
+		q += l->n_out;
+	}
+	for (uint32_t k = 0; k < hgq_model_n_outputs(m); k++) {
+		const struct hgq_layer *l = &m->layers[
+		    hgq_model_output_layer(m, k)];
+
+		hgq_pack_hex(l, out, hex);
+		fprintf(vec, k + 1 < hgq_model_n_outputs(m) ? "%s " : "%s\n",
+		    hex);
+		out += l->n_out;
+	}
+}
+
 int
 main(int argc, char **argv)
 {
@@ -555,11 +600,10 @@ main(int argc, char **argv)
 	struct sink sink;
 	struct pipeline pipe;
 	struct hgq_eval ev;
-	const struct hgq_layer *qin, *qout;
 	FILE *vec = NULL;
 	double *y = NULL, *ref = NULL, *val;
 	int64_t *qx = NULL;
-	char *hin = NULL, *hout = NULL;
+	char *hex = NULL;
 	uint32_t n_raw, n_out, n_quant, label_cols = 0;
 	uint64_t *ovf;
 	size_t rows, n_diff = 0;
@@ -576,14 +620,12 @@ main(int argc, char **argv)
 		die("model '%s': %s", cli_name(o.model), err.msg);
 	n_raw = hgq_engine_n_in(e);
 	n_out = hgq_engine_n_out(e);
-	qin = &m->layers[0];
-	qout = &m->layers[m->n_layers - 1];
 
 	rx = open_reader(o.input);
 	if (hgq_reader_cols(rx) != n_raw)
 		die("%s: %zu columns, the model takes %u", o.input,
 		    hgq_reader_cols(rx), n_raw);
-	n_quant = m->n_layers / 2 + 1;
+	n_quant = hgq_engine_n_quant(e);
 	if ((ovf = calloc(n_quant, sizeof(uint64_t))) == NULL)
 		die("out of memory");
 	if (o.labels != NULL) {
@@ -623,11 +665,9 @@ main(int argc, char **argv)
 		pdie("out of memory");
 	if (o.vectors != NULL) {
 		vec = cli_open_out(o.vectors, 0);
-		qx = calloc(rows * qin->n_out + 1,
-		    sizeof(int64_t));
-		hin = malloc(hgq_packed_width(qin) / 4 + 2);
-		hout = malloc(hgq_packed_width(qout) / 4 + 2);
-		if (qx == NULL || hin == NULL || hout == NULL)
+		qx = calloc(rows * hgq_model_n_in(m) + 1, sizeof(int64_t));
+		hex = malloc(port_width(m) / 4 + 2);
+		if (qx == NULL || hex == NULL)
 			pdie("out of memory");
 	}
 
@@ -682,11 +722,9 @@ main(int argc, char **argv)
 			sink_rows(&sink, out, val, n);
 		if (vec != NULL) {
 			hgq_engine_quant_input(e, x, n, qx);
-			for (size_t r = 0; r < n; r++) {
-				hgq_pack_hex(qin, qx + r * qin->n_out, hin);
-				hgq_pack_hex(qout, out + r * n_out, hout);
-				fprintf(vec, "%s %s\n", hin, hout);
-			}
+			for (size_t r = 0; r < n; r++)
+				vector_line(vec, m, qx + r * hgq_model_n_in(m),
+				    out + r * n_out, hex);
 			if (ferror(vec))
 				pdie("cannot write '%s':", o.vectors);
 		}
@@ -703,7 +741,7 @@ main(int argc, char **argv)
 	if (want_outputs)
 		sink_finish(&sink);
 	if (o.report != 0)
-		hgq_eval_report(stdout, &ev, ovf, n_quant, seconds,
+		hgq_eval_report(stdout, &ev, m, ovf, n_quant, seconds,
 		    o.report == 2);
 	if (o.report != 0 && o.output == NULL)
 		cli_commit_out(stdout, "-");
@@ -727,8 +765,7 @@ main(int argc, char **argv)
 	free(ref);
 	free(val);
 	free(qx);
-	free(hin);
-	free(hout);
+	free(hex);
 	free(ovf);
 	hgq_eval_release(&ev);
 	return n_diff > 0;	/* cmp(1): 1 when any row differs */

@@ -127,9 +127,19 @@ hgq_eval_metric(const struct hgq_eval *ev)
 	return ev->classify ? hgq_eval_accuracy(ev) : hgq_eval_mse(ev);
 }
 
+/* the layer of m's quantizer q (the q-th quantizer in layer order) */
+static uint32_t
+quant_layer(const struct hgq_model *m, uint32_t q)
+{
+	for (uint32_t j = 0; j < m->n_layers; j++)
+		if (m->layers[j].kind == HGQ_LAYER_QUANT && q-- == 0)
+			return j;
+	return m->n_layers;
+}
+
 static void
-report_text(FILE *f, const struct hgq_eval *ev, const uint64_t *ovf,
-    uint32_t n_quant, double seconds)
+report_text(FILE *f, const struct hgq_eval *ev, const struct hgq_model *m,
+    const uint64_t *ovf, uint32_t n_quant, double seconds)
 {
 	uint32_t no = ev->n_out;
 
@@ -160,15 +170,15 @@ report_text(FILE *f, const struct hgq_eval *ev, const uint64_t *ovf,
 	}
 	fprintf(f, "# layer\toverflows\n");
 	for (uint32_t q = 0; q < n_quant; q++)
-		fprintf(f, "quantizer_%" PRIu32 "\t%" PRIu64 "\n", 2 * q,
-		    ovf[q]);
+		fprintf(f, "quantizer_%" PRIu32 "\t%" PRIu64 "\n",
+		    quant_layer(m, q), ovf[q]);
 	fprintf(f, "samples_per_s\t%.0f\n", seconds > 0 ? ev->n / seconds :
 	    0.0);
 }
 
 static void
-report_json(FILE *f, const struct hgq_eval *ev, const uint64_t *ovf,
-    uint32_t n_quant, double seconds)
+report_json(FILE *f, const struct hgq_eval *ev, const struct hgq_model *m,
+    const uint64_t *ovf, uint32_t n_quant, double seconds)
 {
 	uint32_t no = ev->n_out;
 	uint64_t total = 0;
@@ -194,17 +204,18 @@ report_json(FILE *f, const struct hgq_eval *ev, const uint64_t *ovf,
 	    total);
 	for (uint32_t q = 0; q < n_quant; q++)
 		fprintf(f, "%s{\"layer\": %" PRIu32 ", \"count\": %" PRIu64 "}",
-		    q ? ", " : "", 2 * q, ovf[q]);
+		    q ? ", " : "", quant_layer(m, q), ovf[q]);
 	fprintf(f, "]}, \"samples_per_s\": %.0f}\n", seconds > 0 ?
 	    ev->n / seconds : 0.0);
 }
 
 void
-hgq_eval_report(FILE *f, const struct hgq_eval *ev, const uint64_t *ovf,
-    uint32_t n_quant, double seconds, int json)
+hgq_eval_report(FILE *f, const struct hgq_eval *ev,
+    const struct hgq_model *m, const uint64_t *ovf, uint32_t n_quant,
+    double seconds, int json)
 {
 	if (json)
-		report_json(f, ev, ovf, n_quant, seconds);
+		report_json(f, ev, m, ovf, n_quant, seconds);
 	else
-		report_text(f, ev, ovf, n_quant, seconds);
+		report_text(f, ev, m, ovf, n_quant, seconds);
 }

@@ -1024,12 +1024,16 @@ void	hgq_config_release(struct hgq_config *c);
 
 /*
  * An engine is a calibrated model prepared for integer inference (every
- * layer kind of format 1.1; convolutions as a dense layer per output
- * position, with weights aligned once per filter): every
+ * layer kind of formats 1.1 and 1.2; convolutions as a dense layer per
+ * output position, with weights aligned once per filter): every
  * dense layer's weights are aligned to one fractional position per output
  * and the exact range of every output (hgq_dense_range, over the input
- * ranges carried from the first quantizer) is proven to fit (int32 when
- * it can, int64 otherwise; HGQ_ERANGE when a range reaches 2^62).
+ * ranges carried from the input quantizers) is proven to fit (int32 when
+ * it can, int64 otherwise; HGQ_ERANGE when a range reaches 2^62); sums
+ * and differences align their inputs likewise; a lookup table is computed
+ * once per element (hgq_lut_mant).  A graph's input row has n_raw columns
+ * (each input takes its slice of the index map) and its output row is
+ * the output quantizers' values in port order (hgq_model_n_out).
  */
 struct hgq_engine;
 
@@ -1044,6 +1048,9 @@ int	hgq_engine_new(struct hgq_engine **e, const struct hgq_model *m,
 void	hgq_engine_free(struct hgq_engine *e);
 uint32_t hgq_engine_n_in(const struct hgq_engine *e);	/* = model n_raw */
 uint32_t hgq_engine_n_out(const struct hgq_engine *e);
+/* the number of quantizer layers: the counters of struct hgq_ovf_stats,
+   quantizer q the q-th in layer order */
+uint32_t hgq_engine_n_quant(const struct hgq_engine *e);
 /* fractional bits of output element j: value = mantissa * 2^-f */
 int	hgq_engine_out_f(const struct hgq_engine *e, uint32_t j);
 /*
@@ -1065,7 +1072,8 @@ int	hgq_engine_run(const struct hgq_engine *e, const double *x, size_t n,
 	    int64_t *out, struct hgq_ovf_stats *st, int threads);
 
 /*
- * hgq_engine_quant_input - the first quantizer's mantissas (n*n0) of raw
+ * hgq_engine_quant_input - the input quantizers' mantissas (n*n0, n0 =
+ * hgq_model_n_in: input 0's quantizer, then input 1's, ...) of raw
  * inputs: normalisation then quantization (the packed input of the RTL).
  */
 void	hgq_engine_quant_input(const struct hgq_engine *e, const double *x,
@@ -1100,7 +1108,10 @@ void	hgq_pack_hex(const struct hgq_layer *q, const int64_t *mant,
  * its single source, i raised while its own overflow mode does not hold
  * every source's range; width 0 when no source has a width): it is the
  * identity for every input.  Convolutional models are calibrated stage
- * by stage with memory per thread and layer only.  Sets cal_min/cal_max and
+ * by stage with memory per thread and layer only; a graph (format 1.2)
+ * in waves, each quantizer once every quantizer it depends on has its
+ * format (the same formats in any order: a chain calibrated as a graph
+ * gets those of the chain).  Sets cal_min/cal_max and
  * m->calibrated.  Rows are split over threads (0: one per online CPU);
  * the result does not depend on their number.  HGQ_ERANGE when a value
  * or accumulator exceeds the limits of hgq.h (the message names the
@@ -1251,7 +1262,7 @@ int	hgq_ebops_write(FILE *f, const struct hgq_ebops_report *r, int style,
 /* ------------------------------------------------------------------ */
 
 /*
- * What hgq_prune did to one operation (layer index in the chain, kind):
+ * What hgq_prune did to one operation (layer index, kind):
  * n_in/n_out the elements of its input and output tensors before,
  * new_in/new_out after; inputs_removed = n_in - new_in and
  * neurons_removed = n_out - new_out; in_c/out_c the last dimensions of
@@ -1259,8 +1270,9 @@ int	hgq_ebops_write(FILE *f, const struct hgq_ebops_report *r, int style,
  * new_out_c after (a convolution loses new_out_c - out_c filters and
  * in_c - new_in_c kernel slices); k_h/k_w the kernel or pool size (0
  * for dense and flatten); outputs_cleared counts output columns of the
- * last layer (dense: elements, convolution: filters) with no live
- * element whose weights and bias were set to 0 (they are kept);
+ * last layer (dense: elements, convolution: filters; a graph: of any
+ * dense layer) with no live element whose weights and bias were set to
+ * 0 (they are kept);
  * zero_weights is the number of zero mantissas left in the pruned layer.
  */
 struct hgq_prune_stats {
@@ -1275,7 +1287,8 @@ struct hgq_prune_stats {
 };
 
 struct hgq_prune_report {
-	uint32_t	 n_dense;	/* rows: every operation (layer 2n+1) */
+	uint32_t	 n_dense;	/* rows: every operation in layer order
+					   (a chain's row n is layer 2n+1) */
 	struct hgq_prune_stats *layer;	/* n_dense, owned by the report */
 	uint32_t	 passes;	/* passes that changed something */
 	int		 changed;	/* anything removed or cleared */
@@ -1307,6 +1320,16 @@ struct hgq_prune_report {
  *     zero-width input element already costs nothing (no port bits);
  *   - the weights and bias of an output column without live elements
  *     are cleared (output elements are never removed).
+ * A graph (a model that hgq_model_is_chain() refuses: several inputs or
+ * outputs, add, subtract, concatenate, tables, masks) is pruned more
+ * narrowly, in one pass: only a flat quantizer that is not a model
+ * output, is computed by a dense layer or is a model input, and is read
+ * by dense layers only loses its dead elements (with the producer's
+ * column, the readers' rows and the masks' entries, or its index-map
+ * entries: the input's slice shrinks with its quantizer); every other
+ * quantizer keeps its elements; a dense column that feeds a zero-width
+ * element is cleared.  Masks are pruned with their weights and stay;
+ * the report has one row per operation (index: its layer).
  * Passes repeat until nothing changes.  Exact EBOPs never grow: they
  * stay unless removed always-0 elements had live multiplications, which
  * EBOPs count at the element's width (an always-0 element in a kept
@@ -1865,12 +1888,14 @@ double	hgq_eval_metric(const struct hgq_eval *ev);	/* by the task */
 
 /*
  * hgq_eval_report - hgq-sim's report (DESIGN.md "Reports") to f: json or
- * text, with the overflow counts of the n_quant quantizers (ovf, as
- * struct hgq_ovf_stats counts them) and the samples per second of
- * seconds spent in the engine.
+ * text, with the overflow counts of the n_quant quantizers of model m
+ * (ovf, as struct hgq_ovf_stats counts them: quantizer q is the q-th
+ * quantizer layer of m, reported by its layer number) and the samples
+ * per second of seconds spent in the engine.
  */
 void	hgq_eval_report(FILE *f, const struct hgq_eval *ev,
-	    const uint64_t *ovf, uint32_t n_quant, double seconds, int json);
+	    const struct hgq_model *m, const uint64_t *ovf, uint32_t n_quant,
+	    double seconds, int json);
 
 /* ------------------------------------------------------------------ */
 /* Pareto fronts across models (pareto.c, for hgq-pareto)              */

@@ -220,10 +220,12 @@ int	hgq_kernel_isa_current(void);
 
 /*
  * hgq_engine_op_kernel - how engine e computes its operation op (the
- * layer 2*op + 1), for tests and benchmarks: "conv16-avx2" / "conv16"
+ * layer 2*op + 1 of a chain, the op-th operation in layer order of a
+ * graph), for tests and benchmarks: "conv16-avx2" / "conv16"
  * and "dense16-avx2" / "dense16" (16-bit products, sim.c), "conv32",
- * "conv64", "dense32", "dense-mid", "dense64", else the layer kind's
- * name; "none" past the last one.  The engine reads the kernel variant
+ * "conv64", "dense32", "dense-mid", "dense64", "sum" (add, subtract),
+ * "concatenate", "lut", else the layer kind's name; "none" past the last
+ * one.  The engine reads the kernel variant
  * (hgq_kernel_isa) when it is created.
  */
 const char *hgq_engine_op_kernel(const struct hgq_engine *e, uint32_t op);

@@ -564,18 +564,29 @@ out:
 	return HGQ_OK;
 }
 
-/* drop the float training state: it describes the old shapes */
+/*
+ * drop the float training state: it describes the old shapes; masks,
+ * part of the function, stay (pruned with their weights; a chain has
+ * none)
+ */
 static void
 drop_training(struct hgq_model *m)
 {
 	for (uint32_t l = 0; l < m->n_layers; l++) {
 		struct hgq_layer *L = &m->layers[l];
+		uint32_t n = 0;
 
-		for (uint32_t t = 0; t < L->n_tensors; t++)
-			free(L->tensors[t].data);
-		free(L->tensors);
-		L->tensors = NULL;
-		L->n_tensors = 0;
+		for (uint32_t t = 0; t < L->n_tensors; t++) {
+			if (L->tensors[t].role == HGQ_ROLE_MASK)
+				L->tensors[n++] = L->tensors[t];
+			else
+				free(L->tensors[t].data);
+		}
+		L->n_tensors = n;
+		if (n == 0) {
+			free(L->tensors);
+			L->tensors = NULL;
+		}
 	}
 	m->has_train = 0;
 	memset(&m->train, 0, sizeof(m->train));
@@ -596,10 +607,24 @@ struct qshape {
 static void
 get_shapes(const struct hgq_model *m, struct qshape *s)
 {
-	for (uint32_t l = 0; l < m->n_layers; l += 2) {
-		s[l / 2].rank = hgq_layer_shape(&m->layers[l], s[l / 2].d);
-		s[l / 2].n = m->layers[l].n_out;
+	for (uint32_t l = 0; l < m->n_layers; l++) {
+		if (m->layers[l].kind != HGQ_LAYER_QUANT)
+			continue;
+		s->rank = hgq_layer_shape(&m->layers[l], s->d);
+		s->n = m->layers[l].n_out;
+		s++;
 	}
+}
+
+/* the number of quantizers of m */
+static uint32_t
+n_quant(const struct hgq_model *m)
+{
+	uint32_t n = 0;
+
+	for (uint32_t l = 0; l < m->n_layers; l++)
+		n += m->layers[l].kind == HGQ_LAYER_QUANT;
+	return n;
 }
 
 /* "a-b-c" of the model's quantizer shapes, appended at s (room checked) */
@@ -621,7 +646,7 @@ put_shape(char *s, const struct qshape *q, uint32_t count)
 static int
 set_meta(struct hgq_model *m, const struct qshape *old, struct hgq_err *err)
 {
-	uint32_t nq = m->n_layers / 2 + 1;
+	uint32_t nq = n_quant(m);
 	struct qshape *now = hgq_calloc(nq, sizeof(*now));
 	char *buf = hgq_calloc(nq, 2 * 3 * 12 + 8), *s;
 	int rc;
@@ -686,6 +711,433 @@ fill_report(struct hgq_prune_report *r, const struct hgq_model *m,
 }
 
 /* ------------------------------------------------------------------ */
+/* Graphs (format 1.2)                                                 */
+/* ------------------------------------------------------------------ */
+
+/*
+ * A graph (every model hgq_model_is_chain() refuses) is pruned with a
+ * narrower rule, in one pass on a copy that replaces the model when it
+ * is complete.  A quantizer loses elements only when it is flat, is not
+ * a model output, is computed by a dense layer or is a model input, and
+ * is read by dense layers only: a dead element then goes with the
+ * producer's column (weights, bias, mask), the readers' rows (weights,
+ * mask) and, for an input, its index-map entry (the input's slice of
+ * the map shrinks with its quantizer).  Every other quantizer - read by
+ * add, subtract, concatenate, a table, a convolution, pooling or
+ * flatten, or a model output - keeps every element and counts as
+ * needed whole.  An element is dead when it is always 0 (width <= 0, a
+ * dense or convolution output whose non-zero weights meet only always-0
+ * inputs and whose bias is 0, a window or sum of always-0 elements) or
+ * no reader needs it: every non-zero weight of its row leads to a dead
+ * element.  Removing it removes terms that are 0 or that only dead
+ * elements read; a quantizer keeps one element even when none is live.
+ * A dense column feeding an element of width <= 0 that stays gets zero
+ * weights and bias (the element is 0 whatever its sum).  The float
+ * training state is dropped but the masks, which are part of the
+ * function, are pruned with their weights.
+ */
+
+/* the operation layer that reads layer q first after it, from j on */
+static uint32_t
+next_reader(const struct hgq_model *m, uint32_t q, uint32_t j)
+{
+	for (; j < m->n_layers; j++)
+		for (uint32_t s = 0; s < hgq_layer_n_inputs(&m->layers[j]);
+		    s++)
+			if (hgq_layer_input(m, j, s) == q)
+				return j;
+	return m->n_layers;
+}
+
+static bool
+is_output(const struct hgq_model *m, uint32_t q)
+{
+	for (uint32_t k = 0; k < hgq_model_n_outputs(m); k++)
+		if (hgq_model_output_layer(m, k) == q)
+			return true;
+	return false;
+}
+
+/* may quantizer q lose elements (see above)? */
+static bool
+g_prunable(const struct hgq_model *m, uint32_t q)
+{
+	uint32_t p = hgq_layer_input(m, q, 0);
+	uint32_t j = next_reader(m, q, q + 1);
+
+	if (m->layers[q].rank > 1 || is_output(m, q) || j == m->n_layers ||
+	    ((p & HGQ_REF_INPUT) == 0 && m->layers[p].kind !=
+	    HGQ_LAYER_DENSE))
+		return false;
+	for (; j < m->n_layers; j = next_reader(m, q, j + 1))
+		if (m->layers[j].kind != HGQ_LAYER_DENSE)
+			return false;
+	return true;
+}
+
+/*
+ * g_zero - zero[q] for every quantizer q of graph m (allocated, NULL
+ * for other layers): the elements that are always 0, forwards
+ */
+static int
+g_zero(const struct hgq_model *m, uint8_t **zero)
+{
+	for (uint32_t q = 0; q < m->n_layers; q++) {
+		const struct hgq_layer *Q = &m->layers[q];
+		uint32_t p = hgq_layer_input(m, q, 0);
+
+		if (Q->kind != HGQ_LAYER_QUANT)
+			continue;
+		if ((zero[q] = hgq_calloc(Q->n_out, 1)) == NULL)
+			return HGQ_ENOMEM;
+		if ((p & HGQ_REF_INPUT) == 0 && (m->layers[p].kind ==
+		    HGQ_LAYER_ADD || m->layers[p].kind == HGQ_LAYER_SUB)) {
+			for (uint32_t e = 0; e < Q->n_out; e++) {
+				zero[q][e] = 1;
+				for (uint32_t s = 0; s < hgq_layer_n_inputs(
+				    &m->layers[p]); s++)
+					zero[q][e] &= zero[hgq_layer_input(m,
+					    p, s)][e];
+			}
+		} else if ((p & HGQ_REF_INPUT) == 0 &&
+		    m->layers[p].kind <= HGQ_LAYER_FLATTEN) {
+			int rc = op_zero(m, p, zero[hgq_layer_input(m, p, 0)],
+			    zero[q]);
+
+			if (rc != HGQ_OK)
+				return rc;
+		}
+		for (uint32_t e = 0; e < Q->n_out; e++)
+			zero[q][e] |= hgq_fmt_width(Q->k[e], Q->i[e],
+			    Q->f[e]) <= 0;
+	}
+	return HGQ_OK;
+}
+
+/*
+ * g_live - live[q] for every quantizer q (allocated, NULL for other
+ * layers), backwards: a prunable quantizer's element is live when it is
+ * not always 0 and a non-zero weight leads from it to a live element;
+ * every element of any other quantizer is needed
+ */
+static int
+g_live(const struct hgq_model *m, uint8_t **zero, uint8_t **live)
+{
+	for (uint32_t q = m->n_layers; q-- > 0; ) {
+		const struct hgq_layer *Q = &m->layers[q];
+		bool all = !g_prunable(m, q);
+
+		if (Q->kind != HGQ_LAYER_QUANT)
+			continue;
+		if ((live[q] = hgq_calloc(Q->n_out, 1)) == NULL)
+			return HGQ_ENOMEM;
+		for (uint32_t j = next_reader(m, q, q + 1); !all &&
+		    j < m->n_layers; j = next_reader(m, q, j + 1)) {
+			const struct hgq_layer *D = &m->layers[j];
+			const uint8_t *lo = live[next_reader(m, j, j + 1)];
+
+			for (uint32_t e = 0; e < Q->n_out; e++) {
+				const int32_t *row = D->w_m + (size_t)e *
+				    D->n_out;
+
+				for (uint32_t c = 0; c < D->n_out; c++)
+					live[q][e] |= lo[c] && row[c] != 0;
+			}
+		}
+		for (uint32_t e = 0; e < Q->n_out; e++)
+			live[q][e] = (all || live[q][e]) && !zero[q][e];
+	}
+	return HGQ_OK;
+}
+
+/*
+ * sub_matrix - a new array of the rows kr[0..nr) and columns kc[0..nc)
+ * of the rows x cols array a of elements of size bytes (kr NULL: every
+ * row, nr = rows); NULL on ENOMEM
+ */
+static void *
+sub_matrix(const void *a, size_t size, uint32_t cols, const uint32_t *kr,
+    uint32_t nr, const uint32_t *kc, uint32_t nc)
+{
+	char *b = hgq_calloc((size_t)nr * nc, size);
+
+	if (b == NULL)
+		return NULL;
+	for (uint32_t r = 0; r < nr; r++) {
+		const char *row = (const char *)a + (size_t)(kr != NULL ?
+		    kr[r] : r) * cols * size;
+
+		for (uint32_t c = 0; c < nc; c++)
+			memcpy(b + ((size_t)r * nc + c) * size, row +
+			    (size_t)kc[c] * size, size);
+	}
+	return b;
+}
+
+/* the identity list 0..n-1 (for sub_matrix) */
+static uint32_t *
+iota(uint32_t n)
+{
+	uint32_t *v = hgq_calloc(n, sizeof(uint32_t));
+
+	for (uint32_t a = 0; v != NULL && a < n; a++)
+		v[a] = a;
+	return v;
+}
+
+/* replace *p by q (freeing *p) when q is not NULL; false when it is */
+static bool
+swap_in(void *p, void *q)
+{
+	void **pp = p;
+
+	if (q == NULL)
+		return false;
+	free(*pp);
+	*pp = q;
+	return true;
+}
+
+/*
+ * dense_select - keep rows kr (nr; NULL: all) and columns kc (nc) of
+ * dense layer D's weights and mask, columns kc of its bias.  false on
+ * ENOMEM (D then has some arrays replaced: only on the copy)
+ */
+static bool
+dense_select(struct hgq_layer *D, const uint32_t *kr, uint32_t nr,
+    const uint32_t *kc, uint32_t nc)
+{
+	struct hgq_tensor *t = hgq_layer_tensor(D, HGQ_ROLE_MASK);
+	uint32_t no = D->n_out;
+
+	if (!swap_in(&D->w_m, sub_matrix(D->w_m, sizeof(*D->w_m), no, kr, nr,
+	    kc, nc)) || !swap_in(&D->w_f, sub_matrix(D->w_f, 1, no, kr, nr,
+	    kc, nc)) || !swap_in(&D->b_m, sub_matrix(D->b_m, sizeof(*D->b_m),
+	    no, NULL, 1, kc, nc)) || !swap_in(&D->b_f, sub_matrix(D->b_f, 1,
+	    no, NULL, 1, kc, nc)))
+		return false;
+	if (t != NULL) {
+		if (!swap_in(&t->data, sub_matrix(t->data, sizeof(float), no,
+		    kr, nr, kc, nc)))
+			return false;
+		t->n = nr * nc;
+	}
+	D->n_in = nr;
+	D->n_out = nc;
+	if (D->rank >= 1)
+		D->shape[D->rank - 1] = nc;
+	return true;
+}
+
+/* g_cut - quantizer q of the copy c keeps the nk elements keep */
+static bool
+g_cut(struct hgq_model *c, uint32_t q, const uint32_t *keep, uint32_t nk)
+{
+	struct hgq_layer *Q = &c->layers[q];
+	uint32_t p = hgq_layer_input(c, q, 0), *all;
+	bool ok = true;
+
+	if ((p & HGQ_REF_INPUT) != 0) {
+		uint32_t *map = c->index_map + hgq_model_input_offset(c,
+		    p & ~HGQ_REF_INPUT);
+
+		for (uint32_t e = 0; e < nk; e++)
+			map[e] = map[keep[e]];
+		memmove(map + nk, map + Q->n_out, (hgq_model_n_in(c) -
+		    hgq_model_input_offset(c, p & ~HGQ_REF_INPUT) -
+		    Q->n_out) * sizeof(uint32_t));
+	} else {
+		ok = dense_select(&c->layers[p], NULL, c->layers[p].n_in,
+		    keep, nk);
+	}
+	for (uint32_t j = next_reader(c, q, q + 1); ok && j < c->n_layers;
+	    j = next_reader(c, q, j + 1)) {
+		ok = (all = iota(c->layers[j].n_out)) != NULL &&
+		    dense_select(&c->layers[j], keep, nk, all,
+		    c->layers[j].n_out);
+		free(all);
+	}
+	ok = ok && swap_in(&Q->k, sub_matrix(Q->k, 1, Q->n_out, NULL, 1, keep,
+	    nk)) && swap_in(&Q->i, sub_matrix(Q->i, 1, Q->n_out, NULL, 1,
+	    keep, nk)) && swap_in(&Q->f, sub_matrix(Q->f, 1, Q->n_out, NULL,
+	    1, keep, nk));
+	if (ok && Q->cal_min != NULL)
+		ok = swap_in(&Q->cal_min, sub_matrix(Q->cal_min, sizeof(double),
+		    Q->n_out, NULL, 1, keep, nk)) && swap_in(&Q->cal_max,
+		    sub_matrix(Q->cal_max, sizeof(double), Q->n_out, NULL, 1,
+		    keep, nk));
+	if (ok) {
+		Q->n_in = Q->n_out = nk;
+		if (Q->rank >= 1)
+			Q->shape[Q->rank - 1] = nk;
+	}
+	return ok;
+}
+
+/* clear the dense columns that feed zero-width elements; their count */
+static uint32_t
+g_clear(struct hgq_model *c, uint32_t q)
+{
+	const struct hgq_layer *Q = &c->layers[q];
+	uint32_t p = hgq_layer_input(c, q, 0), n = 0;
+	struct hgq_layer *D;
+
+	if ((p & HGQ_REF_INPUT) != 0 || c->layers[p].kind != HGQ_LAYER_DENSE)
+		return 0;
+	D = &c->layers[p];
+	for (uint32_t j = 0; j < Q->n_out; j++) {
+		if (hgq_fmt_width(Q->k[j], Q->i[j], Q->f[j]) > 0 ||
+		    !column_nonzero(D, D->n_in, D->n_out, j))
+			continue;
+		for (uint32_t r = 0; r < D->n_in; r++)
+			D->w_m[(size_t)r * D->n_out + j] = 0;
+		D->b_m[j] = 0;
+		n++;
+	}
+	return n;
+}
+
+/* the report of a graph: one row per operation, m before, c after */
+static int
+g_report(struct hgq_prune_report *r, const struct hgq_model *m,
+    const struct hgq_model *c, const uint32_t *cleared, bool changed)
+{
+	uint32_t n = 0;
+
+	for (uint32_t l = 0; l < m->n_layers; l++)
+		n += m->layers[l].kind != HGQ_LAYER_QUANT;
+	if ((r->layer = hgq_calloc(n, sizeof(*r->layer))) == NULL)
+		return HGQ_ENOMEM;
+	r->n_dense = n;
+	for (uint32_t l = 0, a = 0; l < m->n_layers; l++) {
+		struct hgq_prune_stats *s = &r->layer[a];
+		uint32_t qi = hgq_layer_input(m, l, 0);
+		uint32_t qo = next_reader(m, l, l + 1), d[HGQ_MAX_RANK];
+
+		if (m->layers[l].kind == HGQ_LAYER_QUANT)
+			continue;
+		a++;
+		s->index = l;
+		s->kind = m->layers[l].kind;
+		s->n_in = m->layers[qi].n_out;
+		s->n_out = m->layers[qo].n_out;
+		s->new_in = c->layers[qi].n_out;
+		s->new_out = c->layers[qo].n_out;
+		s->in_c = d[hgq_layer_shape(&m->layers[qi], d) - 1];
+		s->out_c = d[hgq_layer_shape(&m->layers[qo], d) - 1];
+		s->new_in_c = d[hgq_layer_shape(&c->layers[qi], d) - 1];
+		s->new_out_c = d[hgq_layer_shape(&c->layers[qo], d) - 1];
+		s->k_h = m->layers[l].kernel[0];
+		s->k_w = m->layers[l].kernel[1];
+		s->inputs_removed = s->n_in - s->new_in;
+		s->neurons_removed = s->n_out - s->new_out;
+		s->outputs_cleared = cleared[l];
+		if (is_weighted(s->kind))
+			for (uint64_t e = 0; e < hgq_layer_n_weights(c, l);
+			    e++)
+				s->zero_weights += c->layers[l].w_m[e] == 0;
+	}
+	r->passes = changed;
+	r->changed = changed;
+	return HGQ_OK;
+}
+
+/*
+ * g_apply - prune the copy c of m by the liveness live; cleared[l] gets
+ * the columns cleared in layer l, *changed whether anything changed
+ */
+static int
+g_apply(struct hgq_model *c, const struct hgq_model *m, uint8_t **live,
+    uint32_t *cleared, bool *changed)
+{
+	uint32_t *keep = NULL;
+
+	*changed = false;
+	for (uint32_t q = 0; q < m->n_layers; q++) {
+		uint32_t n = m->layers[q].n_out, nk = 0;
+
+		if (m->layers[q].kind != HGQ_LAYER_QUANT || !g_prunable(m, q))
+			continue;
+		if ((keep = hgq_calloc(n, sizeof(uint32_t))) == NULL)
+			return HGQ_ENOMEM;
+		for (uint32_t e = 0; e < n; e++)
+			if (live[q][e])
+				keep[nk++] = e;
+		nk = nk == 0 ? 1 : nk;	/* keep[0] = 0: one stays */
+		if (nk < n && !g_cut(c, q, keep, nk)) {
+			free(keep);
+			return HGQ_ENOMEM;
+		}
+		*changed |= nk < n;
+		free(keep);
+	}
+	for (uint32_t q = 0; q < c->n_layers; q++) {
+		uint32_t p = hgq_layer_input(c, q, 0);
+
+		if (c->layers[q].kind == HGQ_LAYER_QUANT &&
+		    (p & HGQ_REF_INPUT) == 0)
+			*changed |= (cleared[p] = g_clear(c, q)) > 0;
+	}
+	return HGQ_OK;
+}
+
+/* hgq_prune of a graph m (validated, calibrated) */
+static int
+prune_graph(struct hgq_model *m, struct hgq_prune_report *r,
+    struct hgq_err *err)
+{
+	uint32_t nl = m->n_layers, nq = 0, *cleared = NULL;
+	uint8_t **zero = hgq_calloc(nl, sizeof(*zero));
+	uint8_t **live = hgq_calloc(nl, sizeof(*live));
+	struct hgq_model *c = NULL, t;
+	struct qshape *old = NULL;
+	bool changed;
+	int rc = HGQ_ENOMEM;
+
+	for (uint32_t l = 0; l < nl; l++)
+		nq += m->layers[l].kind == HGQ_LAYER_QUANT;
+	if (zero == NULL || live == NULL || (old = hgq_calloc(nq,
+	    sizeof(*old))) == NULL || (cleared = hgq_calloc(nl,
+	    sizeof(*cleared))) == NULL || g_zero(m, zero) != HGQ_OK ||
+	    g_live(m, zero, live) != HGQ_OK || (c = hgq_model_copy(m)) ==
+	    NULL)
+		goto out;
+	get_shapes(m, old);
+	drop_training(c);
+	if ((rc = g_apply(c, m, live, cleared, &changed)) != HGQ_OK)
+		goto out;
+	if ((rc = hgq_model_validate(c, err)) != HGQ_OK) {
+		rc = hgq_errf(err, HGQ_EINVAL, "internal error: the pruned "
+		    "graph is invalid: %s", err->msg);
+		goto out;
+	}
+	if ((changed || hgq_meta_get(c, "pruned") == NULL) &&
+	    (rc = set_meta(c, old, err)) != HGQ_OK)
+		goto out;
+	if (r != NULL && (rc = g_report(r, m, c, cleared, changed)) !=
+	    HGQ_OK)
+		goto out;
+	t = *m;
+	*m = *c;
+	*c = t;
+out:
+	if (rc == HGQ_ENOMEM)
+		hgq_errf(err, rc, "out of memory");
+	if (rc != HGQ_OK)
+		hgq_prune_report_release(r);
+	hgq_model_free(c);
+	if (zero != NULL)
+		hgq_model_live_release(zero, nl);
+	if (live != NULL)
+		hgq_model_live_release(live, nl);
+	free(zero);
+	free(live);
+	free(old);
+	free(cleared);
+	return rc;
+}
+
+/* ------------------------------------------------------------------ */
 /* hgq_prune                                                           */
 /* ------------------------------------------------------------------ */
 
@@ -735,6 +1187,8 @@ hgq_prune(struct hgq_model *m, struct hgq_prune_report *r,
 		return hgq_errf(err, HGQ_EINVAL, "no room for the metadata "
 		    "entry 'pruned': the model has %" PRIu32 " entries, the "
 		    "limit", m->n_meta);
+	if (!hgq_model_is_chain(m))
+		return prune_graph(m, r, err);
 	nl = m->n_layers;
 	nq = nl / 2 + 1;
 	live = hgq_calloc(nl, sizeof(*live));

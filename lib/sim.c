@@ -22,6 +22,12 @@
  * lutions" below); pooling aligns each window to its finest exponent;
  * flatten is the identity on the element order.
  *
+ * A graph of format 1.2 (several inputs and outputs, add, subtract,
+ * concatenate, lookup tables) runs the same operations step by step,
+ * every quantizer's values kept until the sample ends; sums align their
+ * inputs to a common fraction and tables are computed once per element
+ * (see "Graphs" below).  Chains keep their own path, unchanged.
+ *
  * Where the exact ranges prove that a PATH_32 layer's inputs and aligned
  * weights are int16 numbers, its sums are taken over pairs of 16-bit
  * products (struct mac16, "16-bit products" below): vpmaddwd with AVX2,
@@ -1042,6 +1048,54 @@ op_fast(struct op_prep *o, const struct hgq_qop *qops,
 }
 
 /*
+ * qops_set - the quantizer ops qops (n) of quantizer qo after operation
+ * li whose output j is at fraction from[j] with exact range y[j] (before
+ * ReLU when relu; reach[j] = 0 where it reaches 2^62).  With calib, qo's
+ * widths are not known yet: every output counts as live and the ops only
+ * round (to f, saturating at 2^61).  xnext, when not NULL, gets the range
+ * of every output after ReLU and qo.  HGQ_ERANGE when a live output is
+ * out of reach (at from or at qo's f).
+ */
+static int
+qops_set(const struct hgq_layer *qo, uint32_t n, const int32_t *from,
+    const struct hgq_ival *y, const uint8_t *reach, int relu, int calib,
+    struct hgq_qop *qops, struct hgq_ival *xnext, uint32_t li,
+    struct hgq_err *err)
+{
+	for (uint32_t j = 0; j < n; j++) {
+		int f = qo->f[j];
+		bool live = calib || hgq_fmt_width(qo->k[j], qo->i[j], f) > 0;
+		struct hgq_ival t = y[j];
+
+		if (live && (!reach[j] || (f > from[j] &&
+		    hgq_ival_rescale(&t, -f) != HGQ_OK)))
+			return hgq_errf(err, HGQ_ERANGE, "layer %u element %u:"
+			    " the exact sum would need more than 62 bits "
+			    "(weights or activations too wide)", li, j);
+		if (calib) {
+			hgq_qop_init(&qops[j], from[j], 1, 61 - f, f,
+			    qo->round, HGQ_SAT);
+			continue;
+		}
+		/* a zero-width output left coarser than its f rounds to
+		   its own fraction only: 0 all the same, and non-zero
+		   before overflow exactly when the sum is */
+		if (!live && f > from[j])
+			f = from[j];
+		hgq_qop_init(&qops[j], from[j], qo->k[j], qo->i[j], f,
+		    qo->round, qo->overflow);
+		if (xnext == NULL)
+			continue;
+		if (reach[j])
+			hgq_ival_quant(&xnext[j], &y[j], relu, qo->k[j],
+			    qo->i[j], qo->f[j], qo->round, qo->overflow);
+		else
+			xnext[j] = (struct hgq_ival){ 0, 0, -qo->f[j] };
+	}
+	return HGQ_OK;
+}
+
+/*
  * op_prepare - prepare layer li (an operation) of m whose input element
  * i ranges over x[i], followed by quantizer qo, and give the quantizer
  * ops qops (n_out).  With calib, qo's widths are not known yet: every
@@ -1103,42 +1157,9 @@ op_prepare(struct op_prep *o, const struct hgq_model *m, uint32_t li,
 		rc = hgq_errf(err, HGQ_EUNSUPP, "layer %u (%s): not supported "
 		    "by the engine", li, hgq_layer_kind_name(L->kind));
 	}
-	if (rc != HGQ_OK)
-		goto out;
-	for (uint32_t j = 0; j < o->n_out; j++) {
-		int f = qo->f[j];
-		bool live = calib || hgq_fmt_width(qo->k[j], qo->i[j], f) > 0;
-		struct hgq_ival t = y[j];
-
-		if (live && (!reach[j] || (f > o->from[j] &&
-		    hgq_ival_rescale(&t, -f) != HGQ_OK))) {
-			rc = hgq_errf(err, HGQ_ERANGE, "layer %u element %u: "
-			    "the exact sum would need more than 62 bits "
-			    "(weights or activations too wide)", li, j);
-			goto out;
-		}
-		if (calib) {
-			hgq_qop_init(&qops[j], o->from[j], 1, 61 - f, f,
-			    qo->round, HGQ_SAT);
-			continue;
-		}
-		/* a zero-width output left coarser than its f rounds to
-		   its own fraction only: 0 all the same, and non-zero
-		   before overflow exactly when the sum is */
-		if (!live && f > o->from[j])
-			f = o->from[j];
-		hgq_qop_init(&qops[j], o->from[j], qo->k[j], qo->i[j], f,
-		    qo->round, qo->overflow);
-		if (xnext != NULL) {
-			if (reach[j])
-				hgq_ival_quant(&xnext[j], &y[j], relu,
-				    qo->k[j], qo->i[j], qo->f[j], qo->round,
-				    qo->overflow);
-			else
-				xnext[j] = (struct hgq_ival){ 0, 0,
-				    -qo->f[j] };
-		}
-	}
+	if (rc == HGQ_OK)
+		rc = qops_set(qo, o->n_out, o->from, y, reach, relu, calib,
+		    qops, xnext, li, err);
 	if (rc == HGQ_OK)
 		rc = op_fast(o, qops, y, reach, relu, err);
 out:
@@ -1695,6 +1716,71 @@ op_quant(const struct op_prep *o, const struct hgq_qop *qo,
 /* The engine                                                        */
 /* ---------------------------------------------------------------- */
 
+/*
+ * Graphs (format 1.2; every model that hgq_model_is_chain() refuses) run
+ * step by step, one step per quantizer in layer order: an input step
+ * quantizes the raw columns of its model input, an operation step runs
+ * the operation that the quantizer reads (its inputs are earlier
+ * quantizers, already computed) and quantizes.  Every quantizer's values
+ * stay in the sample's scratch (at val[voff]) until the sample ends, and
+ * the output row is the concatenation of the output quantizers' values.
+ * Dense, convolution, pooling and flatten steps are prepared and run as
+ * in a chain (struct op_prep); the kinds of 1.2 have their own parts:
+ * - add and subtract: element e is sum_q a_q[e] * mul[q][e] modulo 2^64,
+ *   mul = +-2^(F_e - f_q[e]) aligning every input to the finest fraction
+ *   F_e among the inputs that can be non-zero (0 for the others); the
+ *   exact range proves the true sum below 2^62;
+ * - concatenate: element e is the value at val[cat[e]], requantized
+ *   from its own fraction;
+ * - lut: element e's table holds the output mantissa (hgq_lut_mant) of
+ *   every input mantissa m in [tlo[e], tlo[e] + size), at tab[toff[e] +
+ *   m - tlo[e]], and tov flags the entries that overflowed: the
+ *   quantizer after the table does not quantize again.
+ */
+enum { STEP_INPUT, STEP_OP, STEP_SUM, STEP_CAT, STEP_LUT };
+
+struct gstep {
+	int		 kind;		/* STEP_* */
+	uint32_t	 layer;		/* the quantizer it computes */
+	uint32_t	 qi;		/* its number among the quantizers */
+	uint32_t	 n;		/* its elements */
+	uint32_t	 p0;		/* input: its first index-map entry */
+	size_t		 dst;		/* val offset of its values */
+	uint32_t	 n_src;		/* operation: inputs */
+	size_t		 src[HGQ_MAX_LAYER_INPUTS];	/* their val offsets */
+	struct op_prep	 o;		/* STEP_OP */
+	struct hgq_qop	*qo;		/* n: the quantizer's ops */
+	uint64_t	*mul;		/* STEP_SUM: n_src * n */
+	size_t		*cat;		/* STEP_CAT: n val offsets */
+	int64_t		*tab;		/* STEP_LUT: the tables, or */
+	int16_t		*tab16;		/* when every entry fits int16, */
+	uint8_t		*tov;		/* their overflow flags (NULL:
+					   none overflows), */
+	size_t		*toff;		/* n: where each starts, */
+	int64_t		*tlo;		/* n: and its lowest input */
+};
+
+struct graph {
+	uint32_t	 n_steps;	/* prepared */
+	uint32_t	 n_alloc;	/* the quantizers */
+	struct gstep	*steps;
+	size_t		*voff;		/* n_layers: val offset (quantizers) */
+	size_t		 n_val;
+	uint32_t	 n_outputs;	/* the model's, in port order: */
+	size_t		 out_off[HGQ_MAX_PORTS];	/* val offsets */
+	uint32_t	 out_n[HGQ_MAX_PORTS];		/* and lengths */
+	struct hgq_ival	*xr;		/* preparation only: every
+					   quantizer's ranges, at voff */
+	uint8_t		*in_rm, *in_om;	/* n0: round, overflow per
+					   index-map entry */
+};
+
+/*
+ * The fields are packed so that the struct keeps the size it had before
+ * graphs (184 bytes): the image network's benchmark loses 3 to 8 % when
+ * the engine's allocation grows by 8 to 32 bytes and shifts every later
+ * allocation on the heap, with the same machine code.
+ */
 struct hgq_engine {
 	uint32_t	 n_raw, n0;
 	uint32_t	*index_map;	/* n0 */
@@ -1704,17 +1790,19 @@ struct hgq_engine {
 	struct hgq_qop	*in_q;		/* n0: overflow of each input element */
 	int64_t		*in_lo, *in_hi;	/* n0: in_q's bounds (input_quant4) */
 	uint64_t	*in_mask, *in_sbit;	/* n0: in_q's wrap masks */
-	int		 in_ident;	/* index_map is the identity */
 	int8_t		*in_k, *in_i, *in_f;
+	int		 in_ident;	/* index_map is the identity */
 	uint8_t		 in_round, in_ovf;
 	uint32_t	 n_ops;		/* operations prepared (run) */
 	uint32_t	 n_alloc;	/* room in ops and qo */
+	uint32_t	 n_out;
 	struct op_prep	*ops;		/* n_ops */
 	struct hgq_qop	**qo;		/* n_ops arrays of n_out */
-	uint32_t	 n_out;
 	int8_t		*out_f;
 	size_t		 per_buf;	/* int64 scratch per thread */
 	uint32_t	 max_n;		/* widest layer */
+	uint32_t	 n_quant;	/* quantizers: overflow counters */
+	struct graph	*g;		/* not a chain: its steps */
 };
 
 /*
@@ -1750,6 +1838,11 @@ scratch_len(const struct hgq_model *m)
 	}
 	return 2 * max_n + need + 16;
 }
+
+static int	graph_alloc(struct hgq_engine *e, const struct hgq_model *m);
+static void	graph_free(struct graph *g);
+static int	graph_new(struct hgq_engine *e, const struct hgq_model *m,
+		    struct hgq_err *err);
 
 static int
 check_calibrated(const struct hgq_model *m, struct hgq_err *err)
@@ -1792,28 +1885,76 @@ hgq_engine_free(struct hgq_engine *e)
 	free(e->in_k);
 	free(e->in_i);
 	free(e->in_f);
+	graph_free(e->g);
 	free(e->out_f);
 	free(e);
 }
 
+/* the quantizer that reads the model input of index-map entry p */
+static const struct hgq_layer *
+input_quantizer(const struct hgq_model *m, uint32_t p, uint32_t *j)
+{
+	uint32_t k = 0;
+
+	while (k + 1 < hgq_model_n_inputs(m) &&
+	    hgq_model_input_offset(m, k + 1) <= p)
+		k++;
+	*j = p - hgq_model_input_offset(m, k);
+	return &m->layers[hgq_model_input_layer(m, k)];
+}
+
+/* engine_input - the input part of e: normalisation and the formats of
+   the input quantizers (which must have theirs), per index-map entry */
+static void
+engine_input(struct hgq_engine *e, const struct hgq_model *m)
+{
+	for (uint32_t p = 0; p < e->n0; p++) {
+		uint32_t c = m->index_map[p], j;
+		const struct hgq_layer *q = input_quantizer(m, p, &j);
+
+		e->index_map[p] = c;
+		e->off[p] = m->norm_offset != NULL ? m->norm_offset[c] : 0.0;
+		e->scale[p] = m->norm_scale != NULL ? m->norm_scale[c] : 1.0;
+		e->in_k[p] = q->k[j];
+		e->in_i[p] = q->i[j];
+		e->in_f[p] = q->f[j];
+		if (e->g != NULL) {
+			e->g->in_rm[p] = q->round;
+			e->g->in_om[p] = q->overflow;
+		}
+		e->scale2f[p] = ldexp(1.0, q->f[j]);
+		e->sc2f[p] = ldexp(e->scale[p], q->f[j]);
+		hgq_qop_init(&e->in_q[p], q->f[j], q->k[j], q->i[j], q->f[j],
+		    q->round, q->overflow);
+		e->in_lo[p] = e->in_q[p].lo;
+		e->in_hi[p] = e->in_q[p].hi;
+		e->in_mask[p] = e->in_q[p].mask;
+		e->in_sbit[p] = e->in_q[p].sbit;
+	}
+	e->in_ident = 1;
+	for (uint32_t p = 0; p < e->n0; p++)
+		e->in_ident &= e->index_map[p] == p;
+}
+
 /*
  * engine_alloc - an engine for m with its input part (normalisation and
- * the first quantizer, which must have its format) and room for every
- * operation, none prepared yet
+ * the input quantizers, which must have their formats) and room for
+ * every operation of a chain, none prepared yet (a graph: graph_alloc)
  */
 static int
 engine_alloc(struct hgq_engine **out, const struct hgq_model *m,
     struct hgq_err *err)
 {
 	const struct hgq_layer *q0 = &m->layers[0];
+	bool chain = hgq_model_is_chain(m);
 	struct hgq_engine *e;
 
 	*out = NULL;
 	if ((e = calloc(1, sizeof(*e))) == NULL)
 		return hgq_errf(err, HGQ_ENOMEM, "out of memory");
 	e->n_raw = m->n_raw;
-	e->n0 = q0->n_out;
-	e->n_alloc = m->n_layers / 2;
+	e->n0 = hgq_model_n_in(m);
+	e->n_alloc = chain ? m->n_layers / 2 : 0;
 	e->in_round = q0->round;
 	e->in_ovf = q0->overflow;
 	e->max_n = 0;
@@ -1835,7 +1976,8 @@ engine_alloc(struct hgq_engine **out, const struct hgq_model *m,
 	    (e->in_i = hgq_calloc(e->n0, 1)) == NULL ||
 	    (e->in_f = hgq_calloc(e->n0, 1)) == NULL ||
 	    (e->ops = hgq_calloc(e->n_alloc, sizeof(*e->ops))) == NULL ||
-	    (e->qo = hgq_calloc(e->n_alloc, sizeof(*e->qo))) == NULL) {
+	    (e->qo = hgq_calloc(e->n_alloc, sizeof(*e->qo))) == NULL ||
+	    (!chain && graph_alloc(e, m) != HGQ_OK)) {
 		hgq_engine_free(e);
 		return hgq_errf(err, HGQ_ENOMEM, "out of memory");
 	}
@@ -1848,27 +1990,7 @@ engine_alloc(struct hgq_engine **out, const struct hgq_model *m,
 			return hgq_errf(err, HGQ_ENOMEM, "out of memory");
 		}
 	}
-	for (uint32_t j = 0; j < e->n0; j++) {
-		uint32_t c = m->index_map[j];
-
-		e->index_map[j] = c;
-		e->off[j] = m->norm_offset != NULL ? m->norm_offset[c] : 0.0;
-		e->scale[j] = m->norm_scale != NULL ? m->norm_scale[c] : 1.0;
-		e->in_k[j] = q0->k[j];
-		e->in_i[j] = q0->i[j];
-		e->in_f[j] = q0->f[j];
-		e->scale2f[j] = ldexp(1.0, q0->f[j]);
-		e->sc2f[j] = ldexp(e->scale[j], q0->f[j]);
-		hgq_qop_init(&e->in_q[j], q0->f[j], q0->k[j], q0->i[j],
-		    q0->f[j], q0->round, q0->overflow);
-		e->in_lo[j] = e->in_q[j].lo;
-		e->in_hi[j] = e->in_q[j].hi;
-		e->in_mask[j] = e->in_q[j].mask;
-		e->in_sbit[j] = e->in_q[j].sbit;
-	}
-	e->in_ident = 1;
-	for (uint32_t j = 0; j < e->n0; j++)
-		e->in_ident &= e->index_map[j] == j;
+	engine_input(e, m);
 	*out = e;
 	return HGQ_OK;
 }
@@ -1886,6 +2008,17 @@ hgq_engine_new(struct hgq_engine **out, const struct hgq_model *m,
 		return rc;
 	if ((rc = engine_alloc(&e, m, err)) != HGQ_OK)
 		return rc;
+	e->n_out = hgq_model_n_out(m);
+	if (e->g != NULL) {
+		if ((e->out_f = hgq_calloc(e->n_out, 1)) == NULL)
+			rc = hgq_errf(err, HGQ_ENOMEM, "out of memory");
+		else
+			rc = graph_new(e, m, err);
+		if (rc != HGQ_OK)
+			goto fail;
+		*out = e;
+		return HGQ_OK;
+	}
 	/* the ranges of every layer's inputs, from the first quantizer's
 	   formats through the exact sums (as the IR has them) */
 	if ((x = hgq_calloc(e->max_n, sizeof(*x))) == NULL ||
@@ -1906,7 +2039,8 @@ hgq_engine_new(struct hgq_engine **out, const struct hgq_model *m,
 	}
 	free(x);
 	free(xnext);
-	e->n_out = hgq_model_n_out(m);
+	e->n_quant = e->n_ops + 1;
+	/* allocated last, as before graphs (see struct hgq_engine) */
 	if ((e->out_f = hgq_calloc(e->n_out, 1)) == NULL) {
 		hgq_engine_free(e);
 		return hgq_errf(err, HGQ_ENOMEM, "out of memory");
@@ -1921,14 +2055,10 @@ fail:
 	return rc;
 }
 
-const char *
-hgq_engine_op_kernel(const struct hgq_engine *e, uint32_t op)
+/* the kernel of prepared operation o (hgq_engine_op_kernel) */
+static const char *
+op_kernel(const struct op_prep *o)
 {
-	const struct op_prep *o;
-
-	if (op >= e->n_ops)
-		return "none";
-	o = &e->ops[op];
 	switch (o->kind) {
 	case HGQ_LAYER_DENSE:
 		if (o->d.k16)
@@ -1945,6 +2075,27 @@ hgq_engine_op_kernel(const struct hgq_engine *e, uint32_t op)
 	}
 }
 
+const char *
+hgq_engine_op_kernel(const struct hgq_engine *e, uint32_t op)
+{
+	static const char *const step_name[] = {
+		[STEP_SUM] = "sum", [STEP_CAT] = "concatenate",
+		[STEP_LUT] = "lut",
+	};
+
+	if (e->g == NULL)
+		return op < e->n_ops ? op_kernel(&e->ops[op]) : "none";
+	for (uint32_t s = 0; s < e->g->n_steps; s++) {
+		const struct gstep *st = &e->g->steps[s];
+
+		if (st->kind == STEP_INPUT || op-- > 0)
+			continue;
+		return st->kind == STEP_OP ? op_kernel(&st->o) :
+		    step_name[st->kind];
+	}
+	return "none";
+}
+
 uint32_t
 hgq_engine_n_in(const struct hgq_engine *e)
 {
@@ -1955,6 +2106,12 @@ uint32_t
 hgq_engine_n_out(const struct hgq_engine *e)
 {
 	return e->n_out;
+}
+
+uint32_t
+hgq_engine_n_quant(const struct hgq_engine *e)
+{
+	return e->n_quant;
 }
 
 int
@@ -1984,14 +2141,47 @@ hgq_engine_out_values(const struct hgq_engine *e, const int64_t *out,
 }
 
 /*
- * input_quant - normalise and quantise raw column value x for input
- * element j: xn = (x - offset) * scale, then xn * 2^f is rounded and
- * overflowed.  Because scaling by 2^f is exact, (x - offset) * (scale *
- * 2^f) is the same number, so the common case takes one multiply and an
- * integer floor (|v| < 2^52: the conversion is exact).  Values that are
- * huge, or so tiny that the product could be subnormal, go through
- * hgq_quant_f64, the definition.  *ovf tells whether overflow changed the
- * rounded value.
+ * input_quant_m - normalise and quantise raw column value x for index-map
+ * entry j, whose quantizer rounds with round and overflows with overflow
+ * (its in_q has the same mode): xn = (x - offset) * scale, then xn * 2^f
+ * is rounded and overflowed.  Because scaling by 2^f is exact,
+ * (x - offset) * (scale * 2^f) is the same number, so the common case
+ * takes one multiply and an integer floor (|v| < 2^52: the conversion
+ * is exact).  Values that are huge, or so tiny that the product could be
+ * subnormal, go through hgq_quant_f64, the definition.  *ovf tells
+ * whether overflow changed the rounded value.
+ */
+static inline __attribute__((always_inline)) int64_t
+input_quant_m(const struct hgq_engine *e, uint32_t j, double x, int round,
+    int overflow, int *ovf)
+{
+	double d = x - e->off[j];
+	double v = d * e->sc2f[j];
+	int64_t r, q;
+
+	if (!(fabs(v) < 0x1p52) || (fabs(v) < 0x1p-898 && d != 0)) {
+		double xn = d * e->scale[j];
+		int k = e->in_k[j], i = e->in_i[j], f = e->in_f[j];
+
+		q = hgq_quant_f64(xn, k, i, f, round, overflow);
+		*ovf = q != hgq_quant_f64(xn, 1, 61 - f, f, round, HGQ_SAT);
+		return q;
+	}
+	r = (int64_t)v;			/* towards zero ... */
+	if ((double)r > v)
+		r--;			/* ... now floor(v) */
+	if (round == HGQ_RND && v - (double)r >= 0.5)
+		r++;
+	q = hgq_qop_overflow(&e->in_q[j], r);
+	*ovf = q != r;
+	return q;
+}
+
+/*
+ * input_quant - input_quant_m in the modes of a chain's input quantizer,
+ * written out again: through a call of input_quant_m the chain's
+ * per-sample loop (run_range) compiled to other registers and ran about
+ * 1 % slower; this way it is the same machine code as before graphs
  */
 static inline __attribute__((always_inline)) int64_t
 input_quant(const struct hgq_engine *e, uint32_t j, double x, int *ovf)
@@ -2085,8 +2275,491 @@ hgq_engine_quant_input(const struct hgq_engine *e, const double *x,
 
 	for (size_t s = 0; s < n; s++)
 		for (uint32_t j = 0; j < e->n0; j++)
-			q[s * e->n0 + j] = input_quant(e, j,
-			    x[s * e->n_raw + e->index_map[j]], &ovf);
+			q[s * e->n0 + j] = input_quant_m(e, j,
+			    x[s * e->n_raw + e->index_map[j]], e->g != NULL ?
+			    e->g->in_rm[j] : e->in_round, e->g != NULL ?
+			    e->g->in_om[j] : e->in_ovf, &ovf);
+}
+
+/* ---------------------------------------------------------------- */
+/* Graphs                                                            */
+/* ---------------------------------------------------------------- */
+
+/* gstep_release - what step st prepared (it can be prepared again) */
+static void
+gstep_release(struct gstep *st)
+{
+	op_release(&st->o);
+	free(st->mul);
+	free(st->cat);
+	free(st->tab);
+	free(st->tab16);
+	free(st->tov);
+	free(st->toff);
+	free(st->tlo);
+	st->mul = NULL;
+	st->cat = NULL;
+	st->tab = NULL;
+	st->tab16 = NULL;
+	st->tov = NULL;
+	st->toff = NULL;
+	st->tlo = NULL;
+}
+
+static void
+graph_free(struct graph *g)
+{
+	if (g == NULL)
+		return;
+	for (uint32_t s = 0; g->steps != NULL && s < g->n_alloc; s++) {
+		gstep_release(&g->steps[s]);
+		free(g->steps[s].qo);
+	}
+	free(g->steps);
+	free(g->voff);
+	free(g->xr);
+	free(g->in_rm);
+	free(g->in_om);
+	free(g);
+}
+
+/*
+ * graph_alloc - the steps of graph m in e->g, one per quantizer, none
+ * prepared: where each quantizer's values go, what each step reads.
+ * HGQ_OK or HGQ_ENOMEM.
+ */
+static int
+graph_alloc(struct hgq_engine *e, const struct hgq_model *m)
+{
+	struct graph *g;
+	uint32_t s = 0;
+
+	if ((g = calloc(1, sizeof(*g))) == NULL)
+		return HGQ_ENOMEM;
+	e->g = g;
+	if ((g->voff = hgq_calloc(m->n_layers, sizeof(size_t))) == NULL ||
+	    (g->in_rm = hgq_calloc(e->n0, 1)) == NULL ||
+	    (g->in_om = hgq_calloc(e->n0, 1)) == NULL)
+		return HGQ_ENOMEM;
+	for (uint32_t l = 0; l < m->n_layers; l++)
+		if (m->layers[l].kind == HGQ_LAYER_QUANT) {
+			g->voff[l] = g->n_val;
+			g->n_val += m->layers[l].n_out;
+			g->n_alloc++;
+		}
+	e->n_quant = g->n_alloc;
+	g->n_outputs = hgq_model_n_outputs(m);
+	for (uint32_t k = 0; k < g->n_outputs; k++) {
+		g->out_off[k] = g->voff[hgq_model_output_layer(m, k)];
+		g->out_n[k] = m->layers[hgq_model_output_layer(m, k)].n_out;
+	}
+	e->per_buf += g->n_val;
+	if ((g->steps = hgq_calloc(g->n_alloc, sizeof(*g->steps))) == NULL ||
+	    (g->xr = hgq_calloc(g->n_val, sizeof(*g->xr))) == NULL)
+		return HGQ_ENOMEM;
+	for (uint32_t l = 0; l < m->n_layers; l++) {
+		struct gstep *st = &g->steps[s];
+		uint32_t ref = hgq_layer_input(m, l, 0);
+
+		if (m->layers[l].kind != HGQ_LAYER_QUANT)
+			continue;
+		st->layer = l;
+		st->qi = s++;
+		st->n = m->layers[l].n_out;
+		st->dst = g->voff[l];
+		if ((st->qo = hgq_calloc(st->n, sizeof(*st->qo))) == NULL)
+			return HGQ_ENOMEM;
+		if (ref & HGQ_REF_INPUT) {
+			st->kind = STEP_INPUT;
+			st->p0 = hgq_model_input_offset(m, ref &
+			    ~HGQ_REF_INPUT);
+			continue;
+		}
+		st->kind = STEP_OP;
+		st->n_src = hgq_layer_n_inputs(&m->layers[ref]);
+		for (uint32_t q = 0; q < st->n_src; q++)
+			st->src[q] = g->voff[hgq_layer_input(m, ref, q)];
+	}
+	return HGQ_OK;
+}
+
+/*
+ * sum_prepare - add or subtract li (step st, quantizer qo): each element
+ * at the finest fraction of its inputs that can be non-zero, the exact
+ * range of the sum, then qops_set
+ */
+static int
+sum_prepare(struct gstep *st, const struct graph *g,
+    const struct hgq_model *m, uint32_t li, const struct hgq_layer *qo,
+    int calib, struct hgq_err *err)
+{
+	bool sub = m->layers[li].kind == HGQ_LAYER_SUB;
+	struct hgq_ival *y = NULL;
+	int32_t *from = NULL;
+	uint8_t *reach = NULL;
+	int rc = HGQ_OK;
+
+	st->kind = STEP_SUM;
+	if ((st->mul = hgq_calloc((size_t)st->n_src * st->n,
+	    sizeof(uint64_t))) == NULL || (y = hgq_calloc(st->n,
+	    sizeof(*y))) == NULL || (from = hgq_calloc(st->n,
+	    sizeof(int32_t))) == NULL || (reach = hgq_calloc(st->n, 1)) ==
+	    NULL) {
+		rc = hgq_errf(err, HGQ_ENOMEM, "out of memory");
+		goto out;
+	}
+	for (uint32_t j = 0; j < st->n; j++) {
+		__int128 lo = 0, hi = 0;
+		int32_t F = INT32_MIN;
+
+		for (uint32_t q = 0; q < st->n_src; q++) {
+			const struct hgq_ival *x = &g->xr[st->src[q] + j];
+
+			if ((x->lo != 0 || x->hi != 0) && -x->e > F)
+				F = -x->e;
+		}
+		if (F == INT32_MIN)
+			F = qo->f[j];
+		reach[j] = 1;
+		for (uint32_t q = 0; q < st->n_src; q++) {
+			const struct hgq_ival *x = &g->xr[st->src[q] + j];
+			int64_t sh = (int64_t)F + x->e, p2;
+			bool neg = sub && q == 1;
+
+			if (x->lo == 0 && x->hi == 0)
+				continue;	/* always 0: mul 0 */
+			if (sh > 61) {
+				reach[j] = 0;
+				continue;
+			}
+			p2 = (int64_t)1 << sh;
+			st->mul[(size_t)q * st->n + j] = neg ? -(uint64_t)p2 :
+			    (uint64_t)p2;
+			lo += (__int128)(neg ? -x->hi : x->lo) * p2;
+			hi += (__int128)(neg ? -x->lo : x->hi) * p2;
+		}
+		if (lo <= -HGQ_IVAL_LIMIT || hi >= HGQ_IVAL_LIMIT)
+			reach[j] = 0;
+		if (!reach[j])
+			lo = hi = 0;
+		y[j] = (struct hgq_ival){ (int64_t)lo, (int64_t)hi, -F };
+		from[j] = F;
+	}
+	rc = qops_set(qo, st->n, from, y, reach, 0, calib, st->qo,
+	    &g->xr[st->dst], li, err);
+out:
+	free(y);
+	free(from);
+	free(reach);
+	return rc;
+}
+
+/*
+ * cat_prepare - concatenate li (step st, quantizer qo): the source of
+ * every output element, in row-major order of the output shape
+ */
+static int
+cat_prepare(struct gstep *st, const struct graph *g,
+    const struct hgq_model *m, uint32_t li, const struct hgq_layer *qo,
+    int calib, struct hgq_err *err)
+{
+	const struct hgq_layer *L = &m->layers[li];
+	uint32_t d[HGQ_MAX_RANK], r = hgq_layer_shape(L, d), ax = L->axis;
+	size_t inner = 1, outer = 1;
+	struct hgq_ival *y = NULL;
+	int32_t *from = NULL;
+	uint8_t *reach = NULL;
+	int rc;
+
+	st->kind = STEP_CAT;
+	for (uint32_t a = 0; a < r; a++) {
+		if (a < ax)
+			outer *= d[a];
+		else if (a > ax)
+			inner *= d[a];
+	}
+	if ((st->cat = hgq_calloc(st->n, sizeof(size_t))) == NULL ||
+	    (y = hgq_calloc(st->n, sizeof(*y))) == NULL ||
+	    (from = hgq_calloc(st->n, sizeof(int32_t))) == NULL ||
+	    (reach = hgq_calloc(st->n, 1)) == NULL) {
+		rc = hgq_errf(err, HGQ_ENOMEM, "out of memory");
+		goto out;
+	}
+	for (size_t o = 0, j = 0; o < outer; o++)
+		for (uint32_t q = 0; q < st->n_src; q++) {
+			uint32_t ds[HGQ_MAX_RANK];
+			const struct hgq_layer *S = &m->layers[
+			    hgq_layer_input(m, li, q)];
+			size_t len;
+
+			hgq_layer_shape(S, ds);
+			len = (size_t)ds[ax] * inner;
+			for (size_t t = 0; t < len; t++, j++) {
+				size_t at = st->src[q] + o * len + t;
+
+				st->cat[j] = at;
+				y[j] = g->xr[at];
+				from[j] = -y[j].e;
+				reach[j] = 1;
+			}
+		}
+	rc = qops_set(qo, st->n, from, y, reach, 0, calib, st->qo,
+	    &g->xr[st->dst], li, err);
+out:
+	free(y);
+	free(from);
+	free(reach);
+	return rc;
+}
+
+/*
+ * lut_narrow - the n_tab entries of st's tables as int16 when they all
+ * fit (the common case: a quarter of the cache), and no overflow flags
+ * when none is set
+ */
+static int
+lut_narrow(struct gstep *st, size_t n_tab, struct hgq_err *err)
+{
+	bool narrow = true, ov = false;
+
+	for (size_t t = 0; t < n_tab; t++) {
+		narrow &= st->tab[t] >= INT16_MIN && st->tab[t] <= INT16_MAX;
+		ov |= st->tov[t] != 0;
+	}
+	if (!ov) {
+		free(st->tov);
+		st->tov = NULL;
+	}
+	if (!narrow)
+		return HGQ_OK;
+	if ((st->tab16 = hgq_calloc(n_tab, sizeof(int16_t))) == NULL)
+		return hgq_errf(err, HGQ_ENOMEM, "out of memory");
+	for (size_t t = 0; t < n_tab; t++)
+		st->tab16[t] = (int16_t)st->tab[t];
+	free(st->tab);
+	st->tab = NULL;
+	return HGQ_OK;
+}
+
+/*
+ * lut_prepare - the tables of lookup-table layer li (step st, quantizer
+ * qo; with calib, entries only rounded to qo's f, saturating at 2^61)
+ * over every mantissa of its input quantizer's elements
+ */
+static int
+lut_prepare(struct gstep *st, struct graph *g, const struct hgq_model *m,
+    uint32_t li, const struct hgq_layer *qo, int calib,
+    struct hgq_err *err)
+{
+	uint32_t ref = hgq_layer_input(m, li, 0), func = m->layers[li].func;
+	const struct hgq_layer *qi = &m->layers[ref];
+	size_t n_tab = 0;
+
+	st->kind = STEP_LUT;
+	if ((st->toff = hgq_calloc(st->n, sizeof(size_t))) == NULL ||
+	    (st->tlo = hgq_calloc(st->n, sizeof(int64_t))) == NULL)
+		return hgq_errf(err, HGQ_ENOMEM, "out of memory");
+	for (uint32_t j = 0; j < st->n; j++) {
+		int w = hgq_fmt_width(qi->k[j], qi->i[j], qi->f[j]);
+		int64_t hi;
+
+		if (w > HGQ_MAX_LUT_BITS)
+			return hgq_errf(err, HGQ_ERANGE, "layer %u element %u:"
+			    " the table's input is %d bits wide (the limit is"
+			    " %d)", li, j, w, HGQ_MAX_LUT_BITS);
+		hgq_fmt_range(qi->k[j], qi->i[j], qi->f[j], qi->overflow,
+		    &st->tlo[j], &hi);
+		st->toff[j] = n_tab;
+		n_tab += (size_t)(hi - st->tlo[j]) + 1;
+	}
+	if ((st->tab = hgq_calloc(n_tab, sizeof(int64_t))) == NULL ||
+	    (st->tov = hgq_calloc(n_tab, 1)) == NULL)
+		return hgq_errf(err, HGQ_ENOMEM, "out of memory");
+	for (uint32_t j = 0; j < st->n; j++) {
+		size_t t0 = st->toff[j];
+		size_t t1 = j + 1 < st->n ? st->toff[j + 1] : n_tab;
+		int k = calib ? 1 : qo->k[j], f = qo->f[j];
+		int i = calib ? 61 - f : qo->i[j];
+		int ovf = calib ? HGQ_SAT : qo->overflow;
+		struct hgq_ival *x = &g->xr[st->dst + j];
+
+		for (size_t t = t0; t < t1; t++) {
+			int64_t mi = st->tlo[j] + (int64_t)(t - t0);
+			int64_t v = hgq_lut_mant(func, mi, qi->f[j], k, i, f,
+			    qo->round, ovf);
+
+			st->tab[t] = v;
+			st->tov[t] = v != hgq_lut_mant(func, mi, qi->f[j], 1,
+			    61 - f, f, qo->round, HGQ_SAT);
+			x->lo = t == t0 || v < x->lo ? v : x->lo;
+			x->hi = t == t0 || v > x->hi ? v : x->hi;
+		}
+		x->e = -f;
+	}
+	return lut_narrow(st, n_tab, err);
+}
+
+/*
+ * graph_prepare - prepare step s of e's graph (after steps 0..s-1, whose
+ * ranges it reads); calib as op_prepare
+ */
+static int
+graph_prepare(struct hgq_engine *e, const struct hgq_model *m, uint32_t s,
+    int calib, struct hgq_err *err)
+{
+	struct graph *g = e->g;
+	struct gstep *st = &g->steps[s];
+	const struct hgq_layer *qo = &m->layers[st->layer];
+	uint32_t li = hgq_layer_input(m, st->layer, 0);
+
+	if (st->kind == STEP_INPUT) {
+		fmt_ivals(qo, &g->xr[st->dst]);
+		return HGQ_OK;
+	}
+	switch (m->layers[li].kind) {
+	case HGQ_LAYER_ADD:
+	case HGQ_LAYER_SUB:
+		return sum_prepare(st, g, m, li, qo, calib, err);
+	case HGQ_LAYER_CONCAT:
+		return cat_prepare(st, g, m, li, qo, calib, err);
+	case HGQ_LAYER_LUT:
+		return lut_prepare(st, g, m, li, qo, calib, err);
+	}
+	st->kind = STEP_OP;
+	return op_prepare(&st->o, m, li, &g->xr[st->src[0]], qo, calib,
+	    st->qo, &g->xr[st->dst], err);
+}
+
+/* graph_new - prepare every step of e's graph (calibrated model m) */
+static int
+graph_new(struct hgq_engine *e, const struct hgq_model *m,
+    struct hgq_err *err)
+{
+	struct graph *g = e->g;
+	uint32_t o = 0;
+	int rc;
+
+	for (uint32_t s = 0; s < g->n_alloc; s++) {
+		if ((rc = graph_prepare(e, m, s, 0, err)) != HGQ_OK)
+			return rc;
+		g->n_steps = s + 1;
+	}
+	for (uint32_t k = 0; k < hgq_model_n_outputs(m); k++) {
+		const struct hgq_layer *q = &m->layers[
+		    hgq_model_output_layer(m, k)];
+
+		memcpy(e->out_f + o, q->f, q->n_out);
+		o += q->n_out;
+	}
+	free(g->xr);
+	g->xr = NULL;
+	return HGQ_OK;
+}
+
+/* the values of lookup-table step st into dst */
+static inline __attribute__((always_inline)) void
+step_lut(const struct gstep *st, const int64_t *val, int64_t *dst,
+    uint64_t *count)
+{
+	const int64_t *a = val + st->src[0];
+
+	for (uint32_t j = 0; j < st->n; j++) {
+		size_t t = st->toff[j] + (size_t)(a[j] - st->tlo[j]);
+
+		dst[j] = st->tab16 != NULL ? st->tab16[t] : st->tab[t];
+		if (st->tov != NULL)
+			*count += st->tov[t];
+	}
+}
+
+/* the values of add or subtract step st into dst */
+static void
+step_sum(const struct gstep *st, const int64_t *val, int64_t *dst,
+    uint64_t *count)
+{
+	uint64_t c = 0;
+
+	for (uint32_t j = 0; j < st->n; j++) {
+		uint64_t acc = 0;
+
+		for (uint32_t q = 0; q < st->n_src; q++)
+			acc += (uint64_t)val[st->src[q] + j] *
+			    st->mul[(size_t)q * st->n + j];
+		dst[j] = quant_one(&st->qo[j], (int64_t)acc, 0, &c);
+	}
+	*count += c;
+}
+
+/*
+ * graph_sample - one sample of raw inputs xs through steps [0, n_steps)
+ * of e's graph, those that run marks (NULL: all): val (the first n_val
+ * int64 of buf) gets their quantizers' values, counts[q] the overflows of
+ * quantizer q; the rest of buf is the operations' scratch
+ */
+static inline __attribute__((always_inline)) void
+graph_sample(const struct hgq_engine *e, uint32_t n_steps,
+    const uint8_t *run, const double *xs, uint64_t *counts, int64_t *buf)
+{
+	const struct graph *g = e->g;
+	int64_t *val = buf, *scr = buf + g->n_val;
+
+	for (uint32_t s = 0; s < n_steps; s++) {
+		const struct gstep *st = &g->steps[s];
+		int64_t *dst = val + st->dst;
+		uint64_t *c = &counts[st->qi];
+		int ovf;
+
+		if (run != NULL && !run[s])
+			continue;
+		switch (st->kind) {
+		case STEP_INPUT:
+			for (uint32_t j = 0, p = st->p0; j < st->n; j++, p++) {
+				dst[j] = input_quant_m(e, p,
+				    xs[e->index_map[p]], g->in_rm[p],
+				    g->in_om[p], &ovf);
+				*c += (uint64_t)ovf;
+			}
+			break;
+		case STEP_SUM:
+			step_sum(st, val, dst, c);
+			break;
+		case STEP_CAT:
+			for (uint32_t j = 0; j < st->n; j++)
+				dst[j] = quant_one(&st->qo[j], val[st->cat[j]],
+				    0, c);
+			break;
+		case STEP_LUT:
+			step_lut(st, val, dst, c);
+			break;
+		default:
+			op_quant(&st->o, st->qo, val + st->src[0], dst, scr,
+			    c);
+		}
+	}
+}
+
+/* graph_range - samples [s0, s1) of a graph (run_range's twin) */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && \
+    !defined(__SANITIZE_ADDRESS__)
+__attribute__((target_clones("avx2", "default"), optimize("O3")))
+#endif
+static void
+graph_range(const struct hgq_engine *e, const double *x, size_t s0,
+    size_t s1, int64_t *out, uint64_t *counts, int64_t *buf)
+{
+	const struct graph *g = e->g;
+
+	for (size_t s = s0; s < s1; s++) {
+		int64_t *o = out + s * e->n_out;
+
+		graph_sample(e, g->n_steps, NULL, x + s * e->n_raw, counts,
+		    buf);
+		for (uint32_t k = 0; k < g->n_outputs; k++) {
+			memcpy(o, buf + g->out_off[k], g->out_n[k] *
+			    sizeof(int64_t));
+			o += g->out_n[k];
+		}
+	}
 }
 
 /*
@@ -2163,7 +2836,12 @@ run_job_main(void *arg)
 {
 	struct run_job *j = arg;
 
-	run_range(j->e, j->x, j->s0, j->s1, j->out, j->counts, j->buf);
+	if (j->e->g != NULL)
+		graph_range(j->e, j->x, j->s0, j->s1, j->out, j->counts,
+		    j->buf);
+	else
+		run_range(j->e, j->x, j->s0, j->s1, j->out, j->counts,
+		    j->buf);
 	return NULL;
 }
 
@@ -2172,7 +2850,7 @@ hgq_engine_run(const struct hgq_engine *e, const double *x, size_t n,
     int64_t *out, struct hgq_ovf_stats *st, int threads)
 {
 	struct run_job jobs[MAX_THREADS];
-	uint32_t nq = e->n_ops + 1;
+	uint32_t nq = e->n_quant;
 	int64_t *bufs;
 	uint64_t *counts;
 	int t, nt;
@@ -2428,7 +3106,7 @@ static int
 union_set(const struct hgq_model *m, uint32_t li, struct hgq_layer *q,
     struct hgq_err *err)
 {
-	const struct hgq_layer *qin = &m->layers[li - 1];
+	const struct hgq_layer *qin = &m->layers[hgq_layer_input(m, li, 0)];
 	struct hgq_window w;
 	uint32_t *idx = NULL, n_win = 1;
 	int rc;
@@ -2559,6 +3237,275 @@ cal_prepare(struct hgq_model *m, struct hgq_err *err)
 	return HGQ_OK;
 }
 
+/* ---------------------------------------------------------------- */
+/* Calibration of graphs                                             */
+/* ---------------------------------------------------------------- */
+
+/*
+ * A graph is calibrated in waves: a wave is every step not calibrated
+ * yet whose operation reads calibrated quantizers only (at first the
+ * input steps).  One pass runs all rows through the wave's steps in
+ * their calibration form (an input step rounds only, saturating at
+ * 2^61; an operation's quantizer rounds to f, a table holds the rounded
+ * values) and through the calibrated steps they depend on, nothing else,
+ * and tracks the range of every wave step's values; each wave quantizer
+ * then gets its format (calib_set) and its step is prepared again,
+ * calibrated: on the data it is the identity.  A step's format depends
+ * on its ancestors and the data only, so the order of the waves does not
+ * matter; their number is the depth of the graph (parallel branches
+ * share their passes).  A union quantizer (union_set) has its format
+ * before its pass, which only records the range seen.
+ */
+struct gcal_wave {
+	uint32_t	 n;		/* steps in the wave */
+	uint32_t	*step;		/* n: their indices, ascending */
+	uint32_t	*at;		/* n: where their ranges start in mn */
+	uint32_t	 width;		/* their elements */
+	uint8_t		*run;		/* n_alloc: the steps a pass runs */
+	uint32_t	 end;		/* the last wave step + 1 */
+};
+
+struct gcal_job {
+	const struct hgq_engine *e;
+	const struct gcal_wave *w;
+	const double	*x;
+	size_t		 s0, s1;
+	int64_t		*mn, *mx;	/* the wave's ranges (width) */
+	uint64_t	*counts;	/* n_quant, ignored */
+	int64_t		*buf;		/* the engine's scratch */
+};
+
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && \
+    !defined(__SANITIZE_ADDRESS__)
+__attribute__((target_clones("avx2", "default"), optimize("O3")))
+#endif
+static void *
+gcal_job_main(void *arg)
+{
+	struct gcal_job *jb = arg;
+	const struct hgq_engine *e = jb->e;
+	const struct gcal_wave *w = jb->w;
+
+	for (size_t s = jb->s0; s < jb->s1; s++) {
+		graph_sample(e, w->end, w->run, jb->x + s * e->n_raw,
+		    jb->counts, jb->buf);
+		for (uint32_t k = 0; k < w->n; k++) {
+			const struct gstep *st = &e->g->steps[w->step[k]];
+
+			for (uint32_t j = 0; j < st->n; j++)
+				cal_track(jb->mn, jb->mx, w->at[k] + j,
+				    jb->buf[st->dst + j]);
+		}
+	}
+	return NULL;
+}
+
+/* gcal_run - wave w over the n rows x on nt threads into mn/mx */
+static void
+gcal_run(const struct hgq_engine *e, const struct gcal_wave *w,
+    const double *x, size_t n, int nt, int64_t *mem, size_t per_thread,
+    int64_t *mn, int64_t *mx)
+{
+	struct gcal_job jobs[MAX_THREADS];
+	uint32_t wd = w->width;
+
+	for (int t = 0; t < nt; t++) {
+		int64_t *base = mem + (size_t)t * per_thread;
+
+		jobs[t] = (struct gcal_job){ e, w, x, n * t / nt,
+		    n * (t + 1) / nt, base, base + wd,
+		    (uint64_t *)(base + 2 * (size_t)wd),
+		    base + 2 * (size_t)wd + e->n_quant };
+		for (uint32_t j = 0; j < wd; j++)
+			jobs[t].mn[j] = jobs[t].mx[j] = 0;
+	}
+	hgq_fan_out(gcal_job_main, jobs, sizeof(jobs[0]), nt);
+	for (uint32_t j = 0; j < wd; j++)
+		mn[j] = mx[j] = 0;
+	for (int t = 0; t < nt; t++)
+		for (uint32_t j = 0; j < wd; j++) {
+			cal_track(mn, mx, j, jobs[t].mn[j]);
+			cal_track(mn, mx, j, jobs[t].mx[j]);
+		}
+}
+
+/* input step st rounds only (saturating at 2^61): calibration's view */
+static void
+gcal_input(struct hgq_engine *e, const struct gstep *st)
+{
+	for (uint32_t p = st->p0; p < st->p0 + st->n; p++) {
+		int f = e->in_f[p];
+
+		e->in_k[p] = 1;
+		e->in_i[p] = (int8_t)(61 - f);
+		e->g->in_om[p] = HGQ_SAT;
+		hgq_qop_init(&e->in_q[p], f, 1, 61 - f, f, e->g->in_rm[p],
+		    HGQ_SAT);
+	}
+}
+
+/* is step s a union quantizer (its format known before its pass)? */
+static bool
+gcal_union(const struct hgq_engine *e, const struct hgq_model *m,
+    uint32_t s)
+{
+	const struct gstep *st = &e->g->steps[s];
+	uint32_t li = hgq_layer_input(m, st->layer, 0);
+
+	return st->kind != STEP_INPUT && !m->layers[st->layer].trainable &&
+	    (m->layers[li].kind == HGQ_LAYER_FLATTEN ||
+	    m->layers[li].kind == HGQ_LAYER_MAXPOOL);
+}
+
+/*
+ * gcal_wave - the next wave after the steps done marks (w->n = 0 when
+ * every step is done): its steps, where their ranges go, and the steps
+ * a pass runs (the wave and its ancestors)
+ */
+static void
+gcal_wave(const struct hgq_engine *e, const struct hgq_model *m,
+    const uint8_t *done, const uint32_t *sidx, struct gcal_wave *w)
+{
+	const struct graph *g = e->g;
+
+	w->n = w->width = w->end = 0;
+	memset(w->run, 0, g->n_alloc);
+	for (uint32_t s = 0; s < g->n_alloc; s++) {
+		const struct gstep *st = &g->steps[s];
+		uint32_t li = hgq_layer_input(m, st->layer, 0);
+		bool ready = !done[s];
+
+		for (uint32_t q = 0; ready && st->kind != STEP_INPUT &&
+		    q < st->n_src; q++)
+			ready = done[sidx[hgq_layer_input(m, li, q)]];
+		if (!ready)
+			continue;
+		w->run[s] = 1;
+		w->step[w->n] = s;
+		w->at[w->n++] = w->width;
+		w->width += st->n;
+		w->end = s + 1;
+	}
+	for (uint32_t s = w->end; s-- > 0; ) {
+		const struct gstep *st = &g->steps[s];
+		uint32_t li = hgq_layer_input(m, st->layer, 0);
+
+		for (uint32_t q = 0; w->run[s] && st->kind != STEP_INPUT &&
+		    q < st->n_src; q++)
+			w->run[sidx[hgq_layer_input(m, li, q)]] = 1;
+	}
+}
+
+/* gcal_begin - step s in its calibration form (or its union format) */
+static int
+gcal_begin(struct hgq_engine *e, struct hgq_model *m, uint32_t s,
+    struct hgq_err *err)
+{
+	struct gstep *st = &e->g->steps[s];
+	bool uni = gcal_union(e, m, s);
+	int rc;
+
+	if (uni && (rc = union_set(m, hgq_layer_input(m, st->layer, 0),
+	    &m->layers[st->layer], err)) != HGQ_OK)
+		return rc;
+	if (st->kind == STEP_INPUT) {
+		gcal_input(e, st);
+		return HGQ_OK;
+	}
+	return graph_prepare(e, m, s, !uni, err);
+}
+
+/* gcal_end - step s calibrated from the ranges mn/mx of its values */
+static int
+gcal_end(struct hgq_engine *e, struct hgq_model *m, uint32_t s,
+    const int64_t *mn, const int64_t *mx, struct hgq_err *err)
+{
+	struct gstep *st = &e->g->steps[s];
+	struct hgq_layer *q = &m->layers[st->layer];
+	int rc;
+
+	if (gcal_union(e, m, s)) {
+		cal_seen(q, mn, mx);
+		return HGQ_OK;
+	}
+	if ((rc = calib_set(q, st->layer, mn, mx, err)) != HGQ_OK)
+		return rc;
+	if (st->kind == STEP_INPUT)
+		engine_input(e, m);
+	else
+		gstep_release(st);
+	return graph_prepare(e, m, s, 0, err);
+}
+
+/* gcal_waves - calibrate e's graph wave by wave; the buffers allocated */
+static int
+gcal_waves(struct hgq_engine *e, struct hgq_model *m, const double *x,
+    size_t n, int nt, int64_t *mem, size_t per_thread, int64_t *mn,
+    int64_t *mx, uint8_t *done, uint32_t *sidx, struct gcal_wave *w,
+    struct hgq_err *err)
+{
+	int rc;
+
+	for (uint32_t s = 0; s < e->g->n_alloc; s++)
+		sidx[e->g->steps[s].layer] = s;
+	e->g->n_steps = e->g->n_alloc;
+	for (gcal_wave(e, m, done, sidx, w); w->n > 0;
+	    gcal_wave(e, m, done, sidx, w)) {
+		for (uint32_t k = 0; k < w->n; k++)
+			if ((rc = gcal_begin(e, m, w->step[k], err)) != HGQ_OK)
+				return rc;
+		gcal_run(e, w, x, n, nt, mem, per_thread, mn, mx);
+		for (uint32_t k = 0; k < w->n; k++) {
+			if ((rc = gcal_end(e, m, w->step[k], mn + w->at[k],
+			    mx + w->at[k], err)) != HGQ_OK)
+				return rc;
+			done[w->step[k]] = 1;
+		}
+	}
+	return HGQ_OK;
+}
+
+/* graph_calibrate - hgq_calibrate of a graph (validated, provisional) */
+static int
+graph_calibrate(struct hgq_model *m, const double *x, size_t n, int nt,
+    struct hgq_err *err)
+{
+	struct hgq_engine *e = NULL;
+	struct gcal_wave w = { 0 };
+	int64_t *mem = NULL, *mn = NULL, *mx = NULL;
+	uint8_t *done = NULL;
+	uint32_t *sidx = NULL, ns;
+	size_t per_thread;
+	int rc;
+
+	if ((rc = engine_alloc(&e, m, err)) != HGQ_OK)
+		return rc;
+	ns = e->g->n_alloc;
+	per_thread = 2 * e->g->n_val + e->n_quant + e->per_buf;
+	if ((mem = hgq_calloc((size_t)nt * per_thread, sizeof(int64_t))) ==
+	    NULL || (mn = hgq_calloc(e->g->n_val, sizeof(int64_t))) == NULL ||
+	    (mx = hgq_calloc(e->g->n_val, sizeof(int64_t))) == NULL ||
+	    (done = hgq_calloc(ns, 1)) == NULL ||
+	    (sidx = hgq_calloc(m->n_layers, sizeof(uint32_t))) == NULL ||
+	    (w.step = hgq_calloc(ns, sizeof(uint32_t))) == NULL ||
+	    (w.at = hgq_calloc(ns, sizeof(uint32_t))) == NULL ||
+	    (w.run = hgq_calloc(ns, 1)) == NULL)
+		rc = hgq_errf(err, HGQ_ENOMEM, "out of memory");
+	else
+		rc = gcal_waves(e, m, x, n, nt, mem, per_thread, mn, mx, done,
+		    sidx, &w, err);
+	hgq_engine_free(e);
+	free(mem);
+	free(mn);
+	free(mx);
+	free(done);
+	free(sidx);
+	free(w.step);
+	free(w.at);
+	free(w.run);
+	return rc;
+}
+
 int
 hgq_calibrate(struct hgq_model *m, const double *x, size_t n, int threads,
     struct hgq_err *err)
@@ -2578,13 +3525,17 @@ hgq_calibrate(struct hgq_model *m, const double *x, size_t n, int threads,
 	m->calibrated = 1;
 	if ((rc = hgq_model_validate(m, err)) != HGQ_OK)
 		goto out;
+	nt = hgq_n_threads(threads, MAX_THREADS);
+	if ((size_t)nt > n / 64 + 1)
+		nt = (int)(n / 64 + 1);
+	if (!hgq_model_is_chain(m)) {
+		rc = graph_calibrate(m, x, n, nt, err);
+		goto out;
+	}
 	for (uint32_t l = 0; l < m->n_layers; l++)
 		if (m->layers[l].n_out > max_n)
 			max_n = m->layers[l].n_out;
 	n0 = m->layers[0].n_out;
-	nt = hgq_n_threads(threads, MAX_THREADS);
-	if ((size_t)nt > n / 64 + 1)
-		nt = (int)(n / 64 + 1);
 	/* mn, mx: the ranges of two stages at most (2 x max_n each) */
 	/* per thread: ranges (of two stages at most: 2 x 2 x max_n) and
 	   one sample's outputs (up to 2 x max_n before the counters), the
