@@ -34,15 +34,6 @@
 /* ------------------------------------------------------------------ */
 
 /*
- * What code written for chains says of a graph of format 1.2 until it
- * learns them (checked with hgq_model_is_chain() before any index that
- * assumes a chain; grep HGQ_GRAPH_TODO to find those places).
- */
-#define HGQ_GRAPH_TODO	"a graph of format 1.2 (several inputs or" \
-	" outputs, add, subtract, concatenate, a lookup table or a weight" \
-	" mask) is not supported here yet"
-
-/*
  * hgq_errf - fill err with code and a printf-style message; returns code,
  * so that "return hgq_errf(err, HGQ_EFORMAT, ...);" reads naturally.
  * err may be NULL.

@@ -6,7 +6,7 @@
  * model and released by hgq_model_free(); the array lengths are implied
  * by the shapes:
  *
- *   index_map                 layers[0].n_in
+ *   index_map                 hgq_model_n_in() (every input)
  *   norm_offset, norm_scale   n_raw
  *   quantizer k, i, f, cal_*  n_out (= n_in)
  *   dense w_m, w_f            n_in * n_out, element [i*n_out + j]

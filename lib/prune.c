@@ -1177,10 +1177,6 @@ hgq_prune(struct hgq_model *m, struct hgq_prune_report *r,
 		return rc;
 	if (!m->calibrated)
 		return hgq_errf(err, HGQ_EINVAL, "model was never calibrated");
-	/* until this code knows graphs (format 1.2), refuse them here:
-	   below, every index assumes a chain */
-	if (!hgq_model_is_chain(m))
-		return hgq_errf(err, HGQ_EUNSUPP, "%s", HGQ_GRAPH_TODO);
 	/* the entry "pruned" replaces an earlier one or needs room: say so
 	   before any work rather than fail after it */
 	if (hgq_meta_get(m, "pruned") == NULL && m->n_meta >= HGQ_MAX_META)

@@ -1854,10 +1854,6 @@ check_calibrated(const struct hgq_model *m, struct hgq_err *err)
 	if (!m->calibrated)
 		return hgq_errf(err, HGQ_EINVAL, "the model was never "
 		    "calibrated (it has no exact fixed-point part)");
-	/* until this code knows graphs (format 1.2), refuse them here:
-	   below, every index assumes a chain */
-	if (!hgq_model_is_chain(m))
-		return hgq_errf(err, HGQ_EUNSUPP, "%s", HGQ_GRAPH_TODO);
 	return HGQ_OK;
 }
 
