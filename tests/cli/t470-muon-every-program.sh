@@ -20,6 +20,10 @@ sed -e 's/epochs: 20/epochs: 2/' -e 's/epoch: 20, value/epoch: 2, value/' \
 ok "the muon example trains" hgq-train -c mu.yaml --threads 2 -o mu.hgqm
 mse=$(sed -n 's/^hgq-train: test mse \([0-9.e-]*\) (exact).*/\1/p' .err)
 check "training reports its exact test MSE ($mse)" test -n "$mse"
+ok "one epoch" hgq-train -q -c mu.yaml --threads 2 --epochs 1 -o one.hgqm
+ok "resumed to two" hgq-train -q -c mu.yaml --threads 2 --resume one.hgqm \
+    -o res.hgqm
+same "resuming the graph equals the uninterrupted run" mu.hgqm res.hgqm
 
 ok "hgq-sim: the test rows" hgq-sim -t 2 --report json \
     -i runs/muon/test-x.npy -l runs/muon/test-y.npy mu.hgqm
