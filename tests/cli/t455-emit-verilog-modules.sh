@@ -1,10 +1,11 @@
 #!/bin/sh
 # hgq-emit-verilog --modules: random chains, convolutions and graphs (with
 # ROMs, several named inputs and outputs) split into a top module and
-# submodules of at most N ops, combinational and pipelined: the top's
-# port list and the testbench are those of the flat design, the module
-# names are unique and the top's, every testbench prints PASS under Icarus
-# Verilog, and the designs are Verilator lint clean.
+# submodules of at most N ops, combinational and pipelined, adder graphs
+# and behavioral: the top's port list and the testbench are those of the
+# flat design, the module names are unique and the top's, every testbench
+# prints PASS under Icarus Verilog, and the designs are Verilator lint
+# clean.
 . "$TESTS_DIR/lib.sh"
 
 must_fail 2 "--modules=0" hgq-emit-verilog --modules=0 x.hgqm
@@ -19,13 +20,16 @@ ports() {
 }
 
 # emit model $1 on vectors $2 flat and with "--modules$3 --pipeline $4"
-# (both named n$t): the same ports and testbench, unique names, PASS $5
+# (both named n$t; style $6, adders by default): the same ports and
+# testbench, unique names, PASS $5
 split_case() {
-	t=$(basename "$1" .hgqm)_$4_${3#=}
-	ok "$t: flat" hgq-emit-verilog --pipeline $4 -n $5 -o f$t.v \
-	    --top n$t --testbench ftb$t.v --vectors $2 $1
-	ok "$t: --modules$3" hgq-emit-verilog --modules$3 --pipeline $4 \
-	    -n $5 -o s$t.v --top n$t --testbench stb$t.v --vectors $2 $1
+	t=$(basename "$1" .hgqm)_$4_${3#=}${6:+_$6}
+	st=${6:-adders}
+	ok "$t: flat" hgq-emit-verilog --style $st --pipeline $4 -n $5 \
+	    -o f$t.v --top n$t --testbench ftb$t.v --vectors $2 $1
+	ok "$t: --modules$3" hgq-emit-verilog --style $st --modules$3 \
+	    --pipeline $4 -n $5 -o s$t.v --top n$t --testbench stb$t.v \
+	    --vectors $2 $1
 	sed 's/"ftb/"stb/' ftb$t.v > ftb2$t.v
 	check "$t: the same testbench" cmp -s ftb2$t.v stb$t.v
 	check "$t: the same vectors" cmp -s ftb${t}_exp.mem stb${t}_exp.mem
@@ -67,6 +71,7 @@ for a in $archs; do
 	split_case v$s.hgqm xv$s.npy =7 0 100
 	split_case v$s.hgqm xv$s.npy "" 2 100
 	split_case v$s.hgqm xv$s.npy =3 1 100
+	split_case v$s.hgqm xv$s.npy =9 2 100 behavioral
 done
 # the default (1024 ops): one submodule per layer with logic (conv2d,
 # maxpool, conv2d, dense; flatten has none), named by its model layer
@@ -92,7 +97,7 @@ check "the graph: the top's three named inputs" sh -c \
     "grep -c '^	input \[[0-9]*:0\] inp_' smu_3_64.v | grep -qx 3"
 
 if [ $lint = 1 ]; then
-	for t in v1_2_ v2_0_7 mu_3_64 c1_0_1; do
+	for t in v1_2_ v2_0_7 v1_2_9_behavioral mu_3_64 c1_0_1; do
 		check "$t: Verilator lint clean" verilator --lint-only -Wall \
 		    --top-module n$t s$t.v
 	done
