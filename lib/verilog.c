@@ -920,9 +920,9 @@ emit_regs(struct sbuf *d, struct sbuf *r, const struct hgq_ir *ir,
 /*
  * A flat module of N signals costs Icarus Verilog O(N^2) to elaborate
  * (it finds a signal by a linear search of its scope), which a large
- * convolution cannot afford.  Split, the ops go to groups: a run of at
- * most `modules` consecutive ops of one layer (in the IR's order, a
- * convolution's positions one after the other).  Group 0 is the top:
+ * convolution cannot afford.  Split, the ops go to groups of one layer
+ * and about `modules` ops (join_group: a convolution's positions one
+ * after the other, each with its outputs).  Group 0 is the top:
  * the input elements and their registers.  Every other group is a
  * submodule holding its ops and their pipeline registers; its ports are
  * the values that cross its boundary, under their flat names (v<op> or
@@ -943,7 +943,10 @@ struct split {
 					   signal: constant or no bits) */
 	int32_t		*layer;		/* n_groups: the ops' IR layer */
 	uint32_t	*part;		/* n_groups: its index in the layer */
+	uint32_t	*size;		/* n_groups: its ops */
 	uint8_t		*clk;		/* n_groups: holds registers */
+	uint32_t	*ops;		/* the submodules' ops, by group */
+	size_t		*ops_at;	/* n_groups + 1: group g's first */
 	struct xref	*in;		/* sorted by reader, unique */
 	struct xref	*out;		/* the same by owner (g), unique */
 	size_t		 n_in, n_out, cap;
@@ -956,7 +959,10 @@ split_release(struct split *p)
 	free(p->grp);
 	free(p->layer);
 	free(p->part);
+	free(p->size);
 	free(p->clk);
+	free(p->ops);
+	free(p->ops_at);
 	free(p->in);
 	free(p->out);
 	free(p->in_at);
@@ -964,19 +970,72 @@ split_release(struct split *p)
 	memset(p, 0, sizeof(*p));
 }
 
+/* ops and ops_at: the ops of each submodule, in their order */
+static int
+split_order(struct split *p, uint32_t n_ops)
+{
+	p->ops = hgq_calloc(n_ops + 1, sizeof(*p->ops));
+	p->ops_at = hgq_calloc(p->n_groups + 1, sizeof(*p->ops_at));
+	if (p->ops == NULL || p->ops_at == NULL)
+		return HGQ_ENOMEM;
+	for (uint32_t g = 1; g < p->n_groups; g++)
+		p->ops_at[g + 1] = p->ops_at[g] + p->size[g];
+	for (uint32_t g = 1; g < p->n_groups; g++)
+		p->size[g] = 0;
+	for (uint32_t j = 0; j < n_ops; j++) {
+		uint32_t g = p->grp[j];
+
+		if (g != 0 && g != NO_GROUP)
+			p->ops[p->ops_at[g] + p->size[g]++] = j;
+	}
+	return HGQ_OK;
+}
+
+/*
+ * The group op j of layer l joins: the newest group of its operands when
+ * that is of layer l and holds fewer than 2 * max ops (so that the bias,
+ * rounding and activation ops of a convolution's position, which the IR
+ * writes after every position's adders, join that position's adders),
+ * else the open group when it is of layer l and holds fewer than max,
+ * else none (a new one).  A value then only flows from a group to a
+ * newer one: the submodules never form a combinational cycle.
+ */
+static uint32_t
+join_group(const struct split *p, const struct hgq_ir *ir, uint32_t j,
+    int32_t l, uint32_t max)
+{
+	const struct hgq_ir_op *op = &ir->ops[j];
+	uint32_t g = 0, open = p->n_groups - 1;
+	int32_t n = op->kind == HGQ_IR_DOT ? op->b : 2;
+
+	for (int32_t k = 0; k < n; k++) {
+		int32_t src = op->kind == HGQ_IR_DOT ? ir->terms[op->a +
+		    k].src : k == 0 ? op->a : op->b;
+		uint32_t h = src >= 0 ? p->grp[src] : NO_GROUP;
+
+		if (h != NO_GROUP && h > g)
+			g = h;
+	}
+	if (g > 0 && p->layer[g] == l && p->size[g] < 2 * max)
+		return g;
+	if (open > 0 && p->layer[open] == l && p->size[open] < max)
+		return open;
+	return NO_GROUP;
+}
+
 /* the groups of the ops (layer -1 is counted as layer n_layers) */
 static int
 split_groups(struct split *p, const struct hgq_ir *ir, uint32_t max_ops)
 {
 	uint32_t *parts = hgq_calloc(ir->n_layers + 1, sizeof(*parts));
-	uint32_t n = 0;
 
 	p->grp = hgq_calloc(ir->n_ops, sizeof(*p->grp));
 	p->layer = hgq_calloc(ir->n_ops + 1, sizeof(*p->layer));
 	p->part = hgq_calloc(ir->n_ops + 1, sizeof(*p->part));
+	p->size = hgq_calloc(ir->n_ops + 1, sizeof(*p->size));
 	p->clk = hgq_calloc(ir->n_ops + 1, sizeof(*p->clk));
 	if (parts == NULL || p->grp == NULL || p->layer == NULL ||
-	    p->part == NULL || p->clk == NULL) {
+	    p->part == NULL || p->size == NULL || p->clk == NULL) {
 		free(parts);
 		return HGQ_ENOMEM;
 	}
@@ -985,6 +1044,7 @@ split_groups(struct split *p, const struct hgq_ir *ir, uint32_t max_ops)
 		const struct hgq_ir_op *op = &ir->ops[j];
 		int32_t l = op->layer >= 0 && (uint32_t)op->layer <
 		    ir->n_layers ? op->layer : (int32_t)ir->n_layers;
+		uint32_t g;
 
 		p->grp[j] = NO_GROUP;
 		if (op->kind == HGQ_IR_CONST || op->w == 0)
@@ -993,18 +1053,16 @@ split_groups(struct split *p, const struct hgq_ir *ir, uint32_t max_ops)
 			p->grp[j] = 0;
 			continue;
 		}
-		if (p->n_groups == 1 || p->layer[p->n_groups - 1] != l ||
-		    n == max_ops) {
-			p->layer[p->n_groups] = l;
-			p->part[p->n_groups] = parts[l]++;
-			p->n_groups++;
-			n = 0;
+		if ((g = join_group(p, ir, j, l, max_ops)) == NO_GROUP) {
+			g = p->n_groups++;
+			p->layer[g] = l;
+			p->part[g] = parts[l]++;
 		}
-		p->grp[j] = p->n_groups - 1;
-		n++;
+		p->grp[j] = g;
+		p->size[g]++;
 	}
 	free(parts);
-	return HGQ_OK;
+	return split_order(p, ir->n_ops);
 }
 
 /* note that group g reads op j at stage st (when j is another's) */
@@ -1186,18 +1244,17 @@ group_ports(struct sbuf *b, struct sbuf *d, const struct hgq_ir *ir,
 	free(dc.p);
 }
 
-/* the submodule of group g, whose ops lie in [j0, j1) */
+/* the submodule of group g */
 static int
 write_group(FILE *f, const struct hgq_ir *ir, const struct sched *s,
-    const struct split *p, const char *top, uint32_t g, uint32_t j0,
-    uint32_t j1)
+    const struct split *p, const char *top, uint32_t g)
 {
 	struct sbuf d = { 0 }, b = { 0 }, r = { 0 }, n = { 0 }, pd = { 0 };
 	int rc = HGQ_OK;
 
-	for (uint32_t j = j0; j < j1; j++) {
-		if (p->grp[j] != g)
-			continue;
+	for (size_t i = p->ops_at[g]; i < p->ops_at[g + 1]; i++) {
+		uint32_t j = p->ops[i];
+
 		emit_op(&d, &b, ir, s, j, NULL, NULL);
 		if (s->n_stages > 0)
 			emit_regs(&d, &r, ir, s, j);
@@ -1286,17 +1343,9 @@ write_split(FILE *f, const struct hgq_ir *ir, const struct sched *s,
 	if (write_outputs(f, ir, s) != HGQ_OK)
 		goto out;
 	fprintf(f, "endmodule\n");
-	for (uint32_t j = 0, g = 1; g < p->n_groups; g++) {
-		uint32_t j0;
-
-		while (p->grp[j] != g)
-			j++;
-		for (j0 = j; j < ir->n_ops && (p->grp[j] == g ||
-		    p->grp[j] == 0 || p->grp[j] == NO_GROUP); j++)
-			;
-		if (write_group(f, ir, s, p, top, g, j0, j) != HGQ_OK)
+	for (uint32_t g = 1; g < p->n_groups; g++)
+		if (write_group(f, ir, s, p, top, g) != HGQ_OK)
 			goto out;
-	}
 	rc = HGQ_OK;
 out:
 	free(d.p);
