@@ -18,7 +18,8 @@
 
 static const char usage_text[] =
     "usage: hgq-emit-verilog [-n N] [-o OUT] [--max-extra-depth D]\n"
-    "                        [--pipeline N] [--report text | json]\n"
+    "                        [--modules[=N]] [--pipeline N]\n"
+    "                        [--report text | json]\n"
     "                        [--report-file FILE]\n"
     "                        [--share none | widths | taps]\n"
     "                        [--style adders | behavioral]\n"
@@ -32,6 +33,8 @@ static const char help_text[] =
     "  -o, --output FILE        the Verilog module [standard output]\n"
     "      --top NAME           module name [OUT's base name, or hgq_top]\n"
     "      --pipeline N         a register every N adder levels [0: none]\n"
+    "      --modules[=N]        a top module and one submodule per group\n"
+    "                           of about N ops of a layer [1024]\n"
     "      --max-extra-depth D  adder levels allowed above the minimal\n"
     "                           tree of each layer [2]; -1: no limit\n"
     "      --share MODE         convolutions: one adder graph per position\n"
@@ -61,6 +64,7 @@ struct opts {
 	const char	*vectors;
 	const char	*report_file;
 	long		 n_max;
+	long		 modules;	/* ops per submodule; 0: flat */
 	int		 pipeline;
 	int		 extra_depth;
 	int		 behavioral;
@@ -74,6 +78,7 @@ parse_args(int argc, char **argv, struct opts *o)
 	static const struct option longopts[] = {
 		{ "help",		no_argument,		NULL, 'h' },
 		{ "max-extra-depth",	required_argument,	NULL, 'D' },
+		{ "modules",		optional_argument,	NULL, 'm' },
 		{ "output",		required_argument,	NULL, 'o' },
 		{ "pipeline",		required_argument,	NULL, 'p' },
 		{ "report",		required_argument,	NULL, 'r' },
@@ -104,6 +109,10 @@ parse_args(int argc, char **argv, struct opts *o)
 			    help_text);
 			cli_help(help);
 			/* NOTREACHED */
+		case 'm':
+			o->modules = optarg == NULL ? 1024 :
+			    cli_parse_long(optarg, "--modules", 1, 100000000);
+			break;
 		case 'n':
 			o->n_max = cli_parse_long(optarg, "-n", 1, 100000000);
 			break;
@@ -296,6 +305,7 @@ main(int argc, char **argv)
 	hgq_verilog_opts_init(&vo);
 	vo.top = top_name(&o, topbuf, sizeof(topbuf));
 	vo.pipeline = o.pipeline;
+	vo.modules = (uint32_t)o.modules;
 
 	/*
 	 * Every file is opened first and put in place only when all are

@@ -1764,6 +1764,12 @@ void	hgq_ir_eval(const struct hgq_ir *ir, const int64_t *inp,
 struct hgq_verilog_opts {
 	const char	*top;		/* module name ["hgq_top"] */
 	int		 pipeline;	/* adder levels per stage; 0: none [0] */
+	uint32_t	 modules;	/* 0: one flat module [0]; else a top
+					   instantiating one submodule per
+					   group of about this many ops of a
+					   layer (at most twice; Icarus
+					   elaborates a module in time
+					   quadratic in its signals) */
 };
 void	hgq_verilog_opts_init(struct hgq_verilog_opts *o);
 

@@ -887,12 +887,514 @@ input_layout(const struct hgq_ir *ir, uint64_t **off, uint32_t **port)
 	return HGQ_OK;
 }
 
+/* the declared width of op j's value (and of its registers) */
+static int
+decl_width(const struct hgq_ir *ir, int32_t j)
+{
+	return ir->ops[j].kind == HGQ_IR_DOT ? dot_width(ir, (uint32_t)j) :
+	    op_width(&ir->ops[j], NULL);
+}
+
+/* op j's pipeline registers: declarations to d, transfers to r */
+static void
+emit_regs(struct sbuf *d, struct sbuf *r, const struct hgq_ir *ir,
+    const struct sched *s, uint32_t j)
+{
+	if (ir->ops[j].kind == HGQ_IR_CONST || op_width(&ir->ops[j], NULL) == 0)
+		return;
+	for (int32_t st = s->stage[j] + 1; st <= s->last[j]; st++) {
+		sb_printf(d, "reg [%d:0] r%u_%d;\n", decl_width(ir,
+		    (int32_t)j) - 1, j, st);
+		sb_printf(r, "\t");
+		ref_name(r, s, (int32_t)j, st);
+		sb_printf(r, " <= ");
+		ref_name(r, s, (int32_t)j, st - 1);
+		sb_printf(r, ";\n");
+	}
+}
+
+/* ------------------------------------------------------------------ */
+/* Submodules (opts->modules)                                          */
+/* ------------------------------------------------------------------ */
+
+/*
+ * A flat module of N signals costs Icarus Verilog O(N^2) to elaborate
+ * (it finds a signal by a linear search of its scope), which a large
+ * convolution cannot afford.  Split, the ops go to groups of one layer
+ * and about `modules` ops (join_group: a convolution's positions one
+ * after the other, each with its outputs).  Group 0 is the top:
+ * the input elements and their registers.  Every other group is a
+ * submodule holding its ops and their pipeline registers; its ports are
+ * the values that cross its boundary, under their flat names (v<op> or
+ * r<op>_<stage>), which the top declares as wires.
+ */
+#define NO_GROUP UINT32_MAX
+
+/* op j's value as seen from stage st, read by group g */
+struct xref {
+	uint32_t	 g;
+	int32_t		 j;
+	int32_t		 st;		/* stage[j] for v<j>, else r<j>_<st> */
+};
+
+struct split {
+	uint32_t	 n_groups;	/* the top and the submodules */
+	uint32_t	*grp;		/* n_ops: owner, or NO_GROUP (no
+					   signal: constant or no bits) */
+	int32_t		*layer;		/* n_groups: the ops' IR layer */
+	uint32_t	*part;		/* n_groups: its index in the layer */
+	uint32_t	*size;		/* n_groups: its ops */
+	uint8_t		*clk;		/* n_groups: holds registers */
+	uint32_t	*ops;		/* the submodules' ops, by group */
+	size_t		*ops_at;	/* n_groups + 1: group g's first */
+	struct xref	*in;		/* sorted by reader, unique */
+	struct xref	*out;		/* the same by owner (g), unique */
+	size_t		 n_in, n_out, cap;
+	size_t		*in_at, *out_at; /* n_groups + 1: first entry */
+};
+
+static void
+split_release(struct split *p)
+{
+	free(p->grp);
+	free(p->layer);
+	free(p->part);
+	free(p->size);
+	free(p->clk);
+	free(p->ops);
+	free(p->ops_at);
+	free(p->in);
+	free(p->out);
+	free(p->in_at);
+	free(p->out_at);
+	memset(p, 0, sizeof(*p));
+}
+
+/* ops and ops_at: the ops of each submodule, in their order */
+static int
+split_order(struct split *p, uint32_t n_ops)
+{
+	p->ops = hgq_calloc(n_ops + 1, sizeof(*p->ops));
+	p->ops_at = hgq_calloc(p->n_groups + 1, sizeof(*p->ops_at));
+	if (p->ops == NULL || p->ops_at == NULL)
+		return HGQ_ENOMEM;
+	for (uint32_t g = 1; g < p->n_groups; g++)
+		p->ops_at[g + 1] = p->ops_at[g] + p->size[g];
+	for (uint32_t g = 1; g < p->n_groups; g++)
+		p->size[g] = 0;
+	for (uint32_t j = 0; j < n_ops; j++) {
+		uint32_t g = p->grp[j];
+
+		if (g != 0 && g != NO_GROUP)
+			p->ops[p->ops_at[g] + p->size[g]++] = j;
+	}
+	return HGQ_OK;
+}
+
+/*
+ * The group op j of layer l joins: the newest group of its operands when
+ * that is of layer l and holds fewer than 2 * max ops (so that the bias,
+ * rounding and activation ops of a convolution's position, which the IR
+ * writes after every position's adders, join that position's adders),
+ * else the open group when it is of layer l and holds fewer than max,
+ * else none (a new one).  A value then only flows from a group to a
+ * newer one: the submodules never form a combinational cycle.
+ */
+static uint32_t
+join_group(const struct split *p, const struct hgq_ir *ir, uint32_t j,
+    int32_t l, uint32_t max)
+{
+	const struct hgq_ir_op *op = &ir->ops[j];
+	uint32_t g = 0, open = p->n_groups - 1;
+	int32_t n = op->kind == HGQ_IR_DOT ? op->b : 2;
+
+	for (int32_t k = 0; k < n; k++) {
+		int32_t src = op->kind == HGQ_IR_DOT ? ir->terms[op->a +
+		    k].src : k == 0 ? op->a : op->b;
+		uint32_t h = src >= 0 ? p->grp[src] : NO_GROUP;
+
+		if (h != NO_GROUP && h > g)
+			g = h;
+	}
+	if (g > 0 && p->layer[g] == l && p->size[g] < 2 * max)
+		return g;
+	if (open > 0 && p->layer[open] == l && p->size[open] < max)
+		return open;
+	return NO_GROUP;
+}
+
+/* the groups of the ops (layer -1 is counted as layer n_layers) */
+static int
+split_groups(struct split *p, const struct hgq_ir *ir, uint32_t max_ops)
+{
+	uint32_t *parts = hgq_calloc(ir->n_layers + 1, sizeof(*parts));
+
+	p->grp = hgq_calloc(ir->n_ops, sizeof(*p->grp));
+	p->layer = hgq_calloc(ir->n_ops + 1, sizeof(*p->layer));
+	p->part = hgq_calloc(ir->n_ops + 1, sizeof(*p->part));
+	p->size = hgq_calloc(ir->n_ops + 1, sizeof(*p->size));
+	p->clk = hgq_calloc(ir->n_ops + 1, sizeof(*p->clk));
+	if (parts == NULL || p->grp == NULL || p->layer == NULL ||
+	    p->part == NULL || p->size == NULL || p->clk == NULL) {
+		free(parts);
+		return HGQ_ENOMEM;
+	}
+	p->n_groups = 1;
+	for (uint32_t j = 0; j < ir->n_ops; j++) {
+		const struct hgq_ir_op *op = &ir->ops[j];
+		int32_t l = op->layer >= 0 && (uint32_t)op->layer <
+		    ir->n_layers ? op->layer : (int32_t)ir->n_layers;
+		uint32_t g;
+
+		p->grp[j] = NO_GROUP;
+		if (op->kind == HGQ_IR_CONST || op->w == 0)
+			continue;
+		if (op->kind == HGQ_IR_INPUT) {
+			p->grp[j] = 0;
+			continue;
+		}
+		if ((g = join_group(p, ir, j, l, max_ops)) == NO_GROUP) {
+			g = p->n_groups++;
+			p->layer[g] = l;
+			p->part[g] = parts[l]++;
+		}
+		p->grp[j] = g;
+		p->size[g]++;
+	}
+	free(parts);
+	return split_order(p, ir->n_ops);
+}
+
+/* note that group g reads op j at stage st (when j is another's) */
+static int
+split_ref(struct split *p, const struct sched *s, uint32_t g, int32_t j,
+    int32_t st)
+{
+	struct xref *x;
+
+	if (j < 0 || p->grp[j] == NO_GROUP || p->grp[j] == g)
+		return HGQ_OK;
+	if (p->n_in == p->cap) {
+		size_t cap = p->cap > 0 ? 2 * p->cap : 1024;
+
+		x = hgq_reallocarray(p->in, cap, sizeof(*x));
+		if (x == NULL)
+			return HGQ_ENOMEM;
+		p->in = x;
+		p->cap = cap;
+	}
+	x = &p->in[p->n_in++];
+	x->g = g;
+	x->j = j;
+	x->st = s->n_stages == 0 || st <= s->stage[j] ? s->stage[j] : st;
+	return HGQ_OK;
+}
+
+static int
+cmp_xref(const void *a, const void *b)
+{
+	const struct xref *x = a, *y = b;
+
+	if (x->g != y->g)
+		return x->g < y->g ? -1 : 1;
+	if (x->j != y->j)
+		return x->j < y->j ? -1 : 1;
+	return (x->st > y->st) - (x->st < y->st);
+}
+
+/* sort and drop the repeats; at[g] = the first entry of group g */
+static int
+xref_index(struct xref *x, size_t *n, size_t **at, uint32_t n_groups)
+{
+	size_t k = 0;
+
+	if (*n > 0)
+		qsort(x, *n, sizeof(*x), cmp_xref);
+	for (size_t i = 0; i < *n; i++)
+		if (k == 0 || cmp_xref(&x[k - 1], &x[i]) != 0)
+			x[k++] = x[i];
+	*n = k;
+	if ((*at = hgq_calloc(n_groups + 1, sizeof(**at))) == NULL)
+		return HGQ_ENOMEM;
+	for (size_t i = 0; i < k; i++)
+		(*at)[x[i].g + 1]++;
+	for (uint32_t g = 0; g < n_groups; g++)
+		(*at)[g + 1] += (*at)[g];
+	return HGQ_OK;
+}
+
+/* every value read across a boundary: the inputs and outputs of each */
+static int
+split_bounds(struct split *p, const struct hgq_ir *ir, const struct sched *s)
+{
+	int rc = HGQ_OK;
+
+	for (uint32_t j = 0; j < ir->n_ops && rc == HGQ_OK; j++) {
+		const struct hgq_ir_op *op = &ir->ops[j];
+		uint32_t g = p->grp[j];
+
+		if (g == NO_GROUP || op->kind == HGQ_IR_INPUT)
+			continue;
+		if (s->n_stages > 0 && s->last[j] > s->stage[j])
+			p->clk[g] = 1;
+		if (op->kind == HGQ_IR_DOT) {
+			for (int32_t t = 0; t < op->b && rc == HGQ_OK; t++)
+				rc = split_ref(p, s, g,
+				    ir->terms[op->a + t].src, s->stage[j]);
+		} else {
+			rc = split_ref(p, s, g, op->a, s->stage[j]);
+			if (rc == HGQ_OK)
+				rc = split_ref(p, s, g, op->b, s->stage[j]);
+		}
+	}
+	for (uint32_t k = 0; k < ir->n_out && rc == HGQ_OK; k++)
+		if (ir->out_w[k] > 0)
+			rc = split_ref(p, s, 0, ir->out_op[k], s->n_stages);
+	if (rc != HGQ_OK || xref_index(p->in, &p->n_in, &p->in_at,
+	    p->n_groups) != HGQ_OK)
+		return HGQ_ENOMEM;
+	p->out = hgq_calloc(p->n_in + 1, sizeof(*p->out));
+	if (p->out == NULL)
+		return HGQ_ENOMEM;
+	for (size_t i = 0; i < p->n_in; i++)
+		if (p->grp[p->in[i].j] != 0) {
+			p->out[p->n_out] = p->in[i];
+			p->out[p->n_out++].g = p->grp[p->in[i].j];
+		}
+	return xref_index(p->out, &p->n_out, &p->out_at, p->n_groups);
+}
+
+/* a crossing value's name */
+static void
+xref_name(struct sbuf *b, const struct sched *s, const struct xref *x)
+{
+	ref_name(b, s, x->j, x->st);
+}
+
+/* submodule g's name: the top's, its model layer and part */
+static void
+group_name(struct sbuf *b, const struct hgq_ir *ir, const struct split *p,
+    const char *top, uint32_t g)
+{
+	if ((uint32_t)p->layer[g] < ir->n_layers)
+		sb_printf(b, "%s_l%u_p%u", top,
+		    ir->layers[p->layer[g]].model_layer, p->part[g]);
+	else
+		sb_printf(b, "%s_x_p%u", top, p->part[g]);
+}
+
+/* one port: its name to b (".x(x)" for an instance), else a declaration
+   to d */
+static void
+port_item(struct sbuf *b, struct sbuf *d, bool inst, const char **sep,
+    const char *name, const char *decl)
+{
+	if (inst)
+		sb_printf(b, "%s\t.%s(%s)", *sep, name, name);
+	else
+		sb_printf(b, "%s\t%s", *sep, name);
+	if (!inst)
+		sb_printf(d, "%s %s;\n", decl, name);
+	*sep = ",\n";
+}
+
+/*
+ * The ports of submodule g: clk when it holds registers, the values it
+ * reads, the values it gives; a group that reads no value (its ops read
+ * only constants) takes the input ports instead, which its block waits
+ * on.  Names to b, declarations to d, or with inst the connections of
+ * its instance to b.
+ */
+static void
+group_ports(struct sbuf *b, struct sbuf *d, const struct hgq_ir *ir,
+    const struct sched *s, const struct split *p, uint32_t g, bool clk,
+    bool inst)
+{
+	struct sbuf nm = { 0 }, dc = { 0 };
+	const char *sep = "";
+
+	if (clk)
+		port_item(b, d, inst, &sep, "clk", "input");
+	for (int out = 0; out < 2; out++) {
+		const struct xref *x = out ? p->out : p->in;
+		const size_t *at = out ? p->out_at : p->in_at;
+
+		for (size_t i = at[g]; i < at[g + 1]; i++) {
+			sb_reset(&nm);
+			sb_reset(&dc);
+			xref_name(&nm, s, &x[i]);
+			sb_printf(&dc, "%s [%d:0]", out ? "output" : "input",
+			    decl_width(ir, x[i].j) - 1);
+			port_item(b, d, inst, &sep, nm.p, dc.p);
+		}
+	}
+	for (uint32_t k = 0; p->in_at[g] == p->in_at[g + 1] &&
+	    k < ir->n_in_ports; k++) {
+		uint64_t w = port_bits(ir, 0, k);
+
+		sb_reset(&nm);
+		sb_reset(&dc);
+		port_name(&nm, ir, 0, k);
+		sb_printf(&dc, "input [%llu:0]",
+		    (unsigned long long)(w > 0 ? w - 1 : 0));
+		port_item(b, d, inst, &sep, nm.p, dc.p);
+	}
+	b->oom |= nm.oom || dc.oom;
+	free(nm.p);
+	free(dc.p);
+}
+
+/* the submodule of group g */
+static int
+write_group(FILE *f, const struct hgq_ir *ir, const struct sched *s,
+    const struct split *p, const char *top, uint32_t g)
+{
+	struct sbuf d = { 0 }, b = { 0 }, r = { 0 }, n = { 0 }, pd = { 0 };
+	int rc = HGQ_OK;
+
+	for (size_t i = p->ops_at[g]; i < p->ops_at[g + 1]; i++) {
+		uint32_t j = p->ops[i];
+
+		emit_op(&d, &b, ir, s, j, NULL, NULL);
+		if (s->n_stages > 0)
+			emit_regs(&d, &r, ir, s, j);
+	}
+	group_name(&n, ir, p, top, g);
+	sb_printf(&n, " (\n");
+	group_ports(&n, &pd, ir, s, p, g, p->clk[g], false);
+	if (d.oom || b.oom || r.oom || n.oom || pd.oom) {
+		rc = HGQ_ENOMEM;
+		goto out;
+	}
+	fprintf(f, "\nmodule %s\n);\n%s%s", n.p, pd.p != NULL ? pd.p : "",
+	    d.p != NULL ? d.p : "");
+	if (b.n > 0 && p->in_at[g] < p->in_at[g + 1])
+		fprintf(f, "always @* begin\n%send\n", b.p);
+	else if (b.n > 0)
+		write_const_block(f, ir, b.p);
+	if (r.n > 0)
+		fprintf(f, "always @(posedge clk) begin\n%send\n", r.p);
+	fprintf(f, "endmodule\n");
+out:
+	free(d.p);
+	free(b.p);
+	free(r.p);
+	free(n.p);
+	free(pd.p);
+	return rc;
+}
+
+/* the top's instance of submodule g */
+static int
+write_instance(FILE *f, const struct hgq_ir *ir, const struct sched *s,
+    const struct split *p, const char *top, uint32_t g)
+{
+	struct sbuf b = { 0 };
+	int rc = HGQ_OK;
+
+	group_name(&b, ir, p, top, g);
+	sb_printf(&b, " ");
+	group_name(&b, ir, p, "u", g);
+	sb_printf(&b, " (\n");
+	group_ports(&b, NULL, ir, s, p, g, p->clk[g], true);
+	if (b.oom)
+		rc = HGQ_ENOMEM;
+	else
+		fprintf(f, "%s\n);\n", b.p);
+	free(b.p);
+	return rc;
+}
+
+/*
+ * The top of a split design: the input elements (and their registers),
+ * a wire per crossing value, the instances, the outputs; then the
+ * submodules, in the order of their ops.
+ */
+static int
+write_split(FILE *f, const struct hgq_ir *ir, const struct sched *s,
+    const struct split *p, const char *top, const uint64_t *in_off,
+    const uint32_t *in_port)
+{
+	struct sbuf d = { 0 }, b = { 0 }, r = { 0 };
+	int rc = HGQ_ENOMEM;
+
+	for (uint32_t j = 0; j < ir->n_ops; j++) {
+		if (p->grp[j] != 0)
+			continue;
+		emit_op(&d, &b, ir, s, j, in_off, in_port);
+		if (s->n_stages > 0)
+			emit_regs(&d, &r, ir, s, j);
+	}
+	for (size_t i = 0; i < p->n_out; i++) {
+		sb_printf(&d, "wire [%d:0] ", decl_width(ir, p->out[i].j) - 1);
+		xref_name(&d, s, &p->out[i]);
+		sb_printf(&d, ";\n");
+	}
+	if (d.oom || b.oom || r.oom)
+		goto out;
+	fputs(d.p != NULL ? d.p : "", f);
+	if (b.n > 0)
+		fprintf(f, "always @* begin\n%send\n", b.p);
+	if (r.n > 0)
+		fprintf(f, "always @(posedge clk) begin\n%send\n", r.p);
+	for (uint32_t g = 1; g < p->n_groups; g++)
+		if (write_instance(f, ir, s, p, top, g) != HGQ_OK)
+			goto out;
+	if (write_outputs(f, ir, s) != HGQ_OK)
+		goto out;
+	fprintf(f, "endmodule\n");
+	for (uint32_t g = 1; g < p->n_groups; g++)
+		if (write_group(f, ir, s, p, top, g) != HGQ_OK)
+			goto out;
+	rc = HGQ_OK;
+out:
+	free(d.p);
+	free(b.p);
+	free(r.p);
+	return rc;
+}
+
+/* the body of the one flat module, from its declarations to endmodule */
+static int
+write_flat(FILE *f, const struct hgq_ir *ir, const struct sched *s,
+    const uint64_t *in_off, const uint32_t *in_port)
+{
+	struct sbuf d = { 0 }, b = { 0 }, r = { 0 };
+	int rc = HGQ_ENOMEM;
+
+	for (uint32_t j = 0; j < ir->n_ops; j++)
+		emit_op(&d, &b, ir, s, j, in_off, in_port);
+	for (uint32_t j = 0; s->n_stages > 0 && j < ir->n_ops; j++)
+		emit_regs(&d, &r, ir, s, j);
+	if (b.oom || d.oom || r.oom)
+		goto out;
+	fputs(d.p != NULL ? d.p : "", f);
+	/* one block in topological order: each op is evaluated once per
+	   change of the inputs (continuous assigns in a deep graph make
+	   event-driven simulators re-evaluate on every glitch) */
+	if (b.n > 0 && reads_input(ir))
+		fprintf(f, "always @* begin\n%send\n", b.p);
+	else if (b.n > 0)
+		write_const_block(f, ir, b.p);
+	if (r.n > 0)
+		fprintf(f, "always @(posedge clk) begin\n%send\n", r.p);
+	if (write_outputs(f, ir, s) != HGQ_OK)
+		goto out;
+	fprintf(f, "endmodule\n");
+	rc = HGQ_OK;
+out:
+	free(d.p);
+	free(b.p);
+	free(r.p);
+	return rc;
+}
+
 int
 hgq_verilog_write(FILE *f, const struct hgq_ir *ir,
     const struct hgq_verilog_opts *o, struct hgq_err *err)
 {
 	struct sched s;
-	struct sbuf d = { 0 }, b = { 0 }, r = { 0 };
+	struct split p = { 0 };
 	uint64_t *in_off = NULL;
 	uint32_t *in_port = NULL;
 	const char *top = o->top != NULL ? o->top : "hgq_top";
@@ -908,30 +1410,8 @@ hgq_verilog_write(FILE *f, const struct hgq_ir *ir,
 		return hgq_errf(err, HGQ_ENOMEM, "out of memory");
 	if (input_layout(ir, &in_off, &in_port) != HGQ_OK)
 		goto out;
-	for (uint32_t j = 0; j < ir->n_ops; j++) {
-		sb_reset(&r);
-		emit_op(&d, &r, ir, &s, j, in_off, in_port);
-		sb_printf(&b, "%s", r.p != NULL ? r.p : "");
-	}
-	/* registers */
-	sb_reset(&r);
-	for (uint32_t j = 0; s.n_stages > 0 && j < ir->n_ops; j++) {
-		int w = op_width(&ir->ops[j], NULL);
-
-		if (ir->ops[j].kind == HGQ_IR_CONST || w == 0)
-			continue;
-		for (int32_t st = s.stage[j] + 1; st <= s.last[j]; st++) {
-			sb_printf(&d, "reg [%d:0] r%u_%d;\n",
-			    (ir->ops[j].kind == HGQ_IR_DOT ?
-			    dot_width(ir, j) : w) - 1, j, st);
-			sb_printf(&r, "\t");
-			ref_name(&r, &s, (int32_t)j, st);
-			sb_printf(&r, " <= ");
-			ref_name(&r, &s, (int32_t)j, st - 1);
-			sb_printf(&r, ";\n");
-		}
-	}
-	if (b.oom || d.oom || r.oom)
+	if (o->modules > 0 && (split_groups(&p, ir, o->modules) != HGQ_OK ||
+	    split_bounds(&p, ir, &s) != HGQ_OK))
 		goto out;
 
 	write_header(f, ir, &s, o->pipeline);
@@ -939,28 +1419,17 @@ hgq_verilog_write(FILE *f, const struct hgq_ir *ir,
 	    "/* verilator lint_off DECLFILENAME */\n");
 	fprintf(f, "module %s (\n", top);
 	write_ports(f, ir, &s);
-	fputs(d.p != NULL ? d.p : "", f);
-	/* one block in topological order: each op is evaluated once per
-	   change of the inputs (continuous assigns in a deep graph make
-	   event-driven simulators re-evaluate on every glitch) */
-	if (b.n > 0 && reads_input(ir))
-		fprintf(f, "always @* begin\n%send\n", b.p);
-	else if (b.n > 0)
-		write_const_block(f, ir, b.p);
-	if (r.n > 0)
-		fprintf(f, "always @(posedge clk) begin\n%send\n", r.p);
-	if (write_outputs(f, ir, &s) != HGQ_OK)
+	if ((o->modules > 0 ? write_split(f, ir, &s, &p, top, in_off,
+	    in_port) : write_flat(f, ir, &s, in_off, in_port)) != HGQ_OK)
 		goto out;
-	fprintf(f, "endmodule\n/* verilator lint_on DECLFILENAME */\n"
+	fprintf(f, "/* verilator lint_on DECLFILENAME */\n"
 	    "/* verilator lint_on UNUSEDSIGNAL */\n");
 	rc = ferror(f) ? hgq_errf(err, HGQ_EIO, "write error") : HGQ_OK;
 	goto done;
 out:
 	rc = hgq_errf(err, HGQ_ENOMEM, "out of memory");
 done:
-	free(d.p);
-	free(b.p);
-	free(r.p);
+	split_release(&p);
 	free(in_off);
 	free(in_port);
 	sched_release(&s);
