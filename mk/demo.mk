@@ -189,9 +189,12 @@ $(D)/sim.json: $(D)/pruned.hgqm $(DEMO_BIN)/hgq-sim
 	$(DEMO_BIN)/hgq-sim -i '$(DEMO_TEST_X)' -l '$(DEMO_TEST_Y)' \
 	    --report json $(D)/pruned.hgqm > $@
 
+# --modules: submodules of at most 1,024 operations, because Icarus
+# Verilog's compile time grows with the square of the signals of one
+# module (the CNN's flat design did not compile in an hour; split, 68 s).
 $(D)/net.v $(D)/tb.v $(D)/tb_inp.mem $(D)/tb_exp.mem $(D)/verilog.json &: \
     $(D)/pruned.hgqm $(DEMO_BIN)/hgq-emit-verilog
-	$(DEMO_BIN)/hgq-emit-verilog --pipeline $(DEMO_PIPELINE) \
+	$(DEMO_BIN)/hgq-emit-verilog --pipeline $(DEMO_PIPELINE) --modules \
 	    -o $(D)/net.v --testbench $(D)/tb.v --vectors '$(DEMO_TEST_X)' \
 	    -n $(DEMO_VECTORS) --report-file $(D)/verilog.json \
 	    $(D)/pruned.hgqm
