@@ -461,7 +461,8 @@ int	hgq_model_validate(const struct hgq_model *m, struct hgq_err *err);
 
 /*
  * hgq_model_validate_graph - the part of hgq_model_validate() that needs
- * no array: layer count, kinds, modes, shapes, inputs and the limits on
+ * no array: layer count, kinds, modes, shapes, inputs (references,
+ * alternation, readers), the input and output ports, and the limits on
  * the sizes they imply (every product checked without overflow).  The
  * reader calls it after GRPH, before it allocates anything from the
  * shapes.  HGQ_OK, HGQ_EINVAL, or HGQ_EUNSUPP for a layer the format
@@ -474,7 +475,8 @@ int	hgq_model_validate_graph(const struct hgq_model *m,
 /* hgq_model_copy - deep copy; NULL on allocation failure */
 struct hgq_model *hgq_model_copy(const struct hgq_model *m);
 
-/* number of outputs (the last quantizer's n); 0 without layers */
+/* the model output's length: the sum of the output quantizers' n (one
+   output, the last layer, without ports); 0 without layers */
 uint32_t hgq_model_n_out(const struct hgq_model *m);
 
 /* ------------------------------------------------------------------ */
