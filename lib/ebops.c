@@ -57,35 +57,6 @@ hgq_model_live_release(uint8_t **live, uint32_t n_layers)
 	}
 }
 
-/*
- * hgq_layer_concat_runs - concatenate layer j of m as outer runs of its
- * inputs' segments: the output is, outer times, seg[0] elements of
- * input 0, then seg[1] of input 1, ... (row-major over the shape).
- */
-void
-hgq_layer_concat_runs(const struct hgq_model *m, uint32_t j, size_t *outer,
-    size_t seg[HGQ_MAX_LAYER_INPUTS])
-{
-	const struct hgq_layer *l = &m->layers[j];
-	uint32_t dims[HGQ_MAX_RANK], r = hgq_layer_shape(l, dims);
-	size_t inner = 1;
-
-	*outer = 1;
-	for (uint32_t a = 0; a < r; a++) {
-		if (a < l->axis)
-			*outer *= dims[a];
-		else if (a > l->axis)
-			inner *= dims[a];
-	}
-	for (uint32_t k = 0; k < hgq_layer_n_inputs(l); k++) {
-		uint32_t di[HGQ_MAX_RANK];
-
-		(void)hgq_layer_shape(&m->layers[hgq_layer_input(m, j, k)],
-		    di);
-		seg[k] = (size_t)di[l->axis] * inner;
-	}
-}
-
 /* the quantizer layer that reads operation l (its output) */
 static uint32_t
 op_reader(const struct hgq_model *m, uint32_t l)

@@ -752,7 +752,7 @@ void	hgq_ival_quant(struct hgq_ival *out, const struct hgq_ival *y,
 /*
  * hgq_layer_concat_runs - concatenate layer j of m as runs: its output
  * is, *outer times, seg[0] elements of input 0, seg[1] of input 1, ...
- * (row-major over the channels-last shape; ebops.c).
+ * (row-major over the channels-last shape; model.c).
  */
 void	hgq_layer_concat_runs(const struct hgq_model *m, uint32_t j,
 	    size_t *outer, size_t seg[HGQ_MAX_LAYER_INPUTS]);

@@ -1266,38 +1266,26 @@ range:
 }
 
 /*
- * Concatenation: wiring.  Output element e, row-major over the output
- * shape, is at coordinate c on the axis; the input holding c gives the
- * element at the same coordinates, c less the dims of the inputs before
- * it.
+ * Concatenation: wiring.  The output, row-major over its shape, is outer
+ * runs of seg[q] elements of each input q in turn
+ * (hgq_layer_concat_runs()).
  */
 static void
 layer_concat(struct builder *B, const struct hgq_model *m, uint32_t li,
     int32_t *const *val, const struct outs *O)
 {
 	const struct hgq_layer *d = &m->layers[li];
-	uint32_t dims[HGQ_MAX_RANK], in_d[HGQ_MAX_RANK];
-	uint32_t r = hgq_layer_shape(d, dims), ax = d->axis;
-	uint32_t inner = 1;
+	size_t outer, seg[HGQ_MAX_LAYER_INPUTS];
+	uint32_t e = 0;
 
-	for (uint32_t t = ax + 1; t < r; t++)
-		inner *= dims[t];
-	for (uint32_t e = 0; e < d->n_out; e++) {
-		uint32_t outer = e / (dims[ax] * inner);
-		uint32_t c = e / inner % dims[ax], rest = e % inner;
-		uint32_t q = 0, src;
+	hgq_layer_concat_runs(m, li, &outer, seg);
+	for (size_t o = 0; o < outer; o++)
+		for (uint32_t q = 0; q < hgq_layer_n_inputs(d); q++) {
+			uint32_t src = hgq_layer_input(m, li, q);
 
-		for (;; q++) {
-			hgq_layer_shape(&m->layers[hgq_layer_input(m, li, q)],
-			    in_d);
-			if (c < in_d[ax])
-				break;
-			c -= in_d[ax];
+			for (size_t t = 0; t < seg[q]; t++, e++)
+				out_var(B, val[src][o * seg[q] + t], 0, O, e);
 		}
-		src = hgq_layer_input(m, li, q);
-		out_var(B, val[src][(outer * in_d[ax] + c) * inner + rest], 0,
-		    O, e);
-	}
 }
 
 /* the bits of a mantissa in [lo, hi] as the index of a table */

@@ -2459,21 +2459,14 @@ cat_prepare(struct gstep *st, const struct graph *g,
     const struct hgq_model *m, uint32_t li, const struct hgq_layer *qo,
     int calib, struct hgq_err *err)
 {
-	const struct hgq_layer *L = &m->layers[li];
-	uint32_t d[HGQ_MAX_RANK], r = hgq_layer_shape(L, d), ax = L->axis;
-	size_t inner = 1, outer = 1;
+	size_t outer, seg[HGQ_MAX_LAYER_INPUTS];
 	struct hgq_ival *y = NULL;
 	int32_t *from = NULL;
 	uint8_t *reach = NULL;
 	int rc;
 
 	st->kind = STEP_CAT;
-	for (uint32_t a = 0; a < r; a++) {
-		if (a < ax)
-			outer *= d[a];
-		else if (a > ax)
-			inner *= d[a];
-	}
+	hgq_layer_concat_runs(m, li, &outer, seg);
 	if ((st->cat = hgq_calloc(st->n, sizeof(size_t))) == NULL ||
 	    (y = hgq_calloc(st->n, sizeof(*y))) == NULL ||
 	    (from = hgq_calloc(st->n, sizeof(int32_t))) == NULL ||
@@ -2483,15 +2476,8 @@ cat_prepare(struct gstep *st, const struct graph *g,
 	}
 	for (size_t o = 0, j = 0; o < outer; o++)
 		for (uint32_t q = 0; q < st->n_src; q++) {
-			uint32_t ds[HGQ_MAX_RANK];
-			const struct hgq_layer *S = &m->layers[
-			    hgq_layer_input(m, li, q)];
-			size_t len;
-
-			hgq_layer_shape(S, ds);
-			len = (size_t)ds[ax] * inner;
-			for (size_t t = 0; t < len; t++, j++) {
-				size_t at = st->src[q] + o * len + t;
+			for (size_t t = 0; t < seg[q]; t++, j++) {
+				size_t at = st->src[q] + o * seg[q] + t;
 
 				st->cat[j] = at;
 				y[j] = g->xr[at];
