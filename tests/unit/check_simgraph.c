@@ -372,14 +372,8 @@ add_layer(struct hgq_model *m, uint32_t kind, uint32_t rank,
     const uint32_t *dims, uint32_t n_refs, const uint32_t *refs)
 {
 	struct hgq_err err = HGQ_ERR_INIT;
-	struct hgq_layer *l = hgq_model_add_shaped(m, kind, rank, dims, &err);
-	uint32_t j = m->n_layers - 1;
+	uint32_t j = fx_add(m, kind, rank, dims, n_refs, refs);
 
-	ck_assert_msg(l != NULL, "%s", err.msg);
-	ck_assert_msg(hgq_layer_set_inputs(l, n_refs, refs, &err) == HGQ_OK,
-	    "%s", err.msg);
-	l->n_in = refs[0] & HGQ_REF_INPUT ? l->n_out :
-	    m->layers[refs[0]].n_out;
 	ck_assert_msg(hgq_model_alloc_fixed(m, j, &err) == HGQ_OK, "%s",
 	    err.msg);
 	return j;

@@ -1139,20 +1139,9 @@ static struct hgq_layer *
 gadd(struct hgq_model *m, uint32_t kind, uint32_t rank, const uint32_t *dims,
     uint32_t n_refs, const uint32_t *refs)
 {
-	struct hgq_err err = HGQ_ERR_INIT;
-	uint32_t n = 1, n_in;
-	struct hgq_layer *l;
+	uint32_t j = fx_add(m, kind, rank, dims, n_refs, refs);
+	struct hgq_layer *l = &m->layers[j];	/* after fx_add: it moves */
 
-	for (uint32_t a = 0; a < rank; a++)
-		n *= dims[a];
-	n_in = (refs[0] & HGQ_REF_INPUT) != 0 ? n :
-	    m->layers[refs[0]].n_out;
-	l = hgq_model_add_layer(m, kind, n_in, n);
-	ck_assert_ptr_nonnull(l);
-	ck_assert_msg(hgq_layer_set_shape(l, rank, dims, &err) == HGQ_OK,
-	    "%s", err.msg);
-	ck_assert_msg(hgq_layer_set_inputs(l, n_refs, refs, &err) == HGQ_OK,
-	    "%s", err.msg);
 	if (kind == HGQ_LAYER_QUANT) {
 		l->trainable = 1;
 		l->round = HGQ_RND;

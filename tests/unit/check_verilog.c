@@ -31,17 +31,10 @@ add_layer(struct hgq_model *m, uint32_t kind, uint32_t n_in, uint32_t r,
     const uint32_t *dims, uint32_t n_refs, const uint32_t *refs)
 {
 	struct hgq_err err = HGQ_ERR_INIT;
-	uint32_t n = 1;
-	struct hgq_layer *l;
+	uint32_t j = fx_add(m, kind, r, dims, n_refs, refs);
+	struct hgq_layer *l = &m->layers[j];	/* after fx_add: it moves */
 
-	for (uint32_t t = 0; t < r; t++)
-		n *= dims[t];
-	l = hgq_model_add_layer(m, kind, n_in, n);
-	ck_assert_ptr_nonnull(l);
-	ck_assert_msg(hgq_layer_set_shape(l, r, dims, &err) == HGQ_OK, "%s",
-	    err.msg);
-	ck_assert_msg(hgq_layer_set_inputs(l, n_refs, refs, &err) == HGQ_OK,
-	    "%s", err.msg);
+	ck_assert_uint_eq(l->n_in, n_in);
 	if (kind == HGQ_LAYER_QUANT || kind == HGQ_LAYER_DENSE)
 		ck_assert_msg(hgq_layer_alloc_fixed(l, &err) == HGQ_OK, "%s",
 		    err.msg);

@@ -62,19 +62,35 @@ fx_chain(const uint32_t *n, int nl)
 	return m;
 }
 
-/* append a layer of kind reading refs, shape [n], arrays allocated */
-static struct hgq_layer *
-graph_add(struct hgq_model *m, uint32_t kind, uint32_t n_in, uint32_t n,
-    uint32_t n_refs, const uint32_t *refs)
+uint32_t
+fx_add(struct hgq_model *m, uint32_t kind, uint32_t rank,
+    const uint32_t *dims, uint32_t n_refs, const uint32_t *refs)
 {
 	struct hgq_err err = HGQ_ERR_INIT;
-	struct hgq_layer *l = hgq_model_add_layer(m, kind, n_in, n);
+	struct hgq_layer *l;
+	uint32_t n = 1;
 
+	for (uint32_t a = 0; a < rank; a++)
+		n *= dims[a];
+	l = hgq_model_add_layer(m, kind, (refs[0] & HGQ_REF_INPUT) != 0 ? n :
+	    m->layers[refs[0]].n_out, n);
 	ck_assert_ptr_nonnull(l);
-	ck_assert_msg(hgq_layer_set_shape(l, 1, &n, &err) == HGQ_OK, "%s",
-	    err.msg);
+	ck_assert_msg(hgq_layer_set_shape(l, rank, dims, &err) == HGQ_OK,
+	    "%s", err.msg);
 	ck_assert_msg(hgq_layer_set_inputs(l, n_refs, refs, &err) == HGQ_OK,
 	    "%s", err.msg);
+	return m->n_layers - 1;
+}
+
+/* append a flat layer of kind reading refs, shape [n], arrays allocated */
+static struct hgq_layer *
+graph_add(struct hgq_model *m, uint32_t kind, uint32_t n, uint32_t n_refs,
+    const uint32_t *refs)
+{
+	struct hgq_err err = HGQ_ERR_INIT;
+	uint32_t j = fx_add(m, kind, 1, &n, n_refs, refs);
+	struct hgq_layer *l = &m->layers[j];	/* after fx_add: it moves */
+
 	if (kind == HGQ_LAYER_QUANT || kind == HGQ_LAYER_DENSE)
 		ck_assert_msg(hgq_layer_alloc_fixed(l, &err) == HGQ_OK, "%s",
 		    err.msg);
@@ -92,22 +108,22 @@ fx_graph(void)
 	struct hgq_tensor *t;
 
 	ck_assert_ptr_nonnull(m);
-	graph_add(m, HGQ_LAYER_QUANT, 4, 4, R(HGQ_REF_INPUT | 0));
-	graph_add(m, HGQ_LAYER_QUANT, 4, 4, R(HGQ_REF_INPUT | 1));
-	graph_add(m, HGQ_LAYER_DENSE, 4, 3, R(0));
-	graph_add(m, HGQ_LAYER_QUANT, 3, 3, R(2));
-	graph_add(m, HGQ_LAYER_DENSE, 4, 3, R(1));
-	graph_add(m, HGQ_LAYER_QUANT, 3, 3, R(4));
-	graph_add(m, HGQ_LAYER_ADD, 3, 3, R(3, 5));
-	graph_add(m, HGQ_LAYER_QUANT, 3, 3, R(6));
-	graph_add(m, HGQ_LAYER_SUB, 3, 3, R(7, 3));
-	graph_add(m, HGQ_LAYER_QUANT, 3, 3, R(8));
-	graph_add(m, HGQ_LAYER_LUT, 3, 3, R(9))->func = HGQ_FUNC_TANH;
-	graph_add(m, HGQ_LAYER_QUANT, 3, 3, R(10));
-	graph_add(m, HGQ_LAYER_CONCAT, 3, 6, R(7, 11))->axis = 0;
-	graph_add(m, HGQ_LAYER_QUANT, 6, 6, R(12));
-	graph_add(m, HGQ_LAYER_DENSE, 6, 2, R(13));
-	graph_add(m, HGQ_LAYER_QUANT, 2, 2, R(14));
+	graph_add(m, HGQ_LAYER_QUANT, 4, R(HGQ_REF_INPUT | 0));
+	graph_add(m, HGQ_LAYER_QUANT, 4, R(HGQ_REF_INPUT | 1));
+	graph_add(m, HGQ_LAYER_DENSE, 3, R(0));
+	graph_add(m, HGQ_LAYER_QUANT, 3, R(2));
+	graph_add(m, HGQ_LAYER_DENSE, 3, R(1));
+	graph_add(m, HGQ_LAYER_QUANT, 3, R(4));
+	graph_add(m, HGQ_LAYER_ADD, 3, R(3, 5));
+	graph_add(m, HGQ_LAYER_QUANT, 3, R(6));
+	graph_add(m, HGQ_LAYER_SUB, 3, R(7, 3));
+	graph_add(m, HGQ_LAYER_QUANT, 3, R(8));
+	graph_add(m, HGQ_LAYER_LUT, 3, R(9))->func = HGQ_FUNC_TANH;
+	graph_add(m, HGQ_LAYER_QUANT, 3, R(10));
+	graph_add(m, HGQ_LAYER_CONCAT, 6, R(7, 11))->axis = 0;
+	graph_add(m, HGQ_LAYER_QUANT, 6, R(12));
+	graph_add(m, HGQ_LAYER_DENSE, 2, R(13));
+	graph_add(m, HGQ_LAYER_QUANT, 2, R(14));
 	t = hgq_layer_add_tensor(&m->layers[14], HGQ_ROLE_MASK, 12, &err);
 	ck_assert_msg(t != NULL, "%s", err.msg);
 	for (uint32_t e = 0; e < 12; e++)

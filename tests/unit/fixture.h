@@ -36,6 +36,15 @@ double	fx_rnd_unit(void);
 struct hgq_model *fx_chain(const uint32_t *n, int nl);
 
 /*
+ * fx_add - append a layer of kind with output shape dims (rank 1..3)
+ * reading the n_refs references refs; its n_in is the n_out of the layer
+ * refs[0] names (for a model input, the layer's own n_out).  No array is
+ * allocated.  Returns the layer's index; fails the test on an error.
+ */
+uint32_t fx_add(struct hgq_model *m, uint32_t kind, uint32_t rank,
+	    const uint32_t *dims, uint32_t n_refs, const uint32_t *refs);
+
+/*
  * fx_graph - a calibrated graph of format 1.2 with every kind of it, all
  * fixed-point arrays zero as in fx_chain, regression task:
  *
