@@ -1278,11 +1278,78 @@ pool_window_arg(float *restrict o, uint32_t *restrict arg,
 	}
 }
 
+#ifdef HAVE_AVX2_VARIANT
+/*
+ * Channels c..c+7 of the window at element e0, the running best and its
+ * element in two registers: v > best (false for a NaN) takes v and its
+ * element, as pool_window_arg's selects do, so the same winners.
+ */
+__attribute__((target("avx2,fma")))
+static inline void
+pool_window_arg_avx2(float *o, uint32_t *arg, const float *x, uint32_t e0,
+    const struct hgq_pool_geom *g)
+{
+	const __m256i iota = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+	__m256 bv = _mm256_loadu_ps(x + e0);
+	__m256 be = _mm256_castsi256_ps(_mm256_add_epi32(
+	    _mm256_set1_epi32((int)e0), iota));
+	uint32_t W = (uint32_t)g->W, C = (uint32_t)g->C;
+
+	for (uint32_t ph = 0; ph < g->PH; ph++)
+		for (uint32_t pw = 0; pw < g->PW; pw++) {
+			uint32_t e = e0 + (ph * W + pw) * C;
+			__m256 v = _mm256_loadu_ps(x + e);
+			__m256 m = _mm256_cmp_ps(v, bv, _CMP_GT_OQ);
+			__m256 ev = _mm256_castsi256_ps(_mm256_add_epi32(
+			    _mm256_set1_epi32((int)e), iota));
+
+			be = _mm256_blendv_ps(be, ev, m);
+			bv = _mm256_blendv_ps(bv, v, m);
+		}
+	_mm256_storeu_ps(o, bv);
+	_mm256_storeu_si256((__m256i *)arg, _mm256_castps_si256(be));
+}
+
+__attribute__((target("avx2,fma")))
+static void
+maxpool_forward_arg_avx2(float *restrict out, uint32_t *restrict arg,
+    const float *restrict inp, const struct hgq_pool_geom *g, size_t B)
+{
+	size_t C = g->C, W = g->W, plane = g->H * W * C;
+
+	for (size_t b = 0; b < B; b++) {
+		const float *x = inp + b * plane;
+
+		for (size_t oh = 0; oh < g->OH; oh++)
+		for (size_t ow = 0; ow < g->OW; ow++) {
+			size_t p = ((b * g->OH + oh) * g->OW + ow) * C, c = 0;
+			/* < HGQ_CONV_MAX_ELEMS: fits 32 bits */
+			uint32_t e0 = (uint32_t)((oh * g->SH * W + ow *
+			    g->SW) * C);
+
+			for (; c + 8 <= C; c += 8)
+				pool_window_arg_avx2(out + p + c, arg + p + c,
+				    x, e0 + (uint32_t)c, g);
+			if (c < C)
+				pool_window_arg(out + p + c, arg + p + c, x,
+				    e0 + (uint32_t)c, g, C - c);
+		}
+	}
+}
+#endif
+
 void
 hgq_maxpool_forward_arg(float *restrict out, uint32_t *restrict arg,
     const float *restrict inp, const struct hgq_pool_geom *g, size_t B)
 {
 	size_t C = g->C, W = g->W, plane = g->H * W * C;
+
+#ifdef HAVE_AVX2_VARIANT
+	if (hgq_kernel_isa_current() == HGQ_ISA_AVX2) {
+		maxpool_forward_arg_avx2(out, arg, inp, g, B);
+		return;
+	}
+#endif
 
 	for (size_t b = 0; b < B; b++) {
 		const float *x = inp + b * plane;

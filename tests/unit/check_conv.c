@@ -856,7 +856,7 @@ START_TEST(test_maxpool_arg)
 		const size_t B = 3;
 		size_t ni, no;
 		float *x, *dout, *o1, *o2, *d1, *d2;
-		uint32_t *arg;
+		uint32_t *arg, *arg0;
 
 		ck_assert_int_eq(hgq_pool_geom_init(&p, cases[t][0],
 		    cases[t][1], cases[t][2], cases[t][3], cases[t][4],
@@ -870,15 +870,26 @@ START_TEST(test_maxpool_arg)
 		d1 = zeros(ni);
 		d2 = int_array(ni, 500, 600);
 		arg = calloc(no, sizeof(*arg));
+		arg0 = calloc(no, sizeof(*arg0));
 		ck_assert_ptr_nonnull(arg);
+		ck_assert_ptr_nonnull(arg0);
 		hgq_maxpool_forward(o1, x, &p, B);
-		hgq_maxpool_forward_arg(o2, arg, x, &p, B);
-		ck_assert_mem_eq(o1, o2, no * sizeof(float));
 		hgq_maxpool_backward(d1, dout, x, &p, B, 0);
-		hgq_maxpool_backward_arg(d2, dout, arg, &p, B);
-		ck_assert_mem_eq(d1, d2, ni * sizeof(float));
+		/* each kernel variant: the same winners */
+		for (size_t v = 0; v < N_ISAS; v++) {
+			if (hgq_kernel_isa(isas[v]) != isas[v])
+				continue;
+			hgq_maxpool_forward_arg(o2, arg, x, &p, B);
+			ck_assert_mem_eq(o1, o2, no * sizeof(float));
+			hgq_maxpool_backward_arg(d2, dout, arg, &p, B);
+			ck_assert_mem_eq(d1, d2, ni * sizeof(float));
+			if (v == 0)
+				memcpy(arg0, arg, no * sizeof(*arg));
+			ck_assert_mem_eq(arg0, arg, no * sizeof(*arg));
+		}
+		hgq_kernel_isa(HGQ_ISA_AUTO);
 		free(x); free(dout); free(o1); free(o2); free(d1); free(d2);
-		free(arg);
+		free(arg); free(arg0);
 	}
 }
 END_TEST
