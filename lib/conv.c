@@ -760,6 +760,7 @@ transpose8_avx2(__m256 c[8], const float *src, size_t ld)
 {
 	__m256 t[8], u[8];
 
+#pragma GCC unroll 4
 	for (size_t r = 0; r < 8; r += 2) {
 		__m256 a = _mm256_loadu_ps(src + r * ld);
 		__m256 b = _mm256_loadu_ps(src + (r + 1) * ld);
@@ -767,12 +768,14 @@ transpose8_avx2(__m256 c[8], const float *src, size_t ld)
 		t[r] = _mm256_unpacklo_ps(a, b);
 		t[r + 1] = _mm256_unpackhi_ps(a, b);
 	}
+#pragma GCC unroll 2
 	for (size_t q = 0; q < 8; q += 4) {
 		u[q] = _mm256_shuffle_ps(t[q], t[q + 2], 0x44);
 		u[q + 1] = _mm256_shuffle_ps(t[q], t[q + 2], 0xee);
 		u[q + 2] = _mm256_shuffle_ps(t[q + 1], t[q + 3], 0x44);
 		u[q + 3] = _mm256_shuffle_ps(t[q + 1], t[q + 3], 0xee);
 	}
+#pragma GCC unroll 4
 	for (size_t o = 0; o < 4; o++) {
 		c[o] = _mm256_permute2f128_ps(u[o], u[o + 4], 0x20);
 		c[o + 4] = _mm256_permute2f128_ps(u[o], u[o + 4], 0x31);
@@ -799,6 +802,7 @@ dcol8_avx2(float *dcolt, const float *d, const float *wt,
 		acc[k] = _mm256_setzero_ps();
 	for (size_t j = 0; j < OC; j += 8) {
 		transpose8_avx2(c, d + p * OC + j, OC);
+#pragma GCC unroll 8
 		for (size_t o = 0; o < 8; o++) {
 			__m256 t = c[o];
 			const float *wo = wt + (j + o) * K;
