@@ -618,20 +618,23 @@ direct_gather_c(float *restrict x, const float *restrict dcolt,
 
 #ifdef HAVE_AVX2_VARIANT
 /*
- * R (<= 12) neighbouring positions of one output row, 8 filters: R
+ * R (<= FWD_TILE) neighbouring positions of one output row, 8 filters: R
  * accumulators, per tap one load of the filters' weights and R
- * broadcasts of pixels.  Inlined with R = 12, the accumulators live in
- * registers.
+ * broadcasts of pixels.  Inlined with R = FWD_TILE, the accumulators
+ * live in registers: 13 of them, the filters' weights and a pixel fill
+ * the 16 AVX2 registers, and a row of 26 positions (a 28-pixel image
+ * under a 3x3 kernel) is two tiles.
  */
+#define FWD_TILE 13
 __attribute__((target("avx2,fma"), always_inline))
 static inline void
 fwd_tile_avx2(float *o, const float *x, const float *w, __m256 bv,
     const struct hgq_conv_geom *g, size_t R, int relu)
 {
-	__m256 acc[12];
+	__m256 acc[FWD_TILE];
 
-#pragma GCC unroll 12
-	for (size_t r = 0; r < 12; r++)
+#pragma GCC unroll 13
+	for (size_t r = 0; r < FWD_TILE; r++)
 		acc[r] = bv;
 	for (size_t kh = 0; kh < g->KH; kh++)
 		for (size_t kw = 0; kw < g->KW; kw++) {
@@ -639,12 +642,12 @@ fwd_tile_avx2(float *o, const float *x, const float *w, __m256 bv,
 			    g->OC);
 			const float *xk = x + kh * g->W + kw;
 
-#pragma GCC unroll 12
+#pragma GCC unroll 13
 			for (size_t r = 0; r < R; r++)
 				acc[r] = _mm256_fmadd_ps(
 				    _mm256_broadcast_ss(xk + r), wv, acc[r]);
 		}
-#pragma GCC unroll 12
+#pragma GCC unroll 13
 	for (size_t r = 0; r < R; r++) {
 		if (relu)
 			acc[r] = _mm256_max_ps(acc[r], _mm256_setzero_ps());
@@ -653,9 +656,9 @@ fwd_tile_avx2(float *o, const float *x, const float *w, __m256 bv,
 }
 
 /*
- * Per output row, tiles of 12 positions; the last one ends at the row's
- * end, overlapping the one before (its positions computed again the same
- * way, stored with the same values).
+ * Per output row, tiles of FWD_TILE positions; the last one ends at the
+ * row's end, overlapping the one before (its positions computed again
+ * the same way, stored with the same values).
  */
 __attribute__((target("avx2,fma")))
 static void
@@ -675,17 +678,17 @@ direct_forward_avx2(float *restrict out, const float *restrict inp,
 				    _mm256_loadu_ps(bias + j) :
 				    _mm256_setzero_ps();
 
-				if (OW < 12) {
+				if (OW < FWD_TILE) {
 					fwd_tile_avx2(o + j, x, w + j, bv, g,
 					    OW, relu);
 					continue;
 				}
-				for (size_t ow = 0; ow < OW; ow += 12) {
-					size_t a = ow + 12 <= OW ? ow :
-					    OW - 12;
+				for (size_t ow = 0; ow < OW; ow += FWD_TILE) {
+					size_t a = ow + FWD_TILE <= OW ? ow :
+					    OW - FWD_TILE;
 
 					fwd_tile_avx2(o + a * OC + j, x + a,
-					    w + j, bv, g, 12, relu);
+					    w + j, bv, g, FWD_TILE, relu);
 				}
 			}
 		}
