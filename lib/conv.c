@@ -25,6 +25,9 @@
  *
  * The direct loops (_ref) sum in the same tap order; bench/bench_conv.c
  * measures both (the GEMM path is the faster; see the figures there).
+ * The one exception is the first convolution of an image network (one
+ * input channel, stride 1, no padding): hgq_conv_direct_* read the image
+ * itself instead of im2col rows of 9 floats, with the same bits.
  *
  * Padding (Keras/TensorFlow semantics, per axis, input n, kernel k,
  * stride s):
