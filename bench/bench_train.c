@@ -22,7 +22,11 @@
  *      threads (PyTorch HGQ: 8,100).  Also printed: the images per CPU
  *      second times the threads, the figure a shared machine does not
  *      blur (33,400 on 2 threads, 25,800 before the work on im2col,
- *      col2im, pooling and blocks; medians of 7).
+ *      col2im, pooling and blocks; medians of 7).  Then, 7 runs
+ *      alternated with the code before, load 7-9 on 2 cores: 2 threads
+ *      31,600 -> 58,700, 1 thread 16,800 -> 32,400 (medians), after the
+ *      first convolution went direct (no im2col), the 16-filter GEMM
+ *      strip to 12x16 AVX-512 tiles and max pooling's forward to AVX2.
  *
  *   4. The muon-tracking graph of issue 13 (three inputs, conv1d, tanh
  *      tables, masked dense and add, dense 28-14-8-1 with batchnorm),

@@ -25,6 +25,9 @@
  *
  * The direct loops (_ref) sum in the same tap order; bench/bench_conv.c
  * measures both (the GEMM path is the faster; see the figures there).
+ * The one exception is the first convolution of an image network (one
+ * input channel, stride 1, no padding): hgq_conv_direct_* read the image
+ * itself instead of im2col rows of 9 floats, with the same bits.
  *
  * Padding (Keras/TensorFlow semantics, per axis, input n, kernel k,
  * stride s):
@@ -43,6 +46,11 @@
 #include <string.h>
 
 #include "internal.h"
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#define HAVE_AVX2_VARIANT 1
+#include <immintrin.h>
+#endif
 
 /* n = a * b, false on overflow or above the per-sample limit */
 static int
@@ -468,6 +476,465 @@ hgq_conv_backward(float *restrict dinp, float *restrict dw,
 		hgq_conv_col2im(dinp, dcol, g, B);
 }
 
+/* ------------------------------------------------------------------ */
+/* The first convolution of an image network, without im2col           */
+/* ------------------------------------------------------------------ */
+
+/*
+ * One input channel at stride 1 without padding (conv 8 3x3 on a 28x28
+ * image): im2col would copy every pixel KH*KW times into rows of 9
+ * floats, and the GEMM over 9 taps and 8 filters runs narrow tiles with
+ * masked stores.  These kernels read the image itself, and compute every
+ * float the im2col path does in the same order from the same start
+ * (bias or 0, taps k = kh*KW + kw ascending, one multiply-add per term:
+ * a fused one in the AVX2 variant as in the GEMM tiles, a multiply then
+ * an add in the C one as in gemm_c), so the results are the same bits.
+ * OC % 8 == 0: the AVX2 variant keeps 8 filters in a register; KH*KW <=
+ * 12: the kernel gradient keeps a register per tap.
+ */
+int
+hgq_conv_direct(const struct hgq_conv_geom *g)
+{
+	return g->C == 1 && g->SH == 1 && g->SW == 1 && !has_padding(g) &&
+	    g->OC % 8 == 0 && g->KH * g->KW <= 12;
+}
+
+static void
+direct_forward_c(float *restrict out, const float *restrict inp,
+    const float *restrict w, const float *restrict bias,
+    const struct hgq_conv_geom *g, size_t B, int relu)
+{
+	size_t OC = g->OC, npos = g->OH * g->OW;
+
+	for (size_t b = 0; b < B; b++)
+		for (size_t oh = 0; oh < g->OH; oh++)
+			for (size_t ow = 0; ow < g->OW; ow++) {
+				const float *x = inp + b * g->H * g->W +
+				    oh * g->W + ow;
+				float *o = out + (b * npos + oh * g->OW + ow) *
+				    OC;
+
+				for (size_t j = 0; j < OC; j++)
+					o[j] = bias != NULL ? bias[j] : 0.0f;
+				for (size_t kh = 0; kh < g->KH; kh++)
+					for (size_t kw = 0; kw < g->KW; kw++) {
+						float a = x[kh * g->W + kw];
+						const float *wk = w + (kh *
+						    g->KW + kw) * OC;
+
+						for (size_t j = 0; j < OC; j++)
+							o[j] += a * wk[j];
+					}
+				if (relu)
+					for (size_t j = 0; j < OC; j++)
+						o[j] = o[j] > 0.0f ? o[j] :
+						    0.0f;
+			}
+}
+
+/*
+ * dw (K, OC) += the taps' pixels times dout, db (OC) += dout, positions
+ * in order (b, oh, ow): gemm_c's order for dw = col^T . dout.
+ */
+static void
+direct_dw_c(float *restrict dw, float *restrict db, const float *restrict dout,
+    const float *restrict inp, const struct hgq_conv_geom *g, size_t B)
+{
+	size_t OC = g->OC;
+
+	for (size_t b = 0; b < B; b++)
+		for (size_t oh = 0; oh < g->OH; oh++)
+			for (size_t ow = 0; ow < g->OW; ow++) {
+				const float *x = inp + b * g->H * g->W +
+				    oh * g->W + ow;
+				const float *d = dout + ((b * g->OH + oh) *
+				    g->OW + ow) * OC;
+
+				for (size_t kh = 0; kh < g->KH; kh++)
+					for (size_t kw = 0; kw < g->KW; kw++) {
+						float a = x[kh * g->W + kw];
+						float *dk = dw + (kh * g->KW +
+						    kw) * OC;
+
+						for (size_t j = 0; j < OC; j++)
+							dk[j] += a * d[j];
+					}
+				if (db != NULL)
+					for (size_t j = 0; j < OC; j++)
+						db[j] += d[j];
+			}
+}
+
+/*
+ * dcolt (K, OH*OW) of one image: tap k's gradient at position p is the
+ * sum over the filters o, in order from 0, of dout[p,o] wt[o,k] (the
+ * GEMM's dcol, transposed: a row per tap, so that the gather below reads
+ * neighbouring positions side by side).
+ */
+static void
+direct_dcol_c(float *restrict dcolt, const float *restrict d,
+    const float *restrict wt, const struct hgq_conv_geom *g)
+{
+	size_t K = g->KH * g->KW, npos = g->OH * g->OW, OC = g->OC;
+
+	for (size_t p = 0; p < npos; p++)
+		for (size_t k = 0; k < K; k++) {
+			float s = 0.0f;
+
+			for (size_t o = 0; o < OC; o++)
+				s += d[p * OC + o] * wt[o * K + k];
+			dcolt[k * npos + p] = s;
+		}
+}
+
+/*
+ * dinp of one image from its dcolt: each pixel the sum of the taps that
+ * read it, (kh, kw) ascending from 0, as col2im_gather.  Columns [c0,
+ * c1) are left to the caller (the vectorized interior); c0 = c1 = 0:
+ * every column here.
+ */
+static void
+direct_gather_c(float *restrict x, const float *restrict dcolt,
+    const struct hgq_conv_geom *g, size_t c0, size_t c1)
+{
+	size_t KW = g->KW, npos = g->OH * g->OW;
+
+	for (size_t ih = 0; ih < g->H; ih++) {
+		size_t h0 = ih >= g->OH ? ih - g->OH + 1 : 0;
+		size_t h1 = ih + 1 < g->KH ? ih + 1 : g->KH;
+
+		for (size_t iw = 0; iw < g->W; iw++) {
+			size_t w0 = iw >= g->OW ? iw - g->OW + 1 : 0;
+			size_t w1 = iw + 1 < KW ? iw + 1 : KW;
+			float s = 0.0f;
+
+			if (iw >= c0 && iw < c1)
+				continue;
+			for (size_t kh = h0; kh < h1; kh++)
+				for (size_t kw = w0; kw < w1; kw++)
+					s += dcolt[(kh * KW + kw) * npos +
+					    (ih - kh) * g->OW + iw - kw];
+			x[ih * g->W + iw] = s;
+		}
+	}
+}
+
+#ifdef HAVE_AVX2_VARIANT
+/*
+ * R (<= FWD_TILE) neighbouring positions of one output row, 8 filters: R
+ * accumulators, per tap one load of the filters' weights and R
+ * broadcasts of pixels.  Inlined with R = FWD_TILE, the accumulators
+ * live in registers: 13 of them, the filters' weights and a pixel fill
+ * the 16 AVX2 registers, and a row of 26 positions (a 28-pixel image
+ * under a 3x3 kernel) is two tiles.
+ */
+#define FWD_TILE 13
+__attribute__((target("avx2,fma"), always_inline))
+static inline void
+fwd_tile_avx2(float *o, const float *x, const float *w, __m256 bv,
+    const struct hgq_conv_geom *g, size_t R, int relu)
+{
+	__m256 acc[FWD_TILE];
+
+#pragma GCC unroll 13
+	for (size_t r = 0; r < FWD_TILE; r++)
+		acc[r] = bv;
+	for (size_t kh = 0; kh < g->KH; kh++)
+		for (size_t kw = 0; kw < g->KW; kw++) {
+			__m256 wv = _mm256_loadu_ps(w + (kh * g->KW + kw) *
+			    g->OC);
+			const float *xk = x + kh * g->W + kw;
+
+#pragma GCC unroll 13
+			for (size_t r = 0; r < R; r++)
+				acc[r] = _mm256_fmadd_ps(
+				    _mm256_broadcast_ss(xk + r), wv, acc[r]);
+		}
+#pragma GCC unroll 13
+	for (size_t r = 0; r < R; r++) {
+		if (relu)
+			acc[r] = _mm256_max_ps(acc[r], _mm256_setzero_ps());
+		_mm256_storeu_ps(o + r * g->OC, acc[r]);
+	}
+}
+
+/*
+ * Per output row, tiles of FWD_TILE positions; the last one ends at the
+ * row's end, overlapping the one before (its positions computed again
+ * the same way, stored with the same values).
+ */
+__attribute__((target("avx2,fma")))
+static void
+direct_forward_avx2(float *restrict out, const float *restrict inp,
+    const float *restrict w, const float *restrict bias,
+    const struct hgq_conv_geom *g, size_t B, int relu)
+{
+	size_t OC = g->OC, OW = g->OW;
+
+	for (size_t b = 0; b < B; b++)
+		for (size_t oh = 0; oh < g->OH; oh++) {
+			const float *x = inp + (b * g->H + oh) * g->W;
+			float *o = out + (b * g->OH + oh) * OW * OC;
+
+			for (size_t j = 0; j < OC; j += 8) {
+				__m256 bv = bias != NULL ?
+				    _mm256_loadu_ps(bias + j) :
+				    _mm256_setzero_ps();
+
+				if (OW < FWD_TILE) {
+					fwd_tile_avx2(o + j, x, w + j, bv, g,
+					    OW, relu);
+					continue;
+				}
+				for (size_t ow = 0; ow < OW; ow += FWD_TILE) {
+					size_t a = ow + FWD_TILE <= OW ? ow :
+					    OW - FWD_TILE;
+
+					fwd_tile_avx2(o + a * OC + j, x + a,
+					    w + j, bv, g, FWD_TILE, relu);
+				}
+			}
+		}
+}
+
+/*
+ * Filters j..j+7 of the kernel gradient: one accumulator per tap (K <=
+ * 12), per position one load of dout and K broadcasts of pixels.
+ * Inlined with KH = KW = 3, the loops unroll and the accumulators live
+ * in registers.
+ */
+__attribute__((target("avx2,fma"), always_inline))
+static inline void
+dw_group_avx2(float *dw, float *db, const float *dout, const float *inp,
+    const struct hgq_conv_geom *g, size_t B, size_t j, size_t KH,
+    size_t KW)
+{
+	__m256 acc[12], sb = _mm256_setzero_ps();
+	size_t OC = g->OC, W = g->W;
+	const float *d = dout + j;
+
+#pragma GCC unroll 12
+	for (size_t k = 0; k < 12; k++)
+		acc[k] = k < KH * KW ? _mm256_loadu_ps(dw + k * OC + j) :
+		    _mm256_setzero_ps();
+	if (db != NULL)
+		sb = _mm256_loadu_ps(db + j);
+	for (size_t b = 0; b < B; b++)
+		for (size_t oh = 0; oh < g->OH; oh++) {
+			const float *x = inp + (b * g->H + oh) * W;
+
+			for (size_t ow = 0; ow < g->OW; ow++, d += OC) {
+				__m256 dv = _mm256_loadu_ps(d);
+
+#pragma GCC unroll 12
+				for (size_t kh = 0; kh < KH; kh++)
+#pragma GCC unroll 12
+					for (size_t kw = 0; kw < KW; kw++)
+						acc[kh * KW + kw] =
+						    _mm256_fmadd_ps(
+						    _mm256_broadcast_ss(x + ow +
+						    kh * W + kw), dv,
+						    acc[kh * KW + kw]);
+				sb = _mm256_add_ps(sb, dv);
+			}
+		}
+#pragma GCC unroll 12
+	for (size_t k = 0; k < KH * KW; k++)
+		_mm256_storeu_ps(dw + k * OC + j, acc[k]);
+	if (db != NULL)
+		_mm256_storeu_ps(db + j, sb);
+}
+
+__attribute__((target("avx2,fma")))
+static void
+direct_dw_avx2(float *restrict dw, float *restrict db,
+    const float *restrict dout, const float *restrict inp,
+    const struct hgq_conv_geom *g, size_t B)
+{
+	for (size_t j = 0; j < g->OC; j += 8)
+		if (g->KH == 3 && g->KW == 3)
+			dw_group_avx2(dw, db, dout, inp, g, B, j, 3, 3);
+		else
+			dw_group_avx2(dw, db, dout, inp, g, B, j, g->KH,
+			    g->KW);
+}
+
+/* c[o] = column o of the 8x8 block of rows src + r*ld, r < 8 */
+__attribute__((target("avx2,fma"), always_inline))
+static inline void
+transpose8_avx2(__m256 c[8], const float *src, size_t ld)
+{
+	__m256 t[8], u[8];
+
+#pragma GCC unroll 4
+	for (size_t r = 0; r < 8; r += 2) {
+		__m256 a = _mm256_loadu_ps(src + r * ld);
+		__m256 b = _mm256_loadu_ps(src + (r + 1) * ld);
+
+		t[r] = _mm256_unpacklo_ps(a, b);
+		t[r + 1] = _mm256_unpackhi_ps(a, b);
+	}
+#pragma GCC unroll 2
+	for (size_t q = 0; q < 8; q += 4) {
+		u[q] = _mm256_shuffle_ps(t[q], t[q + 2], 0x44);
+		u[q + 1] = _mm256_shuffle_ps(t[q], t[q + 2], 0xee);
+		u[q + 2] = _mm256_shuffle_ps(t[q + 1], t[q + 3], 0x44);
+		u[q + 3] = _mm256_shuffle_ps(t[q + 1], t[q + 3], 0xee);
+	}
+#pragma GCC unroll 4
+	for (size_t o = 0; o < 4; o++) {
+		c[o] = _mm256_permute2f128_ps(u[o], u[o + 4], 0x20);
+		c[o + 4] = _mm256_permute2f128_ps(u[o], u[o + 4], 0x31);
+	}
+}
+
+/*
+ * dcolt of one image at positions p..p+7: their dout rows, 8 filters at
+ * a time, transposed in registers so that a register holds
+ * one filter's gradient at 8 positions; K accumulators (one per tap)
+ * take the filters in order.  Inlined with K = 9, the accumulators live
+ * in registers.
+ */
+__attribute__((target("avx2,fma"), always_inline))
+static inline void
+dcol8_avx2(float *dcolt, const float *d, const float *wt,
+    const struct hgq_conv_geom *g, size_t p, size_t K)
+{
+	size_t npos = g->OH * g->OW, OC = g->OC;
+	__m256 acc[12], c[8];
+
+#pragma GCC unroll 12
+	for (size_t k = 0; k < 12; k++)
+		acc[k] = _mm256_setzero_ps();
+	for (size_t j = 0; j < OC; j += 8) {
+		transpose8_avx2(c, d + p * OC + j, OC);
+#pragma GCC unroll 8
+		for (size_t o = 0; o < 8; o++) {
+			__m256 t = c[o];
+			const float *wo = wt + (j + o) * K;
+
+#pragma GCC unroll 12
+			for (size_t k = 0; k < K; k++)
+				acc[k] = _mm256_fmadd_ps(t,
+				    _mm256_broadcast_ss(wo + k), acc[k]);
+		}
+	}
+#pragma GCC unroll 12
+	for (size_t k = 0; k < K; k++)
+		_mm256_storeu_ps(dcolt + k * npos + p, acc[k]);
+}
+
+/*
+ * dcolt of one image, 8 positions at a time; the last 8 overlap the ones
+ * before when npos is not a multiple of 8 (the same values again); fewer
+ * than 8 go one by one.
+ */
+__attribute__((target("avx2,fma")))
+static void
+direct_dcol_avx2(float *restrict dcolt, const float *restrict d,
+    const float *restrict wt, const struct hgq_conv_geom *g)
+{
+	size_t K = g->KH * g->KW, npos = g->OH * g->OW, OC = g->OC;
+
+	if (npos < 8) {		/* one at a time, fused as the tiles */
+		for (size_t p = 0; p < npos; p++)
+			for (size_t k = 0; k < K; k++) {
+				__m128 s = _mm_setzero_ps();
+
+				for (size_t o = 0; o < OC; o++)
+					s = _mm_fmadd_ss(_mm_set_ss(d[p * OC +
+					    o]), _mm_set_ss(wt[o * K + k]), s);
+				dcolt[k * npos + p] = _mm_cvtss_f32(s);
+			}
+		return;
+	}
+	for (size_t p8 = 0; p8 < npos; p8 += 8) {
+		size_t p = p8 + 8 <= npos ? p8 : npos - 8;
+
+		if (K == 9)
+			dcol8_avx2(dcolt, d, wt, g, p, 9);
+		else
+			dcol8_avx2(dcolt, d, wt, g, p, K);
+	}
+}
+
+/*
+ * The gather, 8 neighbouring pixels of a row at a time where all KW taps
+ * of each are real (columns KW-1 .. OW-1), the same additions in the
+ * same order per pixel; the other columns by direct_gather_c.
+ */
+__attribute__((target("avx2,fma")))
+static void
+direct_gather_avx2(float *restrict x, const float *restrict dcolt,
+    const struct hgq_conv_geom *g)
+{
+	size_t KW = g->KW, npos = g->OH * g->OW;
+	size_t c0 = KW - 1, c1 = c0 + (g->OW + 1 - KW) / 8 * 8;
+
+	for (size_t ih = 0; ih < g->H; ih++) {
+		size_t h0 = ih >= g->OH ? ih - g->OH + 1 : 0;
+		size_t h1 = ih + 1 < g->KH ? ih + 1 : g->KH;
+
+		for (size_t iw = c0; iw < c1; iw += 8) {
+			__m256 s = _mm256_setzero_ps();
+
+			for (size_t kh = h0; kh < h1; kh++)
+				for (size_t kw = 0; kw < KW; kw++)
+					s = _mm256_add_ps(s, _mm256_loadu_ps(
+					    dcolt + (kh * KW + kw) * npos +
+					    (ih - kh) * g->OW + iw - kw));
+			_mm256_storeu_ps(x + ih * g->W + iw, s);
+		}
+	}
+	direct_gather_c(x, dcolt, g, c0, c1);
+}
+#endif
+
+void
+hgq_conv_direct_forward(float *restrict out, const float *restrict inp,
+    const float *restrict w, const float *restrict bias,
+    const struct hgq_conv_geom *g, size_t B, int relu)
+{
+#ifdef HAVE_AVX2_VARIANT
+	if (hgq_kernel_isa_current() == HGQ_ISA_AVX2) {
+		direct_forward_avx2(out, inp, w, bias, g, B, relu);
+		return;
+	}
+#endif
+	direct_forward_c(out, inp, w, bias, g, B, relu);
+}
+
+void
+hgq_conv_direct_backward(float *restrict dinp, float *restrict dw,
+    float *restrict db, float *restrict dcolt, const float *restrict dout,
+    const float *restrict inp, const float *restrict wt,
+    const struct hgq_conv_geom *g, size_t B)
+{
+	size_t npos = g->OH * g->OW, plane = g->H * g->W;
+#ifdef HAVE_AVX2_VARIANT
+	int avx2 = hgq_kernel_isa_current() == HGQ_ISA_AVX2;
+
+	if (avx2)
+		direct_dw_avx2(dw, db, dout, inp, g, B);
+	else
+#endif
+		direct_dw_c(dw, db, dout, inp, g, B);
+	for (size_t b = 0; dinp != NULL && b < B; b++) {
+		const float *d = dout + b * npos * g->OC;
+		float *x = dinp + b * plane;
+
+#ifdef HAVE_AVX2_VARIANT
+		if (avx2) {
+			direct_dcol_avx2(dcolt, d, wt, g);
+			direct_gather_avx2(x, dcolt, g);
+			continue;
+		}
+#endif
+		direct_dcol_c(dcolt, d, wt, g);
+		direct_gather_c(x, dcolt, g, 0, 0);
+	}
+}
+
 /*
  * The direct loops: out[b,oh,ow,:] = bias + sum over the taps (kh, kw)
  * inside the input, then c, of inp[b,ih,iw,c] * w[kh,kw,c,:].  The tap
@@ -821,11 +1288,78 @@ pool_window_arg(float *restrict o, uint32_t *restrict arg,
 	}
 }
 
+#ifdef HAVE_AVX2_VARIANT
+/*
+ * Channels c..c+7 of the window at element e0, the running best and its
+ * element in two registers: v > best (false for a NaN) takes v and its
+ * element, as pool_window_arg's selects do, so the same winners.
+ */
+__attribute__((target("avx2,fma")))
+static inline void
+pool_window_arg_avx2(float *o, uint32_t *arg, const float *x, uint32_t e0,
+    const struct hgq_pool_geom *g)
+{
+	const __m256i iota = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+	__m256 bv = _mm256_loadu_ps(x + e0);
+	__m256 be = _mm256_castsi256_ps(_mm256_add_epi32(
+	    _mm256_set1_epi32((int)e0), iota));
+	uint32_t W = (uint32_t)g->W, C = (uint32_t)g->C;
+
+	for (uint32_t ph = 0; ph < g->PH; ph++)
+		for (uint32_t pw = 0; pw < g->PW; pw++) {
+			uint32_t e = e0 + (ph * W + pw) * C;
+			__m256 v = _mm256_loadu_ps(x + e);
+			__m256 m = _mm256_cmp_ps(v, bv, _CMP_GT_OQ);
+			__m256 ev = _mm256_castsi256_ps(_mm256_add_epi32(
+			    _mm256_set1_epi32((int)e), iota));
+
+			be = _mm256_blendv_ps(be, ev, m);
+			bv = _mm256_blendv_ps(bv, v, m);
+		}
+	_mm256_storeu_ps(o, bv);
+	_mm256_storeu_si256((__m256i *)arg, _mm256_castps_si256(be));
+}
+
+__attribute__((target("avx2,fma")))
+static void
+maxpool_forward_arg_avx2(float *restrict out, uint32_t *restrict arg,
+    const float *restrict inp, const struct hgq_pool_geom *g, size_t B)
+{
+	size_t C = g->C, W = g->W, plane = g->H * W * C;
+
+	for (size_t b = 0; b < B; b++) {
+		const float *x = inp + b * plane;
+
+		for (size_t oh = 0; oh < g->OH; oh++)
+		for (size_t ow = 0; ow < g->OW; ow++) {
+			size_t p = ((b * g->OH + oh) * g->OW + ow) * C, c = 0;
+			/* < HGQ_CONV_MAX_ELEMS: fits 32 bits */
+			uint32_t e0 = (uint32_t)((oh * g->SH * W + ow *
+			    g->SW) * C);
+
+			for (; c + 8 <= C; c += 8)
+				pool_window_arg_avx2(out + p + c, arg + p + c,
+				    x, e0 + (uint32_t)c, g);
+			if (c < C)
+				pool_window_arg(out + p + c, arg + p + c, x,
+				    e0 + (uint32_t)c, g, C - c);
+		}
+	}
+}
+#endif
+
 void
 hgq_maxpool_forward_arg(float *restrict out, uint32_t *restrict arg,
     const float *restrict inp, const struct hgq_pool_geom *g, size_t B)
 {
 	size_t C = g->C, W = g->W, plane = g->H * W * C;
+
+#ifdef HAVE_AVX2_VARIANT
+	if (hgq_kernel_isa_current() == HGQ_ISA_AVX2) {
+		maxpool_forward_arg_avx2(out, arg, inp, g, B);
+		return;
+	}
+#endif
 
 	for (size_t b = 0; b < B; b++) {
 		const float *x = inp + b * plane;

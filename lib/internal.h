@@ -620,6 +620,27 @@ void	hgq_conv_forward_ref(float *out, const float *inp, const float *w,
 	    int relu);
 
 /*
+ * hgq_conv_direct - whether the direct kernels below take convolution g:
+ * one input channel, stride 1, no padding, OC a multiple of 8, at most
+ * 12 taps (the first convolution of an image network).
+ * hgq_conv_direct_forward is hgq_conv_forward without im2col (no col);
+ * hgq_conv_direct_backward is hgq_conv_backward reading the input inp
+ * instead of col, with dcolt scratch of hgq_conv_col_len floats (one
+ * sample's).  Both give the same bits as the im2col path under the same
+ * kernel variant (hgq_kernel_isa).
+ */
+int	hgq_conv_direct(const struct hgq_conv_geom *g);
+void	hgq_conv_direct_forward(float *restrict out,
+	    const float *restrict inp, const float *restrict w,
+	    const float *restrict bias, const struct hgq_conv_geom *g,
+	    size_t B, int relu);
+void	hgq_conv_direct_backward(float *restrict dinp, float *restrict dw,
+	    float *restrict db, float *restrict dcolt,
+	    const float *restrict dout, const float *restrict inp,
+	    const float *restrict wt, const struct hgq_conv_geom *g,
+	    size_t B);
+
+/*
  * hgq_conv_backward - given dout [B,OH,OW,OC] (after the ReLU's mask):
  * dw [KH,KW,C,OC] += the kernel gradient, db (OC) += sum of dout over the
  * batch and positions, dinp [B,H,W,C] = the input gradient (overwritten).

@@ -285,6 +285,8 @@ struct tdense {
 	struct hgq_conv_geom g;		/* convolutions */
 	struct hgq_pool_geom pg;	/* pooling */
 	size_t		 col_len;	/* im2col floats of a sample */
+	int		 direct;	/* convolution by hgq_conv_direct_*:
+					   no im2col, no col buffer */
 	int		 relu, bn, w_gran, b_gran;
 	int		 nobias;	/* use_bias: false without bn: b = 0 */
 	size_t		 off_w, off_b, off_fw, off_fb, off_g;
@@ -533,7 +535,7 @@ tbuf_alloc(struct hgq_trainer *t, struct tbuf *b, size_t rows)
 			    v->dz == NULL)
 				return HGQ_ENOMEM;
 		}
-		if (t->d[l].col_len > 0 &&
+		if (t->d[l].col_len > 0 && !t->d[l].direct &&
 		    (b->col[l] = falloc(r * t->d[l].col_len)) == NULL)
 			return HGQ_ENOMEM;
 		if (t->d[l].kind == HGQ_LAYER_MAXPOOL &&
@@ -757,6 +759,8 @@ op_init(struct hgq_trainer *t, struct tdense *d, uint32_t j,
 
 		d->relu = l->act == HGQ_ACT_RELU;
 		d->bn = l->bn;
+		d->direct = d->kind != HGQ_LAYER_DENSE && !d->bn &&
+		    hgq_conv_direct(&d->g);
 		/* a model built without a config's layers has biases */
 		d->nobias = !l->bn && ci < t->c->model.n_layers &&
 		    t->c->model.layers[ci].no_bias;
@@ -1563,6 +1567,11 @@ weighted_forward(struct hgq_trainer *t, struct tbuf *b, int tid, uint32_t l,
 	const float *A = b->q[d->in[0]];
 	size_t rows = nr * d->npos;
 
+	if (d->direct) {
+		hgq_conv_direct_forward(b->x[d->out], A, v.wq, v.bq, &d->g, nr,
+		    d->relu);
+		return;
+	}
 	if (d->kind != HGQ_LAYER_DENSE) {
 		hgq_conv_im2col(b->col[l], A, &d->g, nr);
 		A = b->col[l];
@@ -1611,6 +1620,12 @@ weighted_backward(struct hgq_trainer *t, struct tbuf *b, int tid, uint32_t l,
 	float *dA = !want_dq ? NULL : conv ? b->dcol : dnext;
 	size_t rows = nr * d->npos;
 
+	if (d->direct) {
+		hgq_conv_direct_backward(want_dq ? dnext : NULL,
+		    b->acc + d->acc_gw, b->acc + d->acc_gb, b->dcol, dcur,
+		    b->q[d->in[0]], d->wt, &d->g, nr);
+		return;
+	}
 	hgq_matmul_backward(dA, b->acc + d->acc_gw, b->acc + d->acc_gb, dcur,
 	    A, bn_view(t, d, l, tid).wt, rows, d->C, d->OC);
 	if (conv && want_dq)

@@ -372,6 +372,98 @@ START_TEST(test_gemm_vs_direct)
 END_TEST
 
 /*
+ * The direct kernels of a one-channel convolution give the same bits as
+ * the im2col path under each kernel variant, on random floats (every
+ * rounding counts): rows shorter and longer than a 12-position tile,
+ * fewer than 8 positions, 1 to 12 taps, 8 to 24 filters.
+ */
+static const size_t direct_cases[][5] = {	/* H, W, KH, KW, OC */
+	{ 28, 28, 3, 3, 8 }, { 5, 12, 3, 3, 16 }, { 4, 20, 2, 3, 8 },
+	{ 3, 3, 2, 2, 8 }, { 9, 30, 1, 1, 24 }, { 6, 17, 3, 4, 8 },
+	{ 7, 9, 3, 1, 16 },
+};
+
+static void
+check_direct(const struct hgq_conv_geom *g, size_t B, int isa)
+{
+	size_t K = g->KH * g->KW, no = B * g->OH * g->OW * g->OC;
+	size_t ni = B * g->H * g->W, nw = K * g->OC, ncol = hgq_conv_col_len(g);
+	float *x = rand_array(ni, -1, 1), *w = rand_array(nw, -1, 1);
+	float *bias = rand_array(g->OC, -1, 1), *dout = rand_array(no, -1, 1);
+	float *wt = zeros(nw), *col = zeros(B * ncol), *dcol = zeros(B * ncol);
+	float *o1 = zeros(no), *o2 = zeros(no), *di1 = zeros(ni);
+	float *di2 = zeros(ni), *dw1 = rand_array(nw, -1, 1);
+	float *dw2 = malloc(nw * sizeof(float)), *db1 = rand_array(g->OC, -1, 1);
+	float *db2 = malloc(g->OC * sizeof(float));
+
+	ck_assert(hgq_conv_direct(g));
+	memcpy(dw2, dw1, nw * sizeof(float));
+	memcpy(db2, db1, g->OC * sizeof(float));
+	for (int relu = 0; relu <= 1; relu++) {
+		hgq_conv_forward(o1, col, x, w, relu ? NULL : bias, g, B,
+		    relu);
+		hgq_conv_direct_forward(o2, x, w, relu ? NULL : bias, g, B,
+		    relu);
+		for (size_t j = 0; j < no; j++)
+			ck_assert_msg(o1[j] == o2[j], "isa %d %zux%zu "
+			    "out[%zu]: %a != %a", isa, g->H, g->W, j,
+			    (double)o1[j], (double)o2[j]);
+	}
+	hgq_wquant_transpose(wt, w, K, g->OC);
+	hgq_conv_backward(di1, dw1, db1, dcol, dout, col, wt, g, B);
+	hgq_conv_direct_backward(di2, dw2, db2, dcol, dout, x, wt, g, B);
+	for (size_t j = 0; j < ni; j++)
+		ck_assert_msg(di1[j] == di2[j], "isa %d %zux%zu dinp[%zu]: "
+		    "%a != %a", isa, g->H, g->W, j, (double)di1[j],
+		    (double)di2[j]);
+	/* without dinp and db: dw alone, accumulated again */
+	hgq_conv_backward(NULL, dw1, NULL, NULL, dout, col, NULL, g, B);
+	hgq_conv_direct_backward(NULL, dw2, NULL, NULL, dout, x, NULL, g, B);
+	for (size_t j = 0; j < nw; j++)
+		ck_assert_msg(dw1[j] == dw2[j], "isa %d dw[%zu]", isa, j);
+	for (size_t j = 0; j < g->OC; j++)
+		ck_assert_msg(db1[j] == db2[j], "isa %d db[%zu]", isa, j);
+	free(x); free(w); free(bias); free(dout); free(wt); free(col);
+	free(dcol); free(o1); free(o2); free(di1); free(di2); free(dw1);
+	free(dw2); free(db1); free(db2);
+}
+
+START_TEST(test_direct_same_bits)
+{
+	struct hgq_conv_geom g;
+
+	fx_rng_state = 11;
+	for (size_t v = 0; v < N_ISAS; v++) {
+		if (hgq_kernel_isa(isas[v]) != isas[v])
+			continue;
+		for (size_t c = 0; c < sizeof(direct_cases) /
+		    sizeof(direct_cases[0]); c++) {
+			const size_t *d = direct_cases[c];
+
+			geom(&g, d[0], d[1], 1, d[2], d[3], d[4], 1, 1,
+			    HGQ_PAD_VALID);
+			check_direct(&g, 3, isas[v]);
+		}
+	}
+	hgq_kernel_isa(HGQ_ISA_AUTO);
+	/* what the direct kernels leave to im2col */
+	geom(&g, 28, 28, 2, 3, 3, 8, 1, 1, HGQ_PAD_VALID);
+	ck_assert(!hgq_conv_direct(&g));
+	geom(&g, 28, 28, 1, 3, 3, 8, 2, 2, HGQ_PAD_VALID);
+	ck_assert(!hgq_conv_direct(&g));
+	geom(&g, 28, 28, 1, 3, 3, 8, 1, 1, HGQ_PAD_SAME);
+	ck_assert(!hgq_conv_direct(&g));
+	geom(&g, 28, 28, 1, 3, 3, 12, 1, 1, HGQ_PAD_VALID);
+	ck_assert(!hgq_conv_direct(&g));
+	geom(&g, 28, 28, 1, 5, 5, 8, 1, 1, HGQ_PAD_VALID);
+	ck_assert(!hgq_conv_direct(&g));
+	/* 'same' with a 1x1 kernel pads nothing */
+	geom(&g, 28, 28, 1, 1, 1, 8, 1, 1, HGQ_PAD_SAME);
+	ck_assert(hgq_conv_direct(&g));
+}
+END_TEST
+
+/*
  * col2im is the adjoint of im2col: <im2col(x), y> = <x, col2im(y)>,
  * exactly on integers; and the batch split over row ranges (as the
  * trainer's threads do) gives the same outputs and summed gradients.
@@ -764,7 +856,7 @@ START_TEST(test_maxpool_arg)
 		const size_t B = 3;
 		size_t ni, no;
 		float *x, *dout, *o1, *o2, *d1, *d2;
-		uint32_t *arg;
+		uint32_t *arg, *arg0;
 
 		ck_assert_int_eq(hgq_pool_geom_init(&p, cases[t][0],
 		    cases[t][1], cases[t][2], cases[t][3], cases[t][4],
@@ -778,15 +870,26 @@ START_TEST(test_maxpool_arg)
 		d1 = zeros(ni);
 		d2 = int_array(ni, 500, 600);
 		arg = calloc(no, sizeof(*arg));
+		arg0 = calloc(no, sizeof(*arg0));
 		ck_assert_ptr_nonnull(arg);
+		ck_assert_ptr_nonnull(arg0);
 		hgq_maxpool_forward(o1, x, &p, B);
-		hgq_maxpool_forward_arg(o2, arg, x, &p, B);
-		ck_assert_mem_eq(o1, o2, no * sizeof(float));
 		hgq_maxpool_backward(d1, dout, x, &p, B, 0);
-		hgq_maxpool_backward_arg(d2, dout, arg, &p, B);
-		ck_assert_mem_eq(d1, d2, ni * sizeof(float));
+		/* each kernel variant: the same winners */
+		for (size_t v = 0; v < N_ISAS; v++) {
+			if (hgq_kernel_isa(isas[v]) != isas[v])
+				continue;
+			hgq_maxpool_forward_arg(o2, arg, x, &p, B);
+			ck_assert_mem_eq(o1, o2, no * sizeof(float));
+			hgq_maxpool_backward_arg(d2, dout, arg, &p, B);
+			ck_assert_mem_eq(d1, d2, ni * sizeof(float));
+			if (v == 0)
+				memcpy(arg0, arg, no * sizeof(*arg));
+			ck_assert_mem_eq(arg0, arg, no * sizeof(*arg));
+		}
+		hgq_kernel_isa(HGQ_ISA_AUTO);
 		free(x); free(dout); free(o1); free(o2); free(d1); free(d2);
-		free(arg);
+		free(arg); free(arg0);
 	}
 }
 END_TEST
@@ -1015,6 +1118,7 @@ conv_suite(void)
 	tcase_add_test(tc, test_geom);
 	tcase_add_test(tc, test_forward_exact);
 	tcase_add_test(tc, test_gemm_vs_direct);
+	tcase_add_test(tc, test_direct_same_bits);
 	tcase_add_test(tc, test_col2im_and_split);
 	tcase_add_test(tc, test_conv_fd);
 	tcase_add_test(tc, test_pool_exact);

@@ -292,7 +292,9 @@ END_TEST
  * Small convolutional networks: variant 0 on [6, 6, 2] images: conv2d 3
  * 3x3 valid relu, maxpool 2 (stride 1), conv2d 4 2x2 same (batchnorm
  * when bn), avgpool 2, flatten, dense 3; variant 1 on [9, 2] sequences:
- * conv1d 3 k3 s2 relu, maxpool1d 2, flatten, dense 4 relu, dense 3.
+ * conv1d 3 k3 s2 relu, maxpool1d 2, flatten, dense 4 relu, dense 3;
+ * variant 2 on [7, 7, 1] images: conv2d 8 3x3 valid relu (the direct
+ * kernels of a one-channel convolution), maxpool 2, flatten, dense 3.
  * Activation quantizers per channel when chan.
  */
 static void
@@ -317,6 +319,16 @@ conv_config(struct hgq_config *c, int variant, int bn, int chan)
 		    .ndim = 2, .pool = { 2, 2 }, .stride = { 1, 1 } };
 		l[4] = (struct hgq_layer_conf){ .kind = HGQ_LAYER_FLATTEN };
 		l[5] = (struct hgq_layer_conf){ .kind = HGQ_LAYER_DENSE,
+		    .units = 3 };
+	} else if (variant == 2) {
+		c->model.n_layers = 4;
+		l[0] = (struct hgq_layer_conf){ .kind = HGQ_LAYER_CONV2D,
+		    .ndim = 2, .filters = 8, .kernel = { 3, 3 },
+		    .stride = { 1, 1 }, .act = HGQ_ACT_RELU, .bn = bn };
+		l[1] = (struct hgq_layer_conf){ .kind = HGQ_LAYER_MAXPOOL,
+		    .ndim = 2, .pool = { 2, 2 }, .stride = { 2, 2 } };
+		l[2] = (struct hgq_layer_conf){ .kind = HGQ_LAYER_FLATTEN };
+		l[3] = (struct hgq_layer_conf){ .kind = HGQ_LAYER_DENSE,
 		    .units = 3 };
 	} else {
 		c->model.n_layers = 5;
@@ -345,6 +357,12 @@ conv_data(struct hgq_train_data *d, int variant, size_t n_train,
 		d->in_shape[0] = 6;
 		d->in_shape[1] = 6;
 		d->in_shape[2] = 2;
+	} else if (variant == 2) {
+		synth_data(d, n_train, n_val, 49, 3, 5);
+		d->in_rank = 3;
+		d->in_shape[0] = 7;
+		d->in_shape[1] = 7;
+		d->in_shape[2] = 1;
 	} else {
 		synth_data(d, n_train, n_val, 18, 3, 5);
 		d->in_rank = 2;
@@ -445,6 +463,8 @@ START_TEST(test_grad_fd_conv)
 	conv_grad_fd(0, 1, 2, 0);
 	conv_grad_fd(1, 0, 1, 1);
 	conv_grad_fd(1, 1, 2, 0);
+	conv_grad_fd(2, 0, 1, 0);
+	conv_grad_fd(2, 0, 2, 1);
 }
 END_TEST
 
