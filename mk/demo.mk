@@ -21,8 +21,11 @@
 #                    train.tsv (the per-epoch log) and train.seconds
 #   pruned.hgqm      hgq-prune
 #   ebops.json       hgq-ebops --json of the pruned model
-#   ebops-unpruned.json  of the trained one: 64 x its weights is the
-#                    uniform 8-bit reference (3,362,816 for 784-64-32-10)
+#   ebops-unpruned.json  hgq-ebops --json of the trained one
+#   uniform8.txt     scripts/uniform8.sh: 64 x every multiplication of
+#                    the network, the uniform 8-bit reference (3,362,816
+#                    for 784-64-32-10: 64 x its weights; 54,112,256 for
+#                    the CNN, whose weights serve every position)
 #   sim.json         hgq-sim --report json: bit-exact test accuracy
 #   net.v tb.v tb_inp.mem tb_exp.mem verilog.json
 #                    hgq-emit-verilog, pipelined, with a testbench on the
@@ -182,6 +185,9 @@ $(D)/ebops.json: $(D)/pruned.hgqm $(DEMO_BIN)/hgq-ebops
 $(D)/ebops-unpruned.json: $(D)/model.hgqm $(DEMO_BIN)/hgq-ebops
 	$(DEMO_BIN)/hgq-ebops --json $(D)/model.hgqm > $@
 
+$(D)/uniform8.txt: $(D)/model.hgqm $(DEMO_BIN)/hgq-ebops scripts/uniform8.sh
+	$(DEMO_BIN)/hgq-ebops --dump $(D)/model.hgqm | sh scripts/uniform8.sh > $@
+
 $(D)/sim.json: $(D)/pruned.hgqm $(DEMO_BIN)/hgq-sim
 	@test -n '$(DEMO_TEST_X)' && test -n '$(DEMO_TEST_Y)' || { echo \
 	    "demo: no test data: set data.test_x and test_y in" \
@@ -268,15 +274,16 @@ $(D)/yosys.json: $(D)/synth.v scripts/synth-yosys.sh
 	$(DEMO_YOSYS) $(D)/synth.v > $@
 	@cat $@
 
-$(D)/pareto.png $(D)/pareto.svg &: $(D)/pareto.tsv \
-    $(D)/ebops-unpruned.json scripts/plot-pareto.sh
-	@w=$$($(call demo_jget,weights,$(D)/ebops-unpruned.json)); \
-	test -n "$$w" || exit 1; \
-	echo "sh scripts/plot-pareto.sh -g models -m final -u $$((64 * w)) -o $(D)/pareto $(D)/pareto.tsv"; \
+$(D)/pareto.png $(D)/pareto.svg &: $(D)/pareto.tsv $(D)/uniform8.txt \
+    scripts/plot-pareto.sh
+	@u=$$(cat $(D)/uniform8.txt); \
+	test -n "$$u" || exit 1; \
+	echo "sh scripts/plot-pareto.sh -g models -m final -u $$u -o $(D)/pareto $(D)/pareto.tsv"; \
 	sh scripts/plot-pareto.sh -t "$(notdir $(DEMO_CONFIG)): test accuracy against EBOPs" \
-	    -g models -m final -u $$((64 * w)) -o $(D)/pareto $(D)/pareto.tsv
+	    -g models -m final -u $$u -o $(D)/pareto $(D)/pareto.tsv
 
 $(D)/summary.md: $(D)/sim.json $(D)/ebops.json $(D)/ebops-unpruned.json \
+    $(D)/uniform8.txt \
     $(D)/verilog.json $(D)/iverilog.log $(D)/pareto.tsv $(D)/synth.txt \
     $(D)/synth.json $(D)/yosys.json scripts/demo-summary.sh
 	sh scripts/demo-summary.sh -c '$(DEMO_CONFIG)' \
