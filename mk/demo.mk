@@ -62,6 +62,9 @@
 #   DEMO_VECTORS      test rows simulated in Icarus Verilog [1000]
 #   DEMO_PIPELINE     a register every N adder levels [5]
 #   DEMO_TUNE_EPOCHS, DEMO_TUNE_BETA  the tuning step [6] [4e-5]
+#   DEMO_TUNE_TARGET  steer beta in the tuning step towards this many EBOPs
+#                     (hgq-train --target-ebops, starting from
+#                     DEMO_TUNE_BETA), 0 for a constant beta [0]
 #   DEMO_SYNTH_EBOPS  largest model for Yosys, in EBOPs [12000]
 #   DEMO_BIN          the programs [$(B)/bin]; an absolute path uses the
 #                     programs there as they are, without rebuilding them
@@ -75,6 +78,7 @@ DEMO_PIPELINE	?= 5
 DEMO_SYNTH_EBOPS ?= 12000
 DEMO_TUNE_EPOCHS ?= 6
 DEMO_TUNE_BETA	?= 4e-5
+DEMO_TUNE_TARGET ?= 0
 DEMO_BIN	?= $(B)/bin
 DEMO_YOSYS	?= sh scripts/synth-yosys.sh
 # a key of the config's data section (block style, `key: value`)
@@ -89,18 +93,30 @@ D	= $(DEMO_DIR)
 
 # make demo-cnn: the same pipeline for the CNN of examples/fmnist-cnn.yaml
 # into runs/demo-cnn/, the same files (summary.md, pareto.png, the
-# testbench's PASS).  Only its own variables differ from make demo's: the
-# tuning pressure is scaled to the CNN's EBOPs (about 2,000,000 where the
-# MLP has 100,000, so 2e-6 where the MLP has 4e-5: the same penalty) and
-# takes three epochs, not six (an epoch of the CNN costs ten of the MLP).
+# testbench's PASS).  Only its own variables differ from make demo's:
+#   - the tuning steers beta (hgq-train --target-ebops) towards 30,000
+#     EBOPs for 8 epochs, starting at 1e-6: the CNN has to fall 100-fold,
+#     from about 3,500,000 EBOPs, where the MLP falls 10-fold.  A constant
+#     beta either stalls (2e-6 for 3 epochs: 246,351 EBOPs, a 250,000-LUT
+#     design that Yosys does not finish) or, large enough, cuts through
+#     every size to a collapsed network; the controller lowers beta again
+#     once the EBOPs are near the target, where the accuracy recovers.
+#   - 200 Icarus vectors, not 1,000: the simulation of the final CNN
+#     (about 430,000 adders) costs about 0.5 to 0.8 CPU seconds an image
+#     in vvp, so 1,000 images took 8 to 14 minutes, the largest step of
+#     the demo; DEMO_CNN_VECTORS=1000 runs them all.
 DEMO_CNN_CONFIG	?= examples/fmnist-cnn.yaml
 DEMO_CNN_DIR	?= runs/demo-cnn
-DEMO_CNN_TUNE_EPOCHS ?= 3
-DEMO_CNN_TUNE_BETA ?= 2e-6
+DEMO_CNN_TUNE_EPOCHS ?= 8
+DEMO_CNN_TUNE_BETA ?= 1e-6
+DEMO_CNN_TUNE_TARGET ?= 30000
 DEMO_CNN_SYNTH_EBOPS ?= 40000
+DEMO_CNN_VECTORS ?= 200
 DEMO_CNN_VARS	= DEMO_CONFIG='$(DEMO_CNN_CONFIG)' DEMO_DIR='$(DEMO_CNN_DIR)' \
 		  DEMO_TUNE_EPOCHS=$(DEMO_CNN_TUNE_EPOCHS) \
 		  DEMO_TUNE_BETA=$(DEMO_CNN_TUNE_BETA) \
+		  DEMO_TUNE_TARGET=$(DEMO_CNN_TUNE_TARGET) \
+		  DEMO_VECTORS=$(DEMO_CNN_VECTORS) \
 		  DEMO_SYNTH_EBOPS=$(DEMO_CNN_SYNTH_EBOPS)
 
 .PHONY: demo demo-run demo-clean demo-cnn demo-cnn-run demo-cnn-clean sweep
@@ -175,7 +191,9 @@ $(D)/tuned.hgqm: $(D)/model.hgqm $(D)/tune.yaml $(DEMO_BIN)/hgq-train
 	    $(D)/train.tsv); \
 	set -- $(DEMO_BIN)/hgq-train -c $(D)/tune.yaml $(DEMO_TRAIN_FLAGS) \
 	    --resume $(D)/model.hgqm --epochs $$((e + $(DEMO_TUNE_EPOCHS))) \
-	    --beta-max $(DEMO_TUNE_BETA) --pareto-dir $(D)/tuned-pareto \
+	    --beta-max $(DEMO_TUNE_BETA) \
+	    $(if $(filter-out 0,$(DEMO_TUNE_TARGET)),--target-ebops $(DEMO_TUNE_TARGET)) \
+	    --pareto-dir $(D)/tuned-pareto \
 	    --log $(D)/tuned.tsv -o $@; \
 	echo "$$*"; "$$@"
 
