@@ -133,7 +133,7 @@ echo "## Yosys"
 echo
 echo "synth_xilinx (xc7, flattened) ran on \`$synth_model\` ($synth_set),"
 echo "the most accurate model of the table below within the EBOPs limit of"
-echo "the demo (or the cheapest one), so that it finishes in about a minute;"
+echo "the demo (or the cheapest one), so that it finishes in minutes;"
 echo "the LUT estimate is that of hgq-emit-verilog for the same design."
 echo
 echo "| model | EBOPs | test accuracy | adders | LUT estimate | Yosys LUTs | estimate / Yosys | CARRY | FF | Yosys time |"
