@@ -21,8 +21,11 @@
 #                    train.tsv (the per-epoch log) and train.seconds
 #   pruned.hgqm      hgq-prune
 #   ebops.json       hgq-ebops --json of the pruned model
-#   ebops-unpruned.json  of the trained one: 64 x its weights is the
-#                    uniform 8-bit reference (3,362,816 for 784-64-32-10)
+#   ebops-unpruned.json  hgq-ebops --json of the trained one
+#   uniform8.txt     scripts/uniform8.sh: 64 x every multiplication of
+#                    the network, the uniform 8-bit reference (3,362,816
+#                    for 784-64-32-10: 64 x its weights; 54,112,256 for
+#                    the CNN, whose weights serve every position)
 #   sim.json         hgq-sim --report json: bit-exact test accuracy
 #   net.v tb.v tb_inp.mem tb_exp.mem verilog.json
 #                    hgq-emit-verilog, pipelined, with a testbench on the
@@ -59,6 +62,9 @@
 #   DEMO_VECTORS      test rows simulated in Icarus Verilog [1000]
 #   DEMO_PIPELINE     a register every N adder levels [5]
 #   DEMO_TUNE_EPOCHS, DEMO_TUNE_BETA  the tuning step [6] [4e-5]
+#   DEMO_TUNE_TARGET  steer beta in the tuning step towards this many EBOPs
+#                     (hgq-train --target-ebops, starting from
+#                     DEMO_TUNE_BETA), 0 for a constant beta [0]
 #   DEMO_SYNTH_EBOPS  largest model for Yosys, in EBOPs [12000]
 #   DEMO_BIN          the programs [$(B)/bin]; an absolute path uses the
 #                     programs there as they are, without rebuilding them
@@ -72,6 +78,7 @@ DEMO_PIPELINE	?= 5
 DEMO_SYNTH_EBOPS ?= 12000
 DEMO_TUNE_EPOCHS ?= 6
 DEMO_TUNE_BETA	?= 4e-5
+DEMO_TUNE_TARGET ?= 0
 DEMO_BIN	?= $(B)/bin
 DEMO_YOSYS	?= sh scripts/synth-yosys.sh
 # a key of the config's data section (block style, `key: value`)
@@ -86,18 +93,39 @@ D	= $(DEMO_DIR)
 
 # make demo-cnn: the same pipeline for the CNN of examples/fmnist-cnn.yaml
 # into runs/demo-cnn/, the same files (summary.md, pareto.png, the
-# testbench's PASS).  Only its own variables differ from make demo's: the
-# tuning pressure is scaled to the CNN's EBOPs (about 2,000,000 where the
-# MLP has 100,000, so 2e-6 where the MLP has 4e-5: the same penalty) and
-# takes three epochs, not six (an epoch of the CNN costs ten of the MLP).
+# testbench's PASS).  Only its own variables differ from make demo's:
+#   - the tuning steers beta (hgq-train --target-ebops) towards 30,000
+#     EBOPs for 8 epochs, starting at 1e-6: the CNN has to fall 100-fold,
+#     from about 3,500,000 EBOPs, where the MLP falls 10-fold.  A constant
+#     2e-6 for 3 epochs stalled at 246,351 EBOPs (a 250,000-LUT design,
+#     far too long for Yosys); steered from 1e-5 towards 20,000, beta
+#     rose to 2e-4 and cut the network to 11,757 EBOPs at 55 % validation
+#     accuracy in three epochs.  From 1e-6 the controller lowers beta
+#     again near the target, where the accuracy recovers: measured,
+#     30,072 EBOPs at 79.53 % test accuracy and 19,925 at 78.79 %.
+#   - 200 Icarus vectors, not 1,000: the simulation of the final CNN
+#     (about 430,000 adders) costs about 0.5 to 0.8 CPU seconds an image
+#     in vvp, so 1,000 images took 8 to 14 minutes, the largest step of
+#     the demo; DEMO_CNN_VECTORS=1000 runs them all.
+# Measured (a shared 2-core machine at load 5 to 8; CPU seconds): the
+# training 472 (4 min 15 s on idle cores, measured before; 725 s wall
+# here, the same model), the tuning 268, emission + iverilog + vvp of
+# 200 images 199 (PASS 200), Yosys about 385 on the 30,072-EBOPs tuned
+# model (79.53 % test accuracy; 32,510 LUTs, estimate 32,176): about 16
+# to 17 minutes in all on two idle cores, Yosys, the training and Icarus
+# the largest steps.
 DEMO_CNN_CONFIG	?= examples/fmnist-cnn.yaml
 DEMO_CNN_DIR	?= runs/demo-cnn
-DEMO_CNN_TUNE_EPOCHS ?= 3
-DEMO_CNN_TUNE_BETA ?= 2e-6
+DEMO_CNN_TUNE_EPOCHS ?= 8
+DEMO_CNN_TUNE_BETA ?= 1e-6
+DEMO_CNN_TUNE_TARGET ?= 30000
 DEMO_CNN_SYNTH_EBOPS ?= 40000
+DEMO_CNN_VECTORS ?= 200
 DEMO_CNN_VARS	= DEMO_CONFIG='$(DEMO_CNN_CONFIG)' DEMO_DIR='$(DEMO_CNN_DIR)' \
 		  DEMO_TUNE_EPOCHS=$(DEMO_CNN_TUNE_EPOCHS) \
 		  DEMO_TUNE_BETA=$(DEMO_CNN_TUNE_BETA) \
+		  DEMO_TUNE_TARGET=$(DEMO_CNN_TUNE_TARGET) \
+		  DEMO_VECTORS=$(DEMO_CNN_VECTORS) \
 		  DEMO_SYNTH_EBOPS=$(DEMO_CNN_SYNTH_EBOPS)
 
 .PHONY: demo demo-run demo-clean demo-cnn demo-cnn-run demo-cnn-clean sweep
@@ -172,7 +200,9 @@ $(D)/tuned.hgqm: $(D)/model.hgqm $(D)/tune.yaml $(DEMO_BIN)/hgq-train
 	    $(D)/train.tsv); \
 	set -- $(DEMO_BIN)/hgq-train -c $(D)/tune.yaml $(DEMO_TRAIN_FLAGS) \
 	    --resume $(D)/model.hgqm --epochs $$((e + $(DEMO_TUNE_EPOCHS))) \
-	    --beta-max $(DEMO_TUNE_BETA) --pareto-dir $(D)/tuned-pareto \
+	    --beta-max $(DEMO_TUNE_BETA) \
+	    $(if $(filter-out 0,$(DEMO_TUNE_TARGET)),--target-ebops $(DEMO_TUNE_TARGET)) \
+	    --pareto-dir $(D)/tuned-pareto \
 	    --log $(D)/tuned.tsv -o $@; \
 	echo "$$*"; "$$@"
 
@@ -181,6 +211,9 @@ $(D)/ebops.json: $(D)/pruned.hgqm $(DEMO_BIN)/hgq-ebops
 
 $(D)/ebops-unpruned.json: $(D)/model.hgqm $(DEMO_BIN)/hgq-ebops
 	$(DEMO_BIN)/hgq-ebops --json $(D)/model.hgqm > $@
+
+$(D)/uniform8.txt: $(D)/model.hgqm $(DEMO_BIN)/hgq-ebops scripts/uniform8.sh
+	$(DEMO_BIN)/hgq-ebops --dump $(D)/model.hgqm | sh scripts/uniform8.sh > $@
 
 $(D)/sim.json: $(D)/pruned.hgqm $(DEMO_BIN)/hgq-sim
 	@test -n '$(DEMO_TEST_X)' && test -n '$(DEMO_TEST_Y)' || { echo \
@@ -268,15 +301,16 @@ $(D)/yosys.json: $(D)/synth.v scripts/synth-yosys.sh
 	$(DEMO_YOSYS) $(D)/synth.v > $@
 	@cat $@
 
-$(D)/pareto.png $(D)/pareto.svg &: $(D)/pareto.tsv \
-    $(D)/ebops-unpruned.json scripts/plot-pareto.sh
-	@w=$$($(call demo_jget,weights,$(D)/ebops-unpruned.json)); \
-	test -n "$$w" || exit 1; \
-	echo "sh scripts/plot-pareto.sh -g models -m final -u $$((64 * w)) -o $(D)/pareto $(D)/pareto.tsv"; \
+$(D)/pareto.png $(D)/pareto.svg &: $(D)/pareto.tsv $(D)/uniform8.txt \
+    scripts/plot-pareto.sh
+	@u=$$(cat $(D)/uniform8.txt); \
+	test -n "$$u" || exit 1; \
+	echo "sh scripts/plot-pareto.sh -g models -m final -u $$u -o $(D)/pareto $(D)/pareto.tsv"; \
 	sh scripts/plot-pareto.sh -t "$(notdir $(DEMO_CONFIG)): test accuracy against EBOPs" \
-	    -g models -m final -u $$((64 * w)) -o $(D)/pareto $(D)/pareto.tsv
+	    -g models -m final -u $$u -o $(D)/pareto $(D)/pareto.tsv
 
 $(D)/summary.md: $(D)/sim.json $(D)/ebops.json $(D)/ebops-unpruned.json \
+    $(D)/uniform8.txt \
     $(D)/verilog.json $(D)/iverilog.log $(D)/pareto.tsv $(D)/synth.txt \
     $(D)/synth.json $(D)/yosys.json scripts/demo-summary.sh
 	sh scripts/demo-summary.sh -c '$(DEMO_CONFIG)' \

@@ -6,7 +6,7 @@
 # usage: demo-summary.sh [-c CONFIG] [-f TRAIN_FLAGS] [-x TEST_X] DIR
 #
 # DIR holds the files mk/demo.mk makes: sim.json, ebops.json,
-# ebops-unpruned.json, verilog.json, iverilog.log, pareto.tsv, synth.txt,
+# uniform8.txt, verilog.json, iverilog.log, pareto.tsv, synth.txt,
 # synth.json, yosys.json, and train.tsv and train.seconds when present.
 # pareto.tsv has the columns model, models (final, front or tuned),
 # ebops, test_acc, lut_estimate, n_test; synth.txt is one of its rows.
@@ -37,7 +37,7 @@ done
 shift $((OPTIND - 1))
 [ $# -eq 1 ] || usage
 dir=$1
-for f in sim.json ebops.json ebops-unpruned.json verilog.json iverilog.log \
+for f in sim.json ebops.json uniform8.txt verilog.json iverilog.log \
     pareto.tsv synth.txt synth.json yosys.json; do
 	[ -s "$dir/$f" ] || die "missing or empty '$dir/$f'"
 done
@@ -70,8 +70,10 @@ else
 fi
 ebops=$(jget total_ebops "$dir/ebops.json")
 ebops_lut=$(jget lut_estimate "$dir/ebops.json")
-weights=$(jget weights "$dir/ebops-unpruned.json")
-uniform=$((64 * weights))
+uniform=$(cat "$dir/uniform8.txt")
+case $uniform in
+''|*[!0-9]*) die "'$dir/uniform8.txt' is not a number of EBOPs" ;;
+esac
 adders=$(jget adders "$dir/verilog.json")
 vlut=$(jget lut_estimate "$dir/verilog.json")
 vff=$(jget ff "$dir/verilog.json")
@@ -131,7 +133,7 @@ echo "## Yosys"
 echo
 echo "synth_xilinx (xc7, flattened) ran on \`$synth_model\` ($synth_set),"
 echo "the most accurate model of the table below within the EBOPs limit of"
-echo "the demo (or the cheapest one), so that it finishes in about a minute;"
+echo "the demo (or the cheapest one), so that it finishes in minutes;"
 echo "the LUT estimate is that of hgq-emit-verilog for the same design."
 echo
 echo "| model | EBOPs | test accuracy | adders | LUT estimate | Yosys LUTs | estimate / Yosys | CARRY | FF | Yosys time |"
