@@ -222,6 +222,18 @@ int	hgq_kernel_isa_current(void);
 const char *hgq_engine_op_kernel(const struct hgq_engine *e, uint32_t op);
 
 /*
+ * hgq_sim_paths - the engine's fast paths that engines created after the
+ * call may take, where the exact ranges and the CPU allow: TILES, a chain
+ * of 16-bit dense layers a tile of samples at a time; AVX512, its sums
+ * with AVX-512 VNNI.  Both by default; the same results with or without.
+ * Returns the previous set.  For tests and benchmarks.
+ */
+enum { HGQ_SIM_TILES = 1, HGQ_SIM_AVX512 = 2 };
+int	hgq_sim_paths(int paths);
+/* hgq_engine_paths - the fast paths that engine e takes */
+int	hgq_engine_paths(const struct hgq_engine *e);
+
+/*
  * hgq_fq_forward - fake quantization of x (B,C) with per-column scale
  * 2^F[c] and inv_scale 2^-F[c] (hgq_fq_f32s semantics, rounding only)
  * into q (B,C); qmin/qmax (C) are lowered/raised to the extremes of q.

@@ -46,6 +46,7 @@
 #endif
 
 #define CHUNK		256	/* samples per block of work */
+#define TILE		4	/* samples per step of the tiled path */
 #define MAX_THREADS	64	/* jobs of the engine and of calibration */
 
 /*
@@ -58,6 +59,22 @@
  * because the true sum lies in the range that the type holds.
  */
 enum { PATH_32, PATH_MID, PATH_64 };
+
+/*
+ * The fast paths that the engines created from now on may take (where
+ * the ranges and the CPU allow); the tests turn them off to compare with
+ * the per-sample, AVX2 or plain-C paths.
+ */
+static int sim_paths = HGQ_SIM_TILES | HGQ_SIM_AVX512;
+
+int
+hgq_sim_paths(int paths)
+{
+	int old = sim_paths;
+
+	sim_paths = paths;
+	return old;
+}
 
 /*
  * Sums of 16-bit products (see "16-bit products" below): n_pair pairs of
@@ -956,9 +973,10 @@ op_fast(struct op_prep *o, const struct hgq_qop *qops,
     struct hgq_err *err)
 {
 	struct q32 *fq;
-	size_t n;
+	size_t n, stride;
 	int32_t *mem;
 	uint32_t oc;
+	bool dense = o->kind == HGQ_LAYER_DENSE;
 
 	if (o->kind == HGQ_LAYER_MAXPOOL || o->kind == HGQ_LAYER_AVGPOOL ||
 	    o->kind == HGQ_LAYER_FLATTEN) {
@@ -969,18 +987,25 @@ op_fast(struct op_prep *o, const struct hgq_qop *qops,
 			    y[j].hi <= qops[j].hi;
 		return HGQ_OK;
 	}
-	if ((o->kind != HGQ_LAYER_CONV1D && o->kind != HGQ_LAYER_CONV2D) ||
-	    o->c.path != PATH_32)
+	if (dense ? o->d.path != PATH_32 : (o->kind != HGQ_LAYER_CONV1D &&
+	    o->kind != HGQ_LAYER_CONV2D) || o->c.path != PATH_32)
 		return HGQ_OK;
 	for (uint32_t j = 0; j < o->n_out; j++) {
 		const struct hgq_qop *q = &qops[j];
-		int64_t lo = y[j].lo, hi = y[j].hi, rlo, rhi;
+		struct hgq_ival t = y[j];
+		int64_t lo, hi, rlo, rhi;
 
+		/* a dense layer's y is at its own exponent, the
+		   accumulator may be finer (dense_prepare) */
+		if (!reach[j] || hgq_ival_rescale(&t, -o->from[j]) != HGQ_OK)
+			return HGQ_OK;
+		lo = t.lo;
+		hi = t.hi;
 		if (relu) {
 			lo = lo < 0 ? 0 : lo;
 			hi = hi < 0 ? 0 : hi;
 		}
-		if (!reach[j] || q->rshift > 31 || q->lshift > 31 ||
+		if (q->rshift > 31 || q->lshift > 31 ||
 		    q->lo < INT32_MIN || q->hi > INT32_MAX ||
 		    lo + q->add < INT32_MIN || hi + q->add > INT32_MAX)
 			return HGQ_OK;
@@ -990,8 +1015,10 @@ op_fast(struct op_prep *o, const struct hgq_qop *qops,
 		    rhi > (INT32_MAX >> q->lshift))
 			return HGQ_OK;
 	}
-	oc = o->c.w.out_c;
-	n = (size_t)o->c.w.n_pos * o->c.stride;
+	/* a dense layer is a convolution of one position */
+	oc = dense ? o->n_out : o->c.w.out_c;
+	stride = dense ? o->d.stride : o->c.stride;
+	n = dense ? stride : (size_t)o->c.w.n_pos * stride;
 	if ((fq = calloc(1, sizeof(*fq))) == NULL ||
 	    (mem = hgq_calloc(8 * n, sizeof(int32_t))) == NULL) {
 		free(fq);
@@ -1006,7 +1033,7 @@ op_fast(struct op_prep *o, const struct hgq_qop *qops,
 	fq->mask = (uint32_t *)(mem + 6 * n);
 	fq->sbit = (uint32_t *)(mem + 7 * n);
 	for (size_t a = 0; a < n; a++) {
-		size_t p = a / o->c.stride, co = a % o->c.stride;
+		size_t p = a / stride, co = a % stride;
 		const struct hgq_qop *q = &qops[p * oc + co];
 
 		if (co >= oc) {
@@ -1026,23 +1053,23 @@ op_fast(struct op_prep *o, const struct hgq_qop *qops,
 		fq->sbit[a] = q->wrap ? (uint32_t)q->sbit : 0;
 	}
 	fq->mode = Q32_MIXED;
-	if (q32_step(fq->wrapm, n, o->c.stride) == 0) {
+	if (q32_step(fq->wrapm, n, stride) == 0) {
 		bool sat = true, wrap = true;
 
-		for (size_t a = 0; a < o->c.stride; a++) {
+		for (size_t a = 0; a < stride; a++) {
 			sat &= fq->wrapm[a] == 0;
-			wrap &= fq->wrapm[a] == -1 || a % o->c.stride >= oc;
+			wrap &= fq->wrapm[a] == -1 || a % stride >= oc;
 		}
 		fq->mode = sat ? Q32_SAT : wrap ? Q32_WRAP : Q32_MIXED;
 	}
-	fq->s_add = q32_step(fq->add, n, o->c.stride);
-	fq->s_lo = q32_step(fq->lo, n, o->c.stride);
-	fq->s_hi = q32_step(fq->hi, n, o->c.stride);
-	fq->s_wrapm = q32_step(fq->wrapm, n, o->c.stride);
-	fq->s_rsh = q32_step((int32_t *)fq->rsh, n, o->c.stride);
-	fq->s_lsh = q32_step((int32_t *)fq->lsh, n, o->c.stride);
-	fq->s_mask = q32_step((int32_t *)fq->mask, n, o->c.stride);
-	fq->s_sbit = q32_step((int32_t *)fq->sbit, n, o->c.stride);
+	fq->s_add = q32_step(fq->add, n, stride);
+	fq->s_lo = q32_step(fq->lo, n, stride);
+	fq->s_hi = q32_step(fq->hi, n, stride);
+	fq->s_wrapm = q32_step(fq->wrapm, n, stride);
+	fq->s_rsh = q32_step((int32_t *)fq->rsh, n, stride);
+	fq->s_lsh = q32_step((int32_t *)fq->lsh, n, stride);
+	fq->s_mask = q32_step((int32_t *)fq->mask, n, stride);
+	fq->s_sbit = q32_step((int32_t *)fq->sbit, n, stride);
 	o->fq = fq;
 	return HGQ_OK;
 }
@@ -1379,6 +1406,7 @@ mac16_tile_avx2(const struct mac16 *g, const int16_t *const *src,
 			tile16_avx2(g, src, off, b, 1, 1, ob);
 	}
 }
+
 #endif
 
 /*
@@ -1793,6 +1821,8 @@ struct hgq_engine {
 	int8_t		*in_k, *in_i, *in_f;
 	int		 in_ident;	/* index_map is the identity */
 	uint8_t		 in_round, in_ovf;
+	uint8_t		 tiled;		/* run_range takes TILE samples at
+					   a time (tile_run) */
 	uint32_t	 n_ops;		/* operations prepared (run) */
 	uint32_t	 n_alloc;	/* room in ops and qo */
 	uint32_t	 n_out;
@@ -1836,6 +1866,9 @@ scratch_len(const struct hgq_model *m)
 		if (s > need)
 			need = s;
 	}
+	/* tile_run: two tiles of int16 rows and a tile of sums */
+	if (need < TILE * (max_n + 16))
+		need = TILE * (max_n + 16);
 	return 2 * max_n + need + 16;
 }
 
@@ -1991,6 +2024,19 @@ engine_alloc(struct hgq_engine **out, const struct hgq_model *m,
 	return HGQ_OK;
 }
 
+/* can chain e take the tiled path (every op dense, 16-bit, int32 ops)? */
+static bool
+tile_ok(const struct hgq_engine *e)
+{
+	if (e->g != NULL || e->n_ops == 0)
+		return false;
+	for (uint32_t l = 0; l < e->n_ops; l++)
+		if (e->ops[l].kind != HGQ_LAYER_DENSE || !e->ops[l].d.k16 ||
+		    e->ops[l].fq == NULL)
+			return false;
+	return true;
+}
+
 int
 hgq_engine_new(struct hgq_engine **out, const struct hgq_model *m,
     struct hgq_err *err)
@@ -2036,6 +2082,7 @@ hgq_engine_new(struct hgq_engine **out, const struct hgq_model *m,
 	free(x);
 	free(xnext);
 	e->n_quant = e->n_ops + 1;
+	e->tiled = (sim_paths & HGQ_SIM_TILES) && tile_ok(e);
 	/* allocated last, as before graphs (see struct hgq_engine) */
 	if ((e->out_f = hgq_calloc(e->n_out, 1)) == NULL) {
 		hgq_engine_free(e);
@@ -2090,6 +2137,12 @@ hgq_engine_op_kernel(const struct hgq_engine *e, uint32_t op)
 		    step_name[st->kind];
 	}
 	return "none";
+}
+
+int
+hgq_engine_paths(const struct hgq_engine *e)
+{
+	return e->tiled ? HGQ_SIM_TILES : 0;
 }
 
 uint32_t
@@ -2790,6 +2843,121 @@ sample_mid(const struct hgq_engine *e, uint32_t n_ops, const int64_t *buf)
 	return n_ops % 2 == 0 ? buf + e->max_n : buf;
 }
 
+/*
+ * The tiled path of a chain of dense layers that all take 16-bit
+ * products and quantize in int32 (op_fast): TILE samples go through each
+ * layer together, so that every weight the sums load serves TILE samples
+ * (the layer is a convolution of TILE positions: mac16_run), and the
+ * activations stay int16 numbers between the layers - the next layer's
+ * 16-bit form proves that they fit.  The same sums modulo 2^32 and the
+ * same int32 quantizer ops as the per-sample path, so the same results;
+ * run_range takes the samples past the last whole tile one at a time.
+ */
+
+/* the row of int16 activations of one sample in a tile (buf's layout) */
+static size_t
+tile_row(const struct hgq_engine *e)
+{
+	return ((size_t)e->max_n + 15) & ~(size_t)7;
+}
+
+/*
+ * tile_emit - quantize the TILE rows of sums ob (rows of d->stride) of
+ * dense layer d through fq: to the int16 rows of nxt (row w; the padding
+ * lanes give 0, the partner of an odd last input) or, for the last
+ * layer, to out (rows of n_out int64).  lc counts overflows per lane.
+ */
+static inline __attribute__((always_inline)) void
+tile_emit(const struct dense_prep *d, const struct q32 *fq, const int mode,
+    const uint32_t *ob, int16_t *restrict nxt, size_t w,
+    int64_t *restrict out, uint32_t *restrict lc)
+{
+	typedef int16_t i16x8 __attribute__((vector_size(16)));
+
+	for (uint32_t q = 0; q < TILE; q++)
+		for (size_t j0 = 0; j0 < d->stride; j0 += 8) {
+			i32x8 v;
+
+			q32_block(fq, 0, j0, ob + q * d->stride + j0, d->relu,
+			    mode, &v, lc);
+			if (nxt != NULL) {
+				i16x8 h = __builtin_convertvector(v, i16x8);
+
+				memcpy(nxt + q * w + j0, &h, sizeof(h));
+			} else {
+				uint32_t n = d->n_out - (uint32_t)j0 < 8 ?
+				    d->n_out - (uint32_t)j0 : 8;
+				int64_t *o = out + (size_t)q * d->n_out + j0;
+
+				for (uint32_t jj = 0; jj < n; jj++)
+					o[jj] = v[jj];
+			}
+		}
+}
+
+/*
+ * tile_run - samples xs (TILE rows of n_raw) through a tiled chain (as
+ * sample_run): out gets TILE rows of n_out
+ */
+static inline __attribute__((always_inline)) void
+tile_run(const struct hgq_engine *e, const double *xs, int64_t *out,
+    uint64_t *counts, int64_t *buf)
+{
+	size_t w = tile_row(e);
+	int64_t *a = buf;
+	int16_t *act = (int16_t *)(buf + 2 * (size_t)e->max_n);
+	int16_t *nxt = act + TILE * w, *t;
+	uint32_t *ob = (uint32_t *)(nxt + TILE * w);
+	const int16_t *src[TILE];
+
+	for (uint32_t q = 0; q < TILE; q++) {
+		const double *x = xs + (size_t)q * e->n_raw;
+
+		for (uint32_t j = 0; j < e->n0; ) {
+			int ovf;
+
+			if (e->in_ident && j + 4 <= e->n0 &&
+			    input_quant4(e, j, x, a, &counts[0])) {
+				j += 4;
+				continue;
+			}
+			a[j] = input_quant(e, j, x[e->index_map[j]], &ovf);
+			counts[0] += ovf;
+			j++;
+		}
+		/* the first layer's 16-bit form proves them int16 */
+		for (uint32_t j = 0; j < e->n0; j++)
+			act[q * w + j] = (int16_t)a[j];
+		act[q * w + e->n0] = 0;	/* the odd one's partner */
+		src[q] = act + q * w;
+	}
+	for (uint32_t l = 0; l < e->n_ops; l++) {
+		const struct op_prep *o = &e->ops[l];
+		bool last = l + 1 == e->n_ops;
+		uint32_t lc[8] = { 0 };
+		uint64_t c = 0;
+
+		mac16_run(&o->d.g, src, o->d.g.pid, TILE, ob);
+		if (o->fq->mode == Q32_SAT)
+			tile_emit(&o->d, o->fq, Q32_SAT, ob, last ? NULL : nxt,
+			    w, out, lc);
+		else if (o->fq->mode == Q32_WRAP)
+			tile_emit(&o->d, o->fq, Q32_WRAP, ob, last ? NULL :
+			    nxt, w, out, lc);
+		else
+			tile_emit(&o->d, o->fq, Q32_MIXED, ob, last ? NULL :
+			    nxt, w, out, lc);
+		for (int jj = 0; jj < 8; jj++)
+			c += lc[jj];
+		counts[l + 1] += c;
+		t = act;
+		act = nxt;
+		nxt = t;
+		for (uint32_t q = 0; q < TILE; q++)
+			src[q] = act + q * w;
+	}
+}
+
 /* run samples [s0, s1) */
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && \
     !defined(__SANITIZE_ADDRESS__)
@@ -2799,7 +2967,13 @@ static void
 run_range(const struct hgq_engine *e, const double *x, size_t s0, size_t s1,
     int64_t *out, uint64_t *counts, int64_t *buf)
 {
-	for (size_t s = s0; s < s1; s++)
+	size_t s = s0;
+
+	if (e->tiled)
+		for (; s + TILE <= s1; s += TILE)
+			tile_run(e, x + s * e->n_raw, out + s * e->n_out,
+			    counts, buf);
+	for (; s < s1; s++)
 		sample_run(e, e->n_ops, x + s * e->n_raw, out + s * e->n_out,
 		    counts, buf);
 }
