@@ -90,6 +90,7 @@ struct mac16 {
 	uint32_t	*pid;		/* n_pair: 0, 2, 4, ... (inputs in a
 					   row) */
 	int		 avx2;		/* the AVX2 variant */
+	int		 avx512;	/* with AVX-512 VNNI */
 };
 
 static void mac16_tile_c(const struct mac16 *g, const int16_t *const *src,
@@ -98,6 +99,9 @@ static void mac16_tile_c(const struct mac16 *g, const int16_t *const *src,
 __attribute__((target("avx2"))) static void mac16_tile_avx2(
     const struct mac16 *g, const int16_t *const *src, const uint32_t *off,
     uint32_t np, uint32_t *restrict ob);
+__attribute__((target("avx2,avx512f,avx512vnni"))) static void
+    mac16_tile_avx512(const struct mac16 *g, const int16_t *const *src,
+    const uint32_t *off, uint32_t np, uint32_t *restrict ob);
 #endif
 
 /* mac16_init - room for g's weights (zero) and pair offsets */
@@ -115,9 +119,13 @@ mac16_init(struct mac16 *g, uint32_t n_pair, size_t stride,
 		return HGQ_ENOMEM;
 	for (uint32_t k = 0; k < n_pair; k++)
 		g->pid[k] = 2 * k;
-	g->avx2 = 0;
+	g->avx2 = g->avx512 = 0;
 #if defined(__x86_64__) && defined(__GNUC__)
 	g->avx2 = hgq_kernel_isa_current() == HGQ_ISA_AVX2;
+	__builtin_cpu_init();
+	g->avx512 = g->avx2 && (sim_paths & HGQ_SIM_AVX512) &&
+	    __builtin_cpu_supports("avx512f") &&
+	    __builtin_cpu_supports("avx512vnni");
 #endif
 	return HGQ_OK;
 }
@@ -147,6 +155,10 @@ mac16_run(const struct mac16 *g, const int16_t *const *src,
     const uint32_t *off, uint32_t np, uint32_t *restrict ob)
 {
 #if defined(__x86_64__) && defined(__GNUC__)
+	if (g->avx512) {
+		mac16_tile_avx512(g, src, off, np, ob);
+		return;
+	}
 	if (g->avx2) {
 		mac16_tile_avx2(g, src, off, np, ob);
 		return;
@@ -1215,60 +1227,94 @@ quant_one(const struct hgq_qop *q, int64_t v, int relu, uint64_t *c)
 	return s;
 }
 
+/* the quantizer ops of 8 lanes of a struct q32, in registers */
+struct q32v {
+	i32x8		 add, lo, hi, wrapm;
+	u32x8		 rsh, lsh, mask, sbit;
+};
+
+/* q32_load - lanes j0..j0+7 of fq at position p (what mode reads) */
+static inline __attribute__((always_inline)) void
+q32_load(const struct q32 *restrict fq, size_t p, size_t j0, const int mode,
+    struct q32v *k)
+{
+	memcpy(&k->add, fq->add + p * fq->s_add + j0, sizeof(k->add));
+	memcpy(&k->rsh, fq->rsh + p * fq->s_rsh + j0, sizeof(k->rsh));
+	memcpy(&k->lsh, fq->lsh + p * fq->s_lsh + j0, sizeof(k->lsh));
+	if (mode != Q32_WRAP) {
+		memcpy(&k->lo, fq->lo + p * fq->s_lo + j0, sizeof(k->lo));
+		memcpy(&k->hi, fq->hi + p * fq->s_hi + j0, sizeof(k->hi));
+	}
+	if (mode != Q32_SAT) {
+		memcpy(&k->mask, fq->mask + p * fq->s_mask + j0,
+		    sizeof(k->mask));
+		memcpy(&k->sbit, fq->sbit + p * fq->s_sbit + j0,
+		    sizeof(k->sbit));
+	}
+	if (mode == Q32_MIXED)
+		memcpy(&k->wrapm, fq->wrapm + p * fq->s_wrapm + j0,
+		    sizeof(k->wrapm));
+}
+
+/*
+ * q32_apply - the quantizer ops k on the 8 int32 accumulators *vp, in
+ * place (ReLU first when relu), counting overflows per lane in *cnt: the
+ * ops of hgq_qop in int32, branch-free, written with vector types (the
+ * compiler's own vectorisation of the lane loop failed in some copies)
+ */
+static inline __attribute__((always_inline)) void
+q32_apply(const struct q32v *k, i32x8 *vp, int relu, const int mode,
+    u32x8 *cnt)
+{
+	i32x8 v = *vp, r, t, w, q, m;
+
+	if (relu)
+		v &= v > 0;
+	/* v + add cannot overflow and the shifts are below 32 (op_fast);
+	   >> of a negative is arithmetic (see hgq_qop_round) */
+	r = (i32x8)((u32x8)((v + k->add) >> (i32x8)k->rsh) << k->lsh);
+	t = w = r;
+	if (mode != Q32_WRAP) {
+		m = r < k->lo;
+		t = (k->lo & m) | (r & ~m);
+		m = t > k->hi;
+		t = (k->hi & m) | (t & ~m);
+	}
+	if (mode != Q32_SAT)
+		w = (i32x8)((((u32x8)r & k->mask) ^ k->sbit) - k->sbit);
+	/* mode is a constant where this is inlined: a layer of one
+	   overflow mode does only its half */
+	if (mode == Q32_SAT)
+		q = t;
+	else if (mode == Q32_WRAP)
+		q = w;
+	else
+		q = (w & k->wrapm) | (t & ~k->wrapm);
+	*cnt -= (u32x8)(q != r);	/* -1 where they differ */
+	*vp = q;
+}
+
 /*
  * q32_block - quantize the 8 int32 accumulators blk of position p, lanes
  * j0..j0+7 of fq (ReLU first when relu) into *out, counting overflows
  * per lane in lc (summed once per layer: a sum across the lanes for
- * every block cost more than the quantization): the quantizer ops of
- * hgq_qop in int32, branch-free, written with vector types (the
- * compiler's own vectorisation of the lane loop failed in some copies)
+ * every block cost more than the quantization)
  */
 static inline __attribute__((always_inline)) void
 q32_block(const struct q32 *restrict fq, size_t p, size_t j0,
     const uint32_t *blk, int relu, const int mode, i32x8 *out,
     uint32_t *restrict lc)
 {
-	i32x8 v, add, lo, hi, wrapm, r, t, w, q, m;
-	u32x8 rsh, lsh, mask, sbit, cnt;
+	struct q32v k;
+	i32x8 v;
+	u32x8 cnt;
 
+	q32_load(fq, p, j0, mode, &k);
 	memcpy(&v, blk, sizeof(v));
-	memcpy(&add, fq->add + p * fq->s_add + j0, sizeof(add));
-	memcpy(&rsh, fq->rsh + p * fq->s_rsh + j0, sizeof(rsh));
-	memcpy(&lsh, fq->lsh + p * fq->s_lsh + j0, sizeof(lsh));
-	if (relu)
-		v &= v > 0;
-	/* v + add cannot overflow and the shifts are below 32 (op_fast);
-	   >> of a negative is arithmetic (see hgq_qop_round) */
-	r = (i32x8)((u32x8)((v + add) >> (i32x8)rsh) << lsh);
-	t = w = r;
-	if (mode != Q32_WRAP) {
-		memcpy(&lo, fq->lo + p * fq->s_lo + j0, sizeof(lo));
-		memcpy(&hi, fq->hi + p * fq->s_hi + j0, sizeof(hi));
-		m = r < lo;
-		t = (lo & m) | (r & ~m);
-		m = t > hi;
-		t = (hi & m) | (t & ~m);
-	}
-	if (mode != Q32_SAT) {
-		memcpy(&mask, fq->mask + p * fq->s_mask + j0, sizeof(mask));
-		memcpy(&sbit, fq->sbit + p * fq->s_sbit + j0, sizeof(sbit));
-		w = (i32x8)((((u32x8)r & mask) ^ sbit) - sbit);
-	}
-	/* mode is a constant where q32_block is inlined: a layer of one
-	   overflow mode does only its half */
-	if (mode == Q32_SAT) {
-		q = t;
-	} else if (mode == Q32_WRAP) {
-		q = w;
-	} else {
-		memcpy(&wrapm, fq->wrapm + p * fq->s_wrapm + j0,
-		    sizeof(wrapm));
-		q = (w & wrapm) | (t & ~wrapm);
-	}
 	memcpy(&cnt, lc, sizeof(cnt));
-	cnt -= (u32x8)(q != r);		/* -1 where they differ */
+	q32_apply(&k, &v, relu, mode, &cnt);
+	*out = v;
 	memcpy(lc, &cnt, sizeof(cnt));
-	*out = q;
 }
 
 /* the output block (position p, filters j0..j0+7) of a PATH_32 conv */
@@ -1407,6 +1453,79 @@ mac16_tile_avx2(const struct mac16 *g, const int16_t *const *src,
 	}
 }
 
+/*
+ * tile16_avx512 - tile16_avx2 with NB registers of 16 outputs (blocks b,
+ * b + 1, ... side by side in w16) and vpdpwssd, which adds the pair of
+ * products to the sum in one instruction, modulo 2^32 as vpmaddwd and
+ * vpaddd (it does not saturate; vpdpwssds would)
+ */
+static inline __attribute__((always_inline,
+    target("avx2,avx512f,avx512vnni"))) void
+tile16_avx512(const struct mac16 *g, const int16_t *const *src,
+    const uint32_t *off, uint32_t b, const int NP, const int NB,
+    uint32_t *restrict ob)
+{
+	__m512i acc[4][4], wv[4];
+	const int16_t *wp = g->w16 + (size_t)b * 16;
+	size_t wstep = (size_t)g->n_blk * 16;
+
+#pragma GCC unroll 4
+	for (int q = 0; q < NP; q++)
+#pragma GCC unroll 4
+		for (int h = 0; h < NB; h++)
+			acc[q][h] = _mm512_loadu_si512(g->b32 + (b + 2 * h) *
+			    8);
+	for (uint32_t k = 0; k < g->n_pair; k++, wp += wstep) {
+#pragma GCC unroll 4
+		for (int h = 0; h < NB; h++)
+			wv[h] = _mm512_loadu_si512(wp + 32 * h);
+#pragma GCC unroll 4
+		for (int q = 0; q < NP; q++) {
+			int32_t v;
+			__m512i x;
+
+			memcpy(&v, src[q] + off[k], sizeof(v));
+			x = _mm512_set1_epi32(v);
+#pragma GCC unroll 4
+			for (int h = 0; h < NB; h++)
+				acc[q][h] = _mm512_dpwssd_epi32(acc[q][h], x,
+				    wv[h]);
+		}
+	}
+#pragma GCC unroll 4
+	for (int q = 0; q < NP; q++)
+#pragma GCC unroll 4
+		for (int h = 0; h < NB; h++)
+			_mm512_storeu_si512(ob + q * g->stride + (b + 2 * h) *
+			    8, acc[q][h]);
+}
+
+/*
+ * mac16_tile_avx512 - mac16_run with AVX-512 VNNI: 64 outputs at a time,
+ * then 16, then the last block of 8 with AVX2
+ */
+__attribute__((target("avx2,avx512f,avx512vnni"))) static void
+mac16_tile_avx512(const struct mac16 *g, const int16_t *const *src,
+    const uint32_t *off, uint32_t np, uint32_t *restrict ob)
+{
+	uint32_t b = 0, nb = g->n_blk;
+
+	if (np == 4) {
+		for (; b + 8 <= nb; b += 8)
+			tile16_avx512(g, src, off, b, 4, 4, ob);
+		for (; b + 2 <= nb; b += 2)
+			tile16_avx512(g, src, off, b, 4, 1, ob);
+		if (b < nb)
+			tile16_avx2(g, src, off, b, 4, 1, ob);
+	} else {
+		for (; b + 8 <= nb; b += 8)
+			tile16_avx512(g, src, off, b, 1, 4, ob);
+		for (; b + 2 <= nb; b += 2)
+			tile16_avx512(g, src, off, b, 1, 1, ob);
+		if (b < nb)
+			tile16_avx2(g, src, off, b, 1, 1, ob);
+	}
+}
 #endif
 
 /*
@@ -2142,7 +2261,12 @@ hgq_engine_op_kernel(const struct hgq_engine *e, uint32_t op)
 int
 hgq_engine_paths(const struct hgq_engine *e)
 {
-	return e->tiled ? HGQ_SIM_TILES : 0;
+	int paths = e->tiled ? HGQ_SIM_TILES : 0;
+
+	for (uint32_t l = 0; l < e->n_ops; l++)
+		if (e->ops[l].d.g.avx512 || e->ops[l].c.g.avx512)
+			paths |= HGQ_SIM_AVX512;
+	return paths;
 }
 
 uint32_t
@@ -2865,21 +2989,25 @@ tile_row(const struct hgq_engine *e)
  * tile_emit - quantize the TILE rows of sums ob (rows of d->stride) of
  * dense layer d through fq: to the int16 rows of nxt (row w; the padding
  * lanes give 0, the partner of an odd last input) or, for the last
- * layer, to out (rows of n_out int64).  lc counts overflows per lane.
+ * layer, to out (rows of n_out int64).  Each block's ops are loaded once
+ * for the TILE samples; cnt counts overflows per lane.
  */
 static inline __attribute__((always_inline)) void
 tile_emit(const struct dense_prep *d, const struct q32 *fq, const int mode,
     const uint32_t *ob, int16_t *restrict nxt, size_t w,
-    int64_t *restrict out, uint32_t *restrict lc)
+    int64_t *restrict out, u32x8 *cnt)
 {
 	typedef int16_t i16x8 __attribute__((vector_size(16)));
 
-	for (uint32_t q = 0; q < TILE; q++)
-		for (size_t j0 = 0; j0 < d->stride; j0 += 8) {
+	for (size_t j0 = 0; j0 < d->stride; j0 += 8) {
+		struct q32v k;
+
+		q32_load(fq, 0, j0, mode, &k);
+		for (uint32_t q = 0; q < TILE; q++) {
 			i32x8 v;
 
-			q32_block(fq, 0, j0, ob + q * d->stride + j0, d->relu,
-			    mode, &v, lc);
+			memcpy(&v, ob + q * d->stride + j0, sizeof(v));
+			q32_apply(&k, &v, d->relu, mode, cnt);
 			if (nxt != NULL) {
 				i16x8 h = __builtin_convertvector(v, i16x8);
 
@@ -2893,6 +3021,7 @@ tile_emit(const struct dense_prep *d, const struct q32 *fq, const int mode,
 					o[jj] = v[jj];
 			}
 		}
+	}
 }
 
 /*
@@ -2934,19 +3063,19 @@ tile_run(const struct hgq_engine *e, const double *xs, int64_t *out,
 	for (uint32_t l = 0; l < e->n_ops; l++) {
 		const struct op_prep *o = &e->ops[l];
 		bool last = l + 1 == e->n_ops;
-		uint32_t lc[8] = { 0 };
+		u32x8 lc = { 0 };
 		uint64_t c = 0;
 
 		mac16_run(&o->d.g, src, o->d.g.pid, TILE, ob);
 		if (o->fq->mode == Q32_SAT)
 			tile_emit(&o->d, o->fq, Q32_SAT, ob, last ? NULL : nxt,
-			    w, out, lc);
+			    w, out, &lc);
 		else if (o->fq->mode == Q32_WRAP)
 			tile_emit(&o->d, o->fq, Q32_WRAP, ob, last ? NULL :
-			    nxt, w, out, lc);
+			    nxt, w, out, &lc);
 		else
 			tile_emit(&o->d, o->fq, Q32_MIXED, ob, last ? NULL :
-			    nxt, w, out, lc);
+			    nxt, w, out, &lc);
 		for (int jj = 0; jj < 8; jj++)
 			c += lc[jj];
 		counts[l + 1] += c;
