@@ -585,6 +585,7 @@ typedef int32_t i32x8 __attribute__((vector_size(32)));	/* q32_block */
 typedef int32_t i32x4 __attribute__((vector_size(16)));
 typedef uint64_t u64x4 __attribute__((vector_size(32)));
 typedef double f64x4 __attribute__((vector_size(32)));	/* input_quant4 */
+typedef int16_t i16x4 __attribute__((vector_size(8)));	/* tile_run */
 
 /* one operation, the layer between two quantizers, prepared */
 struct op_prep {
@@ -2383,10 +2384,11 @@ input_quant(const struct hgq_engine *e, uint32_t j, double x, int *ovf)
 }
 
 /*
- * input_quant4 - input_quant of elements j..j+3 (the index map is the
- * identity) in 4 lanes, into a[j..j+3], the overflows added to *ovf;
- * false, with nothing written, when a lane needs the general path (huge,
- * tiny or not a number).  The same operations as input_quant, in the
+ * input_lanes4 - input_quant of elements j..j+3 (the index map is the
+ * identity) in 4 lanes: *qp gets the mantissas, *ne -1 in the lanes that
+ * overflowed; false, with nothing written, when a lane needs the general
+ * path (huge, tiny or not a number).  input_quant4 writes them to
+ * a[j..j+3] and adds the overflows to *ovf.  The same operations as input_quant, in the
  * same order, on |v| < 2^50, where floor and the conversion to int64 are
  * exact with the constant M = 1.5 * 2^52: (v + M) - M is v rounded to
  * the nearest integer (the default rounding mode; no fast-math reorders
@@ -2394,8 +2396,8 @@ input_quant(const struct hgq_engine *e, uint32_t j, double x, int *ovf)
  * its low mantissa bits, so the bit patterns' difference is x.
  */
 static inline __attribute__((always_inline)) bool
-input_quant4(const struct hgq_engine *e, uint32_t j, const double *xs,
-    int64_t *restrict a, uint64_t *ovf)
+input_lanes4(const struct hgq_engine *e, uint32_t j, const double *xs,
+    i64x4 *qp, i64x4 *ne)
 {
 	const f64x4 M = { 0x1.8p52, 0x1.8p52, 0x1.8p52, 0x1.8p52 };
 	const f64x4 one = { 1.0, 1.0, 1.0, 1.0 };
@@ -2405,7 +2407,7 @@ input_quant4(const struct hgq_engine *e, uint32_t j, const double *xs,
 	const f64x4 tiny = { 0x1p-898, 0x1p-898, 0x1p-898, 0x1p-898 };
 	const i64x4 nosign = { INT64_MAX, INT64_MAX, INT64_MAX, INT64_MAX };
 	f64x4 x, off, sc, d, v, av, n, fl;
-	i64x4 ok, r, q, lo, hi, ne;
+	i64x4 ok, r, q, lo, hi;
 
 	memcpy(&x, xs + j, sizeof(x));
 	memcpy(&off, e->off + j, sizeof(off));
@@ -2434,7 +2436,19 @@ input_quant4(const struct hgq_engine *e, uint32_t j, const double *xs,
 		q = (q & ~(q < lo)) | (lo & (q < lo));
 		q = (q & ~(q > hi)) | (hi & (q > hi));
 	}
-	ne = q != r;
+	*ne = q != r;
+	*qp = q;
+	return true;
+}
+
+static inline __attribute__((always_inline)) bool
+input_quant4(const struct hgq_engine *e, uint32_t j, const double *xs,
+    int64_t *restrict a, uint64_t *ovf)
+{
+	i64x4 q, ne;
+
+	if (!input_lanes4(e, j, xs, &q, &ne))
+		return false;
 	*ovf -= (uint64_t)(ne[0] + ne[1] + ne[2] + ne[3]);
 	memcpy(a + j, &q, sizeof(q));
 	return true;
@@ -3033,33 +3047,40 @@ tile_run(const struct hgq_engine *e, const double *xs, int64_t *out,
     uint64_t *counts, int64_t *buf)
 {
 	size_t w = tile_row(e);
-	int64_t *a = buf;
 	int16_t *act = (int16_t *)(buf + 2 * (size_t)e->max_n);
 	int16_t *nxt = act + TILE * w, *t;
 	uint32_t *ob = (uint32_t *)(nxt + TILE * w);
 	const int16_t *src[TILE];
 
+	i64x4 nacc = { 0, 0, 0, 0 };
+
+	/* the first layer's 16-bit form proves the inputs int16 */
 	for (uint32_t q = 0; q < TILE; q++) {
 		const double *x = xs + (size_t)q * e->n_raw;
+		int16_t *row = act + q * w;
 
 		for (uint32_t j = 0; j < e->n0; ) {
+			i64x4 v, ne;
 			int ovf;
 
 			if (e->in_ident && j + 4 <= e->n0 &&
-			    input_quant4(e, j, x, a, &counts[0])) {
+			    input_lanes4(e, j, x, &v, &ne)) {
+				i16x4 h = __builtin_convertvector(v, i16x4);
+
+				memcpy(row + j, &h, sizeof(h));
+				nacc += ne;
 				j += 4;
 				continue;
 			}
-			a[j] = input_quant(e, j, x[e->index_map[j]], &ovf);
+			row[j] = (int16_t)input_quant(e, j, x[e->index_map[j]],
+			    &ovf);
 			counts[0] += ovf;
 			j++;
 		}
-		/* the first layer's 16-bit form proves them int16 */
-		for (uint32_t j = 0; j < e->n0; j++)
-			act[q * w + j] = (int16_t)a[j];
-		act[q * w + e->n0] = 0;	/* the odd one's partner */
-		src[q] = act + q * w;
+		row[e->n0] = 0;		/* the odd one's partner */
+		src[q] = row;
 	}
+	counts[0] -= (uint64_t)(nacc[0] + nacc[1] + nacc[2] + nacc[3]);
 	for (uint32_t l = 0; l < e->n_ops; l++) {
 		const struct op_prep *o = &e->ops[l];
 		bool last = l + 1 == e->n_ops;
