@@ -216,8 +216,8 @@ int	hgq_kernel_isa_current(void);
  * and "dense16-avx2" / "dense16" (16-bit products, sim.c), "conv32",
  * "conv64", "dense32", "dense-mid", "dense64", "sum" (add, subtract),
  * "concatenate", "lut", else the layer kind's name; "none" past the last
- * one.  The engine reads the kernel variant
- * (hgq_kernel_isa) when it is created.
+ * one ("-avx2" also when the sums take AVX-512: hgq_engine_paths).  The
+ * engine reads the kernel variant (hgq_kernel_isa) when it is created.
  */
 const char *hgq_engine_op_kernel(const struct hgq_engine *e, uint32_t op);
 

@@ -30,8 +30,11 @@
  *
  * Where the exact ranges prove that a PATH_32 layer's inputs and aligned
  * weights are int16 numbers, its sums are taken over pairs of 16-bit
- * products (struct mac16, "16-bit products" below): vpmaddwd with AVX2,
- * chosen at preparation (hgq_kernel_isa), a plain-C twin otherwise.
+ * products (struct mac16, "16-bit products" below): vpdpwssd with
+ * AVX-512 VNNI or vpmaddwd with AVX2, chosen at preparation
+ * (hgq_kernel_isa, hgq_sim_paths), a plain-C twin otherwise.  A chain of
+ * such dense layers whose quantizers are exact in int32 runs a tile of
+ * samples per layer step (see "The tiled path" below).
  */
 #include <math.h>
 #include <stdbool.h>
@@ -976,9 +979,10 @@ q32_step(const int32_t *v, size_t n, size_t stride)
 
 /*
  * op_fast - the fast forms of operation o's quantizer ops qops, where the
- * exact ranges y (before ReLU, at exponent -from; reach as op_prepare)
- * prove them exact: struct q32 for a PATH_32 convolution, ident for
- * pooling and flatten.  Either may stay off; the general path is exact.
+ * exact ranges y (before ReLU; reach as op_prepare) prove them exact:
+ * struct q32 for a PATH_32 convolution or dense layer (the tiled path
+ * reads it), ident for pooling and flatten.  Either may stay off; the
+ * general path is exact.
  */
 static int
 op_fast(struct op_prep *o, const struct hgq_qop *qops,
@@ -2982,7 +2986,7 @@ sample_mid(const struct hgq_engine *e, uint32_t n_ops, const int64_t *buf)
 }
 
 /*
- * The tiled path of a chain of dense layers that all take 16-bit
+ * The tiled path: a chain of dense layers that all take 16-bit
  * products and quantize in int32 (op_fast): TILE samples go through each
  * layer together, so that every weight the sums load serves TILE samples
  * (the layer is a convolution of TILE positions: mac16_run), and the
