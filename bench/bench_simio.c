@@ -7,7 +7,9 @@
  * reused when its size is right); the program is HGQ_BIN/hgq-sim
  * [build/bin].  Prints the median of 5 runs (after one warm-up) for one
  * thread and for two: wall time of `hgq-sim -t N -i x.npy -o out.npy
- * model.hgqm`, output to the same folder.
+ * model.hgqm`, output to the same folder.  On 2026-12-07 at load 6-8:
+ * 4.5-4.7 M samples/s on two threads (0.36-0.43 s), the program before
+ * the tiled engine 1.75 M (1.14 s).
  */
 #include <stdint.h>
 #include <stdio.h>

@@ -216,10 +216,22 @@ int	hgq_kernel_isa_current(void);
  * and "dense16-avx2" / "dense16" (16-bit products, sim.c), "conv32",
  * "conv64", "dense32", "dense-mid", "dense64", "sum" (add, subtract),
  * "concatenate", "lut", else the layer kind's name; "none" past the last
- * one.  The engine reads the kernel variant
- * (hgq_kernel_isa) when it is created.
+ * one ("-avx2" also when the sums take AVX-512: hgq_engine_paths).  The
+ * engine reads the kernel variant (hgq_kernel_isa) when it is created.
  */
 const char *hgq_engine_op_kernel(const struct hgq_engine *e, uint32_t op);
+
+/*
+ * hgq_sim_paths - the engine's fast paths that engines created after the
+ * call may take, where the exact ranges and the CPU allow: TILES, a chain
+ * of 16-bit dense layers a tile of samples at a time; AVX512, its sums
+ * with AVX-512 VNNI.  Both by default; the same results with or without.
+ * Returns the previous set.  For tests and benchmarks.
+ */
+enum { HGQ_SIM_TILES = 1, HGQ_SIM_AVX512 = 2 };
+int	hgq_sim_paths(int paths);
+/* hgq_engine_paths - the fast paths that engine e takes */
+int	hgq_engine_paths(const struct hgq_engine *e);
 
 /*
  * hgq_fq_forward - fake quantization of x (B,C) with per-column scale

@@ -30,8 +30,11 @@
  *
  * Where the exact ranges prove that a PATH_32 layer's inputs and aligned
  * weights are int16 numbers, its sums are taken over pairs of 16-bit
- * products (struct mac16, "16-bit products" below): vpmaddwd with AVX2,
- * chosen at preparation (hgq_kernel_isa), a plain-C twin otherwise.
+ * products (struct mac16, "16-bit products" below): vpdpwssd with
+ * AVX-512 VNNI or vpmaddwd with AVX2, chosen at preparation
+ * (hgq_kernel_isa, hgq_sim_paths), a plain-C twin otherwise.  A chain of
+ * such dense layers whose quantizers are exact in int32 runs a tile of
+ * samples per layer step (see "The tiled path" below).
  */
 #include <math.h>
 #include <stdbool.h>
@@ -46,6 +49,7 @@
 #endif
 
 #define CHUNK		256	/* samples per block of work */
+#define TILE		4	/* samples per step of the tiled path */
 #define MAX_THREADS	64	/* jobs of the engine and of calibration */
 
 /*
@@ -58,6 +62,22 @@
  * because the true sum lies in the range that the type holds.
  */
 enum { PATH_32, PATH_MID, PATH_64 };
+
+/*
+ * The fast paths that the engines created from now on may take (where
+ * the ranges and the CPU allow); the tests turn them off to compare with
+ * the per-sample, AVX2 or plain-C paths.
+ */
+static int sim_paths = HGQ_SIM_TILES | HGQ_SIM_AVX512;
+
+int
+hgq_sim_paths(int paths)
+{
+	int old = sim_paths;
+
+	sim_paths = paths;
+	return old;
+}
 
 /*
  * Sums of 16-bit products (see "16-bit products" below): n_pair pairs of
@@ -73,6 +93,7 @@ struct mac16 {
 	uint32_t	*pid;		/* n_pair: 0, 2, 4, ... (inputs in a
 					   row) */
 	int		 avx2;		/* the AVX2 variant */
+	int		 avx512;	/* with AVX-512 VNNI */
 };
 
 static void mac16_tile_c(const struct mac16 *g, const int16_t *const *src,
@@ -81,6 +102,9 @@ static void mac16_tile_c(const struct mac16 *g, const int16_t *const *src,
 __attribute__((target("avx2"))) static void mac16_tile_avx2(
     const struct mac16 *g, const int16_t *const *src, const uint32_t *off,
     uint32_t np, uint32_t *restrict ob);
+__attribute__((target("avx2,avx512f,avx512vnni"))) static void
+    mac16_tile_avx512(const struct mac16 *g, const int16_t *const *src,
+    const uint32_t *off, uint32_t np, uint32_t *restrict ob);
 #endif
 
 /* mac16_init - room for g's weights (zero) and pair offsets */
@@ -98,9 +122,13 @@ mac16_init(struct mac16 *g, uint32_t n_pair, size_t stride,
 		return HGQ_ENOMEM;
 	for (uint32_t k = 0; k < n_pair; k++)
 		g->pid[k] = 2 * k;
-	g->avx2 = 0;
+	g->avx2 = g->avx512 = 0;
 #if defined(__x86_64__) && defined(__GNUC__)
 	g->avx2 = hgq_kernel_isa_current() == HGQ_ISA_AVX2;
+	__builtin_cpu_init();
+	g->avx512 = g->avx2 && (sim_paths & HGQ_SIM_AVX512) &&
+	    __builtin_cpu_supports("avx512f") &&
+	    __builtin_cpu_supports("avx512vnni");
 #endif
 	return HGQ_OK;
 }
@@ -130,6 +158,10 @@ mac16_run(const struct mac16 *g, const int16_t *const *src,
     const uint32_t *off, uint32_t np, uint32_t *restrict ob)
 {
 #if defined(__x86_64__) && defined(__GNUC__)
+	if (g->avx512) {
+		mac16_tile_avx512(g, src, off, np, ob);
+		return;
+	}
 	if (g->avx2) {
 		mac16_tile_avx2(g, src, off, np, ob);
 		return;
@@ -556,6 +588,7 @@ typedef int32_t i32x8 __attribute__((vector_size(32)));	/* q32_block */
 typedef int32_t i32x4 __attribute__((vector_size(16)));
 typedef uint64_t u64x4 __attribute__((vector_size(32)));
 typedef double f64x4 __attribute__((vector_size(32)));	/* input_quant4 */
+typedef int16_t i16x4 __attribute__((vector_size(8)));	/* tile_run */
 
 /* one operation, the layer between two quantizers, prepared */
 struct op_prep {
@@ -946,9 +979,10 @@ q32_step(const int32_t *v, size_t n, size_t stride)
 
 /*
  * op_fast - the fast forms of operation o's quantizer ops qops, where the
- * exact ranges y (before ReLU, at exponent -from; reach as op_prepare)
- * prove them exact: struct q32 for a PATH_32 convolution, ident for
- * pooling and flatten.  Either may stay off; the general path is exact.
+ * exact ranges y (before ReLU; reach as op_prepare) prove them exact:
+ * struct q32 for a PATH_32 convolution or dense layer (the tiled path
+ * reads it), ident for pooling and flatten.  Either may stay off; the
+ * general path is exact.
  */
 static int
 op_fast(struct op_prep *o, const struct hgq_qop *qops,
@@ -956,9 +990,10 @@ op_fast(struct op_prep *o, const struct hgq_qop *qops,
     struct hgq_err *err)
 {
 	struct q32 *fq;
-	size_t n;
+	size_t n, stride;
 	int32_t *mem;
 	uint32_t oc;
+	bool dense = o->kind == HGQ_LAYER_DENSE;
 
 	if (o->kind == HGQ_LAYER_MAXPOOL || o->kind == HGQ_LAYER_AVGPOOL ||
 	    o->kind == HGQ_LAYER_FLATTEN) {
@@ -969,18 +1004,25 @@ op_fast(struct op_prep *o, const struct hgq_qop *qops,
 			    y[j].hi <= qops[j].hi;
 		return HGQ_OK;
 	}
-	if ((o->kind != HGQ_LAYER_CONV1D && o->kind != HGQ_LAYER_CONV2D) ||
-	    o->c.path != PATH_32)
+	if (dense ? o->d.path != PATH_32 : (o->kind != HGQ_LAYER_CONV1D &&
+	    o->kind != HGQ_LAYER_CONV2D) || o->c.path != PATH_32)
 		return HGQ_OK;
 	for (uint32_t j = 0; j < o->n_out; j++) {
 		const struct hgq_qop *q = &qops[j];
-		int64_t lo = y[j].lo, hi = y[j].hi, rlo, rhi;
+		struct hgq_ival t = y[j];
+		int64_t lo, hi, rlo, rhi;
 
+		/* a dense layer's y is at its own exponent, the
+		   accumulator may be finer (dense_prepare) */
+		if (!reach[j] || hgq_ival_rescale(&t, -o->from[j]) != HGQ_OK)
+			return HGQ_OK;
+		lo = t.lo;
+		hi = t.hi;
 		if (relu) {
 			lo = lo < 0 ? 0 : lo;
 			hi = hi < 0 ? 0 : hi;
 		}
-		if (!reach[j] || q->rshift > 31 || q->lshift > 31 ||
+		if (q->rshift > 31 || q->lshift > 31 ||
 		    q->lo < INT32_MIN || q->hi > INT32_MAX ||
 		    lo + q->add < INT32_MIN || hi + q->add > INT32_MAX)
 			return HGQ_OK;
@@ -990,8 +1032,10 @@ op_fast(struct op_prep *o, const struct hgq_qop *qops,
 		    rhi > (INT32_MAX >> q->lshift))
 			return HGQ_OK;
 	}
-	oc = o->c.w.out_c;
-	n = (size_t)o->c.w.n_pos * o->c.stride;
+	/* a dense layer is a convolution of one position */
+	oc = dense ? o->n_out : o->c.w.out_c;
+	stride = dense ? o->d.stride : o->c.stride;
+	n = dense ? stride : (size_t)o->c.w.n_pos * stride;
 	if ((fq = calloc(1, sizeof(*fq))) == NULL ||
 	    (mem = hgq_calloc(8 * n, sizeof(int32_t))) == NULL) {
 		free(fq);
@@ -1006,7 +1050,7 @@ op_fast(struct op_prep *o, const struct hgq_qop *qops,
 	fq->mask = (uint32_t *)(mem + 6 * n);
 	fq->sbit = (uint32_t *)(mem + 7 * n);
 	for (size_t a = 0; a < n; a++) {
-		size_t p = a / o->c.stride, co = a % o->c.stride;
+		size_t p = a / stride, co = a % stride;
 		const struct hgq_qop *q = &qops[p * oc + co];
 
 		if (co >= oc) {
@@ -1026,23 +1070,23 @@ op_fast(struct op_prep *o, const struct hgq_qop *qops,
 		fq->sbit[a] = q->wrap ? (uint32_t)q->sbit : 0;
 	}
 	fq->mode = Q32_MIXED;
-	if (q32_step(fq->wrapm, n, o->c.stride) == 0) {
+	if (q32_step(fq->wrapm, n, stride) == 0) {
 		bool sat = true, wrap = true;
 
-		for (size_t a = 0; a < o->c.stride; a++) {
+		for (size_t a = 0; a < stride; a++) {
 			sat &= fq->wrapm[a] == 0;
-			wrap &= fq->wrapm[a] == -1 || a % o->c.stride >= oc;
+			wrap &= fq->wrapm[a] == -1 || a % stride >= oc;
 		}
 		fq->mode = sat ? Q32_SAT : wrap ? Q32_WRAP : Q32_MIXED;
 	}
-	fq->s_add = q32_step(fq->add, n, o->c.stride);
-	fq->s_lo = q32_step(fq->lo, n, o->c.stride);
-	fq->s_hi = q32_step(fq->hi, n, o->c.stride);
-	fq->s_wrapm = q32_step(fq->wrapm, n, o->c.stride);
-	fq->s_rsh = q32_step((int32_t *)fq->rsh, n, o->c.stride);
-	fq->s_lsh = q32_step((int32_t *)fq->lsh, n, o->c.stride);
-	fq->s_mask = q32_step((int32_t *)fq->mask, n, o->c.stride);
-	fq->s_sbit = q32_step((int32_t *)fq->sbit, n, o->c.stride);
+	fq->s_add = q32_step(fq->add, n, stride);
+	fq->s_lo = q32_step(fq->lo, n, stride);
+	fq->s_hi = q32_step(fq->hi, n, stride);
+	fq->s_wrapm = q32_step(fq->wrapm, n, stride);
+	fq->s_rsh = q32_step((int32_t *)fq->rsh, n, stride);
+	fq->s_lsh = q32_step((int32_t *)fq->lsh, n, stride);
+	fq->s_mask = q32_step((int32_t *)fq->mask, n, stride);
+	fq->s_sbit = q32_step((int32_t *)fq->sbit, n, stride);
 	o->fq = fq;
 	return HGQ_OK;
 }
@@ -1188,60 +1232,94 @@ quant_one(const struct hgq_qop *q, int64_t v, int relu, uint64_t *c)
 	return s;
 }
 
+/* the quantizer ops of 8 lanes of a struct q32, in registers */
+struct q32v {
+	i32x8		 add, lo, hi, wrapm;
+	u32x8		 rsh, lsh, mask, sbit;
+};
+
+/* q32_load - lanes j0..j0+7 of fq at position p (what mode reads) */
+static inline __attribute__((always_inline)) void
+q32_load(const struct q32 *restrict fq, size_t p, size_t j0, const int mode,
+    struct q32v *k)
+{
+	memcpy(&k->add, fq->add + p * fq->s_add + j0, sizeof(k->add));
+	memcpy(&k->rsh, fq->rsh + p * fq->s_rsh + j0, sizeof(k->rsh));
+	memcpy(&k->lsh, fq->lsh + p * fq->s_lsh + j0, sizeof(k->lsh));
+	if (mode != Q32_WRAP) {
+		memcpy(&k->lo, fq->lo + p * fq->s_lo + j0, sizeof(k->lo));
+		memcpy(&k->hi, fq->hi + p * fq->s_hi + j0, sizeof(k->hi));
+	}
+	if (mode != Q32_SAT) {
+		memcpy(&k->mask, fq->mask + p * fq->s_mask + j0,
+		    sizeof(k->mask));
+		memcpy(&k->sbit, fq->sbit + p * fq->s_sbit + j0,
+		    sizeof(k->sbit));
+	}
+	if (mode == Q32_MIXED)
+		memcpy(&k->wrapm, fq->wrapm + p * fq->s_wrapm + j0,
+		    sizeof(k->wrapm));
+}
+
+/*
+ * q32_apply - the quantizer ops k on the 8 int32 accumulators *vp, in
+ * place (ReLU first when relu), counting overflows per lane in *cnt: the
+ * ops of hgq_qop in int32, branch-free, written with vector types (the
+ * compiler's own vectorisation of the lane loop failed in some copies)
+ */
+static inline __attribute__((always_inline)) void
+q32_apply(const struct q32v *k, i32x8 *vp, int relu, const int mode,
+    u32x8 *cnt)
+{
+	i32x8 v = *vp, r, t, w, q, m;
+
+	if (relu)
+		v &= v > 0;
+	/* v + add cannot overflow and the shifts are below 32 (op_fast);
+	   >> of a negative is arithmetic (see hgq_qop_round) */
+	r = (i32x8)((u32x8)((v + k->add) >> (i32x8)k->rsh) << k->lsh);
+	t = w = r;
+	if (mode != Q32_WRAP) {
+		m = r < k->lo;
+		t = (k->lo & m) | (r & ~m);
+		m = t > k->hi;
+		t = (k->hi & m) | (t & ~m);
+	}
+	if (mode != Q32_SAT)
+		w = (i32x8)((((u32x8)r & k->mask) ^ k->sbit) - k->sbit);
+	/* mode is a constant where this is inlined: a layer of one
+	   overflow mode does only its half */
+	if (mode == Q32_SAT)
+		q = t;
+	else if (mode == Q32_WRAP)
+		q = w;
+	else
+		q = (w & k->wrapm) | (t & ~k->wrapm);
+	*cnt -= (u32x8)(q != r);	/* -1 where they differ */
+	*vp = q;
+}
+
 /*
  * q32_block - quantize the 8 int32 accumulators blk of position p, lanes
  * j0..j0+7 of fq (ReLU first when relu) into *out, counting overflows
  * per lane in lc (summed once per layer: a sum across the lanes for
- * every block cost more than the quantization): the quantizer ops of
- * hgq_qop in int32, branch-free, written with vector types (the
- * compiler's own vectorisation of the lane loop failed in some copies)
+ * every block cost more than the quantization)
  */
 static inline __attribute__((always_inline)) void
 q32_block(const struct q32 *restrict fq, size_t p, size_t j0,
     const uint32_t *blk, int relu, const int mode, i32x8 *out,
     uint32_t *restrict lc)
 {
-	i32x8 v, add, lo, hi, wrapm, r, t, w, q, m;
-	u32x8 rsh, lsh, mask, sbit, cnt;
+	struct q32v k;
+	i32x8 v;
+	u32x8 cnt;
 
+	q32_load(fq, p, j0, mode, &k);
 	memcpy(&v, blk, sizeof(v));
-	memcpy(&add, fq->add + p * fq->s_add + j0, sizeof(add));
-	memcpy(&rsh, fq->rsh + p * fq->s_rsh + j0, sizeof(rsh));
-	memcpy(&lsh, fq->lsh + p * fq->s_lsh + j0, sizeof(lsh));
-	if (relu)
-		v &= v > 0;
-	/* v + add cannot overflow and the shifts are below 32 (op_fast);
-	   >> of a negative is arithmetic (see hgq_qop_round) */
-	r = (i32x8)((u32x8)((v + add) >> (i32x8)rsh) << lsh);
-	t = w = r;
-	if (mode != Q32_WRAP) {
-		memcpy(&lo, fq->lo + p * fq->s_lo + j0, sizeof(lo));
-		memcpy(&hi, fq->hi + p * fq->s_hi + j0, sizeof(hi));
-		m = r < lo;
-		t = (lo & m) | (r & ~m);
-		m = t > hi;
-		t = (hi & m) | (t & ~m);
-	}
-	if (mode != Q32_SAT) {
-		memcpy(&mask, fq->mask + p * fq->s_mask + j0, sizeof(mask));
-		memcpy(&sbit, fq->sbit + p * fq->s_sbit + j0, sizeof(sbit));
-		w = (i32x8)((((u32x8)r & mask) ^ sbit) - sbit);
-	}
-	/* mode is a constant where q32_block is inlined: a layer of one
-	   overflow mode does only its half */
-	if (mode == Q32_SAT) {
-		q = t;
-	} else if (mode == Q32_WRAP) {
-		q = w;
-	} else {
-		memcpy(&wrapm, fq->wrapm + p * fq->s_wrapm + j0,
-		    sizeof(wrapm));
-		q = (w & wrapm) | (t & ~wrapm);
-	}
 	memcpy(&cnt, lc, sizeof(cnt));
-	cnt -= (u32x8)(q != r);		/* -1 where they differ */
+	q32_apply(&k, &v, relu, mode, &cnt);
+	*out = v;
 	memcpy(lc, &cnt, sizeof(cnt));
-	*out = q;
 }
 
 /* the output block (position p, filters j0..j0+7) of a PATH_32 conv */
@@ -1375,6 +1453,80 @@ mac16_tile_avx2(const struct mac16 *g, const int16_t *const *src,
 	} else {
 		for (; b + 1 < nb; b += 2)
 			tile16_avx2(g, src, off, b, 1, 2, ob);
+		if (b < nb)
+			tile16_avx2(g, src, off, b, 1, 1, ob);
+	}
+}
+
+/*
+ * tile16_avx512 - tile16_avx2 with NB registers of 16 outputs (blocks b,
+ * b + 1, ... side by side in w16) and vpdpwssd, which adds the pair of
+ * products to the sum in one instruction, modulo 2^32 as vpmaddwd and
+ * vpaddd (it does not saturate; vpdpwssds would)
+ */
+static inline __attribute__((always_inline,
+    target("avx2,avx512f,avx512vnni"))) void
+tile16_avx512(const struct mac16 *g, const int16_t *const *src,
+    const uint32_t *off, uint32_t b, const int NP, const int NB,
+    uint32_t *restrict ob)
+{
+	__m512i acc[4][4], wv[4];
+	const int16_t *wp = g->w16 + (size_t)b * 16;
+	size_t wstep = (size_t)g->n_blk * 16;
+
+#pragma GCC unroll 4
+	for (int q = 0; q < NP; q++)
+#pragma GCC unroll 4
+		for (int h = 0; h < NB; h++)
+			acc[q][h] = _mm512_loadu_si512(g->b32 + (b + 2 * h) *
+			    8);
+	for (uint32_t k = 0; k < g->n_pair; k++, wp += wstep) {
+#pragma GCC unroll 4
+		for (int h = 0; h < NB; h++)
+			wv[h] = _mm512_loadu_si512(wp + 32 * h);
+#pragma GCC unroll 4
+		for (int q = 0; q < NP; q++) {
+			int32_t v;
+			__m512i x;
+
+			memcpy(&v, src[q] + off[k], sizeof(v));
+			x = _mm512_set1_epi32(v);
+#pragma GCC unroll 4
+			for (int h = 0; h < NB; h++)
+				acc[q][h] = _mm512_dpwssd_epi32(acc[q][h], x,
+				    wv[h]);
+		}
+	}
+#pragma GCC unroll 4
+	for (int q = 0; q < NP; q++)
+#pragma GCC unroll 4
+		for (int h = 0; h < NB; h++)
+			_mm512_storeu_si512(ob + q * g->stride + (b + 2 * h) *
+			    8, acc[q][h]);
+}
+
+/*
+ * mac16_tile_avx512 - mac16_run with AVX-512 VNNI: 64 outputs at a time,
+ * then 16, then the last block of 8 with AVX2
+ */
+__attribute__((target("avx2,avx512f,avx512vnni"))) static void
+mac16_tile_avx512(const struct mac16 *g, const int16_t *const *src,
+    const uint32_t *off, uint32_t np, uint32_t *restrict ob)
+{
+	uint32_t b = 0, nb = g->n_blk;
+
+	if (np == 4) {
+		for (; b + 8 <= nb; b += 8)
+			tile16_avx512(g, src, off, b, 4, 4, ob);
+		for (; b + 2 <= nb; b += 2)
+			tile16_avx512(g, src, off, b, 4, 1, ob);
+		if (b < nb)
+			tile16_avx2(g, src, off, b, 4, 1, ob);
+	} else {
+		for (; b + 8 <= nb; b += 8)
+			tile16_avx512(g, src, off, b, 1, 4, ob);
+		for (; b + 2 <= nb; b += 2)
+			tile16_avx512(g, src, off, b, 1, 1, ob);
 		if (b < nb)
 			tile16_avx2(g, src, off, b, 1, 1, ob);
 	}
@@ -1793,6 +1945,8 @@ struct hgq_engine {
 	int8_t		*in_k, *in_i, *in_f;
 	int		 in_ident;	/* index_map is the identity */
 	uint8_t		 in_round, in_ovf;
+	uint8_t		 tiled;		/* run_range takes TILE samples at
+					   a time (tile_run) */
 	uint32_t	 n_ops;		/* operations prepared (run) */
 	uint32_t	 n_alloc;	/* room in ops and qo */
 	uint32_t	 n_out;
@@ -1836,6 +1990,9 @@ scratch_len(const struct hgq_model *m)
 		if (s > need)
 			need = s;
 	}
+	/* tile_run: two tiles of int16 rows and a tile of sums */
+	if (need < TILE * (max_n + 16))
+		need = TILE * (max_n + 16);
 	return 2 * max_n + need + 16;
 }
 
@@ -1991,6 +2148,19 @@ engine_alloc(struct hgq_engine **out, const struct hgq_model *m,
 	return HGQ_OK;
 }
 
+/* can chain e take the tiled path (every op dense, 16-bit, int32 ops)? */
+static bool
+tile_ok(const struct hgq_engine *e)
+{
+	if (e->g != NULL || e->n_ops == 0)
+		return false;
+	for (uint32_t l = 0; l < e->n_ops; l++)
+		if (e->ops[l].kind != HGQ_LAYER_DENSE || !e->ops[l].d.k16 ||
+		    e->ops[l].fq == NULL)
+			return false;
+	return true;
+}
+
 int
 hgq_engine_new(struct hgq_engine **out, const struct hgq_model *m,
     struct hgq_err *err)
@@ -2036,6 +2206,7 @@ hgq_engine_new(struct hgq_engine **out, const struct hgq_model *m,
 	free(x);
 	free(xnext);
 	e->n_quant = e->n_ops + 1;
+	e->tiled = (sim_paths & HGQ_SIM_TILES) && tile_ok(e);
 	/* allocated last, as before graphs (see struct hgq_engine) */
 	if ((e->out_f = hgq_calloc(e->n_out, 1)) == NULL) {
 		hgq_engine_free(e);
@@ -2090,6 +2261,17 @@ hgq_engine_op_kernel(const struct hgq_engine *e, uint32_t op)
 		    step_name[st->kind];
 	}
 	return "none";
+}
+
+int
+hgq_engine_paths(const struct hgq_engine *e)
+{
+	int paths = e->tiled ? HGQ_SIM_TILES : 0;
+
+	for (uint32_t l = 0; l < e->n_ops; l++)
+		if (e->ops[l].d.g.avx512 || e->ops[l].c.g.avx512)
+			paths |= HGQ_SIM_AVX512;
+	return paths;
 }
 
 uint32_t
@@ -2206,10 +2388,11 @@ input_quant(const struct hgq_engine *e, uint32_t j, double x, int *ovf)
 }
 
 /*
- * input_quant4 - input_quant of elements j..j+3 (the index map is the
- * identity) in 4 lanes, into a[j..j+3], the overflows added to *ovf;
- * false, with nothing written, when a lane needs the general path (huge,
- * tiny or not a number).  The same operations as input_quant, in the
+ * input_lanes4 - input_quant of elements j..j+3 (the index map is the
+ * identity) in 4 lanes: *qp gets the mantissas, *ne -1 in the lanes that
+ * overflowed; false, with nothing written, when a lane needs the general
+ * path (huge, tiny or not a number).  input_quant4 writes them to
+ * a[j..j+3] and adds the overflows to *ovf.  The same operations as input_quant, in the
  * same order, on |v| < 2^50, where floor and the conversion to int64 are
  * exact with the constant M = 1.5 * 2^52: (v + M) - M is v rounded to
  * the nearest integer (the default rounding mode; no fast-math reorders
@@ -2217,8 +2400,8 @@ input_quant(const struct hgq_engine *e, uint32_t j, double x, int *ovf)
  * its low mantissa bits, so the bit patterns' difference is x.
  */
 static inline __attribute__((always_inline)) bool
-input_quant4(const struct hgq_engine *e, uint32_t j, const double *xs,
-    int64_t *restrict a, uint64_t *ovf)
+input_lanes4(const struct hgq_engine *e, uint32_t j, const double *xs,
+    i64x4 *qp, i64x4 *ne)
 {
 	const f64x4 M = { 0x1.8p52, 0x1.8p52, 0x1.8p52, 0x1.8p52 };
 	const f64x4 one = { 1.0, 1.0, 1.0, 1.0 };
@@ -2228,7 +2411,7 @@ input_quant4(const struct hgq_engine *e, uint32_t j, const double *xs,
 	const f64x4 tiny = { 0x1p-898, 0x1p-898, 0x1p-898, 0x1p-898 };
 	const i64x4 nosign = { INT64_MAX, INT64_MAX, INT64_MAX, INT64_MAX };
 	f64x4 x, off, sc, d, v, av, n, fl;
-	i64x4 ok, r, q, lo, hi, ne;
+	i64x4 ok, r, q, lo, hi;
 
 	memcpy(&x, xs + j, sizeof(x));
 	memcpy(&off, e->off + j, sizeof(off));
@@ -2257,7 +2440,19 @@ input_quant4(const struct hgq_engine *e, uint32_t j, const double *xs,
 		q = (q & ~(q < lo)) | (lo & (q < lo));
 		q = (q & ~(q > hi)) | (hi & (q > hi));
 	}
-	ne = q != r;
+	*ne = q != r;
+	*qp = q;
+	return true;
+}
+
+static inline __attribute__((always_inline)) bool
+input_quant4(const struct hgq_engine *e, uint32_t j, const double *xs,
+    int64_t *restrict a, uint64_t *ovf)
+{
+	i64x4 q, ne;
+
+	if (!input_lanes4(e, j, xs, &q, &ne))
+		return false;
 	*ovf -= (uint64_t)(ne[0] + ne[1] + ne[2] + ne[3]);
 	memcpy(a + j, &q, sizeof(q));
 	return true;
@@ -2790,6 +2985,133 @@ sample_mid(const struct hgq_engine *e, uint32_t n_ops, const int64_t *buf)
 	return n_ops % 2 == 0 ? buf + e->max_n : buf;
 }
 
+/*
+ * The tiled path: a chain of dense layers that all take 16-bit
+ * products and quantize in int32 (op_fast): TILE samples go through each
+ * layer together, so that every weight the sums load serves TILE samples
+ * (the layer is a convolution of TILE positions: mac16_run), and the
+ * activations stay int16 numbers between the layers - the next layer's
+ * 16-bit form proves that they fit.  The same sums modulo 2^32 and the
+ * same int32 quantizer ops as the per-sample path, so the same results;
+ * run_range takes the samples past the last whole tile one at a time.
+ */
+
+/* the row of int16 activations of one sample in a tile (buf's layout) */
+static size_t
+tile_row(const struct hgq_engine *e)
+{
+	return ((size_t)e->max_n + 15) & ~(size_t)7;
+}
+
+/*
+ * tile_emit - quantize the TILE rows of sums ob (rows of d->stride) of
+ * dense layer d through fq: to the int16 rows of nxt (row w; the padding
+ * lanes give 0, the partner of an odd last input) or, for the last
+ * layer, to out (rows of n_out int64).  Each block's ops are loaded once
+ * for the TILE samples; cnt counts overflows per lane.
+ */
+static inline __attribute__((always_inline)) void
+tile_emit(const struct dense_prep *d, const struct q32 *fq, const int mode,
+    const uint32_t *ob, int16_t *restrict nxt, size_t w,
+    int64_t *restrict out, u32x8 *cnt)
+{
+	typedef int16_t i16x8 __attribute__((vector_size(16)));
+
+	for (size_t j0 = 0; j0 < d->stride; j0 += 8) {
+		struct q32v k;
+
+		q32_load(fq, 0, j0, mode, &k);
+		for (uint32_t q = 0; q < TILE; q++) {
+			i32x8 v;
+
+			memcpy(&v, ob + q * d->stride + j0, sizeof(v));
+			q32_apply(&k, &v, d->relu, mode, cnt);
+			if (nxt != NULL) {
+				i16x8 h = __builtin_convertvector(v, i16x8);
+
+				memcpy(nxt + q * w + j0, &h, sizeof(h));
+			} else {
+				uint32_t n = d->n_out - (uint32_t)j0 < 8 ?
+				    d->n_out - (uint32_t)j0 : 8;
+				int64_t *o = out + (size_t)q * d->n_out + j0;
+
+				for (uint32_t jj = 0; jj < n; jj++)
+					o[jj] = v[jj];
+			}
+		}
+	}
+}
+
+/*
+ * tile_run - samples xs (TILE rows of n_raw) through a tiled chain (as
+ * sample_run): out gets TILE rows of n_out
+ */
+static inline __attribute__((always_inline)) void
+tile_run(const struct hgq_engine *e, const double *xs, int64_t *out,
+    uint64_t *counts, int64_t *buf)
+{
+	size_t w = tile_row(e);
+	int16_t *act = (int16_t *)(buf + 2 * (size_t)e->max_n);
+	int16_t *nxt = act + TILE * w, *t;
+	uint32_t *ob = (uint32_t *)(nxt + TILE * w);
+	const int16_t *src[TILE];
+
+	i64x4 nacc = { 0, 0, 0, 0 };
+
+	/* the first layer's 16-bit form proves the inputs int16 */
+	for (uint32_t q = 0; q < TILE; q++) {
+		const double *x = xs + (size_t)q * e->n_raw;
+		int16_t *row = act + q * w;
+
+		for (uint32_t j = 0; j < e->n0; ) {
+			i64x4 v, ne;
+			int ovf;
+
+			if (e->in_ident && j + 4 <= e->n0 &&
+			    input_lanes4(e, j, x, &v, &ne)) {
+				i16x4 h = __builtin_convertvector(v, i16x4);
+
+				memcpy(row + j, &h, sizeof(h));
+				nacc += ne;
+				j += 4;
+				continue;
+			}
+			row[j] = (int16_t)input_quant(e, j, x[e->index_map[j]],
+			    &ovf);
+			counts[0] += ovf;
+			j++;
+		}
+		row[e->n0] = 0;		/* the odd one's partner */
+		src[q] = row;
+	}
+	counts[0] -= (uint64_t)(nacc[0] + nacc[1] + nacc[2] + nacc[3]);
+	for (uint32_t l = 0; l < e->n_ops; l++) {
+		const struct op_prep *o = &e->ops[l];
+		bool last = l + 1 == e->n_ops;
+		u32x8 lc = { 0 };
+		uint64_t c = 0;
+
+		mac16_run(&o->d.g, src, o->d.g.pid, TILE, ob);
+		if (o->fq->mode == Q32_SAT)
+			tile_emit(&o->d, o->fq, Q32_SAT, ob, last ? NULL : nxt,
+			    w, out, &lc);
+		else if (o->fq->mode == Q32_WRAP)
+			tile_emit(&o->d, o->fq, Q32_WRAP, ob, last ? NULL :
+			    nxt, w, out, &lc);
+		else
+			tile_emit(&o->d, o->fq, Q32_MIXED, ob, last ? NULL :
+			    nxt, w, out, &lc);
+		for (int jj = 0; jj < 8; jj++)
+			c += lc[jj];
+		counts[l + 1] += c;
+		t = act;
+		act = nxt;
+		nxt = t;
+		for (uint32_t q = 0; q < TILE; q++)
+			src[q] = act + q * w;
+	}
+}
+
 /* run samples [s0, s1) */
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && \
     !defined(__SANITIZE_ADDRESS__)
@@ -2799,7 +3121,13 @@ static void
 run_range(const struct hgq_engine *e, const double *x, size_t s0, size_t s1,
     int64_t *out, uint64_t *counts, int64_t *buf)
 {
-	for (size_t s = s0; s < s1; s++)
+	size_t s = s0;
+
+	if (e->tiled)
+		for (; s + TILE <= s1; s += TILE)
+			tile_run(e, x + s * e->n_raw, out + s * e->n_out,
+			    counts, buf);
+	for (; s < s1; s++)
 		sample_run(e, e->n_ops, x + s * e->n_raw, out + s * e->n_out,
 		    counts, buf);
 }
