@@ -246,6 +246,8 @@ struct tquant {
 					   the concatenated outputs, or -1 */
 	int		 ident;		/* after flatten or max pool: q = x,
 					   bits from the elements reaching it */
+	int		 fused;		/* after dense: quantized in the
+					   product's output pass */
 	uint32_t	*src_e;		/* ident: n, the element of its op's
 					   input whose bits it has */
 	size_t		 off_f, n_f;	/* f parameters in P (trainable) */
@@ -819,6 +821,7 @@ quant_init(struct hgq_trainer *t, struct tquant *q, uint32_t j,
 	q->ident = !l->trainable && (d->kind == HGQ_LAYER_FLATTEN ||
 	    d->kind == HGQ_LAYER_MAXPOOL);
 	q->trainable = l->trainable && !q->ident;
+	q->fused = d->kind == HGQ_LAYER_DENSE;
 	q->want = 1;
 	return q->ident ? ident_src(q, d) : HGQ_OK;
 }
@@ -1535,12 +1538,17 @@ bn_backward_fuse(struct hgq_trainer *t, struct tdense *d,
 	}
 }
 
-/* quantizer l's forward on nr rows: fake quantization, or a copy */
+/*
+ * quantizer l's forward on nr rows: fake quantization, or a copy;
+ * nothing when its dense op's product did it (weighted_forward)
+ */
 static void
 quant_forward(struct hgq_trainer *t, struct tbuf *b, uint32_t l, size_t nr)
 {
 	struct tquant *q = &t->q[l];
 
+	if (q->fused)
+		return;
 	if (q->ident)
 		memcpy(b->q[l], b->x[l], nr * q->n * sizeof(float));
 	else
@@ -1552,13 +1560,15 @@ quant_forward(struct hgq_trainer *t, struct tbuf *b, uint32_t l, size_t nr)
  * The forward of weighted op l on nr rows: the input A is the quantized
  * activations (dense) or their im2col rows (convolution), rows of C;
  * with batchnorm the statistics of the float kernel's output first
- * (every thread meets at the barriers).
+ * (every thread meets at the barriers).  A dense op also quantizes its
+ * output for the quantizer after it, in the product's output pass.
  */
 static void
 weighted_forward(struct hgq_trainer *t, struct tbuf *b, int tid, uint32_t l,
     size_t nr)
 {
 	struct tdense *d = &t->d[l];
+	const struct tquant *oq = &t->q[d->out];
 	struct bnview v = bn_view(t, d, l, tid);
 	const float *A = b->q[d->in[0]];
 	size_t rows = nr * d->npos;
@@ -1590,8 +1600,13 @@ weighted_forward(struct hgq_trainer *t, struct tbuf *b, int tid, uint32_t l,
 		if (tid != 0)
 			bn_forward_fuse(t, d, &v, 0);
 	}
-	hgq_matmul_forward(b->x[d->out], A, v.wq, v.bq, rows, d->C, d->OC,
-	    d->relu);
+	if (oq->fused)
+		hgq_matmul_forward_fq(b->x[d->out], b->q[d->out],
+		    b->qmin + oq->mm, b->qmax + oq->mm, A, v.wq, v.bq, rows,
+		    d->C, d->OC, d->relu, oq->scale, oq->inv, oq->round);
+	else
+		hgq_matmul_forward(b->x[d->out], A, v.wq, v.bq, rows, d->C,
+		    d->OC, d->relu);
 }
 
 /*
