@@ -1842,6 +1842,13 @@ quant_backward(struct hgq_trainer *t, struct tbuf *b, uint32_t l, size_t nr)
 		    q->n);
 }
 
+/*
+ * The data rows of a shuffled batch are scattered over the data set:
+ * ask for the row PREFETCH_AHEAD rows on while copying one (its first
+ * and last byte: a row of JSC's 16 floats may straddle two lines).
+ */
+#define PREFETCH_AHEAD	8
+
 /* the model inputs of rows [r0, r0 + nr): each its columns of a row */
 static void
 gather_inputs(struct hgq_trainer *t, struct tbuf *b, size_t r0, size_t nr)
@@ -1857,6 +1864,14 @@ gather_inputs(struct hgq_trainer *t, struct tbuf *b, size_t r0, size_t nr)
 			size_t src = idx != NULL ? idx[r0 + r] : r0 + r;
 			const float *row = t->x + src * t->n_cols;
 			float *x = b->x[l] + r * q->n;
+
+			if (idx != NULL && r + PREFETCH_AHEAD < nr) {
+				const float *p = t->x + (size_t)idx[r0 + r +
+				    PREFETCH_AHEAD] * t->n_cols;
+
+				__builtin_prefetch(p);
+				__builtin_prefetch(p + t->n_cols - 1);
+			}
 
 			if (t->map == NULL)
 				memcpy(x, row + q->in_off, q->n * sizeof(float));
