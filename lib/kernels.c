@@ -294,6 +294,19 @@ hgq_fq_backward(float *restrict dfs, const float *restrict dq,
 /* ------------------------------------------------------------------ */
 
 /*
+ * The fake quantization of a product's output in its output pass (the
+ * next layer's quantizer): Q (ldd as D) = hgq_fq_forward of D as stored,
+ * qmin, qmax (N) lowered and raised rows in order, while the tile is in
+ * registers or L1 instead of a second pass over D.
+ */
+struct fq_out {
+	float		*Q;
+	const float	*scale, *inv;	/* (N) */
+	float		*qmin, *qmax;	/* (N) */
+	int		 round;
+};
+
+/*
  * All three products of a dense layer are one shape of GEMM,
  *
  *	D[m,n] = init[m,n] + sum_k A(m,k) * Bm[k*ldb + n]
@@ -310,19 +323,6 @@ hgq_fq_backward(float *restrict dfs, const float *restrict dq,
  * contiguous, so the inner loop runs along n (vectorisable) and each
  * element of A is broadcast.
  */
-/*
- * The fake quantization of a product's output in its output pass (the
- * next layer's quantizer): Q (ldd as D) = hgq_fq_forward of D as stored,
- * qmin, qmax (N) lowered and raised rows in order, while the tile is in
- * registers or L1 instead of a second pass over D.
- */
-struct fq_out {
-	float		*Q;
-	const float	*scale, *inv;	/* (N) */
-	float		*qmin, *qmax;	/* (N) */
-	int		 round;
-};
-
 struct gemm {
 	float		*D;
 	size_t		 ldd;
