@@ -13,17 +13,21 @@
  * the first to (the loss is first for an output), else adds it, so a
  * quantizer read by several layers gets the sum, in a fixed order
  * (assign_slots; a chain uses two buffers in turn, as it always did).
- * A step is one parallel job with barriers between its phases:
+ * A step is phase A on the calling thread, then one parallel job with
+ * a barrier between B and E (the last thread to reach it does C and D
+ * alone, as it would have to between two barriers):
  *
- *   A  quantize the weights (rows split over threads) and the biases;
- *      per-element scales 2^F of every activation quantizer
+ *   A  quantize the weights and the biases; per-element scales 2^F of
+ *      every activation quantizer (a few microseconds: cheaper alone
+ *      than another meeting of the threads, which costs milliseconds
+ *      when the machine has more work than cores)
  *   B  forward and backward on the thread's rows of the batch (a fixed
  *      partition); batchnorm layers meet at a barrier for the batch
  *      statistics in the forward and once more in the backward
- *   C  sum the threads' gradient buffers into thread 0's, each thread a
- *      range of them, always in thread order
- *   D  thread 0: activation integer-bit states, EBOPs and its gradient,
- *      the gradient of every parameter
+ *   C  sum the threads' gradient buffers into thread 0's, always in
+ *      thread order
+ *   D  activation integer-bit states, EBOPs and its gradient, the
+ *      gradient of every parameter
  *   E  the optimizer update, each thread a range of the parameters
  *
  * Everything is summed in a fixed order, so the same thread count gives
@@ -97,17 +101,24 @@ cpu_relax(void)
  * All n threads meet.  Spin first (a step takes about a millisecond and
  * its phases much less), then sleep, so that a machine with more threads
  * than cores (or other work) still makes progress.  The last to arrive
- * opens the barrier and wakes the sleepers.
+ * runs serial(arg) when given, alone (the others' work before the
+ * barrier done and visible), then opens the barrier and wakes the
+ * sleepers.
  */
 static void
-pool_barrier(struct pool *p)
+pool_barrier_serial(struct pool *p, void (*serial)(void *), void *arg)
 {
 	unsigned g;
 
-	if (p->n <= 1)
+	if (p->n <= 1) {
+		if (serial != NULL)
+			serial(arg);
 		return;
+	}
 	g = atomic_load(&p->bgen);
 	if (atomic_fetch_add(&p->arrived, 1) == p->n - 1) {
+		if (serial != NULL)
+			serial(arg);
 		atomic_store(&p->arrived, 0);
 		pthread_mutex_lock(&p->bmu);
 		atomic_fetch_add(&p->bgen, 1);
@@ -124,6 +135,12 @@ pool_barrier(struct pool *p)
 	while (atomic_load(&p->bgen) == g)
 		pthread_cond_wait(&p->bcv, &p->bmu);
 	pthread_mutex_unlock(&p->bmu);
+}
+
+static void
+pool_barrier(struct pool *p)
+{
+	pool_barrier_serial(p, NULL, NULL);
 }
 
 static void *
@@ -1386,38 +1403,33 @@ bn_view(const struct hgq_trainer *t, struct tdense *d, uint32_t l, int tid)
 	return tid == 0 || !d->bn ? v : t->tb[tid].bv[l];
 }
 
-/* phase A */
+/* phase A (the calling thread, before the job) */
 static void
-phase_quantize(struct hgq_trainer *t, int tid)
+phase_quantize(struct hgq_trainer *t)
 {
 	for (uint32_t l = 0; l < t->nd; l++) {
 		struct tdense *d = &t->d[l];
-		size_t r0, r1;
 
 		if (!d->weighted || d->bn)
 			continue;	/* BN: done in the forward (statistics) */
-		split(d->C, t->T, tid, &r0, &r1);
 		quant_rows(d, d->wq, d->wbits, d->wt, t->P + d->off_w,
-		    t->P + d->off_fw, r0, r1);
-		if (tid == 0) {
-			memcpy(d->bf, t->P + d->off_b, d->OC * sizeof(float));
-			quant_bias(d, d->bq, d->bf, t->P + d->off_fb);
+		    t->P + d->off_fw, 0, d->C);
+		memcpy(d->bf, t->P + d->off_b, d->OC * sizeof(float));
+		quant_bias(d, d->bq, d->bf, t->P + d->off_fb);
+	}
+	for (uint32_t l = 0; l < t->nq; l++) {
+		struct tquant *q = &t->q[l];
+		const float *f = qf_param(t, q);
+
+		if (q->ident)
+			continue;
+		for (size_t e = 0; e < q->n; e++) {
+			int F = act_F(q, f, e);
+
+			q->scale[e] = pow2f(F);
+			q->inv[e] = pow2f(-F);
 		}
 	}
-	if (tid == (t->T > 1 ? 1 : 0))
-		for (uint32_t l = 0; l < t->nq; l++) {
-			struct tquant *q = &t->q[l];
-			const float *f = qf_param(t, q);
-
-			if (q->ident)
-				continue;
-			for (size_t e = 0; e < q->n; e++) {
-				int F = act_F(q, f, e);
-
-				q->scale[e] = pow2f(F);
-				q->inv[e] = pow2f(-F);
-			}
-		}
 }
 
 /*
@@ -1992,18 +2004,16 @@ phase_fwd_bwd(struct hgq_trainer *t, int tid)
 		    b->nr - r : t->blk);
 }
 
-/* phase C: acc of thread 0 += the others', a range per thread */
+/* phase C: acc of thread 0 += the others', in thread order */
 static void
-phase_reduce(struct hgq_trainer *t, int tid)
+phase_reduce(struct hgq_trainer *t)
 {
-	size_t lo, hi;
 	float *a0 = t->tb[0].acc;
 
-	split(t->n_acc, t->T, tid, &lo, &hi);
 	for (int k = 1; k < t->T; k++) {
 		const float *ak = t->tb[k].acc;
 
-		for (size_t e = lo; e < hi; e++)
+		for (size_t e = 0; e < t->n_acc; e++)
 			a0[e] += ak[e];
 	}
 }
@@ -2066,7 +2076,7 @@ ident_bits(struct tquant *q, const struct tquant *from, const struct tdense *d)
 			}
 }
 
-/* phase D (thread 0): states, EBOPs, the gradient vector */
+/* phase D (one thread): states, EBOPs, the gradient vector */
 static void
 phase_grads(struct hgq_trainer *t)
 {
@@ -2228,23 +2238,25 @@ phase_update(struct hgq_trainer *t, int tid)
 	}
 }
 
+/* phases C and D, by the last thread to finish B */
+static void
+step_serial(void *arg)
+{
+	struct hgq_trainer *t = arg;
+
+	phase_reduce(t);
+	phase_grads(t);
+	if (t->update && !t->bad)
+		t->step++;
+}
+
 static void
 step_job(void *arg, int tid)
 {
 	struct hgq_trainer *t = arg;
 
-	phase_quantize(t, tid);
-	pool_barrier(&t->pool);
 	phase_fwd_bwd(t, tid);
-	pool_barrier(&t->pool);
-	phase_reduce(t, tid);
-	pool_barrier(&t->pool);
-	if (tid == 0) {
-		phase_grads(t);
-		if (t->update && !t->bad)
-			t->step++;
-	}
-	pool_barrier(&t->pool);
+	pool_barrier_serial(&t->pool, step_serial, t);
 	if (t->update && !t->bad)
 		phase_update(t, tid);
 }
@@ -2273,6 +2285,7 @@ hgq_trainer_step(struct hgq_trainer *t, const float *x, const float *y,
 		t->tb[k].r0 = lo;
 		t->tb[k].nr = hi - lo;
 	}
+	phase_quantize(t);
 	pool_run(&t->pool, step_job, t);
 	if (grad != NULL)
 		memcpy(grad, t->G, t->n_params * sizeof(float));
