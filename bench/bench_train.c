@@ -17,9 +17,12 @@
  *      thread 1.85 M -> 2.05 M per CPU second without batchnorm, 1.05 M
  *      -> 1.12 M with it; two threads, wall time on that busy machine,
  *      0.42 M -> 0.66 M and 0.21 M -> 0.24 M (per CPU second 0.78 M ->
- *      1.28 M and 0.43 M -> 0.49 M): short of the targets there, where
- *      the threads wait at their barriers for a descheduled partner
- *      several times as long as they compute.  In a quiet moment of the
+ *      1.28 M and 0.43 M -> 0.49 M; at load 2.5-3.8, medians of 6,
+ *      0.76 M -> 1.26 M and 0.44 M -> 0.50 M wall): short of the
+ *      targets there, where the threads wait at their barriers for a
+ *      descheduled partner several times as long as they compute
+ *      (yielding the CPU while waiting gained nothing).  In a quiet
+ *      moment of the
  *      same machine, before the barriers went, 2 bn gave 2.09-2.15 M
  *      samples/s wall (4 runs of 6; the other 2 about 0.5 M).  Where
  *      the time goes (perf, one thread): the GEMM tiles 69 % without
