@@ -22,14 +22,13 @@
  *      targets there, where the threads wait at their barriers for a
  *      descheduled partner several times as long as they compute
  *      (yielding the CPU while waiting gained nothing).  In a quiet
- *      moment of the
- *      same machine, before the barriers went, 2 bn gave 2.09-2.15 M
- *      samples/s wall (4 runs of 6; the other 2 about 0.5 M).  Where
- *      the time goes (perf, one thread): the GEMM tiles 69 % without
- *      batchnorm, 75 % with it (which doubles every product: the float
- *      kernel's for the statistics, the quantized one's for the
- *      output); then the softmax (4-5 %), the quantizers' backward, the
- *      bias sums and the optimizer, 1-4 % each.
+ *      moment of the same machine, before the barriers went, 2 bn gave
+ *      2.09-2.15 M samples/s wall (4 runs of 6; the other 2 about
+ *      0.5 M).  Where the time goes (perf, one thread): the GEMM tiles
+ *      69 % without batchnorm, 75 % with it (which doubles every
+ *      product: the float kernel's for the statistics, the quantized
+ *      one's for the output); then the softmax (4-5 %), the quantizers'
+ *      backward, the bias sums and the optimizer, 1-4 % each.
  *   2. Fashion-MNIST 784-64-32-10 (real images when the Debian package is
  *      installed, random pixels otherwise): one epoch of 60,000 images at
  *      batch 256; target <= 0.8 s.  Training steps only: the per-epoch
