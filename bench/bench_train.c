@@ -10,7 +10,25 @@
  *      of 3, load 4-5): without batchnorm 1.26 M before the AVX-512
  *      tiles, 1.95 M after; with it 0.54 M before its statistics moved
  *      into the GEMM's output pass, one barrier per layer and the
- *      AVX-512 tiles, 1.09 M after.
+ *      AVX-512 tiles, 1.09 M after.  With the quantizer after a dense
+ *      layer in the product's output pass, the data rows prefetched and
+ *      one barrier a step instead of four (medians of 8 runs alternated
+ *      with the code before, load 5.6-5.9 on 2 cores, batch 1024): one
+ *      thread 1.85 M -> 2.05 M per CPU second without batchnorm, 1.05 M
+ *      -> 1.12 M with it; two threads, wall time on that busy machine,
+ *      0.42 M -> 0.66 M and 0.21 M -> 0.24 M (per CPU second 0.78 M ->
+ *      1.28 M and 0.43 M -> 0.49 M; at load 2.5-3.8, medians of 6,
+ *      0.76 M -> 1.26 M and 0.44 M -> 0.50 M wall): short of the
+ *      targets there, where the threads wait at their barriers for a
+ *      descheduled partner several times as long as they compute
+ *      (yielding the CPU while waiting gained nothing).  In a quiet
+ *      moment of the same machine, before the barriers went, 2 bn gave
+ *      2.09-2.15 M samples/s wall (4 runs of 6; the other 2 about
+ *      0.5 M).  Where the time goes (perf, one thread): the GEMM tiles
+ *      69 % without batchnorm, 75 % with it (which doubles every
+ *      product: the float kernel's for the statistics, the quantized
+ *      one's for the output); then the softmax (4-5 %), the quantizers'
+ *      backward, the bias sums and the optimizer, 1-4 % each.
  *   2. Fashion-MNIST 784-64-32-10 (real images when the Debian package is
  *      installed, random pixels otherwise): one epoch of 60,000 images at
  *      batch 256; target <= 0.8 s.  Training steps only: the per-epoch

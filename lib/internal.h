@@ -267,6 +267,18 @@ void	hgq_matmul_forward_ref(float *out, const float *inp, const float *w,
 	    const float *bias, size_t B, size_t C, size_t OC, int relu);
 
 /*
+ * hgq_matmul_forward_fq - hgq_matmul_forward, then hgq_fq_forward of out
+ * into q, qmin and qmax, to the same bits, in the product's output pass
+ * (the tile in registers or L1) instead of a second pass over out.
+ */
+void	hgq_matmul_forward_fq(float *restrict out, float *restrict q,
+	    float *restrict qmin, float *restrict qmax,
+	    const float *restrict inp, const float *restrict w,
+	    const float *restrict bias, size_t B, size_t C, size_t OC,
+	    int relu, const float *restrict scale,
+	    const float *restrict inv_scale, int round);
+
+/*
  * hgq_matmul_forward_stats - out (B,OC) = inp (B,C) . w (C,OC) as
  * hgq_matmul_forward without bias or relu, and, in the same pass, s1
  * (OC) += the column sums of out, s2 (OC) += their squares, in double,

@@ -117,14 +117,16 @@ hgq_fq_forward_ref(float *q, float *qmin, float *qmax, const float *x,
 		}
 }
 
+/* rows of x and q ld floats apart (a tile of a product's output) */
 static void
 fq_forward_c(float *restrict q, float *restrict qmin, float *restrict qmax,
     const float *restrict x, const float *restrict scale,
-    const float *restrict inv_scale, size_t B, size_t C, int round)
+    const float *restrict inv_scale, size_t B, size_t C, size_t ld,
+    int round)
 {
 	for (size_t b = 0; b < B; b++) {
-		const float *xb = x + b * C;
-		float *qb = q + b * C;
+		const float *xb = x + b * ld;
+		float *qb = q + b * ld;
 
 		for (size_t c = 0; c < C; c++) {
 			float v = hgq_fq_f32s(xb[c], scale[c], inv_scale[c],
@@ -138,52 +140,71 @@ fq_forward_c(float *restrict q, float *restrict qmin, float *restrict qmax,
 }
 
 #ifdef HAVE_AVX2_VARIANT
+/* lanes 0..cnt-1 of 8 (cnt <= 8) */
+static const int32_t mask_table[16] = {
+	-1, -1, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0
+};
+
+__attribute__((target("avx2,fma")))
+static inline __m256i
+tail_mask(size_t cnt)
+{
+	return _mm256_loadu_si256((const __m256i *)(mask_table + 8 - cnt));
+}
+
 /*
- * The same operations as hgq_fq_f32s, 8 columns at a time: v = x*s,
- * r = floor(v), r += 1 where v - r >= 1/2 (RND), q = r * inv.  Every step
- * is exact or identical to the scalar one, so the values are the same.
+ * 8 columns c.. (cnt of them, masked when fewer) of every row: the same
+ * operations as hgq_fq_f32s, v = x*s, r = floor(v), r += 1 where v - r >=
+ * 1/2 (RND), q = r * inv.  Every step is exact or identical to the
+ * scalar one, so the values are the same.  The extremes stay in
+ * registers down the rows, lowered and raised rows in order.
  */
+__attribute__((target("avx2,fma")))
+static inline void
+fq_cols_avx2(float *restrict q, float *restrict qmin, float *restrict qmax,
+    const float *restrict x, const float *restrict scale,
+    const float *restrict inv_scale, size_t B, size_t ld, size_t cnt,
+    int round)
+{
+	const __m256 half = _mm256_set1_ps(0.5f), one = _mm256_set1_ps(1.0f);
+	const __m256 rnd = round == HGQ_RND ? one : _mm256_setzero_ps();
+	__m256i mask = tail_mask(cnt);
+	__m256 s = _mm256_maskload_ps(scale, mask);
+	__m256 iv = _mm256_maskload_ps(inv_scale, mask);
+	__m256 lo = _mm256_maskload_ps(qmin, mask);
+	__m256 hi = _mm256_maskload_ps(qmax, mask);
+
+	for (size_t b = 0; b < B; b++) {
+		__m256 v = _mm256_mul_ps(cnt == 8 ? _mm256_loadu_ps(x + b * ld) :
+		    _mm256_maskload_ps(x + b * ld, mask), s);
+		__m256 r = _mm256_floor_ps(v);
+		__m256 ge = _mm256_cmp_ps(_mm256_sub_ps(v, r), half,
+		    _CMP_GE_OQ);
+		__m256 o;
+
+		r = _mm256_add_ps(r, _mm256_and_ps(ge, rnd));
+		o = _mm256_mul_ps(r, iv);
+		if (cnt == 8)
+			_mm256_storeu_ps(q + b * ld, o);
+		else
+			_mm256_maskstore_ps(q + b * ld, mask, o);
+		lo = _mm256_min_ps(o, lo);
+		hi = _mm256_max_ps(o, hi);
+	}
+	_mm256_maskstore_ps(qmin, mask, lo);
+	_mm256_maskstore_ps(qmax, mask, hi);
+}
+
 __attribute__((target("avx2,fma")))
 static void
 fq_forward_avx2(float *restrict q, float *restrict qmin,
     float *restrict qmax, const float *restrict x,
     const float *restrict scale, const float *restrict inv_scale, size_t B,
-    size_t C, int round)
+    size_t C, size_t ld, int round)
 {
-	const __m256 half = _mm256_set1_ps(0.5f), one = _mm256_set1_ps(1.0f);
-	const __m256 rnd = round == HGQ_RND ? one : _mm256_setzero_ps();
-	size_t c8 = C & ~(size_t)7;
-
-	for (size_t b = 0; b < B; b++) {
-		const float *xb = x + b * C;
-		float *qb = q + b * C;
-		size_t c;
-
-		for (c = 0; c < c8; c += 8) {
-			__m256 v = _mm256_mul_ps(_mm256_loadu_ps(xb + c),
-			    _mm256_loadu_ps(scale + c));
-			__m256 r = _mm256_floor_ps(v);
-			__m256 ge = _mm256_cmp_ps(_mm256_sub_ps(v, r), half,
-			    _CMP_GE_OQ);
-			__m256 o;
-
-			r = _mm256_add_ps(r, _mm256_and_ps(ge, rnd));
-			o = _mm256_mul_ps(r, _mm256_loadu_ps(inv_scale + c));
-			_mm256_storeu_ps(qb + c, o);
-			_mm256_storeu_ps(qmin + c, _mm256_min_ps(o,
-			    _mm256_loadu_ps(qmin + c)));
-			_mm256_storeu_ps(qmax + c, _mm256_max_ps(o,
-			    _mm256_loadu_ps(qmax + c)));
-		}
-		for (; c < C; c++) {
-			float v = hgq_fq_f32s(xb[c], scale[c], inv_scale[c],
-			    round);
-
-			qb[c] = v;
-			qmin[c] = v < qmin[c] ? v : qmin[c];
-			qmax[c] = v > qmax[c] ? v : qmax[c];
-		}
-	}
+	for (size_t c = 0; c < C; c += 8)
+		fq_cols_avx2(q + c, qmin + c, qmax + c, x + c, scale + c,
+		    inv_scale + c, B, ld, C - c < 8 ? C - c : 8, round);
 }
 #endif
 
@@ -195,12 +216,12 @@ hgq_fq_forward(float *restrict q, float *restrict qmin,
 {
 #ifdef HAVE_AVX2_VARIANT
 	if (use_avx2()) {
-		fq_forward_avx2(q, qmin, qmax, x, scale, inv_scale, B, C,
+		fq_forward_avx2(q, qmin, qmax, x, scale, inv_scale, B, C, C,
 		    round);
 		return;
 	}
 #endif
-	fq_forward_c(q, qmin, qmax, x, scale, inv_scale, B, C, round);
+	fq_forward_c(q, qmin, qmax, x, scale, inv_scale, B, C, C, round);
 }
 
 /*
@@ -273,6 +294,19 @@ hgq_fq_backward(float *restrict dfs, const float *restrict dq,
 /* ------------------------------------------------------------------ */
 
 /*
+ * The fake quantization of a product's output in its output pass (the
+ * next layer's quantizer): Q (ldd as D) = hgq_fq_forward of D as stored,
+ * qmin, qmax (N) lowered and raised rows in order, while the tile is in
+ * registers or L1 instead of a second pass over D.
+ */
+struct fq_out {
+	float		*Q;
+	const float	*scale, *inv;	/* (N) */
+	float		*qmin, *qmax;	/* (N) */
+	int		 round;
+};
+
+/*
  * All three products of a dense layer are one shape of GEMM,
  *
  *	D[m,n] = init[m,n] + sum_k A(m,k) * Bm[k*ldb + n]
@@ -303,6 +337,7 @@ struct gemm {
 	double		*s1, *s2;	/* (N) or NULL: += the column sums
 					   and sums of squares of D as
 					   stored, in double, rows in order */
+	const struct fq_out *fq;	/* or NULL */
 };
 
 /*
@@ -396,17 +431,6 @@ gemm_c(const struct gemm *g)
  * four broadcasts of A, eight FMAs.  Columns left over (N not a multiple
  * of 16) go through an 8-wide tile with masked loads and stores.
  */
-static const int32_t mask_table[16] = {
-	-1, -1, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0
-};
-
-__attribute__((target("avx2,fma")))
-static inline __m256i
-tail_mask(size_t cnt)
-{
-	return _mm256_loadu_si256((const __m256i *)(mask_table + 8 - cnt));
-}
-
 /*
  * The statistics of a 4x16 tile in its output pass: s1 (16) += the
  * column sums of rows 0..R-1 of acc, s2 (16) += their squares, in double
@@ -432,6 +456,18 @@ tile_stats_avx2(double *s1, double *s2, __m256 acc[4][2], size_t R)
 		_mm256_storeu_pd(s1 + 4 * h, a1);
 		_mm256_storeu_pd(s2 + 4 * h, a2);
 	}
+}
+
+/* the fake quantization of rows m..m+R-1, columns n..n+cnt-1, from L1 */
+__attribute__((target("avx2,fma")))
+static void
+tile_fq_avx2(const struct gemm *g, size_t m, size_t n, size_t R, size_t cnt)
+{
+	const struct fq_out *f = g->fq;
+	size_t o = m * g->ldd + n;
+
+	fq_forward_avx2(f->Q + o, f->qmin + n, f->qmax + n, g->D + o,
+	    f->scale + n, f->inv + n, R, cnt, g->ldd, f->round);
 }
 
 /* rows m..m+R-1 (R <= 4), columns n..n+15 */
@@ -515,6 +551,49 @@ tile16_avx2(const struct gemm *g, size_t m, size_t n, size_t R)
 	}
 	if (g->s1 != NULL)
 		tile_stats_avx2(g->s1 + n, g->s2 + n, acc, R);
+	if (g->fq != NULL)
+		tile_fq_avx2(g, m, n, R, 16);
+}
+
+/*
+ * The fake quantization of an 8x32 tile in registers: the operations of
+ * fq_forward_avx2 at twice the width (the rounding's 0 or 1 added in
+ * every lane, as there), qmin and qmax lowered and raised rows in order.
+ */
+__attribute__((target("avx512f,avx2,fma")))
+static inline void
+tile32_fq(const struct gemm *g, __m512 acc[8][2], size_t m, size_t n,
+    size_t R)
+{
+	const struct fq_out *f = g->fq;
+	const __m512 half = _mm512_set1_ps(0.5f), one = _mm512_set1_ps(1.0f);
+	__mmask16 rnd = f->round == HGQ_RND ? 0xffff : 0;
+
+	for (size_t h = 0; h < 2; h++) {
+		size_t c = n + 16 * h;
+		__m512 s = _mm512_loadu_ps(f->scale + c);
+		__m512 iv = _mm512_loadu_ps(f->inv + c);
+		__m512 lo = _mm512_loadu_ps(f->qmin + c);
+		__m512 hi = _mm512_loadu_ps(f->qmax + c);
+
+		for (size_t r = 0; r < R; r++) {
+			__m512 v = _mm512_mul_ps(acc[r][h], s);
+			__m512 fl = _mm512_roundscale_ps(v,
+			    _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC);
+			__mmask16 ge = _mm512_cmp_ps_mask(_mm512_sub_ps(v, fl),
+			    half, _CMP_GE_OQ);
+			__m512 o;
+
+			fl = _mm512_add_ps(fl, _mm512_maskz_mov_ps(ge & rnd,
+			    one));
+			o = _mm512_mul_ps(fl, iv);
+			_mm512_storeu_ps(f->Q + (m + r) * g->ldd + c, o);
+			lo = _mm512_min_ps(o, lo);
+			hi = _mm512_max_ps(o, hi);
+		}
+		_mm512_storeu_ps(f->qmin + c, lo);
+		_mm512_storeu_ps(f->qmax + c, hi);
+	}
 }
 
 /*
@@ -615,6 +694,8 @@ tile32_avx512(const struct gemm *g, size_t m, size_t n, size_t R)
 				    g->s2 + n + 16 * h, q, rr);
 			}
 		}
+	if (g->fq != NULL)
+		tile32_fq(g, acc, m, n, R);
 }
 
 /*
@@ -750,6 +831,8 @@ tile8_avx2(const struct gemm *g, size_t m, size_t n, size_t R, size_t cnt)
 	if (g->s1 != NULL)	/* rows in order, read back from L1 */
 		colstats_c(g->s1 + n, g->s2 + n, g->D + m * g->ldd + n,
 		    g->ldd, R, cnt);
+	if (g->fq != NULL)
+		tile_fq_avx2(g, m, n, R, cnt);
 }
 
 __attribute__((target("avx2,fma")))
@@ -826,6 +909,10 @@ gemm(const struct gemm *g)
 	gemm_c(g);
 	if (g->s1 != NULL)
 		colstats_c(g->s1, g->s2, g->D, g->ldd, g->M, g->N);
+	if (g->fq != NULL)
+		fq_forward_c(g->fq->Q, g->fq->qmin, g->fq->qmax, g->D,
+		    g->fq->scale, g->fq->inv, g->M, g->N, g->ldd,
+		    g->fq->round);
 }
 
 /* out (B,OC) = inp (B,C) . w (C,OC) + bias, then relu if asked */
@@ -852,6 +939,26 @@ hgq_matmul_forward(float *restrict out, const float *restrict inp,
 		.D = out, .ldd = OC, .A = inp, .sa = C, .ka = 1,
 		.Bm = w, .ldb = OC, .bias = bias, .M = B, .N = OC, .K = C,
 		.relu = relu,
+	};
+
+	gemm(&g);
+}
+
+void
+hgq_matmul_forward_fq(float *restrict out, float *restrict q,
+    float *restrict qmin, float *restrict qmax, const float *restrict inp,
+    const float *restrict w, const float *restrict bias, size_t B, size_t C,
+    size_t OC, int relu, const float *restrict scale,
+    const float *restrict inv_scale, int round)
+{
+	struct fq_out f = {
+		.Q = q, .scale = scale, .inv = inv_scale, .qmin = qmin,
+		.qmax = qmax, .round = round,
+	};
+	struct gemm g = {
+		.D = out, .ldd = OC, .A = inp, .sa = C, .ka = 1,
+		.Bm = w, .ldb = OC, .bias = bias, .M = B, .N = OC, .K = C,
+		.relu = relu, .fq = &f,
 	};
 
 	gemm(&g);

@@ -13,17 +13,21 @@
  * the first to (the loss is first for an output), else adds it, so a
  * quantizer read by several layers gets the sum, in a fixed order
  * (assign_slots; a chain uses two buffers in turn, as it always did).
- * A step is one parallel job with barriers between its phases:
+ * A step is phase A on the calling thread, then one parallel job with
+ * a barrier between B and E (the last thread to reach it does C and D
+ * alone, as it would have to between two barriers):
  *
- *   A  quantize the weights (rows split over threads) and the biases;
- *      per-element scales 2^F of every activation quantizer
+ *   A  quantize the weights and the biases; per-element scales 2^F of
+ *      every activation quantizer (a few microseconds: cheaper alone
+ *      than another meeting of the threads, which costs milliseconds
+ *      when the machine has more work than cores)
  *   B  forward and backward on the thread's rows of the batch (a fixed
  *      partition); batchnorm layers meet at a barrier for the batch
  *      statistics in the forward and once more in the backward
- *   C  sum the threads' gradient buffers into thread 0's, each thread a
- *      range of them, always in thread order
- *   D  thread 0: activation integer-bit states, EBOPs and its gradient,
- *      the gradient of every parameter
+ *   C  sum the threads' gradient buffers into thread 0's, always in
+ *      thread order
+ *   D  activation integer-bit states, EBOPs and its gradient, the
+ *      gradient of every parameter
  *   E  the optimizer update, each thread a range of the parameters
  *
  * Everything is summed in a fixed order, so the same thread count gives
@@ -97,17 +101,24 @@ cpu_relax(void)
  * All n threads meet.  Spin first (a step takes about a millisecond and
  * its phases much less), then sleep, so that a machine with more threads
  * than cores (or other work) still makes progress.  The last to arrive
- * opens the barrier and wakes the sleepers.
+ * runs serial(arg) when given, alone (the others' work before the
+ * barrier done and visible), then opens the barrier and wakes the
+ * sleepers.
  */
 static void
-pool_barrier(struct pool *p)
+pool_barrier_serial(struct pool *p, void (*serial)(void *), void *arg)
 {
 	unsigned g;
 
-	if (p->n <= 1)
+	if (p->n <= 1) {
+		if (serial != NULL)
+			serial(arg);
 		return;
+	}
 	g = atomic_load(&p->bgen);
 	if (atomic_fetch_add(&p->arrived, 1) == p->n - 1) {
+		if (serial != NULL)
+			serial(arg);
 		atomic_store(&p->arrived, 0);
 		pthread_mutex_lock(&p->bmu);
 		atomic_fetch_add(&p->bgen, 1);
@@ -124,6 +135,12 @@ pool_barrier(struct pool *p)
 	while (atomic_load(&p->bgen) == g)
 		pthread_cond_wait(&p->bcv, &p->bmu);
 	pthread_mutex_unlock(&p->bmu);
+}
+
+static void
+pool_barrier(struct pool *p)
+{
+	pool_barrier_serial(p, NULL, NULL);
 }
 
 static void *
@@ -246,6 +263,8 @@ struct tquant {
 					   the concatenated outputs, or -1 */
 	int		 ident;		/* after flatten or max pool: q = x,
 					   bits from the elements reaching it */
+	int		 fused;		/* after dense: quantized in the
+					   product's output pass */
 	uint32_t	*src_e;		/* ident: n, the element of its op's
 					   input whose bits it has */
 	size_t		 off_f, n_f;	/* f parameters in P (trainable) */
@@ -823,6 +842,7 @@ quant_init(struct hgq_trainer *t, struct tquant *q, uint32_t j,
 	q->ident = !l->trainable && (d->kind == HGQ_LAYER_FLATTEN ||
 	    d->kind == HGQ_LAYER_MAXPOOL);
 	q->trainable = l->trainable && !q->ident;
+	q->fused = d->kind == HGQ_LAYER_DENSE;
 	q->want = 1;
 	return q->ident ? ident_src(q, d) : HGQ_OK;
 }
@@ -1387,38 +1407,33 @@ bn_view(const struct hgq_trainer *t, struct tdense *d, uint32_t l, int tid)
 	return tid == 0 || !d->bn ? v : t->tb[tid].bv[l];
 }
 
-/* phase A */
+/* phase A (the calling thread, before the job) */
 static void
-phase_quantize(struct hgq_trainer *t, int tid)
+phase_quantize(struct hgq_trainer *t)
 {
 	for (uint32_t l = 0; l < t->nd; l++) {
 		struct tdense *d = &t->d[l];
-		size_t r0, r1;
 
 		if (!d->weighted || d->bn)
 			continue;	/* BN: done in the forward (statistics) */
-		split(d->C, t->T, tid, &r0, &r1);
 		quant_rows(d, d->wq, d->wbits, d->wt, t->P + d->off_w,
-		    t->P + d->off_fw, r0, r1);
-		if (tid == 0) {
-			memcpy(d->bf, t->P + d->off_b, d->OC * sizeof(float));
-			quant_bias(d, d->bq, d->bf, t->P + d->off_fb);
+		    t->P + d->off_fw, 0, d->C);
+		memcpy(d->bf, t->P + d->off_b, d->OC * sizeof(float));
+		quant_bias(d, d->bq, d->bf, t->P + d->off_fb);
+	}
+	for (uint32_t l = 0; l < t->nq; l++) {
+		struct tquant *q = &t->q[l];
+		const float *f = qf_param(t, q);
+
+		if (q->ident)
+			continue;
+		for (size_t e = 0; e < q->n; e++) {
+			int F = act_F(q, f, e);
+
+			q->scale[e] = pow2f(F);
+			q->inv[e] = pow2f(-F);
 		}
 	}
-	if (tid == (t->T > 1 ? 1 : 0))
-		for (uint32_t l = 0; l < t->nq; l++) {
-			struct tquant *q = &t->q[l];
-			const float *f = qf_param(t, q);
-
-			if (q->ident)
-				continue;
-			for (size_t e = 0; e < q->n; e++) {
-				int F = act_F(q, f, e);
-
-				q->scale[e] = pow2f(F);
-				q->inv[e] = pow2f(-F);
-			}
-		}
 }
 
 /*
@@ -1539,12 +1554,17 @@ bn_backward_fuse(struct hgq_trainer *t, struct tdense *d,
 	}
 }
 
-/* quantizer l's forward on nr rows: fake quantization, or a copy */
+/*
+ * quantizer l's forward on nr rows: fake quantization, or a copy;
+ * nothing when its dense op's product did it (weighted_forward)
+ */
 static void
 quant_forward(struct hgq_trainer *t, struct tbuf *b, uint32_t l, size_t nr)
 {
 	struct tquant *q = &t->q[l];
 
+	if (q->fused)
+		return;
 	if (q->ident)
 		memcpy(b->q[l], b->x[l], nr * q->n * sizeof(float));
 	else
@@ -1556,13 +1576,15 @@ quant_forward(struct hgq_trainer *t, struct tbuf *b, uint32_t l, size_t nr)
  * The forward of weighted op l on nr rows: the input A is the quantized
  * activations (dense) or their im2col rows (convolution), rows of C;
  * with batchnorm the statistics of the float kernel's output first
- * (every thread meets at the barriers).
+ * (every thread meets at the barriers).  A dense op also quantizes its
+ * output for the quantizer after it, in the product's output pass.
  */
 static void
 weighted_forward(struct hgq_trainer *t, struct tbuf *b, int tid, uint32_t l,
     size_t nr)
 {
 	struct tdense *d = &t->d[l];
+	const struct tquant *oq = &t->q[d->out];
 	struct bnview v = bn_view(t, d, l, tid);
 	const float *A = b->q[d->in[0]];
 	size_t rows = nr * d->npos;
@@ -1599,8 +1621,13 @@ weighted_forward(struct hgq_trainer *t, struct tbuf *b, int tid, uint32_t l,
 		if (tid != 0)
 			bn_forward_fuse(t, d, &v, 0);
 	}
-	hgq_matmul_forward(b->x[d->out], A, v.wq, v.bq, rows, d->C, d->OC,
-	    d->relu);
+	if (oq->fused)
+		hgq_matmul_forward_fq(b->x[d->out], b->q[d->out],
+		    b->qmin + oq->mm, b->qmax + oq->mm, A, v.wq, v.bq, rows,
+		    d->C, d->OC, d->relu, oq->scale, oq->inv, oq->round);
+	else
+		hgq_matmul_forward(b->x[d->out], A, v.wq, v.bq, rows, d->C,
+		    d->OC, d->relu);
 }
 
 /*
@@ -1842,6 +1869,13 @@ quant_backward(struct hgq_trainer *t, struct tbuf *b, uint32_t l, size_t nr)
 		    q->n);
 }
 
+/*
+ * The data rows of a shuffled batch are scattered over the data set:
+ * ask for the row PREFETCH_AHEAD rows on while copying one (its first
+ * and last byte: a row of JSC's 16 floats may straddle two lines).
+ */
+#define PREFETCH_AHEAD	8
+
 /* the model inputs of rows [r0, r0 + nr): each its columns of a row */
 static void
 gather_inputs(struct hgq_trainer *t, struct tbuf *b, size_t r0, size_t nr)
@@ -1857,6 +1891,14 @@ gather_inputs(struct hgq_trainer *t, struct tbuf *b, size_t r0, size_t nr)
 			size_t src = idx != NULL ? idx[r0 + r] : r0 + r;
 			const float *row = t->x + src * t->n_cols;
 			float *x = b->x[l] + r * q->n;
+
+			if (idx != NULL && r + PREFETCH_AHEAD < nr) {
+				const float *p = t->x + (size_t)idx[r0 + r +
+				    PREFETCH_AHEAD] * t->n_cols;
+
+				__builtin_prefetch(p);
+				__builtin_prefetch(p + t->n_cols - 1);
+			}
 
 			if (t->map == NULL)
 				memcpy(x, row + q->in_off, q->n * sizeof(float));
@@ -1977,18 +2019,16 @@ phase_fwd_bwd(struct hgq_trainer *t, int tid)
 		    b->nr - r : t->blk);
 }
 
-/* phase C: acc of thread 0 += the others', a range per thread */
+/* phase C: acc of thread 0 += the others', in thread order */
 static void
-phase_reduce(struct hgq_trainer *t, int tid)
+phase_reduce(struct hgq_trainer *t)
 {
-	size_t lo, hi;
 	float *a0 = t->tb[0].acc;
 
-	split(t->n_acc, t->T, tid, &lo, &hi);
 	for (int k = 1; k < t->T; k++) {
 		const float *ak = t->tb[k].acc;
 
-		for (size_t e = lo; e < hi; e++)
+		for (size_t e = 0; e < t->n_acc; e++)
 			a0[e] += ak[e];
 	}
 }
@@ -2051,7 +2091,7 @@ ident_bits(struct tquant *q, const struct tquant *from, const struct tdense *d)
 			}
 }
 
-/* phase D (thread 0): states, EBOPs, the gradient vector */
+/* phase D (one thread): states, EBOPs, the gradient vector */
 static void
 phase_grads(struct hgq_trainer *t)
 {
@@ -2213,23 +2253,25 @@ phase_update(struct hgq_trainer *t, int tid)
 	}
 }
 
+/* phases C and D, by the last thread to finish B */
+static void
+step_serial(void *arg)
+{
+	struct hgq_trainer *t = arg;
+
+	phase_reduce(t);
+	phase_grads(t);
+	if (t->update && !t->bad)
+		t->step++;
+}
+
 static void
 step_job(void *arg, int tid)
 {
 	struct hgq_trainer *t = arg;
 
-	phase_quantize(t, tid);
-	pool_barrier(&t->pool);
 	phase_fwd_bwd(t, tid);
-	pool_barrier(&t->pool);
-	phase_reduce(t, tid);
-	pool_barrier(&t->pool);
-	if (tid == 0) {
-		phase_grads(t);
-		if (t->update && !t->bad)
-			t->step++;
-	}
-	pool_barrier(&t->pool);
+	pool_barrier_serial(&t->pool, step_serial, t);
 	if (t->update && !t->bad)
 		phase_update(t, tid);
 }
@@ -2258,6 +2300,7 @@ hgq_trainer_step(struct hgq_trainer *t, const float *x, const float *y,
 		t->tb[k].r0 = lo;
 		t->tb[k].nr = hi - lo;
 	}
+	phase_quantize(t);
 	pool_run(&t->pool, step_job, t);
 	if (grad != NULL)
 		memcpy(grad, t->G, t->n_params * sizeof(float));

@@ -198,6 +198,74 @@ START_TEST(test_bn_kernels)
 END_TEST
 
 /*
+ * The fake quantization in the product's output pass gives the bits of
+ * the product and hgq_fq_forward after it (memcmp: out, q and the
+ * extremes, which start from earlier values as they accumulate): every
+ * variant, the AVX-512 8x32 tiles on and off, relu or not, both
+ * roundings, on a grid of 1/8 so that ties occur; widths 64, 32, 16 and
+ * 5 of the JSC network and every remainder of the tiles.
+ */
+START_TEST(test_matmul_fq)
+{
+	static const size_t fq_shapes[][3] = {
+		{ 37, 16, 64 }, { 29, 64, 32 }, { 8, 32, 5 }, { 13, 7, 16 },
+		{ 3, 5, 47 }, { 1, 3, 8 }, { 50, 9, 13 }, { 17, 33, 96 },
+	};
+
+	fx_rng_state = 9;
+	hgq_kernel_wide(_i);
+	for (size_t v = 0; v < N_ISAS; v++) {
+		if (hgq_kernel_isa(isas[v]) != isas[v])
+			continue;	/* no AVX2 on this CPU */
+		for (size_t s = 0; s < 2 * sizeof(fq_shapes) /
+		    sizeof(fq_shapes[0]); s++) {
+			size_t B = fq_shapes[s / 2][0], C = fq_shapes[s / 2][1];
+			size_t OC = fq_shapes[s / 2][2];
+			int relu = s & 1, round = (s >> 1) & 1;
+			float *inp = rand_array(B * C, -2, 2);
+			float *w = rand_array(C * OC, -1, 1);
+			float *bias = rand_array(OC, -1, 1);
+			float *o1 = zeros(B * OC), *o2 = zeros(B * OC);
+			float *q1 = zeros(B * OC), *q2 = zeros(B * OC);
+			float *sc = zeros(OC), *inv = zeros(OC);
+			float *mm = zeros(4 * OC);
+
+			for (size_t j = 0; j < B * C; j++)
+				inp[j] = floorf(inp[j] * 8) / 8;
+			for (size_t j = 0; j < C * OC; j++)
+				w[j] = floorf(w[j] * 8) / 8;
+			for (size_t j = 0; j < OC; j++) {
+				int F = (int)(j % 7) - 2;
+
+				sc[j] = ldexpf(1, F);
+				inv[j] = ldexpf(1, -F);
+				mm[j] = mm[2 * OC + j] = j % 3 ? INFINITY :
+				    -0.75f;
+				mm[OC + j] = mm[3 * OC + j] = j % 3 ?
+				    -INFINITY : 0.75f;
+			}
+			hgq_matmul_forward_fq(o1, q1, mm, mm + OC, inp, w,
+			    bias, B, C, OC, relu, sc, inv, round);
+			hgq_matmul_forward(o2, inp, w, bias, B, C, OC, relu);
+			hgq_fq_forward(q2, mm + 2 * OC, mm + 3 * OC, o2, sc,
+			    inv, B, OC, round);
+			ck_assert_msg(memcmp(o1, o2, B * OC * sizeof(float))
+			    == 0, "product isa %d shape %zu", isas[v], s);
+			ck_assert_msg(memcmp(q1, q2, B * OC * sizeof(float))
+			    == 0, "q isa %d shape %zu", isas[v], s);
+			ck_assert_msg(memcmp(mm, mm + 2 * OC, 2 * OC *
+			    sizeof(float)) == 0, "extremes isa %d shape %zu",
+			    isas[v], s);
+			free(inp); free(w); free(bias); free(o1); free(o2);
+			free(q1); free(q2); free(sc); free(inv); free(mm);
+		}
+	}
+	hgq_kernel_isa(HGQ_ISA_AUTO);
+	hgq_kernel_wide(1);
+}
+END_TEST
+
+/*
  * The AVX2 products accumulate every element over k in order with one
  * fused multiply-add per term, whatever the tile (4x16, or 12x8 for the
  * narrow columns): equal (==) to fmaf in a loop.  Shapes of the first
@@ -704,6 +772,7 @@ kernels_suite(void)
 	tcase_add_test(tc, test_matmul_vs_ref);
 	tcase_add_loop_test(tc, test_matmul_avx2_order, 0, 2);
 	tcase_add_loop_test(tc, test_bn_kernels, 0, 2);
+	tcase_add_loop_test(tc, test_matmul_fq, 0, 2);
 	tcase_add_test(tc, test_matmul_fd);
 	tcase_add_test(tc, test_fq_forward);
 	tcase_add_test(tc, test_fq_backward);
