@@ -704,7 +704,7 @@ tile32_avx512(const struct gemm *g, size_t m, size_t n, size_t R)
  * twelve independent FMA chains per k instead of tile16_avx2's eight on
  * four rows, one load of Bm for twelve rows.  The same start and one FMA
  * per term in k order: the same bits.  No statistics (the caller keeps
- * tile16_avx2 for them).
+ * tile16_avx2 for them); the fused quantizer (g->fq) as the other tiles.
  */
 __attribute__((target("avx512f,avx2,fma")))
 static void
@@ -749,6 +749,8 @@ tile16x12_avx512(const struct gemm *g, size_t m, size_t n, size_t R)
 			acc[r] = _mm512_max_ps(acc[r], _mm512_setzero_ps());
 		_mm512_storeu_ps(g->D + (m + r) * g->ldd + n, acc[r]);
 	}
+	if (g->fq != NULL)
+		tile_fq_avx2(g, m, n, R, 16);
 }
 
 /*
