@@ -1320,10 +1320,17 @@ pool_window_arg_avx2(float *o, uint32_t *arg, const float *x, uint32_t e0,
 	_mm256_storeu_si256((__m256i *)arg, _mm256_castps_si256(be));
 }
 
-__attribute__((target("avx2,fma")))
-static void
-maxpool_forward_arg_avx2(float *restrict out, uint32_t *restrict arg,
-    const float *restrict inp, const struct hgq_pool_geom *g, size_t B)
+#endif
+
+/*
+ * The windows of hgq_maxpool_forward_arg in order, 8 channels at a time
+ * (with AVX2 when avx2, a constant where this is inlined), the rest of
+ * the channels one by one.
+ */
+static inline __attribute__((always_inline)) void
+maxpool_walk(float *restrict out, uint32_t *restrict arg,
+    const float *restrict inp, const struct hgq_pool_geom *g, size_t B,
+    int avx2)
 {
 	size_t C = g->C, W = g->W, plane = g->H * W * C;
 
@@ -1337,14 +1344,33 @@ maxpool_forward_arg_avx2(float *restrict out, uint32_t *restrict arg,
 			uint32_t e0 = (uint32_t)((oh * g->SH * W + ow *
 			    g->SW) * C);
 
-			for (; c + 8 <= C; c += 8)
-				pool_window_arg_avx2(out + p + c, arg + p + c,
-				    x, e0 + (uint32_t)c, g);
+			for (; c + 8 <= C; c += 8) {
+#ifdef HAVE_AVX2_VARIANT
+				if (avx2) {
+					pool_window_arg_avx2(out + p + c,
+					    arg + p + c, x, e0 + (uint32_t)c,
+					    g);
+					continue;
+				}
+#endif
+				pool_window_arg(out + p + c, arg + p + c, x,
+				    e0 + (uint32_t)c, g, 8);
+			}
 			if (c < C)
 				pool_window_arg(out + p + c, arg + p + c, x,
 				    e0 + (uint32_t)c, g, C - c);
 		}
 	}
+	(void)avx2;
+}
+
+#ifdef HAVE_AVX2_VARIANT
+__attribute__((target("avx2,fma")))
+static void
+maxpool_forward_arg_avx2(float *restrict out, uint32_t *restrict arg,
+    const float *restrict inp, const struct hgq_pool_geom *g, size_t B)
+{
+	maxpool_walk(out, arg, inp, g, B, 1);
 }
 #endif
 
@@ -1352,33 +1378,13 @@ void
 hgq_maxpool_forward_arg(float *restrict out, uint32_t *restrict arg,
     const float *restrict inp, const struct hgq_pool_geom *g, size_t B)
 {
-	size_t C = g->C, W = g->W, plane = g->H * W * C;
-
 #ifdef HAVE_AVX2_VARIANT
 	if (hgq_kernel_isa_current() == HGQ_ISA_AVX2) {
 		maxpool_forward_arg_avx2(out, arg, inp, g, B);
 		return;
 	}
 #endif
-
-	for (size_t b = 0; b < B; b++) {
-		const float *x = inp + b * plane;
-
-		for (size_t oh = 0; oh < g->OH; oh++)
-		for (size_t ow = 0; ow < g->OW; ow++) {
-			size_t p = ((b * g->OH + oh) * g->OW + ow) * C, c = 0;
-			/* < HGQ_CONV_MAX_ELEMS: fits 32 bits */
-			uint32_t e0 = (uint32_t)((oh * g->SH * W + ow *
-			    g->SW) * C);
-
-			for (; c + 8 <= C; c += 8)
-				pool_window_arg(out + p + c, arg + p + c, x,
-				    e0 + (uint32_t)c, g, 8);
-			if (c < C)
-				pool_window_arg(out + p + c, arg + p + c, x,
-				    e0 + (uint32_t)c, g, C - c);
-		}
-	}
+	maxpool_walk(out, arg, inp, g, B, 0);
 }
 
 void
