@@ -314,6 +314,7 @@ layer_stats(struct hgq_ebops_stats *s, const struct hgq_model *m,
 			}
 		}
 		s->mults = s->nonzero;
+		s->dense8 = 64 * (uint64_t)d->n_in * d->n_out;
 	} else if (d->kind == HGQ_LAYER_CONV1D ||
 	    d->kind == HGQ_LAYER_CONV2D) {
 		if (hgq_layer_window(m, l, &w, NULL) != HGQ_OK)
@@ -329,6 +330,8 @@ layer_stats(struct hgq_ebops_stats *s, const struct hgq_model *m,
 				uint32_t i = idx[t];
 				int bits;
 
+				if (i != HGQ_TAP_PAD)
+					s->dense8 += 64 * (uint64_t)w.out_c;
 				if (i == HGQ_TAP_PAD || !live_in[i])
 					continue;
 				bits = hgq_fmt_width(q->k[i], q->i[i],
@@ -457,6 +460,7 @@ hgq_ebops_report(const struct hgq_model *m, struct hgq_ebops_report *r,
 		r->nonzero += s->nonzero;
 		r->pruned += s->pruned;
 		r->uniform8 += s->uniform8;
+		r->dense8 += s->dense8;
 	}
 	r->lut_estimate = hgq_ebops_lut_estimate(r->total);
 	hgq_model_live_release(live, m->n_layers);
@@ -517,6 +521,7 @@ write_json(FILE *f, const struct hgq_ebops_report *r)
 	fprintf(f, "  \"lut_estimate\": %" PRIu64 ",\n", r->lut_estimate);
 	fprintf(f, "  \"lut_estimate_from\": \"ebops\",\n");
 	fprintf(f, "  \"uniform8_ebops\": %" PRIu64 ",\n", r->uniform8);
+	fprintf(f, "  \"dense8_ebops\": %" PRIu64 ",\n", r->dense8);
 	fprintf(f, "  \"weights\": %" PRIu64 ",\n", r->weights);
 	fprintf(f, "  \"nonzero_weights\": %" PRIu64 ",\n", r->nonzero);
 	fprintf(f, "  \"pruned\": %" PRIu64 ",\n", r->pruned);

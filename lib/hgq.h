@@ -1222,6 +1222,10 @@ struct hgq_ebops_stats {
 	uint64_t	 span_hist[HGQ_EBOPS_NBINS];
 	uint64_t	 width_hist[HGQ_EBOPS_NBINS];
 	uint64_t	 uniform8;
+	uint64_t	 dense8;	/* 64 x every multiplication of the
+					   layer, zero weights and pruned
+					   elements included (padding taps
+					   not) */
 	uint64_t	 lut_estimate;
 };
 
@@ -1229,6 +1233,7 @@ struct hgq_ebops_report {
 	uint64_t	 total;		/* sum of the layers' ebops */
 	uint64_t	 weights, nonzero, pruned;	/* sums */
 	uint64_t	 uniform8;	/* sum */
+	uint64_t	 dense8;	/* sum */
 	uint64_t	 lut_estimate;	/* of total (not the sum of the
 					   rounded per-layer estimates) */
 	uint32_t	 n_dense;	/* rows: every operation, in layer

@@ -22,8 +22,9 @@
 #   pruned.hgqm      hgq-prune
 #   ebops.json       hgq-ebops --json of the pruned model
 #   ebops-unpruned.json  hgq-ebops --json of the trained one
-#   uniform8.txt     scripts/uniform8.sh: 64 x every multiplication of
-#                    the network, the uniform 8-bit reference (3,362,816
+#   uniform8.txt     dense8_ebops of ebops-unpruned.json: 64 x every
+#                    multiplication of the network, the uniform 8-bit
+#                    reference (3,362,816
 #                    for 784-64-32-10: 64 x its weights; 54,112,256 for
 #                    the CNN, whose weights serve every position)
 #   sim.json         hgq-sim --report json: bit-exact test accuracy
@@ -212,8 +213,9 @@ $(D)/ebops.json: $(D)/pruned.hgqm $(DEMO_BIN)/hgq-ebops
 $(D)/ebops-unpruned.json: $(D)/model.hgqm $(DEMO_BIN)/hgq-ebops
 	$(DEMO_BIN)/hgq-ebops --json $(D)/model.hgqm > $@
 
-$(D)/uniform8.txt: $(D)/model.hgqm $(DEMO_BIN)/hgq-ebops scripts/uniform8.sh
-	$(DEMO_BIN)/hgq-ebops --dump $(D)/model.hgqm | sh scripts/uniform8.sh > $@
+$(D)/uniform8.txt: $(D)/ebops-unpruned.json
+	$(call demo_jget,dense8_ebops,$<) > $@
+	@grep -q '^[0-9][0-9]*$$' $@
 
 $(D)/sim.json: $(D)/pruned.hgqm $(DEMO_BIN)/hgq-sim
 	@test -n '$(DEMO_TEST_X)' && test -n '$(DEMO_TEST_Y)' || { echo \
